@@ -1,0 +1,270 @@
+"""Validated commands: one pydantic model per use case.
+
+Interfaces (gRPC, CLI, tests) build these from their input with :func:`parse`; a malformed field
+becomes :class:`~registry.domain.errors.InvalidField` naming the field and the rule, before
+anything is loaded or written. Business rules that need state live in the domain.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from registry.domain.claims import normalise_serial
+from registry.domain.errors import InvalidField
+
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400)]
+Serial = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(normalise_serial),
+]
+Quantity = Annotated[int, Field(gt=0, le=10_000_000)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=6)]
+
+
+class Command(BaseModel):
+    """Fields every command carries.
+
+    ``request_id`` makes a retry safe (AIP-155): the same id returns the first result and writes
+    nothing. ``expected_version`` is optimistic concurrency: the command is refused when the
+    aggregate is not at that version (0 means "must not exist yet"). ``occurred_at`` is the
+    business time of the fact; it defaults to the time the registry receives the command.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_id: Annotated[str, StringConstraints(max_length=200)] = ""
+    expected_version: Annotated[int, Field(ge=0)] | None = None
+    occurred_at: AwareDatetime | None = None
+
+    def fingerprint_payload(self) -> str:
+        return self.model_dump_json(exclude={"request_id", "expected_version"})
+
+
+class MovementCommand(Command):
+    """A command that moves units: by naming serials, or by quantity for unserialized batches."""
+
+    batch_id: UUID
+    quantity: Quantity | None = None
+    serials: list[Serial] = Field(default_factory=list, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _quantity_or_serials(self) -> MovementCommand:
+        if self.quantity is None and not self.serials:
+            raise ValueError("name the serials that move, or give a quantity")
+        return self
+
+
+# ------------------------------------------------------------------------ reference data
+class RegisterParty(Command):
+    party_id: UUID | None = None
+    name: Name
+    country: Country
+    roles: list[str] = Field(min_length=1)
+    headquarters_country: Country
+    ultimate_parent_id: UUID | None = None
+    address: Text = ""
+
+
+class RegisterSite(Command):
+    site_id: UUID | None = None
+    name: Name
+    operator_id: UUID
+    country: Country
+    address: Text = ""
+    power_capacity_kw: Annotated[Decimal, Field(ge=0)]
+
+
+class RegisterGpuModel(Command):
+    model_id: UUID | None = None
+    vendor: Name
+    name: Name
+    part_number: Text = ""
+    dense_tops: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(min_length=1)
+    bit_lengths: dict[str, Annotated[int, Field(gt=0, le=128)]] = Field(min_length=1)
+    die_area_mm2: Annotated[Decimal, Field(ge=0)]
+    datacenter_marketed: bool
+    tdp_watts: Annotated[int, Field(ge=0)]
+    gpus_per_unit: Annotated[int, Field(ge=1)] = 1
+
+
+class RegisterAuthorization(Command):
+    authorization_id: UUID | None = None
+    auth_type: Literal["license", "license_exception", "no_license_required"]
+    number: Text = ""
+    exception_code: Text = ""
+    eccns: list[Annotated[str, StringConstraints(pattern=r"^[0-9][A-E][0-9]{3}(\.[a-z0-9.]+)?$")]]
+    destination_countries: list[Country] = Field(min_length=1)
+    consignee_ids: list[UUID] = Field(default_factory=list)
+    end_user_ids: list[UUID] = Field(default_factory=list)
+    quantity_limit: Annotated[int, Field(ge=0)] | None = None
+    value_limit: Money | None = None
+    currency: Currency = "USD"
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime | None = None
+
+
+class AmendReference(Command):
+    """Correct a reference aggregate (party, site, GPU model, authorization) with a new event."""
+
+    kind: Literal["party", "site", "gpu_model", "authorization"]
+    target_id: UUID
+    fields: dict[str, Any] = Field(min_length=1)
+    reason: Name
+
+
+# ---------------------------------------------------------------------------- batches
+class PlaceOrder(Command):
+    batch_id: UUID | None = None
+    po_number: Name
+    supplier_id: UUID
+    buyer_id: UUID
+    model_id: UUID
+    quantity: Quantity
+    unit_price: Money
+    currency: Currency
+    allocation_program: Text = ""
+
+
+class CorrectOrder(Command):
+    batch_id: UUID
+    po_number: Name | None = None
+    unit_price: Money | None = None
+    currency: Currency | None = None
+    allocation_program: Text | None = None
+    reason: Name
+
+    def changes(self) -> dict[str, Any]:
+        return {
+            k: getattr(self, k)
+            for k in ("po_number", "unit_price", "currency", "allocation_program")
+            if getattr(self, k) is not None
+        }
+
+
+class RequestClearance(Command):
+    batch_id: UUID
+    authorization_id: UUID | None = None
+    eccn: Annotated[str, StringConstraints(pattern=r"^[0-9][A-E][0-9]{3}(\.[a-z0-9.]+)?$")]
+    destination_country: Country
+    consignee_id: UUID
+    end_user_id: UUID
+    quantity: Quantity
+    end_use: Text = ""
+
+
+class GrantClearance(Command):
+    batch_id: UUID
+    authorization_id: UUID
+    cleared_quantity: Quantity | None = None
+
+
+class DenyClearance(Command):
+    batch_id: UUID
+    rule: Text = "officer-decision"
+    reason: Name
+
+
+class RevokeClearance(Command):
+    batch_id: UUID
+    reason: Name
+
+
+class UnitIdentity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    serial: Serial
+    gpu_uuid: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
+
+
+class RegisterSerials(Command):
+    batch_id: UUID
+    units: list[UnitIdentity] = Field(min_length=1, max_length=100_000)
+
+
+class Ship(MovementCommand):
+    shipment_id: Name
+    carrier_id: UUID | None = None
+    origin: Text = ""
+    destination_country: Country
+    destination_site_id: UUID | None = None
+    itn: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] = ""
+
+
+class Receive(MovementCommand):
+    shipment_id: Name
+    receiving_party_id: UUID
+    site_id: UUID | None = None
+    discrepancy_note: Text = ""
+
+
+class Install(MovementCommand):
+    site_id: UUID
+    rack: Text = ""
+    host: Text = ""
+
+
+class Assign(MovementCommand):
+    assignee_id: UUID
+    purpose: Name
+    site_id: UUID | None = None
+
+
+class Transfer(MovementCommand):
+    to_owner_id: UUID
+    to_site_id: UUID | None = None
+    reason: Name
+
+
+class ReturnForRma(MovementCommand):
+    rma_number: Name
+    reason: Text = ""
+
+
+class ReportLost(MovementCommand):
+    kind: Literal["lost", "stolen"]
+    note: Text = ""
+
+
+class Decommission(MovementCommand):
+    method: Text = ""
+
+
+class SplitBatch(MovementCommand):
+    child_batch_id: UUID | None = None
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def parse(model: type[T], data: dict[str, Any]) -> T:
+    """Build a command, turning pydantic's errors into one InvalidField naming each field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        violations = []
+        for err in e.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "(command)"
+            violations.append((field, err["msg"]))
+        raise InvalidField(violations) from None
+
+
+def when(command: Command, now: datetime) -> datetime:
+    return command.occurred_at or now

@@ -1,0 +1,476 @@
+"""The registry application: one method per use case, each load -> decide -> save.
+
+Every command method:
+
+1. answers from the request record if its ``request_id`` was handled before (writing nothing);
+2. loads the aggregate and checks ``expected_version``;
+3. lets the domain decide (rules raise, nothing is written);
+4. saves the new events, the uniqueness claims and the request record in ONE atomic write;
+5. returns the aggregate id, its new version and the log position of the write.
+
+If a concurrent writer wins the race in step 4 the store refuses the write (a duplicate
+(aggregate, version) key). Without ``expected_version`` the command is re-run on the fresh state
+(a few times); with it, the caller gets :class:`ConcurrencyConflict`. Either way no update is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification
+
+from registry.application import commands as c
+from registry.application.results import CommandResult
+from registry.application.transcodings import register_domain_transcodings
+from registry.domain.base import Context, RegistryAggregate
+from registry.domain.batch import GpuBatch
+from registry.domain.claims import RequestRecord, SerialClaim
+from registry.domain.errors import (
+    AlreadyExists,
+    ComplianceRefusal,
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+    InvalidField,
+    NotFound,
+    SerialAlreadyRegistered,
+)
+from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
+
+A = TypeVar("A", bound=RegistryAggregate)
+
+KINDS: dict[str, type[RegistryAggregate]] = {
+    "batch": GpuBatch,
+    "party": Party,
+    "site": Site,
+    "gpu_model": GpuModel,
+    "authorization": ExportAuthorization,
+}
+REFERENCE_COMMANDS: dict[str, type[c.Command]] = {
+    "party": c.RegisterParty,
+    "site": c.RegisterSite,
+    "gpu_model": c.RegisterGpuModel,
+    "authorization": c.RegisterAuthorization,
+}
+
+MAX_ATTEMPTS = 5
+Decision = Callable[[Any], Sequence[RegistryAggregate]]
+
+
+class Registry(Application[UUID]):
+    """The event-sourced GPU registry. Construct it through :func:`registry.bootstrap`."""
+
+    name = "gpureg"
+    snapshotting_intervals = {GpuBatch: 50}  # noqa: RUF012 (the library's class attribute)
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        snapshot_interval: int = 50,
+    ) -> None:
+        # Per instance, so tests can use a small interval without touching the class.
+        self.snapshotting_intervals = {GpuBatch: snapshot_interval}
+        super().__init__(env)
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder)
+
+    # ------------------------------------------------------------------------- plumbing
+    def _context(self, actor: str, cmd: c.Command) -> Context:
+        return Context(actor=actor, request_id=cmd.request_id, occurred_at=cmd.occurred_at or self._clock())
+
+    def _load(self, kind: str, ident: UUID) -> Any:
+        cls = KINDS[kind]
+        try:
+            agg = self.repository.get(ident)
+        except AggregateNotFoundError:
+            raise NotFound(kind, ident) from None
+        if not isinstance(agg, cls):
+            raise NotFound(kind, ident)
+        return agg
+
+    def get(self, kind: str, ident: UUID) -> Any:
+        """Load a reference aggregate or batch by kind; NotFound if it is not of that kind."""
+        return self._load(kind, ident)
+
+    def _require(self, kind: str, ident: UUID | None, field: str) -> Any:
+        if ident is None:
+            return None
+        try:
+            return self._load(kind, ident)
+        except NotFound:
+            raise NotFound(kind, f"{ident} (field {field})") from None
+
+    def _prior_result(self, command: str, request_id: str, fingerprint: str) -> CommandResult | None:
+        try:
+            record = self.repository.get(RequestRecord.id_for(request_id))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, RequestRecord)
+        if record.command != command or record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(request_id, record.command)
+        return CommandResult(
+            aggregate_id=record.aggregate_id,
+            version=record.aggregate_version,
+            position=self.position_of(record.id, 1),
+            replayed=True,
+        )
+
+    def _execute(
+        self,
+        command: str,
+        actor: str,
+        cmd: c.Command,
+        kind: str,
+        target_id: UUID | None,
+        decide: Decision,
+    ) -> CommandResult:
+        """Run one command: idempotency, load, version check, decide, atomic save, retry."""
+        ctx = self._context(actor, cmd)
+        fingerprint = hashlib.sha256(f"{command}\n{cmd.fingerprint_payload()}".encode()).hexdigest()
+        if cmd.request_id:
+            prior = self._prior_result(command, cmd.request_id, fingerprint)
+            if prior is not None:
+                return prior
+        for _attempt in range(MAX_ATTEMPTS):
+            current: Any = None
+            if target_id is not None:
+                current = self._load(kind, target_id)
+                if cmd.expected_version is not None and current.version != cmd.expected_version:
+                    raise ConcurrencyConflict(target_id, cmd.expected_version, current.version)
+            changed = list(decide(_WithContext(ctx, current)))
+            primary = changed[0]
+            if cmd.request_id:
+                changed.append(
+                    RequestRecord.handled(ctx, command, fingerprint, primary.id, primary.version)
+                )
+            try:
+                recordings = self.save(*changed)
+            except IntegrityError:
+                self._diagnose_conflict(command, cmd, fingerprint, changed, current)
+                continue  # a concurrent writer moved the aggregate on: decide again
+            return CommandResult(
+                aggregate_id=primary.id,
+                version=primary.version,
+                position=max(r.notification.id for r in recordings),
+            )
+        raise ConcurrencyConflict(target_id, cmd.expected_version, None)
+
+    def _diagnose_conflict(
+        self,
+        command: str,
+        cmd: c.Command,
+        fingerprint: str,
+        changed: list[RegistryAggregate],
+        current: Any,
+    ) -> None:
+        """Say why an atomic write was refused; return only if retrying can help."""
+        if cmd.request_id and RequestRecord.id_for(cmd.request_id) in self.repository:
+            raise _Replay(self._prior_result(command, cmd.request_id, fingerprint))
+        primary = changed[0]
+        if current is None and primary.id in self.repository:
+            raise AlreadyExists(type(primary).__name__, primary.id)
+        taken = [
+            a.serial for a in changed
+            if isinstance(a, SerialClaim) and a.version == 1 and a.id in self.repository
+        ]
+        if taken:
+            raise SerialAlreadyRegistered(taken)
+        if cmd.expected_version is not None:
+            actual = self.repository.get(primary.id).version if primary.id in self.repository else None
+            raise ConcurrencyConflict(primary.id, cmd.expected_version, actual)
+
+    def _create(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID | None,
+                make: Callable[[Context, UUID], RegistryAggregate]) -> CommandResult:
+        new_id = ident or uuid4()
+
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            if new_id in self.repository:
+                raise AlreadyExists(kind, new_id)
+            return [make(w.ctx, new_id)]
+
+        try:
+            return self._execute(command, actor, cmd, kind, None, decide)
+        except _Replay as r:
+            return r.result
+
+    def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
+                decide: Decision) -> CommandResult:
+        try:
+            return self._execute(command, actor, cmd, kind, ident, decide)
+        except _Replay as r:
+            return r.result
+
+    # ------------------------------------------------------------------- reference data
+    def register_party(self, actor: str, cmd: c.RegisterParty) -> CommandResult:
+        self._require("party", cmd.ultimate_parent_id, "ultimate_parent_id")
+        return self._create("RegisterParty", actor, cmd, "party", cmd.party_id, lambda ctx, i: Party.register(
+            ctx, i, cmd.name, cmd.country, list(cmd.roles), cmd.headquarters_country,
+            cmd.ultimate_parent_id, cmd.address))
+
+    def register_site(self, actor: str, cmd: c.RegisterSite) -> CommandResult:
+        self._require("party", cmd.operator_id, "operator_id")
+        return self._create("RegisterSite", actor, cmd, "site", cmd.site_id, lambda ctx, i: Site.register(
+            ctx, i, cmd.name, cmd.operator_id, cmd.country, cmd.address, cmd.power_capacity_kw))
+
+    def register_gpu_model(self, actor: str, cmd: c.RegisterGpuModel) -> CommandResult:
+        return self._create("RegisterGpuModel", actor, cmd, "gpu_model", cmd.model_id, lambda ctx, i: GpuModel.register(
+            ctx, i, cmd.vendor, cmd.name, dict(cmd.dense_tops), dict(cmd.bit_lengths),
+            cmd.die_area_mm2, cmd.datacenter_marketed, cmd.tdp_watts, cmd.gpus_per_unit,
+            cmd.part_number))
+
+    def register_authorization(self, actor: str, cmd: c.RegisterAuthorization) -> CommandResult:
+        for i, p in enumerate(cmd.consignee_ids):
+            self._require("party", p, f"consignee_ids[{i}]")
+        for i, p in enumerate(cmd.end_user_ids):
+            self._require("party", p, f"end_user_ids[{i}]")
+        return self._create("RegisterAuthorization", actor, cmd, "authorization", cmd.authorization_id,
+                            lambda ctx, i: ExportAuthorization.register(
+                                ctx, i, cmd.auth_type, cmd.number, list(cmd.eccns),
+                                list(cmd.destination_countries), list(cmd.consignee_ids),
+                                list(cmd.end_user_ids), cmd.valid_from, cmd.valid_to,
+                                cmd.quantity_limit, cmd.value_limit, cmd.currency,
+                                cmd.exception_code))
+
+    def amend_reference(self, actor: str, cmd: c.AmendReference) -> CommandResult:
+        """Correct reference data: the new values are validated by the register command's rules."""
+        current = self._load(cmd.kind, cmd.target_id)
+        model = REFERENCE_COMMANDS[cmd.kind]
+        amendable = type(current).AMENDABLE
+        unknown = sorted(set(cmd.fields) - amendable)
+        if unknown:
+            raise InvalidField(
+                [(f"fields.{n}", f"not amendable; amendable: {sorted(amendable)}") for n in unknown]
+            )
+        state = {n: getattr(current, n) for n in model.model_fields if hasattr(current, n)}
+        validated = c.parse(model, {**state, **cmd.fields})
+        fields = {n: getattr(validated, n) for n in cmd.fields}
+        return self._change("AmendReference", actor, cmd, cmd.kind, cmd.target_id,
+                            lambda w: w.then(lambda a: a.amend(w.ctx, fields, cmd.reason)))
+
+    # -------------------------------------------------------------------------- batches
+    def place_order(self, actor: str, cmd: c.PlaceOrder) -> CommandResult:
+        self._require("party", cmd.supplier_id, "supplier_id")
+        self._require("party", cmd.buyer_id, "buyer_id")
+        self._require("gpu_model", cmd.model_id, "model_id")
+        return self._create("PlaceOrder", actor, cmd, "batch", cmd.batch_id, lambda ctx, i: GpuBatch.order(
+            ctx, i, cmd.po_number, cmd.supplier_id, cmd.buyer_id, cmd.model_id, cmd.quantity,
+            cmd.unit_price, cmd.currency, cmd.allocation_program))
+
+    def correct_order(self, actor: str, cmd: c.CorrectOrder) -> CommandResult:
+        return self._change("CorrectOrder", actor, cmd, "batch", cmd.batch_id,
+                            lambda w: w.then(lambda b: b.correct_order(w.ctx, cmd.changes(), cmd.reason)))
+
+    def request_clearance(self, actor: str, cmd: c.RequestClearance) -> CommandResult:
+        self._require("authorization", cmd.authorization_id, "authorization_id")
+        self._require("party", cmd.consignee_id, "consignee_id")
+        self._require("party", cmd.end_user_id, "end_user_id")
+        return self._change("RequestClearance", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.request_clearance(w.ctx, cmd.authorization_id, cmd.eccn, cmd.destination_country,
+                                          cmd.consignee_id, cmd.end_user_id, cmd.quantity, cmd.end_use)))
+
+    def grant_clearance(self, actor: str, cmd: c.GrantClearance) -> CommandResult:
+        """The registry's own decision: refused when the authorization does not cover the batch."""
+        auth: ExportAuthorization = self._require("authorization", cmd.authorization_id, "authorization_id")
+
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            batch: GpuBatch = w.current
+            clearance = batch.clearance
+            quantity = cmd.cleared_quantity or int(clearance.get("requested_quantity", batch.quantity))
+            self._check_authorization_covers(auth, batch, w.ctx.occurred_at)
+            batch.grant_clearance(
+                w.ctx, auth.id, auth.number or auth.exception_code or "NLR", str(clearance.get("eccn", "")),
+                quantity, evidence={"authorization_type": auth.auth_type},
+            )
+            return [batch]
+
+        return self._change("GrantClearance", actor, cmd, "batch", cmd.batch_id, decide)
+
+    @staticmethod
+    def _check_authorization_covers(auth: ExportAuthorization, batch: GpuBatch, when: datetime) -> None:
+        clearance = batch.clearance
+        if not clearance:
+            return  # the domain refuses: nothing was requested
+        if not auth.is_valid_at(when):
+            raise ComplianceRefusal(
+                "authorization-validity",
+                f"authorization {auth.number or auth.id} is valid {auth.valid_from:%Y-%m-%d} to "
+                f"{auth.valid_to:%Y-%m-%d} and not at {when:%Y-%m-%d}" if auth.valid_to else
+                f"authorization {auth.number or auth.id} is valid from {auth.valid_from:%Y-%m-%d}",
+            )
+        country = clearance.get("destination_country")
+        if country not in auth.destination_countries:
+            raise ComplianceRefusal(
+                "authorization-destination",
+                f"destination {country} is not among the authorization's {auth.destination_countries}",
+            )
+        if auth.consignee_ids and clearance.get("consignee_id") not in auth.consignee_ids:
+            raise ComplianceRefusal("authorization-consignee", "the ultimate consignee is not named on the authorization")
+        if auth.end_user_ids and clearance.get("end_user_id") not in auth.end_user_ids:
+            raise ComplianceRefusal("authorization-end-user", "the end user is not named on the authorization")
+        eccn = str(clearance.get("eccn", ""))
+        if auth.eccns and not any(eccn.startswith(e) for e in auth.eccns):
+            raise ComplianceRefusal("authorization-eccn", f"ECCN {eccn} is not covered by {auth.eccns}")
+
+    def deny_clearance(self, actor: str, cmd: c.DenyClearance) -> CommandResult:
+        return self._change("DenyClearance", actor, cmd, "batch", cmd.batch_id,
+                            lambda w: w.then(lambda b: b.deny_clearance(w.ctx, cmd.rule, cmd.reason)))
+
+    def revoke_clearance(self, actor: str, cmd: c.RevokeClearance) -> CommandResult:
+        return self._change("RevokeClearance", actor, cmd, "batch", cmd.batch_id,
+                            lambda w: w.then(lambda b: b.revoke_clearance(w.ctx, cmd.reason)))
+
+    def register_serials(self, actor: str, cmd: c.RegisterSerials) -> CommandResult:
+        """Register serials; each is claimed registry-wide in the same atomic write."""
+        serials = [u.serial for u in cmd.units]
+        uuids = [u.gpu_uuid for u in cmd.units]
+
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            batch: GpuBatch = w.current
+            batch.register_serials(w.ctx, serials, uuids)
+            claims = [SerialClaim.claim(w.ctx, s, batch.id) for s in serials]
+            return [batch, *claims]
+
+        return self._change("RegisterSerials", actor, cmd, "batch", cmd.batch_id, decide)
+
+    def ship(self, actor: str, cmd: c.Ship) -> CommandResult:
+        self._require("party", cmd.carrier_id, "carrier_id")
+        self._require("site", cmd.destination_site_id, "destination_site_id")
+        return self._change("Ship", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
+                             cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials)))
+
+    def receive(self, actor: str, cmd: c.Receive) -> CommandResult:
+        self._require("party", cmd.receiving_party_id, "receiving_party_id")
+        self._require("site", cmd.site_id, "site_id")
+        return self._change("Receive", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.receive(w.ctx, cmd.shipment_id, cmd.receiving_party_id, cmd.site_id,
+                                cmd.quantity, cmd.serials, cmd.discrepancy_note)))
+
+    def install(self, actor: str, cmd: c.Install) -> CommandResult:
+        self._require("site", cmd.site_id, "site_id")
+        return self._change("Install", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.install(w.ctx, cmd.site_id, cmd.rack, cmd.host, cmd.quantity, cmd.serials)))
+
+    def assign(self, actor: str, cmd: c.Assign) -> CommandResult:
+        self._require("party", cmd.assignee_id, "assignee_id")
+        self._require("site", cmd.site_id, "site_id")
+        return self._change("Assign", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.assign(w.ctx, cmd.assignee_id, cmd.purpose, cmd.quantity, cmd.serials, cmd.site_id)))
+
+    def transfer(self, actor: str, cmd: c.Transfer) -> CommandResult:
+        self._require("party", cmd.to_owner_id, "to_owner_id")
+        site: Site | None = self._require("site", cmd.to_site_id, "to_site_id")
+        return self._change("Transfer", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.transfer(w.ctx, cmd.to_owner_id, cmd.to_site_id, site.country if site else None,
+                                 cmd.reason, cmd.quantity, cmd.serials)))
+
+    def return_for_rma(self, actor: str, cmd: c.ReturnForRma) -> CommandResult:
+        return self._change("ReturnForRma", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.return_for_rma(w.ctx, cmd.rma_number, cmd.reason, cmd.quantity, cmd.serials)))
+
+    def report_lost(self, actor: str, cmd: c.ReportLost) -> CommandResult:
+        return self._change("ReportLost", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.report_lost(w.ctx, cmd.kind, cmd.note, cmd.quantity, cmd.serials)))
+
+    def decommission(self, actor: str, cmd: c.Decommission) -> CommandResult:
+        return self._change("Decommission", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.decommission(w.ctx, cmd.method, cmd.quantity, cmd.serials)))
+
+    def split_batch(self, actor: str, cmd: c.SplitBatch) -> CommandResult:
+        """Split pending units into a child batch. The result names the CHILD batch."""
+        child_id = cmd.child_batch_id or uuid4()
+        if child_id in self.repository:
+            raise AlreadyExists("batch", child_id)
+
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            parent: GpuBatch = w.current
+            child = parent.split(w.ctx, child_id, cmd.quantity, cmd.serials)
+            claims: list[RegistryAggregate] = []
+            for serial in child.units:
+                claim = self.repository.get(SerialClaim.id_for(serial))
+                assert isinstance(claim, SerialClaim)
+                claim.move_to(w.ctx, child_id)
+                claims.append(claim)
+            return [child, parent, *claims]
+
+        return self._change("SplitBatch", actor, cmd, "batch", cmd.batch_id, decide)
+
+    # -------------------------------------------------------------------------- queries
+    def get_batch(self, batch_id: UUID, version: int | None = None) -> GpuBatch:
+        if version is None:
+            batch: GpuBatch = self._load("batch", batch_id)
+            return batch
+        try:
+            agg = self.repository.get(batch_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFound("batch", batch_id) from None
+        if not isinstance(agg, GpuBatch):
+            raise NotFound("batch", batch_id)
+        return agg
+
+    def batch_of_serial(self, serial: str) -> UUID:
+        try:
+            claim = self.repository.get(SerialClaim.id_for(serial))
+        except AggregateNotFoundError:
+            raise NotFound("serial", serial) from None
+        assert isinstance(claim, SerialClaim)
+        return claim.batch_id
+
+    def history(self, aggregate_id: UUID, after_version: int = 0, limit: int = 100) -> list[DomainEventProtocol[UUID]]:
+        """Events of one aggregate, oldest first, after ``after_version``, at most ``limit``."""
+        return list(self.events.get(aggregate_id, gt=after_version, limit=limit))
+
+    def read_log(self, after: int, limit: int, topics: Sequence[str] = ()) -> list[Notification]:
+        """Raw notifications after position ``after`` (exclusive), oldest first."""
+        return list(self.recorder.select_notifications(
+            start=after, limit=limit, topics=topics, inclusive_of_start=False))
+
+    def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
+        return self.mapper.to_domain_event(notification)
+
+    def iter_log(self, after: int = 0, page: int = 1000, stop: int | None = None) -> Iterator[tuple[int, DomainEventProtocol[UUID]]]:
+        """Decoded events with their positions, after ``after``, up to ``stop`` inclusive."""
+        while True:
+            batch = self.recorder.select_notifications(
+                start=after, limit=page, stop=stop, inclusive_of_start=False)
+            if not batch:
+                return
+            for n in batch:
+                yield n.id, self.mapper.to_domain_event(n)
+            after = batch[-1].id
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def position_of(self, aggregate_id: UUID, version: int) -> int:
+        """Log position of one stored event (used to answer a replayed request)."""
+        from registry.infrastructure.store import position_of  # noqa: PLC0415 (avoid a cycle)
+
+        return position_of(self.recorder, aggregate_id, version)
+
+
+class _WithContext:
+    """What a decision sees: the command's context and the current aggregate (or None)."""
+
+    def __init__(self, ctx: Context, current: Any) -> None:
+        self.ctx = ctx
+        self.current = current
+
+    def then(self, act: Callable[[Any], object]) -> list[RegistryAggregate]:
+        act(self.current)
+        return [self.current]
+
+
+class _Replay(Exception):  # noqa: N818 - control flow, never escapes this module
+    def __init__(self, result: CommandResult | None) -> None:
+        assert result is not None
+        self.result = result

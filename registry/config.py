@@ -1,0 +1,29 @@
+"""Settings, from flags or ``GPUREG_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/registry.db"
+
+
+class Settings(BaseSettings):
+    """Everything the registry can be told. Every field has a ``GPUREG_`` environment variable.
+
+    ``database_url`` picks the event store: ``sqlite:///path/to/file.db`` (the zero-setup
+    default, WAL mode), ``sqlite:///:memory:`` (tests), or ``postgresql://user:pass@host:port/db``
+    with an optional ``?schema=name`` (production; several servers and workers share it).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GPUREG_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    readmodel_url: str | None = Field(
+        default=None, description="read-model database; defaults to database_url"
+    )
+    snapshot_interval: int = Field(default=50, ge=2)
+    listen: str = "127.0.0.1:50051"
+    default_actor: str = "anonymous"
+    max_message_bytes: int = 16 * 1024 * 1024
+    log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""The registry's domain model: aggregates, events and rules. Imports no infrastructure."""

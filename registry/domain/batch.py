@@ -1,0 +1,1095 @@
+"""The GPU batch aggregate: one purchase-order line of GPUs, from order to end of life.
+
+Decisions and facts
+-------------------
+The registry *owns* some decisions and *records* other facts, and treats them differently:
+
+* Decisions (ordering, export clearance, shipment against a clearance, assignment, in-country
+  transfer, split) are refused when a rule says no: the command raises and writes nothing.
+* Facts reported from the field (a receipt, an installation, a loss, a return) describe what
+  already happened. They are recorded even when they are bad news: units missing in transit,
+  serials nobody shipped, a serial reported installed at a second site. The compliance
+  projection flags them later; refusing them would only hide them. A fact is refused only when
+  it cannot be counted at all (more units received against a shipment than it carried, a serial
+  this batch never had installed as if received).
+
+Accounting
+----------
+Every unit is in exactly one *position*: (stage, site, owner, assignee). ``buckets`` counts units
+per position, so quantity-only batches and serialized batches share one accounting. Serialized
+batches also keep one :class:`Unit` per serial. Every movement event carries the exact ``moves``
+(from position, to position, count) that the public method computed, so ``apply`` only assigns
+and replay never re-runs a rule.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from registry.domain.base import Amendable, Context, RegistryAggregate
+from registry.domain.errors import (
+    ComplianceRefusal,
+    IllegalTransition,
+    InvalidField,
+    InvariantViolation,
+)
+
+
+class Stage(StrEnum):
+    """Where a unit is in its life. The first five are the forward path."""
+
+    PENDING = "pending"  # ordered, not yet shipped
+    IN_TRANSIT = "in_transit"
+    RECEIVED = "received"
+    INSTALLED = "installed"
+    ASSIGNED = "assigned"
+    RMA = "rma"  # returned to the vendor for repair or replacement
+    LOST = "lost"  # reported lost or stolen
+    DECOMMISSIONED = "decommissioned"
+
+
+SPLIT_OUT = "split|||"  # pseudo position of units leaving the batch in a split
+TERMINAL = frozenset({Stage.LOST, Stage.DECOMMISSIONED, Stage.RMA})
+AT_SITE = frozenset({Stage.RECEIVED, Stage.INSTALLED, Stage.ASSIGNED})
+
+
+class Clearance(StrEnum):
+    NONE = "none"
+    REQUESTED = "requested"
+    GRANTED = "granted"
+    DENIED = "denied"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class Position:
+    """A unit's place in the accounting. Ids are hex strings ('' when not applicable)."""
+
+    stage: str
+    site: str = ""
+    owner: str = ""
+    assignee: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.stage}|{self.site}|{self.owner}|{self.assignee}"
+
+    @classmethod
+    def parse(cls, key: str) -> Position:
+        stage, site, owner, assignee = key.split("|")
+        return cls(stage, site, owner, assignee)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One GPU of a serialized batch, with the identifiers nvidia-smi reports."""
+
+    serial: str
+    gpu_uuid: str
+    stage: str
+    site: str = ""
+    owner: str = ""
+    assignee: str = ""
+    shipment_id: str = ""
+    rack: str = ""
+    host: str = ""
+
+    @property
+    def position(self) -> Position:
+        return Position(self.stage, self.site, self.owner, self.assignee)
+
+
+@dataclass(frozen=True)
+class Shipment:
+    shipment_id: str
+    quantity: int
+    serials: list[str]
+    carrier_id: UUID | None
+    origin: str
+    destination_country: str
+    destination_site_id: UUID | None
+    itn: str
+    received: int = 0
+
+
+Move = list[Any]  # [from_key, to_key, count]: JSON-friendly on the event
+
+
+def _hex(ident: UUID | None) -> str:
+    return ident.hex if ident is not None else ""
+
+
+def _apply_moves(batch: GpuBatch, moves: Iterable[Move]) -> None:
+    for from_key, to_key, count in moves:
+        left = batch.buckets.get(from_key, 0) - count
+        if left:
+            batch.buckets[from_key] = left
+        else:
+            batch.buckets.pop(from_key, None)
+        batch.buckets[to_key] = batch.buckets.get(to_key, 0) + count
+
+
+def _move_units(
+    batch: GpuBatch, serials: Iterable[str], to_key: str, **changes: str
+) -> None:
+    target = Position.parse(to_key)
+    for serial in serials:
+        unit = batch.units[serial]
+        batch.units[serial] = replace(
+            unit,
+            stage=target.stage,
+            site=target.site,
+            owner=target.owner,
+            assignee=target.assignee,
+            **changes,
+        )
+
+
+class GpuBatch(RegistryAggregate):
+    """A batch of GPUs of one model bought on one purchase order."""
+
+    # ----------------------------------------------------------------------------- events
+    class Ordered(RegistryAggregate.Created):
+        """Version 2 added ``allocation_program`` (the deal's programme the order counts to)."""
+
+        class_version = 2
+
+        po_number: str
+        supplier_id: UUID
+        buyer_id: UUID
+        model_id: UUID
+        quantity: int
+        unit_price: Decimal
+        currency: str
+        allocation_program: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["allocation_program"] = "unspecified"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._init_order(
+                po_number=self.po_number,
+                supplier_id=self.supplier_id,
+                buyer_id=self.buyer_id,
+                model_id=self.model_id,
+                quantity=self.quantity,
+                unit_price=self.unit_price,
+                currency=self.currency,
+                allocation_program=self.allocation_program,
+                parent_id=None,
+            )
+
+    class SplitFrom(RegistryAggregate.Created):
+        """A child batch created from pending units of a parent batch."""
+
+        parent_id: UUID
+        po_number: str
+        supplier_id: UUID
+        buyer_id: UUID
+        model_id: UUID
+        quantity: int
+        unit_price: Decimal
+        currency: str
+        allocation_program: str
+        clearance_status: str
+        clearance: dict[str, Any]
+        serials: list[str]
+        gpu_uuids: list[str]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._init_order(
+                po_number=self.po_number,
+                supplier_id=self.supplier_id,
+                buyer_id=self.buyer_id,
+                model_id=self.model_id,
+                quantity=self.quantity,
+                unit_price=self.unit_price,
+                currency=self.currency,
+                allocation_program=self.allocation_program,
+                parent_id=self.parent_id,
+            )
+            aggregate.clearance_status = self.clearance_status
+            aggregate.clearance = dict(self.clearance)
+            owner = self.buyer_id.hex
+            for serial, gpu_uuid in zip(self.serials, self.gpu_uuids, strict=True):
+                aggregate.units[serial] = Unit(serial, gpu_uuid, Stage.PENDING, owner=owner)
+
+    class OrderCorrected(Amendable.Amended):
+        """A correction to the order's commercial data (never an edit)."""
+
+    class ClearanceRequested(RegistryAggregate.Event):
+        authorization_id: UUID | None
+        eccn: str
+        destination_country: str
+        consignee_id: UUID
+        end_user_id: UUID
+        quantity: int
+        end_use: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.clearance_status = Clearance.REQUESTED
+            aggregate.clearance = {
+                "authorization_id": self.authorization_id,
+                "eccn": self.eccn,
+                "destination_country": self.destination_country,
+                "consignee_id": self.consignee_id,
+                "end_user_id": self.end_user_id,
+                "requested_quantity": self.quantity,
+                "end_use": self.end_use,
+                "cleared_quantity": 0,
+            }
+
+    class ClearanceGranted(RegistryAggregate.Event):
+        authorization_id: UUID
+        authorization_number: str
+        eccn: str
+        destination_country: str
+        consignee_id: UUID
+        end_user_id: UUID
+        cleared_quantity: int
+        evidence: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.clearance_status = Clearance.GRANTED
+            aggregate.clearance = {
+                **aggregate.clearance,
+                "authorization_id": self.authorization_id,
+                "authorization_number": self.authorization_number,
+                "eccn": self.eccn,
+                "destination_country": self.destination_country,
+                "consignee_id": self.consignee_id,
+                "end_user_id": self.end_user_id,
+                "cleared_quantity": self.cleared_quantity,
+            }
+
+    class ClearanceDenied(RegistryAggregate.Event):
+        rule: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.clearance_status = Clearance.DENIED
+            aggregate.clearance = {**aggregate.clearance, "cleared_quantity": 0}
+
+    class ClearanceRevoked(RegistryAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.clearance_status = Clearance.REVOKED
+
+    class SerialsRegistered(RegistryAggregate.Event):
+        serials: list[str]
+        gpu_uuids: list[str]
+
+        def apply(self, aggregate: Any) -> None:
+            owner = aggregate.buyer_id.hex
+            for serial, gpu_uuid in zip(self.serials, self.gpu_uuids, strict=True):
+                aggregate.units[serial] = Unit(serial, gpu_uuid, Stage.PENDING, owner=owner)
+
+    class Shipped(RegistryAggregate.Event):
+        shipment_id: str
+        carrier_id: UUID | None
+        origin: str
+        destination_country: str
+        destination_site_id: UUID | None
+        itn: str
+        quantity: int
+        serials: list[str]
+        moves: list[Move]
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            for from_key, to_key, _ in self.moves:
+                _move_units(
+                    aggregate,
+                    [s for s in self.serials if aggregate.units[s].position.key == from_key],
+                    to_key,
+                    shipment_id=self.shipment_id,
+                )
+            aggregate.shipments[self.shipment_id] = Shipment(
+                shipment_id=self.shipment_id,
+                quantity=self.quantity,
+                serials=list(self.serials),
+                carrier_id=self.carrier_id,
+                origin=self.origin,
+                destination_country=self.destination_country,
+                destination_site_id=self.destination_site_id,
+                itn=self.itn,
+            )
+            aggregate._count("shipped", self.quantity)
+
+    class Received(RegistryAggregate.Event):
+        shipment_id: str
+        receiving_party_id: UUID
+        site_id: UUID | None
+        quantity: int
+        serials: list[str]
+        missing_serials: list[str]
+        unexpected_serials: list[str]
+        discrepancy_note: str
+        moves: list[Move]
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            aggregate._move_by_moves(self.serials, self.moves)
+            shipment = aggregate.shipments[self.shipment_id]
+            aggregate.shipments[self.shipment_id] = replace(
+                shipment, received=shipment.received + self.quantity
+            )
+            aggregate._count("received", self.quantity)
+            aggregate._count("missing_reported", len(self.missing_serials))
+            aggregate._count("unexpected_reported", len(self.unexpected_serials))
+
+    class Installed(RegistryAggregate.Event):
+        site_id: UUID
+        rack: str
+        host: str
+        quantity: int
+        serials: list[str]
+        relocated_serials: list[str]
+        moves: list[Move]
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            aggregate._move_by_moves(self.serials, self.moves, rack=self.rack, host=self.host)
+            aggregate._count("installed", self.quantity - len(self.relocated_serials))
+            aggregate._count("relocated", len(self.relocated_serials))
+
+    class Assigned(RegistryAggregate.Event):
+        assignee_id: UUID
+        purpose: str
+        quantity: int
+        serials: list[str]
+        moves: list[Move]
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            aggregate._move_by_moves(self.serials, self.moves)
+            aggregate._count("assigned", self.quantity)
+
+    class Transferred(RegistryAggregate.Event):
+        to_owner_id: UUID
+        to_site_id: UUID | None
+        reason: str
+        quantity: int
+        serials: list[str]
+        moves: list[Move]
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            aggregate._move_by_moves(self.serials, self.moves)
+            aggregate._count("transferred", self.quantity)
+
+    class ReturnedForRma(RegistryAggregate.Event):
+        rma_number: str
+        reason: str
+        quantity: int
+        serials: list[str]
+        moves: list[Move]
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            aggregate._move_by_moves(self.serials, self.moves)
+            aggregate._count("rma", self.quantity)
+
+    class ReportedLost(RegistryAggregate.Event):
+        kind: str  # "lost" or "stolen"
+        note: str
+        quantity: int
+        serials: list[str]
+        moves: list[Move]
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            aggregate._move_by_moves(self.serials, self.moves)
+            aggregate._count("lost", self.quantity)
+
+    class Decommissioned(RegistryAggregate.Event):
+        method: str
+        quantity: int
+        serials: list[str]
+        moves: list[Move]
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            aggregate._move_by_moves(self.serials, self.moves)
+            aggregate._count("decommissioned", self.quantity)
+
+    class SplitOff(RegistryAggregate.Event):
+        child_id: UUID
+        quantity: int
+        serials: list[str]
+        cleared_quantity: int
+        moves: list[Move]
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            aggregate.buckets.pop(SPLIT_OUT, None)  # units left the batch
+            for serial in self.serials:
+                del aggregate.units[serial]
+            aggregate.quantity -= self.quantity
+            if aggregate.clearance:
+                aggregate.clearance = {
+                    **aggregate.clearance,
+                    "cleared_quantity": aggregate.clearance["cleared_quantity"]
+                    - self.cleared_quantity,
+                }
+            aggregate.children.append(self.child_id)
+
+    # ------------------------------------------------------------------------------ state
+    if TYPE_CHECKING:
+        po_number: str
+        supplier_id: UUID
+        buyer_id: UUID
+        model_id: UUID
+        quantity: int
+        unit_price: Decimal
+        currency: str
+        allocation_program: str
+        parent_id: UUID | None
+        clearance_status: str
+        clearance: dict[str, Any]
+        buckets: dict[str, int]
+        units: dict[str, Unit]
+        shipments: dict[str, Shipment]
+        totals: dict[str, int]
+        children: list[UUID]
+
+    AMENDABLE = frozenset({"po_number", "unit_price", "currency", "allocation_program"})
+
+    def _init_order(
+        self,
+        *,
+        po_number: str,
+        supplier_id: UUID,
+        buyer_id: UUID,
+        model_id: UUID,
+        quantity: int,
+        unit_price: Decimal,
+        currency: str,
+        allocation_program: str,
+        parent_id: UUID | None,
+    ) -> None:
+        self.po_number = po_number
+        self.supplier_id = supplier_id
+        self.buyer_id = buyer_id
+        self.model_id = model_id
+        self.quantity = quantity
+        self.unit_price = unit_price
+        self.currency = currency
+        self.allocation_program = allocation_program
+        self.parent_id = parent_id
+        self.clearance_status = Clearance.NONE
+        self.clearance = {}
+        self.buckets = {Position(Stage.PENDING, owner=buyer_id.hex).key: quantity}
+        self.units = {}
+        self.shipments = {}
+        self.totals = {}
+        self.children = []
+
+    def _count(self, name: str, n: int) -> None:
+        if n:
+            self.totals[name] = self.totals.get(name, 0) + n
+
+    def _move_by_moves(self, serials: Sequence[str], moves: Sequence[Move], **changes: str) -> None:
+        if not serials:
+            return
+        by_from: dict[str, str] = {m[0]: m[1] for m in moves}
+        for serial in serials:
+            unit = self.units[serial]
+            to_key = by_from.get(unit.position.key)
+            if to_key is None:  # relocation: serial moved within the same stage, listed last
+                continue
+            _move_units(self, [serial], to_key, **changes)
+
+    # --------------------------------------------------------------------------- queries
+    @property
+    def serialized(self) -> bool:
+        return bool(self.units)
+
+    def units_by_stage(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for key, n in self.buckets.items():
+            counts[key.split("|", 1)[0]] += n
+        return {stage.value: counts.get(stage.value, 0) for stage in Stage}
+
+    @property
+    def destination_country(self) -> str:
+        return str(self.clearance.get("destination_country", ""))
+
+    @property
+    def cleared_quantity(self) -> int:
+        return int(self.clearance.get("cleared_quantity", 0))
+
+    @property
+    def stage(self) -> str:
+        """One word for the batch: the earliest stage still holding live units."""
+        by_stage = self.units_by_stage()
+        if by_stage[Stage.PENDING]:
+            return {
+                Clearance.NONE: "ordered",
+                Clearance.REQUESTED: "clearance_requested",
+                Clearance.GRANTED: "cleared",
+                Clearance.DENIED: "clearance_denied",
+                Clearance.REVOKED: "clearance_revoked",
+            }[Clearance(self.clearance_status)]
+        for stage in (Stage.IN_TRANSIT, Stage.RECEIVED, Stage.INSTALLED, Stage.ASSIGNED):
+            if by_stage[stage]:
+                return stage.value
+        return "closed"
+
+    def describe_state(self) -> str:
+        live = ", ".join(f"{k}={v}" for k, v in self.units_by_stage().items() if v)
+        return f"{self.stage} (clearance {self.clearance_status}; units {live or 'none'})"
+
+    def allowed_actions(self) -> list[str]:
+        by_stage = self.units_by_stage()
+        allowed: list[str] = ["correct_order"]
+        status = self.clearance_status
+        if status in (Clearance.NONE, Clearance.DENIED, Clearance.REVOKED) and by_stage[Stage.PENDING]:
+            allowed.append("request_clearance")
+        if status == Clearance.REQUESTED:
+            allowed += ["grant_clearance", "deny_clearance"]
+        if status == Clearance.GRANTED:
+            allowed.append("revoke_clearance")
+            if by_stage[Stage.PENDING] and self.totals.get("shipped", 0) < self.cleared_quantity:
+                allowed.append("ship")
+        if by_stage[Stage.PENDING]:
+            if not self.totals.get("shipped") and len(self.units) < self.quantity:
+                allowed.append("register_serials")
+            allowed.append("split")
+        if by_stage[Stage.IN_TRANSIT]:
+            allowed.append("receive")
+        if by_stage[Stage.RECEIVED] or by_stage[Stage.INSTALLED] or by_stage[Stage.ASSIGNED]:
+            allowed.append("install")
+        if by_stage[Stage.INSTALLED] or by_stage[Stage.ASSIGNED]:
+            allowed.append("assign")
+        if any(by_stage[s] for s in AT_SITE):
+            allowed += ["transfer", "return_for_rma"]
+        if any(by_stage[s] for s in AT_SITE | {Stage.RMA}):
+            allowed.append("decommission")
+        if any(by_stage[s] for s in Stage if s not in (Stage.LOST, Stage.DECOMMISSIONED)):
+            allowed.append("report_lost")
+        return allowed
+
+    def _refuse(self, action: str, reason: str) -> IllegalTransition:
+        return IllegalTransition(action, self.describe_state(), self.allowed_actions(), reason)
+
+    # ----------------------------------------------------------------- movement planning
+    def _select(
+        self,
+        action: str,
+        quantity: int | None,
+        serials: Sequence[str],
+        from_stages: frozenset[str],
+        target: Callable[[Position], Position],
+        where: Callable[[Position], bool] = lambda p: True,
+    ) -> tuple[int, list[str], list[Move]]:
+        """Choose which units move and compute the moves; raise if they cannot.
+
+        A serialized batch moves named serials; a quantity-only batch takes units from its
+        buckets in a deterministic order.
+        """
+        if serials:
+            if len(set(serials)) != len(serials):
+                dupes = sorted(s for s, n in Counter(serials).items() if n > 1)
+                raise InvalidField.one("serials", f"each serial at most once; repeated: {dupes[:5]}")
+            if quantity is not None and quantity != len(serials):
+                raise InvalidField.one("quantity", "must equal the number of serials when both are given")
+            unknown = [s for s in serials if s not in self.units]
+            if unknown:
+                raise InvariantViolation(
+                    "serial-in-batch", f"serial(s) not registered to this batch: {unknown[:5]}"
+                )
+            wrong = [s for s in serials if self.units[s].stage not in from_stages or not where(self.units[s].position)]
+            if wrong:
+                states = sorted({f"{s}:{self.units[s].stage}" for s in wrong[:5]})
+                raise self._refuse(
+                    action,
+                    f"serial(s) not in a stage this step starts from ({sorted(from_stages)}): {states}",
+                )
+            moves_count: Counter[tuple[str, str]] = Counter()
+            for s in serials:
+                pos = self.units[s].position
+                moves_count[(pos.key, target(pos).key)] += 1
+            return len(serials), list(serials), [[f, t, n] for (f, t), n in sorted(moves_count.items())]
+        if quantity is None or quantity <= 0:
+            raise InvalidField.one("quantity", "must be > 0 (or name serials)")
+        if self.serialized:
+            raise InvalidField.one("serials", "this batch is serialized: name the serials that move")
+        moves: list[Move] = []
+        wanted = quantity
+        for key in sorted(self.buckets):
+            pos = Position.parse(key)
+            if pos.stage not in from_stages or not where(pos):
+                continue
+            take = min(wanted, self.buckets[key])
+            if take:
+                moves.append([key, target(pos).key, take])
+                wanted -= take
+            if not wanted:
+                break
+        if wanted:
+            available = quantity - wanted
+            raise InvariantViolation(
+                f"{action}-quantity",
+                f"{quantity} requested but only {available} unit(s) in "
+                f"{sorted(from_stages)} can {action}; state {self.describe_state()}",
+            )
+        return quantity, [], moves
+
+    # -------------------------------------------------------------------------- commands
+    @classmethod
+    def order(
+        cls,
+        ctx: Context,
+        batch_id: UUID,
+        po_number: str,
+        supplier_id: UUID,
+        buyer_id: UUID,
+        model_id: UUID,
+        quantity: int,
+        unit_price: Decimal,
+        currency: str,
+        allocation_program: str,
+    ) -> GpuBatch:
+        violations: list[tuple[str, str]] = []
+        if not po_number.strip():
+            violations.append(("po_number", "must not be empty"))
+        if quantity <= 0:
+            violations.append(("quantity", "must be > 0"))
+        if unit_price < 0:
+            violations.append(("unit_price", "must be >= 0"))
+        if len(currency) != 3 or not currency.isupper():
+            violations.append(("currency", "must be an ISO 4217 code like USD"))
+        if violations:
+            raise InvalidField(violations)
+        return cls._create(
+            cls.Ordered,
+            id=batch_id,
+            po_number=po_number.strip(),
+            supplier_id=supplier_id,
+            buyer_id=buyer_id,
+            model_id=model_id,
+            quantity=quantity,
+            unit_price=unit_price,
+            currency=currency,
+            allocation_program=allocation_program,
+            **ctx.event_kwargs(),
+        )
+
+    def correct_order(self, ctx: Context, fields: dict[str, Any], reason: str) -> None:
+        unknown = sorted(set(fields) - self.AMENDABLE)
+        if unknown or not fields:
+            raise InvalidField.one(
+                "fields", f"correctable: {sorted(self.AMENDABLE)}; got {sorted(fields)}"
+            )
+        if not reason.strip():
+            raise InvalidField.one("reason", "a correction needs a reason")
+        self.trigger_event(self.OrderCorrected, fields=dict(fields), reason=reason, **ctx.event_kwargs())
+
+    def request_clearance(
+        self,
+        ctx: Context,
+        authorization_id: UUID | None,
+        eccn: str,
+        destination_country: str,
+        consignee_id: UUID,
+        end_user_id: UUID,
+        quantity: int,
+        end_use: str,
+    ) -> None:
+        if self.clearance_status in (Clearance.REQUESTED, Clearance.GRANTED):
+            raise self._refuse("request_clearance", f"clearance is already {self.clearance_status}")
+        if quantity <= 0 or quantity > self.quantity:
+            raise InvalidField.one("quantity", f"must be between 1 and the batch quantity {self.quantity}")
+        if len(destination_country) != 2 or not destination_country.isupper():
+            raise InvalidField.one("destination_country", "must be an ISO 3166-1 alpha-2 code like KR")
+        self.trigger_event(
+            self.ClearanceRequested,
+            authorization_id=authorization_id,
+            eccn=eccn,
+            destination_country=destination_country,
+            consignee_id=consignee_id,
+            end_user_id=end_user_id,
+            quantity=quantity,
+            end_use=end_use,
+            **ctx.event_kwargs(),
+        )
+
+    def grant_clearance(
+        self,
+        ctx: Context,
+        authorization_id: UUID,
+        authorization_number: str,
+        eccn: str,
+        cleared_quantity: int,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        """Record the registry's decision to clear the batch (rules checked by the caller)."""
+        if self.clearance_status != Clearance.REQUESTED:
+            raise self._refuse("grant_clearance", "only a requested clearance can be granted")
+        if cleared_quantity <= 0 or cleared_quantity > self.quantity:
+            raise InvalidField.one(
+                "cleared_quantity", f"must be between 1 and the batch quantity {self.quantity}"
+            )
+        self.trigger_event(
+            self.ClearanceGranted,
+            authorization_id=authorization_id,
+            authorization_number=authorization_number,
+            eccn=eccn,
+            destination_country=self.clearance["destination_country"],
+            consignee_id=self.clearance["consignee_id"],
+            end_user_id=self.clearance["end_user_id"],
+            cleared_quantity=cleared_quantity,
+            evidence=dict(evidence or {}),
+            **ctx.event_kwargs(),
+        )
+
+    def deny_clearance(self, ctx: Context, rule: str, reason: str) -> None:
+        if self.clearance_status != Clearance.REQUESTED:
+            raise self._refuse("deny_clearance", "only a requested clearance can be denied")
+        if not reason.strip():
+            raise InvalidField.one("reason", "a denial states its reason")
+        self.trigger_event(self.ClearanceDenied, rule=rule, reason=reason, **ctx.event_kwargs())
+
+    def revoke_clearance(self, ctx: Context, reason: str) -> None:
+        if self.clearance_status != Clearance.GRANTED:
+            raise self._refuse("revoke_clearance", "only a granted clearance can be revoked")
+        if not reason.strip():
+            raise InvalidField.one("reason", "a revocation states its reason")
+        self.trigger_event(self.ClearanceRevoked, reason=reason, **ctx.event_kwargs())
+
+    def register_serials(self, ctx: Context, serials: Sequence[str], gpu_uuids: Sequence[str]) -> None:
+        if self.totals.get("shipped"):
+            raise self._refuse(
+                "register_serials", "serials are registered before the first shipment"
+            )
+        if not serials:
+            raise InvalidField.one("serials", "at least one serial")
+        if len(gpu_uuids) != len(serials):
+            raise InvalidField.one("gpu_uuids", "one GPU UUID per serial, in the same order")
+        blank = [i for i, s in enumerate(serials) if not s.strip()]
+        if blank:
+            raise InvalidField.one(f"serials[{blank[0]}]", "must not be empty")
+        repeated = sorted(s for s, n in Counter(serials).items() if n > 1)
+        if repeated:
+            raise InvalidField.one("serials", f"each serial at most once; repeated: {repeated[:5]}")
+        again = [s for s in serials if s in self.units]
+        if again:
+            raise InvariantViolation("serial-unique", f"already registered to this batch: {again[:5]}")
+        if len(self.units) + len(serials) > self.quantity:
+            raise InvariantViolation(
+                "serials-within-quantity",
+                f"{len(self.units)} registered + {len(serials)} new > batch quantity {self.quantity}",
+            )
+        self.trigger_event(
+            self.SerialsRegistered,
+            serials=list(serials),
+            gpu_uuids=list(gpu_uuids),
+            **ctx.event_kwargs(),
+        )
+
+    def ship(
+        self,
+        ctx: Context,
+        shipment_id: str,
+        carrier_id: UUID | None,
+        origin: str,
+        destination_country: str,
+        destination_site_id: UUID | None,
+        itn: str,
+        quantity: int | None,
+        serials: Sequence[str],
+    ) -> None:
+        if self.clearance_status != Clearance.GRANTED:
+            raise self._refuse(
+                "ship", f"shipping needs a granted export clearance; it is {self.clearance_status}"
+            )
+        if not shipment_id.strip():
+            raise InvalidField.one("shipment_id", "must not be empty")
+        if shipment_id in self.shipments:
+            raise InvariantViolation("shipment-unique", f"shipment {shipment_id} already recorded")
+        count, moved, moves = self._select(
+            "ship",
+            quantity,
+            serials,
+            frozenset({Stage.PENDING}),
+            lambda p: replace(p, stage=Stage.IN_TRANSIT),
+        )
+        shipped = self.totals.get("shipped", 0)
+        if shipped + count > self.cleared_quantity:
+            raise InvariantViolation(
+                "ship-within-clearance",
+                f"{shipped} shipped + {count} > cleared quantity {self.cleared_quantity}",
+            )
+        self.trigger_event(
+            self.Shipped,
+            shipment_id=shipment_id,
+            carrier_id=carrier_id,
+            origin=origin,
+            destination_country=destination_country,
+            destination_site_id=destination_site_id,
+            itn=itn,
+            quantity=count,
+            serials=moved,
+            moves=moves,
+            **ctx.event_kwargs(),
+        )
+
+    def receive(
+        self,
+        ctx: Context,
+        shipment_id: str,
+        receiving_party_id: UUID,
+        site_id: UUID | None,
+        quantity: int | None,
+        serials: Sequence[str],
+        discrepancy_note: str = "",
+    ) -> None:
+        """Record a delivery (a fact). Serials nobody shipped are kept as a discrepancy."""
+        shipment = self.shipments.get(shipment_id)
+        if shipment is None:
+            raise self._refuse("receive", f"no shipment {shipment_id} on this batch")
+        unexpected: list[str] = []
+        expected: list[str] = []
+        if serials:
+            in_shipment = set(shipment.serials)
+            for s in serials:
+                (expected if s in in_shipment else unexpected).append(s)
+            already = [s for s in expected if self.units[s].stage != Stage.IN_TRANSIT]
+            if already:
+                raise InvariantViolation(
+                    "receive-once", f"serial(s) already received or moved on: {already[:5]}"
+                )
+        if serials and not expected:
+            count, moved, moves = 0, [], []
+        else:
+            count, moved, moves = self._select(
+                "receive",
+                None if serials else quantity,
+                expected,
+                frozenset({Stage.IN_TRANSIT}),
+                lambda p: replace(p, stage=Stage.RECEIVED, site=_hex(site_id)),
+                where=lambda p: True,
+            )
+            if not serials and shipment.received + count > shipment.quantity:
+                raise InvariantViolation(
+                    "received-within-shipped",
+                    f"{shipment.received} received + {count} > {shipment.quantity} shipped "
+                    f"on shipment {shipment_id}",
+                )
+        missing: list[str] = []
+        if serials:
+            got = set(serials)
+            missing = [s for s in shipment.serials if s not in got and self.units[s].stage == Stage.IN_TRANSIT]
+        self.trigger_event(
+            self.Received,
+            shipment_id=shipment_id,
+            receiving_party_id=receiving_party_id,
+            site_id=site_id,
+            quantity=count,
+            serials=moved,
+            missing_serials=missing,
+            unexpected_serials=unexpected,
+            discrepancy_note=discrepancy_note,
+            moves=moves,
+            **ctx.event_kwargs(),
+        )
+
+    def install(
+        self,
+        ctx: Context,
+        site_id: UUID,
+        rack: str,
+        host: str,
+        quantity: int | None,
+        serials: Sequence[str],
+    ) -> None:
+        """Record an installation (a fact). A serial already installed elsewhere is recorded
+        as relocated, so a serial seen at two sites is kept and flagged, not refused."""
+        site = site_id.hex
+        relocated = [
+            s for s in serials
+            if s in self.units and self.units[s].stage in (Stage.INSTALLED, Stage.ASSIGNED)
+            and self.units[s].site != site
+        ]
+        fresh = [s for s in serials if s not in relocated]
+        moves: list[Move] = []
+        count = 0
+        moved: list[str] = []
+        if fresh or not serials:
+            count, moved, moves = self._select(
+                "install",
+                None if serials else quantity,
+                fresh,
+                frozenset({Stage.RECEIVED}),
+                lambda p: replace(p, stage=Stage.INSTALLED, site=site),
+            )
+        for s in relocated:
+            pos = self.units[s].position
+            moves.append([pos.key, replace(pos, site=site).key, 1])
+        self.trigger_event(
+            self.Installed,
+            site_id=site_id,
+            rack=rack,
+            host=host,
+            quantity=count + len(relocated),
+            serials=moved + relocated,
+            relocated_serials=relocated,
+            moves=moves,
+            **ctx.event_kwargs(),
+        )
+
+    def assign(
+        self,
+        ctx: Context,
+        assignee_id: UUID,
+        purpose: str,
+        quantity: int | None,
+        serials: Sequence[str],
+        site_id: UUID | None = None,
+    ) -> None:
+        if not purpose.strip():
+            raise InvalidField.one("purpose", "state the end use the units are assigned for")
+        site = _hex(site_id)
+        count, moved, moves = self._select(
+            "assign",
+            quantity,
+            serials,
+            frozenset({Stage.INSTALLED, Stage.ASSIGNED}),
+            lambda p: replace(p, stage=Stage.ASSIGNED, assignee=assignee_id.hex),
+            where=lambda p: not site or p.site == site,
+        )
+        self.trigger_event(
+            self.Assigned,
+            assignee_id=assignee_id,
+            purpose=purpose,
+            quantity=count,
+            serials=moved,
+            moves=moves,
+            **ctx.event_kwargs(),
+        )
+
+    def transfer(
+        self,
+        ctx: Context,
+        to_owner_id: UUID,
+        to_site_id: UUID | None,
+        to_site_country: str | None,
+        reason: str,
+        quantity: int | None,
+        serials: Sequence[str],
+    ) -> None:
+        """Transfer ownership in-country; assigned units come back unassigned to the new owner."""
+        if to_site_country is not None and to_site_country != self.destination_country:
+            raise ComplianceRefusal(
+                "in-country-transfer",
+                f"site country {to_site_country} differs from the cleared destination "
+                f"{self.destination_country or '(none)'}; a reexport needs its own authorization",
+            )
+
+        def target(p: Position) -> Position:
+            stage = Stage.INSTALLED if p.stage == Stage.ASSIGNED else p.stage
+            site = _hex(to_site_id) if to_site_id is not None else p.site
+            return Position(stage, site, to_owner_id.hex, "")
+
+        count, moved, moves = self._select(
+            "transfer", quantity, serials, AT_SITE, target
+        )
+        self.trigger_event(
+            self.Transferred,
+            to_owner_id=to_owner_id,
+            to_site_id=to_site_id,
+            reason=reason,
+            quantity=count,
+            serials=moved,
+            moves=moves,
+            **ctx.event_kwargs(),
+        )
+
+    def return_for_rma(
+        self, ctx: Context, rma_number: str, reason: str, quantity: int | None, serials: Sequence[str]
+    ) -> None:
+        if not rma_number.strip():
+            raise InvalidField.one("rma_number", "must not be empty")
+        count, moved, moves = self._select(
+            "return_for_rma", quantity, serials, AT_SITE,
+            lambda p: Position(Stage.RMA, "", p.owner, ""),
+        )
+        self.trigger_event(
+            self.ReturnedForRma, rma_number=rma_number, reason=reason, quantity=count,
+            serials=moved, moves=moves, **ctx.event_kwargs(),
+        )
+
+    def report_lost(
+        self, ctx: Context, kind: str, note: str, quantity: int | None, serials: Sequence[str]
+    ) -> None:
+        if kind not in ("lost", "stolen"):
+            raise InvalidField.one("kind", "must be 'lost' or 'stolen'")
+        live = frozenset(s.value for s in Stage if s not in (Stage.LOST, Stage.DECOMMISSIONED))
+        count, moved, moves = self._select(
+            "report_lost", quantity, serials, live,
+            lambda p: Position(Stage.LOST, p.site, p.owner, ""),
+        )
+        self.trigger_event(
+            self.ReportedLost, kind=kind, note=note, quantity=count, serials=moved,
+            moves=moves, **ctx.event_kwargs(),
+        )
+
+    def decommission(
+        self, ctx: Context, method: str, quantity: int | None, serials: Sequence[str]
+    ) -> None:
+        count, moved, moves = self._select(
+            "decommission", quantity, serials, AT_SITE | {Stage.RMA},
+            lambda p: Position(Stage.DECOMMISSIONED, p.site, p.owner, ""),
+        )
+        self.trigger_event(
+            self.Decommissioned, method=method, quantity=count, serials=moved,
+            moves=moves, **ctx.event_kwargs(),
+        )
+
+    def split(
+        self, ctx: Context, child_id: UUID, quantity: int | None, serials: Sequence[str]
+    ) -> GpuBatch:
+        """Split pending units into a new child batch; the child takes its share of clearance."""
+        count, moved, moves = self._select(
+            "split", quantity, serials, frozenset({Stage.PENDING}),
+            lambda p: Position("split", "", "", ""),
+        )
+        if count >= self.quantity:
+            raise InvariantViolation("split-leaves-parent", "a split must leave units in the parent")
+        unshipped_clearance = max(self.cleared_quantity - self.totals.get("shipped", 0), 0)
+        cleared_share = min(count, unshipped_clearance)
+        # The parent's moves send units out of the batch: drop the pseudo "split" bucket.
+        out_moves = [[f, SPLIT_OUT, n] for f, _, n in moves]
+        gpu_uuids = [self.units[s].gpu_uuid for s in moved]
+        child = GpuBatch._create(
+            GpuBatch.SplitFrom,
+            id=child_id,
+            parent_id=self.id,
+            po_number=self.po_number,
+            supplier_id=self.supplier_id,
+            buyer_id=self.buyer_id,
+            model_id=self.model_id,
+            quantity=count,
+            unit_price=self.unit_price,
+            currency=self.currency,
+            allocation_program=self.allocation_program,
+            clearance_status=self.clearance_status,
+            clearance={**self.clearance, "cleared_quantity": cleared_share} if self.clearance else {},
+            serials=moved,
+            gpu_uuids=gpu_uuids,
+            **ctx.event_kwargs(),
+        )
+        self.trigger_event(
+            self.SplitOff, child_id=child_id, quantity=count, serials=moved,
+            cleared_quantity=cleared_share, moves=out_moves, **ctx.event_kwargs(),
+        )
+        return child

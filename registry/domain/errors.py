@@ -1,0 +1,135 @@
+"""The registry's exception tree.
+
+Every error the registry raises on purpose derives from :class:`RegistryError`, so a caller can
+catch one type. The interface layer (gRPC) maps each subclass to one status code in a single
+table; nothing else decides how an error looks on the wire.
+
+    RegistryError
+    ├── DomainError                 a command broke a business rule; nothing was written
+    │   ├── InvalidField            a value is malformed or out of range (names the field and rule)
+    │   ├── IllegalTransition       the aggregate's state does not allow this step now
+    │   ├── InvariantViolation      a quantity or uniqueness rule would break
+    │   │   └── SerialAlreadyRegistered
+    │   └── ComplianceRefusal       the registry's own export-control decision says no
+    ├── NotFound                    an id names nothing
+    ├── AlreadyExists               a create command names an id that is taken
+    ├── ConcurrencyConflict         expected_version did not match, or a concurrent writer won
+    └── IdempotencyKeyReused        a request_id was reused for a different command
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class RegistryError(Exception):
+    """Base of every error the registry raises on purpose."""
+
+
+class DomainError(RegistryError):
+    """A command was refused by a business rule. Nothing was written."""
+
+
+class InvalidField(DomainError):
+    """A field's value breaks a validation rule.
+
+    ``violations`` holds (field path, rule) pairs so interfaces can report each one.
+    """
+
+    def __init__(self, violations: Sequence[tuple[str, str]]) -> None:
+        self.violations: list[tuple[str, str]] = list(violations)
+        text = "; ".join(f"{field}: {rule}" for field, rule in self.violations)
+        super().__init__(f"invalid input: {text}")
+
+    @classmethod
+    def one(cls, field: str, rule: str) -> InvalidField:
+        return cls([(field, rule)])
+
+
+class IllegalTransition(DomainError):
+    """The step is not allowed in the aggregate's current state.
+
+    The message names the current state and the allowed next steps.
+    """
+
+    def __init__(self, action: str, state: str, allowed: Sequence[str], reason: str = "") -> None:
+        self.action = action
+        self.state = state
+        self.allowed = list(allowed)
+        self.reason = reason
+        why = f" ({reason})" if reason else ""
+        allowed_text = ", ".join(self.allowed) if self.allowed else "none"
+        super().__init__(
+            f"cannot {action} in state {state}{why}; allowed next steps: {allowed_text}"
+        )
+
+
+class InvariantViolation(DomainError):
+    """A quantity or uniqueness invariant would break."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        self.rule = rule
+        self.detail = detail
+        super().__init__(f"{rule}: {detail}")
+
+
+class SerialAlreadyRegistered(InvariantViolation):
+    """A GPU serial belongs to at most one batch in the whole registry."""
+
+    def __init__(self, serials: Sequence[str]) -> None:
+        self.serials = list(serials)
+        shown = ", ".join(self.serials[:10]) + (" …" if len(self.serials) > 10 else "")
+        super().__init__(
+            "serial-unique", f"serial(s) already registered to another batch: {shown}"
+        )
+
+
+class ComplianceRefusal(DomainError):
+    """An export-control decision owned by the registry refused the command."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        self.rule = rule
+        self.detail = detail
+        super().__init__(f"refused by rule {rule}: {detail}")
+
+
+class NotFound(RegistryError):
+    """An id does not name an existing aggregate of the expected kind."""
+
+    def __init__(self, kind: str, ident: object) -> None:
+        self.kind = kind
+        self.ident = ident
+        super().__init__(f"{kind} {ident} not found")
+
+
+class AlreadyExists(RegistryError):
+    """A create command names an id that already exists."""
+
+    def __init__(self, kind: str, ident: object) -> None:
+        self.kind = kind
+        self.ident = ident
+        super().__init__(f"{kind} {ident} already exists")
+
+
+class ConcurrencyConflict(RegistryError):
+    """The aggregate changed since the caller read it (or a concurrent writer won)."""
+
+    def __init__(self, ident: object, expected: int | None, actual: int | None) -> None:
+        self.ident = ident
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"version conflict on {ident}: expected version {expected}, current {actual}"
+        )
+
+
+class IdempotencyKeyReused(RegistryError):
+    """A request_id was already used for a different command or payload."""
+
+    def __init__(self, request_id: str, original_command: str) -> None:
+        self.request_id = request_id
+        self.original_command = original_command
+        super().__init__(
+            f"request_id {request_id!r} was already used for a different "
+            f"{original_command} command"
+        )

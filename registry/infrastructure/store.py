@@ -1,0 +1,124 @@
+"""Maps one database URL to the eventsourcing library's persistence settings.
+
+We use the library's own SQLite and PostgreSQL recorders (see docs/decisions.md for the
+measurements against eventsourcing-sqlalchemy): they are the fastest option, PostgreSQL's
+supports LISTEN/NOTIFY subscriptions, and neither limits application names to 32 characters.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import UUID, uuid4
+
+from eventsourcing.persistence import ApplicationRecorder
+
+from registry.domain.errors import InvalidField
+
+
+def event_store_env(url: str) -> dict[str, str]:
+    """Translate ``sqlite:///...`` or ``postgresql://...`` into eventsourcing environment keys."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme == "sqlite":
+        path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
+        if path in ("", ":memory:"):
+            # A shared in-memory database, private to this process and this URL's user.
+            dbname = f"file:gpureg-{uuid4().hex}?mode=memory&cache=shared"
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            dbname = path
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": dbname,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if scheme in ("postgresql", "postgres"):
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
+            "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise InvalidField.one(
+        "database_url", "must start with sqlite:/// or postgresql:// (for example sqlite:///var/registry.db)"
+    )
+
+
+def sqlalchemy_url(url: str) -> tuple[str, dict[str, Any]]:
+    """The same database as a SQLAlchemy URL (psycopg 3 driver) and engine options."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme == "sqlite":
+        return url, {}
+    query = parse_qs(parts.query)
+    base = url.split("?", 1)[0].replace(parts.scheme + "://", "postgresql+psycopg://", 1)
+    options: dict[str, Any] = {}
+    if "schema" in query:
+        options["connect_args"] = {"options": f"-csearch_path={query['schema'][0]}"}
+    return base, options
+
+
+def position_of(recorder: ApplicationRecorder, aggregate_id: UUID, version: int) -> int:
+    """The notification id (log position) of one stored event, by recorder kind."""
+    datastore: Any = getattr(recorder, "datastore", None)
+    table = getattr(recorder, "events_table_name", None)
+    module = type(recorder).__module__
+    if module == "eventsourcing.sqlite":
+        with datastore.transaction(commit=False) as cur:
+            cur.execute(
+                f"SELECT rowid FROM {table} WHERE originator_id=? AND originator_version=?",  # noqa: S608
+                (aggregate_id.hex, version),
+            )
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+    if module == "eventsourcing.postgres":
+        schema = datastore.schema or "public"
+        with datastore.get_connection() as conn, conn.cursor() as cur:
+            cur.execute(
+                f'SELECT notification_id FROM "{schema}"."{table}" '  # noqa: S608
+                "WHERE originator_id=%s AND originator_version=%s",
+                (aggregate_id, version),
+            )
+            row = cur.fetchone()
+            return int(row["notification_id"]) if row else 0
+    # In-memory (POPO) recorder, used only by unit tests.
+    for n in recorder.select_notifications(start=None, limit=10**9):
+        if n.originator_id == aggregate_id and n.originator_version == version:
+            return n.id
+    return 0
+
+
+def in_environment(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def ensure_postgres_schema(url: str) -> None:
+    """Create the ``?schema=`` named in a PostgreSQL URL if it does not exist yet."""
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        return
+    schema = parse_qs(parts.query).get("schema", [""])[0]
+    if not schema:
+        return
+    import psycopg
+    from psycopg import sql
+
+    env = event_store_env(url)
+    with psycopg.connect(
+        host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None, dbname=env["POSTGRES_DBNAME"], autocommit=True,
+    ) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
