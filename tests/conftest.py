@@ -24,7 +24,7 @@ def _postgres_reason() -> str | None:
 
         with psycopg.connect(POSTGRES_URL, connect_timeout=3):
             return None
-    except Exception as e:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as e:
         return f"PostgreSQL not reachable at {POSTGRES_URL}: {e}"
 
 

@@ -16,6 +16,9 @@ If a concurrent writer wins the race in step 4 the store refuses the write (a du
 from __future__ import annotations
 
 import hashlib
+import random
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -58,7 +61,8 @@ REFERENCE_COMMANDS: dict[str, type[c.Command]] = {
     "authorization": c.RegisterAuthorization,
 }
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 30
+LOCK_STRIPES = 64
 Decision = Callable[[Any], Sequence[RegistryAggregate]]
 
 
@@ -66,7 +70,7 @@ class Registry(Application[UUID]):
     """The event-sourced GPU registry. Construct it through :func:`registry.bootstrap`."""
 
     name = "gpureg"
-    snapshotting_intervals = {GpuBatch: 50}  # noqa: RUF012 (the library's class attribute)
+    snapshotting_intervals = {GpuBatch: 50}
 
     def __init__(
         self,
@@ -75,9 +79,12 @@ class Registry(Application[UUID]):
         snapshot_interval: int = 50,
     ) -> None:
         # Per instance, so tests can use a small interval without touching the class.
-        self.snapshotting_intervals = {GpuBatch: snapshot_interval}
+        self.snapshotting_intervals = {GpuBatch: snapshot_interval}  # type: ignore[misc]
         super().__init__(env)
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Writers in this process to the same aggregate take turns (striped locks); writers in
+        # other processes are caught by the store's unique key and retried.
+        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -90,7 +97,7 @@ class Registry(Application[UUID]):
     def _load(self, kind: str, ident: UUID) -> Any:
         cls = KINDS[kind]
         try:
-            agg = self.repository.get(ident)
+            agg: object = self.repository.get(ident)
         except AggregateNotFoundError:
             raise NotFound(kind, ident) from None
         if not isinstance(agg, cls):
@@ -111,7 +118,7 @@ class Registry(Application[UUID]):
 
     def _prior_result(self, command: str, request_id: str, fingerprint: str) -> CommandResult | None:
         try:
-            record = self.repository.get(RequestRecord.id_for(request_id))
+            record: object = self.repository.get(RequestRecord.id_for(request_id))
         except AggregateNotFoundError:
             return None
         assert isinstance(record, RequestRecord)
@@ -140,29 +147,48 @@ class Registry(Application[UUID]):
             prior = self._prior_result(command, cmd.request_id, fingerprint)
             if prior is not None:
                 return prior
-        for _attempt in range(MAX_ATTEMPTS):
-            current: Any = None
-            if target_id is not None:
-                current = self._load(kind, target_id)
-                if cmd.expected_version is not None and current.version != cmd.expected_version:
-                    raise ConcurrencyConflict(target_id, cmd.expected_version, current.version)
-            changed = list(decide(_WithContext(ctx, current)))
-            primary = changed[0]
-            if cmd.request_id:
-                changed.append(
-                    RequestRecord.handled(ctx, command, fingerprint, primary.id, primary.version)
-                )
-            try:
-                recordings = self.save(*changed)
-            except IntegrityError:
-                self._diagnose_conflict(command, cmd, fingerprint, changed, current)
-                continue  # a concurrent writer moved the aggregate on: decide again
-            return CommandResult(
-                aggregate_id=primary.id,
-                version=primary.version,
-                position=max(r.notification.id for r in recordings),
-            )
+        stripe = self._stripes[hash(target_id) % LOCK_STRIPES]
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311 - jitter only
+            with stripe:
+                result = self._attempt(command, cmd, ctx, fingerprint, kind, target_id, decide)
+            if result is not None:
+                return result
         raise ConcurrencyConflict(target_id, cmd.expected_version, None)
+
+    def _attempt(
+        self,
+        command: str,
+        cmd: c.Command,
+        ctx: Context,
+        fingerprint: str,
+        kind: str,
+        target_id: UUID | None,
+        decide: Decision,
+    ) -> CommandResult | None:
+        """One load -> decide -> save; None when a concurrent writer won and a retry may help."""
+        current: Any = None
+        if target_id is not None:
+            current = self._load(kind, target_id)
+            if cmd.expected_version is not None and current.version != cmd.expected_version:
+                raise ConcurrencyConflict(target_id, cmd.expected_version, current.version)
+        changed = list(decide(_WithContext(ctx, current)))
+        primary = changed[0]
+        if cmd.request_id:
+            changed.append(
+                RequestRecord.handled(ctx, command, fingerprint, primary.id, primary.version)
+            )
+        try:
+            recordings = self.save(*changed)
+        except IntegrityError:
+            self._diagnose_conflict(command, cmd, fingerprint, changed, current)
+            return None  # a concurrent writer moved the aggregate on: decide again
+        return CommandResult(
+            aggregate_id=primary.id,
+            version=primary.version,
+            position=max(r.notification.id for r in recordings),
+        )
 
     def _diagnose_conflict(
         self,
@@ -396,7 +422,7 @@ class Registry(Application[UUID]):
             child = parent.split(w.ctx, child_id, cmd.quantity, cmd.serials)
             claims: list[RegistryAggregate] = []
             for serial in child.units:
-                claim = self.repository.get(SerialClaim.id_for(serial))
+                claim: object = self.repository.get(SerialClaim.id_for(serial))
                 assert isinstance(claim, SerialClaim)
                 claim.move_to(w.ctx, child_id)
                 claims.append(claim)
@@ -410,7 +436,7 @@ class Registry(Application[UUID]):
             batch: GpuBatch = self._load("batch", batch_id)
             return batch
         try:
-            agg = self.repository.get(batch_id, version=version)
+            agg: object = self.repository.get(batch_id, version=version)
         except AggregateNotFoundError:
             raise NotFound("batch", batch_id) from None
         if not isinstance(agg, GpuBatch):
@@ -419,7 +445,7 @@ class Registry(Application[UUID]):
 
     def batch_of_serial(self, serial: str) -> UUID:
         try:
-            claim = self.repository.get(SerialClaim.id_for(serial))
+            claim: object = self.repository.get(SerialClaim.id_for(serial))
         except AggregateNotFoundError:
             raise NotFound("serial", serial) from None
         assert isinstance(claim, SerialClaim)
@@ -437,7 +463,9 @@ class Registry(Application[UUID]):
     def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
         return self.mapper.to_domain_event(notification)
 
-    def iter_log(self, after: int = 0, page: int = 1000, stop: int | None = None) -> Iterator[tuple[int, DomainEventProtocol[UUID]]]:
+    def iter_log(
+        self, after: int = 0, page: int = 1000, stop: int | None = None
+    ) -> Iterator[tuple[int, DomainEventProtocol[UUID]]]:
         """Decoded events with their positions, after ``after``, up to ``stop`` inclusive."""
         while True:
             batch = self.recorder.select_notifications(
@@ -453,7 +481,7 @@ class Registry(Application[UUID]):
 
     def position_of(self, aggregate_id: UUID, version: int) -> int:
         """Log position of one stored event (used to answer a replayed request)."""
-        from registry.infrastructure.store import position_of  # noqa: PLC0415 (avoid a cycle)
+        from registry.infrastructure.store import position_of  # import here: avoids a cycle
 
         return position_of(self.recorder, aggregate_id, version)
 
@@ -470,7 +498,7 @@ class _WithContext:
         return [self.current]
 
 
-class _Replay(Exception):  # noqa: N818 - control flow, never escapes this module
+class _Replay(Exception):  # control flow, never escapes this module
     def __init__(self, result: CommandResult | None) -> None:
         assert result is not None
         self.result = result

@@ -868,9 +868,8 @@ class GpuBatch(RegistryAggregate):
                 raise InvariantViolation(
                     "receive-once", f"serial(s) already received or moved on: {already[:5]}"
                 )
-        if serials and not expected:
-            count, moved, moves = 0, [], []
-        else:
+        count, moved, moves = 0, list[str](), list[Move]()
+        if expected or not serials:
             count, moved, moves = self._select(
                 "receive",
                 None if serials else quantity,
