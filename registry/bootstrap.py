@@ -18,4 +18,7 @@ def build_registry(
     env = event_store_env(settings.database_url)
     ensure_postgres_schema(settings.database_url)
     env["IS_SNAPSHOTTING_ENABLED"] = "y"
+    # Keep hot aggregates in memory; each load fast-forwards them from the store, so several
+    # processes on one database still see each other's writes.
+    env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache_size)
     return Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval)

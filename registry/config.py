@@ -23,6 +23,7 @@ class Settings(BaseSettings):
         default=None, description="read-model database; defaults to database_url"
     )
     snapshot_interval: int = Field(default=50, ge=2)
+    aggregate_cache_size: int = Field(default=2000, ge=0, description="aggregates kept in memory")
     listen: str = "127.0.0.1:50051"
     default_actor: str = "anonymous"
     max_message_bytes: int = 16 * 1024 * 1024

@@ -104,6 +104,11 @@ class Unit:
     def position(self) -> Position:
         return Position(self.stage, self.site, self.owner, self.assignee)
 
+    @property
+    def key(self) -> str:
+        """The unit's position key (same as ``position.key``, without building a Position)."""
+        return f"{self.stage}|{self.site}|{self.owner}|{self.assignee}"
+
 
 @dataclass(frozen=True)
 class Shipment:
@@ -138,16 +143,21 @@ def _apply_moves(batch: GpuBatch, moves: Iterable[Move]) -> None:
 def _move_units(
     batch: GpuBatch, serials: Iterable[str], to_key: str, **changes: str
 ) -> None:
-    target = Position.parse(to_key)
+    """Put serials at the position ``to_key`` (frozen units are rebuilt, never mutated)."""
+    stage, site, owner, assignee = to_key.split("|")
+    units = batch.units
     for serial in serials:
-        unit = batch.units[serial]
-        batch.units[serial] = replace(
-            unit,
-            stage=target.stage,
-            site=target.site,
-            owner=target.owner,
-            assignee=target.assignee,
-            **changes,
+        u = units[serial]
+        units[serial] = Unit(
+            u.serial,
+            u.gpu_uuid,
+            stage,
+            site,
+            owner,
+            assignee,
+            changes.get("shipment_id", u.shipment_id),
+            changes.get("rack", u.rack),
+            changes.get("host", u.host),
         )
 
 
@@ -308,7 +318,7 @@ class GpuBatch(RegistryAggregate):
             for from_key, to_key, _ in self.moves:
                 _move_units(
                     aggregate,
-                    [s for s in self.serials if aggregate.units[s].position.key == from_key],
+                    [s for s in self.serials if aggregate.units[s].key == from_key],
                     to_key,
                     shipment_id=self.shipment_id,
                 )
@@ -463,6 +473,23 @@ class GpuBatch(RegistryAggregate):
 
     AMENDABLE = frozenset({"po_number", "unit_price", "currency", "allocation_program"})
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> GpuBatch:
+        """A cheap, safe copy: containers are copied, their items are immutable.
+
+        The repository copies cached aggregates before a command mutates them; a batch can hold
+        thousands of units, and ``Unit``/``Shipment`` are frozen, so sharing them is safe.
+        """
+        copy = object.__new__(type(self))
+        state = dict(self.__dict__)
+        for name in ("buckets", "units", "shipments", "totals", "clearance"):
+            if name in state:
+                state[name] = dict(state[name])
+        for name in ("children", "_pending_events"):
+            if name in state:
+                state[name] = list(state[name])
+        copy.__dict__.update(state)
+        return copy
+
     def _init_order(
         self,
         *,
@@ -503,7 +530,7 @@ class GpuBatch(RegistryAggregate):
         by_from: dict[str, str] = {m[0]: m[1] for m in moves}
         for serial in serials:
             unit = self.units[serial]
-            to_key = by_from.get(unit.position.key)
+            to_key = by_from.get(unit.key)
             if to_key is None:  # relocation: serial moved within the same stage, listed last
                 continue
             _move_units(self, [serial], to_key, **changes)
@@ -615,9 +642,12 @@ class GpuBatch(RegistryAggregate):
                     f"serial(s) not in a stage this step starts from ({sorted(from_stages)}): {states}",
                 )
             moves_count: Counter[tuple[str, str]] = Counter()
+            targets: dict[str, str] = {}
             for s in serials:
-                pos = self.units[s].position
-                moves_count[(pos.key, target(pos).key)] += 1
+                key = self.units[s].key
+                if key not in targets:
+                    targets[key] = target(Position.parse(key)).key
+                moves_count[(key, targets[key])] += 1
             return len(serials), list(serials), [[f, t, n] for (f, t), n in sorted(moves_count.items())]
         if quantity is None or quantity <= 0:
             raise InvalidField.one("quantity", "must be > 0 (or name serials)")
