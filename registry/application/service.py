@@ -33,7 +33,7 @@ from registry.application.results import CommandResult
 from registry.application.transcodings import register_domain_transcodings
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.batch import GpuBatch
-from registry.domain.claims import RequestRecord, SerialClaim
+from registry.domain.claims import RequestRecord, normalise_serial
 from registry.domain.errors import (
     AlreadyExists,
     ComplianceRefusal,
@@ -207,16 +207,17 @@ class Registry(Application[UUID]):
             current = self._load(kind, target_id)
             if cmd.expected_version is not None and current.version != cmd.expected_version:
                 raise ConcurrencyConflict(target_id, cmd.expected_version, current.version)
-        changed = list(decide(_WithContext(ctx, current)))
+        decision = _WithContext(ctx, current)
+        changed = list(decide(decision))
         primary = changed[0]
         if cmd.request_id:
             changed.append(
                 RequestRecord.handled(ctx, command, fingerprint, primary.id, primary.version)
             )
         try:
-            recordings = self.save(*changed)
+            recordings = self.save(*changed, **decision.save_kwargs)
         except IntegrityError:
-            self._diagnose_conflict(command, cmd, fingerprint, changed, current)
+            self._diagnose_conflict(command, cmd, fingerprint, changed, current, decision.save_kwargs)
             return None  # a concurrent writer moved the aggregate on: decide again
         return CommandResult(
             aggregate_id=primary.id,
@@ -231,6 +232,7 @@ class Registry(Application[UUID]):
         fingerprint: str,
         changed: list[RegistryAggregate],
         current: Any,
+        save_kwargs: dict[str, Any],
     ) -> None:
         """Say why an atomic write was refused; return only if retrying can help."""
         if cmd.request_id and self._exists(RequestRecord.id_for(cmd.request_id)):
@@ -238,12 +240,12 @@ class Registry(Application[UUID]):
         primary = changed[0]
         if current is None and self._exists(primary.id):
             raise AlreadyExists(type(primary).__name__, primary.id)
-        taken = [
-            a.serial for a in changed
-            if isinstance(a, SerialClaim) and a.version == 1 and self._exists(a.id)
-        ]
-        if taken:
-            raise SerialAlreadyRegistered(taken)
+        claims = save_kwargs.get("serial_claims", ())
+        if claims:
+            owners = self.claimed([s for s, _ in claims])
+            taken = [s for s, batch in claims if owners.get(s, batch) != batch]
+            if taken:
+                raise SerialAlreadyRegistered(taken)
         if cmd.expected_version is not None:
             actual = self._get(primary.id).version if self._exists(primary.id) else None
             raise ConcurrencyConflict(primary.id, cmd.expected_version, actual)
@@ -373,7 +375,9 @@ class Registry(Application[UUID]):
                 f"destination {country} is not among the authorization's {auth.destination_countries}",
             )
         if auth.consignee_ids and clearance.get("consignee_id") not in auth.consignee_ids:
-            raise ComplianceRefusal("authorization-consignee", "the ultimate consignee is not named on the authorization")
+            raise ComplianceRefusal(
+                "authorization-consignee", "the ultimate consignee is not named on the authorization"
+            )
         if auth.end_user_ids and clearance.get("end_user_id") not in auth.end_user_ids:
             raise ComplianceRefusal("authorization-end-user", "the end user is not named on the authorization")
         eccn = str(clearance.get("eccn", ""))
@@ -396,8 +400,8 @@ class Registry(Application[UUID]):
         def decide(w: _WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             batch.register_serials(w.ctx, serials, uuids)
-            claims = [SerialClaim.claim(w.ctx, s, batch.id) for s in serials]
-            return [batch, *claims]
+            w.save_kwargs["serial_claims"] = [(s, batch.id) for s in serials]
+            return [batch]
 
         return self._change("RegisterSerials", actor, cmd, "batch", cmd.batch_id, decide)
 
@@ -454,13 +458,8 @@ class Registry(Application[UUID]):
         def decide(w: _WithContext) -> list[RegistryAggregate]:
             parent: GpuBatch = w.current
             child = parent.split(w.ctx, child_id, cmd.quantity, cmd.serials)
-            claims: list[RegistryAggregate] = []
-            for serial in child.units:
-                claim: object = self._get(SerialClaim.id_for(serial))
-                assert isinstance(claim, SerialClaim)
-                claim.move_to(w.ctx, child_id)
-                claims.append(claim)
-            return [child, parent, *claims]
+            w.save_kwargs["serial_moves"] = [(s, child_id) for s in child.units]
+            return [child, parent]
 
         return self._change("SplitBatch", actor, cmd, "batch", cmd.batch_id, decide)
 
@@ -478,12 +477,16 @@ class Registry(Application[UUID]):
         return agg
 
     def batch_of_serial(self, serial: str) -> UUID:
-        try:
-            claim: object = self._get(SerialClaim.id_for(serial))
-        except AggregateNotFoundError:
-            raise NotFound("serial", serial) from None
-        assert isinstance(claim, SerialClaim)
-        return claim.batch_id
+        serial = normalise_serial(serial)
+        batch = self.claimed([serial]).get(serial)
+        if batch is None:
+            raise NotFound("serial", serial)
+        return batch
+
+    def claimed(self, serials: Sequence[str]) -> dict[str, UUID]:
+        """Which of these serials belong to a batch, and to which (the registry-wide index)."""
+        claimed: Callable[[Sequence[str]], dict[str, UUID]] = self.recorder.claimed  # type: ignore[attr-defined]
+        return claimed(serials)
 
     def history(self, aggregate_id: UUID, after_version: int = 0, limit: int = 100) -> list[DomainEventProtocol[UUID]]:
         """Events of one aggregate, oldest first, after ``after_version``, at most ``limit``."""
@@ -526,6 +529,7 @@ class _WithContext:
     def __init__(self, ctx: Context, current: Any) -> None:
         self.ctx = ctx
         self.current = current
+        self.save_kwargs: dict[str, Any] = {}  # passed to the recorder in the same transaction
 
     def then(self, act: Callable[[Any], object]) -> list[RegistryAggregate]:
         act(self.current)

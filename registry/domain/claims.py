@@ -1,8 +1,9 @@
-"""Small aggregates whose only job is to make something unique across the whole registry.
+"""Things unique across the whole registry: request ids (an aggregate) and serials (an index).
 
-Their ids are derived from the thing they make unique, so two writers who try to claim the same
-thing write the same (id, version 1) and the event store lets only one of them succeed, in the
-same atomic write as the batch event that needs the claim.
+A ``RequestRecord``'s id is derived from the request id, so two writers handling the same request
+write the same (id, version 1) and the event store lets only one succeed, in the same atomic write
+as the command's events. Serials are kept unique by an index written in the same transaction as
+``SerialsRegistered`` (see registry/infrastructure/recorders.py); here is how serials compare.
 """
 
 from __future__ import annotations
@@ -12,51 +13,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from registry.domain.base import Context, RegistryAggregate
 
-_SERIAL_NS = uuid5(NAMESPACE_URL, "urn:gpureg:serial")
 _REQUEST_NS = uuid5(NAMESPACE_URL, "urn:gpureg:request")
 
 
 def normalise_serial(serial: str) -> str:
     """Serials compare without surrounding space and case: ' 1652322011234 ' is '1652322011234'."""
     return serial.strip().upper()
-
-
-class SerialClaim(RegistryAggregate):
-    """Says which batch a GPU serial belongs to. One per serial in the whole registry."""
-
-    class Claimed(RegistryAggregate.Created):
-        serial: str
-        batch_id: UUID
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.serial = self.serial
-            aggregate.batch_id = self.batch_id
-
-    class Moved(RegistryAggregate.Event):
-        """The serial moved to another batch (a split)."""
-
-        batch_id: UUID
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.batch_id = self.batch_id
-
-    if TYPE_CHECKING:
-        serial: str
-        batch_id: UUID
-
-    @staticmethod
-    def id_for(serial: str) -> UUID:
-        return uuid5(_SERIAL_NS, normalise_serial(serial))
-
-    @classmethod
-    def claim(cls, ctx: Context, serial: str, batch_id: UUID) -> SerialClaim:
-        return cls._create(
-            cls.Claimed, id=cls.id_for(serial), serial=normalise_serial(serial),
-            batch_id=batch_id, **ctx.event_kwargs(),
-        )
-
-    def move_to(self, ctx: Context, batch_id: UUID) -> None:
-        self.trigger_event(self.Moved, batch_id=batch_id, **ctx.event_kwargs())
 
 
 class RequestRecord(RegistryAggregate):

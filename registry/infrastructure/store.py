@@ -32,6 +32,7 @@ def event_store_env(url: str) -> dict[str, str]:
             dbname = path
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": "registry.infrastructure.recorders:RegistrySQLiteRecorder",
             "SQLITE_DBNAME": dbname,
             "SQLITE_LOCK_TIMEOUT": "30",
         }
@@ -39,6 +40,8 @@ def event_store_env(url: str) -> dict[str, str]:
         query = parse_qs(parts.query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": "registry.infrastructure.recorders:RegistryPostgresRecorder",
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # the serial index needs the plain insert path
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),

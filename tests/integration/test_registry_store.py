@@ -16,7 +16,6 @@ from registry.application.service import Registry
 from registry.bootstrap import build_registry
 from registry.config import Settings
 from registry.domain.batch import GpuBatch, Stage
-from registry.domain.claims import SerialClaim
 from registry.domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -381,9 +380,37 @@ def test_a_version_1_ordered_event_in_the_store_is_upcast_on_load(registry: Regi
     assert legacy.quantity == 5
 
 
-def test_serial_claims_are_ordinary_aggregates_with_derived_ids(world: World) -> None:
+def test_the_serial_index_answers_which_batch_holds_a_serial(world: World) -> None:
     batch = world.order(1)
     world.do("register_serials", c.RegisterSerials, batch_id=batch, units=[{"serial": "abc"}])
-    claim = world.registry.repository.get(SerialClaim.id_for("ABC"))
-    assert isinstance(claim, SerialClaim) and claim.batch_id == batch
+    assert world.registry.claimed(["ABC", "XYZ"]) == {"ABC": batch}
     assert isinstance(world.registry.get_batch(batch), GpuBatch)
+    with pytest.raises(NotFound):
+        world.registry.batch_of_serial("XYZ")
+
+
+def test_two_registries_racing_for_one_serial_let_exactly_one_win(world: World, store_url: str) -> None:
+    batches = [world.order(1, po_number=f"PO-R{i}") for i in range(2)]
+    apps = [build_registry(Settings(database_url=store_url)) for _ in range(2)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def register(app: Registry, batch: Any) -> None:
+        barrier.wait()
+        try:
+            app.register_serials(ACTOR, c.parse(c.RegisterSerials, {"batch_id": batch, "units": [{"serial": "RACE-1"}]}))
+            outcomes.append("won")
+        except SerialAlreadyRegistered:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=register, args=(a, b)) for a, b in zip(apps, batches, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a in apps:
+        a.close()
+    assert sorted(outcomes) == ["refused", "won"]
+    winner = world.registry.batch_of_serial("RACE-1")
+    loser = next(b for b in batches if b != winner)
+    assert world.registry.get_batch(loser).units == {}

@@ -1,0 +1,108 @@
+"""The library's application recorders, plus a registry-wide serial index in the same transaction.
+
+"A serial belongs to at most one batch in the whole registry" is a rule across aggregates. The
+batch's ``SerialsRegistered`` event is the fact; the ``serial_claims`` table is an index of it with
+the serial as primary key, written in the SAME database transaction as the event. Two batches
+claiming one serial therefore cannot both commit, even from two server processes, and the losing
+write raises the store's IntegrityError. Splits move claims (``serial_moves``) the same way.
+
+Keyword arguments reach ``insert_events`` from ``Application.save(**kwargs)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+Claims = Sequence[tuple[str, UUID]]
+
+
+class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, *, events_table_name: str = "stored_events") -> None:
+        self.claims_table_name = "serial_claims"  # read by the create statements in __init__
+        super().__init__(datastore, events_table_name=events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.claims_table_name} "
+            "(serial TEXT PRIMARY KEY, batch_id TEXT NOT NULL) WITHOUT ROWID"
+        )
+        return statements
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        claims: Claims = kwargs.get("serial_claims", ())
+        if claims:
+            c.executemany(
+                f"INSERT INTO {self.claims_table_name} (serial, batch_id) VALUES (?, ?)",  # noqa: S608
+                [(s, b.hex) for s, b in claims],
+            )
+        moves: Claims = kwargs.get("serial_moves", ())
+        if moves:
+            c.executemany(
+                f"UPDATE {self.claims_table_name} SET batch_id=? WHERE serial=?",  # noqa: S608
+                [(b.hex, s) for s, b in moves],
+            )
+        return super()._insert_events(c, stored_events, **kwargs)
+
+    def claimed(self, serials: Sequence[str]) -> dict[str, UUID]:
+        """Which of these serials are claimed, and by which batch."""
+        found: dict[str, UUID] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for lo in range(0, len(serials), 500):
+                chunk = list(serials[lo: lo + 500])
+                c.execute(
+                    f"SELECT serial, batch_id FROM {self.claims_table_name} "  # noqa: S608
+                    f"WHERE serial IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update({row[0]: UUID(row[1]) for row in c.fetchall()})
+        return found
+
+
+class RegistryPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.claims_table_name = events_table_name.replace("_events", "") + "_serial_claims"
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} "
+                "(serial text PRIMARY KEY, batch_id uuid NOT NULL)"
+            ).format(schema=Identifier(datastore.schema), table=Identifier(self.claims_table_name))
+        )
+        self._insert_claims = SQL("INSERT INTO {schema}.{table} (serial, batch_id) VALUES (%s, %s)").format(
+            schema=Identifier(datastore.schema), table=Identifier(self.claims_table_name)
+        )
+        self._move_claims = SQL("UPDATE {schema}.{table} SET batch_id=%s WHERE serial=%s").format(
+            schema=Identifier(datastore.schema), table=Identifier(self.claims_table_name)
+        )
+        self._select_claims = SQL("SELECT serial, batch_id FROM {schema}.{table} WHERE serial = ANY(%s)").format(
+            schema=Identifier(datastore.schema), table=Identifier(self.claims_table_name)
+        )
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """Runs first in the library's insert transaction (its own cursor, same pipeline)."""
+        super()._insert_events(curs, stored_events, **kwargs)
+        claims: Claims = kwargs.get("serial_claims", ())
+        if claims:
+            curs.executemany(self._insert_claims, list(claims))
+        moves: Claims = kwargs.get("serial_moves", ())
+        if moves:
+            curs.executemany(self._move_claims, [(b, s) for s, b in moves])
+
+    def claimed(self, serials: Sequence[str]) -> dict[str, UUID]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_claims, (list(serials),))
+            return {row["serial"]: row["batch_id"] for row in curs.fetchall()}
