@@ -47,3 +47,9 @@ db-init: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+## bench-recorders: measure the library's recorders against eventsourcing-sqlalchemy (SQLite, PostgreSQL)
+##   writes bench/results/recorders.json; `make bench-recorders BENCH_ARGS=--quick` for a smoke run
+.PHONY: bench-recorders
+bench-recorders: $(STAMP)
+	$(BIN)/python -m bench.recorders $(BENCH_ARGS)
