@@ -88,6 +88,13 @@ class Registry(Application[UUID]):
         # Loads of one aggregate take turns too: the repository's cache fast-forwards a shared
         # cached object, which must not change while another thread copies it.
         self._load_stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        if not hasattr(self.recorder, "claimed") and self.env.get("SERIAL_INDEX", "on") != "off":
+            msg = (
+                f"{type(self.recorder).__qualname__} keeps no serial index, so serial uniqueness "
+                "could not be enforced; build the registry with registry.bootstrap.build_registry "
+                "(or set SERIAL_INDEX=off in the env, for benchmarks only)"
+            )
+            raise TypeError(msg)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Like Application.save, minus two runtime Protocol checks per object.
