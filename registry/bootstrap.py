@@ -18,4 +18,6 @@ def build_registry(
     env = event_store_env(settings.database_url)
     ensure_postgres_schema(settings.database_url)
     env["IS_SNAPSHOTTING_ENABLED"] = "y"
-    return Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval)
+    registry = Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval)
+    registry.configure_compliance(screening_threshold=settings.screening_threshold)
+    return registry

@@ -16,10 +16,23 @@ T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 CTX = Context("officer", "", T0)
 
 
-def _auth(quantity: int | None = 100, value: str | None = "2500000", currency: str = "USD") -> ExportAuthorization:
+def _auth(
+    quantity: int | None = 100, value: str | None = "2500000", currency: str = "USD"
+) -> ExportAuthorization:
     return ExportAuthorization.register(
-        CTX, uuid4(), "license", "L-1", ["3A090"], ["KR"], [], [], T0 - timedelta(days=1),
-        T0 + timedelta(days=90), quantity, Decimal(value) if value is not None else None, currency,
+        CTX,
+        uuid4(),
+        "license",
+        "L-1",
+        ["3A090"],
+        ["KR"],
+        [],
+        [],
+        T0 - timedelta(days=1),
+        T0 + timedelta(days=90),
+        quantity,
+        Decimal(value) if value is not None else None,
+        currency,
     )
 
 
@@ -73,7 +86,9 @@ def test_returned_units_become_available_again() -> None:
     view = auth.ledger_view()
     assert (view.drawn_quantity, view.returned_quantity, view.remaining_quantity) == (100, 30, 30)
     assert (view.drawn_value, view.returned_value, view.remaining_value) == (
-        Decimal(2500000), Decimal(750000), Decimal(750000)
+        Decimal(2500000),
+        Decimal(750000),
+        Decimal(750000),
     )
     assert view.held_by_batch == {batch: 70}
     assert [e["kind"] for e in view.entries] == ["drawn", "returned"]
@@ -101,5 +116,7 @@ def test_moving_a_draw_to_a_split_child_changes_who_holds_it_not_what_remains() 
     assert view.remaining_quantity == 0
     assert view.held_by_batch == {parent: 60, child: 40}
     assert [(e["kind"], e["related_batch_id"]) for e in view.entries] == [
-        ("drawn", None), ("returned", child), ("drawn", parent)
+        ("drawn", None),
+        ("returned", child),
+        ("drawn", parent),
     ]

@@ -165,7 +165,10 @@ def test_a_classification_records_inputs_ruleset_figures_and_reasons_as_plain_js
 
 def test_the_ruleset_in_force_is_the_latest_that_has_started() -> None:
     stricter = replace(
-        NOV_2023, ruleset_id="hypothetical-2027", effective_from=datetime(2027, 1, 1, tzinfo=UTC), tpp_a=D(4000)
+        NOV_2023,
+        ruleset_id="hypothetical-2027",
+        effective_from=datetime(2027, 1, 1, tzinfo=UTC),
+        tpp_a=D(4000),
     )
     rules = DEFAULT_RULESETS.with_ruleset(stricter)
     assert rules.in_force(datetime(2026, 12, 31, tzinfo=UTC)).ruleset_id == NOV_2023.ruleset_id

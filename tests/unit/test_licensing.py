@@ -51,7 +51,9 @@ DESTINATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("country", "needed", "exceptions", "why"), DESTINATIONS, ids=[d[0] for d in DESTINATIONS])
+@pytest.mark.parametrize(
+    ("country", "needed", "exceptions", "why"), DESTINATIONS, ids=[d[0] for d in DESTINATIONS]
+)
 def test_the_destination_rule_needs_a_license_for_d1_d4_d5_and_macau_unless_also_a5_or_a6(
     country: str, needed: bool, exceptions: tuple[str, ...], why: str
 ) -> None:
@@ -72,8 +74,12 @@ def test_country_group_memberships_answer_by_group() -> None:
 def test_a_newer_country_group_version_applies_from_its_effective_date() -> None:
     members = dict(EAR_2025.members)
     members[D5] = EAR_2025.members[D5] | {"XX"}
-    newer = replace(EAR_2025, version_id="2027", effective_from=datetime(2027, 1, 1, tzinfo=UTC),
-                    members=MappingProxyType(members))
+    newer = replace(
+        EAR_2025,
+        version_id="2027",
+        effective_from=datetime(2027, 1, 1, tzinfo=UTC),
+        members=MappingProxyType(members),
+    )
     groups = DEFAULT_COUNTRY_GROUPS.with_version(newer)
     assert not groups.in_force(datetime(2026, 6, 1, tzinfo=UTC)).d5_or_macau("XX")
     assert groups.in_force(datetime(2027, 6, 1, tzinfo=UTC)).d5_or_macau("XX")
@@ -163,8 +169,10 @@ def test_license_requirements_name_each_rule_with_its_citation() -> None:
     p = Parties()
     clean = p.add("Samsung", "KR")
     sub = p.add("Pangyo Compute", "KR", parent=p.add("Mainland Holdings", "CN"))
-    checks = [("consignee", headquarters_check(clean, p.lookup, EAR_2025)),
-              ("end_user", headquarters_check(sub, p.lookup, EAR_2025))]
+    checks = [
+        ("consignee", headquarters_check(clean, p.lookup, EAR_2025)),
+        ("end_user", headquarters_check(sub, p.lookup, EAR_2025)),
+    ]
     reqs = license_requirements(CONTROLLED, "KR", checks, EAR_2025, NOV_2023)
     assert [(r.rule, r.citation, r.role, r.party_id) for r in reqs] == [
         ("headquarters-rule", HQ_CITATION, "end_user", sub)

@@ -65,8 +65,12 @@ def test_word_order_punctuation_and_suffixes_do_not_change_the_score() -> None:
 
 def test_a_csl_csv_snapshot_parses_names_aliases_addresses_and_countries() -> None:
     content = csl(
-        csl_row("e1", "SHENZHEN CLOUD TECHNOLOGY CO., LTD.", "SZ Cloud; Shenzhen Yun",
-                "1 Road, Shenzhen, Guangdong, 518000, CN; 2 Street, Hong Kong, HK"),
+        csl_row(
+            "e1",
+            "SHENZHEN CLOUD TECHNOLOGY CO., LTD.",
+            "SZ Cloud; Shenzhen Yun",
+            "1 Road, Shenzhen, Guangdong, 518000, CN; 2 Street, Hong Kong, HK",
+        ),
         csl_row("", "", ""),
         csl_row("e3", "ACME TRADING FZE", "", "Jebel Ali, Dubai, AE"),
     )
@@ -147,8 +151,9 @@ def test_a_new_hit_is_open_and_blocks_until_resolved_as_a_false_positive() -> No
     case.resolve(Context("carol", "", CTX.occurred_at), hit["hit_id"], "false_positive", "different company")
     assert case.blocking_hits() == []
     trail = case.hits[hit["hit_id"]]["trail"]
-    assert trail == [{"resolution": "false_positive", "note": "different company", "by": "carol",
-                      "at": CTX.occurred_at}]
+    assert trail == [
+        {"resolution": "false_positive", "note": "different company", "by": "carol", "at": CTX.occurred_at}
+    ]
 
 
 def test_a_confirmed_hit_keeps_blocking() -> None:
@@ -163,8 +168,11 @@ def test_a_resolution_needs_a_note_a_known_hit_and_a_known_outcome() -> None:
     case = ScreeningCase.open(CTX, uuid4())
     _screen(case, "Shenzhen Cloud", _snapshot(csl_row("e1", "SHENZHEN CLOUD CO LTD")))
     hit_id = case.blocking_hits()[0]["hit_id"]
-    for hit, outcome, note, field in ((hit_id, "false_positive", " ", "note"), ("nope", "confirmed", "x", "hit_id"),
-                                      (hit_id, "maybe", "x", "resolution")):
+    for hit, outcome, note, field in (
+        (hit_id, "false_positive", " ", "note"),
+        ("nope", "confirmed", "x", "hit_id"),
+        (hit_id, "maybe", "x", "resolution"),
+    ):
         with pytest.raises(InvalidField) as e:
             case.resolve(CTX, hit, outcome, note)
         assert e.value.violations[0][0] == field
