@@ -22,6 +22,7 @@ Configuration (rulesets, country groups, screening threshold) is data: see
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,6 +66,7 @@ from registry.domain.screening import (
     ScreeningCase,
     ScreeningList,
     ScreeningLists,
+    SnapshotRef,
     parse_screening_csv,
 )
 
@@ -84,6 +86,7 @@ class _ComplianceSettings:
     country_groups: CountryGroupRegistry = DEFAULT_COUNTRY_GROUPS
     screening_threshold: float = DEFAULT_THRESHOLD
     matchers: dict[UUID, Matcher] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True)
@@ -160,9 +163,6 @@ class ComplianceMixin(_Base):
         return self._compliance.screening_threshold
 
     # ------------------------------------------------------------------------- helpers
-    def _now(self) -> datetime:
-        return self._clock()
-
     def _try(self, ident: UUID, cls: type[RegistryAggregate]) -> Any:
         try:
             agg: Any = self.repository.get(ident)
@@ -194,13 +194,13 @@ class ComplianceMixin(_Base):
     def classify_model(self, model_id: UUID, at: datetime | None = None) -> Classification:
         """Classify a GPU model under the ruleset in force at ``at`` (default: now)."""
         model: GpuModel = self._load("gpu_model", model_id)
-        return classify(ModelSpec.of(model), self.rulesets.in_force(at or self._now()))
+        return classify(ModelSpec.of(model), self.rulesets.in_force(at or self._clock()))
 
     def classification_impact(
         self, new_ruleset: Ruleset, at: datetime | None = None
     ) -> list[ModelClassificationChange]:
         """Models whose ECCN or status would change if ``new_ruleset`` replaced the one in force."""
-        current = self.rulesets.in_force(at or self._now())
+        current = self.rulesets.in_force(at or self._clock())
         specs: dict[str, ModelSpec] = {}
         for model_id in self._ids_with_topic(get_topic(GpuModel.Registered)):
             model: GpuModel | None = self._try(model_id, GpuModel)
@@ -213,7 +213,7 @@ class ComplianceMixin(_Base):
 
     def headquarters_check(self, party_id: UUID, at: datetime | None = None) -> HeadquartersCheck:
         self._load("party", party_id)
-        groups = self.country_groups.in_force(at or self._now())
+        groups = self.country_groups.in_force(at or self._clock())
         return headquarters_check(party_id, self._party_facts, groups)
 
     def license_requirements_for(
@@ -224,7 +224,7 @@ class ComplianceMixin(_Base):
         at: datetime | None = None,
     ) -> list[LicenseRequirement]:
         """Which rules require a license for this model, destination and (role, party) list."""
-        when = at or self._now()
+        when = at or self._clock()
         classification = self.classify_model(model_id, when)
         groups = self.country_groups.in_force(when)
         checks = [(role, self.headquarters_check(pid, when)) for role, pid in parties]
@@ -247,27 +247,33 @@ class ComplianceMixin(_Base):
         case: ScreeningCase | None = self._try(ScreeningCase.id_for(party_id), ScreeningCase)
         return case
 
-    def _matcher(self, snapshot: ScreeningList) -> Matcher:
-        cache = self._compliance.matchers
-        matcher = cache.get(snapshot.id)
+    def _matcher(self, snapshot_id: UUID, snapshot: ScreeningList | None = None) -> Matcher:
+        """A snapshot's matcher, built once (loading the snapshot only then) and kept for the few
+        latest snapshots."""
+        settings = self._compliance
+        with settings.lock:
+            matcher = settings.matchers.get(snapshot_id)
         if matcher is None:
-            matcher = Matcher(snapshot.list_entries())
-            while len(cache) >= MATCHER_CACHE_SIZE:
-                cache.pop(next(iter(cache)))
-            cache[snapshot.id] = matcher
+            matcher = Matcher((snapshot or self.get_screening_list(snapshot_id)).list_entries())
+            with settings.lock:
+                while len(settings.matchers) >= MATCHER_CACHE_SIZE:
+                    settings.matchers.pop(next(iter(settings.matchers)))
+                settings.matchers[snapshot_id] = matcher
         return matcher
 
-    def _latest_snapshots(self) -> list[ScreeningList]:
-        latest = sorted(self.screening_lists().items())
-        return [self.get_screening_list(info["snapshot_id"]) for _, info in latest]
+    def _latest_snapshots(self) -> list[SnapshotRef]:
+        return [
+            SnapshotRef(info["snapshot_id"], source, info["sha256"])
+            for source, info in sorted(self.screening_lists().items())
+        ]
 
     def _screen(
-        self, ctx: Context, case: ScreeningCase, party_name: str, snapshots: Sequence[ScreeningList]
+        self, ctx: Context, case: ScreeningCase, party_name: str, snapshots: Sequence[SnapshotRef]
     ) -> None:
         threshold = self.screening_threshold
-        for snapshot in snapshots:
-            matches = self._matcher(snapshot).match(party_name, threshold)
-            case.record_screening(ctx, party_name, snapshot, matches, threshold)
+        for ref in snapshots:
+            matches = self._matcher(ref.snapshot_id).match(party_name, threshold)
+            case.record_screening(ctx, party_name, ref, matches, threshold)
 
     def _screening_for(self, ctx: Context, party: Party) -> list[RegistryAggregate]:
         """Screen a party against the latest snapshots; the case to save with it (or nothing)."""
@@ -297,9 +303,10 @@ class ComplianceMixin(_Base):
             )
             index.adopt(ctx, snapshot)
             changed: list[RegistryAggregate] = [snapshot, index]
+            self._matcher(snapshot.id, snapshot)
             for party in self._all_parties():
                 case = self.screening_case(party.id) or ScreeningCase.open(ctx, party.id)
-                self._screen(ctx, case, party.name, [snapshot])
+                self._screen(ctx, case, party.name, [snapshot.ref])
                 changed.append(case)
             return changed
 
@@ -399,20 +406,24 @@ class ComplianceMixin(_Base):
         return evidence
 
     # ------------------------------------------------------------ clearance decision
-    def _assess_clearance(
-        self, ctx: Context, batch: GpuBatch, auth: ExportAuthorization
-    ) -> tuple[str, dict[str, Any]]:
-        """Classification, screening and license rules at decision time.
+    def _classification_for_clearance(self, batch: GpuBatch, when: datetime) -> Classification:
+        """The batch model's classification at ``when``; refused unless the request states its ECCN."""
+        model: GpuModel = self._load("gpu_model", batch.model_id)
+        classification = classify(ModelSpec.of(model), self.rulesets.in_force(when))
+        require_matching_eccn(classification, str(batch.clearance.get("eccn", "")))
+        return classification
 
-        Returns the ECCN to grant under and the evidence to record; raises ComplianceRefusal.
+    def _assess_clearance(
+        self, ctx: Context, batch: GpuBatch, auth: ExportAuthorization, classification: Classification
+    ) -> dict[str, Any]:
+        """Screening, destination and headquarters rules at decision time, after classification.
+
+        Returns the evidence to record; raises ComplianceRefusal naming the rule.
         """
         when = ctx.occurred_at
         clearance = batch.clearance
-        ruleset = self.rulesets.in_force(when)
+        ruleset = self.rulesets.get(classification.ruleset_id)
         groups = self.country_groups.in_force(when)
-        model: GpuModel = self._load("gpu_model", batch.model_id)
-        classification = classify(ModelSpec.of(model), ruleset)
-        eccn = require_matching_eccn(classification, str(clearance.get("eccn", "")))
         roles: list[tuple[str, UUID | None]] = [
             ("purchaser", batch.buyer_id),
             ("consignee", clearance.get("consignee_id")),
@@ -451,7 +462,7 @@ class ComplianceMixin(_Base):
                 "valid_to": auth.valid_to.isoformat() if auth.valid_to else None,
             },
         }
-        return eccn, evidence
+        return evidence
 
     def _draw_for_clearance(
         self, ctx: Context, batch: GpuBatch, auth: ExportAuthorization, cleared_quantity: int
@@ -559,7 +570,7 @@ class ComplianceMixin(_Base):
         """Authorizations still valid at ``at`` that expire within ``within_days`` days, soonest first."""
         if within_days < 0:
             raise InvalidField.one("within_days", "must be >= 0")
-        when = at or self._now()
+        when = at or self._clock()
         horizon = when + timedelta(days=within_days)
         found: list[AuthorizationExpiry] = []
         for auth_id in self._ids_with_topic(get_topic(ExportAuthorization.Registered)):

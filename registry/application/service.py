@@ -316,8 +316,10 @@ class Registry(ComplianceMixin, Application[UUID]):
             quantity = cmd.cleared_quantity or int(clearance.get("requested_quantity", batch.quantity))
             if batch.clearance_status != Clearance.REQUESTED or not 0 < quantity <= batch.quantity:
                 batch.grant_clearance(w.ctx, auth.id, "", "", quantity)  # raises: the domain's own refusal
-            eccn, evidence = self._assess_clearance(w.ctx, batch, auth)
+            classification = self._classification_for_clearance(batch, w.ctx.occurred_at)
+            eccn = classification.eccn or str(clearance.get("eccn", ""))
             self._check_authorization_covers(auth, batch, w.ctx.occurred_at, eccn)
+            evidence = self._assess_clearance(w.ctx, batch, auth, classification)
             evidence["drawdown"] = self._draw_for_clearance(w.ctx, batch, auth, quantity)
             number = auth.number or auth.exception_code or "NLR"
             batch.grant_clearance(w.ctx, auth.id, number, eccn, quantity, evidence=evidence)

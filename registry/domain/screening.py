@@ -266,6 +266,15 @@ class Matcher:
 
 
 # --------------------------------------------------------------------------- aggregates
+@dataclass(frozen=True)
+class SnapshotRef:
+    """Which snapshot a screening ran against (without its entries)."""
+
+    snapshot_id: UUID
+    source: str
+    sha256: str
+
+
 class ScreeningList(RegistryAggregate):
     """One imported snapshot of a restricted-party list. Immutable once imported."""
 
@@ -315,6 +324,10 @@ class ScreeningList(RegistryAggregate):
 
     def list_entries(self) -> list[ListEntry]:
         return [ListEntry.from_dict(d) for d in self.entries]
+
+    @property
+    def ref(self) -> SnapshotRef:
+        return SnapshotRef(self.id, self.source, self.sha256)
 
 
 class ScreeningLists(RegistryAggregate):
@@ -469,7 +482,7 @@ class ScreeningCase(RegistryAggregate):
         self,
         ctx: Context,
         party_name: str,
-        snapshot: ScreeningList,
+        snapshot: SnapshotRef,
         matches: Iterable[Match],
         threshold: float,
     ) -> None:
@@ -494,7 +507,7 @@ class ScreeningCase(RegistryAggregate):
             self.Screened,
             party_name=party_name,
             source=snapshot.source,
-            snapshot_id=snapshot.id,
+            snapshot_id=snapshot.snapshot_id,
             sha256=snapshot.sha256,
             threshold=float(threshold),
             hits=hits,

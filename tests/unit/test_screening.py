@@ -140,7 +140,7 @@ def _snapshot(*rows: str) -> ScreeningList:
 
 
 def _screen(case: ScreeningCase, name: str, snapshot: ScreeningList) -> None:
-    case.record_screening(CTX, name, snapshot, Matcher(snapshot.list_entries()).match(name), 85)
+    case.record_screening(CTX, name, snapshot.ref, Matcher(snapshot.list_entries()).match(name), 85)
 
 
 def test_a_new_hit_is_open_and_blocks_until_resolved_as_a_false_positive() -> None:
