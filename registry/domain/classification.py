@@ -346,11 +346,6 @@ def classify(spec: ModelSpec, ruleset: Ruleset) -> Classification:
     )
 
 
-def is_advanced_computing_eccn(eccn: str) -> bool:
-    """True for an ECCN this module decides (3A090 and 4A090, any paragraph)."""
-    return eccn.startswith(("3A090", "4A090"))
-
-
 @dataclass(frozen=True)
 class ClassificationChange:
     """A model whose classification differs between two rulesets (rule-change impact)."""

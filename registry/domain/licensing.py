@@ -121,7 +121,7 @@ def headquarters_check(party_id: UUID, lookup: PartyLookup, groups: CountryGroup
         groups_version=groups.version_id,
         triggered_by=triggered,
         cycle_at=cycle_at,
-        missing_parent=missing if missing != party_id else None,
+        missing_parent=missing,
     )
 
 
