@@ -21,4 +21,6 @@ def build_registry(
     # Keep hot aggregates in memory; each load fast-forwards them from the store, so several
     # processes on one database still see each other's writes.
     env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache_size)
-    return Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval)
+    registry = Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval)
+    registry.configure_compliance(screening_threshold=settings.screening_threshold)
+    return registry

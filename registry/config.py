@@ -28,3 +28,6 @@ class Settings(BaseSettings):
     default_actor: str = "anonymous"
     max_message_bytes: int = 16 * 1024 * 1024
     log_level: str = "INFO"
+    screening_threshold: float = Field(
+        default=85.0, gt=0, le=100, description="fuzzy name-match score (0-100) that makes a screening hit"
+    )

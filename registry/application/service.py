@@ -29,10 +29,11 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Recording
 
 from registry.application import commands as c
+from registry.application.compliance import ComplianceMixin
 from registry.application.results import CommandResult
 from registry.application.transcodings import register_domain_transcodings
 from registry.domain.base import Context, RegistryAggregate
-from registry.domain.batch import GpuBatch
+from registry.domain.batch import Clearance, GpuBatch
 from registry.domain.claims import RequestRecord, normalise_serial
 from registry.domain.errors import (
     AlreadyExists,
@@ -44,6 +45,7 @@ from registry.domain.errors import (
     SerialAlreadyRegistered,
 )
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
+from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
 
 A = TypeVar("A", bound=RegistryAggregate)
 
@@ -53,6 +55,9 @@ KINDS: dict[str, type[RegistryAggregate]] = {
     "site": Site,
     "gpu_model": GpuModel,
     "authorization": ExportAuthorization,
+    "screening_list": ScreeningList,
+    "screening_lists": ScreeningLists,
+    "screening_case": ScreeningCase,
 }
 REFERENCE_COMMANDS: dict[str, type[c.Command]] = {
     "party": c.RegisterParty,
@@ -66,7 +71,7 @@ LOCK_STRIPES = 64
 Decision = Callable[[Any], Sequence[RegistryAggregate]]
 
 
-class Registry(Application[UUID]):
+class Registry(ComplianceMixin, Application[UUID]):
     """The event-sourced GPU registry. Construct it through :func:`registry.bootstrap`."""
 
     name = "gpureg"
@@ -255,16 +260,21 @@ class Registry(Application[UUID]):
                 raise SerialAlreadyRegistered(taken)
         if cmd.expected_version is not None:
             actual = self._get(primary.id).version if self._exists(primary.id) else None
-            raise ConcurrencyConflict(primary.id, cmd.expected_version, actual)
+            if actual != cmd.expected_version:
+                raise ConcurrencyConflict(primary.id, cmd.expected_version, actual)
+            # the primary is unchanged: another aggregate of the write (e.g. an authorization) moved on
 
     def _create(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID | None,
-                make: Callable[[Context, UUID], RegistryAggregate]) -> CommandResult:
+                make: Callable[[Context, UUID], RegistryAggregate | Sequence[RegistryAggregate]],
+                ) -> CommandResult:
+        """Create an aggregate; ``make`` may return it alone or first among others to save with it."""
         new_id = ident or uuid4()
 
         def decide(w: _WithContext) -> list[RegistryAggregate]:
             if self._exists(new_id):
                 raise AlreadyExists(kind, new_id)
-            return [make(w.ctx, new_id)]
+            made = make(w.ctx, new_id)
+            return [made] if isinstance(made, RegistryAggregate) else list(made)
 
         try:
             return self._execute(command, actor, cmd, kind, None, decide)
@@ -280,10 +290,15 @@ class Registry(Application[UUID]):
 
     # ------------------------------------------------------------------- reference data
     def register_party(self, actor: str, cmd: c.RegisterParty) -> CommandResult:
+        """Register a party and screen it against the latest list snapshots, in one write."""
         self._require("party", cmd.ultimate_parent_id, "ultimate_parent_id")
-        return self._create("RegisterParty", actor, cmd, "party", cmd.party_id, lambda ctx, i: Party.register(
-            ctx, i, cmd.name, cmd.country, list(cmd.roles), cmd.headquarters_country,
-            cmd.ultimate_parent_id, cmd.address))
+
+        def make(ctx: Context, i: UUID) -> list[RegistryAggregate]:
+            party = Party.register(ctx, i, cmd.name, cmd.country, list(cmd.roles), cmd.headquarters_country,
+                                   cmd.ultimate_parent_id, cmd.address)
+            return [party, *self._screening_for(ctx, party)]
+
+        return self._create("RegisterParty", actor, cmd, "party", cmd.party_id, make)
 
     def register_site(self, actor: str, cmd: c.RegisterSite) -> CommandResult:
         self._require("party", cmd.operator_id, "operator_id")
@@ -322,8 +337,14 @@ class Registry(Application[UUID]):
         state = {n: getattr(current, n) for n in model.model_fields if hasattr(current, n)}
         validated = c.parse(model, {**state, **cmd.fields})
         fields = {n: getattr(validated, n) for n in cmd.fields}
-        return self._change("AmendReference", actor, cmd, cmd.kind, cmd.target_id,
-                            lambda w: w.then(lambda a: a.amend(w.ctx, fields, cmd.reason)))
+
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            w.current.amend(w.ctx, fields, cmd.reason)
+            if cmd.kind == "party" and "name" in fields:  # a new name is screened in the same write
+                return [w.current, *self._screening_for(w.ctx, w.current)]
+            return [w.current]
+
+        return self._change("AmendReference", actor, cmd, cmd.kind, cmd.target_id, decide)
 
     # -------------------------------------------------------------------------- batches
     def place_order(self, actor: str, cmd: c.PlaceOrder) -> CommandResult:
@@ -347,24 +368,38 @@ class Registry(Application[UUID]):
                                           cmd.consignee_id, cmd.end_user_id, cmd.quantity, cmd.end_use)))
 
     def grant_clearance(self, actor: str, cmd: c.GrantClearance) -> CommandResult:
-        """The registry's own decision: refused when the authorization does not cover the batch."""
-        auth: ExportAuthorization = self._require("authorization", cmd.authorization_id, "authorization_id")
+        """The registry's own decision, checked at the time of the decision (``occurred_at``).
+
+        Refused (naming the rule) unless the authorization covers the batch (validity, destination,
+        consignee, end user, ECCN), the model's computed classification matches the request, no
+        party has a blocking screening hit, the destination and headquarters rules are satisfied,
+        and the authorization has the quantity and value left. The batch's ``ClearanceGranted``
+        (with the evidence) and the authorization's ``Drawn`` are saved in one atomic write.
+        """
+        self._require("authorization", cmd.authorization_id, "authorization_id")
 
         def decide(w: _WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
+            auth: ExportAuthorization = self._load("authorization", cmd.authorization_id)  # fresh per attempt
             clearance = batch.clearance
             quantity = cmd.cleared_quantity or int(clearance.get("requested_quantity", batch.quantity))
-            self._check_authorization_covers(auth, batch, w.ctx.occurred_at)
-            batch.grant_clearance(
-                w.ctx, auth.id, auth.number or auth.exception_code or "NLR", str(clearance.get("eccn", "")),
-                quantity, evidence={"authorization_type": auth.auth_type},
-            )
-            return [batch]
+            if batch.clearance_status != Clearance.REQUESTED or not 0 < quantity <= batch.quantity:
+                batch.grant_clearance(w.ctx, auth.id, "", "", quantity)  # raises: the domain's own refusal
+            classification = self._classification_for_clearance(batch, w.ctx.occurred_at)
+            eccn = classification.eccn or str(clearance.get("eccn", ""))
+            self._check_authorization_covers(auth, batch, w.ctx.occurred_at, eccn)
+            evidence = self._assess_clearance(w.ctx, batch, auth, classification)
+            evidence["drawdown"] = self._draw_for_clearance(w.ctx, batch, auth, quantity)
+            number = auth.number or auth.exception_code or "NLR"
+            batch.grant_clearance(w.ctx, auth.id, number, eccn, quantity, evidence=evidence)
+            return [batch, auth]
 
         return self._change("GrantClearance", actor, cmd, "batch", cmd.batch_id, decide)
 
     @staticmethod
-    def _check_authorization_covers(auth: ExportAuthorization, batch: GpuBatch, when: datetime) -> None:
+    def _check_authorization_covers(
+        auth: ExportAuthorization, batch: GpuBatch, when: datetime, eccn: str | None = None
+    ) -> None:
         clearance = batch.clearance
         if not clearance:
             return  # the domain refuses: nothing was requested
@@ -387,7 +422,7 @@ class Registry(Application[UUID]):
             )
         if auth.end_user_ids and clearance.get("end_user_id") not in auth.end_user_ids:
             raise ComplianceRefusal("authorization-end-user", "the end user is not named on the authorization")
-        eccn = str(clearance.get("eccn", ""))
+        eccn = eccn if eccn is not None else str(clearance.get("eccn", ""))
         if auth.eccns and not any(eccn.startswith(e) for e in auth.eccns):
             raise ComplianceRefusal("authorization-eccn", f"ECCN {eccn} is not covered by {auth.eccns}")
 
@@ -396,8 +431,13 @@ class Registry(Application[UUID]):
                             lambda w: w.then(lambda b: b.deny_clearance(w.ctx, cmd.rule, cmd.reason)))
 
     def revoke_clearance(self, actor: str, cmd: c.RevokeClearance) -> CommandResult:
-        return self._change("RevokeClearance", actor, cmd, "batch", cmd.batch_id,
-                            lambda w: w.then(lambda b: b.revoke_clearance(w.ctx, cmd.reason)))
+        """Revoke; the units drawn and not shipped go back to the authorization in the same write."""
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            batch: GpuBatch = w.current
+            batch.revoke_clearance(w.ctx, cmd.reason)
+            return [batch, *self._return_on_revoke(w.ctx, batch, cmd.reason)]
+
+        return self._change("RevokeClearance", actor, cmd, "batch", cmd.batch_id, decide)
 
     def register_serials(self, actor: str, cmd: c.RegisterSerials) -> CommandResult:
         """Register serials; each is claimed registry-wide in the same atomic write."""
@@ -415,9 +455,15 @@ class Registry(Application[UUID]):
     def ship(self, actor: str, cmd: c.Ship) -> CommandResult:
         self._require("party", cmd.carrier_id, "carrier_id")
         self._require("site", cmd.destination_site_id, "destination_site_id")
-        return self._change("Ship", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
-            lambda b: b.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
-                             cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials)))
+
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            batch: GpuBatch = w.current
+            self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id)
+            batch.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
+                       cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials)
+            return [batch]
+
+        return self._change("Ship", actor, cmd, "batch", cmd.batch_id, decide)
 
     def receive(self, actor: str, cmd: c.Receive) -> CommandResult:
         self._require("party", cmd.receiving_party_id, "receiving_party_id")
@@ -434,15 +480,27 @@ class Registry(Application[UUID]):
     def assign(self, actor: str, cmd: c.Assign) -> CommandResult:
         self._require("party", cmd.assignee_id, "assignee_id")
         self._require("site", cmd.site_id, "site_id")
-        return self._change("Assign", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
-            lambda b: b.assign(w.ctx, cmd.assignee_id, cmd.purpose, cmd.quantity, cmd.serials, cmd.site_id)))
+
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            batch: GpuBatch = w.current
+            self._refuse_recipient(batch, cmd.assignee_id, "assignee", w.ctx.occurred_at)
+            batch.assign(w.ctx, cmd.assignee_id, cmd.purpose, cmd.quantity, cmd.serials, cmd.site_id)
+            return [batch]
+
+        return self._change("Assign", actor, cmd, "batch", cmd.batch_id, decide)
 
     def transfer(self, actor: str, cmd: c.Transfer) -> CommandResult:
         self._require("party", cmd.to_owner_id, "to_owner_id")
         site: Site | None = self._require("site", cmd.to_site_id, "to_site_id")
-        return self._change("Transfer", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
-            lambda b: b.transfer(w.ctx, cmd.to_owner_id, cmd.to_site_id, site.country if site else None,
-                                 cmd.reason, cmd.quantity, cmd.serials)))
+
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            batch: GpuBatch = w.current
+            self._refuse_recipient(batch, cmd.to_owner_id, "new owner", w.ctx.occurred_at)
+            batch.transfer(w.ctx, cmd.to_owner_id, cmd.to_site_id, site.country if site else None,
+                           cmd.reason, cmd.quantity, cmd.serials)
+            return [batch]
+
+        return self._change("Transfer", actor, cmd, "batch", cmd.batch_id, decide)
 
     def return_for_rma(self, actor: str, cmd: c.ReturnForRma) -> CommandResult:
         return self._change("ReturnForRma", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
@@ -466,7 +524,7 @@ class Registry(Application[UUID]):
             parent: GpuBatch = w.current
             child = parent.split(w.ctx, child_id, cmd.quantity, cmd.serials)
             w.save_kwargs["serial_moves"] = [(s, child_id) for s in child.units]
-            return [child, parent]
+            return [child, parent, *self._move_on_split(w.ctx, parent, child)]
 
         return self._change("SplitBatch", actor, cmd, "batch", cmd.batch_id, decide)
 

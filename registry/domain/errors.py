@@ -85,12 +85,18 @@ class SerialAlreadyRegistered(InvariantViolation):
 
 
 class ComplianceRefusal(DomainError):
-    """An export-control decision owned by the registry refused the command."""
+    """An export-control decision owned by the registry refused the command.
 
-    def __init__(self, rule: str, detail: str) -> None:
+    ``rule`` is a stable id (e.g. ``headquarters-rule``); ``citation`` names the regulation it
+    comes from when there is one (e.g. ``15 CFR 742.6(a)(6)(iii)(A)``).
+    """
+
+    def __init__(self, rule: str, detail: str, citation: str = "") -> None:
         self.rule = rule
         self.detail = detail
-        super().__init__(f"refused by rule {rule}: {detail}")
+        self.citation = citation
+        cited = f" ({citation})" if citation else ""
+        super().__init__(f"refused by rule {rule}{cited}: {detail}")
 
 
 class NotFound(RegistryError):

@@ -1,19 +1,22 @@
 """Reference aggregates the batch lifecycle needs: parties, sites, GPU models, authorizations.
 
 They hold data, not workflow. A correction is an ``Amended`` event, never an edit. Richer
-export-control rules (classification, drawdown, screening) build on this data elsewhere.
+export-control rules (classification, screening) build on this data elsewhere; the one piece of
+workflow here is an authorization's drawdown ledger (``Drawn`` / ``Returned``), which must live on
+the authorization so that two clearances drawing on it at once cannot both take the last units.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from registry.domain.base import Amendable, Context, RegistryAggregate
-from registry.domain.errors import InvalidField
+from registry.domain.errors import ComplianceRefusal, InvalidField, InvariantViolation
 
 
 class PartyRole(StrEnum):
@@ -314,8 +317,45 @@ class ExportAuthorization(Amendable):
             aggregate.currency = self.currency
             aggregate.valid_from = self.valid_from
             aggregate.valid_to = self.valid_to
+            aggregate._init_ledger()
+
+    class Drawn(RegistryAggregate.Event):
+        """Units (and their value) taken from the authorization for a batch's clearance.
+
+        ``moved_from`` names the batch the draw came from when a split moved it to a child batch.
+        """
+
+        batch_id: UUID
+        quantity: int
+        value: Decimal
+        currency: str
+        reason: str
+        moved_from: UUID | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._post(self, +1)
+
+    class Returned(RegistryAggregate.Event):
+        """Units given back: the clearance was revoked, or a split moved them to a child batch
+        (``moved_to``)."""
+
+        batch_id: UUID
+        quantity: int
+        value: Decimal
+        currency: str
+        reason: str
+        moved_to: UUID | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._post(self, -1)
 
     if TYPE_CHECKING:
+        ledger: list[dict[str, Any]]
+        outstanding: dict[str, dict[str, Any]]
+        drawn_quantity: int
+        returned_quantity: int
+        drawn_value: Decimal
+        returned_value: Decimal
         auth_type: str
         number: str
         exception_code: str
@@ -389,3 +429,196 @@ class ExportAuthorization(Amendable):
 
     def is_valid_at(self, when: datetime) -> bool:
         return self.valid_from <= when and (self.valid_to is None or when < self.valid_to)
+
+    # ------------------------------------------------------------------ drawdown ledger
+    def _init_ledger(self) -> None:
+        self.ledger = []
+        self.outstanding = {}
+        self.drawn_quantity = 0
+        self.returned_quantity = 0
+        self.drawn_value = Decimal(0)
+        self.returned_value = Decimal(0)
+
+    def _post(self, event: ExportAuthorization.Drawn | ExportAuthorization.Returned, sign: int) -> None:
+        """Assign a ledger event's effect (called by ``apply``; the numbers are on the event)."""
+        drawn = sign > 0
+        key = event.batch_id.hex
+        out = self.outstanding.get(key, {"quantity": 0, "value": Decimal(0), "currency": event.currency})
+        left = {
+            "quantity": out["quantity"] + sign * event.quantity,
+            "value": out["value"] + sign * event.value,
+            "currency": event.currency,
+        }
+        if left["quantity"]:
+            self.outstanding[key] = left
+        else:
+            self.outstanding.pop(key, None)
+        if drawn:
+            self.drawn_quantity += event.quantity
+        else:
+            self.returned_quantity += event.quantity
+        if event.currency == self.currency:
+            if drawn:
+                self.drawn_value += event.value
+            else:
+                self.returned_value += event.value
+        other = event.moved_from if isinstance(event, ExportAuthorization.Drawn) else event.moved_to
+        self.ledger.append(
+            {
+                "kind": "drawn" if drawn else "returned",
+                "batch_id": event.batch_id,
+                "quantity": event.quantity,
+                "value": event.value,
+                "currency": event.currency,
+                "reason": event.reason,
+                "related_batch_id": other,
+                "actor": event.actor,
+                "occurred_at": event.occurred_at,
+                "version": event.originator_version,
+            }
+        )
+
+    @property
+    def remaining_quantity(self) -> int | None:
+        """Units still available; None when the authorization has no quantity limit."""
+        if self.quantity_limit is None:
+            return None
+        return self.quantity_limit - self.drawn_quantity + self.returned_quantity
+
+    @property
+    def remaining_value(self) -> Decimal | None:
+        """Value still available in the authorization's currency; None when unlimited."""
+        if self.value_limit is None:
+            return None
+        return self.value_limit - self.drawn_value + self.returned_value
+
+    def draw(
+        self,
+        ctx: Context,
+        batch_id: UUID,
+        quantity: int,
+        unit_price: Decimal,
+        currency: str,
+        reason: str = "clearance granted",
+    ) -> None:
+        """Take ``quantity`` units worth ``quantity x unit_price`` for a batch, or refuse.
+
+        Refusals name the rule: ``authorization-currency`` (a value-limited authorization and a
+        batch priced in another currency), ``authorization-quantity``, ``authorization-value``.
+        Drawing to exactly zero remaining is allowed.
+        """
+        if quantity <= 0:
+            raise InvalidField.one("quantity", "a draw takes at least one unit")
+        value = quantity * unit_price
+        label = self.number or self.exception_code or str(self.id)
+        if self.value_limit is not None and currency != self.currency:
+            raise ComplianceRefusal(
+                "authorization-currency",
+                f"authorization {label} limits value in {self.currency}; the batch is priced in "
+                f"{currency}: correct the order or the authorization, the registry does not convert",
+            )
+        remaining_q = self.remaining_quantity
+        if remaining_q is not None and quantity > remaining_q:
+            raise ComplianceRefusal(
+                "authorization-quantity",
+                f"authorization {label} has {remaining_q} unit(s) left of {self.quantity_limit}; "
+                f"this clearance needs {quantity}",
+            )
+        remaining_v = self.remaining_value
+        if remaining_v is not None and value > remaining_v:
+            raise ComplianceRefusal(
+                "authorization-value",
+                f"authorization {label} has {remaining_v} {self.currency} left of {self.value_limit}; "
+                f"this clearance is worth {value} {currency} ({quantity} x {unit_price})",
+            )
+        self.trigger_event(
+            self.Drawn, batch_id=batch_id, quantity=quantity, value=value, currency=currency,
+            reason=reason, moved_from=None, **ctx.event_kwargs(),
+        )
+
+    def _share_of(self, batch_id: UUID, quantity: int) -> tuple[Decimal, str]:
+        out = self.outstanding.get(batch_id.hex)
+        held = out["quantity"] if out else 0
+        if quantity <= 0 or quantity > held:
+            raise InvariantViolation(
+                "return-within-drawn",
+                f"batch {batch_id} holds {held} unit(s) of this authorization; cannot return {quantity}",
+            )
+        assert out is not None
+        if quantity == held:
+            return out["value"], out["currency"]
+        value = (out["value"] * quantity / held).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+        return value, out["currency"]
+
+    def give_back(self, ctx: Context, batch_id: UUID, quantity: int, reason: str) -> None:
+        """Return units a batch drew and will not use (its clearance was revoked)."""
+        value, currency = self._share_of(batch_id, quantity)
+        self.trigger_event(
+            self.Returned, batch_id=batch_id, quantity=quantity, value=value, currency=currency,
+            reason=reason, moved_to=None, **ctx.event_kwargs(),
+        )
+
+    def move_draw(self, ctx: Context, from_batch: UUID, to_batch: UUID, quantity: int, reason: str) -> None:
+        """A split moved cleared units to a child batch: return them from the parent and draw them
+        for the child (net zero, so no limit is checked again)."""
+        value, currency = self._share_of(from_batch, quantity)
+        self.trigger_event(
+            self.Returned, batch_id=from_batch, quantity=quantity, value=value, currency=currency,
+            reason=reason, moved_to=to_batch, **ctx.event_kwargs(),
+        )
+        self.trigger_event(
+            self.Drawn, batch_id=to_batch, quantity=quantity, value=value, currency=currency,
+            reason=reason, moved_from=from_batch, **ctx.event_kwargs(),
+        )
+
+    def held_by(self, batch_id: UUID) -> int:
+        out = self.outstanding.get(batch_id.hex)
+        return int(out["quantity"]) if out else 0
+
+    def ledger_view(self) -> AuthorizationLedger:
+        return AuthorizationLedger(
+            authorization_id=self.id,
+            number=self.number,
+            auth_type=self.auth_type,
+            exception_code=self.exception_code,
+            currency=self.currency,
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+            quantity_limit=self.quantity_limit,
+            value_limit=self.value_limit,
+            drawn_quantity=self.drawn_quantity,
+            returned_quantity=self.returned_quantity,
+            remaining_quantity=self.remaining_quantity,
+            drawn_value=self.drawn_value,
+            returned_value=self.returned_value,
+            remaining_value=self.remaining_value,
+            held_by_batch={UUID(k): int(v["quantity"]) for k, v in sorted(self.outstanding.items())},
+            entries=[dict(e) for e in self.ledger],
+        )
+
+
+@dataclass(frozen=True)
+class AuthorizationLedger:
+    """An authorization's drawdown: granted (limits), drawn, returned, remaining, and each entry.
+
+    Values are in the authorization's currency; a draw priced in another currency (allowed only
+    when there is no value limit) is listed in ``entries`` but not summed.
+    """
+
+    authorization_id: UUID
+    number: str
+    auth_type: str
+    exception_code: str
+    currency: str
+    valid_from: datetime
+    valid_to: datetime | None
+    quantity_limit: int | None
+    value_limit: Decimal | None
+    drawn_quantity: int
+    returned_quantity: int
+    remaining_quantity: int | None
+    drawn_value: Decimal
+    returned_value: Decimal
+    remaining_value: Decimal | None
+    held_by_batch: dict[UUID, int]
+    entries: list[dict[str, Any]]

@@ -1,0 +1,596 @@
+"""Export-control compliance use cases of the registry, as a mixin the ``Registry`` inherits.
+
+What is *decided* here (refused with :class:`ComplianceRefusal` naming the rule, nothing written):
+
+* granting a clearance: classification (3A090/4A090 under the ruleset in force), the
+  authorization's validity, destination, consignee, end user and ECCN, restricted-party screening
+  of purchaser, consignee and end user, the destination and headquarters rules, and the
+  authorization's remaining quantity and value, which the clearance then draws down in the same
+  atomic write as the batch's ``ClearanceGranted`` (evidence on the event says why);
+* shipping, assigning and transferring to a party with an open or confirmed screening hit, and
+  assigning or transferring a controlled item to a party under the headquarters rule that the
+  batch's authorization does not name as end user.
+
+What is *recorded*: every list snapshot (hash, import time, entries), every screening run of every
+party (``ScreeningCase.Screened``), each officer's resolution of a hit, and the authorization
+ledger (``ExportAuthorization.Drawn`` / ``Returned``). Findings over these facts belong to the
+compliance projection.
+
+Configuration (rulesets, country groups, screening threshold) is data: see
+:meth:`ComplianceMixin.configure_compliance`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.utils import get_topic
+
+from registry.application import compliance_commands as cc
+from registry.application.results import CommandResult
+from registry.domain.base import Context, RegistryAggregate
+from registry.domain.batch import Clearance, GpuBatch
+from registry.domain.classification import (
+    DEFAULT_RULESETS,
+    Classification,
+    ClassificationChange,
+    ModelSpec,
+    Ruleset,
+    RulesetRegistry,
+    classification_changes,
+    classify,
+)
+from registry.domain.country_groups import DEFAULT_COUNTRY_GROUPS, CountryGroupRegistry
+from registry.domain.errors import AlreadyExists, ComplianceRefusal, IllegalTransition, InvalidField
+from registry.domain.licensing import (
+    HeadquartersCheck,
+    LicenseRequirement,
+    PartyFacts,
+    headquarters_check,
+    headquarters_requirement,
+    license_requirements,
+    require_matching_eccn,
+    require_satisfied,
+)
+from registry.domain.reference import AuthorizationLedger, ExportAuthorization, GpuModel, Party, Site
+from registry.domain.screening import (
+    DEFAULT_THRESHOLD,
+    Matcher,
+    ScreeningCase,
+    ScreeningList,
+    ScreeningLists,
+    SnapshotRef,
+    parse_screening_csv,
+)
+
+if TYPE_CHECKING:
+    from registry.application import commands as c
+
+    _Base = Application[UUID]
+else:
+    _Base = object
+
+MATCHER_CACHE_SIZE = 4
+
+
+@dataclass
+class _ComplianceSettings:
+    rulesets: RulesetRegistry = DEFAULT_RULESETS
+    country_groups: CountryGroupRegistry = DEFAULT_COUNTRY_GROUPS
+    screening_threshold: float = DEFAULT_THRESHOLD
+    matchers: dict[UUID, Matcher] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class AuthorizationExpiry:
+    """An authorization that expires within the warning window."""
+
+    authorization_id: UUID
+    number: str
+    auth_type: str
+    valid_to: datetime
+    days_left: int
+    remaining_quantity: int | None
+    remaining_value: Decimal | None
+
+
+@dataclass(frozen=True)
+class ModelClassificationChange:
+    model_id: UUID
+    change: ClassificationChange
+
+
+class ComplianceMixin(_Base):
+    """Compliance use cases; mixed into :class:`registry.application.service.Registry`."""
+
+    if TYPE_CHECKING:
+        _clock: Callable[[], datetime]
+
+        def _load(self, kind: str, ident: UUID) -> Any: ...
+        def _get(self, ident: UUID) -> Any: ...
+        def _exists(self, ident: UUID) -> bool: ...
+        def _require(self, kind: str, ident: UUID | None, field: str) -> Any: ...
+        def _execute(self, command: str, actor: str, cmd: c.Command, kind: str, target_id: UUID | None,
+                     decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
+        def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
+                    decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
+        def _create(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID | None,
+                    make: Callable[[Context, UUID], RegistryAggregate | Sequence[RegistryAggregate]],
+                    ) -> CommandResult: ...
+
+    # --------------------------------------------------------------------- configuration
+    @property
+    def _compliance(self) -> _ComplianceSettings:
+        settings: _ComplianceSettings | None = self.__dict__.get("_compliance_settings")
+        if settings is None:
+            settings = _ComplianceSettings()
+            self.__dict__["_compliance_settings"] = settings
+        return settings
+
+    def configure_compliance(
+        self,
+        rulesets: RulesetRegistry | None = None,
+        country_groups: CountryGroupRegistry | None = None,
+        screening_threshold: float | None = None,
+    ) -> None:
+        """Replace the rule data (e.g. a corrected ruleset or country-group version) or threshold."""
+        s = self._compliance
+        if rulesets is not None:
+            s.rulesets = rulesets
+        if country_groups is not None:
+            s.country_groups = country_groups
+        if screening_threshold is not None:
+            if not 0 < screening_threshold <= 100:
+                raise ValueError("screening_threshold must be in (0, 100]")
+            s.screening_threshold = float(screening_threshold)
+
+    @property
+    def rulesets(self) -> RulesetRegistry:
+        return self._compliance.rulesets
+
+    @property
+    def country_groups(self) -> CountryGroupRegistry:
+        return self._compliance.country_groups
+
+    @property
+    def screening_threshold(self) -> float:
+        return self._compliance.screening_threshold
+
+    # ------------------------------------------------------------------------- helpers
+    def _try(self, ident: UUID, cls: type[RegistryAggregate]) -> Any:
+        try:
+            agg: Any = self._get(ident)
+        except AggregateNotFoundError:
+            return None
+        return agg if isinstance(agg, cls) else None
+
+    def _ids_with_topic(self, topic: str) -> Iterator[UUID]:
+        after = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start=after, limit=1000, topics=[topic], inclusive_of_start=False
+            )
+            if not page:
+                return
+            for n in page:
+                yield n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
+            after = page[-1].id
+
+    def _all_parties(self) -> list[Party]:
+        parties = [self._try(i, Party) for i in self._ids_with_topic(get_topic(Party.Registered))]
+        return [p for p in parties if p is not None]
+
+    def _party_facts(self, party_id: UUID) -> PartyFacts | None:
+        party: Party | None = self._try(party_id, Party)
+        return PartyFacts.of(party) if party is not None else None
+
+    # ------------------------------------------------------------------ classification
+    def classify_model(self, model_id: UUID, at: datetime | None = None) -> Classification:
+        """Classify a GPU model under the ruleset in force at ``at`` (default: now)."""
+        model: GpuModel = self._load("gpu_model", model_id)
+        return classify(ModelSpec.of(model), self.rulesets.in_force(at or self._clock()))
+
+    def classification_impact(
+        self, new_ruleset: Ruleset, at: datetime | None = None
+    ) -> list[ModelClassificationChange]:
+        """Models whose ECCN or status would change if ``new_ruleset`` replaced the one in force."""
+        current = self.rulesets.in_force(at or self._clock())
+        specs: dict[str, ModelSpec] = {}
+        for model_id in self._ids_with_topic(get_topic(GpuModel.Registered)):
+            model: GpuModel | None = self._try(model_id, GpuModel)
+            if model is not None:
+                specs[model_id.hex] = ModelSpec.of(model)
+        return [
+            ModelClassificationChange(UUID(ch.key), ch)
+            for ch in classification_changes(specs, current, new_ruleset)
+        ]
+
+    def headquarters_check(self, party_id: UUID, at: datetime | None = None) -> HeadquartersCheck:
+        self._load("party", party_id)
+        groups = self.country_groups.in_force(at or self._clock())
+        return headquarters_check(party_id, self._party_facts, groups)
+
+    def license_requirements_for(
+        self,
+        model_id: UUID,
+        destination_country: str,
+        parties: Sequence[tuple[str, UUID]],
+        at: datetime | None = None,
+    ) -> list[LicenseRequirement]:
+        """Which rules require a license for this model, destination and (role, party) list."""
+        when = at or self._clock()
+        classification = self.classify_model(model_id, when)
+        groups = self.country_groups.in_force(when)
+        checks = [(role, self.headquarters_check(pid, when)) for role, pid in parties]
+        return license_requirements(
+            classification, destination_country, checks, groups, self.rulesets.in_force(when)
+        )
+
+    # ----------------------------------------------------------------------- screening
+    def screening_lists(self) -> dict[str, dict[str, Any]]:
+        """The latest snapshot per source: snapshot_id, sha256, entry_count, adopted_at."""
+        index: ScreeningLists | None = self._try(ScreeningLists.id_for(), ScreeningLists)
+        return {k: dict(v) for k, v in index.latest.items()} if index is not None else {}
+
+    def get_screening_list(self, snapshot_id: UUID) -> ScreeningList:
+        snapshot: ScreeningList = self._load("screening_list", snapshot_id)
+        return snapshot
+
+    def screening_case(self, party_id: UUID) -> ScreeningCase | None:
+        """A party's screening record (every run, every hit and its resolution), or None."""
+        case: ScreeningCase | None = self._try(ScreeningCase.id_for(party_id), ScreeningCase)
+        return case
+
+    def _matcher(self, snapshot_id: UUID, snapshot: ScreeningList | None = None) -> Matcher:
+        """A snapshot's matcher, built once (loading the snapshot only then) and kept for the few
+        latest snapshots."""
+        settings = self._compliance
+        with settings.lock:
+            matcher = settings.matchers.get(snapshot_id)
+        if matcher is None:
+            matcher = Matcher((snapshot or self.get_screening_list(snapshot_id)).list_entries())
+            with settings.lock:
+                while len(settings.matchers) >= MATCHER_CACHE_SIZE:
+                    settings.matchers.pop(next(iter(settings.matchers)))
+                settings.matchers[snapshot_id] = matcher
+        return matcher
+
+    def _latest_snapshots(self) -> list[SnapshotRef]:
+        return [
+            SnapshotRef(info["snapshot_id"], source, info["sha256"])
+            for source, info in sorted(self.screening_lists().items())
+        ]
+
+    def _screen(
+        self, ctx: Context, case: ScreeningCase, party_name: str, snapshots: Sequence[SnapshotRef]
+    ) -> None:
+        threshold = self.screening_threshold
+        for ref in snapshots:
+            matches = self._matcher(ref.snapshot_id).match(party_name, threshold)
+            case.record_screening(ctx, party_name, ref, matches, threshold)
+
+    def _screening_for(self, ctx: Context, party: Party) -> list[RegistryAggregate]:
+        """Screen a party against the latest snapshots; the case to save with it (or nothing)."""
+        snapshots = self._latest_snapshots()
+        if not snapshots:
+            return []
+        case = self.screening_case(party.id) or ScreeningCase.open(ctx, party.id)
+        self._screen(ctx, case, party.name, snapshots)
+        return [case]
+
+    def import_screening_list(self, actor: str, cmd: cc.ImportScreeningList) -> CommandResult:
+        """Import a list snapshot and screen every registered party against it, in one write.
+
+        The result names the snapshot. A file that is not UTF-8 CSV with a ``name`` column is
+        refused (``InvalidField`` on ``content``) and nothing is written.
+        """
+        parsed = parse_screening_csv(cmd.content, cmd.source)
+        snapshot_id = cmd.snapshot_id or uuid4()
+
+        def decide(w: Any) -> list[RegistryAggregate]:
+            ctx: Context = w.ctx
+            if self._exists(snapshot_id):
+                raise AlreadyExists("screening_list", snapshot_id)
+            snapshot = ScreeningList.import_snapshot(ctx, snapshot_id, cmd.source, parsed)
+            index: ScreeningLists = (
+                self._try(ScreeningLists.id_for(), ScreeningLists) or ScreeningLists.start(ctx)
+            )
+            index.adopt(ctx, snapshot)
+            changed: list[RegistryAggregate] = [snapshot, index]
+            self._matcher(snapshot.id, snapshot)
+            for party in self._all_parties():
+                case = self.screening_case(party.id) or ScreeningCase.open(ctx, party.id)
+                self._screen(ctx, case, party.name, [snapshot.ref])
+                changed.append(case)
+            return changed
+
+        return self._run("ImportScreeningList", actor, cmd, None, decide)
+
+    def screen_party(self, actor: str, cmd: cc.ScreenParty) -> CommandResult:
+        """Screen one party again now (e.g. after a concurrent import). Result names the case."""
+        party: Party = self._load("party", cmd.party_id)
+
+        def decide(w: Any) -> list[RegistryAggregate]:
+            changed = self._screening_for(w.ctx, party)
+            if not changed:
+                raise IllegalTransition(
+                    "screen_party", "no screening list imported", ["import_screening_list"],
+                    "there is no list to screen against",
+                )
+            return changed
+
+        return self._run("ScreenParty", actor, cmd, None, decide)
+
+    def resolve_screening_hit(self, actor: str, cmd: cc.ResolveScreeningHit) -> CommandResult:
+        """A compliance officer resolves a hit as false positive or confirmed, with a note."""
+        self._load("party", cmd.party_id)
+        return self._change(
+            "ResolveScreeningHit", actor, cmd, "screening_case", ScreeningCase.id_for(cmd.party_id),
+            lambda w: w.then(lambda case: case.resolve(w.ctx, cmd.hit_id, cmd.resolution, cmd.note)),
+        )
+
+    def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
+             decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult:
+        from registry.application.service import _Replay
+
+        try:
+            return self._execute(command, actor, cmd, "screening_case", target, decide)
+        except _Replay as r:
+            return r.result
+
+    def _screening_evidence(self, parties: Sequence[tuple[str, UUID | None]]) -> list[dict[str, Any]]:
+        """Refuse if any party has a blocking hit or was not screened against the latest lists;
+        otherwise the screening evidence to record with the decision."""
+        latest = self.screening_lists()
+        evidence: list[dict[str, Any]] = []
+        seen: set[UUID] = set()
+        for role, party_id in parties:
+            if party_id is None or party_id in seen:
+                continue
+            seen.add(party_id)
+            party: Party = self._load("party", party_id)
+            case = self.screening_case(party_id)
+            if latest and (case is None or not case.is_current(latest, party.name)):
+                raise ComplianceRefusal(
+                    "screening-stale",
+                    f"{role} {party.name} has not been screened under its current name against the "
+                    f"latest list snapshot(s) {sorted(latest)}; screen the party again (screen_party)",
+                )
+            if case is None:
+                evidence.append({"role": role, "party_id": str(party_id), "screened": {}, "hits": []})
+                continue
+            blocking = case.blocking_hits()
+            if blocking:
+                hit = blocking[0]
+                entry = hit["entry"]
+                todo = " and must be resolved by a compliance officer" if hit["resolution"] == "open" else ""
+                raise ComplianceRefusal(
+                    "screening-hit",
+                    f"{role} {party.name} matches {entry['name']!r} (entry {entry['entry_id']}, "
+                    f"score {hit['score']}) on {entry['source_list']} in snapshot {hit['sha256'][:12]} "
+                    f"of {hit['source']}; hit {hit['hit_id']} is {hit['resolution']}{todo}",
+                    citation=str(entry["source_list"]),
+                )
+            evidence.append(
+                {
+                    "role": role,
+                    "party_id": str(party_id),
+                    "case_id": str(case.id),
+                    "screened": {
+                        source: {
+                            "snapshot_id": str(info["snapshot_id"]),
+                            "sha256": info["sha256"],
+                            "screened_at": info["screened_at"].isoformat(),
+                            "threshold": info["threshold"],
+                        }
+                        for source, info in sorted(case.screenings.items())
+                    },
+                    "hits": [
+                        {
+                            "hit_id": hit_id,
+                            "resolution": hit["resolution"],
+                            "current": hit["current"],
+                            "score": hit["score"],
+                            "resolved_by": hit["trail"][-1]["by"] if hit["trail"] else None,
+                        }
+                        for hit_id, hit in sorted(case.hits.items())
+                    ],
+                }
+            )
+        return evidence
+
+    # ------------------------------------------------------------ clearance decision
+    def _classification_for_clearance(self, batch: GpuBatch, when: datetime) -> Classification:
+        """The batch model's classification at ``when``; refused unless the request states its ECCN."""
+        model: GpuModel = self._load("gpu_model", batch.model_id)
+        classification = classify(ModelSpec.of(model), self.rulesets.in_force(when))
+        require_matching_eccn(classification, str(batch.clearance.get("eccn", "")))
+        return classification
+
+    def _assess_clearance(
+        self, ctx: Context, batch: GpuBatch, auth: ExportAuthorization, classification: Classification
+    ) -> dict[str, Any]:
+        """Screening, destination and headquarters rules at decision time, after classification.
+
+        Returns the evidence to record; raises ComplianceRefusal naming the rule.
+        """
+        when = ctx.occurred_at
+        clearance = batch.clearance
+        ruleset = self.rulesets.get(classification.ruleset_id)
+        groups = self.country_groups.in_force(when)
+        roles: list[tuple[str, UUID | None]] = [
+            ("purchaser", batch.buyer_id),
+            ("consignee", clearance.get("consignee_id")),
+            ("end_user", clearance.get("end_user_id")),
+        ]
+        screening = self._screening_evidence(roles)
+        checks = [
+            (role, headquarters_check(pid, self._party_facts, groups))
+            for role, pid in roles
+            if pid is not None
+        ]
+        destination = str(clearance.get("destination_country", ""))
+        requirements = license_requirements(classification, destination, checks, groups, ruleset)
+        require_satisfied(
+            requirements, auth.auth_type, auth.exception_code, auth.number or auth.exception_code or "NLR"
+        )
+        evidence: dict[str, Any] = {
+            "authorization_type": auth.auth_type,
+            "decided_at": when.isoformat(),
+            "classification": classification.to_evidence(),
+            "ruleset": ruleset.describe(),
+            "country_groups": {
+                "version": groups.version_id,
+                "destination": destination,
+                "destination_groups": groups.groups_of(destination),
+            },
+            "headquarters": [{"role": role, **check.to_evidence()} for role, check in checks],
+            "license_requirements": [r.to_evidence() for r in requirements],
+            "screening": screening,
+            "authorization": {
+                "authorization_id": str(auth.id),
+                "number": auth.number,
+                "auth_type": auth.auth_type,
+                "exception_code": auth.exception_code,
+                "valid_from": auth.valid_from.isoformat(),
+                "valid_to": auth.valid_to.isoformat() if auth.valid_to else None,
+            },
+        }
+        return evidence
+
+    def _draw_for_clearance(
+        self, ctx: Context, batch: GpuBatch, auth: ExportAuthorization, cleared_quantity: int
+    ) -> dict[str, Any]:
+        """Draw the units this clearance newly permits (cleared minus already shipped)."""
+        needed = cleared_quantity - batch.totals.get("shipped", 0)
+        if needed > 0:
+            auth.draw(ctx, batch.id, needed, batch.unit_price, batch.currency,
+                      reason=f"clearance of batch {batch.po_number}")
+        return {
+            "quantity": max(needed, 0),
+            "value": str(max(needed, 0) * batch.unit_price),
+            "currency": batch.currency,
+            "remaining_quantity": auth.remaining_quantity,
+            "remaining_value": str(auth.remaining_value) if auth.remaining_value is not None else None,
+            "authorization_currency": auth.currency,
+        }
+
+    def _return_on_revoke(self, ctx: Context, batch: GpuBatch, reason: str) -> list[RegistryAggregate]:
+        """Give back the units a revoked clearance had drawn and not shipped."""
+        auth_id = batch.clearance.get("authorization_id")
+        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        if auth is None:
+            return []
+        unshipped = batch.cleared_quantity - batch.totals.get("shipped", 0)
+        give = min(unshipped, auth.held_by(batch.id))
+        if give <= 0:
+            return []
+        auth.give_back(ctx, batch.id, give, reason=f"clearance revoked: {reason}")
+        return [auth]
+
+    def _move_on_split(self, ctx: Context, parent: GpuBatch, child: GpuBatch) -> list[RegistryAggregate]:
+        """A split's child takes its share of the parent's clearance: move that share of the draw."""
+        if parent.clearance_status != Clearance.GRANTED:
+            return []
+        auth_id = parent.clearance.get("authorization_id")
+        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        if auth is None:
+            return []
+        share = min(child.cleared_quantity, auth.held_by(parent.id))
+        if share <= 0:
+            return []
+        auth.move_draw(ctx, parent.id, child.id, share, reason=f"split into batch {child.id}")
+        return [auth]
+
+    # ------------------------------------------------------- shipment and assignment
+    def _refuse_blocked_parties(self, parties: Sequence[tuple[str, UUID | None]]) -> None:
+        """Refuse when any party has an open or confirmed hit (or was not screened)."""
+        self._screening_evidence(parties)
+
+    def _refuse_headquarters_recipient(
+        self, batch: GpuBatch, party_id: UUID, role: str, when: datetime
+    ) -> None:
+        """Assigning or transferring a controlled item to a party under the headquarters rule
+        needs an authorization (license or an exception that allows it) naming that party."""
+        ruleset = self.rulesets.in_force(when)
+        model: GpuModel = self._load("gpu_model", batch.model_id)
+        classification = classify(ModelSpec.of(model), ruleset)
+        if not classification.controlled:
+            return
+        check = headquarters_check(party_id, self._party_facts, self.country_groups.in_force(when))
+        requirement = headquarters_requirement(role, check, ruleset)
+        if requirement is None:
+            return
+        auth_id = batch.clearance.get("authorization_id")
+        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        if auth is not None and party_id in auth.end_user_ids:
+            require_satisfied([requirement], auth.auth_type, auth.exception_code, auth.number or "NLR")
+            return
+        raise ComplianceRefusal(
+            requirement.rule,
+            f"{requirement.detail}; the batch's authorization does not name it as an end user",
+            citation=requirement.citation,
+        )
+
+    def _refuse_recipient(self, batch: GpuBatch, party_id: UUID, role: str, when: datetime) -> None:
+        self._refuse_blocked_parties([(role, party_id)])
+        self._refuse_headquarters_recipient(batch, party_id, role, when)
+
+    def _refuse_shipment_parties(
+        self, batch: GpuBatch, carrier_id: UUID | None, site_id: UUID | None
+    ) -> None:
+        operator: UUID | None = None
+        if site_id is not None:
+            site: Site = self._load("site", site_id)
+            operator = site.operator_id
+        self._refuse_blocked_parties(
+            [
+                ("consignee", batch.clearance.get("consignee_id")),
+                ("end_user", batch.clearance.get("end_user_id")),
+                ("carrier", carrier_id),
+                ("site operator", operator),
+            ]
+        )
+
+    # ---------------------------------------------------------------- authorizations
+    def authorization_ledger(self, authorization_id: UUID) -> AuthorizationLedger:
+        """Granted (limits), drawn, returned and remaining, with every ledger entry."""
+        auth: ExportAuthorization = self._load("authorization", authorization_id)
+        return auth.ledger_view()
+
+    def expiring_authorizations(
+        self, within_days: int, at: datetime | None = None
+    ) -> list[AuthorizationExpiry]:
+        """Authorizations still valid at ``at`` that expire within ``within_days`` days, soonest first."""
+        if within_days < 0:
+            raise InvalidField.one("within_days", "must be >= 0")
+        when = at or self._clock()
+        horizon = when + timedelta(days=within_days)
+        found: list[AuthorizationExpiry] = []
+        for auth_id in self._ids_with_topic(get_topic(ExportAuthorization.Registered)):
+            auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization)
+            if auth is None or auth.valid_to is None or not auth.is_valid_at(when) or auth.valid_to > horizon:
+                continue
+            found.append(
+                AuthorizationExpiry(
+                    authorization_id=auth.id,
+                    number=auth.number,
+                    auth_type=auth.auth_type,
+                    valid_to=auth.valid_to,
+                    days_left=(auth.valid_to - when).days,
+                    remaining_quantity=auth.remaining_quantity,
+                    remaining_value=auth.remaining_value,
+                )
+            )
+        return sorted(found, key=lambda e: (e.valid_to, str(e.authorization_id)))
+
+
+__all__ = ["AuthorizationExpiry", "ComplianceMixin", "ModelClassificationChange"]

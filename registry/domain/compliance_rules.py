@@ -1,0 +1,196 @@
+"""The catalogue of compliance rules: one stable id per rule, what it is and where it comes from.
+
+Refusals (:class:`~registry.domain.errors.ComplianceRefusal`) and the compliance projection's
+findings name these ids, so an auditor can look each one up here and in docs/compliance.md.
+``kind`` says how the registry treats it: a ``decision`` is refused before anything is written;
+a ``finding`` is a fact that was recorded and is flagged afterwards. Citations are data: where a
+rule comes from guidance rather than a regulation, the citation says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    rule_id: str
+    kind: Literal["decision", "finding"]
+    title: str
+    citation: str
+
+
+_RULES = [
+    # --- decisions: refused, nothing written
+    RuleInfo(
+        "classification-ruleset",
+        "decision",
+        "A classification ruleset must be in force at the decision",
+        "15 CFR 774 Supp. 1, ECCN 3A090",
+    ),
+    RuleInfo(
+        "classification-mismatch",
+        "decision",
+        "The clearance must be requested under the computed ECCN",
+        "15 CFR 774 Supp. 1, ECCN 3A090 / 4A090 (88 FR 73458)",
+    ),
+    RuleInfo(
+        "country-groups-version",
+        "decision",
+        "Country-group data must be in force at the decision",
+        "15 CFR 740 Supp. 1",
+    ),
+    RuleInfo(
+        "destination-country-group",
+        "decision",
+        "3A090/4A090 to D:1, D:4, D:5 or Macau (not also A:5/A:6) needs a license",
+        "15 CFR 742.6(a)(6)(iii)",
+    ),
+    RuleInfo(
+        "headquarters-rule",
+        "decision",
+        "3A090/4A090 for an entity headquartered (or whose ultimate parent is) in D:5 or Macau needs "
+        "a license anywhere, in-country transfers and assignments included",
+        "15 CFR 742.6(a)(6)(iii)(A)",
+    ),
+    RuleInfo(
+        "screening-hit",
+        "decision",
+        "A party with an open or confirmed restricted-party hit blocks clearance, shipment and assignment",
+        "15 CFR 744 Supp. 4 (Entity List) and the other lists of the Consolidated Screening List",
+    ),
+    RuleInfo(
+        "screening-stale",
+        "decision",
+        "Every party of a decision must be screened, under its current name, against the latest lists",
+        "BIS Know Your Customer guidance, 15 CFR 732 Supp. 3",
+    ),
+    RuleInfo(
+        "authorization-validity",
+        "decision",
+        "The authorization must be valid at the decision",
+        "15 CFR 750.7 (license validity)",
+    ),
+    RuleInfo(
+        "authorization-destination",
+        "decision",
+        "The destination must be on the authorization",
+        "terms of the license or exception",
+    ),
+    RuleInfo(
+        "authorization-consignee",
+        "decision",
+        "The ultimate consignee must be named on the authorization",
+        "terms of the license",
+    ),
+    RuleInfo(
+        "authorization-end-user",
+        "decision",
+        "The end user must be named on the authorization",
+        "terms of the license",
+    ),
+    RuleInfo(
+        "authorization-eccn",
+        "decision",
+        "The ECCN must be covered by the authorization",
+        "terms of the license or exception",
+    ),
+    RuleInfo(
+        "authorization-quantity",
+        "decision",
+        "The authorization must have the quantity left",
+        "terms of the license (drawdown)",
+    ),
+    RuleInfo(
+        "authorization-value",
+        "decision",
+        "The authorization must have the value left",
+        "terms of the license (drawdown)",
+    ),
+    RuleInfo(
+        "authorization-currency",
+        "decision",
+        "A value-limited authorization is drawn only in its own currency",
+        "registry policy: no conversion",
+    ),
+    RuleInfo(
+        "in-country-transfer",
+        "decision",
+        "A transfer stays in the cleared destination country",
+        "15 CFR 734.16 (transfer in-country) / reexport needs its own authorization",
+    ),
+    # --- findings: recorded facts, flagged by the compliance projection
+    RuleInfo(
+        "export-without-clearance",
+        "finding",
+        "Shipped without a valid clearance or after expiry",
+        "15 CFR 736.2(b)(1) (General Prohibition One)",
+    ),
+    RuleInfo(
+        "location-not-authorized",
+        "finding",
+        "Shipped or installed where the authorization does not cover",
+        "terms of the license; 15 CFR 736.2(b)(1)",
+    ),
+    RuleInfo(
+        "recipient-not-authorized",
+        "finding",
+        "Assigned or transferred to a party that is not an authorized end user, is screened, or falls "
+        "under the headquarters rule",
+        "15 CFR 742.6(a)(6)(iii)(A); terms of the license",
+    ),
+    RuleInfo(
+        "quantity-over-clearance",
+        "finding",
+        "Shipped above the cleared quantity or drawn above the limit",
+        "terms of the license (drawdown)",
+    ),
+    RuleInfo(
+        "units-missing-in-transit", "finding", "Received fewer than shipped", "15 CFR 732 Supp. 3 (red flags)"
+    ),
+    RuleInfo(
+        "serial-not-shipped",
+        "finding",
+        "A serial was received that was never shipped",
+        "15 CFR 732 Supp. 3 (red flags)",
+    ),
+    RuleInfo(
+        "serial-at-two-sites",
+        "finding",
+        "A serial was reported installed at two sites",
+        "15 CFR 732 Supp. 3 (red flags); proposed Chip Security Act (location verification)",
+    ),
+    RuleInfo(
+        "not-received-in-time",
+        "finding",
+        "Shipped but not received or installed after N days",
+        "BIS diversion red-flag guidance (13 May 2025)",
+    ),
+    RuleInfo(
+        "site-power-insufficient",
+        "finding",
+        "The site lacks the power capacity for what is installed",
+        "BIS diversion red-flag guidance (13 May 2025)",
+    ),
+    RuleInfo(
+        "record-retention",
+        "finding",
+        "Export records kept 5 years from the latest export or transfer",
+        "15 CFR 762.6",
+    ),
+]
+
+RULES: dict[str, RuleInfo] = {r.rule_id: r for r in _RULES}
+
+RETENTION_YEARS = 5
+
+
+def retention_until(latest_event: datetime, years: int = RETENTION_YEARS) -> datetime:
+    """The date until which export records are kept: ``years`` after the latest export, reexport,
+    transfer or other termination (15 CFR 762.6). 29 February maps to 28 February."""
+    try:
+        return latest_event.replace(year=latest_event.year + years)
+    except ValueError:
+        return latest_event.replace(year=latest_event.year + years, day=28)
