@@ -31,6 +31,7 @@ from registry.config import Settings
 from registry.server.actor import ActorInterceptor
 from registry.server.commands import CommandServicer
 from registry.server.concurrency import Blocking, LogNotifier
+from registry.server.decoding import RequestDecodingInterceptor
 from registry.server.events import EventServicer
 from registry.server.queries import QueryServicer
 
@@ -68,7 +69,7 @@ class ApiServer:
         self._notifier = LogNotifier()
         limit = settings.max_message_bytes
         server = grpc.aio.server(
-            interceptors=[ActorInterceptor(settings.default_actor)],
+            interceptors=[ActorInterceptor(settings.default_actor), RequestDecodingInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),

@@ -487,3 +487,29 @@ def test_list_batches_names_each_bad_filter(api: Stubs) -> None:
 
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(field_violations(error)) == {"partner_id", "model_id", "site_id", "stage", "country"}
+
+
+@pytest.mark.parametrize(
+    ("method", "streaming"),
+    [
+        ("/registry.api.v1.CommandService/PlaceOrder", False),
+        ("/registry.api.v1.EventService/SubscribeEvents", True),
+    ],
+)
+def test_request_bytes_that_are_not_a_valid_message_are_invalid_argument_and_write_nothing(
+    server: RunningServer, method: str, streaming: bool
+) -> None:
+    channel = server.channel()
+    head = server.head()
+    garbage = b"\x2a\x03\xff\xfe\xfd"  # field 5 (po_number / heartbeat) with bytes that are not UTF-8
+
+    if streaming:
+        call = channel.unary_stream(method, request_serializer=bytes, response_deserializer=bytes)
+        error = refused(lambda: list(call(garbage, timeout=30)))
+    else:
+        unary = channel.unary_unary(method, request_serializer=bytes, response_deserializer=bytes)
+        error = refused(lambda: unary(garbage, timeout=30))
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(field_violations(error)) == {"(request)"}
+    assert server.head() == head
