@@ -11,6 +11,7 @@ import asyncio
 import signal
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -113,6 +114,15 @@ class ApiServer:
         self._blocking.shutdown()
 
 
+def redacted(url: str) -> str:
+    """A store URL fit for logs: the password replaced by ``***``."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 async def run_until_signalled(server: ApiServer, say: Callable[[str], None]) -> None:
     """Serve until SIGTERM or SIGINT, then drain and stop (what ``gpureg serve`` runs)."""
     await server.start()
@@ -121,7 +131,7 @@ async def run_until_signalled(server: ApiServer, say: Callable[[str], None]) -> 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     say(
-        f"gpureg gRPC API listening on {server.address} (store {server.settings.database_url}); "
+        f"gpureg gRPC API listening on {server.address} (store {redacted(server.settings.database_url)}); "
         f"services: {', '.join(API_SERVICES)}, grpc.health.v1.Health, reflection"
     )
     try:
