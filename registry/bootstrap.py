@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from registry.application.ports import BatchListing
 from registry.application.service import Registry
 from registry.config import Settings
 from registry.infrastructure.store import ensure_postgres_schema, event_store_env
+
+if TYPE_CHECKING:
+    from registry.server.app import ApiServer
 
 
 def build_registry(
@@ -24,3 +29,29 @@ def build_registry(
     registry = Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval)
     registry.configure_compliance(screening_threshold=settings.screening_threshold)
     return registry
+
+
+def build_batch_listing(settings: Settings, registry: Registry) -> BatchListing | None:
+    """The batch read model that serves ListBatches (``settings.readmodel_url``).
+
+    None until the projections package provides one; the server then answers ListBatches with
+    UNIMPLEMENTED instead of scanning the event log.
+    """
+    return None
+
+
+def build_server(
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    batch_listing: BatchListing | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> ApiServer:
+    """The gRPC API server for ``settings`` (not started: ``await server.start()``)."""
+    from registry.server.app import ApiServer
+
+    settings = settings or Settings()
+    registry = registry or build_registry(settings, clock)
+    if batch_listing is None:
+        batch_listing = build_batch_listing(settings, registry)
+    return ApiServer(settings, registry, batch_listing)

@@ -47,5 +47,55 @@ def db_init(database_url: DatabaseUrl = None) -> None:
         registry.close()
 
 
+@app.command("serve")
+def serve(
+    database_url: DatabaseUrl = None,
+    listen: Annotated[
+        str | None,
+        typer.Option("--listen", envvar="GPUREG_LISTEN", show_default=False,
+                     help="host:port to serve gRPC on (default 127.0.0.1:50051; port 0 picks a free one)"),
+    ] = None,
+    default_actor: Annotated[
+        str | None,
+        typer.Option("--default-actor", envvar="GPUREG_DEFAULT_ACTOR", show_default=False,
+                     help="actor recorded when a call has no x-gpureg-actor header (default anonymous)"),
+    ] = None,
+    max_message_bytes: Annotated[
+        int | None,
+        typer.Option("--max-message-bytes", envvar="GPUREG_MAX_MESSAGE_BYTES", show_default=False,
+                     help="largest request or response message (default 16 MiB)"),
+    ] = None,
+    grace_seconds: Annotated[
+        float | None,
+        typer.Option("--grace-seconds", envvar="GPUREG_GRACE_SECONDS", show_default=False,
+                     help="on SIGTERM/SIGINT, how long in-flight calls may finish (default 10)"),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", envvar="GPUREG_LOG_LEVEL", show_default=False, help="default INFO"),
+    ] = None,
+) -> None:
+    """Serve the gRPC API (commands, queries, event subscriptions, health, reflection) until
+    SIGTERM or SIGINT, then drain in-flight calls and exit."""
+    import asyncio
+    import logging
+
+    from registry.bootstrap import build_server
+    from registry.server.app import run_until_signalled
+
+    settings = settings_from(
+        database_url, listen=listen, default_actor=default_actor,
+        max_message_bytes=max_message_bytes, grace_seconds=grace_seconds, log_level=log_level,
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    server = build_server(settings)
+    try:
+        asyncio.run(run_until_signalled(server, typer.echo))
+    finally:
+        server.registry.close()
+
+
 def main() -> None:
     app()

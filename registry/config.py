@@ -26,8 +26,19 @@ class Settings(BaseSettings):
     aggregate_cache_size: int = Field(default=2000, ge=0, description="aggregates kept in memory")
     listen: str = "127.0.0.1:50051"
     default_actor: str = "anonymous"
-    max_message_bytes: int = 16 * 1024 * 1024
+    max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     log_level: str = "INFO"
     screening_threshold: float = Field(
         default=85.0, gt=0, le=100, description="fuzzy name-match score (0-100) that makes a screening hit"
+    )
+    # gRPC server (``gpureg serve``)
+    grace_seconds: float = Field(
+        default=10.0, ge=0, description="on SIGTERM/SIGINT, how long in-flight calls may finish"
+    )
+    worker_threads: int = Field(default=8, ge=1, description="threads running blocking store calls")
+    subscription_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="how often live subscriptions poll the log for other writers"
+    )
+    heartbeat_seconds: float = Field(
+        default=5.0, ge=0.05, le=300, description="default quiet time before a subscription checkpoint"
     )

@@ -6,6 +6,7 @@ The gRPC layer asks these for lists and summaries instead of scanning the event 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 
@@ -32,3 +33,17 @@ class BatchSummary:
     units_by_stage: dict[str, int] = field(default_factory=dict)
     site_ids: list[UUID] = field(default_factory=list)
     version: int = 0
+
+
+class BatchListing(Protocol):
+    """Lists batches from a read model (ListBatches in the gRPC API is served from this).
+
+    ``page_size`` is already bounded by the caller (1 to 1000). ``page_token`` is "" for the first
+    page, otherwise a token this listing returned with the same filter; a token it cannot read
+    raises :class:`~registry.domain.errors.InvalidField` naming ``page_token``. Returns the page
+    and the next page's token ("" on the last page).
+    """
+
+    def list_batches(
+        self, f: BatchFilter, page_size: int, page_token: str
+    ) -> tuple[list[BatchSummary], str]: ...

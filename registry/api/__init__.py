@@ -1,0 +1,1 @@
+"""The registry's published API contracts (generated code lives in versioned subpackages)."""

@@ -1,0 +1,142 @@
+"""The gRPC server: services, health, reflection, limits, and a clean shutdown.
+
+Build it with :func:`registry.bootstrap.build_server` (the composition root), then either
+``await server.start()`` / ``await server.stop()`` (tests, embedding) or
+:func:`run_until_signalled` (``gpureg serve``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from registry.api.v1 import (
+    commands_pb2,
+    commands_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+    queries_pb2,
+    queries_pb2_grpc,
+)
+from registry.application.ports import BatchListing
+from registry.application.service import Registry
+from registry.config import Settings
+from registry.server.actor import ActorInterceptor
+from registry.server.commands import CommandServicer
+from registry.server.concurrency import Blocking, LogNotifier
+from registry.server.decoding import RequestDecodingInterceptor
+from registry.server.events import EventServicer
+from registry.server.queries import QueryServicer
+
+API_SERVICES: tuple[str, ...] = (
+    commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
+    queries_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
+    events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+)
+
+
+class ApiServer:
+    """The registry's gRPC API on one listen address. Create inside no particular loop; start
+    and stop it from the event loop that serves it."""
+
+    def __init__(self, settings: Settings, registry: Registry, batch_listing: BatchListing | None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.batch_listing = batch_listing
+        self.port: int | None = None
+        self._server: Any = None
+        self._blocking: Blocking | None = None
+        self._notifier: LogNotifier | None = None
+        self._health: HealthServicer | None = None
+
+    @property
+    def address(self) -> str:
+        """The address clients dial (the listen host with the bound port)."""
+        host = self.settings.listen.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    async def start(self) -> int:
+        """Bind, start serving, and return the bound port (useful with ``listen`` port 0)."""
+        settings = self.settings
+        self._blocking = Blocking(settings.worker_threads)
+        self._notifier = LogNotifier()
+        limit = settings.max_message_bytes
+        server = grpc.aio.server(
+            interceptors=[ActorInterceptor(settings.default_actor), RequestDecodingInterceptor()],
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+            ],
+        )
+        commands_pb2_grpc.add_CommandServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            CommandServicer(self.registry, self._blocking, self._notifier), server)
+        queries_pb2_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            QueryServicer(self.registry, self._blocking, self.batch_listing), server)
+        events_pb2_grpc.add_EventServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            EventServicer(self.registry, self._blocking, self._notifier,
+                          settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
+        self._health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (*API_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME),
+            server,
+        )
+        try:
+            port = server.add_insecure_port(settings.listen)
+        except RuntimeError as e:
+            raise RuntimeError(f"cannot listen on {settings.listen}: {e}") from e
+        await server.start()
+        for name in API_SERVICES:
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._server = server
+        self.port = int(port)
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking calls, end subscriptions with a last checkpoint, let in-flight calls
+        finish for up to ``grace`` seconds (settings.grace_seconds by default), then release."""
+        if self._server is None:
+            return
+        assert self._health is not None and self._notifier is not None and self._blocking is not None
+        await self._health.enter_graceful_shutdown()
+        self._notifier.close()
+        await self._server.stop(self.settings.grace_seconds if grace is None else grace)
+        self._server = None
+        self._blocking.shutdown()
+
+
+def redacted(url: str) -> str:
+    """A store URL fit for logs: the password replaced by ``***``."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def run_until_signalled(server: ApiServer, say: Callable[[str], None]) -> None:
+    """Serve until SIGTERM or SIGINT, then drain and stop (what ``gpureg serve`` runs)."""
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    say(
+        f"gpureg gRPC API listening on {server.address} (store {redacted(server.settings.database_url)}); "
+        f"services: {', '.join(API_SERVICES)}, grpc.health.v1.Health, reflection"
+    )
+    try:
+        await stop.wait()
+        say(f"gpureg: stopping; draining in-flight calls (up to {server.settings.grace_seconds:g} s)")
+    finally:
+        await server.stop()
+    say("gpureg: stopped")

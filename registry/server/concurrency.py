@@ -1,0 +1,72 @@
+"""How the asyncio server meets the blocking registry: a thread pool, and a wake-up signal.
+
+The registry (eventsourcing, SQLite/PostgreSQL drivers) blocks; the gRPC server is asyncio.
+Every registry call runs on a bounded thread pool (:class:`Blocking`) so the event loop keeps
+serving. :class:`LogNotifier` lets live subscriptions wake as soon as this process has written
+events, instead of waiting for their next poll of the log (writes by other processes are found
+by that poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Blocking:
+    """Runs blocking calls on a bounded thread pool and awaits them."""
+
+    def __init__(self, workers: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gpureg-io")
+
+    async def __call__(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class LogNotifier:
+    """Wakes every waiting subscription when this process has appended to the log.
+
+    A waiter takes a :meth:`token` *before* it reads the log and then waits on that token, so a
+    write that lands between its read and its wait still wakes it. Use it from the event loop only.
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def token(self) -> asyncio.Event:
+        return self._event
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    def close(self) -> None:
+        """The server is stopping: wake everyone, and let them see :attr:`closed`."""
+        self._closed = True
+        self.notify()
+
+    async def wait(self, token: asyncio.Event, timeout: float) -> bool:
+        """True when woken by a write (or close), False after ``timeout`` seconds."""
+        if self._closed:
+            return True
+        try:
+            async with asyncio.timeout(max(timeout, 0.0)):
+                await token.wait()
+        except TimeoutError:
+            return False
+        return True

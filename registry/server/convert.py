@@ -1,0 +1,315 @@
+"""Translation between protobuf messages and the registry's commands, aggregates and events.
+
+Requests become plain dicts that :func:`registry.application.commands.parse` validates, so a bad
+field is reported by the same rules whatever the interface. The proto3 wire format cannot tell
+"unset" from "empty", so the rules are:
+
+* fields with presence (``optional`` scalars, messages) are passed only when set;
+* an empty string is "not given" (the command's default applies, or the field is required);
+* numbers and booleans are always passed (0 is a value: ``quantity: 0`` is refused as 0);
+* enums pass their value name without the type prefix (``LOSS_KIND_STOLEN`` -> ``stolen``);
+  the zero ``*_UNSPECIFIED`` value is "not given";
+* repeated fields and maps are always passed (possibly empty);
+* a Timestamp becomes an aware UTC datetime, a Struct a dict.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.utils import get_topic
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from registry.api.v1 import resources_pb2 as pb
+from registry.domain.base import RegistryAggregate
+from registry.domain.batch import GpuBatch
+from registry.domain.claims import RequestRecord
+from registry.domain.errors import InvalidField
+from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
+from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+
+# ---------------------------------------------------------------------------------- requests
+
+
+def _enum_prefix(enum_name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum_name).upper() + "_"
+
+
+def _timestamp_value(ts: Timestamp, field: str) -> datetime:
+    try:
+        return ts.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidField.one(field, "not a valid timestamp (years 1 to 9999)") from None
+
+
+def _scalar(fd: Any, value: Any, field: str) -> Any:
+    """A scalar field's value; enums by name. ``fd`` is a FieldDescriptor (pure or upb)."""
+    enum_type = fd.enum_type
+    if enum_type is not None:
+        enum_value = enum_type.values_by_number.get(value)
+        if enum_value is None:
+            raise InvalidField.one(field, f"unknown {enum_type.name} value {value}")
+        return enum_value.name.removeprefix(_enum_prefix(enum_type.name)).lower()
+    return value
+
+
+def _message_value(value: Message, field: str) -> Any:
+    name = value.DESCRIPTOR.full_name
+    if name == "google.protobuf.Timestamp":
+        assert isinstance(value, Timestamp)
+        return _timestamp_value(value, field)
+    if name in ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"):
+        return json_format.MessageToDict(value)
+    return request_data(value, prefix=f"{field}.")
+
+
+def request_data(message: Message, prefix: str = "") -> dict[str, Any]:
+    """The fields of a request as a dict for ``commands.parse`` (see the module's rules)."""
+    data: dict[str, Any] = {}
+    for fd in message.DESCRIPTOR.fields:
+        name = fd.name
+        field = prefix + name
+        value = getattr(message, name)
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            value_fd = fd.message_type.fields_by_name["value"]
+            if value_fd.message_type is not None:
+                data[name] = {k: _message_value(v, f"{field}.{k}") for k, v in value.items()}
+            else:
+                data[name] = {k: _scalar(value_fd, v, f"{field}.{k}") for k, v in value.items()}
+        elif fd.is_repeated:
+            if fd.message_type is not None:
+                data[name] = [_message_value(v, f"{field}[{i}]") for i, v in enumerate(value)]
+            else:
+                data[name] = [_scalar(fd, v, f"{field}[{i}]") for i, v in enumerate(value)]
+        elif fd.message_type is not None:
+            if message.HasField(name):
+                data[name] = _message_value(value, field)
+        elif fd.has_presence:
+            if message.HasField(name):
+                data[name] = _scalar(fd, value, field)
+        elif fd.type == FieldDescriptor.TYPE_STRING:
+            if value != "":
+                data[name] = value
+        elif fd.type == FieldDescriptor.TYPE_ENUM:
+            if value != 0:
+                data[name] = _scalar(fd, value, field)
+        else:
+            data[name] = value
+    return data
+
+
+def parse_uuid(field: str, value: str) -> UUID | None:
+    """An optional id: empty is None, anything else must be a UUID."""
+    if not value:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidField.one(field, "must be a UUID like 0b6c1b9e-8a0f-4c1e-9f61-2a5d1f0c9e3a") from None
+
+
+def require_uuid(field: str, value: str) -> UUID:
+    ident = parse_uuid(field, value)
+    if ident is None:
+        raise InvalidField.one(field, "required: a UUID")
+    return ident
+
+
+def page_size(value: int, field: str = "page_size") -> int:
+    """AIP-158: negative is refused, 0 is the default, too large is reduced to the maximum."""
+    if value < 0:
+        raise InvalidField.one(field, "must be >= 0")
+    return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def encode_page_token(state: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(dict(state), sort_keys=True).encode()).decode()
+
+
+def decode_page_token(token: str, field: str = "page_token") -> dict[str, Any]:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidField.one(field, "not a token this server issued") from None
+    if not isinstance(state, dict):
+        raise InvalidField.one(field, "not a token this server issued")
+    return state
+
+
+# ------------------------------------------------------------------------------ responses
+
+
+def timestamp(when: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(when)
+    return ts
+
+
+def _uuid_text(value: object) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, UUID):
+        return str(value)
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def batch_message(batch: GpuBatch) -> pb.Batch:
+    """A batch's full state as the API shows it (ids as canonical UUID text)."""
+    clearance = batch.clearance or {}
+    positions = []
+    for key, count in sorted(batch.buckets.items()):
+        stage, site, owner, assignee = key.split("|")
+        positions.append(pb.PositionCount(
+            stage=stage, site_id=_uuid_text(site), owner_id=_uuid_text(owner),
+            assignee_id=_uuid_text(assignee), count=count))
+    units = [
+        pb.Unit(serial=u.serial, gpu_uuid=u.gpu_uuid, stage=u.stage, site_id=_uuid_text(u.site),
+                owner_id=_uuid_text(u.owner), assignee_id=_uuid_text(u.assignee),
+                shipment_id=u.shipment_id, rack=u.rack, host=u.host)
+        for u in batch.units.values()
+    ]
+    shipments = [
+        pb.Shipment(shipment_id=s.shipment_id, quantity=s.quantity, serials=list(s.serials),
+                    carrier_id=_uuid_text(s.carrier_id), origin=s.origin,
+                    destination_country=s.destination_country,
+                    destination_site_id=_uuid_text(s.destination_site_id), itn=s.itn,
+                    received=s.received)
+        for s in batch.shipments.values()
+    ]
+    return pb.Batch(
+        batch_id=str(batch.id),
+        version=batch.version,
+        stage=batch.stage,
+        po_number=batch.po_number,
+        supplier_id=str(batch.supplier_id),
+        buyer_id=str(batch.buyer_id),
+        model_id=str(batch.model_id),
+        quantity=batch.quantity,
+        unit_price=str(batch.unit_price),
+        currency=batch.currency,
+        allocation_program=batch.allocation_program,
+        parent_batch_id=_uuid_text(batch.parent_id),
+        child_batch_ids=[str(c) for c in batch.children],
+        clearance=pb.Clearance(
+            status=str(batch.clearance_status),
+            authorization_id=_uuid_text(clearance.get("authorization_id")),
+            authorization_number=str(clearance.get("authorization_number", "")),
+            eccn=str(clearance.get("eccn", "")),
+            destination_country=str(clearance.get("destination_country", "")),
+            consignee_id=_uuid_text(clearance.get("consignee_id")),
+            end_user_id=_uuid_text(clearance.get("end_user_id")),
+            requested_quantity=int(clearance.get("requested_quantity", 0)),
+            cleared_quantity=int(clearance.get("cleared_quantity", 0)),
+            end_use=str(clearance.get("end_use", "")),
+        ),
+        units_by_stage=batch.units_by_stage(),
+        positions=positions,
+        units=units,
+        shipments=shipments,
+        totals=dict(batch.totals),
+        allowed_actions=batch.allowed_actions(),
+        create_time=timestamp(batch.created_on),
+        update_time=timestamp(batch.modified_on),
+    )
+
+
+# --------------------------------------------------------------------------------- events
+
+_EVENT_ENVELOPE = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
+     "request_id", "occurred_at"}
+)
+_AGGREGATES: tuple[type[RegistryAggregate], ...] = (
+    GpuBatch, Party, Site, GpuModel, ExportAuthorization, RequestRecord,
+    ScreeningList, ScreeningLists, ScreeningCase,
+)
+
+
+def event_type_of_topic(topic: str) -> str:
+    """``registry.domain.batch:GpuBatch.Shipped`` -> ``GpuBatch.Shipped``."""
+    return topic.rsplit(":", 1)[-1]
+
+
+@cache
+def event_topics() -> dict[str, str]:
+    """Every event type the registry records, ``"GpuBatch.Shipped"`` -> its stored topic."""
+    topics: dict[str, str] = {}
+    for aggregate in _AGGREGATES:
+        for name, member in vars(aggregate).items():
+            if (
+                isinstance(member, type)
+                and issubclass(member, RegistryAggregate.Event)
+                and name not in ("Event", "Created")
+            ):
+                topic = get_topic(member)
+                topics[event_type_of_topic(topic)] = topic
+    return topics
+
+
+def topics_for(event_types: Iterable[str], field: str = "event_types") -> list[str]:
+    """Stored topics for API event type names; InvalidField naming each unknown one."""
+    known = event_topics()
+    violations = [
+        (f"{field}[{i}]", f"unknown event type {name!r}; known: {', '.join(sorted(known))}")
+        for i, name in enumerate(event_types) if name not in known
+    ]
+    if violations:
+        raise InvalidField(violations)
+    return sorted({known[name] for name in event_types})
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def payload_json(event: DomainEventProtocol[UUID]) -> str:
+    """An event's own fields (not its envelope) as a JSON object."""
+    fields = {k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE}
+    return json.dumps(fields, default=_json_default, sort_keys=True, separators=(",", ":"))
+
+
+def event_message(event: DomainEventProtocol[UUID], position: int) -> pb.Event:
+    recorded_at: datetime = getattr(event, "timestamp")  # noqa: B009 - every stored event has one
+    occurred_at: datetime = getattr(event, "occurred_at", None) or recorded_at
+    return pb.Event(
+        position=position,
+        aggregate_id=str(event.originator_id),
+        aggregate_version=event.originator_version,
+        type=event_type_of_topic(get_topic(type(event))),
+        actor=str(getattr(event, "actor", "")),
+        request_id=str(getattr(event, "request_id", "")),
+        occurred_at=timestamp(occurred_at),
+        recorded_at=timestamp(recorded_at),
+        payload_json=payload_json(event),
+    )

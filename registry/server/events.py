@@ -1,0 +1,170 @@
+"""EventService: the registry's log as a resumable stream, catch-up first, then live.
+
+How a subscription proceeds (cursor = the last log position accounted for):
+
+1. read the log head, then the next page after the cursor (filtered by type in the store);
+2. send the page's events that match the batch filter, each with its position;
+3. advance the cursor to the last position read, or to the head read *before* the page when the
+   page was not full: every event at or before that head was committed before it was read
+   (SQLite has one writer; eventsourcing's PostgreSQL recorder serializes inserts with a table
+   lock, so positions become visible in order), so nothing at or before it can appear later;
+4. a full page means more is waiting: read again at once. Otherwise the subscriber is caught
+   up: send a checkpoint the first time, and whenever the stream has been quiet for the
+   heartbeat interval; then sleep until this process writes (:class:`LogNotifier`) or the poll
+   interval passes (which finds writes of other processes), and go to 1.
+
+A client that resumes with ``after_position`` = the greatest position it received (an event's or
+a checkpoint's) therefore gets every matching event exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+from registry.api.v1 import events_pb2 as pb
+from registry.api.v1 import events_pb2_grpc
+from registry.api.v1 import resources_pb2 as resources
+from registry.application.service import Registry
+from registry.domain.errors import InvalidField
+from registry.server.calls import refuse_if_expired
+from registry.server.concurrency import Blocking, LogNotifier
+from registry.server.convert import event_message, parse_uuid, topics_for
+from registry.server.errors import status_for
+
+log = logging.getLogger("gpureg.server")
+
+MAX_EVENTS_PER_MESSAGE = 1000
+DEFAULT_EVENTS_PER_MESSAGE = 100
+MIN_HEARTBEAT_SECONDS = 0.05
+MAX_HEARTBEAT_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A validated SubscribeEvents request."""
+
+    after: int
+    topics: list[str]
+    batch_id: UUID | None
+    max_events: int
+    heartbeat: float
+
+
+def subscription_of(request: pb.SubscribeEventsRequest, default_heartbeat: float) -> Subscription:
+    violations: list[tuple[str, str]] = []
+    if request.after_position < 0:
+        violations.append(("after_position", "must be >= 0 (0 means from the start of the log)"))
+    topics: list[str] = []
+    batch_id: UUID | None = None
+    try:
+        topics = topics_for(request.event_types)
+    except InvalidField as e:
+        violations.extend(e.violations)
+    try:
+        batch_id = parse_uuid("batch_id", request.batch_id)
+    except InvalidField as e:
+        violations.extend(e.violations)
+    if not 0 <= request.max_events_per_message <= MAX_EVENTS_PER_MESSAGE:
+        violations.append(("max_events_per_message", f"must be between 0 and {MAX_EVENTS_PER_MESSAGE}"))
+    heartbeat = default_heartbeat
+    if request.HasField("heartbeat_interval"):
+        heartbeat = request.heartbeat_interval.ToTimedelta().total_seconds()
+        if not MIN_HEARTBEAT_SECONDS <= heartbeat <= MAX_HEARTBEAT_SECONDS:
+            violations.append(
+                ("heartbeat_interval",
+                 f"must be between {MIN_HEARTBEAT_SECONDS} s and {MAX_HEARTBEAT_SECONDS} s")
+            )
+    if violations:
+        raise InvalidField(violations)
+    return Subscription(
+        after=request.after_position,
+        topics=topics,
+        batch_id=batch_id,
+        max_events=request.max_events_per_message or DEFAULT_EVENTS_PER_MESSAGE,
+        heartbeat=heartbeat,
+    )
+
+
+class EventServicer(events_pb2_grpc.EventServiceServicer):
+    """Serves registry.api.v1.EventService."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        blocking: Blocking,
+        notifier: LogNotifier,
+        poll_seconds: float,
+        heartbeat_seconds: float,
+    ) -> None:
+        self._registry = registry
+        self._blocking = blocking
+        self._notifier = notifier
+        self._poll = poll_seconds
+        self._heartbeat = heartbeat_seconds
+
+    async def SubscribeEvents(
+        self, request: pb.SubscribeEventsRequest, context: Any
+    ) -> AsyncIterator[pb.SubscribeEventsResponse]:
+        await refuse_if_expired(context)
+        try:
+            subscription = subscription_of(request, self._heartbeat)
+        except InvalidField as e:
+            status = status_for(e)
+        else:
+            try:
+                async for message in self._stream(subscription):
+                    yield message
+                return
+            except Exception as e:  # mapped by the error table (INTERNAL for bugs)
+                status = status_for(e)
+        await context.abort_with_status(status)
+
+    def _read(self, cursor: int, s: Subscription) -> tuple[int, list[Notification]]:
+        head = self._registry.head()
+        return head, self._registry.read_log(cursor, s.max_events, s.topics)
+
+    def _events(self, notifications: Sequence[Notification]) -> list[resources.Event]:
+        return [event_message(self._registry.decode(n), n.id) for n in notifications]
+
+    @staticmethod
+    def _checkpoint(position: int, head: int) -> pb.SubscribeEventsResponse:
+        return pb.SubscribeEventsResponse(
+            checkpoint=pb.Checkpoint(position=position, head=max(head, position))
+        )
+
+    async def _stream(self, s: Subscription) -> AsyncIterator[pb.SubscribeEventsResponse]:
+        loop = asyncio.get_running_loop()
+        cursor = s.after
+        head = cursor
+        caught_up_once = False
+        last_sent = loop.time()
+        while not self._notifier.closed:
+            token = self._notifier.token()  # before reading: a write after the read still wakes us
+            head, page = await self._blocking(self._read, cursor, s)
+            full = len(page) == s.max_events
+            matching = [n for n in page if s.batch_id is None or n.originator_id == s.batch_id]
+            if page:
+                cursor = page[-1].id
+            if not full:
+                cursor = max(cursor, head)
+            if matching:
+                events = await self._blocking(self._events, matching)
+                yield pb.SubscribeEventsResponse(events=pb.EventBatch(events=events))
+                last_sent = loop.time()
+            quiet = loop.time() - last_sent
+            if (not full and not caught_up_once) or quiet >= s.heartbeat:
+                yield self._checkpoint(cursor, head)
+                last_sent = loop.time()
+                caught_up_once = caught_up_once or not full
+            if full:
+                continue
+            quiet = loop.time() - last_sent
+            await self._notifier.wait(token, min(self._poll, s.heartbeat - quiet))
+        yield self._checkpoint(cursor, head)  # the server is stopping: say where we got to

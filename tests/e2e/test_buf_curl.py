@@ -1,0 +1,110 @@
+"""A client this project did not write: ``buf curl`` (from the npm package the Makefile installs)
+discovers the API through server reflection and calls it over gRPC."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registry.api.v1 import queries_pb2 as q
+from tests.e2e.conftest import RunningServer, Stubs
+from tests.e2e.world import build_world
+
+BUF = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "buf"
+
+
+@pytest.fixture(scope="module")
+def buf() -> Path:
+    if not BUF.exists():
+        pytest.fail(f"{BUF} is missing: run `make tools` (npm ci), which `make test` does for you")
+    return BUF
+
+
+def buf_curl(
+    buf: Path, server: RunningServer, method: str, data: dict[str, Any] | None = None, *headers: str
+) -> subprocess.CompletedProcess[str]:
+    args = [str(buf), "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--timeout", "30s"]
+    for header in headers:
+        args += ["-H", header]
+    if data is not None:
+        args += ["-d", json.dumps(data)]
+    args.append(f"http://{server.address}/{method}")
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_buf_curl_lists_the_services_through_reflection(buf: Path, server: RunningServer) -> None:
+    result = subprocess.run(
+        [
+            str(buf),
+            "curl",
+            "--protocol",
+            "grpc",
+            "--http2-prior-knowledge",
+            "--list-services",
+            f"http://{server.address}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert {
+        "registry.api.v1.CommandService",
+        "registry.api.v1.QueryService",
+        "registry.api.v1.EventService",
+        "grpc.health.v1.Health",
+    } <= set(result.stdout.split())
+
+
+def test_buf_curl_checks_health_places_an_order_and_reads_the_batch_back(
+    buf: Path, server: RunningServer, api: Stubs
+) -> None:
+    w = build_world(api)
+
+    health = ok(buf_curl(buf, server, "grpc.health.v1.Health/Check", {}))
+    placed = ok(
+        buf_curl(
+            buf,
+            server,
+            "registry.api.v1.CommandService/PlaceOrder",
+            {
+                "request_id": "buf-1",
+                "po_number": "PO-BUF",
+                "supplier_id": w.supplier,
+                "buyer_id": w.buyer,
+                "model_id": w.model,
+                "quantity": 4,
+                "unit_price": "31250.00",
+                "currency": "USD",
+            },
+            "x-gpureg-actor: buf-user",
+        )
+    )
+    got = ok(
+        buf_curl(buf, server, "registry.api.v1.QueryService/GetBatch", {"batchId": placed["aggregateId"]})
+    )
+
+    assert health == {"status": "SERVING"}
+    assert placed["version"] == "1" and int(placed["position"]) == server.head()
+    batch = got["batch"]
+    assert (batch["poNumber"], batch["quantity"], batch["stage"]) == ("PO-BUF", "4", "ordered")
+    (event,) = api.queries.ListBatchEvents(q.ListBatchEventsRequest(batch_id=placed["aggregateId"])).events
+    assert event.actor == "buf-user" and event.request_id == "buf-1"
+
+
+def test_buf_curl_sees_an_invalid_argument_for_a_malformed_id(buf: Path, server: RunningServer) -> None:
+    result = buf_curl(buf, server, "registry.api.v1.QueryService/GetBatch", {"batchId": "not-a-uuid"})
+
+    assert result.returncode != 0
+    error = json.loads(result.stderr)
+    assert error["code"] == "invalid_argument" and "batch_id" in error["message"]
