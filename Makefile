@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GPUREG_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint typecheck fmt install clean db-init unit integration e2e tools proto proto-check
+.PHONY: demo run test lint typecheck fmt install clean db-init unit integration e2e tools proto proto-check
 
 # buf (proto lint, `buf curl`) comes from the npm package @bufbuild/buf pinned in package.json,
 # installed into ./node_modules; the generated Python lives in registry/api/v1 (see `make proto`).
@@ -71,6 +71,11 @@ proto-check: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## demo: load the seeded Korea deployment through the gRPC API into var/demo.db (SCALE=0.05 for 5%)
+SCALE ?= 1.0
+demo: $(STAMP)
+	$(BIN)/gpureg demo --scale $(SCALE) --database-url sqlite:///var/demo.db
 
 db-init: $(STAMP)
 	$(BIN)/gpureg db init

@@ -97,5 +97,63 @@ def serve(
         server.registry.close()
 
 
+@app.command("demo")
+def demo(
+    database_url: DatabaseUrl = None,
+    scale: Annotated[float, typer.Option(help="fraction of the 260,000-GPU deployment (0.01 = about 2,600)")] = 1.0,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same registry")] = 2025,
+    target: Annotated[
+        str | None,
+        typer.Option(help="host:port of a running server; default: start one on --database-url"),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="calls in flight (batches load in parallel)")] = 16,
+) -> None:
+    """Load a seeded version of the Korea deployment through the gRPC API, with planted anomalies."""
+    import asyncio
+    from contextlib import nullcontext
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from registry.demo.grpc_load import load_over_grpc
+    from registry.demo.scenario import korea_deployment
+    from registry.demo.server_process import serve_in_subprocess
+
+    settings = settings_from(database_url)
+    typer.echo(f"building the Korea deployment at scale {scale:g} (seed {seed}) ...")
+    scenario = korea_deployment(scale=scale, seed=seed)
+    typer.echo(
+        f"{scenario.gpu_count:,} GPUs in {scenario.batch_count:,} batches, "
+        f"{len(scenario):,} commands, {len(scenario.anomalies)} planted anomalies"
+    )
+    server = nullcontext(None) if target else serve_in_subprocess(settings.database_url)
+    with server as process:
+        address = target or process.address  # type: ignore[union-attr]
+        if process is not None:
+            typer.echo(f"started gpureg serve on {address} (store {settings.database_url})")
+        with Progress(
+            TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+        ) as bar:
+            task = bar.add_task("load", total=len(scenario))
+            stats = asyncio.run(load_over_grpc(
+                address, scenario, concurrency=concurrency, progress=lambda n: bar.advance(task, n)))
+    rate = stats.steps / stats.seconds if stats.seconds else 0.0
+    typer.echo(
+        f"loaded {stats.steps:,} commands in {stats.seconds:.1f} s ({rate:,.0f}/s; "
+        f"{stats.replayed:,} already there, {stats.retries} retries); log position {stats.last_position:,}"
+    )
+    typer.echo("planted anomalies (the compliance projection must find each):")
+    for a in scenario.anomalies:
+        typer.echo(f"  - {a.kind}: batch {a.batch_id} ({a.detail})")
+    typer.echo(
+        "query it: make run (or gpureg serve --database-url ...), then e.g.\n"
+        "  node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge "
+        "-d '{\"page_size\": 5}' http://127.0.0.1:50051/registry.api.v1.QueryService/ListBatches"
+    )
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

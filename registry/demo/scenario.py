@@ -37,6 +37,7 @@ class Step:
     method: str
     payload: dict[str, Any]
     label: str = ""
+    group: str = ""  # steps of one group run in order (one batch's life); groups may interleave
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ class Scenario:
     def steps(self) -> Iterator[Step]:
         yield from self.reference
         yield from self.batches
+
+    @property
+    def batch_count(self) -> int:
+        return sum(1 for st in self.batches if st.method == "place_order")
 
     def __len__(self) -> int:
         return len(self.reference) + len(self.batches)
@@ -93,10 +98,11 @@ PARTIES: list[dict[str, Any]] = [
     {"key": "kal", "name": "Korean Air Cargo", "country": "KR", "roles": ["carrier"], "hq": "KR"},
     {"key": "dhl", "name": "DHL Global Forwarding", "country": "DE", "roles": ["carrier", "forwarder"], "hq": "DE"},
     {"key": "kaist", "name": "KAIST AI Graduate School", "country": "KR", "roles": ["end_user"], "hq": "KR"},
-    # Planted: a Korean tenant whose ultimate parent is headquartered in a D:5 country.
+    # Planted: a Korean tenant whose ultimate parent turns out, after it was assigned GPUs, to be
+    # headquartered in a D:5 country (the parent is recorded by a later correction).
     {"key": "dragon_parent", "name": "Red Dragon Holdings Ltd.", "country": "CN", "roles": ["purchaser"], "hq": "CN"},
-    {"key": "dragon_kr", "name": "Red Dragon Cloud Korea Co., Ltd.", "country": "KR",
-     "roles": ["end_user", "purchaser"], "hq": "KR", "parent": "dragon_parent"},
+    {"key": "dragon_kr", "name": "Hanbit Cloud Korea Co., Ltd.", "country": "KR",
+     "roles": ["end_user", "purchaser"], "hq": "KR"},
     # Planted: a reseller with no authorization to receive transfers.
     {"key": "broker", "name": "Seoul Compute Brokers", "country": "KR", "roles": ["purchaser"], "hq": "KR"},
 ]
@@ -216,6 +222,7 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
     next_serial = [serial_base]
     carriers = [ident("kal"), ident("dhl")]
     anomaly_slots = _anomaly_slots(len(plans))
+    hq_revealed = False
 
     for index, (when, program, model, site_key, size) in enumerate(plans):
         batch = ident(f"batch-{index}")
@@ -329,6 +336,13 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
                 step("assign", {"batch_id": batch, "assignee_id": who,
                                 "purpose": f"{PROGRAMS[program][3]} training and inference", "serials": group},
                      "assign", t)
+        if planted == "hq_rule_assignment" and not hq_revealed:
+            hq_revealed = True
+            t += timedelta(days=45)
+            step("amend_reference", {"kind": "party", "target_id": ident("dragon_kr"),
+                                     "fields": {"ultimate_parent_id": str(ident("dragon_parent"))},
+                                     "reason": "ownership disclosure: ultimate parent is Red Dragon Holdings (CN)"},
+                 "reveal the tenant's ultimate parent", t)
         if planted == "unlicensed_transfer":
             t += timedelta(days=30)
             step("transfer", {"batch_id": batch, "to_owner_id": ident("broker"), "reason": "secondary sale",
@@ -349,7 +363,7 @@ ANOMALY_KINDS = [
     "missing_in_transit", "unexpected_serial", "hq_rule_assignment", "overloaded_site",
     "installed_at_two_sites", "unlicensed_transfer", "shipped_after_expiry",
     "shipped_to_uncovered_country", "stuck_in_transit", "stolen", "missing_in_transit",
-    "hq_rule_assignment",
+    "unlicensed_transfer",
 ]
 
 
@@ -362,7 +376,9 @@ class _Steps:
 
     def add(self, method: str, payload: dict[str, Any], label: str, at: datetime) -> None:
         request_id = f"{self.tag}-{method}-{len(self.items)}"
-        self.items.append(Step(method, {**payload, "occurred_at": _at(at), "request_id": request_id}, label))
+        self.items.append(
+            Step(method, {**payload, "occurred_at": _at(at), "request_id": request_id}, label, self.tag)
+        )
 
 
 def _anomaly_slots(n_batches: int) -> dict[int, str]:
