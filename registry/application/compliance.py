@@ -23,7 +23,7 @@ Configuration (rulesets, country groups, screening threshold) is data: see
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -48,7 +48,14 @@ from registry.domain.classification import (
     classify,
 )
 from registry.domain.country_groups import DEFAULT_COUNTRY_GROUPS, CountryGroupRegistry
-from registry.domain.errors import AlreadyExists, ComplianceRefusal, IllegalTransition, InvalidField
+from registry.domain.errors import (
+    AlreadyExists,
+    ComplianceRefusal,
+    ConcurrencyConflict,
+    IllegalTransition,
+    InvalidField,
+    NotFound,
+)
 from registry.domain.licensing import (
     HeadquartersCheck,
     LicenseRequirement,
@@ -152,6 +159,10 @@ class ComplianceMixin(_Base):
                 raise ValueError("screening_threshold must be in (0, 100]")
             s.screening_threshold = float(screening_threshold)
 
+    def now(self) -> datetime:
+        """The registry's clock: the time a query without ``at`` is evaluated at."""
+        return self._clock()
+
     @property
     def rulesets(self) -> RulesetRegistry:
         return self._compliance.rulesets
@@ -193,10 +204,43 @@ class ComplianceMixin(_Base):
         return PartyFacts.of(party) if party is not None else None
 
     # ------------------------------------------------------------------ classification
-    def classify_model(self, model_id: UUID, at: datetime | None = None) -> Classification:
-        """Classify a GPU model under the ruleset in force at ``at`` (default: now)."""
+    def ruleset(self, ruleset_id: str) -> Ruleset:
+        """A configured ruleset by id; NotFound when none has that id."""
+        try:
+            return self.rulesets.get(ruleset_id)
+        except KeyError:
+            raise NotFound("ruleset", ruleset_id) from None
+
+    def classify_model(
+        self, model_id: UUID, at: datetime | None = None, ruleset_id: str | None = None
+    ) -> Classification:
+        """Classify a GPU model under the ruleset in force at ``at`` (default: now), or under the
+        configured ruleset ``ruleset_id``."""
         model: GpuModel = self._load("gpu_model", model_id)
-        return classify(ModelSpec.of(model), self.rulesets.in_force(at or self._clock()))
+        ruleset = self.ruleset(ruleset_id) if ruleset_id else self.rulesets.in_force(at or self._clock())
+        return classify(ModelSpec.of(model), ruleset)
+
+    def batches_of_models(self, model_ids: Collection[UUID]) -> dict[UUID, list[UUID]]:
+        """The batches (ordered or split off) of each of ``model_ids``, oldest first, read from
+        the creating events in the log (a batch's model never changes)."""
+        wanted = set(model_ids)
+        found: dict[UUID, list[UUID]] = {m: [] for m in wanted}
+        if not wanted:
+            return found
+        topics = [get_topic(GpuBatch.Ordered), get_topic(GpuBatch.SplitFrom)]
+        after = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start=after, limit=1000, topics=topics, inclusive_of_start=False
+            )
+            if not page:
+                return found
+            for n in page:
+                event = self.mapper.to_domain_event(n)
+                model_id = getattr(event, "model_id", None)
+                if model_id in wanted:
+                    found[model_id].append(event.originator_id)
+            after = page[-1].id
 
     def classification_impact(
         self, new_ruleset: Ruleset, at: datetime | None = None
@@ -319,6 +363,11 @@ class ComplianceMixin(_Base):
         party: Party = self._load("party", cmd.party_id)
 
         def decide(w: Any) -> list[RegistryAggregate]:
+            if cmd.expected_version is not None:
+                case = self.screening_case(party.id)
+                current = case.version if case is not None else 0
+                if current != cmd.expected_version:
+                    raise ConcurrencyConflict(ScreeningCase.id_for(party.id), cmd.expected_version, current)
             changed = self._screening_for(w.ctx, party)
             if not changed:
                 raise IllegalTransition(

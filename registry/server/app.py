@@ -21,6 +21,8 @@ from grpc_reflection.v1alpha import reflection
 from registry.api.v1 import (
     commands_pb2,
     commands_pb2_grpc,
+    compliance_pb2,
+    compliance_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
     queries_pb2,
@@ -31,6 +33,7 @@ from registry.application.service import Registry
 from registry.config import Settings
 from registry.server.actor import ActorInterceptor
 from registry.server.commands import CommandServicer
+from registry.server.compliance import ComplianceServicer
 from registry.server.concurrency import Blocking, LogNotifier
 from registry.server.decoding import RequestDecodingInterceptor
 from registry.server.events import EventServicer
@@ -40,6 +43,7 @@ API_SERVICES: tuple[str, ...] = (
     commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
     queries_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    compliance_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
 )
 
 
@@ -83,6 +87,8 @@ class ApiServer:
         events_pb2_grpc.add_EventServiceServicer_to_server(  # type: ignore[no-untyped-call]
             EventServicer(self.registry, self._blocking, self._notifier,
                           settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
+        compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            ComplianceServicer(self.registry, self._blocking, self._notifier), server)
         self._health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

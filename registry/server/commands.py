@@ -17,10 +17,8 @@ from registry.api.v1 import commands_pb2_grpc
 from registry.application import commands as c
 from registry.application.results import CommandResult
 from registry.application.service import Registry
-from registry.server.actor import current_actor
-from registry.server.calls import answer
+from registry.server.calls import run_command
 from registry.server.concurrency import Blocking, LogNotifier
-from registry.server.convert import request_data
 
 C = TypeVar("C", bound=c.Command)
 R = TypeVar("R")
@@ -42,19 +40,7 @@ class CommandServicer(commands_pb2_grpc.CommandServiceServicer):
         use_case: Callable[[str, C], CommandResult],
         response: Callable[..., R],
     ) -> R:
-        async def work() -> R:
-            command = c.parse(model, request_data(request))
-            result = await self._blocking(use_case, current_actor(), command)
-            if not result.replayed:
-                self._notifier.notify()
-            return response(
-                aggregate_id=str(result.aggregate_id),
-                version=result.version,
-                position=result.position,
-                replayed=result.replayed,
-            )
-
-        return await answer(context, work)
+        return await run_command(request, context, model, use_case, response, self._blocking, self._notifier)
 
     async def RegisterParty(self, request: pb.RegisterPartyRequest, context: Any) -> pb.RegisterPartyResponse:
         return await self._run(

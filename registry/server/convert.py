@@ -293,9 +293,17 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+# Fields left out of an event's payload because they can be megabytes, more than a subscriber's
+# message limit: the entries of a restricted-party list snapshot (its entry_count stays).
+OMITTED_PAYLOAD_FIELDS: dict[str, frozenset[str]] = {"ScreeningList.Imported": frozenset({"entries"})}
+
+
 def payload_json(event: DomainEventProtocol[UUID]) -> str:
-    """An event's own fields (not its envelope) as a JSON object."""
-    fields = {k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE}
+    """An event's own fields (not its envelope, nor OMITTED_PAYLOAD_FIELDS) as a JSON object."""
+    omitted = OMITTED_PAYLOAD_FIELDS.get(event_type_of_topic(get_topic(type(event))), frozenset())
+    fields = {
+        k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE and k not in omitted
+    }
     return json.dumps(fields, default=_json_default, sort_keys=True, separators=(",", ":"))
 
 

@@ -12,7 +12,8 @@ IllegalTransition                 FAILED_PRECONDITION     PreconditionFailure (t
                                                           message names the current state
 SerialAlreadyRegistered           FAILED_PRECONDITION     PreconditionFailure (type INVARIANT)
 InvariantViolation                FAILED_PRECONDITION     PreconditionFailure (type INVARIANT)
-ComplianceRefusal                 FAILED_PRECONDITION     PreconditionFailure (type COMPLIANCE)
+ComplianceRefusal                 FAILED_PRECONDITION     PreconditionFailure (type COMPLIANCE);
+                                                          ErrorInfo metadata ``citation``
 ConcurrencyConflict               ABORTED                 expected and current version
 NotFound                          NOT_FOUND               ResourceInfo
 AlreadyExists                     ALREADY_EXISTS          ResourceInfo
@@ -130,6 +131,8 @@ def _details(error: RegistryError, reason: str) -> list[Message]:
                 type=kind, subject=error.rule, description=error.detail)
         ]))
         metadata["rule"] = error.rule
+        if isinstance(error, ComplianceRefusal) and error.citation:
+            metadata["citation"] = error.citation
     elif isinstance(error, ConcurrencyConflict):
         metadata.update(
             aggregateId=str(error.ident),

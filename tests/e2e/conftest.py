@@ -18,7 +18,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2_grpc
 
-from registry.api.v1 import commands_pb2_grpc, events_pb2_grpc, queries_pb2_grpc
+from registry.api.v1 import commands_pb2_grpc, compliance_pb2_grpc, events_pb2_grpc, queries_pb2_grpc
 from registry.bootstrap import build_server
 from registry.config import Settings
 from registry.server.app import ApiServer
@@ -30,6 +30,7 @@ class Stubs:
     queries: queries_pb2_grpc.QueryServiceStub
     events: events_pb2_grpc.EventServiceStub
     health: health_pb2_grpc.HealthStub
+    compliance: compliance_pb2_grpc.ComplianceServiceStub
 
 
 class RunningServer:
@@ -70,6 +71,7 @@ class RunningServer:
             queries=queries_pb2_grpc.QueryServiceStub(channel),
             events=events_pb2_grpc.EventServiceStub(channel),
             health=health_pb2_grpc.HealthStub(channel),
+            compliance=compliance_pb2_grpc.ComplianceServiceStub(channel),
         )
 
     def run(self, coroutine_factory: Callable[[], Any]) -> Future[Any]:

@@ -3,6 +3,8 @@ discovers the API through server reflection and calls it over gRPC."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -62,6 +64,7 @@ def test_buf_curl_lists_the_services_through_reflection(buf: Path, server: Runni
         "registry.api.v1.CommandService",
         "registry.api.v1.QueryService",
         "registry.api.v1.EventService",
+        "registry.api.v1.ComplianceService",
         "grpc.health.v1.Health",
     } <= set(result.stdout.split())
 
@@ -108,3 +111,30 @@ def test_buf_curl_sees_an_invalid_argument_for_a_malformed_id(buf: Path, server:
     assert result.returncode != 0
     error = json.loads(result.stderr)
     assert error["code"] == "invalid_argument" and "batch_id" in error["message"]
+
+
+def test_buf_curl_imports_a_screening_list_and_classifies_a_model(
+    buf: Path, server: RunningServer, api: Stubs
+) -> None:
+    w = build_world(api)
+    content = b"name,addresses\nSeoul Cloud Co. Ltd.,\"1 Teheran-ro, Seoul, KR\"\n"
+
+    imported = ok(
+        buf_curl(
+            buf,
+            server,
+            "registry.api.v1.ComplianceService/ImportScreeningList",
+            {"source": "US CSL", "content": base64.b64encode(content).decode()},
+            "x-gpureg-actor: buf-user",
+        )
+    )
+    lists = ok(buf_curl(buf, server, "registry.api.v1.ComplianceService/ListScreeningLists", {}))
+    classified = ok(
+        buf_curl(buf, server, "registry.api.v1.ComplianceService/ClassifyModel", {"model_id": w.model})
+    )
+
+    (snapshot,) = lists["snapshots"]
+    assert snapshot["snapshotId"] == imported["aggregateId"]
+    assert snapshot["sha256"] == hashlib.sha256(content).hexdigest() and snapshot["importedBy"] == "buf-user"
+    classification = classified["classification"]
+    assert (classification["eccn"], classification["status"]) == ("3A090.a", "CONTROL_STATUS_CONTROLLED")

@@ -99,6 +99,22 @@ def test_an_illegal_transition_carries_the_current_state_and_allowed_steps() -> 
     )
 
 
+def test_a_compliance_refusal_names_its_rule_and_citation() -> None:
+    _, found = decoded(
+        status_for(ComplianceRefusal("headquarters-rule", "parent in CN", citation="15 CFR 742.6(a)(6)(iii)(A)"))
+    )
+
+    info = found["ErrorInfo"]
+    assert isinstance(info, error_details_pb2.ErrorInfo)
+    assert dict(info.metadata) == {"rule": "headquarters-rule", "citation": "15 CFR 742.6(a)(6)(iii)(A)"}
+    failure = found["PreconditionFailure"]
+    assert isinstance(failure, error_details_pb2.PreconditionFailure)
+    (violation,) = failure.violations
+    assert (violation.type, violation.subject, violation.description) == (
+        "COMPLIANCE", "headquarters-rule", "parent in CN"
+    )
+
+
 def test_field_violations_use_bad_request_field_paths() -> None:
     _, found = decoded(
         status_for(InvalidField([("units.3.serial", "must not be empty"), ("dense_tops.fp8", "x")]))
