@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from projections.cli import projections_app
 from registry.config import Settings
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Event store administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(projections_app, name="projections")
 
 DatabaseUrl = Annotated[
     str | None,

@@ -1,0 +1,108 @@
+"""Small helpers the read models share: position keys, the batch's one-word stage, compute."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from registry.domain.batch import Clearance, Stage
+
+STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
+LIVE_STAGES: tuple[str, ...] = ("pending", "in_transit", "received", "installed", "assigned")
+INSTALLED_STAGES: tuple[str, ...] = ("installed", "assigned")
+
+_CLEARANCE_STAGE = {
+    Clearance.NONE.value: "ordered",
+    Clearance.REQUESTED.value: "clearance_requested",
+    Clearance.GRANTED.value: "cleared",
+    Clearance.DENIED.value: "clearance_denied",
+    Clearance.REVOKED.value: "clearance_revoked",
+}
+
+
+@dataclass(frozen=True)
+class Pos:
+    """A position key "stage|site_hex|owner_hex|assignee_hex" as carried by an event's moves."""
+
+    stage: str
+    site: str
+    owner: str
+    assignee: str
+
+    @classmethod
+    def parse(cls, key: str) -> Pos:
+        stage, site, owner, assignee = key.split("|")
+        return cls(stage, site, owner, assignee)
+
+    @property
+    def is_unit_stage(self) -> bool:
+        """False for the pseudo position of units leaving the batch in a split."""
+        return self.stage in STAGES
+
+
+def moves_of(event: Any) -> list[tuple[Pos, Pos, int]]:
+    return [(Pos.parse(f), Pos.parse(t), int(n)) for f, t, n in getattr(event, "moves", [])]
+
+
+def uuid_or_none(hex_id: str) -> UUID | None:
+    return UUID(hex_id) if hex_id else None
+
+
+def batch_stage(units_by_stage: Mapping[str, int], clearance_status: str) -> str:
+    """One word for a batch: the earliest stage still holding live units (as GpuBatch.stage)."""
+    if units_by_stage.get("pending", 0):
+        return _CLEARANCE_STAGE[clearance_status]
+    for stage in ("in_transit", "received", "installed", "assigned"):
+        if units_by_stage.get(stage, 0):
+            return stage
+    return "closed"
+
+
+def tpp_per_gpu(dense_tops: Mapping[str, Any], bit_lengths: Mapping[str, Any]) -> Decimal:
+    """Total Processing Performance of one GPU: the highest dense TOPS x bit length.
+
+    TOPS count two operations per multiply-accumulate, so TOPS x bit length equals the rule's
+    2 x MacTOPS x bit length (BIS: 4800 = 600 INT8 TOPS x 8 = 300 FP16 TFLOPS x 16).
+    """
+    best = Decimal(0)
+    for precision, tops in dense_tops.items():
+        bits = bit_lengths.get(precision)
+        if bits is not None:
+            best = max(best, Decimal(str(tops)) * int(bits))
+    return best
+
+
+def dense_pflops_per_gpu(dense_tops: Mapping[str, Any]) -> Decimal:
+    """The highest dense throughput of one GPU over its precisions, in peta-operations/s."""
+    if not dense_tops:
+        return Decimal(0)
+    return max(Decimal(str(v)) for v in dense_tops.values()) / 1000
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe copy: UUIDs, decimals and datetimes become strings."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return plain(value.value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(plain(value), sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,173 @@
+"""The read-model database: engines, the bookkeeping tables and transaction helpers.
+
+Read models live in ``Settings.readmodel_url`` or, when that is unset, in the event store's own
+database (the same SQLite file, or the same PostgreSQL schema through ``search_path``).
+
+Two bookkeeping tables are shared by every projection:
+
+* ``projection_positions``: one row per projection *generation* (a full set of its tables):
+  its code version, status (``building``, ``active``), the log position it has processed and
+  which worker last wrote it. A projection's rows and its position are written in ONE
+  transaction, so a crash neither loses nor double-counts an event.
+* ``partner_allocations``: each partner's allocation in the deal (GPUs), set by an operator
+  (``gpureg projections allocations set``); not derived from events, never rebuilt.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    create_engine,
+    event,
+    exc,
+)
+from sqlalchemy.pool import StaticPool
+
+from registry.config import Settings
+from registry.infrastructure.store import ensure_postgres_schema, sqlalchemy_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+BOOKKEEPING = MetaData()
+
+POSITIONS = Table(
+    "projection_positions",
+    BOOKKEEPING,
+    Column("name", String(64), primary_key=True),
+    Column("generation", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("worker", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+ALLOCATIONS = Table(
+    "partner_allocations",
+    BOOKKEEPING,
+    Column("partner_id", Uuid, primary_key=True),
+    Column("gpus", BigInteger, nullable=False),
+    Column("note", String(400), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+BUILDING = "building"
+ACTIVE = "active"
+
+
+def readmodel_url(settings: Settings) -> str:
+    return settings.readmodel_url or settings.database_url
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite:///`` URL, or None for an in-memory database."""
+    parts = urlsplit(url)
+    path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
+    return None if path in ("", ":memory:") else path
+
+
+def create_readmodel_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for the read-model database named by ``url``.
+
+    SQLite gets WAL mode, a busy timeout, and explicit ``BEGIN`` (``BEGIN IMMEDIATE`` for
+    writers, see :func:`writing`) so a writer never fails half-way with "database is locked".
+    """
+    sa_url, options = sqlalchemy_url(url)
+    if sa_url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is None:
+            engine = create_engine(
+                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                f"sqlite:///{path}",
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            )
+        _configure_sqlite(engine, wal=path is not None)
+        return engine
+    ensure_postgres_schema(url)
+    return create_engine(sa_url, pool_pre_ping=True, **options)
+
+
+def _configure_sqlite(engine: Engine, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("gpureg_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def open_engine(settings: Settings) -> Engine:
+    engine = create_readmodel_engine(readmodel_url(settings))
+    ensure_bookkeeping(engine)
+    return engine
+
+
+def ensure_bookkeeping(engine: Engine) -> None:
+    """Create the bookkeeping tables if missing (safe when several processes race)."""
+    for attempt in range(3):
+        try:
+            with writing(engine) as conn:
+                BOOKKEEPING.create_all(conn, checkfirst=True)
+            return
+        except exc.DBAPIError:
+            if attempt == 2:
+                raise
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """One write transaction (``BEGIN IMMEDIATE`` on SQLite): commits on success."""
+    with engine.connect() as conn:
+        conn.execution_options(gpureg_write=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """One read transaction with a consistent snapshot (REPEATABLE READ on PostgreSQL)."""
+    with engine.connect() as conn:
+        if not is_sqlite(engine):
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def table_exists(conn: Connection, name: str) -> bool:
+    return bool(conn.dialect.has_table(conn, name))
+
+
+def dispose(engine: Any) -> None:
+    engine.dispose()

@@ -1,0 +1,380 @@
+"""Running projections: catch up, follow the log, take over, rebuild.
+
+:class:`ProjectionRunner` runs a set of projections against one store. For each projection it
+first takes that projection's lock (see :mod:`projections.locks`); a runner that cannot is a
+hot standby and tries again every ``standby_interval`` seconds. For each projection it holds it
+
+* creates the first generation if there is none;
+* rebuilds into a fresh generation when the active one was built by another code version
+  (queries keep reading the old one until the new one has caught up, then it switches over);
+* applies the log in chunks (one transaction each, rows and position together), then follows:
+  on PostgreSQL through the library's LISTEN/NOTIFY subscription with a bounded wait and a
+  re-poll of the log in case a notification was lost, elsewhere by polling the log.
+
+``gpureg projections run`` runs one in the foreground; ``gpureg serve`` can run one in a
+background thread (:meth:`ProjectionRunner.start` / :meth:`ProjectionRunner.stop`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Notification
+from sqlalchemy import Engine
+
+from projections.catalog import default_projections
+from projections.db import ACTIVE, BUILDING, reading
+from projections.engine import (
+    Generation,
+    PositionMoved,
+    Projection,
+    apply_chunk,
+    create_generation,
+    default_worker_id,
+    drop_generation,
+    generations,
+    switch_over,
+)
+from projections.feed import Feed, LogSource, PollingFeed, SubscriptionFeed
+from projections.locks import Locks, open_locks
+from registry.application.service import Registry
+from registry.domain.errors import RegistryError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+class RebuildBusy(RegistryError):
+    """Another rebuild of the same projection is running."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a rebuild of {name} is already running on this store")
+        self.name = name
+
+
+@dataclass
+class _Target:
+    projection: Projection
+    gen: Generation
+
+
+def _rebuild_key(name: str) -> str:
+    return f"rebuild-{name}"
+
+
+class ProjectionRunner:
+    """Runs projections against one event store and one read-model database."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        engine: Engine,
+        projections: Sequence[Projection] | None = None,
+        *,
+        chunk_size: int = 500,
+        poll_interval: float = 0.1,
+        repoll_interval: float = 1.0,
+        standby_interval: float = 1.0,
+        worker_id: str | None = None,
+        use_subscription: bool = True,
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        self.source = LogSource(registry)
+        self.engine = engine
+        self.projections = list(projections) if projections is not None else default_projections()
+        self.chunk_size = chunk_size
+        self.poll_interval = poll_interval
+        self.repoll_interval = repoll_interval
+        self.standby_interval = standby_interval
+        self.worker_id = worker_id or default_worker_id()
+        self.use_subscription = use_subscription and self.source.can_subscribe
+        self.locks: Locks = open_locks(engine)
+        self.last_error: BaseException | None = None
+        self._targets: list[_Target] | None = None
+        self._feed: Feed | None = None
+        self._next_standby_try = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Run in a background thread (for ``gpureg serve``)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="projections", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run_forever` to return soon (safe from a signal handler)."""
+        self._stop.set()
+        if self._feed is not None:
+            self._feed.interrupt()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop following, release the locks, close the subscription."""
+        self._stop.set()
+        if self._feed is not None:
+            self._feed.interrupt()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def held(self) -> list[str]:
+        """Names of the projections this runner currently runs."""
+        held = self.locks.held()
+        return [p.name for p in self.projections if p.name in held]
+
+    def run_forever(self) -> None:
+        """Catch up, then follow the log until :meth:`stop`. Errors are logged and retried."""
+        fresh = True
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    done = self.step(fresh=fresh)
+                    failures = 0
+                except Exception as e:
+                    failures += 1
+                    self.last_error = e
+                    log.exception("projection step failed (attempt %d); retrying", failures)
+                    self._reset()
+                    self._stop.wait(min(0.1 * 2**failures, 5.0))
+                    fresh = True
+                    continue
+                if done:
+                    fresh = False
+                    continue
+                fresh = not self._idle()
+        finally:
+            self._close()
+
+    def catch_up(self, max_steps: int | None = None) -> int:
+        """Apply everything in the log now (in this thread); errors propagate."""
+        total = 0
+        steps = 0
+        while max_steps is None or steps < max_steps:
+            done = self.step(fresh=True)
+            steps += 1
+            total += done
+            if not done:
+                break
+        return total
+
+    # ----------------------------------------------------------------------- one step
+    def step(self, fresh: bool = True) -> int:
+        """Apply at most one chunk to each projection held. Returns notifications consumed."""
+        if not self.locks.healthy():
+            self._targets = None
+        self._try_standby()
+        if self._targets is None:
+            self._targets = self._load_targets()
+        feed = self._feed_for_reading()
+        reads: dict[int, list[Notification]] = {}
+        decoded: dict[int, Any] = {}
+
+        def event_of(n: Notification) -> Any:
+            if n.id not in decoded:
+                decoded[n.id] = self.source.decode(n)
+            return decoded[n.id]
+
+        total = 0
+        for target in list(self._targets):
+            position = target.gen.position
+            if position not in reads:
+                reads[position] = feed.read(position, self.chunk_size, fresh)
+            notes = reads[position]
+            try:
+                total += apply_chunk(
+                    self.engine, target.projection, target.gen, notes, event_of, self.worker_id
+                )
+                if target.gen.status == BUILDING and len(notes) < self.chunk_size:
+                    self._try_switch(target)
+            except PositionMoved as moved:
+                log.info("reloading projections: %s", moved)
+                self._targets = None
+                break
+        if self._targets and self._feed is not None:
+            self._trim(self._feed)
+        return total
+
+    def _feed_for_reading(self) -> Feed:
+        if self._feed is not None and self._feed.broken:
+            self._feed.close()
+            self._feed = None
+        return self._feed or PollingFeed(self.source)
+
+    def _trim(self, feed: Feed) -> None:
+        if isinstance(feed, SubscriptionFeed) and self._targets:
+            covered = [t.gen.position for t in self._targets if t.gen.position >= feed.floor]
+            if covered:
+                feed.trim(min(covered))
+
+    def _idle(self) -> bool:
+        """Wait for news. True if the subscription delivered some; False after a bounded wait
+        (the next step then reads the log itself, so a lost notification costs one wait)."""
+        if not self._targets:
+            self._stop.wait(self.standby_interval)
+            return False
+        lowest = min(t.gen.position for t in self._targets)
+        if not self.use_subscription:
+            if self._feed is None:
+                self._feed = PollingFeed(self.source)
+            self._feed.wait(lowest, self.poll_interval)
+            return False
+        if self._feed is None or self._feed.broken:
+            if self._feed is not None:
+                self._feed.close()
+            self._feed = self._subscribe(lowest)
+        return self._feed.wait(lowest, self.repoll_interval)
+
+    def _subscribe(self, after: int) -> Feed:
+        """The live feed after ``after`` (tests override it to lose notifications)."""
+        return SubscriptionFeed(self.source, gt=after)
+
+    # ------------------------------------------------------------------ locks, targets
+    def _try_standby(self) -> None:
+        now = time.monotonic()
+        if now < self._next_standby_try:
+            return
+        self._next_standby_try = now + self.standby_interval
+        held = self.locks.held()
+        for p in self.projections:
+            if p.name not in held and self.locks.try_acquire(p.name):
+                log.info("worker %s now runs projection %s", self.worker_id, p.name)
+                self._targets = None
+
+    def _load_targets(self) -> list[_Target]:
+        held = self.locks.held()
+        targets: list[_Target] = []
+        for p in self.projections:
+            if p.name not in held:
+                continue
+            with reading(self.engine) as conn:
+                gens = generations(conn, p.name)
+            active = next((g for g in gens if g.status == ACTIVE), None)
+            if active is None:
+                try:
+                    active = create_generation(self.engine, p, ACTIVE, self.worker_id)
+                except PositionMoved:
+                    continue  # a rebuild just switched one in: pick it up next time
+            if active.version == p.version:
+                targets.append(_Target(p, active))
+                continue
+            # The active generation was built by other code: rebuild beside it.
+            if not self.locks.try_acquire(_rebuild_key(p.name)):
+                continue  # someone is rebuilding it; their switch-over ends the wait
+            resumable = [g for g in gens if g.status == BUILDING and g.version == p.version]
+            for g in gens:
+                if g.status == BUILDING and g not in resumable[-1:]:
+                    drop_generation(self.engine, p, g.generation)
+            building = resumable[-1] if resumable else create_generation(
+                self.engine, p, BUILDING, self.worker_id
+            )
+            log.info(
+                "projection %s: code version %d, active generation %d has version %d: rebuilding "
+                "into generation %d", p.name, p.version, active.generation, active.version,
+                building.generation,
+            )
+            targets.append(_Target(p, building))
+        return targets
+
+    def _try_switch(self, target: _Target) -> None:
+        if target.gen.position < self.source.head():
+            return
+        switched, old = switch_over(self.engine, target.gen)
+        if not switched:
+            return
+        log.info("projection %s: generation %d is now active", target.projection.name, target.gen.generation)
+        if old is not None:
+            drop_generation(self.engine, target.projection, old.generation)
+        self.locks.release(_rebuild_key(target.projection.name))
+
+    def _reset(self) -> None:
+        self._targets = None
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
+
+    def _close(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
+        self._targets = None
+        try:
+            self.locks.close()
+        except Exception:
+            log.debug("releasing locks failed", exc_info=True)
+
+
+def rebuild(
+    registry: Registry,
+    engine: Engine,
+    projection: Projection,
+    *,
+    chunk_size: int = 500,
+    progress: Progress | None = None,
+    worker_id: str | None = None,
+) -> Generation:
+    """Build ``projection`` from the whole log into a fresh generation, then switch over.
+
+    Queries keep answering from the active generation until the new one has caught up with
+    the log head (and with the active one, which a running worker may still be advancing);
+    the switch is one transaction. The old generation's tables are then dropped, and a worker
+    that was running the old generation picks up the new one.
+    """
+    worker = worker_id or default_worker_id()
+    source = LogSource(registry)
+    locks = open_locks(engine)
+    key = _rebuild_key(projection.name)
+    if not locks.try_acquire(key):
+        locks.close()
+        raise RebuildBusy(projection.name)
+    gen: Generation | None = None
+    switched = False
+    try:
+        with reading(engine) as conn:
+            stale = [g for g in generations(conn, projection.name) if g.status == BUILDING]
+        for g in stale:
+            drop_generation(engine, projection, g.generation)
+        gen = create_generation(engine, projection, BUILDING, worker)
+        decoded: dict[int, Any] = {}
+
+        def event_of(n: Notification) -> Any:
+            if n.id not in decoded:
+                decoded[n.id] = source.decode(n)
+            return decoded[n.id]
+
+        while True:
+            notes = source.read(gen.position, chunk_size)
+            apply_chunk(engine, projection, gen, notes, event_of, worker)
+            decoded.clear()
+            head = source.head()
+            if progress is not None:
+                progress(gen.position, head)
+            if len(notes) < chunk_size and gen.position >= head:
+                switched, old = switch_over(engine, gen)
+                if switched:
+                    if old is not None:
+                        drop_generation(engine, projection, old.generation)
+                    return gen
+    finally:
+        if gen is not None and not switched:
+            try:
+                drop_generation(engine, projection, gen.generation)
+            except Exception:
+                log.warning("could not drop unfinished generation %s", gen.generation, exc_info=True)
+        locks.release(key)
+        locks.close()
