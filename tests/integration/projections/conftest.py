@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +39,12 @@ class ReadSide:
         return runner
 
 
-@pytest.fixture
-def read_side(store_url: str) -> Iterator[ReadSide]:
-    settings = Settings(database_url=store_url)
+@contextmanager
+def opened(url: str) -> Iterator[ReadSide]:
+    settings = Settings(database_url=url)
     registry = build_registry(settings)
     engine = open_engine(settings)
-    side = ReadSide(store_url, settings, registry, engine, make_world(registry), ReadModels(engine, registry))
+    side = ReadSide(url, settings, registry, engine, make_world(registry), ReadModels(engine, registry))
     try:
         yield side
     finally:
@@ -51,3 +52,17 @@ def read_side(store_url: str) -> Iterator[ReadSide]:
             runner.stop()
         engine.dispose()
         registry.close()
+
+
+@pytest.fixture
+def read_side(store_url: str) -> Iterator[ReadSide]:
+    """A registry with a small world and its read models, on SQLite and on PostgreSQL."""
+    with opened(store_url) as side:
+        yield side
+
+
+@pytest.fixture
+def pg_read_side(postgres_url: str) -> Iterator[ReadSide]:
+    """The same, on PostgreSQL only (LISTEN/NOTIFY)."""
+    with opened(postgres_url) as side:
+        yield side

@@ -1,0 +1,290 @@
+"""What the read models answer: batches, serials, ownership, site power, custody, progress."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+
+from registry.application import commands as c
+from registry.application.ports import BatchFilter, BatchListing
+from registry.domain.errors import InvalidField
+from tests.builders import T0, World
+from tests.integration.projections.conftest import ReadSide
+
+B200_TPP = Decimal(36000)  # 4500 dense FP8 TOPS x 8 bits (= 2250 FP16 x 16)
+
+
+def _delivered(w: World, quantity: int = 16, buyer: UUID | None = None) -> tuple[UUID, list[str]]:
+    """A serialized batch shipped to ``w.site`` and received there."""
+    batch = w.order(quantity, buyer_id=buyer or w.samsung)
+    w.clear(batch, quantity)
+    serials = w.serials(batch, quantity, prefix=f"S{batch.hex[:4].upper()}")
+    w.ship(batch, serials=serials)
+    w.do("receive", c.Receive, batch_id=batch, shipment_id="SHP-1", receiving_party_id=w.samsung,
+         site_id=w.site, serials=serials, occurred_at=T0 + timedelta(days=6))
+    return batch, serials
+
+
+def _installed_and_assigned(w: World) -> tuple[UUID, list[str]]:
+    """16 GPUs at w.site: 12 installed (8 of them assigned to NAVER), 4 received."""
+    batch, serials = _delivered(w)
+    w.do("install", c.Install, batch_id=batch, site_id=w.site, rack="R07", host="gpu-node-3",
+         serials=serials[:12], occurred_at=T0 + timedelta(days=7))
+    w.do("assign", c.Assign, batch_id=batch, assignee_id=w.naver, purpose="LLM training",
+         serials=serials[:8], occurred_at=T0 + timedelta(days=8))
+    return batch, serials
+
+
+def test_batches_are_listed_oldest_first_a_page_at_a_time(read_side: ReadSide) -> None:
+    w = read_side.world
+    first, second, third = w.order(4), w.order(5), w.order(6)
+    read_side.runner().catch_up()
+    listing: BatchListing = read_side.read_models
+
+    page, token = listing.list_batches(BatchFilter(), 2, "")
+    assert [b.batch_id for b in page] == [first, second]
+    rest, last = listing.list_batches(BatchFilter(), 2, token)
+    assert [b.batch_id for b in rest] == [third]
+    assert last == ""
+    assert page[0].stage == "ordered"
+    assert page[0].units_by_stage["pending"] == 4
+    assert page[0].quantity == 4
+
+
+def test_batches_are_filtered_by_partner_site_stage_model_and_country(read_side: ReadSide) -> None:
+    w = read_side.world
+    delivered, _ = _delivered(w)
+    naver_order = w.order(3, buyer_id=w.naver)
+    cleared = w.order(2)
+    w.clear(cleared, 2)
+    read_side.runner().catch_up()
+
+    def ids(f: BatchFilter) -> set[UUID]:
+        return {b.batch_id for b in read_side.read_models.list_batches(f, 0, "")[0]}
+
+    assert ids(BatchFilter(partner_id=w.naver)) == {naver_order}
+    assert ids(BatchFilter(partner_id=w.samsung)) == {delivered, cleared}
+    assert ids(BatchFilter(site_id=w.site)) == {delivered}
+    assert ids(BatchFilter(stage="cleared")) == {cleared}
+    assert ids(BatchFilter(stage="received")) == {delivered}
+    assert ids(BatchFilter(country="KR")) == {delivered, cleared}
+    assert ids(BatchFilter(model_id=w.b200)) == {delivered, naver_order, cleared}
+    summary = read_side.read_models.list_batches(BatchFilter(site_id=w.site), 0, "")[0][0]
+    assert summary.site_ids == [w.site]
+    assert summary.destination_country == "KR"
+
+
+@pytest.mark.parametrize(
+    ("page_size", "token", "f", "field"),
+    [
+        (10, "not-a-token", BatchFilter(), "page_token"),
+        (-1, "", BatchFilter(), "page_size"),
+        (10, "", BatchFilter(stage="floating"), "stage"),
+    ],
+)
+def test_a_bad_listing_request_names_the_field_and_the_rule(
+    read_side: ReadSide, page_size: int, token: str, f: BatchFilter, field: str
+) -> None:
+    with pytest.raises(InvalidField) as refused:
+        read_side.read_models.list_batches(f, page_size, token)
+    assert refused.value.violations[0][0] == field
+
+
+def test_each_serial_shows_where_the_gpu_is_and_whose_it_is(read_side: ReadSide) -> None:
+    w = read_side.world
+    batch, serials = _installed_and_assigned(w)
+    read_side.runner().catch_up()
+
+    assigned = read_side.read_models.serial(serials[0].lower())
+    assert assigned is not None
+    assert (assigned.batch_id, assigned.stage, assigned.site_id) == (batch, "assigned", w.site)
+    assert (assigned.owner_id, assigned.assignee_id) == (w.samsung, w.naver)
+    assert (assigned.rack, assigned.host, assigned.shipment_id) == ("R07", "gpu-node-3", "SHP-1")
+    waiting = read_side.read_models.serial(serials[15])
+    assert waiting is not None
+    assert (waiting.stage, waiting.assignee_id, waiting.rack) == ("received", None, "")
+    assert read_side.read_models.serial("NO-SUCH-SERIAL") is None
+
+    page, token = read_side.read_models.batch_units(batch, 10, "")
+    rest, end = read_side.read_models.batch_units(batch, 10, token)
+    assert [u.serial for u in page + rest] == sorted(serials)
+    assert end == ""
+    detail = read_side.read_models.get_batch(batch)
+    assert detail is not None
+    assert detail.totals["installed"] == 12
+    assert detail.totals["assigned"] == 8
+    assert detail.summary.units_by_stage == {
+        "pending": 0, "in_transit": 0, "received": 4, "installed": 4, "assigned": 8, "rma": 0,
+        "lost": 0, "decommissioned": 0,
+    }
+    assert detail.assignee_ids == [w.naver]
+
+
+def test_ownership_counts_gpus_and_compute_per_partner_against_its_allocation(read_side: ReadSide) -> None:
+    w = read_side.world
+    batch, serials = _installed_and_assigned(w)
+    w.do("transfer", c.Transfer, batch_id=batch, to_owner_id=w.naver, to_site_id=w.site2,
+         reason="capacity sale", serials=serials[12:14], occurred_at=T0 + timedelta(days=9))
+    w.do("report_lost", c.ReportLost, batch_id=batch, kind="stolen", serials=[serials[15]],
+         occurred_at=T0 + timedelta(days=10))
+    read_side.read_models.set_allocation(w.samsung, 50_000, note="press, 31 Oct 2025")
+    read_side.read_models.set_allocation(w.carrier, 10)
+    read_side.runner().catch_up()
+
+    by_partner = {o.partner_id: o for o in read_side.read_models.ownership_by_partner()}
+    samsung, naver, carrier = by_partner[w.samsung], by_partner[w.naver], by_partner[w.carrier]
+    assert samsung.gpus_by_stage["assigned"] == 8
+    assert samsung.gpus_by_stage["installed"] == 4
+    assert samsung.gpus_by_stage["received"] == 1
+    assert samsung.gpus_by_stage["lost"] == 1
+    assert samsung.gpus_held == 13  # live units only: the stolen one is not held
+    assert samsung.compute_tpp == 13 * B200_TPP
+    assert samsung.dense_pflops == Decimal("4.5") * 13
+    assert samsung.allocated_gpus == 50_000
+    assert samsung.allocation_used == Decimal(13) / 50_000
+    assert samsung.name == "Samsung Electronics"
+    assert naver.gpus_by_stage["received"] == 2
+    assert naver.allocated_gpus is None
+    assert (carrier.gpus_held, carrier.allocated_gpus) == (0, 10)
+    assert read_side.read_models.ownership_by_partner(w.naver)[0].gpus_held == 2
+
+
+def test_a_corrected_gpu_model_changes_gpus_and_compute_without_a_rebuild(read_side: ReadSide) -> None:
+    w = read_side.world
+    w.order(3)
+    w.do("amend_reference", c.AmendReference, kind="gpu_model", target_id=w.b200,
+         fields={"gpus_per_unit": 8}, reason="sold as HGX servers")
+    read_side.runner().catch_up()
+
+    samsung = read_side.read_models.ownership_by_partner(w.samsung)[0]
+    assert samsung.gpus_held == 24
+    assert samsung.compute_tpp == 24 * B200_TPP
+
+
+def test_site_inventory_sums_installed_tdp_against_the_sites_power_capacity(read_side: ReadSide) -> None:
+    w = read_side.world
+    _installed_and_assigned(w)
+    runner = read_side.runner()
+    runner.catch_up()
+
+    site = {s.site_id: s for s in read_side.read_models.site_inventory()}[w.site]
+    assert site.installed_gpus == 12
+    assert site.installed_tdp_kw == Decimal(12)  # 12 x 1000 W
+    assert site.power_capacity_kw == Decimal(20000)
+    assert site.power_headroom_kw == Decimal(19988)
+    assert not site.over_capacity
+    assert site.units_by_stage["received"] == 4
+    assert [m.model_name for m in site.models] == ["B200"]
+    empty = {s.site_id: s for s in read_side.read_models.site_inventory()}[w.site2]
+    assert (empty.installed_gpus, empty.name) == (0, "NAVER Gak Sejong")
+
+    w.do("amend_reference", c.AmendReference, kind="site", target_id=w.site,
+         fields={"power_capacity_kw": "10"}, reason="one hall only")
+    runner.catch_up()
+    site = read_side.read_models.site_inventory(w.site)[0]
+    assert site.over_capacity
+    assert site.power_headroom_kw == Decimal(-2)
+
+
+def test_the_custody_trail_has_one_row_per_batch_event_with_who_when_and_where(read_side: ReadSide) -> None:
+    w = read_side.world
+    batch, serials = _delivered(w, 4)
+    read_side.runner().catch_up()
+
+    trail = read_side.read_models.custody_trail(batch)
+    assert [e.event_type for e in trail] == [
+        "Ordered", "ClearanceRequested", "ClearanceGranted", "SerialsRegistered", "Shipped", "Received",
+    ]
+    assert [e.version for e in trail] == [1, 2, 3, 4, 5, 6]
+    shipped, received = trail[4], trail[5]
+    assert shipped.serials == serials
+    assert shipped.quantity == 4
+    assert shipped.site_id == w.site
+    assert shipped.detail["itn"] == "X20260305123456"
+    assert shipped.occurred_at == T0 + timedelta(days=4)
+    assert shipped.recorded_at.tzinfo is not None
+    assert received.actor == "tester@ministry"
+    assert received.moves[0][2] == 4
+    assert trail[0].position < trail[-1].position
+
+
+def test_a_split_batchs_custody_trail_starts_with_its_parents_history(read_side: ReadSide) -> None:
+    w = read_side.world
+    parent = w.order(10)
+    w.clear(parent, 10)
+    child = w.do("split_batch", c.SplitBatch, batch_id=parent, quantity=4).aggregate_id
+    w.do("correct_order", c.CorrectOrder, batch_id=parent, po_number="PO-2", reason="typo")
+    read_side.runner().catch_up()
+
+    trail = read_side.read_models.custody_trail(child)
+    assert [(e.batch_id, e.event_type) for e in trail] == [
+        (parent, "Ordered"), (parent, "ClearanceRequested"), (parent, "ClearanceGranted"), (child, "SplitFrom"),
+    ]
+    assert [e.event_type for e in read_side.read_models.custody_trail(child, include_ancestors=False)] == [
+        "SplitFrom"
+    ]
+    assert read_side.read_models.get_batch(parent).summary.quantity == 6  # type: ignore[union-attr]
+
+
+def test_projection_status_reports_the_lag_in_events_and_seconds(read_side: ReadSide) -> None:
+    runner = read_side.runner()
+    runner.catch_up()
+    caught_up = read_side.registry.head()
+    for s in read_side.read_models.projection_status():
+        assert (s.position, s.head, s.lag_events, s.lag_seconds) == (caught_up, caught_up, 0, 0.0)
+
+    read_side.world.order(2)
+    read_side.world.order(3)
+    waiting = read_side.registry.read_log(caught_up, 100)
+    first_recorded = read_side.registry.decode(waiting[0]).timestamp
+    now = first_recorded + timedelta(seconds=42)
+    for s in read_side.read_models.projection_status(now=now):
+        assert s.state == "active"
+        assert s.position == caught_up
+        assert s.head == waiting[-1].id
+        assert s.lag_events == len(waiting)
+        assert s.lag_seconds == pytest.approx(42.0)
+
+    runner.catch_up()
+    assert {s.lag_events for s in read_side.read_models.projection_status()} == {0}
+
+
+def test_projections_that_never_ran_are_reported_as_not_started(read_side: ReadSide) -> None:
+    statuses = read_side.read_models.projection_status()
+    assert {s.state for s in statuses} == {"not started"}
+    assert {s.lag_events for s in statuses} == {len(read_side.registry.read_log(0, 1000))}
+    assert read_side.read_models.list_batches(BatchFilter(), 0, "") == ([], "")
+
+
+def test_a_query_after_wait_for_position_sees_the_commands_effect(read_side: ReadSide) -> None:
+    read_side.runner().start()
+    result = read_side.world.do(
+        "place_order", c.PlaceOrder, po_number="PO-RYW", supplier_id=read_side.world.nvidia,
+        buyer_id=read_side.world.naver, model_id=read_side.world.b200, quantity=7,
+        unit_price="1", currency="USD",
+    )
+
+    assert read_side.read_models.wait_for_position(result.position, timeout=60)
+    page, _ = read_side.read_models.list_batches(BatchFilter(partner_id=read_side.world.naver), 0, "")
+    assert [b.batch_id for b in page] == [result.aggregate_id]
+
+
+def test_wait_for_position_gives_up_at_the_timeout_when_no_worker_runs(read_side: ReadSide) -> None:
+    position = read_side.world.order(1)
+    assert position is not None
+    assert read_side.read_models.wait_for_position(read_side.registry.head(), timeout=0.05) is False
+
+
+def test_allocations_are_set_replaced_and_removed(read_side: ReadSide) -> None:
+    rm = read_side.read_models
+    rm.set_allocation(read_side.world.samsung, 40_000)
+    rm.set_allocation(read_side.world.samsung, 50_000, note="revised")
+    assert [(a.partner_id, a.gpus, a.note) for a in rm.allocations()] == [(read_side.world.samsung, 50_000, "revised")]
+    with pytest.raises(InvalidField) as refused:
+        rm.set_allocation(read_side.world.samsung, -1)
+    assert refused.value.violations == [("gpus", "must be >= 0")]
+    assert rm.remove_allocation(read_side.world.samsung)
+    assert rm.allocations() == []
