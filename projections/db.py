@@ -19,7 +19,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import (
@@ -167,7 +166,3 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 def table_exists(conn: Connection, name: str) -> bool:
     return bool(conn.dialect.has_table(conn, name))
-
-
-def dispose(engine: Any) -> None:
-    engine.dispose()

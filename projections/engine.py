@@ -17,7 +17,7 @@ import os
 import socket
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -42,7 +42,6 @@ from projections.db import ACTIVE, BUILDING, POSITIONS, reading, table_exists, w
 Row = dict[str, Any]
 Key = tuple[Any, ...]
 Handler = Callable[["Work", Any], None]
-Decoder = Callable[[Notification], Any]
 
 _LOAD_BATCH = 500
 
@@ -369,20 +368,6 @@ def _now() -> datetime:
 
 
 # ---------------------------------------------------------------------------- applying
-@dataclass
-class Chunk:
-    """Notifications read from the log, decoded at most once each."""
-
-    notifications: Sequence[Notification]
-    decode: Decoder
-    _decoded: dict[int, Any] = field(default_factory=dict)
-
-    def event(self, n: Notification) -> Any:
-        if n.id not in self._decoded:
-            self._decoded[n.id] = self.decode(n)
-        return self._decoded[n.id]
-
-
 def apply_chunk(
     engine: Engine,
     projection: Projection,

@@ -272,6 +272,7 @@ class ProjectionRunner:
                     continue  # a rebuild just switched one in: pick it up next time
             if active.version == p.version:
                 targets.append(_Target(p, active))
+                self._drop_abandoned(p, [g for g in gens if g.status == BUILDING])
                 continue
             # The active generation was built by other code: rebuild beside it.
             if not self.locks.try_acquire(_rebuild_key(p.name)):
@@ -290,6 +291,20 @@ class ProjectionRunner:
             )
             targets.append(_Target(p, building))
         return targets
+
+    def _drop_abandoned(self, projection: Projection, building: list[Generation]) -> None:
+        """Drop generations a rebuild left behind when it died (none while one is running)."""
+        key = _rebuild_key(projection.name)
+        if not building or key in self.locks.held() or not self.locks.try_acquire(key):
+            return
+        try:
+            with reading(self.engine) as conn:  # again, now that no rebuild can be running
+                building = [g for g in generations(conn, projection.name) if g.status == BUILDING]
+            for g in building:
+                log.info("projection %s: dropping abandoned generation %d", projection.name, g.generation)
+                drop_generation(self.engine, projection, g.generation)
+        finally:
+            self.locks.release(key)
 
     def _try_switch(self, target: _Target) -> None:
         if target.gen.position < self.source.head():

@@ -207,3 +207,17 @@ def test_a_lost_notification_only_delays_a_projection_until_its_bounded_wait_run
     assert batch in {b.batch_id for b in side.read_models.list_batches(BatchFilter(), 0, "")[0]}
     assert runner.deaf.waits >= 1
     assert runner.deaf.fresh_reads >= 1
+
+
+def test_a_generation_left_behind_by_a_dead_rebuild_is_dropped_when_a_runner_starts(read_side: ReadSide) -> None:
+    from projections.engine import create_generation
+
+    read_side.world.order(2)
+    read_side.runner().catch_up()
+    read_side.runners.pop().stop()
+    create_generation(read_side.engine, BatchInventory(), BUILDING, "a rebuild that died")
+
+    read_side.runner().catch_up()
+
+    assert [(g.generation, g.status) for g in _gens(read_side, "batch_inventory")] == [(1, ACTIVE)]
+    assert "rm_batch_inventory_batch_g2" not in set(inspect(read_side.engine).get_table_names())

@@ -288,3 +288,25 @@ def test_allocations_are_set_replaced_and_removed(read_side: ReadSide) -> None:
     assert refused.value.violations == [("gpus", "must be >= 0")]
     assert rm.remove_allocation(read_side.world.samsung)
     assert rm.allocations() == []
+
+
+def test_the_read_side_serve_starts_follows_the_log_and_closes(store_url: str) -> None:
+    from projections.read_side import open_read_side
+    from registry.bootstrap import build_registry
+    from registry.config import Settings
+    from tests.builders import make_world
+
+    settings = Settings(database_url=store_url)
+    registry = build_registry(settings)
+    side = open_read_side(settings, registry, poll_interval=0.01)
+    try:
+        side.start()
+        world = make_world(registry)
+        batch = world.order(2)
+        assert side.read_models.wait_for_position(registry.head(), timeout=60)
+        assert side.read_models.get_batch(batch) is not None
+    finally:
+        side.close()
+        registry.close()
+    assert side.runner is not None
+    assert side.runner.held() == []
