@@ -98,6 +98,7 @@ class ProjectionRunner:
         self.locks: Locks = open_locks(engine)
         self.last_error: BaseException | None = None
         self._targets: list[_Target] | None = None
+        self._incomplete = False  # a held projection has no target yet: look again soon
         self._feed: Feed | None = None
         self._next_standby_try = 0.0
         self._stop = threading.Event()
@@ -250,6 +251,8 @@ class ProjectionRunner:
         if now < self._next_standby_try:
             return
         self._next_standby_try = now + self.standby_interval
+        if self._incomplete:
+            self._targets = None
         held = self.locks.held()
         for p in self.projections:
             if p.name not in held and self.locks.try_acquire(p.name):
@@ -277,6 +280,12 @@ class ProjectionRunner:
             # The active generation was built by other code: rebuild beside it.
             if not self.locks.try_acquire(_rebuild_key(p.name)):
                 continue  # someone is rebuilding it; their switch-over ends the wait
+            with reading(self.engine) as conn:  # again, now that no other rebuild can run
+                gens = generations(conn, p.name)
+            active = next((g for g in gens if g.status == ACTIVE), None)
+            if active is None or active.version == p.version:
+                self.locks.release(_rebuild_key(p.name))
+                continue  # a rebuild finished meanwhile: pick it up next time
             resumable = [g for g in gens if g.status == BUILDING and g.version == p.version]
             for g in gens:
                 if g.status == BUILDING and g not in resumable[-1:]:
@@ -290,6 +299,7 @@ class ProjectionRunner:
                 building.generation,
             )
             targets.append(_Target(p, building))
+        self._incomplete = len(targets) < len([p for p in self.projections if p.name in held])
         return targets
 
     def _drop_abandoned(self, projection: Projection, building: list[Generation]) -> None:
