@@ -15,7 +15,10 @@ Two bookkeeping tables are shared by every projection:
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +39,6 @@ from sqlalchemy import (
     event,
     exc,
 )
-from sqlalchemy.pool import StaticPool
 
 from registry.config import Settings
 from registry.infrastructure.store import ensure_postgres_schema, sqlalchemy_url
@@ -94,31 +96,33 @@ def create_readmodel_engine(url: str) -> Engine:
     sa_url, options = sqlalchemy_url(url)
     if sa_url.startswith("sqlite"):
         path = sqlite_path(url)
+        scratch = None
         if path is None:
-            engine = create_engine(
-                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-            )
-        else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(
-                f"sqlite:///{path}",
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-            )
-        _configure_sqlite(engine, wal=path is not None)
+            # An in-memory store (tests, demos): the read models go to a scratch file, so the
+            # runner's thread and the query threads each get their own connection.
+            scratch = tempfile.mkdtemp(prefix="gpureg-readmodels-")
+            path = str(Path(scratch) / "readmodels.db")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            f"sqlite:///{path}",
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        if scratch is not None:
+            weakref.finalize(engine, shutil.rmtree, scratch, True)
+        _configure_sqlite(engine)
         return engine
     ensure_postgres_schema(url)
     return create_engine(sa_url, pool_pre_ping=True, **options)
 
 
-def _configure_sqlite(engine: Engine, wal: bool) -> None:
+def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        if wal:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -6,7 +6,7 @@
   schemas of one database do not block each other.
 * SQLite (a file): ``flock`` on a small file next to the database, released by the kernel when
   the process dies. Not available on Windows.
-* SQLite in memory: a lock inside this process.
+  (An in-memory store keeps its read models in a scratch file, so this applies too.)
 
 The locks are for efficiency and hot standby; correctness does not depend on them (a chunk
 only commits if the position it started from is still current, see ``apply_chunk``).
@@ -42,9 +42,9 @@ class Locks(Protocol):
 def open_locks(engine: Engine) -> Locks:
     if is_sqlite(engine):
         database = engine.url.database
-        if database and database != ":memory:":
-            return FileLocks(Path(database))
-        return ProcessLocks(str(id(engine)))
+        if not database or database == ":memory:":
+            raise ValueError("projection locks need a SQLite file (see create_readmodel_engine)")
+        return FileLocks(Path(database))
     return AdvisoryLocks(engine)
 
 
@@ -179,42 +179,4 @@ class FileLocks:
 
     def close(self) -> None:
         for key in list(self._files):
-            self.release(key)
-
-
-_PROCESS_HELD: set[tuple[str, str]] = set()
-_PROCESS_MUTEX = threading.Lock()
-
-
-class ProcessLocks:
-    """Locks among runners of one process (for an in-memory SQLite read model)."""
-
-    def __init__(self, namespace: str) -> None:
-        self.namespace = namespace
-        self._mine: set[str] = set()
-
-    def try_acquire(self, key: str) -> bool:
-        with _PROCESS_MUTEX:
-            if key in self._mine:
-                return True
-            if (self.namespace, key) in _PROCESS_HELD:
-                return False
-            _PROCESS_HELD.add((self.namespace, key))
-            self._mine.add(key)
-            return True
-
-    def release(self, key: str) -> None:
-        with _PROCESS_MUTEX:
-            if key in self._mine:
-                self._mine.discard(key)
-                _PROCESS_HELD.discard((self.namespace, key))
-
-    def held(self) -> set[str]:
-        return set(self._mine)
-
-    def healthy(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        for key in list(self._mine):
             self.release(key)

@@ -221,3 +221,30 @@ def test_a_generation_left_behind_by_a_dead_rebuild_is_dropped_when_a_runner_sta
 
     assert [(g.generation, g.status) for g in _gens(read_side, "batch_inventory")] == [(1, ACTIVE)]
     assert "rm_batch_inventory_batch_g2" not in set(inspect(read_side.engine).get_table_names())
+
+
+def test_an_in_memory_store_keeps_its_read_models_in_a_scratch_file_for_the_runner_and_queries() -> None:
+    from pathlib import Path
+
+    from projections.read_side import open_read_side
+    from registry.bootstrap import build_registry
+    from registry.config import Settings
+    from tests.builders import make_world
+
+    settings = Settings(database_url="sqlite:///:memory:")
+    registry = build_registry(settings)
+    side = open_read_side(settings, registry, poll_interval=0.01)
+    scratch = Path(str(side.engine.url.database)).parent
+    try:
+        side.start()
+        batch = make_world(registry).order(3)
+        assert side.read_models.wait_for_position(registry.head(), timeout=60)
+        assert side.read_models.get_batch(batch) is not None
+    finally:
+        side.close()
+        registry.close()
+    del side
+    import gc
+
+    gc.collect()
+    assert not scratch.exists()
