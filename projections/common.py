@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from registry.domain.batch import Clearance, Stage
+from registry.domain.classification import ModelSpec, total_processing_performance
 
 STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
 LIVE_STAGES: tuple[str, ...] = ("pending", "in_transit", "received", "installed", "assigned")
@@ -65,17 +66,16 @@ def batch_stage(units_by_stage: Mapping[str, int], clearance_status: str) -> str
 
 
 def tpp_per_gpu(dense_tops: Mapping[str, Any], bit_lengths: Mapping[str, Any]) -> Decimal:
-    """Total Processing Performance of one GPU: the highest dense TOPS x bit length.
-
-    TOPS count two operations per multiply-accumulate, so TOPS x bit length equals the rule's
-    2 x MacTOPS x bit length (BIS: 4800 = 600 INT8 TOPS x 8 = 300 FP16 TFLOPS x 16).
-    """
-    best = Decimal(0)
-    for precision, tops in dense_tops.items():
-        bits = bit_lengths.get(precision)
-        if bits is not None:
-            best = max(best, Decimal(str(tops)) * int(bits))
-    return best
+    """Total Processing Performance of one GPU: the highest dense TOPS x bit length over its
+    precisions (the rule's 2 x MacTOPS x bit length), as the classification computes it."""
+    spec = ModelSpec(
+        name="",
+        dense_tops={k: Decimal(str(v)) for k, v in dense_tops.items()},
+        bit_lengths={k: int(v) for k, v in bit_lengths.items()},
+        die_area_mm2=Decimal(0),
+        datacenter_marketed=True,
+    )
+    return total_processing_performance(spec)[1]
 
 
 def dense_pflops_per_gpu(dense_tops: Mapping[str, Any]) -> Decimal:
