@@ -382,7 +382,9 @@ class Registry(ComplianceMixin, Application[UUID]):
             batch: GpuBatch = w.current
             auth: ExportAuthorization = self._load("authorization", cmd.authorization_id)  # fresh per attempt
             clearance = batch.clearance
-            quantity = cmd.cleared_quantity or int(clearance.get("requested_quantity", batch.quantity))
+            quantity = cmd.cleared_quantity or min(
+                int(clearance.get("requested_quantity", batch.quantity)), batch.quantity
+            )
             if batch.clearance_status != Clearance.REQUESTED or not 0 < quantity <= batch.quantity:
                 batch.grant_clearance(w.ctx, auth.id, "", "", quantity)  # raises: the domain's own refusal
             classification = self._classification_for_clearance(batch, w.ctx.occurred_at)

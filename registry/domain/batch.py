@@ -814,10 +814,13 @@ class GpuBatch(RegistryAggregate):
         again = [s for s in serials if s in self.units]
         if again:
             raise InvariantViolation("serial-unique", f"already registered to this batch: {again[:5]}")
-        if len(self.units) + len(serials) > self.quantity:
+        pending = self.units_by_stage()[Stage.PENDING]
+        pending_with_serials = sum(1 for u in self.units.values() if u.stage == Stage.PENDING)
+        if len(serials) > pending - pending_with_serials:
             raise InvariantViolation(
                 "serials-within-quantity",
-                f"{len(self.units)} registered + {len(serials)} new > batch quantity {self.quantity}",
+                f"{len(serials)} new serial(s) but only {pending - pending_with_serials} pending unit(s) "
+                f"without a serial (batch quantity {self.quantity}, {len(self.units)} registered)",
             )
         self.trigger_event(
             self.SerialsRegistered,

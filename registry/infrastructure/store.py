@@ -76,28 +76,29 @@ def sqlalchemy_url(url: str) -> tuple[str, dict[str, Any]]:
 
 def position_of(recorder: ApplicationRecorder, aggregate_id: UUID, version: int) -> int:
     """The notification id (log position) of one stored event, by recorder kind."""
-    datastore: Any = getattr(recorder, "datastore", None)
-    table = getattr(recorder, "events_table_name", None)
-    module = type(recorder).__module__
-    if module == "eventsourcing.sqlite":
-        with datastore.transaction(commit=False) as cur:
+    from eventsourcing.postgres import PostgresApplicationRecorder
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=False) as cur:
             cur.execute(
-                f"SELECT rowid FROM {table} WHERE originator_id=? AND originator_version=?",  # noqa: S608
+                f"SELECT rowid FROM {recorder.events_table_name} "  # noqa: S608 - our table name
+                "WHERE originator_id=? AND originator_version=?",
                 (aggregate_id.hex, version),
             )
             row = cur.fetchone()
             return int(row[0]) if row else 0
-    if module == "eventsourcing.postgres":
-        schema = datastore.schema or "public"
-        with datastore.get_connection() as conn, conn.cursor() as cur:
+    if isinstance(recorder, PostgresApplicationRecorder):
+        schema = recorder.datastore.schema or "public"
+        with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
             cur.execute(
-                f'SELECT notification_id FROM "{schema}"."{table}" '  # noqa: S608
+                f'SELECT notification_id FROM "{schema}"."{recorder.events_table_name}" '  # noqa: S608
                 "WHERE originator_id=%s AND originator_version=%s",
                 (aggregate_id, version),
             )
-            row = cur.fetchone()
-            return int(row["notification_id"]) if row else 0
-    # In-memory (POPO) recorder, used only by unit tests.
+            found = cur.fetchone()
+            return int(found["notification_id"]) if found else 0
+    # Any other recorder (eventsourcing-sqlalchemy in the recorder benchmark): scan the log.
     for n in recorder.select_notifications(start=None, limit=10**9):
         if n.originator_id == aggregate_id and n.originator_version == version:
             return n.id

@@ -414,3 +414,33 @@ def test_two_registries_racing_for_one_serial_let_exactly_one_win(world: World, 
     winner = world.registry.batch_of_serial("RACE-1")
     loser = next(b for b in batches if b != winner)
     assert world.registry.get_batch(loser).units == {}
+
+
+def test_a_replayed_request_is_answered_by_an_index_lookup_not_a_log_scan(world: World) -> None:
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    from registry.infrastructure.store import position_of
+
+    batch = world.order(2)
+    result = world.do("correct_order", c.CorrectOrder, batch_id=batch, unit_price="1", reason="x", request_id="corr-1")
+    recorder = world.registry.recorder
+    assert position_of(recorder, batch, result.version) == result.position - 1  # the request record follows
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        # Reading the whole log would call select_notifications; the index path never does.
+        calls: list[int] = []
+        original = recorder.select_notifications
+        recorder.select_notifications = lambda *a, **k: calls.append(1) or original(*a, **k)  # type: ignore[method-assign]
+        try:
+            position_of(recorder, batch, result.version)
+        finally:
+            recorder.select_notifications = original  # type: ignore[method-assign]
+        assert calls == []
+
+
+def test_granting_after_a_split_clears_at_most_what_the_batch_still_holds(world: World) -> None:
+    batch = world.order(6)
+    world.do("request_clearance", c.RequestClearance, batch_id=batch, eccn="3A090.a", destination_country="KR",
+             consignee_id=world.samsung, end_user_id=world.samsung, quantity=6, authorization_id=world.license)
+    world.do("split_batch", c.SplitBatch, batch_id=batch, quantity=2)
+    world.do("grant_clearance", c.GrantClearance, batch_id=batch, authorization_id=world.license)
+    assert world.registry.get_batch(batch).cleared_quantity == 4

@@ -388,3 +388,14 @@ def test_uuid_ids_are_preserved() -> None:
     b = ordered()
     assert isinstance(b.id, UUID)
     assert b.buyer_id == BUYER
+
+
+def test_serials_attach_only_to_pending_units() -> None:
+    b = ordered(3)
+    b.request_clearance(CTX, AUTH, "3A090.a", "KR", BUYER, BUYER, 3, "AI")
+    b.report_lost(CTX, "lost", "pallet gone before shipping", 2, [])
+    with pytest.raises(InvariantViolation) as e:
+        b.register_serials(CTX, ["A", "B"], ["1", "2"])
+    assert e.value.rule == "serials-within-quantity"
+    b.register_serials(CTX, ["A"], ["1"])
+    assert b.units_by_stage()[Stage.PENDING] == 1
