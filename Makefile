@@ -104,4 +104,4 @@ bench-recorders: $(STAMP)
 
 ## report-screenshot: render the sample report to HTML, open it in headless Chromium, save docs/report-sample.png
 report-screenshot: $(SYSTEM_DEPS) $(STAMP)
-	$(BIN)/python -m registry.reports.screenshot --out docs/report-sample.png --height 3900
+	$(BIN)/python -m registry.reports.screenshot --out docs/report-sample.png --height 4020

@@ -31,7 +31,7 @@ from registry.reports.model import (
     SummaryItem,
     Table,
 )
-from registry.reports.render import Format, Rendered, render, render_bytes
+from registry.reports.render import Format, Rendered, iter_bytes, render, render_bytes
 from registry.reports.verify import Verification, read_recorded, verify
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "UnreadableInputs",
     "Verification",
     "content_digest",
+    "iter_bytes",
     "read_recorded",
     "render",
     "render_bytes",

@@ -98,21 +98,22 @@ table.data tr { break-inside: avoid; }
 .note { color: var(--muted); font-size: 11.5px; margin: -8px 0 14px; }
 .summary { margin: 6px 0 16px; break-inside: avoid; }
 .summary h4 { margin: 0 0 6px; }
-.tiles { display: flex; flex-wrap: wrap; gap: 8px; }
+.tiles { display: flex; flex-wrap: wrap; column-gap: 2%; row-gap: 8px; }
 .tile { border: 1px solid var(--rule); border-left: 4px solid var(--accent); padding: 7px 10px 8px;
-  min-width: 170px; flex: 1 1 220px; background: #fff; }
+  flex: 0 0 23.5%; background: #fff; }
 .tile .label { color: var(--muted); font-size: 11.5px; }
 .tile .value { font-size: 19px; font-weight: bold; font-variant-numeric: tabular-nums; margin-top: 2px;
   white-space: nowrap; }
 figure.chart { margin: 8px 0 18px; break-inside: avoid; }
 figure.chart figcaption { font-weight: bold; font-size: 13px; margin-bottom: 4px; break-after: avoid; }
 figure.chart svg { display: block; width: 100%; max-width: 840px; height: auto; }
-figure.chart table.data { margin-top: 8px; }
+figure.chart table.data { margin-top: 8px; width: auto; min-width: 60%; }
 section.new-page { break-before: page; }
 .integrity { margin-top: 30px; border-top: 3px solid var(--accent); padding-top: 10px; font-size: 12px;
   break-inside: avoid; }
 .integrity h2 { border: 0; margin: 0 0 6px; padding: 0; font-size: 14px; }
-.integrity code { font-family: 'DejaVu Sans Mono', monospace; font-size: 11.5px; word-break: break-all; }
+.integrity code { font-family: 'DejaVu Sans Mono', monospace; font-size: 11.5px; white-space: nowrap; }
+.integrity code.digest { white-space: normal; word-break: break-all; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 9pt; }
   h1 { font-size: 18pt; }
@@ -287,8 +288,8 @@ def _write_header(report: Report, digest: str, w: Write) -> None:
 def _write_footer(report: Report, digest: str, w: Write) -> None:
     w(
         '</main>\n<footer class="integrity">\n<h2>Integrity</h2>\n'
-        f"<p>Content digest (SHA-256 of the canonical JSON content, format {FORMAT_VERSION}): "
-        f'<code id="report-digest">sha256:{digest}</code></p>\n'
+        f"<p>Content digest: SHA-256 of the report's canonical JSON content (format {FORMAT_VERSION})<br>"
+        f'<code id="report-digest" class="digest">sha256:{digest}</code></p>\n'
         "<p>This report states every input it was generated from and contains no time of printing: "
         "the same registry, inputs and format give the same bytes. "
         "<code>gpureg report verify FILE</code> regenerates it from the registry and compares.</p>\n"

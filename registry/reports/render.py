@@ -12,7 +12,8 @@ prints, and use CSV or JSON for bulk data.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO
@@ -123,3 +124,16 @@ def render_bytes(report: Report, fmt: Format | str) -> bytes:
     buffer = io.BytesIO()
     render(report, fmt, buffer)
     return buffer.getvalue()
+
+
+def iter_bytes(report: Report, fmt: Format | str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+    """The report in ``fmt`` as chunks of at most ``chunk_size`` bytes, for a streaming response
+    (the gRPC method that streams a report). The report is rendered first into a temporary file that
+    stays in memory up to 1 MiB and spills to disk beyond, then read back: memory stays flat."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20) as spool:
+        render(report, fmt, spool.write)
+        spool.seek(0)
+        while chunk := spool.read(chunk_size):
+            yield chunk

@@ -26,6 +26,7 @@ from registry.reports import (
     Series,
     Table,
     content_digest,
+    iter_bytes,
     read_recorded,
     render,
     render_bytes,
@@ -261,3 +262,11 @@ def test_every_chart_kind_renders_many_categories_without_error(kind: ChartKind)
     svg = render_chart_svg(chart)
     assert svg.count("long label") >= 12  # labels are rotated, and thinned out when even that would overlap
     assert ">A<" in svg and ">B<" in svg
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+def test_a_report_streamed_in_chunks_is_the_same_bytes(fmt: Format) -> None:
+    chunks = list(iter_bytes(sample_report(), fmt, chunk_size=1000))
+    assert all(0 < len(c) <= 1000 for c in chunks)
+    assert len(chunks) > 3
+    assert b"".join(chunks) == render_bytes(sample_report(), fmt)
