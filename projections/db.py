@@ -11,6 +11,8 @@ Two bookkeeping tables are shared by every projection:
   transaction, so a crash neither loses nor double-counts an event.
 * ``partner_allocations``: each partner's allocation in the deal (GPUs), set by an operator
   (``gpureg projections allocations set``); not derived from events, never rebuilt.
+* ``partner_allocation_history``: every value an allocation has had and when it was set (None:
+  removed), so a report as of a past time shows the allocations in force then.
 """
 
 from __future__ import annotations
@@ -66,6 +68,16 @@ ALLOCATIONS = Table(
     Column("gpus", BigInteger, nullable=False),
     Column("note", String(400), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+ALLOCATION_HISTORY = Table(
+    "partner_allocation_history",
+    BOOKKEEPING,
+    Column("partner_id", Uuid, primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("gpus", BigInteger, nullable=True),  # None: the allocation was removed
+    Column("note", String(400), nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
 )
 
 BUILDING = "building"

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, Table, delete, exc, exists, insert, or_, select
+from sqlalchemy import Connection, Engine, Table, delete, exc, exists, func, insert, or_, select
 
 from projections.catalog import default_projections
 from projections.common import (
@@ -29,7 +29,7 @@ from projections.common import (
     tpp_per_gpu,
     uuid_or_none,
 )
-from projections.db import ACTIVE, ALLOCATIONS, reading, writing
+from projections.db import ACTIVE, ALLOCATION_HISTORY, ALLOCATIONS, reading, table_exists, writing
 from projections.engine import Generation, Projection, generations
 from projections.feed import LogSource
 from registry.application.ports import BatchFilter, BatchSummary
@@ -447,12 +447,37 @@ class ReadModels:
             conn.execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.partner_id == partner_id))
             conn.execute(insert(ALLOCATIONS).values(
                 partner_id=partner_id, gpus=gpus, note=note, updated_at=allocation.updated_at))
+            _remember_allocation(conn, partner_id, gpus, note, allocation.updated_at)
         return allocation
 
     def remove_allocation(self, partner_id: UUID) -> bool:
         with writing(self.engine) as conn:
             gone = conn.execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.partner_id == partner_id))
+            if gone.rowcount:
+                _remember_allocation(conn, partner_id, None, "removed", datetime.now(UTC))
             return bool(gone.rowcount)
+
+    def allocations_at(self, when: datetime) -> list[Allocation]:
+        """The allocations in force at ``when``: per partner the latest value set at or before it
+        (from ``partner_allocation_history``; an allocation set before the history existed counts
+        from its ``updated_at``). A partner whose allocation was removed by then has none."""
+        latest: dict[UUID, Allocation | None] = {}
+        with reading(self.engine) as conn:
+            if table_exists(conn, ALLOCATION_HISTORY.name):
+                h = ALLOCATION_HISTORY
+                for r in conn.execute(select(h).order_by(h.c.partner_id, h.c.seq)).mappings():
+                    set_at = _aware(r["set_at"])
+                    if set_at <= when:
+                        latest[r["partner_id"]] = (
+                            None if r["gpus"] is None else Allocation(r["partner_id"], r["gpus"], r["note"], set_at)
+                        )
+                    else:
+                        latest.setdefault(r["partner_id"], None)
+            has_current = table_exists(conn, ALLOCATIONS.name)
+        for a in self.allocations() if has_current else []:
+            if a.partner_id not in latest and a.updated_at <= when:
+                latest[a.partner_id] = a
+        return [a for _, a in sorted(latest.items(), key=lambda kv: str(kv[0])) if a is not None]
 
     # ----------------------------------------------------------------------- progress
     def _source(self) -> LogSource:
@@ -525,6 +550,15 @@ class ReadModels:
 
 
 # ------------------------------------------------------------------------------ shaping
+def _remember_allocation(
+    conn: Connection, partner_id: UUID, gpus: int | None, note: str, set_at: datetime
+) -> None:
+    h = ALLOCATION_HISTORY
+    top = conn.execute(select(func.max(h.c.seq)).where(h.c.partner_id == partner_id)).scalar()
+    conn.execute(insert(h).values(
+        partner_id=partner_id, seq=int(top or 0) + 1, gpus=gpus, note=note, set_at=set_at))
+
+
 def _sites_by_batch(conn: Connection, bucket: Table, ids: list[UUID]) -> dict[UUID, list[UUID]]:
     if not ids:
         return {}

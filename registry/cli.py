@@ -8,6 +8,7 @@ import typer
 
 from projections.cli import projections_app
 from registry.config import Settings
+from registry.reports.cli import report_app
 
 app = typer.Typer(
     help="Sovereign GPU Registry: the event-sourced system of record for AI GPU batches.",
@@ -17,6 +18,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Event store administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
+app.add_typer(report_app, name="report")
 
 DatabaseUrl = Annotated[
     str | None,

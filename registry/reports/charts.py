@@ -188,6 +188,14 @@ def render_chart_svg(chart: Chart) -> str:
     plot_right = WIDTH - right_pad
     plot_w = plot_right - plot_left
     band = plot_w / n
+    if any(_wrap(c, band - 6, TICK_FONT) is None for c in chart.categories):
+        # Category labels will be rotated: the first one reaches left of its category by cos(40 deg)
+        # of its width; widen the left margin so it is not cut off.
+        overhang = max(_text_width(_short(c), TICK_FONT) for c in chart.categories) * 0.766 - band / 2 + 2
+        if overhang > plot_left:
+            plot_left = overhang
+            plot_w = plot_right - plot_left
+            band = plot_w / n
 
     # Vertical layout: legend, headroom for value labels, plot, category labels, x title.
     legend, legend_h = _legend_layout([s.name for s in chart.series], plot_left, plot_right)

@@ -125,6 +125,11 @@ section.new-page { break-before: page; }
   .tile .label, .note, .integrity { font-size: 8pt; }
   .mono, table.inputs td.mono, .integrity code { font-size: 7.5pt; }
   figure.chart svg { max-width: 100%; }
+  /* A wide table must fit the page: padding shrinks, words hyphenate, long tokens (serials, ids)
+     break where they must, times wrap between date and time in a column of their own width. */
+  table.data th, table.data td { padding: 3px 4px; overflow-wrap: break-word; }
+  table.data td { hyphens: auto; }
+  table.data td.dt { width: 10%; white-space: normal; }
 }
 """.replace("FONT", FONT)
 

@@ -28,6 +28,8 @@ from registry.api.v1 import (
     events_pb2_grpc,
     queries_pb2,
     queries_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
 )
 from registry.application.service import Registry
 from registry.config import Settings
@@ -38,12 +40,14 @@ from registry.server.concurrency import Blocking, LogNotifier
 from registry.server.decoding import RequestDecodingInterceptor
 from registry.server.events import EventServicer
 from registry.server.queries import QueryServicer
+from registry.server.reports import ReportServicer
 
 API_SERVICES: tuple[str, ...] = (
     commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
     queries_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     compliance_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
+    reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
 )
 
 
@@ -90,6 +94,8 @@ class ApiServer:
                           settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ComplianceServicer(self.registry, self._blocking, self._notifier), server)
+        reports_pb2_grpc.add_ReportServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            ReportServicer(self.registry, self._blocking, self.read_models), server)
         self._health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

@@ -1,0 +1,188 @@
+"""Report builders: the compliance, ownership and custody reports, as of any past time.
+
+    store = ReportStore(registry, read_models)          # read_models: the live ones (allocations)
+    with ReportSession(store) as session:
+        report = session.build("ownership", recorded_by=t, partner="Samsung Electronics Co., Ltd.")
+        render(report, "pdf", out)                      # render inside the session: rows stream from it
+    with ReportSession(store) as session:
+        result = verify(file_bytes, session.regenerate)  # registry.reports.verify
+
+Each build replays the log up to the as-of time into a scratch read-model database
+(:class:`~registry.reports.builders.asof.AsOfView`) that lives until the session closes; the
+report's tables read it lazily while the report is written. Nothing is cached between sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, date, datetime, time
+from uuid import UUID
+
+from registry.domain.errors import InvalidField
+from registry.domain.reference import ExportAuthorization, Party
+from registry.reports.builders import compliance, custody, ownership
+from registry.reports.builders.asof import AsOfView, last_recorded_at
+from registry.reports.builders.common import (
+    AUTHORIZATION_INPUT,
+    PARTNER_INPUT,
+    Context,
+    Filters,
+    ReportStore,
+    describe_store,
+    describe_url,
+)
+from registry.reports.formatting import iso_utc
+from registry.reports.model import AsOf, InvalidReport, Report, ReportRequest
+
+BUILDERS: dict[str, Callable[[Context], Report]] = {
+    compliance.KIND: compliance.build,
+    ownership.KIND: ownership.build,
+    custody.KIND: custody.build,
+}
+KINDS: tuple[str, ...] = tuple(BUILDERS)
+
+
+class ReportSession:
+    """Builds reports from one store; the scratch databases of its reports live until :meth:`close`."""
+
+    def __init__(self, store: ReportStore) -> None:
+        self.store = store
+        self._stack = ExitStack()
+
+    def __enter__(self) -> ReportSession:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def build(
+        self,
+        kind: str,
+        recorded_by: datetime | None = None,
+        occurred_by: datetime | None = None,
+        partner: UUID | str | None = None,
+        authorization: UUID | str | None = None,
+    ) -> Report:
+        """The ``kind`` report as recorded by ``recorded_by`` (default: when the registry recorded its
+        latest event) and, if given, as occurred by ``occurred_by``. ``partner``: a party id or exact
+        name; ``authorization``: an authorization id or number. Bad input raises InvalidField naming
+        the field (``kind``, ``as_of``, ``as_occurred_by``, ``partner``, ``authorization``)."""
+        if kind not in BUILDERS:
+            raise InvalidField.one("kind", f"one of {list(KINDS)}")
+        if recorded_by is None:
+            recorded_by = last_recorded_at(self.store.registry)
+            if recorded_by is None:
+                raise InvalidField.one("as_of", "the registry has recorded nothing yet; give a time")
+        else:
+            _check_time("as_of", recorded_by)
+            if recorded_by > datetime.now(UTC):
+                raise InvalidField.one(
+                    "as_of",
+                    "must not be in the future: a report as recorded by a time still to come would change as "
+                    "events arrive",
+                )
+        if occurred_by is not None:
+            _check_time("as_occurred_by", occurred_by)
+        as_of = AsOf(recorded_by, occurred_by)
+        read_models = self.store.read_models
+        allocations = read_models.allocations_at(as_of.recorded_by) if read_models is not None else []
+        view = AsOfView(self.store.registry, as_of, allocations)
+        self._stack.callback(view.close)
+        filters = Filters(
+            partner=_resolve_partner(view, partner),
+            authorization=_resolve_authorization(view, authorization),
+        )
+        return BUILDERS[kind](Context(self.store, view, as_of, filters, kind))
+
+    def regenerate(self, request: ReportRequest) -> Report:
+        """The report for a recorded request (what :func:`registry.reports.verify` calls)."""
+        partner = request.get(PARTNER_INPUT)
+        authorization = request.get(AUTHORIZATION_INPUT)
+        if not isinstance(partner, UUID | None) or not isinstance(authorization, UUID | None):
+            raise InvalidField.one("inputs", "the partner and authorization filters must be ids")
+        return self.build(
+            request.kind, request.as_of.recorded_by, request.as_of.occurred_by, partner, authorization
+        )
+
+
+def file_name(kind: str, recorded_by: datetime, extension: str) -> str:
+    """The default file name of a report: ``ownership-report-20261231T235959Z.pdf``."""
+    return f"{kind}-report-{recorded_by.astimezone(UTC):%Y%m%dT%H%M%SZ}{extension}"
+
+
+def _check_time(field: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidField.one(field, "must carry a time zone (e.g. 2026-12-31T23:59:59Z or +09:00)")
+
+
+def parse_time(field: str, text: str) -> datetime:
+    """An ISO-8601 time with a zone (``2026-12-31T15:00:00Z``, ``...+09:00``), or a date meaning the
+    end of that day in UTC (``2026-12-31`` = ``2026-12-31T23:59:59.999999Z``)."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max, UTC)
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidField.one(field, f"not an ISO-8601 time or date: {text!r}") from None
+    _check_time(field, value)
+    return value.astimezone(UTC)
+
+
+def _resolve_partner(view: AsOfView, value: UUID | str | None) -> UUID | None:
+    if value is None or value == "":
+        return None
+    ident = _as_uuid(value)
+    when = iso_utc(view.as_of.recorded_by)
+    if ident is not None:
+        if not isinstance(view.aggregate(ident), Party):
+            raise InvalidField.one("partner", f"no party {ident} had been registered by {when}")
+        return ident
+    wanted = str(value).strip().casefold()
+    found = [i for i in view.ids_of("Party") if str(getattr(view.aggregate(i), "name", "")).casefold() == wanted]
+    if len(found) != 1:
+        problem = "no party is" if not found else f"{len(found)} parties are"
+        raise InvalidField.one("partner", f"{problem} named {value!r} as of {when}; give the party's id")
+    return found[0]
+
+
+def _resolve_authorization(view: AsOfView, value: UUID | str | None) -> UUID | None:
+    if value is None or value == "":
+        return None
+    ident = _as_uuid(value)
+    when = iso_utc(view.as_of.recorded_by)
+    if ident is not None:
+        if not isinstance(view.aggregate(ident), ExportAuthorization):
+            raise InvalidField.one("authorization", f"no authorization {ident} had been registered by {when}")
+        return ident
+    wanted = str(value).strip()
+    found = [i for i in view.ids_of("ExportAuthorization") if getattr(view.aggregate(i), "number", None) == wanted]
+    if len(found) != 1:
+        problem = "no authorization has" if not found else f"{len(found)} authorizations have"
+        raise InvalidField.one("authorization", f"{problem} the number {wanted!r} as of {when}; give its id")
+    return found[0]
+
+
+def _as_uuid(value: UUID | str) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(value.strip())
+    except ValueError:
+        return None
+
+
+__all__ = [
+    "KINDS",
+    "InvalidReport",
+    "ReportSession",
+    "ReportStore",
+    "describe_store",
+    "describe_url",
+    "file_name",
+    "parse_time",
+]

@@ -1,0 +1,273 @@
+"""As-of views: the read models as they were at a past time, rebuilt from the log by the same code.
+
+A report is *as of* two times (:class:`registry.reports.AsOf`):
+
+* **as recorded by T** (``recorded_by``, the default basis): what the registry had recorded by T.
+  The view replays the log from its start and stops at the first event whose recorded time (the
+  library's ``timestamp``) is after T. Positions are handed out in recording order, so this is a
+  prefix of the log, up to a log position (``AsOfView.position``). A fact recorded after T (even one
+  that *happened* before T) is not in it, so a report printed last year is reproduced exactly
+  today.
+* **as occurred by T** (``occurred_by``, optional): of the events recorded by the first time, only
+  those whose business time (``occurred_at``) is at or before T. An event is also left out when an
+  earlier event of the same aggregate was left out: the events of one batch, party or
+  authorization are applied in the order the registry recorded them and never reordered, so a
+  late-reported receipt is not applied without its shipment.
+
+The view replays that part of the log into a scratch SQLite database through the catalog's own
+projections (:func:`projections.catalog.default_projections`, applied chunk by chunk with
+:func:`projections.engine.apply_chunk`, the function the live workers use), plus an index of
+aggregate versions and adopted screening-list snapshots. Reports then query it with
+:class:`projections.queries.ReadModels`, and reference aggregates (parties, authorizations, ...)
+are loaded at the version the view reached (``registry.repository.get(id, version=v)``, the domain's
+own replay). Nothing is cached across views: every report replays the log again.
+
+Partners' allocations are operator data, not events; the view copies those in force at the
+recorded-by time (``ReadModels.allocations_at``) from the live read-model database.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, Uuid, event, insert, select
+
+from projections.catalog import default_projections
+from projections.db import ACTIVE, ALLOCATIONS, create_readmodel_engine, ensure_bookkeeping, reading, writing
+from projections.engine import Generation, Handler, Projection, Work, apply_chunk, create_generation
+from projections.queries import Allocation, ReadModels
+from registry.application.service import Registry
+from registry.domain.screening import ScreeningLists
+from registry.reports.model import AsOf
+
+WORKER = "as-of view"
+CHUNK = 500
+
+
+class AsOfIndex(Projection):
+    """What a report needs beside the read models: the version each aggregate reached in the view
+    (to load reference aggregates as of then) and the latest adopted screening-list snapshots."""
+
+    name = "asof_index"
+    version = 1
+
+    def define(self, metadata: MetaData, name: Callable[[str], str]) -> dict[str, Table]:
+        aggregate = Table(
+            name("aggregate"), metadata,
+            Column("aggregate_id", Uuid, primary_key=True),
+            Column("kind", String(64), nullable=False),
+            Column("version", Integer, nullable=False),
+            Column("created_position", BigInteger, nullable=False),
+        )
+        screening = Table(
+            name("screening_list"), metadata,
+            Column("source", String(200), primary_key=True),
+            Column("snapshot_id", Uuid, nullable=False),
+            Column("sha256", String(64), nullable=False),
+            Column("position", BigInteger, nullable=False),
+        )
+        return {"aggregate": aggregate, "screening_list": screening}
+
+    def handlers(self) -> Mapping[type[Any], Handler]:
+        return {ScreeningLists.Adopted: _adopted}
+
+    def handler_for(self, topic: str) -> Handler | None:
+        special = super().handler_for(topic)
+        if special is None:
+            return _indexed  # every event: its aggregate's version
+
+        def both(work: Work, e: Any) -> None:
+            _indexed(work, e)
+            special(work, e)
+
+        return both
+
+
+def _indexed(work: Work, e: Any) -> None:
+    cache = work.cache("aggregate")
+    found = cache.get(e.originator_id)
+    if found is None:
+        kind = type(e).__qualname__.split(".")[0]
+        cache.put({"aggregate_id": e.originator_id, "kind": kind, "version": e.originator_version,
+                   "created_position": work.position})
+    else:
+        cache.put({**found, "version": e.originator_version})
+
+
+def _adopted(work: Work, e: Any) -> None:
+    work.cache("screening_list").put(
+        {"source": e.source, "snapshot_id": e.snapshot_id, "sha256": e.sha256, "position": work.position}
+    )
+
+
+def occurred_at(e: Any) -> datetime:
+    """An event's business time (every registry event has one; the recorded time otherwise)."""
+    value = getattr(e, "occurred_at", None)
+    return value if isinstance(value, datetime) else e.timestamp
+
+
+def last_recorded_at(registry: Registry) -> datetime | None:
+    """When the registry recorded its latest event (the default recorded-by time of a report)."""
+    head = registry.head()
+    if not head:
+        return None
+    found = registry.read_log(head - 1, 1)  # the event at the head position
+    if not found:
+        return None
+    when: datetime = registry.decode(found[0]).timestamp  # type: ignore[attr-defined]
+    return when
+
+
+@dataclass(frozen=True)
+class ScreeningSnapshot:
+    source: str
+    snapshot_id: UUID
+    sha256: str
+
+
+class AsOfView:
+    """The read models as of ``as_of``, in a scratch SQLite database (see the module docstring).
+
+    Use as a context manager (or call :meth:`close`): the scratch database is deleted on close.
+    ``position``: the last log position recorded by the recorded-by time (0 when none);
+    ``applied``: events applied to the view; ``left_out``: events recorded by then but left out
+    because they (or an earlier event of their aggregate) occurred after the occurred-by time.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        as_of: AsOf,
+        allocations: Sequence[Allocation] = (),
+        projections: Sequence[Projection] | None = None,
+        chunk_size: int = CHUNK,
+    ) -> None:
+        self.registry = registry
+        self.as_of = as_of
+        self.projections: list[Projection] = list(projections or default_projections())
+        self.index = AsOfIndex()
+        self._dir = tempfile.mkdtemp(prefix="gpureg-asof-")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)
+        self.engine: Engine = create_readmodel_engine(f"sqlite:///{Path(self._dir) / 'asof.db'}")
+        _scratch_pragmas(self.engine)
+        self.position = 0
+        self.applied = 0
+        self.left_out = 0
+        self._memo: dict[UUID, Any] = {}
+        try:
+            ensure_bookkeeping(self.engine)
+            self._copy_allocations(allocations)
+            self._replay(chunk_size)
+        except BaseException:
+            self.close()
+            raise
+        self.read_models = ReadModels(self.engine, registry, self.projections)
+
+    # ---------------------------------------------------------------------- lifecycle
+    def __enter__(self) -> AsOfView:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self._cleanup()
+
+    # ------------------------------------------------------------------------- replay
+    def _copy_allocations(self, allocations: Sequence[Allocation]) -> None:
+        if not allocations:
+            return
+        with writing(self.engine) as conn:
+            conn.execute(insert(ALLOCATIONS), [
+                {"partner_id": a.partner_id, "gpus": a.gpus, "note": a.note, "updated_at": a.updated_at}
+                for a in allocations
+            ])
+
+    def _replay(self, chunk_size: int) -> None:
+        targets = [*self.projections, self.index]
+        gens: list[Generation] = [create_generation(self.engine, p, ACTIVE, WORKER) for p in targets]
+        recorded_by = self.as_of.recorded_by
+        occurred_by = self.as_of.occurred_by
+        held_back: set[Any] = set()  # aggregates with an event left out: their later events wait too
+        decoded: dict[int, Any] = {}
+        after = 0
+        finished = False
+        while not finished:
+            notes = self.registry.read_log(after, chunk_size)
+            if not notes:
+                break
+            chosen: list[Notification] = []
+            for n in notes:
+                e: Any = self.registry.decode(n)
+                if e.timestamp > recorded_by:
+                    finished = True
+                    break
+                self.position = n.id
+                if occurred_by is not None and (e.originator_id in held_back or occurred_at(e) > occurred_by):
+                    held_back.add(e.originator_id)
+                    self.left_out += 1
+                    continue
+                decoded[n.id] = e
+                chosen.append(n)
+            after = notes[-1].id
+            if chosen:
+                for p, gen in zip(targets, gens, strict=True):
+                    apply_chunk(self.engine, p, gen, chosen, lambda n: decoded[n.id], WORKER)
+                self.applied += len(chosen)
+            decoded.clear()
+
+    # ------------------------------------------------------------------------ queries
+    def screening_snapshots(self) -> list[ScreeningSnapshot]:
+        """The latest adopted snapshot of each restricted-party list, by source."""
+        t = self.index.tables(1)["screening_list"]
+        with reading(self.engine) as conn:
+            rows = conn.execute(select(t).order_by(t.c.source)).mappings().all()
+        return [ScreeningSnapshot(r["source"], r["snapshot_id"], r["sha256"]) for r in rows]
+
+    def version_of(self, aggregate_id: UUID) -> int | None:
+        t = self.index.tables(1)["aggregate"]
+        with reading(self.engine) as conn:
+            found = conn.execute(select(t.c.version).where(t.c.aggregate_id == aggregate_id)).scalar()
+        return None if found is None else int(found)
+
+    def ids_of(self, kind: str) -> Iterator[UUID]:
+        """Ids of the aggregates of one class (``"Party"``, ``"ExportAuthorization"``, ...) in the
+        view, in the order they were created."""
+        t = self.index.tables(1)["aggregate"]
+        with reading(self.engine) as conn:
+            ids = conn.execute(
+                select(t.c.aggregate_id).where(t.c.kind == kind).order_by(t.c.created_position)
+            ).scalars().all()
+        yield from ids
+
+    def aggregate(self, aggregate_id: UUID) -> Any | None:
+        """A reference aggregate (party, site, GPU model, authorization) as of the view: loaded
+        from the store at the version the view reached; None when it did not exist then. Kept for
+        the life of the view (reference aggregates are few); load batches through the read models."""
+        if aggregate_id in self._memo:
+            return self._memo[aggregate_id]
+        version = self.version_of(aggregate_id)
+        found = None if version is None else self.registry.repository.get(aggregate_id, version=version)
+        self._memo[aggregate_id] = found
+        return found
+
+
+def _scratch_pragmas(engine: Engine) -> None:
+    """A scratch database needs no durability: skip the fsyncs."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()

@@ -1,0 +1,255 @@
+"""What every report builder shares: the store, the filters, the stated inputs, names and helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+
+from sqlalchemy import Select, Table
+
+from projections.common import uuid_or_none
+from projections.db import reading
+from projections.queries import CustodyEntry, ReadModels
+from registry.application.ports import BatchFilter, BatchSummary
+from registry.application.service import Registry
+from registry.domain.errors import InvalidField
+from registry.reports.builders.asof import AsOfView
+from registry.reports.formatting import iso_utc
+from registry.reports.model import AsOf, InputValue
+
+BUILDER_VERSION = 1
+"""Bump when a builder's output changes for the same store: reports made before then no longer verify,
+and their "Report version" input says why."""
+
+PARTNER_INPUT = "Partner filter"
+AUTHORIZATION_INPUT = "Authorization filter"
+STAGE_TITLES: dict[str, str] = {
+    "pending": "Pending",
+    "in_transit": "In transit",
+    "received": "Received",
+    "installed": "Installed",
+    "assigned": "Assigned",
+    "rma": "RMA",
+    "lost": "Lost",
+    "decommissioned": "Decommissioned",
+}
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class ReportStore:
+    """Where reports come from: the registry (its event log), the live read models (only for the
+    partners' allocations, operator data that is not in the log) and a description of the store
+    for the report's inputs (no absolute paths; see :func:`describe_store`)."""
+
+    registry: Registry
+    read_models: ReadModels | None = None
+    description: str = ""
+
+    @property
+    def generated_from(self) -> str:
+        return self.description or describe_store(self.registry)
+
+
+def describe_store(registry: Registry) -> str:
+    """The event store, named without anything that varies between machines or runs: the SQLite
+    file's name (not its directory), or PostgreSQL's host, port, database and schema (no password)."""
+    env = registry.env
+    module = str(env.get("PERSISTENCE_MODULE", ""))
+    if module.endswith("sqlite"):
+        name = str(env.get("SQLITE_DBNAME", ""))
+        if (name.startswith("file:") and "mode=memory" in name) or name in ("", ":memory:"):
+            return "SQLite event store (in memory)"
+        return f"SQLite event store {name.rsplit('/', 1)[-1]}"
+    if module.endswith("postgres"):
+        host = env.get("POSTGRES_HOST", "")
+        port = env.get("POSTGRES_PORT", "")
+        db = env.get("POSTGRES_DBNAME", "")
+        schema = env.get("POSTGRES_SCHEMA") or "public"
+        return f"PostgreSQL event store {host}:{port}/{db} schema {schema}"
+    return "event store"
+
+
+def describe_url(url: str) -> str:
+    """The same description from a database URL (for messages before a registry is open)."""
+    parts = urlsplit(url)
+    if parts.scheme.startswith("sqlite"):
+        path = parts.path.lstrip("/")
+        if path in ("", ":memory:"):
+            return "SQLite event store (in memory)"
+        return f"SQLite event store {path.rsplit('/', 1)[-1]}"
+    schema = parse_qs(parts.query).get("schema", ["public"])[0]
+    return f"PostgreSQL event store {parts.hostname}:{parts.port or 5432}{parts.path} schema {schema}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A report's filters; None means everything. ``partner``: a party id (buyer, owner or assignee
+    of the units; consignee or end user on an authorization); ``authorization``: an authorization id
+    (the batches cleared under it)."""
+
+    partner: UUID | None = None
+    authorization: UUID | None = None
+
+
+@dataclass
+class Context:
+    """What a builder works with: the view, the filters, the request's as-of times and a name cache."""
+
+    store: ReportStore
+    view: AsOfView
+    as_of: AsOf
+    filters: Filters
+    kind: str
+    _names: dict[UUID, str] = field(default_factory=dict)
+
+    @property
+    def registry(self) -> Registry:
+        return self.store.registry
+
+    @property
+    def read_models(self) -> ReadModels:
+        return self.view.read_models
+
+    # ----------------------------------------------------------------------- inputs
+    def inputs(self) -> tuple[tuple[str, InputValue], ...]:
+        """The inputs every report states, in this order (the first four come from the request)."""
+        basis = self.as_of.occurred_by or self.as_of.recorded_by
+        rulesets = tuple(r.ruleset_id for r in self.registry.rulesets.rulesets if r.effective_from <= basis)
+        groups = tuple(v.version_id for v in self.registry.country_groups.versions if v.effective_from <= basis)
+        snapshots = tuple(f"{s.source} sha256:{s.sha256}" for s in self.view.screening_snapshots())
+        pairs: list[tuple[str, InputValue]] = [
+            (PARTNER_INPUT, self.filters.partner),
+            (AUTHORIZATION_INPUT, self.filters.authorization),
+            ("Log position", self.view.position),
+            ("Events applied", self.view.applied),
+        ]
+        if self.as_of.occurred_by is not None:
+            pairs.append(("Events left out (occurred later)", self.view.left_out))
+        pairs += [
+            ("Ruleset versions", rulesets),
+            ("Country-group versions", groups),
+            ("Screening snapshot", snapshots or None),
+            ("Generated from", self.store.generated_from),
+            ("Report version", f"gpureg {self.kind} report {BUILDER_VERSION}"),
+        ]
+        return tuple(pairs)
+
+    def as_of_sentence(self) -> str:
+        text = f"as the registry had recorded it by {display_time(self.as_of.recorded_by)} (log position " \
+               f"{self.view.position:,}, {self.view.applied:,} events)"
+        if self.as_of.occurred_by is not None:
+            text += (
+                f", counting only what had happened by {display_time(self.as_of.occurred_by)} "
+                f"({self.view.left_out:,} recorded events occurred later and are left out)"
+            )
+        return text
+
+    def filter_sentence(self) -> str:
+        parts = []
+        if self.filters.partner is not None:
+            parts.append(f"partner {self.name(self.filters.partner)}")
+        if self.filters.authorization is not None:
+            parts.append(f"authorization {self.authorization_label(self.filters.authorization)}")
+        return "Filtered to " + " and ".join(parts) + "." if parts else "No filter: the whole registry."
+
+    # ------------------------------------------------------------------------ names
+    def name(self, ident: UUID | None) -> str:
+        """A party's, site's or GPU model's name as of the view ('' for None, the id if unknown)."""
+        if ident is None:
+            return ""
+        if ident not in self._names:
+            agg = self.view.aggregate(ident)
+            self._names[ident] = str(getattr(agg, "name", "")) or str(ident)
+        return self._names[ident]
+
+    def authorization_label(self, ident: UUID) -> str:
+        auth = self.view.aggregate(ident)
+        if auth is None:
+            return str(ident)
+        return str(auth.number or auth.exception_code or auth.auth_type)
+
+    # ---------------------------------------------------------------------- batches
+    def batches(self) -> Iterator[BatchSummary]:
+        """The batches the filters select, in the order they were created (streamed a page at a time)."""
+        token = ""
+        while True:
+            page, token = self.read_models.list_batches(BatchFilter(partner_id=self.filters.partner), PAGE, token)
+            for summary in page:
+                if self.filters.authorization is None or self.cleared_under(summary.batch_id):
+                    yield summary
+            if not token:
+                return
+
+    def cleared_under(self, batch_id: UUID) -> bool:
+        wanted = str(self.filters.authorization)
+        return any(
+            e.event_type == "ClearanceGranted" and str(e.detail.get("authorization_id")) == wanted
+            for e in self.read_models.custody_trail(batch_id, include_ancestors=False)
+        )
+
+    def trail(self, batch_id: UUID) -> list[CustodyEntry]:
+        return self.read_models.custody_trail(batch_id)
+
+    # ------------------------------------------------------------------------ tables
+    def table(self, projection: str, name: str) -> Table:
+        return self.view.read_models.projections[projection].tables(1)[name]
+
+    def rows(self, stmt: Select[Any]) -> Iterator[Any]:
+        """Stream a query's rows from the view (one read transaction per call)."""
+        with reading(self.view.engine) as conn:
+            yield from conn.execute(stmt).mappings()
+
+
+# ---------------------------------------------------------------------------- helpers
+def display_time(value: datetime) -> str:
+    return iso_utc(value).replace("T", " ").replace("Z", " UTC")
+
+
+def percent(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(100) * Decimal(part) / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+
+
+def quantize(value: Decimal, places: str = "0.001") -> Decimal:
+    return value.quantize(Decimal(places), rounding=ROUND_HALF_EVEN)
+
+
+def serial_range(serials: Sequence[str]) -> str:
+    """Serials as a short range, the first and last joined by an en dash, then the count; one serial
+    as itself; '' for none.
+    Ranges of numeric serials say whether they are contiguous."""
+    if not serials:
+        return ""
+    if len(serials) == 1:
+        return serials[0]
+    ordered = sorted(serials, key=lambda s: (len(s), s))
+    first, last = ordered[0], ordered[-1]
+    text = f"{first} \u2013 {last} ({len(serials):,})"
+    if all(s.isdigit() for s in (first, last)) and int(last) - int(first) + 1 != len(serials):
+        text += ", not contiguous"
+    return text
+
+
+def hex_uuid(value: str) -> UUID | None:
+    return uuid_or_none(value)
+
+
+def moves_text(moves: Sequence[Sequence[Any]]) -> str:
+    """'pending → in_transit 72' for each move (the accounting an event carries)."""
+    out = []
+    for move in moves:
+        from_key, to_key, count = str(move[0]), str(move[1]), int(move[2])
+        to_stage = to_key.split("|", maxsplit=1)[0] or "split"
+        out.append(f"{from_key.split('|', maxsplit=1)[0]} \u2192 {to_stage} {count:,}")
+    return "; ".join(out)
+
+
+def refuse_unknown(field: str, what: str, value: object, as_of: AsOf) -> InvalidField:
+    return InvalidField.one(field, f"no {what} {value} as of {iso_utc(as_of.recorded_by)}")

@@ -1,0 +1,435 @@
+"""The compliance report: what an export-control auditor asks for.
+
+Summary (units by stage, open findings by severity); per authorization its drawdown and ledger; per
+shipment the items, ECCN, authorization, destination, AES/EEI ITN and dates; per cleared batch its
+parties (with ultimate parents and their headquarters countries) and the classification evidence
+recorded with the clearance; findings and their resolution trail with rule citations; record
+retention dates; and the chain of custody of every batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from projections.common import STAGES
+from projections.queries import CustodyEntry
+from registry.domain.compliance_rules import RULES, retention_until
+from registry.domain.licensing import PartyFacts, headquarters_check
+from registry.domain.reference import ExportAuthorization, Party
+from registry.reports.builders import findings as findings_section
+from registry.reports.builders.common import STAGE_TITLES, Context, serial_range
+from registry.reports.builders.custody import batch_sections
+from registry.reports.model import (
+    Block,
+    Cell,
+    Column,
+    ColumnType,
+    Paragraph,
+    Report,
+    Section,
+    Summary,
+    SummaryItem,
+    Table,
+)
+
+KIND = "compliance"
+RETENTION_EVENTS = ("Shipped", "Transferred", "ReportedLost", "Decommissioned")
+"""Events that restart the record-retention clock of a batch: an export, an in-country transfer, or
+a termination (loss, decommission); 15 CFR 762.6."""
+
+
+def build(ctx: Context) -> Report:
+    return Report(
+        kind=KIND,
+        title="Export-control compliance report",
+        subtitle="Authorizations and drawdown, shipments, parties, classification evidence, findings, record "
+        "retention and chain of custody",
+        as_of=ctx.as_of,
+        inputs=ctx.inputs(),
+        sections=(
+            Section("Summary", lambda: _summary(ctx)),
+            Section("Authorizations and drawdown", lambda: _authorizations(ctx), new_page=True),
+            Section("Shipments", lambda: _shipments(ctx), new_page=True),
+            Section("Parties of each cleared batch", lambda: _parties(ctx), new_page=True),
+            Section("Classification evidence", lambda: _classification(ctx), new_page=True),
+            Section("Findings", lambda: findings_section.blocks(ctx), new_page=True),
+            Section("Record retention", lambda: _retention(ctx), new_page=True),
+            Section("Chain of custody", lambda: batch_sections(ctx, new_page=False), new_page=True),
+        ),
+    )
+
+
+# ------------------------------------------------------------------------------ summary
+def _summary(ctx: Context) -> Iterator[Block]:
+    units = dict.fromkeys(STAGES, 0)
+    batches = 0
+    shipments = 0
+    for b in ctx.batches():
+        batches += 1
+        for s in STAGES:
+            units[s] += b.units_by_stage.get(s, 0)
+        shipments += sum(1 for e in ctx.trail(b.batch_id) if e.event_type == "Shipped" and e.batch_id == b.batch_id)
+    yield Paragraph(
+        f"The registry's export-control record {ctx.as_of_sentence()}. Decisions the registry owns (clearances, "
+        "shipments against them, assignments, in-country transfers) were checked against the rules when they "
+        "were made and refused when a rule said no; facts reported from the field are recorded and flagged as "
+        "findings. Rule ids and citations are those of registry/domain/compliance_rules.py. " + ctx.filter_sentence()
+    )
+    yield Summary("Units by stage", (
+        SummaryItem("Batches", batches),
+        SummaryItem("Units", sum(units.values()), "units"),
+        *(SummaryItem(STAGE_TITLES[s], units[s], "units") for s in STAGES),
+        SummaryItem("Shipments", shipments),
+        SummaryItem("Authorizations", sum(1 for _ in _authorizations_selected(ctx))),
+    ))
+    yield from findings_section.summary(ctx)
+
+
+# ----------------------------------------------------------------------- authorizations
+def _authorizations_selected(ctx: Context) -> Iterator[ExportAuthorization]:
+    for ident in ctx.view.ids_of("ExportAuthorization"):
+        if ctx.filters.authorization is not None and ident != ctx.filters.authorization:
+            continue
+        auth: ExportAuthorization | None = ctx.view.aggregate(ident)
+        if auth is None:
+            continue
+        partner = ctx.filters.partner
+        if partner is not None and partner not in auth.consignee_ids and partner not in auth.end_user_ids:
+            continue
+        yield auth
+
+
+def _label(auth: ExportAuthorization) -> str:
+    """'D1234567 (license)', 'NAC-0042 (license exception NAC)', 'NLR-KR (no license required)'."""
+    kind = auth.auth_type.replace("_", " ")
+    return f"{auth.number or auth.exception_code or '(no number)'} ({kind}" + (
+        f" {auth.exception_code})" if auth.exception_code and auth.number else ")"
+    )
+
+
+def _authorizations(ctx: Context) -> Iterator[Block]:
+    yield Paragraph(
+        "Each export authorization (license, license exception or no-license-required determination) and its "
+        "drawdown: a clearance draws the units it newly permits at the batch's unit price; a revocation returns "
+        "the unshipped units; a split moves the child's share. Remaining is the limit minus drawn plus "
+        "returned; an empty limit is unlimited. Values are in the authorization's currency."
+    )
+
+    def terms() -> Iterator[tuple[Cell, ...]]:
+        for auth in _authorizations_selected(ctx):
+            yield (
+                _label(auth), ", ".join(auth.eccns), ", ".join(auth.destination_countries),
+                "; ".join(ctx.name(p) for p in auth.consignee_ids),
+                "; ".join(ctx.name(p) for p in auth.end_user_ids),
+                auth.valid_from, auth.valid_to,
+            )
+
+    yield Table(
+        "Authorizations",
+        (Column("authorization", "Authorization"), Column("eccns", "ECCNs"),
+         Column("destinations", "Destinations"), Column("consignees", "Consignees"),
+         Column("end_users", "End users"), Column("valid_from", "Valid from", ColumnType.DATETIME),
+         Column("valid_to", "Valid to", ColumnType.DATETIME)),
+        terms,
+    )
+
+    def quantities() -> Iterator[tuple[Cell, ...]]:
+        for auth in _authorizations_selected(ctx):
+            ledger = auth.ledger_view()
+            yield (
+                _label(auth), ledger.quantity_limit, ledger.drawn_quantity, ledger.returned_quantity,
+                ledger.drawn_quantity - ledger.returned_quantity, ledger.remaining_quantity,
+            )
+
+    yield Table(
+        "Drawdown per authorization: units",
+        (Column("authorization", "Authorization"),
+         Column("quantity_limit", "Limit", ColumnType.INT, unit="units"),
+         Column("drawn", "Drawn", ColumnType.INT, unit="units", total=True),
+         Column("returned", "Returned", ColumnType.INT, unit="units", total=True),
+         Column("net", "Net drawn", ColumnType.INT, unit="units", total=True),
+         Column("remaining", "Remaining", ColumnType.INT, unit="units")),
+        quantities,
+    )
+
+    def values() -> Iterator[tuple[Cell, ...]]:
+        for auth in _authorizations_selected(ctx):
+            ledger = auth.ledger_view()
+            yield (
+                _label(auth), ledger.currency, ledger.value_limit, ledger.drawn_value, ledger.returned_value,
+                ledger.drawn_value - ledger.returned_value, ledger.remaining_value,
+            )
+
+    yield Table(
+        "Drawdown per authorization: value",
+        (Column("authorization", "Authorization"), Column("currency", "Currency"),
+         Column("value_limit", "Limit", ColumnType.DECIMAL), Column("drawn", "Drawn", ColumnType.DECIMAL),
+         Column("returned", "Returned", ColumnType.DECIMAL), Column("net", "Net drawn", ColumnType.DECIMAL),
+         Column("remaining", "Remaining", ColumnType.DECIMAL)),
+        values,
+    )
+
+    def entries() -> Iterator[tuple[Cell, ...]]:
+        for auth in _authorizations_selected(ctx):
+            for entry in auth.ledger:
+                yield (
+                    _label(auth), entry["occurred_at"], entry["kind"], _po(ctx, entry["batch_id"]),
+                    int(entry["quantity"]) if entry["kind"] == "drawn" else -int(entry["quantity"]),
+                    Decimal(entry["value"]) if entry["kind"] == "drawn" else -Decimal(entry["value"]),
+                    entry["currency"], entry["reason"], entry["actor"],
+                )
+
+    yield Table(
+        "Ledger entries",
+        (Column("authorization", "Authorization"), Column("occurred", "Occurred", ColumnType.DATETIME),
+         Column("kind", "Entry"), Column("batch", "Batch"),
+         Column("quantity", "Units", ColumnType.INT, total=True),
+         Column("value", "Value", ColumnType.DECIMAL), Column("currency", "Currency"),
+         Column("reason", "Reason"), Column("actor", "Actor")),
+        entries,
+        note="Draws are positive, returns negative. Values in different currencies are not summed.",
+    )
+
+
+def _po(ctx: Context, batch_id: UUID) -> str:
+    detail = ctx.read_models.get_batch(batch_id)
+    return f"{detail.summary.po_number} ({batch_id})" if detail is not None else str(batch_id)
+
+
+# ---------------------------------------------------------------------------- shipments
+def _granted_before(trail: list[CustodyEntry], position: int) -> CustodyEntry | None:
+    found = None
+    for e in trail:
+        if e.position >= position:
+            break
+        if e.event_type == "ClearanceGranted":
+            found = e
+        elif e.event_type in ("ClearanceRevoked", "ClearanceDenied"):
+            found = None
+    return found
+
+
+def _shipments(ctx: Context) -> Iterator[Block]:
+    yield Paragraph(
+        "Every shipment (an export of some of a batch's units): the items (model, units, serials), the ECCN and "
+        "authorization of the clearance it shipped under (none: the batch had no granted clearance then), the "
+        "destination, the AES/EEI Internal Transaction Number, when it shipped and when its units were received."
+    )
+
+    def rows() -> Iterator[tuple[Cell, ...]]:
+        for b in ctx.batches():
+            trail = ctx.trail(b.batch_id)
+            received: dict[str, list[CustodyEntry]] = {}
+            for e in trail:
+                if e.event_type == "Received":
+                    received.setdefault(str(e.detail.get("shipment_id", "")), []).append(e)
+            for e in trail:
+                if e.event_type != "Shipped" or e.batch_id != b.batch_id:
+                    continue
+                shipment = str(e.detail.get("shipment_id", ""))
+                grant = _granted_before(trail, e.position)
+                arrivals = received.get(shipment, [])
+                site = _uuid(e.detail.get("destination_site_id"))
+                yield (
+                    shipment, b.po_number, ctx.name(b.model_id), e.quantity, serial_range(e.serials),
+                    str(grant.detail.get("eccn", "")) if grant else "",
+                    _grant_authorization(ctx, grant),
+                    str(e.detail.get("destination_country", "")) + (f", {ctx.name(site)}" if site else ""),
+                    str(e.detail.get("itn", "")), ctx.name(_uuid(e.detail.get("carrier_id"))),
+                    e.occurred_at, sum(a.quantity or 0 for a in arrivals),
+                    min((a.occurred_at for a in arrivals), default=None),
+                )
+
+    yield Table(
+        "Shipments: items, classification and authorization",
+        (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("model", "GPU model"),
+         Column("units", "Units", ColumnType.INT, total=True), Column("serials", "Serials"),
+         Column("eccn", "ECCN"), Column("authorization", "Authorization"),
+         Column("destination", "Destination")),
+        lambda: (r[:8] for r in rows()),
+    )
+    yield Table(
+        "Shipments: export filing, carrier and dates",
+        (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("itn", "AES/EEI ITN"),
+         Column("carrier", "Carrier"), Column("shipped", "Shipped", ColumnType.DATETIME),
+         Column("units", "Units shipped", ColumnType.INT, total=True),
+         Column("received", "Units received", ColumnType.INT, total=True),
+         Column("received_at", "First received", ColumnType.DATETIME)),
+        lambda: ((r[0], r[1], *r[8:11], r[3], *r[11:]) for r in rows()),
+    )
+
+
+def _grant_authorization(ctx: Context, grant: CustodyEntry | None) -> str:
+    if grant is None:
+        return "no granted clearance"
+    number = str(grant.detail.get("authorization_number", ""))
+    ident = _uuid(grant.detail.get("authorization_id"))
+    return number or (ctx.authorization_label(ident) if ident else "")
+
+
+def _uuid(value: Any) -> UUID | None:
+    try:
+        return UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _latest_grant(trail: list[CustodyEntry]) -> CustodyEntry | None:
+    return _granted_before(trail, 1 << 62)
+
+
+# ------------------------------------------------------------------------------ parties
+def _facts(ctx: Context, party_id: UUID) -> PartyFacts | None:
+    party: Party | None = ctx.view.aggregate(party_id)
+    return PartyFacts.of(party) if isinstance(party, Party) else None
+
+
+def _parties(ctx: Context) -> Iterator[Block]:
+    basis = ctx.as_of.occurred_by or ctx.as_of.recorded_by
+    groups = ctx.registry.country_groups.in_force(basis)
+    yield Paragraph(
+        "The purchaser, consignee and end user of each cleared batch (as of the latest granted clearance), "
+        "with each party's headquarters country and its chain of ultimate parents as the registry knew them at "
+        "the as-of time, and whether the headquarters rule (15 CFR 742.6(a)(6)(iii)(A): an entity, or its "
+        f"ultimate parent, headquartered in D:5 or Macau) applies under country groups {groups.version_id}."
+    )
+
+    def rows() -> Iterator[tuple[Cell, ...]]:
+        for b in ctx.batches():
+            grant = _latest_grant(ctx.trail(b.batch_id))
+            if grant is None:
+                continue
+            roles = (
+                ("purchaser", b.buyer_id),
+                ("consignee", _uuid(grant.detail.get("consignee_id"))),
+                ("end user", _uuid(grant.detail.get("end_user_id"))),
+            )
+            for role, party_id in roles:
+                if party_id is None:
+                    continue
+                facts = _facts(ctx, party_id)
+                check = headquarters_check(party_id, lambda p: _facts(ctx, p), groups)
+                top = check.chain[-1] if len(check.chain) > 1 else None
+                chain = " \u2192 ".join(f"{p.name} ({p.headquarters_country})" for p in check.chain[1:])
+                if check.missing_parent:
+                    chain += f" \u2192 unknown party {check.missing_parent}"
+                if check.cycle_at:
+                    chain += f" \u2192 cycle at {check.cycle_at}"
+                yield (
+                    b.po_number, role, facts.name if facts else str(party_id), facts.country if facts else "",
+                    facts.headquarters_country if facts else "", top.name if top else "",
+                    top.headquarters_country if top else "", chain,
+                    "applies" if check.applies else "does not apply",
+                )
+
+    yield Table(
+        "Parties of each cleared batch",
+        (Column("batch", "Batch PO"), Column("role", "Role"), Column("party", "Party"),
+         Column("country", "Country"), Column("hq", "HQ country"), Column("parent", "Ultimate parent"),
+         Column("parent_hq", "Parent HQ country"), Column("chain", "Chain of parents"),
+         Column("hq_rule", "Headquarters rule")),
+        rows,
+    )
+
+
+# ------------------------------------------------------------------------ classification
+def _classification(ctx: Context) -> Iterator[Block]:
+    yield Paragraph(
+        "The evidence recorded with each granted clearance: the GPU model's classification under the ruleset in "
+        "force at the decision (Total Processing Performance, performance density, the 3A090 paragraphs met), "
+        "the country groups of the destination, the license requirements found and the screening snapshots the "
+        "parties were checked against."
+    )
+
+    def rows() -> Iterator[tuple[Cell, ...]]:
+        for b in ctx.batches():
+            for e in ctx.trail(b.batch_id):
+                if e.event_type != "ClearanceGranted":
+                    continue
+                ev: Mapping[str, Any] = e.detail.get("evidence", {}) or {}
+                c: Mapping[str, Any] = ev.get("classification", {}) or {}
+                groups: Mapping[str, Any] = ev.get("country_groups", {}) or {}
+                requirements = ev.get("license_requirements", []) or []
+                screening = ev.get("screening", []) or []
+                snapshots = sorted({
+                    f"{source} {info.get('sha256', '')[:12]}"
+                    for s in screening for source, info in (s.get("screened", {}) or {}).items()
+                })
+                yield (
+                    b.po_number, e.occurred_at, str(e.detail.get("eccn", "")),
+                    str(c.get("status", "")).replace("_", " "), _decimal(c.get("tpp")),
+                    _decimal(c.get("performance_density")), ", ".join(c.get("paragraphs", []) or []),
+                    str(c.get("ruleset_id", "")),
+                    _groups_text(groups),
+                    "; ".join(f"{r.get('rule', '')} ({r.get('citation', '')})" for r in requirements) or "none",
+                    ", ".join(snapshots) or "no list imported",
+                    str(e.detail.get("authorization_number", "")),
+                )
+
+    yield Table(
+        "Classification per clearance",
+        (Column("batch", "Batch PO"), Column("decided", "Decided", ColumnType.DATETIME),
+         Column("eccn", "ECCN"), Column("status", "Status"), Column("tpp", "TPP", ColumnType.DECIMAL),
+         Column("pd", "Performance density", ColumnType.DECIMAL), Column("paragraphs", "Paragraphs met"),
+         Column("ruleset", "Ruleset")),
+        lambda: (r[:8] for r in rows()),
+    )
+    yield Table(
+        "Destination, license requirements and screening per clearance",
+        (Column("batch", "Batch PO"), Column("authorization", "Authorization"),
+         Column("groups", "Destination groups"), Column("requirements", "License requirements"),
+         Column("screening", "Screened against")),
+        lambda: ((r[0], r[11], *r[8:11]) for r in rows()),
+    )
+
+
+def _groups_text(groups: Mapping[str, Any]) -> str:
+    members = ", ".join(groups.get("destination_groups", []) or []) or "none"
+    return f"{groups.get('destination', '')}: {members} ({groups.get('version', '')})"
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        d = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return d if d.is_finite() else None
+
+
+# ----------------------------------------------------------------------------- retention
+def _retention(ctx: Context) -> Iterator[Block]:
+    rule = RULES["record-retention"]
+    yield Paragraph(
+        f"{rule.title} ({rule.citation}): for each batch with an export, the latest export, in-country transfer "
+        "or termination (loss, decommission) by business time, and the date until which its records are kept."
+    )
+
+    def rows() -> Iterator[tuple[Cell, ...]]:
+        for b in ctx.batches():
+            latest: CustodyEntry | None = None
+            exports = 0
+            for e in ctx.trail(b.batch_id):
+                if e.batch_id != b.batch_id or e.event_type not in RETENTION_EVENTS:
+                    continue
+                exports += e.event_type == "Shipped"
+                if latest is None or e.occurred_at >= latest.occurred_at:
+                    latest = e
+            if latest is None or not exports:
+                continue
+            basis: datetime = latest.occurred_at
+            yield (b.po_number, exports, latest.event_type, basis, retention_until(basis))
+
+    yield Table(
+        "Record retention per batch",
+        (Column("batch", "Batch PO"), Column("exports", "Shipments", ColumnType.INT, total=True),
+         Column("basis_event", "Latest export, transfer or termination"),
+         Column("basis", "Occurred", ColumnType.DATETIME),
+         Column("until", "Keep records until", ColumnType.DATETIME)),
+        rows,
+    )

@@ -1,0 +1,129 @@
+"""ReportService: a report's file streamed in chunks, the same bytes ``gpureg report`` writes.
+
+The report is generated and rendered on the thread pool into a temporary file that stays in memory
+up to 1 MiB and spills to disk beyond (flat memory however large the report); then the header goes
+out, then the file in chunks of at most 64 KiB, each read on the thread pool.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from projections.queries import ReadModels
+from registry.api.v1 import reports_pb2 as pb
+from registry.api.v1 import reports_pb2_grpc
+from registry.application.service import Registry
+from registry.domain.errors import InvalidField
+from registry.reports import Format, render
+from registry.reports.builders import ReportSession, ReportStore, file_name
+from registry.server.calls import refuse_if_expired
+from registry.server.concurrency import Blocking
+from registry.server.convert import timestamp
+from registry.server.errors import status_for
+
+CHUNK_BYTES = 64 * 1024
+SPOOL_BYTES = 1 << 20
+
+_KINDS = {
+    pb.REPORT_KIND_COMPLIANCE: "compliance",
+    pb.REPORT_KIND_OWNERSHIP: "ownership",
+    pb.REPORT_KIND_CUSTODY: "custody",
+}
+_FORMATS = {
+    pb.REPORT_FORMAT_UNSPECIFIED: Format.HTML,
+    pb.REPORT_FORMAT_HTML: Format.HTML,
+    pb.REPORT_FORMAT_PDF: Format.PDF,
+    pb.REPORT_FORMAT_CSV: Format.CSV,
+    pb.REPORT_FORMAT_JSON: Format.JSON,
+}
+
+
+@dataclass(frozen=True)
+class ReportAsk:
+    """A validated GenerateReportRequest."""
+
+    kind: str
+    fmt: Format
+    recorded_by: datetime | None
+    occurred_by: datetime | None
+    partner: str | None
+    authorization: str | None
+
+
+def ask_of(request: pb.GenerateReportRequest) -> ReportAsk:
+    violations: list[tuple[str, str]] = []
+    kind = _KINDS.get(request.kind)
+    if kind is None:
+        violations.append(("kind", "one of REPORT_KIND_COMPLIANCE, REPORT_KIND_OWNERSHIP, REPORT_KIND_CUSTODY"))
+    fmt = _FORMATS.get(request.format)
+    if fmt is None:
+        violations.append(("format", "one of REPORT_FORMAT_HTML, _PDF, _CSV, _JSON"))
+    if violations:
+        raise InvalidField(violations)
+    assert kind is not None and fmt is not None
+    return ReportAsk(
+        kind=kind,
+        fmt=fmt,
+        recorded_by=request.as_of.ToDatetime(tzinfo=UTC) if request.HasField("as_of") else None,
+        occurred_by=request.as_occurred_by.ToDatetime(tzinfo=UTC) if request.HasField("as_occurred_by") else None,
+        partner=request.partner.strip() or None,
+        authorization=request.authorization.strip() or None,
+    )
+
+
+@dataclass
+class _Rendered:
+    spool: IO[bytes]
+    header: pb.ReportHeader
+
+
+class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
+    """Serves registry.api.v1.ReportService."""
+
+    def __init__(self, registry: Registry, blocking: Blocking, read_models: ReadModels | None) -> None:
+        self._store = ReportStore(registry, read_models)
+        self._blocking = blocking
+
+    def _render(self, ask: ReportAsk) -> _Rendered:
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by the caller)
+        try:
+            with ReportSession(self._store) as session:
+                report = session.build(ask.kind, ask.recorded_by, ask.occurred_by, ask.partner, ask.authorization)
+                rendered = render(report, ask.fmt, spool.write)
+            spool.seek(0)
+        except BaseException:
+            spool.close()
+            raise
+        position = report.request.get("Log position")
+        header = pb.ReportHeader(
+            media_type=ask.fmt.media_type,
+            filename=file_name(ask.kind, report.as_of.recorded_by, ask.fmt.extension),
+            digest=rendered.digest,
+            size=rendered.size,
+            as_of=timestamp(report.as_of.recorded_by),
+            log_position=position if isinstance(position, int) else 0,
+        )
+        if report.as_of.occurred_by is not None:
+            header.as_occurred_by.CopyFrom(timestamp(report.as_of.occurred_by))
+        return _Rendered(spool, header)
+
+    async def GenerateReport(
+        self, request: pb.GenerateReportRequest, context: Any
+    ) -> AsyncIterator[pb.GenerateReportResponse]:
+        await refuse_if_expired(context)
+        try:
+            ask = ask_of(request)
+            rendered = await self._blocking(self._render, ask)
+        except Exception as error:  # every error is mapped, INTERNAL for bugs
+            await context.abort_with_status(status_for(error))
+            return
+        try:
+            yield pb.GenerateReportResponse(header=rendered.header)
+            while chunk := await self._blocking(rendered.spool.read, CHUNK_BYTES):
+                yield pb.GenerateReportResponse(chunk=chunk)
+        finally:
+            rendered.spool.close()
