@@ -113,6 +113,8 @@ clean:
 bench-recorders: $(STAMP)
 	$(BIN)/python -m bench.recorders $(BENCH_ARGS)
 
-## report-screenshot: render the sample report to HTML, open it in headless Chromium, save docs/report-sample.png
+## report-screenshot: load a small demo deployment (1%) in process, build its ownership report, open the HTML
+##   in headless Chromium, save docs/report-sample.png (SCREENSHOT_ARGS= for the fixture report instead)
+SCREENSHOT_ARGS ?= --demo 0.01
 report-screenshot: $(SYSTEM_DEPS) $(STAMP)
-	$(BIN)/python -m registry.reports.screenshot --out docs/report-sample.png --height 4020
+	$(BIN)/python -m registry.reports.screenshot $(SCREENSHOT_ARGS) --out docs/report-sample.png --height 4020

@@ -1,8 +1,10 @@
 """The rendering check: an HTML report opened in headless Chromium and saved as a PNG.
 
-``python -m registry.reports.screenshot --out docs/report-sample.png`` (``make report-screenshot``)
-renders the sample report (:mod:`registry.reports.sample`) to HTML and photographs it; ``--html
-FILE`` photographs an existing report instead. Chromium is Debian's ``chromium`` package, installed
+``python -m registry.reports.screenshot --demo 0.01 --out docs/report-sample.png`` (``make
+report-screenshot``) loads a small seeded Korea deployment (:func:`registry.demo.scenario.korea_deployment`)
+into a scratch store in process, builds the real ownership report from it and photographs its HTML;
+without ``--demo`` it renders the fixture report (:mod:`registry.reports.sample`); ``--html FILE``
+photographs an existing report instead. Chromium is Debian's ``chromium`` package, installed
 by ``make system-deps``; it runs with a fresh profile directory, no sandbox (we are root in a
 container), no GPU and no network activity of its own.
 """
@@ -79,15 +81,55 @@ def screenshot_sample(png_file: Path, *, html_file: Path | None = None, height: 
         return screenshot(target, png_file, height=height)
 
 
+def demo_ownership_html(html_file: Path, scale: float = 0.01, seed: int = 2025) -> Path:
+    """The ownership report of a seeded demo deployment at ``scale``, loaded in process into a
+    scratch SQLite store (with the programme's allocations), as HTML."""
+    from projections.db import open_engine
+    from projections.queries import ReadModels
+    from registry.bootstrap import build_registry
+    from registry.config import Settings
+    from registry.demo.load import load_in_process
+    from registry.demo.scenario import BUYER, demo_id, korea_deployment
+    from registry.reports.builders import ReportSession, ReportStore
+
+    scenario = korea_deployment(scale=scale, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="gpureg-demo-") as tmp:
+        settings = Settings(database_url=f"sqlite:///{tmp}/demo.db")
+        registry = build_registry(settings)
+        engine = open_engine(settings)
+        try:
+            read_models = ReadModels(engine, registry)
+            for program, gpus in scenario.allocations.items():  # set before the events: in force as of them
+                read_models.set_allocation(demo_id(seed, BUYER[program]), gpus, f"demo allocation of {program}")
+            load_in_process(registry, scenario)
+            with ReportSession(ReportStore(registry, read_models)) as session, html_file.open("wb") as out:
+                render(session.build("ownership"), Format.HTML, out)
+        finally:
+            engine.dispose()
+            registry.close()
+    return html_file
+
+
+def screenshot_demo(png_file: Path, *, scale: float = 0.01, html_file: Path | None = None, height: int = 2400) -> Path:
+    """Builds the demo deployment's ownership report (kept at ``html_file`` if given) and photographs it."""
+    with tempfile.TemporaryDirectory(prefix="gpureg-report-") as tmp:
+        target = demo_ownership_html(html_file or Path(tmp) / "ownership.html", scale)
+        return screenshot(target, png_file, height=height)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path("docs/report-sample.png"), help="PNG to write")
     parser.add_argument("--html", type=Path, help="an HTML report to photograph (default: the sample report)")
-    parser.add_argument("--keep-html", type=Path, help="where to keep the sample report's HTML")
+    parser.add_argument("--demo", type=float, metavar="SCALE",
+                        help="photograph the real ownership report of a demo deployment at this scale (e.g. 0.01)")
+    parser.add_argument("--keep-html", type=Path, help="where to keep the report's HTML")
     parser.add_argument("--height", type=int, default=2400, help="viewport height in pixels (width 1200)")
     args = parser.parse_args(argv)
     if args.html:
         path = screenshot(args.html, args.out, height=args.height)
+    elif args.demo:
+        path = screenshot_demo(args.out, scale=args.demo, html_file=args.keep_html, height=args.height)
     else:
         path = screenshot_sample(args.out, html_file=args.keep_html, height=args.height)
     print(path)

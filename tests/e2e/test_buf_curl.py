@@ -65,6 +65,7 @@ def test_buf_curl_lists_the_services_through_reflection(buf: Path, server: Runni
         "registry.api.v1.QueryService",
         "registry.api.v1.EventService",
         "registry.api.v1.ComplianceService",
+        "registry.api.v1.ReportService",
         "grpc.health.v1.Health",
     } <= set(result.stdout.split())
 

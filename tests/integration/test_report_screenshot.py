@@ -28,3 +28,18 @@ def test_the_sample_report_opens_in_headless_chromium_and_is_photographed(tmp_pa
             if sum(1 for x in range(120, 1080, 8) if rgb.getpixel((x, y)) == (31, 78, 121)) > 100
         ]
         assert rows, "the report header's rule is not where the stylesheet puts it"
+
+
+def test_the_ownership_report_of_a_small_demo_load_opens_in_headless_chromium(tmp_path: Path) -> None:
+    from registry.reports.screenshot import screenshot_demo
+
+    html = tmp_path / "ownership.html"
+    png = screenshot_demo(tmp_path / "ownership.png", scale=0.01, html_file=html, height=1400)
+    page = html.read_bytes()
+    assert page.startswith(b"<!DOCTYPE html>")
+    assert b"Ownership and deployment of the national GPU programme" in page
+    assert b"Samsung Electronics Co., Ltd." in page and page.count(b"<svg") == 4
+    with Image.open(png) as image:
+        assert image.size == (1200, 1400)
+        histogram = image.convert("L").histogram()
+        assert sum(histogram[:96]) > 0.01 * sum(histogram), "the page looks blank"

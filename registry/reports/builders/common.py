@@ -200,6 +200,10 @@ class Context:
     def table(self, projection: str, name: str) -> Table:
         return self.view.read_models.projections[projection].tables(1)[name]
 
+    def scalar(self, stmt: Select[Any]) -> Any:
+        with reading(self.view.engine) as conn:
+            return conn.execute(stmt).scalar()
+
     def rows(self, stmt: Select[Any]) -> Iterator[Any]:
         """Stream a query's rows from the view (one read transaction per call)."""
         with reading(self.view.engine) as conn:

@@ -63,16 +63,13 @@ def build(ctx: Context) -> Report:
 
 def _summary_blocks(ctx: Context) -> Iterator[Block]:
     custody = ctx.table("custody_trail", "custody")
-    counts = {
-        r["batch_id"]: int(r["n"])
-        for r in ctx.rows(select(custody.c.batch_id, func.count().label("n")).group_by(custody.c.batch_id))
-    }
+    count = select(func.count()).select_from(custody)
     batches = 0
     events = 0
     units = dict.fromkeys(STAGES, 0)
     for b in ctx.batches():
         batches += 1
-        events += counts.get(b.batch_id, 0)
+        events += int(ctx.scalar(count.where(custody.c.batch_id == b.batch_id)) or 0)
         for s in STAGES:
             units[s] += b.units_by_stage.get(s, 0)
     yield Paragraph(

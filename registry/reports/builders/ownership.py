@@ -31,7 +31,6 @@ from registry.reports.model import (
 )
 
 KIND = "ownership"
-KW_PER_MW = Decimal(1000)
 
 
 def build(ctx: Context) -> Report:
@@ -228,14 +227,15 @@ def _by_site(ctx: Context) -> Section:
 def _site_power(sites: list[SiteInventoryRow]) -> Section:
     blocks: list[Chart | Table | Paragraph] = [Paragraph(
         "Installed GPUs (installed or assigned) at each site and the sum of their thermal design power, "
-        "against the site's registered power capacity."
+        "against the site's registered power capacity. The chart shows the installed power as a share of "
+        "capacity: above 100 % the site cannot power what it is said to hold."
     )]
     if sites:
         blocks.append(Chart(
-            ChartKind.BAR, "Installed GPU power and capacity by site", tuple(s.name for s in sites),
-            (Series("Installed TDP", tuple(s.installed_tdp_kw / KW_PER_MW for s in sites)),
-             Series("Capacity", tuple(s.power_capacity_kw / KW_PER_MW for s in sites))),
-            x_title="Site", y_title="Power", unit="MW", data_table=False,
+            ChartKind.BAR, "Installed GPU power as a share of site capacity", tuple(s.name for s in sites),
+            (Series("Installed TDP / capacity", tuple(percent(s.installed_tdp_kw, s.power_capacity_kw)
+                                                       or Decimal(0) for s in sites)),),
+            x_title="Site", y_title="Share of capacity", unit="%", data_table=False,
         ))
     blocks.append(Table(
         "Site power against capacity",

@@ -1,0 +1,336 @@
+"""Report builders on a real store: as-of views, reproducible bytes, content, filters, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from registry.domain.errors import InvalidField
+from registry.reports import Format, Report, render_bytes
+from registry.reports.builders import KINDS, ReportSession, parse_time
+from registry.reports.builders.asof import AsOfView
+from tests.builders import T0
+from tests.integration.report_world import DAY, ReportWorld, phase_one, phase_two, reopen
+from tests.report_files import display_number, json_summaries, json_tables, parse_csv, parse_html, parse_json
+
+TEXT_FORMATS = (Format.HTML, Format.CSV, Format.JSON)
+
+
+@pytest.fixture
+def world(sqlite_url: str) -> Iterator[ReportWorld]:
+    w = phase_one(sqlite_url)
+    yield w
+    w.close()
+
+
+def build(world: ReportWorld, kind: str, **options: object) -> tuple[Report, dict[Format, bytes]]:
+    with ReportSession(world.store) as session:
+        report = session.build(kind, **options)  # type: ignore[arg-type]
+        return report, {f: render_bytes(report, f) for f in TEXT_FORMATS}
+
+
+def table(html: bytes, title: str) -> dict[str, list[str]]:
+    """A table of the HTML report as {first cell: row}."""
+    return {row[0]: row for row in parse_html(html).table(title).rows}
+
+
+# ------------------------------------------------------------------ reproducibility
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_report_for_an_earlier_time_regenerated_after_more_events_is_byte_identical(
+    store_url: str, kind: str
+) -> None:
+    world = phase_one(store_url)
+    try:
+        _, before = build(world, kind, recorded_by=world.recorded_by)
+        phase_two(world)
+        _, again = build(world, kind, recorded_by=world.recorded_by)
+        later = reopen(world)  # another process on the same store
+        try:
+            _, elsewhere = build(later, kind, recorded_by=world.recorded_by)
+        finally:
+            later.close()
+        _, now = build(world, kind)
+    finally:
+        world.close()
+    for fmt in TEXT_FORMATS:
+        assert again[fmt] == before[fmt], f"{kind} {fmt} changed after more events were recorded"
+        assert elsewhere[fmt] == before[fmt], f"{kind} {fmt} differs when read by another registry"
+        assert now[fmt] != before[fmt], f"{kind} {fmt} as of now should show phase two"
+
+
+def test_the_default_as_of_time_is_when_the_registry_recorded_its_latest_event(world: ReportWorld) -> None:
+    report, first = build(world, "ownership")
+    _, second = build(world, "ownership")
+    assert report.as_of.recorded_by == world.recorded_by
+    assert report.as_of.occurred_by is None
+    assert first == second
+
+
+def test_a_report_states_its_inputs_without_paths_or_clock(world: ReportWorld) -> None:
+    with ReportSession(world.store) as session:
+        report = session.build("compliance", world.recorded_by, partner=world.w.samsung)
+    inputs = report.request.as_dict()
+    assert inputs["Partner filter"] == world.w.samsung
+    assert inputs["Authorization filter"] is None
+    assert inputs["Log position"] == world.registry.head()
+    assert inputs["Events applied"] == world.registry.head()
+    assert inputs["Ruleset versions"] == ("3A090-2023-11",)
+    assert inputs["Country-group versions"] == ("ear-740-supp1-2025",)
+    assert inputs["Screening snapshot"] is None
+    assert inputs["Generated from"] == "SQLite event store registry.db"
+    assert inputs["Report version"] == "gpureg compliance report 1"
+    assert "/" not in str(inputs["Generated from"])
+
+
+def test_the_screening_snapshot_in_force_is_an_input(world: ReportWorld) -> None:
+    from registry.application import compliance_commands as cc
+
+    content = b"name,source,addresses\nRed Dragon Holdings,Entity List,Shenzhen CN\n"
+    world.registry.import_screening_list("officer", cc.ImportScreeningList(source="US CSL", content=content))
+    with ReportSession(world.store) as session:
+        report = session.build("custody")
+    import hashlib
+
+    assert report.request["Screening snapshot"] == (f"US CSL sha256:{hashlib.sha256(content).hexdigest()}",)
+
+
+# --------------------------------------------------------------------- as-of times
+def test_a_late_reported_receipt_is_absent_as_recorded_by_the_earlier_time_and_present_as_occurred_by_it(
+    world: ReportWorld,
+) -> None:
+    """SHP-A2 (32 units) was received on day 7 but the receipt was recorded after ``recorded_by``."""
+    phase_two(world)
+    title = "Units by partner and stage"
+    _, recorded = build(world, "ownership", recorded_by=world.recorded_by)
+    _, occurred = build(world, "ownership", occurred_by=T0 + 13 * DAY)
+    _, before_receipt = build(world, "ownership", occurred_by=T0 + 6 * DAY + timedelta(hours=12))
+    columns = parse_html(recorded[Format.HTML]).table(title).header
+    in_transit, received = columns.index("In transit"), columns.index("Received")
+
+    samsung = table(recorded[Format.HTML], title)["Samsung Electronics"]
+    assert (samsung[in_transit], samsung[received]) == ("32", "8")  # as recorded: still in transit
+
+    samsung = table(occurred[Format.HTML], title)["Samsung Electronics"]
+    assert (samsung[in_transit], samsung[received]) == ("0", "40")  # as occurred by day 13: received
+
+    samsung = table(before_receipt[Format.HTML], title)["Samsung Electronics"]
+    assert (samsung[in_transit], samsung[received]) == ("72", "0")  # day 6.5: both consignments in transit
+
+
+def test_as_occurred_by_leaves_out_an_aggregates_later_events_once_one_is_left_out(world: ReportWorld) -> None:
+    """The receipt of SHP-A1 (day 8) did not occur by day 7.5, so the later-recorded receipt of SHP-A2
+    (day 7) is left out too: a batch's events are never applied out of their recorded order."""
+    phase_two(world)
+    with AsOfView(world.registry, _as_of(world, T0 + 7 * DAY + timedelta(hours=12))) as view:
+        batch = view.read_models.get_batch(world.batch_a)
+        assert batch is not None
+        assert batch.summary.units_by_stage["in_transit"] == 72
+        assert view.left_out > 0
+        assert view.position == world.registry.head()
+
+
+def _as_of(world: ReportWorld, occurred_by: datetime) -> object:
+    from registry.reports import AsOf
+
+    return AsOf(datetime.now(UTC), occurred_by)
+
+
+def test_an_as_of_view_states_the_log_position_it_reached(world: ReportWorld) -> None:
+    head = world.registry.head()
+    phase_two(world)
+    from registry.reports import AsOf
+
+    with AsOfView(world.registry, AsOf(world.recorded_by)) as view:
+        assert view.position == head
+        assert view.applied == head
+        assert view.left_out == 0
+
+
+def test_the_allocations_in_force_at_the_as_of_time_are_used(world: ReportWorld) -> None:
+    phase_two(world)  # Samsung's allocation goes from 100 to 200
+    title = "Compute held and allocation used"
+    _, then = build(world, "ownership", recorded_by=world.recorded_by)
+    _, now = build(world, "ownership")
+    column = parse_html(then[Format.HTML]).table(title).header.index("Allocation")
+    assert table(then[Format.HTML], title)["Samsung Electronics"][column] == "100"
+    assert table(now[Format.HTML], title)["Samsung Electronics"][column] == "200"
+
+
+# -------------------------------------------------------------------------- content
+def test_the_ownership_report_counts_units_by_partner_stage_model_and_site(world: ReportWorld) -> None:
+    _, files = build(world, "ownership")
+    html = parse_html(files[Format.HTML])
+    assert html.tiles["Units registered"] == "88 units"
+    assert html.tiles["GPUs installed"] == "32 GPUs"
+    by_stage = html.table("Units by partner and stage")
+    assert by_stage.total == ["Total", "0", "48", "8", "16", "16", "0", "0", "0", "88"]
+    sites = html.table("Units by partner, site and stage")
+    at_site = next(r for r in sites.rows if r[1] == "Samsung Pyeongtaek AI Factory")
+    assert at_site[-1] == "40"
+    power = table(files[Format.HTML], "Site power against capacity")["Samsung Pyeongtaek AI Factory"]
+    assert power[2:5] == ["32", "32", "20,000"]  # 32 B200 installed x 1,000 W = 32 kW of 20,000 kW
+    months = html.table("Deployments by month")
+    assert months.rows == [["2026-03", "40", "32", "40", "32"]]
+    assert "<svg" in files[Format.HTML].decode()
+
+
+def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_parties_and_itn(
+    world: ReportWorld,
+) -> None:
+    _, files = build(world, "compliance")
+    html = files[Format.HTML]
+    items = table(html, "Shipments: items, classification and authorization")
+    assert items["SHP-A1"][1:8] == [
+        "PO-A", "B200", "40", items["SHP-A1"][4], "3A090.a", "NLR-KR-3A090", "KR, Samsung Pyeongtaek AI Factory"
+    ]
+    assert items["SHP-A1"][4].endswith("(40)")
+    filing = table(html, "Shipments: export filing, carrier and dates")
+    assert filing["SHP-B1"][2:4] == ["X20260309000003", "Korean Air Cargo"]
+    parties = parse_html(html).table("Parties of each cleared batch").rows
+    assert parties[-1][:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
+    drawdown = table(html, "Drawdown per authorization: units")
+    assert drawdown["NLR-KR-3A090 (no license required)"][2] == "88"
+    retention = table(html, "Record retention per batch")
+    assert retention["PO-A"][4] == "2031-03-08 09:00 UTC"  # 5 years after the latest shipment (day 6)
+    evidence = table(html, "Classification per clearance")
+    assert evidence["PO-A"][2:5] == ["3A090.a", "controlled", "36,000"]
+    assert b"Chain of custody of batch PO-B" in html
+
+
+def test_the_custody_report_has_every_event_of_every_batch(world: ReportWorld) -> None:
+    _, files = build(world, "custody")
+    html = parse_html(files[Format.HTML])
+    trail_a = html.table("Chain of custody of batch PO-A")
+    events = [row[1] for row in trail_a.rows]
+    assert events == [
+        "Ordered", "ClearanceRequested", "ClearanceGranted", "SerialsRegistered", "Shipped", "Shipped",
+        "Received", "Installed", "Assigned",
+    ]
+    assert html.tiles["Batches"] == "2"
+    shipped = trail_a.rows[4]
+    assert "X20260306000001" in shipped[-1] and "Korean Air Cargo" in shipped[-1]
+
+
+def test_filters_select_a_partner_or_an_authorization(world: ReportWorld) -> None:
+    _, naver = build(world, "custody", partner="NAVER Cloud")
+    assert parse_html(naver[Format.HTML]).tiles["Batches"] == "1"
+    assert b"Chain of custody of batch PO-A" not in naver[Format.HTML]
+    report, by_auth = build(world, "compliance", authorization="NLR-KR-3A090")
+    assert report.request["Authorization filter"] == world.w.license
+    assert parse_html(by_auth[Format.HTML]).tiles["Batches"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"partner": "Nobody Ltd."}, "partner"),
+        ({"partner": "00000000-0000-4000-8000-000000000000"}, "partner"),
+        ({"authorization": "X-404"}, "authorization"),
+        ({"recorded_by": datetime.now(UTC) + timedelta(days=1)}, "as_of"),
+        ({"recorded_by": datetime(2026, 1, 1)}, "as_of"),
+    ],
+)
+def test_bad_report_options_are_refused_naming_the_field(
+    world: ReportWorld, options: dict[str, object], field: str
+) -> None:
+    with ReportSession(world.store) as session, pytest.raises(InvalidField) as refused:
+        session.build("custody", **options)  # type: ignore[arg-type]
+    assert refused.value.violations[0][0] == field
+
+
+def test_the_ownership_report_takes_no_authorization_filter(world: ReportWorld) -> None:
+    with ReportSession(world.store) as session, pytest.raises(InvalidField) as refused:
+        session.build("ownership", authorization="NLR-KR-3A090")
+    assert refused.value.violations[0][0] == "authorization"
+
+
+def test_a_party_named_at_the_as_of_time_did_not_exist_before_it(world: ReportWorld, tmp_path: Path) -> None:
+    with ReportSession(world.store) as session, pytest.raises(InvalidField):
+        session.build("custody", recorded_by=T0.replace(year=2020), partner=world.w.samsung)
+
+
+def test_times_parse_with_a_zone_or_as_the_end_of_a_day() -> None:
+    assert parse_time("as_of", "2026-12-31") == datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert parse_time("as_of", "2026-12-31T09:00:00+09:00") == datetime(2026, 12, 31, 0, 0, tzinfo=UTC)
+    assert parse_time("as_of", "2026-12-31T00:00:00Z") == datetime(2026, 12, 31, tzinfo=UTC)
+    for bad in ("2026-12-31T09:00:00", "yesterday"):
+        with pytest.raises(InvalidField) as refused:
+            parse_time("as_of", bad)
+        assert refused.value.violations[0][0] == "as_of"
+
+
+# ---------------------------------------------------------------- formats agree
+@pytest.mark.parametrize("kind", ["ownership", "compliance"])
+def test_csv_and_json_agree_with_the_totals_the_html_shows(world: ReportWorld, kind: str) -> None:
+    _, files = build(world, kind)
+    html = parse_html(files[Format.HTML])
+    csv_report = parse_csv(files[Format.CSV])
+    doc = parse_json(files[Format.JSON])
+    tables = json_tables(doc)
+    checked = 0
+    for t in html.tables:
+        if t.total is None:
+            continue
+        from_csv = csv_report.table(t.title).total
+        from_json = tables[t.title]["totals"]
+        assert from_csv is not None
+        for i, shown in enumerate(t.total):
+            if not shown or not (shown[0].isdigit() or shown.startswith("-")):
+                continue
+            assert display_number(shown) == Decimal(from_csv[i]) == Decimal(str(from_json[i])), (t.title, i)
+            checked += 1
+    assert checked >= 5
+    for label, shown in html.tiles.items():
+        value = json_summaries(doc)[label]
+        if value is not None and shown[0].isdigit():
+            assert display_number(shown) == Decimal(str(value)), label
+    assert csv_report.digest == doc["digest"] == html.meta["report-digest"].removeprefix("sha256:")
+
+
+# ------------------------------------------------------------------------ streaming
+def _add_batches(world: ReportWorld, first: int, count: int) -> None:
+    from registry.application import commands as c
+
+    w = world.w
+    for i in range(first, first + count):
+        batch = w.order(8, po_number=f"PO-S{i:04d}")
+        w.clear(batch, 8)
+        w.ship(batch, f"SHP-S{i:04d}", quantity=8)
+        w.do("receive", c.Receive, batch_id=batch, shipment_id=f"SHP-S{i:04d}", receiving_party_id=w.samsung,
+             site_id=w.site, quantity=8, occurred_at=T0 + 5 * DAY)
+
+
+def _render_peak(world: ReportWorld, kind: str) -> tuple[int, int]:
+    """(bytes written, peak bytes allocated while rendering the report as HTML)."""
+    import tracemalloc
+
+    from registry.reports import render
+
+    written = 0
+
+    def sink(chunk: bytes) -> None:
+        nonlocal written
+        written += len(chunk)
+
+    with ReportSession(world.store) as session:
+        report = session.build(kind)
+        tracemalloc.start()
+        try:
+            render(report, Format.HTML, sink)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    return written, peak
+
+
+def test_a_custody_report_four_times_larger_renders_in_about_the_same_memory(world: ReportWorld) -> None:
+    _add_batches(world, 0, 8)
+    small_bytes, small_peak = _render_peak(world, "custody")
+    _add_batches(world, 8, 40)
+    large_bytes, large_peak = _render_peak(world, "custody")
+    assert large_bytes > 3.5 * small_bytes
+    assert large_peak < 1.5 * small_peak, (small_peak, large_peak)
