@@ -150,6 +150,45 @@ def test_an_as_of_view_states_the_log_position_it_reached(world: ReportWorld) ->
         assert view.left_out == 0
 
 
+def test_a_command_whose_write_spans_the_as_of_time_is_left_out_whole(sqlite_url: str) -> None:
+    """A grant writes ClearanceGranted, ExportAuthorization.Drawn and the request record in one
+    transaction, each with its own recorded time; a time between them is before the commit."""
+    from registry.application import commands as c
+    from registry.bootstrap import build_registry
+    from registry.config import Settings
+    from registry.reports import AsOf
+    from tests.builders import make_world
+
+    registry = build_registry(Settings(database_url=sqlite_url))
+    try:
+        w = make_world(registry)
+        batch = w.order(8, po_number="PO-T")
+        w.do("request_clearance", c.RequestClearance, batch_id=batch, eccn="3A090.a", destination_country="KR",
+             consignee_id=w.samsung, end_user_id=w.samsung, quantity=8, end_use="AI training",
+             authorization_id=w.license, occurred_at=T0 + DAY)
+        w.do("grant_clearance", c.GrantClearance, batch_id=batch, authorization_id=w.license,
+             occurred_at=T0 + 2 * DAY, request_id="grant-PO-T")
+        write = [(p, e) for p, e in registry.iter_log() if getattr(e, "request_id", "") == "grant-PO-T"]
+        assert [type(e).__qualname__ for _, e in write] == [
+            "GpuBatch.ClearanceGranted", "ExportAuthorization.Drawn", "RequestRecord.Handled"
+        ]
+        within = max(e.timestamp for _, e in write[:-1])
+        committed = max(e.timestamp for _, e in write)
+        assert within < committed
+        with AsOfView(registry, AsOf(within)) as view:
+            found = view.read_models.get_batch(batch)
+            assert found is not None and found.clearance_status == "requested"
+            assert view.position == write[0][0] - 1
+            assert view.aggregate(w.license).drawn_quantity == 0
+        with AsOfView(registry, AsOf(committed)) as view:
+            found = view.read_models.get_batch(batch)
+            assert found is not None and found.clearance_status == "granted"
+            assert view.position == write[-1][0]
+            assert view.aggregate(w.license).drawn_quantity == 8
+    finally:
+        registry.close()
+
+
 def test_the_allocations_in_force_at_the_as_of_time_are_used(world: ReportWorld) -> None:
     phase_two(world)  # Samsung's allocation goes from 100 to 200
     title = "Compute held and allocation used"

@@ -3,11 +3,11 @@
 A report is *as of* two times (:class:`registry.reports.AsOf`):
 
 * **as recorded by T** (``recorded_by``, the default basis): what the registry had recorded by T.
-  The view replays the log from its start and stops at the first event whose recorded time (the
-  library's ``timestamp``) is after T. Positions are handed out in recording order, so this is a
-  prefix of the log, up to a log position (``AsOfView.position``). A fact recorded after T (even one
-  that *happened* before T) is not in it, so a report printed last year is reproduced exactly
-  today.
+  The view replays the log from its start and stops at the first command's write with an event
+  whose recorded time (the library's ``timestamp``) is after T; a write is never split. Positions are
+  handed out in recording order, so this is a prefix of the log, up to a log position
+  (``AsOfView.position``). A fact recorded after T (even one that *happened* before T) is not in it,
+  so a report printed last year is reproduced exactly today.
 * **as occurred by T** (``occurred_by``, optional): of the events recorded by the first time, only
   those whose business time (``occurred_at``) is at or before T. An event is also left out when an
   earlier event of the same aggregate was left out: the events of one batch, party or
@@ -116,15 +116,22 @@ def occurred_at(e: Any) -> datetime:
     return value if isinstance(value, datetime) else e.timestamp
 
 
+def write_of(e: Any) -> tuple[str, str, datetime]:
+    """What the events of one command's write share: its actor, request id and business time."""
+    return (str(getattr(e, "actor", "")), str(getattr(e, "request_id", "")), occurred_at(e))
+
+
 def last_recorded_at(registry: Registry) -> datetime | None:
-    """When the registry recorded its latest event (the default recorded-by time of a report)."""
+    """When the registry had recorded its latest write (the default recorded-by time of a report):
+    the latest recorded time among the events of the last command's write."""
     head = registry.head()
     if not head:
         return None
-    found = registry.read_log(head - 1, 1)  # the event at the head position
-    if not found:
+    tail: list[Any] = [registry.decode(n) for n in registry.read_log(max(head - 100, 0), 100)]
+    if not tail:
         return None
-    when: datetime = registry.decode(found[0]).timestamp  # type: ignore[attr-defined]
+    last = write_of(tail[-1])
+    when: datetime = max(e.timestamp for e in tail if write_of(e) == last)
     return when
 
 
@@ -195,24 +202,25 @@ class AsOfView:
             ])
 
     def _replay(self, chunk_size: int) -> None:
+        """Apply the log prefix recorded by the recorded-by time, one command's write at a time.
+
+        A command's events are written in one transaction but each carries its own recorded time, a
+        few microseconds apart; the registry knew none of them before the transaction committed, after
+        the last. So a write is in the prefix only when *all* its events were recorded by the time:
+        the events of the write in progress are held until the next write starts, and dropped when
+        one of them was recorded after the time. Events of one write share actor, request id and
+        business time (one command's context)."""
         targets = [*self.projections, self.index]
         gens: list[Generation] = [create_generation(self.engine, p, ACTIVE, WORKER) for p in targets]
         recorded_by = self.as_of.recorded_by
         occurred_by = self.as_of.occurred_by
         held_back: set[Any] = set()  # aggregates with an event left out: their later events wait too
         decoded: dict[int, Any] = {}
-        after = 0
-        finished = False
-        while not finished:
-            notes = self.registry.read_log(after, chunk_size)
-            if not notes:
-                break
-            chosen: list[Notification] = []
-            for n in notes:
-                e: Any = self.registry.decode(n)
-                if e.timestamp > recorded_by:
-                    finished = True
-                    break
+        write: list[tuple[Notification, Any]] = []  # the events of the write in progress
+        chosen: list[Notification] = []
+
+        def accept() -> None:
+            for n, e in write:
                 self.position = n.id
                 if occurred_by is not None and (e.originator_id in held_back or occurred_at(e) > occurred_by):
                     held_back.add(e.originator_id)
@@ -220,12 +228,38 @@ class AsOfView:
                     continue
                 decoded[n.id] = e
                 chosen.append(n)
-            after = notes[-1].id
+            write.clear()
+
+        def apply() -> None:
             if chosen:
                 for p, gen in zip(targets, gens, strict=True):
                     apply_chunk(self.engine, p, gen, chosen, lambda n: decoded[n.id], WORKER)
                 self.applied += len(chosen)
+            chosen.clear()
             decoded.clear()
+
+        after = 0
+        finished = False
+        while not finished:
+            notes = self.registry.read_log(after, chunk_size)
+            if not notes:
+                accept()
+                break
+            for n in notes:
+                e: Any = self.registry.decode(n)
+                if write and write_of(e) != write_of(write[-1][1]):
+                    accept()
+                if e.timestamp > recorded_by:
+                    if write and write_of(e) == write_of(write[-1][1]):
+                        write.clear()  # committed after the time: none of this write was known by then
+                    else:
+                        accept()
+                    finished = True
+                    break
+                write.append((n, e))
+            after = notes[-1].id
+            apply()
+        apply()
 
     # ------------------------------------------------------------------------ queries
     def screening_snapshots(self) -> list[ScreeningSnapshot]:
