@@ -161,6 +161,18 @@ def _move_units(
         )
 
 
+class _Movement:
+    """``apply`` for events that only move units: the moves, the serials, and one counter."""
+
+    COUNTER = ""
+
+    def apply(self, aggregate: Any) -> None:
+        event: Any = self
+        _apply_moves(aggregate, event.moves)
+        aggregate._move_by_moves(event.serials, event.moves)
+        aggregate._count(self.COUNTER, event.quantity)
+
+
 class GpuBatch(RegistryAggregate):
     """A batch of GPUs of one model bought on one purchase order."""
 
@@ -371,19 +383,16 @@ class GpuBatch(RegistryAggregate):
             aggregate._count("installed", self.quantity - len(self.relocated_serials))
             aggregate._count("relocated", len(self.relocated_serials))
 
-    class Assigned(RegistryAggregate.Event):
+    class Assigned(_Movement, RegistryAggregate.Event):
         assignee_id: UUID
         purpose: str
         quantity: int
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("assigned", self.quantity)
+        COUNTER = "assigned"
 
-    class Transferred(RegistryAggregate.Event):
+    class Transferred(_Movement, RegistryAggregate.Event):
         to_owner_id: UUID
         to_site_id: UUID | None
         reason: str
@@ -391,45 +400,33 @@ class GpuBatch(RegistryAggregate):
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("transferred", self.quantity)
+        COUNTER = "transferred"
 
-    class ReturnedForRma(RegistryAggregate.Event):
+    class ReturnedForRma(_Movement, RegistryAggregate.Event):
         rma_number: str
         reason: str
         quantity: int
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("rma", self.quantity)
+        COUNTER = "rma"
 
-    class ReportedLost(RegistryAggregate.Event):
+    class ReportedLost(_Movement, RegistryAggregate.Event):
         kind: str  # "lost" or "stolen"
         note: str
         quantity: int
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("lost", self.quantity)
+        COUNTER = "lost"
 
-    class Decommissioned(RegistryAggregate.Event):
+    class Decommissioned(_Movement, RegistryAggregate.Event):
         method: str
         quantity: int
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("decommissioned", self.quantity)
+        COUNTER = "decommissioned"
 
     class SplitOff(RegistryAggregate.Event):
         child_id: UUID
@@ -472,23 +469,6 @@ class GpuBatch(RegistryAggregate):
         children: list[UUID]
 
     AMENDABLE = frozenset({"po_number", "unit_price", "currency", "allocation_program"})
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> GpuBatch:
-        """A cheap, safe copy: containers are copied, their items are immutable.
-
-        The repository copies cached aggregates before a command mutates them; a batch can hold
-        thousands of units, and ``Unit``/``Shipment`` are frozen, so sharing them is safe.
-        """
-        copy = object.__new__(type(self))
-        state = dict(self.__dict__)
-        for name in ("buckets", "units", "shipments", "totals", "clearance"):
-            if name in state:
-                state[name] = dict(state[name])
-        for name in ("children", "_pending_events"):
-            if name in state:
-                state[name] = list(state[name])
-        copy.__dict__.update(state)
-        return copy
 
     def _init_order(
         self,
