@@ -40,7 +40,21 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, Uuid, event, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    event,
+    func,
+    insert,
+    select,
+)
 
 from projections.catalog import default_projections
 from projections.db import ACTIVE, ALLOCATIONS, create_readmodel_engine, ensure_bookkeeping, reading, writing
@@ -62,13 +76,15 @@ class AsOfIndex(Projection):
     version = 1
 
     def define(self, metadata: MetaData, name: Callable[[str], str]) -> dict[str, Table]:
-        aggregate = Table(
-            name("aggregate"), metadata,
-            Column("aggregate_id", Uuid, primary_key=True),
+        event = Table(  # one row per event applied (appended: no read per event)
+            name("event"), metadata,
+            Column("position", BigInteger, primary_key=True, autoincrement=False),
+            Column("aggregate_id", Uuid, nullable=False),
             Column("kind", String(64), nullable=False),
             Column("version", Integer, nullable=False),
-            Column("created_position", BigInteger, nullable=False),
         )
+        Index(f"ix_{event.name}_aggregate", event.c.aggregate_id, event.c.version)
+        Index(f"ix_{event.name}_kind", event.c.kind, event.c.version)
         screening = Table(
             name("screening_list"), metadata,
             Column("source", String(200), primary_key=True),
@@ -76,7 +92,7 @@ class AsOfIndex(Projection):
             Column("sha256", String(64), nullable=False),
             Column("position", BigInteger, nullable=False),
         )
-        return {"aggregate": aggregate, "screening_list": screening}
+        return {"event": event, "screening_list": screening}
 
     def handlers(self) -> Mapping[type[Any], Handler]:
         return {ScreeningLists.Adopted: _adopted}
@@ -94,14 +110,10 @@ class AsOfIndex(Projection):
 
 
 def _indexed(work: Work, e: Any) -> None:
-    cache = work.cache("aggregate")
-    found = cache.get(e.originator_id)
-    if found is None:
-        kind = type(e).__qualname__.split(".")[0]
-        cache.put({"aggregate_id": e.originator_id, "kind": kind, "version": e.originator_version,
-                   "created_position": work.position})
-    else:
-        cache.put({**found, "version": e.originator_version})
+    work.append("event", {
+        "position": work.position, "aggregate_id": e.originator_id,
+        "kind": type(e).__qualname__.split(".")[0], "version": e.originator_version,
+    })
 
 
 def _adopted(work: Work, e: Any) -> None:
@@ -270,18 +282,18 @@ class AsOfView:
         return [ScreeningSnapshot(r["source"], r["snapshot_id"], r["sha256"]) for r in rows]
 
     def version_of(self, aggregate_id: UUID) -> int | None:
-        t = self.index.tables(1)["aggregate"]
+        t = self.index.tables(1)["event"]
         with reading(self.engine) as conn:
-            found = conn.execute(select(t.c.version).where(t.c.aggregate_id == aggregate_id)).scalar()
+            found = conn.execute(select(func.max(t.c.version)).where(t.c.aggregate_id == aggregate_id)).scalar()
         return None if found is None else int(found)
 
     def ids_of(self, kind: str) -> Iterator[UUID]:
         """Ids of the aggregates of one class (``"Party"``, ``"ExportAuthorization"``, ...) in the
         view, in the order they were created."""
-        t = self.index.tables(1)["aggregate"]
+        t = self.index.tables(1)["event"]
         with reading(self.engine) as conn:
             ids = conn.execute(
-                select(t.c.aggregate_id).where(t.c.kind == kind).order_by(t.c.created_position)
+                select(t.c.aggregate_id).where(t.c.kind == kind, t.c.version == 1).order_by(t.c.position)
             ).scalars().all()
         yield from ids
 
