@@ -99,3 +99,18 @@ def test_verify_says_when_a_file_is_not_a_report(world: ReportWorld, tmp_path: P
     code, said = gpureg("report", "verify", str(other), "--database-url", world.url)
     assert code == 1
     assert "not a report file" in said
+
+
+def test_verify_names_the_input_the_store_no_longer_gives(world: ReportWorld, tmp_path: Path) -> None:
+    import sqlite3
+
+    out = tmp_path / "custody.json"
+    assert gpureg("report", "custody", "--database-url", world.url, "--format", "json", "--out", str(out))[0] == 0
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(world.url.removeprefix("sqlite:///")) as source, sqlite3.connect(copy) as target:
+        source.backup(target)  # the same events in a store with another name
+    code, said = gpureg("report", "verify", str(out), "--database-url", f"sqlite:///{copy}")
+    assert code == 1
+    assert "answers a different request" in said
+    assert "input 'Generated from': the file says 'SQLite event store registry.db'" in said
+    assert "'SQLite event store copy.db'" in said
