@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GPUREG_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo run test lint typecheck fmt install clean db-init unit integration e2e tools proto proto-check
+.PHONY: demo run test lint typecheck fmt install clean db-init unit integration e2e tools proto proto-check system-deps report-screenshot
 
 # buf (proto lint, `buf curl`) comes from the npm package @bufbuild/buf pinned in package.json,
 # installed into ./node_modules; the generated Python lives in registry/api/v1 (see `make proto`).
@@ -16,6 +16,18 @@ PROTO_DIR := proto
 PROTOS := $(wildcard $(PROTO_DIR)/registry/api/v1/*.proto)
 GEN_DIR := registry/api/v1
 PROTOC = $(BIN)/python -m grpc_tools.protoc -I$(PROTO_DIR) --python_out=$(1) --grpc_python_out=$(1) --pyi_out=$(1) $(PROTOS)
+
+# Debian packages: WeasyPrint's libraries and the DejaVu fonts reports are typeset in (needed at run time for
+# PDF reports), pdftotext and headless Chromium (report checks). `make system-deps` installs the missing ones
+# with apt-get (as root, no sudo); run, test, integration, e2e and report-screenshot depend on it only when
+# one is missing (the check is one dpkg-query per package).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium
+SYSTEM_MISSING := $(shell command -v dpkg-query >/dev/null && for p in $(SYSTEM_PACKAGES); do \
+	dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null | grep -qx installed || echo $$p; done)
+SYSTEM_DEPS := $(if $(strip $(SYSTEM_MISSING)),system-deps)
+# `make run` needs only WeasyPrint's libraries (PDF reports); without root it warns instead of failing.
+RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+RUN_MISSING := $(filter $(RUN_PACKAGES),$(SYSTEM_MISSING))
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,21 +44,33 @@ $(NODE_STAMP): package.json package-lock.json
 ## tools: install buf from npm into ./node_modules
 tools: $(NODE_STAMP)
 
+## system-deps: apt-get install the Debian packages in SYSTEM_PACKAGES that are missing
+system-deps:
+	@if [ -z "$(strip $(SYSTEM_MISSING))" ]; then echo "Debian packages present: $(SYSTEM_PACKAGES)"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "missing Debian packages: $(SYSTEM_MISSING); as root: apt-get install -y $(SYSTEM_MISSING)" >&2; exit 1; fi; \
+	echo "installing Debian packages: $(SYSTEM_MISSING)"; \
+	apt-get -o DPkg::Lock::Timeout=600 update -q && \
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q $(SYSTEM_MISSING)
+
 ## run: set up everything and run the registry (gRPC on 127.0.0.1:50051, SQLite store, projections live)
 run: $(STAMP)
+	@if [ -n "$(strip $(RUN_MISSING))" ]; then \
+		if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory system-deps SYSTEM_MISSING="$(RUN_MISSING)"; \
+		else echo "note: PDF reports need: apt-get install $(RUN_MISSING)" >&2; fi; fi
 	$(BIN)/gpureg serve
 
 ## test: set up everything and run the whole suite (unit, integration on SQLite + PostgreSQL, e2e)
-test: $(STAMP) $(NODE_STAMP)
+test: $(SYSTEM_DEPS) $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: $(STAMP)
+integration: $(SYSTEM_DEPS) $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
 
-e2e: $(STAMP) $(NODE_STAMP)
+e2e: $(SYSTEM_DEPS) $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -q tests/e2e
 
 ## lint: ruff, mypy (strict on registry/ and projections/), buf lint, generated code is current
@@ -88,3 +112,7 @@ clean:
 .PHONY: bench-recorders
 bench-recorders: $(STAMP)
 	$(BIN)/python -m bench.recorders $(BENCH_ARGS)
+
+## report-screenshot: render the sample report to HTML, open it in headless Chromium, save docs/report-sample.png
+report-screenshot: $(SYSTEM_DEPS) $(STAMP)
+	$(BIN)/python -m registry.reports.screenshot --out docs/report-sample.png --height 4020

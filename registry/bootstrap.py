@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from registry.application.ports import BatchListing
 from registry.application.service import Registry
 from registry.config import Settings
 from registry.infrastructure.store import ensure_postgres_schema, event_store_env
 
 if TYPE_CHECKING:
+    from projections.read_side import ReadSide
     from registry.server.app import ApiServer
 
 
@@ -31,27 +31,25 @@ def build_registry(
     return registry
 
 
-def build_batch_listing(settings: Settings, registry: Registry) -> BatchListing | None:
-    """The batch read model that serves ListBatches (``settings.readmodel_url``).
+def build_read_side(settings: Settings, registry: Registry) -> ReadSide:
+    """The read models (``settings.readmodel_url``, default: the event store's database) and,
+    unless ``settings.run_projections`` is off (workers run them), the in-process runner."""
+    from projections.read_side import open_read_side
 
-    None until the projections package provides one; the server then answers ListBatches with
-    UNIMPLEMENTED instead of scanning the event log.
-    """
-    return None
+    return open_read_side(settings, registry, run_projections=settings.run_projections)
 
 
 def build_server(
     settings: Settings | None = None,
     *,
     registry: Registry | None = None,
-    batch_listing: BatchListing | None = None,
     clock: Callable[[], datetime] | None = None,
+    with_read_side: bool = True,
 ) -> ApiServer:
     """The gRPC API server for ``settings`` (not started: ``await server.start()``)."""
     from registry.server.app import ApiServer
 
     settings = settings or Settings()
     registry = registry or build_registry(settings, clock)
-    if batch_listing is None:
-        batch_listing = build_batch_listing(settings, registry)
-    return ApiServer(settings, registry, batch_listing)
+    read_side = build_read_side(settings, registry) if with_read_side else None
+    return ApiServer(settings, registry, read_side)

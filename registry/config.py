@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     screening_threshold: float = Field(
         default=85.0, gt=0, le=100, description="fuzzy name-match score (0-100) that makes a screening hit"
     )
+    run_projections: bool = Field(
+        default=True, description="gpureg serve runs the projections in-process (off: run workers)"
+    )
     # gRPC server (``gpureg serve``)
     grace_seconds: float = Field(
         default=10.0, ge=0, description="on SIGTERM/SIGINT, how long in-flight calls may finish"

@@ -14,7 +14,8 @@ table; nothing else decides how an error looks on the wire.
     ├── NotFound                    an id names nothing
     ├── AlreadyExists               a create command names an id that is taken
     ├── ConcurrencyConflict         expected_version did not match, or a concurrent writer won
-    └── IdempotencyKeyReused        a request_id was reused for a different command
+    ├── IdempotencyKeyReused        a request_id was reused for a different command
+    └── ReadModelBehind             a read model did not reach the asked log position in time
 """
 
 from __future__ import annotations
@@ -139,3 +140,14 @@ class IdempotencyKeyReused(RegistryError):
             f"request_id {request_id!r} was already used for a different "
             f"{original_command} command"
         )
+
+
+class ReadModelBehind(RegistryError):
+    """A query asked to read its writes (``min_position``), and the read model did not reach that
+    log position before the call's deadline. Retrying later will succeed."""
+
+    def __init__(self, position: int, reached: dict[str, int]) -> None:
+        self.position = position
+        self.reached = dict(reached)
+        behind = ", ".join(f"{name} at {at}" for name, at in sorted(reached.items()) if at < position)
+        super().__init__(f"read model not yet at log position {position} ({behind or 'catching up'})")

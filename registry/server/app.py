@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from projections.read_side import ReadSide
 from registry.api.v1 import (
     commands_pb2,
     commands_pb2_grpc,
@@ -28,7 +29,6 @@ from registry.api.v1 import (
     queries_pb2,
     queries_pb2_grpc,
 )
-from registry.application.ports import BatchListing
 from registry.application.service import Registry
 from registry.config import Settings
 from registry.server.actor import ActorInterceptor
@@ -51,10 +51,11 @@ class ApiServer:
     """The registry's gRPC API on one listen address. Create inside no particular loop; start
     and stop it from the event loop that serves it."""
 
-    def __init__(self, settings: Settings, registry: Registry, batch_listing: BatchListing | None) -> None:
+    def __init__(self, settings: Settings, registry: Registry, read_side: ReadSide | None) -> None:
         self.settings = settings
         self.registry = registry
-        self.batch_listing = batch_listing
+        self.read_side = read_side
+        self.read_models = read_side.read_models if read_side is not None else None
         self.port: int | None = None
         self._server: Any = None
         self._blocking: Blocking | None = None
@@ -83,7 +84,7 @@ class ApiServer:
         commands_pb2_grpc.add_CommandServiceServicer_to_server(  # type: ignore[no-untyped-call]
             CommandServicer(self.registry, self._blocking, self._notifier), server)
         queries_pb2_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            QueryServicer(self.registry, self._blocking, self.batch_listing), server)
+            QueryServicer(self.registry, self._blocking, self.read_models), server)
         events_pb2_grpc.add_EventServiceServicer_to_server(  # type: ignore[no-untyped-call]
             EventServicer(self.registry, self._blocking, self._notifier,
                           settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
@@ -100,6 +101,8 @@ class ApiServer:
             port = server.add_insecure_port(settings.listen)
         except RuntimeError as e:
             raise RuntimeError(f"cannot listen on {settings.listen}: {e}") from e
+        if self.read_side is not None:
+            self.read_side.start()  # projections follow the log in this process (unless workers do)
         await server.start()
         for name in API_SERVICES:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -118,6 +121,8 @@ class ApiServer:
         await self._server.stop(self.settings.grace_seconds if grace is None else grace)
         self._server = None
         self._blocking.shutdown()
+        if self.read_side is not None:
+            self.read_side.close()
 
 
 def redacted(url: str) -> str:

@@ -17,6 +17,7 @@ ComplianceRefusal                 FAILED_PRECONDITION     PreconditionFailure (t
 ConcurrencyConflict               ABORTED                 expected and current version
 NotFound                          NOT_FOUND               ResourceInfo
 AlreadyExists                     ALREADY_EXISTS          ResourceInfo
+ReadModelBehind                   DEADLINE_EXCEEDED       the positions the read models reached
 ================================  ======================  ==========================================
 
 Every status also carries ``google.rpc.ErrorInfo`` with domain ``gpureg`` and the reason in the
@@ -54,6 +55,7 @@ from registry.domain.errors import (
     InvalidField,
     InvariantViolation,
     NotFound,
+    ReadModelBehind,
     RegistryError,
     SerialAlreadyRegistered,
 )
@@ -84,6 +86,7 @@ ERROR_TABLE: tuple[ErrorMapping, ...] = (
     ErrorMapping(ConcurrencyConflict, grpc.StatusCode.ABORTED, "CONCURRENCY_CONFLICT"),
     ErrorMapping(NotFound, grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
     ErrorMapping(AlreadyExists, grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS"),
+    ErrorMapping(ReadModelBehind, grpc.StatusCode.DEADLINE_EXCEEDED, "READ_MODEL_BEHIND"),
 )
 _FALLBACK = ErrorMapping(RegistryError, grpc.StatusCode.FAILED_PRECONDITION, "REGISTRY_ERROR")
 
@@ -143,6 +146,9 @@ def _details(error: RegistryError, reason: str) -> list[Message]:
         details.append(error_details_pb2.ResourceInfo(
             resource_type=error.kind, resource_name=str(error.ident), description=str(error)))
         metadata.update(kind=error.kind, id=str(error.ident))
+    elif isinstance(error, ReadModelBehind):
+        metadata["position"] = str(error.position)
+        metadata.update({f"reached.{name}": str(at) for name, at in sorted(error.reached.items())})
     details.insert(0, error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata))
     return details
 

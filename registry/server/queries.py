@@ -8,10 +8,11 @@ from uuid import UUID
 
 import grpc
 
+from projections.queries import ReadModels
 from registry.api.v1 import queries_pb2 as pb
 from registry.api.v1 import queries_pb2_grpc
 from registry.api.v1 import resources_pb2 as resources
-from registry.application.ports import BatchFilter, BatchListing, BatchSummary
+from registry.application.ports import BatchFilter, BatchSummary
 from registry.application.service import Registry
 from registry.domain.batch import GpuBatch, Stage
 from registry.domain.errors import InvalidField, NotFound
@@ -26,6 +27,13 @@ from registry.server.convert import (
     parse_uuid,
     require_uuid,
 )
+from registry.server.readmodels import (
+    await_position,
+    custody_message,
+    ownership_message,
+    site_message,
+    status_message,
+)
 
 BATCH_STAGES = frozenset(
     {"ordered", "clearance_requested", "cleared", "clearance_denied", "clearance_revoked",
@@ -37,10 +45,11 @@ BATCH_STAGES = frozenset(
 class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
     """Serves registry.api.v1.QueryService. Queries never write."""
 
-    def __init__(self, registry: Registry, blocking: Blocking, batch_listing: BatchListing | None) -> None:
+    def __init__(self, registry: Registry, blocking: Blocking, read_models: ReadModels | None) -> None:
         self._registry = registry
         self._blocking = blocking
-        self._listing = batch_listing
+        self._listing = read_models
+        self._read = read_models
 
     async def GetBatch(self, request: pb.GetBatchRequest, context: Any) -> pb.GetBatchResponse:
         async def work() -> pb.GetBatchResponse:
@@ -94,6 +103,7 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
             size = page_size(request.page_size)
             if self._listing is None:
                 raise _NoReadModel
+            await self._await(context, request, "batch_inventory")
             summaries, token = await self._blocking(
                 self._listing.list_batches, criteria, size, request.page_token
             )
@@ -109,6 +119,71 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                 "ListBatches is served by the batch read model, and this server has none configured",
             )
             raise AssertionError("abort returned") from None  # pragma: no cover
+
+
+    # ------------------------------------------------------------------ read-model queries
+    async def _await(self, context: Any, request: Any, *names: str) -> ReadModels:
+        if self._read is None:
+            raise _NoReadModel
+        position = request.min_position if request.HasField("min_position") else None
+        await await_position(self._read, self._blocking, context, position, names)
+        return self._read
+
+    async def _read_model_call(self, context: Any, work: Any) -> Any:
+        try:
+            return await answer(context, work, passthrough=(_NoReadModel,))
+        except _NoReadModel:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this server has no read models configured")
+            raise AssertionError("abort returned") from None  # pragma: no cover
+
+    async def GetOwnership(self, request: pb.GetOwnershipRequest, context: Any) -> pb.GetOwnershipResponse:
+        async def work() -> pb.GetOwnershipResponse:
+            partner = parse_uuid("partner_id", request.partner_id)
+            read = await self._await(context, request, "ownership")
+            rows = await self._blocking(read.ownership_by_partner, partner)
+            return pb.GetOwnershipResponse(partners=[ownership_message(r) for r in rows])
+
+        result: pb.GetOwnershipResponse = await self._read_model_call(context, work)
+        return result
+
+    async def GetSiteInventory(
+        self, request: pb.GetSiteInventoryRequest, context: Any
+    ) -> pb.GetSiteInventoryResponse:
+        async def work() -> pb.GetSiteInventoryResponse:
+            site = parse_uuid("site_id", request.site_id)
+            read = await self._await(context, request, "site_inventory")
+            rows = await self._blocking(read.site_inventory, site)
+            return pb.GetSiteInventoryResponse(sites=[site_message(r) for r in rows])
+
+        result: pb.GetSiteInventoryResponse = await self._read_model_call(context, work)
+        return result
+
+    async def GetCustodyTrail(
+        self, request: pb.GetCustodyTrailRequest, context: Any
+    ) -> pb.GetCustodyTrailResponse:
+        async def work() -> pb.GetCustodyTrailResponse:
+            batch_id = require_uuid("batch_id", request.batch_id)
+            read = await self._await(context, request, "custody_trail")
+            entries = await self._blocking(read.custody_trail, batch_id)
+            if not entries:
+                await self._blocking(self._registry.get_batch, batch_id)  # NOT_FOUND if unknown
+            return pb.GetCustodyTrailResponse(entries=[custody_message(e) for e in entries])
+
+        result: pb.GetCustodyTrailResponse = await self._read_model_call(context, work)
+        return result
+
+    async def GetProjectionStatus(
+        self, request: pb.GetProjectionStatusRequest, context: Any
+    ) -> pb.GetProjectionStatusResponse:
+        async def work() -> pb.GetProjectionStatusResponse:
+            if self._read is None:
+                raise _NoReadModel
+            rows = await self._blocking(self._read.projection_status)
+            head = await self._blocking(self._registry.head)
+            return pb.GetProjectionStatusResponse(head=head, projections=[status_message(r) for r in rows])
+
+        result: pb.GetProjectionStatusResponse = await self._read_model_call(context, work)
+        return result
 
 
 class _NoReadModel(Exception):

@@ -22,28 +22,77 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from registry.api.v1 import resources_pb2 as registry_dot_api_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dregistry/api/v1/queries.proto\x12\x0fregistry.api.v1\x1a\x1fregistry/api/v1/resources.proto\"E\n\x0fGetBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x14\n\x07version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\n\n\x08_version\"9\n\x10GetBatchResponse\x12%\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x16.registry.api.v1.Batch\"Q\n\x16ListBatchEventsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Z\n\x17ListBatchEventsResponse\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.registry.api.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x92\x01\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\r\n\x05stage\x18\x05 \x01(\t\x12\x0f\n\x07site_id\x18\x06 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x07 \x01(\t\"^\n\x13ListBatchesResponse\x12.\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x1d.registry.api.v1.BatchSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x9f\x02\n\x0cQueryService\x12O\n\x08GetBatch\x12 .registry.api.v1.GetBatchRequest\x1a!.registry.api.v1.GetBatchResponse\x12\x64\n\x0fListBatchEvents\x12\'.registry.api.v1.ListBatchEventsRequest\x1a(.registry.api.v1.ListBatchEventsResponse\x12X\n\x0bListBatches\x12#.registry.api.v1.ListBatchesRequest\x1a$.registry.api.v1.ListBatchesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dregistry/api/v1/queries.proto\x12\x0fregistry.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fregistry/api/v1/resources.proto\"E\n\x0fGetBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x14\n\x07version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\n\n\x08_version\"9\n\x10GetBatchResponse\x12%\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x16.registry.api.v1.Batch\"Q\n\x16ListBatchEventsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Z\n\x17ListBatchEventsResponse\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.registry.api.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbe\x01\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\r\n\x05stage\x18\x05 \x01(\t\x12\x0f\n\x07site_id\x18\x06 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x07 \x01(\t\x12\x19\n\x0cmin_position\x18\x08 \x01(\x03H\x00\x88\x01\x01\x42\x0f\n\r_min_position\"^\n\x13ListBatchesResponse\x12.\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x1d.registry.api.v1.BatchSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x13GetOwnershipRequest\x12\x12\n\npartner_id\x18\x01 \x01(\t\x12\x19\n\x0cmin_position\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x0f\n\r_min_position\"K\n\x14GetOwnershipResponse\x12\x33\n\x08partners\x18\x01 \x03(\x0b\x32!.registry.api.v1.PartnerOwnership\"\x92\x03\n\x10PartnerOwnership\x12\x12\n\npartner_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12I\n\rgpus_by_stage\x18\x04 \x03(\x0b\x32\x32.registry.api.v1.PartnerOwnership.GpusByStageEntry\x12\x11\n\tgpus_held\x18\x05 \x01(\x03\x12\x16\n\x0egpus_installed\x18\x06 \x01(\x03\x12\x13\n\x0b\x63ompute_tpp\x18\x07 \x01(\t\x12\x14\n\x0c\x64\x65nse_pflops\x18\x08 \x01(\t\x12\x1b\n\x0e\x61llocated_gpus\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x17\n\x0f\x61llocation_used\x18\n \x01(\t\x12-\n\x06models\x18\x0b \x03(\x0b\x32\x1d.registry.api.v1.ModelHolding\x1a\x32\n\x10GpusByStageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x42\x11\n\x0f_allocated_gpus\"\xeb\x02\n\x0cModelHolding\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12G\n\x0eunits_by_stage\x18\x03 \x03(\x0b\x32/.registry.api.v1.ModelHolding.UnitsByStageEntry\x12\x45\n\rgpus_by_stage\x18\x04 \x03(\x0b\x32..registry.api.v1.ModelHolding.GpusByStageEntry\x12\x11\n\tgpus_held\x18\x05 \x01(\x03\x12\x13\n\x0b\x63ompute_tpp\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65nse_pflops\x18\x07 \x01(\t\x1a\x33\n\x11UnitsByStageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x32\n\x10GpusByStageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"V\n\x17GetSiteInventoryRequest\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x19\n\x0cmin_position\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x0f\n\r_min_position\"I\n\x18GetSiteInventoryResponse\x12-\n\x05sites\x18\x01 \x03(\x0b\x32\x1e.registry.api.v1.SiteInventory\"\x87\x03\n\rSiteInventory\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\x13\n\x0boperator_id\x18\x04 \x01(\t\x12\x19\n\x11power_capacity_kw\x18\x05 \x01(\t\x12\x16\n\x0einstalled_gpus\x18\x06 \x01(\x03\x12\x18\n\x10installed_tdp_kw\x18\x07 \x01(\t\x12\x19\n\x11power_headroom_kw\x18\x08 \x01(\t\x12\x15\n\rover_capacity\x18\t \x01(\x08\x12H\n\x0eunits_by_stage\x18\n \x03(\x0b\x32\x30.registry.api.v1.SiteInventory.UnitsByStageEntry\x12\x33\n\x06models\x18\x0b \x03(\x0b\x32#.registry.api.v1.SiteModelInventory\x1a\x33\n\x11UnitsByStageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xe6\x01\n\x12SiteModelInventory\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12M\n\x0eunits_by_stage\x18\x03 \x03(\x0b\x32\x35.registry.api.v1.SiteModelInventory.UnitsByStageEntry\x12\x16\n\x0einstalled_gpus\x18\x04 \x01(\x03\x12\x0e\n\x06tdp_kw\x18\x05 \x01(\t\x1a\x33\n\x11UnitsByStageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"V\n\x16GetCustodyTrailRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x19\n\x0cmin_position\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x0f\n\r_min_position\"I\n\x17GetCustodyTrailResponse\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.registry.api.v1.CustodyEntry\"\xbb\x02\n\x0c\x43ustodyEntry\x12\x10\n\x08position\x18\x01 \x01(\x03\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x12\n\nevent_type\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x31\n\roccurred_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrecorded_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\x08quantity\x18\t \x01(\x03H\x00\x88\x01\x01\x12\x0f\n\x07serials\x18\n \x03(\t\x12\x0f\n\x07site_id\x18\x0b \x01(\t\x12\x13\n\x0b\x64\x65tail_json\x18\x0c \x01(\tB\x0b\n\t_quantity\"\x1c\n\x1aGetProjectionStatusRequest\"c\n\x1bGetProjectionStatusResponse\x12\x0c\n\x04head\x18\x01 \x01(\x03\x12\x36\n\x0bprojections\x18\x02 \x03(\x0b\x32!.registry.api.v1.ProjectionStatus\"\xb5\x01\n\x10ProjectionStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ode_version\x18\x02 \x01(\x03\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x12\n\ngeneration\x18\x04 \x01(\x03\x12\r\n\x05state\x18\x05 \x01(\t\x12\x10\n\x08position\x18\x06 \x01(\x03\x12\x12\n\nlag_events\x18\x07 \x01(\x03\x12\x13\n\x0blag_seconds\x18\x08 \x01(\x01\x12\x0e\n\x06worker\x18\t \x01(\t2\xbd\x05\n\x0cQueryService\x12O\n\x08GetBatch\x12 .registry.api.v1.GetBatchRequest\x1a!.registry.api.v1.GetBatchResponse\x12\x64\n\x0fListBatchEvents\x12\'.registry.api.v1.ListBatchEventsRequest\x1a(.registry.api.v1.ListBatchEventsResponse\x12X\n\x0bListBatches\x12#.registry.api.v1.ListBatchesRequest\x1a$.registry.api.v1.ListBatchesResponse\x12[\n\x0cGetOwnership\x12$.registry.api.v1.GetOwnershipRequest\x1a%.registry.api.v1.GetOwnershipResponse\x12g\n\x10GetSiteInventory\x12(.registry.api.v1.GetSiteInventoryRequest\x1a).registry.api.v1.GetSiteInventoryResponse\x12\x64\n\x0fGetCustodyTrail\x12\'.registry.api.v1.GetCustodyTrailRequest\x1a(.registry.api.v1.GetCustodyTrailResponse\x12p\n\x13GetProjectionStatus\x12+.registry.api.v1.GetProjectionStatusRequest\x1a,.registry.api.v1.GetProjectionStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'registry.api.v1.queries_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETBATCHREQUEST']._serialized_start=83
-  _globals['_GETBATCHREQUEST']._serialized_end=152
-  _globals['_GETBATCHRESPONSE']._serialized_start=154
-  _globals['_GETBATCHRESPONSE']._serialized_end=211
-  _globals['_LISTBATCHEVENTSREQUEST']._serialized_start=213
-  _globals['_LISTBATCHEVENTSREQUEST']._serialized_end=294
-  _globals['_LISTBATCHEVENTSRESPONSE']._serialized_start=296
-  _globals['_LISTBATCHEVENTSRESPONSE']._serialized_end=386
-  _globals['_LISTBATCHESREQUEST']._serialized_start=389
-  _globals['_LISTBATCHESREQUEST']._serialized_end=535
-  _globals['_LISTBATCHESRESPONSE']._serialized_start=537
-  _globals['_LISTBATCHESRESPONSE']._serialized_end=631
-  _globals['_QUERYSERVICE']._serialized_start=634
-  _globals['_QUERYSERVICE']._serialized_end=921
+  _globals['_PARTNEROWNERSHIP_GPUSBYSTAGEENTRY']._loaded_options = None
+  _globals['_PARTNEROWNERSHIP_GPUSBYSTAGEENTRY']._serialized_options = b'8\001'
+  _globals['_MODELHOLDING_UNITSBYSTAGEENTRY']._loaded_options = None
+  _globals['_MODELHOLDING_UNITSBYSTAGEENTRY']._serialized_options = b'8\001'
+  _globals['_MODELHOLDING_GPUSBYSTAGEENTRY']._loaded_options = None
+  _globals['_MODELHOLDING_GPUSBYSTAGEENTRY']._serialized_options = b'8\001'
+  _globals['_SITEINVENTORY_UNITSBYSTAGEENTRY']._loaded_options = None
+  _globals['_SITEINVENTORY_UNITSBYSTAGEENTRY']._serialized_options = b'8\001'
+  _globals['_SITEMODELINVENTORY_UNITSBYSTAGEENTRY']._loaded_options = None
+  _globals['_SITEMODELINVENTORY_UNITSBYSTAGEENTRY']._serialized_options = b'8\001'
+  _globals['_GETBATCHREQUEST']._serialized_start=116
+  _globals['_GETBATCHREQUEST']._serialized_end=185
+  _globals['_GETBATCHRESPONSE']._serialized_start=187
+  _globals['_GETBATCHRESPONSE']._serialized_end=244
+  _globals['_LISTBATCHEVENTSREQUEST']._serialized_start=246
+  _globals['_LISTBATCHEVENTSREQUEST']._serialized_end=327
+  _globals['_LISTBATCHEVENTSRESPONSE']._serialized_start=329
+  _globals['_LISTBATCHEVENTSRESPONSE']._serialized_end=419
+  _globals['_LISTBATCHESREQUEST']._serialized_start=422
+  _globals['_LISTBATCHESREQUEST']._serialized_end=612
+  _globals['_LISTBATCHESRESPONSE']._serialized_start=614
+  _globals['_LISTBATCHESRESPONSE']._serialized_end=708
+  _globals['_GETOWNERSHIPREQUEST']._serialized_start=710
+  _globals['_GETOWNERSHIPREQUEST']._serialized_end=795
+  _globals['_GETOWNERSHIPRESPONSE']._serialized_start=797
+  _globals['_GETOWNERSHIPRESPONSE']._serialized_end=872
+  _globals['_PARTNEROWNERSHIP']._serialized_start=875
+  _globals['_PARTNEROWNERSHIP']._serialized_end=1277
+  _globals['_PARTNEROWNERSHIP_GPUSBYSTAGEENTRY']._serialized_start=1208
+  _globals['_PARTNEROWNERSHIP_GPUSBYSTAGEENTRY']._serialized_end=1258
+  _globals['_MODELHOLDING']._serialized_start=1280
+  _globals['_MODELHOLDING']._serialized_end=1643
+  _globals['_MODELHOLDING_UNITSBYSTAGEENTRY']._serialized_start=1540
+  _globals['_MODELHOLDING_UNITSBYSTAGEENTRY']._serialized_end=1591
+  _globals['_MODELHOLDING_GPUSBYSTAGEENTRY']._serialized_start=1208
+  _globals['_MODELHOLDING_GPUSBYSTAGEENTRY']._serialized_end=1258
+  _globals['_GETSITEINVENTORYREQUEST']._serialized_start=1645
+  _globals['_GETSITEINVENTORYREQUEST']._serialized_end=1731
+  _globals['_GETSITEINVENTORYRESPONSE']._serialized_start=1733
+  _globals['_GETSITEINVENTORYRESPONSE']._serialized_end=1806
+  _globals['_SITEINVENTORY']._serialized_start=1809
+  _globals['_SITEINVENTORY']._serialized_end=2200
+  _globals['_SITEINVENTORY_UNITSBYSTAGEENTRY']._serialized_start=1540
+  _globals['_SITEINVENTORY_UNITSBYSTAGEENTRY']._serialized_end=1591
+  _globals['_SITEMODELINVENTORY']._serialized_start=2203
+  _globals['_SITEMODELINVENTORY']._serialized_end=2433
+  _globals['_SITEMODELINVENTORY_UNITSBYSTAGEENTRY']._serialized_start=1540
+  _globals['_SITEMODELINVENTORY_UNITSBYSTAGEENTRY']._serialized_end=1591
+  _globals['_GETCUSTODYTRAILREQUEST']._serialized_start=2435
+  _globals['_GETCUSTODYTRAILREQUEST']._serialized_end=2521
+  _globals['_GETCUSTODYTRAILRESPONSE']._serialized_start=2523
+  _globals['_GETCUSTODYTRAILRESPONSE']._serialized_end=2596
+  _globals['_CUSTODYENTRY']._serialized_start=2599
+  _globals['_CUSTODYENTRY']._serialized_end=2914
+  _globals['_GETPROJECTIONSTATUSREQUEST']._serialized_start=2916
+  _globals['_GETPROJECTIONSTATUSREQUEST']._serialized_end=2944
+  _globals['_GETPROJECTIONSTATUSRESPONSE']._serialized_start=2946
+  _globals['_GETPROJECTIONSTATUSRESPONSE']._serialized_end=3045
+  _globals['_PROJECTIONSTATUS']._serialized_start=3048
+  _globals['_PROJECTIONSTATUS']._serialized_end=3229
+  _globals['_QUERYSERVICE']._serialized_start=3232
+  _globals['_QUERYSERVICE']._serialized_end=3933
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from registry.api.v1 import resources_pb2 as _resources_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -40,7 +43,7 @@ class ListBatchEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_resources_pb2.Event, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListBatchesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "partner_id", "model_id", "stage", "site_id", "country")
+    __slots__ = ("page_size", "page_token", "partner_id", "model_id", "stage", "site_id", "country", "min_position")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +51,7 @@ class ListBatchesRequest(_message.Message):
     STAGE_FIELD_NUMBER: _ClassVar[int]
     SITE_ID_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     partner_id: str
@@ -55,7 +59,8 @@ class ListBatchesRequest(_message.Message):
     stage: str
     site_id: str
     country: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., partner_id: _Optional[str] = ..., model_id: _Optional[str] = ..., stage: _Optional[str] = ..., site_id: _Optional[str] = ..., country: _Optional[str] = ...) -> None: ...
+    min_position: int
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., partner_id: _Optional[str] = ..., model_id: _Optional[str] = ..., stage: _Optional[str] = ..., site_id: _Optional[str] = ..., country: _Optional[str] = ..., min_position: _Optional[int] = ...) -> None: ...
 
 class ListBatchesResponse(_message.Message):
     __slots__ = ("batches", "next_page_token")
@@ -64,3 +69,226 @@ class ListBatchesResponse(_message.Message):
     batches: _containers.RepeatedCompositeFieldContainer[_resources_pb2.BatchSummary]
     next_page_token: str
     def __init__(self, batches: _Optional[_Iterable[_Union[_resources_pb2.BatchSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetOwnershipRequest(_message.Message):
+    __slots__ = ("partner_id", "min_position")
+    PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    partner_id: str
+    min_position: int
+    def __init__(self, partner_id: _Optional[str] = ..., min_position: _Optional[int] = ...) -> None: ...
+
+class GetOwnershipResponse(_message.Message):
+    __slots__ = ("partners",)
+    PARTNERS_FIELD_NUMBER: _ClassVar[int]
+    partners: _containers.RepeatedCompositeFieldContainer[PartnerOwnership]
+    def __init__(self, partners: _Optional[_Iterable[_Union[PartnerOwnership, _Mapping]]] = ...) -> None: ...
+
+class PartnerOwnership(_message.Message):
+    __slots__ = ("partner_id", "name", "country", "gpus_by_stage", "gpus_held", "gpus_installed", "compute_tpp", "dense_pflops", "allocated_gpus", "allocation_used", "models")
+    class GpusByStageEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    GPUS_BY_STAGE_FIELD_NUMBER: _ClassVar[int]
+    GPUS_HELD_FIELD_NUMBER: _ClassVar[int]
+    GPUS_INSTALLED_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_TPP_FIELD_NUMBER: _ClassVar[int]
+    DENSE_PFLOPS_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_GPUS_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_USED_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    partner_id: str
+    name: str
+    country: str
+    gpus_by_stage: _containers.ScalarMap[str, int]
+    gpus_held: int
+    gpus_installed: int
+    compute_tpp: str
+    dense_pflops: str
+    allocated_gpus: int
+    allocation_used: str
+    models: _containers.RepeatedCompositeFieldContainer[ModelHolding]
+    def __init__(self, partner_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., gpus_by_stage: _Optional[_Mapping[str, int]] = ..., gpus_held: _Optional[int] = ..., gpus_installed: _Optional[int] = ..., compute_tpp: _Optional[str] = ..., dense_pflops: _Optional[str] = ..., allocated_gpus: _Optional[int] = ..., allocation_used: _Optional[str] = ..., models: _Optional[_Iterable[_Union[ModelHolding, _Mapping]]] = ...) -> None: ...
+
+class ModelHolding(_message.Message):
+    __slots__ = ("model_id", "model_name", "units_by_stage", "gpus_by_stage", "gpus_held", "compute_tpp", "dense_pflops")
+    class UnitsByStageEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class GpusByStageEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    UNITS_BY_STAGE_FIELD_NUMBER: _ClassVar[int]
+    GPUS_BY_STAGE_FIELD_NUMBER: _ClassVar[int]
+    GPUS_HELD_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_TPP_FIELD_NUMBER: _ClassVar[int]
+    DENSE_PFLOPS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    model_name: str
+    units_by_stage: _containers.ScalarMap[str, int]
+    gpus_by_stage: _containers.ScalarMap[str, int]
+    gpus_held: int
+    compute_tpp: str
+    dense_pflops: str
+    def __init__(self, model_id: _Optional[str] = ..., model_name: _Optional[str] = ..., units_by_stage: _Optional[_Mapping[str, int]] = ..., gpus_by_stage: _Optional[_Mapping[str, int]] = ..., gpus_held: _Optional[int] = ..., compute_tpp: _Optional[str] = ..., dense_pflops: _Optional[str] = ...) -> None: ...
+
+class GetSiteInventoryRequest(_message.Message):
+    __slots__ = ("site_id", "min_position")
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    site_id: str
+    min_position: int
+    def __init__(self, site_id: _Optional[str] = ..., min_position: _Optional[int] = ...) -> None: ...
+
+class GetSiteInventoryResponse(_message.Message):
+    __slots__ = ("sites",)
+    SITES_FIELD_NUMBER: _ClassVar[int]
+    sites: _containers.RepeatedCompositeFieldContainer[SiteInventory]
+    def __init__(self, sites: _Optional[_Iterable[_Union[SiteInventory, _Mapping]]] = ...) -> None: ...
+
+class SiteInventory(_message.Message):
+    __slots__ = ("site_id", "name", "country", "operator_id", "power_capacity_kw", "installed_gpus", "installed_tdp_kw", "power_headroom_kw", "over_capacity", "units_by_stage", "models")
+    class UnitsByStageEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    POWER_CAPACITY_KW_FIELD_NUMBER: _ClassVar[int]
+    INSTALLED_GPUS_FIELD_NUMBER: _ClassVar[int]
+    INSTALLED_TDP_KW_FIELD_NUMBER: _ClassVar[int]
+    POWER_HEADROOM_KW_FIELD_NUMBER: _ClassVar[int]
+    OVER_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    UNITS_BY_STAGE_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    site_id: str
+    name: str
+    country: str
+    operator_id: str
+    power_capacity_kw: str
+    installed_gpus: int
+    installed_tdp_kw: str
+    power_headroom_kw: str
+    over_capacity: bool
+    units_by_stage: _containers.ScalarMap[str, int]
+    models: _containers.RepeatedCompositeFieldContainer[SiteModelInventory]
+    def __init__(self, site_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., operator_id: _Optional[str] = ..., power_capacity_kw: _Optional[str] = ..., installed_gpus: _Optional[int] = ..., installed_tdp_kw: _Optional[str] = ..., power_headroom_kw: _Optional[str] = ..., over_capacity: _Optional[bool] = ..., units_by_stage: _Optional[_Mapping[str, int]] = ..., models: _Optional[_Iterable[_Union[SiteModelInventory, _Mapping]]] = ...) -> None: ...
+
+class SiteModelInventory(_message.Message):
+    __slots__ = ("model_id", "model_name", "units_by_stage", "installed_gpus", "tdp_kw")
+    class UnitsByStageEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    UNITS_BY_STAGE_FIELD_NUMBER: _ClassVar[int]
+    INSTALLED_GPUS_FIELD_NUMBER: _ClassVar[int]
+    TDP_KW_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    model_name: str
+    units_by_stage: _containers.ScalarMap[str, int]
+    installed_gpus: int
+    tdp_kw: str
+    def __init__(self, model_id: _Optional[str] = ..., model_name: _Optional[str] = ..., units_by_stage: _Optional[_Mapping[str, int]] = ..., installed_gpus: _Optional[int] = ..., tdp_kw: _Optional[str] = ...) -> None: ...
+
+class GetCustodyTrailRequest(_message.Message):
+    __slots__ = ("batch_id", "min_position")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    min_position: int
+    def __init__(self, batch_id: _Optional[str] = ..., min_position: _Optional[int] = ...) -> None: ...
+
+class GetCustodyTrailResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[CustodyEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[CustodyEntry, _Mapping]]] = ...) -> None: ...
+
+class CustodyEntry(_message.Message):
+    __slots__ = ("position", "batch_id", "version", "event_type", "actor", "request_id", "occurred_time", "recorded_time", "quantity", "serials", "site_id", "detail_json")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_TIME_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_TIME_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_JSON_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    batch_id: str
+    version: int
+    event_type: str
+    actor: str
+    request_id: str
+    occurred_time: _timestamp_pb2.Timestamp
+    recorded_time: _timestamp_pb2.Timestamp
+    quantity: int
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    site_id: str
+    detail_json: str
+    def __init__(self, position: _Optional[int] = ..., batch_id: _Optional[str] = ..., version: _Optional[int] = ..., event_type: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., occurred_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., site_id: _Optional[str] = ..., detail_json: _Optional[str] = ...) -> None: ...
+
+class GetProjectionStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetProjectionStatusResponse(_message.Message):
+    __slots__ = ("head", "projections")
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    PROJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    head: int
+    projections: _containers.RepeatedCompositeFieldContainer[ProjectionStatus]
+    def __init__(self, head: _Optional[int] = ..., projections: _Optional[_Iterable[_Union[ProjectionStatus, _Mapping]]] = ...) -> None: ...
+
+class ProjectionStatus(_message.Message):
+    __slots__ = ("name", "code_version", "version", "generation", "state", "position", "lag_events", "lag_seconds", "worker")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    LAG_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    code_version: int
+    version: int
+    generation: int
+    state: str
+    position: int
+    lag_events: int
+    lag_seconds: float
+    worker: str
+    def __init__(self, name: _Optional[str] = ..., code_version: _Optional[int] = ..., version: _Optional[int] = ..., generation: _Optional[int] = ..., state: _Optional[str] = ..., position: _Optional[int] = ..., lag_events: _Optional[int] = ..., lag_seconds: _Optional[float] = ..., worker: _Optional[str] = ...) -> None: ...

@@ -50,6 +50,26 @@ class QueryServiceStub:
                 request_serializer=registry_dot_api_dot_v1_dot_queries__pb2.ListBatchesRequest.SerializeToString,
                 response_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.ListBatchesResponse.FromString,
                 _registered_method=True)
+        self.GetOwnership = channel.unary_unary(
+                '/registry.api.v1.QueryService/GetOwnership',
+                request_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetOwnershipRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetOwnershipResponse.FromString,
+                _registered_method=True)
+        self.GetSiteInventory = channel.unary_unary(
+                '/registry.api.v1.QueryService/GetSiteInventory',
+                request_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetSiteInventoryRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetSiteInventoryResponse.FromString,
+                _registered_method=True)
+        self.GetCustodyTrail = channel.unary_unary(
+                '/registry.api.v1.QueryService/GetCustodyTrail',
+                request_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetCustodyTrailRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetCustodyTrailResponse.FromString,
+                _registered_method=True)
+        self.GetProjectionStatus = channel.unary_unary(
+                '/registry.api.v1.QueryService/GetProjectionStatus',
+                request_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -78,6 +98,37 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOwnership(self, request, context):
+        """GPUs each partner holds, by model and stage, with compute held (TPP, dense PFLOPS) against
+        the partner's allocation in the deal. Served by the ownership read model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSiteInventory(self, request, context):
+        """Installed GPUs per site and model, their summed TDP against the site's power capacity.
+        Served by the site inventory read model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCustodyTrail(self, request, context):
+        """A batch's chain of custody: one entry per event, oldest first (a split batch's trail starts
+        with its parent's history). Served by the custody trail read model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProjectionStatus(self, request, context):
+        """How far each projection is: its position, the log head, and its lag in events and seconds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +146,26 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.ListBatches,
                     request_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.ListBatchesRequest.FromString,
                     response_serializer=registry_dot_api_dot_v1_dot_queries__pb2.ListBatchesResponse.SerializeToString,
+            ),
+            'GetOwnership': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOwnership,
+                    request_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetOwnershipRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetOwnershipResponse.SerializeToString,
+            ),
+            'GetSiteInventory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSiteInventory,
+                    request_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetSiteInventoryRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetSiteInventoryResponse.SerializeToString,
+            ),
+            'GetCustodyTrail': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCustodyTrail,
+                    request_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetCustodyTrailRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetCustodyTrailResponse.SerializeToString,
+            ),
+            'GetProjectionStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProjectionStatus,
+                    request_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +250,114 @@ class QueryService:
             '/registry.api.v1.QueryService/ListBatches',
             registry_dot_api_dot_v1_dot_queries__pb2.ListBatchesRequest.SerializeToString,
             registry_dot_api_dot_v1_dot_queries__pb2.ListBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOwnership(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.QueryService/GetOwnership',
+            registry_dot_api_dot_v1_dot_queries__pb2.GetOwnershipRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_queries__pb2.GetOwnershipResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSiteInventory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.QueryService/GetSiteInventory',
+            registry_dot_api_dot_v1_dot_queries__pb2.GetSiteInventoryRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_queries__pb2.GetSiteInventoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCustodyTrail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.QueryService/GetCustodyTrail',
+            registry_dot_api_dot_v1_dot_queries__pb2.GetCustodyTrailRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_queries__pb2.GetCustodyTrailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProjectionStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.QueryService/GetProjectionStatus',
+            registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
