@@ -249,7 +249,6 @@ class ComplianceFindings(Projection):
             Column("shipment_id", Text, primary_key=True),
             Column("since", DateTime(timezone=True), nullable=False),
             Column("units", BigInteger, nullable=False),
-            Column("serials", JSON, nullable=False),
             Column("finding_id", Uuid, nullable=True),
         )
         t["clock"] = Table(
@@ -693,6 +692,17 @@ def _advance_clock(work: Work, e: Any, projection: ComplianceFindings) -> None:
     work.scratch["next_due"] = earliest
 
 
+def _flag_if_late(work: Work, e: Any, item: Row) -> bool:
+    """The event ends an item's wait after its allowance ran out (judged by the item's own times,
+    whatever the log time): flag it now. True when flagged."""
+    projection: ComplianceFindings = work.scratch["projection"]
+    due = utc(item["since"]) + projection.allowance(item["kind"])
+    if utc(e.occurred_at) <= due:
+        return False
+    _flag_overdue(work, e, item, due)
+    return True
+
+
 def _note_due(work: Work, since: datetime, kind: str) -> None:
     if "next_due" not in work.scratch:
         return  # not computed yet in this chunk: the next clock move computes it from the table
@@ -711,32 +721,38 @@ def _flag_overdue(work: Work, e: Any, item: Row, due: datetime) -> None:
     what = "shipped" if kind == TRANSIT else "received"
     missing = "no receipt recorded" if kind == TRANSIT else "not installed"
     reason = (
-        f"{item['units']} unit(s) of shipment {item['shipment_id']} {what} on {since:%Y-%m-%d}: "
-        f"{missing} by {due:%Y-%m-%d} (log time {utc(e.occurred_at):%Y-%m-%d}, {days} days)"
+        f"shipment {item['shipment_id']} {what} on {since:%Y-%m-%d}: {missing} within "
+        f"{(due - since).days} days (by {due:%Y-%m-%d})"
+    )
+    note = (
+        f"{item['units']} unit(s) of shipment {item['shipment_id']} {what} on {since:%Y-%m-%d}: {missing} "
+        f"by {due:%Y-%m-%d}; {type(e).__name__} at {utc(e.occurred_at):%Y-%m-%d}, {days} days after"
     )
     finding_id = _flag(
         work, e, OVERDUE_RULE[kind], f"shipment:{item['batch_id'].hex}:{item['shipment_id']}",
-        severity="medium" if kind == TRANSIT else "low", reason=reason, batch=batch,
-        serials=item["serials"], quantity=item["units"], shipment_id=item["shipment_id"],
+        severity="medium" if kind == TRANSIT else "low", reason=reason, note=note, batch=batch,
+        serials=_serials_waiting(work, item["batch_id"], item["shipment_id"], kind), quantity=item["units"],
+        shipment_id=item["shipment_id"],
     )
     work.cache("pending").put({**item, "finding_id": finding_id})
 
 
-def _pending_add(work: Work, kind: str, batch_id: UUID, shipment_id: str, since: datetime,
-                 units: int, serials: Sequence[str]) -> None:
+def _pending_add(work: Work, kind: str, batch_id: UUID, shipment_id: str, since: datetime, units: int) -> None:
     pending = work.cache("pending")
     row = pending.get(kind, batch_id, shipment_id)
     if row is None or row["finding_id"] is not None:
         row = {"kind": kind, "batch_id": batch_id, "shipment_id": shipment_id, "since": utc(since),
-               "units": 0, "serials": [], "finding_id": None}
+               "units": 0, "finding_id": None}
         _note_due(work, since, kind)
-    pending.put({**row, "units": row["units"] + units, "serials": sorted({*row["serials"], *serials})})
+    pending.put({**row, "units": row["units"] + units})
 
 
-def _pending_take(work: Work, kind: str, batch_id: UUID, shipment_id: str | None, units: int,
-                  serials: Sequence[str] = ()) -> None:
-    """Units leave the stage an item waits on: from one shipment's item (serials), or from the
-    batch's items oldest first (quantity-only batches)."""
+def _pending_take(
+    work: Work, e: Any, kind: str, batch_id: UUID, shipment_id: str | None, units: int
+) -> None:
+    """Units leave the stage an item waits on: from one shipment's item (serialized batches), or
+    from the batch's items oldest first (quantity-only batches). Units that leave after their
+    allowance ran out (a late receipt or installation) are flagged first."""
     pending = work.cache("pending")
     if shipment_id is not None:
         rows = [r for r in [pending.get(kind, batch_id, shipment_id)] if r is not None]
@@ -746,17 +762,33 @@ def _pending_take(work: Work, kind: str, batch_id: UUID, shipment_id: str | None
             key=lambda r: (utc(r["since"]), r["shipment_id"]),
         )
     left = units
-    gone = set(serials)
     for row in rows:
         if left <= 0:
             break
-        take = min(left, row["units"])
+        current = row
+        if row["finding_id"] is None and _flag_if_late(work, e, dict(row)):
+            current = pending.get(kind, batch_id, row["shipment_id"]) or row
+        take = min(left, current["units"])
         left -= take
-        if take == row["units"]:
-            pending.delete(kind, batch_id, row["shipment_id"])
+        if take == current["units"]:
+            pending.delete(kind, batch_id, current["shipment_id"])
         else:
-            pending.put({**row, "units": row["units"] - take,
-                         "serials": [s for s in row["serials"] if s not in gone]})
+            pending.put({**current, "units": current["units"] - take})
+
+
+WAITING_STAGE = {TRANSIT: "in_transit", INSTALL: "received"}
+
+
+def _serials_waiting(work: Work, batch_id: UUID, shipment_id: str, kind: str) -> list[str]:
+    """The serials of a shipment still in the stage an overdue item waits on (the serial cache
+    is flushed first, so the query sees this chunk's changes)."""
+    work.cache("serial").flush()
+    s = work.tables["serial"]
+    return sorted(work.conn.execute(
+        select(s.c.serial).where(
+            s.c.batch_id == batch_id, s.c.shipment_id == shipment_id, s.c.stage == WAITING_STAGE[kind]
+        )
+    ).scalars())
 
 
 # ================================================================================= batches
@@ -882,24 +914,33 @@ def _apply(work: Work, e: Any, skip_transit: bool = False) -> None:
     if not serials:
         for f, t, n in moves_of(e):
             if f.stage == "in_transit" and t.stage != "in_transit" and not skip_transit:
-                _pending_take(work, TRANSIT, batch_id, None, n)
+                _pending_take(work, e, TRANSIT, batch_id, None, n)
             if f.stage == "received" and t.stage != "received":
-                _pending_take(work, INSTALL, batch_id, None, n)
+                _pending_take(work, e, INSTALL, batch_id, None, n)
         return
     to_by_from = {m[0]: m[1].split("|") for m in e.moves}
     cache = work.cache("serial")
     cache.prefetch(serials)
-    for s in serials:
-        unit = cache.get(s)
+    leaving: dict[tuple[str, str], int] = {}
+    moved: list[tuple[Row, list[str]]] = []
+    for serial in serials:
+        unit = cache.get(serial)
         if unit is None:
             continue
         to = to_by_from.get(f"{unit['stage']}|{unit['site']}|{unit['owner']}|{unit['assignee']}")
         if to is None:
             continue
         if unit["stage"] == "in_transit" and to[0] != "in_transit" and not skip_transit:
-            _pending_take(work, TRANSIT, batch_id, unit["shipment_id"], 1, [s])
+            key = (TRANSIT, unit["shipment_id"])
+            leaving[key] = leaving.get(key, 0) + 1
         if unit["stage"] == "received" and to[0] != "received":
-            _pending_take(work, INSTALL, batch_id, unit["shipment_id"], 1, [s])
+            key = (INSTALL, unit["shipment_id"])
+            leaving[key] = leaving.get(key, 0) + 1
+        moved.append((unit, to))
+    # Items first (a late one is flagged with the serials still waiting), then the serials move.
+    for (kind, shipment_id), n in sorted(leaving.items()):
+        _pending_take(work, e, kind, batch_id, shipment_id, n)
+    for unit, to in moved:
         cache.put({**unit, "stage": to[0], "site": to[1], "owner": to[2], "assignee": to[3]})
 
 
@@ -959,7 +1000,7 @@ def _shipped(work: Work, e: Any) -> None:
         if unit is not None:
             cache.put({**unit, "shipment_id": e.shipment_id})
     _apply(work, e)
-    _pending_add(work, TRANSIT, batch["batch_id"], e.shipment_id, when, e.quantity, e.serials)
+    _pending_add(work, TRANSIT, batch["batch_id"], e.shipment_id, when, e.quantity)
 
 
 def _received(work: Work, e: Any) -> None:
@@ -989,17 +1030,19 @@ def _received(work: Work, e: Any) -> None:
     pending = work.cache("pending")
     transit = pending.get(TRANSIT, batch["batch_id"], e.shipment_id)
     if transit is not None and transit["finding_id"] is None:
+        _flag_if_late(work, e, dict(transit))
+        transit = pending.get(TRANSIT, batch["batch_id"], e.shipment_id)
+    if transit is not None and transit["finding_id"] is None:
         pending.delete(TRANSIT, batch["batch_id"], e.shipment_id)  # a receipt answers the wait
     elif transit is not None:
-        left = [s for s in transit["serials"] if s not in set(e.serials)]
         units = max(transit["units"] - e.quantity, 0)
         if units:
-            pending.put({**transit, "units": units, "serials": left})
+            pending.put({**transit, "units": units})
         else:
             pending.delete(TRANSIT, batch["batch_id"], e.shipment_id)
     _apply(work, e, skip_transit=True)
     if e.quantity:
-        _pending_add(work, INSTALL, batch["batch_id"], e.shipment_id, e.occurred_at, e.quantity, e.serials)
+        _pending_add(work, INSTALL, batch["batch_id"], e.shipment_id, e.occurred_at, e.quantity)
 
 
 def _installed(work: Work, e: Any) -> None:

@@ -23,10 +23,12 @@ from projections.compliance import (
     SEVERITIES,
     TRANSIT,
     TRANSIT_DAYS,
+    WAITING_STAGE,
     ComplianceFindings,
     retention_basis,
     utc,
 )
+from projections.db import ACTIVE, POSITIONS
 from projections.engine import Projection
 from registry.domain.compliance_rules import RULES, retention_until
 from registry.domain.errors import InvalidField
@@ -126,7 +128,7 @@ class BatchCompliance:
     serials: list[SerialCompliance]  # the serials named by a finding; every other one is compliant
     exports: list[ExportRecord]
     as_of: datetime | None  # the log time the projection has reached
-    position: int
+    position: int  # the projection's position the answer was read at
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,12 @@ class ComplianceQueries:
                     select(sh).where(sh.c.batch_id == batch_id).order_by(sh.c.position)
                 ).mappings()
             ]
-            as_of, position = _clock(conn, t)
+            as_of, _ = _clock(conn, t)
+            position = conn.execute(
+                select(POSITIONS.c.position).where(
+                    POSITIONS.c.name == ComplianceFindings.name, POSITIONS.c.status == ACTIVE
+                )
+            ).scalar()
             return BatchCompliance(
                 batch_id=batch_id,
                 po_number=batch["po_number"],
@@ -281,7 +288,7 @@ class ComplianceQueries:
                 ],
                 exports=exports,
                 as_of=as_of,
-                position=position,
+                position=int(position or 0),
             )
 
         return self._on_compliance(query, None)
@@ -314,7 +321,7 @@ class ComplianceQueries:
         when = utc(as_of)
 
         def query(conn: Connection, t: dict[str, Table]) -> list[OverdueItem]:
-            p = t["pending"]
+            p, s = t["pending"], t["serial"]
             out: list[OverdueItem] = []
             for r in conn.execute(select(p).order_by(p.c.since, p.c.kind, p.c.batch_id, p.c.shipment_id)).mappings():
                 since = utc(r["since"])
@@ -322,10 +329,16 @@ class ComplianceQueries:
                 overdue = when > due
                 if not overdue and not include_waiting:
                     continue
+                serials = conn.execute(
+                    select(s.c.serial).where(
+                        s.c.batch_id == r["batch_id"], s.c.shipment_id == r["shipment_id"],
+                        s.c.stage == WAITING_STAGE[r["kind"]],
+                    ).order_by(s.c.serial)
+                ).scalars()
                 out.append(OverdueItem(
                     kind=r["kind"], rule_id=OVERDUE_RULE[r["kind"]], batch_id=r["batch_id"],
                     shipment_id=r["shipment_id"], since=since, due=due, overdue=overdue,
-                    days_waiting=max((when - since).days, 0), units=r["units"], serials=list(r["serials"]),
+                    days_waiting=max((when - since).days, 0), units=r["units"], serials=list(serials),
                     finding_id=r["finding_id"],
                 ))
             return out

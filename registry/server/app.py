@@ -89,7 +89,7 @@ class ApiServer:
             EventServicer(self.registry, self._blocking, self._notifier,
                           settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            ComplianceServicer(self.registry, self._blocking, self._notifier), server)
+            ComplianceServicer(self.registry, self._blocking, self._notifier, self.read_models), server)
         self._health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
