@@ -136,11 +136,9 @@ class Registry(ComplianceMixin, Application[UUID]):
             return self.repository.get(ident)
 
     def _exists(self, ident: UUID) -> bool:
-        try:
-            self._get(ident)
-        except AggregateNotFoundError:
-            return False
-        return True
+        """Whether any event of ``ident`` is stored: one indexed read (no snapshot lookup, no
+        replay), which matters because every command with a request_id asks it first."""
+        return bool(self.recorder.select_events(ident, limit=1))
 
     def _load(self, kind: str, ident: UUID) -> Any:
         cls = KINDS[kind]
@@ -165,10 +163,10 @@ class Registry(ComplianceMixin, Application[UUID]):
             raise NotFound(kind, f"{ident} (field {field})") from None
 
     def _prior_result(self, command: str, request_id: str, fingerprint: str) -> CommandResult | None:
-        try:
-            record: object = self._get(RequestRecord.id_for(request_id))
-        except AggregateNotFoundError:
+        record_id = RequestRecord.id_for(request_id)
+        if not self._exists(record_id):
             return None
+        record: object = self._get(record_id)
         assert isinstance(record, RequestRecord)
         if record.command != command or record.fingerprint != fingerprint:
             raise IdempotencyKeyReused(request_id, record.command)

@@ -40,7 +40,22 @@ class Context:
 
 
 class RegistryAggregate(Aggregate):
-    """Base aggregate whose events all carry actor, request id and business time."""
+    """Base aggregate whose events all carry actor, request id and business time.
+
+    Rule for ``apply`` methods: change an attribute, or one item of a dict/list attribute, by
+    putting a new value there; never mutate a value nested deeper. That keeps the copy below
+    (one level of containers) as safe as a deep copy and much cheaper: the repository copies
+    every cached aggregate a command loads.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RegistryAggregate:
+        copy = object.__new__(type(self))
+        state = dict(self.__dict__)
+        for name, value in state.items():
+            if isinstance(value, dict | list | set):
+                state[name] = type(value)(value)
+        copy.__dict__.update(state)
+        return copy
 
     class Event(Aggregate.Event):
         actor: str

@@ -473,23 +473,6 @@ class GpuBatch(RegistryAggregate):
 
     AMENDABLE = frozenset({"po_number", "unit_price", "currency", "allocation_program"})
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> GpuBatch:
-        """A cheap, safe copy: containers are copied, their items are immutable.
-
-        The repository copies cached aggregates before a command mutates them; a batch can hold
-        thousands of units, and ``Unit``/``Shipment`` are frozen, so sharing them is safe.
-        """
-        copy = object.__new__(type(self))
-        state = dict(self.__dict__)
-        for name in ("buckets", "units", "shipments", "totals", "clearance"):
-            if name in state:
-                state[name] = dict(state[name])
-        for name in ("children", "_pending_events"):
-            if name in state:
-                state[name] = list(state[name])
-        copy.__dict__.update(state)
-        return copy
-
     def _init_order(
         self,
         *,

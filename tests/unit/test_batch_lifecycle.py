@@ -399,3 +399,14 @@ def test_serials_attach_only_to_pending_units() -> None:
     assert e.value.rule == "serials-within-quantity"
     b.register_serials(CTX, ["A"], ["1"])
     assert b.units_by_stage()[Stage.PENDING] == 1
+
+
+def test_a_copied_batch_is_independent_of_the_original() -> None:
+    import copy
+
+    b, serials = at_site(2)
+    twin = copy.deepcopy(b)
+    twin.assign(CTX, TENANT, "training", None, [serials[0]])
+    assert b.units[serials[0]].stage == Stage.INSTALLED
+    assert twin.units[serials[0]].stage == Stage.ASSIGNED
+    assert b.buckets != twin.buckets and b.version + 1 == twin.version
