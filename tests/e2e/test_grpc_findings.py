@@ -289,11 +289,16 @@ def test_overdue_items_are_evaluated_at_the_callers_time_before_the_log_gets_the
     [late] = overdue(T0 + 45 * DAY)
     assert late.finding_id == flagged.finding_id
 
+    with pytest.raises(grpc.RpcError) as refused:
+        w.api.compliance.ListOverdueItems(cp.ListOverdueItemsRequest(transit_days=-1), timeout=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "as_of" in str(refused.value.details()) and "transit_days" in str(refused.value.details())
+
 
 def test_a_later_amendment_revealing_a_d5_parent_flags_units_the_party_already_holds(
-    start_server: Callable[..., RunningServer], postgres_url: str
+    postgres_url: str, start_server: Callable[..., RunningServer]
 ) -> None:
-    w = build_findings_world(start_server(postgres_url).stubs())
+    w = build_findings_world(start_server(postgres_url).stubs())  # the server stops before the schema goes
     batch, serials = w.batch(4, authorization="nlr")  # NLR names the tenant as end user
     w.ship(batch, "S1", T0 + 10 * DAY, serials)
     w.receive(batch, "S1", T0 + 12 * DAY, serials)
