@@ -161,6 +161,18 @@ def _move_units(
         )
 
 
+class _Movement:
+    """``apply`` for events that only move units: the moves, the serials, and one counter."""
+
+    COUNTER = ""
+
+    def apply(self, aggregate: Any) -> None:
+        event: Any = self
+        _apply_moves(aggregate, event.moves)
+        aggregate._move_by_moves(event.serials, event.moves)
+        aggregate._count(self.COUNTER, event.quantity)
+
+
 class GpuBatch(RegistryAggregate):
     """A batch of GPUs of one model bought on one purchase order."""
 
@@ -371,19 +383,16 @@ class GpuBatch(RegistryAggregate):
             aggregate._count("installed", self.quantity - len(self.relocated_serials))
             aggregate._count("relocated", len(self.relocated_serials))
 
-    class Assigned(RegistryAggregate.Event):
+    class Assigned(_Movement, RegistryAggregate.Event):
         assignee_id: UUID
         purpose: str
         quantity: int
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("assigned", self.quantity)
+        COUNTER = "assigned"
 
-    class Transferred(RegistryAggregate.Event):
+    class Transferred(_Movement, RegistryAggregate.Event):
         to_owner_id: UUID
         to_site_id: UUID | None
         reason: str
@@ -391,45 +400,33 @@ class GpuBatch(RegistryAggregate):
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("transferred", self.quantity)
+        COUNTER = "transferred"
 
-    class ReturnedForRma(RegistryAggregate.Event):
+    class ReturnedForRma(_Movement, RegistryAggregate.Event):
         rma_number: str
         reason: str
         quantity: int
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("rma", self.quantity)
+        COUNTER = "rma"
 
-    class ReportedLost(RegistryAggregate.Event):
+    class ReportedLost(_Movement, RegistryAggregate.Event):
         kind: str  # "lost" or "stolen"
         note: str
         quantity: int
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("lost", self.quantity)
+        COUNTER = "lost"
 
-    class Decommissioned(RegistryAggregate.Event):
+    class Decommissioned(_Movement, RegistryAggregate.Event):
         method: str
         quantity: int
         serials: list[str]
         moves: list[Move]
 
-        def apply(self, aggregate: Any) -> None:
-            _apply_moves(aggregate, self.moves)
-            aggregate._move_by_moves(self.serials, self.moves)
-            aggregate._count("decommissioned", self.quantity)
+        COUNTER = "decommissioned"
 
     class SplitOff(RegistryAggregate.Event):
         child_id: UUID
