@@ -893,8 +893,9 @@ def _hold(work: Work, party: UUID, batch_id: UUID, role: str, n: int) -> None:
         work.cache("holding", group="party_id").add((party, batch_id, role), "units", n)
 
 
-def _apply(work: Work, e: Any, skip_transit: bool = False) -> None:
-    """The event's moves: holdings, site loads, serial positions, and the pending items."""
+def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str, Any] | None = None) -> None:
+    """The event's moves: holdings, site loads, serial positions (and ``changes`` to the serials'
+    rows), and the pending items."""
     batch_id = e.originator_id
     loads = work.cache("site_load", group="site_id")
     for f, t, n in moves_of(e):
@@ -941,7 +942,7 @@ def _apply(work: Work, e: Any, skip_transit: bool = False) -> None:
     for (kind, shipment_id), n in sorted(leaving.items()):
         _pending_take(work, e, kind, batch_id, shipment_id, n)
     for unit, to in moved:
-        cache.put({**unit, "stage": to[0], "site": to[1], "owner": to[2], "assignee": to[3]})
+        cache.put({**unit, "stage": to[0], "site": to[1], "owner": to[2], "assignee": to[3], **(changes or {})})
 
 
 def _moved(work: Work, e: Any) -> None:
@@ -993,13 +994,7 @@ def _shipped(work: Work, e: Any) -> None:
         "shipped_at": when, "quantity": e.quantity, "received": 0,
         "destination_country": e.destination_country, "destination_site_id": e.destination_site_id,
     })
-    cache = work.cache("serial")
-    cache.prefetch(e.serials)
-    for s in e.serials:
-        unit = cache.get(s)
-        if unit is not None:
-            cache.put({**unit, "shipment_id": e.shipment_id})
-    _apply(work, e)
+    _apply(work, e, changes={"shipment_id": e.shipment_id})
     _pending_add(work, TRANSIT, batch["batch_id"], e.shipment_id, when, e.quantity)
 
 
