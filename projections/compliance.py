@@ -45,7 +45,7 @@ transfer or other termination (loss, decommission), from which the retention-unt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -1343,6 +1343,3 @@ def retention_basis(shipped_at: datetime, last_transaction_at: datetime | None) 
         return shipped_at
     return max(shipped_at, utc(last_transaction_at))
 
-
-def describe_rules(ids: Iterable[str]) -> list[tuple[str, str, str]]:
-    return [(r, RULES[r].title, RULES[r].citation) for r in ids]

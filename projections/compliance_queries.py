@@ -173,6 +173,11 @@ class ComplianceQueries:
         projection = self.projections.get(ComplianceFindings.name)
         return projection if isinstance(projection, ComplianceFindings) else ComplianceFindings()
 
+    def overdue_allowances(self) -> tuple[int, int]:
+        """The compliance projection's allowances in days: (transit, install)."""
+        projection = self._compliance()
+        return projection.transit_days, projection.install_days
+
     def _on_compliance(self, query: Callable[[Connection, dict[str, Table]], T], empty: T) -> T:
         result: T = self._read(ComplianceFindings.name, query, empty)
         return result

@@ -133,10 +133,10 @@ class FindingQueries:
             transit = request.transit_days or None
             install = request.install_days or None
             items = await self._blocking(read.overdue, as_of, transit, install, request.include_waiting)
-            projection = read._compliance()
+            default_transit, default_install = read.overdue_allowances()
             return pb.ListOverdueItemsResponse(
                 items=[overdue_message(i) for i in items], as_of=timestamp(as_of),
-                transit_days=transit or projection.transit_days, install_days=install or projection.install_days,
+                transit_days=transit or default_transit, install_days=install or default_install,
             )
 
         return await self._call(context, work)
