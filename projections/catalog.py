@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.batch_inventory import BatchInventory
+from projections.compliance import ComplianceFindings
 from projections.custody import CustodyTrail
 from projections.engine import Projection
 from projections.ownership import Ownership
@@ -11,7 +12,7 @@ from projections.site_inventory import SiteInventory
 
 def default_projections() -> list[Projection]:
     """Fresh instances of every read model (each projection object caches its tables)."""
-    return [BatchInventory(), Ownership(), SiteInventory(), CustodyTrail()]
+    return [BatchInventory(), Ownership(), SiteInventory(), CustodyTrail(), ComplianceFindings()]
 
 
 def names() -> list[str]:

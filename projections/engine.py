@@ -110,6 +110,7 @@ class RowCache:
         self.stored: dict[Key, bool] = {}
         self.dirty: set[Key] = set()
         self._groups: set[Any] = set()
+        self._complete = False
 
     def key_of(self, row: Mapping[str, Any]) -> Key:
         if len(self.pk) == 1:
@@ -132,7 +133,9 @@ class RowCache:
     def get(self, *key: Any) -> Row | None:
         if key in self.rows:
             return self.rows[key]
-        if self.group is not None:
+        if self._complete:
+            pass  # the whole table is loaded: a key not seen does not exist
+        elif self.group is not None:
             value = key[self._group_index]
             if value not in self._groups:
                 self._load_group(value)
@@ -147,6 +150,22 @@ class RowCache:
         self.rows[key] = None
         self.stored[key] = False
         return None
+
+    def all_rows(self) -> list[Row]:
+        """Every row of the table as this chunk sees it (loaded once; for small tables)."""
+        if not self._complete:
+            for r in self.conn.execute(select(self.table)).mappings():
+                self._remember(dict(r))
+            self._complete = True
+        return [r for r in self.rows.values() if r is not None]
+
+    def group_rows(self, value: Any) -> list[Row]:
+        """Every row of one group (``group`` names the column), as this chunk sees it."""
+        assert self.group is not None, "group_rows needs a cache with a group column"
+        if value not in self._groups and not self._complete:
+            self._load_group(value)
+        i = self._group_index
+        return [r for k, r in self.rows.items() if r is not None and k[i] == value]
 
     def prefetch(self, values: Iterable[Any]) -> None:
         """Load many single-column keys in a few queries (for example a shipment's serials)."""
@@ -221,6 +240,7 @@ class Work:
         self.conn = conn
         self.tables = tables
         self.position = 0
+        self.scratch: dict[str, Any] = {}  # per-chunk state a projection may keep between events
         self._caches: dict[str, RowCache] = {}
         self._appends: dict[str, list[Row]] = {}
 

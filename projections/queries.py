@@ -29,6 +29,7 @@ from projections.common import (
     tpp_per_gpu,
     uuid_or_none,
 )
+from projections.compliance_queries import ComplianceQueries
 from projections.db import ACTIVE, ALLOCATION_HISTORY, ALLOCATIONS, reading, table_exists, writing
 from projections.engine import Generation, Projection, generations
 from projections.feed import LogSource
@@ -220,8 +221,9 @@ def _aware(value: datetime) -> datetime:
 
 
 # ------------------------------------------------------------------------------ queries
-class ReadModels:
-    """The read side: implements :class:`registry.application.ports.BatchListing`."""
+class ReadModels(ComplianceQueries):
+    """The read side: implements :class:`registry.application.ports.BatchListing` and
+    :class:`~registry.application.ports.FindingLookup` (compliance queries: ComplianceQueries)."""
 
     def __init__(
         self,

@@ -52,4 +52,6 @@ def build_server(
     settings = settings or Settings()
     registry = registry or build_registry(settings, clock)
     read_side = build_read_side(settings, registry) if with_read_side else None
+    if read_side is not None:  # officers' decisions name findings of the compliance read model
+        registry.configure_compliance(findings=read_side.read_models)
     return ApiServer(settings, registry, read_side)

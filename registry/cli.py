@@ -151,7 +151,9 @@ def demo(
     typer.echo(
         "query it: make run (or gpureg serve --database-url ...), then e.g.\n"
         "  node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge "
-        "-d '{\"page_size\": 5}' http://127.0.0.1:50051/registry.api.v1.QueryService/ListBatches"
+        "-d '{\"page_size\": 5}' http://127.0.0.1:50051/registry.api.v1.QueryService/ListBatches\n"
+        "  node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge "
+        "-d '{\"statuses\": [\"FINDING_STATUS_OPEN\"]}' http://127.0.0.1:50051/registry.api.v1.ComplianceService/ListFindings"
     )
 
 

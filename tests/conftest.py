@@ -8,6 +8,7 @@ unless GPUREG_REQUIRE_POSTGRES=1 (as in CI), where they fail instead.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -57,8 +58,17 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"{POSTGRES_URL}{sep}schema={schema}"
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        # A server the test started may still be running projections in the schema (fixtures
+        # named after postgres_url are torn down after it): a deadlock with them is retried.
+        for attempt in range(10):
+            try:
+                with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                break
+            except psycopg.errors.DeadlockDetected:
+                if attempt == 9:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.utils import get_topic
 
 from registry.application import compliance_commands as cc
+from registry.application.ports import FindingLookup
 from registry.application.results import CommandResult
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.batch import Clearance, GpuBatch
@@ -56,6 +57,7 @@ from registry.domain.errors import (
     InvalidField,
     NotFound,
 )
+from registry.domain.findings import FindingReview
 from registry.domain.licensing import (
     HeadquartersCheck,
     LicenseRequirement,
@@ -94,6 +96,7 @@ class _ComplianceSettings:
     screening_threshold: float = DEFAULT_THRESHOLD
     matchers: dict[UUID, Matcher] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    findings: FindingLookup | None = None
 
 
 @dataclass(frozen=True)
@@ -147,9 +150,13 @@ class ComplianceMixin(_Base):
         rulesets: RulesetRegistry | None = None,
         country_groups: CountryGroupRegistry | None = None,
         screening_threshold: float | None = None,
+        findings: FindingLookup | None = None,
     ) -> None:
-        """Replace the rule data (e.g. a corrected ruleset or country-group version) or threshold."""
+        """Replace the rule data (e.g. a corrected ruleset or country-group version) or threshold;
+        ``findings`` is the compliance read model that officers' decisions are checked against."""
         s = self._compliance
+        if findings is not None:
+            s.findings = findings
         if rulesets is not None:
             s.rulesets = rulesets
         if country_groups is not None:
@@ -608,6 +615,56 @@ class ComplianceMixin(_Base):
                 ("site operator", operator),
             ]
         )
+
+    # ------------------------------------------------------------------------ findings
+    def acknowledge_finding(self, actor: str, cmd: cc.AcknowledgeFinding) -> CommandResult:
+        """A compliance officer acknowledges a finding of the compliance projection, with a note.
+
+        The result names the finding's review (``FindingReview.id_for(finding_id)``); the projection
+        reads the event and marks the finding acknowledged. NotFound when the compliance read model
+        (if configured) has no such finding; IllegalTransition unless the finding is open."""
+        return self._review("AcknowledgeFinding", actor, cmd, lambda r, ctx: r.acknowledge(ctx, cmd.note))
+
+    def resolve_finding(self, actor: str, cmd: cc.ResolveFinding) -> CommandResult:
+        """A compliance officer resolves a finding, saying why. A finding disappears from the open
+        ones only this way; new evidence about its subject afterwards raises a new finding."""
+        return self._review("ResolveFinding", actor, cmd, lambda r, ctx: r.resolve(ctx, cmd.note))
+
+    def finding_review(self, finding_id: UUID) -> FindingReview | None:
+        review: FindingReview | None = self._try(FindingReview.id_for(finding_id), FindingReview)
+        return review
+
+    def _review(
+        self,
+        command: str,
+        actor: str,
+        cmd: cc.AcknowledgeFinding | cc.ResolveFinding,
+        act: Callable[[FindingReview, Context], None],
+    ) -> CommandResult:
+        lookup = self._compliance.findings
+        if lookup is not None and not lookup.finding_exists(cmd.finding_id):
+            raise NotFound("finding", cmd.finding_id)
+        review_id = FindingReview.id_for(cmd.finding_id)
+
+        def change(w: Any) -> list[RegistryAggregate]:
+            act(w.current, w.ctx)
+            return [w.current]
+
+        def create(w: Any) -> list[RegistryAggregate]:
+            if cmd.expected_version:
+                raise ConcurrencyConflict(review_id, cmd.expected_version, 0)
+            if self._exists(review_id):
+                raise AlreadyExists("finding_review", review_id)
+            review = FindingReview.open(w.ctx, cmd.finding_id)
+            act(review, w.ctx)
+            return [review]
+
+        if not self._exists(review_id):
+            try:
+                return self._run(command, actor, cmd, None, create)
+            except AlreadyExists:
+                pass  # a concurrent first decision created the review: decide on it
+        return self._change(command, actor, cmd, "finding_review", review_id, change)
 
     # ---------------------------------------------------------------- authorizations
     def authorization_ledger(self, authorization_id: UUID) -> AuthorizationLedger:

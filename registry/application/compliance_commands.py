@@ -39,3 +39,17 @@ class ResolveScreeningHit(Command):
     hit_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     resolution: Literal["false_positive", "confirmed"]
     note: Name
+
+
+class AcknowledgeFinding(Command):
+    """A compliance officer has seen a finding of the compliance projection (who: the actor)."""
+
+    finding_id: UUID
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ResolveFinding(Command):
+    """A compliance officer closes a finding, saying why (who: the actor)."""
+
+    finding_id: UUID
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

@@ -47,3 +47,13 @@ class BatchListing(Protocol):
     def list_batches(
         self, f: BatchFilter, page_size: int, page_token: str
     ) -> tuple[list[BatchSummary], str]: ...
+
+
+class FindingLookup(Protocol):
+    """Which findings the compliance read model has raised (implemented in ``projections``).
+
+    An officer's acknowledgement or resolution names a finding by the id the read model gave it;
+    the registry checks the id against this before recording the decision.
+    """
+
+    def finding_exists(self, finding_id: UUID) -> bool: ...

@@ -44,6 +44,7 @@ from registry.domain.errors import (
     NotFound,
     SerialAlreadyRegistered,
 )
+from registry.domain.findings import FindingReview
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
 
@@ -58,6 +59,7 @@ KINDS: dict[str, type[RegistryAggregate]] = {
     "screening_list": ScreeningList,
     "screening_lists": ScreeningLists,
     "screening_case": ScreeningCase,
+    "finding_review": FindingReview,
 }
 REFERENCE_COMMANDS: dict[str, type[c.Command]] = {
     "party": c.RegisterParty,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -79,8 +79,16 @@ async def load_over_grpc(
     actor: str = DEMO_ACTOR,
     progress: Callable[[int], None] | None = None,
     max_message_bytes: int = 16 * 1024 * 1024,
+    window_days: float = 7.0,
 ) -> LoadStats:
-    """Send every step of ``scenario`` to the server at ``target``; returns what happened."""
+    """Send every step of ``scenario`` to the server at ``target``; returns what happened.
+
+    Steps go in business-time order, as partners' systems would report them: up to
+    ``concurrency`` at once, a batch's steps one after another, and no step more than
+    ``window_days`` of business time ahead of the earliest step still running. The log then
+    follows business time closely, which the compliance projection's time-based rules (shipments
+    not received, units not installed, evaluated against the log's time) rely on.
+    """
     stats = LoadStats()
     options = [
         ("grpc.max_send_message_length", max_message_bytes),
@@ -114,19 +122,58 @@ async def load_over_grpc(
 
         for step in scenario.reference:
             await call(step)
-        by_batch: dict[Any, list[Step]] = defaultdict(list)
-        for step in scenario.batches:
-            by_batch[step.group or step.payload.get("batch_id")].append(step)
-        gate = asyncio.Semaphore(concurrency)
-
-        async def run_batch(steps: Sequence[Step]) -> None:
-            async with gate:
-                for step in steps:
-                    await call(step)
-
-        await asyncio.gather(*(run_batch(steps) for steps in by_batch.values()))
+        await _in_business_order(scenario.batches, call, concurrency, timedelta(days=window_days))
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+async def _in_business_order(
+    steps: Sequence[Step], call: Callable[[Step], Awaitable[None]], concurrency: int, window: timedelta
+) -> None:
+    """Run ``steps`` (sorted by business time) with bounded concurrency and time window."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be >= 1")
+    changed = asyncio.Condition()
+    running: list[datetime] = []  # business times of the steps started and not finished
+    previous: dict[Any, asyncio.Event] = {}  # the last step started for each batch
+    failures: list[BaseException] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def run(step: Step, when: datetime, after: asyncio.Event | None, done: asyncio.Event) -> None:
+        try:
+            if after is not None:
+                await after.wait()
+            if not failures:
+                await call(step)
+        except BaseException as e:
+            failures.append(e)
+            raise
+        finally:
+            done.set()
+            async with changed:
+                running.remove(when)
+                changed.notify_all()
+
+    for step in steps:
+        when = datetime.fromisoformat(str(step.payload["occurred_at"]))
+        def may_start(when: datetime = when) -> bool:
+            return bool(failures) or (
+                len(running) < concurrency and (not running or when <= min(running) + window)
+            )
+
+        async with changed:
+            await changed.wait_for(may_start)
+            if failures:
+                break
+            running.append(when)
+        group = step.group or step.payload.get("batch_id")
+        done = asyncio.Event()
+        tasks.append(asyncio.create_task(run(step, when, previous.get(group), done)))
+        previous[group] = done
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise errors[0]
 
 
 class DemoLoadError(Exception):

@@ -117,8 +117,9 @@ SITES: list[tuple[str, str, str, str, str, int]] = [
     ("naver_sejong", "NAVER Cloud Gak Sejong", "naver", "KR", "Sejong", 120_000),
     ("kakao_ansan", "Kakao Data Center Ansan", "kakao", "KR", "Ansan, Gyeonggi", 25_000),
     ("nhn_gwangju", "NHN Cloud National AI Data Center", "nhn", "KR", "Gwangju", 25_000),
-    # Planted: a small edge site that cannot power what it will be said to hold.
-    ("tiny_edge", "Gangnam Edge Colocation", "broker", "KR", "Gangnam, Seoul (office building)", 150),
+    # Planted: a server room in an office building that cannot power what it will be said to hold
+    # (4 kW: less than any one delivery of the demo draws, at any scale).
+    ("tiny_edge", "Gangnam Edge Colocation", "broker", "KR", "Gangnam, Seoul (office building)", 4),
 ]
 
 # model key, name, dense TOPS per precision, die area mm2, TDP W, GPUs per delivery unit
@@ -202,6 +203,7 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
 
     # ------------------------------------------------------------------------ batches
     plans: list[tuple[datetime, str, str, str, int]] = []  # (order time, program, model, site, gpus)
+    shrink = min(1.0, scale * 20)
     for program, (allocation, mix, sites, _name) in PROGRAMS.items():
         target = max(int(allocation * scale), 8)
         s.allocations[program] = target
@@ -209,8 +211,10 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
             unit = next(m[5] for m in MODELS if m[0] == model)
             gpus = max(int(target * share) // unit * unit, unit)
             while gpus > 0:
-                # A purchase-order line of 4-16 racks, or 32-128 servers.
+                # A purchase-order line of 4-16 racks, or 32-128 servers; smaller lines below 5%
+                # scale, so a small demo still has many batches (most of them clean).
                 units = rng.randint(4, 16) if unit == 72 else rng.randint(32, 128)
+                units = max(1, round(units * shrink))
                 size = min(units * unit, gpus)
                 size = max(size // unit * unit, unit)
                 when = START + timedelta(days=rng.randint(0, (END - START).days - 400))
@@ -264,30 +268,38 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
 
         if planted == "shipped_after_expiry":
             t = datetime(2026, 10, 15, 9, tzinfo=UTC)  # the license ended on 30 Sep 2026
-            s.anomalies.append(Anomaly("shipped_after_authorization_expired", batch, "license D1234567 expired"))
-        # Ship in two or three consignments (whole racks / servers).
+        # Ship in one to three consignments (whole racks / servers). Each one is received a few
+        # days after it ships and installed a few days after that, as deliveries really go (and
+        # within the compliance projection's transit and installation allowances).
         parts = _split(serials, unit, rng.randint(1, 3), rng)
-        shipments: list[tuple[str, list[str], datetime]] = []
+        never_received = planted == "stuck_in_transit"
+        install_site = site
+        if planted == "overloaded_site":
+            install_site = ident("tiny_edge")
+            s.anomalies.append(Anomaly("site_power_exceeded", batch, "edge colocation over capacity"))
+        # One installation report per rack: an NVL72 rack, or four 8-GPU servers.
+        per_rack = unit if unit == 72 else unit * 4
+        racks: list[list[str]] = []
+        shipped_at = t
         for k, part in enumerate(parts):
-            t += timedelta(days=rng.randint(2, 20))
+            shipped_at += timedelta(days=rng.randint(2, 20))
+            t = max(t, shipped_at)
             shipment = f"SHP-{index:05d}-{k + 1}"
             country = "KR"
             if planted == "shipped_to_uncovered_country" and k == 0:
                 country = "SG"
-                s.anomalies.append(Anomaly("shipped_to_uncovered_destination", batch, "shipped to SG", tuple(part)))
+                s.anomalies.append(Anomaly("shipped_to_uncovered_destination", batch, f"{shipment} to SG", tuple(part)))
+            if planted == "shipped_after_expiry":
+                s.anomalies.append(Anomaly("shipped_after_authorization_expired", batch,
+                                           f"{shipment} after license D1234567 expired", tuple(part)))
             step("ship", {"batch_id": batch, "shipment_id": shipment, "carrier_id": rng.choice(carriers),
                           "origin": "Santa Clara, CA, US", "destination_country": country,
-                          "destination_site_id": site, "itn": f"X{t:%Y%m%d}{index:06d}{k}", "serials": part},
-                 f"ship {shipment}", t)
-            shipments.append((shipment, part, t))
-
-        never_received = planted == "stuck_in_transit"
-        received: list[str] = []
-        for k, (shipment, part, shipped_at) in enumerate(shipments):
+                          "destination_site_id": site, "itn": f"X{shipped_at:%Y%m%d}{index:06d}{k}",
+                          "serials": part}, f"ship {shipment}", shipped_at)
             if never_received:
                 s.anomalies.append(Anomaly("shipped_not_received", batch, f"{shipment} never arrived", tuple(part)))
                 continue
-            t = max(t, shipped_at) + timedelta(days=rng.randint(3, 12))
+            received_at = shipped_at + timedelta(days=rng.randint(3, 12))
             got = list(part)
             if planted == "missing_in_transit" and k == 0:
                 missing = got[-2:]
@@ -298,24 +310,21 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
                 got = [*got, stranger]
                 s.anomalies.append(Anomaly("serial_received_never_shipped", batch, stranger, (stranger,)))
             step("receive", {"batch_id": batch, "shipment_id": shipment, "receiving_party_id": buyer,
-                             "site_id": site, "serials": got}, f"receive {shipment}", t)
+                             "site_id": site, "serials": got}, f"receive {shipment}", received_at)
             in_part = set(part)
-            received += [sn for sn in got if sn in in_part]
+            received = [sn for sn in got if sn in in_part]
+            installed_at = received_at + timedelta(days=rng.randint(5, 20))
+            for lo in range(0, len(received), per_rack):
+                rack = received[lo: lo + per_rack]
+                r = len(racks)
+                step("install", {"batch_id": batch, "site_id": install_site, "rack": f"{index:05d}-R{r + 1:03d}",
+                                 "host": f"{model}-{index:05d}-{r:03d}", "serials": rack}, f"install {r}", installed_at)
+                racks.append(rack)
+            t = max(t, installed_at)
         if never_received:
             s.batches.extend(steps.items)
             continue
 
-        install_site = site
-        if planted == "overloaded_site":
-            install_site = ident("tiny_edge")
-            s.anomalies.append(Anomaly("site_power_exceeded", batch, "edge colocation over capacity"))
-        # One installation report per rack: an NVL72 rack, or four 8-GPU servers.
-        per_rack = unit if unit == 72 else unit * 4
-        racks = [received[i: i + per_rack] for i in range(0, len(received), per_rack)]
-        t += timedelta(days=rng.randint(5, 20))
-        for r, rack in enumerate(racks):
-            step("install", {"batch_id": batch, "site_id": install_site, "rack": f"{index:05d}-R{r + 1:03d}",
-                             "host": f"{model}-{index:05d}-{r:03d}", "serials": rack}, f"install {r}", t)
         if planted == "installed_at_two_sites":
             twice = racks[0][:1]
             t += timedelta(days=3)

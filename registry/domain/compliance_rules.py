@@ -165,8 +165,20 @@ _RULES = [
     RuleInfo(
         "not-received-in-time",
         "finding",
-        "Shipped but not received or installed after N days",
-        "BIS diversion red-flag guidance (13 May 2025)",
+        "Shipped but no receipt recorded within N days",
+        "BIS diversion red-flag guidance (13 May 2025); 15 CFR 732 Supp. 3 (red flags)",
+    ),
+    RuleInfo(
+        "not-installed-in-time",
+        "finding",
+        "Received but not installed within N days",
+        "BIS diversion red-flag guidance (13 May 2025); 15 CFR 732 Supp. 3 (red flags)",
+    ),
+    RuleInfo(
+        "units-reported-lost",
+        "finding",
+        "Units reported lost or stolen: controlled items out of the registry's custody",
+        "15 CFR 732 Supp. 3 (red flags); 15 CFR 762.6 (records of a diversion or other termination)",
     ),
     RuleInfo(
         "site-power-insufficient",

@@ -93,7 +93,7 @@ class ApiServer:
             EventServicer(self.registry, self._blocking, self._notifier,
                           settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            ComplianceServicer(self.registry, self._blocking, self._notifier), server)
+            ComplianceServicer(self.registry, self._blocking, self._notifier, self.read_models), server)
         reports_pb2_grpc.add_ReportServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ReportServicer(self.registry, self._blocking, self.read_models), server)
         self._health = HealthServicer()

@@ -21,6 +21,7 @@ from uuid import UUID
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from projections.queries import ReadModels
 from registry.api.v1 import commands_pb2, compliance_pb2_grpc
 from registry.api.v1 import compliance_pb2 as pb
 from registry.application import commands as c
@@ -43,6 +44,7 @@ from registry.server.convert import (
     require_uuid,
     timestamp,
 )
+from registry.server.findings import FindingQueries
 
 C = TypeVar("C", bound=c.Command)
 R = TypeVar("R")
@@ -83,10 +85,13 @@ _LEDGER_KIND = {"drawn": pb.LEDGER_ENTRY_KIND_DRAWN, "returned": pb.LEDGER_ENTRY
 class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
     """Serves registry.api.v1.ComplianceService."""
 
-    def __init__(self, registry: Registry, blocking: Blocking, notifier: LogNotifier) -> None:
+    def __init__(
+        self, registry: Registry, blocking: Blocking, notifier: LogNotifier, read_models: ReadModels | None = None
+    ) -> None:
         self._registry = registry
         self._blocking = blocking
         self._notifier = notifier
+        self._findings = FindingQueries(read_models, blocking)
 
     # ------------------------------------------------------------------------ commands
     async def _run(
@@ -123,6 +128,36 @@ class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
             self._registry.resolve_screening_hit,
             pb.ResolveScreeningHitResponse,
         )
+
+    async def AcknowledgeFinding(
+        self, request: pb.AcknowledgeFindingRequest, context: Any
+    ) -> pb.AcknowledgeFindingResponse:
+        return await self._run(
+            request, context, cc.AcknowledgeFinding, self._registry.acknowledge_finding,
+            pb.AcknowledgeFindingResponse,
+        )
+
+    async def ResolveFinding(self, request: pb.ResolveFindingRequest, context: Any) -> pb.ResolveFindingResponse:
+        return await self._run(
+            request, context, cc.ResolveFinding, self._registry.resolve_finding, pb.ResolveFindingResponse
+        )
+
+    # ------------------------------------------------------------------------ findings
+    async def GetBatchCompliance(
+        self, request: pb.GetBatchComplianceRequest, context: Any
+    ) -> pb.GetBatchComplianceResponse:
+        return await self._findings.get_batch_compliance(request, context)
+
+    async def ListFindings(self, request: pb.ListFindingsRequest, context: Any) -> pb.ListFindingsResponse:
+        return await self._findings.list_findings(request, context)
+
+    async def GetFinding(self, request: pb.GetFindingRequest, context: Any) -> pb.GetFindingResponse:
+        return await self._findings.get_finding(request, context)
+
+    async def ListOverdueItems(
+        self, request: pb.ListOverdueItemsRequest, context: Any
+    ) -> pb.ListOverdueItemsResponse:
+        return await self._findings.list_overdue_items(request, context)
 
     # ------------------------------------------------------------------ classification
     async def ClassifyModel(self, request: pb.ClassifyModelRequest, context: Any) -> pb.ClassifyModelResponse:

@@ -112,7 +112,8 @@ def test_a_worker_killed_at_random_points_and_restarted_gives_exactly_a_rebuilds
             start = min(read_models.positions().values(), default=0)
             target = rng.randint(min(start + 1, registry.head()), registry.head())
             wait_until(lambda t=target: min(read_models.positions().values(), default=0) >= t
-                       and len(read_models.positions()) == 4, 120, f"position {target} (seed {seed})", workers)
+                       and len(read_models.positions()) == len(default_projections()), 120,
+                       f"position {target} (seed {seed})", workers)
             time.sleep(rng.random() * 0.05)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)

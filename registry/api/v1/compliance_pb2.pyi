@@ -30,6 +30,34 @@ class LedgerEntryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LEDGER_ENTRY_KIND_UNSPECIFIED: _ClassVar[LedgerEntryKind]
     LEDGER_ENTRY_KIND_DRAWN: _ClassVar[LedgerEntryKind]
     LEDGER_ENTRY_KIND_RETURNED: _ClassVar[LedgerEntryKind]
+
+class FindingSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FINDING_SEVERITY_UNSPECIFIED: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_LOW: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_MEDIUM: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_HIGH: _ClassVar[FindingSeverity]
+    FINDING_SEVERITY_CRITICAL: _ClassVar[FindingSeverity]
+
+class FindingStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FINDING_STATUS_UNSPECIFIED: _ClassVar[FindingStatus]
+    FINDING_STATUS_OPEN: _ClassVar[FindingStatus]
+    FINDING_STATUS_ACKNOWLEDGED: _ClassVar[FindingStatus]
+    FINDING_STATUS_RESOLVED: _ClassVar[FindingStatus]
+
+class ComplianceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPLIANCE_STATUS_UNSPECIFIED: _ClassVar[ComplianceStatus]
+    COMPLIANCE_STATUS_COMPLIANT: _ClassVar[ComplianceStatus]
+    COMPLIANCE_STATUS_FINDINGS_OPEN: _ClassVar[ComplianceStatus]
+    COMPLIANCE_STATUS_FINDINGS_RESOLVED: _ClassVar[ComplianceStatus]
+
+class OverdueKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OVERDUE_KIND_UNSPECIFIED: _ClassVar[OverdueKind]
+    OVERDUE_KIND_NOT_RECEIVED: _ClassVar[OverdueKind]
+    OVERDUE_KIND_NOT_INSTALLED: _ClassVar[OverdueKind]
 HIT_RESOLUTION_UNSPECIFIED: HitResolution
 HIT_RESOLUTION_OPEN: HitResolution
 HIT_RESOLUTION_FALSE_POSITIVE: HitResolution
@@ -41,6 +69,22 @@ CONTROL_STATUS_NOT_CONTROLLED: ControlStatus
 LEDGER_ENTRY_KIND_UNSPECIFIED: LedgerEntryKind
 LEDGER_ENTRY_KIND_DRAWN: LedgerEntryKind
 LEDGER_ENTRY_KIND_RETURNED: LedgerEntryKind
+FINDING_SEVERITY_UNSPECIFIED: FindingSeverity
+FINDING_SEVERITY_LOW: FindingSeverity
+FINDING_SEVERITY_MEDIUM: FindingSeverity
+FINDING_SEVERITY_HIGH: FindingSeverity
+FINDING_SEVERITY_CRITICAL: FindingSeverity
+FINDING_STATUS_UNSPECIFIED: FindingStatus
+FINDING_STATUS_OPEN: FindingStatus
+FINDING_STATUS_ACKNOWLEDGED: FindingStatus
+FINDING_STATUS_RESOLVED: FindingStatus
+COMPLIANCE_STATUS_UNSPECIFIED: ComplianceStatus
+COMPLIANCE_STATUS_COMPLIANT: ComplianceStatus
+COMPLIANCE_STATUS_FINDINGS_OPEN: ComplianceStatus
+COMPLIANCE_STATUS_FINDINGS_RESOLVED: ComplianceStatus
+OVERDUE_KIND_UNSPECIFIED: OverdueKind
+OVERDUE_KIND_NOT_RECEIVED: OverdueKind
+OVERDUE_KIND_NOT_INSTALLED: OverdueKind
 
 class ImportScreeningListRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "snapshot_id", "source", "content")
@@ -687,3 +731,287 @@ class ScreeningHit(_message.Message):
     first_seen_at: _timestamp_pb2.Timestamp
     trail: _containers.RepeatedCompositeFieldContainer[HitResolutionStep]
     def __init__(self, hit_id: _Optional[str] = ..., resolution: _Optional[_Union[HitResolution, str]] = ..., blocking: _Optional[bool] = ..., current: _Optional[bool] = ..., score: _Optional[float] = ..., matched_name: _Optional[str] = ..., party_name: _Optional[str] = ..., source: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., sha256: _Optional[str] = ..., entry: _Optional[_Union[ScreeningListEntry, _Mapping]] = ..., first_seen_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trail: _Optional[_Iterable[_Union[HitResolutionStep, _Mapping]]] = ...) -> None: ...
+
+class AcknowledgeFindingRequest(_message.Message):
+    __slots__ = ("request_id", "expected_version", "occurred_at", "finding_id", "note")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINDING_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    expected_version: int
+    occurred_at: _timestamp_pb2.Timestamp
+    finding_id: str
+    note: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finding_id: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class AcknowledgeFindingResponse(_message.Message):
+    __slots__ = ("aggregate_id", "version", "position", "replayed")
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    aggregate_id: str
+    version: int
+    position: int
+    replayed: bool
+    def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class ResolveFindingRequest(_message.Message):
+    __slots__ = ("request_id", "expected_version", "occurred_at", "finding_id", "note")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINDING_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    expected_version: int
+    occurred_at: _timestamp_pb2.Timestamp
+    finding_id: str
+    note: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finding_id: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ResolveFindingResponse(_message.Message):
+    __slots__ = ("aggregate_id", "version", "position", "replayed")
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    aggregate_id: str
+    version: int
+    position: int
+    replayed: bool
+    def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class RevealingEvent(_message.Message):
+    __slots__ = ("position", "event_type", "aggregate_id", "occurred_at")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    event_type: str
+    aggregate_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, position: _Optional[int] = ..., event_type: _Optional[str] = ..., aggregate_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class FindingTrailEntry(_message.Message):
+    __slots__ = ("seq", "action", "actor", "note", "position", "event_type", "occurred_at", "recorded_at")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    action: str
+    actor: str
+    note: str
+    position: int
+    event_type: str
+    occurred_at: _timestamp_pb2.Timestamp
+    recorded_at: _timestamp_pb2.Timestamp
+    def __init__(self, seq: _Optional[int] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ..., position: _Optional[int] = ..., event_type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Finding(_message.Message):
+    __slots__ = ("finding_id", "rule_id", "title", "citation", "severity", "status", "batch_id", "partner_id", "party_id", "site_id", "authorization_id", "shipment_id", "quantity", "serials", "reasons", "revealed_by", "first_detected_at", "status_changed_at", "trail")
+    FINDING_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    CITATION_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTY_ID_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SHIPMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    REVEALED_BY_FIELD_NUMBER: _ClassVar[int]
+    FIRST_DETECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRAIL_FIELD_NUMBER: _ClassVar[int]
+    finding_id: str
+    rule_id: str
+    title: str
+    citation: str
+    severity: FindingSeverity
+    status: FindingStatus
+    batch_id: str
+    partner_id: str
+    party_id: str
+    site_id: str
+    authorization_id: str
+    shipment_id: str
+    quantity: int
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    revealed_by: RevealingEvent
+    first_detected_at: _timestamp_pb2.Timestamp
+    status_changed_at: _timestamp_pb2.Timestamp
+    trail: _containers.RepeatedCompositeFieldContainer[FindingTrailEntry]
+    def __init__(self, finding_id: _Optional[str] = ..., rule_id: _Optional[str] = ..., title: _Optional[str] = ..., citation: _Optional[str] = ..., severity: _Optional[_Union[FindingSeverity, str]] = ..., status: _Optional[_Union[FindingStatus, str]] = ..., batch_id: _Optional[str] = ..., partner_id: _Optional[str] = ..., party_id: _Optional[str] = ..., site_id: _Optional[str] = ..., authorization_id: _Optional[str] = ..., shipment_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[str]] = ..., revealed_by: _Optional[_Union[RevealingEvent, _Mapping]] = ..., first_detected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trail: _Optional[_Iterable[_Union[FindingTrailEntry, _Mapping]]] = ...) -> None: ...
+
+class GetBatchComplianceRequest(_message.Message):
+    __slots__ = ("batch_id", "min_position")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    min_position: int
+    def __init__(self, batch_id: _Optional[str] = ..., min_position: _Optional[int] = ...) -> None: ...
+
+class SerialCompliance(_message.Message):
+    __slots__ = ("serial", "status", "finding_ids")
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FINDING_IDS_FIELD_NUMBER: _ClassVar[int]
+    serial: str
+    status: ComplianceStatus
+    finding_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, serial: _Optional[str] = ..., status: _Optional[_Union[ComplianceStatus, str]] = ..., finding_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExportRecord(_message.Message):
+    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until")
+    SHIPMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SHIPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_BASIS_AT_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    shipment_id: str
+    shipped_at: _timestamp_pb2.Timestamp
+    quantity: int
+    received: int
+    destination_country: str
+    destination_site_id: str
+    retention_basis_at: _timestamp_pb2.Timestamp
+    retention_until: _timestamp_pb2.Timestamp
+    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetBatchComplianceResponse(_message.Message):
+    __slots__ = ("batch_id", "po_number", "buyer_id", "status", "findings", "serial_count", "serials", "compliant_serial_count", "exports", "as_of", "position")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PO_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    COMPLIANT_SERIAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPORTS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    po_number: str
+    buyer_id: str
+    status: ComplianceStatus
+    findings: _containers.RepeatedCompositeFieldContainer[Finding]
+    serial_count: int
+    serials: _containers.RepeatedCompositeFieldContainer[SerialCompliance]
+    compliant_serial_count: int
+    exports: _containers.RepeatedCompositeFieldContainer[ExportRecord]
+    as_of: _timestamp_pb2.Timestamp
+    position: int
+    def __init__(self, batch_id: _Optional[str] = ..., po_number: _Optional[str] = ..., buyer_id: _Optional[str] = ..., status: _Optional[_Union[ComplianceStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., serial_count: _Optional[int] = ..., serials: _Optional[_Iterable[_Union[SerialCompliance, _Mapping]]] = ..., compliant_serial_count: _Optional[int] = ..., exports: _Optional[_Iterable[_Union[ExportRecord, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., position: _Optional[int] = ...) -> None: ...
+
+class ListFindingsRequest(_message.Message):
+    __slots__ = ("partner_id", "batch_id", "rule_ids", "severities", "statuses", "page_size", "page_token", "min_position")
+    PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SEVERITIES_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    partner_id: str
+    batch_id: str
+    rule_ids: _containers.RepeatedScalarFieldContainer[str]
+    severities: _containers.RepeatedScalarFieldContainer[FindingSeverity]
+    statuses: _containers.RepeatedScalarFieldContainer[FindingStatus]
+    page_size: int
+    page_token: str
+    min_position: int
+    def __init__(self, partner_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., rule_ids: _Optional[_Iterable[str]] = ..., severities: _Optional[_Iterable[_Union[FindingSeverity, str]]] = ..., statuses: _Optional[_Iterable[_Union[FindingStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., min_position: _Optional[int] = ...) -> None: ...
+
+class ListFindingsResponse(_message.Message):
+    __slots__ = ("findings", "next_page_token")
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    findings: _containers.RepeatedCompositeFieldContainer[Finding]
+    next_page_token: str
+    def __init__(self, findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetFindingRequest(_message.Message):
+    __slots__ = ("finding_id", "min_position")
+    FINDING_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    finding_id: str
+    min_position: int
+    def __init__(self, finding_id: _Optional[str] = ..., min_position: _Optional[int] = ...) -> None: ...
+
+class GetFindingResponse(_message.Message):
+    __slots__ = ("finding",)
+    FINDING_FIELD_NUMBER: _ClassVar[int]
+    finding: Finding
+    def __init__(self, finding: _Optional[_Union[Finding, _Mapping]] = ...) -> None: ...
+
+class ListOverdueItemsRequest(_message.Message):
+    __slots__ = ("as_of", "transit_days", "install_days", "include_waiting", "min_position")
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    TRANSIT_DAYS_FIELD_NUMBER: _ClassVar[int]
+    INSTALL_DAYS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_WAITING_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
+    transit_days: int
+    install_days: int
+    include_waiting: bool
+    min_position: int
+    def __init__(self, as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transit_days: _Optional[int] = ..., install_days: _Optional[int] = ..., include_waiting: _Optional[bool] = ..., min_position: _Optional[int] = ...) -> None: ...
+
+class OverdueItem(_message.Message):
+    __slots__ = ("kind", "rule_id", "batch_id", "shipment_id", "since", "due", "overdue", "days_waiting", "units", "serials", "finding_id")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    SHIPMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    DUE_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    DAYS_WAITING_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    FINDING_ID_FIELD_NUMBER: _ClassVar[int]
+    kind: OverdueKind
+    rule_id: str
+    batch_id: str
+    shipment_id: str
+    since: _timestamp_pb2.Timestamp
+    due: _timestamp_pb2.Timestamp
+    overdue: bool
+    days_waiting: int
+    units: int
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    finding_id: str
+    def __init__(self, kind: _Optional[_Union[OverdueKind, str]] = ..., rule_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., shipment_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., days_waiting: _Optional[int] = ..., units: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., finding_id: _Optional[str] = ...) -> None: ...
+
+class ListOverdueItemsResponse(_message.Message):
+    __slots__ = ("items", "as_of", "transit_days", "install_days")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    TRANSIT_DAYS_FIELD_NUMBER: _ClassVar[int]
+    INSTALL_DAYS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[OverdueItem]
+    as_of: _timestamp_pb2.Timestamp
+    transit_days: int
+    install_days: int
+    def __init__(self, items: _Optional[_Iterable[_Union[OverdueItem, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transit_days: _Optional[int] = ..., install_days: _Optional[int] = ...) -> None: ...

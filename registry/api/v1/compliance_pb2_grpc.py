@@ -85,6 +85,36 @@ class ComplianceServiceStub:
                 request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetScreeningCaseRequest.SerializeToString,
                 response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetScreeningCaseResponse.FromString,
                 _registered_method=True)
+        self.AcknowledgeFinding = channel.unary_unary(
+                '/registry.api.v1.ComplianceService/AcknowledgeFinding',
+                request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.AcknowledgeFindingRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.AcknowledgeFindingResponse.FromString,
+                _registered_method=True)
+        self.ResolveFinding = channel.unary_unary(
+                '/registry.api.v1.ComplianceService/ResolveFinding',
+                request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingResponse.FromString,
+                _registered_method=True)
+        self.GetBatchCompliance = channel.unary_unary(
+                '/registry.api.v1.ComplianceService/GetBatchCompliance',
+                request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetBatchComplianceRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetBatchComplianceResponse.FromString,
+                _registered_method=True)
+        self.ListFindings = channel.unary_unary(
+                '/registry.api.v1.ComplianceService/ListFindings',
+                request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ListFindingsRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ListFindingsResponse.FromString,
+                _registered_method=True)
+        self.GetFinding = channel.unary_unary(
+                '/registry.api.v1.ComplianceService/GetFinding',
+                request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetFindingRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetFindingResponse.FromString,
+                _registered_method=True)
+        self.ListOverdueItems = channel.unary_unary(
+                '/registry.api.v1.ComplianceService/ListOverdueItems',
+                request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ListOverdueItemsRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ListOverdueItemsResponse.FromString,
+                _registered_method=True)
 
 
 class ComplianceServiceServicer:
@@ -173,6 +203,57 @@ class ComplianceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcknowledgeFinding(self, request, context):
+        """A compliance officer acknowledges a finding of the compliance read model (has seen it, is
+        looking into it), with a note; the caller is recorded as the officer. NOT_FOUND when the
+        read model has raised no finding with the id; FAILED_PRECONDITION unless the finding is open.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveFinding(self, request, context):
+        """A compliance officer resolves a finding, saying why in the note; the caller is recorded as
+        the officer. This is the only way a finding stops being open: new evidence about the same
+        subject afterwards raises a new finding. FAILED_PRECONDITION when it is already resolved.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBatchCompliance(self, request, context):
+        """A batch's compliance status, the status of each serial a finding names (every other serial
+        is compliant), its findings with their evidence and trail, and its export records with their
+        retention dates. Served by the compliance read model; NOT_FOUND for an unknown batch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFindings(self, request, context):
+        """Findings filtered by partner, batch, rule, severity and status, in the order they were
+        raised, page by page. Served by the compliance read model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFinding(self, request, context):
+        """One finding with its evidence and trail. NOT_FOUND when the read model has no such finding.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOverdueItems(self, request, context):
+        """Shipments with no receipt and received units not installed, evaluated at a time the caller
+        chooses (the read model flags them as findings at its own log time: the latest business time
+        of the batch events it has applied).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ComplianceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -225,6 +306,36 @@ def add_ComplianceServiceServicer_to_server(servicer, server):
                     servicer.GetScreeningCase,
                     request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetScreeningCaseRequest.FromString,
                     response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetScreeningCaseResponse.SerializeToString,
+            ),
+            'AcknowledgeFinding': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeFinding,
+                    request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.AcknowledgeFindingRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.AcknowledgeFindingResponse.SerializeToString,
+            ),
+            'ResolveFinding': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveFinding,
+                    request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingResponse.SerializeToString,
+            ),
+            'GetBatchCompliance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBatchCompliance,
+                    request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetBatchComplianceRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetBatchComplianceResponse.SerializeToString,
+            ),
+            'ListFindings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFindings,
+                    request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ListFindingsRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ListFindingsResponse.SerializeToString,
+            ),
+            'GetFinding': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFinding,
+                    request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetFindingRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetFindingResponse.SerializeToString,
+            ),
+            'ListOverdueItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOverdueItems,
+                    request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ListOverdueItemsRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ListOverdueItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -498,6 +609,168 @@ class ComplianceService:
             '/registry.api.v1.ComplianceService/GetScreeningCase',
             registry_dot_api_dot_v1_dot_compliance__pb2.GetScreeningCaseRequest.SerializeToString,
             registry_dot_api_dot_v1_dot_compliance__pb2.GetScreeningCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeFinding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.ComplianceService/AcknowledgeFinding',
+            registry_dot_api_dot_v1_dot_compliance__pb2.AcknowledgeFindingRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_compliance__pb2.AcknowledgeFindingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveFinding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.ComplianceService/ResolveFinding',
+            registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBatchCompliance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.ComplianceService/GetBatchCompliance',
+            registry_dot_api_dot_v1_dot_compliance__pb2.GetBatchComplianceRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_compliance__pb2.GetBatchComplianceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFindings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.ComplianceService/ListFindings',
+            registry_dot_api_dot_v1_dot_compliance__pb2.ListFindingsRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_compliance__pb2.ListFindingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFinding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.ComplianceService/GetFinding',
+            registry_dot_api_dot_v1_dot_compliance__pb2.GetFindingRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_compliance__pb2.GetFindingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOverdueItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.ComplianceService/ListOverdueItems',
+            registry_dot_api_dot_v1_dot_compliance__pb2.ListOverdueItemsRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_compliance__pb2.ListOverdueItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,242 @@
+"""ComplianceService's findings: officers' decisions (commands) and the compliance read model's
+answers (a batch's compliance, findings, overdue items), each query waiting for ``min_position``
+within the call's deadline like the other read-model queries."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import grpc
+
+from projections.compliance_queries import (
+    BatchCompliance,
+    ExportRecord,
+    Finding,
+    FindingFilter,
+    OverdueItem,
+    TrailEntry,
+)
+from projections.queries import ReadModels
+from registry.api.v1 import compliance_pb2 as pb
+from registry.domain.errors import InvalidField, NotFound
+from registry.server.calls import answer
+from registry.server.concurrency import Blocking
+from registry.server.convert import page_size, parse_uuid, require_uuid, timestamp
+from registry.server.readmodels import await_position
+
+T = TypeVar("T")
+
+READ_MODEL = "compliance"
+MAX_DAYS = 3650
+
+SEVERITY = {
+    "low": pb.FINDING_SEVERITY_LOW,
+    "medium": pb.FINDING_SEVERITY_MEDIUM,
+    "high": pb.FINDING_SEVERITY_HIGH,
+    "critical": pb.FINDING_SEVERITY_CRITICAL,
+}
+STATUS = {
+    "open": pb.FINDING_STATUS_OPEN,
+    "acknowledged": pb.FINDING_STATUS_ACKNOWLEDGED,
+    "resolved": pb.FINDING_STATUS_RESOLVED,
+}
+COMPLIANCE = {
+    "compliant": pb.COMPLIANCE_STATUS_COMPLIANT,
+    "findings_open": pb.COMPLIANCE_STATUS_FINDINGS_OPEN,
+    "findings_resolved": pb.COMPLIANCE_STATUS_FINDINGS_RESOLVED,
+}
+OVERDUE = {"transit": pb.OVERDUE_KIND_NOT_RECEIVED, "install": pb.OVERDUE_KIND_NOT_INSTALLED}
+
+
+class _NoReadModel(Exception):
+    """This server runs without read models."""
+
+
+class FindingQueries:
+    """The read-model side of ComplianceService (its servicer delegates here)."""
+
+    def __init__(self, read_models: ReadModels | None, blocking: Blocking) -> None:
+        self._read = read_models
+        self._blocking = blocking
+
+    async def _call(self, context: Any, work: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await answer(context, work, passthrough=(_NoReadModel,))
+        except _NoReadModel:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this server has no read models configured")
+            raise AssertionError("abort returned") from None  # pragma: no cover
+
+    async def _await(self, context: Any, request: Any) -> ReadModels:
+        if self._read is None:
+            raise _NoReadModel
+        position = request.min_position if request.HasField("min_position") else None
+        await await_position(self._read, self._blocking, context, position, [READ_MODEL])
+        return self._read
+
+    async def get_batch_compliance(
+        self, request: pb.GetBatchComplianceRequest, context: Any
+    ) -> pb.GetBatchComplianceResponse:
+        async def work() -> pb.GetBatchComplianceResponse:
+            batch_id = require_uuid("batch_id", request.batch_id)
+            read = await self._await(context, request)
+            found = await self._blocking(read.batch_compliance, batch_id)
+            if found is None:
+                raise NotFound("batch", batch_id)
+            return batch_compliance_message(found)
+
+        return await self._call(context, work)
+
+    async def list_findings(self, request: pb.ListFindingsRequest, context: Any) -> pb.ListFindingsResponse:
+        async def work() -> pb.ListFindingsResponse:
+            criteria = finding_filter(request)
+            size = page_size(request.page_size)
+            read = await self._await(context, request)
+            found, token = await self._blocking(read.list_findings, criteria, size, request.page_token)
+            return pb.ListFindingsResponse(findings=[finding_message(f) for f in found], next_page_token=token)
+
+        return await self._call(context, work)
+
+    async def get_finding(self, request: pb.GetFindingRequest, context: Any) -> pb.GetFindingResponse:
+        async def work() -> pb.GetFindingResponse:
+            finding_id = require_uuid("finding_id", request.finding_id)
+            read = await self._await(context, request)
+            found = await self._blocking(read.finding, finding_id)
+            if found is None:
+                raise NotFound("finding", finding_id)
+            return pb.GetFindingResponse(finding=finding_message(found))
+
+        return await self._call(context, work)
+
+    async def list_overdue_items(
+        self, request: pb.ListOverdueItemsRequest, context: Any
+    ) -> pb.ListOverdueItemsResponse:
+        async def work() -> pb.ListOverdueItemsResponse:
+            violations: list[tuple[str, str]] = []
+            as_of: datetime | None = None
+            if not request.HasField("as_of"):
+                violations.append(("as_of", "required: the time to evaluate the outstanding items at"))
+            else:
+                try:
+                    as_of = request.as_of.ToDatetime(tzinfo=UTC)
+                except (ValueError, OverflowError):
+                    violations.append(("as_of", "not a valid timestamp (years 1 to 9999)"))
+            for name in ("transit_days", "install_days"):
+                value = getattr(request, name)
+                if not 0 <= value <= MAX_DAYS:
+                    violations.append((name, f"0 (the read model's allowance) or 1 to {MAX_DAYS} days"))
+            if violations:
+                raise InvalidField(violations)
+            assert as_of is not None
+            read = await self._await(context, request)
+            transit = request.transit_days or None
+            install = request.install_days or None
+            items = await self._blocking(read.overdue, as_of, transit, install, request.include_waiting)
+            default_transit, default_install = read.overdue_allowances()
+            return pb.ListOverdueItemsResponse(
+                items=[overdue_message(i) for i in items], as_of=timestamp(as_of),
+                transit_days=transit or default_transit, install_days=install or default_install,
+            )
+
+        return await self._call(context, work)
+
+
+def finding_filter(request: pb.ListFindingsRequest) -> FindingFilter:
+    """The request's filters, each validated; every bad one is named."""
+    violations: list[tuple[str, str]] = []
+    ids: dict[str, Any] = {}
+    for name in ("partner_id", "batch_id"):
+        try:
+            ids[name] = parse_uuid(name, getattr(request, name))
+        except InvalidField as e:
+            violations.extend(e.violations)
+    severities = _names(request.severities, SEVERITY, "severities", violations)
+    statuses = _names(request.statuses, STATUS, "statuses", violations)
+    rules = tuple(r.strip() for r in request.rule_ids)
+    if any(not r for r in rules):
+        violations.append(("rule_ids", "must not contain empty rule ids"))
+    if violations:
+        raise InvalidField(violations)
+    return FindingFilter(
+        partner_id=ids["partner_id"], batch_id=ids["batch_id"], rule_ids=rules,
+        severities=severities, statuses=statuses,
+    )
+
+
+def _names(values: Any, table: Mapping[str, int], field: str, violations: list[tuple[str, str]]) -> tuple[str, ...]:
+    by_number = {number: name for name, number in table.items()}
+    out: list[str] = []
+    for i, value in enumerate(values):
+        if value not in by_number:
+            violations.append((f"{field}[{i}]", f"one of {sorted(table)} (UNSPECIFIED is not a value)"))
+        else:
+            out.append(by_number[value])
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------- messages
+def _id(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def trail_message(t: TrailEntry) -> pb.FindingTrailEntry:
+    return pb.FindingTrailEntry(
+        seq=t.seq, action=t.action, actor=t.actor, note=t.note, position=t.position,
+        event_type=t.event_type, occurred_at=timestamp(t.occurred_at), recorded_at=timestamp(t.recorded_at),
+    )
+
+
+def finding_message(f: Finding) -> pb.Finding:
+    message = pb.Finding(
+        finding_id=str(f.finding_id), rule_id=f.rule_id, title=f.title, citation=f.citation,
+        severity=SEVERITY[f.severity], status=STATUS[f.status], batch_id=_id(f.batch_id),
+        partner_id=_id(f.partner_id), party_id=_id(f.party_id), site_id=_id(f.site_id),
+        authorization_id=_id(f.authorization_id), shipment_id=f.shipment_id, quantity=f.quantity,
+        serials=f.serials, reasons=f.reasons,
+        revealed_by=pb.RevealingEvent(
+            position=f.revealed_position, event_type=f.revealed_event_type,
+            aggregate_id=str(f.revealed_aggregate_id), occurred_at=timestamp(f.revealed_occurred_at),
+        ),
+        first_detected_at=timestamp(f.first_detected_at),
+        trail=[trail_message(t) for t in f.trail],
+    )
+    if f.status_changed_at is not None:
+        message.status_changed_at.CopyFrom(timestamp(f.status_changed_at))
+    return message
+
+
+def export_message(e: ExportRecord) -> pb.ExportRecord:
+    return pb.ExportRecord(
+        shipment_id=e.shipment_id, shipped_at=timestamp(e.shipped_at), quantity=e.quantity,
+        received=e.received, destination_country=e.destination_country,
+        destination_site_id=_id(e.destination_site_id), retention_basis_at=timestamp(e.retention_basis_at),
+        retention_until=timestamp(e.retention_until),
+    )
+
+
+def batch_compliance_message(b: BatchCompliance) -> pb.GetBatchComplianceResponse:
+    message = pb.GetBatchComplianceResponse(
+        batch_id=str(b.batch_id), po_number=b.po_number, buyer_id=str(b.buyer_id),
+        status=COMPLIANCE[b.status], findings=[finding_message(f) for f in b.findings],
+        serial_count=b.serial_count,
+        serials=[
+            pb.SerialCompliance(
+                serial=s.serial, status=COMPLIANCE[s.status], finding_ids=[str(i) for i in s.finding_ids]
+            )
+            for s in b.serials
+        ],
+        compliant_serial_count=max(b.serial_count - len(b.serials), 0),
+        exports=[export_message(e) for e in b.exports], position=b.position,
+    )
+    if b.as_of is not None:
+        message.as_of.CopyFrom(timestamp(b.as_of))
+    return message
+
+
+def overdue_message(i: OverdueItem) -> pb.OverdueItem:
+    return pb.OverdueItem(
+        kind=OVERDUE[i.kind], rule_id=i.rule_id, batch_id=str(i.batch_id), shipment_id=i.shipment_id,
+        since=timestamp(i.since), due=timestamp(i.due), overdue=i.overdue, days_waiting=i.days_waiting,
+        units=i.units, serials=i.serials, finding_id=_id(i.finding_id),
+    )
