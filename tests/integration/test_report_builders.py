@@ -233,11 +233,51 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
     assert parties[-1][:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
     drawdown = table(html, "Drawdown per authorization: units")
     assert drawdown["NLR-KR-3A090 (no license required)"][2] == "88"
-    retention = table(html, "Record retention per batch")
-    assert retention["PO-A"][4] == "2031-03-08 09:00 UTC"  # 5 years after the latest shipment (day 6)
+    retention = {row[1]: row for row in parse_html(html).table("Record retention per export").rows}
+    assert retention["SHP-A1"][5:] == ["2026-03-08 09:00 UTC", "2031-03-08 09:00 UTC"]  # 5 years after day 6
+    assert retention["SHP-B1"][6] == "2031-03-11 09:00 UTC"
     evidence = table(html, "Classification per clearance")
     assert evidence["PO-A"][2:5] == ["3A090.a", "controlled", "36,000"]
     assert b"Chain of custody of batch PO-B" in html
+
+
+def test_the_compliance_report_lists_findings_with_their_citations_and_resolution_trail(world: ReportWorld) -> None:
+    import time
+
+    from projections.compliance_queries import FindingFilter
+    from registry.application import commands as c
+    from registry.application import compliance_commands as cc
+    from registry.reports import AsOf
+    from registry.reports.builders.asof import last_recorded_at
+
+    w = world.w
+    w.do("receive", c.Receive, batch_id=world.batch_b, shipment_id="SHP-B1", receiving_party_id=w.naver,
+         site_id=w.site2, serials=world.serials_b[:14], occurred_at=T0 + 14 * DAY)  # two units short
+    raised = last_recorded_at(world.registry)
+    assert raised is not None
+    with AsOfView(world.registry, AsOf(raised)) as view:
+        found, _ = view.read_models.list_findings(FindingFilter())
+    assert [f.rule_id for f in found] == ["units-missing-in-transit"]
+    while datetime.now(UTC) <= raised:
+        time.sleep(0.001)
+    world.registry.resolve_finding(
+        "officer-kim", cc.ResolveFinding(finding_id=found[0].finding_id, note="two GPUs found at the forwarder")
+    )
+    _, open_then = build(world, "compliance", recorded_by=raised)
+    _, resolved_now = build(world, "compliance")
+
+    html = parse_html(open_then[Format.HTML])
+    assert (html.tiles["High"], html.tiles["Resolved"]) == ("1", "0")
+    row = table(open_then[Format.HTML], "Findings")[str(found[0].finding_id)]
+    assert row[1:7] == ["units-missing-in-transit", "high", "open", "PO-B", "SHP-B1", "2"]
+    rule = table(open_then[Format.HTML], "Finding rules and their citations")["units-missing-in-transit"]
+    assert rule[2:] == ["15 CFR 732 Supp. 3 (red flags)", "1", "0"]
+
+    html = parse_html(resolved_now[Format.HTML])
+    assert (html.tiles["High"], html.tiles["Resolved"]) == ("0", "1")
+    steps = [r for r in html.table("Resolution trail").rows if r[0] == str(found[0].finding_id)]
+    assert [s[2] for s in steps] == ["raised", "resolved"]
+    assert steps[-1][3:5] == ["officer-kim", "two GPUs found at the forwarder"]
 
 
 def test_the_custody_report_has_every_event_of_every_batch(world: ReportWorld) -> None:

@@ -10,14 +10,13 @@ retention dates; and the chain of custody of every batch.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from projections.common import STAGES
 from projections.queries import CustodyEntry
-from registry.domain.compliance_rules import RULES, retention_until
+from registry.domain.compliance_rules import RULES
 from registry.domain.licensing import PartyFacts, headquarters_check
 from registry.domain.reference import ExportAuthorization, Party
 from registry.reports.builders import findings as findings_section
@@ -37,9 +36,6 @@ from registry.reports.model import (
 )
 
 KIND = "compliance"
-RETENTION_EVENTS = ("Shipped", "Transferred", "ReportedLost", "Decommissioned")
-"""Events that restart the record-retention clock of a batch: an export, an in-country transfer, or
-a termination (loss, decommission); 15 CFR 762.6."""
 
 
 def build(ctx: Context) -> Report:
@@ -406,30 +402,26 @@ def _decimal(value: Any) -> Decimal | None:
 def _retention(ctx: Context) -> Iterator[Block]:
     rule = RULES["record-retention"]
     yield Paragraph(
-        f"{rule.title} ({rule.citation}): for each batch with an export, the latest export, in-country transfer "
-        "or termination (loss, decommission) by business time, and the date until which its records are kept."
+        f"{rule.title} ({rule.citation}): each export's records are kept until 5 years after the batch's "
+        "latest export, in-country transfer or other termination (loss, decommission), by business time, as "
+        "the compliance projection records them."
     )
 
     def rows() -> Iterator[tuple[Cell, ...]]:
         for b in ctx.batches():
-            latest: CustodyEntry | None = None
-            exports = 0
-            for e in ctx.trail(b.batch_id):
-                if e.batch_id != b.batch_id or e.event_type not in RETENTION_EVENTS:
-                    continue
-                exports += e.event_type == "Shipped"
-                if latest is None or e.occurred_at >= latest.occurred_at:
-                    latest = e
-            if latest is None or not exports:
+            record = ctx.read_models.batch_compliance(b.batch_id)
+            if record is None:
                 continue
-            basis: datetime = latest.occurred_at
-            yield (b.po_number, exports, latest.event_type, basis, retention_until(basis))
+            for x in record.exports:
+                site = f", {ctx.name(x.destination_site_id)}" if x.destination_site_id else ""
+                yield (b.po_number, x.shipment_id, x.shipped_at, x.quantity, x.destination_country + site,
+                       x.retention_basis_at, x.retention_until)
 
     yield Table(
-        "Record retention per batch",
-        (Column("batch", "Batch PO"), Column("exports", "Shipments", ColumnType.INT, total=True),
-         Column("basis_event", "Latest export, transfer or termination"),
-         Column("basis", "Occurred", ColumnType.DATETIME),
+        "Record retention per export",
+        (Column("batch", "Batch PO"), Column("shipment", "Shipment"), Column("shipped", "Shipped", ColumnType.DATETIME),
+         Column("units", "Units", ColumnType.INT, total=True), Column("destination", "Destination"),
+         Column("basis", "Latest export, transfer or termination", ColumnType.DATETIME),
          Column("until", "Keep records until", ColumnType.DATETIME)),
         rows,
     )

@@ -1,27 +1,191 @@
-"""The findings part of the compliance report: open findings by severity, each finding with its rule,
-citation and resolution trail. Served by the compliance projection when the catalog has one."""
+"""The findings part of the compliance report, from the compliance projection (replayed into the
+as-of view like every other projection): open findings by severity, each finding with its rule,
+citation, what it says and its resolution trail, and the shipments and installations outstanding at
+the as-of time."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from uuid import UUID
 
-from registry.reports.builders.common import Context
-from registry.reports.model import Block, Paragraph
-
-MISSING = (
-    "Findings are not part of this report: this build of the registry has no compliance projection, so "
-    "recorded facts are not yet checked against the finding rules."
+from projections.compliance import SEVERITIES
+from projections.compliance_queries import Finding, FindingFilter
+from registry.domain.compliance_rules import RULES
+from registry.domain.findings import FindingStatus
+from registry.reports.builders.common import Context, serial_range
+from registry.reports.model import (
+    Block,
+    Cell,
+    Chart,
+    ChartKind,
+    Column,
+    ColumnType,
+    Paragraph,
+    Series,
+    Summary,
+    SummaryItem,
+    Table,
 )
 
+PAGE = 500
+BY_SEVERITY = tuple(reversed(SEVERITIES))  # critical first
+STATUSES = tuple(s.value for s in FindingStatus)
 
-def available(ctx: Context) -> bool:
-    return "compliance" in ctx.read_models.projections
+
+def findings(ctx: Context) -> Iterator[Finding]:
+    """The findings the filters select, in the order they were raised (a page at a time). With an
+    authorization filter: the findings naming the authorization or a batch cleared under it."""
+    token = ""
+    cleared: dict[UUID, bool] = {}
+    while True:
+        page, token = ctx.read_models.list_findings(FindingFilter(partner_id=ctx.filters.partner), PAGE, token)
+        for f in page:
+            wanted = ctx.filters.authorization
+            if wanted is not None and f.authorization_id != wanted:
+                if f.batch_id is None:
+                    continue
+                if f.batch_id not in cleared:
+                    cleared[f.batch_id] = ctx.cleared_under(f.batch_id)
+                if not cleared[f.batch_id]:
+                    continue
+            yield f
+        if not token:
+            return
+
+
+def _counts(ctx: Context) -> Counter[tuple[str, str]]:
+    return Counter((f.severity, f.status) for f in findings(ctx))
+
+
+def _open(status: str) -> bool:
+    return status != FindingStatus.RESOLVED.value
 
 
 def summary(ctx: Context) -> Iterator[Block]:
-    if not available(ctx):
-        yield Paragraph(MISSING)
+    counts = _counts(ctx)
+    yield Summary("Open findings by severity", (
+        *(SummaryItem(s.capitalize(), sum(n for (sev, st), n in counts.items() if sev == s and _open(st)))
+          for s in BY_SEVERITY),
+        SummaryItem("Resolved", sum(n for (_, st), n in counts.items() if not _open(st))),
+    ))
 
 
 def blocks(ctx: Context) -> Iterator[Block]:
-    yield Paragraph(MISSING)
+    yield Paragraph(
+        "Facts the registry recorded that break a rule are raised as findings by the compliance projection, "
+        "replayed to the as-of time: each names its rule and where the rule comes from, the batch, shipment and "
+        "units concerned, and what the facts were. A finding stays open (or acknowledged) until a compliance "
+        "officer resolves it with a note; the trail lists every step. Detected is when the registry recorded the "
+        "fact that revealed it; occurred is that fact's business time."
+    )
+    counts = _counts(ctx)
+    if counts:
+        yield Chart(
+            ChartKind.STACKED_BAR, "Findings by severity and status", tuple(s.capitalize() for s in BY_SEVERITY),
+            tuple(Series(st.capitalize(), tuple(counts[(sev, st)] for sev in BY_SEVERITY)) for st in STATUSES),
+            x_title="Severity", y_title="Findings", data_table=False,
+        )
+
+    def per_rule() -> Iterator[tuple[Cell, ...]]:
+        by_rule = Counter((f.rule_id, _open(f.status)) for f in findings(ctx))
+        for rule in RULES.values():
+            if rule.kind != "finding":
+                continue
+            yield (rule.rule_id, rule.title, rule.citation, by_rule[(rule.rule_id, True)],
+                   by_rule[(rule.rule_id, False)])
+
+    yield Table(
+        "Finding rules and their citations",
+        (Column("rule", "Rule"), Column("title", "What it checks"), Column("citation", "Citation"),
+         Column("open", "Open", ColumnType.INT, total=True),
+         Column("resolved", "Resolved", ColumnType.INT, total=True)),
+        per_rule,
+    )
+    pos: dict[UUID, str] = {}
+
+    def po(batch_id: UUID | None) -> str:
+        if batch_id is None:
+            return ""
+        if batch_id not in pos:
+            detail = ctx.read_models.get_batch(batch_id)
+            pos[batch_id] = detail.summary.po_number if detail is not None else str(batch_id)
+        return pos[batch_id]
+
+    def listed() -> Iterator[tuple[Cell, ...]]:
+        for f in findings(ctx):
+            yield (f.finding_id, f.rule_id, f.severity, f.status, po(f.batch_id), f.shipment_id or None,
+                   f.quantity, f.first_detected_at)
+
+    yield Table(
+        "Findings",
+        (Column("finding", "Finding", ColumnType.UUID), Column("rule", "Rule"), Column("severity", "Severity"),
+         Column("status", "Status"), Column("batch", "Batch PO"), Column("shipment", "Shipment"),
+         Column("units", "Units", ColumnType.INT, total=True), Column("detected", "Detected", ColumnType.DATETIME)),
+        listed,
+    )
+
+    def reasons() -> Iterator[tuple[Cell, ...]]:
+        for f in findings(ctx):
+            party = f"; party {ctx.name(f.party_id)}" if f.party_id else ""
+            site = f"; site {ctx.name(f.site_id)}" if f.site_id else ""
+            yield (f.finding_id, f.revealed_occurred_at, serial_range(f.serials),
+                   f"{f.rule_id}, revealed by {f.revealed_event_type}{party}{site}: " + "; ".join(f.reasons))
+
+    yield Table(
+        "What each finding says",
+        (Column("finding", "Finding", ColumnType.UUID), Column("occurred", "Occurred", ColumnType.DATETIME),
+         Column("serials", "Serials"), Column("reasons", "Facts")),
+        reasons,
+    )
+
+    def trail() -> Iterator[tuple[Cell, ...]]:
+        for f in findings(ctx):
+            for step in f.trail:
+                yield (f.finding_id, step.seq, step.action, step.actor, step.note or None, step.event_type,
+                       step.occurred_at, step.recorded_at)
+
+    yield Table(
+        "Resolution trail",
+        (Column("finding", "Finding", ColumnType.UUID), Column("seq", "#", ColumnType.INT),
+         Column("action", "Step"), Column("actor", "Actor"), Column("note", "Note"), Column("event", "Event"),
+         Column("occurred", "Occurred", ColumnType.DATETIME), Column("recorded", "Recorded", ColumnType.DATETIME)),
+        trail,
+    )
+    yield from _outstanding(ctx)
+
+
+def _outstanding(ctx: Context) -> Iterator[Block]:
+    when = ctx.as_of.occurred_by or ctx.as_of.recorded_by
+    transit, install = ctx.read_models.overdue_allowances()
+    yield Paragraph(
+        f"Shipments not received within {transit} days and received units not installed within {install} days, "
+        "evaluated at the as-of time against the business times the partners reported."
+    )
+    batches: dict[UUID, str] = {}
+
+    def selected(batch_id: UUID) -> str | None:
+        if batch_id not in batches:
+            detail = ctx.read_models.get_batch(batch_id)
+            keep = detail is not None and (
+                ctx.filters.partner is None or ctx.filters.partner in (detail.summary.buyer_id, *detail.owner_ids)
+            ) and (ctx.filters.authorization is None or ctx.cleared_under(batch_id))
+            batches[batch_id] = detail.summary.po_number if keep and detail is not None else ""
+        return batches[batch_id] or None
+
+    def rows() -> Iterator[tuple[Cell, ...]]:
+        for item in ctx.read_models.overdue(when):
+            po = selected(item.batch_id)
+            if po is None:
+                continue
+            yield (po, item.shipment_id, item.kind, item.rule_id, item.units, item.since, item.due, item.days_waiting,
+                   item.finding_id)
+
+    yield Table(
+        "Outstanding at the as-of time",
+        (Column("batch", "Batch PO"), Column("shipment", "Shipment"), Column("kind", "Waiting for"),
+         Column("rule", "Rule"), Column("units", "Units", ColumnType.INT, total=True),
+         Column("since", "Since", ColumnType.DATETIME), Column("due", "Due", ColumnType.DATETIME),
+         Column("days", "Days waiting", ColumnType.INT), Column("finding", "Finding", ColumnType.UUID)),
+        rows,
+    )
