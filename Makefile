@@ -88,3 +88,9 @@ clean:
 .PHONY: bench-recorders
 bench-recorders: $(STAMP)
 	$(BIN)/python -m bench.recorders $(BENCH_ARGS)
+
+## bench: measure the registry against baselines in one run (SQLite, and PostgreSQL when reachable);
+##   writes bench/results/latest.{json,md} and charts; `make bench BENCH_ARGS="--quick --no-postgres"`
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
