@@ -51,6 +51,8 @@ def run_report_command(database_url: str, out: Path, fmt: str = "html") -> Repor
     env = {**os.environ, "GPUREG_DATABASE_URL": database_url}
     argv = [*gpureg(), "report", "compliance", "--format", fmt, "--out", str(out), "--database-url", database_url]
     run = run_measured(argv, env=env, cwd=REPO)
+    if run.returncode == 2 and "--database-url" in run.output:  # no such option: the env var names the store
+        run = run_measured(argv[:-2], env=env, cwd=REPO)
     if run.returncode != 0:
         raise RuntimeError(f"gpureg report failed ({run.returncode}):\n{run.output[-2000:]}")
     size = out.stat().st_size if out.exists() else 0
