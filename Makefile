@@ -118,3 +118,9 @@ bench-recorders: $(STAMP)
 SCREENSHOT_ARGS ?= --demo 0.01
 report-screenshot: $(SYSTEM_DEPS) $(STAMP)
 	$(BIN)/python -m registry.reports.screenshot $(SCREENSHOT_ARGS) --out docs/report-sample.png --height 4020
+
+## bench: measure the registry against baselines in one run (SQLite, and PostgreSQL when reachable);
+##   writes bench/results/latest.{json,md} and charts; `make bench BENCH_ARGS="--quick --no-postgres"`
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -7,6 +7,7 @@ anything is loaded or written. Business rules that need state live in the domain
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
@@ -55,7 +56,13 @@ class Command(BaseModel):
     occurred_at: AwareDatetime | None = None
 
     def fingerprint_payload(self) -> str:
-        return self.model_dump_json(exclude={"request_id", "expected_version"})
+        """The command's content, canonical: keys sorted at every level, so a map field sent in
+        another order (protobuf maps have none) is the same request."""
+        return json.dumps(
+            self.model_dump(mode="json", exclude={"request_id", "expected_version"}),
+            sort_keys=True,
+            separators=(",", ":"),
+        )
 
 
 class MovementCommand(Command):

@@ -410,3 +410,14 @@ def test_a_copied_batch_is_independent_of_the_original() -> None:
     assert b.units[serials[0]].stage == Stage.INSTALLED
     assert twin.units[serials[0]].stage == Stage.ASSIGNED
     assert b.buckets != twin.buckets and b.version + 1 == twin.version
+
+
+def test_a_command_fingerprint_ignores_the_order_of_map_keys() -> None:
+    from registry.application import commands as c
+
+    base = dict(vendor="NVIDIA", name="B200", die_area_mm2="1600", datacenter_marketed=True, tdp_watts=1000)
+    one = c.parse(c.RegisterGpuModel, {**base, "dense_tops": {"fp8": "4500", "fp16": "2250"},
+                                       "bit_lengths": {"fp8": 8, "fp16": 16}})
+    two = c.parse(c.RegisterGpuModel, {**base, "dense_tops": {"fp16": "2250", "fp8": "4500"},
+                                       "bit_lengths": {"fp16": 16, "fp8": 8}})
+    assert one.fingerprint_payload() == two.fingerprint_payload()
