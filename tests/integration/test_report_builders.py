@@ -62,6 +62,29 @@ def test_a_report_for_an_earlier_time_regenerated_after_more_events_is_byte_iden
         assert now[fmt] != before[fmt], f"{kind} {fmt} as of now should show phase two"
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_view_of_only_the_projections_a_report_reads_gives_the_bytes_of_the_whole_catalog(
+    world: ReportWorld, kind: str
+) -> None:
+    from projections import catalog
+
+    phase_two(world)
+    _, needed = build(world, kind)
+    with ReportSession(world.store, projections=catalog.names()) as session:
+        report = session.build(kind)
+        assert render_bytes(report, Format.JSON) == needed[Format.JSON]
+
+
+def test_a_view_refuses_a_query_on_a_projection_it_did_not_replay(world: ReportWorld) -> None:
+    from projections import catalog
+    from registry.reports import AsOf
+
+    with AsOfView(world.registry, AsOf(world.recorded_by), projections=catalog.select(["custody_trail"])) as view:
+        with pytest.raises(LookupError, match="batch_inventory"):
+            view.read_models.get_batch(world.batch_a)
+        assert view.read_models.custody_trail(world.batch_a)
+
+
 def test_the_default_as_of_time_is_when_the_registry_recorded_its_latest_event(world: ReportWorld) -> None:
     report, first = build(world, "ownership")
     _, second = build(world, "ownership")

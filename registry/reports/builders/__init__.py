@@ -14,11 +14,12 @@ report's tables read it lazily while the report is written. Nothing is cached be
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, time
 from uuid import UUID
 
+from projections import catalog
 from registry.domain.errors import InvalidField
 from registry.domain.reference import ExportAuthorization, Party
 from registry.reports.builders import compliance, custody, ownership
@@ -40,14 +41,23 @@ BUILDERS: dict[str, Callable[[Context], Report]] = {
     ownership.KIND: ownership.build,
     custody.KIND: custody.build,
 }
+NEEDS: dict[str, tuple[str, ...]] = {
+    compliance.KIND: compliance.NEEDS,
+    ownership.KIND: ownership.NEEDS,
+    custody.KIND: custody.NEEDS,
+}
 KINDS: tuple[str, ...] = tuple(BUILDERS)
 
 
 class ReportSession:
-    """Builds reports from one store; the scratch databases of its reports live until :meth:`close`."""
+    """Builds reports from one store; the scratch databases of its reports live until :meth:`close`.
 
-    def __init__(self, store: ReportStore) -> None:
+    Each report's view replays the projections of the catalog that report reads (``NEEDS``);
+    ``projections`` names others to replay instead (all of them: ``projections.catalog.names()``)."""
+
+    def __init__(self, store: ReportStore, projections: Sequence[str] | None = None) -> None:
         self.store = store
+        self.projections = tuple(projections) if projections is not None else None
         self._stack = ExitStack()
 
     def __enter__(self) -> ReportSession:
@@ -90,7 +100,8 @@ class ReportSession:
         as_of = AsOf(recorded_by, occurred_by)
         read_models = self.store.read_models
         allocations = read_models.allocations_at(as_of.recorded_by) if read_models is not None else []
-        view = AsOfView(self.store.registry, as_of, allocations)
+        wanted = self.projections if self.projections is not None else NEEDS[kind]
+        view = AsOfView(self.store.registry, as_of, allocations, catalog.select(list(wanted)))
         self._stack.callback(view.close)
         filters = Filters(
             partner=_resolve_partner(view, partner),

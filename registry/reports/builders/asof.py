@@ -28,11 +28,12 @@ recorded-by time (``ReadModels.allocations_at``) from the live read-model databa
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import sqlite3
 import tempfile
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -65,7 +67,14 @@ from registry.domain.screening import ScreeningLists
 from registry.reports.model import AsOf
 
 WORKER = "as-of view"
-CHUNK = 500
+CHUNK = 2000
+ROWS = MetaData()
+REPORT_ROWS = Table(  # rows a report computed once, read back by each rendering pass (see AsOfView.keep)
+    "report_rows", ROWS,
+    Column("key", String(200), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("row", LargeBinary, nullable=False),
+)
 
 
 class AsOfIndex(Projection):
@@ -147,6 +156,15 @@ def last_recorded_at(registry: Registry) -> datetime | None:
     return when
 
 
+class ViewReadModels(ReadModels):
+    """The read models of a view: asking one the view did not replay is an error, not an empty answer."""
+
+    def _read(self, name: str, query: Callable[[Any, Any], Any], empty: Any) -> Any:
+        if name not in self.projections:
+            raise LookupError(f"the as-of view did not replay the {name} projection; add it to the report's NEEDS")
+        return super()._read(name, query, empty)
+
+
 @dataclass(frozen=True)
 class ScreeningSnapshot:
     source: str
@@ -183,14 +201,17 @@ class AsOfView:
         self.applied = 0
         self.left_out = 0
         self._memo: dict[UUID, Any] = {}
+        self._kept: dict[str, int] = {}
         try:
             ensure_bookkeeping(self.engine)
+            with writing(self.engine) as conn:
+                ROWS.create_all(conn)
             self._copy_allocations(allocations)
             self._replay(chunk_size)
         except BaseException:
             self.close()
             raise
-        self.read_models = ReadModels(self.engine, registry, self.projections)
+        self.read_models: ReadModels = ViewReadModels(self.engine, registry, self.projections)
 
     # ---------------------------------------------------------------------- lifecycle
     def __enter__(self) -> AsOfView:
@@ -297,6 +318,35 @@ class AsOfView:
             ).scalars().all()
         yield from ids
 
+    def keep(self, key: str, rows: Iterable[tuple[Any, ...]], page: int = 1000) -> int:
+        """Store rows a report derived (one pass over the read models) so that each rendering pass
+        reads them back cheaply instead of deriving them again; a later call with the same key adds
+        to them. Returns how many were added. ``rows`` may be a generator reading the view (it is
+        consumed inside the write), but must not write to it. Rows are pickled:
+        they are cells (str, int, Decimal, datetime, UUID, None) this process wrote to its own scratch
+        database, and come back exactly."""
+        count = self._kept.get(key, 0)
+        buffer: list[dict[str, Any]] = []
+        with writing(self.engine) as conn:
+            for row in rows:
+                buffer.append({"key": key, "seq": count, "row": pickle.dumps(tuple(row), protocol=5)})
+                count += 1
+                if len(buffer) >= page:
+                    conn.execute(insert(REPORT_ROWS), buffer)
+                    buffer.clear()
+            if buffer:
+                conn.execute(insert(REPORT_ROWS), buffer)
+        added = count - self._kept.get(key, 0)
+        self._kept[key] = count
+        return added
+
+    def kept(self, key: str) -> Iterator[tuple[Any, ...]]:
+        """The rows stored under ``key``, in order, streamed."""
+        t = REPORT_ROWS
+        with reading(self.engine) as conn:
+            for (data,) in conn.execute(select(t.c.row).where(t.c.key == key).order_by(t.c.seq)):
+                yield pickle.loads(data)  # noqa: S301 (written by this process, to its own scratch file)
+
     def aggregate(self, aggregate_id: UUID) -> Any | None:
         """A reference aggregate (party, site, GPU model, authorization) as of the view: loaded
         from the store at the version the view reached; None when it did not exist then. Kept for
@@ -316,4 +366,5 @@ def _scratch_pragmas(engine: Engine) -> None:
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA cache_size=-16384")  # 16 MiB of page cache
         cursor.close()

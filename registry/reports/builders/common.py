@@ -106,6 +106,8 @@ class Context:
     as_of: AsOf
     filters: Filters
     kind: str
+    custody: Any = None  # the custody totals once the batches were read (custody.keep_custody)
+    derived: Any = None  # what a builder's pass over the batches derived (e.g. the compliance totals)
     _names: dict[UUID, str] = field(default_factory=dict)
 
     @property

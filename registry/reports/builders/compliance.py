@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from projections.common import STAGES
 from projections.queries import CustodyEntry
+from registry.application.ports import BatchSummary
 from registry.domain.compliance_rules import RULES
+from registry.domain.country_groups import CountryGroups
 from registry.domain.licensing import PartyFacts, headquarters_check
 from registry.domain.reference import ExportAuthorization, Party
 from registry.reports.builders import findings as findings_section
 from registry.reports.builders.common import STAGE_TITLES, Context, serial_range
-from registry.reports.builders.custody import batch_sections
+from registry.reports.builders.custody import CustodyTotals, batch_sections, keep_custody_of
 from registry.reports.model import (
     Block,
     Cell,
@@ -36,9 +39,12 @@ from registry.reports.model import (
 )
 
 KIND = "compliance"
+NEEDS = ("batch_inventory", "custody_trail", "compliance")
+"""The projections this report reads (the as-of view replays only these)."""
 
 
 def build(ctx: Context) -> Report:
+    keep_batches(ctx)
     return Report(
         kind=KIND,
         title="Export-control compliance report",
@@ -59,16 +65,36 @@ def build(ctx: Context) -> Report:
     )
 
 
+# ------------------------------------------------------------------- the pass over batches
+SHIPMENTS = "compliance/shipments"
+PARTIES = "compliance/parties"
+CLASSIFICATION = "compliance/classification"
+RETENTION = "compliance/retention"
+
+
+def keep_batches(ctx: Context) -> CustodyTotals:
+    """One pass over the selected batches: each batch's custody trail is read once, and the rows the
+    report derives from it (shipments, parties, classification evidence, retention, chain of custody)
+    are kept in the view for the rendering passes."""
+    if isinstance(ctx.custody, CustodyTotals):
+        return ctx.custody
+    totals = CustodyTotals()
+    groups = ctx.registry.country_groups.in_force(ctx.as_of.occurred_by or ctx.as_of.recorded_by)
+    for b in ctx.batches():
+        trail = ctx.trail(b.batch_id)
+        ctx.view.keep(SHIPMENTS, _shipment_rows(ctx, b, trail))
+        ctx.view.keep(PARTIES, _party_rows(ctx, b, trail, groups))
+        ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
+        ctx.view.keep(RETENTION, _retention_rows(ctx, b))
+        keep_custody_of(ctx, totals, b, trail)
+    ctx.custody = totals
+    return totals
+
+
 # ------------------------------------------------------------------------------ summary
 def _summary(ctx: Context) -> Iterator[Block]:
-    units = dict.fromkeys(STAGES, 0)
-    batches = 0
-    shipments = 0
-    for b in ctx.batches():
-        batches += 1
-        for s in STAGES:
-            units[s] += b.units_by_stage.get(s, 0)
-        shipments += sum(1 for e in ctx.trail(b.batch_id) if e.event_type == "Shipped" and e.batch_id == b.batch_id)
+    totals = keep_batches(ctx)
+    units = totals.units
     yield Paragraph(
         f"The registry's export-control record {ctx.as_of_sentence()}. Decisions the registry owns (clearances, "
         "shipments against them, assignments, in-country transfers) were checked against the rules when they "
@@ -76,10 +102,10 @@ def _summary(ctx: Context) -> Iterator[Block]:
         "findings. Rule ids and citations are those of registry/domain/compliance_rules.py. " + ctx.filter_sentence()
     )
     yield Summary("Units by stage", (
-        SummaryItem("Batches", batches),
+        SummaryItem("Batches", totals.batches),
         SummaryItem("Units", sum(units.values()), "units"),
         *(SummaryItem(STAGE_TITLES[s], units[s], "units") for s in STAGES),
-        SummaryItem("Shipments", shipments),
+        SummaryItem("Shipments", totals.shipments),
         SummaryItem("Authorizations", sum(1 for _ in _authorizations_selected(ctx))),
     ))
     yield from findings_section.summary(ctx)
@@ -170,10 +196,13 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
     )
 
     def entries() -> Iterator[tuple[Cell, ...]]:
+        pos: dict[UUID, str] = {}
         for auth in _authorizations_selected(ctx):
             for entry in auth.ledger:
+                if entry["batch_id"] not in pos:
+                    pos[entry["batch_id"]] = _po(ctx, entry["batch_id"])
                 yield (
-                    _label(auth), entry["occurred_at"], entry["kind"], _po(ctx, entry["batch_id"]),
+                    _label(auth), entry["occurred_at"], entry["kind"], pos[entry["batch_id"]],
                     int(entry["quantity"]) if entry["kind"] == "drawn" else -int(entry["quantity"]),
                     Decimal(entry["value"]) if entry["kind"] == "drawn" else -Decimal(entry["value"]),
                     entry["currency"], entry["reason"], entry["actor"],
@@ -209,44 +238,42 @@ def _granted_before(trail: list[CustodyEntry], position: int) -> CustodyEntry | 
     return found
 
 
+def _shipment_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
+    received: dict[str, list[CustodyEntry]] = {}
+    for e in trail:
+        if e.event_type == "Received":
+            received.setdefault(str(e.detail.get("shipment_id", "")), []).append(e)
+    for e in trail:
+        if e.event_type != "Shipped" or e.batch_id != b.batch_id:
+            continue
+        shipment = str(e.detail.get("shipment_id", ""))
+        grant = _granted_before(trail, e.position)
+        arrivals = received.get(shipment, [])
+        site = _uuid(e.detail.get("destination_site_id"))
+        yield (
+            shipment, b.po_number, ctx.name(b.model_id), e.quantity, serial_range(e.serials),
+            str(grant.detail.get("eccn", "")) if grant else "",
+            _grant_authorization(ctx, grant),
+            str(e.detail.get("destination_country", "")) + (f", {ctx.name(site)}" if site else ""),
+            str(e.detail.get("itn", "")), ctx.name(_uuid(e.detail.get("carrier_id"))),
+            e.occurred_at, sum(a.quantity or 0 for a in arrivals),
+            min((a.occurred_at for a in arrivals), default=None),
+        )
+
+
 def _shipments(ctx: Context) -> Iterator[Block]:
     yield Paragraph(
         "Every shipment (an export of some of a batch's units): the items (model, units, serials), the ECCN and "
         "authorization of the clearance it shipped under (none: the batch had no granted clearance then), the "
         "destination, the AES/EEI Internal Transaction Number, when it shipped and when its units were received."
     )
-
-    def rows() -> Iterator[tuple[Cell, ...]]:
-        for b in ctx.batches():
-            trail = ctx.trail(b.batch_id)
-            received: dict[str, list[CustodyEntry]] = {}
-            for e in trail:
-                if e.event_type == "Received":
-                    received.setdefault(str(e.detail.get("shipment_id", "")), []).append(e)
-            for e in trail:
-                if e.event_type != "Shipped" or e.batch_id != b.batch_id:
-                    continue
-                shipment = str(e.detail.get("shipment_id", ""))
-                grant = _granted_before(trail, e.position)
-                arrivals = received.get(shipment, [])
-                site = _uuid(e.detail.get("destination_site_id"))
-                yield (
-                    shipment, b.po_number, ctx.name(b.model_id), e.quantity, serial_range(e.serials),
-                    str(grant.detail.get("eccn", "")) if grant else "",
-                    _grant_authorization(ctx, grant),
-                    str(e.detail.get("destination_country", "")) + (f", {ctx.name(site)}" if site else ""),
-                    str(e.detail.get("itn", "")), ctx.name(_uuid(e.detail.get("carrier_id"))),
-                    e.occurred_at, sum(a.quantity or 0 for a in arrivals),
-                    min((a.occurred_at for a in arrivals), default=None),
-                )
-
     yield Table(
         "Shipments: items, classification and authorization",
         (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("model", "GPU model"),
          Column("units", "Units", ColumnType.INT, total=True), Column("serials", "Serials"),
          Column("eccn", "ECCN"), Column("authorization", "Authorization"),
          Column("destination", "Destination")),
-        lambda: (r[:8] for r in rows()),
+        lambda: (r[:8] for r in ctx.view.kept(SHIPMENTS)),
     )
     yield Table(
         "Shipments: export filing, carrier and dates",
@@ -255,7 +282,7 @@ def _shipments(ctx: Context) -> Iterator[Block]:
          Column("units", "Units shipped", ColumnType.INT, total=True),
          Column("received", "Units received", ColumnType.INT, total=True),
          Column("received_at", "First received", ColumnType.DATETIME)),
-        lambda: ((r[0], r[1], *r[8:11], r[3], *r[11:]) for r in rows()),
+        lambda: ((r[0], r[1], *r[8:11], r[3], *r[11:]) for r in ctx.view.kept(SHIPMENTS)),
     )
 
 
@@ -284,6 +311,36 @@ def _facts(ctx: Context, party_id: UUID) -> PartyFacts | None:
     return PartyFacts.of(party) if isinstance(party, Party) else None
 
 
+def _party_rows(
+    ctx: Context, b: BatchSummary, trail: list[CustodyEntry], groups: CountryGroups
+) -> Iterator[tuple[Cell, ...]]:
+    grant = _latest_grant(trail)
+    if grant is None:
+        return
+    roles = (
+        ("purchaser", b.buyer_id),
+        ("consignee", _uuid(grant.detail.get("consignee_id"))),
+        ("end user", _uuid(grant.detail.get("end_user_id"))),
+    )
+    for role, party_id in roles:
+        if party_id is None:
+            continue
+        facts = _facts(ctx, party_id)
+        check = headquarters_check(party_id, lambda p: _facts(ctx, p), groups)
+        top = check.chain[-1] if len(check.chain) > 1 else None
+        chain = " \u2192 ".join(f"{p.name} ({p.headquarters_country})" for p in check.chain[1:])
+        if check.missing_parent:
+            chain += f" \u2192 unknown party {check.missing_parent}"
+        if check.cycle_at:
+            chain += f" \u2192 cycle at {check.cycle_at}"
+        yield (
+            b.po_number, role, facts.name if facts else str(party_id), facts.country if facts else "",
+            facts.headquarters_country if facts else "", top.name if top else "",
+            top.headquarters_country if top else "", chain,
+            "applies" if check.applies else "does not apply",
+        )
+
+
 def _parties(ctx: Context) -> Iterator[Block]:
     basis = ctx.as_of.occurred_by or ctx.as_of.recorded_by
     groups = ctx.registry.country_groups.in_force(basis)
@@ -293,46 +350,42 @@ def _parties(ctx: Context) -> Iterator[Block]:
         "the as-of time, and whether the headquarters rule (15 CFR 742.6(a)(6)(iii)(A): an entity, or its "
         f"ultimate parent, headquartered in D:5 or Macau) applies under country groups {groups.version_id}."
     )
-
-    def rows() -> Iterator[tuple[Cell, ...]]:
-        for b in ctx.batches():
-            grant = _latest_grant(ctx.trail(b.batch_id))
-            if grant is None:
-                continue
-            roles = (
-                ("purchaser", b.buyer_id),
-                ("consignee", _uuid(grant.detail.get("consignee_id"))),
-                ("end user", _uuid(grant.detail.get("end_user_id"))),
-            )
-            for role, party_id in roles:
-                if party_id is None:
-                    continue
-                facts = _facts(ctx, party_id)
-                check = headquarters_check(party_id, lambda p: _facts(ctx, p), groups)
-                top = check.chain[-1] if len(check.chain) > 1 else None
-                chain = " \u2192 ".join(f"{p.name} ({p.headquarters_country})" for p in check.chain[1:])
-                if check.missing_parent:
-                    chain += f" \u2192 unknown party {check.missing_parent}"
-                if check.cycle_at:
-                    chain += f" \u2192 cycle at {check.cycle_at}"
-                yield (
-                    b.po_number, role, facts.name if facts else str(party_id), facts.country if facts else "",
-                    facts.headquarters_country if facts else "", top.name if top else "",
-                    top.headquarters_country if top else "", chain,
-                    "applies" if check.applies else "does not apply",
-                )
-
     yield Table(
         "Parties of each cleared batch",
         (Column("batch", "Batch PO"), Column("role", "Role"), Column("party", "Party"),
          Column("country", "Country"), Column("hq", "HQ country"), Column("parent", "Ultimate parent"),
          Column("parent_hq", "Parent HQ country"), Column("chain", "Chain of parents"),
          Column("hq_rule", "Headquarters rule")),
-        rows,
+        partial(ctx.view.kept, PARTIES),
     )
 
 
 # ------------------------------------------------------------------------ classification
+def _classification_rows(b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
+    for e in trail:
+        if e.event_type != "ClearanceGranted":
+            continue
+        ev: Mapping[str, Any] = e.detail.get("evidence", {}) or {}
+        c: Mapping[str, Any] = ev.get("classification", {}) or {}
+        groups: Mapping[str, Any] = ev.get("country_groups", {}) or {}
+        requirements = ev.get("license_requirements", []) or []
+        screening = ev.get("screening", []) or []
+        snapshots = sorted({
+            f"{source} {info.get('sha256', '')[:12]}"
+            for s in screening for source, info in (s.get("screened", {}) or {}).items()
+        })
+        yield (
+            b.po_number, e.occurred_at, str(e.detail.get("eccn", "")),
+            str(c.get("status", "")).replace("_", " "), _decimal(c.get("tpp")),
+            _decimal(c.get("performance_density")), ", ".join(c.get("paragraphs", []) or []),
+            str(c.get("ruleset_id", "")),
+            _groups_text(groups),
+            "; ".join(f"{r.get('rule', '')} ({r.get('citation', '')})" for r in requirements) or "none",
+            ", ".join(snapshots) or "no list imported",
+            str(e.detail.get("authorization_number", "")),
+        )
+
+
 def _classification(ctx: Context) -> Iterator[Block]:
     yield Paragraph(
         "The evidence recorded with each granted clearance: the GPU model's classification under the ruleset in "
@@ -340,46 +393,20 @@ def _classification(ctx: Context) -> Iterator[Block]:
         "the country groups of the destination, the license requirements found and the screening snapshots the "
         "parties were checked against."
     )
-
-    def rows() -> Iterator[tuple[Cell, ...]]:
-        for b in ctx.batches():
-            for e in ctx.trail(b.batch_id):
-                if e.event_type != "ClearanceGranted":
-                    continue
-                ev: Mapping[str, Any] = e.detail.get("evidence", {}) or {}
-                c: Mapping[str, Any] = ev.get("classification", {}) or {}
-                groups: Mapping[str, Any] = ev.get("country_groups", {}) or {}
-                requirements = ev.get("license_requirements", []) or []
-                screening = ev.get("screening", []) or []
-                snapshots = sorted({
-                    f"{source} {info.get('sha256', '')[:12]}"
-                    for s in screening for source, info in (s.get("screened", {}) or {}).items()
-                })
-                yield (
-                    b.po_number, e.occurred_at, str(e.detail.get("eccn", "")),
-                    str(c.get("status", "")).replace("_", " "), _decimal(c.get("tpp")),
-                    _decimal(c.get("performance_density")), ", ".join(c.get("paragraphs", []) or []),
-                    str(c.get("ruleset_id", "")),
-                    _groups_text(groups),
-                    "; ".join(f"{r.get('rule', '')} ({r.get('citation', '')})" for r in requirements) or "none",
-                    ", ".join(snapshots) or "no list imported",
-                    str(e.detail.get("authorization_number", "")),
-                )
-
     yield Table(
         "Classification per clearance",
         (Column("batch", "Batch PO"), Column("decided", "Decided", ColumnType.DATETIME),
          Column("eccn", "ECCN"), Column("status", "Status"), Column("tpp", "TPP", ColumnType.DECIMAL),
          Column("pd", "Performance density", ColumnType.DECIMAL), Column("paragraphs", "Paragraphs met"),
          Column("ruleset", "Ruleset")),
-        lambda: (r[:8] for r in rows()),
+        lambda: (r[:8] for r in ctx.view.kept(CLASSIFICATION)),
     )
     yield Table(
         "Destination, license requirements and screening per clearance",
         (Column("batch", "Batch PO"), Column("authorization", "Authorization"),
          Column("groups", "Destination groups"), Column("requirements", "License requirements"),
          Column("screening", "Screened against")),
-        lambda: ((r[0], r[11], *r[8:11]) for r in rows()),
+        lambda: ((r[0], r[11], *r[8:11]) for r in ctx.view.kept(CLASSIFICATION)),
     )
 
 
@@ -399,6 +426,16 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 # ----------------------------------------------------------------------------- retention
+def _retention_rows(ctx: Context, b: BatchSummary) -> Iterator[tuple[Cell, ...]]:
+    record = ctx.read_models.batch_compliance(b.batch_id)
+    if record is None:
+        return
+    for x in record.exports:
+        site = f", {ctx.name(x.destination_site_id)}" if x.destination_site_id else ""
+        yield (b.po_number, x.shipment_id, x.shipped_at, x.quantity, x.destination_country + site,
+               x.retention_basis_at, x.retention_until)
+
+
 def _retention(ctx: Context) -> Iterator[Block]:
     rule = RULES["record-retention"]
     yield Paragraph(
@@ -406,22 +443,11 @@ def _retention(ctx: Context) -> Iterator[Block]:
         "latest export, in-country transfer or other termination (loss, decommission), by business time, as "
         "the compliance projection records them."
     )
-
-    def rows() -> Iterator[tuple[Cell, ...]]:
-        for b in ctx.batches():
-            record = ctx.read_models.batch_compliance(b.batch_id)
-            if record is None:
-                continue
-            for x in record.exports:
-                site = f", {ctx.name(x.destination_site_id)}" if x.destination_site_id else ""
-                yield (b.po_number, x.shipment_id, x.shipped_at, x.quantity, x.destination_country + site,
-                       x.retention_basis_at, x.retention_until)
-
     yield Table(
         "Record retention per export",
         (Column("batch", "Batch PO"), Column("shipment", "Shipment"), Column("shipped", "Shipped", ColumnType.DATETIME),
          Column("units", "Units", ColumnType.INT, total=True), Column("destination", "Destination"),
          Column("basis", "Latest export, transfer or termination", ColumnType.DATETIME),
          Column("until", "Keep records until", ColumnType.DATETIME)),
-        rows,
+        partial(ctx.view.kept, RETENTION),
     )

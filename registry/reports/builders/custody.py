@@ -1,17 +1,18 @@
 """The custody report: per batch its full chain of custody, every event from order to the as-of time.
 
-Batches and their trails are read from the view a batch at a time while the report is written, so
-memory stays flat however many batches the registry holds.
+Batches and their trails are read from the view one batch at a time, once; the rows derived from
+them are kept in the view's scratch database and streamed back by each rendering pass, so memory
+stays flat however many batches the registry holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
-
-from sqlalchemy import func, select
 
 from projections.common import STAGES
 from projections.queries import CustodyEntry
@@ -31,6 +32,8 @@ from registry.reports.model import (
 )
 
 KIND = "custody"
+NEEDS = ("batch_inventory", "custody_trail")
+"""The projections this report reads (the as-of view replays only these)."""
 
 TRAIL_COLUMNS = (
     Column("position", "Log position", ColumnType.INT),
@@ -47,8 +50,10 @@ TRAIL_COLUMNS = (
 
 
 def build(ctx: Context) -> Report:
+    totals = keep_custody(ctx)
+
     def sections() -> Iterator[Section]:
-        yield Section("Summary", lambda: _summary_blocks(ctx))
+        yield Section("Summary", tuple(_summary_blocks(ctx, totals)))
         yield from batch_sections(ctx)
 
     return Report(
@@ -61,68 +66,84 @@ def build(ctx: Context) -> Report:
     )
 
 
-def _summary_blocks(ctx: Context) -> Iterator[Block]:
-    custody = ctx.table("custody_trail", "custody")
-    count = select(func.count()).select_from(custody)
-    batches = 0
-    events = 0
-    units = dict.fromkeys(STAGES, 0)
+@dataclass
+class CustodyTotals:
+    batches: int = 0
+    events: int = 0
+    shipments: int = 0
+    units: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+
+
+BATCHES_KEY = "custody/batches"
+
+
+def keep_custody(ctx: Context) -> CustodyTotals:
+    """One pass over the selected batches: each batch's description and custody rows are derived
+    once and kept in the view (:meth:`AsOfView.keep`), for the rendering passes to read back."""
+    if isinstance(ctx.custody, CustodyTotals):
+        return ctx.custody
+    totals = CustodyTotals()
     for b in ctx.batches():
-        batches += 1
-        events += int(ctx.scalar(count.where(custody.c.batch_id == b.batch_id)) or 0)
-        for s in STAGES:
-            units[s] += b.units_by_stage.get(s, 0)
+        keep_custody_of(ctx, totals, b, ctx.trail(b.batch_id))
+    ctx.custody = totals
+    return totals
+
+
+def keep_custody_of(ctx: Context, totals: CustodyTotals, b: BatchSummary, trail: list[CustodyEntry]) -> None:
+    """Keep one batch's description and custody rows, and count it (a step of keep_custody)."""
+    totals.events += sum(1 for e in trail if e.batch_id == b.batch_id)
+    totals.shipments += sum(1 for e in trail if e.batch_id == b.batch_id and e.event_type == "Shipped")
+    for s in STAGES:
+        totals.units[s] += b.units_by_stage.get(s, 0)
+    ctx.view.keep(f"custody/{totals.batches}", _trail_rows(ctx, b.batch_id, trail))
+    ctx.view.keep(BATCHES_KEY, [(b.po_number, b.batch_id, _describe_batch(ctx, b))])
+    totals.batches += 1
+
+
+def _summary_blocks(ctx: Context, totals: CustodyTotals) -> Iterator[Block]:
     yield Paragraph(
         f"The chain of custody of each batch {ctx.as_of_sentence()}: one row per recorded event, oldest first, "
         "with the business time it happened (occurred) and the time the registry recorded it, the actor and the "
         "request that caused it, the units or serials it concerned and where. A batch split from another starts "
         "with its parent's events up to the split. " + ctx.filter_sentence()
     )
+    units = totals.units
     yield Summary("Key totals", (
-        SummaryItem("Batches", batches),
-        SummaryItem("Custody events", events),
+        SummaryItem("Batches", totals.batches),
+        SummaryItem("Custody events", totals.events),
         SummaryItem("Units", sum(units.values()), "units"),
         *(SummaryItem(f"Units {STAGE_TITLES[s].lower()}", units[s], "units") for s in STAGES if units[s]),
     ))
 
 
 def batch_sections(ctx: Context, new_page: bool = True) -> Iterator[Section]:
-    """One section per selected batch: what it is, then its custody trail (read when written)."""
-    for b in ctx.batches():
+    """One section per selected batch: what it is, then its custody trail (kept by keep_custody)."""
+    keep_custody(ctx)
+    for i, (po, batch_id, text) in enumerate(ctx.view.kept(BATCHES_KEY)):
         yield Section(
-            f"Batch {b.po_number} ({b.batch_id})",
-            _batch_blocks(ctx, b),
+            f"Batch {po} ({batch_id})",
+            (Paragraph(text), Table(f"Chain of custody of batch {po}", TRAIL_COLUMNS,
+                                    partial(ctx.view.kept, f"custody/{i}"))),
             new_page=new_page,
         )
 
 
-def _batch_blocks(ctx: Context, b: BatchSummary) -> Callable[[], Iterator[Block]]:
-    def blocks() -> Iterator[Block]:
-        detail = ctx.read_models.get_batch(b.batch_id)
-        stages = ", ".join(f"{STAGE_TITLES[s].lower()} {n:,}" for s, n in b.units_by_stage.items() if n)
-        text = (
-            f"{b.quantity:,} units of {ctx.name(b.model_id)} bought by {ctx.name(b.buyer_id)}"
-        )
-        if detail is not None:
-            text += f" from {ctx.name(detail.supplier_id)} at {detail.unit_price} {detail.currency} a unit"
-            if detail.parent_id is not None:
-                text += f"; split from batch {detail.parent_id}"
-            text += f"; clearance {detail.clearance_status}"
-            if detail.authorization_number:
-                text += f" under {detail.authorization_number}"
-        text += f"; now {b.stage.replace('_', ' ')}" + (f" ({stages})" if stages else "") + "."
-        yield Paragraph(text)
-        yield Table(
-            f"Chain of custody of batch {b.po_number}",
-            TRAIL_COLUMNS,
-            lambda: trail_rows(ctx, b.batch_id),
-        )
-
-    return blocks
+def _describe_batch(ctx: Context, b: BatchSummary) -> str:
+    detail = ctx.read_models.get_batch(b.batch_id)
+    stages = ", ".join(f"{STAGE_TITLES[s].lower()} {n:,}" for s, n in b.units_by_stage.items() if n)
+    text = f"{b.quantity:,} units of {ctx.name(b.model_id)} bought by {ctx.name(b.buyer_id)}"
+    if detail is not None:
+        text += f" from {ctx.name(detail.supplier_id)} at {detail.unit_price} {detail.currency} a unit"
+        if detail.parent_id is not None:
+            text += f"; split from batch {detail.parent_id}"
+        text += f"; clearance {detail.clearance_status}"
+        if detail.authorization_number:
+            text += f" under {detail.authorization_number}"
+    return text + f"; now {b.stage.replace('_', ' ')}" + (f" ({stages})" if stages else "") + "."
 
 
-def trail_rows(ctx: Context, batch_id: UUID) -> Iterator[tuple[Cell, ...]]:
-    for e in ctx.trail(batch_id):
+def _trail_rows(ctx: Context, batch_id: UUID, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
+    for e in trail:
         event = e.event_type if e.batch_id == batch_id else f"{e.event_type} (parent batch)"
         yield (
             e.position, event, e.occurred_at, e.recorded_at, e.actor, e.request_id, e.quantity,

@@ -31,6 +31,8 @@ from registry.reports.model import (
 )
 
 KIND = "ownership"
+NEEDS = ("batch_inventory", "ownership", "site_inventory", "custody_trail")
+"""The projections this report reads (the as-of view replays only these)."""
 
 
 def build(ctx: Context) -> Report:
