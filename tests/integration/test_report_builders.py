@@ -436,3 +436,12 @@ def test_a_custody_report_four_times_larger_renders_in_about_the_same_memory(wor
     large_bytes, large_peak = _render_peak(world, "custody")
     assert large_bytes > 3.5 * small_bytes
     assert large_peak < 1.5 * small_peak, (small_peak, large_peak)
+
+
+def test_a_partners_compliance_report_shows_the_authorizations_its_batches_drew_on(world: ReportWorld) -> None:
+    _, files = build(world, "compliance", partner="NAVER Cloud")
+    drawdown = table(files[Format.HTML], "Drawdown per authorization: units")
+    assert drawdown["NLR-KR-3A090 (no license required)"][2] == "88"  # drawn by both partners' batches
+    assert parse_html(files[Format.HTML]).tiles["Batches"] == "1"
+    items = table(files[Format.HTML], "Shipments: items, classification and authorization")
+    assert list(items) == ["SHP-B1"]

@@ -80,7 +80,10 @@ def keep_batches(ctx: Context) -> CustodyTotals:
         return ctx.custody
     totals = CustodyTotals()
     groups = ctx.registry.country_groups.in_force(ctx.as_of.occurred_by or ctx.as_of.recorded_by)
+    selected: set[UUID] = set()
+    ctx.derived = selected
     for b in ctx.batches():
+        selected.add(b.batch_id)
         trail = ctx.trail(b.batch_id)
         ctx.view.keep(SHIPMENTS, _shipment_rows(ctx, b, trail))
         ctx.view.keep(PARTIES, _party_rows(ctx, b, trail, groups))
@@ -113,6 +116,8 @@ def _summary(ctx: Context) -> Iterator[Block]:
 
 # ----------------------------------------------------------------------- authorizations
 def _authorizations_selected(ctx: Context) -> Iterator[ExportAuthorization]:
+    """The authorization filtered to; else, with a partner filter, those naming the partner as consignee
+    or end user or drawn on by one of its batches; else all."""
     for ident in ctx.view.ids_of("ExportAuthorization"):
         if ctx.filters.authorization is not None and ident != ctx.filters.authorization:
             continue
@@ -121,7 +126,9 @@ def _authorizations_selected(ctx: Context) -> Iterator[ExportAuthorization]:
             continue
         partner = ctx.filters.partner
         if partner is not None and partner not in auth.consignee_ids and partner not in auth.end_user_ids:
-            continue
+            selected = ctx.derived if isinstance(ctx.derived, set) else set()
+            if not any(entry["batch_id"] in selected for entry in auth.ledger):
+                continue  # names other parties, and no batch of the partner drew on it
         yield auth
 
 
