@@ -119,6 +119,16 @@ class ProjectionRunner:
         if self._feed is not None:
             self._feed.interrupt()
 
+    def wake(self) -> None:
+        """This process just appended to the log: stop waiting and read it now.
+
+        Without it a polling runner (SQLite) notices a write up to ``poll_interval`` later; a
+        wake that lands while the runner is busy keeps the next wait from sleeping at all.
+        """
+        feed = self._feed
+        if isinstance(feed, PollingFeed):
+            feed.interrupt()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop following, release the locks, close the subscription."""
         self._stop.set()

@@ -36,7 +36,10 @@ def build_read_side(settings: Settings, registry: Registry) -> ReadSide:
     unless ``settings.run_projections`` is off (workers run them), the in-process runner."""
     from projections.read_side import open_read_side
 
-    return open_read_side(settings, registry, run_projections=settings.run_projections)
+    return open_read_side(
+        settings, registry, run_projections=settings.run_projections,
+        poll_interval=settings.projection_poll_seconds,
+    )
 
 
 def build_server(

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     run_projections: bool = Field(
         default=True, description="gpureg serve runs the projections in-process (off: run workers)"
     )
+    projection_poll_seconds: float = Field(
+        default=0.1, gt=0, le=600,
+        description="SQLite: how often in-process projections look for other processes' writes",
+    )
     # gRPC server (``gpureg serve``)
     grace_seconds: float = Field(
         default=10.0, ge=0, description="on SIGTERM/SIGINT, how long in-flight calls may finish"

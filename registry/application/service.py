@@ -376,11 +376,10 @@ class Registry(ComplianceMixin, Application[UUID]):
         and the authorization has the quantity and value left. The batch's ``ClearanceGranted``
         (with the evidence) and the authorization's ``Drawn`` are saved in one atomic write.
         """
-        self._require("authorization", cmd.authorization_id, "authorization_id")
-
         def decide(w: _WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
-            auth: ExportAuthorization = self._load("authorization", cmd.authorization_id)  # fresh per attempt
+            # Loaded once per attempt, fresh: its drawdown is part of this decision and this write.
+            auth: ExportAuthorization = self._require("authorization", cmd.authorization_id, "authorization_id")
             clearance = batch.clearance
             quantity = cmd.cleared_quantity or min(
                 int(clearance.get("requested_quantity", batch.quantity)), batch.quantity

@@ -43,6 +43,11 @@ class LogNotifier:
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self._closed = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Also call ``listener`` (quick, thread-safe) on every write, e.g. to wake projections."""
+        self._listeners.append(listener)
 
     @property
     def closed(self) -> bool:
@@ -54,6 +59,8 @@ class LogNotifier:
     def notify(self) -> None:
         self._event.set()
         self._event = asyncio.Event()
+        for listener in self._listeners:
+            listener()
 
     def close(self) -> None:
         """The server is stopping: wake everyone, and let them see :attr:`closed`."""

@@ -101,3 +101,18 @@ def test_read_your_writes_on_postgresql(start_server: Callable[..., RunningServe
     listed = api.queries.ListBatches(q.ListBatchesRequest(partner_id=w.buyer, min_position=position), timeout=30)
     assert [b.batch_id for b in listed.batches] == [batch]
     assert listed.batches[0].units_by_stage["assigned"] == 2
+
+
+def test_a_write_through_the_server_wakes_its_projections_at_once(
+    start_server: Callable[..., RunningServer], sqlite_url: str
+) -> None:
+    # The runner would poll only every 10 minutes: the read model can see the command within the
+    # call's deadline only because the server wakes its projections when it appends.
+    api = start_server(sqlite_url, projection_poll_seconds=600).stubs()
+    w = build_world(api)
+    batch = place_order(api, w, quantity=2)
+    position = int(api.commands.CorrectOrder(
+        c.CorrectOrderRequest(batch_id=batch, unit_price="1.00", reason="price list"), metadata=as_actor()
+    ).position)
+    listed = api.queries.ListBatches(q.ListBatchesRequest(min_position=position), timeout=60)
+    assert [b.batch_id for b in listed.batches] == [batch]
