@@ -7,7 +7,6 @@ supports LISTEN/NOTIFY subscriptions, and neither limits application names to 32
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -103,10 +102,6 @@ def position_of(recorder: ApplicationRecorder, aggregate_id: UUID, version: int)
         if n.originator_id == aggregate_id and n.originator_version == version:
             return n.id
     return 0
-
-
-def in_environment(name: str) -> str | None:
-    return os.environ.get(name)
 
 
 def ensure_postgres_schema(url: str) -> None:
