@@ -1,7 +1,8 @@
 """The read-model database: engines, the bookkeeping tables and transaction helpers.
 
-Read models live in ``Settings.readmodel_url`` or, when that is unset, in the event store's own
-database (the same SQLite file, or the same PostgreSQL schema through ``search_path``).
+Read models live in ``Settings.readmodel_url`` or, when that is unset, next to the event store:
+a sibling SQLite file (``registry.db`` -> ``registry.readmodels.db``, see :func:`readmodel_url`),
+or the same PostgreSQL schema through ``search_path``.
 
 Two bookkeeping tables are shared by every projection:
 
@@ -85,7 +86,24 @@ ACTIVE = "active"
 
 
 def readmodel_url(settings: Settings) -> str:
-    return settings.readmodel_url or settings.database_url
+    """Where the read models live: ``settings.readmodel_url``, else a default by store.
+
+    A SQLite event store file gets its read models in a sibling file (``registry.db`` ->
+    ``registry.readmodels.db``). SQLite has one write lock per file: projections that write
+    thousands of rows per chunk into the event store's own file make every append wait for
+    them (and SQLite's busy handler sleeps in steps of up to 100 ms), which cut command
+    throughput by a factor of two to six in the benchmarks (docs/performance.md). PostgreSQL
+    and in-memory SQLite keep the read models in the event store's database.
+    """
+    if settings.readmodel_url:
+        return settings.readmodel_url
+    url = settings.database_url
+    if urlsplit(url).scheme.split("+", 1)[0] == "sqlite":
+        path = sqlite_path(url)
+        if path is not None and "?" not in url:
+            p = Path(path)
+            return "sqlite:///" + str(p.with_name(f"{p.stem}.readmodels{p.suffix or '.db'}"))
+    return url
 
 
 def is_sqlite(engine: Engine) -> bool:
