@@ -21,6 +21,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -58,11 +60,10 @@ class Command(BaseModel):
     def fingerprint_payload(self) -> str:
         """The command's content, canonical: keys sorted at every level, so a map field sent in
         another order (protobuf maps have none) is the same request."""
-        return json.dumps(
-            self.model_dump(mode="json", exclude={"request_id", "expected_version"}),
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        return json.dumps(self._fingerprinted(), sort_keys=True, separators=(",", ":"))
+
+    def _fingerprinted(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"request_id", "expected_version"})
 
 
 class MovementCommand(Command):
@@ -222,10 +223,57 @@ class Receive(MovementCommand):
     discrepancy_note: Text = ""
 
 
+class Placement(BaseModel):
+    """Where some units of an installation report went: one rack or host."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rack: Text = ""
+    host: Text = ""
+    serials: list[Serial] = Field(min_length=1, max_length=100_000)
+
+
 class Install(MovementCommand):
+    """One rack or host (``serials``/``quantity`` with ``rack`` and ``host``), or a whole
+    installation report (``placements``: one per rack), recorded in one atomic write.
+
+    A data centre reports an installation per delivery, not per rack: sending the report as one
+    command costs one request record, one load and one write instead of one per rack.
+    """
+
     site_id: UUID
     rack: Text = ""
     host: Text = ""
+    placements: list[Placement] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("placements")
+    @classmethod
+    def _placements_alone(cls, placements: list[Placement], info: ValidationInfo) -> list[Placement]:
+        if not placements:
+            return placements
+        other = info.data
+        if other.get("quantity") is not None or other.get("serials") or other.get("rack") or other.get("host"):
+            raise ValueError("give either placements, or serials/quantity with rack and host; not both")
+        seen: set[str] = set()
+        for p in placements:
+            again = [s for s in p.serials if s in seen]
+            if again:
+                raise ValueError(f"each serial in at most one placement; repeated: {again[:5]}")
+            seen.update(p.serials)
+        return placements
+
+    @model_validator(mode="after")
+    def _quantity_or_serials(self) -> Install:  # MovementCommand's rule, unless placements
+        if not self.placements and self.quantity is None and not self.serials:
+            raise ValueError("name the serials that move, give a quantity, or give placements")
+        return self
+
+    def _fingerprinted(self) -> dict[str, Any]:
+        # Installations recorded before placements existed keep their fingerprint.
+        data = super()._fingerprinted()
+        if not data.get("placements"):
+            data.pop("placements", None)
+        return data
 
 
 class Assign(MovementCommand):

@@ -41,6 +41,7 @@ from registry.domain.errors import (
     ConcurrencyConflict,
     IdempotencyKeyReused,
     InvalidField,
+    InvariantViolation,
     NotFound,
     SerialAlreadyRegistered,
 )
@@ -474,9 +475,24 @@ class Registry(ComplianceMixin, Application[UUID]):
                                 cmd.quantity, cmd.serials, cmd.discrepancy_note)))
 
     def install(self, actor: str, cmd: c.Install) -> CommandResult:
+        """Record an installation: one rack, or a report with one ``Installed`` event per
+        placement, all in one atomic write (any refused placement refuses the whole report)."""
         self._require("site", cmd.site_id, "site_id")
-        return self._change("Install", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
-            lambda b: b.install(w.ctx, cmd.site_id, cmd.rack, cmd.host, cmd.quantity, cmd.serials)))
+
+        def decide(w: _WithContext) -> list[RegistryAggregate]:
+            batch: GpuBatch = w.current
+            if not cmd.placements:
+                batch.install(w.ctx, cmd.site_id, cmd.rack, cmd.host, cmd.quantity, cmd.serials)
+            for i, p in enumerate(cmd.placements):
+                try:
+                    batch.install(w.ctx, cmd.site_id, p.rack, p.host, None, p.serials)
+                except InvalidField as e:
+                    raise e.under(f"placements[{i}]") from None
+                except InvariantViolation as e:
+                    raise InvariantViolation(e.rule, f"placements[{i}]: {e.detail}") from None
+            return [batch]
+
+        return self._change("Install", actor, cmd, "batch", cmd.batch_id, decide)
 
     def assign(self, actor: str, cmd: c.Assign) -> CommandResult:
         self._require("party", cmd.assignee_id, "assignee_id")

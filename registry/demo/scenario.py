@@ -277,7 +277,8 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
         if planted == "overloaded_site":
             install_site = ident("tiny_edge")
             s.anomalies.append(Anomaly("site_power_exceeded", batch, "edge colocation over capacity"))
-        # One installation report per rack: an NVL72 rack, or four 8-GPU servers.
+        # One installation report per delivery, placing each rack: an NVL72 rack, or four 8-GPU
+        # servers.
         per_rack = unit if unit == 72 else unit * 4
         racks: list[list[str]] = []
         shipped_at = t
@@ -314,12 +315,16 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
             in_part = set(part)
             received = [sn for sn in got if sn in in_part]
             installed_at = received_at + timedelta(days=rng.randint(5, 20))
+            placements = []
             for lo in range(0, len(received), per_rack):
                 rack = received[lo: lo + per_rack]
                 r = len(racks)
-                step("install", {"batch_id": batch, "site_id": install_site, "rack": f"{index:05d}-R{r + 1:03d}",
-                                 "host": f"{model}-{index:05d}-{r:03d}", "serials": rack}, f"install {r}", installed_at)
+                placements.append({"rack": f"{index:05d}-R{r + 1:03d}", "host": f"{model}-{index:05d}-{r:03d}",
+                                   "serials": rack})
                 racks.append(rack)
+            if placements:
+                step("install", {"batch_id": batch, "site_id": install_site, "placements": placements},
+                     f"install {shipment}", installed_at)
             t = max(t, installed_at)
         if never_received:
             s.batches.extend(steps.items)

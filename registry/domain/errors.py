@@ -46,6 +46,10 @@ class InvalidField(DomainError):
     def one(cls, field: str, rule: str) -> InvalidField:
         return cls([(field, rule)])
 
+    def under(self, prefix: str) -> InvalidField:
+        """The same violations for fields nested under ``prefix`` (``placements[2].serials``)."""
+        return InvalidField([(f"{prefix}.{field}", rule) for field, rule in self.violations])
+
 
 class IllegalTransition(DomainError):
     """The step is not allowed in the aggregate's current state.

@@ -116,3 +116,33 @@ def test_a_write_through_the_server_wakes_its_projections_at_once(
     ).position)
     listed = api.queries.ListBatches(q.ListBatchesRequest(min_position=position), timeout=60)
     assert [b.batch_id for b in listed.batches] == [batch]
+
+
+def test_an_installation_report_places_each_rack_through_the_api_in_one_command(api: Stubs) -> None:
+    w = build_world(api)
+    batch = place_order(api, w, quantity=4)
+    clear(api, w, batch, 4)
+    md = as_actor()
+    serials = ["P1", "P2", "P3", "P4"]
+    api.commands.RegisterSerials(c.RegisterSerialsRequest(
+        batch_id=batch, units=[c.UnitIdentity(serial=s) for s in serials]), metadata=md)
+    api.commands.Ship(c.ShipRequest(batch_id=batch, shipment_id="S1", destination_country="KR",
+                                    destination_site_id=w.site, serials=serials), metadata=md)
+    api.commands.Receive(c.ReceiveRequest(batch_id=batch, shipment_id="S1", receiving_party_id=w.consignee,
+                                          site_id=w.site, serials=serials), metadata=md)
+    with pytest.raises(grpc.RpcError) as refused:
+        api.commands.Install(c.InstallRequest(batch_id=batch, site_id=w.site, rack="R1", placements=[
+            c.Placement(rack="R1", serials=serials)]), metadata=md)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "placements" in refused.value.details()
+
+    done = api.commands.Install(c.InstallRequest(batch_id=batch, site_id=w.site, placements=[
+        c.Placement(rack="R1", host="h1", serials=serials[:2]),
+        c.Placement(rack="R2", host="h2", serials=serials[2:])]), metadata=md)
+
+    got = api.queries.GetBatch(q.GetBatchRequest(batch_id=batch)).batch
+    assert {u.serial: (u.rack, u.host) for u in got.units} == {
+        "P1": ("R1", "h1"), "P2": ("R1", "h1"), "P3": ("R2", "h2"), "P4": ("R2", "h2")}
+    trail = api.queries.GetCustodyTrail(q.GetCustodyTrailRequest(batch_id=batch, min_position=done.position),
+                                        timeout=30)
+    assert [e.event_type for e in trail.entries][-2:] == ["Installed", "Installed"]

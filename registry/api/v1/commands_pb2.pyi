@@ -385,7 +385,7 @@ class ReceiveRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., shipment_id: _Optional[str] = ..., receiving_party_id: _Optional[str] = ..., site_id: _Optional[str] = ..., discrepancy_note: _Optional[str] = ...) -> None: ...
 
 class InstallRequest(_message.Message):
-    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "site_id", "rack", "host")
+    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "site_id", "rack", "host", "placements")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -395,6 +395,7 @@ class InstallRequest(_message.Message):
     SITE_ID_FIELD_NUMBER: _ClassVar[int]
     RACK_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENTS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     expected_version: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -404,7 +405,18 @@ class InstallRequest(_message.Message):
     site_id: str
     rack: str
     host: str
-    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., site_id: _Optional[str] = ..., rack: _Optional[str] = ..., host: _Optional[str] = ...) -> None: ...
+    placements: _containers.RepeatedCompositeFieldContainer[Placement]
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., site_id: _Optional[str] = ..., rack: _Optional[str] = ..., host: _Optional[str] = ..., placements: _Optional[_Iterable[_Union[Placement, _Mapping]]] = ...) -> None: ...
+
+class Placement(_message.Message):
+    __slots__ = ("rack", "host", "serials")
+    RACK_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    rack: str
+    host: str
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rack: _Optional[str] = ..., host: _Optional[str] = ..., serials: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AssignRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "assignee_id", "purpose", "site_id")

@@ -245,7 +245,7 @@ class CommandServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Install(self, request, context):
-        """Record an installation at a site.
+        """Record an installation at a site: one rack, or a whole report with a placement per rack.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
