@@ -177,6 +177,10 @@ def run(
         float, typer.Option(min=0.01, help="seconds between attempts to take over a projection")
     ] = 1.0,
     log_level: Annotated[str, typer.Option(envvar="GPUREG_LOG_LEVEL")] = "INFO",
+    wake_on_stdin: Annotated[
+        bool, typer.Option(help="read the log at once on every byte from stdin; stop when stdin closes "
+                                "(how gpureg serve runs its projection process)")
+    ] = False,
 ) -> None:
     """Run projections as a separate worker until SIGTERM or SIGINT.
 
@@ -206,6 +210,10 @@ def run(
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        if wake_on_stdin:
+            from projections.worker_process import follow_stdin
+
+            follow_stdin(runner.wake, runner.request_stop)
         typer.echo(f"projection worker {runner.worker_id} running {[p.name for p in chosen]}")
         runner.run_forever()
 

@@ -32,13 +32,14 @@ def build_registry(
 
 
 def build_read_side(settings: Settings, registry: Registry) -> ReadSide:
-    """The read models (``settings.readmodel_url``, default: the event store's database) and,
-    unless ``settings.run_projections`` is off (workers run them), the in-process runner."""
+    """The read models (``settings.readmodel_url``, default: next to the event store) and, unless
+    ``settings.run_projections`` is off (workers run them), their runner: a child worker process
+    (``settings.projection_process``, the default) or a thread of this process."""
     from projections.read_side import open_read_side
 
     return open_read_side(
         settings, registry, run_projections=settings.run_projections,
-        poll_interval=settings.projection_poll_seconds,
+        in_process=not settings.projection_process, poll_interval=settings.projection_poll_seconds,
     )
 
 

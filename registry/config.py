@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     run_projections: bool = Field(
         default=True, description="gpureg serve runs the projections in-process (off: run workers)"
     )
+    projection_process: bool = Field(
+        default=True,
+        description="gpureg serve runs its projections in a child worker process (a second core) "
+                    "rather than a thread; an in-memory SQLite store always uses the thread",
+    )
     projection_poll_seconds: float = Field(
         default=0.1, gt=0, le=600,
         description="SQLite: how often in-process projections look for other processes' writes",

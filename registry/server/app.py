@@ -108,9 +108,8 @@ class ApiServer:
         except RuntimeError as e:
             raise RuntimeError(f"cannot listen on {settings.listen}: {e}") from e
         if self.read_side is not None:
-            self.read_side.start()  # projections follow the log in this process (unless workers do)
-            if self.read_side.runner is not None:
-                self._notifier.add_listener(self.read_side.runner.wake)
+            self.read_side.start()  # projections follow the log (child process or thread; or workers do)
+            self._notifier.add_listener(self.read_side.wake)
         await server.start()
         for name in API_SERVICES:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -78,6 +78,8 @@ class RunningServer:
         return asyncio.run_coroutine_threadsafe(coroutine_factory(), self.loop)
 
     def stop(self, grace: float = 0) -> None:
+        if self.loop.is_closed():  # stopped already
+            return
         for channel in self._channels:
             channel.close()
         try:
@@ -99,6 +101,10 @@ def start_server() -> Iterator[Callable[..., RunningServer]]:
             "database_url": database_url,
             "listen": "127.0.0.1:0",
             "subscription_poll_seconds": 0.2,
+            # A child projection process costs each server about a second to start; the tests
+            # of that default (test_projection_process.py, and `gpureg serve` as a real process
+            # in test_gpureg_serve.py and test_demo_load.py) ask for it.
+            "projection_process": False,
             **overrides,
         }
         server = RunningServer(Settings(**values)).start()

@@ -1,0 +1,147 @@
+"""The projections of ``gpureg serve`` in a child worker process, woken on every write.
+
+Python runs one thread at a time per process (the GIL). With the projections in a thread of
+the server, every chunk they apply is time the command path waits for; on two cores the second
+core stays idle. ``gpureg serve`` therefore starts ``gpureg projections run --wake-on-stdin``
+as a child process by default (``GPUREG_PROJECTION_PROCESS=false`` keeps the thread), which
+halved the demo load time in the benchmarks (docs/performance.md).
+
+The child is an ordinary projection worker (the same locks, positions and standby rules as
+any ``gpureg projections run``). What the parent adds:
+
+* a wake-up: after each append the server writes one byte to the child's stdin, so a polling
+  worker (SQLite) reads the log at once instead of at its next poll;
+* a lifeline: the child stops when its stdin closes, so it never outlives the server, even
+  when the server is killed;
+* supervision: a child that dies is started again (after a pause that grows while it keeps
+  dying); its log goes to the server's stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+log = logging.getLogger(__name__)
+
+
+def worker_command(poll_interval: float) -> list[str]:
+    """The child's command line: the same interpreter and package as this process."""
+    return [sys.executable, "-m", "registry.cli", "projections", "run", "--wake-on-stdin",
+            "--poll-interval", str(poll_interval)]
+
+
+class ProjectionProcess:
+    """Run, wake and supervise one child projection worker."""
+
+    def __init__(self, env: Mapping[str, str], poll_interval: float = 0.1, stop_timeout: float = 30.0) -> None:
+        self._env = {**os.environ, **env}
+        self._command = worker_command(poll_interval)
+        self._stop_timeout = stop_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._supervisor: threading.Thread | None = None
+        self.starts = 0
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None else None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._supervisor is not None:
+                return
+            self._stopping.clear()
+            self._spawn()
+            self._supervisor = threading.Thread(target=self._supervise, name="projection-process", daemon=True)
+            self._supervisor.start()
+
+    def _spawn(self) -> None:
+        # stdout stays quiet (the server's own stdout announces its address); logs go to stderr.
+        proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=self._env)
+        assert proc.stdin is not None
+        os.set_blocking(proc.stdin.fileno(), False)
+        self._proc = proc
+        self.starts += 1
+        log.info("projection worker process %d started", proc.pid)
+
+    def _supervise(self) -> None:
+        pause = 0.5
+        while not self._stopping.is_set():
+            proc = self._proc
+            assert proc is not None
+            code = proc.wait()
+            if self._stopping.is_set():
+                return
+            started = time.monotonic()
+            log.error("projection worker process %d exited with %s; starting another in %.1f s",
+                      proc.pid, code, pause)
+            if self._stopping.wait(pause):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._close_stdin(proc)
+                self._spawn()
+            pause = 0.5 if time.monotonic() - started > 60 else min(pause * 2, 30.0)
+
+    def wake(self) -> None:
+        """The server appended to the log: let the worker read it now (never blocks)."""
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return
+        # A full pipe means the worker has wake-ups pending; a dead one is being restarted.
+        with contextlib.suppress(ValueError, OSError):
+            os.write(proc.stdin.fileno(), b"w")
+
+    def stop(self) -> None:
+        """Close the lifeline (the worker finishes its chunk and exits), then wait for it."""
+        with self._lock:
+            self._stopping.set()
+            proc = self._proc
+        if proc is not None:
+            self._close_stdin(proc)
+            try:
+                proc.wait(self._stop_timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("projection worker process %d did not stop; killing it", proc.pid)
+                proc.kill()
+                proc.wait()
+        if self._supervisor is not None:
+            self._supervisor.join(5)
+            self._supervisor = None
+
+    @staticmethod
+    def _close_stdin(proc: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+
+
+def follow_stdin(wake: Callable[[], None], stop: Callable[[], None]) -> threading.Thread:
+    """In the worker: call ``wake()`` for every byte on stdin and ``stop()`` at its end."""
+
+    def read() -> None:
+        fd = sys.stdin.fileno()
+        while True:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                stop()
+                return
+            wake()
+
+    thread = threading.Thread(target=read, name="wake-on-stdin", daemon=True)
+    thread.start()
+    return thread
