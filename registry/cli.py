@@ -111,6 +111,7 @@ def demo(
         typer.Option(help="host:port of a running server; default: start one on --database-url"),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="calls in flight (batches load in parallel)")] = 16,
+    wait: Annotated[bool, typer.Option(help="wait until the read models have caught up")] = True,
 ) -> None:
     """Load a seeded version of the Korea deployment through the gRPC API, with planted anomalies."""
     import asyncio
@@ -118,7 +119,7 @@ def demo(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from registry.demo.grpc_load import load_over_grpc
+    from registry.demo.grpc_load import load_over_grpc, wait_for_projections
     from registry.demo.scenario import korea_deployment
     from registry.demo.server_process import serve_in_subprocess
 
@@ -135,15 +136,22 @@ def demo(
         if process is not None:
             typer.echo(f"started gpureg serve on {address} (store {settings.database_url})")
         with Progress(
-            TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+            TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
         ) as bar:
-            task = bar.add_task("load", total=len(scenario))
+            task = bar.add_task("commands", total=len(scenario))
             stats = asyncio.run(load_over_grpc(
                 address, scenario, concurrency=concurrency, progress=lambda n: bar.advance(task, n)))
+            waited = 0.0
+            if wait:
+                caught_up = bar.add_task("projections", total=stats.last_position)
+                waited = asyncio.run(wait_for_projections(
+                    address, stats.last_position,
+                    progress=lambda done, total: bar.update(caught_up, completed=done, total=total)))
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     typer.echo(
         f"loaded {stats.steps:,} commands in {stats.seconds:.1f} s ({rate:,.0f}/s; "
         f"{stats.replayed:,} already there, {stats.retries} retries); log position {stats.last_position:,}"
+        + (f"; projections caught up {waited:.1f} s later ({stats.seconds + waited:.1f} s in all)" if wait else "")
     )
     typer.echo("planted anomalies (the compliance projection must find each):")
     for a in scenario.anomalies:

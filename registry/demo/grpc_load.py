@@ -176,6 +176,35 @@ async def _in_business_order(
         raise errors[0]
 
 
+async def wait_for_projections(
+    target: str,
+    position: int,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    interval: float = 0.25,
+    timeout: float = 3600.0,
+) -> float:
+    """Poll ``GetProjectionStatus`` until every active projection has applied the log up to
+    ``position``; returns the seconds waited. ``progress(lowest position, position)`` after each
+    poll. Raises TimeoutError after ``timeout`` seconds."""
+    from registry.api.v1 import queries_pb2, queries_pb2_grpc
+
+    started = time.perf_counter()
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = queries_pb2_grpc.QueryServiceStub(channel)  # type: ignore[no-untyped-call]
+        while True:
+            status = await stub.GetProjectionStatus(queries_pb2.GetProjectionStatusRequest(), timeout=30)
+            active = [p.position for p in status.projections if p.state == "active"]
+            lowest = min(active) if active else 0
+            if progress is not None:
+                progress(min(lowest, position), position)
+            if active and lowest >= position:
+                return time.perf_counter() - started
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"projections at {lowest} of {position} after {timeout:g} s")
+            await asyncio.sleep(interval)
+
+
 class DemoLoadError(Exception):
     """A step the server refused (the scenario and the registry disagree)."""
 

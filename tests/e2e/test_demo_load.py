@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import grpc
 import pytest
 
+from projections import catalog
+from projections.db import open_engine
+from projections.queries import ReadModels
 from registry.api.v1 import queries_pb2, queries_pb2_grpc
+from registry.bootstrap import build_registry
+from registry.config import Settings
 from registry.demo.grpc_load import load_over_grpc, to_request
 from registry.demo.scenario import korea_deployment
 from registry.demo.server_process import serve_in_subprocess
@@ -47,3 +55,20 @@ def test_a_small_deployment_loads_through_grpc_and_a_reload_writes_nothing(tmp_p
                     units += batch.batch.quantity
             assert units == scenario.gpu_count
     assert server.process.returncode == 0, "\n".join(server.output[-20:])
+
+
+@pytest.mark.slow
+def test_gpureg_demo_loads_through_its_own_server_and_waits_until_the_read_models_caught_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path}/demo.db"
+    done = subprocess.run([str(Path(sys.executable).with_name("gpureg")), "demo", "--scale", "0.01", "--seed", "3",
+                           "--database-url", url], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "projections caught up" in done.stdout
+
+    settings = Settings(database_url=url)
+    registry = build_registry(settings)
+    try:
+        positions = ReadModels(open_engine(settings), registry).positions()
+        assert set(positions) == set(catalog.names()) and set(positions.values()) == {registry.head()}
+    finally:
+        registry.close()
