@@ -54,9 +54,9 @@ def pyspy() -> str:
     return found
 
 
-def record(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
+def record(pid: int, out: Path, seconds: float, gil: bool = False) -> subprocess.Popen[bytes]:
     return subprocess.Popen([pyspy(), "record", "-p", str(pid), "-o", str(out), "-f", "raw", "-r", "100",
-                             "-d", str(int(seconds)), "--nonblocking"],
+                             "-d", str(int(seconds)), "--nonblocking", *(["--gil"] if gil else [])],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--env", action="append", default=[], help="K=V for the server process")
     parser.add_argument("--out", type=Path, default=Path("/tmp/gpureg-profile.txt"))
+    parser.add_argument("--gil", action="store_true",
+                        help="sample only the thread holding the GIL (where the CPU goes, not who waits)")
     args = parser.parse_args()
     if args.phase == "rebuild":
         subprocess.run([pyspy(), "record", "-o", str(args.out), "-f", "raw", "-r", "100", "--",
@@ -92,13 +94,13 @@ def main() -> None:
                     yield from client.prepare(batch_life(tag, c, n))
                     n += 1
 
-            spy = record(pid, args.out, args.seconds)
+            spy = record(pid, args.out, args.seconds, args.gil)
             time.sleep(0.5)
             r = asyncio.run(client.closed_loop(server.address, [plan(c) for c in range(args.clients)],  # type: ignore[misc]
                                                duration=args.seconds - 1, warmup=0.5))
             print(f"{r.throughput:.1f} commands/s at {args.clients} clients, {r.errors} errors")
         else:
-            spy = record(pid, args.out, args.seconds)
+            spy = record(pid, args.out, args.seconds, args.gil)
             time.sleep(0.5)
             s = asyncio.run(client.stream_all(server.address))
             print(f"{s.events} events in {s.seconds:.2f} s: {s.events / s.seconds:.0f} events/s")
