@@ -232,11 +232,28 @@ class Registry(ComplianceMixin, Application[UUID]):
         except IntegrityError:
             self._diagnose_conflict(command, cmd, fingerprint, changed, current, decision.save_kwargs)
             return None  # a concurrent writer moved the aggregate on: decide again
-        return CommandResult(
+        result = CommandResult(
             aggregate_id=primary.id,
             version=primary.version,
             position=max(r.notification.id for r in recordings),
         )
+        self._remember(changed)
+        return result
+
+    def _remember(self, saved: Sequence[RegistryAggregate]) -> None:
+        """Put just-saved aggregates in the cache.
+
+        With fast-forwarding on (several processes may write), the library leaves the cache
+        alone on save, so the next load re-applied every event this process had just decided and
+        applied once: each movement's per-serial work twice. A saved aggregate is exactly the
+        stored state at its version; if another writer is further on, the next load
+        fast-forwards from here as before. Loads hand out copies, so no decision mutates it.
+        """
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate in saved:
+            cache.put(aggregate.id, aggregate)
 
     def _diagnose_conflict(
         self,

@@ -507,13 +507,16 @@ class GpuBatch(RegistryAggregate):
     def _move_by_moves(self, serials: Sequence[str], moves: Sequence[Move], **changes: str) -> None:
         if not serials:
             return
+        # Group by destination first: a movement names hundreds of serials but few moves.
         by_from: dict[str, str] = {m[0]: m[1] for m in moves}
+        going: dict[str, list[str]] = {}
+        units = self.units
         for serial in serials:
-            unit = self.units[serial]
-            to_key = by_from.get(unit.key)
-            if to_key is None:  # relocation: serial moved within the same stage, listed last
-                continue
-            _move_units(self, [serial], to_key, **changes)
+            to_key = by_from.get(units[serial].key)
+            if to_key is not None:  # None: relocation, a serial moved within the same stage
+                going.setdefault(to_key, []).append(serial)
+        for to_key, group in going.items():
+            _move_units(self, group, to_key, **changes)
 
     # --------------------------------------------------------------------------- queries
     @property
@@ -614,20 +617,20 @@ class GpuBatch(RegistryAggregate):
                 raise InvariantViolation(
                     "serial-in-batch", f"serial(s) not registered to this batch: {unknown[:5]}"
                 )
-            wrong = [s for s in serials if self.units[s].stage not in from_stages or not where(self.units[s].position)]
+            # Hundreds of serials share a handful of positions: judge each position once.
+            units = self.units
+            per_key: Counter[str] = Counter(units[s].key for s in serials)
+            allowed = {k: (p := Position.parse(k)).stage in from_stages and where(p) for k in per_key}
+            wrong = [s for s in serials if not allowed[units[s].key]]
             if wrong:
-                states = sorted({f"{s}:{self.units[s].stage}" for s in wrong[:5]})
+                states = sorted({f"{s}:{units[s].stage}" for s in wrong[:5]})
                 raise self._refuse(
                     action,
                     f"serial(s) not in a stage this step starts from ({sorted(from_stages)}): {states}",
                 )
             moves_count: Counter[tuple[str, str]] = Counter()
-            targets: dict[str, str] = {}
-            for s in serials:
-                key = self.units[s].key
-                if key not in targets:
-                    targets[key] = target(Position.parse(key)).key
-                moves_count[(key, targets[key])] += 1
+            for key, n in per_key.items():
+                moves_count[(key, target(Position.parse(key)).key)] += n
             return len(serials), list(serials), [[f, t, n] for (f, t), n in sorted(moves_count.items())]
         if quantity is None or quantity <= 0:
             raise InvalidField.one("quantity", "must be > 0 (or name serials)")
