@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS (resident now) and VmHWM (peak resident) of ``pid`` in MiB, from /proc/<pid>/status."""
+def _own_memory_mb(pid: int) -> dict[str, float]:
     out: dict[str, float] = {}
     try:
         text = Path(f"/proc/{pid}/status").read_text()
@@ -22,6 +21,44 @@ def memory_mb(pid: int) -> dict[str, float]:
         key, _, value = line.partition(":")
         if key in ("VmRSS", "VmHWM"):
             out[key] = int(value.split()[0]) / 1024.0  # kB -> MiB
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid``'s children, their children, and so on (Linux /proc)."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (resident now) and VmHWM (peak resident) in MiB of ``pid`` and every process it
+    started, summed (``gpureg serve`` runs its projections in a child process), from
+    /proc/<pid>/status; ``processes`` counts them and ``own_*`` is ``pid`` alone. The summed
+    peak is an upper bound: the processes need not peak at the same time."""
+    own = _own_memory_mb(pid)
+    if not own:
+        return own
+    out = dict(own)
+    out["own_VmRSS"], out["own_VmHWM"] = own.get("VmRSS", 0.0), own.get("VmHWM", 0.0)
+    n = 1
+    for child in descendants(pid):
+        theirs = _own_memory_mb(child)
+        if theirs:
+            n += 1
+            for key in ("VmRSS", "VmHWM"):
+                out[key] = out.get(key, 0.0) + theirs.get(key, 0.0)
+    out["processes"] = float(n)
     return out
 
 

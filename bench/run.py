@@ -476,7 +476,10 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
             full = (demo or {}).get("scale", 0) >= 1.0
             add(store, "server RSS, demo loaded", mem.get("VmRSS"), "MiB", "", None, "<= 400 MB",
                 (mem.get("VmRSS", math.inf) * 2**20 / 1e6 <= 400) if full else None,
-                f"peak {fmt(mem.get('VmHWM'))} MiB" + ("" if full else "; not the full demo: not evaluated"))
+                f"peak {fmt(mem.get('VmHWM'))} MiB"
+                + (f"; {int(mem['processes'])} processes (server {fmt(mem.get('own_VmRSS'))} MiB)"
+                   if mem.get("processes", 1) > 1 else "")
+                + ("" if full else "; not the full demo: not evaluated"))
     if quick:
         for r in rows:
             if r["met"] is not None:

@@ -102,3 +102,29 @@ def test_two_clients_never_share_a_batch_or_a_serial() -> None:
     serials_a = {u["serial"] for u in a[3].payload["units"]}
     serials_b = {u["serial"] for u in b[3].payload["units"]}
     assert not serials_a & serials_b
+
+
+def test_memory_of_a_server_counts_the_processes_it_started() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from bench.proc import descendants, memory_mb
+
+    code = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+            "'x = bytearray(40_000_000); import time; time.sleep(20)']); time.sleep(20)")
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            mem = memory_mb(parent.pid)
+            if mem.get("processes") == 2 and mem["VmRSS"] - mem["own_VmRSS"] > 38:
+                break
+            time.sleep(0.1)
+        assert len(descendants(parent.pid)) == 1
+        assert mem["processes"] == 2 and mem["VmRSS"] - mem["own_VmRSS"] > 38  # the child's 40 MB
+    finally:
+        for pid in descendants(parent.pid):
+            subprocess.run(["kill", str(pid)], check=False)
+        parent.kill()
+        parent.wait()
