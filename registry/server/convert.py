@@ -236,7 +236,7 @@ def batch_message(batch: GpuBatch) -> pb.Batch:
 
 # --------------------------------------------------------------------------------- events
 
-_EVENT_ENVELOPE = frozenset(
+EVENT_ENVELOPE = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
      "request_id", "occurred_at"}
 )
@@ -302,9 +302,17 @@ def payload_json(event: DomainEventProtocol[UUID]) -> str:
     """An event's own fields (not its envelope, nor OMITTED_PAYLOAD_FIELDS) as a JSON object."""
     omitted = OMITTED_PAYLOAD_FIELDS.get(event_type_of_topic(get_topic(type(event))), frozenset())
     fields = {
-        k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE and k not in omitted
+        k: v for k, v in vars(event).items() if k not in EVENT_ENVELOPE and k not in omitted
     }
-    return json.dumps(fields, default=_json_default, sort_keys=True, separators=(",", ":"))
+    return payload_json_of_fields(fields)
+
+
+_encode_payload = json.JSONEncoder(default=_json_default, sort_keys=True, separators=(",", ":")).encode
+
+
+def payload_json_of_fields(fields: dict[str, Any]) -> str:
+    """``payload_json`` of an event's fields: one JSON object, keys sorted, no spaces."""
+    return _encode_payload(fields)
 
 
 def event_message(event: DomainEventProtocol[UUID], position: int) -> pb.Event:

@@ -13,6 +13,12 @@ How a subscription proceeds (cursor = the last log position accounted for):
    heartbeat interval; then sleep until this process writes (:class:`LogNotifier`) or the poll
    interval passes (which finds writes of other processes), and go to 1.
 
+Pages are read (``READ_PAGE`` events, or the message size if larger) and rendered in a worker
+thread, with no domain events (:class:`registry.server.event_messages.EventRenderer`), and sent
+in messages of at most ``max_events_per_message``. While a full page is being sent, the next one
+is already read and rendered (one page ahead, no more), so catching up overlaps the database and
+the JSON work with sending.
+
 A client that resumes with ``after_position`` = the greatest position it received (an event's or
 a checkpoint's) therefore gets every matching event exactly once.
 """
@@ -21,22 +27,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
-
 from registry.api.v1 import events_pb2 as pb
 from registry.api.v1 import events_pb2_grpc
-from registry.api.v1 import resources_pb2 as resources
 from registry.application.service import Registry
 from registry.domain.errors import InvalidField
 from registry.server.calls import refuse_if_expired
 from registry.server.concurrency import Blocking, LogNotifier
-from registry.server.convert import event_message, parse_uuid, topics_for
+from registry.server.convert import parse_uuid, topics_for
 from registry.server.errors import status_for
+from registry.server.event_messages import EventRenderer
 
 log = logging.getLogger("gpureg.server")
 
@@ -44,6 +48,7 @@ MAX_EVENTS_PER_MESSAGE = 1000
 DEFAULT_EVENTS_PER_MESSAGE = 100
 MIN_HEARTBEAT_SECONDS = 0.05
 MAX_HEARTBEAT_SECONDS = 300.0
+READ_PAGE = 1000  # events read from the log per query (at least max_events_per_message)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,16 @@ def subscription_of(request: pb.SubscribeEventsRequest, default_heartbeat: float
     )
 
 
+@dataclass(frozen=True)
+class _Page:
+    """One read of the log, rendered: what :meth:`EventServicer._stream` needs of it."""
+
+    head: int  # the log head, read before the page
+    last: int  # the position of the page's last event (0 when the page is empty)
+    full: bool  # as many events as asked for: more may be waiting
+    messages: list[pb.SubscribeEventsResponse]  # the matching events, in messages
+
+
 class EventServicer(events_pb2_grpc.EventServiceServicer):
     """Serves registry.api.v1.EventService."""
 
@@ -108,6 +123,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         self._notifier = notifier
         self._poll = poll_seconds
         self._heartbeat = heartbeat_seconds
+        self._renderer = EventRenderer(registry)
 
     async def SubscribeEvents(
         self, request: pb.SubscribeEventsRequest, context: Any
@@ -126,12 +142,20 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
                 status = status_for(e)
         await context.abort_with_status(status)
 
-    def _read(self, cursor: int, s: Subscription) -> tuple[int, list[Notification]]:
+    def _page(self, cursor: int, s: Subscription) -> _Page:
+        """Read the head and the page after ``cursor``, render the matching events (a worker
+        thread runs this)."""
         head = self._registry.head()
-        return head, self._registry.read_log(cursor, s.max_events, s.topics)
-
-    def _events(self, notifications: Sequence[Notification]) -> list[resources.Event]:
-        return [event_message(self._registry.decode(n), n.id) for n in notifications]
+        limit = max(s.max_events, READ_PAGE)
+        page = self._registry.read_log(cursor, limit, s.topics)
+        matching = page if s.batch_id is None else [n for n in page if n.originator_id == s.batch_id]
+        events = self._renderer.messages(matching)
+        messages = []
+        for i in range(0, len(events), s.max_events):
+            message = pb.SubscribeEventsResponse()
+            message.events.events.extend(events[i:i + s.max_events])
+            messages.append(message)
+        return _Page(head=head, last=page[-1].id if page else 0, full=len(page) == limit, messages=messages)
 
     @staticmethod
     def _checkpoint(position: int, head: int) -> pb.SubscribeEventsResponse:
@@ -145,26 +169,37 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         head = cursor
         caught_up_once = False
         last_sent = loop.time()
-        while not self._notifier.closed:
-            token = self._notifier.token()  # before reading: a write after the read still wakes us
-            head, page = await self._blocking(self._read, cursor, s)
-            full = len(page) == s.max_events
-            matching = [n for n in page if s.batch_id is None or n.originator_id == s.batch_id]
-            if page:
-                cursor = page[-1].id
-            if not full:
-                cursor = max(cursor, head)
-            if matching:
-                events = await self._blocking(self._events, matching)
-                yield pb.SubscribeEventsResponse(events=pb.EventBatch(events=events))
-                last_sent = loop.time()
-            quiet = loop.time() - last_sent
-            if (not full and not caught_up_once) or quiet >= s.heartbeat:
-                yield self._checkpoint(cursor, head)
-                last_sent = loop.time()
-                caught_up_once = caught_up_once or not full
-            if full:
-                continue
-            quiet = loop.time() - last_sent
-            await self._notifier.wait(token, min(self._poll, s.heartbeat - quiet))
+        # The next page, read while this one is sent; with the notifier token taken before it.
+        ahead: tuple[asyncio.Event, asyncio.Future[_Page]] | None = None
+        try:
+            while not self._notifier.closed:
+                if ahead is None:
+                    token = self._notifier.token()  # before reading: a later write still wakes us
+                    page = await self._blocking(self._page, cursor, s)
+                else:
+                    token, reading = ahead
+                    ahead = None
+                    page = await reading
+                head = page.head
+                cursor = max(cursor, page.last)
+                if not page.full:
+                    cursor = max(cursor, head)
+                else:
+                    ahead = (self._notifier.token(),
+                             asyncio.ensure_future(self._blocking(self._page, cursor, s)))
+                for message in page.messages:
+                    yield message
+                    last_sent = loop.time()
+                quiet = loop.time() - last_sent
+                if (not page.full and not caught_up_once) or quiet >= s.heartbeat:
+                    yield self._checkpoint(cursor, head)
+                    last_sent = loop.time()
+                    caught_up_once = caught_up_once or not page.full
+                if page.full:
+                    continue
+                quiet = loop.time() - last_sent
+                await self._notifier.wait(token, min(self._poll, s.heartbeat - quiet))
+        finally:
+            if ahead is not None:
+                ahead[1].cancel()
         yield self._checkpoint(cursor, head)  # the server is stopping: say where we got to
