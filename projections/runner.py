@@ -17,6 +17,7 @@ background thread (:meth:`ProjectionRunner.start` / :meth:`ProjectionRunner.stop
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ from projections.catalog import default_projections
 from projections.db import ACTIVE, BUILDING, reading
 from projections.engine import (
     Generation,
+    MemoryBuild,
     PositionMoved,
     Projection,
     apply_chunk,
@@ -48,6 +50,8 @@ from registry.domain.errors import RegistryError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+REBUILD_CHUNK = 5000  # events read per page while rebuilding (it writes once, at the end)
 
 
 class RebuildBusy(RegistryError):
@@ -354,12 +358,35 @@ class ProjectionRunner:
             log.debug("releasing locks failed", exc_info=True)
 
 
+class _GcPause:
+    """Keeps the cyclic garbage collector off while a memory build holds its rows.
+
+    A build creates millions of small acyclic dicts that stay alive until it writes them; the
+    collector would scan them over and over without freeing anything (refcounting frees the
+    rest). ``close`` turns it back on, once."""
+
+    def __init__(self, paused: bool) -> None:
+        self._paused = paused
+
+    def close(self) -> None:
+        if self._paused:
+            self._paused = False
+            gc.enable()
+
+
+def _pause_gc() -> _GcPause:
+    if not gc.isenabled():
+        return _GcPause(False)
+    gc.disable()
+    return _GcPause(True)
+
+
 def rebuild(
     registry: Registry,
     engine: Engine,
     projection: Projection,
     *,
-    chunk_size: int = 500,
+    chunk_size: int = REBUILD_CHUNK,
     progress: Progress | None = None,
     worker_id: str | None = None,
 ) -> Generation:
@@ -379,6 +406,7 @@ def rebuild(
         raise RebuildBusy(projection.name)
     gen: Generation | None = None
     switched = False
+    paused = _GcPause(False)
     try:
         with reading(engine) as conn:
             stale = [g for g in generations(conn, projection.name) if g.status == BUILDING]
@@ -392,20 +420,36 @@ def rebuild(
                 decoded[n.id] = source.decode(n)
             return decoded[n.id]
 
+        # The fresh generation is built in memory up to the log head, then written at once;
+        # if a running worker keeps the active generation ahead of it, it catches up further
+        # chunk by chunk, as a worker would.
+        build: MemoryBuild | None = MemoryBuild(projection, gen)
+        paused = _pause_gc()
         while True:
-            notes = source.read(gen.position, chunk_size)
-            apply_chunk(engine, projection, gen, notes, event_of, worker)
+            position = build.position if build is not None else gen.position
+            notes = source.read(position, chunk_size)
+            if build is not None:
+                build.apply(notes, event_of)
+                position = build.position
+            else:
+                apply_chunk(engine, projection, gen, notes, event_of, worker)
+                position = gen.position
             decoded.clear()
             head = source.head()
             if progress is not None:
-                progress(gen.position, head)
-            if len(notes) < chunk_size and gen.position >= head:
+                progress(position, head)
+            if len(notes) < chunk_size and position >= head:
+                if build is not None:
+                    build.write(engine, worker)
+                    build = None
+                    paused.close()
                 switched, old = switch_over(engine, gen)
                 if switched:
                     if old is not None:
                         drop_generation(engine, projection, old.generation)
                     return gen
     finally:
+        paused.close()
         if gen is not None and not switched:
             try:
                 drop_generation(engine, projection, gen.generation)
