@@ -25,6 +25,7 @@ TOTALS = (
     "decommissioned",
 )
 _HEX = String(32)
+POSITION = ("stage", "site", "owner", "assignee")  # a serial's position, as in a move's keys
 
 
 class BatchInventory(Projection):
@@ -253,19 +254,13 @@ def _move_serials(work: Work, e: Any, changes: Mapping[str, Any]) -> None:
     serials: list[str] = list(getattr(e, "serials", []))
     if not serials:
         return
-    to_by_from: dict[str, dict[str, Any]] = {}
+    to_by_from: dict[tuple[Any, ...], dict[str, Any]] = {}
     for m in e.moves:
         stage, site, owner, assignee = m[1].split("|")
-        to_by_from[m[0]] = {"stage": stage, "site": site, "owner": owner, "assignee": assignee, **changes}
-    cache = work.cache("serial")
-    moved: list[Row] = []
-    for unit in cache.get_many(serials):
-        if unit is None:
-            continue
-        to = to_by_from.get(f"{unit['stage']}|{unit['site']}|{unit['owner']}|{unit['assignee']}")
-        if to is not None:
-            moved.append({**unit, **to})
-    cache.put_many(moved)
+        to_by_from[tuple(m[0].split("|"))] = {
+            "stage": stage, "site": site, "owner": owner, "assignee": assignee, **changes
+        }
+    work.cache("serial").move(serials, POSITION, to_by_from)
 
 
 def _movement(total: str, changes: Callable[[Any], Mapping[str, Any]] | None = None) -> Handler:

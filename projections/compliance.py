@@ -777,6 +777,7 @@ def _pending_take(
 
 
 WAITING_STAGE = {TRANSIT: "in_transit", INSTALL: "received"}
+_POSITION = ("stage", "site", "owner", "assignee")  # a serial's position, as in a move's keys
 
 
 def _serials_waiting(work: Work, batch_id: UUID, shipment_id: str, kind: str) -> list[str]:
@@ -926,31 +927,27 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
             if f.stage == "received" and t.stage != "received":
                 _pending_take(work, e, INSTALL, batch_id, None, n)
         return
-    to_by_from = {m[0]: m[1].split("|") for m in e.moves}
+    extra = changes or {}
+    to_by_from: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for m in e.moves:
+        stage, site, owner, assignee = m[1].split("|")
+        to_by_from[tuple(m[0].split("|"))] = {
+            "stage": stage, "site": site, "owner": owner, "assignee": assignee, **extra
+        }
     cache = work.cache("serial")
     leaving: dict[tuple[str, str], int] = {}
-    moved: list[tuple[Row, list[str]]] = []
-    for unit in cache.get_many(serials):
-        if unit is None:
-            continue
-        to = to_by_from.get(f"{unit['stage']}|{unit['site']}|{unit['owner']}|{unit['assignee']}")
+    for (*position, shipment_id), n in cache.tally(serials, (*_POSITION, "shipment_id")).items():
+        to = to_by_from.get(tuple(position))
         if to is None:
             continue
-        if unit["stage"] == "in_transit" and to[0] != "in_transit" and not skip_transit:
-            key = (TRANSIT, unit["shipment_id"])
-            leaving[key] = leaving.get(key, 0) + 1
-        if unit["stage"] == "received" and to[0] != "received":
-            key = (INSTALL, unit["shipment_id"])
-            leaving[key] = leaving.get(key, 0) + 1
-        moved.append((unit, to))
+        if position[0] == "in_transit" and to["stage"] != "in_transit" and not skip_transit:
+            leaving[(TRANSIT, shipment_id)] = leaving.get((TRANSIT, shipment_id), 0) + n
+        if position[0] == "received" and to["stage"] != "received":
+            leaving[(INSTALL, shipment_id)] = leaving.get((INSTALL, shipment_id), 0) + n
     # Items first (a late one is flagged with the serials still waiting), then the serials move.
     for (kind, shipment_id), n in sorted(leaving.items()):
         _pending_take(work, e, kind, batch_id, shipment_id, n)
-    extra = changes or {}
-    cache.put_many(
-        {**unit, "stage": to[0], "site": to[1], "owner": to[2], "assignee": to[3], **extra}
-        for unit, to in moved
-    )
+    cache.move(serials, _POSITION, to_by_from)
 
 
 def _moved(work: Work, e: Any) -> None:

@@ -304,6 +304,79 @@ class RowCache:
         for r in rows:
             self.put(r)
 
+    def tally(self, keys: Sequence[Any], columns: Sequence[str]) -> dict[tuple[Any, ...], int]:
+        """How many rows of ``keys`` (a single-column primary key) hold each combination of
+        ``columns``' values: cached rows from the cache, the others with one ``GROUP BY`` query
+        (no row is loaded). Keys without a row are not counted."""
+        assert len(self.pk) == 1, "tally needs a single-column primary key"
+        counts: dict[tuple[Any, ...], int] = {}
+        held = self.rows
+        uncached: list[Any] = []
+        for k in keys:
+            key = (k,)
+            if key in held or self.memory:
+                row = held.get(key)
+                if row is not None:
+                    values = tuple(row[c] for c in columns)
+                    counts[values] = counts.get(values, 0) + 1
+            else:
+                uncached.append(k)
+        if uncached:
+            t = self.table
+            cols = [t.c[c] for c in columns]
+            for i in range(0, len(uncached), _LOAD_BATCH):
+                part = uncached[i : i + _LOAD_BATCH]
+                stmt = select(*cols, func.count()).where(t.c[self.pk[0]].in_(part)).group_by(*cols)
+                for r in self.conn.execute(stmt):
+                    values = tuple(r[:-1])
+                    counts[values] = counts.get(values, 0) + int(r[-1])
+        return counts
+
+    def move(self, keys: Sequence[Any], by: Sequence[str], moves: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> None:
+        """Each row of ``keys`` (a single-column primary key) whose ``by`` columns hold a key of
+        ``moves`` takes that move's values; the others stay as they are.
+
+        Cached rows change in the cache; the others with one ``UPDATE ... WHERE key IN (...)
+        AND <by> = <from>`` per move, without loading them (unless a move's target is another
+        move's start: then row by row, so that no row moves twice)."""
+        assert len(self.pk) == 1, "move needs a single-column primary key"
+        if not keys or not moves:
+            return
+        chained = False
+        for start, to in moves.items():
+            target = tuple(to.get(c, v) for c, v in zip(by, start, strict=True))
+            if target != start and target in moves:
+                chained = True
+        held = self.rows
+        uncached: list[Any] = []
+        changed: list[Row] = []
+        if chained:
+            self.prefetch(keys)
+        for k in keys:
+            key = (k,)
+            if key in held or self.memory:
+                row = held.get(key)
+                if row is not None:
+                    found = moves.get(tuple(row[c] for c in by))
+                    if found is not None:
+                        changed.append({**row, **found})
+            else:
+                uncached.append(k)
+        self.put_many(changed)
+        if not uncached:
+            return
+        t = self.table
+        column = t.c[self.pk[0]]
+        for start, to in moves.items():
+            for i in range(0, len(uncached), _LOAD_BATCH):
+                part = uncached[i : i + _LOAD_BATCH]
+                stmt = (
+                    update(t)
+                    .where(column.in_(part), *(t.c[c] == v for c, v in zip(by, start, strict=True)))
+                    .values(dict(to))
+                )
+                self.conn.execute(stmt)
+
     def put(self, row: Row) -> None:
         key = self.key_of(row)
         if self.memory:
