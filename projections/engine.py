@@ -153,6 +153,70 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     _statement(conn, table, "insert").run(conn, rows)
 
 
+class _Sql:
+    """Driver-level reads and set-based updates of one table on one dialect (R4).
+
+    Building a Core statement per call (and its cache key, with every value of an ``IN``
+    list) costs more than running it; these statements are plain SQL strings with positional
+    placeholders, their values and results converted with the columns' own processors, and
+    run on the DB-API cursor of the caller's connection (so in its transaction).
+    """
+
+    def __init__(self, table: Table, dialect: Any) -> None:
+        if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+            raise NotImplementedError(f"paramstyle {dialect.paramstyle}")
+        quote = dialect.identifier_preparer
+        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.table = quote.format_table(table)
+        self.columns = [c.name for c in table.columns]
+        self.quoted = {c.name: quote.quote(c.name) for c in table.columns}
+        self.all = ", ".join(self.quoted[c] for c in self.columns)
+        self.binds = {c.name: c.type._cached_bind_processor(dialect) for c in table.columns}
+        processors = [(i, c.type._cached_result_processor(dialect, None)) for i, c in enumerate(table.columns)]
+        self.results = [(i, p) for i, p in processors if p is not None]
+
+    def value(self, column: str, value: Any) -> Any:
+        process = self.binds[column]
+        return process(value) if process is not None else value
+
+    def equal(self, columns: Sequence[str]) -> str:
+        return " AND ".join(f"{self.quoted[c]} = {self.mark}" for c in columns)
+
+    def among(self, column: str, n: int) -> str:
+        return f"{self.quoted[column]} IN ({', '.join([self.mark] * n)})"
+
+    @staticmethod
+    def run(conn: Connection, sql: str, params: Sequence[Any]) -> Any:
+        cursor = conn.connection.cursor()
+        cursor.execute(sql, tuple(params))
+        return cursor
+
+    def select(self, conn: Connection, where: str, params: Sequence[Any]) -> list[Row]:
+        cursor = self.run(conn, f"SELECT {self.all} FROM {self.table} WHERE {where}", params)  # noqa: S608
+        rows = cursor.fetchall()
+        cursor.close()
+        columns = self.columns
+        if not self.results:
+            return [dict(zip(columns, r, strict=True)) for r in rows]
+        out: list[Row] = []
+        for r in rows:
+            values = list(r)
+            for i, process in self.results:
+                values[i] = process(values[i])
+            out.append(dict(zip(columns, values, strict=True)))
+        return out
+
+
+def _sql(conn: Connection, table: Table) -> _Sql:
+    dialect = conn.dialect
+    key = ("gpureg-sql", dialect.name, dialect.paramstyle)
+    found = table.info.get(key)
+    if found is None:
+        found = table.info[key] = _Sql(table, dialect)
+    assert isinstance(found, _Sql)
+    return found
+
+
 class RowCache:
     """The rows of one table that a chunk touches, loaded once and written once.
 
@@ -201,9 +265,9 @@ class RowCache:
     def _load_group(self, value: Any) -> None:
         assert self.group is not None
         self._groups.add(value)
-        stmt = select(self.table).where(self.table.c[self.group] == value)
-        for r in self.conn.execute(stmt).mappings():
-            self._remember(dict(r))
+        sql = _sql(self.conn, self.table)
+        for r in sql.select(self.conn, sql.equal([self.group]), [sql.value(self.group, value)]):
+            self._remember(r)
 
     def get(self, *key: Any) -> Row | None:
         if key in self.rows:
@@ -219,10 +283,11 @@ class RowCache:
             if key in self.rows:
                 return self.rows[key]
         else:
-            cond = and_(*(self.table.c[c] == v for c, v in zip(self.pk, key, strict=True)))
-            found = self.conn.execute(select(self.table).where(cond)).mappings().first()
-            if found is not None:
-                self._remember(dict(found))
+            sql = _sql(self.conn, self.table)
+            params = [sql.value(c, v) for c, v in zip(self.pk, key, strict=True)]
+            for found in sql.select(self.conn, sql.equal(self.pk), params):
+                self._remember(found)
+            if key in self.rows:
                 return self.rows[key]
         self.rows[key] = None
         self.stored[key] = False
@@ -266,12 +331,15 @@ class RowCache:
         assert len(self.pk) == 1, "prefetch needs a single-column primary key"
         if self.memory:
             return
-        col = self.table.c[self.pk[0]]
+        column = self.pk[0]
         wanted = [v for v in dict.fromkeys(values) if (v,) not in self.rows]
+        sql = _sql(self.conn, self.table) if wanted else None
         for i in range(0, len(wanted), _LOAD_BATCH):
+            assert sql is not None
             part = wanted[i : i + _LOAD_BATCH]
-            for r in self.conn.execute(select(self.table).where(col.in_(part))).mappings():
-                self._remember(dict(r))
+            params = [sql.value(column, v) for v in part]
+            for r in sql.select(self.conn, sql.among(column, len(part)), params):
+                self._remember(r)
             for v in part:
                 if (v,) not in self.rows:
                     self.rows[(v,)] = None
@@ -322,14 +390,24 @@ class RowCache:
             else:
                 uncached.append(k)
         if uncached:
-            t = self.table
-            cols = [t.c[c] for c in columns]
+            sql = _sql(self.conn, self.table)
+            column = self.pk[0]
+            listed = ", ".join(sql.quoted[c] for c in columns)
+            # Values come back as stored: ``columns`` must be ones without a result processor
+            # (plain strings and numbers), so that they compare equal to the cached rows'.
+            assert all(sql.binds[c] is None for c in columns)
             for i in range(0, len(uncached), _LOAD_BATCH):
                 part = uncached[i : i + _LOAD_BATCH]
-                stmt = select(*cols, func.count()).where(t.c[self.pk[0]].in_(part)).group_by(*cols)
-                for r in self.conn.execute(stmt):
+                cursor = sql.run(
+                    self.conn,
+                    f"SELECT {listed}, COUNT(*) FROM {sql.table} WHERE {sql.among(column, len(part))} "  # noqa: S608
+                    f"GROUP BY {listed}",
+                    [sql.value(column, v) for v in part],
+                )
+                for r in cursor.fetchall():
                     values = tuple(r[:-1])
                     counts[values] = counts.get(values, 0) + int(r[-1])
+                cursor.close()
         return counts
 
     def move(self, keys: Sequence[Any], by: Sequence[str], moves: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> None:
@@ -365,17 +443,21 @@ class RowCache:
         self.put_many(changed)
         if not uncached:
             return
-        t = self.table
-        column = t.c[self.pk[0]]
+        sql = _sql(self.conn, self.table)
+        column = self.pk[0]
+        keys_params = [sql.value(column, v) for v in uncached]
         for start, to in moves.items():
+            assignments = ", ".join(f"{sql.quoted[c]} = {sql.mark}" for c in to)
+            values = [sql.value(c, v) for c, v in to.items()]
+            where = [sql.value(c, v) for c, v in zip(by, start, strict=True)]
             for i in range(0, len(uncached), _LOAD_BATCH):
-                part = uncached[i : i + _LOAD_BATCH]
-                stmt = (
-                    update(t)
-                    .where(column.in_(part), *(t.c[c] == v for c, v in zip(by, start, strict=True)))
-                    .values(dict(to))
-                )
-                self.conn.execute(stmt)
+                part = keys_params[i : i + _LOAD_BATCH]
+                sql.run(
+                    self.conn,
+                    f"UPDATE {sql.table} SET {assignments} WHERE {sql.among(column, len(part))} "  # noqa: S608
+                    f"AND {sql.equal(by)}",
+                    [*values, *part, *where],
+                ).close()
 
     def put(self, row: Row) -> None:
         key = self.key_of(row)
@@ -623,17 +705,17 @@ def _now() -> datetime:
 # ---------------------------------------------------------------------------- applying
 def _move_position(conn: Connection, gen: Generation, new_position: int, worker: str) -> None:
     """Move ``gen`` from the position we read to ``new_position``, or raise PositionMoved."""
-    moved = conn.execute(
-        update(POSITIONS)
-        .where(
-            POSITIONS.c.name == gen.name,
-            POSITIONS.c.generation == gen.generation,
-            POSITIONS.c.position == gen.position,
-            POSITIONS.c.status == gen.status,
-        )
-        .values(position=new_position, worker=worker, updated_at=_now())
+    sql = _sql(conn, POSITIONS)
+    cursor = sql.run(
+        conn,
+        f"UPDATE {sql.table} SET {sql.quoted['position']} = {sql.mark}, {sql.quoted['worker']} = {sql.mark}, "  # noqa: S608
+        f"{sql.quoted['updated_at']} = {sql.mark} "
+        f"WHERE {sql.equal(['name', 'generation', 'position', 'status'])}",
+        [new_position, worker, sql.value("updated_at", _now()), gen.name, gen.generation, gen.position, gen.status],
     )
-    if moved.rowcount != 1:
+    moved = cursor.rowcount
+    cursor.close()
+    if moved != 1:
         raise PositionMoved(f"{gen.name} generation {gen.generation} moved or was switched")
 
 
@@ -669,6 +751,32 @@ def apply_chunk(
     gen.position = new_position
     gen.worker = worker
     return len(fresh)
+
+
+def apply_chunks(
+    engine: Engine,
+    chunks: Sequence[tuple[Projection, Generation, Sequence[Notification]]],
+    event_of: Callable[[Notification], Any],
+    worker: str,
+) -> list[int]:
+    """:func:`apply_chunk` for several projections (each with its own generation), in ONE
+    transaction: every position moves with its rows, or none does. Returns how many
+    notifications each consumed."""
+    todo = [(p, g, [n for n in notes if n.id > g.position]) for p, g, notes in chunks]
+    if not any(fresh for _, _, fresh in todo):
+        return [0] * len(todo)
+    with writing(engine) as conn:
+        for projection, gen, fresh in todo:
+            if fresh:
+                _move_position(conn, gen, fresh[-1].id, worker)
+                work = Work(conn, projection.tables(gen.generation))
+                _handle(projection, work, fresh, event_of)
+                work.flush()
+    for _, gen, fresh in todo:
+        if fresh:
+            gen.position = fresh[-1].id
+            gen.worker = worker
+    return [len(fresh) for _, _, fresh in todo]
 
 
 class MemoryBuild:

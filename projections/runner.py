@@ -36,6 +36,7 @@ from projections.engine import (
     PositionMoved,
     Projection,
     apply_chunk,
+    apply_chunks,
     create_generation,
     default_worker_id,
     drop_generation,
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
+COALESCE = 0.01  # seconds a following runner waits after news before it reads the log
 REBUILD_CHUNK = 5000  # events read per page while rebuilding (it writes once, at the end)
 
 
@@ -87,9 +89,12 @@ class ProjectionRunner:
         standby_interval: float = 1.0,
         worker_id: str | None = None,
         use_subscription: bool = True,
+        coalesce: float = COALESCE,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
+        if coalesce < 0:
+            raise ValueError("coalesce must be >= 0")
         self.source = LogSource(registry)
         self.engine = engine
         self.projections = list(projections) if projections is not None else default_projections()
@@ -99,6 +104,7 @@ class ProjectionRunner:
         self.standby_interval = standby_interval
         self.worker_id = worker_id or default_worker_id()
         self.use_subscription = use_subscription and self.source.can_subscribe
+        self.coalesce = coalesce
         self.locks: Locks = open_locks(engine)
         self.last_error: BaseException | None = None
         self._targets: list[_Target] | None = None
@@ -173,6 +179,10 @@ class ProjectionRunner:
                     fresh = False
                     continue
                 fresh = not self._idle()
+                if self.coalesce and self._targets:
+                    # News (or a poll) after a wait: let the writes that come with it land,
+                    # and apply them in one step instead of one step per event.
+                    self._stop.wait(self.coalesce)
         finally:
             self._close()
 
@@ -205,16 +215,37 @@ class ProjectionRunner:
                 decoded[n.id] = self.source.decode(n)
             return decoded[n.id]
 
-        total = 0
-        for target in list(self._targets):
+        targets = list(self._targets)
+        for target in targets:
             position = target.gen.position
             if position not in reads:
                 reads[position] = feed.read(position, self.chunk_size, fresh)
-            notes = reads[position]
+        given = [reads[t.gen.position] for t in targets]
+        applied: list[int] | None
+        try:
+            # All projections' chunks in one transaction (one BEGIN/COMMIT per step, not one
+            # per projection). If that fails, nothing moved: apply them one by one below, so
+            # the others still progress and the failing one raises as it would alone.
+            applied = apply_chunks(
+                self.engine, [(t.projection, t.gen, notes) for t, notes in zip(targets, given, strict=True)],
+                event_of, self.worker_id,
+            )
+        except PositionMoved as moved:
+            log.info("reloading projections: %s", moved)
+            self._targets = None
+            return 0
+        except Exception:
+            log.debug("applying the projections together failed; one by one now", exc_info=True)
+            applied = None
+        total = 0
+        for i, (target, notes) in enumerate(zip(targets, given, strict=True)):
             try:
-                total += apply_chunk(
-                    self.engine, target.projection, target.gen, notes, event_of, self.worker_id
-                )
+                if applied is not None:
+                    total += applied[i]
+                else:
+                    total += apply_chunk(
+                        self.engine, target.projection, target.gen, notes, event_of, self.worker_id
+                    )
                 if target.gen.status == BUILDING and len(notes) < self.chunk_size:
                     self._try_switch(target)
             except PositionMoved as moved:
