@@ -124,7 +124,9 @@ class _Statement:
         else:
             keyed = list(zip(self.keys, self.names, self.procs, strict=True))
             params = [{k: p(r[n]) if p is not None else r[n] for k, n, p in keyed} for r in rows]
-        conn.exec_driver_sql(self.sql, params)
+        cursor = conn.connection.cursor()
+        cursor.executemany(self.sql, params)
+        cursor.close()
 
 
 def _statement(conn: Connection, table: Table, kind: str) -> _Statement:
@@ -242,6 +244,7 @@ class RowCache:
         self.dirty: set[Key] = set()
         self._groups: set[Any] = set()
         self._complete = memory
+        self.bulk = False  # used for many keys at a time (serials): not kept warm between chunks
         # memory mode: group value -> keys (insertion ordered), and secondary indexes
         self._members: dict[Any, dict[Key, None]] = {}
         self._indexes: dict[str, dict[Any, dict[Key, None]]] = {}
@@ -328,6 +331,7 @@ class RowCache:
 
     def prefetch(self, values: Iterable[Any]) -> None:
         """Load many single-column keys in a few queries (for example a shipment's serials)."""
+        self.bulk = True
         assert len(self.pk) == 1, "prefetch needs a single-column primary key"
         if self.memory:
             return
@@ -354,6 +358,7 @@ class RowCache:
         return [rows[(k,)] for k in keys]
 
     def put_many(self, rows: Iterable[Row]) -> None:
+        self.bulk = True
         if self.memory and self.group is None and len(self.pk) == 1:
             column = self.pk[0]
             if not self._indexes:
@@ -376,6 +381,7 @@ class RowCache:
         """How many rows of ``keys`` (a single-column primary key) hold each combination of
         ``columns``' values: cached rows from the cache, the others with one ``GROUP BY`` query
         (no row is loaded). Keys without a row are not counted."""
+        self.bulk = True
         assert len(self.pk) == 1, "tally needs a single-column primary key"
         counts: dict[tuple[Any, ...], int] = {}
         held = self.rows
@@ -417,6 +423,7 @@ class RowCache:
         Cached rows change in the cache; the others with one ``UPDATE ... WHERE key IN (...)
         AND <by> = <from>`` per move, without loading them (unless a move's target is another
         move's start: then row by row, so that no row moves twice)."""
+        self.bulk = True
         assert len(self.pk) == 1, "move needs a single-column primary key"
         if not keys or not moves:
             return
@@ -537,13 +544,23 @@ class Work:
     writes until :meth:`write_all`); handlers that would query a table ask the cache instead.
     """
 
-    def __init__(self, conn: Connection | None, tables: dict[str, Table], *, memory: bool = False) -> None:
+    def __init__(
+        self,
+        conn: Connection | None,
+        tables: dict[str, Table],
+        *,
+        memory: bool = False,
+        caches: dict[str, RowCache] | None = None,
+    ) -> None:
         self._conn = conn
         self.tables = tables
         self.memory = memory
         self.position = 0
         self.scratch: dict[str, Any] = {}  # per-chunk state a projection may keep between events
-        self._caches: dict[str, RowCache] = {}
+        # ``caches``: the row caches of this generation's previous chunk (see apply_chunks)
+        self._caches: dict[str, RowCache] = caches if caches is not None else {}
+        for cache in self._caches.values():
+            cache._conn = conn
         self._appends: dict[str, list[Row]] = {}
 
     @property
@@ -753,15 +770,26 @@ def apply_chunk(
     return len(fresh)
 
 
+Warm = dict[tuple[str, int], dict[str, RowCache]]
+WARM_ROWS = 20_000  # rows a warm cache may keep between chunks before it is dropped
+
+
 def apply_chunks(
     engine: Engine,
     chunks: Sequence[tuple[Projection, Generation, Sequence[Notification]]],
     event_of: Callable[[Notification], Any],
     worker: str,
+    warm: Warm | None = None,
 ) -> list[int]:
     """:func:`apply_chunk` for several projections (each with its own generation), in ONE
     transaction: every position moves with its rows, or none does. Returns how many
-    notifications each consumed."""
+    notifications each consumed.
+
+    ``warm`` keeps each generation's row caches from one call to the next: the rows a chunk
+    read and wrote are still the stored ones at the next chunk, because any other writer
+    would have moved the position, and then our conditional position update fails. The
+    caller must clear ``warm`` whenever a call raises (its caches may hold rolled-back rows)
+    or a generation is written another way."""
     todo = [(p, g, [n for n in notes if n.id > g.position]) for p, g, notes in chunks]
     if not any(fresh for _, _, fresh in todo):
         return [0] * len(todo)
@@ -769,9 +797,16 @@ def apply_chunks(
         for projection, gen, fresh in todo:
             if fresh:
                 _move_position(conn, gen, fresh[-1].id, worker)
-                work = Work(conn, projection.tables(gen.generation))
+                caches = warm.setdefault((gen.name, gen.generation), {}) if warm is not None else None
+                work = Work(conn, projection.tables(gen.generation), caches=caches)
                 _handle(projection, work, fresh, event_of)
                 work.flush()
+    if warm is not None:
+        for caches in warm.values():
+            for name in [n for n, c in caches.items() if c.bulk or len(c.rows) > WARM_ROWS]:
+                del caches[name]
+            for cache in caches.values():
+                cache._conn = None
     for _, gen, fresh in todo:
         if fresh:
             gen.position = fresh[-1].id

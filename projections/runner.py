@@ -35,6 +35,7 @@ from projections.engine import (
     MemoryBuild,
     PositionMoved,
     Projection,
+    Warm,
     apply_chunk,
     apply_chunks,
     create_generation,
@@ -105,6 +106,7 @@ class ProjectionRunner:
         self.worker_id = worker_id or default_worker_id()
         self.use_subscription = use_subscription and self.source.can_subscribe
         self.coalesce = coalesce
+        self._warm: Warm = {}  # row caches kept between steps, per generation
         self.locks: Locks = open_locks(engine)
         self.last_error: BaseException | None = None
         self._targets: list[_Target] | None = None
@@ -205,6 +207,7 @@ class ProjectionRunner:
             self._targets = None
         self._try_standby()
         if self._targets is None:
+            self._warm.clear()  # cached rows are only known good while we keep our targets
             self._targets = self._load_targets()
         feed = self._feed_for_reading()
         reads: dict[int, list[Notification]] = {}
@@ -228,14 +231,16 @@ class ProjectionRunner:
             # the others still progress and the failing one raises as it would alone.
             applied = apply_chunks(
                 self.engine, [(t.projection, t.gen, notes) for t, notes in zip(targets, given, strict=True)],
-                event_of, self.worker_id,
+                event_of, self.worker_id, self._warm,
             )
         except PositionMoved as moved:
             log.info("reloading projections: %s", moved)
             self._targets = None
+            self._warm.clear()
             return 0
         except Exception:
             log.debug("applying the projections together failed; one by one now", exc_info=True)
+            self._warm.clear()
             applied = None
         total = 0
         for i, (target, notes) in enumerate(zip(targets, given, strict=True)):
@@ -374,6 +379,7 @@ class ProjectionRunner:
 
     def _reset(self) -> None:
         self._targets = None
+        self._warm.clear()
         if self._feed is not None:
             self._feed.close()
             self._feed = None
