@@ -14,6 +14,7 @@ position moved and rolls back (no double count), whatever the locks say.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import socket
 from abc import ABC, abstractmethod
@@ -148,6 +149,14 @@ def _statement(conn: Connection, table: Table, kind: str) -> _Statement:
         found = table.info[key] = _Statement(stmt, dialect)
     assert isinstance(found, _Statement)
     return found
+
+
+def _getter(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values of ``columns``, as a tuple (also for one column)."""
+    if len(columns) == 1:
+        column = columns[0]
+        return lambda row: (row[column],)
+    return operator.itemgetter(*columns)
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -386,15 +395,21 @@ class RowCache:
         counts: dict[tuple[Any, ...], int] = {}
         held = self.rows
         uncached: list[Any] = []
-        for k in keys:
-            key = (k,)
-            if key in held or self.memory:
-                row = held.get(key)
-                if row is not None:
-                    values = tuple(row[c] for c in columns)
-                    counts[values] = counts.get(values, 0) + 1
-            else:
-                uncached.append(k)
+        values_of = _getter(columns)
+        if self.memory:
+            found = [r for k in keys if (r := held.get((k,))) is not None]
+        else:
+            found = []
+            for k in keys:
+                key = (k,)
+                if key in held:
+                    row = held[key]
+                    if row is not None:
+                        found.append(row)
+                else:
+                    uncached.append(k)
+        for values in map(values_of, found):
+            counts[values] = counts.get(values, 0) + 1
         if uncached:
             sql = _sql(self.conn, self.table)
             column = self.pk[0]
@@ -434,19 +449,26 @@ class RowCache:
                 chained = True
         held = self.rows
         uncached: list[Any] = []
-        changed: list[Row] = []
         if chained:
             self.prefetch(keys)
-        for k in keys:
-            key = (k,)
-            if key in held or self.memory:
-                row = held.get(key)
-                if row is not None:
-                    found = moves.get(tuple(row[c] for c in by))
-                    if found is not None:
-                        changed.append({**row, **found})
-            else:
-                uncached.append(k)
+        if self.memory:
+            cached = [r for k in keys if (r := held.get((k,))) is not None]
+        else:
+            cached = []
+            for k in keys:
+                key = (k,)
+                if key in held:
+                    row = held[key]
+                    if row is not None:
+                        cached.append(row)
+                else:
+                    uncached.append(k)
+        position_of = _getter(by)
+        changed: list[Row] = []
+        for row in cached:
+            found = moves.get(position_of(row))
+            if found is not None:
+                changed.append({**row, **found})
         self.put_many(changed)
         if not uncached:
             return

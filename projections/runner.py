@@ -218,6 +218,17 @@ class ProjectionRunner:
                 decoded[n.id] = self.source.decode(n)
             return decoded[n.id]
 
+        built = 0
+        for target in self._targets:
+            if target.gen.position == 0 and self.source.head() > 0:
+                try:
+                    built += self._build_in_memory(target)
+                except PositionMoved as moved:
+                    log.info("reloading projections: %s", moved)
+                    self._targets = None
+                    return built
+                if self._stop.is_set():
+                    return built
         targets = list(self._targets)
         for target in targets:
             position = target.gen.position
@@ -259,7 +270,35 @@ class ProjectionRunner:
                 break
         if self._targets and self._feed is not None:
             self._trim(self._feed)
-        return total
+        return built + total
+
+    def _build_in_memory(self, target: _Target) -> int:
+        """Catch an empty generation up to the log head in memory, then write it at once (as
+        :func:`rebuild` does): a first start on a long log, or a rebuild at start. Returns
+        how many notifications it consumed."""
+        build = MemoryBuild(target.projection, target.gen)
+        consumed = 0
+        decoded: dict[int, Any] = {}
+
+        def event_of(n: Notification) -> Any:
+            if n.id not in decoded:
+                decoded[n.id] = self.source.decode(n)
+            return decoded[n.id]
+
+        paused = _pause_gc()
+        try:
+            while not self._stop.is_set():
+                notes = self.source.read(build.position, REBUILD_CHUNK)
+                consumed += build.apply(notes, event_of)
+                decoded.clear()
+                if len(notes) < REBUILD_CHUNK:
+                    log.info("projection %s: built generation %d up to %d in memory; writing it",
+                             target.projection.name, target.gen.generation, build.position)
+                    build.write(self.engine, self.worker_id)
+                    return consumed
+            return 0  # stopping: nothing was written
+        finally:
+            paused.close()
 
     def _feed_for_reading(self) -> Feed:
         if self._feed is not None and self._feed.broken:
