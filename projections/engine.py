@@ -8,7 +8,9 @@ Exactly once: :func:`apply_chunk` first moves the generation's position from the
 caller read to the chunk's last notification id with a conditional ``UPDATE ... WHERE
 position = <old>``, then writes the chunk's rows, all in one transaction. A crash before the
 commit loses nothing (the position did not move); a second writer that raced us finds the
-position moved and rolls back (no double count), whatever the locks say.
+position moved and rolls back (no double count), whatever the locks say. :func:`apply_chunks`
+does the same for several projections in one transaction, and :class:`MemoryBuild` for a
+generation built from empty in memory (its rows and final position in one transaction).
 """
 
 from __future__ import annotations
@@ -185,6 +187,10 @@ class _Sql:
         self.binds = {c.name: c.type._cached_bind_processor(dialect) for c in table.columns}
         processors = [(i, c.type._cached_result_processor(dialect, None)) for i, c in enumerate(table.columns)]
         self.results = [(i, p) for i, p in processors if p is not None]
+        self.plain = {
+            c for i, c in enumerate(self.columns)
+            if self.binds[c] is None and processors[i][1] is None
+        }
 
     def value(self, column: str, value: Any) -> Any:
         process = self.binds[column]
@@ -414,9 +420,9 @@ class RowCache:
             sql = _sql(self.conn, self.table)
             column = self.pk[0]
             listed = ", ".join(sql.quoted[c] for c in columns)
-            # Values come back as stored: ``columns`` must be ones without a result processor
-            # (plain strings and numbers), so that they compare equal to the cached rows'.
-            assert all(sql.binds[c] is None for c in columns)
+            # Values come back as stored: ``columns`` must be plain ones (no bind or result
+            # processor: strings, numbers), so that they compare equal to the cached rows'.
+            assert all(c in sql.plain for c in columns), columns
             for i in range(0, len(uncached), _LOAD_BATCH):
                 part = uncached[i : i + _LOAD_BATCH]
                 cursor = sql.run(

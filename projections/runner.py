@@ -7,9 +7,12 @@ hot standby and tries again every ``standby_interval`` seconds. For each project
 * creates the first generation if there is none;
 * rebuilds into a fresh generation when the active one was built by another code version
   (queries keep reading the old one until the new one has caught up, then it switches over);
-* applies the log in chunks (one transaction each, rows and position together), then follows:
-  on PostgreSQL through the library's LISTEN/NOTIFY subscription with a bounded wait and a
-  re-poll of the log in case a notification was lost, elsewhere by polling the log.
+* catches an empty generation up in memory and writes it once (see :class:`MemoryBuild`);
+* applies the log in chunks (all projections' chunks in one transaction per step, rows and
+  positions together), then follows: on PostgreSQL through the library's LISTEN/NOTIFY
+  subscription with a bounded wait and a re-poll of the log in case a notification was lost,
+  elsewhere by polling the log (a server wakes it on every append; it then waits ``coalesce``
+  seconds so that a burst of writes lands in one step).
 
 ``gpureg projections run`` runs one in the foreground; ``gpureg serve`` can run one in a
 background thread (:meth:`ProjectionRunner.start` / :meth:`ProjectionRunner.stop`).
