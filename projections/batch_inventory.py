@@ -11,7 +11,7 @@ Tables (``rm_batch_inventory_<table>_g<N>``, N the generation):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, Uuid
@@ -25,6 +25,7 @@ TOTALS = (
     "decommissioned",
 )
 _HEX = String(32)
+POSITION = ("stage", "site", "owner", "assignee")  # a serial's position, as in a move's keys
 
 
 class BatchInventory(Projection):
@@ -174,15 +175,17 @@ def _split_from(work: Work, e: Any) -> None:
     _save(work, row, e)
     serials = work.cache("serial")
     serials.prefetch(e.serials)
-    for serial, gpu_uuid in zip(e.serials, e.gpu_uuids, strict=True):
-        serials.put(_fresh_serial(serial, gpu_uuid, e.originator_id, e.buyer_id.hex))
+    serials.put_many(_fresh_serials(e.serials, e.gpu_uuids, e.originator_id, e.buyer_id.hex))
 
 
-def _fresh_serial(serial: str, gpu_uuid: str, batch_id: Any, owner: str) -> Row:
-    return {
-        "serial": serial, "batch_id": batch_id, "gpu_uuid": gpu_uuid, "stage": "pending",
-        "site": "", "owner": owner, "assignee": "", "shipment_id": "", "rack": "", "host": "",
-    }
+def _fresh_serials(serials: Sequence[str], gpu_uuids: Sequence[str], batch_id: Any, owner: str) -> list[Row]:
+    return [
+        {
+            "serial": serial, "batch_id": batch_id, "gpu_uuid": gpu_uuid, "stage": "pending",
+            "site": "", "owner": owner, "assignee": "", "shipment_id": "", "rack": "", "host": "",
+        }
+        for serial, gpu_uuid in zip(serials, gpu_uuids, strict=True)
+    ]
 
 
 def _order_corrected(work: Work, e: Any) -> None:
@@ -230,8 +233,7 @@ def _serials_registered(work: Work, e: Any) -> None:
     owner = row["buyer_id"].hex
     serials = work.cache("serial")
     serials.prefetch(e.serials)
-    for serial, gpu_uuid in zip(e.serials, e.gpu_uuids, strict=True):
-        serials.put(_fresh_serial(serial, gpu_uuid, e.originator_id, owner))
+    serials.put_many(_fresh_serials(e.serials, e.gpu_uuids, e.originator_id, owner))
     row["serials"] += len(e.serials)
     _save(work, row, e)
 
@@ -252,17 +254,13 @@ def _move_serials(work: Work, e: Any, changes: Mapping[str, Any]) -> None:
     serials: list[str] = list(getattr(e, "serials", []))
     if not serials:
         return
-    to_by_from: dict[str, list[str]] = {m[0]: m[1].split("|") for m in e.moves}
-    cache = work.cache("serial")
-    cache.prefetch(serials)
-    for serial in serials:
-        unit = cache.get(serial)
-        if unit is None:
-            continue
-        to = to_by_from.get(f"{unit['stage']}|{unit['site']}|{unit['owner']}|{unit['assignee']}")
-        if to is None:
-            continue
-        cache.put({**unit, "stage": to[0], "site": to[1], "owner": to[2], "assignee": to[3], **changes})
+    to_by_from: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for m in e.moves:
+        stage, site, owner, assignee = m[1].split("|")
+        to_by_from[tuple(m[0].split("|"))] = {
+            "stage": stage, "site": site, "owner": owner, "assignee": assignee, **changes
+        }
+    work.cache("serial").move(serials, POSITION, to_by_from)
 
 
 def _movement(total: str, changes: Callable[[Any], Mapping[str, Any]] | None = None) -> Handler:

@@ -111,7 +111,9 @@ def rebuild(
     name: Annotated[str | None, typer.Argument(help="one projection (default: all)")] = None,
     database_url: DatabaseUrl = None,
     readmodel_url: ReadmodelUrl = None,
-    chunk_size: ChunkSize = 500,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, max=100_000, help="events read per page")
+    ] = 5000,
 ) -> None:
     """Rebuild read models from the whole log into fresh tables, then switch over.
 

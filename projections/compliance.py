@@ -777,11 +777,18 @@ def _pending_take(
 
 
 WAITING_STAGE = {TRANSIT: "in_transit", INSTALL: "received"}
+_POSITION = ("stage", "site", "owner", "assignee")  # a serial's position, as in a move's keys
 
 
 def _serials_waiting(work: Work, batch_id: UUID, shipment_id: str, kind: str) -> list[str]:
     """The serials of a shipment still in the stage an overdue item waits on (the serial cache
     is flushed first, so the query sees this chunk's changes)."""
+    if work.memory:
+        stage = WAITING_STAGE[kind]
+        return sorted(
+            r["serial"] for r in work.cache("serial").indexed("batch_id", batch_id)
+            if r["shipment_id"] == shipment_id and r["stage"] == stage
+        )
     work.cache("serial").flush()
     s = work.tables["serial"]
     return sorted(work.conn.execute(
@@ -829,8 +836,7 @@ def _split_from(work: Work, e: Any) -> None:
     _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
     serials = work.cache("serial")
     serials.prefetch(e.serials)
-    for s in e.serials:
-        serials.put(_fresh_serial(s, e.originator_id, e.buyer_id.hex))
+    serials.put_many(_fresh_serials(e.serials, e.originator_id, e.buyer_id.hex))
 
 
 def _order_corrected(work: Work, e: Any) -> None:
@@ -867,17 +873,19 @@ def _clearance_ended(status: str) -> Callable[[Work, Any], None]:
     return handle
 
 
-def _fresh_serial(serial: str, batch_id: UUID, owner: str) -> Row:
-    return {"serial": serial, "batch_id": batch_id, "shipment_id": "", "stage": "pending",
-            "site": "", "owner": owner, "assignee": ""}
+def _fresh_serials(serials: Sequence[str], batch_id: UUID, owner: str) -> list[Row]:
+    return [
+        {"serial": serial, "batch_id": batch_id, "shipment_id": "", "stage": "pending",
+         "site": "", "owner": owner, "assignee": ""}
+        for serial in serials
+    ]
 
 
 def _serials_registered(work: Work, e: Any) -> None:
     row = _batch(work, e.originator_id)
     serials = work.cache("serial")
     serials.prefetch(e.serials)
-    for s in e.serials:
-        serials.put(_fresh_serial(s, e.originator_id, row["buyer_id"].hex))
+    serials.put_many(_fresh_serials(e.serials, e.originator_id, row["buyer_id"].hex))
 
 
 def _touch(row: Row, when: datetime) -> None:
@@ -919,30 +927,27 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
             if f.stage == "received" and t.stage != "received":
                 _pending_take(work, e, INSTALL, batch_id, None, n)
         return
-    to_by_from = {m[0]: m[1].split("|") for m in e.moves}
+    extra = changes or {}
+    to_by_from: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for m in e.moves:
+        stage, site, owner, assignee = m[1].split("|")
+        to_by_from[tuple(m[0].split("|"))] = {
+            "stage": stage, "site": site, "owner": owner, "assignee": assignee, **extra
+        }
     cache = work.cache("serial")
-    cache.prefetch(serials)
     leaving: dict[tuple[str, str], int] = {}
-    moved: list[tuple[Row, list[str]]] = []
-    for serial in serials:
-        unit = cache.get(serial)
-        if unit is None:
-            continue
-        to = to_by_from.get(f"{unit['stage']}|{unit['site']}|{unit['owner']}|{unit['assignee']}")
+    for (*position, shipment_id), n in cache.tally(serials, (*_POSITION, "shipment_id")).items():
+        to = to_by_from.get(tuple(position))
         if to is None:
             continue
-        if unit["stage"] == "in_transit" and to[0] != "in_transit" and not skip_transit:
-            key = (TRANSIT, unit["shipment_id"])
-            leaving[key] = leaving.get(key, 0) + 1
-        if unit["stage"] == "received" and to[0] != "received":
-            key = (INSTALL, unit["shipment_id"])
-            leaving[key] = leaving.get(key, 0) + 1
-        moved.append((unit, to))
+        if position[0] == "in_transit" and to["stage"] != "in_transit" and not skip_transit:
+            leaving[(TRANSIT, shipment_id)] = leaving.get((TRANSIT, shipment_id), 0) + n
+        if position[0] == "received" and to["stage"] != "received":
+            leaving[(INSTALL, shipment_id)] = leaving.get((INSTALL, shipment_id), 0) + n
     # Items first (a late one is flagged with the serials still waiting), then the serials move.
     for (kind, shipment_id), n in sorted(leaving.items()):
         _pending_take(work, e, kind, batch_id, shipment_id, n)
-    for unit, to in moved:
-        cache.put({**unit, "stage": to[0], "site": to[1], "owner": to[2], "assignee": to[3], **(changes or {})})
+    cache.move(serials, _POSITION, to_by_from)
 
 
 def _moved(work: Work, e: Any) -> None:
@@ -1324,9 +1329,14 @@ def _review_holdings(work: Work, e: Any, party_id: UUID) -> None:
 def _serials_held(work: Work, batch_id: UUID, party_id: UUID) -> list[str]:
     """Serials of a batch a party owns or is assigned, in live stages (the serial cache is
     flushed first, so the query sees this chunk's changes)."""
+    hex_id = party_id.hex
+    if work.memory:
+        return sorted(
+            r["serial"] for r in work.cache("serial").indexed("batch_id", batch_id)
+            if r["stage"] in LIVE_STAGES and hex_id in (r["owner"], r["assignee"])
+        )
     work.cache("serial").flush()
     s = work.tables["serial"]
-    hex_id = party_id.hex
     rows = work.conn.execute(
         select(s.c.serial).where(
             s.c.batch_id == batch_id, s.c.stage.in_(sorted(LIVE_STAGES)),

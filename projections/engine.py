@@ -8,11 +8,15 @@ Exactly once: :func:`apply_chunk` first moves the generation's position from the
 caller read to the chunk's last notification id with a conditional ``UPDATE ... WHERE
 position = <old>``, then writes the chunk's rows, all in one transaction. A crash before the
 commit loses nothing (the position did not move); a second writer that raced us finds the
-position moved and rolls back (no double count), whatever the locks say.
+position moved and rolls back (no double count), whatever the locks say. :func:`apply_chunks`
+does the same for several projections in one transaction, and :class:`MemoryBuild` for a
+generation built from empty in memory (its rows and final position in one transaction).
 """
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import os
 import socket
 from abc import ABC, abstractmethod
@@ -44,6 +48,7 @@ Key = tuple[Any, ...]
 Handler = Callable[["Work", Any], None]
 
 _LOAD_BATCH = 500
+_BUILD_CACHE_KIB = -256 * 1024  # SQLite page cache while a memory build is written (negative: KiB)
 
 
 def default_worker_id() -> str:
@@ -93,24 +98,176 @@ class Projection(ABC):
 
 
 # ------------------------------------------------------------------------------ row caching
+class _Statement:
+    """One INSERT, UPDATE or DELETE of a table compiled for a dialect, run at the driver level.
+
+    ``executemany`` through SQLAlchemy Core builds and processes every row's parameters in
+    Python (``construct_params``); here each column's bind processor is looked up once, and rows
+    go to the DB-API cursor as tuples (positional dialects) or plain dicts.
+    """
+
+    def __init__(self, stmt: Any, dialect: Any) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.positional: bool = bool(compiled.positional)
+        names: list[str] = list(compiled.positiontup or []) if self.positional else list(compiled.binds)
+        escaped: Mapping[str, str] = getattr(compiled, "escaped_bind_names", None) or {}
+        self.names = names
+        self.keys = [escaped.get(n, n) for n in names]
+        self.procs = [compiled.binds[n].type._cached_bind_processor(dialect) for n in names]
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        fields = list(zip(self.names, self.procs, strict=True))
+        if self.positional:
+            params: list[Any] = [
+                tuple(p(r[n]) if p is not None else r[n] for n, p in fields) for r in rows
+            ]
+        else:
+            keyed = list(zip(self.keys, self.names, self.procs, strict=True))
+            params = [{k: p(r[n]) if p is not None else r[n] for k, n, p in keyed} for r in rows]
+        cursor = conn.connection.cursor()
+        cursor.executemany(self.sql, params)
+        cursor.close()
+
+
+def _statement(conn: Connection, table: Table, kind: str) -> _Statement:
+    """The table's compiled ``insert``, ``update`` (by primary key ``k_<col>``) or ``delete``."""
+    dialect = conn.dialect
+    key = ("gpureg-statement", dialect.name, dialect.paramstyle, kind)
+    found = table.info.get(key)
+    if found is None:
+        pk = [c.name for c in table.primary_key.columns]
+        cond = and_(*(table.c[c] == bindparam(f"k_{c}") for c in pk))
+        if kind == "insert":
+            stmt: Any = insert(table).values({c.name: bindparam(c.name) for c in table.columns})
+        elif kind == "update":
+            stmt = update(table).where(cond).values(
+                {c.name: bindparam(c.name) for c in table.columns if c.name not in pk}
+            )
+        else:
+            stmt = delete(table).where(cond)
+        found = table.info[key] = _Statement(stmt, dialect)
+    assert isinstance(found, _Statement)
+    return found
+
+
+def _getter(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values of ``columns``, as a tuple (also for one column)."""
+    if len(columns) == 1:
+        column = columns[0]
+        return lambda row: (row[column],)
+    return operator.itemgetter(*columns)
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows (dicts with every column) with one driver-level ``executemany``."""
+    _statement(conn, table, "insert").run(conn, rows)
+
+
+class _Sql:
+    """Driver-level reads and set-based updates of one table on one dialect (R4).
+
+    Building a Core statement per call (and its cache key, with every value of an ``IN``
+    list) costs more than running it; these statements are plain SQL strings with positional
+    placeholders, their values and results converted with the columns' own processors, and
+    run on the DB-API cursor of the caller's connection (so in its transaction).
+    """
+
+    def __init__(self, table: Table, dialect: Any) -> None:
+        if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+            raise NotImplementedError(f"paramstyle {dialect.paramstyle}")
+        quote = dialect.identifier_preparer
+        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.table = quote.format_table(table)
+        self.columns = [c.name for c in table.columns]
+        self.quoted = {c.name: quote.quote(c.name) for c in table.columns}
+        self.all = ", ".join(self.quoted[c] for c in self.columns)
+        self.binds = {c.name: c.type._cached_bind_processor(dialect) for c in table.columns}
+        processors = [(i, c.type._cached_result_processor(dialect, None)) for i, c in enumerate(table.columns)]
+        self.results = [(i, p) for i, p in processors if p is not None]
+        self.plain = {
+            c for i, c in enumerate(self.columns)
+            if self.binds[c] is None and processors[i][1] is None
+        }
+
+    def value(self, column: str, value: Any) -> Any:
+        process = self.binds[column]
+        return process(value) if process is not None else value
+
+    def equal(self, columns: Sequence[str]) -> str:
+        return " AND ".join(f"{self.quoted[c]} = {self.mark}" for c in columns)
+
+    def among(self, column: str, n: int) -> str:
+        return f"{self.quoted[column]} IN ({', '.join([self.mark] * n)})"
+
+    @staticmethod
+    def run(conn: Connection, sql: str, params: Sequence[Any]) -> Any:
+        cursor = conn.connection.cursor()
+        cursor.execute(sql, tuple(params))
+        return cursor
+
+    def select(self, conn: Connection, where: str, params: Sequence[Any]) -> list[Row]:
+        cursor = self.run(conn, f"SELECT {self.all} FROM {self.table} WHERE {where}", params)  # noqa: S608
+        rows = cursor.fetchall()
+        cursor.close()
+        columns = self.columns
+        if not self.results:
+            return [dict(zip(columns, r, strict=True)) for r in rows]
+        out: list[Row] = []
+        for r in rows:
+            values = list(r)
+            for i, process in self.results:
+                values[i] = process(values[i])
+            out.append(dict(zip(columns, values, strict=True)))
+        return out
+
+
+def _sql(conn: Connection, table: Table) -> _Sql:
+    dialect = conn.dialect
+    key = ("gpureg-sql", dialect.name, dialect.paramstyle)
+    found = table.info.get(key)
+    if found is None:
+        found = table.info[key] = _Sql(table, dialect)
+    assert isinstance(found, _Sql)
+    return found
+
+
 class RowCache:
     """The rows of one table that a chunk touches, loaded once and written once.
 
     ``group`` names a leading primary-key column: the first access to a key loads every row
     of that key's group (for example all buckets of a batch), so misses cost no query.
+
+    A cache in ``memory`` mode belongs to a generation being built from an empty start (see
+    :class:`MemoryBuild`): it holds every row of the table, never reads the database, and is
+    written once, by :meth:`write_all`.
     """
 
-    def __init__(self, conn: Connection, table: Table, group: str | None = None) -> None:
-        self.conn = conn
+    def __init__(
+        self, conn: Connection | None, table: Table, group: str | None = None, *, memory: bool = False
+    ) -> None:
+        self._conn = conn
         self.table = table
         self.pk = tuple(c.name for c in table.primary_key.columns)
         self.group = group
         self._group_index = self.pk.index(group) if group else -1
+        self.memory = memory
         self.rows: dict[Key, Row | None] = {}
         self.stored: dict[Key, bool] = {}
         self.dirty: set[Key] = set()
         self._groups: set[Any] = set()
-        self._complete = False
+        self._complete = memory
+        self.bulk = False  # used for many keys at a time (serials): not kept warm between chunks
+        # memory mode: group value -> keys (insertion ordered), and secondary indexes
+        self._members: dict[Any, dict[Key, None]] = {}
+        self._indexes: dict[str, dict[Any, dict[Key, None]]] = {}
+
+    @property
+    def conn(self) -> Connection:
+        assert self._conn is not None, "this cache is in memory mode and has no connection"
+        return self._conn
 
     def key_of(self, row: Mapping[str, Any]) -> Key:
         if len(self.pk) == 1:
@@ -126,13 +283,15 @@ class RowCache:
     def _load_group(self, value: Any) -> None:
         assert self.group is not None
         self._groups.add(value)
-        stmt = select(self.table).where(self.table.c[self.group] == value)
-        for r in self.conn.execute(stmt).mappings():
-            self._remember(dict(r))
+        sql = _sql(self.conn, self.table)
+        for r in sql.select(self.conn, sql.equal([self.group]), [sql.value(self.group, value)]):
+            self._remember(r)
 
     def get(self, *key: Any) -> Row | None:
         if key in self.rows:
             return self.rows[key]
+        if self.memory:
+            return None
         if self._complete:
             pass  # the whole table is loaded: a key not seen does not exist
         elif self.group is not None:
@@ -142,10 +301,11 @@ class RowCache:
             if key in self.rows:
                 return self.rows[key]
         else:
-            cond = and_(*(self.table.c[c] == v for c, v in zip(self.pk, key, strict=True)))
-            found = self.conn.execute(select(self.table).where(cond)).mappings().first()
-            if found is not None:
-                self._remember(dict(found))
+            sql = _sql(self.conn, self.table)
+            params = [sql.value(c, v) for c, v in zip(self.pk, key, strict=True)]
+            for found in sql.select(self.conn, sql.equal(self.pk), params):
+                self._remember(found)
+            if key in self.rows:
                 return self.rows[key]
         self.rows[key] = None
         self.stored[key] = False
@@ -162,33 +322,200 @@ class RowCache:
     def group_rows(self, value: Any) -> list[Row]:
         """Every row of one group (``group`` names the column), as this chunk sees it."""
         assert self.group is not None, "group_rows needs a cache with a group column"
+        if self.memory:
+            rows = self.rows
+            return [r for k in self._members.get(value, ()) if (r := rows.get(k)) is not None]
         if value not in self._groups and not self._complete:
             self._load_group(value)
         i = self._group_index
         return [r for k, r in self.rows.items() if r is not None and k[i] == value]
 
+    def indexed(self, column: str, value: Any) -> list[Row]:
+        """Memory mode: the rows whose ``column`` equals ``value`` (an index kept from the first call)."""
+        assert self.memory, "indexed() answers from memory; query the table otherwise"
+        index = self._indexes.get(column)
+        if index is None:
+            index = self._indexes[column] = {}
+            for k, r in self.rows.items():
+                if r is not None:
+                    index.setdefault(r[column], {})[k] = None
+        rows = self.rows
+        return [
+            r for k in index.get(value, ()) if (r := rows.get(k)) is not None and r[column] == value
+        ]
+
     def prefetch(self, values: Iterable[Any]) -> None:
         """Load many single-column keys in a few queries (for example a shipment's serials)."""
+        self.bulk = True
         assert len(self.pk) == 1, "prefetch needs a single-column primary key"
-        col = self.table.c[self.pk[0]]
+        if self.memory:
+            return
+        column = self.pk[0]
         wanted = [v for v in dict.fromkeys(values) if (v,) not in self.rows]
+        sql = _sql(self.conn, self.table) if wanted else None
         for i in range(0, len(wanted), _LOAD_BATCH):
+            assert sql is not None
             part = wanted[i : i + _LOAD_BATCH]
-            for r in self.conn.execute(select(self.table).where(col.in_(part))).mappings():
-                self._remember(dict(r))
+            params = [sql.value(column, v) for v in part]
+            for r in sql.select(self.conn, sql.among(column, len(part)), params):
+                self._remember(r)
             for v in part:
                 if (v,) not in self.rows:
                     self.rows[(v,)] = None
                     self.stored[(v,)] = False
 
+    def get_many(self, keys: Sequence[Any]) -> list[Row | None]:
+        """The rows of many single-column keys, in order (None where there is none)."""
+        self.prefetch(keys)
+        rows = self.rows
+        if self.memory:
+            return [rows.get((k,)) for k in keys]
+        return [rows[(k,)] for k in keys]
+
+    def put_many(self, rows: Iterable[Row]) -> None:
+        self.bulk = True
+        if self.memory and self.group is None and len(self.pk) == 1:
+            column = self.pk[0]
+            if not self._indexes:
+                self.rows.update(((r[column],), r) for r in rows)
+                return
+            held = self.rows
+            indexes = list(self._indexes.items())
+            for r in rows:
+                key = (r[column],)
+                old = held.get(key)
+                for c, index in indexes:
+                    if old is None or old[c] != r[c]:
+                        index.setdefault(r[c], {})[key] = None
+                held[key] = r
+            return
+        for r in rows:
+            self.put(r)
+
+    def tally(self, keys: Sequence[Any], columns: Sequence[str]) -> dict[tuple[Any, ...], int]:
+        """How many rows of ``keys`` (a single-column primary key) hold each combination of
+        ``columns``' values: cached rows from the cache, the others with one ``GROUP BY`` query
+        (no row is loaded). Keys without a row are not counted."""
+        self.bulk = True
+        assert len(self.pk) == 1, "tally needs a single-column primary key"
+        counts: dict[tuple[Any, ...], int] = {}
+        held = self.rows
+        uncached: list[Any] = []
+        values_of = _getter(columns)
+        if self.memory:
+            found = [r for k in keys if (r := held.get((k,))) is not None]
+        else:
+            found = []
+            for k in keys:
+                key = (k,)
+                if key in held:
+                    row = held[key]
+                    if row is not None:
+                        found.append(row)
+                else:
+                    uncached.append(k)
+        for values in map(values_of, found):
+            counts[values] = counts.get(values, 0) + 1
+        if uncached:
+            sql = _sql(self.conn, self.table)
+            column = self.pk[0]
+            listed = ", ".join(sql.quoted[c] for c in columns)
+            # Values come back as stored: ``columns`` must be plain ones (no bind or result
+            # processor: strings, numbers), so that they compare equal to the cached rows'.
+            assert all(c in sql.plain for c in columns), columns
+            for i in range(0, len(uncached), _LOAD_BATCH):
+                part = uncached[i : i + _LOAD_BATCH]
+                cursor = sql.run(
+                    self.conn,
+                    f"SELECT {listed}, COUNT(*) FROM {sql.table} WHERE {sql.among(column, len(part))} "  # noqa: S608
+                    f"GROUP BY {listed}",
+                    [sql.value(column, v) for v in part],
+                )
+                for r in cursor.fetchall():
+                    values = tuple(r[:-1])
+                    counts[values] = counts.get(values, 0) + int(r[-1])
+                cursor.close()
+        return counts
+
+    def move(self, keys: Sequence[Any], by: Sequence[str], moves: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> None:
+        """Each row of ``keys`` (a single-column primary key) whose ``by`` columns hold a key of
+        ``moves`` takes that move's values; the others stay as they are.
+
+        Cached rows change in the cache; the others with one ``UPDATE ... WHERE key IN (...)
+        AND <by> = <from>`` per move, without loading them (unless a move's target is another
+        move's start: then row by row, so that no row moves twice)."""
+        self.bulk = True
+        assert len(self.pk) == 1, "move needs a single-column primary key"
+        if not keys or not moves:
+            return
+        chained = False
+        for start, to in moves.items():
+            target = tuple(to.get(c, v) for c, v in zip(by, start, strict=True))
+            if target != start and target in moves:
+                chained = True
+        held = self.rows
+        uncached: list[Any] = []
+        if chained:
+            self.prefetch(keys)
+        if self.memory:
+            cached = [r for k in keys if (r := held.get((k,))) is not None]
+        else:
+            cached = []
+            for k in keys:
+                key = (k,)
+                if key in held:
+                    row = held[key]
+                    if row is not None:
+                        cached.append(row)
+                else:
+                    uncached.append(k)
+        position_of = _getter(by)
+        changed: list[Row] = []
+        for row in cached:
+            found = moves.get(position_of(row))
+            if found is not None:
+                changed.append({**row, **found})
+        self.put_many(changed)
+        if not uncached:
+            return
+        sql = _sql(self.conn, self.table)
+        column = self.pk[0]
+        keys_params = [sql.value(column, v) for v in uncached]
+        for start, to in moves.items():
+            assignments = ", ".join(f"{sql.quoted[c]} = {sql.mark}" for c in to)
+            values = [sql.value(c, v) for c, v in to.items()]
+            where = [sql.value(c, v) for c, v in zip(by, start, strict=True)]
+            for i in range(0, len(uncached), _LOAD_BATCH):
+                part = keys_params[i : i + _LOAD_BATCH]
+                sql.run(
+                    self.conn,
+                    f"UPDATE {sql.table} SET {assignments} WHERE {sql.among(column, len(part))} "  # noqa: S608
+                    f"AND {sql.equal(by)}",
+                    [*values, *part, *where],
+                ).close()
+
     def put(self, row: Row) -> None:
         key = self.key_of(row)
+        if self.memory:
+            if key not in self.rows and self.group is not None:
+                self._members.setdefault(key[self._group_index], {})[key] = None
+            if self._indexes:
+                old = self.rows.get(key)
+                for column, index in self._indexes.items():
+                    if old is None or old[column] != row[column]:
+                        index.setdefault(row[column], {})[key] = None
+            self.rows[key] = row
+            return
         if key not in self.stored:
             self.get(*key)
         self.rows[key] = row
         self.dirty.add(key)
 
     def delete(self, *key: Any) -> None:
+        if self.memory:
+            if key in self.rows:
+                self.rows[key] = None
+            return
         if key not in self.stored:
             self.get(*key)
         self.rows[key] = None
@@ -205,48 +532,73 @@ class RowCache:
             self.put(row)
 
     def flush(self) -> None:
+        """Write the rows this chunk changed (nothing in memory mode: see :meth:`write_all`)."""
+        if self.memory or not self.dirty:
+            return
         inserts: list[Row] = []
         updates: list[Row] = []
         deletes: list[Row] = []
         for key in sorted(self.dirty, key=repr):
             row = self.rows[key]
             existed = self.stored.get(key, False)
-            where = {f"k_{c}": v for c, v in zip(self.pk, key, strict=True)}
             if row is None:
                 if existed:
-                    deletes.append(where)
+                    deletes.append({f"k_{c}": v for c, v in zip(self.pk, key, strict=True)})
             elif existed:
-                updates.append({**{c: v for c, v in row.items() if c not in self.pk}, **where})
+                updates.append({**row, **{f"k_{c}": v for c, v in zip(self.pk, key, strict=True)}})
             else:
                 inserts.append(row)
             self.stored[key] = row is not None
         self.dirty.clear()
-        t = self.table
-        cond = and_(*(t.c[c] == bindparam(f"k_{c}") for c in self.pk))
-        if deletes:
-            self.conn.execute(delete(t).where(cond), deletes)
-        if updates:
-            values: dict[str, Any] = {c.name: bindparam(c.name) for c in t.columns if c.name not in self.pk}
-            if values:
-                self.conn.execute(update(t).where(cond).values(values), updates)
-        if inserts:
-            self.conn.execute(insert(t), inserts)
+        conn = self.conn
+        _statement(conn, self.table, "delete").run(conn, deletes)
+        if len(self.pk) < len(self.table.columns):
+            _statement(conn, self.table, "update").run(conn, updates)
+        _statement(conn, self.table, "insert").run(conn, inserts)
+
+    def write_all(self, conn: Connection) -> None:
+        """Memory mode: insert every row into the (empty) table, in primary-key order."""
+        assert self.memory
+        live = [(k, r) for k, r in self.rows.items() if r is not None]
+        with contextlib.suppress(TypeError):  # a key mixing None and values: any order will do
+            live.sort(key=lambda kr: kr[0])
+        bulk_insert(conn, self.table, [r for _, r in live])
 
 
 class Work:
-    """What a handler sees: this generation's tables, row caches, and the event's position."""
+    """What a handler sees: this generation's tables, row caches, and the event's position.
 
-    def __init__(self, conn: Connection, tables: dict[str, Table]) -> None:
-        self.conn = conn
+    ``memory``: the generation is being built from empty, entirely in memory (no reads, no
+    writes until :meth:`write_all`); handlers that would query a table ask the cache instead.
+    """
+
+    def __init__(
+        self,
+        conn: Connection | None,
+        tables: dict[str, Table],
+        *,
+        memory: bool = False,
+        caches: dict[str, RowCache] | None = None,
+    ) -> None:
+        self._conn = conn
         self.tables = tables
+        self.memory = memory
         self.position = 0
         self.scratch: dict[str, Any] = {}  # per-chunk state a projection may keep between events
-        self._caches: dict[str, RowCache] = {}
+        # ``caches``: the row caches of this generation's previous chunk (see apply_chunks)
+        self._caches: dict[str, RowCache] = caches if caches is not None else {}
+        for cache in self._caches.values():
+            cache._conn = conn
         self._appends: dict[str, list[Row]] = {}
+
+    @property
+    def conn(self) -> Connection:
+        assert self._conn is not None, "this work is in memory mode and has no connection"
+        return self._conn
 
     def cache(self, table: str, group: str | None = None) -> RowCache:
         if table not in self._caches:
-            self._caches[table] = RowCache(self.conn, self.tables[table], group)
+            self._caches[table] = RowCache(self._conn, self.tables[table], group, memory=self.memory)
         return self._caches[table]
 
     def append(self, table: str, row: Row) -> None:
@@ -254,13 +606,21 @@ class Work:
         self._appends.setdefault(table, []).append(row)
 
     def flush(self) -> None:
+        assert not self.memory
         for cache in self._caches.values():
             cache.flush()
         for name, rows in self._appends.items():
-            if rows:
-                self.conn.execute(insert(self.tables[name]), rows)
+            bulk_insert(self.conn, self.tables[name], rows)
         self._appends.clear()
 
+    def write_all(self, conn: Connection) -> None:
+        """Memory mode: write every row into the generation's (empty) tables."""
+        assert self.memory
+        for cache in self._caches.values():
+            cache.write_all(conn)
+        for name, rows in self._appends.items():
+            bulk_insert(conn, self.tables[name], rows)
+        self._appends.clear()
 
 # ------------------------------------------------------------------------------ generations
 @dataclass
@@ -388,6 +748,32 @@ def _now() -> datetime:
 
 
 # ---------------------------------------------------------------------------- applying
+def _move_position(conn: Connection, gen: Generation, new_position: int, worker: str) -> None:
+    """Move ``gen`` from the position we read to ``new_position``, or raise PositionMoved."""
+    sql = _sql(conn, POSITIONS)
+    cursor = sql.run(
+        conn,
+        f"UPDATE {sql.table} SET {sql.quoted['position']} = {sql.mark}, {sql.quoted['worker']} = {sql.mark}, "  # noqa: S608
+        f"{sql.quoted['updated_at']} = {sql.mark} "
+        f"WHERE {sql.equal(['name', 'generation', 'position', 'status'])}",
+        [new_position, worker, sql.value("updated_at", _now()), gen.name, gen.generation, gen.position, gen.status],
+    )
+    moved = cursor.rowcount
+    cursor.close()
+    if moved != 1:
+        raise PositionMoved(f"{gen.name} generation {gen.generation} moved or was switched")
+
+
+def _handle(
+    projection: Projection, work: Work, fresh: Sequence[Notification], event_of: Callable[[Notification], Any]
+) -> None:
+    for n in fresh:
+        handler = projection.handler_for(n.topic)
+        if handler is not None:
+            work.position = n.id
+            handler(work, event_of(n))
+
+
 def apply_chunk(
     engine: Engine,
     projection: Projection,
@@ -403,28 +789,101 @@ def apply_chunk(
         return 0
     new_position = fresh[-1].id
     with writing(engine) as conn:
-        moved = conn.execute(
-            update(POSITIONS)
-            .where(
-                POSITIONS.c.name == gen.name,
-                POSITIONS.c.generation == gen.generation,
-                POSITIONS.c.position == gen.position,
-                POSITIONS.c.status == gen.status,
-            )
-            .values(position=new_position, worker=worker, updated_at=_now())
-        )
-        if moved.rowcount != 1:
-            raise PositionMoved(f"{gen.name} generation {gen.generation} moved or was switched")
+        _move_position(conn, gen, new_position, worker)
         work = Work(conn, projection.tables(gen.generation))
-        for n in fresh:
-            handler = projection.handler_for(n.topic)
-            if handler is not None:
-                work.position = n.id
-                handler(work, event_of(n))
+        _handle(projection, work, fresh, event_of)
         work.flush()
     gen.position = new_position
     gen.worker = worker
     return len(fresh)
+
+
+Warm = dict[tuple[str, int], dict[str, RowCache]]
+WARM_ROWS = 20_000  # rows a warm cache may keep between chunks before it is dropped
+
+
+def apply_chunks(
+    engine: Engine,
+    chunks: Sequence[tuple[Projection, Generation, Sequence[Notification]]],
+    event_of: Callable[[Notification], Any],
+    worker: str,
+    warm: Warm | None = None,
+) -> list[int]:
+    """:func:`apply_chunk` for several projections (each with its own generation), in ONE
+    transaction: every position moves with its rows, or none does. Returns how many
+    notifications each consumed.
+
+    ``warm`` keeps each generation's row caches from one call to the next: the rows a chunk
+    read and wrote are still the stored ones at the next chunk, because any other writer
+    would have moved the position, and then our conditional position update fails. The
+    caller must clear ``warm`` whenever a call raises (its caches may hold rolled-back rows)
+    or a generation is written another way."""
+    todo = [(p, g, [n for n in notes if n.id > g.position]) for p, g, notes in chunks]
+    if not any(fresh for _, _, fresh in todo):
+        return [0] * len(todo)
+    with writing(engine) as conn:
+        for projection, gen, fresh in todo:
+            if fresh:
+                _move_position(conn, gen, fresh[-1].id, worker)
+                caches = warm.setdefault((gen.name, gen.generation), {}) if warm is not None else None
+                work = Work(conn, projection.tables(gen.generation), caches=caches)
+                _handle(projection, work, fresh, event_of)
+                work.flush()
+    if warm is not None:
+        for caches in warm.values():
+            for name in [n for n, c in caches.items() if c.bulk or len(c.rows) > WARM_ROWS]:
+                del caches[name]
+            for cache in caches.values():
+                cache._conn = None
+    for _, gen, fresh in todo:
+        if fresh:
+            gen.position = fresh[-1].id
+            gen.worker = worker
+    return [len(fresh) for _, _, fresh in todo]
+
+
+class MemoryBuild:
+    """Builds a generation from empty (position 0) entirely in memory, then writes it once.
+
+    A fresh generation has no rows, so nothing needs to be read back: the rows of every chunk
+    stay in memory, each row is written once, in bulk, by :meth:`write` (in ONE transaction
+    with the position, as :func:`apply_chunk`). Until then the generation's position stays 0
+    in ``projection_positions``; an unfinished build is dropped like any unfinished rebuild.
+    """
+
+    def __init__(self, projection: Projection, gen: Generation) -> None:
+        if gen.position != 0:
+            raise ValueError("a memory build starts from an empty generation")
+        self.projection = projection
+        self.gen = gen
+        self.position = 0
+        self.work = Work(None, projection.tables(gen.generation), memory=True)
+
+    def apply(self, notifications: Sequence[Notification], event_of: Callable[[Notification], Any]) -> int:
+        fresh = [n for n in notifications if n.id > self.position]
+        if not fresh:
+            return 0
+        _handle(self.projection, self.work, fresh, event_of)
+        self.position = fresh[-1].id
+        return len(fresh)
+
+    def write(self, engine: Engine, worker: str) -> None:
+        """Write every row and move the generation's position, in one transaction."""
+        if self.position == self.gen.position:
+            return
+        with writing(engine) as conn:
+            _move_position(conn, self.gen, self.position, worker)
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:  # room for the new tables' index pages while they are filled
+                previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+                conn.exec_driver_sql(f"PRAGMA cache_size={_BUILD_CACHE_KIB}")
+            try:
+                self.work.write_all(conn)
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql(f"PRAGMA cache_size={int(previous or -2000)}")
+        self.gen.position = self.position
+        self.gen.worker = worker
 
 
 def dump_generation(engine: Engine, projection: Projection, number: int) -> dict[str, list[Row]]:

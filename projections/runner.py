@@ -7,9 +7,12 @@ hot standby and tries again every ``standby_interval`` seconds. For each project
 * creates the first generation if there is none;
 * rebuilds into a fresh generation when the active one was built by another code version
   (queries keep reading the old one until the new one has caught up, then it switches over);
-* applies the log in chunks (one transaction each, rows and position together), then follows:
-  on PostgreSQL through the library's LISTEN/NOTIFY subscription with a bounded wait and a
-  re-poll of the log in case a notification was lost, elsewhere by polling the log.
+* catches an empty generation up in memory and writes it once (see :class:`MemoryBuild`);
+* applies the log in chunks (all projections' chunks in one transaction per step, rows and
+  positions together), then follows: on PostgreSQL through the library's LISTEN/NOTIFY
+  subscription with a bounded wait and a re-poll of the log in case a notification was lost,
+  elsewhere by polling the log (a server wakes it on every append; it then waits ``coalesce``
+  seconds so that a burst of writes lands in one step).
 
 ``gpureg projections run`` runs one in the foreground; ``gpureg serve`` can run one in a
 background thread (:meth:`ProjectionRunner.start` / :meth:`ProjectionRunner.stop`).
@@ -17,6 +20,7 @@ background thread (:meth:`ProjectionRunner.start` / :meth:`ProjectionRunner.stop
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -31,9 +35,12 @@ from projections.catalog import default_projections
 from projections.db import ACTIVE, BUILDING, reading
 from projections.engine import (
     Generation,
+    MemoryBuild,
     PositionMoved,
     Projection,
+    Warm,
     apply_chunk,
+    apply_chunks,
     create_generation,
     default_worker_id,
     drop_generation,
@@ -48,6 +55,9 @@ from registry.domain.errors import RegistryError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+COALESCE = 0.01  # seconds a following runner waits after news before it reads the log
+REBUILD_CHUNK = 5000  # events read per page while rebuilding (it writes once, at the end)
 
 
 class RebuildBusy(RegistryError):
@@ -83,9 +93,12 @@ class ProjectionRunner:
         standby_interval: float = 1.0,
         worker_id: str | None = None,
         use_subscription: bool = True,
+        coalesce: float = COALESCE,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
+        if coalesce < 0:
+            raise ValueError("coalesce must be >= 0")
         self.source = LogSource(registry)
         self.engine = engine
         self.projections = list(projections) if projections is not None else default_projections()
@@ -95,6 +108,8 @@ class ProjectionRunner:
         self.standby_interval = standby_interval
         self.worker_id = worker_id or default_worker_id()
         self.use_subscription = use_subscription and self.source.can_subscribe
+        self.coalesce = coalesce
+        self._warm: Warm = {}  # row caches kept between steps, per generation
         self.locks: Locks = open_locks(engine)
         self.last_error: BaseException | None = None
         self._targets: list[_Target] | None = None
@@ -169,6 +184,10 @@ class ProjectionRunner:
                     fresh = False
                     continue
                 fresh = not self._idle()
+                if self.coalesce and self._targets:
+                    # News (or a poll) after a wait: let the writes that come with it land,
+                    # and apply them in one step instead of one step per event.
+                    self._stop.wait(self.coalesce)
         finally:
             self._close()
 
@@ -191,6 +210,7 @@ class ProjectionRunner:
             self._targets = None
         self._try_standby()
         if self._targets is None:
+            self._warm.clear()  # cached rows are only known good while we keep our targets
             self._targets = self._load_targets()
         feed = self._feed_for_reading()
         reads: dict[int, list[Notification]] = {}
@@ -201,16 +221,50 @@ class ProjectionRunner:
                 decoded[n.id] = self.source.decode(n)
             return decoded[n.id]
 
-        total = 0
-        for target in list(self._targets):
+        built = 0
+        for target in self._targets:
+            if target.gen.position == 0 and self.source.head() > 0:
+                try:
+                    built += self._build_in_memory(target)
+                except PositionMoved as moved:
+                    log.info("reloading projections: %s", moved)
+                    self._targets = None
+                    return built
+                if self._stop.is_set():
+                    return built
+        targets = list(self._targets)
+        for target in targets:
             position = target.gen.position
             if position not in reads:
                 reads[position] = feed.read(position, self.chunk_size, fresh)
-            notes = reads[position]
+        given = [reads[t.gen.position] for t in targets]
+        applied: list[int] | None
+        try:
+            # All projections' chunks in one transaction (one BEGIN/COMMIT per step, not one
+            # per projection). If that fails, nothing moved: apply them one by one below, so
+            # the others still progress and the failing one raises as it would alone.
+            applied = apply_chunks(
+                self.engine, [(t.projection, t.gen, notes) for t, notes in zip(targets, given, strict=True)],
+                event_of, self.worker_id, self._warm,
+            )
+        except PositionMoved as moved:
+            log.info("reloading projections: %s", moved)
+            self._targets = None
+            self._warm.clear()
+            return 0
+        except Exception:
+            log.debug("applying the projections together failed; one by one now", exc_info=True)
+            self._warm.clear()
+            applied = None
+        total = 0
+        for i, (target, notes) in enumerate(zip(targets, given, strict=True)):
             try:
-                total += apply_chunk(
-                    self.engine, target.projection, target.gen, notes, event_of, self.worker_id
-                )
+                if applied is not None:
+                    total += applied[i]
+                else:
+                    total += apply_chunk(
+                        self.engine, target.projection, target.gen, notes, event_of, self.worker_id
+                    )
                 if target.gen.status == BUILDING and len(notes) < self.chunk_size:
                     self._try_switch(target)
             except PositionMoved as moved:
@@ -219,7 +273,35 @@ class ProjectionRunner:
                 break
         if self._targets and self._feed is not None:
             self._trim(self._feed)
-        return total
+        return built + total
+
+    def _build_in_memory(self, target: _Target) -> int:
+        """Catch an empty generation up to the log head in memory, then write it at once (as
+        :func:`rebuild` does): a first start on a long log, or a rebuild at start. Returns
+        how many notifications it consumed."""
+        build = MemoryBuild(target.projection, target.gen)
+        consumed = 0
+        decoded: dict[int, Any] = {}
+
+        def event_of(n: Notification) -> Any:
+            if n.id not in decoded:
+                decoded[n.id] = self.source.decode(n)
+            return decoded[n.id]
+
+        paused = _pause_gc()
+        try:
+            while not self._stop.is_set():
+                notes = self.source.read(build.position, REBUILD_CHUNK)
+                consumed += build.apply(notes, event_of)
+                decoded.clear()
+                if len(notes) < REBUILD_CHUNK:
+                    log.info("projection %s: built generation %d up to %d in memory; writing it",
+                             target.projection.name, target.gen.generation, build.position)
+                    build.write(self.engine, self.worker_id)
+                    return consumed
+            return 0  # stopping: nothing was written
+        finally:
+            paused.close()
 
     def _feed_for_reading(self) -> Feed:
         if self._feed is not None and self._feed.broken:
@@ -339,6 +421,7 @@ class ProjectionRunner:
 
     def _reset(self) -> None:
         self._targets = None
+        self._warm.clear()
         if self._feed is not None:
             self._feed.close()
             self._feed = None
@@ -354,12 +437,35 @@ class ProjectionRunner:
             log.debug("releasing locks failed", exc_info=True)
 
 
+class _GcPause:
+    """Keeps the cyclic garbage collector off while a memory build holds its rows.
+
+    A build creates millions of small acyclic dicts that stay alive until it writes them; the
+    collector would scan them over and over without freeing anything (refcounting frees the
+    rest). ``close`` turns it back on, once."""
+
+    def __init__(self, paused: bool) -> None:
+        self._paused = paused
+
+    def close(self) -> None:
+        if self._paused:
+            self._paused = False
+            gc.enable()
+
+
+def _pause_gc() -> _GcPause:
+    if not gc.isenabled():
+        return _GcPause(False)
+    gc.disable()
+    return _GcPause(True)
+
+
 def rebuild(
     registry: Registry,
     engine: Engine,
     projection: Projection,
     *,
-    chunk_size: int = 500,
+    chunk_size: int = REBUILD_CHUNK,
     progress: Progress | None = None,
     worker_id: str | None = None,
 ) -> Generation:
@@ -379,6 +485,7 @@ def rebuild(
         raise RebuildBusy(projection.name)
     gen: Generation | None = None
     switched = False
+    paused = _GcPause(False)
     try:
         with reading(engine) as conn:
             stale = [g for g in generations(conn, projection.name) if g.status == BUILDING]
@@ -392,20 +499,36 @@ def rebuild(
                 decoded[n.id] = source.decode(n)
             return decoded[n.id]
 
+        # The fresh generation is built in memory up to the log head, then written at once;
+        # if a running worker keeps the active generation ahead of it, it catches up further
+        # chunk by chunk, as a worker would.
+        build: MemoryBuild | None = MemoryBuild(projection, gen)
+        paused = _pause_gc()
         while True:
-            notes = source.read(gen.position, chunk_size)
-            apply_chunk(engine, projection, gen, notes, event_of, worker)
+            position = build.position if build is not None else gen.position
+            notes = source.read(position, chunk_size)
+            if build is not None:
+                build.apply(notes, event_of)
+                position = build.position
+            else:
+                apply_chunk(engine, projection, gen, notes, event_of, worker)
+                position = gen.position
             decoded.clear()
             head = source.head()
             if progress is not None:
-                progress(gen.position, head)
-            if len(notes) < chunk_size and gen.position >= head:
+                progress(position, head)
+            if len(notes) < chunk_size and position >= head:
+                if build is not None:
+                    build.write(engine, worker)
+                    build = None
+                    paused.close()
                 switched, old = switch_over(engine, gen)
                 if switched:
                     if old is not None:
                         drop_generation(engine, projection, old.generation)
                     return gen
     finally:
+        paused.close()
         if gen is not None and not switched:
             try:
                 drop_generation(engine, projection, gen.generation)
