@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from registry.domain.errors import InvalidField
-from registry.reports import Format, Report, render_bytes
+from registry.reports import AsOf, Format, Report, render_bytes
 from registry.reports.builders import KINDS, ReportSession, parse_time
-from registry.reports.builders.asof import AsOfView
+from registry.reports.builders.asof import AsOfView, last_recorded_at
 from tests.builders import T0
 from tests.integration.report_world import DAY, ReportWorld, phase_one, phase_two, reopen
 from tests.report_files import display_number, json_summaries, json_tables, parse_csv, parse_html, parse_json
@@ -445,3 +445,83 @@ def test_a_partners_compliance_report_shows_the_authorizations_its_batches_drew_
     assert parse_html(files[Format.HTML]).tiles["Batches"] == "1"
     items = table(files[Format.HTML], "Shipments: items, classification and authorization")
     assert list(items) == ["SHP-B1"]
+
+
+# ------------------------------------------------------------- the live read models at the log head
+def _catch_up(world: ReportWorld) -> None:
+    """Bring the world's live read models to the log head (what a running worker does)."""
+    from projections.runner import ProjectionRunner
+
+    runner = ProjectionRunner(world.registry, world.read_models.engine, use_subscription=False)
+    try:
+        runner.catch_up()
+    finally:
+        runner.stop()
+
+
+def _live(world: ReportWorld, as_of: AsOf | None = None) -> bool:
+    with AsOfView(world.registry, as_of or AsOf(world.recorded_by), live=world.read_models) as view:
+        return view.live
+
+
+def _both(world: ReportWorld, kind: str, **options: object) -> tuple[dict[Format, bytes], dict[Format, bytes]]:
+    """The report's text formats read from the live read models, and replayed."""
+    _, live = build(world, kind, **options)
+    with ReportSession(world.store, live=False) as session:
+        report = session.build(kind, **options)  # type: ignore[arg-type]
+        replayed = {f: render_bytes(report, f) for f in TEXT_FORMATS}
+    return live, replayed
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_at_the_log_head_a_report_reads_the_live_read_models_and_gives_the_replayed_bytes(
+    store_url: str, kind: str
+) -> None:
+    world = phase_one(store_url)
+    try:
+        phase_two(world)
+        _catch_up(world)
+        head = AsOf(last_recorded_at(world.registry) or world.recorded_by)
+        assert _live(world, head)
+        live, replayed = _both(world, kind)
+        assert live == replayed
+        if kind != "ownership":
+            live, replayed = _both(world, kind, authorization=world.w.license)
+            assert live == replayed
+        live, replayed = _both(world, kind, partner="NAVER Cloud")
+        assert live == replayed
+    finally:
+        world.close()
+
+
+def test_live_read_models_not_exactly_at_the_as_of_position_are_not_read(world: ReportWorld) -> None:
+    _catch_up(world)
+    assert _live(world)
+    # an occurred-by time that leaves events out: replayed
+    assert not _live(world, AsOf(datetime.now(UTC), T0 + 7 * DAY + timedelta(hours=12)))
+    # an occurred-by time that leaves nothing out: the live read models are exact
+    assert _live(world, AsOf(world.recorded_by, T0 + 365 * DAY))
+    phase_two(world)
+    # the live read models are behind the head: replayed, and the same bytes as once caught up
+    head = AsOf(last_recorded_at(world.registry) or world.recorded_by)
+    assert not _live(world, head)
+    _, behind = build(world, "compliance")
+    _catch_up(world)
+    assert _live(world, head)
+    _, caught_up = build(world, "compliance")
+    assert behind == caught_up
+    # ... and ahead of an earlier time: replayed
+    assert not _live(world)
+
+
+def test_a_report_at_the_head_reads_one_snapshot_while_the_workers_move_on(world: ReportWorld) -> None:
+    _catch_up(world)
+    with ReportSession(world.store) as session:
+        report = session.build("custody")
+        first = render_bytes(report, Format.JSON)
+        phase_two(world)
+        _catch_up(world)  # the live read models move on while the report is still being written
+        again = render_bytes(report, Format.JSON)
+    assert again == first
+    with ReportSession(world.store, live=False) as session:
+        assert render_bytes(session.build("custody", recorded_by=world.recorded_by), Format.JSON) == first

@@ -24,6 +24,16 @@ own replay). Nothing is cached across views: every report replays the log again.
 
 Partners' allocations are operator data, not events; the view copies those in force at the
 recorded-by time (``ReadModels.allocations_at``) from the live read-model database.
+
+**At the log head** the live read models already are what the replay would build: when the view is
+given them (``live``), nothing is left out (no occurred-by time, or every event occurred by it) and
+each projection the view needs has an active generation of the current code version whose position
+is exactly the view's ``position``, the view reads those tables instead of replaying the
+projections, in ONE read transaction opened before the log is read (a consistent snapshot however
+the workers move on meanwhile). The log is still read to the recorded-by time (to find the position
+and fill the index, which is cheap); only when the live read models are not exactly there (behind,
+ahead, an older code version, an occurred-by time that leaves events out) does the view replay the
+projections into its scratch database, as for any past time. ``AsOfView.live`` says which was done.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Index,
     Integer,
@@ -57,10 +68,19 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.sql import Select
 
 from projections.catalog import default_projections
-from projections.db import ACTIVE, ALLOCATIONS, create_readmodel_engine, ensure_bookkeeping, reading, writing
-from projections.engine import Generation, Handler, Projection, Work, apply_chunk, create_generation
+from projections.db import (
+    ACTIVE,
+    ALLOCATIONS,
+    create_readmodel_engine,
+    ensure_bookkeeping,
+    is_sqlite,
+    reading,
+    writing,
+)
+from projections.engine import Generation, Handler, Projection, Work, apply_chunk, create_generation, generations
 from projections.queries import Allocation, ReadModels
 from registry.application.service import Registry
 from registry.domain.screening import ScreeningLists
@@ -165,6 +185,33 @@ class ViewReadModels(ReadModels):
         return super()._read(name, query, empty)
 
 
+class LiveReadModels(ReadModels):
+    """The live read models as a view at the log head: every query runs on one connection in one read
+    transaction (the snapshot the view checked the projections' positions in), on the active generation
+    found then; the allocations are those in force at the as-of time (as a replayed view has them)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        registry: Registry,
+        projections: Sequence[Projection],
+        active: Mapping[str, int],
+        allocations: Sequence[Allocation],
+    ) -> None:
+        super().__init__(conn.engine, registry, projections)
+        self.conn = conn
+        self.active = dict(active)
+        self._allocations = sorted(allocations, key=lambda a: a.partner_id.hex)
+
+    def _read(self, name: str, query: Callable[[Any, Any], Any], empty: Any) -> Any:
+        if name not in self.projections:
+            raise LookupError(f"the as-of view did not replay the {name} projection; add it to the report's NEEDS")
+        return query(self.conn, self.projections[name].tables(self.active[name]))
+
+    def allocations(self) -> list[Allocation]:
+        return list(self._allocations)
+
+
 @dataclass(frozen=True)
 class ScreeningSnapshot:
     source: str
@@ -188,6 +235,7 @@ class AsOfView:
         allocations: Sequence[Allocation] = (),
         projections: Sequence[Projection] | None = None,
         chunk_size: int = CHUNK,
+        live: ReadModels | None = None,
     ) -> None:
         self.registry = registry
         self.as_of = as_of
@@ -202,16 +250,29 @@ class AsOfView:
         self.left_out = 0
         self._memo: dict[UUID, Any] = {}
         self._kept: dict[str, int] = {}
+        self.live = False
+        self._pinned: Connection | None = None
+        self._active: dict[str, int] = {p.name: 1 for p in self.projections}
+        self.read_models: ReadModels
         try:
             ensure_bookkeeping(self.engine)
             with writing(self.engine) as conn:
                 ROWS.create_all(conn)
-            self._copy_allocations(allocations)
-            self._replay(chunk_size)
+            live_positions = self._pin(live) if live is not None else None
+            self._replay([self.index], chunk_size)
+            if live is not None and live_positions is not None and self._at(live_positions):
+                assert self._pinned is not None
+                self.live = True
+                self._active = {name: gen.generation for name, gen in live_positions.items()}
+                self.read_models = LiveReadModels(self._pinned, registry, self.projections, self._active, allocations)
+            else:
+                self._unpin()
+                self._copy_allocations(allocations)
+                self._replay(self.projections, chunk_size)
+                self.read_models = ViewReadModels(self.engine, registry, self.projections)
         except BaseException:
             self.close()
             raise
-        self.read_models: ReadModels = ViewReadModels(self.engine, registry, self.projections)
 
     # ---------------------------------------------------------------------- lifecycle
     def __enter__(self) -> AsOfView:
@@ -221,8 +282,41 @@ class AsOfView:
         self.close()
 
     def close(self) -> None:
+        self._unpin()
         self.engine.dispose()
         self._cleanup()
+
+    # ------------------------------------------------------------------ the log head
+    def _pin(self, live: ReadModels) -> dict[str, Generation] | None:
+        """Open the read transaction on the live read models (before the log is read) and return the
+        active generation of each projection the view needs (None when one has none)."""
+        conn = live.engine.connect()
+        try:
+            if not is_sqlite(live.engine):
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.begin()
+            wanted = {p.name: p for p in self.projections}
+            found = {
+                g.name: g for g in generations(conn) if g.status == ACTIVE and g.name in wanted
+                and g.version == wanted[g.name].version
+            }
+        except BaseException:
+            conn.close()
+            raise
+        self._pinned = conn
+        return found if len(found) == len(wanted) else None
+
+    def _at(self, live_positions: Mapping[str, Generation]) -> bool:
+        """Whether the live read models are exactly what replaying to the view's position gives."""
+        return self.left_out == 0 and all(g.position == self.position for g in live_positions.values())
+
+    def _unpin(self) -> None:
+        if self._pinned is not None:
+            conn, self._pinned = self._pinned, None
+            try:
+                conn.rollback()
+            finally:
+                conn.close()
 
     # ------------------------------------------------------------------------- replay
     def _copy_allocations(self, allocations: Sequence[Allocation]) -> None:
@@ -234,7 +328,7 @@ class AsOfView:
                 for a in allocations
             ])
 
-    def _replay(self, chunk_size: int) -> None:
+    def _replay(self, projections: Sequence[Projection], chunk_size: int) -> None:
         """Apply the log prefix recorded by the recorded-by time, one command's write at a time.
 
         A command's events are written in one transaction but each carries its own recorded time, a
@@ -242,8 +336,13 @@ class AsOfView:
         the last. So a write is in the prefix only when *all* its events were recorded by the time:
         the events of the write in progress are held until the next write starts, and dropped when
         one of them was recorded after the time. Events of one write share actor, request id and
-        business time (one command's context)."""
-        targets = [*self.projections, self.index]
+        business time (one command's context). Each call reads the log again and applies it to
+        ``projections`` (the view's own index, then, unless the live read models are used, the
+        projections); the position and counts come out the same each time."""
+        targets = list(projections)
+        self.position = 0
+        self.applied = 0
+        self.left_out = 0
         gens: list[Generation] = [create_generation(self.engine, p, ACTIVE, WORKER) for p in targets]
         recorded_by = self.as_of.recorded_by
         occurred_by = self.as_of.occurred_by
@@ -295,6 +394,23 @@ class AsOfView:
         apply()
 
     # ------------------------------------------------------------------------ queries
+    def table(self, projection: str, name: str) -> Table:
+        """A table of one of the view's projections (replayed, or the live generation at the head)."""
+        found = next((p for p in self.projections if p.name == projection), None)
+        if found is None:
+            raise LookupError(
+                f"the as-of view did not replay the {projection} projection; add it to the report's NEEDS"
+            )
+        return found.tables(self._active[projection])[name]
+
+    def rows(self, stmt: Select[Any]) -> Iterator[Any]:
+        """Stream a query's rows from the view's read models (replayed or live), as mappings."""
+        if self._pinned is not None:
+            yield from self._pinned.execute(stmt).mappings()
+            return
+        with reading(self.engine) as conn:
+            yield from conn.execute(stmt).mappings()
+
     def screening_snapshots(self) -> list[ScreeningSnapshot]:
         """The latest adopted snapshot of each restricted-party list, by source."""
         t = self.index.tables(1)["screening_list"]

@@ -13,7 +13,6 @@ from uuid import UUID
 from sqlalchemy import Select, Table
 
 from projections.common import uuid_or_none
-from projections.db import reading
 from projections.queries import CustodyEntry, ReadModels
 from registry.application.ports import BatchFilter, BatchSummary
 from registry.application.service import Registry
@@ -200,16 +199,11 @@ class Context:
 
     # ------------------------------------------------------------------------ tables
     def table(self, projection: str, name: str) -> Table:
-        return self.view.read_models.projections[projection].tables(1)[name]
-
-    def scalar(self, stmt: Select[Any]) -> Any:
-        with reading(self.view.engine) as conn:
-            return conn.execute(stmt).scalar()
+        return self.view.table(projection, name)
 
     def rows(self, stmt: Select[Any]) -> Iterator[Any]:
-        """Stream a query's rows from the view (one read transaction per call)."""
-        with reading(self.view.engine) as conn:
-            yield from conn.execute(stmt).mappings()
+        """Stream a query's rows from the view's read models."""
+        yield from self.view.rows(stmt)
 
 
 # ---------------------------------------------------------------------------- helpers
