@@ -44,6 +44,7 @@ import sqlite3
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +64,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    delete,
     event,
     func,
     insert,
@@ -88,11 +90,13 @@ from registry.reports.model import AsOf
 
 WORKER = "as-of view"
 CHUNK = 2000
+PAGE_ROWS = 1000  # rows kept per page (one pickled list per row of report_rows)
+PENDING_ROWS = 4000  # rows kept in memory at most before their pages are written
 ROWS = MetaData()
 REPORT_ROWS = Table(  # rows a report computed once, read back by each rendering pass (see AsOfView.keep)
     "report_rows", ROWS,
     Column("key", String(200), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # a page of rows (a pickled list)
     Column("row", LargeBinary, nullable=False),
 )
 
@@ -249,8 +253,11 @@ class AsOfView:
         self.applied = 0
         self.left_out = 0
         self._memo: dict[UUID, Any] = {}
-        self._kept: dict[str, int] = {}
+        self._kept: dict[str, tuple[int, int]] = {}  # key: (rows, pages written)
+        self._pending: dict[str, list[tuple[Any, ...]]] = {}  # rows kept but not written yet, by key
+        self._pending_rows = 0
         self.live = False
+        self._keeping: Connection | None = None
         self._pinned: Connection | None = None
         self._active: dict[str, int] = {p.name: 1 for p in self.projections}
         self.read_models: ReadModels
@@ -365,7 +372,10 @@ class AsOfView:
         def apply() -> None:
             if chosen:
                 for p, gen in zip(targets, gens, strict=True):
-                    apply_chunk(self.engine, p, gen, chosen, lambda n: decoded[n.id], WORKER)
+                    if p is self.index:
+                        self._index_chunk(chosen, decoded)
+                    else:
+                        apply_chunk(self.engine, p, gen, chosen, lambda n: decoded[n.id], WORKER)
                 self.applied += len(chosen)
             chosen.clear()
             decoded.clear()
@@ -392,6 +402,28 @@ class AsOfView:
             after = notes[-1].id
             apply()
         apply()
+
+    def _index_chunk(self, chosen: Sequence[Notification], decoded: Mapping[int, Any]) -> None:
+        """Apply a chunk to the view's index: what :class:`AsOfIndex`'s handlers do, written in one
+        statement per table (the index is the view's own, and every event has a row in it)."""
+        tables = self.index.tables(1)
+        events: list[dict[str, Any]] = []
+        adopted: dict[str, dict[str, Any]] = {}
+        for n in chosen:
+            e = decoded[n.id]
+            events.append({
+                "position": n.id, "aggregate_id": e.originator_id,
+                "kind": type(e).__qualname__.split(".")[0], "version": e.originator_version,
+            })
+            if isinstance(e, ScreeningLists.Adopted):
+                adopted[e.source] = {"source": e.source, "snapshot_id": e.snapshot_id, "sha256": e.sha256,
+                                     "position": n.id}
+        t = tables["screening_list"]
+        with writing(self.engine) as conn:
+            conn.execute(insert(tables["event"]), events)
+            for row in adopted.values():
+                conn.execute(delete(t).where(t.c.source == row["source"]))
+                conn.execute(insert(t), row)
 
     # ------------------------------------------------------------------------ queries
     def table(self, projection: str, name: str) -> Table:
@@ -434,34 +466,68 @@ class AsOfView:
             ).scalars().all()
         yield from ids
 
-    def keep(self, key: str, rows: Iterable[tuple[Any, ...]], page: int = 1000) -> int:
+    def keep(self, key: str, rows: Iterable[tuple[Any, ...]], page: int = PAGE_ROWS) -> int:
         """Store rows a report derived (one pass over the read models) so that each rendering pass
         reads them back cheaply instead of deriving them again; a later call with the same key adds
         to them. Returns how many were added. ``rows`` may be a generator reading the view (it is
-        consumed inside the write), but must not write to it. Rows are pickled:
-        they are cells (str, int, Decimal, datetime, UUID, None) this process wrote to its own scratch
-        database, and come back exactly."""
-        count = self._kept.get(key, 0)
-        buffer: list[dict[str, Any]] = []
-        with writing(self.engine) as conn:
-            for row in rows:
-                buffer.append({"key": key, "seq": count, "row": pickle.dumps(tuple(row), protocol=5)})
-                count += 1
-                if len(buffer) >= page:
-                    conn.execute(insert(REPORT_ROWS), buffer)
-                    buffer.clear()
-            if buffer:
-                conn.execute(insert(REPORT_ROWS), buffer)
-        added = count - self._kept.get(key, 0)
-        self._kept[key] = count
+        consumed inside the write), but must not write to it. Rows are pickled a page (up to ``page``
+        rows) at a time: they are cells (str, int, Decimal, datetime, UUID, None) this process wrote to
+        its own scratch database, and come back exactly. Inside :meth:`keeping`, the rows of many calls
+        are gathered into pages (at most a few pages' worth are held) and written when it ends."""
+        if self._keeping is None:
+            with self.keeping():
+                return self.keep(key, rows, page)
+        added = 0
+        pending = self._pending.setdefault(key, [])
+        for row in rows:
+            pending.append(tuple(row))
+            added += 1
+            self._pending_rows += 1
+            if len(pending) >= page:
+                self._write_page(key)
+        rows_before, pages = self._kept.get(key, (0, 0))
+        self._kept[key] = (rows_before + added, pages)
+        if self._pending_rows >= PENDING_ROWS:
+            for k in list(self._pending):
+                self._write_page(k)
         return added
+
+    def _write_page(self, key: str) -> None:
+        pending = self._pending.pop(key, [])
+        if not pending:
+            return
+        assert self._keeping is not None
+        rows, pages = self._kept.get(key, (0, 0))
+        self._keeping.execute(insert(REPORT_ROWS), {"key": key, "seq": pages, "row": pickle.dumps(pending, 5)})
+        self._kept[key] = (rows, pages + 1)
+        self._pending_rows -= len(pending)
+
+    @contextmanager
+    def keeping(self) -> Iterator[None]:
+        """Make the :meth:`keep` calls inside one write transaction (a builder's pass over the batches
+        keeps a few rows per batch: one transaction, or one page, each would cost more than the rows)."""
+        if self._keeping is not None:
+            yield
+            return
+        with writing(self.engine) as conn:
+            self._keeping = conn
+            try:
+                yield
+                for k in list(self._pending):
+                    self._write_page(k)
+            finally:
+                self._keeping = None
+                self._pending.clear()
+                self._pending_rows = 0
 
     def kept(self, key: str) -> Iterator[tuple[Any, ...]]:
         """The rows stored under ``key``, in order, streamed."""
         t = REPORT_ROWS
-        with reading(self.engine) as conn:
+        if self._keeping is not None:
+            self._write_page(key)
+        with nullcontext(self._keeping) if self._keeping is not None else reading(self.engine) as conn:
             for (data,) in conn.execute(select(t.c.row).where(t.c.key == key).order_by(t.c.seq)):
-                yield pickle.loads(data)  # noqa: S301 (written by this process, to its own scratch file)
+                yield from pickle.loads(data)  # noqa: S301 (written by this process, to its own scratch file)
 
     def aggregate(self, aggregate_id: UUID) -> Any | None:
         """A reference aggregate (party, site, GPU model, authorization) as of the view: loaded
