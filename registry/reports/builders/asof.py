@@ -266,17 +266,25 @@ class AsOfView:
             with writing(self.engine) as conn:
                 ROWS.create_all(conn)
             live_positions = self._pin(live) if live is not None else None
-            self._replay([self.index], chunk_size)
-            if live is not None and live_positions is not None and self._at(live_positions):
-                assert self._pinned is not None
-                self.live = True
-                self._active = {name: gen.generation for name, gen in live_positions.items()}
-                self.read_models = LiveReadModels(self._pinned, registry, self.projections, self._active, allocations)
-            else:
+            if live_positions is None:  # no live read models to use: one pass does it all
                 self._unpin()
                 self._copy_allocations(allocations)
-                self._replay(self.projections, chunk_size)
+                self._replay([*self.projections, self.index], chunk_size)
                 self.read_models = ViewReadModels(self.engine, registry, self.projections)
+            else:
+                self._replay([self.index], chunk_size)
+                if self._at(live_positions):
+                    assert self._pinned is not None
+                    self.live = True
+                    self._active = {name: gen.generation for name, gen in live_positions.items()}
+                    self.read_models = LiveReadModels(
+                        self._pinned, registry, self.projections, self._active, allocations
+                    )
+                else:  # the log again, into the projections this time
+                    self._unpin()
+                    self._copy_allocations(allocations)
+                    self._replay(self.projections, chunk_size)
+                    self.read_models = ViewReadModels(self.engine, registry, self.projections)
         except BaseException:
             self.close()
             raise
