@@ -44,7 +44,7 @@ import sqlite3
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +70,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Select
 
 from projections.catalog import default_projections
@@ -258,6 +259,7 @@ class AsOfView:
         self._pending_rows = 0
         self.live = False
         self._keeping: Connection | None = None
+        self._reader: PoolProxiedConnection | None = None  # reads kept rows (see kept)
         self._pinned: Connection | None = None
         self._active: dict[str, int] = {p.name: 1 for p in self.projections}
         self.read_models: ReadModels
@@ -298,6 +300,9 @@ class AsOfView:
 
     def close(self) -> None:
         self._unpin()
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            reader.close()
         self.engine.dispose()
         self._cleanup()
 
@@ -533,9 +538,20 @@ class AsOfView:
         t = REPORT_ROWS
         if self._keeping is not None:
             self._write_page(key)
-        with nullcontext(self._keeping) if self._keeping is not None else reading(self.engine) as conn:
-            for (data,) in conn.execute(select(t.c.row).where(t.c.key == key).order_by(t.c.seq)):
+            for (data,) in self._keeping.execute(select(t.c.row).where(t.c.key == key).order_by(t.c.seq)):
                 yield from pickle.loads(data)  # noqa: S301 (written by this process, to its own scratch file)
+            return
+        # A rendering pass reads a few hundred keys: one statement each on a connection the view keeps
+        # (SQLite in autocommit: each statement reads a consistent state), not a transaction each.
+        if self._reader is None:
+            self._reader = self.engine.raw_connection()
+        cursor = self._reader.cursor()
+        try:
+            cursor.execute(f"SELECT row FROM {t.name} WHERE key = ? ORDER BY seq", (key,))  # noqa: S608
+            while (found := cursor.fetchone()) is not None:
+                yield from pickle.loads(found[0])  # noqa: S301 (written by this process, to its own scratch file)
+        finally:
+            cursor.close()
 
     def aggregate(self, aggregate_id: UUID) -> Any | None:
         """A reference aggregate (party, site, GPU model, authorization) as of the view: loaded
