@@ -8,8 +8,9 @@
         result = verify(file_bytes, session.regenerate)  # registry.reports.verify
 
 Each build replays the log up to the as-of time into a scratch read-model database
-(:class:`~registry.reports.builders.asof.AsOfView`) that lives until the session closes; the
-report's tables read it lazily while the report is written. Nothing is cached between sessions.
+(:class:`~registry.reports.builders.asof.AsOfView`) that lives until the session closes, or, at the
+log head, reads the live read models in one snapshot when they are exactly there; the report's
+tables read it lazily while the report is written. Nothing is cached between sessions.
 """
 
 from __future__ import annotations
