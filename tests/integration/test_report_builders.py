@@ -525,3 +525,25 @@ def test_a_report_at_the_head_reads_one_snapshot_while_the_workers_move_on(world
     assert again == first
     with ReportSession(world.store, live=False) as session:
         assert render_bytes(session.build("custody", recorded_by=world.recorded_by), Format.JSON) == first
+
+
+def test_kept_rows_come_back_in_order_across_pages_calls_and_keys(world: ReportWorld) -> None:
+    from registry.reports.builders.asof import PAGE_ROWS, PENDING_ROWS
+
+    def rows(key: str, first: int, count: int) -> list[tuple[object, ...]]:
+        return [(key, i, Decimal(i) / 100, T0 + timedelta(seconds=i), None) for i in range(first, first + count)]
+
+    many = 2 * PAGE_ROWS + 7  # more than a page in one call
+    with AsOfView(world.registry, AsOf(world.recorded_by)) as view:
+        assert view.keep("alone", rows("alone", 0, many)) == many  # outside keeping(): its own transaction
+        with view.keeping():
+            for step in range(PENDING_ROWS // 50):  # many small calls on several keys: pages written meanwhile
+                for key in ("a", "b", "c"):
+                    assert view.keep(key, rows(key, step * 20, 20)) == 20
+            assert view.keep("a", rows("a", 10_000, many)) == many
+            assert list(view.kept("b")) == rows("b", 0, (PENDING_ROWS // 50) * 20)  # read inside the write
+        assert view.keep("alone", rows("alone", many, 3)) == 3
+        assert list(view.kept("alone")) == rows("alone", 0, many + 3)
+        assert list(view.kept("a")) == rows("a", 0, (PENDING_ROWS // 50) * 20) + rows("a", 10_000, many)
+        assert list(view.kept("c")) == rows("c", 0, (PENDING_ROWS // 50) * 20)
+        assert list(view.kept("none")) == []

@@ -498,6 +498,7 @@ class AsOfView:
             self._pending_rows += 1
             if len(pending) >= page:
                 self._write_page(key)
+                pending = self._pending.setdefault(key, [])
         rows_before, pages = self._kept.get(key, (0, 0))
         self._kept[key] = (rows_before + added, pages)
         if self._pending_rows >= PENDING_ROWS:
