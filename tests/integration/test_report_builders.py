@@ -547,3 +547,16 @@ def test_kept_rows_come_back_in_order_across_pages_calls_and_keys(world: ReportW
         assert list(view.kept("a")) == rows("a", 0, (PENDING_ROWS // 50) * 20) + rows("a", 10_000, many)
         assert list(view.kept("c")) == rows("c", 0, (PENDING_ROWS // 50) * 20)
         assert list(view.kept("none")) == []
+
+
+def test_a_read_model_database_without_read_models_is_replayed_from(world: ReportWorld, tmp_path: Path) -> None:
+    from projections.db import create_readmodel_engine
+    from projections.queries import ReadModels
+
+    engine = create_readmodel_engine(f"sqlite:///{tmp_path}/empty.db")  # no bookkeeping tables at all
+    try:
+        with AsOfView(world.registry, AsOf(world.recorded_by), live=ReadModels(engine, world.registry)) as view:
+            assert not view.live
+            assert view.read_models.custody_trail(world.batch_a)
+    finally:
+        engine.dispose()

@@ -77,10 +77,12 @@ from projections.catalog import default_projections
 from projections.db import (
     ACTIVE,
     ALLOCATIONS,
+    POSITIONS,
     create_readmodel_engine,
     ensure_bookkeeping,
     is_sqlite,
     reading,
+    table_exists,
     writing,
 )
 from projections.engine import Generation, Handler, Projection, Work, apply_chunk, create_generation, generations
@@ -316,6 +318,9 @@ class AsOfView:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             conn.begin()
             wanted = {p.name: p for p in self.projections}
+            if not table_exists(conn, POSITIONS.name):  # no read models in that database (yet)
+                conn.close()
+                return None
             found = {
                 g.name: g for g in generations(conn) if g.status == ACTIVE and g.name in wanted
                 and g.version == wanted[g.name].version
