@@ -270,6 +270,8 @@ class AsOfView:
             with writing(self.engine) as conn:
                 ROWS.create_all(conn)
             live_positions = self._pin(live) if live is not None else None
+            if live_positions is not None and not self._may_reach(live_positions):
+                live_positions = None
             if live_positions is None:  # no live read models to use: one pass does it all
                 self._unpin()
                 self._copy_allocations(allocations)
@@ -330,6 +332,22 @@ class AsOfView:
             raise
         self._pinned = conn
         return found if len(found) == len(wanted) else None
+
+    def _may_reach(self, live_positions: Mapping[str, Generation]) -> bool:
+        """False when the view cannot end at the live read models' position (so the log need not be
+        read twice): they are at different positions, or the event there was recorded after the
+        recorded-by time (the replay stops before its write)."""
+        positions = {g.position for g in live_positions.values()}
+        if len(positions) != 1:
+            return False
+        position = positions.pop()
+        if position <= 0:
+            return True
+        found = self.registry.read_log(position - 1, 1)
+        if not found or found[0].id != position:
+            return True  # cannot tell from here: the first pass will
+        event: Any = self.registry.decode(found[0])
+        return bool(event.timestamp <= self.as_of.recorded_by)
 
     def _at(self, live_positions: Mapping[str, Generation]) -> bool:
         """Whether the live read models are exactly what replaying to the view's position gives."""
