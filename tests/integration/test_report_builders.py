@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from registry.domain.errors import InvalidField
-from registry.reports import Format, Report, render_bytes
+from registry.reports import AsOf, Format, Report, render_bytes
 from registry.reports.builders import KINDS, ReportSession, parse_time
-from registry.reports.builders.asof import AsOfView
+from registry.reports.builders.asof import AsOfView, last_recorded_at
 from tests.builders import T0
 from tests.integration.report_world import DAY, ReportWorld, phase_one, phase_two, reopen
 from tests.report_files import display_number, json_summaries, json_tables, parse_csv, parse_html, parse_json
@@ -445,3 +445,118 @@ def test_a_partners_compliance_report_shows_the_authorizations_its_batches_drew_
     assert parse_html(files[Format.HTML]).tiles["Batches"] == "1"
     items = table(files[Format.HTML], "Shipments: items, classification and authorization")
     assert list(items) == ["SHP-B1"]
+
+
+# ------------------------------------------------------------- the live read models at the log head
+def _catch_up(world: ReportWorld) -> None:
+    """Bring the world's live read models to the log head (what a running worker does)."""
+    from projections.runner import ProjectionRunner
+
+    runner = ProjectionRunner(world.registry, world.read_models.engine, use_subscription=False)
+    try:
+        runner.catch_up()
+    finally:
+        runner.stop()
+
+
+def _live(world: ReportWorld, as_of: AsOf | None = None) -> bool:
+    with AsOfView(world.registry, as_of or AsOf(world.recorded_by), live=world.read_models) as view:
+        return view.live
+
+
+def _both(world: ReportWorld, kind: str, **options: object) -> tuple[dict[Format, bytes], dict[Format, bytes]]:
+    """The report's text formats read from the live read models, and replayed."""
+    _, live = build(world, kind, **options)
+    with ReportSession(world.store, live=False) as session:
+        report = session.build(kind, **options)  # type: ignore[arg-type]
+        replayed = {f: render_bytes(report, f) for f in TEXT_FORMATS}
+    return live, replayed
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_at_the_log_head_a_report_reads_the_live_read_models_and_gives_the_replayed_bytes(
+    store_url: str, kind: str
+) -> None:
+    world = phase_one(store_url)
+    try:
+        phase_two(world)
+        _catch_up(world)
+        head = AsOf(last_recorded_at(world.registry) or world.recorded_by)
+        assert _live(world, head)
+        live, replayed = _both(world, kind)
+        assert live == replayed
+        if kind != "ownership":
+            live, replayed = _both(world, kind, authorization=world.w.license)
+            assert live == replayed
+        live, replayed = _both(world, kind, partner="NAVER Cloud")
+        assert live == replayed
+    finally:
+        world.close()
+
+
+def test_live_read_models_not_exactly_at_the_as_of_position_are_not_read(world: ReportWorld) -> None:
+    _catch_up(world)
+    assert _live(world)
+    # an occurred-by time that leaves events out: replayed
+    assert not _live(world, AsOf(datetime.now(UTC), T0 + 7 * DAY + timedelta(hours=12)))
+    # an occurred-by time that leaves nothing out: the live read models are exact
+    assert _live(world, AsOf(world.recorded_by, T0 + 365 * DAY))
+    phase_two(world)
+    # the live read models are behind the head: replayed, and the same bytes as once caught up
+    head = AsOf(last_recorded_at(world.registry) or world.recorded_by)
+    assert not _live(world, head)
+    _, behind = build(world, "compliance")
+    _catch_up(world)
+    assert _live(world, head)
+    _, caught_up = build(world, "compliance")
+    assert behind == caught_up
+    # ... and ahead of an earlier time: replayed
+    assert not _live(world)
+
+
+def test_a_report_at_the_head_reads_one_snapshot_while_the_workers_move_on(world: ReportWorld) -> None:
+    _catch_up(world)
+    with ReportSession(world.store) as session:
+        report = session.build("custody")
+        first = render_bytes(report, Format.JSON)
+        phase_two(world)
+        _catch_up(world)  # the live read models move on while the report is still being written
+        again = render_bytes(report, Format.JSON)
+    assert again == first
+    with ReportSession(world.store, live=False) as session:
+        assert render_bytes(session.build("custody", recorded_by=world.recorded_by), Format.JSON) == first
+
+
+def test_kept_rows_come_back_in_order_across_pages_calls_and_keys(world: ReportWorld) -> None:
+    from registry.reports.builders.asof import PAGE_ROWS, PENDING_ROWS
+
+    def rows(key: str, first: int, count: int) -> list[tuple[object, ...]]:
+        return [(key, i, Decimal(i) / 100, T0 + timedelta(seconds=i), None) for i in range(first, first + count)]
+
+    many = 2 * PAGE_ROWS + 7  # more than a page in one call
+    with AsOfView(world.registry, AsOf(world.recorded_by)) as view:
+        assert view.keep("alone", rows("alone", 0, many)) == many  # outside keeping(): its own transaction
+        with view.keeping():
+            for step in range(PENDING_ROWS // 50):  # many small calls on several keys: pages written meanwhile
+                for key in ("a", "b", "c"):
+                    assert view.keep(key, rows(key, step * 20, 20)) == 20
+            assert view.keep("a", rows("a", 10_000, many)) == many
+            assert list(view.kept("b")) == rows("b", 0, (PENDING_ROWS // 50) * 20)  # read inside the write
+        assert view.keep("alone", rows("alone", many, 3)) == 3
+        assert list(view.kept("alone")) == rows("alone", 0, many + 3)
+        assert list(view.kept("a")) == rows("a", 0, (PENDING_ROWS // 50) * 20) + rows("a", 10_000, many)
+        assert list(view.kept("c")) == rows("c", 0, (PENDING_ROWS // 50) * 20)
+        assert list(view.kept("none")) == []
+
+
+def test_a_read_model_database_without_read_models_is_replayed_from(world: ReportWorld, tmp_path: Path) -> None:
+    from projections.db import create_readmodel_engine
+    from projections.queries import ReadModels
+
+    engine = create_readmodel_engine(f"sqlite:///{tmp_path}/empty.db")  # no bookkeeping tables at all
+    try:
+        with AsOfView(world.registry, AsOf(world.recorded_by), live=ReadModels(engine, world.registry)) as view:
+            assert not view.live
+            assert view.read_models.custody_trail(world.batch_a)
+    finally:
+        engine.dispose()

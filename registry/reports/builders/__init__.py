@@ -8,8 +8,9 @@
         result = verify(file_bytes, session.regenerate)  # registry.reports.verify
 
 Each build replays the log up to the as-of time into a scratch read-model database
-(:class:`~registry.reports.builders.asof.AsOfView`) that lives until the session closes; the
-report's tables read it lazily while the report is written. Nothing is cached between sessions.
+(:class:`~registry.reports.builders.asof.AsOfView`) that lives until the session closes, or, at the
+log head, reads the live read models in one snapshot when they are exactly there; the report's
+tables read it lazily while the report is written. Nothing is cached between sessions.
 """
 
 from __future__ import annotations
@@ -53,11 +54,14 @@ class ReportSession:
     """Builds reports from one store; the scratch databases of its reports live until :meth:`close`.
 
     Each report's view replays the projections of the catalog that report reads (``NEEDS``);
-    ``projections`` names others to replay instead (all of them: ``projections.catalog.names()``)."""
+    ``projections`` names others to replay instead (all of them: ``projections.catalog.names()``).
+    At the log head a view reads the store's live read models instead when they are exactly there
+    (see :class:`~registry.reports.builders.asof.AsOfView`); ``live=False`` always replays."""
 
-    def __init__(self, store: ReportStore, projections: Sequence[str] | None = None) -> None:
+    def __init__(self, store: ReportStore, projections: Sequence[str] | None = None, live: bool = True) -> None:
         self.store = store
         self.projections = tuple(projections) if projections is not None else None
+        self.live = live
         self._stack = ExitStack()
 
     def __enter__(self) -> ReportSession:
@@ -101,7 +105,10 @@ class ReportSession:
         read_models = self.store.read_models
         allocations = read_models.allocations_at(as_of.recorded_by) if read_models is not None else []
         wanted = self.projections if self.projections is not None else NEEDS[kind]
-        view = AsOfView(self.store.registry, as_of, allocations, catalog.select(list(wanted)))
+        view = AsOfView(
+            self.store.registry, as_of, allocations, catalog.select(list(wanted)),
+            live=read_models if self.live else None,
+        )
         self._stack.callback(view.close)
         filters = Filters(
             partner=_resolve_partner(view, partner),

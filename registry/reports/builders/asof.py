@@ -24,6 +24,16 @@ own replay). Nothing is cached across views: every report replays the log again.
 
 Partners' allocations are operator data, not events; the view copies those in force at the
 recorded-by time (``ReadModels.allocations_at``) from the live read-model database.
+
+**At the log head** the live read models already are what the replay would build: when the view is
+given them (``live``), nothing is left out (no occurred-by time, or every event occurred by it) and
+each projection the view needs has an active generation of the current code version whose position
+is exactly the view's ``position``, the view reads those tables instead of replaying the
+projections, in ONE read transaction opened before the log is read (a consistent snapshot however
+the workers move on meanwhile). The log is still read to the recorded-by time (to find the position
+and fill the index, which is cheap); only when the live read models are not exactly there (behind,
+ahead, an older code version, an occurred-by time that leaves events out) does the view replay the
+projections into its scratch database, as for any past time. ``AsOfView.live`` says which was done.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import sqlite3
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +55,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Index,
     Integer,
@@ -52,15 +64,28 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    delete,
     event,
     func,
     insert,
     select,
 )
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql import Select
 
 from projections.catalog import default_projections
-from projections.db import ACTIVE, ALLOCATIONS, create_readmodel_engine, ensure_bookkeeping, reading, writing
-from projections.engine import Generation, Handler, Projection, Work, apply_chunk, create_generation
+from projections.db import (
+    ACTIVE,
+    ALLOCATIONS,
+    POSITIONS,
+    create_readmodel_engine,
+    ensure_bookkeeping,
+    is_sqlite,
+    reading,
+    table_exists,
+    writing,
+)
+from projections.engine import Generation, Handler, Projection, Work, apply_chunk, create_generation, generations
 from projections.queries import Allocation, ReadModels
 from registry.application.service import Registry
 from registry.domain.screening import ScreeningLists
@@ -68,11 +93,13 @@ from registry.reports.model import AsOf
 
 WORKER = "as-of view"
 CHUNK = 2000
+PAGE_ROWS = 1000  # rows kept per page (one pickled list per row of report_rows)
+PENDING_ROWS = 4000  # rows kept in memory at most before their pages are written
 ROWS = MetaData()
 REPORT_ROWS = Table(  # rows a report computed once, read back by each rendering pass (see AsOfView.keep)
     "report_rows", ROWS,
     Column("key", String(200), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # a page of rows (a pickled list)
     Column("row", LargeBinary, nullable=False),
 )
 
@@ -165,6 +192,33 @@ class ViewReadModels(ReadModels):
         return super()._read(name, query, empty)
 
 
+class LiveReadModels(ReadModels):
+    """The live read models as a view at the log head: every query runs on one connection in one read
+    transaction (the snapshot the view checked the projections' positions in), on the active generation
+    found then; the allocations are those in force at the as-of time (as a replayed view has them)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        registry: Registry,
+        projections: Sequence[Projection],
+        active: Mapping[str, int],
+        allocations: Sequence[Allocation],
+    ) -> None:
+        super().__init__(conn.engine, registry, projections)
+        self.conn = conn
+        self.active = dict(active)
+        self._allocations = sorted(allocations, key=lambda a: a.partner_id.hex)
+
+    def _read(self, name: str, query: Callable[[Any, Any], Any], empty: Any) -> Any:
+        if name not in self.projections:
+            raise LookupError(f"the as-of view did not replay the {name} projection; add it to the report's NEEDS")
+        return query(self.conn, self.projections[name].tables(self.active[name]))
+
+    def allocations(self) -> list[Allocation]:
+        return list(self._allocations)
+
+
 @dataclass(frozen=True)
 class ScreeningSnapshot:
     source: str
@@ -188,6 +242,7 @@ class AsOfView:
         allocations: Sequence[Allocation] = (),
         projections: Sequence[Projection] | None = None,
         chunk_size: int = CHUNK,
+        live: ReadModels | None = None,
     ) -> None:
         self.registry = registry
         self.as_of = as_of
@@ -201,17 +256,44 @@ class AsOfView:
         self.applied = 0
         self.left_out = 0
         self._memo: dict[UUID, Any] = {}
-        self._kept: dict[str, int] = {}
+        self._kept: dict[str, tuple[int, int]] = {}  # key: (rows, pages written)
+        self._pending: dict[str, list[tuple[Any, ...]]] = {}  # rows kept but not written yet, by key
+        self._pending_rows = 0
+        self.live = False
+        self._keeping: Connection | None = None
+        self._reader: PoolProxiedConnection | None = None  # reads kept rows (see kept)
+        self._pinned: Connection | None = None
+        self._active: dict[str, int] = {p.name: 1 for p in self.projections}
+        self.read_models: ReadModels
         try:
             ensure_bookkeeping(self.engine)
             with writing(self.engine) as conn:
                 ROWS.create_all(conn)
-            self._copy_allocations(allocations)
-            self._replay(chunk_size)
+            live_positions = self._pin(live) if live is not None else None
+            if live_positions is not None and not self._may_reach(live_positions):
+                live_positions = None
+            if live_positions is None:  # no live read models to use: one pass does it all
+                self._unpin()
+                self._copy_allocations(allocations)
+                self._replay([*self.projections, self.index], chunk_size)
+                self.read_models = ViewReadModels(self.engine, registry, self.projections)
+            else:
+                self._replay([self.index], chunk_size)
+                if self._at(live_positions):
+                    assert self._pinned is not None
+                    self.live = True
+                    self._active = {name: gen.generation for name, gen in live_positions.items()}
+                    self.read_models = LiveReadModels(
+                        self._pinned, registry, self.projections, self._active, allocations
+                    )
+                else:  # the log again, into the projections this time
+                    self._unpin()
+                    self._copy_allocations(allocations)
+                    self._replay(self.projections, chunk_size)
+                    self.read_models = ViewReadModels(self.engine, registry, self.projections)
         except BaseException:
             self.close()
             raise
-        self.read_models: ReadModels = ViewReadModels(self.engine, registry, self.projections)
 
     # ---------------------------------------------------------------------- lifecycle
     def __enter__(self) -> AsOfView:
@@ -221,8 +303,63 @@ class AsOfView:
         self.close()
 
     def close(self) -> None:
+        self._unpin()
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            reader.close()
         self.engine.dispose()
         self._cleanup()
+
+    # ------------------------------------------------------------------ the log head
+    def _pin(self, live: ReadModels) -> dict[str, Generation] | None:
+        """Open the read transaction on the live read models (before the log is read) and return the
+        active generation of each projection the view needs (None when one has none)."""
+        conn = live.engine.connect()
+        try:
+            if not is_sqlite(live.engine):
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.begin()
+            wanted = {p.name: p for p in self.projections}
+            if not table_exists(conn, POSITIONS.name):  # no read models in that database (yet)
+                conn.close()
+                return None
+            found = {
+                g.name: g for g in generations(conn) if g.status == ACTIVE and g.name in wanted
+                and g.version == wanted[g.name].version
+            }
+        except BaseException:
+            conn.close()
+            raise
+        self._pinned = conn
+        return found if len(found) == len(wanted) else None
+
+    def _may_reach(self, live_positions: Mapping[str, Generation]) -> bool:
+        """False when the view cannot end at the live read models' position (so the log need not be
+        read twice): they are at different positions, or the event there was recorded after the
+        recorded-by time (the replay stops before its write)."""
+        positions = {g.position for g in live_positions.values()}
+        if len(positions) != 1:
+            return False
+        position = positions.pop()
+        if position <= 0:
+            return True
+        found = self.registry.read_log(position - 1, 1)
+        if not found or found[0].id != position:
+            return True  # cannot tell from here: the first pass will
+        event: Any = self.registry.decode(found[0])
+        return bool(event.timestamp <= self.as_of.recorded_by)
+
+    def _at(self, live_positions: Mapping[str, Generation]) -> bool:
+        """Whether the live read models are exactly what replaying to the view's position gives."""
+        return self.left_out == 0 and all(g.position == self.position for g in live_positions.values())
+
+    def _unpin(self) -> None:
+        if self._pinned is not None:
+            conn, self._pinned = self._pinned, None
+            try:
+                conn.rollback()
+            finally:
+                conn.close()
 
     # ------------------------------------------------------------------------- replay
     def _copy_allocations(self, allocations: Sequence[Allocation]) -> None:
@@ -234,7 +371,7 @@ class AsOfView:
                 for a in allocations
             ])
 
-    def _replay(self, chunk_size: int) -> None:
+    def _replay(self, projections: Sequence[Projection], chunk_size: int) -> None:
         """Apply the log prefix recorded by the recorded-by time, one command's write at a time.
 
         A command's events are written in one transaction but each carries its own recorded time, a
@@ -242,8 +379,13 @@ class AsOfView:
         the last. So a write is in the prefix only when *all* its events were recorded by the time:
         the events of the write in progress are held until the next write starts, and dropped when
         one of them was recorded after the time. Events of one write share actor, request id and
-        business time (one command's context)."""
-        targets = [*self.projections, self.index]
+        business time (one command's context). Each call reads the log again and applies it to
+        ``projections`` (the view's own index, then, unless the live read models are used, the
+        projections); the position and counts come out the same each time."""
+        targets = list(projections)
+        self.position = 0
+        self.applied = 0
+        self.left_out = 0
         gens: list[Generation] = [create_generation(self.engine, p, ACTIVE, WORKER) for p in targets]
         recorded_by = self.as_of.recorded_by
         occurred_by = self.as_of.occurred_by
@@ -266,7 +408,10 @@ class AsOfView:
         def apply() -> None:
             if chosen:
                 for p, gen in zip(targets, gens, strict=True):
-                    apply_chunk(self.engine, p, gen, chosen, lambda n: decoded[n.id], WORKER)
+                    if p is self.index:
+                        self._index_chunk(chosen, decoded)
+                    else:
+                        apply_chunk(self.engine, p, gen, chosen, lambda n: decoded[n.id], WORKER)
                 self.applied += len(chosen)
             chosen.clear()
             decoded.clear()
@@ -294,7 +439,46 @@ class AsOfView:
             apply()
         apply()
 
+    def _index_chunk(self, chosen: Sequence[Notification], decoded: Mapping[int, Any]) -> None:
+        """Apply a chunk to the view's index: what :class:`AsOfIndex`'s handlers do, written in one
+        statement per table (the index is the view's own, and every event has a row in it)."""
+        tables = self.index.tables(1)
+        events: list[dict[str, Any]] = []
+        adopted: dict[str, dict[str, Any]] = {}
+        for n in chosen:
+            e = decoded[n.id]
+            events.append({
+                "position": n.id, "aggregate_id": e.originator_id,
+                "kind": type(e).__qualname__.split(".")[0], "version": e.originator_version,
+            })
+            if isinstance(e, ScreeningLists.Adopted):
+                adopted[e.source] = {"source": e.source, "snapshot_id": e.snapshot_id, "sha256": e.sha256,
+                                     "position": n.id}
+        t = tables["screening_list"]
+        with writing(self.engine) as conn:
+            conn.execute(insert(tables["event"]), events)
+            for row in adopted.values():
+                conn.execute(delete(t).where(t.c.source == row["source"]))
+                conn.execute(insert(t), row)
+
     # ------------------------------------------------------------------------ queries
+    def table(self, projection: str, name: str) -> Table:
+        """A table of one of the view's projections (replayed, or the live generation at the head)."""
+        found = next((p for p in self.projections if p.name == projection), None)
+        if found is None:
+            raise LookupError(
+                f"the as-of view did not replay the {projection} projection; add it to the report's NEEDS"
+            )
+        return found.tables(self._active[projection])[name]
+
+    def rows(self, stmt: Select[Any]) -> Iterator[Any]:
+        """Stream a query's rows from the view's read models (replayed or live), as mappings."""
+        if self._pinned is not None:
+            yield from self._pinned.execute(stmt).mappings()
+            return
+        with reading(self.engine) as conn:
+            yield from conn.execute(stmt).mappings()
+
     def screening_snapshots(self) -> list[ScreeningSnapshot]:
         """The latest adopted snapshot of each restricted-party list, by source."""
         t = self.index.tables(1)["screening_list"]
@@ -318,34 +502,80 @@ class AsOfView:
             ).scalars().all()
         yield from ids
 
-    def keep(self, key: str, rows: Iterable[tuple[Any, ...]], page: int = 1000) -> int:
+    def keep(self, key: str, rows: Iterable[tuple[Any, ...]], page: int = PAGE_ROWS) -> int:
         """Store rows a report derived (one pass over the read models) so that each rendering pass
         reads them back cheaply instead of deriving them again; a later call with the same key adds
         to them. Returns how many were added. ``rows`` may be a generator reading the view (it is
-        consumed inside the write), but must not write to it. Rows are pickled:
-        they are cells (str, int, Decimal, datetime, UUID, None) this process wrote to its own scratch
-        database, and come back exactly."""
-        count = self._kept.get(key, 0)
-        buffer: list[dict[str, Any]] = []
-        with writing(self.engine) as conn:
-            for row in rows:
-                buffer.append({"key": key, "seq": count, "row": pickle.dumps(tuple(row), protocol=5)})
-                count += 1
-                if len(buffer) >= page:
-                    conn.execute(insert(REPORT_ROWS), buffer)
-                    buffer.clear()
-            if buffer:
-                conn.execute(insert(REPORT_ROWS), buffer)
-        added = count - self._kept.get(key, 0)
-        self._kept[key] = count
+        consumed inside the write), but must not write to it. Rows are pickled a page (up to ``page``
+        rows) at a time: they are cells (str, int, Decimal, datetime, UUID, None) this process wrote to
+        its own scratch database, and come back exactly. Inside :meth:`keeping`, the rows of many calls
+        are gathered into pages (at most a few pages' worth are held) and written when it ends."""
+        if self._keeping is None:
+            with self.keeping():
+                return self.keep(key, rows, page)
+        added = 0
+        pending = self._pending.setdefault(key, [])
+        for row in rows:
+            pending.append(tuple(row))
+            added += 1
+            self._pending_rows += 1
+            if len(pending) >= page:
+                self._write_page(key)
+                pending = self._pending.setdefault(key, [])
+        rows_before, pages = self._kept.get(key, (0, 0))
+        self._kept[key] = (rows_before + added, pages)
+        if self._pending_rows >= PENDING_ROWS:
+            for k in list(self._pending):
+                self._write_page(k)
         return added
+
+    def _write_page(self, key: str) -> None:
+        pending = self._pending.pop(key, [])
+        if not pending:
+            return
+        assert self._keeping is not None
+        rows, pages = self._kept.get(key, (0, 0))
+        self._keeping.execute(insert(REPORT_ROWS), {"key": key, "seq": pages, "row": pickle.dumps(pending, 5)})
+        self._kept[key] = (rows, pages + 1)
+        self._pending_rows -= len(pending)
+
+    @contextmanager
+    def keeping(self) -> Iterator[None]:
+        """Make the :meth:`keep` calls inside one write transaction (a builder's pass over the batches
+        keeps a few rows per batch: one transaction, or one page, each would cost more than the rows)."""
+        if self._keeping is not None:
+            yield
+            return
+        with writing(self.engine) as conn:
+            self._keeping = conn
+            try:
+                yield
+                for k in list(self._pending):
+                    self._write_page(k)
+            finally:
+                self._keeping = None
+                self._pending.clear()
+                self._pending_rows = 0
 
     def kept(self, key: str) -> Iterator[tuple[Any, ...]]:
         """The rows stored under ``key``, in order, streamed."""
         t = REPORT_ROWS
-        with reading(self.engine) as conn:
-            for (data,) in conn.execute(select(t.c.row).where(t.c.key == key).order_by(t.c.seq)):
-                yield pickle.loads(data)  # noqa: S301 (written by this process, to its own scratch file)
+        if self._keeping is not None:
+            self._write_page(key)
+            for (data,) in self._keeping.execute(select(t.c.row).where(t.c.key == key).order_by(t.c.seq)):
+                yield from pickle.loads(data)  # noqa: S301 (written by this process, to its own scratch file)
+            return
+        # A rendering pass reads a few hundred keys: one statement each on a connection the view keeps
+        # (SQLite in autocommit: each statement reads a consistent state), not a transaction each.
+        if self._reader is None:
+            self._reader = self.engine.raw_connection()
+        cursor = self._reader.cursor()
+        try:
+            cursor.execute(f"SELECT row FROM {t.name} WHERE key = ? ORDER BY seq", (key,))  # noqa: S608
+            while (found := cursor.fetchone()) is not None:
+                yield from pickle.loads(found[0])  # noqa: S301 (written by this process, to its own scratch file)
+        finally:
+            cursor.close()
 
     def aggregate(self, aggregate_id: UUID) -> Any | None:
         """A reference aggregate (party, site, GPU model, authorization) as of the view: loaded

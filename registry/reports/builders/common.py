@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -10,10 +10,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
-from sqlalchemy import Select, Table
+from sqlalchemy import Select, Table, select
 
 from projections.common import uuid_or_none
-from projections.db import reading
 from projections.queries import CustodyEntry, ReadModels
 from registry.application.ports import BatchFilter, BatchSummary
 from registry.application.service import Registry
@@ -108,6 +107,7 @@ class Context:
     kind: str
     custody: Any = None  # the custody totals once the batches were read (custody.keep_custody)
     derived: Any = None  # what a builder's pass over the batches derived (e.g. the compliance totals)
+    kept: set[str] = field(default_factory=set)  # keys of the rows kept in the view (AsOfView.keep)
     _names: dict[UUID, str] = field(default_factory=dict)
 
     @property
@@ -179,14 +179,43 @@ class Context:
     # ---------------------------------------------------------------------- batches
     def batches(self) -> Iterator[BatchSummary]:
         """The batches the filters select, in the order they were created (streamed a page at a time)."""
+        for page in self.batch_pages():
+            yield from page
+
+    def batch_pages(self) -> Iterator[list[BatchSummary]]:
+        """The batches the filters select, in the order they were created, a page at a time."""
         token = ""
         while True:
             page, token = self.read_models.list_batches(BatchFilter(partner_id=self.filters.partner), PAGE, token)
-            for summary in page:
-                if self.filters.authorization is None or self.cleared_under(summary.batch_id):
-                    yield summary
+            selected = [
+                summary for summary in page
+                if self.filters.authorization is None or self.cleared_under(summary.batch_id)
+            ]
+            if selected:
+                yield selected
             if not token:
                 return
+
+    def batch_rows(self, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+        """The batch inventory's rows of these batches (order data, clearance status, ...), by id, read
+        in a few queries; a batch with no row is absent."""
+        t = self.table("batch_inventory", "batch")
+        found: dict[UUID, dict[str, Any]] = {}
+        for i in range(0, len(ids), PAGE):
+            for r in self.rows(select(t).where(t.c.batch_id.in_(ids[i: i + PAGE]))):
+                found[r["batch_id"]] = dict(r)
+        return found
+
+    def po_numbers(self, ids: Iterable[UUID]) -> dict[UUID, str]:
+        """The PO numbers of these batches, by id (a batch with no row is absent)."""
+        t = self.table("batch_inventory", "batch")
+        wanted = list(dict.fromkeys(ids))
+        found: dict[UUID, str] = {}
+        for i in range(0, len(wanted), PAGE):
+            stmt = select(t.c.batch_id, t.c.po_number).where(t.c.batch_id.in_(wanted[i: i + PAGE]))
+            for r in self.rows(stmt):
+                found[r["batch_id"]] = r["po_number"]
+        return found
 
     def cleared_under(self, batch_id: UUID) -> bool:
         wanted = str(self.filters.authorization)
@@ -200,16 +229,11 @@ class Context:
 
     # ------------------------------------------------------------------------ tables
     def table(self, projection: str, name: str) -> Table:
-        return self.view.read_models.projections[projection].tables(1)[name]
-
-    def scalar(self, stmt: Select[Any]) -> Any:
-        with reading(self.view.engine) as conn:
-            return conn.execute(stmt).scalar()
+        return self.view.table(projection, name)
 
     def rows(self, stmt: Select[Any]) -> Iterator[Any]:
-        """Stream a query's rows from the view (one read transaction per call)."""
-        with reading(self.view.engine) as conn:
-            yield from conn.execute(stmt).mappings()
+        """Stream a query's rows from the view's read models."""
+        yield from self.view.rows(stmt)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -235,8 +259,12 @@ def serial_range(serials: Sequence[str]) -> str:
         return ""
     if len(serials) == 1:
         return serials[0]
-    ordered = sorted(serials, key=lambda s: (len(s), s))
-    first, last = ordered[0], ordered[-1]
+    lengths = set(map(len, serials))
+    if len(lengths) == 1:  # the usual case: ordering by (length, serial) is ordering by serial
+        first, last = min(serials), max(serials)
+    else:
+        first = min(serials, key=lambda s: (len(s), s))
+        last = max(serials, key=lambda s: (len(s), s))
     text = f"{first} \u2013 {last} ({len(serials):,})"
     if all(s.isdigit() for s in (first, last)) and int(last) - int(first) + 1 != len(serials):
         text += ", not contiguous"

@@ -9,21 +9,25 @@ retention dates; and the chain of custody of every batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import select
+
 from projections.common import STAGES
+from projections.compliance import retention_basis, utc
+from projections.compliance_queries import ExportRecord
 from projections.queries import CustodyEntry
 from registry.application.ports import BatchSummary
-from registry.domain.compliance_rules import RULES
+from registry.domain.compliance_rules import RULES, retention_until
 from registry.domain.country_groups import CountryGroups
 from registry.domain.licensing import PartyFacts, headquarters_check
 from registry.domain.reference import ExportAuthorization, Party
 from registry.reports.builders import findings as findings_section
-from registry.reports.builders.common import STAGE_TITLES, Context, serial_range
+from registry.reports.builders.common import PAGE, STAGE_TITLES, Context, serial_range
 from registry.reports.builders.custody import CustodyTotals, batch_sections, keep_custody_of
 from registry.reports.model import (
     Block,
@@ -82,14 +86,19 @@ def keep_batches(ctx: Context) -> CustodyTotals:
     groups = ctx.registry.country_groups.in_force(ctx.as_of.occurred_by or ctx.as_of.recorded_by)
     selected: set[UUID] = set()
     ctx.derived = selected
-    for b in ctx.batches():
-        selected.add(b.batch_id)
-        trail = ctx.trail(b.batch_id)
-        ctx.view.keep(SHIPMENTS, _shipment_rows(ctx, b, trail))
-        ctx.view.keep(PARTIES, _party_rows(ctx, b, trail, groups))
-        ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
-        ctx.view.keep(RETENTION, _retention_rows(ctx, b))
-        keep_custody_of(ctx, totals, b, trail)
+    with ctx.view.keeping():
+        for page in ctx.batch_pages():
+            ids = [b.batch_id for b in page]
+            details = ctx.batch_rows(ids)
+            exports = _exports(ctx, ids)
+            for b in page:
+                selected.add(b.batch_id)
+                trail = ctx.trail(b.batch_id)
+                ctx.view.keep(SHIPMENTS, _shipment_rows(ctx, b, trail))
+                ctx.view.keep(PARTIES, _party_rows(ctx, b, trail, groups))
+                ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
+                ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
+                keep_custody_of(ctx, totals, b, trail, details.get(b.batch_id))
     ctx.custody = totals
     return totals
 
@@ -205,9 +214,12 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
     def entries() -> Iterator[tuple[Cell, ...]]:
         pos: dict[UUID, str] = {}
         for auth in _authorizations_selected(ctx):
+            missing = [entry["batch_id"] for entry in auth.ledger if entry["batch_id"] not in pos]
+            found = ctx.po_numbers(missing)
+            for batch_id in missing:
+                if batch_id not in pos:
+                    pos[batch_id] = f"{found[batch_id]} ({batch_id})" if batch_id in found else str(batch_id)
             for entry in auth.ledger:
-                if entry["batch_id"] not in pos:
-                    pos[entry["batch_id"]] = _po(ctx, entry["batch_id"])
                 yield (
                     _label(auth), entry["occurred_at"], entry["kind"], pos[entry["batch_id"]],
                     int(entry["quantity"]) if entry["kind"] == "drawn" else -int(entry["quantity"]),
@@ -225,11 +237,6 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
         entries,
         note="Draws are positive, returns negative. Values in different currencies are not summed.",
     )
-
-
-def _po(ctx: Context, batch_id: UUID) -> str:
-    detail = ctx.read_models.get_batch(batch_id)
-    return f"{detail.summary.po_number} ({batch_id})" if detail is not None else str(batch_id)
 
 
 # ---------------------------------------------------------------------------- shipments
@@ -433,11 +440,32 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 # ----------------------------------------------------------------------------- retention
-def _retention_rows(ctx: Context, b: BatchSummary) -> Iterator[tuple[Cell, ...]]:
-    record = ctx.read_models.batch_compliance(b.batch_id)
-    if record is None:
-        return
-    for x in record.exports:
+def _exports(ctx: Context, ids: Sequence[UUID]) -> dict[UUID, list[ExportRecord]]:
+    """The export records of these batches as :meth:`ReadModels.batch_compliance` gives them (its
+    ``exports``: each shipment in log order, with its retention dates), read in a few queries."""
+    batch = ctx.table("compliance", "batch")
+    shipment = ctx.table("compliance", "shipment")
+    found: dict[UUID, list[ExportRecord]] = {}
+    for i in range(0, len(ids), PAGE):
+        stmt = (
+            select(shipment, batch.c.last_transaction_at.label("batch_last_transaction_at"))
+            .join(batch, batch.c.batch_id == shipment.c.batch_id)
+            .where(shipment.c.batch_id.in_(ids[i: i + PAGE]))
+            .order_by(shipment.c.batch_id, shipment.c.position)
+        )
+        for r in ctx.rows(stmt):
+            basis = retention_basis(r["shipped_at"], r["batch_last_transaction_at"])
+            found.setdefault(r["batch_id"], []).append(ExportRecord(
+                shipment_id=r["shipment_id"], shipped_at=utc(r["shipped_at"]), quantity=r["quantity"],
+                received=r["received"], destination_country=r["destination_country"],
+                destination_site_id=r["destination_site_id"], retention_basis_at=basis,
+                retention_until=retention_until(basis),
+            ))
+    return found
+
+
+def _retention_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord]) -> Iterator[tuple[Cell, ...]]:
+    for x in exports:
         site = f", {ctx.name(x.destination_site_id)}" if x.destination_site_id else ""
         yield (b.po_number, x.shipment_id, x.shipped_at, x.quantity, x.destination_country + site,
                x.retention_basis_at, x.retention_until)

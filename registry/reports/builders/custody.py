@@ -83,20 +83,26 @@ def keep_custody(ctx: Context) -> CustodyTotals:
     if isinstance(ctx.custody, CustodyTotals):
         return ctx.custody
     totals = CustodyTotals()
-    for b in ctx.batches():
-        keep_custody_of(ctx, totals, b, ctx.trail(b.batch_id))
+    with ctx.view.keeping():
+        for page in ctx.batch_pages():
+            details = ctx.batch_rows([b.batch_id for b in page])
+            for b in page:
+                keep_custody_of(ctx, totals, b, ctx.trail(b.batch_id), details.get(b.batch_id))
     ctx.custody = totals
     return totals
 
 
-def keep_custody_of(ctx: Context, totals: CustodyTotals, b: BatchSummary, trail: list[CustodyEntry]) -> None:
-    """Keep one batch's description and custody rows, and count it (a step of keep_custody)."""
+def keep_custody_of(
+    ctx: Context, totals: CustodyTotals, b: BatchSummary, trail: list[CustodyEntry], detail: Mapping[str, Any] | None
+) -> None:
+    """Keep one batch's description and custody rows, and count it (a step of keep_custody); ``detail``:
+    the batch's row in the batch inventory (:meth:`Context.batch_rows`)."""
     totals.events += sum(1 for e in trail if e.batch_id == b.batch_id)
     totals.shipments += sum(1 for e in trail if e.batch_id == b.batch_id and e.event_type == "Shipped")
     for s in STAGES:
         totals.units[s] += b.units_by_stage.get(s, 0)
     ctx.view.keep(f"custody/{totals.batches}", _trail_rows(ctx, b.batch_id, trail))
-    ctx.view.keep(BATCHES_KEY, [(b.po_number, b.batch_id, _describe_batch(ctx, b))])
+    ctx.view.keep(BATCHES_KEY, [(b.po_number, b.batch_id, _describe_batch(ctx, b, detail))])
     totals.batches += 1
 
 
@@ -128,17 +134,18 @@ def batch_sections(ctx: Context, new_page: bool = True) -> Iterator[Section]:
         )
 
 
-def _describe_batch(ctx: Context, b: BatchSummary) -> str:
-    detail = ctx.read_models.get_batch(b.batch_id)
+def _describe_batch(ctx: Context, b: BatchSummary, detail: Mapping[str, Any] | None) -> str:
     stages = ", ".join(f"{STAGE_TITLES[s].lower()} {n:,}" for s, n in b.units_by_stage.items() if n)
     text = f"{b.quantity:,} units of {ctx.name(b.model_id)} bought by {ctx.name(b.buyer_id)}"
     if detail is not None:
-        text += f" from {ctx.name(detail.supplier_id)} at {detail.unit_price} {detail.currency} a unit"
-        if detail.parent_id is not None:
-            text += f"; split from batch {detail.parent_id}"
-        text += f"; clearance {detail.clearance_status}"
-        if detail.authorization_number:
-            text += f" under {detail.authorization_number}"
+        text += (
+            f" from {ctx.name(detail['supplier_id'])} at {Decimal(detail['unit_price'])} {detail['currency']} a unit"
+        )
+        if detail["parent_id"] is not None:
+            text += f"; split from batch {detail['parent_id']}"
+        text += f"; clearance {detail['clearance_status']}"
+        if detail["authorization_number"]:
+            text += f" under {detail['authorization_number']}"
     return text + f"; now {b.stage.replace('_', ' ')}" + (f" ({stages})" if stages else "") + "."
 
 

@@ -33,9 +33,22 @@ BY_SEVERITY = tuple(reversed(SEVERITIES))  # critical first
 STATUSES = tuple(s.value for s in FindingStatus)
 
 
+KEY = "compliance/findings"
+
+
 def findings(ctx: Context) -> Iterator[Finding]:
-    """The findings the filters select, in the order they were raised (a page at a time). With an
-    authorization filter: the findings naming the authorization or a batch cleared under it."""
+    """The findings the filters select, in the order they were raised. With an authorization filter:
+    the findings naming the authorization or a batch cleared under it. Read from the view once (a page
+    at a time) and kept in it (:meth:`AsOfView.keep`): the report lists them in several tables, each
+    rendering pass reads them back."""
+    if KEY not in ctx.kept:
+        ctx.view.keep(KEY, ((f,) for f in _selected(ctx)))
+        ctx.kept.add(KEY)
+    for (f,) in ctx.view.kept(KEY):
+        yield f
+
+
+def _selected(ctx: Context) -> Iterator[Finding]:
     token = ""
     cleared: dict[UUID, bool] = {}
     while True:
