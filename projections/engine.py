@@ -392,6 +392,24 @@ class RowCache:
         for r in rows:
             self.put(r)
 
+    def _split(self, keys: Sequence[Any]) -> tuple[list[Row], list[Any]]:
+        """The cached rows of single-column ``keys``, and the keys the cache does not know
+        (none when the whole generation is in memory: a key it lacks has no row)."""
+        held = self.rows
+        if self.memory:
+            return [r for k in keys if (r := held.get((k,))) is not None], []
+        cached: list[Row] = []
+        uncached: list[Any] = []
+        for k in keys:
+            key = (k,)
+            if key in held:
+                row = held[key]
+                if row is not None:
+                    cached.append(row)
+            else:
+                uncached.append(k)
+        return cached, uncached
+
     def tally(self, keys: Sequence[Any], columns: Sequence[str]) -> dict[tuple[Any, ...], int]:
         """How many rows of ``keys`` (a single-column primary key) hold each combination of
         ``columns``' values: cached rows from the cache, the others with one ``GROUP BY`` query
@@ -399,21 +417,8 @@ class RowCache:
         self.bulk = True
         assert len(self.pk) == 1, "tally needs a single-column primary key"
         counts: dict[tuple[Any, ...], int] = {}
-        held = self.rows
-        uncached: list[Any] = []
         values_of = _getter(columns)
-        if self.memory:
-            found = [r for k in keys if (r := held.get((k,))) is not None]
-        else:
-            found = []
-            for k in keys:
-                key = (k,)
-                if key in held:
-                    row = held[key]
-                    if row is not None:
-                        found.append(row)
-                else:
-                    uncached.append(k)
+        found, uncached = self._split(keys)
         for values in map(values_of, found):
             counts[values] = counts.get(values, 0) + 1
         if uncached:
@@ -453,22 +458,9 @@ class RowCache:
             target = tuple(to.get(c, v) for c, v in zip(by, start, strict=True))
             if target != start and target in moves:
                 chained = True
-        held = self.rows
-        uncached: list[Any] = []
         if chained:
             self.prefetch(keys)
-        if self.memory:
-            cached = [r for k in keys if (r := held.get((k,))) is not None]
-        else:
-            cached = []
-            for k in keys:
-                key = (k,)
-                if key in held:
-                    row = held[key]
-                    if row is not None:
-                        cached.append(row)
-                else:
-                    uncached.append(k)
+        cached, uncached = self._split(keys)
         position_of = _getter(by)
         changed: list[Row] = []
         for row in cached:

@@ -16,8 +16,8 @@ from tests.e2e.conftest import RunningServer, Stubs
 from tests.e2e.world import as_actor, build_world, clear, place_order
 
 
-def deliver(api: Stubs, w, batch: str, serials: list[str]) -> int:  # type: ignore[no-untyped-def]
-    """Register, ship, receive, install and assign ``serials``; returns the last position."""
+def receive(api: Stubs, w, batch: str, serials: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Register, ship and receive ``serials``."""
     md = as_actor()
     api.commands.RegisterSerials(c.RegisterSerialsRequest(
         batch_id=batch, units=[c.UnitIdentity(serial=s) for s in serials]), metadata=md)
@@ -25,6 +25,12 @@ def deliver(api: Stubs, w, batch: str, serials: list[str]) -> int:  # type: igno
                                     destination_site_id=w.site, serials=serials), metadata=md)
     api.commands.Receive(c.ReceiveRequest(batch_id=batch, shipment_id="S1", receiving_party_id=w.consignee,
                                           site_id=w.site, serials=serials), metadata=md)
+
+
+def deliver(api: Stubs, w, batch: str, serials: list[str]) -> int:  # type: ignore[no-untyped-def]
+    """Register, ship, receive, install and assign ``serials``; returns the last position."""
+    md = as_actor()
+    receive(api, w, batch, serials)
     api.commands.Install(c.InstallRequest(batch_id=batch, site_id=w.site, rack="R1", host="H1",
                                           serials=serials), metadata=md)
     return int(api.commands.Assign(c.AssignRequest(batch_id=batch, assignee_id=w.consignee, purpose="training",
@@ -124,12 +130,7 @@ def test_an_installation_report_places_each_rack_through_the_api_in_one_command(
     clear(api, w, batch, 4)
     md = as_actor()
     serials = ["P1", "P2", "P3", "P4"]
-    api.commands.RegisterSerials(c.RegisterSerialsRequest(
-        batch_id=batch, units=[c.UnitIdentity(serial=s) for s in serials]), metadata=md)
-    api.commands.Ship(c.ShipRequest(batch_id=batch, shipment_id="S1", destination_country="KR",
-                                    destination_site_id=w.site, serials=serials), metadata=md)
-    api.commands.Receive(c.ReceiveRequest(batch_id=batch, shipment_id="S1", receiving_party_id=w.consignee,
-                                          site_id=w.site, serials=serials), metadata=md)
+    receive(api, w, batch, serials)
     with pytest.raises(grpc.RpcError) as refused:
         api.commands.Install(c.InstallRequest(batch_id=batch, site_id=w.site, rack="R1", placements=[
             c.Placement(rack="R1", serials=serials)]), metadata=md)
