@@ -264,7 +264,7 @@ def measure_lag(target: str, params: Params, run_tag: str, rate: float, duration
               "errors": r.errors, "not_sent": r.not_sent, "achieved_rate": r.achieved_rate, "lag": lag.as_dict(),
               "unobserved": r.completed - lag.count, "command_latency": cmd.as_dict(),
               "poll_interval_ms": 1000 * span / max(polls - 1, 1), "lanes": params.lag_lanes,
-              "poll_gap_max_ms": 1000 * max((b[0] - a[0] for a, b in zip(watch.observed, watch.observed[1:])),
+              "poll_gap_max_ms": 1000 * max((b[0] - a[0] for a, b in itertools.pairwise(watch.observed)),
                                             default=0.0)}
     say(f"  offered {fmt(rate)}/s -> achieved {fmt(r.achieved_rate)}/s ({r.completed:,} commands); "
         f"lag p50 {fmt(lag.p50_ms)} ms, p99 {fmt(lag.p99_ms)} ms (poll every ~{result['poll_interval_ms']:.0f} ms, "
