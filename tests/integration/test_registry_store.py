@@ -444,3 +444,16 @@ def test_granting_after_a_split_clears_at_most_what_the_batch_still_holds(world:
     world.do("split_batch", c.SplitBatch, batch_id=batch, quantity=2)
     world.do("grant_clearance", c.GrantClearance, batch_id=batch, authorization_id=world.license)
     assert world.registry.get_batch(batch).cleared_quantity == 4
+
+
+def test_a_saved_batch_is_cached_at_its_new_version_so_the_next_load_applies_nothing_again(
+    world: World, registry: Registry
+) -> None:
+    batch = world.order(8)
+    world.clear(batch, 8)
+    shipped = world.ship(batch, quantity=8)
+
+    cached = registry.repository.cache.get(batch)  # type: ignore[union-attr]
+    assert cached.version == shipped.version
+    assert cached.units_by_stage()[Stage.IN_TRANSIT] == 8
+    assert registry.repository.get(batch).version == shipped.version
