@@ -24,7 +24,7 @@ from google.protobuf.message import Message
 
 from bench.stats import schedule
 from registry.api.v1 import commands_pb2_grpc, events_pb2, events_pb2_grpc, queries_pb2, queries_pb2_grpc
-from registry.demo.grpc_load import rpc_name, to_request
+from registry.demo.grpc_load import rpc_name, to_request, wait_for_projections
 from registry.demo.scenario import Step
 
 ACTOR = "bench"
@@ -259,20 +259,11 @@ async def projection_status(target: str) -> queries_pb2.GetProjectionStatusRespo
 
 
 async def wait_caught_up(target: str, position: int, timeout: float, interval: float = 0.05) -> float:
-    """Poll until every active projection has reached ``position`` and has no lag; returns the
-    perf_counter time it was seen."""
-    deadline = time.perf_counter() + timeout
-    async with channel(target) as ch:
-        stub = queries_pb2_grpc.QueryServiceStub(ch)
-        while True:
-            r = await stub.GetProjectionStatus(queries_pb2.GetProjectionStatusRequest(), timeout=30)
-            active = [p for p in r.projections if p.state == "active"]
-            if active and all(p.position >= position and p.lag_events == 0 for p in active):
-                return time.perf_counter()
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"projections not caught up with {position} after {timeout} s: "
-                                   + ", ".join(f"{p.name}={p.position}" for p in r.projections))
-            await asyncio.sleep(interval)
+    """Poll until every active projection has reached ``position`` (what ``gpureg demo`` waits
+    for: :func:`registry.demo.grpc_load.wait_for_projections`); returns the perf_counter time it
+    was seen."""
+    await wait_for_projections(target, position, interval=interval, timeout=timeout)
+    return time.perf_counter()
 
 
 # ------------------------------------------------------------------------------ streaming

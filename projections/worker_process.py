@@ -45,6 +45,7 @@ class ProjectionProcess:
         self._command = worker_command(poll_interval)
         self._stop_timeout = stop_timeout
         self._proc: subprocess.Popen[bytes] | None = None
+        self._spawned_at = 0.0
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
@@ -71,6 +72,7 @@ class ProjectionProcess:
         assert proc.stdin is not None
         os.set_blocking(proc.stdin.fileno(), False)
         self._proc = proc
+        self._spawned_at = time.monotonic()
         self.starts += 1
         log.info("projection worker process %d started", proc.pid)
 
@@ -82,7 +84,8 @@ class ProjectionProcess:
             code = proc.wait()
             if self._stopping.is_set():
                 return
-            started = time.monotonic()
+            if time.monotonic() - self._spawned_at > 60:  # it ran a while: not a crash loop
+                pause = 0.5
             log.error("projection worker process %d exited with %s; starting another in %.1f s",
                       proc.pid, code, pause)
             if self._stopping.wait(pause):
@@ -92,7 +95,7 @@ class ProjectionProcess:
                     return
                 self._close_stdin(proc)
                 self._spawn()
-            pause = 0.5 if time.monotonic() - started > 60 else min(pause * 2, 30.0)
+            pause = min(pause * 2, 30.0)
 
     def wake(self) -> None:
         """The server appended to the log: let the worker read it now (never blocks)."""
