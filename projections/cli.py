@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -206,15 +204,10 @@ def run(
             standby_interval=standby_interval,
         )
 
-        def on_signal(signum: int, _frame: FrameType | None) -> None:
-            logging.getLogger(__name__).info("signal %d: stopping", signum)
-            runner.request_stop()
+        from projections.worker_process import follow_stdin, stop_on_signals
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        stop_on_signals(runner.request_stop)
         if wake_on_stdin:
-            from projections.worker_process import follow_stdin
-
             follow_stdin(runner.wake, runner.request_stop)
         typer.echo(f"projection worker {runner.worker_id} running {[p.name for p in chosen]}")
         runner.run_forever()

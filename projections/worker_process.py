@@ -22,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from types import FrameType
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +150,27 @@ def follow_stdin(wake: Callable[[], None], stop: Callable[[], None]) -> threadin
     thread = threading.Thread(target=read, name="wake-on-stdin", daemon=True)
     thread.start()
     return thread
+
+
+def stop_on_signals(stop: Callable[[], None], signals: tuple[int, ...] | None = None) -> None:
+    """Call ``stop()`` when one of ``signals`` (SIGTERM, SIGINT) arrives.
+
+    Python runs a signal handler in the main thread between two bytecodes, possibly while that
+    thread holds the internal lock of a ``threading.Event`` it is waiting on (``Event.wait``
+    takes it before it sleeps and again after). ``stop()`` sets such events; called in the
+    handler it would try to take a lock its own thread holds, and the worker would hang for
+    ever instead of stopping (it did, once in a few hundred CI runs). So the handler only
+    starts a thread that calls ``stop()``: that thread waits for the lock, which the main
+    thread releases as soon as the handler returns.
+    """
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        threading.Thread(target=_stop_after_signal, args=(stop, signum), name="stop-on-signal",
+                         daemon=True).start()
+
+    for sig in signals if signals is not None else (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+
+
+def _stop_after_signal(stop: Callable[[], None], signum: int) -> None:
+    log.info("signal %d: stopping", signum)
+    stop()
