@@ -12,6 +12,7 @@ prints, and use CSV or JSON for bulk data.
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -68,7 +69,12 @@ def pdf_bytes(report: Report, digest: str) -> bytes:
     """The PDF, laid out by WeasyPrint from this report's HTML, with every varying field pinned:
     creation and modification dates (document and attachment) are the recorded-by time, the file
     identifier is derived from the digest, the recorded inputs travel as an embedded file
-    ``report-inputs.json`` and the digest as the Keywords and a ``reportdigest`` info entry."""
+    ``report-inputs.json`` and the digest as the Keywords and a ``reportdigest`` info entry.
+
+    Embedded font subsets are made by fontTools, which stamps each with the current time unless
+    ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) is set; it is set here, to 0
+    unless the environment already chose a value, so the bytes do not depend on the clock."""
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
     import weasyprint  # heavy (loads pango): only when a PDF is asked for
 
     html = io.BytesIO()

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -108,6 +109,14 @@ def pdftotext(data: bytes, tmp_path: Path) -> str:
 
 
 def test_two_renders_of_the_same_report_give_the_same_pdf_bytes(pdf: bytes) -> None:
+    assert render_bytes(three_page_report(), Format.PDF) == pdf
+
+
+def test_a_pdf_rendered_a_day_later_is_byte_identical(pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    # fontTools stamps each embedded font subset with the time it was made unless told not to;
+    # two renders a second apart differed (a report re-generated for an auditor must not).
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 86_400)
     assert render_bytes(three_page_report(), Format.PDF) == pdf
 
 
