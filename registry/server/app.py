@@ -63,6 +63,7 @@ class ApiServer:
         self.port: int | None = None
         self._server: Any = None
         self._blocking: Blocking | None = None
+        self._commands: Blocking | None = None
         self._notifier: LogNotifier | None = None
         self._health: HealthServicer | None = None
 
@@ -76,6 +77,7 @@ class ApiServer:
         """Bind, start serving, and return the bound port (useful with ``listen`` port 0)."""
         settings = self.settings
         self._blocking = Blocking(settings.worker_threads)
+        self._commands = Blocking(settings.command_lane_threads, name="gpureg-command")
         self._notifier = LogNotifier()
         limit = settings.max_message_bytes
         server = grpc.aio.server(
@@ -86,14 +88,15 @@ class ApiServer:
             ],
         )
         commands_pb2_grpc.add_CommandServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            CommandServicer(self.registry, self._blocking, self._notifier), server)
+            CommandServicer(self.registry, self._commands, self._notifier), server)
         queries_pb2_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
             QueryServicer(self.registry, self._blocking, self.read_models), server)
         events_pb2_grpc.add_EventServiceServicer_to_server(  # type: ignore[no-untyped-call]
             EventServicer(self.registry, self._blocking, self._notifier,
                           settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            ComplianceServicer(self.registry, self._blocking, self._notifier, self.read_models), server)
+            ComplianceServicer(self.registry, self._blocking, self._notifier, self.read_models,
+                               commands=self._commands), server)
         reports_pb2_grpc.add_ReportServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ReportServicer(self.registry, self._blocking, self.read_models), server)
         self._health = HealthServicer()
@@ -122,11 +125,13 @@ class ApiServer:
         finish for up to ``grace`` seconds (settings.grace_seconds by default), then release."""
         if self._server is None:
             return
-        assert self._health is not None and self._notifier is not None and self._blocking is not None
+        assert self._health is not None and self._notifier is not None
+        assert self._blocking is not None and self._commands is not None
         await self._health.enter_graceful_shutdown()
         self._notifier.close()
         await self._server.stop(self.settings.grace_seconds if grace is None else grace)
         self._server = None
+        self._commands.shutdown()
         self._blocking.shutdown()
         if self.read_side is not None:
             self.read_side.close()

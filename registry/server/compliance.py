@@ -86,10 +86,12 @@ class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
     """Serves registry.api.v1.ComplianceService."""
 
     def __init__(
-        self, registry: Registry, blocking: Blocking, notifier: LogNotifier, read_models: ReadModels | None = None
+        self, registry: Registry, blocking: Blocking, notifier: LogNotifier, read_models: ReadModels | None = None,
+        commands: Blocking | None = None,
     ) -> None:
         self._registry = registry
         self._blocking = blocking
+        self._commands = commands or blocking  # the command lane (ApiServer: one thread on SQLite)
         self._notifier = notifier
         self._findings = FindingQueries(read_models, blocking)
 
@@ -102,7 +104,7 @@ class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
         use_case: Callable[[str, C], CommandResult],
         response: Callable[..., R],
     ) -> R:
-        return await run_command(request, context, model, use_case, response, self._blocking, self._notifier)
+        return await run_command(request, context, model, use_case, response, self._commands, self._notifier)
 
     async def ImportScreeningList(
         self, request: pb.ImportScreeningListRequest, context: Any

@@ -22,8 +22,8 @@ R = TypeVar("R")
 class Blocking:
     """Runs blocking calls on a bounded thread pool and awaits them."""
 
-    def __init__(self, workers: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gpureg-io")
+    def __init__(self, workers: int, name: str = "gpureg-io") -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
     async def __call__(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         loop = asyncio.get_running_loop()
