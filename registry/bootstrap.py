@@ -12,6 +12,7 @@ from registry.infrastructure.store import ensure_postgres_schema, event_store_en
 
 if TYPE_CHECKING:
     from projections.read_side import ReadSide
+    from registry.infrastructure.durability import WalSync
     from registry.server.app import ApiServer
 
 
@@ -58,4 +59,13 @@ def build_server(
     read_side = build_read_side(settings, registry) if with_read_side else None
     if read_side is not None:  # officers' decisions name findings of the compliance read model
         registry.configure_compliance(findings=read_side.read_models)
-    return ApiServer(settings, registry, read_side)
+    return ApiServer(settings, registry, read_side, durability=group_sync(settings, registry))
+
+
+def group_sync(settings: Settings, registry: Registry) -> WalSync | None:
+    """On a SQLite file, commands share fsyncs (registry/infrastructure/durability.py)."""
+    from registry.infrastructure.recorders import RegistrySQLiteRecorder
+
+    if settings.group_sync and isinstance(registry.recorder, RegistrySQLiteRecorder):
+        return registry.recorder.defer_sync()
+    return None

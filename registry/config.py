@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="on SIGTERM/SIGINT, how long in-flight calls may finish"
     )
     worker_threads: int = Field(default=8, ge=1, description="threads running blocking store calls")
+    group_sync: bool = Field(
+        default=True,
+        description="SQLite file store: acknowledge each command after a WAL fsync shared with the "
+                    "commands around it, done while the next one runs (off: one fsync inside each commit)",
+    )
     command_threads: int | None = Field(
         default=None, ge=1,
         description="threads running commands (writes); default 1 on SQLite, worker_threads on PostgreSQL",

@@ -33,10 +33,11 @@ from registry.api.v1 import (
 )
 from registry.application.service import Registry
 from registry.config import Settings
+from registry.infrastructure.durability import WalSync
 from registry.server.actor import ActorInterceptor
 from registry.server.commands import CommandServicer
 from registry.server.compliance import ComplianceServicer
-from registry.server.concurrency import Blocking, LogNotifier
+from registry.server.concurrency import Blocking, CommandLane, LogNotifier
 from registry.server.decoding import RequestDecodingInterceptor
 from registry.server.events import EventServicer
 from registry.server.queries import QueryServicer
@@ -55,15 +56,18 @@ class ApiServer:
     """The registry's gRPC API on one listen address. Create inside no particular loop; start
     and stop it from the event loop that serves it."""
 
-    def __init__(self, settings: Settings, registry: Registry, read_side: ReadSide | None) -> None:
+    def __init__(
+        self, settings: Settings, registry: Registry, read_side: ReadSide | None, durability: WalSync | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = registry
+        self.durability = durability
         self.read_side = read_side
         self.read_models = read_side.read_models if read_side is not None else None
         self.port: int | None = None
         self._server: Any = None
         self._blocking: Blocking | None = None
-        self._commands: Blocking | None = None
+        self._commands: CommandLane | None = None
         self._notifier: LogNotifier | None = None
         self._health: HealthServicer | None = None
 
@@ -77,7 +81,9 @@ class ApiServer:
         """Bind, start serving, and return the bound port (useful with ``listen`` port 0)."""
         settings = self.settings
         self._blocking = Blocking(settings.worker_threads)
-        self._commands = Blocking(settings.command_lane_threads, name="gpureg-command")
+        self._commands = CommandLane(
+            settings.command_lane_threads, self.durability.durable if self.durability is not None else None
+        )
         self._notifier = LogNotifier()
         limit = settings.max_message_bytes
         server = grpc.aio.server(
@@ -133,6 +139,8 @@ class ApiServer:
         self._server = None
         self._commands.shutdown()
         self._blocking.shutdown()
+        if self.durability is not None:
+            self.durability.close()
         if self.read_side is not None:
             self.read_side.close()
 

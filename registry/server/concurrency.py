@@ -2,16 +2,16 @@
 
 The registry (eventsourcing, SQLite/PostgreSQL drivers) blocks; the gRPC server is asyncio.
 Every registry call runs on a bounded thread pool (:class:`Blocking`) so the event loop keeps
-serving. :class:`LogNotifier` lets live subscriptions wake as soon as this process has written
-events, instead of waiting for their next poll of the log (writes by other processes are found
-by that poll).
+serving; commands run on their own :class:`CommandLane`. :class:`LogNotifier` lets live
+subscriptions wake as soon as this process has written events, instead of waiting for their
+next poll of the log (writes by other processes are found by that poll).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
@@ -31,6 +31,22 @@ class Blocking:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class CommandLane(Blocking):
+    """The threads that run commands. With ``durable`` (a SQLite store's group fsync, see
+    registry/infrastructure/durability.py), a call returns only once what it wrote is on disk;
+    the lane's thread meanwhile runs the next command."""
+
+    def __init__(self, workers: int, durable: Callable[[], Awaitable[None]] | None = None) -> None:
+        super().__init__(workers, name="gpureg-command")
+        self._durable = durable
+
+    async def __call__(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        result = await super().__call__(fn, *args, **kwargs)
+        if self._durable is not None:
+            await self._durable()
+        return result
 
 
 class LogNotifier:
