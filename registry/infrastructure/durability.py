@@ -84,13 +84,15 @@ class WalSync:
         self.syncs += 1
 
     def close(self) -> None:
-        """Sync what is waiting, then stop the thread."""
+        """Sync what is waiting, stop the thread, and sync once more: a command still running
+        when the server stopped (never acknowledged) reaches the disk too."""
         with self._cond:
             self._closed = True
             self._cond.notify()
             thread = self._thread
         if thread is not None:
             thread.join(timeout=30)
+        self.sync()
 
     def _run(self) -> None:
         while True:

@@ -11,13 +11,14 @@ Keyword arguments reach ``insert_events`` from ``Application.save(**kwargs)``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQLiteCursor, SQLiteDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -31,6 +32,7 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, *, events_table_name: str = "stored_events") -> None:
         self.claims_table_name = "serial_claims"  # read by the create statements in __init__
         self.wal_sync: WalSync | None = None
+        self._normal_sync: weakref.WeakSet[SQLiteConnection] = weakref.WeakSet()  # connections told
         super().__init__(datastore, events_table_name=events_table_name)
 
     def defer_sync(self) -> WalSync | None:
@@ -48,7 +50,9 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
         if self.wal_sync is None:
             return super().insert_events(stored_events, **kwargs)
         with self.datastore.get_connection(commit=True) as connection:
-            connection.cursor().execute("PRAGMA synchronous=NORMAL")  # per connection; outside BEGIN
+            if connection not in self._normal_sync:
+                connection.cursor().execute("PRAGMA synchronous=NORMAL")  # per connection; outside BEGIN
+                self._normal_sync.add(connection)
             with connection.transaction(commit=True) as c:
                 return self._insert_events(c, stored_events, **kwargs)
 

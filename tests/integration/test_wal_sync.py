@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import grpc
 import pytest
 
 from registry.api.v1 import commands_pb2 as c
+from registry.application import commands as cmd
 from registry.bootstrap import build_registry, group_sync
 from registry.config import Settings
 from registry.infrastructure.durability import WalSync
@@ -46,9 +48,14 @@ def wal_db(tmp_path: Path) -> Iterator[str]:
         registry.close()
 
 
-def _party(name: str) -> object:
-    from registry.application import commands as cmd
+def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
 
+
+def _party(name: str) -> cmd.RegisterParty:
     return cmd.parse(cmd.RegisterParty, {"name": name, "country": "KR", "roles": ["operator"],
                                          "headquarters_country": "KR"})
 
@@ -61,9 +68,11 @@ def test_one_fsync_serves_every_request_made_while_the_previous_one_ran(wal_db: 
     for _ in range(9):
         sync.request(done.append)
     sync.gate.set()
-    sync.close()
+    wait_for(lambda: len(done) == 10)
     assert done == [None] * 10
     assert sync.syncs == 2  # one for the first request, one for the nine that waited behind it
+    sync.close()
+    assert sync.syncs == 3  # and a last one on the way out
 
 
 def test_durable_returns_after_an_fsync_that_started_after_the_call(wal_db: str) -> None:
@@ -78,8 +87,8 @@ def test_durable_returns_after_an_fsync_that_started_after_the_call(wal_db: str)
         return held
 
     assert asyncio.run(go()) is True
-    sync.close()
     assert sync.syncs == 1
+    sync.close()
 
 
 def test_a_failed_fsync_is_reported_to_every_waiter_of_its_group(wal_db: str) -> None:
@@ -92,6 +101,7 @@ def test_a_failed_fsync_is_reported_to_every_waiter_of_its_group(wal_db: str) ->
 
     with pytest.raises(OSError, match="injected"):
         asyncio.run(go())
+    sync.fail = False
     sync.close()
 
 
