@@ -13,10 +13,14 @@ lost" holds as before (tests/integration/test_wal_sync.py). The WAL only grows a
 SQLite's recovery keeps a prefix of whole transactions, so a power loss can never keep a later
 command and lose an earlier one.
 
-What changes is visibility, not durability: a command's effects are visible to readers (other
-commands, queries, the projection process) from its commit, up to a millisecond or two before
-its fsync. After a power loss within that window, a query may have shown an event that the log
-no longer has; no client was told the command succeeded.
+What changes is visibility, not durability: a command's effects are visible from its commit, up
+to a millisecond or two before its fsync. The *log*, as projections, subscribers and reports read
+it, never shows that window: a log read notes the head, fsyncs the WAL and reads no further
+(``RegistrySQLiteRecorder.select_notifications``), so no read model and no subscriber's copy can
+hold an event that a power loss would take back (the next event would reuse its position).
+What can show a non-durable state is a query of an aggregate's current state (``GetBatch``)
+and the decisions of the commands that follow; after a power loss in that window the query's
+answer is taken back together with the command, and no client was told the command succeeded.
 
 Every path that writes with ``synchronous=NORMAL`` must await :meth:`WalSync.durable` before it
 acknowledges anything; in the server that is the command lane (``registry.server.concurrency``).

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQLiteCursor, SQLiteDatastore
 from psycopg import Cursor
@@ -33,7 +33,33 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
         self.claims_table_name = "serial_claims"  # read by the create statements in __init__
         self.wal_sync: WalSync | None = None
         self._normal_sync: weakref.WeakSet[SQLiteConnection] = weakref.WeakSet()  # connections told
+        pool = datastore.pool
+        self._log_sync = None if pool.is_sqlite_memory_mode else WalSync(pool.db_name)  # sync() only
         super().__init__(datastore, events_table_name=events_table_name)
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The log as projections, subscribers and reports read it: only what is on disk.
+
+        A server with group fsync (:meth:`defer_sync`) commits before it fsyncs, so for a
+        millisecond or two a commit is visible but not durable. A reader that kept such an event
+        (a read model, a subscriber's own database) would hold, after a power loss, an event the
+        log no longer has, at a position the next event would take. So a read on a file store
+        first notes the head, fsyncs the WAL (which makes everything up to that head durable),
+        and reads no further than that head.
+        """
+        if self._log_sync is not None:
+            head = self.max_notification_id() or 0
+            self._log_sync.sync()
+            stop = head if stop is None else min(stop, head)
+        return super().select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
 
     def defer_sync(self) -> WalSync | None:
         """Commit with ``synchronous=NORMAL`` from now on, and return the :class:`WalSync` that

@@ -181,3 +181,34 @@ def test_a_command_whose_fsync_failed_is_not_acknowledged_and_a_retry_is_answere
     retried = api.commands.RegisterParty(request, timeout=60)
     assert retried.replayed  # it had committed; now that is on disk, it is acknowledged
     assert retried.position == server.head()
+
+
+def test_a_log_read_stops_at_the_head_it_made_durable_first(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/r.db"
+    reader, writer = build_registry(Settings(database_url=url)), build_registry(Settings(database_url=url))
+    try:
+        writer.register_party("tester", _party("Samsung SDS"))
+        head = reader.head()
+        recorder = reader.recorder
+        assert isinstance(recorder, RegistrySQLiteRecorder)
+        synced: list[int] = []
+
+        class CommitDuringSync(WalSync):
+            """Another process commits after the reader noted the head, before its fsync ends."""
+
+            def sync(self) -> None:
+                synced.append(writer.head())
+                if len(synced) == 1:
+                    writer.register_party("tester", _party("SK Telecom"))
+                super().sync()
+
+        recorder._log_sync = CommitDuringSync(recorder._log_sync.wal_path.removesuffix("-wal"))  # type: ignore[union-attr]
+        first = reader.read_log(0, 100)
+        assert [n.id for n in first][-1] == head  # not the commit that landed during the fsync
+        assert reader.head() > head
+        second = reader.read_log(0, 100)
+        assert [n.id for n in second][-1] == reader.head()  # the next read, after its own fsync
+        assert len(synced) == 2  # one fsync per read
+    finally:
+        reader.close()
+        writer.close()
