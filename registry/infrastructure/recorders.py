@@ -35,6 +35,7 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
         self._normal_sync: weakref.WeakSet[SQLiteConnection] = weakref.WeakSet()  # connections told
         pool = datastore.pool
         self._log_sync = None if pool.is_sqlite_memory_mode else WalSync(pool.db_name)  # sync() only
+        self._synced_head = 0  # the log was on disk up to here when this process last looked
         super().__init__(datastore, events_table_name=events_table_name)
 
     def select_notifications(
@@ -57,7 +58,9 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
         """
         if self._log_sync is not None:
             head = self.max_notification_id() or 0
-            self._log_sync.sync()
+            if head > self._synced_head:  # else: nothing new since this process last synced
+                self._log_sync.sync()
+                self._synced_head = max(self._synced_head, head)
             stop = head if stop is None else min(stop, head)
         return super().select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
 
