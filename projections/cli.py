@@ -205,11 +205,13 @@ def run(
         )
 
         from projections.worker_process import follow_stdin, stop_on_signals
+        from registry.runtime import tune_for_serving
 
         stop_on_signals(runner.request_stop)
         if wake_on_stdin:
             follow_stdin(runner.wake, runner.request_stop)
         typer.echo(f"projection worker {runner.worker_id} running {[p.name for p in chosen]}")
+        tune_for_serving()
         runner.run_forever()
 
 

@@ -85,6 +85,7 @@ def serve(
     import logging
 
     from registry.bootstrap import build_server
+    from registry.runtime import tune_for_serving
     from registry.server.app import run_until_signalled
 
     settings = settings_from(
@@ -95,6 +96,7 @@ def serve(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     server = build_server(settings)
+    tune_for_serving()
     try:
         asyncio.run(run_until_signalled(server, typer.echo))
     finally:
