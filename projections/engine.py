@@ -121,9 +121,20 @@ class _Statement:
             return
         fields = list(zip(self.names, self.procs, strict=True))
         if self.positional:
-            params: list[Any] = [
-                tuple(p(r[n]) if p is not None else r[n] for n, p in fields) for r in rows
-            ]
+            # The columns' values in C (itemgetter), then the few that need converting (UUIDs,
+            # times) replaced in place: a rebuild writes 260,000 serial rows this way.
+            values = _getter(self.names)
+            converted = [(i, p) for i, p in enumerate(self.procs) if p is not None]
+            params: list[Any]
+            if not converted:
+                params = list(map(values, rows))
+            else:
+                params = []
+                for r in rows:
+                    row = list(values(r))
+                    for i, p in converted:
+                        row[i] = p(row[i])
+                    params.append(row)
         else:
             keyed = list(zip(self.keys, self.names, self.procs, strict=True))
             params = [{k: p(r[n]) if p is not None else r[n] for k, n, p in keyed} for r in rows]
