@@ -119,7 +119,6 @@ class _Statement:
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        fields = list(zip(self.names, self.procs, strict=True))
         if self.positional:
             # The columns' values in C (itemgetter), then the few that need converting (UUIDs,
             # times) replaced in place: a rebuild writes 260,000 serial rows this way.
