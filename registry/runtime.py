@@ -8,9 +8,9 @@ import gc
 #: after 100 collections of the middle one instead of 10. A server keeps thousands of aggregates
 #: in its cache and a projection worker keeps rows; a collection of the oldest generation walks all
 #: of them, and with the default thresholds those pauses (100-300 ms) were the worst
-#: append-to-projection lags of the benchmark. Measured side by side, three runs of 10 s at 127
-#: commands/s each: lag p99 55-76 ms instead of 100-170 ms, longest lag 95-122 ms instead of
-#: 157-300 ms (docs/performance.md, change 11).
+#: append-to-projection lags of the benchmark. Three runs of 10 s at 127 commands/s each, one
+#: after the other: lag p99 56-97 ms instead of 82-172 ms, longest lag 73-130 ms instead of
+#: 161-219 ms (docs/performance.md, change 11).
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
