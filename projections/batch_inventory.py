@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, Uuid
 
-from projections.common import STAGES, batch_stage, moves_of
+from projections.common import SERIAL_POSITION, STAGES, batch_stage, moves_of, serial_moves
 from projections.engine import Handler, Projection, Row, Work
 from registry.domain.batch import GpuBatch
 
@@ -25,7 +25,6 @@ TOTALS = (
     "decommissioned",
 )
 _HEX = String(32)
-POSITION = ("stage", "site", "owner", "assignee")  # a serial's position, as in a move's keys
 
 
 class BatchInventory(Projection):
@@ -254,13 +253,7 @@ def _move_serials(work: Work, e: Any, changes: Mapping[str, Any]) -> None:
     serials: list[str] = list(getattr(e, "serials", []))
     if not serials:
         return
-    to_by_from: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for m in e.moves:
-        stage, site, owner, assignee = m[1].split("|")
-        to_by_from[tuple(m[0].split("|"))] = {
-            "stage": stage, "site": site, "owner": owner, "assignee": assignee, **changes
-        }
-    work.cache("serial").move(serials, POSITION, to_by_from)
+    work.cache("serial").move(serials, SERIAL_POSITION, serial_moves(e, changes))
 
 
 def _movement(total: str, changes: Callable[[Any], Mapping[str, Any]] | None = None) -> Handler:

@@ -51,6 +51,18 @@ def moves_of(event: Any) -> list[tuple[Pos, Pos, int]]:
     return [(Pos.parse(f), Pos.parse(t), int(n)) for f, t, n in getattr(event, "moves", [])]
 
 
+SERIAL_POSITION = ("stage", "site", "owner", "assignee")  # a serial row's position columns
+
+
+def serial_moves(event: Any, changes: Mapping[str, Any]) -> dict[tuple[str, ...], dict[str, Any]]:
+    """An event's moves for :meth:`projections.engine.RowCache.move` on serial rows: the
+    ``SERIAL_POSITION`` values a move starts from -> the values it ends at, plus ``changes``."""
+    moving: dict[tuple[str, ...], dict[str, Any]] = {}
+    for start, end, _ in getattr(event, "moves", []):
+        moving[tuple(start.split("|"))] = {**dict(zip(SERIAL_POSITION, end.split("|"), strict=True)), **changes}
+    return moving
+
+
 def uuid_or_none(hex_id: str) -> UUID | None:
     return UUID(hex_id) if hex_id else None
 

@@ -67,7 +67,7 @@ from sqlalchemy import (
     select,
 )
 
-from projections.common import moves_of, plain
+from projections.common import SERIAL_POSITION, moves_of, plain, serial_moves
 from projections.engine import Handler, Projection, Row, Work
 from registry.domain.batch import GpuBatch
 from registry.domain.classification import DEFAULT_RULESETS, ModelSpec, classify
@@ -777,7 +777,6 @@ def _pending_take(
 
 
 WAITING_STAGE = {TRANSIT: "in_transit", INSTALL: "received"}
-_POSITION = ("stage", "site", "owner", "assignee")  # a serial's position, as in a move's keys
 
 
 def _serials_waiting(work: Work, batch_id: UUID, shipment_id: str, kind: str) -> list[str]:
@@ -927,16 +926,10 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
             if f.stage == "received" and t.stage != "received":
                 _pending_take(work, e, INSTALL, batch_id, None, n)
         return
-    extra = changes or {}
-    to_by_from: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for m in e.moves:
-        stage, site, owner, assignee = m[1].split("|")
-        to_by_from[tuple(m[0].split("|"))] = {
-            "stage": stage, "site": site, "owner": owner, "assignee": assignee, **extra
-        }
+    to_by_from = serial_moves(e, changes or {})
     cache = work.cache("serial")
     leaving: dict[tuple[str, str], int] = {}
-    for (*position, shipment_id), n in cache.tally(serials, (*_POSITION, "shipment_id")).items():
+    for (*position, shipment_id), n in cache.tally(serials, (*SERIAL_POSITION, "shipment_id")).items():
         to = to_by_from.get(tuple(position))
         if to is None:
             continue
@@ -947,7 +940,7 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
     # Items first (a late one is flagged with the serials still waiting), then the serials move.
     for (kind, shipment_id), n in sorted(leaving.items()):
         _pending_take(work, e, kind, batch_id, shipment_id, n)
-    cache.move(serials, _POSITION, to_by_from)
+    cache.move(serials, SERIAL_POSITION, to_by_from)
 
 
 def _moved(work: Work, e: Any) -> None:

@@ -269,7 +269,7 @@ class ComplianceQueries:
                     per_serial[serial].append(finding)
             serial_count = conn.execute(select(func.count()).select_from(s).where(s.c.batch_id == batch_id)).scalar()
             exports = [
-                _export(r, batch["last_transaction_at"])
+                export_record(r, batch["last_transaction_at"])
                 for r in conn.execute(
                     select(sh).where(sh.c.batch_id == batch_id).order_by(sh.c.position)
                 ).mappings()
@@ -377,7 +377,8 @@ def _clock(conn: Connection, t: dict[str, Table]) -> tuple[datetime | None, int]
     return utc(row["as_of"]), int(row["position"])
 
 
-def _export(r: Any, last_transaction_at: datetime | None) -> ExportRecord:
+def export_record(r: Any, last_transaction_at: datetime | None) -> ExportRecord:
+    """A shipment row of the compliance projection as an export record, with its retention dates."""
     basis = retention_basis(r["shipped_at"], last_transaction_at)
     return ExportRecord(
         shipment_id=r["shipment_id"], shipped_at=utc(r["shipped_at"]), quantity=r["quantity"],

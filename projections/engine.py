@@ -362,9 +362,10 @@ class RowCache:
             return
         column = self.pk[0]
         wanted = [v for v in dict.fromkeys(values) if (v,) not in self.rows]
-        sql = _sql(self.conn, self.table) if wanted else None
+        if not wanted:
+            return
+        sql = _sql(self.conn, self.table)
         for i in range(0, len(wanted), _LOAD_BATCH):
-            assert sql is not None
             part = wanted[i : i + _LOAD_BATCH]
             params = [sql.value(column, v) for v in part]
             for r in sql.select(self.conn, sql.among(column, len(part)), params):
@@ -786,18 +787,7 @@ def apply_chunk(
 ) -> int:
     """Apply the notifications after ``gen.position`` and move the position, in ONE
     transaction. Returns how many notifications were consumed (0 if none were new)."""
-    fresh = [n for n in notifications if n.id > gen.position]
-    if not fresh:
-        return 0
-    new_position = fresh[-1].id
-    with writing(engine) as conn:
-        _move_position(conn, gen, new_position, worker)
-        work = Work(conn, projection.tables(gen.generation))
-        _handle(projection, work, fresh, event_of)
-        work.flush()
-    gen.position = new_position
-    gen.worker = worker
-    return len(fresh)
+    return apply_chunks(engine, [(projection, gen, notifications)], event_of, worker)[0]
 
 
 Warm = dict[tuple[str, int], dict[str, RowCache]]

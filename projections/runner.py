@@ -281,19 +281,11 @@ class ProjectionRunner:
         how many notifications it consumed."""
         build = MemoryBuild(target.projection, target.gen)
         consumed = 0
-        decoded: dict[int, Any] = {}
-
-        def event_of(n: Notification) -> Any:
-            if n.id not in decoded:
-                decoded[n.id] = self.source.decode(n)
-            return decoded[n.id]
-
         paused = _pause_gc()
         try:
             while not self._stop.is_set():
                 notes = self.source.read(build.position, REBUILD_CHUNK)
-                consumed += build.apply(notes, event_of)
-                decoded.clear()
+                consumed += build.apply(notes, self.source.decode)  # one projection: each event decoded once
                 if len(notes) < REBUILD_CHUNK:
                     log.info("projection %s: built generation %d up to %d in memory; writing it",
                              target.projection.name, target.gen.generation, build.position)
@@ -492,12 +484,7 @@ def rebuild(
         for g in stale:
             drop_generation(engine, projection, g.generation)
         gen = create_generation(engine, projection, BUILDING, worker)
-        decoded: dict[int, Any] = {}
-
-        def event_of(n: Notification) -> Any:
-            if n.id not in decoded:
-                decoded[n.id] = source.decode(n)
-            return decoded[n.id]
+        event_of = source.decode  # one projection: each event is decoded once anyway
 
         # The fresh generation is built in memory up to the log head, then written at once;
         # if a running worker keeps the active generation ahead of it, it catches up further
@@ -513,7 +500,6 @@ def rebuild(
             else:
                 apply_chunk(engine, projection, gen, notes, event_of, worker)
                 position = gen.position
-            decoded.clear()
             head = source.head()
             if progress is not None:
                 progress(position, head)

@@ -620,7 +620,8 @@ class GpuBatch(RegistryAggregate):
             # Hundreds of serials share a handful of positions: judge each position once.
             units = self.units
             per_key: Counter[str] = Counter(units[s].key for s in serials)
-            allowed = {k: (p := Position.parse(k)).stage in from_stages and where(p) for k in per_key}
+            positions = {k: Position.parse(k) for k in per_key}
+            allowed = {k: p.stage in from_stages and where(p) for k, p in positions.items()}
             wrong = [s for s in serials if not allowed[units[s].key]]
             if wrong:
                 states = sorted({f"{s}:{units[s].stage}" for s in wrong[:5]})
@@ -630,7 +631,7 @@ class GpuBatch(RegistryAggregate):
                 )
             moves_count: Counter[tuple[str, str]] = Counter()
             for key, n in per_key.items():
-                moves_count[(key, target(Position.parse(key)).key)] += n
+                moves_count[(key, target(positions[key]).key)] += n
             return len(serials), list(serials), [[f, t, n] for (f, t), n in sorted(moves_count.items())]
         if quantity is None or quantity <= 0:
             raise InvalidField.one("quantity", "must be > 0 (or name serials)")

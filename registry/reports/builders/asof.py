@@ -85,7 +85,7 @@ from projections.db import (
     table_exists,
     writing,
 )
-from projections.engine import Generation, Handler, Projection, Work, apply_chunk, create_generation, generations
+from projections.engine import Generation, Handler, Projection, apply_chunk, create_generation, generations
 from projections.queries import Allocation, ReadModels
 from registry.application.service import Registry
 from registry.domain.screening import ScreeningLists
@@ -131,31 +131,7 @@ class AsOfIndex(Projection):
         return {"event": event, "screening_list": screening}
 
     def handlers(self) -> Mapping[type[Any], Handler]:
-        return {ScreeningLists.Adopted: _adopted}
-
-    def handler_for(self, topic: str) -> Handler | None:
-        special = super().handler_for(topic)
-        if special is None:
-            return _indexed  # every event: its aggregate's version
-
-        def both(work: Work, e: Any) -> None:
-            _indexed(work, e)
-            special(work, e)
-
-        return both
-
-
-def _indexed(work: Work, e: Any) -> None:
-    work.append("event", {
-        "position": work.position, "aggregate_id": e.originator_id,
-        "kind": type(e).__qualname__.split(".")[0], "version": e.originator_version,
-    })
-
-
-def _adopted(work: Work, e: Any) -> None:
-    work.cache("screening_list").put(
-        {"source": e.source, "snapshot_id": e.snapshot_id, "sha256": e.sha256, "position": work.position}
-    )
+        return {}  # no handlers: AsOfView._index_chunk writes a whole chunk in one statement per table
 
 
 def occurred_at(e: Any) -> datetime:
@@ -440,8 +416,9 @@ class AsOfView:
         apply()
 
     def _index_chunk(self, chosen: Sequence[Notification], decoded: Mapping[int, Any]) -> None:
-        """Apply a chunk to the view's index: what :class:`AsOfIndex`'s handlers do, written in one
-        statement per table (the index is the view's own, and every event has a row in it)."""
+        """Apply a chunk to the view's index (:class:`AsOfIndex`): a row per event with its aggregate's
+        version, and the latest adopted snapshot per screening list; one statement per table (the
+        index is the view's own, and every event has a row in it)."""
         tables = self.index.tables(1)
         events: list[dict[str, Any]] = []
         adopted: dict[str, dict[str, Any]] = {}

@@ -18,11 +18,10 @@ from uuid import UUID
 from sqlalchemy import select
 
 from projections.common import STAGES
-from projections.compliance import retention_basis, utc
-from projections.compliance_queries import ExportRecord
+from projections.compliance_queries import ExportRecord, export_record
 from projections.queries import CustodyEntry
 from registry.application.ports import BatchSummary
-from registry.domain.compliance_rules import RULES, retention_until
+from registry.domain.compliance_rules import RULES
 from registry.domain.country_groups import CountryGroups
 from registry.domain.licensing import PartyFacts, headquarters_check
 from registry.domain.reference import ExportAuthorization, Party
@@ -454,13 +453,7 @@ def _exports(ctx: Context, ids: Sequence[UUID]) -> dict[UUID, list[ExportRecord]
             .order_by(shipment.c.batch_id, shipment.c.position)
         )
         for r in ctx.rows(stmt):
-            basis = retention_basis(r["shipped_at"], r["batch_last_transaction_at"])
-            found.setdefault(r["batch_id"], []).append(ExportRecord(
-                shipment_id=r["shipment_id"], shipped_at=utc(r["shipped_at"]), quantity=r["quantity"],
-                received=r["received"], destination_country=r["destination_country"],
-                destination_site_id=r["destination_site_id"], retention_basis_at=basis,
-                retention_until=retention_until(basis),
-            ))
+            found.setdefault(r["batch_id"], []).append(export_record(r, r["batch_last_transaction_at"]))
     return found
 
 
