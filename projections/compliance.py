@@ -70,19 +70,24 @@ from sqlalchemy import (
 from projections.common import SERIAL_POSITION, moves_of, plain, serial_moves
 from projections.engine import Handler, Projection, Row, Work
 from registry.domain.batch import GpuBatch
-from registry.domain.classification import DEFAULT_RULESETS, ModelSpec, classify
+from registry.domain.classification import Classification, ModelSpec, Ruleset, classify
 from registry.domain.compliance_rules import RULES
-from registry.domain.country_groups import DEFAULT_COUNTRY_GROUPS
 from registry.domain.errors import ComplianceRefusal
 from registry.domain.findings import FindingReview, FindingStatus
-from registry.domain.licensing import (
-    PartyFacts,
-    authorization_satisfies,
-    headquarters_check,
-    headquarters_requirement,
+from registry.domain.licensing import HeadquartersCheck, PartyFacts, chain_ids, headquarters_check
+from registry.domain.policy import (
+    AuthorizationTerms,
+    end_user_problem,
+    hit_blocks,
+    intermediate_owner_problem,
+    overdraw_problems,
+    recipient_headquarters_problem,
+    remaining,
+    validity_problem,
 )
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
-from registry.domain.screening import BLOCKING, ScreeningCase
+from registry.domain.rule_data import DEFAULT_RULE_DATA, ComplianceRuleData, RuleData
+from registry.domain.screening import ScreeningCase
 
 TRANSIT_DAYS = 30
 INSTALL_DAYS = 60
@@ -119,7 +124,7 @@ class ComplianceFindings(Projection):
     """Findings, per-batch and per-serial compliance, overdue items and export records."""
 
     name = "compliance"
-    version = 1
+    version = 2  # 2: party parents (immediate / ultimate), recorded rule data
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
         super().__init__()
@@ -140,7 +145,14 @@ class ComplianceFindings(Projection):
             Column("name", Text, nullable=False),
             Column("country", String(2), nullable=False),
             Column("headquarters_country", String(2), nullable=False),
+            Column("immediate_parent_id", Uuid, nullable=True),
             Column("ultimate_parent_id", Uuid, nullable=True),
+        )
+        # The configured rule data (ComplianceRuleData.Configured), one row; none: the defaults.
+        t["rule_data"] = Table(
+            name("rule_data"), metadata,
+            Column("key", String(16), primary_key=True),
+            Column("data", JSON, nullable=False),
         )
         t["site"] = Table(
             name("site"), metadata,
@@ -338,6 +350,7 @@ class ComplianceFindings(Projection):
         }
         out: dict[type[Any], Handler] = {cls: self._timed(h) for cls, h in batch_handlers.items()}
         out.update({
+            ComplianceRuleData.Configured: _rule_data_configured,
             Party.Registered: _party,
             Party.Amended: _party,
             Site.Registered: _site,
@@ -368,19 +381,36 @@ class ComplianceFindings(Projection):
 
 
 # ============================================================================ reference data
+def _rule_data_configured(work: Work, e: Any) -> None:
+    work.cache("rule_data").put({"key": "current", "data": e.data})
+    work.scratch["rule_data"] = RuleData.from_data(e.data)
+
+
+def _rules(work: Work) -> RuleData:
+    """The rule data the registry decided by at this position (the latest recorded before it)."""
+    known: RuleData | None = work.scratch.get("rule_data")
+    if known is None:
+        row = work.cache("rule_data").get("current")
+        known = RuleData.from_data(row["data"]) if row is not None else DEFAULT_RULE_DATA
+        work.scratch["rule_data"] = known
+    return known
+
+
 def _party(work: Work, e: Any) -> None:
     cache = work.cache("party")
     values = vars(e) if isinstance(e, Party.Registered) else e.fields
     row = cache.get(e.originator_id)
     new = dict(row) if row is not None else {
         "party_id": e.originator_id, "name": "", "country": "", "headquarters_country": "",
-        "ultimate_parent_id": None,
+        "immediate_parent_id": None, "ultimate_parent_id": None,
     }
-    for k in ("name", "country", "headquarters_country", "ultimate_parent_id"):
+    for k in ("name", "country", "headquarters_country", "immediate_parent_id", "ultimate_parent_id"):
         if k in values:
             new[k] = values[k]
     cache.put(new)
-    if isinstance(e, Party.Amended) and {"ultimate_parent_id", "headquarters_country"} & set(e.fields):
+    if isinstance(e, Party.Amended) and {
+        "immediate_parent_id", "ultimate_parent_id", "headquarters_country"
+    } & set(e.fields):
         _party_facts_changed(work, e, e.originator_id)
 
 
@@ -468,27 +498,35 @@ def _ledger(sign: int) -> Handler:
     return handle
 
 
+def _terms(auth: Row) -> AuthorizationTerms:
+    """The policy's view of an authorization row."""
+    return AuthorizationTerms(
+        authorization_id=auth["authorization_id"],
+        number=auth["number"],
+        auth_type=auth["auth_type"],
+        exception_code=auth["exception_code"],
+        valid_from=utc(auth["valid_from"]),
+        valid_to=_opt_utc(auth["valid_to"]),
+        destination_countries=tuple(auth["destination_countries"]),
+        end_user_ids=frozenset(UUID(h) for h in auth["end_user_ids"]),
+        quantity_limit=auth["quantity_limit"],
+        value_limit=Decimal(auth["value_limit"]) if auth["value_limit"] is not None else None,
+        currency=auth["currency"],
+    )
+
+
 def _check_drawdown(work: Work, e: Any, auth: Row) -> None:
     """An authorization drawn beyond a limit (say the limit was amended below what is drawn)."""
-    label = auth["number"] or auth["exception_code"] or str(auth["authorization_id"])
-    if auth["quantity_limit"] is not None:
-        remaining = auth["quantity_limit"] - auth["drawn_quantity"] + auth["returned_quantity"]
-        if remaining < 0:
-            _flag(
-                work, e, "quantity-over-clearance", f"authorization:{auth['authorization_id'].hex}:quantity",
-                severity="high", authorization_id=auth["authorization_id"], quantity=-remaining,
-                reason=f"authorization {label} is drawn {-remaining} unit(s) beyond its quantity limit "
-                f"{auth['quantity_limit']}",
-            )
-    if auth["value_limit"] is not None:
-        remaining_v = Decimal(auth["value_limit"]) - Decimal(auth["drawn_value"]) + Decimal(auth["returned_value"])
-        if remaining_v < 0:
-            _flag(
-                work, e, "quantity-over-clearance", f"authorization:{auth['authorization_id'].hex}:value",
-                severity="high", authorization_id=auth["authorization_id"],
-                reason=f"authorization {label} is drawn {-remaining_v} {auth['currency']} beyond its value "
-                f"limit {auth['value_limit']}",
-            )
+    terms = _terms(auth)
+    left_q = remaining(terms.quantity_limit, auth["drawn_quantity"], auth["returned_quantity"])
+    left_v = remaining(terms.value_limit, Decimal(auth["drawn_value"]), Decimal(auth["returned_value"]))
+    for problem in overdraw_problems(terms, left_q, left_v):
+        kind = problem.facts["kind"]
+        _flag(
+            work, e, problem.rule, f"authorization:{auth['authorization_id'].hex}:{kind}",
+            severity="high", authorization_id=auth["authorization_id"],
+            quantity=-left_q if kind == "quantity" else 0, reason=problem.detail,
+        )
 
 
 # ============================================================================== screening
@@ -518,7 +556,10 @@ def _screened(work: Work, e: Any) -> None:
         prior = hits.get(party_id, hit_id)
         if prior is not None:
             hits.put({**prior, "current": False})
-    fresh = [h for h in e.new_hit_ids if (row := hits.get(party_id, h)) is not None and row["resolution"] in BLOCKING]
+    fresh = [
+        h for h in e.new_hit_ids
+        if (row := hits.get(party_id, h)) is not None and hit_blocks(True, row["resolution"])
+    ]
     if fresh:
         _review_holdings(work, e, party_id)
 
@@ -538,7 +579,7 @@ def _screening_reasons(work: Work, party_id: UUID) -> list[str]:
     return [
         f"{name} has a {h['resolution']} restricted-party screening hit on {h['source_list']} (hit {h['hit_id']})"
         for h in sorted(work.cache("screening_hit", group="party_id").group_rows(party_id), key=lambda h: h["hit_id"])
-        if h["current"] and h["resolution"] in BLOCKING
+        if hit_blocks(h["current"], h["resolution"])
     ]
 
 
@@ -963,10 +1004,11 @@ def _shipped(work: Work, e: Any) -> None:
                         f"{utc(batch['granted_at']):%Y-%m-%d}")
     if auth is not None:
         label = _auth_label(auth)
-        if auth["valid_to"] is not None and when >= utc(auth["valid_to"]):
+        invalid = validity_problem(_terms(auth), when)
+        if invalid is not None and invalid.facts["state"] == "expired":
             problems.append(f"shipped {when:%Y-%m-%d} after authorization {label} expired on "
                             f"{utc(auth['valid_to']):%Y-%m-%d}")
-        elif when < utc(auth["valid_from"]):
+        elif invalid is not None:
             problems.append(f"shipped {when:%Y-%m-%d} before authorization {label} became valid on "
                             f"{utc(auth['valid_from']):%Y-%m-%d}")
     elif batch["clearance_status"] == "granted":
@@ -1192,38 +1234,41 @@ def _facts_lookup(work: Work) -> Callable[[UUID], PartyFacts | None]:
         if row is None:
             return None
         return PartyFacts(row["party_id"], row["name"], row["country"], row["headquarters_country"],
-                          row["ultimate_parent_id"])
+                          row["immediate_parent_id"], row["ultimate_parent_id"])
 
     return lookup
 
 
-def _headquarters_reason(work: Work, batch: Row, party_id: UUID, role: str, at: datetime) -> str | None:
-    """Why the headquarters rule makes this party's holding unauthorized, or None."""
+def _headquarters_review(
+    work: Work, batch: Row, party_id: UUID, role: str, at: datetime
+) -> tuple[str | None, str | None]:
+    """The headquarters rule on this party's holding, by the shared policy with the rule data the
+    registry decided by: (why the holding is unauthorized, or None; why its ownership needs
+    review (an intermediate owner in D:5 or Macau), or None)."""
     model = work.cache("gpu_model").get(batch["model_id"])
     if model is None:
-        return None
+        return None, None
+    rules = _rules(work)
     try:
-        ruleset = DEFAULT_RULESETS.in_force(at)
-        groups = DEFAULT_COUNTRY_GROUPS.in_force(at)
+        ruleset = rules.rulesets.in_force(at)
+        groups = rules.country_groups.in_force(at)
     except ComplianceRefusal:
-        return None  # no rule data in force then: nothing to hold the facts against
-    if not _controlled(work, model, ruleset.ruleset_id):
-        return None
-    check = headquarters_check(party_id, _facts_lookup(work), groups)
-    requirement = headquarters_requirement(role, check, ruleset)
-    if requirement is None:
-        return None
+        return None, None  # no rule data in force then: nothing to hold the facts against
+    classification = _classification(work, model, ruleset)
+    if not classification.controlled:
+        return None, None
+    check: HeadquartersCheck = headquarters_check(party_id, _facts_lookup(work), groups)
     auth = _authorization_of(work, batch)
-    if auth is not None and party_id.hex in auth["end_user_ids"] and authorization_satisfies(
-        auth["auth_type"], auth["exception_code"], requirement
-    ):
-        return None
-    return f"{requirement.detail}; the batch's authorization does not cover it"
+    problem = recipient_headquarters_problem(
+        classification, check, role, _terms(auth) if auth is not None else None, ruleset
+    )
+    review = intermediate_owner_problem(check, role)
+    return (problem.detail if problem is not None else None), (review.detail if review is not None else None)
 
 
-def _controlled(work: Work, model: Row, ruleset_id: str) -> bool:
-    known: dict[tuple[Any, ...], bool] = work.scratch.setdefault("controlled", {})
-    key = (model["model_id"], ruleset_id, repr(model["spec"]), model["gpus_per_unit"])
+def _classification(work: Work, model: Row, ruleset: Ruleset) -> Classification:
+    known: dict[tuple[Any, ...], Classification] = work.scratch.setdefault("classification", {})
+    key = (model["model_id"], ruleset, repr(model["spec"]), model["gpus_per_unit"])
     if key not in known:
         spec = model["spec"]
         known[key] = classify(
@@ -1235,9 +1280,18 @@ def _controlled(work: Work, model: Row, ruleset_id: str) -> bool:
                 datacenter_marketed=bool(spec.get("datacenter_marketed", True)),
                 gpus_per_unit=int(model["gpus_per_unit"]),
             ),
-            DEFAULT_RULESETS.get(ruleset_id),
-        ).controlled
+            ruleset,
+        )
     return known[key]
+
+
+def _flag_review(work: Work, e: Any, batch: Row, party_id: UUID, review: str | None,
+                 serials: Sequence[str], quantity: int) -> None:
+    if review is None:
+        return
+    _flag(work, e, "headquarters-intermediate-owner", f"ownership:{batch['batch_id'].hex}:{party_id.hex}",
+          severity="medium", batch=batch, serials=serials, quantity=quantity, party_id=party_id,
+          reason=review)
 
 
 def _check_recipient(work: Work, e: Any, batch: Row, party_id: UUID, role: str,
@@ -1246,9 +1300,9 @@ def _check_recipient(work: Work, e: Any, batch: Row, party_id: UUID, role: str,
     critical = False
     auth = _authorization_of(work, batch)
     name = _party_name(work, party_id)
-    if end_user and auth is not None and auth["end_user_ids"] and party_id.hex not in auth["end_user_ids"]:
+    if end_user and auth is not None and end_user_problem(_terms(auth), party_id, role) is not None:
         reasons.append(f"{role} {name} is not an end user named on authorization {_auth_label(auth)}")
-    hq = _headquarters_reason(work, batch, party_id, role, utc(e.occurred_at))
+    hq, review = _headquarters_review(work, batch, party_id, role, utc(e.occurred_at))
     if hq is not None:
         reasons.append(hq)
         critical = True
@@ -1261,6 +1315,7 @@ def _check_recipient(work: Work, e: Any, batch: Row, party_id: UUID, role: str,
               severity="critical" if critical else "high", batch=batch, serials=serials,
               quantity=quantity, party_id=party_id, reason=reason,
               note=f"{reason} ({e.quantity} unit(s) {_verb(e)})")
+    _flag_review(work, e, batch, party_id, review, serials, quantity)
 
 
 def _verb(e: Any) -> str:
@@ -1272,17 +1327,10 @@ def _party_facts_changed(work: Work, e: Any, party_id: UUID) -> None:
     passes through it is checked again, on the units it owns or is assigned now."""
     parties = work.cache("party").all_rows()
     lookup = _facts_lookup(work)
-    affected = []
-    for row in sorted(parties, key=lambda r: str(r["party_id"])):
-        seen: set[UUID] = set()
-        current: UUID | None = row["party_id"]
-        while current is not None and current not in seen:
-            if current == party_id:
-                affected.append(row["party_id"])
-                break
-            seen.add(current)
-            facts = lookup(current)
-            current = facts.ultimate_parent_id if facts is not None else None
+    affected = [
+        row["party_id"] for row in sorted(parties, key=lambda r: str(r["party_id"]))
+        if party_id in chain_ids(row["party_id"], lookup)
+    ]
     for p in affected:
         _review_holdings(work, e, p)
 
@@ -1304,13 +1352,14 @@ def _review_holdings(work: Work, e: Any, party_id: UUID) -> None:
         roles = by_batch[batch_id]
         role = "assignee" if "assignee" in roles else "owner"
         reasons = list(screened)
-        hq = _headquarters_reason(work, batch, party_id, role, at)
+        hq, review = _headquarters_review(work, batch, party_id, role, at)
         if hq is not None:
             reasons.insert(0, hq)
-        if not reasons:
+        if not reasons and review is None:
             continue
         serials = _serials_held(work, batch_id, party_id)
         units = max(roles.values())
+        _flag_review(work, e, dict(batch), party_id, review, serials, units)
         for reason in reasons:
             _flag(work, e, "recipient-not-authorized", f"recipient:{batch_id.hex}:{party_id.hex}",
                   severity="critical", batch=dict(batch), serials=serials, quantity=units,

@@ -86,9 +86,10 @@ class RegisterParty(Command):
     name: Name
     country: Country
     roles: list[str] = Field(min_length=1)
-    headquarters_country: Country
-    ultimate_parent_id: UUID | None = None
+    headquarters_country: Country  # the party's own headquarters
+    ultimate_parent_id: UUID | None = None  # its ultimate parent, when known
     address: Text = ""
+    immediate_parent_id: UUID | None = None  # its direct owner
 
 
 class RegisterSite(Command):

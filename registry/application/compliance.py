@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from registry.application import compliance_commands as cc
@@ -39,7 +40,6 @@ from registry.application.results import CommandResult
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.batch import Clearance, GpuBatch
 from registry.domain.classification import (
-    DEFAULT_RULESETS,
     Classification,
     ClassificationChange,
     ModelSpec,
@@ -48,7 +48,7 @@ from registry.domain.classification import (
     classification_changes,
     classify,
 )
-from registry.domain.country_groups import DEFAULT_COUNTRY_GROUPS, CountryGroupRegistry
+from registry.domain.country_groups import CountryGroupRegistry
 from registry.domain.errors import (
     AlreadyExists,
     ComplianceRefusal,
@@ -63,12 +63,13 @@ from registry.domain.licensing import (
     LicenseRequirement,
     PartyFacts,
     headquarters_check,
-    headquarters_requirement,
     license_requirements,
     require_matching_eccn,
     require_satisfied,
 )
+from registry.domain.policy import AuthorizationTerms, recipient_headquarters_problem, refuse
 from registry.domain.reference import AuthorizationLedger, ExportAuthorization, GpuModel, Party, Site
+from registry.domain.rule_data import DEFAULT_RULE_DATA, ComplianceRuleData, RuleData
 from registry.domain.screening import (
     DEFAULT_THRESHOLD,
     Matcher,
@@ -91,8 +92,7 @@ MATCHER_CACHE_SIZE = 4
 
 @dataclass
 class _ComplianceSettings:
-    rulesets: RulesetRegistry = DEFAULT_RULESETS
-    country_groups: CountryGroupRegistry = DEFAULT_COUNTRY_GROUPS
+    rule_data: RuleData | None = None  # None: read the recorded one (else the defaults) on first use
     screening_threshold: float = DEFAULT_THRESHOLD
     matchers: dict[UUID, Matcher] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -151,20 +151,53 @@ class ComplianceMixin(_Base):
         country_groups: CountryGroupRegistry | None = None,
         screening_threshold: float | None = None,
         findings: FindingLookup | None = None,
+        actor: str = "system:configuration",
+        reason: str = "rule data configured",
     ) -> None:
         """Replace the rule data (e.g. a corrected ruleset or country-group version) or threshold;
-        ``findings`` is the compliance read model that officers' decisions are checked against."""
+        ``findings`` is the compliance read model that officers' decisions are checked against.
+
+        New rule data is recorded in the log (``ComplianceRuleData.Configured``, by ``actor``, with
+        ``reason``) when it differs from the recorded one, so the compliance projection judges
+        facts by the same rulesets and country groups as the decisions (docs/compliance.md)."""
         s = self._compliance
         if findings is not None:
             s.findings = findings
-        if rulesets is not None:
-            s.rulesets = rulesets
-        if country_groups is not None:
-            s.country_groups = country_groups
         if screening_threshold is not None:
             if not 0 < screening_threshold <= 100:
                 raise ValueError("screening_threshold must be in (0, 100]")
             s.screening_threshold = float(screening_threshold)
+        if rulesets is None and country_groups is None:
+            return
+        current = self.rule_data
+        wanted = RuleData(rulesets or current.rulesets, country_groups or current.country_groups)
+        self._record_rule_data(wanted, actor, reason)
+        s.rule_data = wanted
+
+    def _record_rule_data(self, wanted: RuleData, actor: str, reason: str) -> None:
+        for _ in range(3):
+            ctx = Context(actor, "", self._clock())
+            record: ComplianceRuleData | None = self._try(ComplianceRuleData.id_for(), ComplianceRuleData)
+            if record is None:
+                record = ComplianceRuleData.start(ctx)
+            if not record.configure(ctx, wanted, reason) and record.version > 1:
+                return
+            try:
+                self.save(record)
+                return
+            except IntegrityError:
+                continue  # a concurrent configuration won: decide again on the fresh record
+        raise ConcurrencyConflict(ComplianceRuleData.id_for(), None, None)
+
+    @property
+    def rule_data(self) -> RuleData:
+        """The rule data in use: configured here, else recorded in the log, else the defaults."""
+        s = self._compliance
+        if s.rule_data is None:
+            record: ComplianceRuleData | None = self._try(ComplianceRuleData.id_for(), ComplianceRuleData)
+            recorded = record.current if record is not None else None
+            s.rule_data = recorded or DEFAULT_RULE_DATA
+        return s.rule_data
 
     def now(self) -> datetime:
         """The registry's clock: the time a query without ``at`` is evaluated at."""
@@ -172,11 +205,11 @@ class ComplianceMixin(_Base):
 
     @property
     def rulesets(self) -> RulesetRegistry:
-        return self._compliance.rulesets
+        return self.rule_data.rulesets
 
     @property
     def country_groups(self) -> CountryGroupRegistry:
-        return self._compliance.country_groups
+        return self.rule_data.country_groups
 
     @property
     def screening_threshold(self) -> float:
@@ -419,6 +452,9 @@ class ComplianceMixin(_Base):
                     "screening-stale",
                     f"{role} {party.name} has not been screened under its current name against the "
                     f"latest list snapshot(s) {sorted(latest)}; screen the party again (screen_party)",
+                    facts={"role": role, "party_id": str(party_id), "party_name": party.name,
+                           "latest_lists": ",".join(
+                               f"{src}:{info['sha256'][:12]}" for src, info in sorted(latest.items()))},
                 )
             if case is None:
                 evidence.append({"role": role, "party_id": str(party_id), "screened": {}, "hits": []})
@@ -434,6 +470,11 @@ class ComplianceMixin(_Base):
                     f"score {hit['score']}) on {entry['source_list']} in snapshot {hit['sha256'][:12]} "
                     f"of {hit['source']}; hit {hit['hit_id']} is {hit['resolution']}{todo}",
                     citation=str(entry["source_list"]),
+                    facts={"role": role, "party_id": str(party_id), "party_name": party.name,
+                           "hit_id": str(hit["hit_id"]), "resolution": str(hit["resolution"]),
+                           "score": str(hit["score"]), "entry_id": str(entry["entry_id"]),
+                           "entry_name": str(entry["name"]), "source_list": str(entry["source_list"]),
+                           "snapshot_sha256": str(hit["sha256"])},
                 )
             evidence.append(
                 {
@@ -575,26 +616,20 @@ class ComplianceMixin(_Base):
         self, batch: GpuBatch, party_id: UUID, role: str, when: datetime
     ) -> None:
         """Assigning or transferring a controlled item to a party under the headquarters rule
-        needs an authorization (license or an exception that allows it) naming that party."""
+        needs an authorization (license or an exception that allows it) naming that party
+        (``policy.recipient_headquarters_problem``, which the projection calls too)."""
         ruleset = self.rulesets.in_force(when)
         model: GpuModel = self._load("gpu_model", batch.model_id)
         classification = classify(ModelSpec.of(model), ruleset)
         if not classification.controlled:
             return
         check = headquarters_check(party_id, self._party_facts, self.country_groups.in_force(when))
-        requirement = headquarters_requirement(role, check, ruleset)
-        if requirement is None:
-            return
         auth_id = batch.clearance.get("authorization_id")
         auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
-        if auth is not None and party_id in auth.end_user_ids:
-            require_satisfied([requirement], auth.auth_type, auth.exception_code, auth.number or "NLR")
-            return
-        raise ComplianceRefusal(
-            requirement.rule,
-            f"{requirement.detail}; the batch's authorization does not name it as an end user",
-            citation=requirement.citation,
-        )
+        terms = AuthorizationTerms.of(auth) if auth is not None else None
+        problem = recipient_headquarters_problem(classification, check, role, terms, ruleset)
+        if problem is not None:
+            refuse(problem)
 
     def _refuse_recipient(self, batch: GpuBatch, party_id: UUID, role: str, when: datetime) -> None:
         self._refuse_blocked_parties([(role, party_id)])

@@ -37,7 +37,6 @@ from registry.domain.batch import Clearance, GpuBatch
 from registry.domain.claims import RequestRecord, normalise_serial
 from registry.domain.errors import (
     AlreadyExists,
-    ComplianceRefusal,
     ConcurrencyConflict,
     IdempotencyKeyReused,
     InvalidField,
@@ -46,6 +45,7 @@ from registry.domain.errors import (
     SerialAlreadyRegistered,
 )
 from registry.domain.findings import FindingReview
+from registry.domain.policy import AuthorizationTerms, coverage_problems, refuse_first
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
 
@@ -310,10 +310,11 @@ class Registry(ComplianceMixin, Application[UUID]):
     def register_party(self, actor: str, cmd: c.RegisterParty) -> CommandResult:
         """Register a party and screen it against the latest list snapshots, in one write."""
         self._require("party", cmd.ultimate_parent_id, "ultimate_parent_id")
+        self._require("party", cmd.immediate_parent_id, "immediate_parent_id")
 
         def make(ctx: Context, i: UUID) -> list[RegistryAggregate]:
             party = Party.register(ctx, i, cmd.name, cmd.country, list(cmd.roles), cmd.headquarters_country,
-                                   cmd.ultimate_parent_id, cmd.address)
+                                   cmd.ultimate_parent_id, cmd.address, cmd.immediate_parent_id)
             return [party, *self._screening_for(ctx, party)]
 
         return self._create("RegisterParty", actor, cmd, "party", cmd.party_id, make)
@@ -419,31 +420,15 @@ class Registry(ComplianceMixin, Application[UUID]):
     def _check_authorization_covers(
         auth: ExportAuthorization, batch: GpuBatch, when: datetime, eccn: str | None = None
     ) -> None:
+        """Refuse the first way the authorization fails to cover the clearance (shared policy)."""
         clearance = batch.clearance
         if not clearance:
             return  # the domain refuses: nothing was requested
-        if not auth.is_valid_at(when):
-            raise ComplianceRefusal(
-                "authorization-validity",
-                f"authorization {auth.number or auth.id} is valid {auth.valid_from:%Y-%m-%d} to "
-                f"{auth.valid_to:%Y-%m-%d} and not at {when:%Y-%m-%d}" if auth.valid_to else
-                f"authorization {auth.number or auth.id} is valid from {auth.valid_from:%Y-%m-%d}",
-            )
-        country = clearance.get("destination_country")
-        if country not in auth.destination_countries:
-            raise ComplianceRefusal(
-                "authorization-destination",
-                f"destination {country} is not among the authorization's {auth.destination_countries}",
-            )
-        if auth.consignee_ids and clearance.get("consignee_id") not in auth.consignee_ids:
-            raise ComplianceRefusal(
-                "authorization-consignee", "the ultimate consignee is not named on the authorization"
-            )
-        if auth.end_user_ids and clearance.get("end_user_id") not in auth.end_user_ids:
-            raise ComplianceRefusal("authorization-end-user", "the end user is not named on the authorization")
-        eccn = eccn if eccn is not None else str(clearance.get("eccn", ""))
-        if auth.eccns and not any(eccn.startswith(e) for e in auth.eccns):
-            raise ComplianceRefusal("authorization-eccn", f"ECCN {eccn} is not covered by {auth.eccns}")
+        refuse_first(coverage_problems(
+            AuthorizationTerms.of(auth), when, str(clearance.get("destination_country", "")),
+            clearance.get("consignee_id"), clearance.get("end_user_id"),
+            eccn if eccn is not None else str(clearance.get("eccn", "")),
+        ))
 
     def deny_clearance(self, actor: str, cmd: c.DenyClearance) -> CommandResult:
         return self._change("DenyClearance", actor, cmd, "batch", cmd.batch_id,

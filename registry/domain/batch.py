@@ -1009,6 +1009,8 @@ class GpuBatch(RegistryAggregate):
                 "in-country-transfer",
                 f"site country {to_site_country} differs from the cleared destination "
                 f"{self.destination_country or '(none)'}; a reexport needs its own authorization",
+                facts={"batch_id": str(self.id), "site_country": to_site_country,
+                       "cleared_destination": self.destination_country or "", "to_owner_id": str(to_owner_id)},
             )
 
         def target(p: Position) -> Position:

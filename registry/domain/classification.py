@@ -139,6 +139,7 @@ class RulesetRegistry:
                 "classification-ruleset",
                 f"no classification ruleset in force at {at.isoformat()}; the earliest starts "
                 f"{self._rulesets[0].effective_from.isoformat()}",
+                facts={"at": at.isoformat(), "earliest": self._rulesets[0].effective_from.isoformat()},
             )
         return current
 

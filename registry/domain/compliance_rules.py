@@ -142,6 +142,13 @@ _RULES = [
         "15 CFR 742.6(a)(6)(iii)(A); terms of the license",
     ),
     RuleInfo(
+        "headquarters-intermediate-owner",
+        "finding",
+        "An intermediate owner (between the entity and its ultimate parent) is headquartered in D:5 or "
+        "Macau: not the headquarters rule, a diversion red flag to review",
+        "15 CFR 732 Supp. 3 (red flags); BIS diversion red-flag guidance (13 May 2025)",
+    ),
+    RuleInfo(
         "quantity-over-clearance",
         "finding",
         "Shipped above the cleared quantity or drawn above the limit",

@@ -127,6 +127,7 @@ class CountryGroupRegistry:
             raise ComplianceRefusal(
                 "country-groups-version",
                 f"no country-group data in force at {at.isoformat()}",
+                facts={"at": at.isoformat(), "earliest": self._versions[0].effective_from.isoformat()},
             )
         return current
 

@@ -20,7 +20,7 @@ table; nothing else decides how an error looks on the wire.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 class RegistryError(Exception):
@@ -93,13 +93,22 @@ class ComplianceRefusal(DomainError):
     """An export-control decision owned by the registry refused the command.
 
     ``rule`` is a stable id (e.g. ``headquarters-rule``); ``citation`` names the regulation it
-    comes from when there is one (e.g. ``15 CFR 742.6(a)(6)(iii)(A)``).
+    comes from (given, or else the catalogue's, ``registry.domain.compliance_rules.RULES``);
+    ``facts`` are the facts that decided it, as strings (party ids, dates, figures).
     """
 
-    def __init__(self, rule: str, detail: str, citation: str = "") -> None:
+    def __init__(
+        self, rule: str, detail: str, citation: str = "", facts: Mapping[str, str] | None = None
+    ) -> None:
+        if not citation:
+            from registry.domain.compliance_rules import RULES  # the catalogue imports nothing back
+
+            info = RULES.get(rule)
+            citation = info.citation if info is not None else ""
         self.rule = rule
         self.detail = detail
         self.citation = citation
+        self.facts: dict[str, str] = {str(k): str(v) for k, v in (facts or {}).items()}
         cited = f" ({citation})" if citation else ""
         super().__init__(f"refused by rule {rule}{cited}: {detail}")
 

@@ -37,20 +37,31 @@ class PartyLike(Protocol):
     @property
     def headquarters_country(self) -> str: ...
     @property
+    def immediate_parent_id(self) -> UUID | None: ...
+    @property
     def ultimate_parent_id(self) -> UUID | None: ...
 
 
 @dataclass(frozen=True)
 class PartyFacts:
+    """A party as the headquarters rule reads it.
+
+    ``headquarters_country`` is the party's OWN headquarters; ``immediate_parent_id`` its direct
+    owner; ``ultimate_parent_id`` its ultimate parent when the party names it (None: the top of the
+    chain of immediate parents is the ultimate parent).
+    """
+
     party_id: UUID
     name: str
     country: str
     headquarters_country: str
-    ultimate_parent_id: UUID | None
+    immediate_parent_id: UUID | None = None
+    ultimate_parent_id: UUID | None = None
 
     @classmethod
     def of(cls, party: PartyLike) -> PartyFacts:
-        return cls(party.id, party.name, party.country, party.headquarters_country, party.ultimate_parent_id)
+        return cls(party.id, party.name, party.country, party.headquarters_country,
+                   party.immediate_parent_id, party.ultimate_parent_id)
 
     def to_evidence(self) -> dict[str, Any]:
         return {
@@ -63,66 +74,167 @@ class PartyFacts:
 
 PartyLookup = Callable[[UUID], PartyFacts | None]
 
+ENTITY = "entity"
+INTERMEDIATE = "intermediate owner"
+ULTIMATE_PARENT = "ultimate parent"
+
+
+@dataclass(frozen=True)
+class OwnershipLink:
+    """One party of a headquarters walk, its relation to the party checked, and the group test."""
+
+    facts: PartyFacts
+    relation: str  # ENTITY, INTERMEDIATE or ULTIMATE_PARENT
+    d5_or_macau: bool
+
+    def to_evidence(self) -> dict[str, Any]:
+        return {**self.facts.to_evidence(), "relation": self.relation, "d5_or_macau": self.d5_or_macau}
+
 
 @dataclass(frozen=True)
 class HeadquartersCheck:
-    """The headquarters rule applied to one party, following its chain of ultimate parents."""
+    """The headquarters rule (15 CFR 742.6(a)(6)(iii)) applied to one party.
+
+    The rule names two headquarters: the entity's own, and its ultimate parent's. Intermediate
+    owners are shown (a D:5 or Macau intermediate is a diversion red flag for review, rule
+    ``headquarters-intermediate-owner``) but do not decide.
+    """
 
     party_id: UUID
-    chain: tuple[PartyFacts, ...]  # the party first, then each parent in turn
+    links: tuple[OwnershipLink, ...]  # the entity, its intermediate owners, its ultimate parent last
     groups_version: str
-    triggered_by: PartyFacts | None  # the first in the chain headquartered in D:5 or Macau
-    cycle_at: UUID | None = None  # a parent id met twice (the chain stops there)
+    cycle_at: UUID | None = None  # a parent id met twice (the walk stops there)
     missing_parent: UUID | None = None  # a parent id that names no party
 
     @property
+    def chain(self) -> tuple[PartyFacts, ...]:
+        return tuple(link.facts for link in self.links)
+
+    @property
+    def deciding_link(self) -> OwnershipLink | None:
+        """The link that makes the rule apply: the entity itself, else its ultimate parent."""
+        return next(
+            (link for link in self.links if link.relation != INTERMEDIATE and link.d5_or_macau), None
+        )
+
+    @property
+    def triggered_by(self) -> PartyFacts | None:
+        link = self.deciding_link
+        return link.facts if link is not None else None
+
+    @property
+    def decided_by(self) -> str:
+        """The relation of the deciding link (``entity`` or ``ultimate parent``); empty if none."""
+        link = self.deciding_link
+        return link.relation if link is not None else ""
+
+    @property
     def applies(self) -> bool:
-        return self.triggered_by is not None
+        return self.deciding_link is not None
 
     @property
     def ultimate_parent(self) -> PartyFacts | None:
-        return self.chain[-1] if len(self.chain) > 1 else None
+        last = self.links[-1] if self.links else None
+        return last.facts if last is not None and last.relation == ULTIMATE_PARENT else None
+
+    @property
+    def intermediate_flags(self) -> tuple[PartyFacts, ...]:
+        """Intermediate owners headquartered in D:5 or Macau (for review, not the rule)."""
+        return tuple(link.facts for link in self.links if link.relation == INTERMEDIATE and link.d5_or_macau)
 
     def to_evidence(self) -> dict[str, Any]:
         return {
             "party_id": str(self.party_id),
-            "chain": [p.to_evidence() for p in self.chain],
+            "chain": [link.to_evidence() for link in self.links],
             "country_groups_version": self.groups_version,
             "applies": self.applies,
+            "decided_by": self.decided_by,
             "triggered_by": self.triggered_by.to_evidence() if self.triggered_by else None,
+            "intermediate_flags": [p.to_evidence() for p in self.intermediate_flags],
             "cycle_at": str(self.cycle_at) if self.cycle_at else None,
             "missing_parent": str(self.missing_parent) if self.missing_parent else None,
         }
 
 
 def headquarters_check(party_id: UUID, lookup: PartyLookup, groups: CountryGroups) -> HeadquartersCheck:
-    """Follow ``ultimate_parent_id`` from ``party_id``; the rule applies if any link is headquartered
-    in D:5 or Macau. A cycle or a missing parent stops the walk and is recorded, not raised."""
-    chain: list[PartyFacts] = []
-    seen: set[UUID] = set()
+    """The headquarters rule for ``party_id``: its own headquarters and its ultimate parent's.
+
+    The ultimate parent is found by following, from each party, its named ultimate parent if it
+    has one, else its immediate parent, to the top (a named ultimate parent that has a parent of
+    its own is not the top). The intermediate owners are the entity's chain of immediate parents
+    below the ultimate parent and any party passed on the way to it. A cycle or a missing parent
+    stops the walk and is recorded, not raised; the last party reached is then treated as the
+    ultimate parent (the conservative reading of an incomplete chain).
+    """
+    entity = lookup(party_id)
+    if entity is None:
+        return HeadquartersCheck(party_id, (), groups.version_id, missing_parent=party_id)
     cycle_at: UUID | None = None
     missing: UUID | None = None
-    current: UUID | None = party_id
-    while current is not None:
-        if current in seen or len(chain) >= MAX_CHAIN:
-            cycle_at = current
+    # 1. the way to the ultimate parent
+    hops: list[PartyFacts] = []
+    seen: set[UUID] = {party_id}
+    current = entity
+    while True:
+        nxt = current.ultimate_parent_id or current.immediate_parent_id
+        if nxt is None:
             break
-        facts = lookup(current)
+        if nxt in seen or len(hops) >= MAX_CHAIN:
+            cycle_at = nxt
+            break
+        facts = lookup(nxt)
         if facts is None:
-            missing = current
+            missing = nxt
             break
-        seen.add(current)
-        chain.append(facts)
-        current = facts.ultimate_parent_id
-    triggered = next((p for p in chain if groups.d5_or_macau(p.headquarters_country)), None)
+        seen.add(nxt)
+        hops.append(facts)
+        current = facts
+    ultimate = hops[-1] if hops else None
+    # 2. the intermediate owners: the entity's immediate parents below the ultimate parent
+    intermediates: list[PartyFacts] = []
+    walked: set[UUID] = {party_id}
+    current = entity
+    while current.immediate_parent_id is not None and len(intermediates) < MAX_CHAIN:
+        nxt = current.immediate_parent_id
+        if nxt in walked or (ultimate is not None and nxt == ultimate.party_id):
+            break
+        facts = lookup(nxt)
+        if facts is None:
+            missing = missing or nxt
+            break
+        walked.add(nxt)
+        intermediates.append(facts)
+        current = facts
+    for hop in hops[:-1]:
+        if hop.party_id not in walked:
+            walked.add(hop.party_id)
+            intermediates.append(hop)
+    links = [OwnershipLink(entity, ENTITY, groups.d5_or_macau(entity.headquarters_country))]
+    links += [OwnershipLink(p, INTERMEDIATE, groups.d5_or_macau(p.headquarters_country)) for p in intermediates]
+    if ultimate is not None:
+        links.append(OwnershipLink(ultimate, ULTIMATE_PARENT, groups.d5_or_macau(ultimate.headquarters_country)))
     return HeadquartersCheck(
         party_id=party_id,
-        chain=tuple(chain),
+        links=tuple(links),
         groups_version=groups.version_id,
-        triggered_by=triggered,
         cycle_at=cycle_at,
         missing_parent=missing,
     )
+
+
+def chain_ids(party_id: UUID, lookup: PartyLookup) -> set[UUID]:
+    """Every party whose facts can change ``party_id``'s headquarters check (itself included)."""
+    out: set[UUID] = {party_id}
+    todo = [party_id]
+    while todo and len(out) < 4 * MAX_CHAIN:
+        facts = lookup(todo.pop())
+        if facts is None:
+            continue
+        for nxt in (facts.immediate_parent_id, facts.ultimate_parent_id):
+            if nxt is not None and nxt not in out:
+                out.add(nxt)
+                todo.append(nxt)
+    return out
 
 
 @dataclass(frozen=True)
@@ -179,7 +291,7 @@ def headquarters_requirement(
         return None
     who = check.chain[0].name if check.chain else str(check.party_id)
     via = check.triggered_by
-    relation = "is headquartered" if via.party_id == check.party_id else f"has ultimate parent {via.name} headquartered"
+    relation = "is headquartered" if check.decided_by == ENTITY else f"has ultimate parent {via.name} headquartered"
     return LicenseRequirement(
         rule="headquarters-rule",
         citation=ruleset.headquarters_citation,
@@ -240,7 +352,10 @@ def require_satisfied(
             )
         else:
             why = f"authorization {auth_label} is {auth_type}, but a license is required"
-        raise ComplianceRefusal(req.rule, f"{req.detail}; {why}", citation=req.citation)
+        facts = {"auth_type": auth_type, "exception_code": exception_code, "authorization": auth_label,
+                 "usable_exceptions": ",".join(req.license_exceptions), "role": req.role,
+                 "party_id": str(req.party_id) if req.party_id else ""}
+        raise ComplianceRefusal(req.rule, f"{req.detail}; {why}", citation=req.citation, facts=facts)
 
 
 def require_matching_eccn(classification: Classification, requested_eccn: str) -> str:
@@ -268,4 +383,8 @@ def require_matching_eccn(classification: Classification, requested_eccn: str) -
         f"{classification.ruleset_id} ({figures}); request the clearance again with the computed ECCN "
         "or correct the model's data",
         citation=classification.ruleset_citation,
+        facts={"requested_eccn": requested_eccn, "computed_eccn": computed or "",
+               "status": classification.status.value, "ruleset": classification.ruleset_id,
+               "tpp": str(classification.tpp),
+               "performance_density": str(classification.performance_density or "")},
     )

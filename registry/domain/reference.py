@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from registry.domain.base import Amendable, Context, RegistryAggregate
-from registry.domain.errors import ComplianceRefusal, InvalidField, InvariantViolation
+from registry.domain.errors import InvalidField, InvariantViolation
 
 
 class PartyRole(StrEnum):
@@ -45,35 +45,61 @@ def _country(field: str, code: str) -> str:
 class Party(Amendable):
     """A company or agency: supplier, purchaser, consignee, end user, carrier, operator.
 
-    ``ultimate_parent_id`` and ``headquarters_country`` feed the headquarters rule: a party
-    whose ultimate parent is headquartered in a D:5 country or Macau needs a license anywhere.
+    Ownership, for the headquarters rule (15 CFR 742.6(a)(6)(iii)): ``headquarters_country`` is
+    where THIS party is headquartered; ``immediate_parent_id`` names its direct owner;
+    ``ultimate_parent_id`` names its ultimate parent when known (else the top of the chain of
+    immediate parents is taken as the ultimate parent). The rule looks at the party's own
+    headquarters and its ultimate parent's; owners in between are shown for review.
+
+    Event evolution: version 1 of ``Registered`` and ``Amended`` had only ``ultimate_parent_id``,
+    which the registry followed link by link as the direct owner; the upcasters move it to
+    ``immediate_parent_id``, so a stored chain is walked as before.
     """
 
     AMENDABLE = frozenset(
-        {"name", "country", "roles", "ultimate_parent_id", "headquarters_country", "address"}
+        {"name", "country", "roles", "immediate_parent_id", "ultimate_parent_id", "headquarters_country", "address"}
     )
 
     class Registered(RegistryAggregate.Created):
+        class_version = 2
         name: str
         country: str
         roles: list[str]
         headquarters_country: str
+        immediate_parent_id: UUID | None
         ultimate_parent_id: UUID | None
         address: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["immediate_parent_id"] = state.get("ultimate_parent_id")
+            state["ultimate_parent_id"] = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.name = self.name
             aggregate.country = self.country
             aggregate.roles = list(self.roles)
             aggregate.headquarters_country = self.headquarters_country
+            aggregate.immediate_parent_id = self.immediate_parent_id
             aggregate.ultimate_parent_id = self.ultimate_parent_id
             aggregate.address = self.address
+
+    class Amended(Amendable.Amended):
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            fields = dict(state["fields"])
+            if "ultimate_parent_id" in fields:
+                fields["immediate_parent_id"] = fields.pop("ultimate_parent_id")
+            state["fields"] = fields
 
     if TYPE_CHECKING:
         name: str
         country: str
         roles: list[str]
         headquarters_country: str
+        immediate_parent_id: UUID | None
         ultimate_parent_id: UUID | None
         address: str
 
@@ -88,6 +114,7 @@ class Party(Amendable):
         headquarters_country: str,
         ultimate_parent_id: UUID | None = None,
         address: str = "",
+        immediate_parent_id: UUID | None = None,
     ) -> Party:
         if not name.strip():
             raise InvalidField.one("name", "must not be empty")
@@ -98,6 +125,8 @@ class Party(Amendable):
             )
         if ultimate_parent_id == party_id:
             ultimate_parent_id = None  # a party that is its own ultimate parent
+        if immediate_parent_id == party_id:
+            raise InvalidField.one("immediate_parent_id", "a party cannot be its own parent")
         return cls._create(
             cls.Registered,
             id=party_id,
@@ -105,6 +134,7 @@ class Party(Amendable):
             country=_country("country", country),
             roles=sorted(set(roles)),
             headquarters_country=_country("headquarters_country", headquarters_country),
+            immediate_parent_id=immediate_parent_id,
             ultimate_parent_id=ultimate_parent_id,
             address=address,
             **ctx.event_kwargs(),
@@ -509,28 +539,12 @@ class ExportAuthorization(Amendable):
         """
         if quantity <= 0:
             raise InvalidField.one("quantity", "a draw takes at least one unit")
+        from registry.domain.policy import AuthorizationTerms, draw_problems, refuse_first
+
         value = quantity * unit_price
-        label = self.number or self.exception_code or str(self.id)
-        if self.value_limit is not None and currency != self.currency:
-            raise ComplianceRefusal(
-                "authorization-currency",
-                f"authorization {label} limits value in {self.currency}; the batch is priced in "
-                f"{currency}: correct the order or the authorization, the registry does not convert",
-            )
-        remaining_q = self.remaining_quantity
-        if remaining_q is not None and quantity > remaining_q:
-            raise ComplianceRefusal(
-                "authorization-quantity",
-                f"authorization {label} has {remaining_q} unit(s) left of {self.quantity_limit}; "
-                f"this clearance needs {quantity}",
-            )
-        remaining_v = self.remaining_value
-        if remaining_v is not None and value > remaining_v:
-            raise ComplianceRefusal(
-                "authorization-value",
-                f"authorization {label} has {remaining_v} {self.currency} left of {self.value_limit}; "
-                f"this clearance is worth {value} {currency} ({quantity} x {unit_price})",
-            )
+        refuse_first(draw_problems(
+            AuthorizationTerms.of(self), self.remaining_quantity, self.remaining_value, quantity, unit_price, currency
+        ))
         self.trigger_event(
             self.Drawn, batch_id=batch_id, quantity=quantity, value=value, currency=currency,
             reason=reason, moved_from=None, **ctx.event_kwargs(),

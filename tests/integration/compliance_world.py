@@ -49,6 +49,7 @@ class World:
         parent: str | None = None,
         country: str = "KR",
         roles: tuple[str, ...] = ("purchaser", "consignee", "end_user"),
+        immediate: str | None = None,
     ) -> UUID:
         cmd = c.parse(
             c.RegisterParty,
@@ -58,6 +59,7 @@ class World:
                 "roles": list(roles),
                 "headquarters_country": hq,
                 "ultimate_parent_id": self.ids[parent] if parent else None,
+                "immediate_parent_id": self.ids[immediate] if immediate else None,
             },
         )
         self.ids[key] = self.registry.register_party("admin", cmd).aggregate_id

@@ -22,9 +22,7 @@ from projections.compliance_queries import ExportRecord, export_record
 from projections.queries import CustodyEntry
 from registry.application.ports import BatchSummary
 from registry.domain.compliance_rules import RULES
-from registry.domain.country_groups import CountryGroups
-from registry.domain.licensing import PartyFacts, headquarters_check
-from registry.domain.reference import ExportAuthorization, Party
+from registry.domain.reference import ExportAuthorization
 from registry.reports.builders import findings as findings_section
 from registry.reports.builders.common import PAGE, STAGE_TITLES, Context, serial_range
 from registry.reports.builders.custody import CustodyTotals, batch_sections, keep_custody_of
@@ -82,7 +80,6 @@ def keep_batches(ctx: Context) -> CustodyTotals:
     if isinstance(ctx.custody, CustodyTotals):
         return ctx.custody
     totals = CustodyTotals()
-    groups = ctx.registry.country_groups.in_force(ctx.as_of.occurred_by or ctx.as_of.recorded_by)
     selected: set[UUID] = set()
     ctx.derived = selected
     with ctx.view.keeping():
@@ -94,7 +91,7 @@ def keep_batches(ctx: Context) -> CustodyTotals:
                 selected.add(b.batch_id)
                 trail = ctx.trail(b.batch_id)
                 ctx.view.keep(SHIPMENTS, _shipment_rows(ctx, b, trail))
-                ctx.view.keep(PARTIES, _party_rows(ctx, b, trail, groups))
+                ctx.view.keep(PARTIES, _party_rows(ctx, b, trail))
                 ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
                 ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
                 keep_custody_of(ctx, totals, b, trail, details.get(b.batch_id))
@@ -319,49 +316,55 @@ def _latest_grant(trail: list[CustodyEntry]) -> CustodyEntry | None:
 
 
 # ------------------------------------------------------------------------------ parties
-def _facts(ctx: Context, party_id: UUID) -> PartyFacts | None:
-    party: Party | None = ctx.view.aggregate(party_id)
-    return PartyFacts.of(party) if isinstance(party, Party) else None
+def _relation(link: Mapping[str, Any], i: int, n: int) -> str:
+    """A link's relation; evidence recorded before links carried one: first, middle, last."""
+    implied = "entity" if i == 0 else "ultimate parent" if i == n - 1 else "intermediate owner"
+    return str(link.get("relation") or implied)
 
 
-def _party_rows(
-    ctx: Context, b: BatchSummary, trail: list[CustodyEntry], groups: CountryGroups
-) -> Iterator[tuple[Cell, ...]]:
+def _party_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
+    """The headquarters walk recorded with the latest granted clearance (its evidence): the report
+    does not run the rule again, it shows what the decision found."""
     grant = _latest_grant(trail)
     if grant is None:
         return
-    roles = (
-        ("purchaser", b.buyer_id),
-        ("consignee", _uuid(grant.detail.get("consignee_id"))),
-        ("end user", _uuid(grant.detail.get("end_user_id"))),
-    )
-    for role, party_id in roles:
-        if party_id is None:
+    evidence: Mapping[str, Any] = grant.detail.get("evidence", {}) or {}
+    for walk in evidence.get("headquarters", []) or []:
+        links = list(walk.get("chain", []) or [])
+        if not links:
             continue
-        facts = _facts(ctx, party_id)
-        check = headquarters_check(party_id, lambda p: _facts(ctx, p), groups)
-        top = check.chain[-1] if len(check.chain) > 1 else None
-        chain = " \u2192 ".join(f"{p.name} ({p.headquarters_country})" for p in check.chain[1:])
-        if check.missing_parent:
-            chain += f" \u2192 unknown party {check.missing_parent}"
-        if check.cycle_at:
-            chain += f" \u2192 cycle at {check.cycle_at}"
+        n = len(links)
+        entity = links[0]
+        top = links[-1] if n > 1 and _relation(links[-1], n - 1, n) == "ultimate parent" else None
+        chain = " \u2192 ".join(
+            f"{p.get('name', '')} ({p.get('headquarters_country', '')}, {_relation(p, i + 1, n)})"
+            for i, p in enumerate(links[1:])
+        )
+        if walk.get("missing_parent"):
+            chain += f" \u2192 unknown party {walk['missing_parent']}"
+        if walk.get("cycle_at"):
+            chain += f" \u2192 cycle at {walk['cycle_at']}"
+        decided = str(walk.get("decided_by") or "")
+        verdict = "applies" if walk.get("applies") else "does not apply"
+        if walk.get("applies") and decided:
+            verdict += f" ({decided})"
+        if walk.get("intermediate_flags"):
+            verdict += "; intermediate owner in D:5/Macau: review"
         yield (
-            b.po_number, role, facts.name if facts else str(party_id), facts.country if facts else "",
-            facts.headquarters_country if facts else "", top.name if top else "",
-            top.headquarters_country if top else "", chain,
-            "applies" if check.applies else "does not apply",
+            b.po_number, str(walk.get("role", "")).replace("_", " "), str(entity.get("name", "")),
+            str(entity.get("country", "")), str(entity.get("headquarters_country", "")),
+            str(top.get("name", "")) if top else "", str(top.get("headquarters_country", "")) if top else "",
+            chain, f"{verdict} (country groups {walk.get('country_groups_version', '')})",
         )
 
 
 def _parties(ctx: Context) -> Iterator[Block]:
-    basis = ctx.as_of.occurred_by or ctx.as_of.recorded_by
-    groups = ctx.registry.country_groups.in_force(basis)
     yield Paragraph(
         "The purchaser, consignee and end user of each cleared batch (as of the latest granted clearance), "
-        "with each party's headquarters country and its chain of ultimate parents as the registry knew them at "
-        "the as-of time, and whether the headquarters rule (15 CFR 742.6(a)(6)(iii)(A): an entity, or its "
-        f"ultimate parent, headquartered in D:5 or Macau) applies under country groups {groups.version_id}."
+        "with each party's own headquarters country, its ownership chain (intermediate owners and ultimate "
+        "parent) and whether the headquarters rule (15 CFR 742.6(a)(6)(iii)(A): the entity, or its ultimate "
+        "parent, headquartered in D:5 or Macau) applied, as recorded with the decision (its evidence) under "
+        "the country-group version named in each row."
     )
     yield Table(
         "Parties of each cleared batch",

@@ -1,0 +1,380 @@
+"""The compliance policy: one pure function per rule, called by both sides.
+
+The command side (``registry.application.compliance``) refuses the FIRST problem a decision has;
+the compliance projection (``projections/compliance.py``) flags EACH problem a recorded fact has.
+Both call the functions here with the same rule data (``registry.domain.rule_data``) as of the
+event's business time, so a rule is written once: classification (``classification.classify``),
+country groups at a date (``CountryGroupRegistry.in_force``), the headquarters rule
+(``licensing.headquarters_check``), screening verdicts (:func:`hit_blocks`), an authorization's
+coverage (:func:`coverage_problems`, :func:`validity_problem`) and its drawdown
+(:func:`draw_problems`, :func:`overdraw_problems`).
+
+A :class:`Problem` carries the rule id, its citation (from the rule, else the catalogue
+``compliance_rules.RULES``), a sentence, and the facts that decided it, so a refusal and a finding
+say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NoReturn, Protocol
+from uuid import UUID
+
+from registry.domain.classification import Classification, Ruleset
+from registry.domain.compliance_rules import RULES
+from registry.domain.errors import ComplianceRefusal
+from registry.domain.licensing import (
+    HeadquartersCheck,
+    authorization_satisfies,
+    headquarters_requirement,
+)
+
+BLOCKING_RESOLUTIONS = frozenset({"open", "confirmed"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: what the command side raises and the projection flags."""
+
+    rule: str
+    detail: str
+    citation: str = ""
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.citation and self.rule in RULES:
+            object.__setattr__(self, "citation", RULES[self.rule].citation)
+
+    def refusal(self) -> ComplianceRefusal:
+        return ComplianceRefusal(self.rule, self.detail, citation=self.citation, facts=self.facts)
+
+
+def refuse_first(problems: Iterable[Problem]) -> None:
+    """The command side: raise the first problem, if any."""
+    for problem in problems:
+        raise problem.refusal()
+
+
+def refuse(problem: Problem) -> NoReturn:
+    raise problem.refusal()
+
+
+def _day(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+# ----------------------------------------------------------------------------- authorizations
+class AuthorizationLike(Protocol):
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def auth_type(self) -> str: ...
+    @property
+    def exception_code(self) -> str: ...
+    @property
+    def eccns(self) -> list[str]: ...
+    @property
+    def destination_countries(self) -> list[str]: ...
+    @property
+    def consignee_ids(self) -> list[UUID]: ...
+    @property
+    def end_user_ids(self) -> list[UUID]: ...
+    @property
+    def valid_from(self) -> datetime: ...
+    @property
+    def valid_to(self) -> datetime | None: ...
+    @property
+    def quantity_limit(self) -> int | None: ...
+    @property
+    def value_limit(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class AuthorizationTerms:
+    """What the rules read from an export authorization (an aggregate or a read-model row)."""
+
+    authorization_id: UUID
+    number: str
+    auth_type: str
+    exception_code: str
+    valid_from: datetime
+    valid_to: datetime | None
+    destination_countries: tuple[str, ...] = ()
+    eccns: tuple[str, ...] = ()
+    consignee_ids: frozenset[UUID] = frozenset()
+    end_user_ids: frozenset[UUID] = frozenset()
+    quantity_limit: int | None = None
+    value_limit: Decimal | None = None
+    currency: str = "USD"
+
+    @classmethod
+    def of(cls, auth: AuthorizationLike) -> AuthorizationTerms:
+        return cls(
+            authorization_id=auth.id,
+            number=auth.number,
+            auth_type=auth.auth_type,
+            exception_code=auth.exception_code,
+            valid_from=auth.valid_from,
+            valid_to=auth.valid_to,
+            destination_countries=tuple(auth.destination_countries),
+            eccns=tuple(auth.eccns),
+            consignee_ids=frozenset(auth.consignee_ids),
+            end_user_ids=frozenset(auth.end_user_ids),
+            quantity_limit=auth.quantity_limit,
+            value_limit=auth.value_limit,
+            currency=auth.currency,
+        )
+
+    @property
+    def label(self) -> str:
+        return self.number or self.exception_code or str(self.authorization_id)
+
+    def is_valid_at(self, when: datetime) -> bool:
+        return self.valid_from <= when and (self.valid_to is None or when < self.valid_to)
+
+    def facts(self) -> dict[str, str]:
+        return {
+            "authorization_id": str(self.authorization_id),
+            "authorization": self.label,
+            "auth_type": self.auth_type,
+        }
+
+
+def validity_problem(terms: AuthorizationTerms, when: datetime) -> Problem | None:
+    """``authorization-validity``: valid from ``valid_from`` (inclusive) to ``valid_to`` (exclusive).
+
+    ``facts["state"]`` is ``expired`` or ``not_yet_valid``."""
+    if terms.is_valid_at(when):
+        return None
+    expired = terms.valid_to is not None and when >= terms.valid_to
+    if terms.valid_to is not None:
+        detail = (f"authorization {terms.label} is valid {terms.valid_from:%Y-%m-%d} to "
+                  f"{terms.valid_to:%Y-%m-%d} and not at {when:%Y-%m-%d}")
+    else:
+        detail = f"authorization {terms.label} is valid from {terms.valid_from:%Y-%m-%d}"
+    return Problem(
+        "authorization-validity", detail,
+        facts={**terms.facts(), "at": when.isoformat(), "valid_from": _day(terms.valid_from),
+               "valid_to": _day(terms.valid_to), "state": "expired" if expired else "not_yet_valid"},
+    )
+
+
+def destination_problem(terms: AuthorizationTerms, country: str) -> Problem | None:
+    """``authorization-destination``: the country must be one the authorization names."""
+    if country in terms.destination_countries:
+        return None
+    return Problem(
+        "authorization-destination",
+        f"destination {country} is not among authorization {terms.label}'s "
+        f"{list(terms.destination_countries)}",
+        facts={**terms.facts(), "destination_country": country,
+               "authorized_countries": ",".join(terms.destination_countries)},
+    )
+
+
+def end_user_problem(terms: AuthorizationTerms, party_id: UUID | None, role: str = "end user") -> Problem | None:
+    """``authorization-end-user``: when the authorization names end users, the party is one."""
+    if not terms.end_user_ids or party_id in terms.end_user_ids:
+        return None
+    return Problem(
+        "authorization-end-user",
+        f"the {role} is not an end user named on authorization {terms.label}",
+        facts={**terms.facts(), "party_id": str(party_id), "role": role},
+    )
+
+
+def coverage_problems(
+    terms: AuthorizationTerms,
+    when: datetime,
+    destination_country: str,
+    consignee_id: UUID | None,
+    end_user_id: UUID | None,
+    eccn: str,
+) -> list[Problem]:
+    """Every way the authorization fails to cover a clearance, in the order they are checked."""
+    found: list[Problem | None] = [
+        validity_problem(terms, when),
+        destination_problem(terms, destination_country),
+    ]
+    if terms.consignee_ids and consignee_id not in terms.consignee_ids:
+        found.append(Problem(
+            "authorization-consignee",
+            f"the ultimate consignee is not named on authorization {terms.label}",
+            facts={**terms.facts(), "consignee_id": str(consignee_id)},
+        ))
+    found.append(end_user_problem(terms, end_user_id))
+    if terms.eccns and not any(eccn.startswith(e) for e in terms.eccns):
+        found.append(Problem(
+            "authorization-eccn", f"ECCN {eccn} is not covered by authorization {terms.label}'s "
+            f"{list(terms.eccns)}",
+            facts={**terms.facts(), "eccn": eccn, "authorized_eccns": ",".join(terms.eccns)},
+        ))
+    return [p for p in found if p is not None]
+
+
+# ----------------------------------------------------------------------------------- drawdown
+def remaining(limit: Any, drawn: Any, returned: Any) -> Any:
+    """What is left of a limit: ``limit - drawn + returned`` (None when there is no limit)."""
+    if limit is None:
+        return None
+    return limit - drawn + returned
+
+
+def draw_problems(
+    terms: AuthorizationTerms,
+    remaining_quantity: int | None,
+    remaining_value: Decimal | None,
+    quantity: int,
+    unit_price: Decimal,
+    currency: str,
+) -> list[Problem]:
+    """A draw of ``quantity x unit_price``: currency, quantity and value left. Drawing to exactly
+    zero is allowed."""
+    value = quantity * unit_price
+    base = {**terms.facts(), "quantity": str(quantity), "value": str(value), "currency": currency}
+    found: list[Problem] = []
+    if terms.value_limit is not None and currency != terms.currency:
+        found.append(Problem(
+            "authorization-currency",
+            f"authorization {terms.label} limits value in {terms.currency}; the batch is priced in "
+            f"{currency}: correct the order or the authorization, the registry does not convert",
+            facts={**base, "authorization_currency": terms.currency},
+        ))
+    if remaining_quantity is not None and quantity > remaining_quantity:
+        found.append(Problem(
+            "authorization-quantity",
+            f"authorization {terms.label} has {remaining_quantity} unit(s) left of {terms.quantity_limit}; "
+            f"this clearance needs {quantity}",
+            facts={**base, "remaining_quantity": str(remaining_quantity),
+                   "quantity_limit": str(terms.quantity_limit)},
+        ))
+    if remaining_value is not None and value > remaining_value:
+        found.append(Problem(
+            "authorization-value",
+            f"authorization {terms.label} has {remaining_value} {terms.currency} left of {terms.value_limit}; "
+            f"this clearance is worth {value} {currency} ({quantity} x {unit_price})",
+            facts={**base, "remaining_value": str(remaining_value), "value_limit": str(terms.value_limit)},
+        ))
+    return found
+
+
+def overdraw_problems(
+    terms: AuthorizationTerms, remaining_quantity: int | None, remaining_value: Decimal | None
+) -> list[Problem]:
+    """An authorization drawn beyond a limit (e.g. after an amendment lowered it): the finding
+    ``quantity-over-clearance``, one problem per limit exceeded."""
+    found: list[Problem] = []
+    if remaining_quantity is not None and remaining_quantity < 0:
+        found.append(Problem(
+            "quantity-over-clearance",
+            f"authorization {terms.label} is drawn {-remaining_quantity} unit(s) beyond its quantity limit "
+            f"{terms.quantity_limit}",
+            facts={**terms.facts(), "kind": "quantity", "over": str(-remaining_quantity)},
+        ))
+    if remaining_value is not None and remaining_value < 0:
+        found.append(Problem(
+            "quantity-over-clearance",
+            f"authorization {terms.label} is drawn {-remaining_value} {terms.currency} beyond its value "
+            f"limit {terms.value_limit}",
+            facts={**terms.facts(), "kind": "value", "over": str(-remaining_value)},
+        ))
+    return found
+
+
+# ---------------------------------------------------------------------------------- screening
+def hit_blocks(current: bool, resolution: str) -> bool:
+    """A screening hit blocks while it is current (its entry is on the latest list) and open or
+    confirmed; a false positive or a lapsed entry does not."""
+    return bool(current) and str(resolution) in BLOCKING_RESOLUTIONS
+
+
+# ------------------------------------------------------------------------------ headquarters
+def recipient_headquarters_problem(
+    classification: Classification,
+    check: HeadquartersCheck,
+    role: str,
+    terms: AuthorizationTerms | None,
+    ruleset: Ruleset,
+) -> Problem | None:
+    """Units of a controlled item assigned or transferred to (or held by) a party under the
+    headquarters rule need an authorization of the batch that names the party as end user and
+    is a license (or an exception the rule allows)."""
+    if not classification.controlled:
+        return None
+    requirement = headquarters_requirement(role, check, ruleset)
+    if requirement is None:
+        return None
+    facts = headquarters_facts(check)
+    facts.update({"role": role, "eccn": classification.eccn or "", "ruleset": ruleset.ruleset_id})
+    if terms is not None:
+        facts.update(terms.facts())
+    if terms is not None and check.party_id in terms.end_user_ids:
+        if authorization_satisfies(terms.auth_type, terms.exception_code, requirement):
+            return None
+        why = (f"authorization {terms.label} names it as an end user but is {terms.auth_type}"
+               f"{' ' + terms.exception_code if terms.exception_code else ''}; usable: "
+               f"{', '.join(requirement.license_exceptions) or 'none'} or a license")
+    else:
+        why = "the batch's authorization does not name it as an end user"
+    return Problem(requirement.rule, f"{requirement.detail}; {why}", requirement.citation, facts)
+
+
+def headquarters_facts(check: HeadquartersCheck) -> dict[str, str]:
+    """The deciding facts of a headquarters check, flat (for a refusal's details)."""
+    facts = {
+        "party_id": str(check.party_id),
+        "country_groups_version": check.groups_version,
+        "chain": " > ".join(
+            f"{link.facts.name} [{link.relation}, HQ {link.facts.headquarters_country}]" for link in check.links
+        ),
+        "decided_by": check.decided_by,
+    }
+    if check.triggered_by is not None:
+        facts["deciding_party_id"] = str(check.triggered_by.party_id)
+        facts["deciding_headquarters_country"] = check.triggered_by.headquarters_country
+    return facts
+
+
+def intermediate_owner_problem(check: HeadquartersCheck, role: str) -> Problem | None:
+    """``headquarters-intermediate-owner``: an owner between the entity and its ultimate parent
+    is headquartered in D:5 or Macau. Not the headquarters rule (which names only the entity and
+    its ultimate parent), but a diversion red flag an officer should review."""
+    flagged = check.intermediate_flags
+    if not flagged:
+        return None
+    who = check.chain[0].name if check.chain else str(check.party_id)
+    owners = ", ".join(f"{p.name} ({p.headquarters_country})" for p in flagged)
+    return Problem(
+        "headquarters-intermediate-owner",
+        f"{role} {who} is owned through {owners}, headquartered in D:5 or Macau; its own and its "
+        "ultimate parent's headquarters are not, so the headquarters rule does not apply: review the "
+        "ownership for diversion",
+        facts={**headquarters_facts(check), "role": role,
+               "intermediate_party_ids": ",".join(str(p.party_id) for p in flagged)},
+    )
+
+
+__all__ = [
+    "AuthorizationTerms",
+    "Problem",
+    "coverage_problems",
+    "destination_problem",
+    "draw_problems",
+    "end_user_problem",
+    "headquarters_facts",
+    "hit_blocks",
+    "intermediate_owner_problem",
+    "overdraw_problems",
+    "recipient_headquarters_problem",
+    "refuse",
+    "refuse_first",
+    "remaining",
+    "validity_problem",
+]
