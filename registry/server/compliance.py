@@ -574,18 +574,22 @@ def headquarters_message(role: str, check: HeadquartersCheck) -> pb.Headquarters
         party_id=str(check.party_id),
         chain=[
             pb.OwnershipLink(
-                party_id=str(p.party_id),
-                name=p.name,
-                country=p.country,
-                headquarters_country=p.headquarters_country,
+                party_id=str(link.facts.party_id),
+                name=link.facts.name,
+                country=link.facts.country,
+                headquarters_country=link.facts.headquarters_country,
+                relation=link.relation,
+                d5_or_macau=link.d5_or_macau,
             )
-            for p in check.chain
+            for link in check.links
         ],
         applies=check.applies,
         triggered_by_party_id=_text(check.triggered_by.party_id if check.triggered_by else None),
         cycle_at_party_id=_text(check.cycle_at),
         missing_parent_id=_text(check.missing_parent),
         country_groups_version=check.groups_version,
+        decided_by=check.decided_by,
+        review_party_ids=[str(p.party_id) for p in check.intermediate_flags],
     )
 
 

@@ -13,7 +13,8 @@ IllegalTransition                 FAILED_PRECONDITION     PreconditionFailure (t
 SerialAlreadyRegistered           FAILED_PRECONDITION     PreconditionFailure (type INVARIANT)
 InvariantViolation                FAILED_PRECONDITION     PreconditionFailure (type INVARIANT)
 ComplianceRefusal                 FAILED_PRECONDITION     PreconditionFailure (type COMPLIANCE);
-                                                          ErrorInfo metadata ``citation``
+                                                          ErrorInfo metadata ``citation`` and
+                                                          ``fact.<name>`` per deciding fact
 ConcurrencyConflict               ABORTED                 expected and current version
 NotFound                          NOT_FOUND               ResourceInfo
 AlreadyExists                     ALREADY_EXISTS          ResourceInfo
@@ -136,6 +137,8 @@ def _details(error: RegistryError, reason: str) -> list[Message]:
         metadata["rule"] = error.rule
         if isinstance(error, ComplianceRefusal) and error.citation:
             metadata["citation"] = error.citation
+        if isinstance(error, ComplianceRefusal):  # the facts that decided it, one entry each
+            metadata.update({f"fact.{k}": v for k, v in sorted(error.facts.items())})
     elif isinstance(error, ConcurrencyConflict):
         metadata.update(
             aggregateId=str(error.ident),

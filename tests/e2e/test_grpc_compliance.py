@@ -58,7 +58,7 @@ def register_model(
     ).aggregate_id
 
 
-def register_party(api: Stubs, name: str, country: str, hq: str, parent: str = "") -> str:
+def register_party(api: Stubs, name: str, country: str, hq: str, parent: str = "", immediate: str = "") -> str:
     return api.commands.RegisterParty(
         c.RegisterPartyRequest(
             name=name,
@@ -66,6 +66,7 @@ def register_party(api: Stubs, name: str, country: str, hq: str, parent: str = "
             roles=["purchaser", "end_user"],
             headquarters_country=hq,
             ultimate_parent_id=parent,
+            immediate_parent_id=immediate,
         ),
         metadata=as_actor(),
     ).aggregate_id
@@ -200,6 +201,8 @@ def test_a_confirmed_hit_keeps_blocking_and_the_refusal_cites_the_list(api: Stub
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     info = details(error)["ErrorInfo"]
     assert info.metadata["rule"] == "screening-hit" and info.metadata["citation"] == ENTITY_LIST
+    assert (info.metadata["fact.party_id"], info.metadata["fact.resolution"]) == (world.consignee, "confirmed")
+    assert info.metadata["fact.hit_id"] == hit.hit_id and info.metadata["fact.role"] == "consignee"
     assert "is confirmed" in (error.details() or "")
 
 
@@ -451,10 +454,11 @@ def test_license_requirements_name_the_headquarters_rule_through_a_parent_and_th
     assert "Shenzhen Compute Group" in hq.detail and list(hq.license_exceptions) == ["NAC"] and hq.title
     sub_check, consignee_check = in_korea.headquarters_checks
     assert (sub_check.role, sub_check.applies, sub_check.triggered_by_party_id) == ("end_user", True, parent)
-    assert [(link.party_id, link.headquarters_country) for link in sub_check.chain] == [
-        (subsidiary, "SG"),
-        (parent, "CN"),
+    assert [(link.party_id, link.headquarters_country, link.relation) for link in sub_check.chain] == [
+        (subsidiary, "SG", "entity"),
+        (parent, "CN", "ultimate parent"),
     ]
+    assert sub_check.decided_by == "ultimate parent" and not sub_check.review_party_ids
     assert (consignee_check.role, consignee_check.applies) == ("consignee", False)
     assert "D:5" not in in_korea.destination_groups and in_korea.country_groups_version
 
@@ -689,3 +693,27 @@ def test_resolving_a_hit_the_case_does_not_have_is_invalid_argument_on_hit_id(
 
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and set(field_violations(error)) == {"hit_id"}
     assert server.head() == head
+
+
+def test_license_requirements_show_the_chain_and_that_an_intermediate_owner_in_d5_is_for_review_only(
+    api: Stubs, world: World
+) -> None:
+    top = register_party(api, "Seoul Holdings", "KR", "KR")
+    middle = register_party(api, "Macau Investments", "MO", "MO", immediate=top)
+    entity = register_party(api, "Pangyo Compute", "KR", "KR", parent=top, immediate=middle)
+
+    answer = api.compliance.GetLicenseRequirements(
+        pb.GetLicenseRequirementsRequest(
+            model_id=world.model, destination_country="KR",
+            parties=[pb.PartyRole(role="end_user", party_id=entity)],
+        )
+    )
+
+    assert not answer.license_required and not answer.requirements
+    (check,) = answer.headquarters_checks
+    assert [(link.party_id, link.relation, link.d5_or_macau) for link in check.chain] == [
+        (entity, "entity", False),
+        (middle, "intermediate owner", True),
+        (top, "ultimate parent", False),
+    ]
+    assert (check.applies, check.decided_by, list(check.review_party_ids)) == (False, "", [middle])

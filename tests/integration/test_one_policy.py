@@ -11,8 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from projections.compliance import ComplianceFindings
 from projections.compliance_queries import FindingFilter
@@ -135,3 +137,58 @@ def test_a_configured_ruleset_changes_refusals_and_findings_together(
         assert again.rulesets.get("test-relaxed") == relaxed
     finally:
         again.close()
+
+
+def _store_v1(world: World, event_state: dict[str, Any], topic: str, originator: UUID, version: int) -> None:
+    """Write an event of the old shape (no class_version: version 1) straight into the store."""
+    state = {k: v for k, v in event_state.items() if k != "class_version"}
+    state["originator_id"] = originator
+    state["originator_version"] = version
+    world.registry.recorder.insert_events([StoredEvent(
+        originator_id=originator, originator_version=version, topic=topic,
+        state=world.registry.mapper.transcoder.encode(state),
+    )])
+
+
+def test_stored_parties_of_the_old_shape_are_upcast_and_their_chain_is_walked_as_before(world: World) -> None:
+    """Version 1 had only ``ultimate_parent_id``, followed link by link: it becomes the immediate
+    parent, and the top of the chain is the ultimate parent."""
+    registry = world.registry
+    top = world.party("top", "Mainland Holdings", hq="CN", country="CN")
+    template = registry.mapper.transcoder.decode(registry.recorder.select_events(top)[0].state)
+    topic = registry.recorder.select_events(top)[0].topic
+    mid, sub = uuid4(), uuid4()
+    old = {k: v for k, v in template.items() if k not in ("immediate_parent_id",)}
+    _store_v1(world, {**old, "name": "Seoul Holdco", "headquarters_country": "KR", "ultimate_parent_id": top},
+              topic, mid, 1)
+    _store_v1(world, {**old, "name": "Pangyo Compute", "headquarters_country": "KR", "ultimate_parent_id": None},
+              topic, sub, 1)
+    # an old amendment naming the "ultimate parent" (followed as the direct owner)
+    _store_v1(world, {"fields": {"ultimate_parent_id": mid}, "reason": "disclosure", "actor": "admin",
+                      "request_id": "", "occurred_at": world.t0, "timestamp": template["timestamp"]},
+              topic.replace("Party.Registered", "Party.Amended"), sub, 2)
+    party = registry.get("party", sub)
+    assert (party.immediate_parent_id, party.ultimate_parent_id) == (mid, None)
+    check = registry.headquarters_check(sub, world.t0)
+    assert [link.relation for link in check.links] == ["entity", "intermediate owner", "ultimate parent"]
+    assert check.applies and check.decided_by == "ultimate parent"
+    assert check.ultimate_parent is not None and check.ultimate_parent.party_id == top
+
+
+def test_quantity_and_validity_refusals_carry_the_rule_its_citation_and_the_deciding_facts(world: World) -> None:
+    world.authorization("lic", quantity=5)
+    world.order("po1", 10)
+    world.request("po1", "lic")
+    with pytest.raises(ComplianceRefusal) as short:
+        world.grant("po1", "lic")
+    assert (short.value.rule, short.value.citation) == ("authorization-quantity", "terms of the license (drawdown)")
+    assert (short.value.facts["remaining_quantity"], short.value.facts["quantity"]) == ("5", "10")
+    assert short.value.facts["authorization_id"] == str(world["lic"])
+
+    world.authorization("old", number="KR-OLD", days=10, start_days_ago=30)
+    world.order("po2", 1)
+    world.request("po2", "old")
+    with pytest.raises(ComplianceRefusal) as expired:
+        world.grant("po2", "old")
+    assert (expired.value.rule, expired.value.citation) == ("authorization-validity", "15 CFR 750.7 (license validity)")
+    assert expired.value.facts["state"] == "expired" and expired.value.facts["at"] == world.t0.isoformat()

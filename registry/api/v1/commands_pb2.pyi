@@ -45,7 +45,7 @@ LOSS_KIND_LOST: LossKind
 LOSS_KIND_STOLEN: LossKind
 
 class RegisterPartyRequest(_message.Message):
-    __slots__ = ("request_id", "expected_version", "occurred_at", "party_id", "name", "country", "roles", "headquarters_country", "ultimate_parent_id", "address")
+    __slots__ = ("request_id", "expected_version", "occurred_at", "party_id", "name", "country", "roles", "headquarters_country", "ultimate_parent_id", "address", "immediate_parent_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +56,7 @@ class RegisterPartyRequest(_message.Message):
     HEADQUARTERS_COUNTRY_FIELD_NUMBER: _ClassVar[int]
     ULTIMATE_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    IMMEDIATE_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     expected_version: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -66,7 +67,8 @@ class RegisterPartyRequest(_message.Message):
     headquarters_country: str
     ultimate_parent_id: str
     address: str
-    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., headquarters_country: _Optional[str] = ..., ultimate_parent_id: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
+    immediate_parent_id: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., headquarters_country: _Optional[str] = ..., ultimate_parent_id: _Optional[str] = ..., address: _Optional[str] = ..., immediate_parent_id: _Optional[str] = ...) -> None: ...
 
 class RegisterSiteRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "site_id", "name", "operator_id", "country", "address", "power_capacity_kw")

@@ -424,19 +424,23 @@ class LicenseRequirement(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., title: _Optional[str] = ..., citation: _Optional[str] = ..., detail: _Optional[str] = ..., license_exceptions: _Optional[_Iterable[str]] = ..., party_id: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
 
 class OwnershipLink(_message.Message):
-    __slots__ = ("party_id", "name", "country", "headquarters_country")
+    __slots__ = ("party_id", "name", "country", "headquarters_country", "relation", "d5_or_macau")
     PARTY_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
     HEADQUARTERS_COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    RELATION_FIELD_NUMBER: _ClassVar[int]
+    D5_OR_MACAU_FIELD_NUMBER: _ClassVar[int]
     party_id: str
     name: str
     country: str
     headquarters_country: str
-    def __init__(self, party_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., headquarters_country: _Optional[str] = ...) -> None: ...
+    relation: str
+    d5_or_macau: bool
+    def __init__(self, party_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., headquarters_country: _Optional[str] = ..., relation: _Optional[str] = ..., d5_or_macau: _Optional[bool] = ...) -> None: ...
 
 class HeadquartersCheck(_message.Message):
-    __slots__ = ("role", "party_id", "chain", "applies", "triggered_by_party_id", "cycle_at_party_id", "missing_parent_id", "country_groups_version")
+    __slots__ = ("role", "party_id", "chain", "applies", "triggered_by_party_id", "cycle_at_party_id", "missing_parent_id", "country_groups_version", "decided_by", "review_party_ids")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     PARTY_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
@@ -445,6 +449,8 @@ class HeadquartersCheck(_message.Message):
     CYCLE_AT_PARTY_ID_FIELD_NUMBER: _ClassVar[int]
     MISSING_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_GROUPS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_PARTY_IDS_FIELD_NUMBER: _ClassVar[int]
     role: str
     party_id: str
     chain: _containers.RepeatedCompositeFieldContainer[OwnershipLink]
@@ -453,7 +459,9 @@ class HeadquartersCheck(_message.Message):
     cycle_at_party_id: str
     missing_parent_id: str
     country_groups_version: str
-    def __init__(self, role: _Optional[str] = ..., party_id: _Optional[str] = ..., chain: _Optional[_Iterable[_Union[OwnershipLink, _Mapping]]] = ..., applies: _Optional[bool] = ..., triggered_by_party_id: _Optional[str] = ..., cycle_at_party_id: _Optional[str] = ..., missing_parent_id: _Optional[str] = ..., country_groups_version: _Optional[str] = ...) -> None: ...
+    decided_by: str
+    review_party_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, role: _Optional[str] = ..., party_id: _Optional[str] = ..., chain: _Optional[_Iterable[_Union[OwnershipLink, _Mapping]]] = ..., applies: _Optional[bool] = ..., triggered_by_party_id: _Optional[str] = ..., cycle_at_party_id: _Optional[str] = ..., missing_parent_id: _Optional[str] = ..., country_groups_version: _Optional[str] = ..., decided_by: _Optional[str] = ..., review_party_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetAuthorizationLedgerRequest(_message.Message):
     __slots__ = ("authorization_id",)
