@@ -358,8 +358,8 @@ class ComplianceMixin(_Base):
     ) -> None:
         threshold = self.screening_threshold
         for ref in snapshots:
-            matches = self._matcher(ref.snapshot_id).match(party_name, threshold)
-            case.record_screening(ctx, party_name, ref, matches, threshold)
+            matches, near = self._matcher(ref.snapshot_id).screen(party_name, threshold)
+            case.record_screening(ctx, party_name, ref, matches, threshold, near)
 
     def _screening_for(self, ctx: Context, party: Party) -> list[RegistryAggregate]:
         """Screen a party against the latest snapshots; the case to save with it (or nothing)."""

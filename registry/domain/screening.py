@@ -40,9 +40,23 @@ _HIT_NS = uuid5(NAMESPACE_URL, "urn:gpureg:screening-hit")
 _LISTS_ID = uuid5(NAMESPACE_URL, "urn:gpureg:screening-lists")
 
 DEFAULT_THRESHOLD = 85.0
+NEAR_MISS_FLOOR = 60.0  # near misses below the threshold shown to an officer (never blocking)
+NEAR_MISS_LIMIT = 3
 
 # ----------------------------------------------------------------------------- normalising
 CORPORATE_SUFFIXES = frozenset(
+    {
+        "co", "company", "corp", "corporation", "inc", "incorporated", "ltd", "limited", "llc",
+        "llp", "lp", "plc", "gmbh", "mbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv",
+        "nv", "kk", "pte", "pty", "jsc", "pjsc", "ojsc", "cjsc", "ooo", "oao", "zao", "ltda",
+        "the",
+        # more legal forms (matching only; ``normalise_name``, which hit ids use, keeps the list above)
+        "ao", "pao", "fgup", "fsue", "ltda", "lda", "pvt", "bhd", "fze", "fzco", "fzc", "fzllc",
+        "ab", "oy", "oyj", "as", "asa", "kft", "sro", "doo", "ad", "eood", "sl", "sae", "sal",
+        "cokg", "gmbhcokg", "tbk", "pt", "jv", "corpn", "incorp", "coltd",
+    }
+)
+_ID_SUFFIXES = frozenset(
     {
         "co", "company", "corp", "corporation", "inc", "incorporated", "ltd", "limited", "llc",
         "llp", "lp", "plc", "gmbh", "mbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv",
@@ -59,20 +73,159 @@ def name_tokens(name: str) -> list[str]:
     decomposed = unicodedata.normalize("NFKD", name)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
     plain = _SEPARATORS.sub(" ", _JOINERS.sub("", plain))
-    return [t for t in plain.split() if t not in CORPORATE_SUFFIXES]
+    return [t for t in plain.split() if t not in _ID_SUFFIXES]
 
 
 def normalise_name(name: str) -> str:
-    """'Huawei Technologies Co., Ltd.' -> 'huawei technologies' (token order kept)."""
+    """'Huawei Technologies Co., Ltd.' -> 'huawei technologies' (token order kept). The basis of
+    a hit's id (kept stable so resolutions carry over); matching uses :func:`match_tokens`."""
     return " ".join(name_tokens(name))
 
 
+# The matching key (docs/compliance.md, "Screening: how names are compared"). Both the party's
+# name and every list name and alternate name go through the same steps:
+#  1. transliteration: Cyrillic and Greek letters to Latin (table below), accents dropped (NFKD);
+#  2. case folded; "&" read as "and"; apostrophes and dots inside words joined ("Int'l" -> "intl");
+#     every other punctuation mark is a space;
+#  3. legal forms dropped: multi-word forms first (LEGAL_FORM_PHRASES: "joint stock company",
+#     "youxian gongsi", ...), then single ones (CORPORATE_SUFFIXES: Co., Ltd., Inc., GmbH, OOO, ...);
+#     stop words ("and", "of", "the") dropped;
+#  4. abbreviations and truncations expanded to one word (ABBREVIATIONS: Tech./Technologies ->
+#     technology, Intl/International -> international, Corp/Corporation is a legal form, ...); a
+#     word cut short with a dot ("Technol.") becomes the one table word it starts;
+#  5. spelling folded (SPELLING_FOLDS: x -> ks, kh -> h, ph -> f, w -> v, y -> i, doubled letters
+#     once), so transliteration variants (Rosoboronexport / Rosoboroneksport, Yevgeny / Evgeniy)
+#     meet;
+#  6. words sorted (word order does not count), then compared with the Levenshtein ratio
+#     (rapidfuzz ``fuzz.ratio``), 0..100. Spacing differences ("Hik Vision" / "Hikvision") cost
+#     one character.
+_TRANSLIT = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",
+    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
+    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i", "ї": "yi",
+    "є": "ye", "ґ": "g",
+    "α": "a", "β": "b", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",
+    "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",
+    "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
+})
+LEGAL_FORM_PHRASES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(p.split()) for p in (
+        "public joint stock company", "closed joint stock company", "open joint stock company",
+        "joint stock company", "limited liability company", "limited liability partnership",
+        "public limited company", "private limited company", "company limited", "limited company",
+        "co ltd", "pte ltd", "pvt ltd", "pty ltd", "sdn bhd", "free zone establishment",
+        "free zone company", "gesellschaft mit beschrankter haftung", "societe anonyme",
+        "sociedad anonima", "societa per azioni", "kabushiki kaisha", "yugen kaisha",
+        "gufen youxian gongsi", "youxian zeren gongsi", "youxian gongsi", "aktsionernoe obshchestvo",
+        "publichnoe aktsionernoe obshchestvo", "obshchestvo s ogranichennoi otvetstvennostiu",
+        "obshchestvo s ogranichennoy otvetstvennostyu", "federal state unitary enterprise",
+    )
+)
+STOP_WORDS = frozenset({"and", "of", "the", "for", "a"})
+_ABBREVIATION_GROUPS: dict[str, tuple[str, ...]] = {
+    "technology": ("tech", "techs", "techn", "technol", "technolog", "technologies", "technologie", "technologys",
+                   "keji"),
+    "international": ("intl", "intnl", "internat", "internatl", "inter'l"),
+    "manufacturing": ("mfg", "manuf", "manufacture", "manufacturer", "manufacturers"),
+    "electronics": ("elec", "electr", "electron", "electronic", "elektronik", "elektronika"),
+    "microelectronics": ("microelec", "microelectronic", "mikroelektronika", "mikroelektronik"),
+    "group": ("grp", "jituan", "gruppa"),
+    "holding": ("hldg", "hldgs", "holdings"),
+    "service": ("svc", "svcs", "serv", "services"),
+    "system": ("sys", "syst", "systems"),
+    "industry": ("ind", "inds", "indus", "industries", "industrial"),
+    "science": ("sci", "sciences", "scientific"),
+    "development": ("dev", "devel", "develop"),
+    "engineering": ("eng", "engg", "engr"),
+    "institute": ("inst", "instit"),
+    "university": ("univ", "uni"),
+    "national": ("natl", "nat"),
+    "association": ("assn", "assoc"),
+    "center": ("ctr", "cntr", "centre", "centr", "tsentr"),
+    "laboratory": ("lab", "labs", "laboratories", "lab's"),
+    "semiconductor": ("semicond", "semiconductors", "semi"),
+    "communication": ("comm", "comms", "communications"),
+    "telecommunication": ("telecom", "telecomm", "telecoms", "telecommunications"),
+    "equipment": ("equip", "eqpt"),
+    "machinery": ("mach", "mashinostroenie"),
+    "chemical": ("chem", "chemicals"),
+    "pharmaceutical": ("pharm", "pharma", "pharmaceuticals"),
+    "aerospace": ("aero",),
+    "trading": ("trdg", "trade"),
+    "management": ("mgmt", "mgt"),
+    "investment": ("invest", "investments", "inv"),
+    "research": ("res", "rsch"),
+    "information": ("info",),
+    "enterprise": ("ent", "enterprises", "entp"),
+    "brothers": ("bros",),
+    "shipping": ("shpg",),
+    "logistics": ("logistic", "logist"),
+    "import": ("imp",),
+    "export": ("exp",),
+    "company": ("comp", "cmpy", "gongsi"),
+}
+ABBREVIATIONS: dict[str, str] = {
+    form: word for word, forms in _ABBREVIATION_GROUPS.items() for form in (word, *forms)
+}
+_VOCABULARY = tuple(sorted(_ABBREVIATION_GROUPS))
+SPELLING_FOLDS: tuple[tuple[str, str], ...] = (
+    ("shch", "sh"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("x", "ks"), ("w", "v"), ("q", "k"),
+    ("tz", "ts"), ("j", "i"), ("y", "i"),
+)
+_DOUBLED = re.compile(r"(.)\1+")
+_WORDS = re.compile(r"\S+")
+
+
+def _fold(token: str) -> str:
+    for old, new in SPELLING_FOLDS:
+        token = token.replace(old, new)
+    return _DOUBLED.sub(r"\1", token)
+
+
+def _expand(token: str, cut: bool) -> str:
+    word = ABBREVIATIONS.get(token)
+    if word is not None:
+        return word
+    if cut and len(token) >= 3:  # "Technol." -> the one table word it starts
+        starts = [w for w in _VOCABULARY if w.startswith(token)]
+        if len(starts) == 1:
+            return starts[0]
+    return token
+
+
+def match_tokens(name: str) -> list[str]:
+    """The words a name is matched by (steps 1-5 above), in their original order."""
+    text = unicodedata.normalize("NFKC", name).casefold().translate(_TRANSLIT)
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("&", " and ")
+    raw: list[tuple[str, bool]] = []
+    for chunk in _WORDS.findall(plain):
+        cut = chunk.endswith(".") and chunk.count(".") == 1
+        cleaned = _SEPARATORS.sub(" ", _JOINERS.sub("", chunk))
+        parts = cleaned.split()
+        raw.extend((p, cut and i == len(parts) - 1) for i, p in enumerate(parts))
+    words = [w for w, _ in raw]
+    keep = [True] * len(words)
+    for phrase in LEGAL_FORM_PHRASES:
+        n = len(phrase)
+        for i in range(len(words) - n + 1):
+            if all(keep[i:i + n]) and tuple(words[i:i + n]) == phrase:
+                keep[i:i + n] = [False] * n
+    out: list[str] = []
+    for (word, cut), kept in zip(raw, keep, strict=True):
+        if not kept or word in CORPORATE_SUFFIXES or word in STOP_WORDS:
+            continue
+        out.append(_fold(_expand(word, cut)))
+    return out
+
+
 def _sorted_key(name: str) -> str:
-    return " ".join(sorted(name_tokens(name)))
+    return " ".join(sorted(match_tokens(name)))
 
 
 def name_score(a: str, b: str) -> float:
-    """Token-sort ratio of two names after normalising, 0..100 (100 = same words)."""
+    """Token-sort ratio of two names after the matching steps, 0..100 (100 = same words)."""
     ka, kb = _sorted_key(a), _sorted_key(b)
     if not ka or not kb:
         return 0.0
@@ -252,17 +405,29 @@ class Matcher:
 
     def match(self, name: str, threshold: float = DEFAULT_THRESHOLD) -> list[Match]:
         """Entries whose best name scores >= ``threshold``, best first (one match per entry)."""
+        return self.screen(name, threshold)[0]
+
+    def screen(
+        self, name: str, threshold: float = DEFAULT_THRESHOLD, near_floor: float = NEAR_MISS_FLOOR,
+        near_limit: int = NEAR_MISS_LIMIT,
+    ) -> tuple[list[Match], list[Match]]:
+        """(hits: every entry scoring >= ``threshold``; near misses: the ``near_limit`` best entries
+        scoring in [``near_floor``, ``threshold``)), each best first, one per entry."""
         query = _sorted_key(name)
         if not query or not self._keys:
-            return []
-        found = process.extract(query, self._keys, scorer=fuzz.ratio, score_cutoff=threshold, limit=None)
+            return [], []
+        floor = min(near_floor, threshold)
+        found = process.extract(query, self._keys, scorer=fuzz.ratio, score_cutoff=floor, limit=None)
         best: dict[int, Match] = {}
         for _key, score, position in found:
             entry_index, original = self._owners[position]
             prior = best.get(entry_index)
             if prior is None or score > prior.score:
                 best[entry_index] = Match(self._entries[entry_index], original, float(score))
-        return sorted(best.values(), key=lambda m: (-m.score, m.entry.name, m.entry.entry_id))
+        ranked = sorted(best.values(), key=lambda m: (-m.score, m.entry.name, m.entry.entry_id))
+        hits = [m for m in ranked if m.score >= threshold]
+        near = [m for m in ranked if m.score < threshold][:near_limit]
+        return hits, near
 
 
 # --------------------------------------------------------------------------- aggregates
@@ -417,6 +582,12 @@ class ScreeningCase(RegistryAggregate):
         hits: list[dict[str, Any]]
         new_hit_ids: list[str]
         lapsed_hit_ids: list[str]
+        near_misses: list[dict[str, Any]]  # best entries below the threshold: shown, never blocking
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["near_misses"] = []
 
         def apply(self, aggregate: Any) -> None:
             aggregate.screenings[self.source] = {
@@ -426,6 +597,7 @@ class ScreeningCase(RegistryAggregate):
                 "threshold": self.threshold,
                 "screened_at": self.occurred_at,
                 "hit_count": len(self.hits),
+                "near_misses": list(self.near_misses),
             }
             for hit in self.hits:
                 prior = aggregate.hits.get(hit["hit_id"])
@@ -485,8 +657,10 @@ class ScreeningCase(RegistryAggregate):
         snapshot: SnapshotRef,
         matches: Iterable[Match],
         threshold: float,
+        near_misses: Iterable[Match] = (),
     ) -> None:
-        """Record one screening run of this party against ``snapshot``."""
+        """Record one screening run of this party against ``snapshot``: its hits, and its best near
+        misses (scores below the threshold, for an officer to see; they never block)."""
         hits = [
             {
                 "hit_id": hit_id_for(self.party_id, party_name, m.entry),
@@ -513,6 +687,11 @@ class ScreeningCase(RegistryAggregate):
             hits=hits,
             new_hit_ids=new,
             lapsed_hit_ids=lapsed,
+            near_misses=[
+                {"entry_id": m.entry.entry_id, "source_list": m.entry.source_list, "name": m.entry.name,
+                 "matched_name": m.matched_name, "score": round(m.score, 2)}
+                for m in near_misses
+            ],
             **ctx.event_kwargs(),
         )
 
