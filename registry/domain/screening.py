@@ -86,7 +86,8 @@ def normalise_name(name: str) -> str:
 # name and every list name and alternate name go through the same steps:
 #  1. transliteration: Cyrillic and Greek letters to Latin (table below), accents dropped (NFKD);
 #  2. case folded; "&" read as "and"; apostrophes and dots inside words joined ("Int'l" -> "intl");
-#     every other punctuation mark is a space;
+#     every other punctuation mark is a space; words written apart joined (COMPOUNDS: "Air Lines"
+#     -> "airlines", "Micro Electronics" -> "microelectronics");
 #  3. legal forms dropped: multi-word forms first (LEGAL_FORM_PHRASES: "joint stock company",
 #     "youxian gongsi", ...), then single ones (CORPORATE_SUFFIXES: Co., Ltd., Inc., GmbH, OOO, ...);
 #     stop words ("and", "of", "the") dropped;
@@ -96,9 +97,10 @@ def normalise_name(name: str) -> str:
 #  5. spelling folded (SPELLING_FOLDS: x -> ks, kh -> h, ph -> f, w -> v, y -> i, doubled letters
 #     once), so transliteration variants (Rosoboronexport / Rosoboroneksport, Yevgeny / Evgeniy)
 #     meet;
-#  6. words sorted (word order does not count), then compared with the Levenshtein ratio
-#     (rapidfuzz ``fuzz.ratio``), 0..100. Spacing differences ("Hik Vision" / "Hikvision") cost
-#     one character.
+#  6. compared with the Levenshtein ratio (rapidfuzz ``fuzz.ratio``), 0..100, twice: the words
+#     sorted (word order does not count) and the words in their order written together (spacing
+#     does not count: "Hik-Vision" / "Hikvision", "Rosoboron Export" / "Rosoboronexport"); the
+#     better score counts.
 _TRANSLIT = str.maketrans({
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",
     "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
@@ -164,6 +166,14 @@ _ABBREVIATION_GROUPS: dict[str, tuple[str, ...]] = {
     "import": ("imp",),
     "export": ("exp",),
     "company": ("comp", "cmpy", "gongsi"),
+    "air": ("airlines", "airline", "airways"),
+}
+# Words a name may write apart or together (spacing): joined before the tables apply.
+COMPOUNDS: dict[tuple[str, str], str] = {
+    ("air", "lines"): "airlines", ("air", "ways"): "airways", ("micro", "electronics"): "microelectronics",
+    ("micro", "electronic"): "microelectronics", ("tele", "communications"): "telecommunications",
+    ("semi", "conductor"): "semiconductor", ("semi", "conductors"): "semiconductors",
+    ("micro", "electronics"): "microelectronics",
 }
 ABBREVIATIONS: dict[str, str] = {
     form: word for word, forms in _ABBREVIATION_GROUPS.items() for form in (word, *forms)
@@ -205,31 +215,32 @@ def match_tokens(name: str) -> list[str]:
         cleaned = _SEPARATORS.sub(" ", _JOINERS.sub("", chunk))
         parts = cleaned.split()
         raw.extend((p, cut and i == len(parts) - 1) for i, p in enumerate(parts))
-    words = [w for w, _ in raw]
+    expanded = [_expand(word, cut) for word, cut in raw]
+    words: list[str] = []
+    for word in expanded:
+        if words and (words[-1], word) in COMPOUNDS:
+            words[-1] = COMPOUNDS[(words[-1], word)]
+        else:
+            words.append(word)
+    words = [ABBREVIATIONS.get(w, w) for w in words]
     keep = [True] * len(words)
     for phrase in LEGAL_FORM_PHRASES:
         n = len(phrase)
         for i in range(len(words) - n + 1):
             if all(keep[i:i + n]) and tuple(words[i:i + n]) == phrase:
                 keep[i:i + n] = [False] * n
-    out: list[str] = []
-    for (word, cut), kept in zip(raw, keep, strict=True):
-        if not kept or word in CORPORATE_SUFFIXES or word in STOP_WORDS:
-            continue
-        out.append(_fold(_expand(word, cut)))
-    return out
-
-
-def _sorted_key(name: str) -> str:
-    return " ".join(sorted(match_tokens(name)))
+    return [
+        _fold(word) for word, kept in zip(words, keep, strict=True)
+        if kept and word not in CORPORATE_SUFFIXES and word not in STOP_WORDS
+    ]
 
 
 def name_score(a: str, b: str) -> float:
-    """Token-sort ratio of two names after the matching steps, 0..100 (100 = same words)."""
-    ka, kb = _sorted_key(a), _sorted_key(b)
-    if not ka or not kb:
+    """The matcher's score of two names (steps 1-6), 0..100 (100 = same words)."""
+    ta, tb = match_tokens(a), match_tokens(b)
+    if not ta or not tb:
         return 0.0
-    return float(fuzz.ratio(ka, kb))
+    return float(max(fuzz.ratio(" ".join(sorted(ta)), " ".join(sorted(tb))), fuzz.ratio("".join(ta), "".join(tb))))
 
 
 # -------------------------------------------------------------------------- list entries
@@ -392,12 +403,14 @@ class Matcher:
     def __init__(self, entries: Sequence[ListEntry]) -> None:
         self._entries = tuple(entries)
         self._keys: list[str] = []
+        self._joined: list[str] = []  # the words in their order, without spaces (spacing variants)
         self._owners: list[tuple[int, str]] = []  # (entry index, original name)
         for i, entry in enumerate(self._entries):
             for name in (entry.name, *entry.alt_names):
-                key = _sorted_key(name)
-                if key:
-                    self._keys.append(key)
+                tokens = match_tokens(name)
+                if tokens:
+                    self._keys.append(" ".join(sorted(tokens)))
+                    self._joined.append("".join(tokens))
                     self._owners.append((i, name))
 
     def __len__(self) -> int:
@@ -413,11 +426,14 @@ class Matcher:
     ) -> tuple[list[Match], list[Match]]:
         """(hits: every entry scoring >= ``threshold``; near misses: the ``near_limit`` best entries
         scoring in [``near_floor``, ``threshold``)), each best first, one per entry."""
-        query = _sorted_key(name)
-        if not query or not self._keys:
+        tokens = match_tokens(name)
+        if not tokens or not self._keys:
             return [], []
         floor = min(near_floor, threshold)
-        found = process.extract(query, self._keys, scorer=fuzz.ratio, score_cutoff=floor, limit=None)
+        found = [
+            *process.extract(" ".join(sorted(tokens)), self._keys, scorer=fuzz.ratio, score_cutoff=floor, limit=None),
+            *process.extract("".join(tokens), self._joined, scorer=fuzz.ratio, score_cutoff=floor, limit=None),
+        ]
         best: dict[int, Match] = {}
         for _key, score, position in found:
             entry_index, original = self._owners[position]

@@ -712,6 +712,11 @@ def case_message(case: ScreeningCase, party_name: str, up_to_date: bool) -> pb.S
                 threshold=float(run["threshold"]),
                 screened_at=_when(run["screened_at"]),
                 hit_count=int(run["hit_count"]),
+                near_misses=[
+                    pb.NearMiss(entry_id=str(m["entry_id"]), source_list=str(m["source_list"]),
+                                name=str(m["name"]), matched_name=str(m["matched_name"]), score=float(m["score"]))
+                    for m in run.get("near_misses", [])
+                ],
             )
             for source, run in sorted(case.screenings.items())
         ],

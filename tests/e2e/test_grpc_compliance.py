@@ -717,3 +717,18 @@ def test_license_requirements_show_the_chain_and_that_an_intermediate_owner_in_d
         (top, "ultimate parent", False),
     ]
     assert (check.applies, check.decided_by, list(check.review_party_ids)) == (False, "", [middle])
+
+
+def test_a_near_miss_below_the_threshold_is_shown_to_an_officer_and_does_not_block(api: Stubs, world: World) -> None:
+    import_list(api, csl(
+        ("EL-7", "Korea AI Computing Holdings", "7 Teheran-ro, Seoul, KR", ""),
+        ("EL-8", "Unrelated Trading LLC", "9 Harbour Rd, Dubai, AE", ""),
+    ))
+
+    case = api.compliance.GetScreeningCase(pb.GetScreeningCaseRequest(party_id=world.buyer)).screening_case
+
+    assert not case.hits and not case.blocking
+    (run,) = case.screenings
+    (near,) = run.near_misses
+    assert (near.entry_id, near.matched_name) == ("EL-7", "Korea AI Computing Holdings")
+    assert 60 <= near.score < run.threshold

@@ -656,7 +656,7 @@ class ScreeningCase(_message.Message):
     def __init__(self, party_id: _Optional[str] = ..., party_name: _Optional[str] = ..., case_id: _Optional[str] = ..., version: _Optional[int] = ..., blocking: _Optional[bool] = ..., screened_against_latest: _Optional[bool] = ..., screenings: _Optional[_Iterable[_Union[ScreeningRun, _Mapping]]] = ..., hits: _Optional[_Iterable[_Union[ScreeningHit, _Mapping]]] = ...) -> None: ...
 
 class ScreeningRun(_message.Message):
-    __slots__ = ("source", "snapshot_id", "sha256", "party_name", "threshold", "screened_at", "hit_count")
+    __slots__ = ("source", "snapshot_id", "sha256", "party_name", "threshold", "screened_at", "hit_count", "near_misses")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -664,6 +664,7 @@ class ScreeningRun(_message.Message):
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     SCREENED_AT_FIELD_NUMBER: _ClassVar[int]
     HIT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEAR_MISSES_FIELD_NUMBER: _ClassVar[int]
     source: str
     snapshot_id: str
     sha256: str
@@ -671,7 +672,22 @@ class ScreeningRun(_message.Message):
     threshold: float
     screened_at: _timestamp_pb2.Timestamp
     hit_count: int
-    def __init__(self, source: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., sha256: _Optional[str] = ..., party_name: _Optional[str] = ..., threshold: _Optional[float] = ..., screened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hit_count: _Optional[int] = ...) -> None: ...
+    near_misses: _containers.RepeatedCompositeFieldContainer[NearMiss]
+    def __init__(self, source: _Optional[str] = ..., snapshot_id: _Optional[str] = ..., sha256: _Optional[str] = ..., party_name: _Optional[str] = ..., threshold: _Optional[float] = ..., screened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hit_count: _Optional[int] = ..., near_misses: _Optional[_Iterable[_Union[NearMiss, _Mapping]]] = ...) -> None: ...
+
+class NearMiss(_message.Message):
+    __slots__ = ("entry_id", "source_list", "name", "matched_name", "score")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_LIST_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_NAME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    source_list: str
+    name: str
+    matched_name: str
+    score: float
+    def __init__(self, entry_id: _Optional[str] = ..., source_list: _Optional[str] = ..., name: _Optional[str] = ..., matched_name: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
 class ScreeningListEntry(_message.Message):
     __slots__ = ("entry_id", "source_list", "name", "alt_names", "addresses", "countries", "extra")
