@@ -51,7 +51,7 @@ CORPORATE_SUFFIXES = frozenset(
         "nv", "kk", "pte", "pty", "jsc", "pjsc", "ojsc", "cjsc", "ooo", "oao", "zao", "ltda",
         "the",
         # more legal forms (matching only; ``normalise_name``, which hit ids use, keeps the list above)
-        "ao", "pao", "fgup", "fsue", "ltda", "lda", "pvt", "bhd", "fze", "fzco", "fzc", "fzllc",
+        "ao", "pao", "fgup", "fsue", "lda", "pvt", "bhd", "fze", "fzco", "fzc", "fzllc",
         "ab", "oy", "oyj", "as", "asa", "kft", "sro", "doo", "ad", "eood", "sl", "sae", "sal",
         "cokg", "gmbhcokg", "tbk", "pt", "jv", "corpn", "incorp", "coltd",
     }
@@ -102,14 +102,14 @@ def normalise_name(name: str) -> str:
 #     does not count: "Hik-Vision" / "Hikvision", "Rosoboron Export" / "Rosoboronexport"); the
 #     better score counts.
 _TRANSLIT = str.maketrans({
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",
-    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
-    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
-    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i", "ї": "yi",
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",  # noqa: RUF001
+    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",  # noqa: RUF001
+    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",  # noqa: RUF001
+    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i", "ї": "yi",  # noqa: RUF001
     "є": "ye", "ґ": "g",
-    "α": "a", "β": "b", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",
-    "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",
-    "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
+    "α": "a", "β": "b", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",  # noqa: RUF001
+    "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",  # noqa: RUF001
+    "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",  # noqa: RUF001
 })
 LEGAL_FORM_PHRASES: tuple[tuple[str, ...], ...] = tuple(
     tuple(p.split()) for p in (
@@ -173,7 +173,6 @@ COMPOUNDS: dict[tuple[str, str], str] = {
     ("air", "lines"): "airlines", ("air", "ways"): "airways", ("micro", "electronics"): "microelectronics",
     ("micro", "electronic"): "microelectronics", ("tele", "communications"): "telecommunications",
     ("semi", "conductor"): "semiconductor", ("semi", "conductors"): "semiconductors",
-    ("micro", "electronics"): "microelectronics",
 }
 ABBREVIATIONS: dict[str, str] = {
     form: word for word, forms in _ABBREVIATION_GROUPS.items() for form in (word, *forms)
