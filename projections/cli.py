@@ -1,4 +1,4 @@
-"""``gpureg projections ...``: status, rebuild, run a worker, set partners' allocations."""
+"""``gpureg projections ...``: status, rebuild, run a worker; partners' allocations (commands)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -215,40 +216,55 @@ def run(
         runner.run_forever()
 
 
+Actor = Annotated[
+    str, typer.Option("--actor", envvar="GPUREG_ACTOR", help="who decides (recorded on the event)")
+]
+Reason = Annotated[str, typer.Option("--reason", help="why: where the figure comes from (recorded on the event)")]
+EffectiveFrom = Annotated[
+    datetime | None,
+    typer.Option("--effective-from", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"],
+                 help="from when it applies (default: now); a date is midnight UTC"),
+]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 @allocations_app.command("set")
 def allocation_set(
     partner_id: Annotated[UUID, typer.Argument(help="the partner (party id)")],
     gpus: Annotated[int, typer.Argument(min=0, help="GPUs allocated to it in the deal")],
-    note: Annotated[str, typer.Option(help="where the figure comes from")] = "",
+    actor: Actor,
+    reason: Reason,
+    effective_from: EffectiveFrom = None,
     database_url: DatabaseUrl = None,
     readmodel_url: ReadmodelUrl = None,
 ) -> None:
-    """Set (or replace) a partner's allocation."""
-    from projections.db import open_engine
-    from projections.queries import ReadModels
-    from registry.domain.errors import InvalidField
+    """Set (or replace) a partner's allocation: a SetAllocation command, recorded as an event."""
+    from registry.application.allocation_commands import SetAllocation
+    from registry.domain.errors import RegistryError
 
-    engine = open_engine(_settings(database_url, readmodel_url))
-    try:
-        a = ReadModels(engine).set_allocation(partner_id, gpus, note)
-    except InvalidField as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
-    typer.echo(f"allocation of {a.partner_id}: {a.gpus} GPUs")
+    with _opened(database_url, readmodel_url) as (registry, _engine):
+        try:
+            result = registry.set_allocation(actor, SetAllocation(
+                partner_id=partner_id, gpus=gpus, reason=reason, effective_from=_aware(effective_from)))
+        except (RegistryError, ValueError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+    typer.echo(f"allocation of {partner_id}: {gpus} GPUs (event at position {result.position})")
 
 
 @allocations_app.command("list")
 def allocation_list(database_url: DatabaseUrl = None, readmodel_url: ReadmodelUrl = None) -> None:
-    """Every partner's allocation."""
+    """Every partner's allocation in force now (from the read models)."""
     from projections.db import open_engine
     from projections.queries import ReadModels
 
     engine = open_engine(_settings(database_url, readmodel_url))
     try:
         for a in ReadModels(engine).allocations():
-            typer.echo(f"{a.partner_id}\t{a.gpus}\t{a.note}")
+            typer.echo(f"{a.partner_id}\t{a.gpus}\t{a.note}\t{a.set_by}\t{a.effective_from}")
     finally:
         engine.dispose()
 
@@ -256,16 +272,21 @@ def allocation_list(database_url: DatabaseUrl = None, readmodel_url: ReadmodelUr
 @allocations_app.command("remove")
 def allocation_remove(
     partner_id: Annotated[UUID, typer.Argument(help="the partner (party id)")],
+    actor: Actor,
+    reason: Reason,
+    effective_from: EffectiveFrom = None,
     database_url: DatabaseUrl = None,
     readmodel_url: ReadmodelUrl = None,
 ) -> None:
-    """Remove a partner's allocation."""
-    from projections.db import open_engine
-    from projections.queries import ReadModels
+    """Withdraw a partner's allocation: a RemoveAllocation command, recorded as an event."""
+    from registry.application.allocation_commands import RemoveAllocation
+    from registry.domain.errors import RegistryError
 
-    engine = open_engine(_settings(database_url, readmodel_url))
-    try:
-        removed = ReadModels(engine).remove_allocation(partner_id)
-    finally:
-        engine.dispose()
-    typer.echo("removed" if removed else "no allocation was set")
+    with _opened(database_url, readmodel_url) as (registry, _engine):
+        try:
+            registry.remove_allocation(actor, RemoveAllocation(
+                partner_id=partner_id, reason=reason, effective_from=_aware(effective_from)))
+        except (RegistryError, ValueError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+    typer.echo("removed")

@@ -4,16 +4,14 @@ Read models live in ``Settings.readmodel_url`` or, when that is unset, next to t
 a sibling SQLite file (``registry.db`` -> ``registry.readmodels.db``, see :func:`readmodel_url`),
 or the same PostgreSQL schema through ``search_path``.
 
-Two bookkeeping tables are shared by every projection:
+One bookkeeping table is shared by every projection; everything else in the read-model database
+is derived from the log (partners' allocations too: ``PartnerAllocation`` events, derived by the
+ownership projection), so deleting it is always safe:
 
 * ``projection_positions``: one row per projection *generation* (a full set of its tables):
   its code version, status (``building``, ``active``), the log position it has processed and
   which worker last wrote it. A projection's rows and its position are written in ONE
   transaction, so a crash neither loses nor double-counts an event.
-* ``partner_allocations``: each partner's allocation in the deal (GPUs), set by an operator
-  (``gpureg projections allocations set``); not derived from events, never rebuilt.
-* ``partner_allocation_history``: every value an allocation has had and when it was set (None:
-  removed), so a report as of a past time shows the allocations in force then.
 """
 
 from __future__ import annotations
@@ -37,7 +35,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Uuid,
     create_engine,
     event,
     exc,
@@ -60,25 +57,6 @@ POSITIONS = Table(
     Column("position", BigInteger, nullable=False),
     Column("worker", String(200), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-ALLOCATIONS = Table(
-    "partner_allocations",
-    BOOKKEEPING,
-    Column("partner_id", Uuid, primary_key=True),
-    Column("gpus", BigInteger, nullable=False),
-    Column("note", String(400), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-ALLOCATION_HISTORY = Table(
-    "partner_allocation_history",
-    BOOKKEEPING,
-    Column("partner_id", Uuid, primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("gpus", BigInteger, nullable=True),  # None: the allocation was removed
-    Column("note", String(400), nullable=False),
-    Column("set_at", DateTime(timezone=True), nullable=False),
 )
 
 BUILDING = "building"

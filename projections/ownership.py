@@ -1,8 +1,10 @@
-"""Ownership per partner: units each partner owns, per GPU model and stage.
+"""Ownership per partner: units each partner owns, per GPU model and stage, and allocations.
 
 The owner is the one in each unit's position (the buyer until a transfer). Compute held and
 GPU counts are derived at query time from the GPU model lookup (so a corrected model needs no
-rebuild), and compared with the partner's allocation (``partner_allocations``).
+rebuild), and compared with the partner's allocation, derived from the ``PartnerAllocation``
+events into ``allocation`` (every value each allocation has had: who set it, when, why, from
+which date), so the ownership view and the allocations always agree at one log position.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, Uuid
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, Uuid
 
 from projections.common import moves_of
 from projections.engine import Handler, Projection, Work
@@ -22,6 +24,7 @@ from projections.lookups import (
     party_handlers,
     party_table,
 )
+from registry.domain.allocations import PartnerAllocation
 from registry.domain.batch import GpuBatch
 
 MOVEMENTS = (
@@ -33,7 +36,7 @@ MOVEMENTS = (
 
 class Ownership(Projection):
     name = "ownership"
-    version = 1
+    version = 2  # 2: allocations from PartnerAllocation events
 
     def define(self, metadata: MetaData, name: Callable[[str], str]) -> dict[str, Table]:
         holding = Table(
@@ -43,8 +46,21 @@ class Ownership(Projection):
             Column("stage", String(16), primary_key=True),
             Column("units", BigInteger, nullable=False),
         )
+        allocation = Table(
+            name("allocation"), metadata,
+            Column("partner_id", Uuid, primary_key=True),
+            Column("seq", Integer, primary_key=True, autoincrement=False),
+            Column("gpus", BigInteger, nullable=True),  # None: removed
+            Column("reason", Text, nullable=False),
+            Column("effective_from", DateTime(timezone=True), nullable=False),
+            Column("actor", Text, nullable=False),
+            Column("occurred_at", DateTime(timezone=True), nullable=False),
+            Column("recorded_at", DateTime(timezone=True), nullable=False),
+            Column("position", BigInteger, nullable=False),
+        )
         return {
             "holding": holding,
+            "allocation": allocation,
             "batch_model": batch_model_table(metadata, name),
             "party": party_table(metadata, name),
             "gpu_model": model_table(metadata, name),
@@ -57,7 +73,23 @@ class Ownership(Projection):
             **dict.fromkeys(MOVEMENTS, _moved),
             **party_handlers(),
             **model_handlers(),
+            PartnerAllocation.Set: _allocation,
+            PartnerAllocation.Removed: _allocation,
         }
+
+
+def _allocation(work: Work, e: Any) -> None:
+    work.append("allocation", {
+        "partner_id": e.partner_id,
+        "seq": e.originator_version,
+        "gpus": e.gpus if isinstance(e, PartnerAllocation.Set) else None,
+        "reason": e.reason,
+        "effective_from": e.effective_from,
+        "actor": e.actor,
+        "occurred_at": e.occurred_at,
+        "recorded_at": e.timestamp,
+        "position": work.position,
+    })
 
 
 def _created(work: Work, e: Any) -> None:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, Table, delete, exc, exists, func, insert, or_, select
+from sqlalchemy import Connection, Engine, Table, exc, exists, or_, select
 
 from projections.catalog import default_projections
 from projections.common import (
@@ -30,7 +30,7 @@ from projections.common import (
     uuid_or_none,
 )
 from projections.compliance_queries import ComplianceQueries
-from projections.db import ACTIVE, ALLOCATION_HISTORY, ALLOCATIONS, reading, table_exists, writing
+from projections.db import ACTIVE, reading
 from projections.engine import Generation, Projection, generations
 from projections.feed import LogSource
 from registry.application.ports import BatchFilter, BatchSummary
@@ -175,10 +175,15 @@ class ProjectionStatus:
 
 @dataclass(frozen=True)
 class Allocation:
+    """A partner's allocation in force: GPUs, why (``note``: the reason given), when it was
+    recorded (``updated_at``), from when it applies and who set it."""
+
     partner_id: UUID
     gpus: int
     note: str
     updated_at: datetime
+    effective_from: datetime | None = None
+    set_by: str = ""
 
 
 # ------------------------------------------------------------------------- page tokens
@@ -432,54 +437,33 @@ class ReadModels(ComplianceQueries):
 
     # -------------------------------------------------------------------- allocations
     def allocations(self) -> list[Allocation]:
-        with reading(self.engine) as conn:
-            rows = conn.execute(select(ALLOCATIONS).order_by(ALLOCATIONS.c.partner_id)).mappings()
+        """Every partner's allocation in force now (set by ``SetAllocation`` events)."""
+        return self.allocations_at(datetime.now(UTC))
+
+    def allocations_at(self, when: datetime, effective_at: datetime | None = None) -> list[Allocation]:
+        """The allocations as recorded by ``when`` and in force at ``effective_at`` (default:
+        ``when``): per partner, of the values recorded by ``when`` that are effective by
+        ``effective_at``, the one with the latest effective date (the latest recorded among equal
+        dates); none when that is a removal. Derived from the ``PartnerAllocation`` events by the
+        ownership projection (``allocation``), so deleting the read models loses nothing."""
+        effective = effective_at or when
+
+        def query(conn: Connection, t: dict[str, Table]) -> list[Allocation]:
+            a = t["allocation"]
+            latest: dict[UUID, Any] = {}
+            for r in conn.execute(select(a).order_by(a.c.partner_id, a.c.seq)).mappings():
+                if _aware(r["recorded_at"]) > when or _aware(r["effective_from"]) > effective:
+                    continue
+                prior = latest.get(r["partner_id"])
+                if prior is None or _aware(r["effective_from"]) >= _aware(prior["effective_from"]):
+                    latest[r["partner_id"]] = r
             return [
-                Allocation(r["partner_id"], r["gpus"], r["note"], _aware(r["updated_at"])) for r in rows
+                Allocation(p, r["gpus"], r["reason"], _aware(r["recorded_at"]), _aware(r["effective_from"]), r["actor"])
+                for p, r in sorted(latest.items(), key=lambda kv: str(kv[0]))
+                if r["gpus"] is not None
             ]
 
-    def set_allocation(self, partner_id: UUID, gpus: int, note: str = "") -> Allocation:
-        """Set a partner's allocation in the deal, in GPUs (replaces any earlier value)."""
-        if gpus < 0:
-            raise InvalidField.one("gpus", "must be >= 0")
-        if len(note) > 400:
-            raise InvalidField.one("note", "at most 400 characters")
-        allocation = Allocation(partner_id, gpus, note, datetime.now(UTC))
-        with writing(self.engine) as conn:
-            conn.execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.partner_id == partner_id))
-            conn.execute(insert(ALLOCATIONS).values(
-                partner_id=partner_id, gpus=gpus, note=note, updated_at=allocation.updated_at))
-            _remember_allocation(conn, partner_id, gpus, note, allocation.updated_at)
-        return allocation
-
-    def remove_allocation(self, partner_id: UUID) -> bool:
-        with writing(self.engine) as conn:
-            gone = conn.execute(delete(ALLOCATIONS).where(ALLOCATIONS.c.partner_id == partner_id))
-            if gone.rowcount:
-                _remember_allocation(conn, partner_id, None, "removed", datetime.now(UTC))
-            return bool(gone.rowcount)
-
-    def allocations_at(self, when: datetime) -> list[Allocation]:
-        """The allocations in force at ``when``: per partner the latest value set at or before it
-        (from ``partner_allocation_history``; an allocation set before the history existed counts
-        from its ``updated_at``). A partner whose allocation was removed by then has none."""
-        latest: dict[UUID, Allocation | None] = {}
-        with reading(self.engine) as conn:
-            if table_exists(conn, ALLOCATION_HISTORY.name):
-                h = ALLOCATION_HISTORY
-                for r in conn.execute(select(h).order_by(h.c.partner_id, h.c.seq)).mappings():
-                    set_at = _aware(r["set_at"])
-                    if set_at <= when:
-                        latest[r["partner_id"]] = (
-                            None if r["gpus"] is None else Allocation(r["partner_id"], r["gpus"], r["note"], set_at)
-                        )
-                    else:
-                        latest.setdefault(r["partner_id"], None)
-            has_current = table_exists(conn, ALLOCATIONS.name)
-        for a in self.allocations() if has_current else []:
-            if a.partner_id not in latest and a.updated_at <= when:
-                latest[a.partner_id] = a
-        return [a for _, a in sorted(latest.items(), key=lambda kv: str(kv[0])) if a is not None]
+        return self._read("ownership", query, [])
 
     # ----------------------------------------------------------------------- progress
     def _source(self) -> LogSource:
@@ -552,15 +536,6 @@ class ReadModels(ComplianceQueries):
 
 
 # ------------------------------------------------------------------------------ shaping
-def _remember_allocation(
-    conn: Connection, partner_id: UUID, gpus: int | None, note: str, set_at: datetime
-) -> None:
-    h = ALLOCATION_HISTORY
-    top = conn.execute(select(func.max(h.c.seq)).where(h.c.partner_id == partner_id)).scalar()
-    conn.execute(insert(h).values(
-        partner_id=partner_id, seq=int(top or 0) + 1, gpus=gpus, note=note, set_at=set_at))
-
-
 def _sites_by_batch(conn: Connection, bucket: Table, ids: list[UUID]) -> dict[UUID, list[UUID]]:
     if not ids:
         return {}

@@ -29,9 +29,11 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Recording
 
 from registry.application import commands as c
+from registry.application.allocations import AllocationsMixin
 from registry.application.compliance import ComplianceMixin
 from registry.application.results import CommandResult
 from registry.application.transcodings import register_domain_transcodings
+from registry.domain.allocations import PartnerAllocation
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.batch import Clearance, GpuBatch
 from registry.domain.claims import RequestRecord, normalise_serial
@@ -61,6 +63,7 @@ KINDS: dict[str, type[RegistryAggregate]] = {
     "screening_lists": ScreeningLists,
     "screening_case": ScreeningCase,
     "finding_review": FindingReview,
+    "allocation": PartnerAllocation,
 }
 REFERENCE_COMMANDS: dict[str, type[c.Command]] = {
     "party": c.RegisterParty,
@@ -74,7 +77,7 @@ LOCK_STRIPES = 64
 Decision = Callable[[Any], Sequence[RegistryAggregate]]
 
 
-class Registry(ComplianceMixin, Application[UUID]):
+class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
     """The event-sourced GPU registry. Construct it through :func:`registry.bootstrap`."""
 
     name = "gpureg"

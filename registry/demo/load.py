@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from registry.application import allocation_commands as ac
 from registry.application import commands as c
 from registry.application.service import Registry
 from registry.demo.scenario import DEMO_ACTOR, Scenario, Step
@@ -32,6 +33,7 @@ COMMANDS: dict[str, type[c.Command]] = {
     "report_lost": c.ReportLost,
     "decommission": c.Decommission,
     "split_batch": c.SplitBatch,
+    "set_allocation": ac.SetAllocation,
 }
 
 

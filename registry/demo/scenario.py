@@ -221,6 +221,16 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
                 plans.append((when, program, model, rng.choice(sites), size))
                 gpus -= size
     plans.sort(key=lambda p: (p[0], p[1], p[2]))
+    # The partners' allocations (press coverage of 31 Oct 2025, scaled): decisions recorded as
+    # events before any batch, in force from the programme's start.
+    for program, gpus in s.allocations.items():
+        s.reference.append(Step("set_allocation", {
+            "partner_id": ident(BUYER[program]), "gpus": gpus,
+            "reason": f"allocation of the {PROGRAMS[program][3]} programme reported on 31 Oct 2025 (APEC, Gyeongju)"
+            + (f", scaled by {scale}" if scale != 1.0 else ""),
+            "effective_from": _at(START - timedelta(days=30)), "occurred_at": _at(ref_time),
+            "request_id": f"demo-{seed}-allocation-{program}",
+        }, f"allocation {program}"))
 
     serial_base = 1652_0000_00000 + seed % 1000 * 10_000_000
     next_serial = [serial_base]

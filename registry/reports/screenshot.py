@@ -89,7 +89,7 @@ def demo_ownership_html(html_file: Path, scale: float = 0.01, seed: int = 2025) 
     from registry.bootstrap import build_registry
     from registry.config import Settings
     from registry.demo.load import load_in_process
-    from registry.demo.scenario import BUYER, demo_id, korea_deployment
+    from registry.demo.scenario import korea_deployment
     from registry.reports.builders import ReportSession, ReportStore
 
     scenario = korea_deployment(scale=scale, seed=seed)
@@ -99,9 +99,7 @@ def demo_ownership_html(html_file: Path, scale: float = 0.01, seed: int = 2025) 
         engine = open_engine(settings)
         try:
             read_models = ReadModels(engine, registry)
-            for program, gpus in scenario.allocations.items():  # set before the events: in force as of them
-                read_models.set_allocation(demo_id(seed, BUYER[program]), gpus, f"demo allocation of {program}")
-            load_in_process(registry, scenario)
+            load_in_process(registry, scenario)  # the scenario sets the partners' allocations (events)
             with ReportSession(ReportStore(registry, read_models)) as session, html_file.open("wb") as out:
                 render(session.build("ownership"), Format.HTML, out)
         finally:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from registry.api.v1 import commands_pb2 as pb
 from registry.api.v1 import commands_pb2_grpc
+from registry.application import allocation_commands as ac
 from registry.application import commands as c
 from registry.application.results import CommandResult
 from registry.application.service import Registry
@@ -161,4 +162,9 @@ class CommandServicer(commands_pb2_grpc.CommandServiceServicer):
     async def SplitBatch(self, request: pb.SplitBatchRequest, context: Any) -> pb.SplitBatchResponse:
         return await self._run(
             request, context, c.SplitBatch, self._registry.split_batch, pb.SplitBatchResponse
+        )
+
+    async def SetAllocation(self, request: pb.SetAllocationRequest, context: Any) -> pb.SetAllocationResponse:
+        return await self._run(
+            request, context, ac.SetAllocation, self._registry.set_allocation, pb.SetAllocationResponse
         )

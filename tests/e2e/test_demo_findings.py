@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from registry.api.v1 import compliance_pb2 as cp
+from registry.api.v1 import queries_pb2 as q
 from registry.demo.grpc_load import load_over_grpc
 from registry.demo.scenario import Anomaly, korea_deployment
 from tests.e2e.conftest import RunningServer
@@ -79,3 +80,12 @@ def test_every_planted_anomaly_of_a_small_demo_is_found_exactly_once(
         expected = cp.COMPLIANCE_STATUS_FINDINGS_OPEN if batch in planted else cp.COMPLIANCE_STATUS_COMPLIANT
         assert compliance.status == expected
         assert compliance.exports and all(e.retention_until.seconds > e.shipped_at.seconds for e in compliance.exports)
+
+    # The demo records the partners' allocations as events; the ownership view shows them.
+    owned = api.queries.GetOwnership(q.GetOwnershipRequest(min_position=stats.last_position), timeout=60)
+    allocated = {o.partner_id: o.allocated_gpus for o in owned.partners if o.HasField("allocated_gpus")}
+    expected_allocations = {
+        str(st.payload["partner_id"]): st.payload["gpus"] for st in scenario.reference if st.method == "set_allocation"
+    }
+    assert len(expected_allocations) == 5 and allocated == expected_allocations
+    assert all(o.allocation_used for o in owned.partners if o.partner_id in expected_allocations)

@@ -20,6 +20,7 @@ from uuid import UUID
 from projections.db import open_engine
 from projections.queries import ReadModels
 from registry.application import commands as c
+from registry.application.allocation_commands import SetAllocation
 from registry.application.service import Registry
 from registry.bootstrap import build_registry
 from registry.config import Settings
@@ -77,7 +78,7 @@ def phase_one(url: str) -> ReportWorld:
     b = w.order(16, po_number="PO-B", buyer_id=w.naver, allocation_program="naver-hyperscale")
     _clear(w, b, w.naver, 16)
     serials_b = w.serials(b, 16, prefix="1653")
-    read_models.set_allocation(w.samsung, 100, "phase one")
+    w.do("set_allocation", SetAllocation, partner_id=w.samsung, gpus=100, reason="phase one", effective_from=T0)
     w.ship(b, "SHP-B1", serials=serials_b, itn="X20260309000003", destination_site_id=w.site2,
            occurred_at=T0 + 9 * DAY)
     recorded_by = last_recorded_at(registry)
@@ -95,7 +96,7 @@ def phase_two(world: ReportWorld) -> None:
          site_id=w.site2, serials=world.serials_b, occurred_at=T0 + 14 * DAY)
     w.do("install", c.Install, batch_id=world.batch_b, site_id=w.site2, rack="N01", host="b200-101",
          serials=world.serials_b, occurred_at=T0 + 15 * DAY)
-    world.read_models.set_allocation(w.samsung, 200, "phase two")
+    w.do("set_allocation", SetAllocation, partner_id=w.samsung, gpus=200, reason="phase two", effective_from=T0)
     w.order(8, po_number="PO-C", occurred_at=T0 + 20 * DAY)
 
 

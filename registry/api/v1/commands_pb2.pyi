@@ -540,6 +540,24 @@ class SplitBatchRequest(_message.Message):
     child_batch_id: str
     def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., child_batch_id: _Optional[str] = ...) -> None: ...
 
+class SetAllocationRequest(_message.Message):
+    __slots__ = ("request_id", "expected_version", "occurred_at", "partner_id", "gpus", "reason", "effective_from")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    expected_version: int
+    occurred_at: _timestamp_pb2.Timestamp
+    partner_id: str
+    gpus: int
+    reason: str
+    effective_from: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partner_id: _Optional[str] = ..., gpus: _Optional[int] = ..., reason: _Optional[str] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class RegisterPartyResponse(_message.Message):
     __slots__ = ("aggregate_id", "version", "position", "replayed")
     AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -781,6 +799,18 @@ class DecommissionResponse(_message.Message):
     def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class SplitBatchResponse(_message.Message):
+    __slots__ = ("aggregate_id", "version", "position", "replayed")
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    aggregate_id: str
+    version: int
+    position: int
+    replayed: bool
+    def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class SetAllocationResponse(_message.Message):
     __slots__ = ("aggregate_id", "version", "position", "replayed")
     AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]

@@ -140,6 +140,11 @@ class CommandServiceStub:
                 request_serializer=registry_dot_api_dot_v1_dot_commands__pb2.SplitBatchRequest.SerializeToString,
                 response_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.SplitBatchResponse.FromString,
                 _registered_method=True)
+        self.SetAllocation = channel.unary_unary(
+                '/registry.api.v1.CommandService/SetAllocation',
+                request_serializer=registry_dot_api_dot_v1_dot_commands__pb2.SetAllocationRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.SetAllocationResponse.FromString,
+                _registered_method=True)
 
 
 class CommandServiceServicer:
@@ -293,6 +298,14 @@ class CommandServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetAllocation(self, request, context):
+        """Set (or replace) a partner's allocation in the deal, recorded as an event: who (the actor),
+        when (occurred_at), why (reason) and from when it applies (effective_from).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CommandServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -400,6 +413,11 @@ def add_CommandServiceServicer_to_server(servicer, server):
                     servicer.SplitBatch,
                     request_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.SplitBatchRequest.FromString,
                     response_serializer=registry_dot_api_dot_v1_dot_commands__pb2.SplitBatchResponse.SerializeToString,
+            ),
+            'SetAllocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAllocation,
+                    request_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.SetAllocationRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_commands__pb2.SetAllocationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -970,6 +988,33 @@ class CommandService:
             '/registry.api.v1.CommandService/SplitBatch',
             registry_dot_api_dot_v1_dot_commands__pb2.SplitBatchRequest.SerializeToString,
             registry_dot_api_dot_v1_dot_commands__pb2.SplitBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAllocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.CommandService/SetAllocation',
+            registry_dot_api_dot_v1_dot_commands__pb2.SetAllocationRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_commands__pb2.SetAllocationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,8 +22,8 @@ aggregate versions and adopted screening-list snapshots. Reports then query it w
 are loaded at the version the view reached (``registry.repository.get(id, version=v)``, the domain's
 own replay). Nothing is cached across views: every report replays the log again.
 
-Partners' allocations are operator data, not events; the view copies those in force at the
-recorded-by time (``ReadModels.allocations_at``) from the live read-model database.
+Partners' allocations are events (``PartnerAllocation``); the view uses those in force at the
+recorded-by time (``ReadModels.allocations_at``), from the live read models or its own replay.
 
 **At the log head** the live read models already are what the replay would build: when the view is
 given them (``live``), nothing is left out (no occurred-by time, or every event occurred by it) and
@@ -76,7 +76,6 @@ from sqlalchemy.sql import Select
 from projections.catalog import default_projections
 from projections.db import (
     ACTIVE,
-    ALLOCATIONS,
     POSITIONS,
     create_readmodel_engine,
     ensure_bookkeeping,
@@ -160,7 +159,22 @@ def last_recorded_at(registry: Registry) -> datetime | None:
 
 
 class ViewReadModels(ReadModels):
-    """The read models of a view: asking one the view did not replay is an error, not an empty answer."""
+    """The read models of a view: asking one the view did not replay is an error, not an empty answer.
+    The allocations are those in force at the as-of time: given (from the live read models), else
+    derived from the replayed ownership projection (allocations are events)."""
+
+    def __init__(
+        self, engine: Engine, registry: Registry, projections: Sequence[Projection], as_of: datetime,
+        allocations: Sequence[Allocation] = (),
+    ) -> None:
+        super().__init__(engine, registry, projections)
+        self._as_of = as_of
+        self._given = sorted(allocations, key=lambda a: a.partner_id.hex)
+
+    def allocations(self) -> list[Allocation]:
+        if self._given or "ownership" not in self.projections:
+            return list(self._given)
+        return self.allocations_at(self._as_of)
 
     def _read(self, name: str, query: Callable[[Any, Any], Any], empty: Any) -> Any:
         if name not in self.projections:
@@ -250,9 +264,10 @@ class AsOfView:
                 live_positions = None
             if live_positions is None:  # no live read models to use: one pass does it all
                 self._unpin()
-                self._copy_allocations(allocations)
                 self._replay([*self.projections, self.index], chunk_size)
-                self.read_models = ViewReadModels(self.engine, registry, self.projections)
+                self.read_models = ViewReadModels(
+                    self.engine, registry, self.projections, as_of.recorded_by, allocations
+                )
             else:
                 self._replay([self.index], chunk_size)
                 if self._at(live_positions):
@@ -264,9 +279,10 @@ class AsOfView:
                     )
                 else:  # the log again, into the projections this time
                     self._unpin()
-                    self._copy_allocations(allocations)
                     self._replay(self.projections, chunk_size)
-                    self.read_models = ViewReadModels(self.engine, registry, self.projections)
+                    self.read_models = ViewReadModels(
+                        self.engine, registry, self.projections, as_of.recorded_by, allocations
+                    )
         except BaseException:
             self.close()
             raise
@@ -338,15 +354,6 @@ class AsOfView:
                 conn.close()
 
     # ------------------------------------------------------------------------- replay
-    def _copy_allocations(self, allocations: Sequence[Allocation]) -> None:
-        if not allocations:
-            return
-        with writing(self.engine) as conn:
-            conn.execute(insert(ALLOCATIONS), [
-                {"partner_id": a.partner_id, "gpus": a.gpus, "note": a.note, "updated_at": a.updated_at}
-                for a in allocations
-            ])
-
     def _replay(self, projections: Sequence[Projection], chunk_size: int) -> None:
         """Apply the log prefix recorded by the recorded-by time, one command's write at a time.
 

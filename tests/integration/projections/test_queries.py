@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import UUID
 
 import pytest
 
+from projections.db import create_readmodel_engine, ensure_bookkeeping
+from projections.queries import ReadModels
+from projections.runner import ProjectionRunner
 from registry.application import commands as c
+from registry.application.allocation_commands import RemoveAllocation, SetAllocation
 from registry.application.ports import BatchFilter, BatchListing
 from registry.domain.errors import InvalidField
-from tests.builders import T0, World
+from tests.builders import ACTOR, T0, World
 from tests.integration.projections.conftest import ReadSide
 
 B200_TPP = Decimal(36000)  # 4500 dense FP8 TOPS x 8 bits (= 2250 FP16 x 16)
@@ -130,8 +135,9 @@ def test_ownership_counts_gpus_and_compute_per_partner_against_its_allocation(re
          reason="capacity sale", serials=serials[12:14], occurred_at=T0 + timedelta(days=9))
     w.do("report_lost", c.ReportLost, batch_id=batch, kind="stolen", serials=[serials[15]],
          occurred_at=T0 + timedelta(days=10))
-    read_side.read_models.set_allocation(w.samsung, 50_000, note="press, 31 Oct 2025")
-    read_side.read_models.set_allocation(w.carrier, 10)
+    w.do("set_allocation", SetAllocation, partner_id=w.samsung, gpus=50_000, reason="press, 31 Oct 2025",
+         effective_from=T0)
+    w.do("set_allocation", SetAllocation, partner_id=w.carrier, gpus=10, reason="test", effective_from=T0)
     read_side.runner().catch_up()
 
     by_partner = {o.partner_id: o for o in read_side.read_models.ownership_by_partner()}
@@ -278,16 +284,53 @@ def test_wait_for_position_gives_up_at_the_timeout_when_no_worker_runs(read_side
     assert read_side.read_models.wait_for_position(read_side.registry.head(), timeout=0.05) is False
 
 
-def test_allocations_are_set_replaced_and_removed(read_side: ReadSide) -> None:
-    rm = read_side.read_models
-    rm.set_allocation(read_side.world.samsung, 40_000)
-    rm.set_allocation(read_side.world.samsung, 50_000, note="revised")
-    assert [(a.partner_id, a.gpus, a.note) for a in rm.allocations()] == [(read_side.world.samsung, 50_000, "revised")]
+def test_allocations_are_events_set_replaced_and_removed_and_survive_deleting_the_read_models(
+    read_side: ReadSide, tmp_path: Path
+) -> None:
+    w, rm = read_side.world, read_side.read_models
+    first = w.do("set_allocation", SetAllocation, partner_id=w.samsung, gpus=40_000, reason="MoU",
+                 effective_from=T0)
+    w.do("set_allocation", SetAllocation, partner_id=w.samsung, gpus=50_000, reason="revised",
+         effective_from=T0 + timedelta(days=30))
+    live = read_side.runner()
+    live.catch_up()
+    assert [(a.partner_id, a.gpus, a.note, a.set_by) for a in rm.allocations()] == [
+        (w.samsung, 50_000, "revised", ACTOR)
+    ]
+    # in force at a business date: the value effective then (the later one was not yet effective)
+    now = datetime.now(UTC)
+    assert [a.gpus for a in rm.allocations_at(now, effective_at=T0 + timedelta(days=1))] == [40_000]
+    # the facts are events on the allocation aggregate: who, when, why, from when
+    allocation = read_side.registry.partner_allocation(w.samsung)
+    assert allocation is not None and allocation.id == first.aggregate_id and allocation.gpus == 50_000
+    assert [(h["gpus"], h["reason"], h["actor"], h["effective_from"]) for h in allocation.history] == [
+        (40_000, "MoU", ACTOR, T0), (50_000, "revised", ACTOR, T0 + timedelta(days=30)),
+    ]
     with pytest.raises(InvalidField) as refused:
-        rm.set_allocation(read_side.world.samsung, -1)
-    assert refused.value.violations == [("gpus", "must be >= 0")]
-    assert rm.remove_allocation(read_side.world.samsung)
+        w.do("set_allocation", SetAllocation, partner_id=w.samsung, gpus=-1, reason="typo")
+    assert refused.value.violations[0][0] == "gpus"
+    before_removal = datetime.now(UTC)
+    while datetime.now(UTC) <= before_removal:
+        pass  # the removal is recorded strictly later
+    w.do("remove_allocation", RemoveAllocation, partner_id=w.samsung, reason="programme ended",
+         effective_from=T0 + timedelta(days=60))
+    live.catch_up()
     assert rm.allocations() == []
+    # the read-model database holds only derived data: a new, empty one gives the same history
+    fresh = create_readmodel_engine(f"sqlite:///{tmp_path}/fresh-readmodels.db")
+    try:
+        ensure_bookkeeping(fresh)
+        runner = ProjectionRunner(read_side.registry, fresh, poll_interval=0.01, standby_interval=0.05)
+        try:
+            runner.catch_up()
+        finally:
+            runner.stop()
+        rebuilt = ReadModels(fresh, read_side.registry)
+        assert rebuilt.allocations_at(before_removal) == rm.allocations_at(before_removal)
+        assert [a.gpus for a in rebuilt.allocations_at(before_removal)] == [50_000]
+        assert rebuilt.allocations() == []
+    finally:
+        fresh.dispose()
 
 
 def test_the_read_side_serve_starts_follows_the_log_and_closes(store_url: str) -> None:
