@@ -30,6 +30,7 @@ from projections.compliance import (
 )
 from projections.db import ACTIVE, POSITIONS
 from projections.engine import Projection
+from projections.page_tokens import decode_page_token, encode_page_token
 from registry.domain.compliance_rules import RULES, retention_until
 from registry.domain.errors import InvalidField
 from registry.domain.findings import FindingStatus
@@ -203,8 +204,6 @@ class ComplianceQueries:
         self, criteria: FindingFilter, page_size: int = 0, page_token: str = ""
     ) -> tuple[list[Finding], str]:
         """Findings matching ``criteria``, in the order they were raised, a page at a time."""
-        from projections.queries import decode_page_token, encode_page_token
-
         size = _page_size(page_size)
         after = _finding_token(decode_page_token(page_token))
         violations: list[tuple[str, str]] = []

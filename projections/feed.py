@@ -18,15 +18,15 @@ from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from registry.application.service import Registry
+from registry.application.ports import EventLog
 
 log = logging.getLogger(__name__)
 
 
 class LogSource:
-    """The event log as the projections see it (a thin layer over the Registry's queries)."""
+    """The event log as the projections see it (a thin layer over the EventLog's queries)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: EventLog) -> None:
         self.registry = registry
         self.recorder: Any = registry.recorder
 

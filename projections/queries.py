@@ -7,8 +7,6 @@ that races a switch-over (the old generation's tables dropped under it) is retri
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -33,8 +31,8 @@ from projections.compliance_queries import ComplianceQueries
 from projections.db import ACTIVE, reading
 from projections.engine import Generation, Projection, generations
 from projections.feed import LogSource
-from registry.application.ports import BatchFilter, BatchSummary
-from registry.application.service import Registry
+from projections.page_tokens import decode_page_token, encode_page_token
+from registry.application.ports import BatchFilter, BatchSummary, EventLog
 from registry.domain.errors import InvalidField
 
 T = TypeVar("T")
@@ -186,26 +184,6 @@ class Allocation:
     set_by: str = ""
 
 
-# ------------------------------------------------------------------------- page tokens
-def encode_page_token(after: str | int) -> str:
-    """An opaque token for "the page after ``after``" (a creation position or a serial)."""
-    return base64.urlsafe_b64encode(f"v1:{after}".encode()).decode().rstrip("=")
-
-
-def decode_page_token(token: str) -> str:
-    """The value inside a token; '' for the first page; InvalidField for a foreign token."""
-    if not token:
-        return ""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raw = ""
-    version, _, value = raw.partition(":")
-    if version != "v1" or not value:
-        raise InvalidField.one("page_token", "not a token this service returned")
-    return value
-
-
 def _position_token(token: str) -> int:
     value = decode_page_token(token)
     if not value:
@@ -233,7 +211,7 @@ class ReadModels(ComplianceQueries):
     def __init__(
         self,
         engine: Engine,
-        registry: Registry | None = None,
+        registry: EventLog | None = None,
         projections: Sequence[Projection] | None = None,
     ) -> None:
         self.engine = engine

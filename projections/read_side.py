@@ -20,7 +20,7 @@ from projections.db import open_engine, readmodel_url, sqlite_path
 from projections.queries import ReadModels
 from projections.runner import ProjectionRunner
 from projections.worker_process import ProjectionProcess
-from registry.application.service import Registry
+from registry.application.ports import EventLog
 from registry.config import Settings
 
 
@@ -56,7 +56,7 @@ class ReadSide:
 
 
 def open_read_side(
-    settings: Settings, registry: Registry, run_projections: bool = True, in_process: bool = True,
+    settings: Settings, registry: EventLog, run_projections: bool = True, in_process: bool = True,
     **runner_options: Any,
 ) -> ReadSide:
     engine = open_engine(settings)

@@ -49,7 +49,7 @@ from projections.engine import (
 )
 from projections.feed import Feed, LogSource, PollingFeed, SubscriptionFeed
 from projections.locks import Locks, open_locks
-from registry.application.service import Registry
+from registry.application.ports import EventLog
 from registry.domain.errors import RegistryError
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class ProjectionRunner:
 
     def __init__(
         self,
-        registry: Registry,
+        registry: EventLog,
         engine: Engine,
         projections: Sequence[Projection] | None = None,
         *,
@@ -453,7 +453,7 @@ def _pause_gc() -> _GcPause:
 
 
 def rebuild(
-    registry: Registry,
+    registry: EventLog,
     engine: Engine,
     projection: Projection,
     *,

@@ -132,6 +132,8 @@ class ComplianceMixin(_Base):
                      decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
         def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
                     decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
+        def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
+                 decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
         def _create(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID | None,
                     make: Callable[[Context, UUID], RegistryAggregate | Sequence[RegistryAggregate]],
                     ) -> CommandResult: ...
@@ -425,15 +427,6 @@ class ComplianceMixin(_Base):
             "ResolveScreeningHit", actor, cmd, "screening_case", ScreeningCase.id_for(cmd.party_id),
             lambda w: w.then(lambda case: case.resolve(w.ctx, cmd.hit_id, cmd.resolution, cmd.note)),
         )
-
-    def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
-             decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult:
-        from registry.application.service import _Replay
-
-        try:
-            return self._execute(command, actor, cmd, "screening_case", target, decide)
-        except _Replay as r:
-            return r.result
 
     def _screening_evidence(self, parties: Sequence[tuple[str, UUID | None]]) -> list[dict[str, Any]]:
         """Refuse if any party has a blocking hit or was not screened against the latest lists;

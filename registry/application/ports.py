@@ -1,13 +1,34 @@
-"""What the application needs from read models, as protocols (implemented in ``projections``).
+"""Ports between the application and the read side, as protocols.
 
-The gRPC layer asks these for lists and summaries instead of scanning the event log.
+* What the application needs from read models (implemented in ``projections``): the gRPC layer
+  asks these for lists and summaries instead of scanning the event log.
+* What the read side needs from the application: :class:`EventLog`, the event log to project
+  (implemented by ``registry.application.service.Registry``). Projections depend on this port,
+  never on the concrete application.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+
+class EventLog(Protocol):
+    """The registry's event log as the read side reads it: notifications after a position (ids
+    may have gaps), each decoded to its domain event, and the head."""
+
+    @property
+    def recorder(self) -> Any: ...
+
+    def read_log(self, after: int, limit: int, topics: Sequence[str] = ()) -> list[Notification]: ...
+
+    def decode(self, notification: Notification) -> Any: ...
+
+    def head(self) -> int: ...
 
 
 @dataclass(frozen=True)

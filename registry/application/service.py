@@ -302,6 +302,15 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         except _Replay as r:
             return r.result
 
+    def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
+             decide: Decision) -> CommandResult:
+        """Run a decision that makes its own aggregates (``target`` None) or changes ``target``;
+        a retried request answers with its first result."""
+        try:
+            return self._execute(command, actor, cmd, "screening_case", target, decide)
+        except _Replay as r:
+            return r.result
+
     def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
                 decide: Decision) -> CommandResult:
         try:

@@ -1,0 +1,149 @@
+"""The rooms of the code base, checked: the domain imports nothing outside it; the read side
+(``projections``) depends on the domain and the application's ports, never on the concrete
+application; no two modules import each other, directly or in a circle; a module over about 500
+lines says in its docstring why it is one concept ("One concept: ...").
+
+Imports are read from the source (``ast``), lazy ones inside functions included; imports under
+``if TYPE_CHECKING:`` are for the type checker only and are left out.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("registry", "projections")
+GENERATED = "registry/api/v1/"
+LONG = 500
+#: Infrastructure the domain must not import (it may use eventsourcing's domain model and pure
+#: algorithm libraries such as rapidfuzz).
+INFRASTRUCTURE = ("sqlalchemy", "grpc", "psycopg", "google", "projections", "eventsourcing.application",
+                  "eventsourcing.persistence", "eventsourcing.postgres", "eventsourcing.sqlite")
+#: What the read side may import from ``registry``: the domain, the application's ports, the
+#: configuration and the shared storage helpers (database URLs). ``projections/cli.py`` is an entry point (a command-line interface, like
+#: ``registry/cli.py``) and may build the registry.
+READ_SIDE_MAY_IMPORT = ("registry.domain", "registry.application.ports", "registry.config", "registry.infrastructure")
+ENTRY_POINTS = {"projections.cli"}
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel.startswith(GENERATED):
+                continue
+            name = rel[:-3].replace("/", ".")
+            found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            out.add(base)
+            out.update(f"{base}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return out
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {m: {i for i in _imports(m, p) if i in modules and i != m} for m, p in modules.items()}
+
+
+def test_the_domain_imports_nothing_outside_the_domain() -> None:
+    modules = _modules()
+    wrong = {
+        m: sorted(i for i in _imports(m, p)
+                  if (i.startswith("registry.") and not i.startswith("registry.domain"))
+                  or i == "registry" or i.startswith(INFRASTRUCTURE))
+        for m, p in modules.items() if m.startswith("registry.domain")
+    }
+    assert {m: i for m, i in wrong.items() if i} == {}
+
+
+def test_the_read_side_imports_the_domain_and_the_application_ports_only() -> None:
+    modules = _modules()
+    wrong = {
+        m: sorted(i for i in _imports(m, p) if i.startswith("registry") and not i.startswith(READ_SIDE_MAY_IMPORT))
+        for m, p in modules.items() if m.startswith("projections") and m not in ENTRY_POINTS
+    }
+    assert {m: i for m, i in wrong.items() if i} == {}
+
+
+def test_no_module_imports_itself_through_a_circle() -> None:
+    graph = _graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+    counter = [0]
+
+    def connect(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component: list[str] = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            # a package and the modules it re-exports are one unit, not a circle
+            members = [c for c in component if not any(o.startswith(c + ".") for o in component)]
+            if len(members) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    assert circles == []
+
+
+def test_a_long_module_says_in_its_docstring_why_it_is_one_concept() -> None:
+    unexplained = []
+    for module, path in _modules().items():
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") <= LONG:
+            continue
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if "one concept" not in doc.lower():
+            unexplained.append(f"{module} ({text.count(chr(10))} lines)")
+    assert unexplained == []
