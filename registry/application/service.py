@@ -1,70 +1,39 @@
-"""The registry application: one method per use case, each load -> decide -> save.
+"""The registry application: one method per use case of the batch lifecycle and reference data.
 
-Every command method:
-
-1. answers from the request record if its ``request_id`` was handled before (writing nothing);
-2. loads the aggregate and checks ``expected_version``;
-3. lets the domain decide (rules raise, nothing is written);
-4. saves the new events, the uniqueness claims and the request record in ONE atomic write;
-5. returns the aggregate id, its new version and the log position of the write.
-
-If a concurrent writer wins the race in step 4 the store refuses the write (a duplicate
-(aggregate, version) key). Without ``expected_version`` the command is re-run on the fresh state
-(a few times); with it, the caller gets :class:`ConcurrencyConflict`. Either way no update is lost.
+Each command method validates what it reads, then hands a decision (load -> decide -> one atomic
+save) to the command executor (``registry/application/executor.py``: idempotency by request id,
+optimistic concurrency, retries, so no update is lost). The compliance use cases
+(``compliance.py``) and the allocation use cases (``allocations.py``) are mixins on the same
+executor; queries on the log (a batch, its history, a serial's batch) are here too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Recording
+from eventsourcing.persistence import Notification
 
 from registry.application import commands as c
 from registry.application.allocations import AllocationsMixin
 from registry.application.compliance import ComplianceMixin
+from registry.application.executor import KINDS, CommandExecutor, WithContext
 from registry.application.results import CommandResult
-from registry.application.transcodings import register_domain_transcodings
-from registry.domain.allocations import PartnerAllocation
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.batch import Clearance, GpuBatch
-from registry.domain.claims import RequestRecord, normalise_serial
+from registry.domain.claims import normalise_serial
 from registry.domain.errors import (
     AlreadyExists,
-    ConcurrencyConflict,
-    IdempotencyKeyReused,
     InvalidField,
     InvariantViolation,
     NotFound,
-    SerialAlreadyRegistered,
 )
-from registry.domain.findings import FindingReview
 from registry.domain.policy import AuthorizationTerms, coverage_problems, refuse_first
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
-from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
 
-A = TypeVar("A", bound=RegistryAggregate)
-
-KINDS: dict[str, type[RegistryAggregate]] = {
-    "batch": GpuBatch,
-    "party": Party,
-    "site": Site,
-    "gpu_model": GpuModel,
-    "authorization": ExportAuthorization,
-    "screening_list": ScreeningList,
-    "screening_lists": ScreeningLists,
-    "screening_case": ScreeningCase,
-    "finding_review": FindingReview,
-    "allocation": PartnerAllocation,
-}
 REFERENCE_COMMANDS: dict[str, type[c.Command]] = {
     "party": c.RegisterParty,
     "site": c.RegisterSite,
@@ -72,12 +41,10 @@ REFERENCE_COMMANDS: dict[str, type[c.Command]] = {
     "authorization": c.RegisterAuthorization,
 }
 
-MAX_ATTEMPTS = 30
-LOCK_STRIPES = 64
-Decision = Callable[[Any], Sequence[RegistryAggregate]]
+__all__ = ["KINDS", "REFERENCE_COMMANDS", "Registry"]
 
 
-class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
+class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
     """The event-sourced GPU registry. Construct it through :func:`registry.bootstrap`."""
 
     name = "gpureg"
@@ -91,232 +58,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
     ) -> None:
         # Per instance, so tests can use a small interval without touching the class.
         self.snapshotting_intervals = {GpuBatch: snapshot_interval}  # type: ignore[misc]
-        super().__init__(env)
-        self._clock = clock or (lambda: datetime.now(UTC))
-        # Writers in this process to the same aggregate take turns (striped locks); writers in
-        # other processes are caught by the store's unique key and retried.
-        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
-        # Loads of one aggregate take turns too: the repository's cache fast-forwards a shared
-        # cached object, which must not change while another thread copies it.
-        self._load_stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
-        if not hasattr(self.recorder, "claimed") and self.env.get("SERIAL_INDEX", "on") != "off":
-            msg = (
-                f"{type(self.recorder).__qualname__} keeps no serial index, so serial uniqueness "
-                "could not be enforced; build the registry with registry.bootstrap.build_registry "
-                "(or set SERIAL_INDEX=off in the env, for benchmarks only)"
-            )
-            raise TypeError(msg)
-
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """Like Application.save, minus two runtime Protocol checks per object.
-
-        A serial registration saves one claim aggregate per serial; the library's generic
-        isinstance(obj, <Protocol>) checks cost more than the write itself at that volume.
-        """
-        processing = ProcessingEvent[UUID]()
-        for obj in objs:
-            if isinstance(obj, RegistryAggregate):
-                processing.events.extend(obj.collect_events())
-                processing.aggregates[obj.id] = obj
-            else:
-                processing.collect_events(obj)
-        processing.saved_kwargs.update(kwargs)
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        return recordings
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        register_domain_transcodings(transcoder)
-
-    # ------------------------------------------------------------------------- plumbing
-    def _context(self, actor: str, cmd: c.Command) -> Context:
-        return Context(actor=actor, request_id=cmd.request_id, occurred_at=cmd.occurred_at or self._clock())
-
-    def _get(self, ident: UUID) -> Any:
-        """Repository get, serialised per aggregate within this process (see _load_stripes)."""
-        with self._load_stripes[hash(ident) % LOCK_STRIPES]:
-            return self.repository.get(ident)
-
-    def _exists(self, ident: UUID) -> bool:
-        """Whether any event of ``ident`` is stored: one indexed read (no snapshot lookup, no
-        replay), which matters because every command with a request_id asks it first."""
-        return bool(self.recorder.select_events(ident, limit=1))
-
-    def _load(self, kind: str, ident: UUID) -> Any:
-        cls = KINDS[kind]
-        try:
-            agg: object = self._get(ident)
-        except AggregateNotFoundError:
-            raise NotFound(kind, ident) from None
-        if not isinstance(agg, cls):
-            raise NotFound(kind, ident)
-        return agg
-
-    def get(self, kind: str, ident: UUID) -> Any:
-        """Load a reference aggregate or batch by kind; NotFound if it is not of that kind."""
-        return self._load(kind, ident)
-
-    def _require(self, kind: str, ident: UUID | None, field: str) -> Any:
-        if ident is None:
-            return None
-        try:
-            return self._load(kind, ident)
-        except NotFound:
-            raise NotFound(kind, f"{ident} (field {field})") from None
-
-    def _prior_result(self, command: str, request_id: str, fingerprint: str) -> CommandResult | None:
-        record_id = RequestRecord.id_for(request_id)
-        if not self._exists(record_id):
-            return None
-        record: object = self._get(record_id)
-        assert isinstance(record, RequestRecord)
-        if record.command != command or record.fingerprint != fingerprint:
-            raise IdempotencyKeyReused(request_id, record.command)
-        return CommandResult(
-            aggregate_id=record.aggregate_id,
-            version=record.aggregate_version,
-            position=self.position_of(record.id, 1),
-            replayed=True,
-        )
-
-    def _execute(
-        self,
-        command: str,
-        actor: str,
-        cmd: c.Command,
-        kind: str,
-        target_id: UUID | None,
-        decide: Decision,
-    ) -> CommandResult:
-        """Run one command: idempotency, load, version check, decide, atomic save, retry."""
-        ctx = self._context(actor, cmd)
-        fingerprint = hashlib.sha256(f"{command}\n{cmd.fingerprint_payload()}".encode()).hexdigest()
-        if cmd.request_id:
-            prior = self._prior_result(command, cmd.request_id, fingerprint)
-            if prior is not None:
-                return prior
-        stripe = self._stripes[hash(target_id) % LOCK_STRIPES]
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:
-                time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311 - jitter only
-            with stripe:
-                result = self._attempt(command, cmd, ctx, fingerprint, kind, target_id, decide)
-            if result is not None:
-                return result
-        raise ConcurrencyConflict(target_id, cmd.expected_version, None)
-
-    def _attempt(
-        self,
-        command: str,
-        cmd: c.Command,
-        ctx: Context,
-        fingerprint: str,
-        kind: str,
-        target_id: UUID | None,
-        decide: Decision,
-    ) -> CommandResult | None:
-        """One load -> decide -> save; None when a concurrent writer won and a retry may help."""
-        current: Any = None
-        if target_id is not None:
-            current = self._load(kind, target_id)
-            if cmd.expected_version is not None and current.version != cmd.expected_version:
-                raise ConcurrencyConflict(target_id, cmd.expected_version, current.version)
-        decision = _WithContext(ctx, current)
-        changed = list(decide(decision))
-        primary = changed[0]
-        if cmd.request_id:
-            changed.append(
-                RequestRecord.handled(ctx, command, fingerprint, primary.id, primary.version)
-            )
-        try:
-            recordings = self.save(*changed, **decision.save_kwargs)
-        except IntegrityError:
-            self._diagnose_conflict(command, cmd, fingerprint, changed, current, decision.save_kwargs)
-            return None  # a concurrent writer moved the aggregate on: decide again
-        result = CommandResult(
-            aggregate_id=primary.id,
-            version=primary.version,
-            position=max(r.notification.id for r in recordings),
-        )
-        self._remember(changed)
-        return result
-
-    def _remember(self, saved: Sequence[RegistryAggregate]) -> None:
-        """Put just-saved aggregates in the cache.
-
-        With fast-forwarding on (several processes may write), the library leaves the cache
-        alone on save, so the next load re-applied every event this process had just decided and
-        applied once: each movement's per-serial work twice. A saved aggregate is exactly the
-        stored state at its version; if another writer is further on, the next load
-        fast-forwards from here as before. Loads hand out copies, so no decision mutates it.
-        """
-        cache = self.repository.cache
-        if cache is None:
-            return
-        for aggregate in saved:
-            cache.put(aggregate.id, aggregate)
-
-    def _diagnose_conflict(
-        self,
-        command: str,
-        cmd: c.Command,
-        fingerprint: str,
-        changed: list[RegistryAggregate],
-        current: Any,
-        save_kwargs: dict[str, Any],
-    ) -> None:
-        """Say why an atomic write was refused; return only if retrying can help."""
-        if cmd.request_id and self._exists(RequestRecord.id_for(cmd.request_id)):
-            raise _Replay(self._prior_result(command, cmd.request_id, fingerprint))
-        primary = changed[0]
-        if current is None and self._exists(primary.id):
-            raise AlreadyExists(type(primary).__name__, primary.id)
-        claims = save_kwargs.get("serial_claims", ())
-        if claims:
-            owners = self.claimed([s for s, _ in claims])
-            taken = [s for s, batch in claims if owners.get(s, batch) != batch]
-            if taken:
-                raise SerialAlreadyRegistered(taken)
-        if cmd.expected_version is not None:
-            actual = self._get(primary.id).version if self._exists(primary.id) else None
-            if actual != cmd.expected_version:
-                raise ConcurrencyConflict(primary.id, cmd.expected_version, actual)
-            # the primary is unchanged: another aggregate of the write (e.g. an authorization) moved on
-
-    def _create(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID | None,
-                make: Callable[[Context, UUID], RegistryAggregate | Sequence[RegistryAggregate]],
-                ) -> CommandResult:
-        """Create an aggregate; ``make`` may return it alone or first among others to save with it."""
-        new_id = ident or uuid4()
-
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
-            if self._exists(new_id):
-                raise AlreadyExists(kind, new_id)
-            made = make(w.ctx, new_id)
-            return [made] if isinstance(made, RegistryAggregate) else list(made)
-
-        try:
-            return self._execute(command, actor, cmd, kind, None, decide)
-        except _Replay as r:
-            return r.result
-
-    def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
-             decide: Decision) -> CommandResult:
-        """Run a decision that makes its own aggregates (``target`` None) or changes ``target``;
-        a retried request answers with its first result."""
-        try:
-            return self._execute(command, actor, cmd, "screening_case", target, decide)
-        except _Replay as r:
-            return r.result
-
-    def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
-                decide: Decision) -> CommandResult:
-        try:
-            return self._execute(command, actor, cmd, kind, ident, decide)
-        except _Replay as r:
-            return r.result
+        super().__init__(env, clock)
 
     # ------------------------------------------------------------------- reference data
     def register_party(self, actor: str, cmd: c.RegisterParty) -> CommandResult:
@@ -369,7 +111,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         validated = c.parse(model, {**state, **cmd.fields})
         fields = {n: getattr(validated, n) for n in cmd.fields}
 
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
+        def decide(w: WithContext) -> list[RegistryAggregate]:
             w.current.amend(w.ctx, fields, cmd.reason)
             if cmd.kind == "party" and "name" in fields:  # a new name is screened in the same write
                 return [w.current, *self._screening_for(w.ctx, w.current)]
@@ -407,7 +149,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         and the authorization has the quantity and value left. The batch's ``ClearanceGranted``
         (with the evidence) and the authorization's ``Drawn`` are saved in one atomic write.
         """
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
+        def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             # Loaded once per attempt, fresh: its drawdown is part of this decision and this write.
             auth: ExportAuthorization = self._require("authorization", cmd.authorization_id, "authorization_id")
@@ -448,7 +190,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
 
     def revoke_clearance(self, actor: str, cmd: c.RevokeClearance) -> CommandResult:
         """Revoke; the units drawn and not shipped go back to the authorization in the same write."""
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
+        def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             batch.revoke_clearance(w.ctx, cmd.reason)
             return [batch, *self._return_on_revoke(w.ctx, batch, cmd.reason)]
@@ -460,7 +202,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         serials = [u.serial for u in cmd.units]
         uuids = [u.gpu_uuid for u in cmd.units]
 
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
+        def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             batch.register_serials(w.ctx, serials, uuids)
             w.save_kwargs["serial_claims"] = [(s, batch.id) for s in serials]
@@ -472,7 +214,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         self._require("party", cmd.carrier_id, "carrier_id")
         self._require("site", cmd.destination_site_id, "destination_site_id")
 
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
+        def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id)
             batch.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
@@ -493,7 +235,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         placement, all in one atomic write (any refused placement refuses the whole report)."""
         self._require("site", cmd.site_id, "site_id")
 
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
+        def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             if not cmd.placements:
                 batch.install(w.ctx, cmd.site_id, cmd.rack, cmd.host, cmd.quantity, cmd.serials)
@@ -512,7 +254,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         self._require("party", cmd.assignee_id, "assignee_id")
         self._require("site", cmd.site_id, "site_id")
 
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
+        def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             self._refuse_recipient(batch, cmd.assignee_id, "assignee", w.ctx.occurred_at)
             batch.assign(w.ctx, cmd.assignee_id, cmd.purpose, cmd.quantity, cmd.serials, cmd.site_id)
@@ -524,7 +266,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         self._require("party", cmd.to_owner_id, "to_owner_id")
         site: Site | None = self._require("site", cmd.to_site_id, "to_site_id")
 
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
+        def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             self._refuse_recipient(batch, cmd.to_owner_id, "new owner", w.ctx.occurred_at)
             batch.transfer(w.ctx, cmd.to_owner_id, cmd.to_site_id, site.country if site else None,
@@ -551,7 +293,7 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         if self._exists(child_id):
             raise AlreadyExists("batch", child_id)
 
-        def decide(w: _WithContext) -> list[RegistryAggregate]:
+        def decide(w: WithContext) -> list[RegistryAggregate]:
             parent: GpuBatch = w.current
             child = parent.split(w.ctx, child_id, cmd.quantity, cmd.serials)
             w.save_kwargs["serial_moves"] = [(s, child_id) for s in child.units]
@@ -578,11 +320,6 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
         if batch is None:
             raise NotFound("serial", serial)
         return batch
-
-    def claimed(self, serials: Sequence[str]) -> dict[str, UUID]:
-        """Which of these serials belong to a batch, and to which (the registry-wide index)."""
-        claimed: Callable[[Sequence[str]], dict[str, UUID]] = self.recorder.claimed  # type: ignore[attr-defined]
-        return claimed(serials)
 
     def history(self, aggregate_id: UUID, after_version: int = 0, limit: int = 100) -> list[DomainEventProtocol[UUID]]:
         """Events of one aggregate, oldest first, after ``after_version``, at most ``limit``."""
@@ -612,27 +349,3 @@ class Registry(ComplianceMixin, AllocationsMixin, Application[UUID]):
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
 
-    def position_of(self, aggregate_id: UUID, version: int) -> int:
-        """Log position of one stored event (used to answer a replayed request)."""
-        from registry.infrastructure.store import position_of  # import here: avoids a cycle
-
-        return position_of(self.recorder, aggregate_id, version)
-
-
-class _WithContext:
-    """What a decision sees: the command's context and the current aggregate (or None)."""
-
-    def __init__(self, ctx: Context, current: Any) -> None:
-        self.ctx = ctx
-        self.current = current
-        self.save_kwargs: dict[str, Any] = {}  # passed to the recorder in the same transaction
-
-    def then(self, act: Callable[[Any], object]) -> list[RegistryAggregate]:
-        act(self.current)
-        return [self.current]
-
-
-class _Replay(Exception):  # control flow, never escapes this module
-    def __init__(self, result: CommandResult | None) -> None:
-        assert result is not None
-        self.result = result
