@@ -4,9 +4,9 @@
   List): its source name, the SHA-256 of the file as received, and every entry. The CSL publishes
   no deltas, so each import is a whole snapshot; :class:`ScreeningLists` remembers the latest
   snapshot per source.
-* :class:`Matcher` compares a party's name with every entry name and alias after normalising both
-  (case, accents, punctuation and corporate suffixes such as Co., Ltd., Inc., GmbH) with a
-  token-sort ratio (rapidfuzz), 0..100. A score at or above the threshold is a hit.
+* :class:`Matcher` (``name_matching.py``) compares a party's name with every entry name and
+  alternate name after the documented normalisation; a score at or above the threshold is a hit,
+  the best below it are near misses. Snapshots are parsed by ``screening_lists.py``.
 * :class:`ScreeningCase` (one per party) keeps each hit, the snapshot it came from, and how a
   compliance officer resolved it (false positive or confirmed, with a note, by whom). A hit that
   is open or confirmed and still on the current list blocks clearance, shipment and assignment.
@@ -17,432 +17,41 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
-import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from rapidfuzz import fuzz, process
-
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.errors import IllegalTransition, InvalidField
+from registry.domain.name_matching import (  # re-exported: the screening vocabulary in one place
+    ABBREVIATIONS,
+    CORPORATE_SUFFIXES,
+    DEFAULT_THRESHOLD,
+    LEGAL_FORM_PHRASES,
+    NEAR_MISS_FLOOR,
+    NEAR_MISS_LIMIT,
+    Match,
+    Matcher,
+    match_tokens,
+    name_score,
+    name_tokens,
+    normalise_name,
+)
+from registry.domain.screening_lists import COLUMN_ALIASES, ListEntry, ParsedList, parse_screening_csv
 
 _CASE_NS = uuid5(NAMESPACE_URL, "urn:gpureg:screening-case")
 _HIT_NS = uuid5(NAMESPACE_URL, "urn:gpureg:screening-hit")
 _LISTS_ID = uuid5(NAMESPACE_URL, "urn:gpureg:screening-lists")
 
-DEFAULT_THRESHOLD = 85.0
-NEAR_MISS_FLOOR = 60.0  # near misses below the threshold shown to an officer (never blocking)
-NEAR_MISS_LIMIT = 3
-
-# ----------------------------------------------------------------------------- normalising
-CORPORATE_SUFFIXES = frozenset(
-    {
-        "co", "company", "corp", "corporation", "inc", "incorporated", "ltd", "limited", "llc",
-        "llp", "lp", "plc", "gmbh", "mbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv",
-        "nv", "kk", "pte", "pty", "jsc", "pjsc", "ojsc", "cjsc", "ooo", "oao", "zao", "ltda",
-        "the",
-        # more legal forms (matching only; ``normalise_name``, which hit ids use, keeps the list above)
-        "ao", "pao", "fgup", "fsue", "lda", "pvt", "bhd", "fze", "fzco", "fzc", "fzllc",
-        "ab", "oy", "oyj", "as", "asa", "kft", "sro", "doo", "ad", "eood", "sl", "sae", "sal",
-        "cokg", "gmbhcokg", "tbk", "pt", "jv", "corpn", "incorp", "coltd",
-    }
-)
-_ID_SUFFIXES = frozenset(
-    {
-        "co", "company", "corp", "corporation", "inc", "incorporated", "ltd", "limited", "llc",
-        "llp", "lp", "plc", "gmbh", "mbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv",
-        "nv", "kk", "pte", "pty", "jsc", "pjsc", "ojsc", "cjsc", "ooo", "oao", "zao", "ltda",
-        "the",
-    }
-)
-_JOINERS = re.compile(r"[.'\u2019`]")
-_SEPARATORS = re.compile(r"[^\w\s]|_")
-
-
-def name_tokens(name: str) -> list[str]:
-    """Words of a name: accents dropped, case folded, punctuation gone, corporate suffixes gone."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    plain = _SEPARATORS.sub(" ", _JOINERS.sub("", plain))
-    return [t for t in plain.split() if t not in _ID_SUFFIXES]
-
-
-def normalise_name(name: str) -> str:
-    """'Huawei Technologies Co., Ltd.' -> 'huawei technologies' (token order kept). The basis of
-    a hit's id (kept stable so resolutions carry over); matching uses :func:`match_tokens`."""
-    return " ".join(name_tokens(name))
-
-
-# The matching key (docs/compliance.md, "Screening: how names are compared"). Both the party's
-# name and every list name and alternate name go through the same steps:
-#  1. transliteration: Cyrillic and Greek letters to Latin (table below), accents dropped (NFKD);
-#  2. case folded; "&" read as "and"; apostrophes and dots inside words joined ("Int'l" -> "intl");
-#     every other punctuation mark is a space; words written apart joined (COMPOUNDS: "Air Lines"
-#     -> "airlines", "Micro Electronics" -> "microelectronics");
-#  3. legal forms dropped: multi-word forms first (LEGAL_FORM_PHRASES: "joint stock company",
-#     "youxian gongsi", ...), then single ones (CORPORATE_SUFFIXES: Co., Ltd., Inc., GmbH, OOO, ...);
-#     stop words ("and", "of", "the") dropped;
-#  4. abbreviations and truncations expanded to one word (ABBREVIATIONS: Tech./Technologies ->
-#     technology, Intl/International -> international, Corp/Corporation is a legal form, ...); a
-#     word cut short with a dot ("Technol.") becomes the one table word it starts;
-#  5. spelling folded (SPELLING_FOLDS: x -> ks, kh -> h, ph -> f, w -> v, y -> i, doubled letters
-#     once), so transliteration variants (Rosoboronexport / Rosoboroneksport, Yevgeny / Evgeniy)
-#     meet;
-#  6. compared with the Levenshtein ratio (rapidfuzz ``fuzz.ratio``), 0..100, twice: the words
-#     sorted (word order does not count) and the words in their order written together (spacing
-#     does not count: "Hik-Vision" / "Hikvision", "Rosoboron Export" / "Rosoboronexport"); the
-#     better score counts.
-_TRANSLIT = str.maketrans({
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",  # noqa: RUF001
-    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",  # noqa: RUF001
-    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",  # noqa: RUF001
-    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya", "і": "i", "ї": "yi",  # noqa: RUF001
-    "є": "ye", "ґ": "g",
-    "α": "a", "β": "b", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i",  # noqa: RUF001
-    "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s",  # noqa: RUF001
-    "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",  # noqa: RUF001
-})
-LEGAL_FORM_PHRASES: tuple[tuple[str, ...], ...] = tuple(
-    tuple(p.split()) for p in (
-        "public joint stock company", "closed joint stock company", "open joint stock company",
-        "joint stock company", "limited liability company", "limited liability partnership",
-        "public limited company", "private limited company", "company limited", "limited company",
-        "co ltd", "pte ltd", "pvt ltd", "pty ltd", "sdn bhd", "free zone establishment",
-        "free zone company", "gesellschaft mit beschrankter haftung", "societe anonyme",
-        "sociedad anonima", "societa per azioni", "kabushiki kaisha", "yugen kaisha",
-        "gufen youxian gongsi", "youxian zeren gongsi", "youxian gongsi", "aktsionernoe obshchestvo",
-        "publichnoe aktsionernoe obshchestvo", "obshchestvo s ogranichennoi otvetstvennostiu",
-        "obshchestvo s ogranichennoy otvetstvennostyu", "federal state unitary enterprise",
-    )
-)
-STOP_WORDS = frozenset({"and", "of", "the", "for", "a"})
-_ABBREVIATION_GROUPS: dict[str, tuple[str, ...]] = {
-    "technology": ("tech", "techs", "techn", "technol", "technolog", "technologies", "technologie", "technologys",
-                   "keji"),
-    "international": ("intl", "intnl", "internat", "internatl", "inter'l"),
-    "manufacturing": ("mfg", "manuf", "manufacture", "manufacturer", "manufacturers"),
-    "electronics": ("elec", "electr", "electron", "electronic", "elektronik", "elektronika"),
-    "microelectronics": ("microelec", "microelectronic", "mikroelektronika", "mikroelektronik"),
-    "group": ("grp", "jituan", "gruppa"),
-    "holding": ("hldg", "hldgs", "holdings"),
-    "service": ("svc", "svcs", "serv", "services"),
-    "system": ("sys", "syst", "systems"),
-    "industry": ("ind", "inds", "indus", "industries", "industrial"),
-    "science": ("sci", "sciences", "scientific"),
-    "development": ("dev", "devel", "develop"),
-    "engineering": ("eng", "engg", "engr"),
-    "institute": ("inst", "instit"),
-    "university": ("univ", "uni"),
-    "national": ("natl", "nat"),
-    "association": ("assn", "assoc"),
-    "center": ("ctr", "cntr", "centre", "centr", "tsentr"),
-    "laboratory": ("lab", "labs", "laboratories", "lab's"),
-    "semiconductor": ("semicond", "semiconductors", "semi"),
-    "communication": ("comm", "comms", "communications"),
-    "telecommunication": ("telecom", "telecomm", "telecoms", "telecommunications"),
-    "equipment": ("equip", "eqpt"),
-    "machinery": ("mach", "mashinostroenie"),
-    "chemical": ("chem", "chemicals"),
-    "pharmaceutical": ("pharm", "pharma", "pharmaceuticals"),
-    "aerospace": ("aero",),
-    "trading": ("trdg", "trade"),
-    "management": ("mgmt", "mgt"),
-    "investment": ("invest", "investments", "inv"),
-    "research": ("res", "rsch"),
-    "information": ("info",),
-    "enterprise": ("ent", "enterprises", "entp"),
-    "brothers": ("bros",),
-    "shipping": ("shpg",),
-    "logistics": ("logistic", "logist"),
-    "import": ("imp",),
-    "export": ("exp",),
-    "company": ("comp", "cmpy", "gongsi"),
-    "air": ("airlines", "airline", "airways"),
-}
-# Words a name may write apart or together (spacing): joined before the tables apply.
-COMPOUNDS: dict[tuple[str, str], str] = {
-    ("air", "lines"): "airlines", ("air", "ways"): "airways", ("micro", "electronics"): "microelectronics",
-    ("micro", "electronic"): "microelectronics", ("tele", "communications"): "telecommunications",
-    ("semi", "conductor"): "semiconductor", ("semi", "conductors"): "semiconductors",
-}
-ABBREVIATIONS: dict[str, str] = {
-    form: word for word, forms in _ABBREVIATION_GROUPS.items() for form in (word, *forms)
-}
-_VOCABULARY = tuple(sorted(_ABBREVIATION_GROUPS))
-SPELLING_FOLDS: tuple[tuple[str, str], ...] = (
-    ("shch", "sh"), ("kh", "h"), ("ph", "f"), ("ck", "k"), ("x", "ks"), ("w", "v"), ("q", "k"),
-    ("tz", "ts"), ("j", "i"), ("y", "i"),
-)
-_DOUBLED = re.compile(r"(.)\1+")
-_WORDS = re.compile(r"\S+")
-
-
-def _fold(token: str) -> str:
-    for old, new in SPELLING_FOLDS:
-        token = token.replace(old, new)
-    return _DOUBLED.sub(r"\1", token)
-
-
-def _expand(token: str, cut: bool) -> str:
-    word = ABBREVIATIONS.get(token)
-    if word is not None:
-        return word
-    if cut and len(token) >= 3:  # "Technol." -> the one table word it starts
-        starts = [w for w in _VOCABULARY if w.startswith(token)]
-        if len(starts) == 1:
-            return starts[0]
-    return token
-
-
-def match_tokens(name: str) -> list[str]:
-    """The words a name is matched by (steps 1-5 above), in their original order."""
-    text = unicodedata.normalize("NFKC", name).casefold().translate(_TRANSLIT)
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("&", " and ")
-    raw: list[tuple[str, bool]] = []
-    for chunk in _WORDS.findall(plain):
-        cut = chunk.endswith(".") and chunk.count(".") == 1
-        cleaned = _SEPARATORS.sub(" ", _JOINERS.sub("", chunk))
-        parts = cleaned.split()
-        raw.extend((p, cut and i == len(parts) - 1) for i, p in enumerate(parts))
-    expanded = [_expand(word, cut) for word, cut in raw]
-    words: list[str] = []
-    for word in expanded:
-        if words and (words[-1], word) in COMPOUNDS:
-            words[-1] = COMPOUNDS[(words[-1], word)]
-        else:
-            words.append(word)
-    words = [ABBREVIATIONS.get(w, w) for w in words]
-    keep = [True] * len(words)
-    for phrase in LEGAL_FORM_PHRASES:
-        n = len(phrase)
-        for i in range(len(words) - n + 1):
-            if all(keep[i:i + n]) and tuple(words[i:i + n]) == phrase:
-                keep[i:i + n] = [False] * n
-    return [
-        _fold(word) for word, kept in zip(words, keep, strict=True)
-        if kept and word not in CORPORATE_SUFFIXES and word not in STOP_WORDS
-    ]
-
-
-def name_score(a: str, b: str) -> float:
-    """The matcher's score of two names (steps 1-6), 0..100 (100 = same words)."""
-    ta, tb = match_tokens(a), match_tokens(b)
-    if not ta or not tb:
-        return 0.0
-    return float(max(fuzz.ratio(" ".join(sorted(ta)), " ".join(sorted(tb))), fuzz.ratio("".join(ta), "".join(tb))))
-
-
-# -------------------------------------------------------------------------- list entries
-@dataclass(frozen=True)
-class ListEntry:
-    """One entry of a restricted-party list snapshot."""
-
-    entry_id: str
-    source_list: str  # the list inside the consolidated list, e.g. "Entity List (EL) - BIS"
-    name: str
-    alt_names: tuple[str, ...] = ()
-    addresses: tuple[str, ...] = ()
-    countries: tuple[str, ...] = ()
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        """Content hash: the same entry in a later snapshot has the same key."""
-        canonical = json.dumps(
-            [self.source_list, self.name, list(self.alt_names), list(self.addresses), list(self.countries)],
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "entry_id": self.entry_id,
-            "source_list": self.source_list,
-            "name": self.name,
-            "alt_names": list(self.alt_names),
-            "addresses": list(self.addresses),
-            "countries": list(self.countries),
-        }
-        if self.extra:
-            data["extra"] = dict(self.extra)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ListEntry:
-        return cls(
-            entry_id=str(data["entry_id"]),
-            source_list=str(data["source_list"]),
-            name=str(data["name"]),
-            alt_names=tuple(data.get("alt_names", ())),
-            addresses=tuple(data.get("addresses", ())),
-            countries=tuple(data.get("countries", ())),
-            extra=dict(data.get("extra", {})),
-        )
-
-
-# Column names accepted for each field (compared case-insensitively, spaces as underscores).
-# The US Consolidated Screening List CSV header is:
-#   _id,source,entity_number,type,programs,name,title,addresses,federal_register_notice,
-#   start_date,end_date,standard_order,license_requirement,license_policy,call_sign,vessel_type,
-#   gross_tonnage,gross_registered_tonnage,vessel_flag,vessel_owner,remarks,source_list_url,
-#   alt_names,citizenships,dates_of_birth,nationalities,places_of_birth,source_information_url,ids
-# It has no countries column: countries come from the last part of each address ("..., CN").
-COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "entry_id": ("_id", "id", "entry_id", "entity_number"),
-    "source_list": ("source", "source_list", "list"),
-    "name": ("name",),
-    "alt_names": ("alt_names", "alternate_names", "aliases"),
-    "addresses": ("addresses", "address"),
-    "countries": ("countries", "country"),
-}
-EXTRA_COLUMNS = (
-    "entity_number", "type", "programs", "federal_register_notice", "start_date", "end_date",
-    "license_requirement", "license_policy", "source_list_url", "remarks",
-)
-_COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
-
-
-@dataclass(frozen=True)
-class ParsedList:
-    sha256: str
-    columns: tuple[str, ...]
-    entries: tuple[ListEntry, ...]
-    skipped_rows: int
-
-
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(";") if part.strip())
-
-
-def parse_screening_csv(content: bytes, default_source: str) -> ParsedList:
-    """Parse a list snapshot in the CSL CSV layout (or any CSV with at least a ``name`` column).
-
-    Multi-valued cells (alt_names, addresses, countries) are separated by ``;``. A row without a
-    name is skipped and counted. Raises :class:`InvalidField` (field ``content``) when the file
-    is not UTF-8 or has no ``name`` column; nothing is written then.
-    """
-    digest = hashlib.sha256(content).hexdigest()
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InvalidField.one(
-            "content", f"must be UTF-8 encoded CSV ({e.reason} at byte {e.start})"
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if not header:
-        raise InvalidField.one("content", "empty file: a CSV header with a 'name' column is required")
-    columns = tuple(h.strip().lower().replace(" ", "_") for h in header)
-    index: dict[str, int] = {}
-    for target, aliases in COLUMN_ALIASES.items():
-        for alias in aliases:
-            if alias in columns:
-                index[target] = columns.index(alias)
-                break
-    if "name" not in index:
-        raise InvalidField.one(
-            "content", f"the CSV header needs a 'name' column (CSL layout); found {list(columns)[:12]}"
-        )
-    extras = [(c, columns.index(c)) for c in EXTRA_COLUMNS if c in columns]
-    entries: list[ListEntry] = []
-    skipped = 0
-    for row_number, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-
-        def cell(target: str, row: list[str] = row) -> str:
-            i = index.get(target)
-            return row[i].strip() if i is not None and i < len(row) else ""
-
-        name = cell("name")
-        if not name:
-            skipped += 1
-            continue
-        addresses = _split(cell("addresses"))
-        countries = [c.upper() for c in _split(cell("countries"))]
-        for address in addresses:
-            last = address.rsplit(",", 1)[-1].strip()
-            if _COUNTRY_CODE.match(last) and last not in countries:
-                countries.append(last)
-        entries.append(
-            ListEntry(
-                entry_id=cell("entry_id") or f"row-{row_number}",
-                source_list=cell("source_list") or default_source,
-                name=name,
-                alt_names=_split(cell("alt_names")),
-                addresses=addresses,
-                countries=tuple(countries),
-                extra={c: row[i].strip() for c, i in extras if i < len(row) and row[i].strip()},
-            )
-        )
-    return ParsedList(sha256=digest, columns=columns, entries=tuple(entries), skipped_rows=skipped)
-
-
-# ------------------------------------------------------------------------------ matching
-@dataclass(frozen=True)
-class Match:
-    entry: ListEntry
-    matched_name: str  # the entry name or alias that scored best
-    score: float
-
-
-class Matcher:
-    """Scores a name against every name and alias of a snapshot; built once per snapshot."""
-
-    def __init__(self, entries: Sequence[ListEntry]) -> None:
-        self._entries = tuple(entries)
-        self._keys: list[str] = []
-        self._joined: list[str] = []  # the words in their order, without spaces (spacing variants)
-        self._owners: list[tuple[int, str]] = []  # (entry index, original name)
-        for i, entry in enumerate(self._entries):
-            for name in (entry.name, *entry.alt_names):
-                tokens = match_tokens(name)
-                if tokens:
-                    self._keys.append(" ".join(sorted(tokens)))
-                    self._joined.append("".join(tokens))
-                    self._owners.append((i, name))
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def match(self, name: str, threshold: float = DEFAULT_THRESHOLD) -> list[Match]:
-        """Entries whose best name scores >= ``threshold``, best first (one match per entry)."""
-        return self.screen(name, threshold)[0]
-
-    def screen(
-        self, name: str, threshold: float = DEFAULT_THRESHOLD, near_floor: float = NEAR_MISS_FLOOR,
-        near_limit: int = NEAR_MISS_LIMIT,
-    ) -> tuple[list[Match], list[Match]]:
-        """(hits: every entry scoring >= ``threshold``; near misses: the ``near_limit`` best entries
-        scoring in [``near_floor``, ``threshold``)), each best first, one per entry."""
-        tokens = match_tokens(name)
-        if not tokens or not self._keys:
-            return [], []
-        floor = min(near_floor, threshold)
-        found = [
-            *process.extract(" ".join(sorted(tokens)), self._keys, scorer=fuzz.ratio, score_cutoff=floor, limit=None),
-            *process.extract("".join(tokens), self._joined, scorer=fuzz.ratio, score_cutoff=floor, limit=None),
-        ]
-        best: dict[int, Match] = {}
-        for _key, score, position in found:
-            entry_index, original = self._owners[position]
-            prior = best.get(entry_index)
-            if prior is None or score > prior.score:
-                best[entry_index] = Match(self._entries[entry_index], original, float(score))
-        ranked = sorted(best.values(), key=lambda m: (-m.score, m.entry.name, m.entry.entry_id))
-        hits = [m for m in ranked if m.score >= threshold]
-        near = [m for m in ranked if m.score < threshold][:near_limit]
-        return hits, near
+__all__ = [
+    "ABBREVIATIONS", "BLOCKING", "COLUMN_ALIASES", "CORPORATE_SUFFIXES", "DEFAULT_THRESHOLD",
+    "LEGAL_FORM_PHRASES", "NEAR_MISS_FLOOR", "NEAR_MISS_LIMIT", "ListEntry", "Match", "Matcher", "ParsedList",
+    "Resolution", "ScreeningCase", "ScreeningList", "ScreeningLists", "SnapshotRef", "hit_id_for",
+    "match_tokens", "name_score", "name_tokens", "normalise_name", "parse_screening_csv",
+]
 
 
 # --------------------------------------------------------------------------- aggregates

@@ -1,0 +1,103 @@
+"""Compliance officers' decisions on findings (acknowledge, resolve) as ``FindingReview`` events.
+A mixin of the ``Registry`` (through ``ComplianceMixin``), on the command executor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from registry.application import compliance_commands as cc
+from registry.application.results import CommandResult
+from registry.domain.base import Context, RegistryAggregate
+from registry.domain.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    NotFound,
+)
+from registry.domain.findings import FindingReview
+from registry.domain.reference import Party
+
+if TYPE_CHECKING:
+    from registry.application import commands as c
+
+    _Base = Application[UUID]
+else:
+    _Base = object
+
+if TYPE_CHECKING:
+    from registry.application.compliance import _ComplianceSettings
+
+
+class FindingsMixin(_Base):
+    """Finding reviews; mixed into the ``Registry`` through ``ComplianceMixin``."""
+
+    if TYPE_CHECKING:
+        _clock: Callable[[], datetime]
+
+        @property
+        def _compliance(self) -> _ComplianceSettings: ...
+        @property
+        def screening_threshold(self) -> float: ...
+        def _load(self, kind: str, ident: UUID) -> Any: ...
+        def _exists(self, ident: UUID) -> bool: ...
+        def _try(self, ident: UUID, cls: type[RegistryAggregate]) -> Any: ...
+        def _all_parties(self) -> list[Party]: ...
+        def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
+                    decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
+        def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
+                 decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
+
+    # ------------------------------------------------------------------------ findings
+    def acknowledge_finding(self, actor: str, cmd: cc.AcknowledgeFinding) -> CommandResult:
+        """A compliance officer acknowledges a finding of the compliance projection, with a note.
+
+        The result names the finding's review (``FindingReview.id_for(finding_id)``); the projection
+        reads the event and marks the finding acknowledged. NotFound when the compliance read model
+        (if configured) has no such finding; IllegalTransition unless the finding is open."""
+        return self._review("AcknowledgeFinding", actor, cmd, lambda r, ctx: r.acknowledge(ctx, cmd.note))
+
+    def resolve_finding(self, actor: str, cmd: cc.ResolveFinding) -> CommandResult:
+        """A compliance officer resolves a finding, saying why. A finding disappears from the open
+        ones only this way; new evidence about its subject afterwards raises a new finding."""
+        return self._review("ResolveFinding", actor, cmd, lambda r, ctx: r.resolve(ctx, cmd.note))
+
+    def finding_review(self, finding_id: UUID) -> FindingReview | None:
+        review: FindingReview | None = self._try(FindingReview.id_for(finding_id), FindingReview)
+        return review
+
+    def _review(
+        self,
+        command: str,
+        actor: str,
+        cmd: cc.AcknowledgeFinding | cc.ResolveFinding,
+        act: Callable[[FindingReview, Context], None],
+    ) -> CommandResult:
+        lookup = self._compliance.findings
+        if lookup is not None and not lookup.finding_exists(cmd.finding_id):
+            raise NotFound("finding", cmd.finding_id)
+        review_id = FindingReview.id_for(cmd.finding_id)
+
+        def change(w: Any) -> list[RegistryAggregate]:
+            act(w.current, w.ctx)
+            return [w.current]
+
+        def create(w: Any) -> list[RegistryAggregate]:
+            if cmd.expected_version:
+                raise ConcurrencyConflict(review_id, cmd.expected_version, 0)
+            if self._exists(review_id):
+                raise AlreadyExists("finding_review", review_id)
+            review = FindingReview.open(w.ctx, cmd.finding_id)
+            act(review, w.ctx)
+            return [review]
+
+        if not self._exists(review_id):
+            try:
+                return self._run(command, actor, cmd, None, create)
+            except AlreadyExists:
+                pass  # a concurrent first decision created the review: decide on it
+        return self._change(command, actor, cmd, "finding_review", review_id, change)
+
