@@ -1,5 +1,8 @@
 """The compliance projection: findings over the recorded facts, per batch and per serial.
 
+One concept: the compliance findings projection; its tables, handlers and the finding life cycle
+share row caches within a chunk (the rules themselves are ``registry/domain/policy.py``).
+
 The registry refuses what it decides and records what it is told (docs/compliance.md). This
 projection reads the whole log, keeps its own copies of parties, sites, GPU models,
 authorizations and screening hits (so at any position they agree with its other rows), and

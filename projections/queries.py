@@ -1,5 +1,9 @@
 """Queries served from the read models (what the gRPC layer calls).
 
+One concept: the read side's query facade, every query the gRPC layer asks of the read models, each
+a small function of one projection's active tables (result types: ``query_results.py``; compliance
+queries: ``compliance_queries.py``).
+
 Every query reads the *active* generation of its projection in one read transaction. A query
 that races a switch-over (the old generation's tables dropped under it) is retried once.
 ``wait_for_position`` gives read-your-writes: pass the position a command returned.
@@ -10,7 +14,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -32,6 +35,17 @@ from projections.db import ACTIVE, reading
 from projections.engine import Generation, Projection, generations
 from projections.feed import LogSource
 from projections.page_tokens import decode_page_token, encode_page_token
+from projections.query_results import (  # re-exported: the query results
+    Allocation,
+    BatchDetail,
+    CustodyEntry,
+    ModelHolding,
+    PartnerOwnership,
+    ProjectionStatus,
+    SerialInfo,
+    SiteInventoryRow,
+    SiteModelInventory,
+)
 from registry.application.ports import BatchFilter, BatchSummary, EventLog
 from registry.domain.errors import InvalidField
 
@@ -45,143 +59,6 @@ BATCH_STAGES = (
 )
 
 
-# ----------------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class SerialInfo:
-    serial: str
-    batch_id: UUID
-    gpu_uuid: str
-    stage: str
-    site_id: UUID | None
-    owner_id: UUID | None
-    assignee_id: UUID | None
-    shipment_id: str
-    rack: str
-    host: str
-
-
-@dataclass(frozen=True)
-class BatchDetail:
-    """A batch's row in the inventory: current units per stage and cumulative flows."""
-
-    summary: BatchSummary
-    parent_id: UUID | None
-    supplier_id: UUID
-    unit_price: Decimal
-    currency: str
-    allocation_program: str
-    clearance_status: str
-    authorization_number: str
-    ordered: int
-    requested: int
-    cleared: int
-    serials: int
-    totals: dict[str, int]
-    owner_ids: list[UUID]
-    assignee_ids: list[UUID]
-
-
-@dataclass(frozen=True)
-class ModelHolding:
-    model_id: UUID
-    model_name: str
-    units_by_stage: dict[str, int]
-    gpus_by_stage: dict[str, int]
-    gpus_held: int
-    compute_tpp: Decimal
-    dense_pflops: Decimal
-
-
-@dataclass(frozen=True)
-class PartnerOwnership:
-    """What one partner owns. ``gpus_held`` counts live units (pending through assigned),
-    times the model's GPUs per unit; compute is per GPU (TPP, dense PFLOPS) times that."""
-
-    partner_id: UUID
-    name: str
-    country: str
-    gpus_by_stage: dict[str, int]
-    gpus_held: int
-    gpus_installed: int
-    compute_tpp: Decimal
-    dense_pflops: Decimal
-    allocated_gpus: int | None
-    allocation_used: Decimal | None  # gpus_held / allocated_gpus
-    models: list[ModelHolding] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SiteModelInventory:
-    model_id: UUID
-    model_name: str
-    units_by_stage: dict[str, int]
-    installed_gpus: int
-    tdp_kw: Decimal
-
-
-@dataclass(frozen=True)
-class SiteInventoryRow:
-    """Installed GPUs (stages installed and assigned) and their summed TDP at one site."""
-
-    site_id: UUID
-    name: str
-    country: str
-    operator_id: UUID | None
-    power_capacity_kw: Decimal
-    installed_gpus: int
-    installed_tdp_kw: Decimal
-    power_headroom_kw: Decimal
-    over_capacity: bool
-    units_by_stage: dict[str, int]
-    models: list[SiteModelInventory] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class CustodyEntry:
-    position: int
-    batch_id: UUID
-    version: int
-    event_type: str
-    actor: str
-    request_id: str
-    occurred_at: datetime
-    recorded_at: datetime
-    quantity: int | None
-    serials: list[str]
-    site_id: UUID | None
-    detail: dict[str, Any]
-    moves: list[list[Any]]
-
-
-@dataclass(frozen=True)
-class ProjectionStatus:
-    """How far one projection generation is. ``lag_seconds`` is how long the oldest event it
-    has not applied yet has been waiting (0 when caught up)."""
-
-    name: str
-    code_version: int
-    version: int
-    generation: int
-    state: str  # active | building | not started
-    position: int
-    head: int
-    lag_events: int
-    lag_seconds: float
-    worker: str
-    updated_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Allocation:
-    """A partner's allocation in force: GPUs, why (``note``: the reason given), when it was
-    recorded (``updated_at``), from when it applies and who set it."""
-
-    partner_id: UUID
-    gpus: int
-    note: str
-    updated_at: datetime
-    effective_from: datetime | None = None
-    set_by: str = ""
 
 
 def _position_token(token: str) -> int:
@@ -204,6 +81,12 @@ def _aware(value: datetime) -> datetime:
 
 
 # ------------------------------------------------------------------------------ queries
+__all__ = [
+    "Allocation", "BatchDetail", "CustodyEntry", "ModelHolding", "PartnerOwnership", "ProjectionStatus",
+    "ReadModels", "SerialInfo", "SiteInventoryRow", "SiteModelInventory", "decode_page_token", "encode_page_token",
+]
+
+
 class ReadModels(ComplianceQueries):
     """The read side: implements :class:`registry.application.ports.BatchListing` and
     :class:`~registry.application.ports.FindingLookup` (compliance queries: ComplianceQueries)."""

@@ -1,5 +1,8 @@
 """Running projections: catch up, follow the log, take over, rebuild.
 
+One concept: the life cycle of running projections (catch up, follow, take over, rebuild); the steps
+share the runner's locks, leases and positions.
+
 :class:`ProjectionRunner` runs a set of projections against one store. For each projection it
 first takes that projection's lock (see :mod:`projections.locks`); a runner that cannot is a
 hot standby and tries again every ``standby_interval`` seconds. For each projection it holds it

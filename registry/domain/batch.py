@@ -1,5 +1,8 @@
 """The GPU batch aggregate: one purchase-order line of GPUs, from order to end of life.
 
+One concept: the ``GpuBatch`` aggregate, its events and the value types of its units (positions,
+moves), which change together.
+
 Decisions and facts
 -------------------
 The registry *owns* some decisions and *records* other facts, and treats them differently:

@@ -1,5 +1,9 @@
 """Reference aggregates the batch lifecycle needs: parties, sites, GPU models, authorizations.
 
+One concept: the reference data the batch lifecycle reads (party, site, GPU model, export
+authorization with its ledger); the aggregates stay in this module because moving an aggregate
+class changes the topic of its stored events.
+
 They hold data, not workflow. A correction is an ``Amended`` event, never an edit. Richer
 export-control rules (classification, screening) build on this data elsewhere; the one piece of
 workflow here is an authorization's drawdown ledger (``Drawn`` / ``Returned``), which must live on

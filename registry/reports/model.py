@@ -1,5 +1,8 @@
 """The report document model: what a report says, independent of the format it is printed in.
 
+One concept: the report document model, one tree of frozen dataclasses kept together so that every
+renderer reads one vocabulary.
+
 A :class:`Report` is a tree of frozen dataclasses: a header (kind, title, the as-of times and the
 inputs that produced it) and :class:`Section`\\ s holding blocks in order: :class:`Paragraph`,
 :class:`Summary` (labelled values), :class:`Table` (typed columns, rows) and :class:`Chart` (bar,

@@ -1,5 +1,8 @@
 """As-of views: the read models as they were at a past time, rebuilt from the log by the same code.
 
+One concept: the as-of view; the pinned replay, its index and the read models over it share one
+scratch database and one lifetime.
+
 A report is *as of* two times (:class:`registry.reports.AsOf`):
 
 * **as recorded by T** (``recorded_by``, the default basis): what the registry had recorded by T.

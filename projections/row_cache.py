@@ -1,0 +1,561 @@
+"""Row caches: what a projection's handlers read and write during a chunk, written in bulk.
+
+One concept: the row cache a chunk is applied through (statements, bulk writes, the cache and the
+handler's ``Work`` are one mechanism).
+
+:class:`RowCache` keeps the rows a chunk touched (read once, written once per chunk, grouped
+reads, memory builds); :class:`Work` is what a handler sees (the generation's tables, its caches,
+the event's position). The engine (``projections/engine.py``) applies chunks with them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+_LOAD_BATCH = 500
+
+
+# ------------------------------------------------------------------------------ row caching
+class _Statement:
+    """One INSERT, UPDATE or DELETE of a table compiled for a dialect, run at the driver level.
+
+    ``executemany`` through SQLAlchemy Core builds and processes every row's parameters in
+    Python (``construct_params``); here each column's bind processor is looked up once, and rows
+    go to the DB-API cursor as tuples (positional dialects) or plain dicts.
+    """
+
+    def __init__(self, stmt: Any, dialect: Any) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.positional: bool = bool(compiled.positional)
+        names: list[str] = list(compiled.positiontup or []) if self.positional else list(compiled.binds)
+        escaped: Mapping[str, str] = getattr(compiled, "escaped_bind_names", None) or {}
+        self.names = names
+        self.keys = [escaped.get(n, n) for n in names]
+        self.procs = [compiled.binds[n].type._cached_bind_processor(dialect) for n in names]
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        if self.positional:
+            # The columns' values in C (itemgetter), then the few that need converting (UUIDs,
+            # times) replaced in place: a rebuild writes 260,000 serial rows this way.
+            values = _getter(self.names)
+            converted = [(i, p) for i, p in enumerate(self.procs) if p is not None]
+            params: list[Any]
+            if not converted:
+                params = list(map(values, rows))
+            else:
+                params = []
+                for r in rows:
+                    row = list(values(r))
+                    for i, p in converted:
+                        row[i] = p(row[i])
+                    params.append(row)
+        else:
+            keyed = list(zip(self.keys, self.names, self.procs, strict=True))
+            params = [{k: p(r[n]) if p is not None else r[n] for k, n, p in keyed} for r in rows]
+        cursor = conn.connection.cursor()
+        cursor.executemany(self.sql, params)
+        cursor.close()
+
+
+def _statement(conn: Connection, table: Table, kind: str) -> _Statement:
+    """The table's compiled ``insert``, ``update`` (by primary key ``k_<col>``) or ``delete``."""
+    dialect = conn.dialect
+    key = ("gpureg-statement", dialect.name, dialect.paramstyle, kind)
+    found = table.info.get(key)
+    if found is None:
+        pk = [c.name for c in table.primary_key.columns]
+        cond = and_(*(table.c[c] == bindparam(f"k_{c}") for c in pk))
+        if kind == "insert":
+            stmt: Any = insert(table).values({c.name: bindparam(c.name) for c in table.columns})
+        elif kind == "update":
+            stmt = update(table).where(cond).values(
+                {c.name: bindparam(c.name) for c in table.columns if c.name not in pk}
+            )
+        else:
+            stmt = delete(table).where(cond)
+        found = table.info[key] = _Statement(stmt, dialect)
+    assert isinstance(found, _Statement)
+    return found
+
+
+def _getter(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values of ``columns``, as a tuple (also for one column)."""
+    if len(columns) == 1:
+        column = columns[0]
+        return lambda row: (row[column],)
+    return operator.itemgetter(*columns)
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows (dicts with every column) with one driver-level ``executemany``."""
+    _statement(conn, table, "insert").run(conn, rows)
+
+
+class _Sql:
+    """Driver-level reads and set-based updates of one table on one dialect (R4).
+
+    Building a Core statement per call (and its cache key, with every value of an ``IN``
+    list) costs more than running it; these statements are plain SQL strings with positional
+    placeholders, their values and results converted with the columns' own processors, and
+    run on the DB-API cursor of the caller's connection (so in its transaction).
+    """
+
+    def __init__(self, table: Table, dialect: Any) -> None:
+        if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+            raise NotImplementedError(f"paramstyle {dialect.paramstyle}")
+        quote = dialect.identifier_preparer
+        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.table = quote.format_table(table)
+        self.columns = [c.name for c in table.columns]
+        self.quoted = {c.name: quote.quote(c.name) for c in table.columns}
+        self.all = ", ".join(self.quoted[c] for c in self.columns)
+        self.binds = {c.name: c.type._cached_bind_processor(dialect) for c in table.columns}
+        processors = [(i, c.type._cached_result_processor(dialect, None)) for i, c in enumerate(table.columns)]
+        self.results = [(i, p) for i, p in processors if p is not None]
+        self.plain = {
+            c for i, c in enumerate(self.columns)
+            if self.binds[c] is None and processors[i][1] is None
+        }
+
+    def value(self, column: str, value: Any) -> Any:
+        process = self.binds[column]
+        return process(value) if process is not None else value
+
+    def equal(self, columns: Sequence[str]) -> str:
+        return " AND ".join(f"{self.quoted[c]} = {self.mark}" for c in columns)
+
+    def among(self, column: str, n: int) -> str:
+        return f"{self.quoted[column]} IN ({', '.join([self.mark] * n)})"
+
+    @staticmethod
+    def run(conn: Connection, sql: str, params: Sequence[Any]) -> Any:
+        cursor = conn.connection.cursor()
+        cursor.execute(sql, tuple(params))
+        return cursor
+
+    def select(self, conn: Connection, where: str, params: Sequence[Any]) -> list[Row]:
+        cursor = self.run(conn, f"SELECT {self.all} FROM {self.table} WHERE {where}", params)  # noqa: S608
+        rows = cursor.fetchall()
+        cursor.close()
+        columns = self.columns
+        if not self.results:
+            return [dict(zip(columns, r, strict=True)) for r in rows]
+        out: list[Row] = []
+        for r in rows:
+            values = list(r)
+            for i, process in self.results:
+                values[i] = process(values[i])
+            out.append(dict(zip(columns, values, strict=True)))
+        return out
+
+
+def _sql(conn: Connection, table: Table) -> _Sql:
+    dialect = conn.dialect
+    key = ("gpureg-sql", dialect.name, dialect.paramstyle)
+    found = table.info.get(key)
+    if found is None:
+        found = table.info[key] = _Sql(table, dialect)
+    assert isinstance(found, _Sql)
+    return found
+
+
+class RowCache:
+    """The rows of one table that a chunk touches, loaded once and written once.
+
+    ``group`` names a leading primary-key column: the first access to a key loads every row
+    of that key's group (for example all buckets of a batch), so misses cost no query.
+
+    A cache in ``memory`` mode belongs to a generation being built from an empty start (see
+    :class:`MemoryBuild`): it holds every row of the table, never reads the database, and is
+    written once, by :meth:`write_all`.
+    """
+
+    def __init__(
+        self, conn: Connection | None, table: Table, group: str | None = None, *, memory: bool = False
+    ) -> None:
+        self._conn = conn
+        self.table = table
+        self.pk = tuple(c.name for c in table.primary_key.columns)
+        self.group = group
+        self._group_index = self.pk.index(group) if group else -1
+        self.memory = memory
+        self.rows: dict[Key, Row | None] = {}
+        self.stored: dict[Key, bool] = {}
+        self.dirty: set[Key] = set()
+        self._groups: set[Any] = set()
+        self._complete = memory
+        self.bulk = False  # used for many keys at a time (serials): not kept warm between chunks
+        # memory mode: group value -> keys (insertion ordered), and secondary indexes
+        self._members: dict[Any, dict[Key, None]] = {}
+        self._indexes: dict[str, dict[Any, dict[Key, None]]] = {}
+
+    @property
+    def conn(self) -> Connection:
+        assert self._conn is not None, "this cache is in memory mode and has no connection"
+        return self._conn
+
+    def key_of(self, row: Mapping[str, Any]) -> Key:
+        if len(self.pk) == 1:
+            return (row[self.pk[0]],)
+        return tuple(row[c] for c in self.pk)
+
+    def _remember(self, row: Row) -> None:
+        key = self.key_of(row)
+        if key not in self.rows:
+            self.rows[key] = row
+            self.stored[key] = True
+
+    def _load_group(self, value: Any) -> None:
+        assert self.group is not None
+        self._groups.add(value)
+        sql = _sql(self.conn, self.table)
+        for r in sql.select(self.conn, sql.equal([self.group]), [sql.value(self.group, value)]):
+            self._remember(r)
+
+    def get(self, *key: Any) -> Row | None:
+        if key in self.rows:
+            return self.rows[key]
+        if self.memory:
+            return None
+        if self._complete:
+            pass  # the whole table is loaded: a key not seen does not exist
+        elif self.group is not None:
+            value = key[self._group_index]
+            if value not in self._groups:
+                self._load_group(value)
+            if key in self.rows:
+                return self.rows[key]
+        else:
+            sql = _sql(self.conn, self.table)
+            params = [sql.value(c, v) for c, v in zip(self.pk, key, strict=True)]
+            for found in sql.select(self.conn, sql.equal(self.pk), params):
+                self._remember(found)
+            if key in self.rows:
+                return self.rows[key]
+        self.rows[key] = None
+        self.stored[key] = False
+        return None
+
+    def all_rows(self) -> list[Row]:
+        """Every row of the table as this chunk sees it (loaded once; for small tables)."""
+        if not self._complete:
+            for r in self.conn.execute(select(self.table)).mappings():
+                self._remember(dict(r))
+            self._complete = True
+        return [r for r in self.rows.values() if r is not None]
+
+    def group_rows(self, value: Any) -> list[Row]:
+        """Every row of one group (``group`` names the column), as this chunk sees it."""
+        assert self.group is not None, "group_rows needs a cache with a group column"
+        if self.memory:
+            rows = self.rows
+            return [r for k in self._members.get(value, ()) if (r := rows.get(k)) is not None]
+        if value not in self._groups and not self._complete:
+            self._load_group(value)
+        i = self._group_index
+        return [r for k, r in self.rows.items() if r is not None and k[i] == value]
+
+    def indexed(self, column: str, value: Any) -> list[Row]:
+        """Memory mode: the rows whose ``column`` equals ``value`` (an index kept from the first call)."""
+        assert self.memory, "indexed() answers from memory; query the table otherwise"
+        index = self._indexes.get(column)
+        if index is None:
+            index = self._indexes[column] = {}
+            for k, r in self.rows.items():
+                if r is not None:
+                    index.setdefault(r[column], {})[k] = None
+        rows = self.rows
+        return [
+            r for k in index.get(value, ()) if (r := rows.get(k)) is not None and r[column] == value
+        ]
+
+    def prefetch(self, values: Iterable[Any]) -> None:
+        """Load many single-column keys in a few queries (for example a shipment's serials)."""
+        self.bulk = True
+        assert len(self.pk) == 1, "prefetch needs a single-column primary key"
+        if self.memory:
+            return
+        column = self.pk[0]
+        wanted = [v for v in dict.fromkeys(values) if (v,) not in self.rows]
+        if not wanted:
+            return
+        sql = _sql(self.conn, self.table)
+        for i in range(0, len(wanted), _LOAD_BATCH):
+            part = wanted[i : i + _LOAD_BATCH]
+            params = [sql.value(column, v) for v in part]
+            for r in sql.select(self.conn, sql.among(column, len(part)), params):
+                self._remember(r)
+            for v in part:
+                if (v,) not in self.rows:
+                    self.rows[(v,)] = None
+                    self.stored[(v,)] = False
+
+    def get_many(self, keys: Sequence[Any]) -> list[Row | None]:
+        """The rows of many single-column keys, in order (None where there is none)."""
+        self.prefetch(keys)
+        rows = self.rows
+        if self.memory:
+            return [rows.get((k,)) for k in keys]
+        return [rows[(k,)] for k in keys]
+
+    def put_many(self, rows: Iterable[Row]) -> None:
+        self.bulk = True
+        if self.memory and self.group is None and len(self.pk) == 1:
+            column = self.pk[0]
+            if not self._indexes:
+                self.rows.update(((r[column],), r) for r in rows)
+                return
+            held = self.rows
+            indexes = list(self._indexes.items())
+            for r in rows:
+                key = (r[column],)
+                old = held.get(key)
+                for c, index in indexes:
+                    if old is None or old[c] != r[c]:
+                        index.setdefault(r[c], {})[key] = None
+                held[key] = r
+            return
+        for r in rows:
+            self.put(r)
+
+    def _split(self, keys: Sequence[Any]) -> tuple[list[Row], list[Any]]:
+        """The cached rows of single-column ``keys``, and the keys the cache does not know
+        (none when the whole generation is in memory: a key it lacks has no row)."""
+        held = self.rows
+        if self.memory:
+            return [r for k in keys if (r := held.get((k,))) is not None], []
+        cached: list[Row] = []
+        uncached: list[Any] = []
+        for k in keys:
+            key = (k,)
+            if key in held:
+                row = held[key]
+                if row is not None:
+                    cached.append(row)
+            else:
+                uncached.append(k)
+        return cached, uncached
+
+    def tally(self, keys: Sequence[Any], columns: Sequence[str]) -> dict[tuple[Any, ...], int]:
+        """How many rows of ``keys`` (a single-column primary key) hold each combination of
+        ``columns``' values: cached rows from the cache, the others with one ``GROUP BY`` query
+        (no row is loaded). Keys without a row are not counted."""
+        self.bulk = True
+        assert len(self.pk) == 1, "tally needs a single-column primary key"
+        counts: dict[tuple[Any, ...], int] = {}
+        values_of = _getter(columns)
+        found, uncached = self._split(keys)
+        for values in map(values_of, found):
+            counts[values] = counts.get(values, 0) + 1
+        if uncached:
+            sql = _sql(self.conn, self.table)
+            column = self.pk[0]
+            listed = ", ".join(sql.quoted[c] for c in columns)
+            # Values come back as stored: ``columns`` must be plain ones (no bind or result
+            # processor: strings, numbers), so that they compare equal to the cached rows'.
+            assert all(c in sql.plain for c in columns), columns
+            for i in range(0, len(uncached), _LOAD_BATCH):
+                part = uncached[i : i + _LOAD_BATCH]
+                cursor = sql.run(
+                    self.conn,
+                    f"SELECT {listed}, COUNT(*) FROM {sql.table} WHERE {sql.among(column, len(part))} "  # noqa: S608
+                    f"GROUP BY {listed}",
+                    [sql.value(column, v) for v in part],
+                )
+                for r in cursor.fetchall():
+                    values = tuple(r[:-1])
+                    counts[values] = counts.get(values, 0) + int(r[-1])
+                cursor.close()
+        return counts
+
+    def move(self, keys: Sequence[Any], by: Sequence[str], moves: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> None:
+        """Each row of ``keys`` (a single-column primary key) whose ``by`` columns hold a key of
+        ``moves`` takes that move's values; the others stay as they are.
+
+        Cached rows change in the cache; the others with one ``UPDATE ... WHERE key IN (...)
+        AND <by> = <from>`` per move, without loading them (unless a move's target is another
+        move's start: then row by row, so that no row moves twice)."""
+        self.bulk = True
+        assert len(self.pk) == 1, "move needs a single-column primary key"
+        if not keys or not moves:
+            return
+        chained = False
+        for start, to in moves.items():
+            target = tuple(to.get(c, v) for c, v in zip(by, start, strict=True))
+            if target != start and target in moves:
+                chained = True
+        if chained:
+            self.prefetch(keys)
+        cached, uncached = self._split(keys)
+        position_of = _getter(by)
+        changed: list[Row] = []
+        for row in cached:
+            found = moves.get(position_of(row))
+            if found is not None:
+                changed.append({**row, **found})
+        self.put_many(changed)
+        if not uncached:
+            return
+        sql = _sql(self.conn, self.table)
+        column = self.pk[0]
+        keys_params = [sql.value(column, v) for v in uncached]
+        for start, to in moves.items():
+            assignments = ", ".join(f"{sql.quoted[c]} = {sql.mark}" for c in to)
+            values = [sql.value(c, v) for c, v in to.items()]
+            where = [sql.value(c, v) for c, v in zip(by, start, strict=True)]
+            for i in range(0, len(uncached), _LOAD_BATCH):
+                part = keys_params[i : i + _LOAD_BATCH]
+                sql.run(
+                    self.conn,
+                    f"UPDATE {sql.table} SET {assignments} WHERE {sql.among(column, len(part))} "  # noqa: S608
+                    f"AND {sql.equal(by)}",
+                    [*values, *part, *where],
+                ).close()
+
+    def put(self, row: Row) -> None:
+        key = self.key_of(row)
+        if self.memory:
+            if key not in self.rows and self.group is not None:
+                self._members.setdefault(key[self._group_index], {})[key] = None
+            if self._indexes:
+                old = self.rows.get(key)
+                for column, index in self._indexes.items():
+                    if old is None or old[column] != row[column]:
+                        index.setdefault(row[column], {})[key] = None
+            self.rows[key] = row
+            return
+        if key not in self.stored:
+            self.get(*key)
+        self.rows[key] = row
+        self.dirty.add(key)
+
+    def delete(self, *key: Any) -> None:
+        if self.memory:
+            if key in self.rows:
+                self.rows[key] = None
+            return
+        if key not in self.stored:
+            self.get(*key)
+        self.rows[key] = None
+        self.dirty.add(key)
+
+    def add(self, key: Key, column: str, amount: int, defaults: Mapping[str, Any] | None = None) -> None:
+        """Add ``amount`` to a counter column; a row whose counter reaches 0 is deleted."""
+        row = self.get(*key)
+        row = dict(row) if row is not None else {**dict(zip(self.pk, key, strict=True)), **(defaults or {}), column: 0}
+        row[column] += amount
+        if row[column] == 0:
+            self.delete(*key)
+        else:
+            self.put(row)
+
+    def flush(self) -> None:
+        """Write the rows this chunk changed (nothing in memory mode: see :meth:`write_all`)."""
+        if self.memory or not self.dirty:
+            return
+        inserts: list[Row] = []
+        updates: list[Row] = []
+        deletes: list[Row] = []
+        for key in sorted(self.dirty, key=repr):
+            row = self.rows[key]
+            existed = self.stored.get(key, False)
+            if row is None:
+                if existed:
+                    deletes.append({f"k_{c}": v for c, v in zip(self.pk, key, strict=True)})
+            elif existed:
+                updates.append({**row, **{f"k_{c}": v for c, v in zip(self.pk, key, strict=True)}})
+            else:
+                inserts.append(row)
+            self.stored[key] = row is not None
+        self.dirty.clear()
+        conn = self.conn
+        _statement(conn, self.table, "delete").run(conn, deletes)
+        if len(self.pk) < len(self.table.columns):
+            _statement(conn, self.table, "update").run(conn, updates)
+        _statement(conn, self.table, "insert").run(conn, inserts)
+
+    def write_all(self, conn: Connection) -> None:
+        """Memory mode: insert every row into the (empty) table, in primary-key order."""
+        assert self.memory
+        live = [(k, r) for k, r in self.rows.items() if r is not None]
+        with contextlib.suppress(TypeError):  # a key mixing None and values: any order will do
+            live.sort(key=lambda kr: kr[0])
+        bulk_insert(conn, self.table, [r for _, r in live])
+
+
+class Work:
+    """What a handler sees: this generation's tables, row caches, and the event's position.
+
+    ``memory``: the generation is being built from empty, entirely in memory (no reads, no
+    writes until :meth:`write_all`); handlers that would query a table ask the cache instead.
+    """
+
+    def __init__(
+        self,
+        conn: Connection | None,
+        tables: dict[str, Table],
+        *,
+        memory: bool = False,
+        caches: dict[str, RowCache] | None = None,
+    ) -> None:
+        self._conn = conn
+        self.tables = tables
+        self.memory = memory
+        self.position = 0
+        self.scratch: dict[str, Any] = {}  # per-chunk state a projection may keep between events
+        # ``caches``: the row caches of this generation's previous chunk (see apply_chunks)
+        self._caches: dict[str, RowCache] = caches if caches is not None else {}
+        for cache in self._caches.values():
+            cache._conn = conn
+        self._appends: dict[str, list[Row]] = {}
+
+    @property
+    def conn(self) -> Connection:
+        assert self._conn is not None, "this work is in memory mode and has no connection"
+        return self._conn
+
+    def cache(self, table: str, group: str | None = None) -> RowCache:
+        if table not in self._caches:
+            self._caches[table] = RowCache(self._conn, self.tables[table], group, memory=self.memory)
+        return self._caches[table]
+
+    def append(self, table: str, row: Row) -> None:
+        """Insert a row at the end of the chunk (append-only tables)."""
+        self._appends.setdefault(table, []).append(row)
+
+    def flush(self) -> None:
+        assert not self.memory
+        for cache in self._caches.values():
+            cache.flush()
+        for name, rows in self._appends.items():
+            bulk_insert(self.conn, self.tables[name], rows)
+        self._appends.clear()
+
+    def write_all(self, conn: Connection) -> None:
+        """Memory mode: write every row into the generation's (empty) tables."""
+        assert self.memory
+        for cache in self._caches.values():
+            cache.write_all(conn)
+        for name, rows in self._appends.items():
+            bulk_insert(conn, self.tables[name], rows)
+        self._appends.clear()
