@@ -501,7 +501,7 @@ def _ledger(sign: int) -> Handler:
     return handle
 
 
-def _terms(auth: Row) -> AuthorizationTerms:
+def authorization_terms(auth: Row) -> AuthorizationTerms:
     """The policy's view of an authorization row."""
     return AuthorizationTerms(
         authorization_id=auth["authorization_id"],
@@ -520,7 +520,7 @@ def _terms(auth: Row) -> AuthorizationTerms:
 
 def _check_drawdown(work: Work, e: Any, auth: Row) -> None:
     """An authorization drawn beyond a limit (say the limit was amended below what is drawn)."""
-    terms = _terms(auth)
+    terms = authorization_terms(auth)
     left_q = remaining(terms.quantity_limit, auth["drawn_quantity"], auth["returned_quantity"])
     left_v = remaining(terms.value_limit, Decimal(auth["drawn_value"]), Decimal(auth["returned_value"]))
     for problem in overdraw_problems(terms, left_q, left_v):
@@ -1007,7 +1007,7 @@ def _shipped(work: Work, e: Any) -> None:
                         f"{utc(batch['granted_at']):%Y-%m-%d}")
     if auth is not None:
         label = _auth_label(auth)
-        invalid = validity_problem(_terms(auth), when)
+        invalid = validity_problem(authorization_terms(auth), when)
         if invalid is not None and invalid.facts["state"] == "expired":
             problems.append(f"shipped {when:%Y-%m-%d} after authorization {label} expired on "
                             f"{utc(auth['valid_to']):%Y-%m-%d}")
@@ -1263,7 +1263,7 @@ def _headquarters_review(
     check: HeadquartersCheck = headquarters_check(party_id, _facts_lookup(work), groups)
     auth = _authorization_of(work, batch)
     problem = recipient_headquarters_problem(
-        classification, check, role, _terms(auth) if auth is not None else None, ruleset
+        classification, check, role, authorization_terms(auth) if auth is not None else None, ruleset
     )
     review = intermediate_owner_problem(check, role)
     return (problem.detail if problem is not None else None), (review.detail if review is not None else None)
@@ -1273,19 +1273,21 @@ def _classification(work: Work, model: Row, ruleset: Ruleset) -> Classification:
     known: dict[tuple[Any, ...], Classification] = work.scratch.setdefault("classification", {})
     key = (model["model_id"], ruleset, repr(model["spec"]), model["gpus_per_unit"])
     if key not in known:
-        spec = model["spec"]
-        known[key] = classify(
-            ModelSpec(
-                name=model["name"],
-                dense_tops={k: Decimal(str(v)) for k, v in dict(spec.get("dense_tops", {})).items()},
-                bit_lengths={k: int(v) for k, v in dict(spec.get("bit_lengths", {})).items()},
-                die_area_mm2=Decimal(str(spec.get("die_area_mm2", "0"))),
-                datacenter_marketed=bool(spec.get("datacenter_marketed", True)),
-                gpus_per_unit=int(model["gpus_per_unit"]),
-            ),
-            ruleset,
-        )
+        known[key] = classify(model_spec(model), ruleset)
     return known[key]
+
+
+def model_spec(model: Row) -> ModelSpec:
+    """A GPU model row of this projection as the classification's input."""
+    spec = model["spec"]
+    return ModelSpec(
+        name=model["name"],
+        dense_tops={k: Decimal(str(v)) for k, v in dict(spec.get("dense_tops", {})).items()},
+        bit_lengths={k: int(v) for k, v in dict(spec.get("bit_lengths", {})).items()},
+        die_area_mm2=Decimal(str(spec.get("die_area_mm2", "0"))),
+        datacenter_marketed=bool(spec.get("datacenter_marketed", True)),
+        gpus_per_unit=int(model["gpus_per_unit"]),
+    )
 
 
 def _flag_review(work: Work, e: Any, batch: Row, party_id: UUID, review: str | None,
@@ -1303,7 +1305,7 @@ def _check_recipient(work: Work, e: Any, batch: Row, party_id: UUID, role: str,
     critical = False
     auth = _authorization_of(work, batch)
     name = _party_name(work, party_id)
-    if end_user and auth is not None and end_user_problem(_terms(auth), party_id, role) is not None:
+    if end_user and auth is not None and end_user_problem(authorization_terms(auth), party_id, role) is not None:
         reasons.append(f"{role} {name} is not an end user named on authorization {_auth_label(auth)}")
     hq, review = _headquarters_review(work, batch, party_id, role, utc(e.occurred_at))
     if hq is not None:

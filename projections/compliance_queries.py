@@ -8,9 +8,10 @@ not received, received units not installed) evaluated at a caller's time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -25,15 +26,20 @@ from projections.compliance import (
     TRANSIT_DAYS,
     WAITING_STAGE,
     ComplianceFindings,
+    authorization_terms,
+    model_spec,
     retention_basis,
     utc,
 )
 from projections.db import ACTIVE, POSITIONS
 from projections.engine import Projection
 from projections.page_tokens import decode_page_token, encode_page_token
+from registry.application.ports import AuthorizationExpiry
+from registry.domain.classification import ModelSpec
 from registry.domain.compliance_rules import RULES, retention_until
 from registry.domain.errors import InvalidField
 from registry.domain.findings import FindingStatus
+from registry.domain.policy import remaining
 
 T = TypeVar("T")
 
@@ -173,6 +179,56 @@ class ComplianceQueries:
     def _compliance(self) -> ComplianceFindings:
         projection = self.projections.get(ComplianceFindings.name)
         return projection if isinstance(projection, ComplianceFindings) else ComplianceFindings()
+
+    # ------------------------------------------- whole-log questions (ports.ReferenceQueries)
+    def expiring_authorizations(self, within_days: int, at: datetime) -> list[AuthorizationExpiry]:
+        """Authorizations valid at ``at`` that expire within ``within_days`` days, soonest first
+        (validity by ``policy``: from valid_from inclusive to valid_to exclusive)."""
+        horizon = at + timedelta(days=within_days)
+
+        def query(conn: Connection, t: dict[str, Table]) -> list[AuthorizationExpiry]:
+            found: list[AuthorizationExpiry] = []
+            for row in conn.execute(select(t["authorization"])).mappings():
+                terms = authorization_terms(dict(row))
+                if terms.valid_to is None or not terms.is_valid_at(at) or terms.valid_to > horizon:
+                    continue
+                found.append(AuthorizationExpiry(
+                    authorization_id=terms.authorization_id, number=terms.number, auth_type=terms.auth_type,
+                    valid_to=terms.valid_to, days_left=(terms.valid_to - at).days,
+                    remaining_quantity=remaining(terms.quantity_limit, row["drawn_quantity"], row["returned_quantity"]),
+                    remaining_value=remaining(
+                        terms.value_limit, Decimal(row["drawn_value"]), Decimal(row["returned_value"])),
+                ))
+            return sorted(found, key=lambda e: (e.valid_to, str(e.authorization_id)))
+
+        result: list[AuthorizationExpiry] = self._read(ComplianceFindings.name, query, [])
+        return result
+
+    def batches_of_models(self, model_ids: Collection[UUID]) -> dict[UUID, list[UUID]]:
+        """The batches (ordered or split off) of each model, oldest first."""
+        wanted = set(model_ids)
+
+        def query(conn: Connection, t: dict[str, Table]) -> dict[UUID, list[UUID]]:
+            found: dict[UUID, list[UUID]] = {m: [] for m in wanted}
+            if not wanted:
+                return found
+            b = t["batch"]
+            stmt = select(b.c.batch_id, b.c.model_id).where(b.c.model_id.in_(sorted(wanted, key=str)))
+            for batch_id, model_id in conn.execute(stmt.order_by(b.c.created_position)):
+                found[model_id].append(batch_id)
+            return found
+
+        result: dict[UUID, list[UUID]] = self._read(ComplianceFindings.name, query, {m: [] for m in wanted})
+        return result
+
+    def model_specs(self) -> dict[UUID, ModelSpec]:
+        """Every registered GPU model's classification inputs."""
+
+        def query(conn: Connection, t: dict[str, Table]) -> dict[UUID, ModelSpec]:
+            return {r["model_id"]: model_spec(dict(r)) for r in conn.execute(select(t["gpu_model"])).mappings()}
+
+        result: dict[UUID, ModelSpec] = self._read(ComplianceFindings.name, query, {})
+        return result
 
     def overdue_allowances(self) -> tuple[int, int]:
         """The compliance projection's allowances in days: (transit, install)."""

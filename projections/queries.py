@@ -30,6 +30,7 @@ from projections.common import (
     tpp_per_gpu,
     uuid_or_none,
 )
+from projections.compliance import ComplianceFindings
 from projections.compliance_queries import ComplianceQueries
 from projections.db import ACTIVE, reading
 from projections.engine import Generation, Projection, generations
@@ -373,6 +374,13 @@ class ReadModels(ComplianceQueries):
                 for g in generations(conn)
                 if g.status == ACTIVE and g.name in wanted
             }
+
+    def reached(self, position: int, timeout: float) -> bool:
+        """Whether the compliance read model has applied the log up to ``position`` (waiting up
+        to ``timeout`` seconds): :class:`registry.application.ports.ReferenceQueries`."""
+        if ComplianceFindings.name not in self.projections:
+            return False
+        return self.wait_for_position(position, timeout, [ComplianceFindings.name])
 
     def wait_for_position(
         self, position: int, timeout: float, names: Sequence[str] | None = None

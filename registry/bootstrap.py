@@ -58,7 +58,7 @@ def build_server(
     registry = registry or build_registry(settings, clock)
     read_side = build_read_side(settings, registry) if with_read_side else None
     if read_side is not None:  # officers' decisions name findings of the compliance read model
-        registry.configure_compliance(findings=read_side.read_models)
+        registry.configure_compliance(findings=read_side.read_models, reference=read_side.read_models)
     return ApiServer(settings, registry, read_side, durability=group_sync(settings, registry))
 
 

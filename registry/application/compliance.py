@@ -26,7 +26,6 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -35,7 +34,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from registry.application.findings import FindingsMixin
-from registry.application.ports import FindingLookup
+from registry.application.ports import AuthorizationExpiry, FindingLookup, ReferenceQueries
 from registry.application.results import CommandResult
 from registry.application.screening import ScreeningMixin
 from registry.domain.base import Context, RegistryAggregate
@@ -88,21 +87,10 @@ class _ComplianceSettings:
     matchers: dict[UUID, Matcher] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     findings: FindingLookup | None = None
+    reference: ReferenceQueries | None = None  # read models for whole-log questions
 
 
-@dataclass(frozen=True)
-class AuthorizationExpiry:
-    """An authorization that expires within the warning window."""
-
-    authorization_id: UUID
-    number: str
-    auth_type: str
-    valid_to: datetime
-    days_left: int
-    remaining_quantity: int | None
-    remaining_value: Decimal | None
-
-
+READ_MODEL_WAIT = 5.0  # seconds a whole-log question waits for the read models before asking the log
 @dataclass(frozen=True)
 class ModelClassificationChange:
     model_id: UUID
@@ -116,6 +104,7 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
         _clock: Callable[[], datetime]
 
         def _load(self, kind: str, ident: UUID) -> Any: ...
+        def head(self) -> int: ...
         def _get(self, ident: UUID) -> Any: ...
         def _exists(self, ident: UUID) -> bool: ...
         def _require(self, kind: str, ident: UUID | None, field: str) -> Any: ...
@@ -145,6 +134,7 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
         screening_threshold: float | None = None,
         findings: FindingLookup | None = None,
         actor: str = "system:configuration",
+        reference: ReferenceQueries | None = None,
         reason: str = "rule data configured",
     ) -> None:
         """Replace the rule data (e.g. a corrected ruleset or country-group version) or threshold;
@@ -156,6 +146,8 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
         s = self._compliance
         if findings is not None:
             s.findings = findings
+        if reference is not None:
+            s.reference = reference
         if screening_threshold is not None:
             if not 0 < screening_threshold <= 100:
                 raise ValueError("screening_threshold must be in (0, 100]")
@@ -253,9 +245,19 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
         ruleset = self.ruleset(ruleset_id) if ruleset_id else self.rulesets.in_force(at or self._clock())
         return classify(ModelSpec.of(model), ruleset)
 
+    def _read_models_at_head(self) -> ReferenceQueries | None:
+        """The configured read models once they have applied the whole log (None: ask the log)."""
+        reference = self._compliance.reference
+        if reference is None or not reference.reached(self.head(), READ_MODEL_WAIT):
+            return None
+        return reference
+
     def batches_of_models(self, model_ids: Collection[UUID]) -> dict[UUID, list[UUID]]:
-        """The batches (ordered or split off) of each of ``model_ids``, oldest first, read from
-        the creating events in the log (a batch's model never changes)."""
+        """The batches (ordered or split off) of each of ``model_ids``, oldest first: from the read
+        models (compliance), else from the creating events in the log (a batch's model never changes)."""
+        reference = self._read_models_at_head()
+        if reference is not None:
+            return reference.batches_of_models(model_ids)
         wanted = set(model_ids)
         found: dict[UUID, list[UUID]] = {m: [] for m in wanted}
         if not wanted:
@@ -281,10 +283,14 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
         """Models whose ECCN or status would change if ``new_ruleset`` replaced the one in force."""
         current = self.rulesets.in_force(at or self._clock())
         specs: dict[str, ModelSpec] = {}
-        for model_id in self._ids_with_topic(get_topic(GpuModel.Registered)):
-            model: GpuModel | None = self._try(model_id, GpuModel)
-            if model is not None:
-                specs[model_id.hex] = ModelSpec.of(model)
+        reference = self._read_models_at_head()
+        if reference is not None:
+            specs = {model_id.hex: spec for model_id, spec in reference.model_specs().items()}
+        else:
+            for model_id in self._ids_with_topic(get_topic(GpuModel.Registered)):
+                model: GpuModel | None = self._try(model_id, GpuModel)
+                if model is not None:
+                    specs[model_id.hex] = ModelSpec.of(model)
         return [
             ModelClassificationChange(UUID(ch.key), ch)
             for ch in classification_changes(specs, current, new_ruleset)
@@ -471,6 +477,9 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
         if within_days < 0:
             raise InvalidField.one("within_days", "must be >= 0")
         when = at or self._clock()
+        reference = self._read_models_at_head()
+        if reference is not None:
+            return reference.expiring_authorizations(within_days, when)
         horizon = when + timedelta(days=within_days)
         found: list[AuthorizationExpiry] = []
         for auth_id in self._ids_with_topic(get_topic(ExportAuthorization.Registered)):

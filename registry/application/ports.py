@@ -9,12 +9,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
+
+from registry.domain.classification import ModelSpec
 
 
 class EventLog(Protocol):
@@ -78,3 +82,33 @@ class FindingLookup(Protocol):
     """
 
     def finding_exists(self, finding_id: UUID) -> bool: ...
+
+
+@dataclass(frozen=True)
+class AuthorizationExpiry:
+    """An authorization that expires within the warning window."""
+
+    authorization_id: UUID
+    number: str
+    auth_type: str
+    valid_to: datetime
+    days_left: int
+    remaining_quantity: int | None
+    remaining_value: Decimal | None
+
+
+class ReferenceQueries(Protocol):
+    """Questions about every party, model, batch or authorization, answered by read models
+    instead of scanning the whole log by topic (implemented in ``projections``).
+
+    ``reached(position)`` says whether the read models have applied the log up to ``position``
+    (waiting up to ``timeout`` seconds); the registry asks the log itself otherwise.
+    """
+
+    def reached(self, position: int, timeout: float) -> bool: ...
+
+    def expiring_authorizations(self, within_days: int, at: datetime) -> list[AuthorizationExpiry]: ...
+
+    def batches_of_models(self, model_ids: Collection[UUID]) -> dict[UUID, list[UUID]]: ...
+
+    def model_specs(self) -> dict[UUID, ModelSpec]: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from projections.runner import ProjectionRunner
 from registry.application import commands as c
 from registry.application.allocation_commands import RemoveAllocation, SetAllocation
 from registry.application.ports import BatchFilter, BatchListing
+from registry.domain.classification import NOV_2023
 from registry.domain.errors import InvalidField
 from tests.builders import ACTOR, T0, World
 from tests.integration.projections.conftest import ReadSide
@@ -353,3 +355,34 @@ def test_the_read_side_serve_starts_follows_the_log_and_closes(store_url: str) -
         registry.close()
     assert side.runner is not None
     assert side.runner.held() == []
+
+
+def test_whole_log_questions_are_answered_by_the_read_models_as_the_log_answers_them(read_side: ReadSide) -> None:
+    """Expiring authorizations, the batches of a model and the models a rule change affects: the
+    registry asks the read models (ports.ReferenceQueries) instead of scanning the log by topic,
+    and gets what the scan gives."""
+    w, registry = read_side.world, read_side.registry
+    w.do("register_authorization", c.RegisterAuthorization, auth_type="license", number="D-SOON",
+         eccns=["3A090"], destination_countries=["KR"], valid_from=T0 - timedelta(days=30),
+         valid_to=T0 + timedelta(days=20), quantity_limit=500, value_limit="1000000", currency="USD")
+    first, second = w.order(8, po_number="PO-A"), w.order(4, po_number="PO-B")
+    w.clear(first, 8)
+    read_side.runner().catch_up()
+    relaxed = replace(NOV_2023, ruleset_id="test-relaxed", tpp_a=Decimal(10**9), tpp_a2=Decimal(10**9),
+                      tpp_b1_low=Decimal(10**9), tpp_b1_high=Decimal(10**9), tpp_b2=Decimal(10**9))
+    from_log = (
+        registry.expiring_authorizations(30, T0), registry.batches_of_models([w.b200]),
+        registry.classification_impact(relaxed, T0),
+    )
+    registry.configure_compliance(reference=read_side.read_models)
+    assert read_side.read_models.reached(registry.head(), 1.0)  # so the registry asks them
+    from_read_models = (
+        registry.expiring_authorizations(30, T0), registry.batches_of_models([w.b200]),
+        registry.classification_impact(relaxed, T0),
+    )
+    assert from_read_models == from_log
+    expiring, batches, impact = from_read_models
+    assert [e.number for e in expiring] == ["D-SOON"] and expiring[0].remaining_quantity == 500
+    assert batches == {w.b200: [first, second]}
+    assert [ch.model_id for ch in impact] == [w.b200]
+    assert read_side.read_models.expiring_authorizations(30, T0) == expiring  # the port itself
