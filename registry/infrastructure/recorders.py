@@ -148,7 +148,7 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
             prefix=events_table_name.replace("_events", "") + "_",
         )
         self.refuse_writes: str | None = None
-        self.sql_create_statements.extend(SQL(s) for s in self.journal.create_statements)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(SQL(s).format() for s in self.journal.create_statements)
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{table} "
@@ -168,13 +168,14 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if self.refuse_writes is not None:
             raise JournalBroken(self.refuse_writes)
-        return super().insert_events(stored_events, **kwargs)
+        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        return ids
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         """The events have their positions (under the table lock): add their leaves."""
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        ids: Sequence[int] | None = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
             self.journal.append(curs, ids, stored_events)
         return ids

@@ -31,9 +31,9 @@ def leaf_data(position: int, originator_id: bytes, version: int, topic: str, sta
 
 def event_leaf_hash(position: int, originator_id: bytes, version: int, topic: str, state: bytes) -> bytes:
     t = topic.encode("utf-8")
-    return sha256(
-        b"\x00" + _HEAD.pack(FORMAT, position, originator_id, version, len(t)) + t + _LEN.pack(len(state)) + state
-    ).digest()
+    h = sha256(b"\x00" + _HEAD.pack(FORMAT, position, originator_id, version, len(t)) + t + _LEN.pack(len(state)))
+    h.update(state)  # no copy of the (large) state
+    return h.digest()
 
 
 def id_bytes(originator_id: UUID | str) -> bytes:

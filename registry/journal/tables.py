@@ -17,8 +17,7 @@ events table on PostgreSQL), so the head row read here is the one this insert ex
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -27,10 +26,10 @@ from registry.journal.leaf import event_leaf_hash
 from registry.journal.merkle import Frontier
 
 PAGE = 5000
+BEFORE_ALL = -(2**63)  # a position before any (SQLite rowids may be 0 or negative)
 
 
-@dataclass(frozen=True)
-class EventRow:
+class EventRow(NamedTuple):
     position: int
     originator_id: bytes
     version: int
@@ -106,7 +105,7 @@ class JournalTables:
     def _backfill_in(self, cur: Any, below: int | None) -> Frontier:
         """Leaves for every event below position ``below`` (all if None), and the head row."""
         frontier = Frontier()
-        after = 0
+        after = BEFORE_ALL
         while True:
             page = self.read_events(cur, after, PAGE, below=below)
             if not page:
@@ -136,7 +135,9 @@ class JournalTables:
         cur.execute(sql, params)
         rows = cur.fetchall()
         if self.dialect == "sqlite":
-            return [EventRow(r[0], _id16(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
+            fromhex = bytes.fromhex
+            return [EventRow(r[0], fromhex(r[1]) if len(r[1]) == 32 else _id16(r[1]), r[2], r[3], r[4])
+                    for r in rows]
         return [EventRow(r["pos"], _id16(r["originator_id"]), r["originator_version"], r["topic"],
                          bytes(r["state"])) for r in rows]
 
@@ -159,7 +160,7 @@ class JournalTables:
                 return
             from_index = page[-1][0] + 1
 
-    def iter_events(self, cur: Any, after: int = 0) -> Iterator[EventRow]:
+    def iter_events(self, cur: Any, after: int = BEFORE_ALL) -> Iterator[EventRow]:
         while True:
             page = self.read_events(cur, after, PAGE)
             yield from page
