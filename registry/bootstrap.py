@@ -60,7 +60,8 @@ def build_server(
     read_side = build_read_side(settings, registry) if with_read_side else None
     if read_side is not None:  # officers' decisions name findings of the compliance read model
         registry.configure_compliance(findings=read_side.read_models)
-    return ApiServer(settings, registry, read_side, durability=group_sync(settings, registry))
+    return ApiServer(settings, registry, read_side, durability=group_sync(settings, registry),
+                     journal=build_journal(settings, registry))
 
 
 def group_sync(settings: Settings, registry: Registry) -> WalSync | None:

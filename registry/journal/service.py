@@ -254,8 +254,16 @@ class Journal:
             return first, second, self.tree.consistency_proof(first, second)
 
     def root(self, size: int) -> bytes:
+        """The root of the tree of ``size`` leaves (0: the current tree)."""
         with self._lock:
             return self.tree.root(self._size(size) if size else self.sync())
+
+    def root_at(self, size: int) -> bytes:
+        """The root of the tree of exactly ``size`` leaves (0: the empty tree)."""
+        with self._lock:
+            if size > self.tree.size:
+                self.sync()
+            return self.tree.root(size)
 
     # --- export and verification ----------------------------------------------------------------
 
@@ -275,23 +283,23 @@ class Journal:
         }
         after = self.positions[start - 1] if start else BEFORE_ALL
         index = start
-        with self.cursor() as cur:
-            while index < size:
-                page = self.tables.read_events(cur, after, min(5000, size - index))
-                if not page:
-                    break
-                for ev in page:
-                    yield {
-                        "index": index,
-                        "position": ev.position,
-                        "originator_id": ev.originator_id.hex(),
-                        "originator_version": ev.version,
-                        "topic": ev.topic,
-                        "state": base64.b64encode(ev.state).decode(),
-                        "leaf_hash": base64.b64encode(self.tree.leaf(index)).decode(),
-                    }
-                    index += 1
-                after = page[-1].position
+        while index < size:
+            with self.cursor() as cur:  # one short read per page: no cursor held across yields
+                page = self.tables.read_events(cur, after, min(2000, size - index))
+            if not page:
+                break
+            for ev in page:
+                yield {
+                    "index": index,
+                    "position": ev.position,
+                    "originator_id": ev.originator_id.hex(),
+                    "originator_version": ev.version,
+                    "topic": ev.topic,
+                    "state": base64.b64encode(ev.state).decode(),
+                    "leaf_hash": base64.b64encode(self.tree.leaf(index)).decode(),
+                }
+                index += 1
+            after = page[-1].position
 
     def verify_store(self, *, keys: Sequence[Verifier] = (), extra_checkpoints: Sequence[str] = (),
                      allow_unsigned_tail: bool = False) -> Report:
