@@ -173,3 +173,27 @@ def export(
                 sink.close()
     finally:
         registry.close()
+
+
+@journal_app.command("witness")
+def witness_cmd(
+    server: Annotated[str, typer.Option("--server", help="the registry's gRPC address, host:port")],
+    log_key: PublicKeys = None,
+    key_file: Annotated[Path, typer.Option(
+        "--key-file", help="this witness's key (`gpureg journal keygen --cosigner`)")] = Path("witness.key"),
+    state: Annotated[Path, typer.Option("--state", help="the last accepted checkpoint (JSON)")] = Path("witness.json"),
+    once: Annotated[bool, typer.Option("--once", help="one round, then exit (0 accepted, 3 alarm, 1 error)")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="seconds between rounds")] = 60.0,
+) -> None:
+    """Fetch checkpoints, check each extends the last one accepted, cosign; exit 3 on a fork or rewrite."""
+    import logging
+
+    from registry.journal.note import Signer
+    from registry.journal.witness import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    keys = read_keys(log_key)
+    if not keys:
+        typer.echo("--public-key: the log's verifier key is required", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run(server, keys, Signer.load(key_file), state, once=once, interval=interval))

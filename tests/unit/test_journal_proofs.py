@@ -26,7 +26,7 @@ TREE = MemoryTree(leaf_hash(x) for x in LEAVES)
 
 
 def test_roots_of_every_prefix_match_the_published_vectors() -> None:
-    assert EMPTY_ROOT == ROOTS[0]
+    assert ROOTS[0] == EMPTY_ROOT
     for size in range(len(LEAVES) + 1):
         assert TREE.root(size) == ROOTS[size], size
         frontier = Frontier()
