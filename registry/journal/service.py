@@ -434,3 +434,18 @@ class Checkpointer:
 
 def frontier_from_export(prefix: Sequence[str], start: int) -> Frontier:
     return Frontier(start, [base64.b64decode(h) for h in prefix])
+
+
+def refuse_broken_chain(recorder: ApplicationRecorder) -> None:
+    """Raise JournalBroken unless every event matches its leaf, the head is the tree of the leaves
+    and every stored checkpoint's root is a root of that tree (signatures are checked where the
+    key is known: ``gpureg journal verify``). A recorder without a journal passes."""
+    from registry.journal.errors import JournalBroken
+
+    try:
+        journal = Journal(recorder)
+    except JournalError:
+        return
+    report = journal.verify_store(allow_unsigned_tail=True)
+    if report.problem is not None:
+        raise JournalBroken(str(report.problem))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from registry.journal.leaf import event_leaf_hash
 from registry.journal.merkle import Frontier
-from registry.journal.note import NoteError, SignedCheckpoint, Verifier
+from registry.journal.note import Checkpoint, Note, NoteError, SignedCheckpoint, Verifier
 from registry.journal.tables import EventRow
 
 
@@ -89,7 +89,8 @@ def _open_checkpoints(checkpoints: Sequence[str], keys: Sequence[Verifier]) -> d
     roots: dict[int, bytes] = {}
     for note in checkpoints:
         try:
-            cp = SignedCheckpoint.open(note, keys).checkpoint
+            # Without keys only the roots are compared (a structural check, e.g. before a rebuild).
+            cp = SignedCheckpoint.open(note, keys).checkpoint if keys else Checkpoint.parse_text(Note.parse(note).text)
         except NoteError as e:
             first = note.split("\n", 2)
             size = first[1] if len(first) > 1 else "?"

@@ -4,8 +4,8 @@ shares no code with the registry; a witness that accepts growth and alarms on a 
 from __future__ import annotations
 
 import base64
-import json
 import dataclasses
+import json
 import logging
 import shutil
 import sqlite3
