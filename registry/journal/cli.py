@@ -197,3 +197,47 @@ def witness_cmd(
         typer.echo("--public-key: the log's verifier key is required", err=True)
         raise typer.Exit(2)
     raise typer.Exit(run(server, keys, Signer.load(key_file), state, once=once, interval=interval))
+
+
+def write_report_evidence(file: Path, out: Path, database_url: str | None, readmodel_url: str | None) -> None:
+    """``gpureg report evidence`` (registry/journal/evidence.py)."""
+    from registry.bootstrap import build_journal
+    from registry.domain.errors import RegistryError
+    from registry.journal import evidence
+    from registry.journal.service import JournalError
+    from registry.reports.builders import ReportSession
+    from registry.reports.cli import _store
+    from registry.reports.verify import read_recorded
+
+    data = file.read_bytes()
+    try:
+        _fmt, request, _digest = read_recorded(data)
+        with _store(database_url, readmodel_url) as store, ReportSession(store) as session:
+            report = session.regenerate(request)
+            log_position, cited = evidence.cited_positions(report)
+            journal = build_journal(_settings(database_url), store.registry)
+            doc = evidence.build(journal, data, log_position, cited)
+    except (RegistryError, JournalError) as e:
+        typer.echo(f"cannot build the evidence: {e}", err=True)
+        raise typer.Exit(1) from None
+    out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    typer.echo(f"wrote journal evidence for {len(doc['events'])} cited event(s), log position {log_position}, "
+               f"to {out}")
+
+
+def verify_report_evidence(file: Path, evidence_file: Path, public_key: list[str] | None) -> None:
+    """``gpureg report verify FILE --evidence E --public-key K``: offline, no store."""
+    from registry.journal import evidence
+
+    keys = read_keys(public_key)
+    if not keys:
+        typer.echo("--public-key: required with --evidence", err=True)
+        raise typer.Exit(2)
+    doc = json.loads(evidence_file.read_text(encoding="utf-8"))
+    problems = evidence.check(doc, file.read_bytes(), keys)
+    if problems:
+        for p in problems:
+            typer.echo(f"EVIDENCE FAILS: {p}")
+        raise typer.Exit(1)
+    typer.echo(f"EVIDENCE HOLDS: {len(doc['events'])} cited event(s) are in the signed journal "
+               f"(log position {doc['log_position']})")
