@@ -101,15 +101,15 @@ def check(evidence: dict[str, Any], report_bytes: bytes, keys: Sequence[Verifier
         cp = SignedCheckpoint.open(str(evidence["checkpoint"]), keys).checkpoint
     except (NoteError, KeyError) as e:
         return [*problems, f"checkpoint: {e}"]
-    for e in evidence.get("events", []):
-        where = f"position {e.get('position')}"
+    for entry in evidence.get("events", []):
+        where = f"position {entry.get('position')}"
         try:
-            leaf = event_leaf_hash(int(e["position"]), bytes.fromhex(e["originator_id"]), int(e["originator_version"]),
-                                   str(e["topic"]), base64.b64decode(e["state"], validate=True))
-            if leaf != base64.b64decode(e["leaf_hash"]):
+            leaf = event_leaf_hash(int(entry["position"]), bytes.fromhex(entry["originator_id"]), int(entry["originator_version"]),
+                                   str(entry["topic"]), base64.b64decode(entry["state"], validate=True))
+            if leaf != base64.b64decode(entry["leaf_hash"]):
                 problems.append(f"{where}: the event's bytes do not give its leaf hash")
                 continue
-            verify_inclusion(int(e["leaf_index"]), cp.size, leaf, [base64.b64decode(h) for h in e["proof"]], cp.root)
+            verify_inclusion(int(entry["leaf_index"]), cp.size, leaf, [base64.b64decode(h) for h in entry["proof"]], cp.root)
         except ProofError as err:
             problems.append(f"{where}: not in the signed log of size {cp.size} ({err})")
         except (KeyError, ValueError, TypeError) as err:
