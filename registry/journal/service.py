@@ -11,6 +11,7 @@ import base64
 import bisect
 import logging
 import queue
+import struct
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -375,7 +376,11 @@ def _leaf_problem(index: int, position: int, stored: bytes, ev: EventRow | None,
         return "the event recorded here is missing: deleted or truncated"
     if ev.position != position:
         return f"the event recorded here is missing (found position {ev.position} instead)"
-    if event_leaf_hash(position, ev.originator_id, ev.version, ev.topic, ev.state) != stored:
+    try:
+        recomputed = event_leaf_hash(position, ev.originator_id, ev.version, ev.topic, ev.state)
+    except (TypeError, ValueError, OverflowError, struct.error) as e:
+        return f"the stored event is malformed ({e})"
+    if recomputed != stored:
         return "the stored event is not the one recorded here (changed bytes or reordered)"
     return None
 

@@ -37,6 +37,14 @@ class EventRow(NamedTuple):
     state: bytes
 
 
+def _as_bytes(value: object) -> bytes:
+    """A state SQLite hands back as another type (its columns are dynamically typed: a tampered
+    row may hold TEXT): its bytes, so the leaf check fails on it rather than the reader."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode("utf-8", "surrogatepass")
+
+
 def _id16(value: UUID | str) -> bytes:
     if isinstance(value, UUID):
         return value.bytes
@@ -136,7 +144,8 @@ class JournalTables:
         rows = cur.fetchall()
         if self.dialect == "sqlite":
             fromhex = bytes.fromhex
-            return [EventRow(r[0], fromhex(r[1]) if len(r[1]) == 32 else _id16(r[1]), r[2], r[3], r[4])
+            return [EventRow(r[0], fromhex(r[1]) if len(r[1]) == 32 else _id16(r[1]), r[2], r[3],
+                             r[4] if type(r[4]) is bytes else _as_bytes(r[4]))
                     for r in rows]
         return [EventRow(r["pos"], _id16(r["originator_id"]), r["originator_version"], r["topic"],
                          bytes(r["state"])) for r in rows]

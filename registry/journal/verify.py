@@ -18,6 +18,7 @@ its position and what is wrong there:
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -146,7 +147,11 @@ def _walk(
             raise _Stop(Problem(position, index,
                                 f"the event recorded here is missing (the next event is at {ev.position}): "
                                 "deleted, or moved to another position"))
-        if event_leaf_hash(position, ev.originator_id, ev.version, ev.topic, ev.state) != stored:
+        try:
+            recomputed = event_leaf_hash(position, ev.originator_id, ev.version, ev.topic, ev.state)
+        except (TypeError, ValueError, OverflowError, struct.error) as e:
+            raise _Stop(Problem(position, index, f"the stored event is malformed ({e})")) from None
+        if recomputed != stored:
             raise _Stop(Problem(position, index,
                                 "the stored event (state, topic, version or aggregate id) is not the one "
                                 "recorded here: changed bytes, or events reordered"))
