@@ -35,6 +35,7 @@ class EventRow(NamedTuple):
     version: int
     topic: str
     state: bytes
+    leaf: bytes | None = None  # its leaf hash, when already computed (by verify's reader thread)
 
 
 def _as_bytes(value: object) -> bytes:
@@ -140,8 +141,14 @@ class JournalTables:
             params.append(below)
         sql += f" ORDER BY {self.pos} LIMIT {p}"
         params.append(limit)
-        cur.execute(sql, params)
-        rows = cur.fetchall()
+        if self.dialect == "sqlite":
+            raw = cur.sqlite_cursor  # plain tuples, not the pool's sqlite3.Row: a third faster
+            raw.row_factory = None
+            raw.execute(sql, params)
+            rows = raw.fetchall()
+        else:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
         if self.dialect == "sqlite":
             fromhex = bytes.fromhex
             return [EventRow(r[0], fromhex(r[1]) if len(r[1]) == 32 else _id16(r[1]), r[2], r[3],
