@@ -470,7 +470,13 @@ def rebuild(
     the log head (and with the active one, which a running worker may still be advancing);
     the switch is one transaction. The old generation's tables are then dropped, and a worker
     that was running the old generation picks up the new one.
+
+    A log whose journal does not verify (registry/journal) is refused with JournalBroken before
+    anything is built: read models are never rebuilt from a rewritten history.
     """
+    from registry.journal.service import refuse_broken_chain
+
+    refuse_broken_chain(registry.recorder)
     worker = worker_id or default_worker_id()
     source = LogSource(registry)
     locks = open_locks(engine)

@@ -13,6 +13,7 @@ from registry.infrastructure.store import ensure_postgres_schema, event_store_en
 if TYPE_CHECKING:
     from projections.read_side import ReadSide
     from registry.infrastructure.durability import WalSync
+    from registry.journal.service import Journal
     from registry.server.app import ApiServer
 
 
@@ -59,7 +60,8 @@ def build_server(
     read_side = build_read_side(settings, registry) if with_read_side else None
     if read_side is not None:  # officers' decisions name findings of the compliance read model
         registry.configure_compliance(findings=read_side.read_models, reference=read_side.read_models)
-    return ApiServer(settings, registry, read_side, durability=group_sync(settings, registry))
+    return ApiServer(settings, registry, read_side, durability=group_sync(settings, registry),
+                     journal=build_journal(settings, registry))
 
 
 def group_sync(settings: Settings, registry: Registry) -> WalSync | None:
@@ -69,3 +71,14 @@ def group_sync(settings: Settings, registry: Registry) -> WalSync | None:
     if settings.group_sync and isinstance(registry.recorder, RegistrySQLiteRecorder):
         return registry.recorder.defer_sync()
     return None
+
+
+def build_journal(settings: Settings, registry: Registry) -> Journal:
+    """The journal of the registry's store, with the configured signing and witness keys."""
+    from registry.journal.note import Signer, Verifier
+    from registry.journal.service import Journal
+
+    signer = Signer.load(settings.journal_key_file) if settings.journal_key_file else None
+    old = [Verifier.parse(k) for k in settings.journal_public_keys.split(",") if k.strip()]
+    witnesses = [Verifier.parse(k) for k in settings.journal_witness_keys.split(",") if k.strip()]
+    return Journal(registry.recorder, signer=signer, log_keys=old, witness_keys=witnesses)

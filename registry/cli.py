@@ -8,6 +8,7 @@ import typer
 
 from projections.cli import projections_app
 from registry.config import Settings
+from registry.journal.cli import journal_app
 from registry.reports.cli import report_app
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ db_app = typer.Typer(help="Event store administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(report_app, name="report")
+app.add_typer(journal_app, name="journal")
 
 DatabaseUrl = Annotated[
     str | None,

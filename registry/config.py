@@ -63,6 +63,23 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(
         default=5.0, ge=0.05, le=300, description="default quiet time before a subscription checkpoint"
     )
+    # The verifiable journal (docs/journal.md)
+    journal_key_file: str | None = Field(
+        default=None, description="the log's Ed25519 note signing key (PRIVATE+KEY+... file; `gpureg journal "
+                                  "keygen`); without it the journal is kept but no checkpoint is signed",
+    )
+    journal_public_keys: str = Field(
+        default="", description="earlier (rotated-out) log verifier keys, comma-separated: their checkpoints "
+                                "stay verifiable",
+    )
+    journal_witness_keys: str = Field(
+        default="", description="witnesses' cosignature verifier keys, comma-separated: whose cosignatures "
+                                "the registry accepts and serves with its checkpoints",
+    )
+    journal_checkpoint_events: int = Field(default=1000, ge=1, description="sign a checkpoint every N events")
+    journal_checkpoint_seconds: float = Field(
+        default=10.0, gt=0, description="... or every T seconds while the tree grows"
+    )
 
     @property
     def command_lane_threads(self) -> int:

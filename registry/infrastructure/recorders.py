@@ -7,6 +7,10 @@ claiming one serial therefore cannot both commit, even from two server processes
 write raises the store's IntegrityError. Splits move claims (``serial_moves``) the same way.
 
 Keyword arguments reach ``insert_events`` from ``Application.save(**kwargs)``.
+
+The journal (registry/journal/tables.py) is written the same way: once the new events have their
+positions, one leaf per event and the tree's new head go into the same transaction. A recorder
+whose journal check failed (``refuse_writes``) raises :class:`JournalBroken` instead of writing.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from registry.infrastructure.durability import WalSync
+from registry.journal.errors import JournalBroken
+from registry.journal.tables import JournalTables
 
 Claims = Sequence[tuple[str, UUID]]
 
@@ -31,6 +37,8 @@ Claims = Sequence[tuple[str, UUID]]
 class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, *, events_table_name: str = "stored_events") -> None:
         self.claims_table_name = "serial_claims"  # read by the create statements in __init__
+        self.journal = JournalTables("sqlite", events_table=events_table_name)
+        self.refuse_writes: str | None = None  # why the journal check failed, if it did
         self.wal_sync: WalSync | None = None
         self._normal_sync: weakref.WeakSet[SQLiteConnection] = weakref.WeakSet()  # connections told
         pool = datastore.pool
@@ -76,6 +84,8 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
         return self.wal_sync
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if self.refuse_writes is not None:
+            raise JournalBroken(self.refuse_writes)
         if self.wal_sync is None:
             return super().insert_events(stored_events, **kwargs)
         with self.datastore.get_connection(commit=True) as connection:
@@ -91,6 +101,7 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.claims_table_name} "
             "(serial TEXT PRIMARY KEY, batch_id TEXT NOT NULL) WITHOUT ROWID"
         )
+        statements.extend(self.journal.create_statements)
         return statements
 
     def _insert_events(
@@ -108,7 +119,10 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
                 f"UPDATE {self.claims_table_name} SET batch_id=? WHERE serial=?",  # noqa: S608
                 [(b.hex, s) for s, b in moves],
             )
-        return super()._insert_events(c, stored_events, **kwargs)
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if ids:
+            self.journal.append(c, ids, stored_events)
+        return ids
 
     def claimed(self, serials: Sequence[str]) -> dict[str, UUID]:
         """Which of these serials are claimed, and by which batch."""
@@ -129,6 +143,12 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.claims_table_name = events_table_name.replace("_events", "") + "_serial_claims"
+        self.journal = JournalTables(
+            "postgres", events_table=events_table_name, schema=datastore.schema,
+            prefix=events_table_name.replace("_events", "") + "_",
+        )
+        self.refuse_writes: str | None = None
+        self.sql_create_statements.extend(SQL(s).format() for s in self.journal.create_statements)
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{table} "
@@ -144,6 +164,21 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         self._select_claims = SQL("SELECT serial, batch_id FROM {schema}.{table} WHERE serial = ANY(%s)").format(
             schema=Identifier(datastore.schema), table=Identifier(self.claims_table_name)
         )
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if self.refuse_writes is not None:
+            raise JournalBroken(self.refuse_writes)
+        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        return ids
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The events have their positions (under the table lock): add their leaves."""
+        ids: Sequence[int] | None = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            self.journal.append(curs, ids, stored_events)
+        return ids
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -187,9 +187,19 @@ def verify_command(
     file: Annotated[Path, typer.Argument(help="a report file (HTML, PDF, CSV or JSON) that gpureg report wrote")],
     database_url: DatabaseUrl = None,
     readmodel_url: ReadmodelUrl = None,
+    evidence: Annotated[Path | None, typer.Option(
+        "--evidence", help="check offline instead: the journal evidence (`gpureg report evidence`)")] = None,
+    public_key: Annotated[list[str] | None, typer.Option(
+        "--public-key", help="with --evidence: the log's verifier key (or a file holding it)")] = None,
 ) -> None:
     """Regenerate a report from the store, from the inputs recorded in the file, and compare byte for
-    byte. Exit 0 when the file is exactly what the registry produces, 1 when it is not."""
+    byte. Exit 0 when the file is exactly what the registry produces, 1 when it is not. With
+    --evidence, check offline that every event the report cites is in the signed journal."""
+    if evidence is not None:
+        from registry.journal.cli import verify_report_evidence
+
+        verify_report_evidence(file, evidence, public_key)
+        return
     from registry.domain.errors import RegistryError
     from registry.reports import Report, ReportRequest, verify
     from registry.reports.builders import ReportSession
@@ -232,3 +242,17 @@ def verify_command(
         return
     typer.echo(f"DOES NOT MATCH: {result.reason}")
     raise typer.Exit(1)
+
+
+@report_app.command("evidence")
+def evidence_command(
+    file: Annotated[Path, typer.Argument(help="a report file gpureg report wrote")],
+    out: Annotated[Path | None, typer.Option("--out", help="default: FILE.journal.json")] = None,
+    database_url: DatabaseUrl = None,
+    readmodel_url: ReadmodelUrl = None,
+) -> None:
+    """Write the journal evidence for a report: the signed checkpoint it was built on and an
+    inclusion proof for every event it cites (check it offline with `report verify --evidence`)."""
+    from registry.journal.cli import write_report_evidence
+
+    write_report_evidence(file, out or file.with_name(file.name + ".journal.json"), database_url, readmodel_url)

@@ -8,6 +8,7 @@ Build it with :func:`registry.bootstrap.build_server` (the composition root), th
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,8 @@ from registry.api.v1 import (
     compliance_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
+    journal_pb2,
+    journal_pb2_grpc,
     queries_pb2,
     queries_pb2_grpc,
     reports_pb2,
@@ -34,14 +37,18 @@ from registry.api.v1 import (
 from registry.application.service import Registry
 from registry.config import Settings
 from registry.infrastructure.durability import WalSync
+from registry.journal.service import Checkpointer, Journal, JournalError
 from registry.server.actor import ActorInterceptor
 from registry.server.commands import CommandServicer
 from registry.server.compliance import ComplianceServicer
 from registry.server.concurrency import Blocking, CommandLane, LogNotifier
 from registry.server.decoding import RequestDecodingInterceptor
 from registry.server.events import EventServicer
+from registry.server.journal import JournalServicer
 from registry.server.queries import QueryServicer
 from registry.server.reports import ReportServicer
+
+log = logging.getLogger("gpureg.server")
 
 API_SERVICES: tuple[str, ...] = (
     commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
@@ -49,6 +56,7 @@ API_SERVICES: tuple[str, ...] = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     compliance_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
     reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
+    journal_pb2.DESCRIPTOR.services_by_name["JournalService"].full_name,
 )
 
 
@@ -58,8 +66,16 @@ class ApiServer:
 
     def __init__(
         self, settings: Settings, registry: Registry, read_side: ReadSide | None, durability: WalSync | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.settings = settings
+        if journal is None:
+            try:
+                journal = Journal(registry.recorder)
+            except JournalError:  # a recorder without a journal (the recorder benchmark's)
+                journal = None
+        self.journal = journal
+        self._checkpointer: Checkpointer | None = None
         self.registry = registry
         self.durability = durability
         self.read_side = read_side
@@ -70,6 +86,28 @@ class ApiServer:
         self._commands: CommandLane | None = None
         self._notifier: LogNotifier | None = None
         self._health: HealthServicer | None = None
+
+    def _start_journal(self, journal: Journal) -> None:
+        """Initialise the journal of a store from before it, check the tail of the chain, and
+        sign checkpoints (when a key is configured). A broken chain leaves the server read-only:
+        every command fails with JournalBroken naming what is wrong."""
+        journal.ensure()
+        problem = journal.check_tail()
+        if problem is not None:
+            log.error("journal check failed, serving read-only: %s", problem)
+            setattr(self.registry.recorder, "refuse_writes", problem)  # noqa: B010
+            return
+        latest = journal.latest_checkpoint()
+        signed = latest[1] if latest else 0
+        if journal.tree.size > signed:
+            log.warning("journal: %d event(s) after the last signed checkpoint (tree size %d, positions %d-%d); "
+                        "they were written before this start and are signed with the next checkpoint "
+                        "(`gpureg journal verify` first if the last stop was not clean)",
+                        journal.tree.size - signed, signed, journal.positions[signed], journal.positions[-1])
+        if journal.signer is not None:
+            self._checkpointer = Checkpointer(
+                journal, self.settings.journal_checkpoint_events, self.settings.journal_checkpoint_seconds)
+            self._checkpointer.start()
 
     @property
     def address(self) -> str:
@@ -105,6 +143,10 @@ class ApiServer:
                                commands=self._commands), server)
         reports_pb2_grpc.add_ReportServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ReportServicer(self.registry, self._blocking, self.read_models), server)
+        if self.journal is not None:
+            self._start_journal(self.journal)
+            journal_pb2_grpc.add_JournalServiceServicer_to_server(  # type: ignore[no-untyped-call]
+                JournalServicer(self.journal, self._blocking), server)
         self._health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
@@ -137,6 +179,9 @@ class ApiServer:
         self._notifier.close()
         await self._server.stop(self.settings.grace_seconds if grace is None else grace)
         self._server = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()  # signs what was written: a clean stop leaves no unsigned tail
+            self._checkpointer = None
         self._commands.shutdown()
         self._blocking.shutdown()
         if self.durability is not None:

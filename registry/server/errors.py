@@ -19,6 +19,7 @@ ConcurrencyConflict               ABORTED                 expected and current v
 NotFound                          NOT_FOUND               ResourceInfo
 AlreadyExists                     ALREADY_EXISTS          ResourceInfo
 ReadModelBehind                   DEADLINE_EXCEEDED       the positions the read models reached
+JournalBroken                     FAILED_PRECONDITION     the journal check failed: read-only
 ================================  ======================  ==========================================
 
 Every status also carries ``google.rpc.ErrorInfo`` with domain ``gpureg`` and the reason in the
@@ -60,6 +61,7 @@ from registry.domain.errors import (
     RegistryError,
     SerialAlreadyRegistered,
 )
+from registry.journal.errors import JournalBroken
 
 log = logging.getLogger("gpureg.server")
 
@@ -88,6 +90,7 @@ ERROR_TABLE: tuple[ErrorMapping, ...] = (
     ErrorMapping(NotFound, grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
     ErrorMapping(AlreadyExists, grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS"),
     ErrorMapping(ReadModelBehind, grpc.StatusCode.DEADLINE_EXCEEDED, "READ_MODEL_BEHIND"),
+    ErrorMapping(JournalBroken, grpc.StatusCode.FAILED_PRECONDITION, "JOURNAL_BROKEN"),
 )
 _FALLBACK = ErrorMapping(RegistryError, grpc.StatusCode.FAILED_PRECONDITION, "REGISTRY_ERROR")
 
