@@ -227,6 +227,11 @@ def csv_encoders(kinds: Iterable[ColumnType]) -> Encoders:
     return _encoders(_CSV_CELL, "", kinds)
 
 
+def display_encoders(kinds: Iterable[ColumnType]) -> Encoders:
+    """Display text of checked cells (what :func:`display_cell` gives): the PDF's cells."""
+    return _encoders(_DISPLAY_CELL, EMPTY_DISPLAY, kinds)
+
+
 def html_encoders(kinds: Iterable[ColumnType]) -> Encoders:
     """Display text of checked cells, HTML-escaped (what ``escape(display_cell(v))`` gives)."""
     return _encoders(_HTML_CELL, EMPTY_DISPLAY, kinds)
