@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +18,7 @@ import typer
 from registry.config import Settings
 
 if TYPE_CHECKING:
+    from registry.reports import Format, Report
     from registry.reports.builders import ReportStore
 
 report_app = typer.Typer(
@@ -62,6 +63,13 @@ AuthorizationOption = Annotated[
     typer.Option("--authorization", show_default=False, help="an export authorization's id or number"),
 ]
 FormatOption = Annotated[str, typer.Option("--format", help="html, pdf, csv or json")]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q",
+        help="no progress bar (it is shown on a terminal only: sections done, and pages for a PDF)",
+    ),
+]
 OutOption = Annotated[
     str | None,
     typer.Option(
@@ -115,6 +123,7 @@ def _generate(
     authorization: str | None,
     fmt: str,
     out: str | None,
+    quiet: bool = False,
 ) -> None:
     from registry.domain.errors import RegistryError
     from registry.reports import Format, render
@@ -130,15 +139,16 @@ def _generate(
         with _store(database_url, readmodel_url) as store, ReportSession(store) as session:
             report = session.build(kind, recorded_by, occurred_by, partner, authorization)
             target = out or file_name(kind, report.as_of.recorded_by, chosen.extension)
-            if target == "-":
-                rendered = render(report, chosen, sys.stdout.buffer)
-                sys.stdout.buffer.flush()
-            else:
-                path = Path(target)
-                partial = path.with_name(path.name + ".partial")
-                with partial.open("wb") as f:
-                    rendered = render(report, chosen, f)
-                partial.replace(path)
+            with _progress(report, chosen, quiet or not sys.stderr.isatty()) as progress:
+                if target == "-":
+                    rendered = render(report, chosen, sys.stdout.buffer, progress)
+                    sys.stdout.buffer.flush()
+                else:
+                    path = Path(target)
+                    partial = path.with_name(path.name + ".partial")
+                    with partial.open("wb") as f:
+                        rendered = render(report, chosen, f, progress)
+                    partial.replace(path)
     except RegistryError as e:
         raise _fail(str(e)) from None
     where = "standard output" if target == "-" else target
@@ -151,6 +161,34 @@ def _generate(
     )
 
 
+@contextmanager
+def _progress(report: Report, fmt: Format, quiet: bool) -> Iterator[Callable[[int, str], object] | None]:
+    """A progress bar on standard error while a PDF is laid out: the report's top-level sections done
+    (of how many) and the pages so far. Nothing when quiet or when standard error is not a terminal;
+    HTML, CSV and JSON stream in seconds and need none."""
+    if quiet or fmt.value != "pdf":
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    headings = [s.heading for s in report.iter_sections()]
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("sections"),
+        TextColumn("{task.fields[pages]:,} pages"), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    )
+    task = bar.add_task(f"{report.kind} PDF", total=len(headings), pages=0)
+
+    def advance(pages: int, section: str) -> None:
+        done = headings.index(section) if section in headings else 0
+        bar.update(task, completed=done, pages=pages, description=f"{report.kind} PDF: {section}"[:60])
+
+    with bar:
+        yield advance
+        bar.update(task, completed=len(headings))
+
+
 def _command(kind: str, doc: str) -> None:
     def command(
         database_url: DatabaseUrl = None,
@@ -161,8 +199,9 @@ def _command(kind: str, doc: str) -> None:
         authorization: AuthorizationOption = None,
         fmt: FormatOption = "html",
         out: OutOption = None,
+        quiet: QuietOption = False,
     ) -> None:
-        _generate(kind, database_url, readmodel_url, as_of, as_occurred_by, partner, authorization, fmt, out)
+        _generate(kind, database_url, readmodel_url, as_of, as_occurred_by, partner, authorization, fmt, out, quiet)
 
     command.__doc__ = doc
     report_app.command(kind)(command)
@@ -171,8 +210,8 @@ def _command(kind: str, doc: str) -> None:
 _command(
     "compliance",
     "The compliance report: units by stage, findings, drawdown per authorization, shipments with their "
-    "ECCN, authorization, parties, destination and ITN, classification evidence, record retention, chain "
-    "of custody.",
+    "ECCN, authorization, parties, destination and ITN, classification evidence, record retention (the chain "
+    "of custody is the custody report).",
 )
 _command(
     "ownership",

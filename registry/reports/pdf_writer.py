@@ -600,7 +600,7 @@ def write_pdf(report: Report, digest: str, target: Callable[[bytes], object], pr
 
     register_fonts()
     as_of = report.as_of.recorded_by.replace(microsecond=0)
-    pdf_date = as_of.strftime("D:%Y%m%d%H%M%S+00'00'")
+    pdf_date = as_of.strftime("D:%Y%m%d%H%M%SZ")
     writer = _Writer(report, digest, progress)
     title = report.title
     recorded = "As recorded by " + display_datetime(report.as_of.recorded_by)

@@ -58,7 +58,7 @@ def test_the_ownership_report_as_pdf_has_its_pages_totals_and_verifies(world: Re
     ])
     assert result.exit_code == 0, result.output
     pages = pdf_pages(out)
-    assert len(pages) == 7
+    assert len(pages) >= 1 + len(NEW_PAGE_SECTIONS)  # the first page, then each of those sections starts one
     for n, page in enumerate(pages, start=1):
         assert f"Page {n} of {len(pages)}" in page
         assert "Ownership and deployment of the national GPU programme" in page.splitlines()[0]

@@ -21,7 +21,7 @@ from registry.reports.builders.asof import AsOfView
 from registry.reports.formatting import iso_utc
 from registry.reports.model import AsOf, InputValue
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 """Bump when a builder's output changes for the same store: reports made before then no longer verify,
 and their "Report version" input says why."""
 

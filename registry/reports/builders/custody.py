@@ -93,16 +93,18 @@ def keep_custody(ctx: Context) -> CustodyTotals:
 
 
 def keep_custody_of(
-    ctx: Context, totals: CustodyTotals, b: BatchSummary, trail: list[CustodyEntry], detail: Mapping[str, Any] | None
+    ctx: Context, totals: CustodyTotals, b: BatchSummary, trail: list[CustodyEntry], detail: Mapping[str, Any] | None,
+    rows: bool = True,
 ) -> None:
     """Keep one batch's description and custody rows, and count it (a step of keep_custody); ``detail``:
-    the batch's row in the batch inventory (:meth:`Context.batch_rows`)."""
+    the batch's row in the batch inventory (:meth:`Context.batch_rows`); ``rows=False``: count only."""
     totals.events += sum(1 for e in trail if e.batch_id == b.batch_id)
     totals.shipments += sum(1 for e in trail if e.batch_id == b.batch_id and e.event_type == "Shipped")
     for s in STAGES:
         totals.units[s] += b.units_by_stage.get(s, 0)
-    ctx.view.keep(f"custody/{totals.batches}", _trail_rows(ctx, b.batch_id, trail))
-    ctx.view.keep(BATCHES_KEY, [(b.po_number, b.batch_id, _describe_batch(ctx, b, detail))])
+    if rows:
+        ctx.view.keep(f"custody/{totals.batches}", _trail_rows(ctx, b.batch_id, trail))
+        ctx.view.keep(BATCHES_KEY, [(b.po_number, b.batch_id, _describe_batch(ctx, b, detail))])
     totals.batches += 1
 
 
