@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -113,6 +114,26 @@ def _store(database_url: str | None, readmodel_url: str | None) -> Iterator[Repo
         registry.close()
 
 
+BatchOption = Annotated[
+    str | None, typer.Option("--batch", show_default=False, help="custody: one batch, by id or PO number")
+]
+SerialOption = Annotated[
+    str | None,
+    typer.Option("--serial", show_default=False,
+                 help="custody: the events naming this serial number (and its batch's batch-wide events)"),
+]
+FromOption = Annotated[
+    str | None,
+    typer.Option("--occurred-from", show_default=False,
+                 help="custody: events that occurred at or after this time (ISO-8601 with a zone, or a date)"),
+]
+ToOption = Annotated[
+    str | None,
+    typer.Option("--occurred-to", show_default=False,
+                 help="custody: events that occurred at or before this time (a date means the end of that day UTC)"),
+]
+
+
 def _generate(
     kind: str,
     database_url: str | None,
@@ -124,6 +145,7 @@ def _generate(
     fmt: str,
     out: str | None,
     quiet: bool = False,
+    custody_filters: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
 ) -> None:
     from registry.domain.errors import RegistryError
     from registry.reports import Format, render
@@ -136,8 +158,12 @@ def _generate(
     try:
         recorded_by = parse_time("as_of", as_of) if as_of else None
         occurred_by = parse_time("as_occurred_by", as_occurred_by) if as_occurred_by else None
+        batch, serial, start, end = custody_filters
+        occurred_from = _start_of(parse_time("occurred_from", start), start) if start else None
+        occurred_to = parse_time("occurred_to", end) if end else None
         with _store(database_url, readmodel_url) as store, ReportSession(store) as session:
-            report = session.build(kind, recorded_by, occurred_by, partner, authorization)
+            report = session.build(kind, recorded_by, occurred_by, partner, authorization,
+                                   batch, serial, occurred_from, occurred_to)
             target = out or file_name(kind, report.as_of.recorded_by, chosen.extension)
             with _progress(report, chosen, quiet or not sys.stderr.isatty()) as progress:
                 if target == "-":
@@ -159,6 +185,11 @@ def _generate(
         + f"; log position {report.request['Log position']}\n  digest sha256:{rendered.digest}",
         err=True,
     )
+
+
+def _start_of(parsed: datetime, text: str) -> datetime:
+    """A bare date as the start of a period means the start of that day (UTC)."""
+    return parsed.replace(hour=0, minute=0, second=0, microsecond=0) if len(text.strip()) == 10 else parsed
 
 
 @contextmanager
@@ -218,7 +249,26 @@ _command(
     "The ownership report: per partner units by stage, model and site, compute held against allocation; site "
     "power against capacity; deployments over time; with charts.",
 )
-_command("custody", "The custody report: per batch its full chain of custody.")
+@report_app.command("custody")
+def custody_command(
+    database_url: DatabaseUrl = None,
+    readmodel_url: ReadmodelUrl = None,
+    as_of: AsOfOption = None,
+    as_occurred_by: OccurredOption = None,
+    partner: PartnerOption = None,
+    authorization: AuthorizationOption = None,
+    batch: BatchOption = None,
+    serial: SerialOption = None,
+    occurred_from: FromOption = None,
+    occurred_to: ToOption = None,
+    fmt: FormatOption = "html",
+    out: OutOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """The custody report: the chain of custody of the selected batches, event by event; filter it to a
+    partner, an authorization, a batch, a serial number or a period of business time."""
+    _generate("custody", database_url, readmodel_url, as_of, as_occurred_by, partner, authorization, fmt, out,
+              quiet, (batch, serial, occurred_from, occurred_to))
 
 
 @report_app.command("verify")
@@ -230,7 +280,7 @@ def verify_command(
     """Regenerate a report from the store, from the inputs recorded in the file, and compare byte for
     byte. Exit 0 when the file is exactly what the registry produces, 1 when it is not."""
     from registry.domain.errors import RegistryError
-    from registry.reports import Report, ReportRequest, verify
+    from registry.reports import ReportRequest, verify
     from registry.reports.builders import ReportSession
 
     try:

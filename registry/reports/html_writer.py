@@ -174,7 +174,7 @@ def _write_table(table: Table, w: Write) -> None:
     w("</tr></thead><tbody>\n")
     totals = TableTotals(table)
     template = "<tr>" + "".join(f"<td{_num_class(c)}>%s</td>" for c in table.columns) + "</tr>\n"
-    encode = html_encoders(c.type for c in table.columns).encode
+    encode = html_encoders((c.type for c in table.columns), [c.empty for c in table.columns]).encode
     add = totals.add
     for row in table.iter_rows():
         add(row)
@@ -184,7 +184,7 @@ def _write_table(table: Table, w: Write) -> None:
     if total_row is not None:
         # A second tbody, not a tfoot: print engines repeat a tfoot on every page of a long table.
         cells = "".join(
-            f"<td{NUM if c.total else ''}>{_e('' if v is None else display_cell(v))}</td>"
+            f"<td{NUM if c.total else ''}>{_e((c.empty or '') if v is None else display_cell(v))}</td>"
             for c, v in zip(table.columns, total_row, strict=True)
         )
         w(f'<tbody class="total"><tr>{cells}</tr></tbody>')

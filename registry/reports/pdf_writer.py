@@ -55,6 +55,7 @@ from registry.reports.model import (
     Paragraph,
     Report,
     Section,
+    Series,
     Summary,
     Table,
 )
@@ -119,7 +120,7 @@ def _wrap(text: str, font: str, size: float, width: float, breakable: bool) -> l
         line = ""
         for word in para.split(" "):
             candidate = word if not line else line + " " + word
-            if _width(candidate, font, size) <= width or not line and not breakable:
+            if _width(candidate, font, size) <= width or (not line and not breakable):
                 line = candidate
                 continue
             if line:
@@ -144,7 +145,8 @@ class _TableSpec:
         self.fonts = [MONO if c.type.value == "uuid" else SANS for c in cols]
         self.right = [c.type.numeric for c in cols]
         self.heads = [c.title + (f" ({c.unit})" if c.unit else "") for c in cols]
-        self.encode = display_encoders(c.type for c in cols).encode
+        self.encode = display_encoders((c.type for c in cols), [c.empty for c in cols]).encode
+        self.empties = [c.empty or "" for c in cols]
         natural = [max(_width(h, BOLD), _width("M" * 3, BOLD)) for h in self.heads]
         token = [max((_width(t, BOLD) for t in h.split(" ")), default=0.0) for h in self.heads]
         totals = TableTotals(table)
@@ -154,8 +156,7 @@ class _TableSpec:
             totals.add(row)
             for i, text in enumerate(self.encode(row)):
                 w = _width(text, fonts[i])
-                if w > natural[i]:
-                    natural[i] = w
+                natural[i] = max(natural[i], w)
                 if w > token[i]:
                     token[i] = w if " " not in text and "\n" not in text else max(
                         token[i], *(_width(t, fonts[i]) for t in text.replace("\n", " ").split(" "))
@@ -163,7 +164,7 @@ class _TableSpec:
         self.total_row = totals.row()
         if self.total_row is not None:
             for i, v in enumerate(self.total_row):
-                text = "" if v is None else display_cell(v)
+                text = self.empties[i] if v is None else display_cell(v)
                 w = _width(text, BOLD)
                 natural[i] = max(natural[i], w)
                 token[i] = max(token[i], max((_width(t, BOLD) for t in text.split(" ")), default=0.0))
@@ -215,7 +216,7 @@ def _make_stream_table() -> type:
             for row in spec.table.iter_rows():
                 yield self._prepare(list(spec.encode(row)))
             if spec.total_row is not None:
-                cells = ["" if v is None else display_cell(v) for v in spec.total_row]
+                cells = [spec.empties[i] if v is None else display_cell(v) for i, v in enumerate(spec.total_row)]
                 yield self._prepare(cells, bold=True, total=True)
 
         def _prepare(self, cells: list[str], bold: bool = False, total: bool = False) -> Any:
@@ -256,7 +257,7 @@ def _make_stream_table() -> type:
                 if ah < 0.8 * (PAGE_H - MARGIN_TOP - MARGIN_BOTTOM) or not rest:
                     return []  # too little room here: the frame moves on to a new page
                 # One row taller than a whole page: its lines go over pages, none is dropped.
-                lines, height, total = rest[0]
+                lines, _, total = rest[0]
                 fit = max(1, int((room - 2 * PAD_Y) // self.leading))
                 head_part = ([x[:fit] for x in lines], fit * self.leading + 2 * PAD_Y, total)
                 tail = [x[fit:] for x in lines]
@@ -324,12 +325,14 @@ def _make_chart() -> type:
     class HorizontalChart(Flowable):  # type: ignore[misc]
         """Bars drawn horizontally (categories down the left, full names); a line chart for LINE."""
 
-        def __init__(self, chart: Chart, width: float) -> None:
+        def __init__(self, chart: Chart, width: float, top: Decimal | None = None,
+                     label_w: float | None = None) -> None:
             super().__init__()
             self.chart = chart
             self.width = width
-            self.label_w = max(_width(c, SANS, 7) for c in chart.categories) + 6
+            self.label_w = label_w or max(_width(c, SANS, 7) for c in chart.categories) + 6
             self.stacked = chart.kind is ChartKind.STACKED_BAR
+            self.top = top
             per = 1 if self.stacked or chart.kind is ChartKind.LINE else len(chart.series)
             self.bar_h = 9.0
             self.row_h = self.bar_h * per + 5
@@ -339,7 +342,25 @@ def _make_chart() -> type:
         def wrap(self, aw: float, ah: float) -> tuple[float, float]:
             return self.width, self.height
 
+        def split(self, aw: float, ah: float) -> list[Any]:
+            """More categories than the page holds: the rest go on the next page, on the same scale."""
+            chart = self.chart
+            fit = int((ah - (self.height - len(chart.categories) * self.row_h)) // self.row_h)
+            if fit < 3 or fit >= len(chart.categories):
+                return []
+            top = self._max()
+
+            def part(lo: int, hi: int | None) -> Any:
+                piece = Chart(chart.kind, chart.title, chart.categories[lo:hi],
+                              tuple(Series(s.name, s.values[lo:hi]) for s in chart.series),
+                              x_title=chart.x_title, y_title=chart.y_title, unit=chart.unit, data_table=False)
+                return HorizontalChart(piece, self.width, top, self.label_w)
+
+            return [part(0, fit), part(fit, None)]
+
         def _max(self) -> Decimal:
+            if self.top is not None:
+                return self.top
             chart = self.chart
             if self.stacked:
                 values = [Decimal(exact_sum([s.values[i] for s in chart.series])) for i in range(len(chart.categories))]
@@ -372,7 +393,7 @@ def _make_chart() -> type:
                 row_top = y - ci * self.row_h
                 c.drawRightString(x0 - 4, row_top - self.row_h / 2 - 2.5, category)
                 values = [s.values[ci] for s in chart.series]
-                if self.stacked or chart.kind is ChartKind.LINE and len(chart.series) == 1:
+                if self.stacked or (chart.kind is ChartKind.LINE and len(chart.series) == 1):
                     x = x0
                     for si, v in enumerate(values):
                         w = float(Decimal(v) / top) * span
@@ -633,7 +654,9 @@ def write_pdf(report: Report, digest: str, target: Callable[[bytes], object], pr
             "EF": PDFDictionary({"F": ref, "UF": ref}),
         })
         doc.Catalog.Names = PDFDictionary(
-            {"EmbeddedFiles": PDFDictionary({"Names": PDFArray([PDFString(PDF_INPUTS_ATTACHMENT), doc.Reference(spec)])})}
+            {"EmbeddedFiles": PDFDictionary(
+                {"Names": PDFArray([PDFString(PDF_INPUTS_ATTACHMENT), doc.Reference(spec)])}
+            )}
         )
         return canv
 
@@ -656,7 +679,7 @@ def write_pdf(report: Report, digest: str, target: Callable[[bytes], object], pr
             progress(doc.page, writer.section)
 
     class Doc(BaseDocTemplate):  # type: ignore[misc]
-        def _endBuild(self) -> None:
+        def _endBuild(self) -> None:  # noqa: N802 (ReportLab's name)
             from reportlab.platypus.doctemplate import PageBegin
 
             self._removeVars(("build", "page", "frame"))

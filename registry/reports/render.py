@@ -68,7 +68,8 @@ def write_json(report: Report, digest: str, target: Callable[[bytes], object]) -
 
 
 def weasyprint_pdf_bytes(report: Report, digest: str) -> bytes:
-    """The former PDF writer, kept for comparison (``make bench``): the PDF laid out by WeasyPrint from this report's HTML, with every varying field pinned:
+    """The former PDF writer, kept for comparison (``make bench``): the PDF laid out by WeasyPrint
+    from this report's HTML, with every varying field pinned:
     creation and modification dates (document and attachment) are the recorded-by time, the file
     identifier is derived from the digest, the recorded inputs travel as an embedded file
     ``report-inputs.json`` and the digest as the Keywords and a ``reportdigest`` info entry.

@@ -78,7 +78,8 @@ RETENTION = "compliance/retention"
 
 def keep_batches(ctx: Context) -> CustodyTotals:
     """One pass over the selected batches: each batch's custody trail is read once, and the rows the
-    report derives from it (shipments, parties, classification evidence, retention) are kept in the view for the rendering passes."""
+    report derives from it (shipments, parties, classification evidence, retention) are kept in the view
+    for the rendering passes."""
     if isinstance(ctx.custody, CustodyTotals):
         return ctx.custody
     totals = CustodyTotals()

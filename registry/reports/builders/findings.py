@@ -68,7 +68,8 @@ def _selected(ctx: Context) -> Iterator[Finding]:
 
 
 def _order(f: Finding) -> tuple[int, int]:
-    return (0 if _open(f.status) else 1, BY_SEVERITY.index(f.severity) if f.severity in BY_SEVERITY else len(BY_SEVERITY))
+    rank = BY_SEVERITY.index(f.severity) if f.severity in BY_SEVERITY else len(BY_SEVERITY)
+    return (0 if _open(f.status) else 1, rank)
 
 
 def ordered(ctx: Context) -> list[Finding]:
