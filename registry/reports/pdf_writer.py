@@ -323,7 +323,8 @@ def _make_chart() -> type:
     from reportlab.platypus import Flowable
 
     class HorizontalChart(Flowable):  # type: ignore[misc]
-        """Bars drawn horizontally (categories down the left, full names); a line chart for LINE."""
+        """Bars drawn horizontally (categories down the left, full names); a LINE chart (months) as
+        grouped bars, one per series, so that every value is printed at its bar."""
 
         def __init__(self, chart: Chart, width: float, top: Decimal | None = None,
                      label_w: float | None = None) -> None:
@@ -333,7 +334,7 @@ def _make_chart() -> type:
             self.label_w = label_w or max(_width(c, SANS, 7) for c in chart.categories) + 6
             self.stacked = chart.kind is ChartKind.STACKED_BAR
             self.top = top
-            per = 1 if self.stacked or chart.kind is ChartKind.LINE else len(chart.series)
+            per = 1 if self.stacked else len(chart.series)  # a LINE chart (months) is drawn as grouped bars
             self.bar_h = 9.0
             self.row_h = self.bar_h * per + 5
             legend = 14 if len(chart.series) > 1 else 0
@@ -393,7 +394,7 @@ def _make_chart() -> type:
                 row_top = y - ci * self.row_h
                 c.drawRightString(x0 - 4, row_top - self.row_h / 2 - 2.5, category)
                 values = [s.values[ci] for s in chart.series]
-                if self.stacked or (chart.kind is ChartKind.LINE and len(chart.series) == 1):
+                if self.stacked or len(chart.series) == 1:
                     x = x0
                     for si, v in enumerate(values):
                         w = float(Decimal(v) / top) * span
