@@ -1,7 +1,8 @@
 """The HTML format: one self-contained, printable page (embedded CSS, charts as inline SVG).
 
 Written incrementally to a binary stream: table rows go out as they are read. The same HTML is what
-WeasyPrint lays out for the PDF, so its ``@page`` rules (running header, digest and page numbers in
+WeasyPrint laid out for the PDF before the PDF had a writer of its own (``pdf_writer``; ``make bench``
+still measures it as the baseline), so its ``@page`` rules (running header, digest and page numbers in
 the margins) live here too; browsers ignore them on screen.
 
 Machine-readable parts: ``<meta name="report-digest" content="sha256:...">``, the keywords meta

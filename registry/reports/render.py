@@ -1,7 +1,7 @@
 """Rendering a :class:`~registry.reports.model.Report` to bytes in one of four formats.
 
 Every renderer is deterministic: the same Report gives byte-identical output on every run and every
-machine with the same pinned dependencies (for PDF: WeasyPrint, its Debian libraries and the DejaVu
+machine with the same pinned dependencies (for PDF: ReportLab and rl_accel, and the DejaVu
 fonts that ``make system-deps`` installs). Nothing reads the clock, the locale, the time zone or the
 environment. HTML, CSV and JSON are written incrementally (about 64 KiB at a time) and never hold the
 whole document; a report is read twice (digest pass, then writing pass), see

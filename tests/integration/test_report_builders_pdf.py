@@ -1,7 +1,6 @@
 """A real report as PDF: its pages, its text (pdftotext), reproducible bytes and ``report verify``.
 
-Small on purpose (WeasyPrint lays out a page in about half a second): the ownership report of the
-two-batch world, 7 A4 pages.
+Small on purpose: the ownership report of the two-batch world, a few A4 landscape pages.
 """
 
 from __future__ import annotations
