@@ -177,9 +177,9 @@ class _TableSpec:
             want = [w * size + pad for w in natural]
             least = [w * size + pad for w in token]
             if sum(want) <= width:
-                spare = width - sum(want)
-                # Spread what is left over the text columns that wrap least: the table spans the page.
-                return _Layout(size, [w + spare / n for w in want], False)
+                # The table spans the page: what is left over goes to the columns in proportion to their width.
+                scale = width / sum(want)
+                return _Layout(size, [w * scale for w in want], False)
             if sum(least) <= width:
                 spare = width - sum(least)
                 extra = [max(0.0, w - m) for w, m in zip(want, least, strict=True)]
@@ -587,20 +587,24 @@ class _Writer:
         yield self.P(_p(summary.title), s.table_title)
         per_row = 6
         tile_w = FRAME_W / per_row
-        cells = []
+        labels, values = [], []
         for item in summary.items:
             value = display_cell(item.value) + (f" {item.unit}" if item.unit else "")
-            label_lines = _wrap(item.label, SANS, 7, tile_w - 12, False)
-            value_lines = _wrap(value, BOLD, 11, tile_w - 12, False)
-            cells.append("\n".join(label_lines) + "\n" + "\n".join(value_lines))
-        grid = [cells[i : i + per_row] for i in range(0, len(cells), per_row)]
-        grid[-1] += [""] * (per_row - len(grid[-1]))
+            labels.append("\n".join(_wrap(item.label, SANS, 7.5, tile_w - 12, False)))
+            values.append("\n".join(_wrap(value, BOLD, 11, tile_w - 12, False)))
+        grid: list[list[str]] = []
+        for i in range(0, len(labels), per_row):
+            pad = [""] * (per_row - len(labels[i : i + per_row]))
+            grid += [labels[i : i + per_row] + pad, values[i : i + per_row] + pad]
         flow = RLTable(grid, colWidths=[tile_w] * per_row)
-        flow.setStyle(TableStyle([
-            ("FONT", (0, 0), (-1, -1), SANS, 8.5, 11), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LINEBEFORE", (0, 0), (-1, -1), 2.5, ACCENT), ("LEFTPADDING", (0, 0), (-1, -1), 6),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 5), ("TOPPADDING", (0, 0), (-1, -1), 4),
-        ]))
+        style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                 ("LINEBEFORE", (0, 0), (-1, -1), 2.5, ACCENT)]
+        for r in range(0, len(grid), 2):
+            style += [("FONT", (0, r), (-1, r), SANS, 7.5, 9.5), ("TEXTCOLOR", (0, r), (-1, r), MUTED),
+                      ("TOPPADDING", (0, r), (-1, r), 4), ("BOTTOMPADDING", (0, r), (-1, r), 0),
+                      ("FONT", (0, r + 1), (-1, r + 1), BOLD, 11, 13.5),
+                      ("TOPPADDING", (0, r + 1), (-1, r + 1), 1), ("BOTTOMPADDING", (0, r + 1), (-1, r + 1), 6)]
+        flow.setStyle(TableStyle(style))
         yield flow
         yield self.Spacer(1, 6)
 
