@@ -121,3 +121,15 @@ def test_a_table_wider_than_the_page_fits_with_identifiers_whole(tmp_path: Path)
     pages = text.count("\f")
     assert pages > 1
     assert text.count("Occurred") >= pages - 1  # the header row repeats on every page the table continues on
+
+
+def test_the_pdf_writer_reports_its_progress_page_by_page_with_the_section(tmp_path: Path) -> None:
+    from registry.reports import render
+
+    seen: list[tuple[int, str]] = []
+    out = tmp_path / "wide.pdf"
+    with out.open("wb") as f:
+        render(wide_report(), "pdf", f, lambda page, section: seen.append((page, section)))
+    pages = pdf_text(out).count("\f")
+    assert [p for p, _ in seen] == list(range(1, pages + 1))
+    assert seen[-1][1] == "Wide"
