@@ -598,8 +598,10 @@ class _Writer:
             pad = [""] * (per_row - len(labels[i : i + per_row]))
             grid += [labels[i : i + per_row] + pad, values[i : i + per_row] + pad]
         flow = RLTable(grid, colWidths=[tile_w] * per_row)
-        style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 6),
-                 ("LINEBEFORE", (0, 0), (-1, -1), 2.5, ACCENT)]
+        style: list[tuple[Any, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 6)]
+        for i in range(len(labels)):  # the accent rule on the tiles there are, not on the padding
+            col, row = i % per_row, 2 * (i // per_row)
+            style.append(("LINEBEFORE", (col, row), (col, row + 1), 2.5, ACCENT))
         for r in range(0, len(grid), 2):
             style += [("FONT", (0, r), (-1, r), SANS, 7.5, 9.5), ("TEXTCOLOR", (0, r), (-1, r), MUTED),
                       ("TOPPADDING", (0, r), (-1, r), 4), ("BOTTOMPADDING", (0, r), (-1, r), 0),
