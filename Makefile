@@ -17,16 +17,17 @@ PROTOS := $(wildcard $(PROTO_DIR)/registry/api/v1/*.proto)
 GEN_DIR := registry/api/v1
 PROTOC = $(BIN)/python -m grpc_tools.protoc -I$(PROTO_DIR) --python_out=$(1) --grpc_python_out=$(1) --pyi_out=$(1) $(PROTOS)
 
-# Debian packages: WeasyPrint's libraries and the DejaVu fonts reports are typeset in (needed at run time for
-# PDF reports), pdftotext and headless Chromium (report checks). `make system-deps` installs the missing ones
+# Debian packages: the DejaVu fonts reports are typeset in (needed at run time for PDF reports, laid out by
+# ReportLab), WeasyPrint's libraries (the former PDF writer, `make bench`'s baseline for the PDF figures),
+# pdftotext/pdftoppm and headless Chromium (report checks). `make system-deps` installs the missing ones
 # with apt-get (as root, no sudo); run, test, integration, e2e and report-screenshot depend on it only when
 # one is missing (the check is one dpkg-query per package).
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium
 SYSTEM_MISSING := $(shell command -v dpkg-query >/dev/null && for p in $(SYSTEM_PACKAGES); do \
 	dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null | grep -qx installed || echo $$p; done)
 SYSTEM_DEPS := $(if $(strip $(SYSTEM_MISSING)),system-deps)
-# `make run` needs only WeasyPrint's libraries (PDF reports); without root it warns instead of failing.
-RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# `make run` needs only the fonts (PDF reports); without root it warns instead of failing.
+RUN_PACKAGES := fonts-dejavu-core
 RUN_MISSING := $(filter $(RUN_PACKAGES),$(SYSTEM_MISSING))
 
 $(STAMP): pyproject.toml

@@ -54,6 +54,7 @@ from bench import baselines, charts, client
 from bench import journal as bench_journal
 from bench.compliance_report import report_command_exists, run_proxy, run_report_command
 from bench.proc import memory_mb, run_measured
+from bench.reports import measure_reports
 from bench.stats import fmt, lag_after, ratio, summarize
 from bench.workload import batch_life, reference_steps, serial_batches
 
@@ -353,6 +354,13 @@ def run_store(kind: str, params: Params, workdir: Path, run_tag: str, out: dict[
             except Exception as e:
                 out["report"] = {"error": f"{type(e).__name__}: {e}"}
                 say(f"  [red]report failed[/red]: {e}")
+            if kind == "sqlite":
+                say("reports: every kind and format, and as of a past time (each in its own process)")
+                try:
+                    out["reports"] = measure_reports(url, workdir, say, quick=params.name == "quick")
+                except Exception as e:
+                    out["reports"] = {"error": f"{type(e).__name__}: {e}"}
+                    say(f"  [red]reports failed[/red]: {e}")
             say("projection rebuild (own process, the server idle)")
             out["rebuild"] = measure_rebuild(url)
             if kind == "sqlite":
@@ -483,6 +491,27 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
                 else "a proxy, not the report: not evaluated; see the note below")
             add(store, "compliance report peak memory", rep["peak_mb"], "MiB", "", None, "", None,
                 "the report process" if rep["kind"].startswith("gpureg") else "the server's peak RSS")
+        reports = data.get("reports") or {}
+        whole = (demo or {}).get("scale", 0) >= 1.0
+        base_pdf = (reports.get("baseline") or {}).get("compliance/pdf (WeasyPrint)") or {}
+        for name, r in (reports.get("head") or {}).items():
+            if "seconds" not in r:
+                continue
+            pdf = name.endswith("/pdf")
+            limit = 60 if pdf else 5
+            base = base_pdf.get("seconds") if name == "compliance/pdf" and "error" not in base_pdf else None
+            add(store, f"report {name} (log head)", r["seconds"], "s", "WeasyPrint PDF" if base else "", base,
+                f"<= {limit} s" + (", <= 500 MB" if pdf else ""),
+                (r["seconds"] <= limit and (not pdf or r["peak_mb"] * 2**20 / 1e6 <= 500) and "error" not in r)
+                if whole else None,
+                f"peak {fmt(r['peak_mb'])} MiB" + (f"; WeasyPrint peak {fmt(base_pdf.get('peak_mb'))} MiB" if base
+                                                   else "") + ("" if whole else "; not the full demo"))
+        for name, r in (reports.get("past") or {}).items():
+            if not isinstance(r, dict) or "seconds" not in r:
+                continue
+            add(store, f"report {name} {reports['past'].get('as_of', '')} (past)", r["seconds"], "s", "", None,
+                "<= 5 s", (r["seconds"] <= 5 and "error" not in r) if whole else None,
+                f"peak {fmt(r['peak_mb'])} MiB" + ("" if whole else "; not the full demo"))
         mem = data.get("memory_demo_loaded")
         if mem:
             full = (demo or {}).get("scale", 0) >= 1.0

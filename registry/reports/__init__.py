@@ -7,7 +7,7 @@ Every format carries the report's SHA-256 content digest (:func:`content_digest`
 :mod:`registry.reports.content`) and its inputs, machine-readably; :func:`verify` reads them back
 from a file, regenerates the report through a callable and compares byte for byte.
 
-Importing this package does no work; WeasyPrint is loaded only when a PDF is rendered.
+Importing this package does no work; ReportLab is loaded only when a PDF is rendered.
 """
 
 from registry.reports.content import UnreadableInputs, content_digest

@@ -110,10 +110,6 @@ def _wrap(text: str, width: float, size: float, max_lines: int = 3) -> list[str]
     return lines or [""]
 
 
-def _short(text: str, limit: int = 24) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
 class _Svg:
     def __init__(self) -> None:
         self.parts: list[str] = []
@@ -191,7 +187,7 @@ def render_chart_svg(chart: Chart) -> str:
     if any(_wrap(c, band - 6, TICK_FONT) is None for c in chart.categories):
         # Category labels will be rotated: the first one reaches left of its category by cos(40 deg)
         # of its width; widen the left margin so it is not cut off.
-        overhang = max(_text_width(_short(c), TICK_FONT) for c in chart.categories) * 0.766 - band / 2 + 2
+        overhang = max(_text_width(c, TICK_FONT) for c in chart.categories) * 0.766 - band / 2 + 2
         if overhang > plot_left:
             plot_left = overhang
             plot_w = plot_right - plot_left
@@ -217,7 +213,7 @@ def render_chart_svg(chart: Chart) -> str:
 
     wrapped = [_wrap(c, band - 6, TICK_FONT) for c in chart.categories]
     rotate = any(lines is None for lines in wrapped)
-    cat_labels = [_short(c) for c in chart.categories]
+    cat_labels = list(chart.categories)  # whole names, never truncated: rotated, the chart grows to fit
     widest_cat = max(_text_width(c, TICK_FONT) for c in cat_labels)
     line_count = 1 if rotate else max(len(lines or ()) for lines in wrapped)
     every = 1

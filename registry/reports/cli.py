@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +19,7 @@ import typer
 from registry.config import Settings
 
 if TYPE_CHECKING:
+    from registry.reports import Format, Report
     from registry.reports.builders import ReportStore
 
 report_app = typer.Typer(
@@ -62,6 +64,13 @@ AuthorizationOption = Annotated[
     typer.Option("--authorization", show_default=False, help="an export authorization's id or number"),
 ]
 FormatOption = Annotated[str, typer.Option("--format", help="html, pdf, csv or json")]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q",
+        help="no progress bar (it is shown on a terminal only: sections done, and pages for a PDF)",
+    ),
+]
 OutOption = Annotated[
     str | None,
     typer.Option(
@@ -105,6 +114,26 @@ def _store(database_url: str | None, readmodel_url: str | None) -> Iterator[Repo
         registry.close()
 
 
+BatchOption = Annotated[
+    str | None, typer.Option("--batch", show_default=False, help="custody: one batch, by id or PO number")
+]
+SerialOption = Annotated[
+    str | None,
+    typer.Option("--serial", show_default=False,
+                 help="custody: the events naming this serial number (and its batch's batch-wide events)"),
+]
+FromOption = Annotated[
+    str | None,
+    typer.Option("--occurred-from", show_default=False,
+                 help="custody: events that occurred at or after this time (ISO-8601 with a zone, or a date)"),
+]
+ToOption = Annotated[
+    str | None,
+    typer.Option("--occurred-to", show_default=False,
+                 help="custody: events that occurred at or before this time (a date means the end of that day UTC)"),
+]
+
+
 def _generate(
     kind: str,
     database_url: str | None,
@@ -115,6 +144,8 @@ def _generate(
     authorization: str | None,
     fmt: str,
     out: str | None,
+    quiet: bool = False,
+    custody_filters: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
 ) -> None:
     from registry.domain.errors import RegistryError
     from registry.reports import Format, render
@@ -127,18 +158,23 @@ def _generate(
     try:
         recorded_by = parse_time("as_of", as_of) if as_of else None
         occurred_by = parse_time("as_occurred_by", as_occurred_by) if as_occurred_by else None
+        batch, serial, start, end = custody_filters
+        occurred_from = _start_of(parse_time("occurred_from", start), start) if start else None
+        occurred_to = parse_time("occurred_to", end) if end else None
         with _store(database_url, readmodel_url) as store, ReportSession(store) as session:
-            report = session.build(kind, recorded_by, occurred_by, partner, authorization)
+            report = session.build(kind, recorded_by, occurred_by, partner, authorization,
+                                   batch, serial, occurred_from, occurred_to)
             target = out or file_name(kind, report.as_of.recorded_by, chosen.extension)
-            if target == "-":
-                rendered = render(report, chosen, sys.stdout.buffer)
-                sys.stdout.buffer.flush()
-            else:
-                path = Path(target)
-                partial = path.with_name(path.name + ".partial")
-                with partial.open("wb") as f:
-                    rendered = render(report, chosen, f)
-                partial.replace(path)
+            with _progress(report, chosen, quiet or not sys.stderr.isatty()) as progress:
+                if target == "-":
+                    rendered = render(report, chosen, sys.stdout.buffer, progress)
+                    sys.stdout.buffer.flush()
+                else:
+                    path = Path(target)
+                    partial = path.with_name(path.name + ".partial")
+                    with partial.open("wb") as f:
+                        rendered = render(report, chosen, f, progress)
+                    partial.replace(path)
     except RegistryError as e:
         raise _fail(str(e)) from None
     where = "standard output" if target == "-" else target
@@ -151,6 +187,39 @@ def _generate(
     )
 
 
+def _start_of(parsed: datetime, text: str) -> datetime:
+    """A bare date as the start of a period means the start of that day (UTC)."""
+    return parsed.replace(hour=0, minute=0, second=0, microsecond=0) if len(text.strip()) == 10 else parsed
+
+
+@contextmanager
+def _progress(report: Report, fmt: Format, quiet: bool) -> Iterator[Callable[[int, str], object] | None]:
+    """A progress bar on standard error while a PDF is laid out: the report's top-level sections done
+    (of how many) and the pages so far. Nothing when quiet or when standard error is not a terminal;
+    HTML, CSV and JSON stream in seconds and need none."""
+    if quiet or fmt.value != "pdf":
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    headings = [s.heading for s in report.iter_sections()]
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("sections"),
+        TextColumn("{task.fields[pages]:,} pages"), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    )
+    task = bar.add_task(f"{report.kind} PDF", total=len(headings), pages=0)
+
+    def advance(pages: int, section: str) -> None:
+        done = headings.index(section) if section in headings else 0
+        bar.update(task, completed=done, pages=pages, description=f"{report.kind} PDF: {section}"[:60])
+
+    with bar:
+        yield advance
+        bar.update(task, completed=len(headings))
+
+
 def _command(kind: str, doc: str) -> None:
     def command(
         database_url: DatabaseUrl = None,
@@ -161,8 +230,9 @@ def _command(kind: str, doc: str) -> None:
         authorization: AuthorizationOption = None,
         fmt: FormatOption = "html",
         out: OutOption = None,
+        quiet: QuietOption = False,
     ) -> None:
-        _generate(kind, database_url, readmodel_url, as_of, as_occurred_by, partner, authorization, fmt, out)
+        _generate(kind, database_url, readmodel_url, as_of, as_occurred_by, partner, authorization, fmt, out, quiet)
 
     command.__doc__ = doc
     report_app.command(kind)(command)
@@ -171,15 +241,34 @@ def _command(kind: str, doc: str) -> None:
 _command(
     "compliance",
     "The compliance report: units by stage, findings, drawdown per authorization, shipments with their "
-    "ECCN, authorization, parties, destination and ITN, classification evidence, record retention, chain "
-    "of custody.",
+    "ECCN, authorization, parties, destination and ITN, classification evidence, record retention (the chain "
+    "of custody is the custody report).",
 )
 _command(
     "ownership",
     "The ownership report: per partner units by stage, model and site, compute held against allocation; site "
     "power against capacity; deployments over time; with charts.",
 )
-_command("custody", "The custody report: per batch its full chain of custody.")
+@report_app.command("custody")
+def custody_command(
+    database_url: DatabaseUrl = None,
+    readmodel_url: ReadmodelUrl = None,
+    as_of: AsOfOption = None,
+    as_occurred_by: OccurredOption = None,
+    partner: PartnerOption = None,
+    authorization: AuthorizationOption = None,
+    batch: BatchOption = None,
+    serial: SerialOption = None,
+    occurred_from: FromOption = None,
+    occurred_to: ToOption = None,
+    fmt: FormatOption = "html",
+    out: OutOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """The custody report: the chain of custody of the selected batches, event by event; filter it to a
+    partner, an authorization, a batch, a serial number or a period of business time."""
+    _generate("custody", database_url, readmodel_url, as_of, as_occurred_by, partner, authorization, fmt, out,
+              quiet, (batch, serial, occurred_from, occurred_to))
 
 
 @report_app.command("verify")
@@ -201,7 +290,7 @@ def verify_command(
         verify_report_evidence(file, evidence, public_key)
         return
     from registry.domain.errors import RegistryError
-    from registry.reports import Report, ReportRequest, verify
+    from registry.reports import ReportRequest, verify
     from registry.reports.builders import ReportSession
 
     try:

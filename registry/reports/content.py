@@ -104,24 +104,28 @@ class TableTotals:
             (0 if c.type is ColumnType.INT else Decimal(0)) if c.total else None for c in table.columns
         ]
         self._ints = tuple(i for i, c in enumerate(table.columns) if c.total and c.type is ColumnType.INT)
+        self._seen = [c.empty is None for c in table.columns]  # a column with `empty` totals only what it has
         self._decimals = tuple(i for i, c in enumerate(table.columns) if c.total and c.type is ColumnType.DECIMAL)
 
     def add(self, row: tuple[Any, ...]) -> None:
         """Adds a checked row (its totalled cells are ints, Decimals or None)."""
         sums = self._sums
+        seen = self._seen
         for i in self._ints:
             value = row[i]
             if value is not None:
                 sums[i] += value
+                seen[i] = True
         for i in self._decimals:
             value = row[i]
             if value is not None:
                 sums[i] = EXACT.add(sums[i], value)
+                seen[i] = True
 
     def row(self) -> tuple[Cell, ...] | None:
         if not self._table.has_totals:
             return None
-        out: list[Cell] = list(self._sums)
+        out: list[Cell] = [v if seen else None for v, seen in zip(self._sums, self._seen, strict=True)]
         if not self._table.columns[0].total:
             out[0] = self._table.total_label
         return tuple(out)
@@ -213,8 +217,11 @@ def chart_json(block: Chart) -> dict[str, Any]:
 
 
 def columns_json(block: Table) -> list[dict[str, Any]]:
+    """The columns; ``empty`` only where a column sets it (so reports without it keep their digests)."""
     return [
-        {"key": c.key, "title": c.title, "total": c.total, "type": c.type.value, "unit": c.unit} for c in block.columns
+        {"key": c.key, "title": c.title, "total": c.total, "type": c.type.value, "unit": c.unit}
+        | ({"empty": c.empty} if c.empty is not None else {})
+        for c in block.columns
     ]
 
 

@@ -212,9 +212,12 @@ _DISPLAY_CELL: dict[ColumnType, CellEncoder] = {
 _HTML_CELL: dict[ColumnType, CellEncoder] = {**_DISPLAY_CELL, ColumnType.TEXT: lambda v: escape(v, quote=True)}
 
 
-def _encoders(table: dict[ColumnType, CellEncoder], empty: str, kinds: Iterable[ColumnType]) -> Encoders:
+def _encoders(
+    table: dict[ColumnType, CellEncoder], empty: str, kinds: Iterable[ColumnType], empties: Iterable[str | None] = ()
+) -> Encoders:
     fast = tuple(table[k] for k in kinds)
-    return Encoders(fast, tuple(_none_or(empty, f) for f in fast))
+    own = list(empties) or [None] * len(fast)
+    return Encoders(fast, tuple(_none_or(e if e is not None else empty, f) for f, e in zip(fast, own, strict=True)))
 
 
 def json_encoders(kinds: Iterable[ColumnType]) -> Encoders:
@@ -227,6 +230,12 @@ def csv_encoders(kinds: Iterable[ColumnType]) -> Encoders:
     return _encoders(_CSV_CELL, "", kinds)
 
 
-def html_encoders(kinds: Iterable[ColumnType]) -> Encoders:
+def display_encoders(kinds: Iterable[ColumnType], empties: Iterable[str | None] = ()) -> Encoders:
+    """Display text of checked cells (what :func:`display_cell` gives): the PDF's cells; ``empties``:
+    per column, the text of an empty cell when not the dash."""
+    return _encoders(_DISPLAY_CELL, EMPTY_DISPLAY, kinds, empties)
+
+
+def html_encoders(kinds: Iterable[ColumnType], empties: Iterable[str | None] = ()) -> Encoders:
     """Display text of checked cells, HTML-escaped (what ``escape(display_cell(v))`` gives)."""
-    return _encoders(_HTML_CELL, EMPTY_DISPLAY, kinds)
+    return _encoders(_HTML_CELL, EMPTY_DISPLAY, kinds, [None if e is None else escape(e) for e in empties])

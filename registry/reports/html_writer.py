@@ -1,7 +1,8 @@
 """The HTML format: one self-contained, printable page (embedded CSS, charts as inline SVG).
 
 Written incrementally to a binary stream: table rows go out as they are read. The same HTML is what
-WeasyPrint lays out for the PDF, so its ``@page`` rules (running header, digest and page numbers in
+WeasyPrint laid out for the PDF before the PDF had a writer of its own (``pdf_writer``; ``make bench``
+still measures it as the baseline), so its ``@page`` rules (running header, digest and page numbers in
 the margins) live here too; browsers ignore them on screen.
 
 Machine-readable parts: ``<meta name="report-digest" content="sha256:...">``, the keywords meta
@@ -174,7 +175,7 @@ def _write_table(table: Table, w: Write) -> None:
     w("</tr></thead><tbody>\n")
     totals = TableTotals(table)
     template = "<tr>" + "".join(f"<td{_num_class(c)}>%s</td>" for c in table.columns) + "</tr>\n"
-    encode = html_encoders(c.type for c in table.columns).encode
+    encode = html_encoders((c.type for c in table.columns), [c.empty for c in table.columns]).encode
     add = totals.add
     for row in table.iter_rows():
         add(row)
@@ -184,7 +185,7 @@ def _write_table(table: Table, w: Write) -> None:
     if total_row is not None:
         # A second tbody, not a tfoot: print engines repeat a tfoot on every page of a long table.
         cells = "".join(
-            f"<td{NUM if c.total else ''}>{_e('' if v is None else display_cell(v))}</td>"
+            f"<td{NUM if c.total else ''}>{_e((c.empty or '') if v is None else display_cell(v))}</td>"
             for c, v in zip(table.columns, total_row, strict=True)
         )
         w(f'<tbody class="total"><tr>{cells}</tr></tbody>')

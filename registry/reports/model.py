@@ -311,13 +311,17 @@ class Summary:
 
 @dataclass(frozen=True)
 class Column:
-    """A table column. ``total``: the renderers add a totals row summing this (int or decimal) column."""
+    """A table column. ``total``: the renderers add a totals row summing this (int or decimal) column.
+    ``empty``: what an empty cell means, printed instead of the dash in HTML and PDF (for example "not
+    recorded"); CSV and JSON keep the empty value. A totalled column with ``empty`` whose cells are all
+    empty has an empty total (printed as ``empty``), not 0."""
 
     key: str
     title: str
     type: ColumnType = ColumnType.TEXT
     unit: str | None = None
     total: bool = False
+    empty: str | None = None
 
     def __post_init__(self) -> None:
         _check_text("column.key", self.key)
@@ -325,6 +329,8 @@ class Column:
         object.__setattr__(self, "type", ColumnType(self.type))
         if self.unit is not None:
             _check_text(f"column {self.key!r} unit", self.unit)
+        if self.empty is not None:
+            _check_text(f"column {self.key!r} empty", self.empty)
         if self.total and not self.type.numeric:
             raise InvalidReport(
                 f"column {self.key!r}", f"only int and decimal columns can be totalled, not {self.type}"

@@ -1,12 +1,13 @@
 """Rendering a :class:`~registry.reports.model.Report` to bytes in one of four formats.
 
 Every renderer is deterministic: the same Report gives byte-identical output on every run and every
-machine with the same pinned dependencies (for PDF: WeasyPrint, its Debian libraries and the DejaVu
+machine with the same pinned dependencies (for PDF: ReportLab and rl_accel, and the DejaVu
 fonts that ``make system-deps`` installs). Nothing reads the clock, the locale, the time zone or the
 environment. HTML, CSV and JSON are written incrementally (about 64 KiB at a time) and never hold the
 whole document; a report is read twice (digest pass, then writing pass), see
-:mod:`registry.reports.model`. PDF is laid out by WeasyPrint in memory: keep PDFs to what a person
-prints, and use CSV or JSON for bulk data.
+:mod:`registry.reports.model`. PDF is laid out page by page by :mod:`registry.reports.pdf_writer`
+(ReportLab), reading the rows a page at a time; :func:`weasyprint_pdf_bytes` keeps the former
+WeasyPrint rendering of the HTML for the side-by-side measurement in ``make bench``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from registry.reports.content import DIGEST_ALGORITHM, TextSink, content_digest,
 from registry.reports.csv_writer import write_csv
 from registry.reports.html_writer import write_html
 from registry.reports.model import Report
+from registry.reports.pdf_writer import Progress, write_pdf
 
 PDF_INPUTS_ATTACHMENT = "report-inputs.json"
 
@@ -65,8 +67,9 @@ def write_json(report: Report, digest: str, target: Callable[[bytes], object]) -
     sink.flush()
 
 
-def pdf_bytes(report: Report, digest: str) -> bytes:
-    """The PDF, laid out by WeasyPrint from this report's HTML, with every varying field pinned:
+def weasyprint_pdf_bytes(report: Report, digest: str) -> bytes:
+    """The former PDF writer, kept for comparison (``make bench``): the PDF laid out by WeasyPrint
+    from this report's HTML, with every varying field pinned:
     creation and modification dates (document and attachment) are the recorded-by time, the file
     identifier is derived from the digest, the recorded inputs travel as an embedded file
     ``report-inputs.json`` and the digest as the Keywords and a ``reportdigest`` info entry.
@@ -108,8 +111,11 @@ class _Counter:
         self.target(data)
 
 
-def render(report: Report, fmt: Format | str, out: BinaryIO | Callable[[bytes], object]) -> Rendered:
-    """Writes the report in ``fmt`` to a binary stream (or a ``write(bytes)`` callable)."""
+def render(
+    report: Report, fmt: Format | str, out: BinaryIO | Callable[[bytes], object], progress: Progress | None = None
+) -> Rendered:
+    """Writes the report in ``fmt`` to a binary stream (or a ``write(bytes)`` callable); ``progress``
+    (PDF only) is called with the page count and the section's heading as pages are finished."""
     fmt = Format(fmt)
     target = out if callable(out) else out.write
     counter = _Counter(target)
@@ -121,7 +127,7 @@ def render(report: Report, fmt: Format | str, out: BinaryIO | Callable[[bytes], 
     elif fmt is Format.JSON:
         write_json(report, digest, counter)
     else:
-        counter(pdf_bytes(report, digest))
+        write_pdf(report, digest, counter, progress)
     return Rendered(fmt, digest, counter.size)
 
 

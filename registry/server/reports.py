@@ -52,6 +52,10 @@ class ReportAsk:
     occurred_by: datetime | None
     partner: str | None
     authorization: str | None
+    batch: str | None = None
+    serial: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
 
 
 def ask_of(request: pb.GenerateReportRequest) -> ReportAsk:
@@ -72,6 +76,10 @@ def ask_of(request: pb.GenerateReportRequest) -> ReportAsk:
         occurred_by=request.as_occurred_by.ToDatetime(tzinfo=UTC) if request.HasField("as_occurred_by") else None,
         partner=request.partner.strip() or None,
         authorization=request.authorization.strip() or None,
+        batch=request.batch.strip() or None,
+        serial=request.serial.strip() or None,
+        occurred_from=request.occurred_from.ToDatetime(tzinfo=UTC) if request.HasField("occurred_from") else None,
+        occurred_to=request.occurred_to.ToDatetime(tzinfo=UTC) if request.HasField("occurred_to") else None,
     )
 
 
@@ -92,7 +100,8 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by the caller)
         try:
             with ReportSession(self._store) as session:
-                report = session.build(ask.kind, ask.recorded_by, ask.occurred_by, ask.partner, ask.authorization)
+                report = session.build(ask.kind, ask.recorded_by, ask.occurred_by, ask.partner, ask.authorization,
+                                       ask.batch, ask.serial, ask.occurred_from, ask.occurred_to)
                 rendered = render(report, ask.fmt, spool.write)
             spool.seek(0)
         except BaseException:

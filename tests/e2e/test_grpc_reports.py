@@ -101,3 +101,19 @@ def test_bad_report_requests_are_refused_naming_the_field(
     assert "partner" in field_violations(error)
     error = refused(lambda: stream(reports, kind=pb.REPORT_KIND_OWNERSHIP, authorization="NLR-KR-3A090"))
     assert "authorization" in field_violations(error)
+
+
+def test_a_custody_report_filtered_to_a_batch_serial_and_period_streams_the_cli_bytes(
+    reports: reports_pb2_grpc.ReportServiceStub, world: ReportWorld, tmp_path: Path
+) -> None:
+    serial = world.serials_a[3]
+    start = world.recorded_by.replace(year=2026, month=3, day=1, hour=0, minute=0, second=0, microsecond=0)
+    _, chunks = stream(reports, kind=pb.REPORT_KIND_CUSTODY, format=pb.REPORT_FORMAT_HTML, as_of=ts(world.recorded_by),
+                       batch="PO-A", serial=serial, occurred_from=ts(start))
+    expected = cli_bytes(world, tmp_path, "custody", "html", "--as-of", world.recorded_by.isoformat(),
+                         "--batch", "PO-A", "--serial", serial, "--occurred-from", "2026-03-01")
+    assert b"".join(chunks) == expected
+    error = refused(lambda: stream(reports, kind=pb.REPORT_KIND_COMPLIANCE, format=pb.REPORT_FORMAT_HTML,
+                                   batch="PO-A"))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "batch" in field_violations(error)

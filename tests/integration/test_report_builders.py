@@ -105,7 +105,7 @@ def test_a_report_states_its_inputs_without_paths_or_clock(world: ReportWorld) -
     assert inputs["Country-group versions"] == ("ear-740-supp1-2025",)
     assert inputs["Screening snapshot"] is None
     assert inputs["Generated from"] == "SQLite event store registry.db"
-    assert inputs["Report version"] == "gpureg compliance report 1"
+    assert inputs["Report version"] == "gpureg compliance report 2"
     assert "/" not in str(inputs["Generated from"])
 
 
@@ -261,7 +261,8 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
     assert retention["SHP-B1"][6] == "2031-03-11 09:00 UTC"
     evidence = table(html, "Classification per clearance")
     assert evidence["PO-A"][2:5] == ["3A090.a", "controlled", "36,000"]
-    assert b"Chain of custody of batch PO-B" in html
+    # the chain of custody is the custody report's, not repeated in the compliance report
+    assert b"Chain of custody of batch" not in html and b"gpureg report custody" in html
 
 
 def test_the_compliance_report_lists_findings_with_their_citations_and_resolution_trail(world: ReportWorld) -> None:
@@ -295,6 +296,12 @@ def test_the_compliance_report_lists_findings_with_their_citations_and_resolutio
     assert row[1:7] == ["units-missing-in-transit", "high", "open", "PO-B", "SHP-B1", "2"]
     rule = table(open_then[Format.HTML], "Finding rules and their citations")["units-missing-in-transit"]
     assert rule[2:] == ["15 CFR 732 Supp. 3 (red flags)", "1", "0"]
+    says = table(open_then[Format.HTML], "What each finding says: its rule, citation and the event that revealed it")
+    assert says[str(found[0].finding_id)][1:3] == ["units-missing-in-transit", "15 CFR 732 Supp. 3 (red flags)"]
+    # findings come right after the summary, before the authorization ledger and the evidence
+    doc = open_then[Format.HTML]
+    assert doc.index(b"</span>Summary</h2>") < doc.index(b"</span>Findings</h2>") < doc.index(
+        b"</span>Authorizations and drawdown</h2>") < doc.index(b"</span>Evidence: shipments</h2>")
 
     html = parse_html(resolved_now[Format.HTML])
     assert (html.tiles["High"], html.tiles["Resolved"]) == ("0", "1")

@@ -1,7 +1,6 @@
 """A real report as PDF: its pages, its text (pdftotext), reproducible bytes and ``report verify``.
 
-Small on purpose (WeasyPrint lays out a page in about half a second): the ownership report of the
-two-batch world, 7 A4 pages.
+Small on purpose: the ownership report of the two-batch world, a few A4 landscape pages.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ def test_the_ownership_report_as_pdf_has_its_pages_totals_and_verifies(world: Re
     ])
     assert result.exit_code == 0, result.output
     pages = pdf_pages(out)
-    assert len(pages) == 7
+    assert len(pages) >= 1 + len(NEW_PAGE_SECTIONS)  # the first page, then each of those sections starts one
     for n, page in enumerate(pages, start=1):
         assert f"Page {n} of {len(pages)}" in page
         assert "Ownership and deployment of the national GPU programme" in page.splitlines()[0]

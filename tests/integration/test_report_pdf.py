@@ -1,7 +1,8 @@
-"""PDF reports through WeasyPrint: reproducible bytes, pinned metadata, pages, text, charts, verify.
+"""PDF reports (ReportLab, registry/reports/pdf_writer.py): reproducible bytes, pinned metadata, pages, text,
+charts, verify.
 
-Needs the Debian packages `make system-deps` installs (pango for WeasyPrint, poppler-utils for
-pdftotext and pdfinfo). The reports here are small: WeasyPrint lays a document out in seconds.
+Needs the Debian packages `make system-deps` installs (the DejaVu fonts, poppler-utils for pdftotext
+and pdfinfo).
 """
 
 from __future__ import annotations

@@ -25,23 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dregistry/api/v1/reports.proto\x12\x0fregistry.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n\x15GenerateReportRequest\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.registry.api.v1.ReportKind\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x61s_occurred_by\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07partner\x18\x04 \x01(\t\x12\x15\n\rauthorization\x18\x05 \x01(\t\x12-\n\x06\x66ormat\x18\x06 \x01(\x0e\x32\x1d.registry.api.v1.ReportFormat\"b\n\x16GenerateReportResponse\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.registry.api.v1.ReportHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xc7\x01\n\x0cReportHeader\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12)\n\x05\x61s_of\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x61s_occurred_by\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clog_position\x18\x07 \x01(\x03*y\n\nReportKind\x12\x1b\n\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPORT_KIND_COMPLIANCE\x10\x01\x12\x19\n\x15REPORT_KIND_OWNERSHIP\x10\x02\x12\x17\n\x13REPORT_KIND_CUSTODY\x10\x03*\x8b\x01\n\x0cReportFormat\x12\x1d\n\x19REPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12REPORT_FORMAT_HTML\x10\x01\x12\x15\n\x11REPORT_FORMAT_PDF\x10\x02\x12\x15\n\x11REPORT_FORMAT_CSV\x10\x03\x12\x16\n\x12REPORT_FORMAT_JSON\x10\x04\x32t\n\rReportService\x12\x63\n\x0eGenerateReport\x12&.registry.api.v1.GenerateReportRequest\x1a\'.registry.api.v1.GenerateReportResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dregistry/api/v1/reports.proto\x12\x0fregistry.api.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x02\n\x15GenerateReportRequest\x12)\n\x04kind\x18\x01 \x01(\x0e\x32\x1b.registry.api.v1.ReportKind\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x61s_occurred_by\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07partner\x18\x04 \x01(\t\x12\x15\n\rauthorization\x18\x05 \x01(\t\x12-\n\x06\x66ormat\x18\x06 \x01(\x0e\x32\x1d.registry.api.v1.ReportFormat\x12\r\n\x05\x62\x61tch\x18\x07 \x01(\t\x12\x0e\n\x06serial\x18\x08 \x01(\t\x12\x31\n\roccurred_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_to\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x16GenerateReportResponse\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.registry.api.v1.ReportHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xc7\x01\n\x0cReportHeader\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12)\n\x05\x61s_of\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x61s_occurred_by\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clog_position\x18\x07 \x01(\x03*y\n\nReportKind\x12\x1b\n\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPORT_KIND_COMPLIANCE\x10\x01\x12\x19\n\x15REPORT_KIND_OWNERSHIP\x10\x02\x12\x17\n\x13REPORT_KIND_CUSTODY\x10\x03*\x8b\x01\n\x0cReportFormat\x12\x1d\n\x19REPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12REPORT_FORMAT_HTML\x10\x01\x12\x15\n\x11REPORT_FORMAT_PDF\x10\x02\x12\x15\n\x11REPORT_FORMAT_CSV\x10\x03\x12\x16\n\x12REPORT_FORMAT_JSON\x10\x04\x32t\n\rReportService\x12\x63\n\x0eGenerateReport\x12&.registry.api.v1.GenerateReportRequest\x1a\'.registry.api.v1.GenerateReportResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'registry.api.v1.reports_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPORTKIND']._serialized_start=636
-  _globals['_REPORTKIND']._serialized_end=757
-  _globals['_REPORTFORMAT']._serialized_start=760
-  _globals['_REPORTFORMAT']._serialized_end=899
+  _globals['_REPORTKIND']._serialized_start=767
+  _globals['_REPORTKIND']._serialized_end=888
+  _globals['_REPORTFORMAT']._serialized_start=891
+  _globals['_REPORTFORMAT']._serialized_end=1030
   _globals['_GENERATEREPORTREQUEST']._serialized_start=84
-  _globals['_GENERATEREPORTREQUEST']._serialized_end=332
-  _globals['_GENERATEREPORTRESPONSE']._serialized_start=334
-  _globals['_GENERATEREPORTRESPONSE']._serialized_end=432
-  _globals['_REPORTHEADER']._serialized_start=435
-  _globals['_REPORTHEADER']._serialized_end=634
-  _globals['_REPORTSERVICE']._serialized_start=901
-  _globals['_REPORTSERVICE']._serialized_end=1017
+  _globals['_GENERATEREPORTREQUEST']._serialized_end=463
+  _globals['_GENERATEREPORTRESPONSE']._serialized_start=465
+  _globals['_GENERATEREPORTRESPONSE']._serialized_end=563
+  _globals['_REPORTHEADER']._serialized_start=566
+  _globals['_REPORTHEADER']._serialized_end=765
+  _globals['_REPORTSERVICE']._serialized_start=1032
+  _globals['_REPORTSERVICE']._serialized_end=1148
 # @@protoc_insertion_point(module_scope)

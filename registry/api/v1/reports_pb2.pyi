@@ -34,20 +34,28 @@ REPORT_FORMAT_CSV: ReportFormat
 REPORT_FORMAT_JSON: ReportFormat
 
 class GenerateReportRequest(_message.Message):
-    __slots__ = ("kind", "as_of", "as_occurred_by", "partner", "authorization", "format")
+    __slots__ = ("kind", "as_of", "as_occurred_by", "partner", "authorization", "format", "batch", "serial", "occurred_from", "occurred_to")
     KIND_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     AS_OCCURRED_BY_FIELD_NUMBER: _ClassVar[int]
     PARTNER_FIELD_NUMBER: _ClassVar[int]
     AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_FROM_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_TO_FIELD_NUMBER: _ClassVar[int]
     kind: ReportKind
     as_of: _timestamp_pb2.Timestamp
     as_occurred_by: _timestamp_pb2.Timestamp
     partner: str
     authorization: str
     format: ReportFormat
-    def __init__(self, kind: _Optional[_Union[ReportKind, str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_occurred_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partner: _Optional[str] = ..., authorization: _Optional[str] = ..., format: _Optional[_Union[ReportFormat, str]] = ...) -> None: ...
+    batch: str
+    serial: str
+    occurred_from: _timestamp_pb2.Timestamp
+    occurred_to: _timestamp_pb2.Timestamp
+    def __init__(self, kind: _Optional[_Union[ReportKind, str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_occurred_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partner: _Optional[str] = ..., authorization: _Optional[str] = ..., format: _Optional[_Union[ReportFormat, str]] = ..., batch: _Optional[str] = ..., serial: _Optional[str] = ..., occurred_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GenerateReportResponse(_message.Message):
     __slots__ = ("header", "chunk")

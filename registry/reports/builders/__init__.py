@@ -21,13 +21,18 @@ from datetime import UTC, date, datetime, time
 from uuid import UUID
 
 from projections import catalog
+from registry.application.ports import BatchFilter
 from registry.domain.errors import InvalidField
 from registry.domain.reference import ExportAuthorization, Party
 from registry.reports.builders import compliance, custody, ownership
 from registry.reports.builders.asof import AsOfView, last_recorded_at
 from registry.reports.builders.common import (
     AUTHORIZATION_INPUT,
+    BATCH_INPUT,
+    FROM_INPUT,
     PARTNER_INPUT,
+    SERIAL_INPUT,
+    TO_INPUT,
     Context,
     Filters,
     ReportStore,
@@ -80,13 +85,31 @@ class ReportSession:
         occurred_by: datetime | None = None,
         partner: UUID | str | None = None,
         authorization: UUID | str | None = None,
+        batch: UUID | str | None = None,
+        serial: str | None = None,
+        occurred_from: datetime | None = None,
+        occurred_to: datetime | None = None,
     ) -> Report:
         """The ``kind`` report as recorded by ``recorded_by`` (default: when the registry recorded its
         latest event) and, if given, as occurred by ``occurred_by``. ``partner``: a party id or exact
-        name; ``authorization``: an authorization id or number. Bad input raises InvalidField naming
-        the field (``kind``, ``as_of``, ``as_occurred_by``, ``partner``, ``authorization``)."""
+        name (the scoping a partner's own report uses); ``authorization``: an authorization id or
+        number. The custody report only: ``batch`` (id or PO number), ``serial``, and the period
+        ``occurred_from``..``occurred_to`` (both included) select batches and events. Bad input raises
+        InvalidField naming the field (``kind``, ``as_of``, ``as_occurred_by``, ``partner``,
+        ``authorization``, ``batch``, ``serial``, ``occurred_from``, ``occurred_to``)."""
         if kind not in BUILDERS:
             raise InvalidField.one("kind", f"one of {list(KINDS)}")
+        custody_only = {"batch": batch, "serial": serial, "occurred_from": occurred_from, "occurred_to": occurred_to}
+        for field, value in custody_only.items():
+            if kind != custody.KIND and value not in (None, ""):
+                raise InvalidField.one(field, "only the custody report takes this filter")
+        for field, when in (("occurred_from", occurred_from), ("occurred_to", occurred_to)):
+            if when is not None:
+                _check_time(field, when)
+        if occurred_from is not None and occurred_to is not None and occurred_from > occurred_to:
+            raise InvalidField.one("occurred_from", "must not be later than occurred_to")
+        if serial is not None and not serial.strip():
+            serial = None
         if recorded_by is None:
             recorded_by = last_recorded_at(self.store.registry)
             if recorded_by is None:
@@ -113,6 +136,10 @@ class ReportSession:
         filters = Filters(
             partner=_resolve_partner(view, partner),
             authorization=_resolve_authorization(view, authorization),
+            batch=_resolve_batch(view, batch),
+            serial=serial.strip() if serial is not None else None,
+            occurred_from=occurred_from.astimezone(UTC) if occurred_from is not None else None,
+            occurred_to=occurred_to.astimezone(UTC) if occurred_to is not None else None,
         )
         return BUILDERS[kind](Context(self.store, view, as_of, filters, kind))
 
@@ -120,10 +147,17 @@ class ReportSession:
         """The report for a recorded request (what :func:`registry.reports.verify` calls)."""
         partner = request.get(PARTNER_INPUT)
         authorization = request.get(AUTHORIZATION_INPUT)
-        if not isinstance(partner, UUID | None) or not isinstance(authorization, UUID | None):
-            raise InvalidField.one("inputs", "the partner and authorization filters must be ids")
+        batch = request.get(BATCH_INPUT)
+        serial = request.get(SERIAL_INPUT)
+        start = request.get(FROM_INPUT)
+        end = request.get(TO_INPUT)
+        if not all(isinstance(v, UUID | None) for v in (partner, authorization, batch)):
+            raise InvalidField.one("inputs", "the partner, authorization and batch filters must be ids")
+        if not isinstance(serial, str | None) or not all(isinstance(v, datetime | None) for v in (start, end)):
+            raise InvalidField.one("inputs", "the serial filter must be text and the period times")
         return self.build(
-            request.kind, request.as_of.recorded_by, request.as_of.occurred_by, partner, authorization
+            request.kind, request.as_of.recorded_by, request.as_of.occurred_by, partner, authorization,  # type: ignore[arg-type]
+            batch, serial, start, end,  # type: ignore[arg-type]
         )
 
 
@@ -182,6 +216,29 @@ def _resolve_authorization(view: AsOfView, value: UUID | str | None) -> UUID | N
     if len(found) != 1:
         problem = "no authorization has" if not found else f"{len(found)} authorizations have"
         raise InvalidField.one("authorization", f"{problem} the number {wanted!r} as of {when}; give its id")
+    return found[0]
+
+
+def _resolve_batch(view: AsOfView, value: UUID | str | None) -> UUID | None:
+    if value is None or value == "":
+        return None
+    ident = _as_uuid(value)
+    when = iso_utc(view.as_of.recorded_by)
+    if ident is not None:
+        if view.read_models.get_batch(ident) is None:
+            raise InvalidField.one("batch", f"no batch {ident} had been recorded by {when}")
+        return ident
+    wanted = str(value).strip()
+    token = ""
+    found: list[UUID] = []
+    while True:
+        page, token = view.read_models.list_batches(BatchFilter(), 500, token)
+        found += [b.batch_id for b in page if b.po_number == wanted]
+        if not token:
+            break
+    if len(found) != 1:
+        problem = "no batch has" if not found else f"{len(found)} batches have"
+        raise InvalidField.one("batch", f"{problem} the PO number {wanted!r} as of {when}; give the batch's id")
     return found[0]
 
 

@@ -21,12 +21,18 @@ from registry.reports.builders.asof import AsOfView
 from registry.reports.formatting import iso_utc
 from registry.reports.model import AsOf, InputValue
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 """Bump when a builder's output changes for the same store: reports made before then no longer verify,
 and their "Report version" input says why."""
 
 PARTNER_INPUT = "Partner filter"
 AUTHORIZATION_INPUT = "Authorization filter"
+BATCH_INPUT = "Batch filter"
+SERIAL_INPUT = "Serial filter"
+FROM_INPUT = "Occurred from"
+TO_INPUT = "Occurred to"
+CUSTODY_INPUTS = (BATCH_INPUT, SERIAL_INPUT, FROM_INPUT, TO_INPUT)
+"""The custody report's own filters (the chain of custody is a filterable artefact of its own)."""
 STAGE_TITLES: dict[str, str] = {
     "pending": "Pending",
     "in_transit": "In transit",
@@ -94,6 +100,15 @@ class Filters:
 
     partner: UUID | None = None
     authorization: UUID | None = None
+    batch: UUID | None = None
+    serial: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+
+    @property
+    def narrows_events(self) -> bool:
+        """True when the custody report keeps only some events of a batch (a serial or a period)."""
+        return self.serial is not None or self.occurred_from is not None or self.occurred_to is not None
 
 
 @dataclass
@@ -128,6 +143,12 @@ class Context:
         pairs: list[tuple[str, InputValue]] = [
             (PARTNER_INPUT, self.filters.partner),
             (AUTHORIZATION_INPUT, self.filters.authorization),
+        ]
+        if self.kind == "custody":
+            f = self.filters
+            pairs += [(BATCH_INPUT, f.batch), (SERIAL_INPUT, f.serial), (FROM_INPUT, f.occurred_from),
+                      (TO_INPUT, f.occurred_to)]
+        pairs += [
             ("Log position", self.view.position),
             ("Events applied", self.view.applied),
         ]
@@ -158,6 +179,14 @@ class Context:
             parts.append(f"partner {self.name(self.filters.partner)}")
         if self.filters.authorization is not None:
             parts.append(f"authorization {self.authorization_label(self.filters.authorization)}")
+        if self.filters.batch is not None:
+            parts.append(f"batch {self.filters.batch}")
+        if self.filters.serial is not None:
+            parts.append(f"the events of serial {self.filters.serial} (and the batch-wide events of its batch)")
+        if self.filters.occurred_from is not None:
+            parts.append(f"events that occurred from {display_time(self.filters.occurred_from)}")
+        if self.filters.occurred_to is not None:
+            parts.append(f"events that occurred by {display_time(self.filters.occurred_to)}")
         return "Filtered to " + " and ".join(parts) + "." if parts else "No filter: the whole registry."
 
     # ------------------------------------------------------------------------ names
@@ -189,7 +218,8 @@ class Context:
             page, token = self.read_models.list_batches(BatchFilter(partner_id=self.filters.partner), PAGE, token)
             selected = [
                 summary for summary in page
-                if self.filters.authorization is None or self.cleared_under(summary.batch_id)
+                if (self.filters.authorization is None or self.cleared_under(summary.batch_id))
+                and (self.filters.batch is None or summary.batch_id == self.filters.batch)
             ]
             if selected:
                 yield selected

@@ -1,10 +1,12 @@
 """The compliance report: what an export-control auditor asks for.
 
-Summary (units by stage, open findings by severity); per authorization its drawdown and ledger; per
-shipment the items, ECCN, authorization, destination, AES/EEI ITN and dates; per cleared batch its
+In the order an auditor reads it: the summary (units by stage, open findings by severity); the
+findings, open ones first and the most severe first, each with its rule, citation and the event that
+revealed it, and their resolution trail; per authorization its drawdown and ledger; then the evidence:
+per shipment the items, ECCN, authorization, destination, AES/EEI ITN and dates; per cleared batch its
 parties (with ultimate parents and their headquarters countries) and the classification evidence
-recorded with the clearance; findings and their resolution trail with rule citations; record
-retention dates; and the chain of custody of every batch.
+recorded with the clearance; record retention dates. The chain of custody of every batch is the
+custody report (``gpureg report custody``, filterable by partner and authorization), not repeated here.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from registry.domain.compliance_rules import RULES
 from registry.domain.reference import ExportAuthorization
 from registry.reports.builders import findings as findings_section
 from registry.reports.builders.common import PAGE, STAGE_TITLES, Context, serial_range
-from registry.reports.builders.custody import CustodyTotals, batch_sections, keep_custody_of
+from registry.reports.builders.custody import CustodyTotals, keep_custody_of
 from registry.reports.model import (
     Block,
     Cell,
@@ -49,19 +51,18 @@ def build(ctx: Context) -> Report:
     return Report(
         kind=KIND,
         title="Export-control compliance report",
-        subtitle="Authorizations and drawdown, shipments, parties, classification evidence, findings, record "
-        "retention and chain of custody",
+        subtitle="Findings, authorizations and drawdown, then the evidence: shipments, parties, classification "
+        "and record retention",
         as_of=ctx.as_of,
         inputs=ctx.inputs(),
         sections=(
             Section("Summary", lambda: _summary(ctx)),
-            Section("Authorizations and drawdown", lambda: _authorizations(ctx), new_page=True),
-            Section("Shipments", lambda: _shipments(ctx), new_page=True),
-            Section("Parties of each cleared batch", lambda: _parties(ctx), new_page=True),
-            Section("Classification evidence", lambda: _classification(ctx), new_page=True),
             Section("Findings", lambda: findings_section.blocks(ctx), new_page=True),
-            Section("Record retention", lambda: _retention(ctx), new_page=True),
-            Section("Chain of custody", lambda: batch_sections(ctx, new_page=False), new_page=True),
+            Section("Authorizations and drawdown", lambda: _authorizations(ctx), new_page=True),
+            Section("Evidence: shipments", lambda: _shipments(ctx), new_page=True),
+            Section("Evidence: parties of each cleared batch", lambda: _parties(ctx), new_page=True),
+            Section("Evidence: classification", lambda: _classification(ctx), new_page=True),
+            Section("Evidence: record retention", lambda: _retention(ctx), new_page=True),
         ),
     )
 
@@ -75,8 +76,8 @@ RETENTION = "compliance/retention"
 
 def keep_batches(ctx: Context) -> CustodyTotals:
     """One pass over the selected batches: each batch's custody trail is read once, and the rows the
-    report derives from it (shipments, parties, classification evidence, retention, chain of custody)
-    are kept in the view for the rendering passes."""
+    report derives from it (shipments, parties, classification evidence, retention) are kept in the view
+    for the rendering passes."""
     if isinstance(ctx.custody, CustodyTotals):
         return ctx.custody
     totals = CustodyTotals()
@@ -94,7 +95,7 @@ def keep_batches(ctx: Context) -> CustodyTotals:
                 ctx.view.keep(PARTIES, _party_rows(ctx, b, trail))
                 ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
                 ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
-                keep_custody_of(ctx, totals, b, trail, details.get(b.batch_id))
+                keep_custody_of(ctx, totals, b, trail, details.get(b.batch_id), rows=False)
     ctx.custody = totals
     return totals
 
@@ -107,7 +108,9 @@ def _summary(ctx: Context) -> Iterator[Block]:
         f"The registry's export-control record {ctx.as_of_sentence()}. Decisions the registry owns (clearances, "
         "shipments against them, assignments, in-country transfers) were checked against the rules when they "
         "were made and refused when a rule said no; facts reported from the field are recorded and flagged as "
-        "findings. Rule ids and citations are those of registry/domain/compliance_rules.py. " + ctx.filter_sentence()
+        "findings. Rule ids and citations are those of registry/domain/compliance_rules.py. The chain of custody "
+        "of each batch, event by event, is the custody report (gpureg report custody), with the same filters. "
+        + ctx.filter_sentence()
     )
     yield Summary("Units by stage", (
         SummaryItem("Batches", totals.batches),

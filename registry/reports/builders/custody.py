@@ -93,16 +93,27 @@ def keep_custody(ctx: Context) -> CustodyTotals:
 
 
 def keep_custody_of(
-    ctx: Context, totals: CustodyTotals, b: BatchSummary, trail: list[CustodyEntry], detail: Mapping[str, Any] | None
+    ctx: Context, totals: CustodyTotals, b: BatchSummary, trail: list[CustodyEntry], detail: Mapping[str, Any] | None,
+    rows: bool = True,
 ) -> None:
     """Keep one batch's description and custody rows, and count it (a step of keep_custody); ``detail``:
-    the batch's row in the batch inventory (:meth:`Context.batch_rows`)."""
+    the batch's row in the batch inventory (:meth:`Context.batch_rows`); ``rows=False``: count only.
+    With a serial or period filter (custody report), only the events it selects are kept and counted,
+    and a batch none of whose events it selects is left out."""
+    if ctx.filters.narrows_events:
+        serial = ctx.filters.serial
+        if serial is not None and not any(serial in e.serials for e in trail):
+            return  # the serial is not in this batch
+        trail = [e for e in trail if _selected(ctx, e)]
+        if not trail:
+            return
     totals.events += sum(1 for e in trail if e.batch_id == b.batch_id)
     totals.shipments += sum(1 for e in trail if e.batch_id == b.batch_id and e.event_type == "Shipped")
     for s in STAGES:
         totals.units[s] += b.units_by_stage.get(s, 0)
-    ctx.view.keep(f"custody/{totals.batches}", _trail_rows(ctx, b.batch_id, trail))
-    ctx.view.keep(BATCHES_KEY, [(b.po_number, b.batch_id, _describe_batch(ctx, b, detail))])
+    if rows:
+        ctx.view.keep(f"custody/{totals.batches}", _trail_rows(ctx, b.batch_id, trail))
+        ctx.view.keep(BATCHES_KEY, [(b.po_number, b.batch_id, _describe_batch(ctx, b, detail))])
     totals.batches += 1
 
 
@@ -111,7 +122,8 @@ def _summary_blocks(ctx: Context, totals: CustodyTotals) -> Iterator[Block]:
         f"The chain of custody of each batch {ctx.as_of_sentence()}: one row per recorded event, oldest first, "
         "with the business time it happened (occurred) and the time the registry recorded it, the actor and the "
         "request that caused it, the units or serials it concerned and where. A batch split from another starts "
-        "with its parent's events up to the split. " + ctx.filter_sentence()
+        "with its parent's events up to the split. Filters (gpureg report custody --partner, --authorization, "
+        "--batch, --serial, --occurred-from, --occurred-to) select the batches and events. " + ctx.filter_sentence()
     )
     units = totals.units
     yield Summary("Key totals", (
@@ -147,6 +159,17 @@ def _describe_batch(ctx: Context, b: BatchSummary, detail: Mapping[str, Any] | N
         if detail["authorization_number"]:
             text += f" under {detail['authorization_number']}"
     return text + f"; now {b.stage.replace('_', ' ')}" + (f" ({stages})" if stages else "") + "."
+
+
+def _selected(ctx: Context, e: CustodyEntry) -> bool:
+    """The serial filter keeps the events naming the serial and the batch-wide ones (no serials named:
+    ordered, cleared, ...); the period filter keeps the events that occurred in it (both ends included)."""
+    f = ctx.filters
+    if f.serial is not None and e.serials and f.serial not in e.serials:
+        return False
+    if f.occurred_from is not None and e.occurred_at < f.occurred_from:
+        return False
+    return f.occurred_to is None or e.occurred_at <= f.occurred_to
 
 
 def _trail_rows(ctx: Context, batch_id: UUID, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:

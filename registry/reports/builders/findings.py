@@ -67,6 +67,17 @@ def _selected(ctx: Context) -> Iterator[Finding]:
             return
 
 
+def _order(f: Finding) -> tuple[int, int]:
+    rank = BY_SEVERITY.index(f.severity) if f.severity in BY_SEVERITY else len(BY_SEVERITY)
+    return (0 if _open(f.status) else 1, rank)
+
+
+def ordered(ctx: Context) -> list[Finding]:
+    """The selected findings as an auditor reads them: open (and acknowledged) ones first, the most
+    severe first, then in the order they were raised (the sort is stable)."""
+    return sorted(findings(ctx), key=_order)
+
+
 def _counts(ctx: Context) -> Counter[tuple[str, str]]:
     return Counter((f.severity, f.status) for f in findings(ctx))
 
@@ -126,7 +137,7 @@ def blocks(ctx: Context) -> Iterator[Block]:
         return pos[batch_id]
 
     def listed() -> Iterator[tuple[Cell, ...]]:
-        for f in findings(ctx):
+        for f in ordered(ctx):
             yield (f.finding_id, f.rule_id, f.severity, f.status, po(f.batch_id), f.shipment_id or None,
                    f.quantity, f.first_detected_at)
 
@@ -136,24 +147,29 @@ def blocks(ctx: Context) -> Iterator[Block]:
          Column("status", "Status"), Column("batch", "Batch PO"), Column("shipment", "Shipment"),
          Column("units", "Units", ColumnType.INT, total=True), Column("detected", "Detected", ColumnType.DATETIME)),
         listed,
+        note="Open and acknowledged findings first, the most severe first; then resolved ones. The same order in "
+        "the tables below.",
     )
 
     def reasons() -> Iterator[tuple[Cell, ...]]:
-        for f in findings(ctx):
+        for f in ordered(ctx):
             party = f"; party {ctx.name(f.party_id)}" if f.party_id else ""
             site = f"; site {ctx.name(f.site_id)}" if f.site_id else ""
-            yield (f.finding_id, f.revealed_occurred_at, serial_range(f.serials),
-                   f"{f.rule_id}, revealed by {f.revealed_event_type}{party}{site}: " + "; ".join(f.reasons))
+            rule = RULES.get(f.rule_id)
+            yield (f.finding_id, f.rule_id, rule.citation if rule is not None else None, f.revealed_event_type,
+                   f.revealed_occurred_at, serial_range(f.serials), f"{party}{site}".removeprefix("; ") or None,
+                   "; ".join(f.reasons))
 
     yield Table(
-        "What each finding says",
-        (Column("finding", "Finding", ColumnType.UUID), Column("occurred", "Occurred", ColumnType.DATETIME),
-         Column("serials", "Serials"), Column("reasons", "Facts")),
+        "What each finding says: its rule, citation and the event that revealed it",
+        (Column("finding", "Finding", ColumnType.UUID), Column("rule", "Rule"), Column("citation", "Citation"),
+         Column("revealed_by", "Revealed by"), Column("occurred", "Occurred", ColumnType.DATETIME),
+         Column("serials", "Serials"), Column("where", "Party, site"), Column("reasons", "Facts")),
         reasons,
     )
 
     def trail() -> Iterator[tuple[Cell, ...]]:
-        for f in findings(ctx):
+        for f in ordered(ctx):
             for step in f.trail:
                 yield (f.finding_id, step.seq, step.action, step.actor, step.note or None, step.event_type,
                        step.occurred_at, step.recorded_at)

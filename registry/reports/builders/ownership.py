@@ -79,6 +79,14 @@ def _sites(ctx: Context) -> list[SiteInventoryRow]:
     return sites
 
 
+PFLOPS = Decimal("0.01")
+
+
+def pflops(value: Decimal) -> Decimal:
+    """PFLOPS to two decimals, everywhere in the report (the sums are of these, so they add up)."""
+    return value.quantize(PFLOPS)
+
+
 # ---------------------------------------------------------------------------- sections
 def _summary(ctx: Context, owners: list[PartnerOwnership], sites: list[SiteInventoryRow]) -> Section:
     units = [_units(o) for o in owners]
@@ -96,8 +104,10 @@ def _summary(ctx: Context, owners: list[PartnerOwnership], sites: list[SiteInven
             SummaryItem("GPUs held", sum(o.gpus_held for o in owners), "GPUs"),
             SummaryItem("GPUs installed", sum(o.gpus_installed for o in owners), "GPUs"),
             SummaryItem("Units in transit", sum(u["in_transit"] for u in units), "units"),
-            SummaryItem("Compute held", sum((o.dense_pflops for o in owners), Decimal(0)), "PFLOPS"),
-            SummaryItem("GPUs allocated", sum(allocated) if allocated else None, "GPUs"),
+            SummaryItem("Compute held", sum((pflops(o.dense_pflops) for o in owners), Decimal("0.00")), "PFLOPS"),
+            SummaryItem(
+                "GPUs allocated", sum(allocated) if allocated else "not recorded", "GPUs" if allocated else None
+            ),
             SummaryItem("Sites", len(sites)),
             SummaryItem("Installed power", sum((s.installed_tdp_kw for s in sites), Decimal(0)), "kW"),
             SummaryItem("Site capacity", sum((s.power_capacity_kw for s in sites), Decimal(0)), "kW"),
@@ -144,7 +154,7 @@ def _compute(ctx: Context, owners: list[PartnerOwnership]) -> Section:
         ))
     rows: list[tuple[Cell, ...]] = [
         (
-            _name(ctx, o), o.gpus_held, o.gpus_installed, o.compute_tpp, o.dense_pflops,
+            _name(ctx, o), o.gpus_held, o.gpus_installed, o.compute_tpp, pflops(o.dense_pflops),
             o.allocated_gpus,
             percent(o.gpus_held, o.allocated_gpus) if o.allocated_gpus else None,
         )
@@ -157,13 +167,14 @@ def _compute(ctx: Context, owners: list[PartnerOwnership]) -> Section:
          Column("installed", "Installed", ColumnType.INT, total=True),
          Column("tpp", "TPP held", ColumnType.DECIMAL, total=True),
          Column("pflops", "PFLOPS held", ColumnType.DECIMAL, total=True),
-         Column("allocation", "Allocation", ColumnType.INT, total=True),
+         Column("allocation", "Allocation", ColumnType.INT, total=True, empty="not recorded"),
          Column("used", "Used", ColumnType.DECIMAL, unit="%")),
         tuple(rows),
         note="In GPUs. Held: every live stage (pending through assigned); installed: installed or assigned. "
         "TPP held: the export-control Total Processing Performance per GPU times GPUs held; PFLOPS held: "
-        "each model's highest dense throughput times GPUs held. Used: GPUs held as a share of the allocation "
-        "(an empty allocation was not set by the as-of time).",
+        "each model's highest dense throughput times GPUs held, in PFLOPS to two decimals. Used: GPUs held as a "
+        "share of the allocation; \"not recorded\": no allocation had been recorded for the partner by the as-of "
+        "time.",
     ))
     return Section("Compute held and allocation used", tuple(blocks))
 
