@@ -32,7 +32,7 @@ from projections.common import (
 )
 from projections.compliance import ComplianceFindings
 from projections.compliance_queries import ComplianceQueries
-from projections.db import ACTIVE, reading
+from projections.db import ACTIVE, POSITIONS, reading, table_exists
 from projections.engine import Generation, Projection, generations
 from projections.feed import LogSource
 from projections.page_tokens import decode_page_token, encode_page_token
@@ -309,6 +309,9 @@ class ReadModels(ComplianceQueries):
         dates); none when that is a removal. Derived from the ``PartnerAllocation`` events by the
         ownership projection (``allocation``), so deleting the read models loses nothing."""
         effective = effective_at or when
+        with reading(self.engine) as conn:
+            if not table_exists(conn, POSITIONS.name):
+                return []  # no read models here yet (a store nobody projected): no allocations known
 
         def query(conn: Connection, t: dict[str, Table]) -> list[Allocation]:
             a = t["allocation"]

@@ -1,5 +1,8 @@
 """Export-control compliance use cases of the registry, as a mixin the ``Registry`` inherits.
 
+One concept: the export-control decisions of the registry (clearance, shipment, assignment,
+transfer) with the rule data and the classification and licensing queries they are made by.
+
 What is *decided* here (refused with :class:`ComplianceRefusal` naming the rule, nothing written):
 
 * granting a clearance: classification (3A090/4A090 under the ruleset in force), the

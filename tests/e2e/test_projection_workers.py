@@ -188,10 +188,16 @@ def test_the_cli_reports_status_rebuilds_and_sets_allocations(workers: Workers) 
         assert "no_such_model" in unknown.stderr
 
         partner = str(world.samsung)
-        assert workers.cli("allocations", "set", partner, "50000", "--note", "press").returncode == 0
-        assert workers.cli("allocations", "list").stdout.split("\t")[:2] == [partner, "50000"]
+        done = workers.cli("allocations", "set", partner, "50000", "--actor", "ops@ministry", "--reason", "press",
+                           "--effective-from", "2026-01-01")
+        assert done.returncode == 0, done.stderr
+        derived = workers.cli("rebuild", "ownership")  # allocations are events: the read model derives them
+        assert derived.returncode == 0, derived.stderr
+        listed = workers.cli("allocations", "list")
+        assert listed.stdout.split("\t")[:4] == [partner, "50000", "press", "ops@ministry"], (
+            derived.stdout, listed.stdout, listed.stderr)
         assert read_models.ownership_by_partner(world.samsung)[0].allocated_gpus == 50000
-        bad = workers.cli("allocations", "set", str(uuid4()), "-5")
+        bad = workers.cli("allocations", "set", str(uuid4()), "-5", "--actor", "ops", "--reason", "typo")
         assert bad.returncode != 0
         assert "GPUS" in bad.stderr or "gpus" in bad.stderr
     finally:
