@@ -206,18 +206,18 @@ def write_report_evidence(file: Path, out: Path, database_url: str | None, readm
     from registry.journal import evidence
     from registry.journal.service import JournalError
     from registry.reports.builders import ReportSession
-    from registry.reports.cli import _store
+    from registry.reports.store_access import StoreMissing, open_store
     from registry.reports.verify import read_recorded
 
     data = file.read_bytes()
     try:
         _fmt, request, _digest = read_recorded(data)
-        with _store(database_url, readmodel_url) as store, ReportSession(store) as session:
+        with open_store(database_url, readmodel_url) as store, ReportSession(store) as session:
             report = session.regenerate(request)
             log_position, cited = evidence.cited_positions(report)
             journal = build_journal(_settings(database_url), store.registry)
             doc = evidence.build(journal, data, log_position, cited)
-    except (RegistryError, JournalError) as e:
+    except (RegistryError, JournalError, StoreMissing) as e:
         typer.echo(f"cannot build the evidence: {e}", err=True)
         raise typer.Exit(1) from None
     out.write_text(json.dumps(doc, indent=1), encoding="utf-8")

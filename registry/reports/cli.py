@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from registry.config import Settings
+from registry.reports.store_access import StoreMissing, open_store
 
 if TYPE_CHECKING:
     from registry.reports import Format, Report
@@ -87,31 +87,15 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @contextmanager
 def _store(database_url: str | None, readmodel_url: str | None) -> Iterator[ReportStore]:
-    """The registry and the live read models of the store, opened read-only in spirit: a store that
-    does not exist is an error, not a new empty one."""
-    from projections.db import create_readmodel_engine, sqlite_path
-    from projections.db import readmodel_url as readmodels_of
-    from projections.queries import ReadModels
-    from registry.bootstrap import build_registry
-    from registry.reports.builders import ReportStore
+    """open_store, with a missing store said on the terminal (exit 2)."""
+    with ExitStack() as stack:
+        try:
+            store = stack.enter_context(open_store(database_url, readmodel_url))
+        except StoreMissing as e:
+            raise _fail(str(e)) from None
+        yield store
 
-    values: dict[str, object] = {}
-    if database_url:
-        values["database_url"] = database_url
-    if readmodel_url:
-        values["readmodel_url"] = readmodel_url
-    settings = Settings(**values)  # type: ignore[arg-type]
-    if settings.database_url.startswith("sqlite"):
-        path = sqlite_path(settings.database_url)
-        if path is not None and not Path(path).exists():
-            raise _fail(f"no event store at {settings.database_url} (give --database-url)")
-    registry = build_registry(settings)
-    engine = create_readmodel_engine(readmodels_of(settings))
-    try:
-        yield ReportStore(registry, ReadModels(engine, registry))
-    finally:
-        engine.dispose()
-        registry.close()
+
 
 
 BatchOption = Annotated[

@@ -26,6 +26,9 @@ Reproducibility: ReportLab's invariant mode (no time stamp, no random subset nam
 and attachment dates are the recorded-by time, the file identifier is the first 32 hex digits of the
 digest, the recorded inputs are the embedded file ``report-inputs.json`` and the digest the info
 entry ``/reportdigest`` and the Keywords: what ``gpureg report verify`` reads (with pypdf).
+
+One concept: the PDF format of a report, from the layout rules to the file's bytes; the measuring,
+the streaming tables and the charts share one page geometry and one font setup, so they stay together.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ PAD_X, PAD_Y = 3.0, 1.8
 INK, MUTED, ACCENT = (0.10, 0.10, 0.10), (0.33, 0.33, 0.33), (0.12, 0.31, 0.47)
 HEAD_BG, BAND_BG, RULE = (0.91, 0.93, 0.957), (0.957, 0.965, 0.976), (0.79, 0.81, 0.84)
 PAGE_COUNT_FORM = "gpuregPageCount"
+#: The embedded file that carries a PDF report's recorded inputs (read back by ``gpureg report verify``).
+PDF_INPUTS_ATTACHMENT = "report-inputs.json"
 SERIES_FILLS = ((0.12, 0.31, 0.47), (0.85, 0.55, 0.20), (0.35, 0.60, 0.35), (0.60, 0.30, 0.55),
                 (0.55, 0.55, 0.55), (0.80, 0.30, 0.30), (0.30, 0.65, 0.75), (0.70, 0.65, 0.25))
 
@@ -665,7 +670,6 @@ def write_pdf(report: Report, digest: str, target: Callable[[bytes], object], pr
         ident = digest[:32].encode("ascii")
         doc._ID = b"\n[<" + ident + b"><" + ident + b">]\n"
         data = dumps(request_json(report.request)).encode("utf-8")
-        from registry.reports.render import PDF_INPUTS_ATTACHMENT
 
         params = PDFDictionary({"Size": len(data), "CreationDate": PDFString(pdf_date), "ModDate": PDFString(pdf_date)})
         stream = PDFStream(PDFDictionary({"Type": PDFName("EmbeddedFile"), "Params": params}), data)

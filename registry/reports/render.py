@@ -24,9 +24,7 @@ from registry.reports.content import DIGEST_ALGORITHM, TextSink, content_digest,
 from registry.reports.csv_writer import write_csv
 from registry.reports.html_writer import write_html
 from registry.reports.model import Report
-from registry.reports.pdf_writer import Progress, write_pdf
-
-PDF_INPUTS_ATTACHMENT = "report-inputs.json"
+from registry.reports.pdf_writer import PDF_INPUTS_ATTACHMENT, Progress, write_pdf
 
 
 class Format(StrEnum):

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from registry.reports.content import UnreadableInputs, request_from_json
 from registry.reports.html_writer import DIGEST_META_OPEN, INPUTS_SCRIPT_OPEN
 from registry.reports.model import FORMAT_VERSION, Report, ReportRequest
-from registry.reports.render import PDF_INPUTS_ATTACHMENT, Format, render
+from registry.reports.pdf_writer import PDF_INPUTS_ATTACHMENT
+from registry.reports.render import Format, render
 
 Regenerate = Callable[[ReportRequest], Report]
 

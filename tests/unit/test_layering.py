@@ -22,8 +22,11 @@ INFRASTRUCTURE = ("sqlalchemy", "grpc", "psycopg", "google", "projections", "eve
                   "eventsourcing.persistence", "eventsourcing.postgres", "eventsourcing.sqlite")
 #: What the read side may import from ``registry``: the domain, the application's ports, the
 #: configuration and the shared storage helpers (database URLs). ``projections/cli.py`` is an entry point (a command-line interface, like
-#: ``registry/cli.py``) and may build the registry.
-READ_SIDE_MAY_IMPORT = ("registry.domain", "registry.application.ports", "registry.config", "registry.infrastructure")
+#: ``registry/cli.py``) and may build the registry. The journal's store check
+#: (``registry.journal.service``) is part of the log's storage: a rebuild asks it whether the log
+#: it is about to trust still matches its Merkle tree.
+READ_SIDE_MAY_IMPORT = ("registry.domain", "registry.application.ports", "registry.config", "registry.infrastructure",
+                        "registry.journal.service")
 ENTRY_POINTS = {"projections.cli"}
 
 
