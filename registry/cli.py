@@ -9,6 +9,7 @@ import typer
 from projections.cli import projections_app
 from registry.config import Settings
 from registry.reports.cli import report_app
+from registry.security.cli import certs_app, tokens_app
 
 app = typer.Typer(
     help="Sovereign GPU Registry: the event-sourced system of record for AI GPU batches.",
@@ -19,6 +20,8 @@ db_app = typer.Typer(help="Event store administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(report_app, name="report")
+app.add_typer(certs_app, name="certs")
+app.add_typer(tokens_app, name="tokens")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -78,6 +81,20 @@ def serve(
         str | None,
         typer.Option("--log-level", envvar="GPUREG_LOG_LEVEL", show_default=False, help="default INFO"),
     ] = None,
+    tls_cert: Annotated[str | None, typer.Option(
+        "--tls-cert", envvar="GPUREG_TLS_CERT", show_default=False,
+        help="PEM server certificate (enables TLS)")] = None,
+    tls_key: Annotated[str | None, typer.Option(
+        "--tls-key", envvar="GPUREG_TLS_KEY", show_default=False, help="PEM private key of --tls-cert")] = None,
+    tls_client_ca: Annotated[str | None, typer.Option(
+        "--tls-client-ca", envvar="GPUREG_TLS_CLIENT_CA", show_default=False,
+        help="CA certificate clients' certificates must chain to (mutual TLS)")] = None,
+    token_keys: Annotated[str | None, typer.Option(
+        "--token-keys", envvar="GPUREG_TOKEN_KEYS", show_default=False,
+        help="directory of <kid>.pub.pem keys whose bearer tokens are accepted (re-read on change)")] = None,
+    revocation_file: Annotated[str | None, typer.Option(
+        "--revocation-file", envvar="GPUREG_REVOCATION_FILE", show_default=False,
+        help="revoked token ids and cert:<serial> lines (re-read on change)")] = None,
 ) -> None:
     """Serve the gRPC API (commands, queries, event subscriptions, health, reflection) until
     SIGTERM or SIGINT, then drain in-flight calls and exit."""
@@ -91,11 +108,19 @@ def serve(
     settings = settings_from(
         database_url, listen=listen, default_actor=default_actor,
         max_message_bytes=max_message_bytes, grace_seconds=grace_seconds, log_level=log_level,
+        tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca, token_keys=token_keys,
+        revocation_file=revocation_file,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    server = build_server(settings)
+    from registry.server.transport import InsecureConfiguration
+
+    try:
+        server = build_server(settings)
+    except InsecureConfiguration as e:
+        typer.echo(f"gpureg serve: {e}", err=True)
+        raise typer.Exit(2) from None
     tune_for_serving()
     try:
         asyncio.run(run_until_signalled(server, typer.echo))

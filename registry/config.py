@@ -64,6 +64,21 @@ class Settings(BaseSettings):
         default=5.0, ge=0.05, le=300, description="default quiet time before a subscription checkpoint"
     )
 
+    # identity (docs/security.md): TLS, client certificates, bearer tokens
+    tls_cert: str | None = Field(default=None, description="PEM server certificate (enables TLS)")
+    tls_key: str | None = Field(default=None, description="PEM private key of tls_cert")
+    tls_client_ca: str | None = Field(
+        default=None, description="PEM CA certificate: clients must present a certificate it issued (mutual TLS)"
+    )
+    token_keys: str | None = Field(
+        default=None, description="directory of <kid>.pub.pem Ed25519 keys whose bearer tokens are accepted"
+    )
+    token_issuer: str = "gpureg"  # noqa: S105  # a JWT "iss" value, not a secret
+    token_audience: str = "gpureg-api"  # noqa: S105  # a JWT "aud" value, not a secret
+    revocation_file: str | None = Field(
+        default=None, description="revoked token ids (jti) and certificate serials (cert:<hex>), one a line"
+    )
+
     @property
     def command_lane_threads(self) -> int:
         """Threads for commands. SQLite admits one writer at a time, so on SQLite extra command

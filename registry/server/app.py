@@ -34,7 +34,8 @@ from registry.api.v1 import (
 from registry.application.service import Registry
 from registry.config import Settings
 from registry.infrastructure.durability import WalSync
-from registry.server.actor import ActorInterceptor
+from registry.security.scope import ScopeIndex
+from registry.server.auth import AuthInterceptor
 from registry.server.commands import CommandServicer
 from registry.server.compliance import ComplianceServicer
 from registry.server.concurrency import Blocking, CommandLane, LogNotifier
@@ -42,6 +43,7 @@ from registry.server.decoding import RequestDecodingInterceptor
 from registry.server.events import EventServicer
 from registry.server.queries import QueryServicer
 from registry.server.reports import ReportServicer
+from registry.server.transport import BANNER, ServerSecurity, plan_security
 
 API_SERVICES: tuple[str, ...] = (
     commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
@@ -70,6 +72,8 @@ class ApiServer:
         self._commands: CommandLane | None = None
         self._notifier: LogNotifier | None = None
         self._health: HealthServicer | None = None
+        self.security: ServerSecurity = plan_security(settings)  # refuses an unsafe configuration
+        self.auth: AuthInterceptor | None = None
 
     @property
     def address(self) -> str:
@@ -86,8 +90,9 @@ class ApiServer:
         )
         self._notifier = LogNotifier()
         limit = settings.max_message_bytes
+        self.auth = AuthInterceptor(self.security.authenticator, ScopeIndex(self.registry), self._blocking)
         server = grpc.aio.server(
-            interceptors=[ActorInterceptor(settings.default_actor), RequestDecodingInterceptor()],
+            interceptors=[self.auth, RequestDecodingInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -113,7 +118,10 @@ class ApiServer:
             server,
         )
         try:
-            port = server.add_insecure_port(settings.listen)
+            if self.security.credentials is None:
+                port = server.add_insecure_port(settings.listen)
+            else:
+                port = server.add_secure_port(settings.listen, self.security.credentials)
         except RuntimeError as e:
             raise RuntimeError(f"cannot listen on {settings.listen}: {e}") from e
         if self.read_side is not None:
@@ -162,9 +170,12 @@ async def run_until_signalled(server: ApiServer, say: Callable[[str], None]) -> 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     say(
-        f"gpureg gRPC API listening on {server.address} (store {redacted(server.settings.database_url)}); "
+        f"gpureg gRPC API listening on {server.address} [{server.security.mode}] "
+        f"(store {redacted(server.settings.database_url)}); "
         f"services: {', '.join(API_SERVICES)}, grpc.health.v1.Health, reflection"
     )
+    if server.security.development:
+        say(BANNER)
     try:
         await stop.wait()
         say(f"gpureg: stopping; draining in-flight calls (up to {server.settings.grace_seconds:g} s)")
