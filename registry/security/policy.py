@@ -129,6 +129,7 @@ _ROWS: dict[str, Rule] = {
     # infrastructure
     f"{_HEALTH}/Check": _rule(ALL_ROLES, public=True),
     f"{_HEALTH}/Watch": _rule(ALL_ROLES, public=True),
+    f"{_HEALTH}/List": _rule(ALL_ROLES, public=True),
     f"{_REFLECTION}/ServerReflectionInfo": _rule(ALL_ROLES),
 }
 

@@ -31,7 +31,7 @@ import grpc
 from google.rpc import error_details_pb2
 
 from registry.api.v1 import compliance_pb2, events_pb2, queries_pb2
-from registry.domain.errors import NotFound
+from registry.domain.errors import InvalidField, NotFound
 from registry.security.certs import principal_of_certificate
 from registry.security.policy import Confine, Rule, rule_for
 from registry.security.principal import PARTY_ROLES, CredentialError, Principal, Role
@@ -177,8 +177,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         elif confine is Confine.SITE:
             site_id = _uuid(getattr(request, "site_id", ""))
             if site_id is None:
-                raise Denied(grpc.StatusCode.PERMISSION_DENIED, "SITE_REQUIRED",
-                             "a site operator names the site (site_id) it acts at")
+                raise _NotYours(InvalidField.one("site_id", "a site operator names the site it acts at (a UUID)"))
             if not scope.sees_site(site_id):
                 raise _NotYours(NotFound("site", site_id))
         elif confine is Confine.REPORT:
@@ -317,9 +316,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
 
 
 class _NotYours(Exception):
-    """Another party's resource: answered exactly as a missing one."""
+    """Another party's resource: answered exactly as a missing one (or a request that cannot be
+    confined, answered as the bad input it is)."""
 
-    def __init__(self, error: NotFound) -> None:
+    def __init__(self, error: NotFound | InvalidField) -> None:
         super().__init__(str(error))
         self.error = error
 
