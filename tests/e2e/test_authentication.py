@@ -46,7 +46,7 @@ def test_a_valid_token_is_accepted_and_its_subject_is_the_recorded_actor_whateve
     tokens_server: RunningServer, creds: Credentials
 ) -> None:
     api = tokens_server.stubs()
-    md = creds.md("admin", subject="ops-lee") + [("x-gpureg-actor", "minister")]
+    md = [*creds.md("admin", subject="ops-lee"), ("x-gpureg-actor", "minister")]
     made = api.commands.RegisterParty(c.RegisterPartyRequest(
         name="NVIDIA Corporation", country="US", roles=["supplier"], headquarters_country="US"), metadata=md)
     event = tokens_server.registry.history(__import__("uuid").UUID(made.aggregate_id))[0]
