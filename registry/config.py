@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     subscription_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="how often live subscriptions poll the log for other writers"
     )
+    max_subscriptions_per_principal: int = Field(
+        default=16, ge=1, description="open SubscribeEvents streams one principal may hold at once"
+    )
+    subscriber_stall_seconds: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="a subscription whose client has not taken a message for this long is ended "
+                    "(RESOURCE_EXHAUSTED, with the position to resume after)",
+    )
+    rate_limit_per_second: float = Field(
+        default=0.0, ge=0, description="calls per second per principal (burst: two seconds' worth); 0 = no limit"
+    )
     heartbeat_seconds: float = Field(
         default=5.0, ge=0.05, le=300, description="default quiet time before a subscription checkpoint"
     )

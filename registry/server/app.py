@@ -35,7 +35,7 @@ from registry.application.service import Registry
 from registry.config import Settings
 from registry.infrastructure.durability import WalSync
 from registry.security.scope import ScopeIndex
-from registry.server.auth import AuthInterceptor
+from registry.server.auth import AuthInterceptor, Limits
 from registry.server.commands import CommandServicer
 from registry.server.compliance import ComplianceServicer
 from registry.server.concurrency import Blocking, CommandLane, LogNotifier
@@ -90,7 +90,10 @@ class ApiServer:
         )
         self._notifier = LogNotifier()
         limit = settings.max_message_bytes
-        self.auth = AuthInterceptor(self.security.authenticator, ScopeIndex(self.registry), self._blocking)
+        self.auth = AuthInterceptor(
+            self.security.authenticator, ScopeIndex(self.registry), self._blocking,
+            Limits(settings.max_subscriptions_per_principal, settings.subscriber_stall_seconds,
+                   settings.rate_limit_per_second))
         server = grpc.aio.server(
             interceptors=[self.auth, RequestDecodingInterceptor()],
             options=[

@@ -18,10 +18,12 @@ key) and counted in :attr:`AuthInterceptor.denials`. Servicers never check roles
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import ipaddress
 import logging
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,8 @@ from registry.server.errors import ERROR_DOMAIN, rich_status, status_for
 log = logging.getLogger("gpureg.access")
 
 DEVELOPMENT = "development"
+#: server streams that follow the log: limited per principal, dropped when stalled
+SUBSCRIPTIONS = frozenset({"registry.api.v1.EventService/SubscribeEvents"})
 
 
 def is_loopback(listen: str) -> bool:
@@ -111,15 +115,69 @@ def _uuid(text: str) -> UUID | None:
         return None
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Per-principal limits (Settings: max_subscriptions_per_principal, subscriber_stall_seconds,
+    rate_limit_per_second)."""
+
+    subscriptions: int = 16
+    stall_seconds: float = 30.0
+    rate_per_second: float = 0.0  # 0: no limit
+
+
+class _Bucket:
+    """A token bucket: ``rate`` calls a second, bursts of two seconds' worth."""
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.tokens = 2 * rate
+        self.at = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(2 * self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def _position(message: Any) -> int:
+    """The greatest log position a SubscribeEvents message accounts for (0 if none)."""
+    if message.HasField("checkpoint"):
+        return int(message.checkpoint.position)
+    events = message.events.events
+    return int(events[-1].position) if events else 0
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
     """See the module docstring."""
 
-    def __init__(self, authenticator: Authenticator, index: ScopeIndex, blocking: Blocking) -> None:
+    def __init__(
+        self, authenticator: Authenticator, index: ScopeIndex, blocking: Blocking, limits: Limits | None = None
+    ) -> None:
         self._auth = authenticator
         self._index = index
         self._blocking = blocking
+        self.limits = limits or Limits()
         #: refusals by (status code name, reason)
         self.denials: Counter[tuple[str, str]] = Counter()
+        #: open subscriptions per principal subject
+        self.subscriptions: Counter[str] = Counter()
+        #: subscriptions dropped as stalled: (principal subject, position written up to)
+        self.dropped: deque[tuple[str, int]] = deque(maxlen=100)
+        self._buckets: dict[str, _Bucket] = {}
+
+    def _rate_limited(self, principal: Principal) -> bool:
+        if self.limits.rate_per_second <= 0:
+            return False
+        now = time.monotonic()
+        bucket = self._buckets.get(principal.subject)
+        if bucket is None:
+            if len(self._buckets) > 100_000:  # bounded: forget idle principals
+                self._buckets.clear()
+            bucket = self._buckets[principal.subject] = _Bucket(self.limits.rate_per_second, now)
+        return not bucket.take(now)
 
     # ------------------------------------------------------------------ the decision
     async def _admit(self, method: str, metadata: Any, context: Any) -> tuple[Principal | None, Rule]:
@@ -142,6 +200,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         if principal.role not in rule.roles:
             raise Denied(grpc.StatusCode.PERMISSION_DENIED, "ROLE_NOT_ALLOWED",
                          f"role {principal.role.value} may not call {method.rsplit('/', 1)[-1]}")
+        if self._rate_limited(principal):
+            raise Denied(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED",
+                         f"more than {self.limits.rate_per_second:g} calls a second; retry with backoff")
         return principal, rule
 
     def _deny(self, denied: Denied, method: str, principal: Principal | None, peer: str) -> grpc.Status:
@@ -272,6 +333,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer)
+        if handler.unary_stream is not None and method.lstrip("/") in SUBSCRIPTIONS:
+            subscription = handler.unary_stream
+
+            async def subscribe(request: Any, context: Any) -> None:
+                principal, rule, scope = await admit(request, context)
+                await this._subscribe(method, principal, rule, scope, subscription(request, context), context)
+
+            return grpc.unary_stream_rpc_method_handler(
+                subscribe, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
             streaming = handler.unary_stream
 
@@ -313,6 +384,57 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
                 stream_stream, request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer)
         return _refused_handler(handler)
+
+
+    async def _subscribe(
+        self, method: str, principal: Principal | None, rule: Rule, scope: Scope | None,
+        messages: AsyncIterator[Any], context: Any,
+    ) -> None:
+        """Serve a subscription under the per-principal limits: at most ``limits.subscriptions``
+        open at once, and each message written within ``limits.stall_seconds``. gRPC completes
+        a write only when HTTP/2 flow control and the socket take it, so a subscriber that stops
+        reading stops the stream reading ahead (one page at most); after the stall timeout it is
+        ended with RESOURCE_EXHAUSTED, naming the position to resume after."""
+        who = principal.subject if principal is not None else "anonymous"
+        if self.subscriptions[who] >= self.limits.subscriptions:
+            denied = Denied(grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_MANY_SUBSCRIPTIONS",
+                            f"at most {self.limits.subscriptions} open subscriptions per principal")
+            await context.abort_with_status(self._deny(denied, method, principal, context.peer()))
+        if scope is not None and rule.confine is Confine.EVENTS:
+            messages = self._own_events(scope, messages)
+        self.subscriptions[who] += 1
+        written = 0
+        stalled = False
+        try:
+            async for message in messages:
+                deadline = asyncio.timeout(self.limits.stall_seconds)
+                try:
+                    async with deadline:
+                        await context.write(message)
+                except (TimeoutError, asyncio.CancelledError):
+                    if not deadline.expired():
+                        raise  # the call was cancelled, not stalled
+                    stalled = True
+                    break
+                written = max(written, _position(message))
+        finally:
+            self.subscriptions[who] -= 1
+            if not self.subscriptions[who]:
+                del self.subscriptions[who]
+            await messages.aclose()  # type: ignore[attr-defined]
+        if stalled:
+            self.denials[("RESOURCE_EXHAUSTED", "SUBSCRIBER_STALLED")] += 1
+            self.dropped.append((who, written))
+            log.warning("subscription dropped: principal=%s method=%s reason=SUBSCRIBER_STALLED resume_after=%d",
+                        principal.describe() if principal else "(anonymous)", method, written,
+                        extra={"gpureg_access": {"code": "RESOURCE_EXHAUSTED", "reason": "SUBSCRIBER_STALLED",
+                                                 "method": method, "resume_after": written}})
+            await context.abort_with_status(rich_status(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the subscriber took no message for {self.limits.stall_seconds:g} s; resume with "
+                f"after_position={written}",
+                [error_details_pb2.ErrorInfo(reason="SUBSCRIBER_STALLED", domain=ERROR_DOMAIN,
+                                             metadata={"after_position": str(written)})]))
 
 
 class _NotYours(Exception):
