@@ -139,6 +139,14 @@ def demo(
     ] = None,
     concurrency: Annotated[int, typer.Option(help="calls in flight (batches load in parallel)")] = 16,
     wait: Annotated[bool, typer.Option(help="wait until the read models have caught up")] = True,
+    ca: Annotated[str | None, typer.Option(envvar="GPUREG_CLIENT_CA", show_default=False,
+                                           help="--target's TLS: the registry CA (PEM)")] = None,
+    cert: Annotated[str | None, typer.Option(envvar="GPUREG_CLIENT_CERT", show_default=False,
+                                             help="client certificate (gpureg certs client)")] = None,
+    key: Annotated[str | None, typer.Option(envvar="GPUREG_CLIENT_KEY", show_default=False,
+                                            help="its private key")] = None,
+    token_file: Annotated[str | None, typer.Option(envvar="GPUREG_CLIENT_TOKEN_FILE", show_default=False,
+                                                   help="a bearer token (gpureg tokens issue)")] = None,
 ) -> None:
     """Load a seeded version of the Korea deployment through the gRPC API, with planted anomalies."""
     import asyncio
@@ -149,6 +157,9 @@ def demo(
     from registry.demo.grpc_load import load_over_grpc, wait_for_projections
     from registry.demo.scenario import korea_deployment
     from registry.demo.server_process import serve_in_subprocess
+    from registry.security.client import ClientCredentials
+
+    credentials = ClientCredentials.from_files(ca, cert, key, token_file)
 
     settings = settings_from(database_url)
     typer.echo(f"building the Korea deployment at scale {scale:g} (seed {seed}) ...")
@@ -167,12 +178,13 @@ def demo(
         ) as bar:
             task = bar.add_task("commands", total=len(scenario))
             stats = asyncio.run(load_over_grpc(
-                address, scenario, concurrency=concurrency, progress=lambda n: bar.advance(task, n)))
+                address, scenario, concurrency=concurrency, progress=lambda n: bar.advance(task, n),
+                credentials=credentials))
             waited = 0.0
             if wait:
                 caught_up = bar.add_task("projections", total=stats.last_position)
                 waited = asyncio.run(wait_for_projections(
-                    address, stats.last_position,
+                    address, stats.last_position, credentials=credentials,
                     progress=lambda done, total: bar.update(caught_up, completed=done, total=total)))
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     typer.echo(
