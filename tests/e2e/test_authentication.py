@@ -238,3 +238,34 @@ def test_plaintext_on_loopback_without_credentials_is_the_announced_development_
     # with token keys, loopback plaintext still requires a token: no development identity
     assert not plan_security(Settings(database_url=sqlite_url, listen="127.0.0.1:0",
                                       token_keys=str(Credentials.create(tmp_path).keys))).development
+
+
+def test_gpureg_serve_refuses_a_network_address_without_authentication_and_says_how_to_set_it_up(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    gpureg = str(Path(sys.executable).with_name("gpureg"))
+    done = subprocess.run([gpureg, "serve", "--listen", "0.0.0.0:0", "--database-url", f"sqlite:///{tmp_path}/r.db"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert "refusing to serve 0.0.0.0:0" in done.stderr and "gpureg certs init" in done.stderr
+
+
+def test_gpureg_serve_on_loopback_without_credentials_announces_development_mode(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    gpureg = str(Path(sys.executable).with_name("gpureg"))
+    serve = subprocess.Popen([gpureg, "serve", "--listen", "127.0.0.1:0", "--database-url",
+                              f"sqlite:///{tmp_path}/r.db"], stdout=subprocess.PIPE, text=True,
+                             env={**__import__("os").environ, "GPUREG_PROJECTION_PROCESS": "false"})
+    try:
+        assert serve.stdout is not None
+        first, second = serve.stdout.readline(), serve.stdout.readline()
+        assert "listening on 127.0.0.1:" in first and "DEVELOPMENT MODE" in first
+        assert "DEVELOPMENT MODE" in second and "NO authentication" in second
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
