@@ -32,7 +32,7 @@ from uuid import UUID
 import grpc
 from google.rpc import error_details_pb2
 
-from registry.api.v1 import compliance_pb2, events_pb2, queries_pb2
+from registry.api.v1 import compliance_pb2, events_pb2, queries_pb2, reports_pb2
 from registry.domain.errors import InvalidField, NotFound
 from registry.security.certs import principal_of_certificate
 from registry.security.policy import Confine, Rule, rule_for
@@ -46,6 +46,9 @@ from registry.server.errors import ERROR_DOMAIN, rich_status, status_for
 log = logging.getLogger("gpureg.access")
 
 DEVELOPMENT = "development"
+#: reports a partner may not generate: the compliance report's authorization ledgers are shared
+#: with other partners (ownership and custody reports are filtered to the partner's party)
+NOT_FOR_PARTNERS = frozenset({reports_pb2.REPORT_KIND_COMPLIANCE})
 #: server streams that follow the log: limited per principal, dropped when stalled
 SUBSCRIPTIONS = frozenset({"registry.api.v1.EventService/SubscribeEvents"})
 
@@ -242,6 +245,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             if not scope.sees_site(site_id):
                 raise _NotYours(NotFound("site", site_id))
         elif confine is Confine.REPORT:
+            if getattr(request, "kind", None) in NOT_FOR_PARTNERS:
+                raise Denied(grpc.StatusCode.PERMISSION_DENIED, "REPORT_NOT_FOR_PARTNERS",
+                             "a partner may generate the ownership and custody reports of its own party; the "
+                             "compliance report covers authorizations shared with other partners (use "
+                             "GetBatchCompliance and ListFindings)")
             named = getattr(request, "partner", "").strip()
             if not named:
                 request.partner = str(scope.party_id)

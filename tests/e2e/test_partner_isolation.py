@@ -207,14 +207,22 @@ def test_a_partners_report_covers_only_its_own_party(world) -> None:  # type: ig
     samsung = creds.md("partner", d.ids["samsung"])
     api = server.stubs()
     api.queries.GetOwnership(q.GetOwnershipRequest(min_position=d.position), metadata=samsung, timeout=TIMEOUT)
-    request = rp.GenerateReportRequest(kind=rp.REPORT_KIND_OWNERSHIP, format=rp.REPORT_FORMAT_JSON)
-    body = b"".join(m.chunk for m in reports.GenerateReport(request, metadata=samsung, timeout=120)
-                    if m.WhichOneof("part") == "chunk")
-    assert d.ids["samsung"].encode() in body
-    assert d.ids["sk"].encode() not in body and b"SK Telecom" not in body
+    for kind in (rp.REPORT_KIND_OWNERSHIP, rp.REPORT_KIND_CUSTODY):
+        request = rp.GenerateReportRequest(kind=kind, format=rp.REPORT_FORMAT_JSON)
+        body = b"".join(m.chunk for m in reports.GenerateReport(request, metadata=samsung, timeout=120)
+                        if m.WhichOneof("part") == "chunk")
+        assert d.ids["samsung"].encode() in body or d.ids["a1"].encode() in body, kind
+        leaked = [name for name, ident in (("sk", d.ids["sk"]), ("b1", d.ids["b1"]), ("site_sk", d.ids["site_sk"]))
+                  if ident.encode() in body] + (["SK Telecom"] if b"SK Telecom" in body else [])
+        assert leaked == [], (rp.ReportKind.Name(kind), leaked)
     with pytest.raises(grpc.RpcError) as refused:
         list(reports.GenerateReport(rp.GenerateReportRequest(
             kind=rp.REPORT_KIND_OWNERSHIP, format=rp.REPORT_FORMAT_JSON, partner=d.ids["sk"]), metadata=samsung))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # the compliance report's authorization ledgers are shared between partners: not for a partner
+    with pytest.raises(grpc.RpcError) as refused:
+        list(reports.GenerateReport(rp.GenerateReportRequest(
+            kind=rp.REPORT_KIND_COMPLIANCE, format=rp.REPORT_FORMAT_JSON), metadata=samsung))
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
