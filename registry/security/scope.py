@@ -51,6 +51,10 @@ class ScopeIndex:
     def refresh(self) -> None:
         """Read what the log gained since the last refresh (a worker thread runs this)."""
         with self._lock:
+            # Every event at or before the head read first was committed before the pages are
+            # read (as for subscriptions, registry/server/events.py), so the index then accounts
+            # for the whole log up to that head.
+            head = self._registry.head()
             while True:
                 page = self._registry.read_log(self.position, _PAGE, _TOPICS)
                 for notification in page:
@@ -58,6 +62,7 @@ class ScopeIndex:
                 if page:
                     self.position = page[-1].id
                 if len(page) < _PAGE:
+                    self.position = max(self.position, head)
                     return
 
     def _apply(self, event: Any) -> None:
@@ -126,6 +131,10 @@ class Scope:
 
     def sees_site(self, site_id: UUID) -> bool:
         return self.index.site_in(site_id, self.family)
+
+    def behind(self, position: int) -> bool:
+        """Whether the index has not yet read the log up to ``position``."""
+        return self.index.position < position
 
     def unknown(self, batch_ids: Iterable[UUID]) -> bool:
         """Whether any of these batches is newer than the index (refresh, then ask again)."""

@@ -280,7 +280,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         async for message in messages:
             if message.HasField("events"):
                 events = message.events.events
-                await self._know(scope, [e.aggregate_id for e in events])
+                if events and scope.behind(events[-1].position):  # a batch ordered since: learn it
+                    await self._blocking(self._index.refresh)
                 own = [e for e in events if (b := _uuid(e.aggregate_id)) is not None and scope.sees_batch(b)]
                 if not own:
                     continue

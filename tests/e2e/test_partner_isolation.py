@@ -234,13 +234,28 @@ def test_a_partners_subscription_carries_only_its_own_batches_events(world) -> N
                                         metadata=creds.md("partner", d.ids["samsung"]), timeout=TIMEOUT)
     seen: list[str] = []
     raw = b""
+    live = False
     for message in stream:
         raw += message.SerializeToString()
         if message.WhichOneof("content") == "checkpoint" and message.checkpoint.position >= head:
-            break
+            if live:
+                break
+            # caught up: now both partners order again, live; only Samsung's new batch may arrive
+            live = True
+            for buyer in ("sk", "samsung", "sk"):
+                d.do("PlaceOrder", c.PlaceOrderRequest(
+                    po_number=f"PO-live-{buyer}-{uuid.uuid4().hex[:4]}", supplier_id=d.ids["nvidia"],
+                    buyer_id=d.ids[buyer], model_id=d.ids["b200"], quantity=1, unit_price="30000", currency="USD",
+                    occurred_at=ts(T0)))
+            head = server.head()
+            continue
         seen += [e.aggregate_id for e in message.events.events]
     stream.cancel()
-    assert set(seen) == {d.ids["a1"], d.ids["a2"]}
+    new = set(seen) - {d.ids["a1"], d.ids["a2"]}
+    assert {d.ids["a1"], d.ids["a2"]} <= set(seen) and len(new) == 1
+    [samsung_live] = new
+    admin = creds.md("admin")
+    assert api.queries.GetBatch(q.GetBatchRequest(batch_id=samsung_live), metadata=admin).batch.buyer_id == d.ids["samsung"]
     assert d.ids["b1"].encode() not in raw and d.ids["sk"].encode() not in raw
     # the same request by name of the other partner's batch: nothing, exactly as for a missing batch
     stream = api.events.SubscribeEvents(ev.SubscribeEventsRequest(after_position=0, batch_id=d.ids["b1"]),
