@@ -167,8 +167,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         self.denials: Counter[tuple[str, str]] = Counter()
         #: open subscriptions per principal subject
         self.subscriptions: Counter[str] = Counter()
-        #: subscriptions dropped as stalled: (principal subject, position written up to)
-        self.dropped: deque[tuple[str, int]] = deque(maxlen=100)
+        #: subscriptions that ended early: (principal subject, position written up to, "stalled" by
+        #: the stall timeout or "cancelled" by gRPC)
+        self.dropped: deque[tuple[str, int, str]] = deque(maxlen=100)
         self._buckets: dict[str, _Bucket] = {}
 
     def _rate_limited(self, principal: Principal) -> bool:
@@ -420,12 +421,20 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
                 try:
                     async with deadline:
                         await context.write(message)
-                except (TimeoutError, asyncio.CancelledError):
+                except (Exception, asyncio.CancelledError) as e:
+                    # The timeout cancels the pending write; gRPC may report that as a
+                    # CancelledError or its own error rather than TimeoutError.
                     if not deadline.expired():
-                        raise  # the call was cancelled, not stalled
+                        raise  # the call was cancelled or failed, not stalled
+                    log.debug("stalled write ended with %r", e)
                     stalled = True
                     break
                 written = max(written, _position(message))
+        except asyncio.CancelledError:
+            # gRPC cancelled the call: the client cancelled, or its transport was closed (a peer
+            # that stops reading also stops acknowledging HTTP/2 pings and settings)
+            self.dropped.append((who, written, "cancelled"))
+            raise
         finally:
             self.subscriptions[who] -= 1
             if not self.subscriptions[who]:
@@ -433,7 +442,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             await messages.aclose()  # type: ignore[attr-defined]
         if stalled:
             self.denials[("RESOURCE_EXHAUSTED", "SUBSCRIBER_STALLED")] += 1
-            self.dropped.append((who, written))
+            self.dropped.append((who, written, "stalled"))
             log.warning("subscription dropped: principal=%s method=%s reason=SUBSCRIBER_STALLED resume_after=%d",
                         principal.describe() if principal else "(anonymous)", method, written,
                         extra={"gpureg_access": {"code": "RESOURCE_EXHAUSTED", "reason": "SUBSCRIBER_STALLED",
