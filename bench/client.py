@@ -26,9 +26,11 @@ from bench.stats import schedule
 from registry.api.v1 import commands_pb2_grpc, events_pb2, events_pb2_grpc, queries_pb2, queries_pb2_grpc
 from registry.demo.grpc_load import rpc_name, to_request, wait_for_projections
 from registry.demo.scenario import Step
+from registry.security.client import ClientCredentials
 
 ACTOR = "bench"
-METADATA = (("x-gpureg-actor", ACTOR),)
+METADATA: tuple[tuple[str, str], ...] = (("x-gpureg-actor", ACTOR),)
+CREDENTIALS = ClientCredentials()
 MAX_MESSAGE = 64 * 1024 * 1024
 OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
 
@@ -46,7 +48,14 @@ def prepare(steps: Sequence[Step]) -> list[Prepared]:
 
 
 def channel(target: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(target, options=OPTIONS)
+    return CREDENTIALS.aio_channel(target, OPTIONS)
+
+
+def use_credentials(credentials: ClientCredentials) -> None:
+    """Call the server with these credentials from now on (TLS, client certificate, token)."""
+    global CREDENTIALS, METADATA  # noqa: PLW0603  # the benchmark's one client configuration
+    CREDENTIALS = credentials
+    METADATA = (("x-gpureg-actor", ACTOR), *credentials.metadata)
 
 
 async def send_all(target: str, steps: Sequence[Step], concurrency: int = 16) -> int:

@@ -11,7 +11,9 @@ and on PostgreSQL (127.0.0.1:5432, database ``test``, a fresh schema dropped aft
 5. command throughput and latency at 1, 16 and 64 concurrent clients (each on its own batches);
 6. a dedicated serial-registration rate (2,048 serials per command, as the demo sends them);
 7. append-to-projection lag at a steady 1,000 commands/s offered (open loop), and at half the
-   16-client throughput.
+   16-client throughput;
+8. identity (``bench/auth.py``): 16-client command throughput and p99 in plaintext, with mutual
+   TLS, and with bearer tokens, each on a fresh SQLite store, against plaintext in the same run.
 
 Baselines, same run, same machine: a no-op grpc.aio server (separate process) driven by the same
 client code at the same concurrency; raw ``sqlite3`` batched inserts of the demo's own event and
@@ -537,6 +539,17 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
             ">= 100,000 events/s (full demo)", (jv["events_per_s"] >= 100_000) if full else None,
             f"{jv['events']:,} events, best of {jv['repeats']}"
             + ("" if full else "; not the full demo: not evaluated"))
+    auth = [a for a in results.get("auth", []) if "throughput" in a]
+    plain = next((a for a in auth if a["mode"] == "plaintext"), None)
+    for a in auth:
+        base = plain["throughput"] if plain and a is not plain else None
+        r = ratio(a["throughput"], base)
+        checked = a["mode"] in ("mutual TLS", "token over TLS")
+        add("sqlite", f"commands/s, 16 clients, {a['mode']}", a["throughput"], "cmd/s",
+            "plaintext" if base else "", base, ">= 0.9 x plaintext" if checked else "",
+            (r is not None and r >= 0.9) if checked else None)
+        add("sqlite", f"p99 latency, 16 clients, {a['mode']}", a["latency"]["p99_ms"], "ms",
+            "plaintext" if base else "", plain["latency"]["p99_ms"] if base and plain else None)
     if quick:
         for r in rows:
             if r["met"] is not None:
@@ -693,6 +706,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:
             results["journal"] = {"error": f"{type(e).__name__}: {e}"}
             say(f"[red]journal phase failed[/red]: {e}")
+        say("[bold]identity[/bold]: 16 clients in plaintext, with mutual TLS and with bearer tokens (SQLite)")
+        from bench.auth import measure_auth
+
+        try:
+            results["auth"] = measure_auth(
+                workdir, params.duration, params.warmup, lambda tag, c: lazy_plan(run_tag + tag, c),
+                reference_steps(), say)
+        except Exception as e:
+            results["auth"] = [{"error": f"{type(e).__name__}: {e}"}]
+            say(f"[red]identity phase failed[/red]: {e}")
+            traceback.print_exc()
     results["meta"]["seconds"] = time.perf_counter() - started
     results["meta"]["machine"]["loadavg_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return render(results, args.out, "quick" if args.quick else "latest")

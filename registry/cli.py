@@ -10,6 +10,7 @@ from projections.cli import projections_app
 from registry.config import Settings
 from registry.journal.cli import journal_app
 from registry.reports.cli import report_app
+from registry.security.cli import certs_app, tokens_app
 
 app = typer.Typer(
     help="Sovereign GPU Registry: the event-sourced system of record for AI GPU batches.",
@@ -21,6 +22,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(report_app, name="report")
 app.add_typer(journal_app, name="journal")
+app.add_typer(certs_app, name="certs")
+app.add_typer(tokens_app, name="tokens")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -80,6 +83,20 @@ def serve(
         str | None,
         typer.Option("--log-level", envvar="GPUREG_LOG_LEVEL", show_default=False, help="default INFO"),
     ] = None,
+    tls_cert: Annotated[str | None, typer.Option(
+        "--tls-cert", envvar="GPUREG_TLS_CERT", show_default=False,
+        help="PEM server certificate (enables TLS)")] = None,
+    tls_key: Annotated[str | None, typer.Option(
+        "--tls-key", envvar="GPUREG_TLS_KEY", show_default=False, help="PEM private key of --tls-cert")] = None,
+    tls_client_ca: Annotated[str | None, typer.Option(
+        "--tls-client-ca", envvar="GPUREG_TLS_CLIENT_CA", show_default=False,
+        help="CA certificate clients' certificates must chain to (mutual TLS)")] = None,
+    token_keys: Annotated[str | None, typer.Option(
+        "--token-keys", envvar="GPUREG_TOKEN_KEYS", show_default=False,
+        help="directory of <kid>.pub.pem keys whose bearer tokens are accepted (re-read on change)")] = None,
+    revocation_file: Annotated[str | None, typer.Option(
+        "--revocation-file", envvar="GPUREG_REVOCATION_FILE", show_default=False,
+        help="revoked token ids and cert:<serial> lines (re-read on change)")] = None,
 ) -> None:
     """Serve the gRPC API (commands, queries, event subscriptions, health, reflection) until
     SIGTERM or SIGINT, then drain in-flight calls and exit."""
@@ -93,11 +110,19 @@ def serve(
     settings = settings_from(
         database_url, listen=listen, default_actor=default_actor,
         max_message_bytes=max_message_bytes, grace_seconds=grace_seconds, log_level=log_level,
+        tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca, token_keys=token_keys,
+        revocation_file=revocation_file,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    server = build_server(settings)
+    from registry.server.transport import InsecureConfiguration
+
+    try:
+        server = build_server(settings)
+    except InsecureConfiguration as e:
+        typer.echo(f"gpureg serve: {e}", err=True)
+        raise typer.Exit(2) from None
     tune_for_serving()
     try:
         asyncio.run(run_until_signalled(server, typer.echo))
@@ -116,6 +141,14 @@ def demo(
     ] = None,
     concurrency: Annotated[int, typer.Option(help="calls in flight (batches load in parallel)")] = 16,
     wait: Annotated[bool, typer.Option(help="wait until the read models have caught up")] = True,
+    ca: Annotated[str | None, typer.Option(envvar="GPUREG_CLIENT_CA", show_default=False,
+                                           help="--target's TLS: the registry CA (PEM)")] = None,
+    cert: Annotated[str | None, typer.Option(envvar="GPUREG_CLIENT_CERT", show_default=False,
+                                             help="client certificate (gpureg certs client)")] = None,
+    key: Annotated[str | None, typer.Option(envvar="GPUREG_CLIENT_KEY", show_default=False,
+                                            help="its private key")] = None,
+    token_file: Annotated[str | None, typer.Option(envvar="GPUREG_CLIENT_TOKEN_FILE", show_default=False,
+                                                   help="a bearer token (gpureg tokens issue)")] = None,
 ) -> None:
     """Load a seeded version of the Korea deployment through the gRPC API, with planted anomalies."""
     import asyncio
@@ -126,6 +159,9 @@ def demo(
     from registry.demo.grpc_load import load_over_grpc, wait_for_projections
     from registry.demo.scenario import korea_deployment
     from registry.demo.server_process import serve_in_subprocess
+    from registry.security.client import ClientCredentials
+
+    credentials = ClientCredentials.from_files(ca, cert, key, token_file)
 
     settings = settings_from(database_url)
     typer.echo(f"building the Korea deployment at scale {scale:g} (seed {seed}) ...")
@@ -144,12 +180,13 @@ def demo(
         ) as bar:
             task = bar.add_task("commands", total=len(scenario))
             stats = asyncio.run(load_over_grpc(
-                address, scenario, concurrency=concurrency, progress=lambda n: bar.advance(task, n)))
+                address, scenario, concurrency=concurrency, progress=lambda n: bar.advance(task, n),
+                credentials=credentials))
             waited = 0.0
             if wait:
                 caught_up = bar.add_task("projections", total=stats.last_position)
                 waited = asyncio.run(wait_for_projections(
-                    address, stats.last_position,
+                    address, stats.last_position, credentials=credentials,
                     progress=lambda done, total: bar.update(caught_up, completed=done, total=total)))
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     typer.echo(

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     subscription_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="how often live subscriptions poll the log for other writers"
     )
+    max_subscriptions_per_principal: int = Field(
+        default=16, ge=1, description="open SubscribeEvents streams one principal may hold at once"
+    )
+    subscriber_stall_seconds: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="a subscription whose client has not taken a message for this long is ended "
+                    "(RESOURCE_EXHAUSTED, with the position to resume after)",
+    )
+    rate_limit_per_second: float = Field(
+        default=0.0, ge=0, description="calls per second per principal (burst: two seconds' worth); 0 = no limit"
+    )
     heartbeat_seconds: float = Field(
         default=5.0, ge=0.05, le=300, description="default quiet time before a subscription checkpoint"
     )
@@ -79,6 +90,21 @@ class Settings(BaseSettings):
     journal_checkpoint_events: int = Field(default=1000, ge=1, description="sign a checkpoint every N events")
     journal_checkpoint_seconds: float = Field(
         default=10.0, gt=0, description="... or every T seconds while the tree grows"
+    )
+
+    # identity (docs/security.md): TLS, client certificates, bearer tokens
+    tls_cert: str | None = Field(default=None, description="PEM server certificate (enables TLS)")
+    tls_key: str | None = Field(default=None, description="PEM private key of tls_cert")
+    tls_client_ca: str | None = Field(
+        default=None, description="PEM CA certificate: clients must present a certificate it issued (mutual TLS)"
+    )
+    token_keys: str | None = Field(
+        default=None, description="directory of <kid>.pub.pem Ed25519 keys whose bearer tokens are accepted"
+    )
+    token_issuer: str = "gpureg"  # noqa: S105  # a JWT "iss" value, not a secret
+    token_audience: str = "gpureg-api"  # noqa: S105  # a JWT "aud" value, not a secret
+    revocation_file: str | None = Field(
+        default=None, description="revoked token ids (jti) and certificate serials (cert:<hex>), one a line"
     )
 
     @property

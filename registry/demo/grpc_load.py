@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 
 from registry.api.v1 import commands_pb2, commands_pb2_grpc
 from registry.demo.scenario import DEMO_ACTOR, Scenario, Step
+from registry.security.client import ClientCredentials
 
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED, grpc.StatusCode.DEADLINE_EXCEEDED})
 
@@ -80,6 +81,7 @@ async def load_over_grpc(
     progress: Callable[[int], None] | None = None,
     max_message_bytes: int = 16 * 1024 * 1024,
     window_days: float = 7.0,
+    credentials: ClientCredentials | None = None,
 ) -> LoadStats:
     """Send every step of ``scenario`` to the server at ``target``; returns what happened.
 
@@ -95,9 +97,11 @@ async def load_over_grpc(
         ("grpc.max_receive_message_length", max_message_bytes),
     ]
     started = time.perf_counter()
-    async with grpc.aio.insecure_channel(target, options=options) as channel:
+    credentials = credentials or ClientCredentials()
+    async with credentials.aio_channel(target, options) as channel:
         stub = commands_pb2_grpc.CommandServiceStub(channel)  # type: ignore[no-untyped-call]
-        metadata = (("x-gpureg-actor", actor),)
+        # the actor header counts only in development mode; elsewhere the credential names the actor
+        metadata = (("x-gpureg-actor", actor), *credentials.metadata)
 
         async def call(step: Step) -> None:
             request = to_request(step)
@@ -183,6 +187,7 @@ async def wait_for_projections(
     progress: Callable[[int, int], None] | None = None,
     interval: float = 0.25,
     timeout: float = 3600.0,
+    credentials: ClientCredentials | None = None,
 ) -> float:
     """Poll ``GetProjectionStatus`` until every active projection has applied the log up to
     ``position``; returns the seconds waited. ``progress(lowest position, position)`` after each
@@ -190,10 +195,12 @@ async def wait_for_projections(
     from registry.api.v1 import queries_pb2, queries_pb2_grpc
 
     started = time.perf_counter()
-    async with grpc.aio.insecure_channel(target) as channel:
+    credentials = credentials or ClientCredentials()
+    async with credentials.aio_channel(target) as channel:
         stub = queries_pb2_grpc.QueryServiceStub(channel)  # type: ignore[no-untyped-call]
         while True:
-            status = await stub.GetProjectionStatus(queries_pb2.GetProjectionStatusRequest(), timeout=30)
+            status = await stub.GetProjectionStatus(queries_pb2.GetProjectionStatusRequest(), timeout=30,
+                                                    metadata=credentials.metadata)
             active = [p.position for p in status.projections if p.state == "active"]
             lowest = min(active) if active else 0
             if progress is not None:

@@ -1,19 +1,16 @@
-"""Who is calling: the one seam between transport identity and the actor recorded on events.
+"""Who is calling: the actor recorded on the events an RPC writes.
 
-Until authentication exists, the caller names itself in the ``x-gpureg-actor`` request header;
-without it the configured default actor (``Settings.default_actor``, ``GPUREG_DEFAULT_ACTOR``,
-"anonymous" unless set) is recorded. :class:`ActorInterceptor` is the only code that reads the
-header: authentication replaces this interceptor, and the servicers keep calling
-:func:`current_actor`.
+:class:`registry.server.auth.AuthInterceptor` sets it for each call from the authenticated
+principal (its subject). Only in development mode (plaintext on a loopback address, no
+credentials configured; ``gpureg serve`` says so loudly) may a caller name itself in the
+``x-gpureg-actor`` header, falling back to ``Settings.default_actor``; anywhere else the header
+is ignored. Servicers call :func:`current_actor`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
-
-import grpc
 
 from registry.domain.errors import InvalidField
 
@@ -29,12 +26,19 @@ def current_actor() -> str:
     if isinstance(actor, InvalidField):
         raise actor
     if actor is None:
-        raise RuntimeError("current_actor() called outside an RPC served through ActorInterceptor")
+        raise RuntimeError("current_actor() called outside an RPC served through AuthInterceptor")
     return actor
 
 
+def set_actor(actor: str | InvalidField) -> None:
+    """Record the caller of the RPC being served (grpc.aio runs interceptors and the handler of
+    one RPC in the same ``contextvars`` context)."""
+    _actor.set(actor)
+
+
 def actor_from_metadata(metadata: Any, default: str) -> str | InvalidField:
-    """The actor named by the request header, or ``default``; an InvalidField if malformed."""
+    """Development mode only: the actor named by the request header, or ``default``; an
+    InvalidField if malformed."""
     value = ""
     for key, item in metadata or ():
         if key == ACTOR_HEADER:
@@ -47,24 +51,3 @@ def actor_from_metadata(metadata: Any, default: str) -> str | InvalidField:
             ACTOR_HEADER, f"an actor is 1 to {MAX_ACTOR_LENGTH} printable characters"
         )
     return value
-
-
-class ActorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
-    """Puts the caller identity of each RPC into a context variable for the servicers.
-
-    grpc.aio runs the interceptors and the handler of one RPC in the same ``contextvars``
-    context, so a value set here is what the handler sees.
-    """
-
-    def __init__(self, default_actor: str) -> None:
-        if not default_actor.strip():
-            raise InvalidField.one("default_actor", "must not be empty")
-        self._default = default_actor.strip()
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        _actor.set(actor_from_metadata(handler_call_details.invocation_metadata, self._default))
-        return await continuation(handler_call_details)

@@ -38,7 +38,8 @@ from registry.application.service import Registry
 from registry.config import Settings
 from registry.infrastructure.durability import WalSync
 from registry.journal.service import Checkpointer, Journal, JournalError
-from registry.server.actor import ActorInterceptor
+from registry.security.scope import ScopeIndex
+from registry.server.auth import AuthInterceptor, Limits
 from registry.server.commands import CommandServicer
 from registry.server.compliance import ComplianceServicer
 from registry.server.concurrency import Blocking, CommandLane, LogNotifier
@@ -47,6 +48,7 @@ from registry.server.events import EventServicer
 from registry.server.journal import JournalServicer
 from registry.server.queries import QueryServicer
 from registry.server.reports import ReportServicer
+from registry.server.transport import BANNER, ServerSecurity, plan_security
 
 log = logging.getLogger("gpureg.server")
 
@@ -86,6 +88,8 @@ class ApiServer:
         self._commands: CommandLane | None = None
         self._notifier: LogNotifier | None = None
         self._health: HealthServicer | None = None
+        self.security: ServerSecurity = plan_security(settings)  # refuses an unsafe configuration
+        self.auth: AuthInterceptor | None = None
 
     def _start_journal(self, journal: Journal) -> None:
         """Initialise the journal of a store from before it, check the tail of the chain, and
@@ -124,8 +128,12 @@ class ApiServer:
         )
         self._notifier = LogNotifier()
         limit = settings.max_message_bytes
+        self.auth = AuthInterceptor(
+            self.security.authenticator, ScopeIndex(self.registry), self._blocking,
+            Limits(settings.max_subscriptions_per_principal, settings.subscriber_stall_seconds,
+                   settings.rate_limit_per_second))
         server = grpc.aio.server(
-            interceptors=[ActorInterceptor(settings.default_actor), RequestDecodingInterceptor()],
+            interceptors=[self.auth, RequestDecodingInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -155,7 +163,10 @@ class ApiServer:
             server,
         )
         try:
-            port = server.add_insecure_port(settings.listen)
+            if self.security.credentials is None:
+                port = server.add_insecure_port(settings.listen)
+            else:
+                port = server.add_secure_port(settings.listen, self.security.credentials)
         except RuntimeError as e:
             raise RuntimeError(f"cannot listen on {settings.listen}: {e}") from e
         if self.read_side is not None:
@@ -207,9 +218,12 @@ async def run_until_signalled(server: ApiServer, say: Callable[[str], None]) -> 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     say(
-        f"gpureg gRPC API listening on {server.address} (store {redacted(server.settings.database_url)}); "
+        f"gpureg gRPC API listening on {server.address} [{server.security.mode}] "
+        f"(store {redacted(server.settings.database_url)}); "
         f"services: {', '.join(API_SERVICES)}, grpc.health.v1.Health, reflection"
     )
+    if server.security.development:
+        say(BANNER)
     try:
         await stop.wait()
         say(f"gpureg: stopping; draining in-flight calls (up to {server.settings.grace_seconds:g} s)")
