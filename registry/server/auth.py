@@ -14,6 +14,9 @@
 
 Every refusal is logged as one structured record (principal, method, reason; never a token or
 key) and counted in :attr:`AuthInterceptor.denials`. Servicers never check roles.
+
+One concept: the gate every call passes; authentication, the matrix, confinement and the
+per-principal limits act on the same call in one order, so they are read together here.
 """
 
 from __future__ import annotations
