@@ -48,17 +48,16 @@ _ORDER: list[tuple[str, str]] = [
     ("bizLocation", "id"),
 ]
 _IGNORED = frozenset({"eventID", "recordTime", "type", "errorDeclaration", "@context"})
-_LISTS = {"bizTransactionList": ("bizTransaction", "btt"), "sourceList": ("source", "sdt"),
-          "destinationList": ("destination", "sdt")}
-_SGTIN = re.compile(
-    r"^urn:epc:id:sgtin:(\d{6,12})\.(\d{1,7})\.((?:%[0-9A-Fa-f]{2}|[!')(*+,.0-9:;=A-Za-z_-]){1,20})$"
-)
+_LISTS = {
+    "bizTransactionList": ("bizTransaction", "btt"),
+    "sourceList": ("source", "sdt"),
+    "destinationList": ("destination", "sdt"),
+}
+_SGTIN = re.compile(r"^urn:epc:id:sgtin:(\d{6,12})\.(\d{1,7})\.((?:%[0-9A-Fa-f]{2}|[!')(*+,.0-9:;=A-Za-z_-]){1,20})$")
 _LGTIN = re.compile(
     r"^urn:epc:class:lgtin:(\d{6,12})\.(\d{1,7})\.((?:%[0-9A-Fa-f]{2}|[!')(*+,.0-9:;=A-Za-z_-]){1,20})$"
 )
-_SGLN = re.compile(
-    r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.((?:%[0-9A-Fa-f]{2}|[!')(*+,.0-9:;=A-Za-z_-]){1,20})$"
-)
+_SGLN = re.compile(r"^urn:epc:id:sgln:(\d{6,12})\.(\d{0,6})\.((?:%[0-9A-Fa-f]{2}|[!')(*+,.0-9:;=A-Za-z_-]){1,20})$")
 
 
 def event_id(event: Mapping[str, Any], context: Mapping[str, str] | None = None) -> str:
@@ -112,7 +111,8 @@ def _standard(name: str, kind: str, value: Any) -> str:
 def _party_list(name: str, entries: list[Mapping[str, str]]) -> str:
     member, vocabulary = _LISTS[name]
     rendered = sorted(
-        f"type={canonical_value(cbv_web_uri(vocabulary, e['type']))}{member}={canonical_value(e[member])}"
+        (f"type={canonical_value(cbv_web_uri(vocabulary, e['type']))}" if "type" in e else "")
+        + f"{member}={canonical_value(e[member])}"
         for e in entries
     )
     return name + "".join(rendered)
@@ -192,8 +192,15 @@ def _check_digit(digits: str) -> int:
 
 
 def _dl_escape(text: str) -> str:
-    for char, code in (("!", "%21"), ("(", "%28"), (")", "%29"), ("*", "%2A"), ("+", "%2B"),
-                       (",", "%2C"), (":", "%3A")):
+    for char, code in (
+        ("!", "%21"),
+        ("(", "%28"),
+        (")", "%29"),
+        ("*", "%2A"),
+        ("+", "%2B"),
+        (",", "%2C"),
+        (":", "%3A"),
+    ):
         text = text.replace(char, code)
     return text
 

@@ -41,10 +41,13 @@ class _Facts:
     def of(cls, batch: GpuBatch) -> _Facts:
         clearance = batch.clearance
         return cls(
-            po_number=batch.po_number, supplier_id=batch.supplier_id, buyer_id=batch.buyer_id,
+            po_number=batch.po_number,
+            supplier_id=batch.supplier_id,
+            buyer_id=batch.buyer_id,
             authorization_id=clearance.get("authorization_id"),
             authorization_number=str(clearance.get("authorization_number", "")),
-            eccn=str(clearance.get("eccn", "")), consignee_id=clearance.get("consignee_id"),
+            eccn=str(clearance.get("eccn", "")),
+            consignee_id=clearance.get("consignee_id"),
             shipments={s.shipment_id: s.destination_site_id for s in batch.shipments.values()},
         )
 
@@ -116,8 +119,7 @@ class Translator:
     def _authorization(facts: _Facts) -> list[dict[str, str]]:
         if facts.authorization_id is None:
             return []
-        return [{"type": v.BTT_EXPORT_AUTHORIZATION,
-                 "bizTransaction": v.authorization_uri(facts.authorization_id)}]
+        return [{"type": v.BTT_EXPORT_AUTHORIZATION, "bizTransaction": v.authorization_uri(facts.authorization_id)}]
 
     # ------------------------------------------------------------------------------ events
     def _Ordered(self, e: GpuBatch.Ordered, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
@@ -205,9 +207,11 @@ class Translator:
             "disposition": "active",
             "epcList": [v.gpu_uri(s) for s in e.serials],
             "bizTransactionList": self._po(facts),
-            "ilmd": {v.ext("units"): [
-                {v.ext("serial"): s, v.ext("gpuUUID"): u} for s, u in zip(e.serials, e.gpu_uuids, strict=True)
-            ]},
+            "ilmd": {
+                v.ext("units"): [
+                    {v.ext("serial"): s, v.ext("gpuUUID"): u} for s, u in zip(e.serials, e.gpu_uuids, strict=True)
+                ]
+            },
         }
 
     def _Shipped(self, e: GpuBatch.Shipped, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
@@ -231,7 +235,8 @@ class Translator:
                 *self._authorization(facts),
             ],
             "sourceList": [{"type": "possessing_party", "source": v.party_uri(facts.supplier_id)}]
-            if facts.supplier_id is not None else [],
+            if facts.supplier_id is not None
+            else [],
             "destinationList": destinations,
             v.ext("shipmentID"): e.shipment_id,
             v.ext("destinationCountry"): e.destination_country,
@@ -259,7 +264,9 @@ class Translator:
             out["readPoint"] = {"id": v.site_uri(e.site_id)}
             out["bizLocation"] = {"id": v.site_uri(e.site_id)}
         out["bizTransactionList"] = [
-            *self._po(facts), {"type": "desadv", "bizTransaction": v.shipment_uri(e.shipment_id)}]
+            *self._po(facts),
+            {"type": "desadv", "bizTransaction": v.shipment_uri(e.shipment_id)},
+        ]
         destinations = [{"type": "possessing_party", "destination": v.party_uri(e.receiving_party_id)}]
         if e.site_id is not None:
             destinations.append({"type": "location", "destination": v.site_uri(e.site_id)})
@@ -296,9 +303,13 @@ class Translator:
             "type": "TransactionEvent",
             "action": "ADD",
             **self._what(batch_id, e.serials, e.quantity),
-            "bizTransactionList": [*self._po(facts), {
-                "type": v.BTT_ASSIGNMENT,
-                "bizTransaction": f"{v.ID_BASE}assignment/{batch_id}/{e.originator_version}"}],
+            "bizTransactionList": [
+                *self._po(facts),
+                {
+                    "type": v.BTT_ASSIGNMENT,
+                    "bizTransaction": f"{v.ID_BASE}assignment/{batch_id}/{e.originator_version}",
+                },
+            ],
             v.ext("assigneeID"): str(e.assignee_id),
             v.ext("purpose"): e.purpose,
         }
@@ -309,9 +320,10 @@ class Translator:
             "type": "TransactionEvent",
             "action": "ADD",
             **self._what(batch_id, e.serials, e.quantity),
-            "bizTransactionList": [*self._po(facts), {
-                "type": v.BTT_TRANSFER,
-                "bizTransaction": f"{v.ID_BASE}transfer/{batch_id}/{e.originator_version}"}],
+            "bizTransactionList": [
+                *self._po(facts),
+                {"type": v.BTT_TRANSFER, "bizTransaction": f"{v.ID_BASE}transfer/{batch_id}/{e.originator_version}"},
+            ],
             "sourceList": [{"type": "owning_party", "source": v.party_uri(UUID(o))} for o in owners],
             "destinationList": [{"type": "owning_party", "destination": v.party_uri(e.to_owner_id)}],
             v.ext("reason"): e.reason,
@@ -391,11 +403,12 @@ def partner_events(registry: Registry, party_id: UUID, after: int = 0) -> Iterat
     (one pass over the log to find the batches, one to translate their events)."""
     batches: set[UUID] = set()
     for _, stored in registry.iter_log(after=0):
-        if isinstance(stored, GpuBatch.Ordered | GpuBatch.SplitFrom) and party_id in (
-                stored.buyer_id, stored.supplier_id):
-            batches.add(stored.originator_id)
-        elif isinstance(stored, GpuBatch.ClearanceRequested) and party_id in (
-                stored.consignee_id, stored.end_user_id):
+        named: tuple[UUID, ...] = ()
+        if isinstance(stored, GpuBatch.Ordered | GpuBatch.SplitFrom):
+            named = (stored.buyer_id, stored.supplier_id)
+        elif isinstance(stored, GpuBatch.ClearanceRequested):
+            named = (stored.consignee_id, stored.end_user_id)
+        if party_id in named:
             batches.add(stored.originator_id)
     translator = Translator(registry)
     for _, stored in registry.iter_log(after=after):

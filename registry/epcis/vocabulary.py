@@ -36,27 +36,105 @@ CBV_URN = {
     "urn:epcglobal:cbv:sdt:": f"{CBV_WEB}SDT-",
     "urn:epcglobal:cbv:er:": f"{CBV_WEB}ER-",
 }
-BIZ_STEPS = frozenset({
-    "accepting", "arriving", "assembling", "collecting", "commissioning", "consigning",
-    "creating_class_instance", "cycle_counting", "decommissioning", "departing", "destroying",
-    "disassembling", "dispensing", "encoding", "entering_exiting", "holding", "inspecting",
-    "installing", "killing", "loading", "other", "packing", "picking", "receiving", "removing",
-    "repackaging", "repairing", "replacing", "reserving", "retail_selling", "shipping",
-    "staging_outbound", "stock_taking", "stocking", "storing", "transporting", "unloading",
-    "unpacking", "void_shipping", "sensor_reporting", "sampling",
-})
-DISPOSITIONS = frozenset({
-    "active", "container_closed", "damaged", "destroyed", "dispensed", "disposed", "encoded",
-    "expired", "in_progress", "in_transit", "inactive", "no_pedigree_match", "non_sellable_other",
-    "partially_dispensed", "recalled", "reserved", "retail_sold", "returned", "sellable_accessible",
-    "sellable_not_accessible", "stolen", "unknown", "available", "completeness_verified",
-    "completeness_inferred", "conformant", "container_open", "mismatch_instance", "mismatch_class",
-    "mismatch_quantity", "needs_replacement", "non_conformant", "unavailable",
-})
-BTT_TYPES = frozenset({
-    "bol", "cert", "desadv", "inv", "pedigree", "po", "poc", "prodorder", "recadv", "rma",
-    "testprd", "testres", "upevt",
-})
+BIZ_STEPS = frozenset(
+    {
+        "accepting",
+        "arriving",
+        "assembling",
+        "collecting",
+        "commissioning",
+        "consigning",
+        "creating_class_instance",
+        "cycle_counting",
+        "decommissioning",
+        "departing",
+        "destroying",
+        "disassembling",
+        "dispensing",
+        "encoding",
+        "entering_exiting",
+        "holding",
+        "inspecting",
+        "installing",
+        "killing",
+        "loading",
+        "other",
+        "packing",
+        "picking",
+        "receiving",
+        "removing",
+        "repackaging",
+        "repairing",
+        "replacing",
+        "reserving",
+        "retail_selling",
+        "shipping",
+        "staging_outbound",
+        "stock_taking",
+        "stocking",
+        "storing",
+        "transporting",
+        "unloading",
+        "unpacking",
+        "void_shipping",
+        "sensor_reporting",
+        "sampling",
+    }
+)
+DISPOSITIONS = frozenset(
+    {
+        "active",
+        "container_closed",
+        "damaged",
+        "destroyed",
+        "dispensed",
+        "disposed",
+        "encoded",
+        "expired",
+        "in_progress",
+        "in_transit",
+        "inactive",
+        "no_pedigree_match",
+        "non_sellable_other",
+        "partially_dispensed",
+        "recalled",
+        "reserved",
+        "retail_sold",
+        "returned",
+        "sellable_accessible",
+        "sellable_not_accessible",
+        "stolen",
+        "unknown",
+        "available",
+        "completeness_verified",
+        "completeness_inferred",
+        "conformant",
+        "container_open",
+        "mismatch_instance",
+        "mismatch_class",
+        "mismatch_quantity",
+        "needs_replacement",
+        "non_conformant",
+        "unavailable",
+    }
+)
+BTT_TYPES = frozenset(
+    {
+        "bol",
+        "cert",
+        "desadv",
+        "inv",
+        "pedigree",
+        "po",
+        "poc",
+        "prodorder",
+        "recadv",
+        "rma",
+        "testprd",
+        "testres",
+        "upevt",
+    }
+)
 SOURCE_DEST_TYPES = frozenset({"owning_party", "possessing_party", "location"})
 _WEB_PREFIX = {"bizStep": "BizStep-", "disposition": "Disp-", "btt": "BTT-", "sdt": "SDT-"}
 _TERMS = {"bizStep": BIZ_STEPS, "disposition": DISPOSITIONS, "btt": BTT_TYPES, "sdt": SOURCE_DEST_TYPES}
@@ -68,11 +146,11 @@ def cbv_term(kind: str, value: str) -> str:
     any other URI is returned unchanged (a private vocabulary)."""
     for urn, web in CBV_URN.items():
         if value.startswith(urn):
-            value = web + value[len(urn):]
+            value = web + value[len(urn) :]
             break
     web_prefix = CBV_WEB + _WEB_PREFIX[kind]
     if value.startswith(web_prefix):
-        return value[len(web_prefix):]
+        return value[len(web_prefix) :]
     return value
 
 
@@ -80,7 +158,7 @@ def cbv_web_uri(kind: str, value: str) -> str:
     """The CBV web vocabulary URI of a bare CBV term (what the event hash uses); URIs unchanged."""
     for urn, web in CBV_URN.items():
         if value.startswith(urn):
-            return web + value[len(urn):]
+            return web + value[len(urn) :]
     if value in _TERMS[kind]:
         return CBV_WEB + _WEB_PREFIX[kind] + value
     return value
@@ -131,9 +209,9 @@ def rma_uri(rma_number: str) -> str:
 def parse_private(kind: str, uri: str) -> str | None:
     """The key of a private URI of ``kind`` (``gpu``, ``site``, ...), or None if it is not one."""
     prefix = f"{ID_BASE}{kind}/"
-    if not uri.startswith(prefix) or "/" in uri[len(prefix):]:
+    if not uri.startswith(prefix) or "/" in uri[len(prefix) :]:
         return None
-    key = unquote(uri[len(prefix):])
+    key = unquote(uri[len(prefix) :])
     return key or None
 
 
