@@ -24,6 +24,8 @@ from registry.api.v1 import (
     commands_pb2_grpc,
     compliance_pb2,
     compliance_pb2_grpc,
+    epcis_pb2,
+    epcis_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
     queries_pb2,
@@ -39,6 +41,7 @@ from registry.server.commands import CommandServicer
 from registry.server.compliance import ComplianceServicer
 from registry.server.concurrency import Blocking, CommandLane, LogNotifier
 from registry.server.decoding import RequestDecodingInterceptor
+from registry.server.epcis import EpcisServicer
 from registry.server.events import EventServicer
 from registry.server.queries import QueryServicer
 from registry.server.reports import ReportServicer
@@ -49,6 +52,7 @@ API_SERVICES: tuple[str, ...] = (
     events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     compliance_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
     reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
+    epcis_pb2.DESCRIPTOR.services_by_name["EpcisService"].full_name,
 )
 
 
@@ -105,6 +109,8 @@ class ApiServer:
                                commands=self._commands), server)
         reports_pb2_grpc.add_ReportServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ReportServicer(self.registry, self._blocking, self.read_models), server)
+        epcis_pb2_grpc.add_EpcisServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            EpcisServicer(self.registry, self._blocking, self._commands, self._notifier), server)
         self._health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
