@@ -8,6 +8,7 @@ import typer
 
 from projections.cli import projections_app
 from registry.config import Settings
+from registry.epcis.cli import epcis_app
 from registry.reports.cli import report_app
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ db_app = typer.Typer(help="Event store administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(report_app, name="report")
+app.add_typer(epcis_app, name="epcis")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -78,6 +80,12 @@ def serve(
         str | None,
         typer.Option("--log-level", envvar="GPUREG_LOG_LEVEL", show_default=False, help="default INFO"),
     ] = None,
+    epcis_port: Annotated[
+        int | None,
+        typer.Option("--epcis-port", envvar="GPUREG_EPCIS_PORT", show_default=False,
+                     help="also serve the EPCIS 2.0 REST binding (POST /capture, GET /events) on this "
+                          "port of the listen host (0 picks a free one; default: off)"),
+    ] = None,
 ) -> None:
     """Serve the gRPC API (commands, queries, event subscriptions, health, reflection) until
     SIGTERM or SIGINT, then drain in-flight calls and exit."""
@@ -98,7 +106,13 @@ def serve(
     server = build_server(settings)
     tune_for_serving()
     try:
-        asyncio.run(run_until_signalled(server, typer.echo))
+        if epcis_port is None:
+            asyncio.run(run_until_signalled(server, typer.echo))
+        else:
+            from registry.bootstrap import build_epcis_http
+            from registry.epcis.http import serve_with_grpc
+
+            asyncio.run(serve_with_grpc(server, build_epcis_http(server, epcis_port), typer.echo))
     finally:
         server.registry.close()
 

@@ -399,8 +399,13 @@ def log_events(registry: Registry, after: int = 0, stop: int | None = None) -> I
 
 
 def partner_events(registry: Registry, party_id: UUID, after: int = 0) -> Iterator[Event]:
-    """The events of every batch the party ordered, supplied, is consignee or end user of
-    (one pass over the log to find the batches, one to translate their events)."""
+    """The events of every batch the party ordered, supplied, is consignee or end user of."""
+    return (e for _, e in partner_log_events(registry, party_id, after))
+
+
+def partner_log_events(registry: Registry, party_id: UUID, after: int = 0) -> Iterator[tuple[int, Event]]:
+    """:func:`partner_events` with log positions (one pass over the log to find the batches, one
+    to translate their events after ``after``)."""
     batches: set[UUID] = set()
     for _, stored in registry.iter_log(after=0):
         named: tuple[UUID, ...] = ()
@@ -411,11 +416,11 @@ def partner_events(registry: Registry, party_id: UUID, after: int = 0) -> Iterat
         if party_id in named:
             batches.add(stored.originator_id)
     translator = Translator(registry)
-    for _, stored in registry.iter_log(after=after):
+    for position, stored in registry.iter_log(after=after):
         if getattr(stored, "originator_id", None) in batches:
             out = translator.translate(stored)
             if out is not None:
-                yield out
+                yield position, out
 
 
 # -------------------------------------------------------------------------------- documents
