@@ -159,18 +159,25 @@ def canonical_time(text: str) -> str:
     return when.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
+_NUMBER_START = frozenset("0123456789+-.iInN \t\n\r\f\v")  # what float() can start with
+
+
 def canonical_value(text: str) -> str:
     """CBV URNs to web URIs, numbers canonical, GS1 EPC URIs to canonical Digital Link URIs."""
-    for urn, web in (
-        ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-"),
-        ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-"),
-        ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-"),
-        ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-"),
-        ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"),
-    ):
-        text = text.replace(urn, web)
-    text = _canonical_number(text)
-    return _digital_link(text) or text
+    if "urn:epcglobal:cbv:" in text:
+        for urn, web in (
+            ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-"),
+            ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-"),
+            ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-"),
+            ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-"),
+            ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"),
+        ):
+            text = text.replace(urn, web)
+    if text[:1] in _NUMBER_START:
+        text = _canonical_number(text)
+    if text.startswith("urn:epc:"):
+        return _digital_link(text) or text
+    return text
 
 
 def _canonical_number(text: str) -> str:

@@ -10,6 +10,7 @@ authorization, clearance, rack, host, ...) are extension fields in the project's
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 from urllib.parse import quote, unquote
@@ -169,8 +170,11 @@ def ext(name: str) -> str:
     return f"{PREFIX}:{name}"
 
 
+_PLAIN = re.compile(r"^[A-Za-z0-9._~-]+$")  # needs no percent-encoding
+
+
 def _uri(kind: str, key: str) -> str:
-    return f"{ID_BASE}{kind}/{quote(key, safe='')}"
+    return f"{ID_BASE}{kind}/{key if _PLAIN.match(key) else quote(key, safe='')}"
 
 
 def gpu_uri(serial: str) -> str:
