@@ -86,4 +86,4 @@ def build_epcis_http(server: ApiServer, port: int) -> EpcisHttpServer:
     lane = CommandLane(1, server.durability.durable if server.durability is not None else None)
     app = build_app(server.registry, header_actor(settings.default_actor), run_command=lane)
     host = settings.listen.rsplit(":", 1)[0].strip("[]") or "127.0.0.1"
-    return EpcisHttpServer(app, host, port)
+    return EpcisHttpServer(app, host, port, on_stop=lane.shutdown)

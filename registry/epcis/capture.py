@@ -550,6 +550,7 @@ class _Shadow:
         self._actor = actor
         self._batches: dict[UUID, GpuBatch | None] = {}
         self._serials: dict[str, UUID] = {}
+        self._known: set[tuple[str, UUID]] = set()  # references found (loaded once per document)
 
     def exists(self, batch_id: UUID) -> bool:
         return self._get(batch_id) is not None
@@ -678,10 +679,13 @@ class _Shadow:
             self._serials[s] = batch.id
 
     def _reference(self, kind: str, ident: UUID, field_: str) -> None:
+        if (kind, ident) in self._known:
+            return
         try:
             self._registry.get(kind, ident)
         except NotFound:
             raise _Refused(field_, f"rule reference-exists: {kind} {ident} not found") from None
+        self._known.add((kind, ident))
 
 
 # ------------------------------------------------------------------------------- field readers

@@ -302,8 +302,9 @@ class _QuietServer(uvicorn.Server):
 class EpcisHttpServer:
     """The REST binding on ``host:port`` (port 0 picks a free one), in the running event loop."""
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(self, app: Starlette, host: str, port: int, on_stop: Callable[[], None] | None = None) -> None:
         self._app = app
+        self._on_stop = on_stop
         self._host = host
         self._port = port
         self._server: _QuietServer | None = None
@@ -340,6 +341,8 @@ class EpcisHttpServer:
         self._server.should_exit = True
         await self._task
         self._server = None
+        if self._on_stop is not None:
+            self._on_stop()
 
 
 async def serve_with_grpc(grpc_server: Any, http: EpcisHttpServer, say: Callable[[str], None]) -> None:
