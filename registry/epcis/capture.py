@@ -457,11 +457,14 @@ class Capture:
         transactions: list[tuple[str, str]],
     ) -> _Plan:
         sites = _locations(e.get("destinationList"), "destinationList", "destination")
+        country = _text(e, "destinationCountry")
+        if not country and sites:  # the destination site's country
+            country = str(getattr(shadow.site(sites[0]), "country", ""))
         extra = {
             "shipment_id": _shipment(e, transactions),
             "carrier_id": _uuid_ext(e, "carrierID") if v.ext("carrierID") in e else None,
             "origin": _text(e, "origin"),
-            "destination_country": _text(e, "destinationCountry"),
+            "destination_country": country,
             "destination_site_id": sites[0] if sites else None,
             "itn": _text(e, "itn"),
         }
@@ -477,11 +480,16 @@ class Capture:
         transactions: list[tuple[str, str]],
     ) -> _Plan:
         receivers = _parties(e.get("destinationList"), "destinationList", "destination", "possessing_party")
+        location = e.get("bizLocation") or e.get("readPoint")
+        if not receivers and location:  # received by the operator of the site it was received at
+            operator = getattr(shadow.site(_site(location, "bizLocation.id")), "operator_id", None)
+            receivers = [operator] if isinstance(operator, UUID) else []
         if len(receivers) != 1:
             raise _Refused(
-                "destinationList", "rule receiver-named: a receipt names one possessing_party (who received)"
+                "destinationList",
+                "rule receiver-named: a receipt names one possessing_party (who received), "
+                "or a bizLocation site whose operator received",
             )
-        location = e.get("bizLocation") or e.get("readPoint")
         extra = {
             "shipment_id": _shipment(e, transactions),
             "receiving_party_id": receivers[0],
@@ -562,6 +570,13 @@ class _Shadow:
             except NotFound:
                 self._batches[batch_id] = None
         return self._batches[batch_id]
+
+    def site(self, site_id: UUID) -> Any:
+        """The site (NotFound: refused naming the reference)."""
+        try:
+            return self._registry.get("site", site_id)
+        except NotFound:
+            raise _Refused("bizLocation.id", f"rule reference-exists: site {site_id} not found") from None
 
     def owners(self, serials: Sequence[str]) -> dict[str, UUID]:
         found = {s: self._serials[s] for s in serials if s in self._serials}

@@ -352,3 +352,41 @@ def test_gs1s_example_documents_are_refused_event_by_event_with_the_reason(fresh
         assert error.event_id == event.get("eventID", error.event_id)
         assert error.field and error.rule
         assert error.rule.startswith("rule "), error
+
+
+def test_partners_hand_written_shipment_receipt_and_installation_are_captured(registry: Registry, world: World) -> None:
+    """As an exporter's and a data centre's own systems would write them: GPU and site URIs, a
+    despatch advice, CBV terms bare or as web vocabulary URIs, no registry extension fields at all."""
+    batch = world.order(quantity=4)
+    world.clear(batch, quantity=4)
+    serials = world.serials(batch, n=4)
+    gpus = [f"https://id.gpureg.example/gpu/{s}" for s in serials]
+    site = f"https://id.gpureg.example/site/{world.site}"
+    desadv = [{"type": "desadv", "bizTransaction": "https://id.gpureg.example/shipment/ASN-9"}]
+    common = {"type": "ObjectEvent", "action": "OBSERVE", "epcList": gpus, "bizTransactionList": desadv}
+    doc = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-20T00:00:00Z",
+        "epcisBody": {"eventList": [
+            {**common, "eventTime": "2026-03-10T08:00:00-07:00", "eventTimeZoneOffset": "-07:00",
+             "bizStep": "shipping", "disposition": "https://ref.gs1.org/cbv/Disp-in_transit",
+             "destinationList": [{"type": "location", "destination": site}]},
+            {**common, "eventTime": "2026-03-15T10:00:00+09:00", "eventTimeZoneOffset": "+09:00",
+             "bizStep": "receiving", "disposition": "in_progress", "bizLocation": {"id": site}},
+            {**common, "eventTime": "2026-03-18T10:00:00+09:00", "eventTimeZoneOffset": "+09:00",
+             "bizStep": "https://ref.gs1.org/cbv/BizStep-installing", "bizLocation": {"id": site},
+             "bizTransactionList": []},
+        ]},
+    }
+    assert schema_errors(doc) == []
+
+    result = Capture(registry).capture("wms@samsung", doc)
+
+    assert result.errors == [] and [o.command for o in result.outcomes] == ["ship", "receive", "install"]
+    state = registry.get_batch(batch)
+    assert state.shipments["ASN-9"].destination_country == "KR"  # the destination site's country
+    assert {u.stage for u in state.units.values()} == {"installed"}
+    assert all(u.site == world.site.hex for u in state.units.values())
+    received = [e for e in registry.history(batch, limit=100) if isinstance(e, GpuBatch.Received)]
+    assert received[0].receiving_party_id == world.samsung  # the site's operator
+    assert received[0].occurred_at == datetime(2026, 3, 15, 1, 0, tzinfo=UTC)
