@@ -21,6 +21,7 @@ after a fix resumes where it stopped, idempotently).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -210,9 +211,22 @@ class Capture:
         return result
 
     def _handled(self, plan: _Plan) -> bool:
-        """Whether the event's request was handled before (its request record is stored)."""
-        record = RequestRecord.id_for(plan.command.request_id)
-        return bool(self._registry.recorder.select_events(record, limit=1))
+        """Whether the event was captured before (its request record is stored); refused when that
+        eventID was captured with another content (the command's fingerprint, as the registry
+        computes it for every request id, differs)."""
+        record_id = RequestRecord.id_for(plan.command.request_id)
+        if not self._registry.recorder.select_events(record_id, limit=1):
+            return False
+        record: object = self._registry.repository.get(record_id)
+        command = type(plan.command).__name__  # the registry names each command by its model
+        fingerprint = hashlib.sha256(f"{command}\n{plan.command.fingerprint_payload()}".encode()).hexdigest()
+        if getattr(record, "command", None) != command or getattr(record, "fingerprint", None) != fingerprint:
+            raise _Refused(
+                "eventID",
+                "rule idempotency-key: this eventID was captured before with another content; "
+                "a changed event needs a new eventID",
+            )
+        return True
 
     # ------------------------------------------------------------------------------ mapping
     @staticmethod

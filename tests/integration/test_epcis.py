@@ -390,3 +390,22 @@ def test_partners_hand_written_shipment_receipt_and_installation_are_captured(re
     received = [e for e in registry.history(batch, limit=100) if isinstance(e, GpuBatch.Received)]
     assert received[0].receiving_party_id == world.samsung  # the site's operator
     assert received[0].occurred_at == datetime(2026, 3, 15, 1, 0, tzinfo=UTC)
+
+
+def test_an_event_captured_again_with_another_content_under_the_same_event_id_is_refused_before_writing(
+    registry: Registry, world: World, fresh: Registry
+) -> None:
+    a, _ = full_history(world)
+    copy_reference_data(registry, fresh)
+    events = list(batch_events(registry, a))
+    assert Capture(fresh).capture("dc@samsung", document(events[:4], NOW)).accepted
+    assert events[3]["bizStep"] == "commissioning"
+    units = [dict(u) for u in events[3]["ilmd"]["gpureg:units"]]
+    units[0]["gpureg:gpuUUID"] = "GPU-00000000-edited"
+    changed = {**events[3], "ilmd": {"gpureg:units": units}}  # same eventID, another GPU UUID
+    head = fresh.head()
+
+    refused = Capture(fresh).capture("dc@samsung", document([*events[:3], changed, *events[4:6]], NOW))
+
+    assert [(e.index, e.field) for e in refused.errors] == [(3, "eventID")]
+    assert "idempotency-key" in refused.errors[0].rule and fresh.head() == head
