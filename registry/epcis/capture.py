@@ -449,11 +449,13 @@ class Capture:
         uuids: dict[str, str] = {}
         units = (e.get("ilmd") or {}).get(v.ext("units")) or []
         for i, unit in enumerate(units if isinstance(units, list) else []):
-            if isinstance(unit, Mapping) and v.ext("serial") in unit:
-                uuids[str(unit[v.ext("serial")])] = str(unit.get(v.ext("gpuUUID"), ""))
+            serial = v.parse_private("gpu", str(unit.get(v.ext("gpu"), ""))) if isinstance(unit, Mapping) else None
+            if serial is not None:
+                uuids[serial] = str(unit.get(v.ext("gpuUUID"), ""))
             else:
                 raise _Refused(
-                    f"ilmd.{v.ext('units')}[{i}]", "rule unit-identity: an object with gpureg:serial and gpureg:gpuUUID"
+                    f"ilmd.{v.ext('units')}[{i}]",
+                    "rule unit-identity: an object with gpureg:gpu (a GPU URI of this registry) and gpureg:gpuUUID",
                 )
         cmd = _parse(
             c.RegisterSerials,

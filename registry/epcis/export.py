@@ -209,7 +209,8 @@ class Translator:
             "bizTransactionList": self._po(facts),
             "ilmd": {
                 v.ext("units"): [
-                    {v.ext("serial"): s, v.ext("gpuUUID"): u} for s, u in zip(e.serials, e.gpu_uuids, strict=True)
+                    {v.ext("gpu"): v.gpu_uri(s), v.ext("gpuUUID"): u}
+                    for s, u in zip(e.serials, e.gpu_uuids, strict=True)
                 ]
             },
         }
