@@ -7,7 +7,9 @@ and on PostgreSQL (127.0.0.1:5432, database ``test``, a fresh schema dropped aft
    caught up; serials registered per second; the server's resident memory once loaded;
 2. a subscriber catching up on the whole log (``SubscribeEvents`` from 0);
 3. the full compliance report (``gpureg report compliance``; a proxy while it does not exist);
-4. rebuilding every projection from the whole log (its own process);
+4. rebuilding every projection from the whole log (its own process); then the EPCIS 2.0 export of
+   the whole log and its capture into a fresh store with the same reference data (events/s, its
+   own process: bench/epcis_worker.py);
 5. command throughput and latency at 1, 16 and 64 concurrent clients (each on its own batches);
 6. a dedicated serial-registration rate (2,048 serials per command, as the demo sends them);
 7. append-to-projection lag at a steady 1,000 commands/s offered (open loop), and at half the
@@ -295,6 +297,22 @@ def measure_rebuild(url: str) -> dict[str, Any]:
     return result
 
 
+def measure_epcis(url: str, scale: float, workdir: Path) -> dict[str, Any]:
+    """EPCIS 2.0 export of the whole log and its capture into a fresh store (bench/epcis_worker.py)."""
+    work = workdir / f"epcis-{uuid4().hex[:8]}"
+    work.mkdir()
+    run = run_measured([sys.executable, "-m", "bench.epcis_worker", url, str(scale), str(work)], cwd=REPO)
+    line = next((ln for ln in run.output.splitlines() if ln.startswith("RESULT ")), None)
+    if run.returncode != 0 or line is None:
+        raise RuntimeError(f"EPCIS worker failed ({run.returncode}):\n{run.output[-2000:]}")
+    data: dict[str, Any] = json.loads(line[len("RESULT "):])
+    data["peak_rss_mb"] = run.peak_rss_mb
+    say(f"  exported {data['events']:,} events ({data['bytes'] / 2**20:.1f} MiB, {data['units']:,} GPUs named) in "
+        f"{data['export_seconds']:.2f} s: {fmt(data['export_events_per_s'])} events/s; captured them into a fresh "
+        f"store in {data['capture_seconds']:.2f} s: {fmt(data['capture_events_per_s'])} events/s")
+    return data
+
+
 def measure_report(url: str, target: str, pid: int, workdir: Path) -> dict[str, Any]:
     r = run_report_command(url, workdir / "compliance.html") if report_command_exists() else run_proxy(target, pid)
     say(f"  compliance report \\[{r.kind}]: {r.seconds:.2f} s, peak {fmt(r.peak_mb)} MiB"
@@ -365,6 +383,12 @@ def run_store(kind: str, params: Params, workdir: Path, run_tag: str, out: dict[
                     say(f"  [red]reports failed[/red]: {e}")
             say("projection rebuild (own process, the server idle)")
             out["rebuild"] = measure_rebuild(url)
+            say("EPCIS 2.0 export of the whole log, and its capture into a fresh store (own process)")
+            try:
+                out["epcis"] = measure_epcis(url, scale, workdir)
+            except Exception as e:
+                out["epcis"] = {"error": f"{type(e).__name__}: {e}"}
+                say(f"  [red]EPCIS phase failed[/red]: {e}")
             if kind == "sqlite":
                 say("gpureg journal verify over the whole demo store")
                 out["journal_verify"] = bench_journal.measure_verify(url)
@@ -479,6 +503,13 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
             add(store, f"lag p99 @ {fmt(offered)}/s offered", lag["lag"]["p99_ms"], "ms", "", None,
                 "<= 50 ms @ 1,000/s" if at_target else "",
                 (lag["lag"]["p99_ms"] <= 50 and lag["achieved_rate"] >= 0.95 * offered) if at_target else None, note)
+        ep = data.get("epcis")
+        if ep and "export_events_per_s" in ep:
+            add(store, "EPCIS export, whole log", ep["export_events_per_s"], "events/s", "raw scan+decode", scan,
+                "", None, f"{ep['events']:,} events, {ep['units']:,} GPUs named, {ep['bytes'] / 2**20:.1f} MiB")
+            add(store, "EPCIS capture into a fresh store", ep["capture_events_per_s"], "events/s",
+                "demo: events written/s", (demo or {}).get("events_per_s"), "", None,
+                "SQLite target; checked whole, then one command per event")
         st = data.get("stream")
         if st:
             add(store, "subscription catch-up", st["events_per_s"], "events/s", "raw scan+decode", scan,

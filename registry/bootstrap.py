@@ -12,6 +12,7 @@ from registry.infrastructure.store import ensure_postgres_schema, event_store_en
 
 if TYPE_CHECKING:
     from projections.read_side import ReadSide
+    from registry.epcis.http import EpcisHttpServer
     from registry.infrastructure.durability import WalSync
     from registry.journal.service import Journal
     from registry.server.app import ApiServer
@@ -82,3 +83,18 @@ def build_journal(settings: Settings, registry: Registry) -> Journal:
     old = [Verifier.parse(k) for k in settings.journal_public_keys.split(",") if k.strip()]
     witnesses = [Verifier.parse(k) for k in settings.journal_witness_keys.split(",") if k.strip()]
     return Journal(registry.recorder, signer=signer, log_keys=old, witness_keys=witnesses)
+def build_epcis_http(server: ApiServer, port: int) -> EpcisHttpServer:
+    """The EPCIS 2.0 REST binding for ``server``'s registry on its listen host and ``port``.
+
+    Captures run on a command lane of their own that shares the server's durability (on a SQLite
+    file, an answer only after the WAL fsync); the caller's identity comes from the same seam as
+    gRPC's (registry.epcis.http.header_actor until authentication replaces it).
+    """
+    from registry.epcis.http import EpcisHttpServer, build_app, header_actor
+    from registry.server.concurrency import CommandLane
+
+    settings = server.settings
+    lane = CommandLane(1, server.durability.durable if server.durability is not None else None)
+    app = build_app(server.registry, header_actor(settings.default_actor), run_command=lane)
+    host = settings.listen.rsplit(":", 1)[0].strip("[]") or "127.0.0.1"
+    return EpcisHttpServer(app, host, port, on_stop=lane.shutdown)

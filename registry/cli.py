@@ -8,6 +8,7 @@ import typer
 
 from projections.cli import projections_app
 from registry.config import Settings
+from registry.epcis.cli import epcis_app
 from registry.journal.cli import journal_app
 from registry.reports.cli import report_app
 from registry.security.cli import certs_app, tokens_app
@@ -24,6 +25,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(journal_app, name="journal")
 app.add_typer(certs_app, name="certs")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(epcis_app, name="epcis")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -97,6 +99,12 @@ def serve(
     revocation_file: Annotated[str | None, typer.Option(
         "--revocation-file", envvar="GPUREG_REVOCATION_FILE", show_default=False,
         help="revoked token ids and cert:<serial> lines (re-read on change)")] = None,
+    epcis_port: Annotated[
+        int | None,
+        typer.Option("--epcis-port", envvar="GPUREG_EPCIS_PORT", show_default=False,
+                     help="also serve the EPCIS 2.0 REST binding (POST /capture, GET /events) on this "
+                          "port of the listen host (0 picks a free one; default: off)"),
+    ] = None,
 ) -> None:
     """Serve the gRPC API (commands, queries, event subscriptions, health, reflection) until
     SIGTERM or SIGINT, then drain in-flight calls and exit."""
@@ -125,7 +133,13 @@ def serve(
         raise typer.Exit(2) from None
     tune_for_serving()
     try:
-        asyncio.run(run_until_signalled(server, typer.echo))
+        if epcis_port is None:
+            asyncio.run(run_until_signalled(server, typer.echo))
+        else:
+            from registry.bootstrap import build_epcis_http
+            from registry.epcis.http import serve_with_grpc
+
+            asyncio.run(serve_with_grpc(server, build_epcis_http(server, epcis_port), typer.echo))
     finally:
         server.registry.close()
 

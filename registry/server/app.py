@@ -25,6 +25,8 @@ from registry.api.v1 import (
     commands_pb2_grpc,
     compliance_pb2,
     compliance_pb2_grpc,
+    epcis_pb2,
+    epcis_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
     journal_pb2,
@@ -44,6 +46,7 @@ from registry.server.commands import CommandServicer
 from registry.server.compliance import ComplianceServicer
 from registry.server.concurrency import Blocking, CommandLane, LogNotifier
 from registry.server.decoding import RequestDecodingInterceptor
+from registry.server.epcis import EpcisServicer
 from registry.server.events import EventServicer
 from registry.server.journal import JournalServicer
 from registry.server.queries import QueryServicer
@@ -59,6 +62,7 @@ API_SERVICES: tuple[str, ...] = (
     compliance_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
     reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
     journal_pb2.DESCRIPTOR.services_by_name["JournalService"].full_name,
+    epcis_pb2.DESCRIPTOR.services_by_name["EpcisService"].full_name,
 )
 
 
@@ -155,6 +159,8 @@ class ApiServer:
             self._start_journal(self.journal)
             journal_pb2_grpc.add_JournalServiceServicer_to_server(  # type: ignore[no-untyped-call]
                 JournalServicer(self.journal, self._blocking), server)
+        epcis_pb2_grpc.add_EpcisServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            EpcisServicer(self.registry, self._blocking, self._commands, self._notifier), server)
         self._health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

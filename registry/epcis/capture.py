@@ -1,0 +1,875 @@
+"""EPCIS 2.0 capture: a document's events turned into registry commands (docs/epcis.md).
+
+A document is handled in two passes:
+
+1. **Check.** Every event is mapped to one command (by its type, action, bizStep, disposition and
+   business transactions; :data:`SUPPORTED` lists the kinds) and the command is parsed; batches,
+   serials, sites and parties it names are resolved; then the batch commands are decided in
+   order on in-memory copies of the batches (the domain's own rules, so the third event of a
+   document sees what the first two did). Every event's problem is collected as a
+   :class:`EventError` naming the event's index and eventID, the field and the rule.
+2. **Write.** Only when no event was refused (or in per-event mode, for the events that passed)
+   the commands run one by one under the caller's identity. Each command's ``request_id`` is
+   ``epcis:`` + the eventID (the GS1 event hash when the event has none), so capturing the same
+   document again writes nothing and answers each event as ``replayed``.
+
+The registry's own export-control decisions (authorization coverage, screening, headquarters
+rule) are taken in pass 2 only, by the application; a refusal there stops a whole-document
+capture at that event and reports the events already written (capturing the document again
+after a fix resumes where it stopped, idempotently).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID, uuid4
+
+from registry.application import commands as c
+from registry.application.service import Registry
+from registry.domain.base import Context
+from registry.domain.batch import GpuBatch
+from registry.domain.claims import RequestRecord
+from registry.domain.errors import (
+    AlreadyExists,
+    ComplianceRefusal,
+    IllegalTransition,
+    InvalidField,
+    InvariantViolation,
+    NotFound,
+    RegistryError,
+)
+from registry.epcis import vocabulary as v
+from registry.epcis.event_hash import event_id as hash_event_id
+
+#: The event kinds capture turns into commands: (type, action, bizStep, disposition) -> command.
+SUPPORTED = (
+    "TransactionEvent ADD bizStep=accepting with a po and gpureg order fields -> place_order",
+    "TransactionEvent with gpureg:clearance requested/granted (ADD) or denied/revoked (DELETE) "
+    "-> request/grant/deny/revoke clearance",
+    "ObjectEvent ADD bizStep=commissioning -> register_serials",
+    "ObjectEvent OBSERVE bizStep=shipping (disposition in_transit) -> ship",
+    "ObjectEvent OBSERVE bizStep=receiving -> receive",
+    "ObjectEvent OBSERVE bizStep=installing -> install",
+    "TransactionEvent ADD with an assignment transaction -> assign",
+    "TransactionEvent ADD with a transfer transaction -> transfer",
+    "ObjectEvent OBSERVE bizStep=shipping disposition=returned with an rma transaction -> return_for_rma",
+    "ObjectEvent OBSERVE disposition=stolen, or disposition=unknown without bizStep -> report_lost",
+    "ObjectEvent DELETE bizStep=decommissioning -> decommission",
+)
+MAX_EVENTS = 10_000
+
+
+@dataclass(frozen=True)
+class EventError:
+    """Why one event of a document was refused."""
+
+    index: int
+    event_id: str
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"eventList[{self.index}] ({self.event_id or 'no eventID'}): {self.field}: {self.rule}"
+
+
+@dataclass
+class EventOutcome:
+    index: int
+    event_id: str
+    command: str
+    status: str  # "written", "replayed", "refused", "not_written"
+    batch_id: UUID | None = None
+    position: int = 0
+    error: EventError | None = None
+
+
+@dataclass
+class CaptureResult:
+    """``accepted``: every event was written (or had been before). ``errors`` name each refusal."""
+
+    outcomes: list[EventOutcome] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[EventError]:
+        return [o.error for o in self.outcomes if o.error is not None]
+
+    @property
+    def accepted(self) -> bool:
+        return all(o.status in ("written", "replayed") for o in self.outcomes)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            out[o.status] = out.get(o.status, 0) + 1
+        return out
+
+
+class _Refused(Exception):
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+@dataclass
+class _Plan:
+    index: int
+    event_id: str
+    method: str
+    command: c.Command
+    batch_id: UUID | None
+
+
+def _error_of(exc: Exception, command: str) -> tuple[str, str]:
+    """(field, rule) of a refusal raised by the registry."""
+    if isinstance(exc, _Refused):
+        return exc.field, exc.rule
+    if isinstance(exc, InvalidField):
+        field_, rule = exc.violations[0]
+        rest = "; ".join(f"{f}: {r}" for f, r in exc.violations[1:])
+        return f"{command}.{field_}", f"rule valid-field: {rule}" + (f" (also {rest})" if rest else "")
+    if isinstance(exc, InvariantViolation | ComplianceRefusal):
+        return command, f"rule {exc.rule}: {exc.detail}"
+    if isinstance(exc, IllegalTransition):
+        return command, f"rule state-transition: {exc}"
+    if isinstance(exc, NotFound):
+        return command, f"rule reference-exists: {exc}"
+    return command, f"rule {type(exc).__name__}: {exc}"
+
+
+class Capture:
+    """Capture EPCIS documents into one registry, under the caller's identity."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def capture(self, actor: str, document: Mapping[str, Any], per_event: bool = False) -> CaptureResult:
+        events = self._event_list(document)
+        prefixes = _prefixes(document.get("@context"))
+        result = CaptureResult()
+        plans: list[_Plan | None] = []
+        shadow = _Shadow(self._registry, actor)
+        for index, event in enumerate(events):
+            eid = str(event.get("eventID", "")) if isinstance(event, Mapping) else ""
+            method = "event"
+            try:
+                if not isinstance(event, Mapping):
+                    raise _Refused("(event)", "rule event-object: an event is a JSON object")
+                if not isinstance(event.get("type"), str):
+                    raise _Refused("type", "rule required: every event names its type")
+                if not eid:
+                    try:
+                        eid = hash_event_id(event, prefixes)
+                    except (KeyError, TypeError, ValueError, AttributeError):
+                        raise _Refused(
+                            "(event)", "rule event-hash: the event is too malformed to hash (and has no eventID)"
+                        ) from None
+                plan = self._plan(index, eid, event, shadow)
+                method = plan.method
+                if not self._handled(plan):  # a repeat is answered from its request record
+                    shadow.decide(plan)
+                plans.append(plan)
+                result.outcomes.append(EventOutcome(index, eid, plan.method, "not_written", plan.batch_id))
+            except (_Refused, RegistryError, ValueError, KeyError, TypeError) as exc:
+                field_, rule = _error_of(exc, method)
+                if isinstance(exc, KeyError | TypeError | ValueError):
+                    field_, rule = "(event)", f"malformed event: {type(exc).__name__} {exc}"
+                plans.append(None)
+                result.outcomes.append(
+                    EventOutcome(
+                        index,
+                        eid,
+                        method if method != "event" else "",
+                        "refused",
+                        None,
+                        0,
+                        EventError(index, eid, field_, rule),
+                    )
+                )
+        if result.errors and not per_event:
+            return result
+        for planned, outcome in zip(plans, result.outcomes, strict=True):
+            if planned is None:
+                continue
+            try:
+                done = getattr(self._registry, planned.method)(actor, planned.command)
+            except RegistryError as exc:
+                field_, rule = _error_of(exc, planned.method)
+                outcome.status = "refused"
+                outcome.error = EventError(planned.index, planned.event_id, field_, rule)
+                if not per_event:
+                    break
+                continue
+            outcome.status = "replayed" if done.replayed else "written"
+            outcome.batch_id = done.aggregate_id
+            outcome.position = done.position
+        return result
+
+    def _handled(self, plan: _Plan) -> bool:
+        """Whether the event was captured before (its request record is stored); refused when that
+        eventID was captured with another content (the command's fingerprint, as the registry
+        computes it for every request id, differs)."""
+        record_id = RequestRecord.id_for(plan.command.request_id)
+        if not self._registry.recorder.select_events(record_id, limit=1):
+            return False
+        record: object = self._registry.repository.get(record_id)
+        command = type(plan.command).__name__  # the registry names each command by its model
+        fingerprint = hashlib.sha256(f"{command}\n{plan.command.fingerprint_payload()}".encode()).hexdigest()
+        if getattr(record, "command", None) != command or getattr(record, "fingerprint", None) != fingerprint:
+            raise _Refused(
+                "eventID",
+                "rule idempotency-key: this eventID was captured before with another content; "
+                "a changed event needs a new eventID",
+            )
+        return True
+
+    # ------------------------------------------------------------------------------ mapping
+    @staticmethod
+    def _event_list(document: Mapping[str, Any]) -> list[Any]:
+        if document.get("type") != "EPCISDocument":
+            raise InvalidField.one("type", "rule document-type: must be EPCISDocument")
+        body = document.get("epcisBody")
+        if not isinstance(body, Mapping):
+            raise InvalidField.one("epcisBody", "rule required: an EPCISDocument has an epcisBody object")
+        if "eventList" in body:
+            events = body["eventList"]
+        elif "event" in body:
+            events = [body["event"]]
+        else:
+            raise InvalidField.one("epcisBody.eventList", "rule required: the events to capture")
+        if not isinstance(events, list):
+            raise InvalidField.one("epcisBody.eventList", "rule array: must be an array")
+        if len(events) > MAX_EVENTS:
+            raise InvalidField.one("epcisBody.eventList", f"at most {MAX_EVENTS} events per document")
+        return events
+
+    def _plan(self, index: int, eid: str, e: Mapping[str, Any], shadow: _Shadow) -> _Plan:
+        kind = e.get("type")
+        action = e.get("action")
+        if "eventTime" not in e:
+            raise _Refused("eventTime", "rule required: every event has an eventTime")
+        try:
+            occurred = datetime.fromisoformat(str(e["eventTime"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise _Refused("eventTime", "rule date-time: an ISO 8601 date-time with offset") from None
+        if occurred.tzinfo is None:
+            raise _Refused("eventTime", "rule date-time: needs a time zone offset")
+        step = v.cbv_term("bizStep", str(e.get("bizStep", "")))
+        disposition = v.cbv_term("disposition", str(e.get("disposition", "")))
+        transactions = _transactions(e)
+        base: dict[str, Any] = {"request_id": f"epcis:{eid}"[:200], "occurred_at": occurred}
+        if kind == "ObjectEvent":
+            if action == "ADD" and step == "commissioning":
+                return self._commissioning(index, eid, e, base, shadow)
+            if action == "OBSERVE" and step == "shipping" and disposition == "returned":
+                return self._movement(
+                    index,
+                    eid,
+                    e,
+                    base,
+                    shadow,
+                    "return_for_rma",
+                    c.ReturnForRma,
+                    {"rma_number": _rma(e, transactions), "reason": _text(e, "reason")},
+                )
+            if action == "OBSERVE" and step == "shipping":
+                return self._shipping(index, eid, e, base, shadow, transactions)
+            if action == "OBSERVE" and step == "receiving":
+                return self._receiving(index, eid, e, base, shadow, transactions)
+            if action == "OBSERVE" and step == "installing":
+                site = _site(e.get("bizLocation") or e.get("readPoint"), "bizLocation.id")
+                return self._movement(
+                    index,
+                    eid,
+                    e,
+                    base,
+                    shadow,
+                    "install",
+                    c.Install,
+                    {"site_id": site, "rack": _text(e, "rack"), "host": _text(e, "host")},
+                )
+            if action == "OBSERVE" and (disposition == "stolen" or (disposition == "unknown" and not step)):
+                return self._movement(
+                    index,
+                    eid,
+                    e,
+                    base,
+                    shadow,
+                    "report_lost",
+                    c.ReportLost,
+                    {"kind": "stolen" if disposition == "stolen" else "lost", "note": _text(e, "note")},
+                )
+            if action == "DELETE" and step == "decommissioning":
+                return self._movement(
+                    index, eid, e, base, shadow, "decommission", c.Decommission, {"method": _text(e, "method")}
+                )
+        if kind == "TransactionEvent":
+            clearance = e.get(v.ext("clearance"))
+            types = {t for t, _ in transactions}
+            if clearance is not None:
+                return self._clearance(index, eid, e, base, shadow, str(clearance), action)
+            if action == "ADD" and v.BTT_ASSIGNMENT in types:
+                return self._movement(
+                    index,
+                    eid,
+                    e,
+                    base,
+                    shadow,
+                    "assign",
+                    c.Assign,
+                    {"assignee_id": _uuid_ext(e, "assigneeID"), "purpose": _text(e, "purpose")},
+                )
+            if action == "ADD" and v.BTT_TRANSFER in types:
+                owners = _parties(e.get("destinationList"), "destinationList", "destination", "owning_party")
+                if len(owners) != 1:
+                    raise _Refused(
+                        "destinationList", "rule new-owner-named: a transfer names exactly one new owning_party"
+                    )
+                sites = _locations(e.get("destinationList"), "destinationList", "destination")
+                return self._movement(
+                    index,
+                    eid,
+                    e,
+                    base,
+                    shadow,
+                    "transfer",
+                    c.Transfer,
+                    {
+                        "to_owner_id": owners[0],
+                        "to_site_id": sites[0] if sites else None,
+                        "reason": _text(e, "reason") or "transfer",
+                    },
+                )
+            if action == "ADD" and step in ("accepting", "") and "po" in types and v.ext("modelID") in e:
+                return self._order(index, eid, e, base, transactions)
+        described = " ".join(
+            str(x) for x in (kind, action, f"bizStep={step or '-'}", f"disposition={disposition or '-'}")
+        )
+        raise _Refused(
+            "type", f"rule supported-event: {described} maps to no registry command; supported: {'; '.join(SUPPORTED)}"
+        )
+
+    def _order(
+        self, index: int, eid: str, e: Mapping[str, Any], base: dict[str, Any], transactions: list[tuple[str, str]]
+    ) -> _Plan:
+        batch = _batch_from_ext(e)
+        if batch is None:
+            batch = uuid4()
+        suppliers = _parties(e.get("sourceList"), "sourceList", "source", "owning_party")
+        buyers = _parties(e.get("destinationList"), "destinationList", "destination", "owning_party")
+        if len(suppliers) != 1 or len(buyers) != 1:
+            raise _Refused(
+                "sourceList/destinationList", "rule order-parties: an order names one owning_party on each side"
+            )
+        quantities = e.get("quantityList") or []
+        if len(quantities) != 1:
+            raise _Refused("quantityList", "rule order-quantity: an order has one quantityElement (the batch quantity)")
+        po = str(
+            e.get(v.ext("poNumber")) or v.parse_private("po", next((u for t, u in transactions if t == "po"), "")) or ""
+        )
+        cmd = _parse(
+            c.PlaceOrder,
+            {
+                **base,
+                "batch_id": batch,
+                "po_number": po,
+                "supplier_id": suppliers[0],
+                "buyer_id": buyers[0],
+                "model_id": _uuid_ext(e, "modelID"),
+                "quantity": _quantity(quantities[0], "quantityList[0]"),
+                "unit_price": _decimal(e, "unitPrice"),
+                "currency": _text(e, "currency"),
+                "allocation_program": _text(e, "allocationProgram"),
+            },
+        )
+        return _Plan(index, eid, "place_order", cmd, batch)
+
+    def _clearance(
+        self,
+        index: int,
+        eid: str,
+        e: Mapping[str, Any],
+        base: dict[str, Any],
+        shadow: _Shadow,
+        status: str,
+        action: Any,
+    ) -> _Plan:
+        batch = self._batch(e, shadow)
+        data: dict[str, Any] = {**base, "batch_id": batch}
+        if status == "requested" and action == "ADD":
+            quantities = e.get("quantityList") or []
+            data.update(
+                {
+                    "authorization_id": _uuid_ext(e, "authorizationID") if v.ext("authorizationID") in e else None,
+                    "eccn": _text(e, "eccn"),
+                    "destination_country": _text(e, "destinationCountry"),
+                    "consignee_id": _uuid_ext(e, "consigneeID"),
+                    "end_user_id": _uuid_ext(e, "endUserID"),
+                    "quantity": _quantity(quantities[0], "quantityList[0]") if quantities else None,
+                    "end_use": _text(e, "endUse"),
+                }
+            )
+            return _Plan(index, eid, "request_clearance", _parse(c.RequestClearance, data), batch)
+        if status == "granted" and action == "ADD":
+            quantities = e.get("quantityList") or []
+            data.update(
+                {
+                    "authorization_id": _uuid_ext(e, "authorizationID"),
+                    "cleared_quantity": _quantity(quantities[0], "quantityList[0]") if quantities else None,
+                }
+            )
+            return _Plan(index, eid, "grant_clearance", _parse(c.GrantClearance, data), batch)
+        if status == "denied" and action == "DELETE":
+            data.update({"rule": _text(e, "rule") or "officer-decision", "reason": _text(e, "reason")})
+            return _Plan(index, eid, "deny_clearance", _parse(c.DenyClearance, data), batch)
+        if status == "revoked" and action == "DELETE":
+            data.update({"reason": _text(e, "reason")})
+            return _Plan(index, eid, "revoke_clearance", _parse(c.RevokeClearance, data), batch)
+        raise _Refused(
+            v.ext("clearance"),
+            "rule clearance-status: requested or granted (action ADD), denied or revoked (action DELETE)",
+        )
+
+    def _commissioning(
+        self, index: int, eid: str, e: Mapping[str, Any], base: dict[str, Any], shadow: _Shadow
+    ) -> _Plan:
+        batch = _batch_from_ext(e)
+        if batch is None:
+            raise _Refused(
+                v.ext("batchID"), "rule batch-named: a commissioning event names the batch its serials belong to"
+            )
+        serials = _serials(e.get("epcList"), "epcList")
+        if not serials:
+            raise _Refused("epcList", "rule serials-named: commissioning names the GPUs (serials) it registers")
+        uuids: dict[str, str] = {}
+        units = (e.get("ilmd") or {}).get(v.ext("units")) or []
+        for i, unit in enumerate(units if isinstance(units, list) else []):
+            serial = v.parse_private("gpu", str(unit.get(v.ext("gpu"), ""))) if isinstance(unit, Mapping) else None
+            if serial is not None:
+                uuids[serial] = str(unit.get(v.ext("gpuUUID"), ""))
+            else:
+                raise _Refused(
+                    f"ilmd.{v.ext('units')}[{i}]",
+                    "rule unit-identity: an object with gpureg:gpu (a GPU URI of this registry) and gpureg:gpuUUID",
+                )
+        cmd = _parse(
+            c.RegisterSerials,
+            {**base, "batch_id": batch, "units": [{"serial": s, "gpu_uuid": uuids.get(s, "")} for s in serials]},
+        )
+        return _Plan(index, eid, "register_serials", cmd, batch)
+
+    def _shipping(
+        self,
+        index: int,
+        eid: str,
+        e: Mapping[str, Any],
+        base: dict[str, Any],
+        shadow: _Shadow,
+        transactions: list[tuple[str, str]],
+    ) -> _Plan:
+        sites = _locations(e.get("destinationList"), "destinationList", "destination")
+        country = _text(e, "destinationCountry")
+        if not country and sites:  # the destination site's country
+            country = str(getattr(shadow.site(sites[0]), "country", ""))
+        extra = {
+            "shipment_id": _shipment(e, transactions),
+            "carrier_id": _uuid_ext(e, "carrierID") if v.ext("carrierID") in e else None,
+            "origin": _text(e, "origin"),
+            "destination_country": country,
+            "destination_site_id": sites[0] if sites else None,
+            "itn": _text(e, "itn"),
+        }
+        return self._movement(index, eid, e, base, shadow, "ship", c.Ship, extra)
+
+    def _receiving(
+        self,
+        index: int,
+        eid: str,
+        e: Mapping[str, Any],
+        base: dict[str, Any],
+        shadow: _Shadow,
+        transactions: list[tuple[str, str]],
+    ) -> _Plan:
+        receivers = _parties(e.get("destinationList"), "destinationList", "destination", "possessing_party")
+        location = e.get("bizLocation") or e.get("readPoint")
+        if not receivers and location:  # received by the operator of the site it was received at
+            operator = getattr(shadow.site(_site(location, "bizLocation.id")), "operator_id", None)
+            receivers = [operator] if isinstance(operator, UUID) else []
+        if len(receivers) != 1:
+            raise _Refused(
+                "destinationList",
+                "rule receiver-named: a receipt names one possessing_party (who received), "
+                "or a bizLocation site whose operator received",
+            )
+        extra = {
+            "shipment_id": _shipment(e, transactions),
+            "receiving_party_id": receivers[0],
+            "site_id": _site(location, "bizLocation.id") if location else None,
+            "discrepancy_note": _text(e, "discrepancyNote"),
+        }
+        return self._movement(index, eid, e, base, shadow, "receive", c.Receive, extra, unknown_ok=True)
+
+    def _movement(
+        self,
+        index: int,
+        eid: str,
+        e: Mapping[str, Any],
+        base: dict[str, Any],
+        shadow: _Shadow,
+        method: str,
+        model: type[c.Command],
+        extra: dict[str, Any],
+        unknown_ok: bool = False,
+    ) -> _Plan:
+        serials = _serials(e.get("epcList"), "epcList") if e.get("epcList") else []
+        batch = self._batch(e, shadow, serials, unknown_ok)
+        data: dict[str, Any] = {**base, **extra, "batch_id": batch}
+        if serials:
+            data["serials"] = serials
+        else:
+            quantities = e.get("quantityList") or []
+            if len(quantities) != 1:
+                raise _Refused(
+                    "epcList", "rule what-moves: name the GPUs (epcList) or one quantityElement of the batch's class"
+                )
+            data["quantity"] = _quantity(quantities[0], "quantityList[0]")
+        return _Plan(index, eid, method, _parse(model, data), batch)
+
+    def _batch(
+        self, e: Mapping[str, Any], shadow: _Shadow, serials: Sequence[str] = (), unknown_ok: bool = False
+    ) -> UUID:
+        """The batch an event is about: ``gpureg:batchID``, the class of its quantityList, or the
+        batch its serials are registered to (in the registry or earlier in this document)."""
+        named = _batch_from_ext(e)
+        if named is None:
+            for q in e.get("quantityList") or []:
+                if isinstance(q, Mapping):
+                    named = v.parse_uuid("batch", str(q.get("epcClass", "")))
+        if named is not None:
+            if not shadow.exists(named):
+                raise _Refused(v.ext("batchID"), f"rule reference-exists: batch {named} not found")
+            return named
+        owners = shadow.owners(serials)
+        unknown = [s for s in serials if s not in owners]
+        found = set(owners.values())
+        if len(found) > 1:
+            raise _Refused("epcList", f"rule one-batch: the GPUs belong to {len(found)} batches; one event per batch")
+        if not found:
+            raise _Refused("epcList", f"rule serial-known: no batch has the serial(s) {unknown[:5]}")
+        if unknown and not unknown_ok:
+            raise _Refused("epcList", f"rule serial-known: serial(s) registered to no batch: {unknown[:5]}")
+        return found.pop()
+
+
+class _Shadow:
+    """Batches as the document's commands leave them, decided in memory (nothing is saved)."""
+
+    def __init__(self, registry: Registry, actor: str) -> None:
+        self._registry = registry
+        self._actor = actor
+        self._batches: dict[UUID, GpuBatch | None] = {}
+        self._serials: dict[str, UUID] = {}
+        self._known: set[tuple[str, UUID]] = set()  # references found (loaded once per document)
+
+    def exists(self, batch_id: UUID) -> bool:
+        return self._get(batch_id) is not None
+
+    def _get(self, batch_id: UUID) -> GpuBatch | None:
+        if batch_id not in self._batches:
+            try:
+                self._batches[batch_id] = self._registry.get_batch(batch_id)
+            except NotFound:
+                self._batches[batch_id] = None
+        return self._batches[batch_id]
+
+    def site(self, site_id: UUID) -> Any:
+        """The site (NotFound: refused naming the reference)."""
+        try:
+            return self._registry.get("site", site_id)
+        except NotFound:
+            raise _Refused("bizLocation.id", f"rule reference-exists: site {site_id} not found") from None
+
+    def owners(self, serials: Sequence[str]) -> dict[str, UUID]:
+        found = {s: self._serials[s] for s in serials if s in self._serials}
+        rest = [s for s in serials if s not in found]
+        if rest:
+            found.update(self._registry.claimed(rest))
+        return found
+
+    def decide(self, plan: _Plan) -> None:
+        """Run the command's domain decision on the in-memory batch (raises what the domain would)."""
+        cmd: Any = plan.command
+        ctx = Context(self._actor, cmd.request_id, cmd.occurred_at)
+        if plan.method == "place_order":
+            if self._get(cmd.batch_id) is not None:
+                raise AlreadyExists("batch", cmd.batch_id)
+            for field_, kind, ident in (
+                ("supplier_id", "party", cmd.supplier_id),
+                ("buyer_id", "party", cmd.buyer_id),
+                ("model_id", "gpu_model", cmd.model_id),
+            ):
+                self._reference(kind, ident, field_)
+            self._batches[cmd.batch_id] = GpuBatch.order(
+                ctx,
+                cmd.batch_id,
+                cmd.po_number,
+                cmd.supplier_id,
+                cmd.buyer_id,
+                cmd.model_id,
+                cmd.quantity,
+                cmd.unit_price,
+                cmd.currency,
+                cmd.allocation_program,
+            )
+            return
+        batch = self._get(cmd.batch_id)
+        if batch is None:
+            raise _Refused(v.ext("batchID"), f"rule reference-exists: batch {cmd.batch_id} not found")
+        act: Callable[[], None] | None = {
+            "request_clearance": lambda: batch.request_clearance(
+                ctx,
+                cmd.authorization_id,
+                cmd.eccn,
+                cmd.destination_country,
+                cmd.consignee_id,
+                cmd.end_user_id,
+                cmd.quantity,
+                cmd.end_use,
+            ),
+            "grant_clearance": lambda: batch.grant_clearance(
+                ctx,
+                cmd.authorization_id,
+                "",
+                str(batch.clearance.get("eccn", "")),
+                cmd.cleared_quantity
+                or min(int(batch.clearance.get("requested_quantity", batch.quantity)), batch.quantity),
+            ),
+            "deny_clearance": lambda: batch.deny_clearance(ctx, cmd.rule, cmd.reason),
+            "revoke_clearance": lambda: batch.revoke_clearance(ctx, cmd.reason),
+            "register_serials": lambda: self._register(batch, ctx, cmd),
+            "ship": lambda: batch.ship(
+                ctx,
+                cmd.shipment_id,
+                cmd.carrier_id,
+                cmd.origin,
+                cmd.destination_country,
+                cmd.destination_site_id,
+                cmd.itn,
+                cmd.quantity,
+                cmd.serials,
+            ),
+            "receive": lambda: batch.receive(
+                ctx,
+                cmd.shipment_id,
+                cmd.receiving_party_id,
+                cmd.site_id,
+                cmd.quantity,
+                cmd.serials,
+                cmd.discrepancy_note,
+            ),
+            "install": lambda: batch.install(ctx, cmd.site_id, cmd.rack, cmd.host, cmd.quantity, cmd.serials),
+            "assign": lambda: batch.assign(ctx, cmd.assignee_id, cmd.purpose, cmd.quantity, cmd.serials),
+            "transfer": lambda: batch.transfer(
+                ctx, cmd.to_owner_id, cmd.to_site_id, None, cmd.reason, cmd.quantity, cmd.serials
+            ),
+            "return_for_rma": lambda: batch.return_for_rma(ctx, cmd.rma_number, cmd.reason, cmd.quantity, cmd.serials),
+            "report_lost": lambda: batch.report_lost(ctx, cmd.kind, cmd.note, cmd.quantity, cmd.serials),
+            "decommission": lambda: batch.decommission(ctx, cmd.method, cmd.quantity, cmd.serials),
+        }.get(plan.method)
+        for name, kind in (
+            ("carrier_id", "party"),
+            ("destination_site_id", "site"),
+            ("receiving_party_id", "party"),
+            ("site_id", "site"),
+            ("assignee_id", "party"),
+            ("to_owner_id", "party"),
+            ("to_site_id", "site"),
+            ("consignee_id", "party"),
+            ("end_user_id", "party"),
+            ("authorization_id", "authorization"),
+        ):
+            ident = getattr(cmd, name, None)
+            if ident is not None:
+                self._reference(kind, ident, name)
+        if act is not None:
+            act()
+            batch.collect_events()  # decided in memory only: nothing of this is saved
+
+    def _register(self, batch: GpuBatch, ctx: Context, cmd: Any) -> None:
+        serials = [u.serial for u in cmd.units]
+        taken = {s: b for s, b in self.owners(serials).items() if b != batch.id}
+        if taken:
+            raise InvariantViolation("serial-unique", f"already registered to another batch: {sorted(taken)[:5]}")
+        batch.register_serials(ctx, serials, [u.gpu_uuid for u in cmd.units])
+        for s in serials:
+            self._serials[s] = batch.id
+
+    def _reference(self, kind: str, ident: UUID, field_: str) -> None:
+        if (kind, ident) in self._known:
+            return
+        try:
+            self._registry.get(kind, ident)
+        except NotFound:
+            raise _Refused(field_, f"rule reference-exists: {kind} {ident} not found") from None
+        self._known.add((kind, ident))
+
+
+# ------------------------------------------------------------------------------- field readers
+def _prefixes(context: Any) -> dict[str, str]:
+    items = context if isinstance(context, list) else [context]
+    out: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, Mapping):
+            out.update({k: val for k, val in item.items() if isinstance(val, str)})
+    return out
+
+
+def _parse(model: type[c.T], data: dict[str, Any]) -> c.T:
+    """The command, or a refusal naming the command field and its rule."""
+    try:
+        return c.parse(model, data)
+    except InvalidField as exc:
+        field_, rule = exc.violations[0]
+        raise _Refused(f"{model.__name__}.{field_}", f"rule valid-field: {rule}") from None
+
+
+def _text(e: Mapping[str, Any], name: str) -> str:
+    value = e.get(v.ext(name), "")
+    if not isinstance(value, str | int | float):
+        raise _Refused(v.ext(name), "rule string: must be a string")
+    return str(value)
+
+
+def _uuid_ext(e: Mapping[str, Any], name: str) -> UUID:
+    value = e.get(v.ext(name))
+    if value is None:
+        raise _Refused(v.ext(name), "rule required: this event kind needs it")
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise _Refused(v.ext(name), "rule uuid: must be a UUID") from None
+
+
+def _batch_from_ext(e: Mapping[str, Any]) -> UUID | None:
+    return _uuid_ext(e, "batchID") if v.ext("batchID") in e else None
+
+
+def _decimal(e: Mapping[str, Any], name: str) -> Decimal:
+    try:
+        return Decimal(str(e.get(v.ext(name))))
+    except InvalidOperation:
+        raise _Refused(v.ext(name), "rule decimal: must be a decimal number") from None
+
+
+def _quantity(element: Any, where: str) -> int:
+    if not isinstance(element, Mapping) or "quantity" not in element:
+        raise _Refused(where, "rule quantity: a quantityElement with a quantity")
+    quantity = element["quantity"]
+    if isinstance(quantity, bool) or not isinstance(quantity, int | float) or int(quantity) != quantity:
+        raise _Refused(f"{where}.quantity", "rule quantity: a whole number of GPUs")
+    if element.get("uom"):
+        raise _Refused(f"{where}.uom", "rule quantity: GPUs are counted, without a unit of measure")
+    return int(quantity)
+
+
+def _serials(epcs: Any, where: str) -> list[str]:
+    if not isinstance(epcs, list):
+        raise _Refused(where, "rule array: must be an array of GPU identifiers")
+    out = []
+    for i, uri in enumerate(epcs):
+        serial = v.parse_private("gpu", str(uri))
+        if serial is None:
+            raise _Refused(
+                f"{where}[{i}]",
+                f"rule gpu-identifier: {uri} is not a GPU of this registry "
+                f"({v.ID_BASE}gpu/<serial>); GS1 keys (SGTIN) are not mapped to serials yet",
+            )
+        out.append(serial)
+    return out
+
+
+def _site(location: Any, where: str) -> UUID:
+    ident = str(location.get("id", "")) if isinstance(location, Mapping) else ""
+    site = v.parse_uuid("site", ident)
+    if site is None:
+        raise _Refused(
+            where, f"rule site-identifier: {ident or '(none)'} is not a site of this registry ({v.ID_BASE}site/<uuid>)"
+        )
+    return site
+
+
+def _entries(value: Any, where: str, member: str) -> list[tuple[str, str, int]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Refused(where, "rule array: must be an array")
+    out = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, Mapping) or member not in entry:
+            raise _Refused(f"{where}[{i}]", f"rule list-entry: an object with type and {member}")
+        out.append((v.cbv_term("sdt", str(entry.get("type", ""))), str(entry[member]), i))
+    return out
+
+
+def _parties(value: Any, where: str, member: str, role: str) -> list[UUID]:
+    out = []
+    for kind, uri, i in _entries(value, where, member):
+        if kind != role:
+            continue
+        party = v.parse_uuid("party", uri)
+        if party is None:
+            raise _Refused(
+                f"{where}[{i}].{member}",
+                f"rule party-identifier: {uri} is not a party of this registry ({v.ID_BASE}party/<uuid>)",
+            )
+        out.append(party)
+    return out
+
+
+def _locations(value: Any, where: str, member: str) -> list[UUID]:
+    out = []
+    for kind, uri, i in _entries(value, where, member):
+        if kind == "location":
+            out.append(_site({"id": uri}, f"{where}[{i}].{member}"))
+    return out
+
+
+def _transactions(e: Mapping[str, Any]) -> list[tuple[str, str]]:
+    value = e.get("bizTransactionList") or []
+    if not isinstance(value, list):
+        raise _Refused("bizTransactionList", "rule array: must be an array")
+    out = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, Mapping) or "bizTransaction" not in entry:
+            raise _Refused(f"bizTransactionList[{i}]", "rule list-entry: an object with bizTransaction")
+        out.append((v.cbv_term("btt", str(entry.get("type", ""))), str(entry["bizTransaction"])))
+    return out
+
+
+def _shipment(e: Mapping[str, Any], transactions: list[tuple[str, str]]) -> str:
+    named = e.get(v.ext("shipmentID"))
+    if named:
+        return str(named)
+    for kind, uri in transactions:
+        if kind == "desadv":
+            return v.parse_private("shipment", uri) or uri
+    raise _Refused(
+        "bizTransactionList",
+        "rule shipment-named: a shipment or receipt names its despatch advice "
+        "(a desadv business transaction) or gpureg:shipmentID",
+    )
+
+
+def _rma(e: Mapping[str, Any], transactions: list[tuple[str, str]]) -> str:
+    named = e.get(v.ext("rmaNumber"))
+    if named:
+        return str(named)
+    for kind, uri in transactions:
+        if kind == "rma":
+            return v.parse_private("rma", uri) or uri
+    raise _Refused("bizTransactionList", "rule rma-named: a return names its rma business transaction")

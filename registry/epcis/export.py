@@ -1,0 +1,448 @@
+"""The registry's history as EPCIS 2.0 events (docs/epcis.md has the mapping table).
+
+Each stored batch event becomes at most one EPCIS event, in log order; its eventID is the GS1
+event hash (:mod:`registry.epcis.event_hash`). The translation reads only the events (and, for an
+export that starts in the middle of a batch's life, the batch as it was just before), never the
+current state, so an export of the same history is the same document apart from ``creationDate``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+from uuid import UUID
+
+from registry.application.service import Registry
+from registry.domain.batch import GpuBatch, Position
+from registry.epcis import vocabulary as v
+from registry.epcis.event_hash import event_id
+
+Event = dict[str, Any]
+_PREFIXES = {v.PREFIX: v.NAMESPACE}
+
+
+@dataclass
+class _Facts:
+    """What the translation of a batch's later events needs from its earlier ones."""
+
+    po_number: str = ""
+    supplier_id: UUID | None = None
+    buyer_id: UUID | None = None
+    authorization_id: UUID | None = None
+    authorization_number: str = ""
+    eccn: str = ""
+    consignee_id: UUID | None = None
+    shipments: dict[str, UUID | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, batch: GpuBatch) -> _Facts:
+        clearance = batch.clearance
+        return cls(
+            po_number=batch.po_number,
+            supplier_id=batch.supplier_id,
+            buyer_id=batch.buyer_id,
+            authorization_id=clearance.get("authorization_id"),
+            authorization_number=str(clearance.get("authorization_number", "")),
+            eccn=str(clearance.get("eccn", "")),
+            consignee_id=clearance.get("consignee_id"),
+            shipments={s.shipment_id: s.destination_site_id for s in batch.shipments.values()},
+        )
+
+
+def _time(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _offset(when: datetime) -> str:
+    delta = when.utcoffset()
+    minutes = int(delta.total_seconds() // 60) if delta is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+class Translator:
+    """Turns a stream of stored batch events into EPCIS events (keeps per-batch facts)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._facts: dict[UUID, _Facts] = {}
+
+    def facts(self, batch_id: UUID, version: int) -> _Facts:
+        facts = self._facts.get(batch_id)
+        if facts is None:
+            facts = _Facts.of(self._registry.get_batch(batch_id, version - 1)) if version > 1 else _Facts()
+            self._facts[batch_id] = facts
+        return facts
+
+    def translate(self, event: Any) -> Event | None:
+        """The EPCIS event for one stored event, or None for events EPCIS does not carry."""
+        if not isinstance(event, GpuBatch.Event):
+            return None
+        batch_id: UUID = event.originator_id
+        version: int = event.originator_version
+        facts = self.facts(batch_id, version)
+        method = getattr(self, "_" + type(event).__name__, None)
+        if method is None:
+            if isinstance(event, GpuBatch.Ordered | GpuBatch.SplitFrom):
+                self._facts[batch_id] = _Facts(event.po_number, event.supplier_id, event.buyer_id)
+            return None
+        body: Event | None = method(event, facts, batch_id)
+        if body is None:
+            return None
+        out: Event = {
+            "type": body.pop("type"),
+            "eventTime": _time(event.occurred_at),
+            "eventTimeZoneOffset": _offset(event.occurred_at),
+            "recordTime": _time(event.timestamp.astimezone(UTC)),
+        }
+        out.update(body)
+        out[v.ext("batchID")] = str(batch_id)
+        out[v.ext("registryEvent")] = f"{type(event).__name__}@{version}"
+        out = {"eventID": event_id(out, _PREFIXES), **out}
+        return out
+
+    # ----------------------------------------------------------------------------- helpers
+    @staticmethod
+    def _what(batch_id: UUID, serials: list[str], quantity: int) -> Event:
+        if serials:
+            return {"epcList": [v.gpu_uri(s) for s in serials]}
+        return {"quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": quantity}]}
+
+    @staticmethod
+    def _po(facts: _Facts) -> list[dict[str, str]]:
+        return [{"type": "po", "bizTransaction": v.po_uri(facts.po_number)}] if facts.po_number else []
+
+    @staticmethod
+    def _authorization(facts: _Facts) -> list[dict[str, str]]:
+        if facts.authorization_id is None:
+            return []
+        return [{"type": v.BTT_EXPORT_AUTHORIZATION, "bizTransaction": v.authorization_uri(facts.authorization_id)}]
+
+    # ------------------------------------------------------------------------------ events
+    def _Ordered(self, e: GpuBatch.Ordered, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        self._facts[batch_id] = _Facts(e.po_number, e.supplier_id, e.buyer_id)
+        return {
+            "type": "TransactionEvent",
+            "action": "ADD",
+            "bizStep": "accepting",
+            "bizTransactionList": [{"type": "po", "bizTransaction": v.po_uri(e.po_number)}],
+            "quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": e.quantity}],
+            "sourceList": [{"type": "owning_party", "source": v.party_uri(e.supplier_id)}],
+            "destinationList": [{"type": "owning_party", "destination": v.party_uri(e.buyer_id)}],
+            v.ext("poNumber"): e.po_number,
+            v.ext("modelID"): str(e.model_id),
+            v.ext("unitPrice"): str(e.unit_price),
+            v.ext("currency"): e.currency,
+            v.ext("allocationProgram"): e.allocation_program,
+        }
+
+    def _ClearanceRequested(self, e: GpuBatch.ClearanceRequested, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        facts.authorization_id = e.authorization_id
+        facts.eccn = e.eccn
+        facts.consignee_id = e.consignee_id
+        out: Event = {
+            "type": "TransactionEvent",
+            "action": "ADD",
+            "bizTransactionList": self._po(facts) + self._authorization(facts),
+            "quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": e.quantity}],
+            v.ext("clearance"): "requested",
+            v.ext("eccn"): e.eccn,
+            v.ext("destinationCountry"): e.destination_country,
+            v.ext("consigneeID"): str(e.consignee_id),
+            v.ext("endUserID"): str(e.end_user_id),
+            v.ext("endUse"): e.end_use,
+        }
+        if e.authorization_id is not None:
+            out[v.ext("authorizationID")] = str(e.authorization_id)
+        return out
+
+    def _ClearanceGranted(self, e: GpuBatch.ClearanceGranted, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        facts.authorization_id = e.authorization_id
+        facts.authorization_number = e.authorization_number
+        facts.eccn = e.eccn
+        facts.consignee_id = e.consignee_id
+        return {
+            "type": "TransactionEvent",
+            "action": "ADD",
+            "bizTransactionList": self._po(facts) + self._authorization(facts),
+            "quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": e.cleared_quantity}],
+            v.ext("clearance"): "granted",
+            v.ext("authorizationID"): str(e.authorization_id),
+            v.ext("authorizationNumber"): e.authorization_number,
+            v.ext("eccn"): e.eccn,
+            v.ext("destinationCountry"): e.destination_country,
+            v.ext("consigneeID"): str(e.consignee_id),
+            v.ext("endUserID"): str(e.end_user_id),
+        }
+
+    def _ClearanceDenied(self, e: GpuBatch.ClearanceDenied, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        return {
+            "type": "TransactionEvent",
+            "action": "DELETE",
+            "bizTransactionList": self._po(facts) + self._authorization(facts),
+            v.ext("clearance"): "denied",
+            v.ext("rule"): e.rule,
+            v.ext("reason"): e.reason,
+        }
+
+    def _ClearanceRevoked(self, e: GpuBatch.ClearanceRevoked, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        out: Event = {
+            "type": "TransactionEvent",
+            "action": "DELETE",
+            "bizTransactionList": self._po(facts) + self._authorization(facts),
+            v.ext("clearance"): "revoked",
+            v.ext("reason"): e.reason,
+        }
+        facts.authorization_id = None
+        return out
+
+    def _SerialsRegistered(self, e: GpuBatch.SerialsRegistered, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        return {
+            "type": "ObjectEvent",
+            "action": "ADD",
+            "bizStep": "commissioning",
+            "disposition": "active",
+            "epcList": [v.gpu_uri(s) for s in e.serials],
+            "bizTransactionList": self._po(facts),
+            "ilmd": {
+                v.ext("units"): [
+                    {v.ext("gpu"): v.gpu_uri(s), v.ext("gpuUUID"): u}
+                    for s, u in zip(e.serials, e.gpu_uuids, strict=True)
+                ]
+            },
+        }
+
+    def _Shipped(self, e: GpuBatch.Shipped, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        facts.shipments[e.shipment_id] = e.destination_site_id
+        destinations = []
+        if facts.buyer_id is not None:
+            destinations.append({"type": "owning_party", "destination": v.party_uri(facts.buyer_id)})
+        if facts.consignee_id is not None:
+            destinations.append({"type": "possessing_party", "destination": v.party_uri(facts.consignee_id)})
+        if e.destination_site_id is not None:
+            destinations.append({"type": "location", "destination": v.site_uri(e.destination_site_id)})
+        out: Event = {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "shipping",
+            "disposition": "in_transit",
+            **self._what(batch_id, e.serials, e.quantity),
+            "bizTransactionList": [
+                *self._po(facts),
+                {"type": "desadv", "bizTransaction": v.shipment_uri(e.shipment_id)},
+                *self._authorization(facts),
+            ],
+            "sourceList": [{"type": "possessing_party", "source": v.party_uri(facts.supplier_id)}]
+            if facts.supplier_id is not None
+            else [],
+            "destinationList": destinations,
+            v.ext("shipmentID"): e.shipment_id,
+            v.ext("destinationCountry"): e.destination_country,
+            v.ext("origin"): e.origin,
+            v.ext("itn"): e.itn,
+            v.ext("eccn"): facts.eccn,
+            v.ext("authorizationNumber"): facts.authorization_number,
+        }
+        if e.carrier_id is not None:
+            out[v.ext("carrierID")] = str(e.carrier_id)
+        if not out["sourceList"]:
+            del out["sourceList"]
+        return out
+
+    def _Received(self, e: GpuBatch.Received, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        out: Event = {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "receiving",
+            "disposition": "in_progress",
+        }
+        serials = [*e.serials, *e.unexpected_serials]
+        out.update(self._what(batch_id, serials, e.quantity))
+        if e.site_id is not None:
+            out["readPoint"] = {"id": v.site_uri(e.site_id)}
+            out["bizLocation"] = {"id": v.site_uri(e.site_id)}
+        out["bizTransactionList"] = [
+            *self._po(facts),
+            {"type": "desadv", "bizTransaction": v.shipment_uri(e.shipment_id)},
+        ]
+        destinations = [{"type": "possessing_party", "destination": v.party_uri(e.receiving_party_id)}]
+        if e.site_id is not None:
+            destinations.append({"type": "location", "destination": v.site_uri(e.site_id)})
+        out["destinationList"] = destinations
+        out[v.ext("shipmentID")] = e.shipment_id
+        if e.missing_serials:
+            out[v.ext("missing")] = [v.gpu_uri(s) for s in e.missing_serials]
+        if e.unexpected_serials:
+            out[v.ext("unexpected")] = [v.gpu_uri(s) for s in e.unexpected_serials]
+        if e.discrepancy_note:
+            out[v.ext("discrepancyNote")] = e.discrepancy_note
+        return out
+
+    def _Installed(self, e: GpuBatch.Installed, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        out: Event = {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "installing",
+            "disposition": "active",
+            **self._what(batch_id, e.serials, e.quantity),
+            "readPoint": {"id": v.site_uri(e.site_id)},
+            "bizLocation": {"id": v.site_uri(e.site_id)},
+        }
+        if e.rack:
+            out[v.ext("rack")] = e.rack
+        if e.host:
+            out[v.ext("host")] = e.host
+        if e.relocated_serials:
+            out[v.ext("relocated")] = [v.gpu_uri(s) for s in e.relocated_serials]
+        return out
+
+    def _Assigned(self, e: GpuBatch.Assigned, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        return {
+            "type": "TransactionEvent",
+            "action": "ADD",
+            **self._what(batch_id, e.serials, e.quantity),
+            "bizTransactionList": [
+                *self._po(facts),
+                {
+                    "type": v.BTT_ASSIGNMENT,
+                    "bizTransaction": f"{v.ID_BASE}assignment/{batch_id}/{e.originator_version}",
+                },
+            ],
+            v.ext("assigneeID"): str(e.assignee_id),
+            v.ext("purpose"): e.purpose,
+        }
+
+    def _Transferred(self, e: GpuBatch.Transferred, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        owners = sorted({Position.parse(m[0]).owner for m in e.moves} - {""})
+        out: Event = {
+            "type": "TransactionEvent",
+            "action": "ADD",
+            **self._what(batch_id, e.serials, e.quantity),
+            "bizTransactionList": [
+                *self._po(facts),
+                {"type": v.BTT_TRANSFER, "bizTransaction": f"{v.ID_BASE}transfer/{batch_id}/{e.originator_version}"},
+            ],
+            "sourceList": [{"type": "owning_party", "source": v.party_uri(UUID(o))} for o in owners],
+            "destinationList": [{"type": "owning_party", "destination": v.party_uri(e.to_owner_id)}],
+            v.ext("reason"): e.reason,
+        }
+        if e.to_site_id is not None:
+            out["destinationList"].append({"type": "location", "destination": v.site_uri(e.to_site_id)})
+        if not out["sourceList"]:
+            del out["sourceList"]
+        return out
+
+    def _ReturnedForRma(self, e: GpuBatch.ReturnedForRma, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        out: Event = {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "shipping",
+            "disposition": "returned",
+            **self._what(batch_id, e.serials, e.quantity),
+            "bizTransactionList": [*self._po(facts), {"type": "rma", "bizTransaction": v.rma_uri(e.rma_number)}],
+            v.ext("rmaNumber"): e.rma_number,
+        }
+        if e.reason:
+            out[v.ext("reason")] = e.reason
+        return out
+
+    def _ReportedLost(self, e: GpuBatch.ReportedLost, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        out: Event = {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "disposition": "stolen" if e.kind == "stolen" else "unknown",
+            **self._what(batch_id, e.serials, e.quantity),
+        }
+        if e.note:
+            out[v.ext("note")] = e.note
+        return out
+
+    def _Decommissioned(self, e: GpuBatch.Decommissioned, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        out: Event = {
+            "type": "ObjectEvent",
+            "action": "DELETE",
+            "bizStep": "decommissioning",
+            "disposition": "inactive",
+            **self._what(batch_id, e.serials, e.quantity),
+        }
+        if e.method:
+            out[v.ext("method")] = e.method
+        return out
+
+
+# --------------------------------------------------------------------------------- sources
+def batch_events(registry: Registry, batch_id: UUID) -> Iterator[Event]:
+    """One batch's history as EPCIS events (NotFound if there is no such batch)."""
+    registry.get_batch(batch_id)
+    translator = Translator(registry)
+    after = 0
+    while True:
+        page = registry.history(batch_id, after_version=after, limit=500)
+        if not page:
+            return
+        for stored in page:
+            out = translator.translate(stored)
+            if out is not None:
+                yield out
+        after = page[-1].originator_version
+
+
+def log_events(registry: Registry, after: int = 0, stop: int | None = None) -> Iterator[tuple[int, Event]]:
+    """Every batch event after log position ``after`` (up to ``stop``), with its position."""
+    translator = Translator(registry)
+    for position, stored in registry.iter_log(after=after, stop=stop):
+        out = translator.translate(stored)
+        if out is not None:
+            yield position, out
+
+
+def partner_events(registry: Registry, party_id: UUID, after: int = 0) -> Iterator[Event]:
+    """The events of every batch the party ordered, supplied, is consignee or end user of."""
+    return (e for _, e in partner_log_events(registry, party_id, after))
+
+
+def partner_log_events(registry: Registry, party_id: UUID, after: int = 0) -> Iterator[tuple[int, Event]]:
+    """:func:`partner_events` with log positions (one pass over the log to find the batches, one
+    to translate their events after ``after``)."""
+    batches: set[UUID] = set()
+    for _, stored in registry.iter_log(after=0):
+        named: tuple[UUID, ...] = ()
+        if isinstance(stored, GpuBatch.Ordered | GpuBatch.SplitFrom):
+            named = (stored.buyer_id, stored.supplier_id)
+        elif isinstance(stored, GpuBatch.ClearanceRequested):
+            named = (stored.consignee_id, stored.end_user_id)
+        if party_id in named:
+            batches.add(stored.originator_id)
+    translator = Translator(registry)
+    for position, stored in registry.iter_log(after=after):
+        if getattr(stored, "originator_id", None) in batches:
+            out = translator.translate(stored)
+            if out is not None:
+                yield position, out
+
+
+# -------------------------------------------------------------------------------- documents
+def document(events: Iterable[Event], created: datetime) -> dict[str, Any]:
+    return {
+        "@context": v.DOCUMENT_CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": _time(created),
+        "epcisBody": {"eventList": list(events)},
+    }
+
+
+def write_document(events: Iterable[Event], created: datetime, out: IO[str]) -> int:
+    """Stream an EPCISDocument to ``out`` event by event; returns the number of events."""
+    head = json.dumps(document([], created))
+    opening, closing = head.rsplit("[]", 1)
+    out.write(opening + "[")
+    n = 0
+    for event in events:
+        out.write(("," if n else "") + "\n" + json.dumps(event))
+        n += 1
+    out.write("\n]" + closing + "\n")
+    return n

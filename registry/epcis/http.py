@@ -1,0 +1,357 @@
+"""The EPCIS 2.0 REST binding (the subset the registry serves), on Starlette + uvicorn.
+
+* ``POST /capture``: an EPCISDocument (``application/ld+json`` or ``application/json``) captured
+  under the caller's identity. The capture runs before the answer, so the job is finished when
+  ``202 Accepted`` comes back with ``Location: /capture/{captureID}``; ``GET /capture/{captureID}``
+  returns the job (``running``, ``success``, ``captureErrorBehaviour``, ``errors``: each refused
+  event's index, eventID, field and rule). ``GS1-Capture-Error-Behaviour: proceed`` asks for
+  per-event mode; the default ``rollback`` writes nothing for a refused document. A document
+  that is not JSON or not an EPCISDocument is ``400`` (RFC 7807 problem details).
+* ``GET /events``: an EPCISQueryDocument of the events selected by ``batchID``, ``partnerID`` or
+  neither (the whole log), and the EPCIS query parameters ``eventType``, ``EQ_bizStep``,
+  ``EQ_disposition``, ``GE_eventTime``, ``LT_eventTime``, ``MATCH_epc``; paged by ``perPage``
+  and ``nextPageToken`` (a log position, returned in the ``Link`` header and the body).
+* ``GET /context/gpureg.jsonld``: the JSON-LD context of the registry's extension fields.
+
+Who is calling comes from one seam, :data:`Authenticate` (the request's headers to the actor
+recorded on events). Until authentication is merged it reads the ``x-gpureg-actor`` header like
+the gRPC API (``registry.server.actor``), falling back to the default actor; the authentication
+of gRPC replaces this function, so both interfaces share one identity and one authorization.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import socket
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Generator, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from registry.application.service import Registry
+from registry.domain.errors import InvalidField, NotFound, RegistryError
+from registry.epcis import vocabulary as v
+from registry.epcis.capture import Capture, CaptureResult
+from registry.epcis.export import Event, batch_events, log_events, partner_log_events
+from registry.server.actor import actor_from_metadata
+
+Authenticate = Callable[[Mapping[str, str]], str]
+MAX_JOBS = 1000
+MAX_PER_PAGE = 1000
+MAX_BODY_BYTES = 64 << 20
+JSON_LD = "application/ld+json"
+
+
+def header_actor(default_actor: str) -> Authenticate:
+    """The interim seam: the ``x-gpureg-actor`` header, as on gRPC (InvalidField if malformed)."""
+
+    def authenticate(headers: Mapping[str, str]) -> str:
+        actor = actor_from_metadata(list(headers.items()), default_actor)
+        if isinstance(actor, InvalidField):
+            raise actor
+        return actor
+
+    return authenticate
+
+
+def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _error(exc: Exception) -> JSONResponse:
+    if isinstance(exc, InvalidField):
+        return _problem(400, "Bad Request", str(exc),
+                        violations=[{"field": f, "rule": r} for f, r in exc.violations])
+    if isinstance(exc, NotFound):
+        return _problem(404, "Not Found", str(exc))
+    return _problem(409 if isinstance(exc, RegistryError) else 500, type(exc).__name__, str(exc))
+
+
+class _Jobs:
+    """Finished capture jobs, the latest :data:`MAX_JOBS` kept in memory."""
+
+    def __init__(self) -> None:
+        self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, behaviour: str, result: CaptureResult) -> str:
+        capture_id = str(uuid4())
+        job = {
+            "captureID": capture_id,
+            "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "finishedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "running": False,
+            "success": result.accepted,
+            "captureErrorBehaviour": behaviour,
+            "errors": [
+                {"index": e.index, "eventID": e.event_id, "field": e.field, "rule": e.rule} for e in result.errors
+            ],
+            "events": [
+                {"index": o.index, "eventID": o.event_id, "command": o.command, "status": o.status,
+                 "batchID": str(o.batch_id) if o.batch_id else None, "position": o.position}
+                for o in result.outcomes
+            ],
+        }
+        with self._lock:
+            self._jobs[capture_id] = job
+            while len(self._jobs) > MAX_JOBS:
+                self._jobs.popitem(last=False)
+        return capture_id
+
+    def get(self, capture_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._jobs.get(capture_id)
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._jobs.values())
+
+
+def _time_param(params: Mapping[str, str], name: str) -> datetime | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidField.one(name, "an ISO 8601 date-time with offset") from None
+    if when.tzinfo is None:
+        raise InvalidField.one(name, "needs a time zone offset")
+    return when
+
+
+def _uuid_param(params: Mapping[str, str], name: str) -> UUID | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise InvalidField.one(name, "must be a UUID") from None
+
+
+def _int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidField.one(name, f"a whole number from {low} to {high}")
+    return int(raw)
+
+
+SUPPORTED_PARAMS = frozenset({
+    "batchID", "partnerID", "eventType", "EQ_bizStep", "EQ_disposition", "GE_eventTime", "LT_eventTime",
+    "MATCH_epc", "perPage", "nextPageToken",
+})
+
+
+def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
+    unknown = sorted(set(params) - SUPPORTED_PARAMS)
+    if unknown:
+        raise InvalidField([(name, f"not a supported query parameter; supported: {sorted(SUPPORTED_PARAMS)}")
+                            for name in unknown])
+    types = set(params["eventType"].split("|")) if "eventType" in params else None
+    steps = {v.cbv_term("bizStep", s) for s in params["EQ_bizStep"].split("|")} if "EQ_bizStep" in params else None
+    dispositions = ({v.cbv_term("disposition", s) for s in params["EQ_disposition"].split("|")}
+                    if "EQ_disposition" in params else None)
+    since, until = _time_param(params, "GE_eventTime"), _time_param(params, "LT_eventTime")
+    epcs = set(params["MATCH_epc"].split("|")) if "MATCH_epc" in params else None
+
+    def matches(e: Event) -> bool:
+        if types is not None and e["type"] not in types:
+            return False
+        if steps is not None and e.get("bizStep") not in steps:
+            return False
+        if dispositions is not None and e.get("disposition") not in dispositions:
+            return False
+        if since is not None or until is not None:
+            when = datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00"))
+            if (since is not None and when < since) or (until is not None and when >= until):
+                return False
+        return epcs is None or bool(epcs.intersection(e.get("epcList", ())))
+
+    return matches
+
+
+def query_page(registry: Registry, params: Mapping[str, str]) -> tuple[list[Event], str]:
+    """One page of ``GET /events``: the events and the next page token ('' on the last page)."""
+    matches = _matcher(params)
+    per_page = _int_param(params, "perPage", 100, 1, MAX_PER_PAGE)
+    after = _int_param(params, "nextPageToken", 0, 0, 1 << 62)
+    batch, partner = _uuid_param(params, "batchID"), _uuid_param(params, "partnerID")
+    if batch is not None and partner is not None:
+        raise InvalidField.one("batchID", "give batchID or partnerID, not both")
+    source: Iterator[tuple[int, Event]]
+    if batch is not None:  # a batch's history: the token counts its events
+        source = ((i, e) for i, e in enumerate(batch_events(registry, batch), start=1) if i > after)
+    elif partner is not None:
+        source = partner_log_events(registry, partner, after)
+    else:
+        source = log_events(registry, after=after)
+    page: list[Event] = []
+    last = after
+    for position, event in source:
+        last = position
+        if matches(event):
+            page.append(event)
+            if len(page) == per_page:
+                break
+    more = len(page) == per_page and next(itertools.islice(source, 1), None) is not None
+    return page, str(last) if more else ""
+
+
+def build_app(
+    registry: Registry, authenticate: Authenticate, run_command: Callable[..., Any] | None = None
+) -> Starlette:
+    """The ASGI app. ``run_command(fn, *args)`` runs a capture (default: a worker thread)."""
+    capture = Capture(registry)
+    jobs = _Jobs()
+
+    async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+    run = run_command or in_thread
+
+    async def post_capture(request: Request) -> Response:
+        try:
+            actor = authenticate(request.headers)
+            behaviour = request.headers.get("GS1-Capture-Error-Behaviour", "rollback").strip().lower()
+            if behaviour not in ("rollback", "proceed"):
+                raise InvalidField.one("GS1-Capture-Error-Behaviour", "rollback or proceed")
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media not in (JSON_LD, "application/json"):
+                return _problem(415, "Unsupported Media Type", f"send {JSON_LD} or application/json")
+            body = await request.body()
+            if len(body) > MAX_BODY_BYTES:
+                return _problem(413, "Content Too Large", f"at most {MAX_BODY_BYTES} bytes per document")
+            try:
+                document = json.loads(body)
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise InvalidField.one("(body)", f"not JSON: {e}") from None
+            if not isinstance(document, dict):
+                raise InvalidField.one("(body)", "an EPCISDocument is a JSON object")
+            result: CaptureResult = await run(capture.capture, actor, document, behaviour == "proceed")
+        except Exception as exc:  # every refusal is a problem document
+            return _error(exc)
+        capture_id = jobs.add(behaviour, result)
+        return JSONResponse(jobs.get(capture_id), status_code=202,
+                            headers={"Location": f"/capture/{capture_id}", "GS1-EPCIS-Version": "2.0.0"})
+
+    async def get_capture(request: Request) -> Response:
+        job = jobs.get(request.path_params["capture_id"])
+        if job is None:
+            return _problem(404, "Not Found", "no such capture job")
+        return JSONResponse(job)
+
+    async def list_captures(request: Request) -> Response:
+        return JSONResponse(jobs.all())
+
+    async def get_events(request: Request) -> Response:
+        try:
+            authenticate(request.headers)
+            page, token = await asyncio.to_thread(query_page, registry, dict(request.query_params))
+        except Exception as exc:
+            return _error(exc)
+        body: dict[str, Any] = {
+            "@context": v.DOCUMENT_CONTEXT,
+            "type": "EPCISQueryDocument",
+            "schemaVersion": "2.0",
+            "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": page}}},
+        }
+        headers = {"GS1-EPCIS-Version": "2.0.0"}
+        if token:
+            query = dict(request.query_params) | {"nextPageToken": token}
+            link = "/events?" + "&".join(f"{k}={val}" for k, val in query.items())
+            headers["Link"] = f'<{link}>; rel="next"'
+        return JSONResponse(body, headers=headers, media_type=JSON_LD)
+
+    async def context(request: Request) -> Response:
+        return JSONResponse(v.project_context(), media_type=JSON_LD)
+
+    return Starlette(routes=[
+        Route("/capture", post_capture, methods=["POST"]),
+        Route("/capture", list_captures, methods=["GET"]),
+        Route("/capture/{capture_id}", get_capture, methods=["GET"]),
+        Route("/events", get_events, methods=["GET"]),
+        Route("/context/gpureg.jsonld", context, methods=["GET"]),
+    ])
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the process's stop signal is handled by the
+    gRPC server's loop (``run_until_signalled``), which stops this server too."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class EpcisHttpServer:
+    """The REST binding on ``host:port`` (port 0 picks a free one), in the running event loop."""
+
+    def __init__(self, app: Starlette, host: str, port: int, on_stop: Callable[[], None] | None = None) -> None:
+        self._app = app
+        self._on_stop = on_stop
+        self._host = host
+        self._port = port
+        self._server: _QuietServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.port: int | None = None
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    async def start(self) -> int:
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self._host, self._port))
+        except OSError as e:
+            sock.close()
+            raise RuntimeError(f"cannot listen on {self._host}:{self._port}: {e}") from e
+        self.port = int(sock.getsockname()[1])
+        config = uvicorn.Config(self._app, log_level="warning", lifespan="off", access_log=False)
+        self._server = _QuietServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("the EPCIS HTTP server stopped while starting")
+            await asyncio.sleep(0.01)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        await self._task
+        self._server = None
+        if self._on_stop is not None:
+            self._on_stop()
+
+
+async def serve_with_grpc(grpc_server: Any, http: EpcisHttpServer, say: Callable[[str], None]) -> None:
+    """``gpureg serve --epcis-port``: the REST binding next to the gRPC API, stopped with it."""
+    from registry.server.app import run_until_signalled
+
+    port = await http.start()
+    say(f"gpureg EPCIS 2.0 REST binding listening on http://{http.host}:{port} (POST /capture, GET /events)")
+    try:
+        await run_until_signalled(grpc_server, say)
+    finally:
+        await http.stop()

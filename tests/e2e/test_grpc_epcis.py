@@ -1,0 +1,82 @@
+"""EpcisService over a real gRPC socket: a batch exported from one server, captured by another."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from registry.api.v1 import epcis_pb2 as pb
+from registry.api.v1 import epcis_pb2_grpc
+from tests.builders import make_world
+from tests.e2e.conftest import RunningServer
+from tests.epcis_support.gs1 import schema_errors
+from tests.integration.test_epcis import batch_state, copy_reference_data, full_history
+
+
+def _export(stub: epcis_pb2_grpc.EpcisServiceStub, request: pb.ExportEpcisRequest) -> tuple[dict, int]:
+    parts = list(stub.ExportEpcis(request, timeout=60))
+    assert parts[0].WhichOneof("part") == "header" and parts[0].header.media_type == "application/ld+json"
+    assert parts[-1].WhichOneof("part") == "trailer"
+    body = b"".join(p.chunk for p in parts[1:-1])
+    return json.loads(body), parts[-1].trailer.event_count
+
+
+def test_a_batch_exported_over_grpc_and_captured_by_another_server_is_the_same_batch(
+    start_server: Callable[..., RunningServer], tmp_path
+) -> None:
+    source = start_server(f"sqlite:///{tmp_path}/a.db")
+    target = start_server(f"sqlite:///{tmp_path}/b.db")
+    a, _ = full_history(make_world(source.registry))
+    copy_reference_data(source.registry, target.registry)
+
+    document, count = _export(epcis_pb2_grpc.EpcisServiceStub(source.channel()), pb.ExportEpcisRequest(batch_id=str(a)))
+    assert count == len(document["epcisBody"]["eventList"]) > 10
+    assert schema_errors(document) == []
+
+    stub = epcis_pb2_grpc.EpcisServiceStub(target.channel())
+    raw = json.dumps(document).encode()
+    answer = stub.CaptureEpcis(pb.CaptureEpcisRequest(document=raw), metadata=[("x-gpureg-actor", "dc-ops@samsung")],
+                               timeout=60)
+    assert answer.accepted
+    assert {o.status for o in answer.outcomes} == {pb.EPCIS_EVENT_STATUS_WRITTEN}
+    assert batch_state(target.registry.get_batch(a)) == batch_state(source.registry.get_batch(a))
+    assert target.registry.history(a, limit=1)[0].actor == "dc-ops@samsung"
+
+    again = stub.CaptureEpcis(pb.CaptureEpcisRequest(document=raw), timeout=60)
+    assert {o.status for o in again.outcomes} == {pb.EPCIS_EVENT_STATUS_REPLAYED}
+
+
+def test_a_refused_capture_is_invalid_argument_naming_each_events_field_and_rule(
+    start_server: Callable[..., RunningServer], tmp_path
+) -> None:
+    server = start_server(f"sqlite:///{tmp_path}/a.db")
+    stub = epcis_pb2_grpc.EpcisServiceStub(server.channel())
+    event = {"type": "AssociationEvent", "action": "ADD", "eventTime": "2026-03-02T09:00:00Z",
+             "eventTimeZoneOffset": "+00:00", "eventID": "urn:uuid:3d4b7a5e-0000-4000-8000-000000000001"}
+    document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-02T09:00:00Z",
+                "epcisBody": {"eventList": [event]}}
+    head = server.head()
+
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.CaptureEpcis(pb.CaptureEpcisRequest(document=json.dumps(document).encode()), timeout=60)
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status: status_pb2.Status = rpc_status.from_call(refused.value)
+    bad = error_details_pb2.BadRequest()
+    assert any(detail.Unpack(bad) for detail in status.details)
+    [violation] = bad.field_violations
+    assert violation.field == "eventList[0].type"
+    assert "urn:uuid:3d4b7a5e" in violation.description and "supported-event" in violation.description
+    assert server.head() == head
+    with pytest.raises(grpc.RpcError) as garbage:
+        stub.CaptureEpcis(pb.CaptureEpcisRequest(document=b"not json"), timeout=60)
+    assert garbage.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as no_scope:
+        list(stub.ExportEpcis(pb.ExportEpcisRequest(), timeout=60))
+    assert no_scope.value.code() == grpc.StatusCode.INVALID_ARGUMENT
