@@ -11,9 +11,12 @@ from registry.config import Settings
 from registry.infrastructure.store import ensure_postgres_schema, event_store_env
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from projections.read_side import ReadSide
     from registry.infrastructure.durability import WalSync
     from registry.journal.service import Journal
+    from registry.observability.setup import Observability
     from registry.server.app import ApiServer
 
 
@@ -51,6 +54,7 @@ def build_server(
     registry: Registry | None = None,
     clock: Callable[[], datetime] | None = None,
     with_read_side: bool = True,
+    tracer_provider: TracerProvider | None = None,
 ) -> ApiServer:
     """The gRPC API server for ``settings`` (not started: ``await server.start()``)."""
     from registry.server.app import ApiServer
@@ -60,8 +64,32 @@ def build_server(
     read_side = build_read_side(settings, registry) if with_read_side else None
     if read_side is not None:  # officers' decisions name findings of the compliance read model
         registry.configure_compliance(findings=read_side.read_models)
+    journal = build_journal(settings, registry)
     return ApiServer(settings, registry, read_side, durability=group_sync(settings, registry),
-                     journal=build_journal(settings, registry))
+                     journal=journal,
+                     observability=build_observability(settings, registry, read_side, journal, tracer_provider))
+
+
+def build_observability(
+    settings: Settings, registry: Registry, read_side: ReadSide | None = None, journal: Journal | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Observability:
+    """Metrics, access log and traces of one server (registry/observability); ``tracer_provider``
+    overrides the OTLP one (tests pass an in-memory exporter's)."""
+    from registry.observability.setup import Observability
+    from registry.observability.tracing import otlp_provider
+
+    obs = Observability(
+        metrics_listen=settings.metrics_listen, access_log=settings.access_log,
+        tracer_provider=tracer_provider or otlp_provider(settings.otlp_endpoint),
+    )
+    obs.watch_registry(registry)
+    if read_side is not None and read_side.read_models is not None:
+        obs.watch_read_models(read_side.read_models.projection_status)
+        obs.instrument_engine(read_side.read_models.engine)
+    if journal is not None:
+        obs.watch_journal(journal)
+    return obs
 
 
 def group_sync(settings: Settings, registry: Registry) -> WalSync | None:

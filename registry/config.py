@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     journal_checkpoint_seconds: float = Field(
         default=10.0, gt=0, description="... or every T seconds while the tree grows"
     )
+    # Observability (registry/observability, docs/operations.md)
+    metrics_listen: str | None = Field(
+        default=None, description="host:port for Prometheus /metrics (port 0 picks one); unset: no metrics port"
+    )
+    access_log: bool = Field(default=False, description="one JSON access-log line per RPC on stderr")
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/gRPC endpoint for traces (also OTEL_EXPORTER_OTLP_ENDPOINT); unset: none"
+    )
 
     @property
     def command_lane_threads(self) -> int:

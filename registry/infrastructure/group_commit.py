@@ -29,6 +29,7 @@ What each command keeps (tests/integration/test_group_commit.py proves them on P
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,8 @@ class GroupCommit:
         self._leading = False
         self.groups = 0  # groups written (for tests, metrics and the curious)
         self.appends = 0  # appends written in them
+        self.write_seconds = 0.0  # time spent writing groups (an upper bound of the table lock's hold)
+        self.observers: list[Callable[[int, float], None]] = []  # (group size, seconds), e.g. metrics
 
     def append(self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]) -> Sequence[int] | None:
         mine = Append(stored_events, kwargs)
@@ -74,6 +77,7 @@ class GroupCommit:
                 self._leading = True
                 group, self._queue = self._queue[: self._max_group], self._queue[self._max_group:]
         if not mine.done:
+            started = time.perf_counter()
             try:
                 self._write_group(group)
             except BaseException as e:  # the group as a whole failed: everyone in it did
@@ -82,7 +86,11 @@ class GroupCommit:
                         a.error = e
                         a.ids = None
             finally:
+                took = time.perf_counter() - started
+                for observe in self.observers:
+                    observe(len(group), took)
                 with self._cond:
+                    self.write_seconds += took
                     for a in group:
                         a.done = True
                     self.groups += 1

@@ -38,6 +38,7 @@ from registry.application.service import Registry
 from registry.config import Settings
 from registry.infrastructure.durability import WalSync
 from registry.journal.service import Checkpointer, Journal, JournalError
+from registry.observability.setup import Observability
 from registry.server.actor import ActorInterceptor
 from registry.server.commands import CommandServicer
 from registry.server.compliance import ComplianceServicer
@@ -66,9 +67,10 @@ class ApiServer:
 
     def __init__(
         self, settings: Settings, registry: Registry, read_side: ReadSide | None, durability: WalSync | None = None,
-        journal: Journal | None = None,
+        journal: Journal | None = None, observability: Observability | None = None,
     ) -> None:
         self.settings = settings
+        self.observability = observability or Observability()  # metrics, access log, traces
         if journal is None:
             try:
                 journal = Journal(registry.recorder)
@@ -111,14 +113,17 @@ class ApiServer:
     async def start(self) -> int:
         """Bind, start serving, and return the bound port (useful with ``listen`` port 0)."""
         settings = self.settings
-        self._blocking = Blocking(settings.worker_threads)
+        obs = self.observability
+        self._blocking = Blocking(settings.worker_threads, tracer=obs.tracer)
         self._commands = CommandLane(
-            settings.command_lane_threads, self.durability.durable if self.durability is not None else None
+            settings.command_lane_threads, self.durability.durable if self.durability is not None else None,
+            tracer=obs.tracer,
         )
         self._notifier = LogNotifier()
         limit = settings.max_message_bytes
         server = grpc.aio.server(
-            interceptors=[ActorInterceptor(settings.default_actor), RequestDecodingInterceptor()],
+            interceptors=[*obs.server_interceptors(), ActorInterceptor(settings.default_actor),
+                          RequestDecodingInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -155,6 +160,7 @@ class ApiServer:
             self.read_side.start()  # projections follow the log (child process or thread; or workers do)
             self._notifier.add_listener(self.read_side.wake)
         await server.start()
+        obs.start()  # the metrics side port, if configured
         for name in API_SERVICES:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._server = server
@@ -181,6 +187,7 @@ class ApiServer:
             self.durability.close()
         if self.read_side is not None:
             self.read_side.close()
+        self.observability.close()
 
 
 def redacted(url: str) -> str:
@@ -203,6 +210,11 @@ async def run_until_signalled(server: ApiServer, say: Callable[[str], None]) -> 
         f"gpureg gRPC API listening on {server.address} (store {redacted(server.settings.database_url)}); "
         f"services: {', '.join(API_SERVICES)}, grpc.health.v1.Health, reflection"
     )
+    obs = server.observability
+    if obs.metrics_address is not None:
+        say(f"gpureg metrics (Prometheus) at http://{obs.metrics_address}/metrics")
+    if obs.access_log:
+        say("gpureg access log: one JSON line per RPC on stderr")
     try:
         await stop.wait()
         say(f"gpureg: stopping; draining in-flight calls (up to {server.settings.grace_seconds:g} s)")
