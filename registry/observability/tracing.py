@@ -50,8 +50,8 @@ def grpc_server_interceptor(provider: TracerProvider) -> Any:
 
 def instrument_engine(engine: Any, provider: TracerProvider) -> None:
     """Spans for every statement of one SQLAlchemy engine (the read models')."""
-    from opentelemetry.instrumentation.sqlalchemy.version import __version__
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
     from opentelemetry.metrics import get_meter
 
     tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__)
