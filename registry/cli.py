@@ -80,6 +80,16 @@ def serve(
         str | None,
         typer.Option("--log-level", envvar="GPUREG_LOG_LEVEL", show_default=False, help="default INFO"),
     ] = None,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option("--metrics-listen", envvar="GPUREG_METRICS_LISTEN", show_default=False,
+                     help="host:port for Prometheus /metrics (make run: 127.0.0.1:9464); default: off"),
+    ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option("--access-log/--no-access-log", envvar="GPUREG_ACCESS_LOG", show_default=False,
+                     help="one JSON line per RPC on stderr (default off)"),
+    ] = None,
 ) -> None:
     """Serve the gRPC API (commands, queries, event subscriptions, health, reflection) until
     SIGTERM or SIGINT, then drain in-flight calls and exit."""
@@ -93,6 +103,7 @@ def serve(
     settings = settings_from(
         database_url, listen=listen, default_actor=default_actor,
         max_message_bytes=max_message_bytes, grace_seconds=grace_seconds, log_level=log_level,
+        metrics_listen=metrics_listen, access_log=access_log,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
