@@ -116,6 +116,12 @@ clean:
 bench-recorders: $(STAMP)
 	$(BIN)/python -m bench.recorders $(BENCH_ARGS)
 
+## bench-journal: the journal's append overhead (with vs without the tree) and verify throughput alone
+##   `make bench-journal BENCH_ARGS="--quick --no-postgres"` for a smoke run (`make bench` runs both too)
+.PHONY: bench-journal
+bench-journal: $(STAMP)
+	$(BIN)/python -m bench.journal $(BENCH_ARGS)
+
 ## report-screenshot: load a small demo deployment (1%) in process, build its ownership report, open the HTML
 ##   in headless Chromium, save docs/report-sample.png (SCREENSHOT_ARGS= for the fixture report instead)
 SCREENSHOT_ARGS ?= --demo 0.01

@@ -104,12 +104,14 @@ def check(evidence: dict[str, Any], report_bytes: bytes, keys: Sequence[Verifier
     for entry in evidence.get("events", []):
         where = f"position {entry.get('position')}"
         try:
-            leaf = event_leaf_hash(int(entry["position"]), bytes.fromhex(entry["originator_id"]), int(entry["originator_version"]),
-                                   str(entry["topic"]), base64.b64decode(entry["state"], validate=True))
+            leaf = event_leaf_hash(
+                int(entry["position"]), bytes.fromhex(entry["originator_id"]), int(entry["originator_version"]),
+                str(entry["topic"]), base64.b64decode(entry["state"], validate=True))
             if leaf != base64.b64decode(entry["leaf_hash"]):
                 problems.append(f"{where}: the event's bytes do not give its leaf hash")
                 continue
-            verify_inclusion(int(entry["leaf_index"]), cp.size, leaf, [base64.b64decode(h) for h in entry["proof"]], cp.root)
+            proof = [base64.b64decode(h) for h in entry["proof"]]
+            verify_inclusion(int(entry["leaf_index"]), cp.size, leaf, proof, cp.root)
         except ProofError as err:
             problems.append(f"{where}: not in the signed log of size {cp.size} ({err})")
         except (KeyError, ValueError, TypeError) as err:

@@ -18,9 +18,11 @@ its position and what is wrong there:
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from hashlib import sha256
 
 from registry.journal.leaf import event_leaf_hash
 from registry.journal.merkle import Frontier
@@ -124,7 +126,7 @@ def _walk(
     boundary: int | None = None  # the position of leaf ``last_good``: the first not yet proven by a checkpoint
     ev = next(events, None)
     lf = next(leaves, None)
-    append = tree.append
+    hashes_pop, hashes_append = tree.hashes.pop, tree.hashes.append  # Frontier.append, inlined: the hot loop
     count = 0
     while ev is not None or lf is not None:
         if lf is None:
@@ -146,13 +148,22 @@ def _walk(
             raise _Stop(Problem(position, index,
                                 f"the event recorded here is missing (the next event is at {ev.position}): "
                                 "deleted, or moved to another position"))
-        if event_leaf_hash(position, ev.originator_id, ev.version, ev.topic, ev.state) != stored:
+        try:
+            recomputed = ev.leaf or event_leaf_hash(position, ev.originator_id, ev.version, ev.topic, ev.state)
+        except (TypeError, ValueError, OverflowError, struct.error) as e:
+            raise _Stop(Problem(position, index, f"the stored event is malformed ({e})")) from None
+        if recomputed != stored:
             raise _Stop(Problem(position, index,
                                 "the stored event (state, topic, version or aggregate id) is not the one "
                                 "recorded here: changed bytes, or events reordered"))
         if index == last_good:
             boundary = position
-        append(stored)
+        h, k = stored, tree.size
+        while k & 1:
+            h = sha256(b"\x01" + hashes_pop() + h).digest()
+            k >>= 1
+        hashes_append(h)
+        tree.size += 1
         count += 1
         last_position = position
         if tree.size == next_cp:

@@ -99,6 +99,13 @@ class ApiServer:
             log.error("journal check failed, serving read-only: %s", problem)
             setattr(self.registry.recorder, "refuse_writes", problem)  # noqa: B010
             return
+        latest = journal.latest_checkpoint()
+        signed = latest[1] if latest else 0
+        if journal.tree.size > signed:
+            log.warning("journal: %d event(s) after the last signed checkpoint (tree size %d, positions %d-%d); "
+                        "they were written before this start and are signed with the next checkpoint "
+                        "(`gpureg journal verify` first if the last stop was not clean)",
+                        journal.tree.size - signed, signed, journal.positions[signed], journal.positions[-1])
         if journal.signer is not None:
             self._checkpointer = Checkpointer(
                 journal, self.settings.journal_checkpoint_events, self.settings.journal_checkpoint_seconds)

@@ -160,3 +160,34 @@ def test_a_witness_cosigns_growth_and_alarms_when_the_registry_is_rolled_back_an
     assert "not an extension" in outcome.message
     assert any(r.levelno == logging.CRITICAL and "WITNESS ALARM" in r.getMessage() for r in caplog.records)
     assert run(forked.address, [log_key.verifier], witness_key, state, once=True, interval=0) == EXIT_ALARM
+
+
+def test_a_server_started_on_a_tampered_store_serves_reads_but_refuses_writes_naming_the_position(
+    start_server: Callable[..., RunningServer], sqlite_url: str, keys: Any
+) -> None:
+    import grpc
+    from grpc_status import rpc_status
+
+    from tests.e2e.world import build_world, place_order
+
+    server = journaled_server(start_server, sqlite_url, keys)
+    api = server.stubs()
+    world = build_world(api)
+    batch = place_order(api, world, quantity=8)
+    checkpoint_of(server, server.head())
+    server.stop()
+    db_path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db_path) as conn:
+        last = conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0]
+        conn.execute("UPDATE stored_events SET state = CAST(state || x'20' AS BLOB) WHERE rowid = ?", (last,))
+    broken = journaled_server(start_server, sqlite_url, keys)
+    api = broken.stubs()
+    from registry.api.v1 import queries_pb2
+
+    assert api.queries.GetBatch(queries_pb2.GetBatchRequest(batch_id=batch), timeout=10).batch.batch_id == batch
+    with pytest.raises(grpc.RpcError) as raised:
+        place_order(api, world, quantity=3)
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"position {last}" in (raised.value.details() or "") and "read-only" in (raised.value.details() or "")
+    status = rpc_status.from_call(raised.value)
+    assert status is not None and b"JOURNAL_BROKEN" in status.details[0].value
