@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from registry.infrastructure.store import ensure_postgres_schema, event_store_en
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
+    from projections.queries import ReadModels
     from projections.read_side import ReadSide
     from registry.infrastructure.durability import WalSync
     from registry.journal.service import Journal
@@ -65,9 +67,41 @@ def build_server(
     if read_side is not None:  # officers' decisions name findings of the compliance read model
         registry.configure_compliance(findings=read_side.read_models)
     journal = build_journal(settings, registry)
+    replica = build_replica_reads(settings) if settings.read_database_url else None
     return ApiServer(settings, registry, read_side, durability=group_sync(settings, registry),
                      journal=journal,
-                     observability=build_observability(settings, registry, read_side, journal, tracer_provider))
+                     observability=build_observability(settings, registry, read_side, journal, tracer_provider),
+                     replica=replica)
+
+
+@dataclass
+class ReplicaReads:
+    """What a server reads from a PostgreSQL hot standby: the log (subscriptions) through a
+    read-only registry, and the read models (which the primary's projections write and streaming
+    replication copies). Nothing here writes: a standby refuses writes."""
+
+    registry: Registry
+    read_models: ReadModels
+
+    def close(self) -> None:
+        self.read_models.engine.dispose()
+        self.registry.close()
+
+
+def build_replica_reads(settings: Settings) -> ReplicaReads:
+    from projections.db import create_readmodel_engine
+    from projections.queries import ReadModels
+
+    url = settings.read_database_url
+    if not url or not url.split(":", 1)[0].startswith("postgres"):
+        from registry.domain.errors import InvalidField
+
+        raise InvalidField.one("read_database_url", "must be a postgresql:// URL of a streaming replica")
+    env = event_store_env(url)
+    env["CREATE_TABLE"] = "n"  # a standby is read-only: the primary created the tables
+    env["AGGREGATE_CACHE_MAXSIZE"] = "0"
+    registry = Registry(env=env, snapshot_interval=settings.snapshot_interval)
+    return ReplicaReads(registry, ReadModels(create_readmodel_engine(url), registry))
 
 
 def build_observability(

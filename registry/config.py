@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     readmodel_url: str | None = Field(
         default=None, description="read-model database; defaults to database_url"
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="a PostgreSQL streaming replica (hot standby) of database_url: read-model queries and "
+                    "event subscriptions are served from it (docs/operations.md); unset: from the primary",
+    )
     snapshot_interval: int = Field(default=50, ge=2)
     aggregate_cache_size: int = Field(default=2000, ge=0, description="aggregates kept in memory")
     listen: str = "127.0.0.1:50051"

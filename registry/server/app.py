@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import grpc
@@ -49,6 +49,9 @@ from registry.server.journal import JournalServicer
 from registry.server.queries import QueryServicer
 from registry.server.reports import ReportServicer
 
+if TYPE_CHECKING:
+    from registry.bootstrap import ReplicaReads
+
 log = logging.getLogger("gpureg.server")
 
 API_SERVICES: tuple[str, ...] = (
@@ -68,7 +71,9 @@ class ApiServer:
     def __init__(
         self, settings: Settings, registry: Registry, read_side: ReadSide | None, durability: WalSync | None = None,
         journal: Journal | None = None, observability: Observability | None = None,
+        replica: ReplicaReads | None = None,
     ) -> None:
+        self.replica = replica  # reads from a PostgreSQL hot standby (bootstrap.build_replica_reads)
         self.settings = settings
         self.observability = observability or Observability()  # metrics, access log, traces
         if journal is None:
@@ -138,10 +143,13 @@ class ApiServer:
         )
         commands_pb2_grpc.add_CommandServiceServicer_to_server(  # type: ignore[no-untyped-call]
             CommandServicer(self.registry, self._commands, self._notifier), server)
+        # With a replica: read-model queries and subscriptions read it; GetBatch and
+        # ListBatchEvents (an aggregate's own state, no min_position) stay on the primary.
+        reads = self.replica
         queries_pb2_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            QueryServicer(self.registry, self._blocking, self.read_models), server)
+            QueryServicer(self.registry, self._blocking, reads.read_models if reads else self.read_models), server)
         events_pb2_grpc.add_EventServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            EventServicer(self.registry, self._blocking, self._notifier,
+            EventServicer(reads.registry if reads else self.registry, self._blocking, self._notifier,
                           settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ComplianceServicer(self.registry, self._blocking, self._notifier, self.read_models,
@@ -194,6 +202,8 @@ class ApiServer:
             self.durability.close()
         if self.read_side is not None:
             self.read_side.close()
+        if self.replica is not None:
+            self.replica.close()
         self.observability.close()
 
 
