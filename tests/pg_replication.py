@@ -11,6 +11,7 @@ each on a free port, in a temporary directory removed afterwards. The binaries a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -116,10 +117,8 @@ class ReplicaPair:
     def stop(self) -> None:
         for name in ("standby", "primary"):
             if (self.root / name / "postmaster.pid").exists():
-                try:
+                with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
                     self._tool("pg_ctl", "-D", str(self.root / name), "-m", "immediate", "-w", "stop", timeout=60)
-                except (RuntimeError, subprocess.TimeoutExpired):
-                    pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -142,10 +141,10 @@ def wait_replayed(primary_url: str, standby_url: str, timeout: float = 30) -> No
     """Until the standby has replayed everything the primary has written so far."""
     import psycopg
 
-    with psycopg.connect(primary_url.split("?")[0], autocommit=True) as p:
+    with psycopg.connect(primary_url.split("?", maxsplit=1)[0], autocommit=True) as p:
         lsn = p.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
     deadline = time.monotonic() + timeout
-    with psycopg.connect(standby_url.split("?")[0], autocommit=True) as s:
+    with psycopg.connect(standby_url.split("?", maxsplit=1)[0], autocommit=True) as s:
         while time.monotonic() < deadline:
             row = s.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (str(lsn),)).fetchone()
             if row and row[0]:
