@@ -46,7 +46,9 @@ def prepare(steps: Sequence[Step]) -> list[Prepared]:
 
 
 def channel(target: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(target, options=OPTIONS)
+    """One channel; a target naming several servers (``ipv4:a:1,b:2``) balances round-robin over them."""
+    balanced = [("grpc.lb_policy_name", "round_robin")] if "," in target else []
+    return grpc.aio.insecure_channel(target, options=OPTIONS + balanced)
 
 
 async def send_all(target: str, steps: Sequence[Step], concurrency: int = 16) -> int:
