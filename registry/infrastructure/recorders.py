@@ -37,7 +37,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnection, SQLiteCursor, SQLiteDatastore
-from psycopg import Cursor
+from psycopg import Cursor, Pipeline
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
@@ -179,12 +179,21 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         self._select_claims = SQL("SELECT serial, batch_id FROM {schema}.{table} WHERE serial = ANY(%s)").format(
             schema=Identifier(datastore.schema), table=Identifier(self.claims_table_name)
         )
+        self._insert_claims_unnest = SQL(
+            "INSERT INTO {schema}.{table} (serial, batch_id) SELECT * FROM unnest(%s::text[], %s::uuid[])"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(self.claims_table_name))
+        self._move_claims_unnest = SQL(
+            "UPDATE {schema}.{table} AS c SET batch_id = m.batch_id "
+            "FROM unnest(%s::text[], %s::uuid[]) AS m(serial, batch_id) WHERE c.serial = m.serial"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(self.claims_table_name))
         # Group commit (registry/infrastructure/group_commit.py): on by default; False gives the
         # library's one-transaction-per-append path (the benchmark's baseline).
         self.group_commit: GroupCommit | None = GroupCommit(self._write_group)
-        self._lock_and_notify = SQL("SET LOCAL lock_timeout = '{0}s'; LOCK TABLE {1}.{2} IN EXCLUSIVE MODE").format(
-            datastore.lock_timeout, Identifier(datastore.schema), Identifier(events_table_name)
-        )
+        self._lock_statements = [
+            SQL("SET LOCAL lock_timeout = '{0}s'").format(datastore.lock_timeout),
+            SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(
+                Identifier(datastore.schema), Identifier(events_table_name)),
+        ]
         self._notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -211,44 +220,58 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 time.sleep(0.2)
 
     def _write_group_once(self, group: list[Append]) -> None:
+        """In pipeline mode, so the lock is held for three round trips whatever the group's size:
+        BEGIN, lock and each append's statements go out together and are synced once per append
+        (its positions, or its error); the journal's head is read in one more; the leaves, the
+        head, NOTIFY and COMMIT go in the last."""
         alone = len(group) == 1
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            curs.execute(self._lock_and_notify)
-            ids: list[int] = []
-            events: list[StoredEvent] = []
-            savepoint = False
-            for a in group:
-                if alone:  # no savepoint needed: its failure is the transaction's
-                    a.ids = self._append_one(curs, a)
-                else:
-                    curs.execute("RELEASE SAVEPOINT gc; SAVEPOINT gc" if savepoint else "SAVEPOINT gc")
-                    savepoint = True
-                    try:
-                        a.ids = self._append_one(curs, a)
-                    except (psycopg.OperationalError, psycopg.InterfaceError):
-                        raise
-                    except psycopg.Error as e:
-                        curs.execute("ROLLBACK TO SAVEPOINT gc")
-                        a.error = _persistence_error(e)
-                        continue
-                ids.extend(a.ids)
-                events.extend(a.stored_events)
-            if ids:
-                self.journal.append(curs, ids, events)
-                curs.execute(self._notify)
+        failed: BaseException | None = None
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipe, conn.transaction(), conn.cursor() as curs:
+                try:
+                    for statement in self._lock_statements:
+                        curs.execute(statement)
+                    ids: list[int] = []
+                    events: list[StoredEvent] = []
+                    for a in group:
+                        if alone:  # no savepoint: its failure is the transaction's
+                            a.ids = self._append_one(curs, a, pipe)
+                        else:
+                            curs.execute("SAVEPOINT gc", prepare=False)
+                            try:
+                                a.ids = self._append_one(curs, a, pipe)
+                            except (psycopg.OperationalError, psycopg.InterfaceError):
+                                raise
+                            except psycopg.Error as e:
+                                curs.execute("ROLLBACK TO SAVEPOINT gc", prepare=False)
+                                a.error = _persistence_error(e)
+                                continue
+                            curs.execute("RELEASE SAVEPOINT gc", prepare=False)
+                        ids.extend(a.ids)
+                        events.extend(a.stored_events)
+                    if ids:
+                        self.journal.append(curs, ids, events)
+                        curs.execute(self._notify)
+                except Exception as e:  # raised after the pipeline has closed (as the library does)
+                    failed = e
+            if failed is not None:
+                raise failed
 
-    def _append_one(self, curs: Cursor[DictRow], a: Append) -> list[int]:
+    def _append_one(self, curs: Cursor[DictRow], a: Append, pipe: Pipeline) -> list[int]:
+        # One statement each, never prepared: a statement prepared in a pipeline segment that a
+        # conflict aborts would stay "prepared" in psycopg's cache but not on the server.
         claims: Claims = a.kwargs.get("serial_claims", ())
         if claims:
-            curs.executemany(self._insert_claims, list(claims))
+            curs.execute(self._insert_claims_unnest, ([s for s, _ in claims], [b for _, b in claims]), prepare=False)
         moves: Claims = a.kwargs.get("serial_moves", ())
         if moves:
-            curs.executemany(self._move_claims, [(b, s) for s, b in moves])
+            curs.execute(self._move_claims_unnest, ([s for s, _ in moves], [b for _, b in moves]), prepare=False)
         pg_events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in a.stored_events
         ]
-        curs.execute(self.insert_events_statement, (pg_events,), prepare=True)
+        curs.execute(self.insert_events_statement, (pg_events,), prepare=False)
+        pipe.sync()  # this append's error (a conflict) is raised here, for its savepoint alone
         return [row["notification_id"] for row in curs.fetchall()]
 
     def _fetch_ids_after_insert_events(
