@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -134,6 +135,14 @@ def start_server(url: str, extra: dict[str, str]) -> tuple[subprocess.Popen[str]
     if not (address and metrics):
         proc.kill()
         raise RuntimeError("gpureg serve did not start")
+    log = Path(os.environ.get("GPUREG_BENCH_LOG_DIR", "/tmp")) / f"gpureg-scaleout-{proc.pid}.log"
+
+    def drain() -> None:  # keep reading, or a full pipe would block the server's logging
+        with log.open("w") as f:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                f.write(line)
+
+    threading.Thread(target=drain, daemon=True).start()
     return proc, address, metrics
 
 

@@ -227,50 +227,64 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         alone = len(group) == 1
         failed: BaseException | None = None
         with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipe, conn.transaction(), conn.cursor() as curs:
-                try:
-                    for statement in self._lock_statements:
-                        curs.execute(statement)
-                    ids: list[int] = []
-                    events: list[StoredEvent] = []
-                    for a in group:
-                        if alone:  # no savepoint: its failure is the transaction's
-                            a.ids = self._append_one(curs, a, pipe)
-                        else:
-                            curs.execute("SAVEPOINT gc", prepare=False)
-                            try:
-                                a.ids = self._append_one(curs, a, pipe)
-                            except (psycopg.OperationalError, psycopg.InterfaceError):
-                                raise
-                            except psycopg.Error as e:
-                                curs.execute("ROLLBACK TO SAVEPOINT gc", prepare=False)
-                                a.error = _persistence_error(e)
-                                continue
-                            curs.execute("RELEASE SAVEPOINT gc", prepare=False)
-                        ids.extend(a.ids)
-                        events.extend(a.stored_events)
-                    if ids:
-                        self.journal.append(curs, ids, events)
-                        curs.execute(self._notify)
-                except Exception as e:  # raised after the pipeline has closed (as the library does)
-                    failed = e
+            # Nothing is prepared in this transaction: psycopg records a statement as prepared when
+            # it queues it, and a pipeline segment that a conflict aborts never prepares it on the
+            # server ("prepared statement _pg3_N does not exist" on its next use).
+            threshold, conn.prepare_threshold = conn.prepare_threshold, None
+            try:
+                self._write_pipelined(conn, group, alone)
+            except Exception as e:
+                failed = e
+            finally:
+                conn.prepare_threshold = threshold
             if failed is not None:
                 raise failed
 
+    def _write_pipelined(self, conn: Any, group: list[Append], alone: bool) -> None:
+        failed: BaseException | None = None
+        with conn.pipeline() as pipe, conn.transaction(), conn.cursor() as curs:
+            try:
+                for statement in self._lock_statements:
+                    curs.execute(statement)
+                ids: list[int] = []
+                events: list[StoredEvent] = []
+                for a in group:
+                    if alone:  # no savepoint: its failure is the transaction's
+                        a.ids = self._append_one(curs, a, pipe)
+                    else:
+                        curs.execute("SAVEPOINT gc")
+                        try:
+                            a.ids = self._append_one(curs, a, pipe)
+                        except (psycopg.OperationalError, psycopg.InterfaceError):
+                            raise
+                        except psycopg.Error as e:
+                            curs.execute("ROLLBACK TO SAVEPOINT gc")
+                            a.error = _persistence_error(e)
+                            continue
+                        curs.execute("RELEASE SAVEPOINT gc")
+                    ids.extend(a.ids)
+                    events.extend(a.stored_events)
+                if ids:
+                    self.journal.append(curs, ids, events)
+                    curs.execute(self._notify)
+            except Exception as e:  # raised once the pipeline has closed (as the library does)
+                failed = e
+        if failed is not None:
+            raise failed
+
     def _append_one(self, curs: Cursor[DictRow], a: Append, pipe: Pipeline) -> list[int]:
-        # One statement each, never prepared: a statement prepared in a pipeline segment that a
-        # conflict aborts would stay "prepared" in psycopg's cache but not on the server.
+        # Claims and moves as one statement each (not one per serial).
         claims: Claims = a.kwargs.get("serial_claims", ())
         if claims:
-            curs.execute(self._insert_claims_unnest, ([s for s, _ in claims], [b for _, b in claims]), prepare=False)
+            curs.execute(self._insert_claims_unnest, ([s for s, _ in claims], [b for _, b in claims]))
         moves: Claims = a.kwargs.get("serial_moves", ())
         if moves:
-            curs.execute(self._move_claims_unnest, ([s for s, _ in moves], [b for _, b in moves]), prepare=False)
+            curs.execute(self._move_claims_unnest, ([s for s, _ in moves], [b for _, b in moves]))
         pg_events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in a.stored_events
         ]
-        curs.execute(self.insert_events_statement, (pg_events,), prepare=False)
+        curs.execute(self.insert_events_statement, (pg_events,))
         pipe.sync()  # this append's error (a conflict) is raised here, for its savepoint alone
         return [row["notification_id"] for row in curs.fetchall()]
 

@@ -173,3 +173,30 @@ def test_the_journal_has_one_verified_leaf_per_event_after_group_commits(recorde
     report = Journal(recorder).verify_store(allow_unsigned_tail=True)
     assert report.ok, report.problem
     assert report.events == report.size == THREADS * 10
+
+
+def test_conflicts_again_and_again_leave_the_connections_fit_for_the_next_appends(
+    recorder: RegistryPostgresRecorder,
+) -> None:
+    """Alone and in groups, dozens of conflicts (more than psycopg's auto-prepare threshold of 5
+    uses per statement) and every append after them still commits: nothing half-prepared stays behind."""
+    taken = uuid.uuid4()
+    recorder.insert_events([_event(taken, 1)])
+    written = 0
+    for _ in range(30):  # one thread: every append is a group of one
+        with pytest.raises(IntegrityError):
+            recorder.insert_events([_event(taken, 1)])
+        assert recorder.insert_events([_event(uuid.uuid4(), 1)])
+        written += 1
+
+    def work(i: int) -> None:
+        for k in range(20):
+            if k % 2:
+                with pytest.raises(IntegrityError):
+                    recorder.insert_events([_event(taken, 1)])
+            else:
+                assert recorder.insert_events([_event(uuid.uuid4(), 1)])
+
+    _run_threads(work)
+    written += THREADS * 10
+    assert len(recorder.select_notifications(start=None, limit=10**6)) == written + 1
