@@ -137,7 +137,7 @@ class Journal:
         their events, and every stored checkpoint is a root of this tree. Returns what is wrong."""
         with self._lock:
             try:
-                with self.cursor() as cur:
+                with self._snapshot() as cur:  # one snapshot: another server's commit cannot look like a gap
                     head = self.tables.read_head(cur)
                     leaves = list(self.tables.iter_leaves(cur))
                     checkpoints = self.tables.read_checkpoints(cur)
