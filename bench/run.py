@@ -503,6 +503,10 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
     so_sqlite = (so.get("sqlite") or {}).get("throughput")
     for row in so.get("postgres", []):
         n = row["servers"]
+        if "error" in row:
+            add("postgres", f"scale-out: {n} server processes, 16 clients", None, "cmd/s", "", None, "", None,
+                row["error"])
+            continue
         add("postgres", f"scale-out: {n} server process{'es' if n > 1 else ''}, 16 clients", row["throughput"],
             "cmd/s", "1 SQLite server, same run", so_sqlite, ">= 1.0 x SQLite" if n == 1 else "",
             (ratio(row["throughput"], so_sqlite) or 0) >= 1.0 if n == 1 and so_sqlite else None,
