@@ -96,6 +96,9 @@ class Worker:
 
 @pytest.fixture
 def cluster(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, World, list[ServerProcess], list[Worker]]]:
+    # Small connection pools (2 open, up to 10): five processes share a PostgreSQL whose
+    # max_connections (100 by default) other test runs may be using too.
+    postgres_url += "&pool_size=2&max_overflow=8"
     registry = build_registry(Settings(database_url=postgres_url))
     world = make_world(registry)
     env = {"GPUREG_RUN_PROJECTIONS": "false", "GPUREG_METRICS_LISTEN": "127.0.0.1:0", "GPUREG_LOG_LEVEL": "WARNING"}
