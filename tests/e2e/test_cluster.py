@@ -87,7 +87,7 @@ class Worker:
              "--standby-interval", "0.1", "--metrics-listen", "127.0.0.1:0"],
             env={**os.environ, "GPUREG_DATABASE_URL": url}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         )
-        self.metrics = wait_for(METRICS, lambda: log.read_text(errors="replace"))
+        self.metrics = wait_for(METRICS, lambda: log.read_text(errors="replace"), timeout=180)
 
     @property
     def worker_id(self) -> str:
@@ -103,7 +103,8 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, World, lis
     world = make_world(registry)
     env = {"GPUREG_RUN_PROJECTIONS": "false", "GPUREG_METRICS_LISTEN": "127.0.0.1:0", "GPUREG_LOG_LEVEL": "WARNING"}
     with ExitStack() as stack:
-        servers = [stack.enter_context(serve_in_subprocess(postgres_url, extra_env=env)) for _ in range(3)]
+        servers = [stack.enter_context(serve_in_subprocess(postgres_url, extra_env=env, startup_timeout=180))
+                   for _ in range(3)]
         workers = [Worker(postgres_url, tmp_path / f"worker-{i}.log") for i in range(2)]
         try:
             yield postgres_url, world, servers, workers
