@@ -220,10 +220,10 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 time.sleep(0.2)
 
     def _write_group_once(self, group: list[Append]) -> None:
-        """In pipeline mode, so the lock is held for three round trips whatever the group's size:
-        BEGIN, lock and each append's statements go out together and are synced once per append
-        (its positions, or its error); the journal's head is read in one more; the leaves, the
-        head, NOTIFY and COMMIT go in the last."""
+        """In pipeline mode, so the lock is held for k + 2 round trips for a group of k (3 for one
+        append, where the library's path takes 7-9): BEGIN, the lock and the first append's
+        statements go out together, each append is synced once (its positions, or its error), the
+        journal's head is read in one more, and the leaves, the head, NOTIFY and COMMIT go in the last."""
         alone = len(group) == 1
         failed: BaseException | None = None
         with self.datastore.get_connection() as conn:
