@@ -54,12 +54,15 @@ system-deps:
 	apt-get -o DPkg::Lock::Timeout=600 update -q && \
 	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q $(SYSTEM_MISSING)
 
+# Prometheus metrics of `make run` (override: make run METRICS_LISTEN=127.0.0.1:9999)
+METRICS_LISTEN ?= 127.0.0.1:9464
+
 ## run: set up everything and run the registry (gRPC on 127.0.0.1:50051, SQLite store, projections live)
 run: $(STAMP)
 	@if [ -n "$(strip $(RUN_MISSING))" ]; then \
 		if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory system-deps SYSTEM_MISSING="$(RUN_MISSING)"; \
 		else echo "note: PDF reports need: apt-get install $(RUN_MISSING)" >&2; fi; fi
-	$(BIN)/gpureg serve
+	$(BIN)/gpureg serve --metrics-listen $(METRICS_LISTEN)
 
 ## test: set up everything and run the whole suite (unit, integration on SQLite + PostgreSQL, e2e)
 test: $(SYSTEM_DEPS) $(STAMP) $(NODE_STAMP)

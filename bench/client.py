@@ -48,7 +48,9 @@ def prepare(steps: Sequence[Step]) -> list[Prepared]:
 
 
 def channel(target: str) -> grpc.aio.Channel:
-    return CREDENTIALS.aio_channel(target, OPTIONS)
+    """One channel; a target naming several servers (``ipv4:a:1,b:2``) balances round-robin over them."""
+    balanced = [("grpc.lb_policy_name", "round_robin")] if "," in target else []
+    return CREDENTIALS.aio_channel(target, OPTIONS + balanced)
 
 
 def use_credentials(credentials: ClientCredentials) -> None:

@@ -54,7 +54,7 @@ import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import baselines, charts, client
+from bench import baselines, charts, client, scaleout
 from bench import journal as bench_journal
 from bench.compliance_report import report_command_exists, run_proxy, run_report_command
 from bench.proc import memory_mb, run_measured
@@ -554,6 +554,28 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
                 + (f"; {int(mem['processes'])} processes (server {fmt(mem.get('own_VmRSS'))} MiB)"
                    if mem.get("processes", 1) > 1 else "")
                 + ("" if full else "; not the full demo: not evaluated"))
+    pg16 = next((c for c in results.get("stores", {}).get("postgres", {}).get("commands", []) if c["clients"] == 16),
+                None)
+    sq16 = next((c for c in sq.get("commands", []) if c["clients"] == 16), None)
+    if pg16 and sq16:
+        r = ratio(pg16["throughput"], sq16["throughput"])
+        add("postgres", "commands/s, 16 clients, vs SQLite", pg16["throughput"], "cmd/s", "SQLite, same run",
+            sq16["throughput"], ">= 1.0 x SQLite", r is not None and r >= 1.0)
+    so = results.get("scaleout", {})
+    so_sqlite = (so.get("sqlite") or {}).get("throughput")
+    for row in so.get("postgres", []):
+        n = row["servers"]
+        if "error" in row:
+            add("postgres", f"scale-out: {n} server processes, 16 clients", None, "cmd/s", "", None, "", None,
+                row["error"])
+            continue
+        add("postgres", f"scale-out: {n} server process{'es' if n > 1 else ''}, 16 clients", row["throughput"],
+            "cmd/s", "1 SQLite server, same run", so_sqlite, ">= 1.0 x SQLite" if n == 1 else "",
+            (ratio(row["throughput"], so_sqlite) or 0) >= 1.0 if n == 1 and so_sqlite else None,
+            f"p99 {fmt(row['latency']['p99_ms'])} ms; group {fmt(row.get('mean_group'))}; server CPU "
+            f"{fmt(row.get('server_cpu_ms_per_command'))} ms/cmd; PostgreSQL CPU "
+            f"{fmt(row.get('postgres_cpu_ms_per_command'))} ms/cmd; lock hold "
+            f"{fmt(row.get('lock_hold_ms_per_command'))} ms/cmd; {fmt(row['bytes']['store_bytes_per_event'])} B/event")
     journal = results.get("journal", {})
     for kind, label in (("sqlite", "sqlite"), ("memory", "sqlite :memory:"), ("postgres", "postgres")):
         a = journal.get(f"append_{kind}")
@@ -730,6 +752,15 @@ def main(argv: list[str] | None = None) -> int:
                 out["error"] = f"{type(e).__name__}: {e}"
                 say(f"[red]{kind} failed[/red]: {e}")
                 traceback.print_exc()
+        if "postgres" in stores:
+            say("[bold]scale-out[/bold]: 1, 2 and 4 gpureg serve processes on one PostgreSQL (16 clients, one "
+                "round-robin address), and one SQLite server in the same run")
+            try:
+                results["scaleout"] = scaleout.measure(processes=(1, 2, 4), clients=16, duration=params.duration,
+                                                       warmup=params.warmup, sqlite_dir=workdir, say=say)
+            except Exception as e:
+                results["scaleout"] = {"error": f"{type(e).__name__}: {e}"}
+                say(f"[red]scale-out phase failed[/red]: {e}")
         try:
             results["journal"] = bench_journal.run(
                 workdir, quick=args.quick, postgres_url=POSTGRES_URL if "postgres" in stores else None,

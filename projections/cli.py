@@ -182,6 +182,11 @@ def run(
         bool, typer.Option(help="read the log at once on every byte from stdin; stop when stdin closes "
                                 "(how gpureg serve runs its projection process)")
     ] = False,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option("--metrics-listen", envvar="GPUREG_WORKER_METRICS_LISTEN", show_default=False,
+                     help="host:port for this worker's Prometheus /metrics (projection position and lag)"),
+    ] = None,
 ) -> None:
     """Run projections as a separate worker until SIGTERM or SIGINT.
 
@@ -212,8 +217,20 @@ def run(
         if wake_on_stdin:
             follow_stdin(runner.wake, runner.request_stop)
         typer.echo(f"projection worker {runner.worker_id} running {[p.name for p in chosen]}")
+        metrics = None
+        if metrics_listen:
+            from projections.queries import ReadModels
+            from registry.observability.metrics import Metrics, ProjectionCollector
+
+            metrics = Metrics()
+            metrics.add_collector(ProjectionCollector(ReadModels(engine, registry).projection_status))
+            typer.echo(f"projection worker metrics (Prometheus) at http://{metrics.serve(metrics_listen)}/metrics")
         tune_for_serving()
-        runner.run_forever()
+        try:
+            runner.run_forever()
+        finally:
+            if metrics is not None:
+                metrics.close()
 
 
 Actor = Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -11,10 +12,14 @@ from registry.config import Settings
 from registry.infrastructure.store import ensure_postgres_schema, event_store_env
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from projections.queries import ReadModels
     from projections.read_side import ReadSide
     from registry.epcis.http import EpcisHttpServer
     from registry.infrastructure.durability import WalSync
     from registry.journal.service import Journal
+    from registry.observability.setup import Observability
     from registry.server.app import ApiServer
 
 
@@ -52,6 +57,7 @@ def build_server(
     registry: Registry | None = None,
     clock: Callable[[], datetime] | None = None,
     with_read_side: bool = True,
+    tracer_provider: TracerProvider | None = None,
 ) -> ApiServer:
     """The gRPC API server for ``settings`` (not started: ``await server.start()``)."""
     from registry.server.app import ApiServer
@@ -61,8 +67,64 @@ def build_server(
     read_side = build_read_side(settings, registry) if with_read_side else None
     if read_side is not None:  # officers' decisions name findings of the compliance read model
         registry.configure_compliance(findings=read_side.read_models, reference=read_side.read_models)
+    journal = build_journal(settings, registry)
+    replica = build_replica_reads(settings) if settings.read_database_url else None
     return ApiServer(settings, registry, read_side, durability=group_sync(settings, registry),
-                     journal=build_journal(settings, registry))
+                     journal=journal,
+                     observability=build_observability(settings, registry, read_side, journal, tracer_provider),
+                     replica=replica)
+
+
+@dataclass
+class ReplicaReads:
+    """What a server reads from a PostgreSQL hot standby: the log (subscriptions) through a
+    read-only registry, and the read models (which the primary's projections write and streaming
+    replication copies). Nothing here writes: a standby refuses writes."""
+
+    registry: Registry
+    read_models: ReadModels
+
+    def close(self) -> None:
+        self.read_models.engine.dispose()
+        self.registry.close()
+
+
+def build_replica_reads(settings: Settings) -> ReplicaReads:
+    from projections.db import create_readmodel_engine
+    from projections.queries import ReadModels
+
+    url = settings.read_database_url
+    if not url or not url.split(":", 1)[0].startswith("postgres"):
+        from registry.domain.errors import InvalidField
+
+        raise InvalidField.one("read_database_url", "must be a postgresql:// URL of a streaming replica")
+    env = event_store_env(url)
+    env["CREATE_TABLE"] = "n"  # a standby is read-only: the primary created the tables
+    env["AGGREGATE_CACHE_MAXSIZE"] = "0"
+    registry = Registry(env=env, snapshot_interval=settings.snapshot_interval)
+    return ReplicaReads(registry, ReadModels(create_readmodel_engine(url), registry))
+
+
+def build_observability(
+    settings: Settings, registry: Registry, read_side: ReadSide | None = None, journal: Journal | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Observability:
+    """Metrics, access log and traces of one server (registry/observability); ``tracer_provider``
+    overrides the OTLP one (tests pass an in-memory exporter's)."""
+    from registry.observability.setup import Observability
+    from registry.observability.tracing import otlp_provider
+
+    obs = Observability(
+        metrics_listen=settings.metrics_listen, access_log=settings.access_log,
+        tracer_provider=tracer_provider or otlp_provider(settings.otlp_endpoint),
+    )
+    obs.watch_registry(registry)
+    if read_side is not None and read_side.read_models is not None:
+        obs.watch_read_models(read_side.read_models.projection_status)
+        obs.instrument_engine(read_side.read_models.engine)
+    if journal is not None:
+        obs.watch_journal(journal)
+    return obs
 
 
 def group_sync(settings: Settings, registry: Registry) -> WalSync | None:

@@ -105,6 +105,16 @@ def serve(
                      help="also serve the EPCIS 2.0 REST binding (POST /capture, GET /events) on this "
                           "port of the listen host (0 picks a free one; default: off)"),
     ] = None,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option("--metrics-listen", envvar="GPUREG_METRICS_LISTEN", show_default=False,
+                     help="host:port for Prometheus /metrics (make run: 127.0.0.1:9464); default: off"),
+    ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option("--access-log/--no-access-log", envvar="GPUREG_ACCESS_LOG", show_default=False,
+                     help="one JSON line per RPC on stderr (default off)"),
+    ] = None,
 ) -> None:
     """Serve the gRPC API (commands, queries, event subscriptions, health, reflection) until
     SIGTERM or SIGINT, then drain in-flight calls and exit."""
@@ -120,6 +130,7 @@ def serve(
         max_message_bytes=max_message_bytes, grace_seconds=grace_seconds, log_level=log_level,
         tls_cert=tls_cert, tls_key=tls_key, tls_client_ca=tls_client_ca, token_keys=token_keys,
         revocation_file=revocation_file,
+        metrics_listen=metrics_listen, access_log=access_log,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     readmodel_url: str | None = Field(
         default=None, description="read-model database; defaults to database_url"
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="a PostgreSQL streaming replica (hot standby) of database_url: read-model queries and "
+                    "event subscriptions are served from it (docs/operations.md); unset: from the primary",
+    )
     snapshot_interval: int = Field(default=50, ge=2)
     aggregate_cache_size: int = Field(default=2000, ge=0, description="aggregates kept in memory")
     listen: str = "127.0.0.1:50051"
@@ -90,6 +95,14 @@ class Settings(BaseSettings):
     journal_checkpoint_events: int = Field(default=1000, ge=1, description="sign a checkpoint every N events")
     journal_checkpoint_seconds: float = Field(
         default=10.0, gt=0, description="... or every T seconds while the tree grows"
+    )
+    # Observability (registry/observability, docs/operations.md)
+    metrics_listen: str | None = Field(
+        default=None, description="host:port for Prometheus /metrics (port 0 picks one); unset: no metrics port"
+    )
+    access_log: bool = Field(default=False, description="one JSON access-log line per RPC on stderr")
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/gRPC endpoint for traces (also OTEL_EXPORTER_OTLP_ENDPOINT); unset: none"
     )
 
     # identity (docs/security.md): TLS, client certificates, bearer tokens

@@ -174,7 +174,9 @@ class CommandExecutor(Application[UUID]):
             prior = self._prior_result(command, cmd.request_id, fingerprint)
             if prior is not None:
                 return prior
-        stripe = self._stripes[hash(target_id) % LOCK_STRIPES]
+        # Creates (no target) take turns per request id, not all on one stripe: a new aggregate's
+        # uniqueness is the store's (its first version's key), so creates can run side by side.
+        stripe = self._stripes[hash(target_id if target_id is not None else (cmd.request_id or uuid4())) % LOCK_STRIPES]
         for attempt in range(MAX_ATTEMPTS):
             if attempt:
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311 - jitter only

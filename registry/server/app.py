@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import grpc
@@ -40,6 +40,7 @@ from registry.application.service import Registry
 from registry.config import Settings
 from registry.infrastructure.durability import WalSync
 from registry.journal.service import Checkpointer, Journal, JournalError
+from registry.observability.setup import Observability
 from registry.security.scope import ScopeIndex
 from registry.server.auth import AuthInterceptor, Limits
 from registry.server.commands import CommandServicer
@@ -52,6 +53,9 @@ from registry.server.journal import JournalServicer
 from registry.server.queries import QueryServicer
 from registry.server.reports import ReportServicer
 from registry.server.transport import BANNER, ServerSecurity, plan_security
+
+if TYPE_CHECKING:
+    from registry.bootstrap import ReplicaReads
 
 log = logging.getLogger("gpureg.server")
 
@@ -72,9 +76,12 @@ class ApiServer:
 
     def __init__(
         self, settings: Settings, registry: Registry, read_side: ReadSide | None, durability: WalSync | None = None,
-        journal: Journal | None = None,
+        journal: Journal | None = None, observability: Observability | None = None,
+        replica: ReplicaReads | None = None,
     ) -> None:
+        self.replica = replica  # reads from a PostgreSQL hot standby (bootstrap.build_replica_reads)
         self.settings = settings
+        self.observability = observability or Observability()  # metrics, access log, traces
         if journal is None:
             try:
                 journal = Journal(registry.recorder)
@@ -126,9 +133,11 @@ class ApiServer:
     async def start(self) -> int:
         """Bind, start serving, and return the bound port (useful with ``listen`` port 0)."""
         settings = self.settings
-        self._blocking = Blocking(settings.worker_threads)
+        obs = self.observability
+        self._blocking = Blocking(settings.worker_threads, tracer=obs.tracer)
         self._commands = CommandLane(
-            settings.command_lane_threads, self.durability.durable if self.durability is not None else None
+            settings.command_lane_threads, self.durability.durable if self.durability is not None else None,
+            tracer=obs.tracer,
         )
         self._notifier = LogNotifier()
         limit = settings.max_message_bytes
@@ -137,7 +146,7 @@ class ApiServer:
             Limits(settings.max_subscriptions_per_principal, settings.subscriber_stall_seconds,
                    settings.rate_limit_per_second))
         server = grpc.aio.server(
-            interceptors=[self.auth, RequestDecodingInterceptor()],
+            interceptors=[*obs.server_interceptors(), self.auth, RequestDecodingInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -145,10 +154,13 @@ class ApiServer:
         )
         commands_pb2_grpc.add_CommandServiceServicer_to_server(  # type: ignore[no-untyped-call]
             CommandServicer(self.registry, self._commands, self._notifier), server)
+        # With a replica: read-model queries and subscriptions read it; GetBatch and
+        # ListBatchEvents (an aggregate's own state, no min_position) stay on the primary.
+        reads = self.replica
         queries_pb2_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            QueryServicer(self.registry, self._blocking, self.read_models), server)
+            QueryServicer(self.registry, self._blocking, reads.read_models if reads else self.read_models), server)
         events_pb2_grpc.add_EventServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            EventServicer(self.registry, self._blocking, self._notifier,
+            EventServicer(reads.registry if reads else self.registry, self._blocking, self._notifier,
                           settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ComplianceServicer(self.registry, self._blocking, self._notifier, self.read_models,
@@ -179,6 +191,7 @@ class ApiServer:
             self.read_side.start()  # projections follow the log (child process or thread; or workers do)
             self._notifier.add_listener(self.read_side.wake)
         await server.start()
+        obs.start()  # the metrics side port, if configured
         for name in API_SERVICES:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._server = server
@@ -205,6 +218,9 @@ class ApiServer:
             self.durability.close()
         if self.read_side is not None:
             self.read_side.close()
+        if self.replica is not None:
+            self.replica.close()
+        self.observability.close()
 
 
 def redacted(url: str) -> str:
@@ -230,6 +246,11 @@ async def run_until_signalled(server: ApiServer, say: Callable[[str], None]) -> 
     )
     if server.security.development:
         say(BANNER)
+    obs = server.observability
+    if obs.metrics_address is not None:
+        say(f"gpureg metrics (Prometheus) at http://{obs.metrics_address}/metrics")
+    if obs.access_log:
+        say("gpureg access log: one JSON line per RPC on stderr")
     try:
         await stop.wait()
         say(f"gpureg: stopping; draining in-flight calls (up to {server.settings.grace_seconds:g} s)")

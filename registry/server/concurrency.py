@@ -10,10 +10,11 @@ next poll of the log (writes by other processes are found by that poll).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -22,12 +23,22 @@ R = TypeVar("R")
 class Blocking:
     """Runs blocking calls on a bounded thread pool and awaits them."""
 
-    def __init__(self, workers: int, name: str = "gpureg-io") -> None:
+    def __init__(self, workers: int, name: str = "gpureg-io", tracer: Any = None) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._tracer = tracer  # an OpenTelemetry tracer: a span per call (registry/observability)
 
     async def __call__(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        call = functools.partial(fn, *args, **kwargs)
+        if self._tracer is not None:
+            call = functools.partial(self._traced, fn, call)
+        # The call runs in a copy of the RPC's context: its trace (and any context variable) goes along.
+        return await loop.run_in_executor(self._executor, contextvars.copy_context().run, call)
+
+    def _traced(self, fn: Callable[..., R], call: Callable[[], R]) -> R:
+        name = getattr(fn, "__name__", type(fn).__name__)
+        with self._tracer.start_as_current_span(f"gpureg.app {name}"):
+            return call()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
@@ -38,8 +49,9 @@ class CommandLane(Blocking):
     registry/infrastructure/durability.py), a call returns only once what it wrote is on disk;
     the lane's thread meanwhile runs the next command."""
 
-    def __init__(self, workers: int, durable: Callable[[], Awaitable[None]] | None = None) -> None:
-        super().__init__(workers, name="gpureg-command")
+    def __init__(self, workers: int, durable: Callable[[], Awaitable[None]] | None = None,
+                 tracer: Any = None) -> None:
+        super().__init__(workers, name="gpureg-command", tracer=tracer)
         self._durable = durable
 
     async def __call__(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
