@@ -37,6 +37,7 @@ import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -58,9 +59,21 @@ from registry.security.grants import Grants
 if TYPE_CHECKING:
     from registry.server.auth import AuthInterceptor
 
-#: ``admit(method, headers, peer, batch_id)``: the actor to record and the call's reach, or
-#: :class:`Refused` / NotFound / InvalidField
-Admit = Callable[[str, list[tuple[str, str]], str, UUID | None], Awaitable[tuple[str, Grants]]]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An admitted request: who authenticated (``subject``), the actor recorded on what it
+    writes, and its reach."""
+
+    subject: str
+    actor: str
+    grants: Grants
+
+
+#: ``admit(method, headers, peer, batch_id)``: the caller, or :class:`Refused` / NotFound /
+#: InvalidField
+Admit = Callable[[str, list[tuple[str, str]], str, UUID | None], Awaitable[Caller]]
 EXPORT = "/registry.api.v1.EpcisService/ExportEpcis"
 CAPTURE = "/registry.api.v1.EpcisService/CaptureEpcis"
 MAX_JOBS = 1000
@@ -93,20 +106,20 @@ def gate_of(interceptor: Callable[[], AuthInterceptor | None]) -> Admit:
 
     async def admit(
         method: str, headers: list[tuple[str, str]], peer: str, batch_id: UUID | None
-    ) -> tuple[str, Grants]:
+    ) -> Caller:
         auth = interceptor()
         if auth is None:
             raise Refused(503, "STARTING", "the registry is starting; retry shortly")
         request = SimpleNamespace(batch_id=str(batch_id) if batch_id is not None else "")
         try:
-            actor, grants = await auth.admit_outside_grpc(method, headers, peer, request)
+            principal, actor, grants = await auth.admit_outside_grpc(method, headers, peer, request)
         except Denied as denied:
             raise Refused(codes.get(denied.code, 403), denied.reason, str(denied)) from None
         except NotYours as hidden:  # another party's batch: exactly as a missing one
             raise hidden.error from None
         if isinstance(actor, InvalidField):
             raise actor
-        return actor, grants
+        return Caller(principal.subject, actor, grants)
 
     return admit
 
@@ -134,7 +147,7 @@ class _Jobs:
 
     def __init__(self) -> None:
         self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._owners: dict[str, str] = {}  # capture id -> the actor that captured it
+        self._owners: dict[str, str] = {}  # capture id -> the principal (subject) that captured it
         self._lock = threading.Lock()
 
     def add(self, owner: str, behaviour: str, result: CaptureResult) -> str:
@@ -164,7 +177,7 @@ class _Jobs:
         return capture_id
 
     def get(self, capture_id: str, owner: str) -> dict[str, Any] | None:
-        """A job, only for the actor that captured it (another's is as a missing one)."""
+        """A job, only for the principal that captured it (another's is as a missing one)."""
         with self._lock:
             return self._jobs.get(capture_id) if self._owners.get(capture_id) == owner else None
 
@@ -286,7 +299,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
 
     async def post_capture(request: Request) -> Response:
         try:
-            actor, grants = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
+            caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
             behaviour = request.headers.get("GS1-Capture-Error-Behaviour", "rollback").strip().lower()
             if behaviour not in ("rollback", "proceed"):
                 raise InvalidField.one("GS1-Capture-Error-Behaviour", "rollback or proceed")
@@ -303,36 +316,37 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             if not isinstance(document, dict):
                 raise InvalidField.one("(body)", "an EPCISDocument is a JSON object")
             result: CaptureResult = await run(
-                functools.partial(capture.capture, authorize=grants.authorize), actor, document, behaviour == "proceed")
+                functools.partial(capture.capture, authorize=caller.grants.authorize), caller.actor, document,
+                behaviour == "proceed")
         except Exception as exc:  # every refusal is a problem document
             return _error(exc)
-        capture_id = jobs.add(actor, behaviour, result)
-        return JSONResponse(jobs.get(capture_id, actor), status_code=202,
+        capture_id = jobs.add(caller.subject, behaviour, result)
+        return JSONResponse(jobs.get(capture_id, caller.subject), status_code=202,
                             headers={"Location": f"/capture/{capture_id}", "GS1-EPCIS-Version": "2.0.0"})
 
     async def get_capture(request: Request) -> Response:
         try:
-            actor, _ = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
+            caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
         except Exception as exc:
             return _error(exc)
-        job = jobs.get(request.path_params["capture_id"], actor)
+        job = jobs.get(request.path_params["capture_id"], caller.subject)
         if job is None:
             return _problem(404, "Not Found", "no such capture job")
         return JSONResponse(job)
 
     async def list_captures(request: Request) -> Response:
         try:
-            actor, _ = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
+            caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
         except Exception as exc:
             return _error(exc)
-        return JSONResponse(jobs.all(actor))
+        return JSONResponse(jobs.all(caller.subject))
 
     async def get_events(request: Request) -> Response:
         try:
             params = dict(request.query_params)
             batch = _uuid_param(params, "batchID")
-            _, grants = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
-            page, token = await asyncio.to_thread(query_page, registry, params, grants.visible)
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
+            page, token = await asyncio.to_thread(query_page, registry, params, caller.grants.visible)
         except Exception as exc:
             return _error(exc)
         body: dict[str, Any] = {

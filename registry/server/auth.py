@@ -230,11 +230,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
 
     async def admit_outside_grpc(
         self, method: str, headers: list[tuple[str, str]], peer: str, request: Any = None
-    ) -> tuple[str | InvalidField, Grants]:
+    ) -> tuple[Principal, str | InvalidField, Grants]:
         """The same decision for a call that arrives by another protocol (the EPCIS REST binding):
         ``headers`` as gRPC metadata (lower-case names), ``request`` an object carrying the fields
-        the method's confinement reads (``batch_id``). Returns the actor to record and the
-        call's :class:`Grants`; raises :class:`Denied` (logged and counted as for gRPC) or
+        the method's confinement reads (``batch_id``). Returns the principal, the actor to record
+        and the call's :class:`Grants`; raises :class:`Denied` (logged and counted as for gRPC) or
         :class:`NotYours` (answer it as the missing resource it stands for)."""
         principal: Principal | None = None
         try:
@@ -249,7 +249,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             actor: str | InvalidField = actor_from_metadata(headers, principal.subject)
         else:
             actor = principal.actor
-        return actor, Grants.of(principal, scope)
+        return principal, actor, Grants.of(principal, scope)
 
     async def _scope(self, principal: Principal) -> Scope:
         assert principal.party_id is not None
