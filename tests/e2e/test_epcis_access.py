@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import ssl
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from registry.epcis.export import Event, batch_events, document
 from registry.epcis.http import EpcisHttpServer
 from registry.security.tokens import generate_key, issue_token
 from tests.e2e.conftest import RunningServer
-from tests.e2e.security_world import Credentials
+from tests.e2e.security_world import Credentials, Pki
 from tests.e2e.test_partner_isolation import Deal, build_deal
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -124,6 +125,16 @@ def test_each_captured_event_is_authorized_as_its_command_and_a_refused_document
             document=json.dumps(document([event], NOW)).encode(), per_event=True), metadata=who, timeout=60)
         assert answer.outcomes[0].status == pb.EPCIS_EVENT_STATUS_REFUSED
         assert answer.outcomes[0].field == command and "rule access-matrix" in answer.outcomes[0].rule
+    # a site operator installs only at its own sites (a2's unit SNa22 was received at Samsung's site)
+    at_samsung = install_event(server, d.ids["a2"], "SNa22")
+    sk_operator, samsung_operator = (creds.md("site_operator", d.ids[p], subject=f"dc-{p}") for p in ("sk", "samsung"))
+    answer = stub.CaptureEpcis(pb.CaptureEpcisRequest(
+        document=json.dumps(document([at_samsung], NOW)).encode(), per_event=True), metadata=sk_operator, timeout=60)
+    assert answer.outcomes[0].status == pb.EPCIS_EVENT_STATUS_REFUSED
+    assert answer.outcomes[0].field == "bizLocation.id" and "not found" in answer.outcomes[0].rule
+    answer = stub.CaptureEpcis(pb.CaptureEpcisRequest(
+        document=json.dumps(document([at_samsung], NOW)).encode()), metadata=samsung_operator, timeout=60)
+    assert answer.accepted and server.registry.history(UUID(d.ids["a2"]))[-1].actor == "dc-samsung"
     # an auditor may not capture at all
     with pytest.raises(grpc.RpcError) as denied:
         stub.CaptureEpcis(pb.CaptureEpcisRequest(document=b"{}"), metadata=creds.md("auditor"), timeout=60)
@@ -182,3 +193,23 @@ def test_over_http_a_missing_expired_or_wrongly_signed_token_is_401_and_a_partne
         assert client.get(f"/capture/{job['captureID']}", headers=sk).status_code == 404
         assert client.get("/capture", headers=sk).json() == []
         assert client.get(f"/capture/{job['captureID']}", headers=samsung).json()["success"]
+
+
+def test_with_tls_the_rest_binding_serves_https_with_the_servers_certificate_and_takes_bearer_tokens(
+    start_server: Callable[..., RunningServer], sqlite_url: str, tmp_path: Path
+) -> None:
+    pki = Pki.create(tmp_path / "pki")
+    creds = Credentials.create(tmp_path)
+    server = start_server(sqlite_url, **pki.settings(), **creds.settings())
+    http = build_epcis_http(server.server, 0)
+    port = asyncio.run_coroutine_threadsafe(http.start(), server.loop).result(timeout=30)
+    try:
+        trust = ssl.create_default_context(cafile=str(tmp_path / "pki" / "ca.pem"))
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trust, timeout=60) as client:
+            assert client.get("/events").status_code == 401
+            answer = client.get("/events", headers={"Authorization": f"Bearer {creds.token('regulator')}"})
+            assert answer.status_code == 200 and answer.json()["type"] == "EPCISQueryDocument"
+        with pytest.raises(httpx.ConnectError), httpx.Client(timeout=10) as plain:
+            plain.get(f"https://127.0.0.1:{port}/events")  # the system's CAs do not know the registry CA
+    finally:
+        asyncio.run_coroutine_threadsafe(http.stop(), server.loop).result(timeout=30)
