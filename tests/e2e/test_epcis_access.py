@@ -213,3 +213,17 @@ def test_with_tls_the_rest_binding_serves_https_with_the_servers_certificate_and
             plain.get(f"https://127.0.0.1:{port}/events")  # the system's CAs do not know the registry CA
     finally:
         asyncio.run_coroutine_threadsafe(http.stop(), server.loop).result(timeout=30)
+
+
+def test_gpureg_serve_refuses_an_https_rest_binding_that_could_authenticate_nobody(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pki = Pki.create(tmp_path / "pki")  # mutual TLS only: certificates are gRPC's, HTTP takes tokens
+    options = [f"--{name.replace('_', '-')}={value}" for name, value in pki.settings().items()]
+    gpureg = str(Path(sys.executable).with_name("gpureg"))
+    done = subprocess.run([gpureg, "serve", "--listen", "127.0.0.1:0", "--epcis-port", "0", *options,
+                           "--database-url", f"sqlite:///{tmp_path}/r.db"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "bearer token" in done.stderr and "--token-keys" in done.stderr
