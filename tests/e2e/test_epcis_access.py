@@ -39,10 +39,11 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 @pytest.fixture
 def world(
-    start_server: Callable[..., RunningServer], sqlite_url: str, tmp_path: Path
+    start_server: Callable[..., RunningServer], store_url: str, tmp_path: Path
 ) -> Iterator[tuple[RunningServer, Deal, Credentials, str]]:
+    """On SQLite and on PostgreSQL."""
     creds = Credentials.create(tmp_path)
-    server = start_server(sqlite_url, **creds.settings())
+    server = start_server(store_url, **creds.settings())
     deal = build_deal(server.stubs(), creds.md("admin", subject="registry-admin"))
     http: EpcisHttpServer = build_epcis_http(server.server, 0)
     port = asyncio.run_coroutine_threadsafe(http.start(), server.loop).result(timeout=30)
