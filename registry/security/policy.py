@@ -167,8 +167,8 @@ def cell(rule: Rule, role: Role) -> str:
     """One cell of the documented matrix."""
     if role not in rule.roles:
         return "-"
-    if rule.confine is Confine.CAPTURE:
-        return f"per event ({rule.confine.value})"
+    if rule.confine is Confine.CAPTURE:  # every role, partners and site operators confined per event
+        return "per event"
     if role in (P, SO) and rule.confine is not Confine.NONE:
         return f"own ({rule.confine.value})"
     return "yes"
