@@ -149,14 +149,25 @@ def build_epcis_http(server: ApiServer, port: int) -> EpcisHttpServer:
     """The EPCIS 2.0 REST binding for ``server``'s registry on its listen host and ``port``.
 
     Captures run on a command lane of their own that shares the server's durability (on a SQLite
-    file, an answer only after the WAL fsync); the caller's identity comes from the same seam as
-    gRPC's (registry.epcis.http.header_actor until authentication replaces it).
+    file, an answer only after the WAL fsync); every request passes the gRPC server's own gate
+    (registry.epcis.http.gate_of: one identity, one matrix, one confinement, one denial log).
+    With TLS configured for gRPC the binding serves HTTPS with the same certificate and key and
+    authenticates by bearer token (client certificates are gRPC's); without TLS it serves only a
+    loopback address (transport.plan_security already refuses any other without TLS).
     """
-    from registry.epcis.http import EpcisHttpServer, build_app, header_actor
+    from registry.epcis.http import EpcisHttpServer, build_app, gate_of
+    from registry.server.auth import is_loopback
     from registry.server.concurrency import CommandLane
+    from registry.server.transport import InsecureConfiguration
 
     settings = server.settings
-    lane = CommandLane(1, server.durability.durable if server.durability is not None else None)
-    app = build_app(server.registry, header_actor(settings.default_actor), run_command=lane)
     host = settings.listen.rsplit(":", 1)[0].strip("[]") or "127.0.0.1"
-    return EpcisHttpServer(app, host, port, on_stop=lane.shutdown)
+    tls = (settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
+    if tls is None and not is_loopback(f"{host}:0"):
+        raise InsecureConfiguration(f"refusing to serve the EPCIS REST binding on {host} without TLS")
+    if tls is not None and server.security.authenticator.tokens is None:
+        raise InsecureConfiguration(
+            "the EPCIS REST binding authenticates by bearer token only: add --token-keys (gpureg tokens keygen)")
+    lane = CommandLane(1, server.durability.durable if server.durability is not None else None)
+    app = build_app(server.registry, gate_of(lambda: server.auth), run_command=lane)
+    return EpcisHttpServer(app, host, port, on_stop=lane.shutdown, tls=tls)

@@ -150,7 +150,12 @@ def serve(
             from registry.bootstrap import build_epcis_http
             from registry.epcis.http import serve_with_grpc
 
-            asyncio.run(serve_with_grpc(server, build_epcis_http(server, epcis_port), typer.echo))
+            try:
+                http = build_epcis_http(server, epcis_port)
+            except InsecureConfiguration as e:
+                typer.echo(f"gpureg serve: {e}", err=True)
+                raise typer.Exit(2) from None
+            asyncio.run(serve_with_grpc(server, http, typer.echo))
     finally:
         server.registry.close()
 

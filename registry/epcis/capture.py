@@ -45,6 +45,7 @@ from registry.domain.errors import (
 )
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id as hash_event_id
+from registry.security.grants import Authorize, allow_all
 
 #: The event kinds capture turns into commands: (type, action, bizStep, disposition) -> command.
 SUPPORTED = (
@@ -148,7 +149,14 @@ class Capture:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
-    def capture(self, actor: str, document: Mapping[str, Any], per_event: bool = False) -> CaptureResult:
+    def capture(
+        self, actor: str, document: Mapping[str, Any], per_event: bool = False, *, authorize: Authorize = allow_all
+    ) -> CaptureResult:
+        """Check every event (mapping, authorization, the registry's rules on the document's
+        batches as its earlier events leave them), then write: nothing unless all pass, or in
+        ``per_event`` mode each event that passes. ``authorize(command, batch_id, site_id)`` is
+        the caller's reach (:func:`registry.security.grants.command_authorizer`, built by the
+        auth layer from the principal); the default allows every command (the store's owner)."""
         events = self._event_list(document)
         prefixes = _prefixes(document.get("@context"))
         result = CaptureResult()
@@ -171,6 +179,9 @@ class Capture:
                         ) from None
                 plan = self._plan(index, eid, event, shadow)
                 method = plan.method
+                refusal = authorize(plan.method, plan.batch_id, getattr(plan.command, "site_id", None))
+                if refusal is not None:  # before anything about the batch is read or told
+                    raise _Refused(*refusal)
                 if not self._handled(plan):  # a repeat is answered from its request record
                     shadow.decide(plan)
                 plans.append(plan)

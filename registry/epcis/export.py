@@ -9,7 +9,7 @@ current state, so an export of the same history is the same document apart from 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -17,6 +17,7 @@ from uuid import UUID
 
 from registry.application.service import Registry
 from registry.domain.batch import GpuBatch, Position
+from registry.domain.errors import NotFound
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id
 
@@ -374,8 +375,13 @@ class Translator:
 
 
 # --------------------------------------------------------------------------------- sources
-def batch_events(registry: Registry, batch_id: UUID) -> Iterator[Event]:
-    """One batch's history as EPCIS events (NotFound if there is no such batch)."""
+def batch_events(
+    registry: Registry, batch_id: UUID, visible: Callable[[UUID], bool] | None = None
+) -> Iterator[Event]:
+    """One batch's history as EPCIS events (NotFound if there is no such batch, or if
+    ``visible`` does not admit it: another partner's batch is answered as a missing one)."""
+    if visible is not None and not visible(batch_id):
+        raise NotFound("batch", batch_id)
     registry.get_batch(batch_id)
     translator = Translator(registry)
     after = 0
@@ -390,23 +396,37 @@ def batch_events(registry: Registry, batch_id: UUID) -> Iterator[Event]:
         after = page[-1].originator_version
 
 
-def log_events(registry: Registry, after: int = 0, stop: int | None = None) -> Iterator[tuple[int, Event]]:
-    """Every batch event after log position ``after`` (up to ``stop``), with its position."""
+def log_events(
+    registry: Registry, after: int = 0, stop: int | None = None, visible: Callable[[UUID], bool] | None = None
+) -> Iterator[tuple[int, Event]]:
+    """Every batch event after log position ``after`` (up to ``stop``), with its position; only
+    the events of batches ``visible`` admits when given (a partner's reach)."""
     translator = Translator(registry)
     for position, stored in registry.iter_log(after=after, stop=stop):
+        if visible is not None and not _visible(stored, visible):
+            continue
         out = translator.translate(stored)
         if out is not None:
             yield position, out
 
 
-def partner_events(registry: Registry, party_id: UUID, after: int = 0) -> Iterator[Event]:
+def _visible(stored: Any, visible: Callable[[UUID], bool]) -> bool:
+    batch = getattr(stored, "originator_id", None)
+    return isinstance(batch, UUID) and visible(batch)
+
+
+def partner_events(
+    registry: Registry, party_id: UUID, after: int = 0, visible: Callable[[UUID], bool] | None = None
+) -> Iterator[Event]:
     """The events of every batch the party ordered, supplied, is consignee or end user of."""
-    return (e for _, e in partner_log_events(registry, party_id, after))
+    return (e for _, e in partner_log_events(registry, party_id, after, visible))
 
 
-def partner_log_events(registry: Registry, party_id: UUID, after: int = 0) -> Iterator[tuple[int, Event]]:
+def partner_log_events(
+    registry: Registry, party_id: UUID, after: int = 0, visible: Callable[[UUID], bool] | None = None
+) -> Iterator[tuple[int, Event]]:
     """:func:`partner_events` with log positions (one pass over the log to find the batches, one
-    to translate their events after ``after``)."""
+    to translate their events after ``after``); only batches ``visible`` admits when given."""
     batches: set[UUID] = set()
     for _, stored in registry.iter_log(after=0):
         named: tuple[UUID, ...] = ()
@@ -418,7 +438,7 @@ def partner_log_events(registry: Registry, party_id: UUID, after: int = 0) -> It
             batches.add(stored.originator_id)
     translator = Translator(registry)
     for position, stored in registry.iter_log(after=after):
-        if getattr(stored, "originator_id", None) in batches:
+        if getattr(stored, "originator_id", None) in batches and (visible is None or _visible(stored, visible)):
             out = translator.translate(stored)
             if out is not None:
                 yield position, out

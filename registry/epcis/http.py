@@ -13,24 +13,34 @@
   and ``nextPageToken`` (a log position, returned in the ``Link`` header and the body).
 * ``GET /context/gpureg.jsonld``: the JSON-LD context of the registry's extension fields.
 
-Who is calling comes from one seam, :data:`Authenticate` (the request's headers to the actor
-recorded on events). Until authentication is merged it reads the ``x-gpureg-actor`` header like
-the gRPC API (``registry.server.actor``), falling back to the default actor; the authentication
-of gRPC replaces this function, so both interfaces share one identity and one authorization.
+Who is calling, and what they may do, is decided by the gRPC server's own gate
+(:meth:`registry.server.auth.AuthInterceptor.admit_outside_grpc`, through :func:`gate_of`): the
+same :class:`~registry.server.auth.Authenticator` (``Authorization: Bearer <token>`` checked by the
+same token verifier, key directory, revocation list and audience; the ``x-gpureg-actor`` header
+only in development mode), the same matrix rows (``GET /events`` is ``EpcisService/ExportEpcis``,
+``POST /capture`` and the capture jobs are ``EpcisService/CaptureEpcis``), the same confinement
+(a partner's ``batchID`` of another partner is ``404`` like a missing one, a log or partner query
+carries only its batches' events, each captured event is authorized as the command it becomes)
+and the same structured denial log and counters. Refusals are RFC 9457 problem details
+(``application/problem+json``): ``401`` with ``WWW-Authenticate: Bearer`` for a missing or bad
+credential, ``403`` for a role the matrix does not allow, ``429`` for the rate limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import uvicorn
@@ -44,33 +54,86 @@ from registry.domain.errors import InvalidField, NotFound, RegistryError
 from registry.epcis import vocabulary as v
 from registry.epcis.capture import Capture, CaptureResult
 from registry.epcis.export import Event, batch_events, log_events, partner_log_events
-from registry.server.actor import actor_from_metadata
+from registry.security.grants import Grants
 
-Authenticate = Callable[[Mapping[str, str]], str]
+if TYPE_CHECKING:
+    from registry.server.auth import AuthInterceptor
+
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An admitted request: who authenticated (``subject``), the actor recorded on what it
+    writes, and its reach."""
+
+    subject: str
+    actor: str
+    grants: Grants
+
+
+#: ``admit(method, headers, peer, batch_id)``: the caller, or :class:`Refused` / NotFound /
+#: InvalidField
+Admit = Callable[[str, list[tuple[str, str]], str, UUID | None], Awaitable[Caller]]
+EXPORT = "/registry.api.v1.EpcisService/ExportEpcis"
+CAPTURE = "/registry.api.v1.EpcisService/CaptureEpcis"
 MAX_JOBS = 1000
 MAX_PER_PAGE = 1000
 MAX_BODY_BYTES = 64 << 20
 JSON_LD = "application/ld+json"
 
 
-def header_actor(default_actor: str) -> Authenticate:
-    """The interim seam: the ``x-gpureg-actor`` header, as on gRPC (InvalidField if malformed)."""
+class Refused(Exception):
+    """An HTTP refusal by the gate: status, the reason code (as gRPC's ErrorInfo.reason), why."""
 
-    def authenticate(headers: Mapping[str, str]) -> str:
-        actor = actor_from_metadata(list(headers.items()), default_actor)
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+
+
+_TITLES = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable"}
+
+
+def gate_of(interceptor: Callable[[], AuthInterceptor | None]) -> Admit:
+    """The REST binding's gate: the gRPC server's :class:`AuthInterceptor` (looked up per request,
+    as the HTTP server may start before it), so both interfaces share one identity, one matrix,
+    one confinement, one denial log and one set of counters."""
+    import grpc
+
+    from registry.server.auth import Denied, NotYours
+
+    codes = {grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.RESOURCE_EXHAUSTED: 429}
+
+    async def admit(
+        method: str, headers: list[tuple[str, str]], peer: str, batch_id: UUID | None
+    ) -> Caller:
+        auth = interceptor()
+        if auth is None:
+            raise Refused(503, "STARTING", "the registry is starting; retry shortly")
+        request = SimpleNamespace(batch_id=str(batch_id) if batch_id is not None else "")
+        try:
+            principal, actor, grants = await auth.admit_outside_grpc(method, headers, peer, request)
+        except Denied as denied:
+            raise Refused(codes.get(denied.code, 403), denied.reason, str(denied)) from None
+        except NotYours as hidden:  # another party's batch: exactly as a missing one
+            raise hidden.error from None
         if isinstance(actor, InvalidField):
             raise actor
-        return actor
+        return Caller(principal.subject, actor, grants)
 
-    return authenticate
+    return admit
 
 
-def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def _problem(status: int, title: str, detail: str, headers: Mapping[str, str] | None = None,
+             **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
 def _error(exc: Exception) -> JSONResponse:
+    if isinstance(exc, Refused):
+        challenge = {"WWW-Authenticate": 'Bearer realm="gpureg"'} if exc.status == 401 else None
+        return _problem(exc.status, _TITLES.get(exc.status, "Forbidden"), str(exc), challenge, reason=exc.reason)
     if isinstance(exc, InvalidField):
         return _problem(400, "Bad Request", str(exc),
                         violations=[{"field": f, "rule": r} for f, r in exc.violations])
@@ -84,9 +147,10 @@ class _Jobs:
 
     def __init__(self) -> None:
         self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._owners: dict[str, str] = {}  # capture id -> the principal (subject) that captured it
         self._lock = threading.Lock()
 
-    def add(self, behaviour: str, result: CaptureResult) -> str:
+    def add(self, owner: str, behaviour: str, result: CaptureResult) -> str:
         capture_id = str(uuid4())
         job = {
             "captureID": capture_id,
@@ -106,17 +170,20 @@ class _Jobs:
         }
         with self._lock:
             self._jobs[capture_id] = job
+            self._owners[capture_id] = owner
             while len(self._jobs) > MAX_JOBS:
-                self._jobs.popitem(last=False)
+                gone, _ = self._jobs.popitem(last=False)
+                self._owners.pop(gone, None)
         return capture_id
 
-    def get(self, capture_id: str) -> dict[str, Any] | None:
+    def get(self, capture_id: str, owner: str) -> dict[str, Any] | None:
+        """A job, only for the principal that captured it (another's is as a missing one)."""
         with self._lock:
-            return self._jobs.get(capture_id)
+            return self._jobs.get(capture_id) if self._owners.get(capture_id) == owner else None
 
-    def all(self) -> list[dict[str, Any]]:
+    def all(self, owner: str) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._jobs.values())
+            return [job for key, job in self._jobs.items() if self._owners.get(key) == owner]
 
 
 def _time_param(params: Mapping[str, str], name: str) -> datetime | None:
@@ -185,8 +252,11 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     return matches
 
 
-def query_page(registry: Registry, params: Mapping[str, str]) -> tuple[list[Event], str]:
-    """One page of ``GET /events``: the events and the next page token ('' on the last page)."""
+def query_page(
+    registry: Registry, params: Mapping[str, str], visible: Callable[[UUID], bool] | None = None
+) -> tuple[list[Event], str]:
+    """One page of ``GET /events``: the events and the next page token ('' on the last page),
+    of the batches ``visible`` admits (the caller's reach; None: all)."""
     matches = _matcher(params)
     per_page = _int_param(params, "perPage", 100, 1, MAX_PER_PAGE)
     after = _int_param(params, "nextPageToken", 0, 0, 1 << 62)
@@ -195,11 +265,11 @@ def query_page(registry: Registry, params: Mapping[str, str]) -> tuple[list[Even
         raise InvalidField.one("batchID", "give batchID or partnerID, not both")
     source: Iterator[tuple[int, Event]]
     if batch is not None:  # a batch's history: the token counts its events
-        source = ((i, e) for i, e in enumerate(batch_events(registry, batch), start=1) if i > after)
+        source = ((i, e) for i, e in enumerate(batch_events(registry, batch, visible), start=1) if i > after)
     elif partner is not None:
-        source = partner_log_events(registry, partner, after)
+        source = partner_log_events(registry, partner, after, visible)
     else:
-        source = log_events(registry, after=after)
+        source = log_events(registry, after=after, visible=visible)
     page: list[Event] = []
     last = after
     for position, event in source:
@@ -212,10 +282,13 @@ def query_page(registry: Registry, params: Mapping[str, str]) -> tuple[list[Even
     return page, str(last) if more else ""
 
 
-def build_app(
-    registry: Registry, authenticate: Authenticate, run_command: Callable[..., Any] | None = None
-) -> Starlette:
-    """The ASGI app. ``run_command(fn, *args)`` runs a capture (default: a worker thread)."""
+def _peer(request: Request) -> str:
+    return f"{request.client.host}:{request.client.port}" if request.client else "unknown"
+
+
+def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] | None = None) -> Starlette:
+    """The ASGI app; ``admit`` is the gate (:func:`gate_of`). ``run_command(fn, *args)`` runs a
+    capture (default: a worker thread)."""
     capture = Capture(registry)
     jobs = _Jobs()
 
@@ -226,7 +299,7 @@ def build_app(
 
     async def post_capture(request: Request) -> Response:
         try:
-            actor = authenticate(request.headers)
+            caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
             behaviour = request.headers.get("GS1-Capture-Error-Behaviour", "rollback").strip().lower()
             if behaviour not in ("rollback", "proceed"):
                 raise InvalidField.one("GS1-Capture-Error-Behaviour", "rollback or proceed")
@@ -242,26 +315,38 @@ def build_app(
                 raise InvalidField.one("(body)", f"not JSON: {e}") from None
             if not isinstance(document, dict):
                 raise InvalidField.one("(body)", "an EPCISDocument is a JSON object")
-            result: CaptureResult = await run(capture.capture, actor, document, behaviour == "proceed")
+            result: CaptureResult = await run(
+                functools.partial(capture.capture, authorize=caller.grants.authorize), caller.actor, document,
+                behaviour == "proceed")
         except Exception as exc:  # every refusal is a problem document
             return _error(exc)
-        capture_id = jobs.add(behaviour, result)
-        return JSONResponse(jobs.get(capture_id), status_code=202,
+        capture_id = jobs.add(caller.subject, behaviour, result)
+        return JSONResponse(jobs.get(capture_id, caller.subject), status_code=202,
                             headers={"Location": f"/capture/{capture_id}", "GS1-EPCIS-Version": "2.0.0"})
 
     async def get_capture(request: Request) -> Response:
-        job = jobs.get(request.path_params["capture_id"])
+        try:
+            caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
+        except Exception as exc:
+            return _error(exc)
+        job = jobs.get(request.path_params["capture_id"], caller.subject)
         if job is None:
             return _problem(404, "Not Found", "no such capture job")
         return JSONResponse(job)
 
     async def list_captures(request: Request) -> Response:
-        return JSONResponse(jobs.all())
+        try:
+            caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
+        except Exception as exc:
+            return _error(exc)
+        return JSONResponse(jobs.all(caller.subject))
 
     async def get_events(request: Request) -> Response:
         try:
-            authenticate(request.headers)
-            page, token = await asyncio.to_thread(query_page, registry, dict(request.query_params))
+            params = dict(request.query_params)
+            batch = _uuid_param(params, "batchID")
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
+            page, token = await asyncio.to_thread(query_page, registry, params, caller.grants.visible)
         except Exception as exc:
             return _error(exc)
         body: dict[str, Any] = {
@@ -302,8 +387,10 @@ class _QuietServer(uvicorn.Server):
 class EpcisHttpServer:
     """The REST binding on ``host:port`` (port 0 picks a free one), in the running event loop."""
 
-    def __init__(self, app: Starlette, host: str, port: int, on_stop: Callable[[], None] | None = None) -> None:
+    def __init__(self, app: Starlette, host: str, port: int, on_stop: Callable[[], None] | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
         self._app = app
+        self._tls = tls  # (certificate file, key file): HTTPS
         self._on_stop = on_stop
         self._host = host
         self._port = port
@@ -315,6 +402,10 @@ class EpcisHttpServer:
     def host(self) -> str:
         return self._host
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self._tls else "http"
+
     async def start(self) -> int:
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -325,7 +416,8 @@ class EpcisHttpServer:
             sock.close()
             raise RuntimeError(f"cannot listen on {self._host}:{self._port}: {e}") from e
         self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(self._app, log_level="warning", lifespan="off", access_log=False)
+        tls: dict[str, Any] = {"ssl_certfile": self._tls[0], "ssl_keyfile": self._tls[1]} if self._tls else {}
+        config = uvicorn.Config(self._app, log_level="warning", lifespan="off", access_log=False, **tls)
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
@@ -350,7 +442,7 @@ async def serve_with_grpc(grpc_server: Any, http: EpcisHttpServer, say: Callable
     from registry.server.app import run_until_signalled
 
     port = await http.start()
-    say(f"gpureg EPCIS 2.0 REST binding listening on http://{http.host}:{port} (POST /capture, GET /events)")
+    say(f"gpureg EPCIS 2.0 REST binding listening on {http.scheme}://{http.host}:{port} (POST /capture, GET /events)")
     try:
         await run_until_signalled(grpc_server, say)
     finally:

@@ -30,6 +30,8 @@ class Confine(StrEnum):
     FINDING = "finding"  # one finding: NOT_FOUND unless it concerns the party's batch or itself
     EVENTS = "events"  # a subscription carries only the events of the party's batches
     REPORT = "report"  # a report is filtered to the caller's own party
+    EXPORT = "batch or events"  # its batch_id (else NOT_FOUND); a log or partner export: its batches' events
+    CAPTURE = "each event"  # every captured event is the command it becomes, as that command's row allows
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ _EVT = "registry.api.v1.EventService"
 _CMP = "registry.api.v1.ComplianceService"
 _REP = "registry.api.v1.ReportService"
 _JRN = "registry.api.v1.JournalService"
+_EPC = "registry.api.v1.EpcisService"
 _HEALTH = "grpc.health.v1.Health"
 _REFLECTION = "grpc.reflection.v1alpha.ServerReflection"
 
@@ -137,6 +140,12 @@ _ROWS: dict[str, Rule] = {
     f"{_JRN}/GetInclusionProof": _rule(ALL_ROLES),
     f"{_JRN}/ExportJournal": _rule(READ_ALL),
     f"{_JRN}/AddCosignature": _rule(A, P, AUD, REG),
+    # GS1 EPCIS 2.0 (docs/epcis.md; gRPC and the REST binding: GET /events, POST /capture). An
+    # export is a read of batch histories, confined like SubscribeEvents; a capture may be sent by
+    # every role that may write some fact, and each of its events is then authorized as the
+    # command it becomes (registry.security.grants.command_authorizer)
+    f"{_EPC}/ExportEpcis": _rule(READ_ALL, P, confine=Confine.EXPORT),
+    f"{_EPC}/CaptureEpcis": _rule(A, CO, LOG, P, SO, confine=Confine.CAPTURE),
     # infrastructure
     f"{_HEALTH}/Check": _rule(ALL_ROLES, public=True),
     f"{_HEALTH}/Watch": _rule(ALL_ROLES, public=True),
@@ -158,6 +167,8 @@ def cell(rule: Rule, role: Role) -> str:
     """One cell of the documented matrix."""
     if role not in rule.roles:
         return "-"
+    if rule.confine is Confine.CAPTURE:  # every role, partners and site operators confined per event
+        return "per event"
     if role in (P, SO) and rule.confine is not Confine.NONE:
         return f"own ({rule.confine.value})"
     return "yes"

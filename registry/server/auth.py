@@ -38,6 +38,7 @@ from google.rpc import error_details_pb2
 from registry.api.v1 import compliance_pb2, events_pb2, queries_pb2, reports_pb2
 from registry.domain.errors import InvalidField, NotFound
 from registry.security.certs import principal_of_certificate
+from registry.security.grants import Grants, set_grants
 from registry.security.policy import Confine, Rule, rule_for
 from registry.security.principal import PARTY_ROLES, CredentialError, Principal, Role
 from registry.security.scope import Scope, ScopeIndex
@@ -187,10 +188,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         return not bucket.take(now)
 
     # ------------------------------------------------------------------ the decision
-    async def _admit(self, method: str, metadata: Any, context: Any) -> tuple[Principal | None, Rule]:
+    async def _admit(self, method: str, metadata: Any, auth_context: Any) -> tuple[Principal | None, Rule]:
         rule = rule_for(method)
         try:
-            principal = self._auth.authenticate(metadata, context.auth_context())
+            principal = self._auth.authenticate(metadata, auth_context)
         except CredentialError as e:
             if rule is not None and rule.public:
                 return None, rule
@@ -213,6 +214,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         return principal, rule
 
     def _deny(self, denied: Denied, method: str, principal: Principal | None, peer: str) -> grpc.Status:
+        self._log_denial(denied, method, principal, peer)
+        return rich_status(denied.code, str(denied),
+                           [error_details_pb2.ErrorInfo(reason=denied.reason, domain=ERROR_DOMAIN)])
+
+    def _log_denial(self, denied: Denied, method: str, principal: Principal | None, peer: str) -> None:
         self.denials[(denied.code.name, denied.reason)] += 1
         who = principal.describe() if principal is not None else "(unauthenticated)"
         log.warning(
@@ -221,8 +227,29 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             extra={"gpureg_access": {"code": denied.code.name, "reason": denied.reason, "method": method,
                                      "principal": who, "peer": peer, "detail": str(denied)}},
         )
-        return rich_status(denied.code, str(denied),
-                           [error_details_pb2.ErrorInfo(reason=denied.reason, domain=ERROR_DOMAIN)])
+
+    async def admit_outside_grpc(
+        self, method: str, headers: list[tuple[str, str]], peer: str, request: Any = None
+    ) -> tuple[Principal, str | InvalidField, Grants]:
+        """The same decision for a call that arrives by another protocol (the EPCIS REST binding):
+        ``headers`` as gRPC metadata (lower-case names), ``request`` an object carrying the fields
+        the method's confinement reads (``batch_id``). Returns the principal, the actor to record
+        and the call's :class:`Grants`; raises :class:`Denied` (logged and counted as for gRPC) or
+        :class:`NotYours` (answer it as the missing resource it stands for)."""
+        principal: Principal | None = None
+        try:
+            principal, rule = await self._admit(method, headers, None)
+            if principal is None:  # a public method: nothing else is offered outside gRPC
+                raise Denied(grpc.StatusCode.UNAUTHENTICATED, "NO_CREDENTIAL", "this call needs a credential")
+            scope = await self._confine_request(principal, rule, request) if request is not None else None
+        except Denied as denied:
+            self._log_denial(denied, method, principal, peer)
+            raise
+        if principal.via == DEVELOPMENT:
+            actor: str | InvalidField = actor_from_metadata(headers, principal.subject)
+        else:
+            actor = principal.actor
+        return principal, actor, Grants.of(principal, scope)
 
     async def _scope(self, principal: Principal) -> Scope:
         assert principal.party_id is not None
@@ -238,16 +265,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         confine = rule.confine
         if confine is Confine.BATCH_OR_SITE:
             confine = Confine.BATCH if principal.role is Role.PARTNER else Confine.SITE
-        if confine is Confine.BATCH:
+        if confine is Confine.BATCH or confine is Confine.EXPORT:
             batch_id = _uuid(getattr(request, "batch_id", ""))
             if batch_id is not None and not scope.sees_batch(batch_id):
-                raise _NotYours(NotFound("batch", batch_id))
+                raise NotYours(NotFound("batch", batch_id))
         elif confine is Confine.SITE:
             site_id = _uuid(getattr(request, "site_id", ""))
             if site_id is None:
-                raise _NotYours(InvalidField.one("site_id", "a site operator names the site it acts at (a UUID)"))
+                raise NotYours(InvalidField.one("site_id", "a site operator names the site it acts at (a UUID)"))
             if not scope.sees_site(site_id):
-                raise _NotYours(NotFound("site", site_id))
+                raise NotYours(NotFound("site", site_id))
         elif confine is Confine.REPORT:
             if getattr(request, "kind", None) in NOT_FOR_PARTNERS:
                 raise Denied(grpc.StatusCode.PERMISSION_DENIED, "REPORT_NOT_FOR_PARTNERS",
@@ -270,7 +297,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             finding = response.finding
             await self._know(scope, [finding.batch_id])
             if not _finding_visible(scope, finding):
-                raise _NotYours(NotFound("finding", _uuid(finding.finding_id) or finding.finding_id))
+                raise NotYours(NotFound("finding", _uuid(finding.finding_id) or finding.finding_id))
         return response
 
     async def _know(self, scope: Scope, batch_ids: list[str]) -> None:
@@ -312,7 +339,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         async def admit(request: Any, context: Any) -> tuple[Principal | None, Rule, Scope | None]:
             principal: Principal | None = None
             try:
-                principal, rule = await this._admit(method, metadata, context)
+                principal, rule = await this._admit(method, metadata, context.auth_context())
                 if principal is not None and principal.via == DEVELOPMENT:
                     set_actor(actor_from_metadata(metadata, principal.subject))
                 else:
@@ -320,10 +347,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
                 scope = None
                 if principal is not None and request is not None:
                     scope = await this._confine_request(principal, rule, request)
+                if principal is not None:
+                    set_grants(Grants.of(principal, scope))
                 return principal, rule, scope
             except Denied as denied:
                 await context.abort_with_status(this._deny(denied, method, principal, context.peer()))
-            except _NotYours as hidden:
+            except NotYours as hidden:
                 await context.abort_with_status(status_for(hidden.error))
             raise AssertionError("abort returned")  # pragma: no cover
 
@@ -332,7 +361,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
                 return response
             try:
                 return await this._confine_response(scope, rule, response)
-            except _NotYours as hidden:
+            except NotYours as hidden:
                 await context.abort_with_status(status_for(hidden.error))
             raise AssertionError("abort returned")  # pragma: no cover
 
@@ -458,7 +487,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
                                              metadata={"after_position": str(written)})]))
 
 
-class _NotYours(Exception):
+class NotYours(Exception):
     """Another party's resource: answered exactly as a missing one (or a request that cannot be
     confined, answered as the bad input it is)."""
 

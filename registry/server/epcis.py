@@ -7,10 +7,11 @@ SQLite its writes are durable before the answer) and wakes the log's subscribers
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 from uuid import UUID
@@ -21,6 +22,7 @@ from registry.application.service import Registry
 from registry.domain.errors import InvalidField
 from registry.epcis.capture import Capture, CaptureResult
 from registry.epcis.export import Event, batch_events, log_events, partner_events, write_document
+from registry.security.grants import current_grants
 from registry.server.actor import current_actor
 from registry.server.calls import answer, refuse_if_expired
 from registry.server.concurrency import Blocking, CommandLane, LogNotifier
@@ -44,17 +46,20 @@ def _uuid(value: str, field: str) -> UUID:
         raise InvalidField.one(field, "must be a UUID") from None
 
 
-def events_for(registry: Registry, request: pb.ExportEpcisRequest) -> Iterator[Event]:
-    """The events a request's scope selects (validated here: the servicer converts)."""
+def events_for(
+    registry: Registry, request: pb.ExportEpcisRequest, visible: Callable[[UUID], bool] | None = None
+) -> Iterator[Event]:
+    """The events a request's scope selects (validated here: the servicer converts), of the
+    batches ``visible`` admits (the caller's reach, set by the auth layer; None: all)."""
     scope = request.WhichOneof("scope")
     if scope == "batch_id":
-        return batch_events(registry, _uuid(request.batch_id, "batch_id"))
+        return batch_events(registry, _uuid(request.batch_id, "batch_id"), visible)
     if scope == "partner_id":
-        return partner_events(registry, _uuid(request.partner_id, "partner_id"))
+        return partner_events(registry, _uuid(request.partner_id, "partner_id"), visible=visible)
     if scope == "after_position":
         if request.after_position < 0:
             raise InvalidField.one("after_position", "must be >= 0")
-        return (e for _, e in log_events(registry, after=request.after_position))
+        return (e for _, e in log_events(registry, after=request.after_position, visible=visible))
     raise InvalidField.one("scope", "set one of batch_id, partner_id, after_position")
 
 
@@ -85,11 +90,13 @@ class EpcisServicer(epcis_pb2_grpc.EpcisServiceServicer):
         self._notifier = notifier
         self._capture = Capture(registry)
 
-    def _export(self, request: pb.ExportEpcisRequest) -> tuple[IO[bytes], int]:
+    def _export(
+        self, request: pb.ExportEpcisRequest, visible: Callable[[UUID], bool] | None
+    ) -> tuple[IO[bytes], int]:
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by the caller)
         try:
             text = io.TextIOWrapper(spool, encoding="utf-8", write_through=True)
-            count = write_document(events_for(self._registry, request), datetime.now(UTC), text)
+            count = write_document(events_for(self._registry, request, visible), datetime.now(UTC), text)
             text.flush()
             text.detach()
             spool.seek(0)
@@ -103,7 +110,7 @@ class EpcisServicer(epcis_pb2_grpc.EpcisServiceServicer):
     ) -> AsyncIterator[pb.ExportEpcisResponse]:
         await refuse_if_expired(context)
         try:
-            spool, count = await self._blocking(self._export, request)
+            spool, count = await self._blocking(self._export, request, current_grants().visible)
         except Exception as error:  # every error is mapped, INTERNAL for bugs
             await context.abort_with_status(status_for(error))
             return
@@ -118,8 +125,10 @@ class EpcisServicer(epcis_pb2_grpc.EpcisServiceServicer):
     async def CaptureEpcis(self, request: pb.CaptureEpcisRequest, context: Any) -> pb.CaptureEpcisResponse:
         async def work() -> pb.CaptureEpcisResponse:
             actor = current_actor()
+            authorize = current_grants().authorize  # the caller's reach, from the auth layer
             document = parse_document(request.document)
-            result = await self._commands(self._capture.capture, actor, document, request.per_event)
+            result = await self._commands(
+                functools.partial(self._capture.capture, authorize=authorize), actor, document, request.per_event)
             if any(o.status == "written" for o in result.outcomes):
                 self._notifier.notify()
             error = None if request.per_event else refused_whole(result)

@@ -1,0 +1,99 @@
+"""What one authenticated call may do beyond its method's row: which batches' events it may read
+and which registry commands it may issue through a document (an EPCIS capture).
+
+The auth layer (gRPC's :class:`registry.server.auth.AuthInterceptor`, and the EPCIS REST binding
+through the same interceptor) builds a :class:`Grants` from the principal and its
+:class:`registry.security.scope.Scope` and sets it for the call; the EPCIS servicer and the REST
+handlers only pass it on. The rules are the matrix's (:mod:`registry.security.policy`): a captured
+event that becomes ``Receive`` is allowed exactly when calling ``CommandService/Receive`` with that
+batch and site would be, so a partner may capture receipts only of its own batches and a site
+operator only at its own sites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from uuid import UUID
+
+from registry.security.policy import Confine, rule_for
+from registry.security.principal import Principal, Role
+from registry.security.scope import Scope
+
+COMMAND_SERVICE = "registry.api.v1.CommandService"
+
+#: ``authorize(command, batch_id, site_id)``: None when allowed, else the refusal's (field, rule).
+#: ``command`` is the registry method (``receive``) or the RPC name (``Receive``).
+Authorize = Callable[[str, UUID | None, UUID | None], tuple[str, str] | None]
+
+
+def rpc_name(command: str) -> str:
+    """``return_for_rma`` -> ``ReturnForRma`` (the CommandService method of a registry method)."""
+    return command if "_" not in command and command[:1].isupper() else "".join(
+        part.capitalize() for part in command.split("_"))
+
+
+def command_authorizer(principal: Principal, scope: Scope | None) -> Authorize:
+    """The matrix's answer for each command a document asks of the registry on ``principal``'s
+    behalf. ``scope`` is the principal's party view (None for roles that are not confined)."""
+
+    def authorize(command: str, batch_id: UUID | None, site_id: UUID | None) -> tuple[str, str] | None:
+        name = rpc_name(command)
+        rule = rule_for(f"{COMMAND_SERVICE}/{name}")
+        if rule is None or principal.role not in rule.roles:
+            return name, (f"rule access-matrix: role {principal.role.value} may not {name} "
+                          "(docs/security.md, the role x method matrix)")
+        if scope is None or rule.confine is Confine.NONE:
+            return None
+        confine = rule.confine
+        if confine is Confine.BATCH_OR_SITE:
+            confine = Confine.BATCH if principal.role is Role.PARTNER else Confine.SITE
+        if confine is Confine.BATCH:
+            # another party's batch is answered exactly as a batch that does not exist
+            if batch_id is None or not scope.sees_batch(batch_id):
+                return "gpureg:batchID", f"rule reference-exists: batch {batch_id} not found"
+        elif confine is Confine.SITE:
+            if site_id is None:
+                return "bizLocation.id", "rule site-named: a site operator's event names the site (bizLocation)"
+            if not scope.sees_site(site_id):
+                return "bizLocation.id", f"rule reference-exists: site {site_id} not found"
+        return None
+
+    return authorize
+
+
+def allow_all(command: str, batch_id: UUID | None, site_id: UUID | None) -> tuple[str, str] | None:
+    """Unrestricted: the registry's own tools (the CLI on the store, the bench, tests)."""
+    return None
+
+
+@dataclass(frozen=True)
+class Grants:
+    """One call's reach: ``visible(batch_id)`` for what it may read (None: everything) and
+    ``authorize`` for the commands it may issue."""
+
+    authorize: Authorize
+    visible: Callable[[UUID], bool] | None = None
+
+    @classmethod
+    def of(cls, principal: Principal, scope: Scope | None) -> Grants:
+        return cls(command_authorizer(principal, scope), scope.sees_batch if scope is not None else None)
+
+
+UNRESTRICTED = Grants(allow_all)
+
+_grants: ContextVar[Grants | None] = ContextVar("gpureg_grants", default=None)
+
+
+def set_grants(grants: Grants) -> None:
+    """Record the reach of the call being served (set by the auth layer with the actor)."""
+    _grants.set(grants)
+
+
+def current_grants() -> Grants:
+    """The reach of the call being served; RuntimeError outside one (never a silent allow)."""
+    grants = _grants.get()
+    if grants is None:
+        raise RuntimeError("current_grants() called outside a call admitted by the auth layer")
+    return grants
