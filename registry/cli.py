@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from projections.cli import projections_app
-from registry.config import Settings
+from registry.config import settings_from
 from registry.epcis.cli import epcis_app
 from registry.journal.cli import journal_app
 from registry.reports.cli import report_app
@@ -36,13 +36,6 @@ DatabaseUrl = Annotated[
         show_default=False,
     ),
 ]
-
-
-def settings_from(database_url: str | None, **overrides: object) -> Settings:
-    values: dict[str, object] = {k: v for k, v in overrides.items() if v is not None}
-    if database_url:
-        values["database_url"] = database_url
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @db_app.command("init")

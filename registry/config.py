@@ -129,3 +129,11 @@ class Settings(BaseSettings):
         if self.command_threads is not None:
             return self.command_threads
         return 1 if self.database_url.split(":", 1)[0].split("+", 1)[0] == "sqlite" else self.worker_threads
+
+
+def settings_from(database_url: str | None, **overrides: object) -> Settings:
+    """Settings from the environment, with a command line's options (those given) on top."""
+    values: dict[str, object] = {k: v for k, v in overrides.items() if v is not None}
+    if database_url:
+        values["database_url"] = database_url
+    return Settings(**values)  # type: ignore[arg-type]

@@ -17,6 +17,9 @@ The registry's own export-control decisions (authorization coverage, screening, 
 rule) are taken in pass 2 only, by the application; a refusal there stops a whole-document
 capture at that event and reports the events already written (capturing the document again
 after a fix resumes where it stopped, idempotently).
+
+One concept: the mapping from EPCIS events to registry commands; the two passes share every
+mapping rule, so splitting them would state each rule twice.
 """
 
 from __future__ import annotations

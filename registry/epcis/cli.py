@@ -31,7 +31,7 @@ def export(
 ) -> None:
     """Write an EPCIS 2.0 EPCISDocument (JSON-LD) of a batch, a partner's batches, or the log."""
     from registry.bootstrap import build_registry
-    from registry.cli import settings_from
+    from registry.config import settings_from
     from registry.epcis.export import batch_events, log_events, partner_events, write_document
 
     if sum(x is not None for x in (batch, partner, after)) != 1:
@@ -65,7 +65,7 @@ def capture(
 ) -> None:
     """Capture an EPCIS 2.0 document: each event becomes one registry command (idempotent by eventID)."""
     from registry.bootstrap import build_registry
-    from registry.cli import settings_from
+    from registry.config import settings_from
     from registry.domain.errors import InvalidField
     from registry.epcis.capture import Capture
 

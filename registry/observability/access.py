@@ -124,17 +124,21 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  #
                 unary, request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer)
         if handler.unary_stream is not None and not inspect.isasyncgenfunction(handler.unary_stream):
-            writer = handler.unary_stream  # writes with context.write (health Watch)
+            writer = handler.unary_stream  # writes with context.write (health Watch; subscriptions under auth)
 
             async def write(request: Any, context: Any) -> Any:
                 started = time.perf_counter()
                 error = None
+                if self._metrics is not None:
+                    self._metrics.subscriptions.labels(method).inc()
                 try:
                     return await writer(request, context)
                 except BaseException as e:
                     error = e
                     raise
                 finally:
+                    if self._metrics is not None:
+                        self._metrics.subscriptions.labels(method).dec()
                     self._done(method, context, started, request, None, error)
 
             return grpc.unary_stream_rpc_method_handler(

@@ -26,16 +26,23 @@ class Observability:
         return self.tracer_provider.get_tracer("gpureg") if self.tracer_provider is not None else None
 
     def server_interceptors(self) -> list[Any]:
-        """Outermost first: the trace span, then metrics and the access log."""
+        """The outer ones, before authentication: metrics and the access log see every call,
+        refused ones included."""
         from registry.observability.access import ObservingInterceptor
 
-        out: list[Any] = []
-        if self.tracer_provider is not None:
-            from registry.observability.tracing import grpc_server_interceptor
+        return [ObservingInterceptor(self.metrics, self.access_log)]
 
-            out.append(grpc_server_interceptor(self.tracer_provider))
-        out.append(ObservingInterceptor(self.metrics, self.access_log))
-        return out
+    def inner_interceptors(self) -> list[Any]:
+        """The inner ones, after authentication: the trace span of an admitted call. Inside,
+        because OpenTelemetry's aio interceptor iterates a server-streaming handler, so it must
+        see the servicer's own async generators, not the context.write form the authentication
+        interceptor gives subscriptions (per-message stall timeouts); such handlers pass through
+        untraced."""
+        if self.tracer_provider is None:
+            return []
+        from registry.observability.tracing import grpc_server_interceptor
+
+        return [grpc_server_interceptor(self.tracer_provider)]
 
     def watch_registry(self, registry: Any) -> None:
         """Count appends and events per command; time PostgreSQL's append groups; trace appends."""

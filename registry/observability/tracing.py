@@ -43,9 +43,28 @@ def tracer_of(provider: TracerProvider) -> Tracer:
 
 
 def grpc_server_interceptor(provider: TracerProvider) -> Any:
+    """OpenTelemetry's aio server interceptor, passing by the server-streaming handlers that write
+    with ``context.write`` (health Watch): it would iterate them as async generators."""
+    import inspect
+
+    import grpc
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-    return aio_server_interceptor(tracer_provider=provider)  # type: ignore[no-untyped-call]
+    traced = aio_server_interceptor(tracer_provider=provider)  # type: ignore[no-untyped-call]
+
+    class _Tracing(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
+        async def intercept_service(self, continuation: Any, details: Any) -> Any:
+            handler = await continuation(details)
+            stream = getattr(handler, "unary_stream", None)
+            if stream is not None and not inspect.isasyncgenfunction(stream):
+                return handler
+
+            async def same(_: Any) -> Any:
+                return handler
+
+            return await traced.intercept_service(same, details)
+
+    return _Tracing()
 
 
 def instrument_engine(engine: Any, provider: TracerProvider) -> None:

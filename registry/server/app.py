@@ -146,7 +146,8 @@ class ApiServer:
             Limits(settings.max_subscriptions_per_principal, settings.subscriber_stall_seconds,
                    settings.rate_limit_per_second))
         server = grpc.aio.server(
-            interceptors=[*obs.server_interceptors(), self.auth, RequestDecodingInterceptor()],
+            interceptors=[*obs.server_interceptors(), self.auth, *obs.inner_interceptors(),
+                          RequestDecodingInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
