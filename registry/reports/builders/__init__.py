@@ -61,10 +61,15 @@ class ReportSession:
     Each report's view replays the projections of the catalog that report reads (``NEEDS``);
     ``projections`` names others to replay instead (all of them: ``projections.catalog.names()``).
     At the log head a view reads the store's live read models instead when they are exactly there
-    (see :class:`~registry.reports.builders.asof.AsOfView`); ``live=False`` always replays."""
+    (see :class:`~registry.reports.builders.asof.AsOfView`); ``live=False`` always replays.
+    ``in_memory=False`` replays chunk by chunk into the tables instead of in memory (the same bytes,
+    slower; for the test that compares the two)."""
 
-    def __init__(self, store: ReportStore, projections: Sequence[str] | None = None, live: bool = True) -> None:
+    def __init__(
+        self, store: ReportStore, projections: Sequence[str] | None = None, live: bool = True, in_memory: bool = True,
+    ) -> None:
         self.store = store
+        self.in_memory = in_memory
         self.projections = tuple(projections) if projections is not None else None
         self.live = live
         self._stack = ExitStack()
@@ -130,7 +135,7 @@ class ReportSession:
         wanted = self.projections if self.projections is not None else NEEDS[kind]
         view = AsOfView(
             self.store.registry, as_of, allocations, catalog.select(list(wanted)),
-            live=read_models if self.live else None,
+            live=read_models if self.live else None, in_memory=self.in_memory,
         )
         self._stack.callback(view.close)
         filters = Filters(
