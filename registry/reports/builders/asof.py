@@ -98,8 +98,10 @@ from projections.engine import (
     generations,
 )
 from projections.queries import Allocation, ReadModels
+from projections.query_results import SerialInfo
 from registry.application.service import Registry
 from registry.domain.screening import ScreeningLists
+from registry.reports.builders.view_projections import for_view
 from registry.reports.model import AsOf
 
 WORKER = "as-of view"
@@ -178,10 +180,27 @@ class ViewReadModels(ReadModels):
     def __init__(
         self, engine: Engine, registry: Registry, projections: Sequence[Projection], as_of: datetime,
         allocations: Sequence[Allocation] = (),
+        serials: bool = True,
     ) -> None:
         super().__init__(engine, registry, projections)
         self._as_of = as_of
+        self._serials = serials  # False: the batch inventory was replayed without its serial rows
         self._given = sorted(allocations, key=lambda a: a.partner_id.hex)
+
+    def batch_units(self, batch_id: UUID, page_size: int = 0, page_token: str = "") -> tuple[list[SerialInfo], str]:
+        self._serial_rows()
+        return super().batch_units(batch_id, page_size, page_token)
+
+    def serial(self, serial: str) -> SerialInfo | None:
+        self._serial_rows()
+        return super().serial(serial)
+
+    def _serial_rows(self) -> None:
+        if not self._serials:
+            raise LookupError(
+                "the as-of view did not keep the batch inventory's serial rows (no report reads them); "
+                "build the view with in_memory=False"
+            )
 
     def allocations(self) -> list[Allocation]:
         if self._given or "ownership" not in self.projections:
@@ -280,7 +299,7 @@ class AsOfView:
                 self._unpin()
                 self._replay([*self.projections, self.index], chunk_size)
                 self.read_models = ViewReadModels(
-                    self.engine, registry, self.projections, as_of.recorded_by, allocations
+                    self.engine, registry, self.projections, as_of.recorded_by, allocations, not in_memory
                 )
             else:
                 self._replay([self.index], chunk_size)
@@ -295,7 +314,7 @@ class AsOfView:
                     self._unpin()
                     self._replay(self.projections, chunk_size)
                     self.read_models = ViewReadModels(
-                        self.engine, registry, self.projections, as_of.recorded_by, allocations
+                        self.engine, registry, self.projections, as_of.recorded_by, allocations, not in_memory
                     )
         except BaseException:
             self.close()
@@ -407,8 +426,10 @@ class AsOfView:
         # written once at the end, as a rebuild does (:class:`projections.engine.MemoryBuild`).
         # ``in_memory=False`` applies each chunk to the tables instead (:func:`apply_chunk`, as a live
         # worker does): the same rows, slower; kept to check the two give the same reports.
+        # In memory the view also replays its own variants of the projections (view_projections):
+        # the batch inventory without the per-serial rows no report reads.
         builds = [
-            MemoryBuild(p, gen) if self.in_memory and p is not self.index else None
+            MemoryBuild(for_view([p])[0], gen) if self.in_memory and p is not self.index else None
             for p, gen in zip(targets, gens, strict=True)
         ]
 
