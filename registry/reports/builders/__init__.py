@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, time
 from uuid import UUID
 
 from projections import catalog
+from projections.db import POSITIONS, table_exists
+from projections.queries import Allocation, ReadModels
 from registry.application.ports import BatchFilter
 from registry.domain.errors import InvalidField
 from registry.domain.reference import ExportAuthorization, Party
@@ -131,7 +133,7 @@ class ReportSession:
             _check_time("as_occurred_by", occurred_by)
         as_of = AsOf(recorded_by, occurred_by)
         read_models = self.store.read_models
-        allocations = read_models.allocations_at(as_of.recorded_by) if read_models is not None else []
+        allocations = _allocations_at(read_models, as_of.recorded_by)
         wanted = self.projections if self.projections is not None else NEEDS[kind]
         view = AsOfView(
             self.store.registry, as_of, allocations, catalog.select(list(wanted)),
@@ -266,3 +268,15 @@ __all__ = [
     "file_name",
     "parse_time",
 ]
+
+
+def _allocations_at(read_models: ReadModels | None, when: datetime) -> list[Allocation]:
+    """The allocations in force at ``when`` from the store's live read models; none when the store has
+    no read models (a copied event store, say): the view then derives them from its own replay of the
+    ownership projection, the same events."""
+    if read_models is None:
+        return []
+    with read_models.engine.connect() as conn:
+        if not table_exists(conn, POSITIONS.name):
+            return []
+    return read_models.allocations_at(when)
