@@ -41,6 +41,7 @@ projections into its scratch database, as for any past time. ``AsOfView.live`` s
 
 from __future__ import annotations
 
+import gc
 import pickle
 import shutil
 import sqlite3
@@ -87,10 +88,20 @@ from projections.db import (
     table_exists,
     writing,
 )
-from projections.engine import Generation, Handler, Projection, apply_chunk, create_generation, generations
+from projections.engine import (
+    Generation,
+    Handler,
+    MemoryBuild,
+    Projection,
+    apply_chunk,
+    create_generation,
+    generations,
+)
 from projections.queries import Allocation, ReadModels
+from projections.query_results import SerialInfo
 from registry.application.service import Registry
 from registry.domain.screening import ScreeningLists
+from registry.reports.builders.view_projections import for_view
 from registry.reports.model import AsOf
 
 WORKER = "as-of view"
@@ -169,10 +180,27 @@ class ViewReadModels(ReadModels):
     def __init__(
         self, engine: Engine, registry: Registry, projections: Sequence[Projection], as_of: datetime,
         allocations: Sequence[Allocation] = (),
+        serials: bool = True,
     ) -> None:
         super().__init__(engine, registry, projections)
         self._as_of = as_of
+        self._serials = serials  # False: the batch inventory was replayed without its serial rows
         self._given = sorted(allocations, key=lambda a: a.partner_id.hex)
+
+    def batch_units(self, batch_id: UUID, page_size: int = 0, page_token: str = "") -> tuple[list[SerialInfo], str]:
+        self._serial_rows()
+        return super().batch_units(batch_id, page_size, page_token)
+
+    def serial(self, serial: str) -> SerialInfo | None:
+        self._serial_rows()
+        return super().serial(serial)
+
+    def _serial_rows(self) -> None:
+        if not self._serials:
+            raise LookupError(
+                "the as-of view did not keep the batch inventory's serial rows (no report reads them); "
+                "build the view with in_memory=False"
+            )
 
     def allocations(self) -> list[Allocation]:
         if self._given or "ownership" not in self.projections:
@@ -236,8 +264,10 @@ class AsOfView:
         projections: Sequence[Projection] | None = None,
         chunk_size: int = CHUNK,
         live: ReadModels | None = None,
+        in_memory: bool = True,
     ) -> None:
         self.registry = registry
+        self.in_memory = in_memory
         self.as_of = as_of
         self.projections: list[Projection] = list(projections or default_projections())
         self.index = AsOfIndex()
@@ -269,7 +299,7 @@ class AsOfView:
                 self._unpin()
                 self._replay([*self.projections, self.index], chunk_size)
                 self.read_models = ViewReadModels(
-                    self.engine, registry, self.projections, as_of.recorded_by, allocations
+                    self.engine, registry, self.projections, as_of.recorded_by, allocations, not in_memory
                 )
             else:
                 self._replay([self.index], chunk_size)
@@ -284,7 +314,7 @@ class AsOfView:
                     self._unpin()
                     self._replay(self.projections, chunk_size)
                     self.read_models = ViewReadModels(
-                        self.engine, registry, self.projections, as_of.recorded_by, allocations
+                        self.engine, registry, self.projections, as_of.recorded_by, allocations, not in_memory
                     )
         except BaseException:
             self.close()
@@ -391,11 +421,25 @@ class AsOfView:
                 chosen.append(n)
             write.clear()
 
+        # The view's generations start empty and only this replay writes them: each projection is
+        # built in memory (the handlers' rows kept across chunks, no read or UPDATE per chunk) and
+        # written once at the end, as a rebuild does (:class:`projections.engine.MemoryBuild`).
+        # ``in_memory=False`` applies each chunk to the tables instead (:func:`apply_chunk`, as a live
+        # worker does): the same rows, slower; kept to check the two give the same reports.
+        # In memory the view also replays its own variants of the projections (view_projections):
+        # the batch inventory without the per-serial rows no report reads.
+        builds = [
+            MemoryBuild(for_view([p])[0], gen) if self.in_memory and p is not self.index else None
+            for p, gen in zip(targets, gens, strict=True)
+        ]
+
         def apply() -> None:
             if chosen:
-                for p, gen in zip(targets, gens, strict=True):
+                for p, gen, build in zip(targets, gens, builds, strict=True):
                     if p is self.index:
                         self._index_chunk(chosen, decoded)
+                    elif build is not None:
+                        build.apply(chosen, lambda n: decoded[n.id])
                     else:
                         apply_chunk(self.engine, p, gen, chosen, lambda n: decoded[n.id], WORKER)
                 self.applied += len(chosen)
@@ -404,26 +448,35 @@ class AsOfView:
 
         after = 0
         finished = False
-        while not finished:
-            notes = self.registry.read_log(after, chunk_size)
-            if not notes:
-                accept()
-                break
-            for n in notes:
-                e: Any = self.registry.decode(n)
-                if write and write_of(e) != write_of(write[-1][1]):
+        collecting = gc.isenabled()  # the builds hold many rows that form no cycles: no collections meanwhile
+        gc.disable()
+        try:
+            while not finished:
+                notes = self.registry.read_log(after, chunk_size)
+                if not notes:
                     accept()
-                if e.timestamp > recorded_by:
-                    if write and write_of(e) == write_of(write[-1][1]):
-                        write.clear()  # committed after the time: none of this write was known by then
-                    else:
-                        accept()
-                    finished = True
                     break
-                write.append((n, e))
-            after = notes[-1].id
+                for n in notes:
+                    e: Any = self.registry.decode(n)
+                    if write and write_of(e) != write_of(write[-1][1]):
+                        accept()
+                    if e.timestamp > recorded_by:
+                        if write and write_of(e) == write_of(write[-1][1]):
+                            write.clear()  # committed after the time: none of this write was known by then
+                        else:
+                            accept()
+                        finished = True
+                        break
+                    write.append((n, e))
+                after = notes[-1].id
+                apply()
             apply()
-        apply()
+            for build in builds:
+                if build is not None:
+                    build.write(self.engine, WORKER)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _index_chunk(self, chosen: Sequence[Notification], decoded: Mapping[int, Any]) -> None:
         """Apply a chunk to the view's index (:class:`AsOfIndex`): a row per event with its aggregate's

@@ -1,0 +1,84 @@
+"""Projections as an as-of view replays them: the catalog's own, less the rows no report reads.
+
+One concept: what a view may leave out of a projection, and the guard that refuses a query on it.
+
+The batch inventory keeps a row per serial (where each GPU is); its handlers only write those rows
+(no other row of the projection is derived from them), and no report reads them (reports read the
+batches, the buckets, and the compliance projection's own serial rows). Moving ~260,000 serial rows
+through every shipment, receipt and installation is a third of a full-scale view's replay, so a
+view replays :class:`ViewBatchInventory`: the catalog's handlers, run unchanged, with the ``serial``
+row cache replaced by a sink. Every other table's rows are the catalog's (the test comparing the
+view's report bytes with the chunk-by-chunk replay of the catalog's projections checks it), and
+the view's read models refuse the two serial queries instead of answering from an empty table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from projections.batch_inventory import BatchInventory
+from projections.engine import Handler, Projection, Work
+
+SERIAL_TABLE = "serial"
+
+
+class _Sink:
+    """A row cache that keeps nothing: the calls the batch inventory's handlers make on its serial
+    cache. Any other call fails (a handler that came to read serial rows must not get a sink)."""
+
+    def prefetch(self, _keys: Sequence[Any]) -> None:
+        return None
+
+    def put_many(self, _rows: Sequence[Any]) -> None:
+        return None
+
+    def move(self, _keys: Sequence[Any], _by: Sequence[str], _moves: Mapping[Any, Any]) -> None:
+        return None
+
+
+class _WithoutSerials:
+    """The handler's :class:`Work`, its ``serial`` cache a sink; everything else passed through."""
+
+    __slots__ = ("_work",)
+
+    def __init__(self, work: Work) -> None:
+        self._work = work
+
+    def cache(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == SERIAL_TABLE:
+            return _SINK
+        return self._work.cache(name, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._work, name)
+
+
+_SINK = _Sink()
+
+
+def _without_serials(handler: Handler) -> Handler:
+    def handle(work: Work, e: Any) -> None:
+        handler(_WithoutSerials(work), e)  # type: ignore[arg-type]
+
+    return handle
+
+
+class ViewBatchInventory(BatchInventory):
+    """The batch inventory without its per-serial rows (same name, version and tables)."""
+
+    def handlers(self) -> Mapping[type[Any], Handler]:
+        return {kind: _without_serials(h) for kind, h in super().handlers().items()}
+
+
+def for_view(projections: Sequence[Projection]) -> list[Projection]:
+    """The projections a view replays in place of the catalog's."""
+    return [ViewBatchInventory() if type(p) is BatchInventory else p for p in projections]
+
+
+def keeps_serials(projections: Sequence[Projection]) -> bool:
+    """Whether the batch inventory among ``projections`` (if any) keeps its serial rows."""
+    return not any(isinstance(p, ViewBatchInventory) for p in projections)
+
+
+__all__: Sequence[str] = ("ViewBatchInventory", "for_view", "keeps_serials")
