@@ -192,6 +192,10 @@ def run(
     from registry.domain.errors import InvalidField
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if wake_on_stdin:  # a server's child: never outlive it (before anything slow, such as opening the store)
+        from projections.worker_process import exit_with_parent
+
+        exit_with_parent()
     try:
         chosen = select(only)
     except InvalidField as e:

@@ -168,7 +168,17 @@ def demo(
 
 
 def main() -> None:
-    app()
+    """Run the CLI. A store that cannot be opened, a bad setting or a port in use ends it with one
+    line naming the problem (exit code 1) rather than a traceback."""
+    from registry.domain.errors import RegistryError
+    from registry.infrastructure.store import StoreUnavailable
+    from registry.server.app import ListenError
+
+    try:
+        app()
+    except (StoreUnavailable, ListenError, RegistryError) as e:
+        typer.echo(f"gpureg: error: {e}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ anything is loaded or written. Business rules that need state live in the domain
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
@@ -321,5 +321,21 @@ def parse(model: type[T], data: dict[str, Any]) -> T:
         raise InvalidField(violations) from None
 
 
+# How far ahead of the registry's clock a command's occurred_at may be: the clock skew allowed
+# between a client and the server. A fact later than that has not happened yet and is refused.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
 def when(command: Command, now: datetime) -> datetime:
-    return command.occurred_at or now
+    """The business time of ``command``: its ``occurred_at``, else ``now`` (the registry's clock).
+    An ``occurred_at`` more than MAX_CLOCK_SKEW after ``now`` is refused (InvalidField)."""
+    if command.occurred_at is None:
+        return now
+    if command.occurred_at > now + MAX_CLOCK_SKEW:
+        raise InvalidField.one(
+            "occurred_at",
+            f"must not be in the future: {command.occurred_at.isoformat()} is more than "
+            f"{int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes (the clock skew allowed) after "
+            f"the registry's time {now.isoformat()}",
+        )
+    return command.occurred_at

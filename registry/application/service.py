@@ -129,7 +129,7 @@ class Registry(ComplianceMixin, Application[UUID]):
 
     # ------------------------------------------------------------------------- plumbing
     def _context(self, actor: str, cmd: c.Command) -> Context:
-        return Context(actor=actor, request_id=cmd.request_id, occurred_at=cmd.occurred_at or self._clock())
+        return Context(actor=actor, request_id=cmd.request_id, occurred_at=c.when(cmd, self._clock()))
 
     def _get(self, ident: UUID) -> Any:
         """Repository get, serialised per aggregate within this process (see _load_stripes)."""

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 
 from projections.read_side import ReadSide
 from registry.api.v1 import (
@@ -41,6 +40,7 @@ from registry.server.concurrency import Blocking, CommandLane, LogNotifier
 from registry.server.decoding import RequestDecodingInterceptor
 from registry.server.events import EventServicer
 from registry.server.queries import QueryServicer
+from registry.server.reflection import enable_reflection
 from registry.server.reports import ReportServicer
 
 API_SERVICES: tuple[str, ...] = (
@@ -50,6 +50,21 @@ API_SERVICES: tuple[str, ...] = (
     compliance_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
     reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
 )
+
+
+class ListenError(RuntimeError):
+    """The server cannot bind its listen address (in use, or not local)."""
+
+
+class RegistryHealth(HealthServicer):  # type: ignore[misc]  # grpc ships no types
+    """grpc.health.v1.Health with ``List`` (every service's status), which the library's asyncio
+    servicer leaves unimplemented."""
+
+    async def List(self, request: health_pb2.HealthListRequest, context: Any) -> health_pb2.HealthListResponse:
+        return health_pb2.HealthListResponse(statuses={
+            name: health_pb2.HealthCheckResponse(status=status)
+            for name, status in self._server_status.items()
+        })
 
 
 class ApiServer:
@@ -91,6 +106,9 @@ class ApiServer:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
+                # Without this, grpc binds with SO_REUSEPORT: a second server on a port in use
+                # starts too and clients are split between two registries without a warning.
+                ("grpc.so_reuseport", 0),
             ],
         )
         commands_pb2_grpc.add_CommandServiceServicer_to_server(  # type: ignore[no-untyped-call]
@@ -105,17 +123,15 @@ class ApiServer:
                                commands=self._commands), server)
         reports_pb2_grpc.add_ReportServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ReportServicer(self.registry, self._blocking, self.read_models), server)
-        self._health = HealthServicer()
+        self._health = RegistryHealth()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (*API_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME),
-            server,
-        )
+        enable_reflection((*API_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
         try:
             port = server.add_insecure_port(settings.listen)
         except RuntimeError as e:
-            raise RuntimeError(f"cannot listen on {settings.listen}: {e}") from e
+            raise ListenError(
+                f"cannot listen on {settings.listen}: the address is in use (another gpureg serve?) "
+                "or not an address of this machine; pick another with --listen host:port") from e
         if self.read_side is not None:
             self.read_side.start()  # projections follow the log (child process or thread; or workers do)
             self._notifier.add_listener(self.read_side.wake)
