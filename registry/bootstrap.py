@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -32,7 +32,8 @@ def build_registry(
     env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache_size)
     try:
         ensure_postgres_schema(settings.database_url)
-        registry = Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval)
+        registry = Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval,
+                            max_occurred_ahead=timedelta(seconds=settings.max_occurred_ahead_seconds))
     except (OSError, PersistenceError, psycopg.Error, sqlite3.Error) as e:
         raise store_unavailable(settings.database_url, e) from e
     registry.configure_compliance(screening_threshold=settings.screening_threshold)

@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -85,11 +85,13 @@ class Registry(ComplianceMixin, Application[UUID]):
         env: dict[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
         snapshot_interval: int = 50,
+        max_occurred_ahead: timedelta = c.MAX_CLOCK_SKEW,
     ) -> None:
         # Per instance, so tests can use a small interval without touching the class.
         self.snapshotting_intervals = {GpuBatch: snapshot_interval}  # type: ignore[misc]
         super().__init__(env)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._max_ahead = max_occurred_ahead  # how far a command's occurred_at may be ahead of the clock
         # Writers in this process to the same aggregate take turns (striped locks); writers in
         # other processes are caught by the store's unique key and retried.
         self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
@@ -129,7 +131,7 @@ class Registry(ComplianceMixin, Application[UUID]):
 
     # ------------------------------------------------------------------------- plumbing
     def _context(self, actor: str, cmd: c.Command) -> Context:
-        return Context(actor=actor, request_id=cmd.request_id, occurred_at=c.when(cmd, self._clock()))
+        return Context(actor=actor, request_id=cmd.request_id, occurred_at=c.when(cmd, self._clock(), self._max_ahead))
 
     def _get(self, ident: UUID) -> Any:
         """Repository get, serialised per aggregate within this process (see _load_stripes)."""
