@@ -40,7 +40,8 @@ ReadmodelUrl = Annotated[
     str | None,
     typer.Option(
         "--readmodel-url", envvar="GPUREG_READMODEL_URL", show_default=False,
-        help="where the read models live (default: the event store's database)",
+        help="where the read models live (default: for a SQLite store file, the sibling file "
+             "<name>.readmodels.db; otherwise the event store's database)",
     ),
 ]
 ChunkSize = Annotated[

@@ -158,12 +158,21 @@ def demo(
     typer.echo("planted anomalies (the compliance projection must find each):")
     for a in scenario.anomalies:
         typer.echo(f"  - {a.kind}: batch {a.batch_id} ({a.detail})")
-    typer.echo(
-        "query it: make run (or gpureg serve --database-url ...), then e.g.\n"
+    typer.echo(query_hint(settings.database_url, target))
+
+
+def query_hint(database_url: str, target: str | None) -> str:
+    """The demo's closing lines: how to query what it loaded. With --target, the server it loaded
+    into (still running); otherwise a server to start on the demo's own store (the demo's server
+    has stopped), on gpureg serve's default address."""
+    address = target or "127.0.0.1:50051"
+    start = "" if target else f"gpureg serve --database-url {database_url}, then "
+    return (
+        f"query it: {start}e.g.\n"
         "  node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge "
-        "-d '{\"page_size\": 5}' http://127.0.0.1:50051/registry.api.v1.QueryService/ListBatches\n"
+        f"-d '{{\"page_size\": 5}}' http://{address}/registry.api.v1.QueryService/ListBatches\n"
         "  node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge "
-        "-d '{\"statuses\": [\"FINDING_STATUS_OPEN\"]}' http://127.0.0.1:50051/registry.api.v1.ComplianceService/ListFindings"
+        f"-d '{{\"statuses\": [\"FINDING_STATUS_OPEN\"]}}' http://{address}/registry.api.v1.ComplianceService/ListFindings"
     )
 
 
