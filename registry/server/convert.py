@@ -61,6 +61,12 @@ def _timestamp_value(ts: Timestamp, field: str) -> datetime:
         raise InvalidField.one(field, "not a valid timestamp (years 1 to 9999)") from None
 
 
+def request_time(ts: Timestamp, field: str) -> datetime:
+    """A request's Timestamp as an aware UTC datetime; InvalidField naming ``field`` when it is out
+    of range (years 1 to 9999) or its nanos are not 0 to 999,999,999."""
+    return _timestamp_value(ts, field)
+
+
 def _scalar(fd: Any, value: Any, field: str) -> Any:
     """A scalar field's value; enums by name. ``fd`` is a FieldDescriptor (pure or upb)."""
     enum_type = fd.enum_type

@@ -43,7 +43,9 @@ def caught_up(events: list[e.Event], checkpoint: e.Checkpoint | None) -> bool:
 
 
 def subscribe(api: Stubs, **request: Any) -> Any:
-    return api.events.SubscribeEvents(e.SubscribeEventsRequest(**request), timeout=60)
+    # every event, the commands' RequestRecord.Handled included, so positions run without gaps
+    return api.events.SubscribeEvents(
+        e.SubscribeEventsRequest(**{"include_request_records": True, **request}), timeout=60)
 
 
 def test_a_subscriber_catches_up_follows_live_and_resumes_after_a_disconnect_without_gap_or_duplicate(
