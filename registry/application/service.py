@@ -223,7 +223,15 @@ class Registry(ComplianceMixin, Application[UUID]):
             if cmd.expected_version is not None and current.version != cmd.expected_version:
                 raise ConcurrencyConflict(target_id, cmd.expected_version, current.version)
         decision = _WithContext(ctx, current)
-        changed = list(decide(decision))
+        try:
+            changed = list(decide(decision))
+        except AlreadyExists:
+            # "already exists" may be this very request, sent twice at once (a client's retry racing
+            # its first attempt, which committed after this one's idempotency check): a replay.
+            prior = self._prior_result(command, cmd.request_id, fingerprint) if cmd.request_id else None
+            if prior is not None:
+                return prior
+            raise
         primary = changed[0]
         if cmd.request_id:
             changed.append(
@@ -232,6 +240,10 @@ class Registry(ComplianceMixin, Application[UUID]):
         try:
             recordings = self.save(*changed, **decision.save_kwargs)
         except IntegrityError:
+            if cmd.request_id:  # the writer that won may be this very request, sent twice at once
+                prior = self._prior_result(command, cmd.request_id, fingerprint)
+                if prior is not None:
+                    return prior
             self._diagnose_conflict(command, cmd, fingerprint, changed, current, decision.save_kwargs)
             return None  # a concurrent writer moved the aggregate on: decide again
         result = CommandResult(
