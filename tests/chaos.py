@@ -155,7 +155,10 @@ class Client(threading.Thread):
                 time.sleep(0.05 + self.rng.random() * 0.1)
 
     def run(self) -> None:
-        channel = grpc.insecure_channel(self.address)
+        # reconnect quickly after a kill (grpc's default backoff grows to minutes)
+        channel = grpc.insecure_channel(self.address, options=[
+            ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 500)])
         stub = commands_pb2_grpc.CommandServiceStub(channel)
         done: list[tuple[str, Any]] = []
         try:
@@ -232,6 +235,7 @@ def kill_rounds(url: str, workdir: Path, rounds: int, clients: int, seed: int,
         for t in threads:
             t.start()
         for n in range(rounds):
+            _await_load(ledger, clients, timeout=30)  # the clients are writing again
             time.sleep(rng.uniform(*pause))
             if rng.random() < 0.7 or not serve.workers():
                 serve.kill_server()
@@ -257,6 +261,14 @@ def kill_rounds(url: str, workdir: Path, rounds: int, clients: int, seed: int,
     report.lost, report.duplicated, report.read_models_equal_rebuild = check_store(url, ledger.acked)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _await_load(ledger: Ledger, n: int, timeout: float) -> None:
+    """Until ``n`` more commands have been acknowledged (or ``timeout`` seconds passed)."""
+    target = len(ledger.acked) + n
+    deadline = time.monotonic() + timeout
+    while len(ledger.acked) < target and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 EVENT_OF = {"PlaceOrder": "GpuBatch.Ordered", "CorrectOrder": "GpuBatch.OrderCorrected"}

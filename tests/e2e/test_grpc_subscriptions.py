@@ -66,7 +66,9 @@ def test_a_subscriber_catches_up_follows_live_and_resumes_after_a_disconnect_wit
     )
     followed, _ = read_until(stream, lambda evs, cp: bool(evs) and evs[-1].position >= live.position)
     assert [ev.position for ev in followed] == log_positions(server, checkpoint.position)
-    assert followed[-1].type == "GpuBatch.OrderCorrected" and followed[-1].aggregate_id == batch
+    corrected = followed[-2]  # the command's last event is its RequestRecord.Handled
+    assert corrected.type == "GpuBatch.OrderCorrected" and corrected.aggregate_id == batch
+    assert followed[-1].type == "RequestRecord.Handled"
     stream.cancel()
 
     last_seen = followed[-1].position
