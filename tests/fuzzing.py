@@ -48,6 +48,7 @@ FORBIDDEN_CODES = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN})
 # Exception text: a traceback, a file/line reference, or a Python exception class name.
 LEAK = re.compile(r"Traceback|File \"|line \d+, in |\b[A-Z][A-Za-z]*(Error|Exception)\b(?!\w)|<class '")
 BIG_REPEAT = 20_000
+MAX_REPEATED_BYTES = 2_000_000  # a 20,000-element list of 100,000-character strings would be 2 GB
 LONG_TEXT = 100_000
 
 INT_RANGES = {
@@ -222,6 +223,11 @@ def _field(fd: FieldDescriptor, depth: int) -> st.SearchStrategy[Callable[[Messa
         def set_list(items: list[Any]) -> Callable[[Message, str], None]:
             def apply(message: Message, name: str) -> None:
                 target = getattr(message, name)
+                if len(items) > 3:  # a long list of one element: at most ~2 MB, whatever the element
+                    one = items[0]
+                    size = one.ByteSize() if isinstance(one, Message) else len(one) if isinstance(
+                        one, str | bytes) else 8
+                    items[:] = items[:max(1, min(len(items), MAX_REPEATED_BYTES // max(size, 1)))]
                 if fd.message_type:
                     for item in items:
                         target.add().CopyFrom(item)
