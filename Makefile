@@ -134,3 +134,18 @@ report-screenshot: $(SYSTEM_DEPS) $(STAMP)
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## fuzz: every RPC fuzzed from the proto descriptors against real servers, >= 10,000 requests per method
+##   (FUZZ_ARGS="--per-method 500" for a shorter run); writes bench/results/fuzz.{json,md} and the
+##   figures in docs/reliability.md; exit 1 on any INTERNAL/UNKNOWN, leaked exception text or write by a refusal
+.PHONY: fuzz
+FUZZ_ARGS ?=
+fuzz: $(STAMP)
+	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
+
+## chaos: the fault suite on loopback (kill -9 under load, PostgreSQL stopped mid-load, racing writers), on
+##   SQLite and PostgreSQL; CHAOS_ARGS="--rounds 5" for a shorter run; writes bench/results/chaos.{json,md}
+.PHONY: chaos
+CHAOS_ARGS ?=
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)

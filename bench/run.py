@@ -798,6 +798,10 @@ def render(results: dict[str, Any], out: Path, stem: str) -> int:
     except Exception as e:
         say(f"[yellow]charts not drawn[/yellow]: {e}")
     print_table(rows)
+    if stem == "latest" and not results["meta"].get("quick"):
+        from bench.readme import update
+
+        update(results)  # the README's figures come from this run
     missed = [r for r in rows if r["met"] is False]
     say(f"done in {results['meta'].get('seconds', 0):.0f} s; {len(missed)} target(s) missed; "
         f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}")

@@ -41,7 +41,8 @@ ReadmodelUrl = Annotated[
     str | None,
     typer.Option(
         "--readmodel-url", envvar="GPUREG_READMODEL_URL", show_default=False,
-        help="where the read models live (default: the event store's database)",
+        help="where the read models live (default: for a SQLite store file, the sibling file "
+             "<name>.readmodels.db; otherwise the event store's database)",
     ),
 ]
 ChunkSize = Annotated[
@@ -198,6 +199,10 @@ def run(
     from registry.domain.errors import InvalidField
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if wake_on_stdin:  # a server's child: never outlive it (before anything slow, such as opening the store)
+        from projections.worker_process import exit_with_parent
+
+        exit_with_parent()
     try:
         chosen = select(only)
     except InvalidField as e:

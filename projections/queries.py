@@ -54,10 +54,12 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-BATCH_STAGES = (
-    "ordered", "clearance_requested", "cleared", "clearance_denied", "clearance_revoked",
-    "in_transit", "received", "installed", "assigned", "closed",
-)
+# ListBatches' stage filter. A unit stage matches every batch holding at least one unit in that
+# stage (a batch with 2 units installed and 142 assigned is found under both); a batch-only
+# stage (the clearance steps of pending units, and closed) matches the batch's one-word stage.
+UNIT_STAGE_FILTERS = STAGES
+BATCH_ONLY_STAGES = ("ordered", "clearance_requested", "cleared", "clearance_denied", "clearance_revoked", "closed")
+BATCH_STAGES = (*BATCH_ONLY_STAGES, *UNIT_STAGE_FILTERS)
 
 
 
@@ -137,7 +139,9 @@ class ReadModels(ComplianceQueries):
             stmt = select(b).where(b.c.created_position > after)
             if f.model_id is not None:
                 stmt = stmt.where(b.c.model_id == f.model_id)
-            if f.stage is not None:
+            if f.stage in UNIT_STAGE_FILTERS:
+                stmt = stmt.where(b.c[f"units_{f.stage}"] > 0)
+            elif f.stage is not None:
                 stmt = stmt.where(b.c.stage == f.stage)
             if f.country is not None:
                 stmt = stmt.where(b.c.destination_country == f.country)

@@ -11,8 +11,11 @@ any ``gpureg projections run``). What the parent adds:
 
 * a wake-up: after each append the server writes one byte to the child's stdin, so a polling
   worker (SQLite) reads the log at once instead of at its next poll;
-* a lifeline: the child stops when its stdin closes, so it never outlives the server, even
-  when the server is killed;
+* a lifeline: the child stops when its stdin closes (the server stops it), and dies at once when
+  the server dies (killed, crashed): on Linux the kernel sends it SIGKILL when the server's
+  supervising thread ends (``PR_SET_PDEATHSIG``), and everywhere it checks its parent's pid
+  every 0.2 s (:func:`exit_with_parent`). Its chunk's transaction rolls back; the next worker
+  resumes from the position it recorded;
 * supervision: a child that dies is started again (after a pause that grows while it keeps
   dying); its log goes to the server's stderr.
 """
@@ -20,6 +23,7 @@ any ``gpureg projections run``). What the parent adds:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -33,9 +37,42 @@ from types import FrameType
 log = logging.getLogger(__name__)
 
 
+PARENT_ENV = "GPUREG_PROJECTION_PARENT_PID"  # set for the child: the pid of the server that runs it
+PARENT_POLL_SECONDS = 0.2
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_watching: list[bool] = []  # non-empty once this process watches its parent
+
+
+def exit_with_parent() -> None:
+    """In a child worker (``PARENT_ENV`` set): end this process as soon as its parent is gone.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, so the kernel kills it when the parent's thread
+    that started it ends. Then (the parent may have died before that call, and other systems
+    have no prctl) a thread compares ``os.getppid()`` with the parent's pid every 0.2 s."""
+    raw = os.environ.get(PARENT_ENV)
+    if not raw or _watching:
+        return
+    _watching.append(True)
+    parent = int(raw)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        log.warning("the server (pid %d) is gone: projection worker exiting", parent)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def worker_command(poll_interval: float) -> list[str]:
     """The child's command line: the same interpreter and package as this process."""
-    return [sys.executable, "-m", "registry.cli", "projections", "run", "--wake-on-stdin",
+    return [sys.executable, "-m", "projections.child", "projections", "run", "--wake-on-stdin",
             "--poll-interval", str(poll_interval)]
 
 
@@ -43,7 +80,7 @@ class ProjectionProcess:
     """Run, wake and supervise one child projection worker."""
 
     def __init__(self, env: Mapping[str, str], poll_interval: float = 0.1, stop_timeout: float = 30.0) -> None:
-        self._env = {**os.environ, **env}
+        self._env = {**os.environ, **env, PARENT_ENV: str(os.getpid())}
         self._command = worker_command(poll_interval)
         self._stop_timeout = stop_timeout
         self._proc: subprocess.Popen[bytes] | None = None
@@ -63,9 +100,16 @@ class ProjectionProcess:
             if self._supervisor is not None:
                 return
             self._stopping.clear()
-            self._spawn()
-            self._supervisor = threading.Thread(target=self._supervise, name="projection-process", daemon=True)
+            # The supervisor thread starts every child, the first included: the kernel's
+            # parent-death signal (exit_with_parent) follows the thread that forked the child,
+            # and this one lives until stop().
+            spawned = threading.Event()
+            self._supervisor = threading.Thread(
+                target=self._supervise, args=(spawned,), name="projection-process", daemon=True)
             self._supervisor.start()
+        spawned.wait()
+        if self._proc is None:
+            raise RuntimeError("the projection worker process could not be started (see the log)")
 
     def _spawn(self) -> None:
         # stdout stays quiet (the server's own stdout announces its address); logs go to stderr.
@@ -78,7 +122,15 @@ class ProjectionProcess:
         self.starts += 1
         log.info("projection worker process %d started", proc.pid)
 
-    def _supervise(self) -> None:
+    def _supervise(self, spawned: threading.Event) -> None:
+        try:
+            with self._lock:
+                self._spawn()
+        except Exception:
+            log.exception("cannot start the projection worker process")
+            return
+        finally:
+            spawned.set()
         pause = 0.5
         while not self._stopping.is_set():
             proc = self._proc

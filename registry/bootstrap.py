@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
 
 from registry.application.service import Registry
 from registry.config import Settings
-from registry.infrastructure.store import ensure_postgres_schema, event_store_env
+from registry.infrastructure.store import ensure_postgres_schema, event_store_env, store_unavailable
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -29,12 +33,16 @@ def build_registry(
     """Open the event store named by ``settings.database_url`` and return the application."""
     settings = settings or Settings()
     env = event_store_env(settings.database_url)
-    ensure_postgres_schema(settings.database_url)
     env["IS_SNAPSHOTTING_ENABLED"] = "y"
     # Keep hot aggregates in memory; each load fast-forwards them from the store, so several
     # processes on one database still see each other's writes.
     env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.aggregate_cache_size)
-    registry = Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval)
+    try:
+        ensure_postgres_schema(settings.database_url)
+        registry = Registry(env=env, clock=clock, snapshot_interval=settings.snapshot_interval,
+                            max_occurred_ahead=timedelta(seconds=settings.max_occurred_ahead_seconds))
+    except (OSError, PersistenceError, psycopg.Error, sqlite3.Error) as e:
+        raise store_unavailable(settings.database_url, e) from e
     registry.configure_compliance(screening_threshold=settings.screening_threshold)
     return registry
 

@@ -220,17 +220,36 @@ def demo(
     typer.echo("planted anomalies (the compliance projection must find each):")
     for a in scenario.anomalies:
         typer.echo(f"  - {a.kind}: batch {a.batch_id} ({a.detail})")
-    typer.echo(
-        "query it: make run (or gpureg serve --database-url ...), then e.g.\n"
+    typer.echo(query_hint(settings.database_url, target))
+
+
+def query_hint(database_url: str, target: str | None) -> str:
+    """The demo's closing lines: how to query what it loaded. With --target, the server it loaded
+    into (still running); otherwise a server to start on the demo's own store (the demo's server
+    has stopped), on gpureg serve's default address."""
+    address = target or "127.0.0.1:50051"
+    start = "" if target else f"gpureg serve --database-url {database_url}, then "
+    return (
+        f"query it: {start}e.g.\n"
         "  node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge "
-        "-d '{\"page_size\": 5}' http://127.0.0.1:50051/registry.api.v1.QueryService/ListBatches\n"
+        f"-d '{{\"page_size\": 5}}' http://{address}/registry.api.v1.QueryService/ListBatches\n"
         "  node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge "
-        "-d '{\"statuses\": [\"FINDING_STATUS_OPEN\"]}' http://127.0.0.1:50051/registry.api.v1.ComplianceService/ListFindings"
+        f"-d '{{\"statuses\": [\"FINDING_STATUS_OPEN\"]}}' http://{address}/registry.api.v1.ComplianceService/ListFindings"
     )
 
 
 def main() -> None:
-    app()
+    """Run the CLI. A store that cannot be opened, a bad setting or a port in use ends it with one
+    line naming the problem (exit code 1) rather than a traceback."""
+    from registry.domain.errors import RegistryError
+    from registry.infrastructure.store import StoreUnavailable
+    from registry.server.app import ListenError
+
+    try:
+        app()
+    except (StoreUnavailable, ListenError, RegistryError) as e:
+        typer.echo(f"gpureg: error: {e}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

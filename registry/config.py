@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     )
     snapshot_interval: int = Field(default=50, ge=2)
     aggregate_cache_size: int = Field(default=2000, ge=0, description="aggregates kept in memory")
+    max_occurred_ahead_seconds: float = Field(
+        default=300.0, ge=0,
+        description="how far a command's occurred_at may be ahead of the registry's clock (client "
+                    "clock skew); later is refused as a fact that has not happened yet",
+    )
     listen: str = "127.0.0.1:50051"
     default_actor: str = "anonymous"
     max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)

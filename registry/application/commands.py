@@ -8,7 +8,7 @@ anything is loaded or written. Business rules that need state live in the domain
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
@@ -322,5 +322,21 @@ def parse(model: type[T], data: dict[str, Any]) -> T:
         raise InvalidField(violations) from None
 
 
-def when(command: Command, now: datetime) -> datetime:
-    return command.occurred_at or now
+# How far ahead of the registry's clock a command's occurred_at may be by default: the clock skew
+# allowed between a client and the server. A fact later than that has not happened yet.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def when(command: Command, now: datetime, max_ahead: timedelta = MAX_CLOCK_SKEW) -> datetime:
+    """The business time of ``command``: its ``occurred_at``, else ``now`` (the registry's clock).
+    An ``occurred_at`` more than ``max_ahead`` after ``now`` is refused (InvalidField)."""
+    if command.occurred_at is None:
+        return now
+    if command.occurred_at > now + max_ahead:
+        raise InvalidField.one(
+            "occurred_at",
+            f"must not be in the future: {command.occurred_at.isoformat()} is more than "
+            f"{max_ahead.total_seconds():g} s (the clock skew allowed) after the registry's time "
+            f"{now.isoformat()}",
+        )
+    return command.occurred_at

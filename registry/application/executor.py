@@ -22,7 +22,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -67,9 +67,11 @@ Decision = Callable[[Any], Sequence[RegistryAggregate]]
 class CommandExecutor(Application[UUID]):
     """Load, decide, save, idempotency and retries; the Registry's use cases build on it."""
 
-    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None,
+                 max_occurred_ahead: timedelta = c.MAX_CLOCK_SKEW) -> None:
         super().__init__(env)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._max_ahead = max_occurred_ahead  # how far a command's occurred_at may be ahead of the clock
         # Writers in this process to the same aggregate take turns (striped locks); writers in
         # other processes are caught by the store's unique key and retried.
         self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
@@ -109,7 +111,7 @@ class CommandExecutor(Application[UUID]):
 
     # ------------------------------------------------------------------------- plumbing
     def _context(self, actor: str, cmd: c.Command) -> Context:
-        return Context(actor=actor, request_id=cmd.request_id, occurred_at=cmd.occurred_at or self._clock())
+        return Context(actor=actor, request_id=cmd.request_id, occurred_at=c.when(cmd, self._clock(), self._max_ahead))
 
     def _get(self, ident: UUID) -> Any:
         """Repository get, serialised per aggregate within this process (see _load_stripes)."""
@@ -203,7 +205,15 @@ class CommandExecutor(Application[UUID]):
             if cmd.expected_version is not None and current.version != cmd.expected_version:
                 raise ConcurrencyConflict(target_id, cmd.expected_version, current.version)
         decision = WithContext(ctx, current)
-        changed = list(decide(decision))
+        try:
+            changed = list(decide(decision))
+        except AlreadyExists:
+            # "already exists" may be this very request, sent twice at once (a client's retry racing
+            # its first attempt, which committed after this one's idempotency check): a replay.
+            prior = self._prior_result(command, cmd.request_id, fingerprint) if cmd.request_id else None
+            if prior is not None:
+                return prior
+            raise
         primary = changed[0]
         if cmd.request_id:
             changed.append(
@@ -212,6 +222,10 @@ class CommandExecutor(Application[UUID]):
         try:
             recordings = self.save(*changed, **decision.save_kwargs)
         except IntegrityError:
+            if cmd.request_id:  # the writer that won may be this very request, sent twice at once
+                prior = self._prior_result(command, cmd.request_id, fingerprint)
+                if prior is not None:
+                    return prior
             self._diagnose_conflict(command, cmd, fingerprint, changed, current, decision.save_kwargs)
             return None  # a concurrent writer moved the aggregate on: decide again
         result = CommandResult(

@@ -10,7 +10,7 @@ executor; queries on the log (a batch, its history, a serial's batch) are here t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -55,10 +55,11 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         env: dict[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
         snapshot_interval: int = 50,
+        max_occurred_ahead: timedelta = c.MAX_CLOCK_SKEW,
     ) -> None:
         # Per instance, so tests can use a small interval without touching the class.
         self.snapshotting_intervals = {GpuBatch: snapshot_interval}  # type: ignore[misc]
-        super().__init__(env, clock)
+        super().__init__(env, clock, max_occurred_ahead)
 
     # ------------------------------------------------------------------- reference data
     def register_party(self, actor: str, cmd: c.RegisterParty) -> CommandResult:

@@ -27,7 +27,17 @@ def event_store_env(url: str) -> dict[str, str]:
             # A shared in-memory database, private to this process and this URL's user.
             dbname = f"file:gpureg-{uuid4().hex}?mode=memory&cache=shared"
         else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            directory = Path(path).parent
+            if not directory.is_absolute():
+                # A relative path lives under the working directory: its folders are made
+                # (``var/`` of the default store). An absolute path's directory must exist, so a
+                # typo is an error rather than a new empty store somewhere unexpected.
+                directory.mkdir(parents=True, exist_ok=True)
+            elif not directory.is_dir():
+                raise InvalidField.one(
+                    "database_url",
+                    f"the directory {directory} does not exist (create it first, or name another file)",
+                )
             dbname = path
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -48,7 +58,9 @@ def event_store_env(url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
-            "POSTGRES_CONNECT_TIMEOUT": "10",
+            # also how long a call waits for a pooled connection: a database that is down is answered
+            # UNAVAILABLE within it, before a client's usual deadline
+            "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "10",
         }
         if "schema" in query:
@@ -57,6 +69,38 @@ def event_store_env(url: str) -> dict[str, str]:
     raise InvalidField.one(
         "database_url", "must start with sqlite:/// or postgresql:// (for example sqlite:///var/registry.db)"
     )
+
+
+class StoreUnavailable(Exception):
+    """The event store named by a URL cannot be opened (unreachable, refused, missing database)."""
+
+
+def describe_store(url: str) -> str:
+    """Where a store URL points, for an error message: never the password."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme == "sqlite":
+        path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
+        return f"SQLite file {path or ':memory:'}"
+    env = event_store_env(url)
+    where = (f"PostgreSQL at host {env['POSTGRES_HOST']}, port {env['POSTGRES_PORT']}, "
+             f"database {env['POSTGRES_DBNAME']}, user {env['POSTGRES_USER']}")
+    if "POSTGRES_SCHEMA" in env:
+        where += f", schema {env['POSTGRES_SCHEMA']}"
+    return where
+
+
+def store_unavailable(url: str, error: BaseException) -> StoreUnavailable:
+    """A short, clear StoreUnavailable for ``error`` raised while opening the store at ``url``:
+    where the store is and the cause's first line (never a traceback, never the password)."""
+    cause = error
+    while cause.__cause__ is not None and str(cause.__cause__):
+        cause = cause.__cause__
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    password = urlsplit(url).password
+    if password:
+        first = first.replace(password, "***")
+    return StoreUnavailable(f"cannot open the event store ({describe_store(url)}): {first}")
 
 
 def sqlalchemy_url(url: str) -> tuple[str, dict[str, Any]]:
@@ -105,13 +149,13 @@ def position_of(recorder: ApplicationRecorder, aggregate_id: UUID, version: int)
 
 
 def ensure_postgres_schema(url: str) -> None:
-    """Create the ``?schema=`` named in a PostgreSQL URL if it does not exist yet."""
+    """On PostgreSQL: connect once (so an unreachable server or a missing database fails here,
+    with the driver's own reason, not after the pool's timeout) and create the ``?schema=`` the
+    URL names if it does not exist yet."""
     parts = urlsplit(url)
     if not parts.scheme.startswith("postgres"):
         return
     schema = parse_qs(parts.query).get("schema", [""])[0]
-    if not schema:
-        return
     import psycopg
     from psycopg import sql
 
@@ -119,5 +163,7 @@ def ensure_postgres_schema(url: str) -> None:
     with psycopg.connect(
         host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), user=env["POSTGRES_USER"],
         password=env["POSTGRES_PASSWORD"] or None, dbname=env["POSTGRES_DBNAME"], autocommit=True,
+        connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
     ) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        if schema:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

@@ -38,7 +38,8 @@ ReadmodelUrl = Annotated[
     str | None,
     typer.Option(
         "--readmodel-url", envvar="GPUREG_READMODEL_URL", show_default=False,
-        help="the live read models, for the partners' allocations (default: the event store's database)",
+        help="the live read models, for the partners' allocations (default: for a SQLite store file, the "
+             "sibling file <name>.readmodels.db; otherwise the event store's database)",
     ),
 ]
 AsOfOption = Annotated[
@@ -75,7 +76,8 @@ OutOption = Annotated[
     str | None,
     typer.Option(
         "--out", show_default=False,
-        help="the file to write ('-' for standard output); default: <kind>-<as-of time>.<format> here",
+        help="the file to write ('-' for standard output); default: <kind>-report-<as-of time, "
+             "UTC, e.g. 20261231T235959Z>.<html|pdf|csv|json> in the working directory",
     ),
 ]
 

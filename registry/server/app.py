@@ -17,7 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 
 from projections.read_side import ReadSide
 from registry.api.v1 import (
@@ -51,6 +50,7 @@ from registry.server.epcis import EpcisServicer
 from registry.server.events import EventServicer
 from registry.server.journal import JournalServicer
 from registry.server.queries import QueryServicer
+from registry.server.reflection import enable_reflection
 from registry.server.reports import ReportServicer
 from registry.server.transport import BANNER, ServerSecurity, plan_security
 
@@ -68,6 +68,21 @@ API_SERVICES: tuple[str, ...] = (
     journal_pb2.DESCRIPTOR.services_by_name["JournalService"].full_name,
     epcis_pb2.DESCRIPTOR.services_by_name["EpcisService"].full_name,
 )
+
+
+class ListenError(RuntimeError):
+    """The server cannot bind its listen address (in use, or not local)."""
+
+
+class RegistryHealth(HealthServicer):  # type: ignore[misc]  # grpc ships no types
+    """grpc.health.v1.Health with ``List`` (every service's status), which the library's asyncio
+    servicer leaves unimplemented."""
+
+    async def List(self, request: health_pb2.HealthListRequest, context: Any) -> health_pb2.HealthListResponse:
+        return health_pb2.HealthListResponse(statuses={
+            name: health_pb2.HealthCheckResponse(status=status)
+            for name, status in self._server_status.items()
+        })
 
 
 class ApiServer:
@@ -151,6 +166,9 @@ class ApiServer:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
+                # Without this, grpc binds with SO_REUSEPORT: a second server on a port in use
+                # starts too and clients are split between two registries without a warning.
+                ("grpc.so_reuseport", 0),
             ],
         )
         commands_pb2_grpc.add_CommandServiceServicer_to_server(  # type: ignore[no-untyped-call]
@@ -174,20 +192,18 @@ class ApiServer:
                 JournalServicer(self.journal, self._blocking), server)
         epcis_pb2_grpc.add_EpcisServiceServicer_to_server(  # type: ignore[no-untyped-call]
             EpcisServicer(self.registry, self._blocking, self._commands, self._notifier), server)
-        self._health = HealthServicer()
+        self._health = RegistryHealth()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (*API_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME),
-            server,
-        )
+        enable_reflection((*API_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
         try:
             if self.security.credentials is None:
                 port = server.add_insecure_port(settings.listen)
             else:
                 port = server.add_secure_port(settings.listen, self.security.credentials)
         except RuntimeError as e:
-            raise RuntimeError(f"cannot listen on {settings.listen}: {e}") from e
+            raise ListenError(
+                f"cannot listen on {settings.listen}: the address is in use (another gpureg serve?) "
+                "or not an address of this machine; pick another with --listen host:port") from e
         if self.read_side is not None:
             self.read_side.start()  # projections follow the log (child process or thread; or workers do)
             self._notifier.add_listener(self.read_side.wake)

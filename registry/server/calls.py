@@ -9,6 +9,7 @@ import grpc
 
 from registry.application import commands as c
 from registry.application.results import CommandResult
+from registry.domain.errors import InvalidField
 from registry.server.actor import current_actor
 from registry.server.concurrency import Blocking, LogNotifier
 from registry.server.convert import request_data
@@ -44,6 +45,26 @@ async def answer(
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 
 
+REQUEST_ID_RULE = (
+    "required: a key unique to this request (e.g. a UUID), so a retry is answered with the first "
+    "result instead of writing twice (AIP-155)"
+)
+
+
+def parse_command(model: type[C], request: Any) -> C:
+    """The command a request carries, validated: every field's rules, and a ``request_id`` (every
+    command over the API needs one; each violation is named, all in one refusal)."""
+    data = request_data(request)
+    missing = [] if str(data.get("request_id", "")).strip() else [("request_id", REQUEST_ID_RULE)]
+    try:
+        command = c.parse(model, data)
+    except InvalidField as e:
+        raise InvalidField([*missing, *e.violations]) from None
+    if missing:
+        raise InvalidField(missing)
+    return command
+
+
 async def run_command(
     request: Any,
     context: Any,
@@ -58,7 +79,7 @@ async def run_command(
     wake live subscriptions after a write, and answer with id, version and log position."""
 
     async def work() -> T:
-        command = c.parse(model, request_data(request))
+        command = parse_command(model, request)
         result = await blocking(use_case, current_actor(), command)
         if not result.replayed:
             notifier.notify()

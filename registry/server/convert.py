@@ -19,6 +19,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic
-from google.protobuf import json_format
+from google.protobuf import struct_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -60,6 +61,12 @@ def _timestamp_value(ts: Timestamp, field: str) -> datetime:
         raise InvalidField.one(field, "not a valid timestamp (years 1 to 9999)") from None
 
 
+def request_time(ts: Timestamp, field: str) -> datetime:
+    """A request's Timestamp as an aware UTC datetime; InvalidField naming ``field`` when it is out
+    of range (years 1 to 9999) or its nanos are not 0 to 999,999,999."""
+    return _timestamp_value(ts, field)
+
+
 def _scalar(fd: Any, value: Any, field: str) -> Any:
     """A scalar field's value; enums by name. ``fd`` is a FieldDescriptor (pure or upb)."""
     enum_type = fd.enum_type
@@ -77,8 +84,33 @@ def _message_value(value: Message, field: str) -> Any:
         assert isinstance(value, Timestamp)
         return _timestamp_value(value, field)
     if name in ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"):
-        return json_format.MessageToDict(value)
+        return _json_value(value, field)
     return request_data(value, prefix=f"{field}.")
+
+
+def _json_value(value: Message, field: str) -> Any:
+    """A Struct, Value or ListValue as plain JSON data. JSON has no NaN or Infinity (RFC 8259
+    section 6), so a ``number_value`` that is not finite is refused, naming where it is."""
+    if isinstance(value, struct_pb2.Struct):
+        return {k: _json_value(v, f"{field}.{k}") for k, v in value.fields.items()}
+    if isinstance(value, struct_pb2.ListValue):
+        return [_json_value(v, f"{field}[{i}]") for i, v in enumerate(value.values)]
+    assert isinstance(value, struct_pb2.Value)
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        if not math.isfinite(number):
+            raise InvalidField.one(field, f"must be a finite number (JSON has no {number})")
+        return number
+    if kind == "struct_value":
+        return _json_value(value.struct_value, field)
+    if kind == "list_value":
+        return _json_value(value.list_value, field)
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    return None  # null_value, or no kind set
 
 
 def request_data(message: Message, prefix: str = "") -> dict[str, Any]:

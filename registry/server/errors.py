@@ -170,11 +170,44 @@ def rich_status(code: grpc.StatusCode, message: str, details: list[Message]) -> 
     return rpc_status.to_status(status)
 
 
+def store_unavailable(error: BaseException) -> str | None:
+    """Why the store could not be used, when ``error`` says the database is unreachable, down or
+    out of space (not a bug in the registry): the call is then UNAVAILABLE, which a client retries
+    with the same request_id (a command that did commit is answered from its request record)."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing.persistence import ConnectionPoolClosedError, InterfaceError, OperationalError
+    from sqlalchemy import exc
+
+    UNAVAILABLE_ERRORS = (  # noqa: N806 - a local tuple of types, imported lazily
+        OperationalError, InterfaceError, ConnectionPoolClosedError, psycopg.OperationalError,
+        psycopg.InterfaceError, exc.OperationalError, exc.InterfaceError, sqlite3.OperationalError, ConnectionError,
+    )
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        text = str(cause).lower()
+        if "disk is full" in text or "no space left" in text or "disk full" in text:
+            return ("the event store's disk is full; nothing was written; retry with the same request_id "
+                    "once space is freed")
+        if isinstance(cause, UNAVAILABLE_ERRORS):
+            return "the event store is unavailable (the database cannot be reached); retry with the same request_id"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def status_for(error: BaseException) -> grpc.Status:
     """The status an RPC ends with when ``error`` escaped the use case."""
     if isinstance(error, RegistryError):
         mapping = mapping_for(error)
         return rich_status(mapping.code, str(error), _details(error, mapping.reason))
+    unavailable = store_unavailable(error)
+    if unavailable is not None:
+        log.warning("store unavailable: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return rich_status(grpc.StatusCode.UNAVAILABLE, unavailable,
+                           [error_details_pb2.ErrorInfo(reason="STORE_UNAVAILABLE", domain=ERROR_DOMAIN)])
     ref = uuid.uuid4().hex[:12]
     log.error("internal error (ref %s)", ref, exc_info=error)
     return rich_status(

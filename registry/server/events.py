@@ -38,7 +38,7 @@ from registry.application.service import Registry
 from registry.domain.errors import InvalidField
 from registry.server.calls import refuse_if_expired
 from registry.server.concurrency import Blocking, LogNotifier
-from registry.server.convert import parse_uuid, topics_for
+from registry.server.convert import event_topics, parse_uuid, topics_for
 from registry.server.errors import status_for
 from registry.server.event_messages import EventRenderer
 
@@ -49,6 +49,8 @@ DEFAULT_EVENTS_PER_MESSAGE = 100
 MIN_HEARTBEAT_SECONDS = 0.05
 MAX_HEARTBEAT_SECONDS = 300.0
 READ_PAGE = 1000  # events read from the log per query (at least max_events_per_message)
+# Internal: one per command with a request_id; streamed only when asked for.
+REQUEST_RECORD_TYPE = "RequestRecord.Handled"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Subscription:
     batch_id: UUID | None
     max_events: int
     heartbeat: float
+    skip_topics: frozenset[str] = frozenset()  # left out of the stream (internal events)
 
 
 def subscription_of(request: pb.SubscribeEventsRequest, default_heartbeat: float) -> Subscription:
@@ -80,15 +83,21 @@ def subscription_of(request: pb.SubscribeEventsRequest, default_heartbeat: float
         violations.append(("max_events_per_message", f"must be between 0 and {MAX_EVENTS_PER_MESSAGE}"))
     heartbeat = default_heartbeat
     if request.HasField("heartbeat_interval"):
-        heartbeat = request.heartbeat_interval.ToTimedelta().total_seconds()
-        if not MIN_HEARTBEAT_SECONDS <= heartbeat <= MAX_HEARTBEAT_SECONDS:
+        interval = request.heartbeat_interval  # seconds and nanos as sent: no timedelta, which overflows
+        heartbeat = interval.seconds + interval.nanos / 1e9
+        if not (-1_000_000_000 < interval.nanos < 1_000_000_000
+                and MIN_HEARTBEAT_SECONDS <= heartbeat <= MAX_HEARTBEAT_SECONDS):
             violations.append(
                 ("heartbeat_interval",
                  f"must be between {MIN_HEARTBEAT_SECONDS} s and {MAX_HEARTBEAT_SECONDS} s")
             )
     if violations:
         raise InvalidField(violations)
+    skip: frozenset[str] = frozenset()
+    if not request.include_request_records and REQUEST_RECORD_TYPE not in request.event_types:
+        skip = frozenset({event_topics()[REQUEST_RECORD_TYPE]})
     return Subscription(
+        skip_topics=skip,
         after=request.after_position,
         topics=topics,
         batch_id=batch_id,
@@ -149,6 +158,8 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         limit = max(s.max_events, READ_PAGE)
         page = self._registry.read_log(cursor, limit, s.topics)
         matching = page if s.batch_id is None else [n for n in page if n.originator_id == s.batch_id]
+        if s.skip_topics:
+            matching = [n for n in matching if n.topic not in s.skip_topics]
         events = self._renderer.messages(matching)
         messages = []
         for i in range(0, len(events), s.max_events):

@@ -87,8 +87,8 @@ def site_message(s: SiteInventoryRow) -> pb.SiteInventory:
 def custody_message(e: CustodyEntry) -> pb.CustodyEntry:
     message = pb.CustodyEntry(
         position=e.position, batch_id=str(e.batch_id), version=e.version, event_type=e.event_type,
-        actor=e.actor, request_id=e.request_id, occurred_time=timestamp(e.occurred_at),
-        recorded_time=timestamp(e.recorded_at), serials=e.serials,
+        actor=e.actor, request_id=e.request_id, occurred_at=timestamp(e.occurred_at),
+        recorded_at=timestamp(e.recorded_at), serials=e.serials,
         site_id=str(e.site_id) if e.site_id else "",
         detail_json=json.dumps(e.detail, default=_json_default, sort_keys=True),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 from projections.queries import ReadModels
@@ -22,7 +22,7 @@ from registry.reports import Format, render
 from registry.reports.builders import ReportSession, ReportStore, file_name
 from registry.server.calls import refuse_if_expired
 from registry.server.concurrency import Blocking
-from registry.server.convert import timestamp
+from registry.server.convert import request_time, timestamp
 from registry.server.errors import status_for
 
 CHUNK_BYTES = 64 * 1024
@@ -66,20 +66,26 @@ def ask_of(request: pb.GenerateReportRequest) -> ReportAsk:
     fmt = _FORMATS.get(request.format)
     if fmt is None:
         violations.append(("format", "one of REPORT_FORMAT_HTML, _PDF, _CSV, _JSON"))
+    times: dict[str, datetime | None] = {}
+    for name in ("as_of", "as_occurred_by", "occurred_from", "occurred_to"):
+        try:
+            times[name] = request_time(getattr(request, name), name) if request.HasField(name) else None
+        except InvalidField as e:
+            violations.extend(e.violations)
     if violations:
         raise InvalidField(violations)
     assert kind is not None and fmt is not None
     return ReportAsk(
         kind=kind,
         fmt=fmt,
-        recorded_by=request.as_of.ToDatetime(tzinfo=UTC) if request.HasField("as_of") else None,
-        occurred_by=request.as_occurred_by.ToDatetime(tzinfo=UTC) if request.HasField("as_occurred_by") else None,
+        recorded_by=times["as_of"],
+        occurred_by=times["as_occurred_by"],
         partner=request.partner.strip() or None,
         authorization=request.authorization.strip() or None,
         batch=request.batch.strip() or None,
         serial=request.serial.strip() or None,
-        occurred_from=request.occurred_from.ToDatetime(tzinfo=UTC) if request.HasField("occurred_from") else None,
-        occurred_to=request.occurred_to.ToDatetime(tzinfo=UTC) if request.HasField("occurred_to") else None,
+        occurred_from=times["occurred_from"],
+        occurred_to=times["occurred_to"],
     )
 
 

@@ -125,7 +125,7 @@ def test_buf_curl_imports_a_screening_list_and_classifies_a_model(
             buf,
             server,
             "registry.api.v1.ComplianceService/ImportScreeningList",
-            {"source": "US CSL", "content": base64.b64encode(content).decode()},
+            {"request_id": "buf-import-1", "source": "US CSL", "content": base64.b64encode(content).decode()},
             "x-gpureg-actor: buf-user",
         )
     )

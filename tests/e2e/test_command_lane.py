@@ -13,6 +13,7 @@ from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import queries_pb2 as q
 from registry.config import Settings
 from tests.e2e.conftest import RunningServer
+from tests.e2e.world import new_request_id
 
 
 class Watched:
@@ -41,7 +42,7 @@ class Watched:
 
 
 def party(n: int) -> c.RegisterPartyRequest:
-    return c.RegisterPartyRequest(name=f"Operator {n}", country="KR", roles=["operator"],
+    return c.RegisterPartyRequest(request_id=new_request_id(), name=f"Operator {n}", country="KR", roles=["operator"],
                                   headquarters_country="KR")
 
 

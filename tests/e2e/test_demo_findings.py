@@ -13,6 +13,7 @@ from registry.api.v1 import compliance_pb2 as cp
 from registry.api.v1 import queries_pb2 as q
 from registry.demo.grpc_load import load_over_grpc
 from registry.demo.scenario import Anomaly, korea_deployment
+from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
 from tests.e2e.conftest import RunningServer
 
 #: The rule each planted anomaly breaks (registry/domain/compliance_rules.py).
@@ -44,7 +45,7 @@ def test_every_planted_anomaly_of_a_small_demo_is_found_exactly_once(
 ) -> None:
     scenario = korea_deployment(scale=0.01)
     assert set(RULE_OF_ANOMALY) == {a.kind for a in scenario.anomalies}  # every kind is planted
-    server = start_server(sqlite_url)
+    server = start_server(sqlite_url, max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS)
     stats = asyncio.run(load_over_grpc(server.address, scenario, concurrency=8))
     api = server.stubs()
 

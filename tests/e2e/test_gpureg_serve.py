@@ -16,6 +16,7 @@ from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import commands_pb2_grpc, events_pb2, events_pb2_grpc
 from registry.bootstrap import build_registry
 from registry.config import Settings
+from tests.e2e.world import new_request_id
 
 GPUREG = Path(sys.executable).with_name("gpureg")
 
@@ -46,7 +47,7 @@ def test_gpureg_serve_announces_its_address_serves_and_drains_on_sigterm(sqlite_
         with grpc.insecure_channel(found.group(1)) as channel:
             health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=30)
             placed = commands_pb2_grpc.CommandServiceStub(channel).RegisterParty(
-                c.RegisterPartyRequest(
+                c.RegisterPartyRequest(request_id=new_request_id(),
                     name="Samsung SDS", country="KR", roles=["operator"], headquarters_country="KR"
                 ),
                 timeout=30,

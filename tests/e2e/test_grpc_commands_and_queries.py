@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import queries_pb2 as q
 from tests.e2e.conftest import RunningServer, Stubs
-from tests.e2e.world import as_actor, build_world, clear, place_order
+from tests.e2e.world import as_actor, build_world, clear, new_request_id, place_order
 
 SERIALS = [f"1652322{n:06d}" for n in range(8)]
 
@@ -26,7 +26,7 @@ def test_every_command_and_query_works_through_the_api_and_records_the_caller_as
     w = build_world(api)
 
     amended = api.commands.AmendReference(
-        c.AmendReferenceRequest(
+        c.AmendReferenceRequest(request_id=new_request_id(),
             kind=c.REFERENCE_KIND_SITE,
             target_id=w.site2,
             fields=struct_pb2.Struct(fields={"power_capacity_kw": struct_pb2.Value(string_value="15000")}),
@@ -38,20 +38,20 @@ def test_every_command_and_query_works_through_the_api_and_records_the_caller_as
 
     batch = place_order(api, w, quantity=8, allocation_program="sovereign-ai")
     api.commands.CorrectOrder(
-        c.CorrectOrderRequest(batch_id=batch, unit_price="30000.00", reason="negotiated discount"),
+        c.CorrectOrderRequest(request_id=new_request_id(), batch_id=batch, unit_price="30000.00", reason="negotiated discount"),
         metadata=md,
     )
     api.commands.RegisterSerials(
-        c.RegisterSerialsRequest(
+        c.RegisterSerialsRequest(request_id=new_request_id(),
             batch_id=batch, units=[c.UnitIdentity(serial=s, gpu_uuid=f"GPU-{s}") for s in SERIALS]
         ),
         metadata=md,
     )
-    split = api.commands.SplitBatch(c.SplitBatchRequest(batch_id=batch, serials=SERIALS[6:]), metadata=md)
+    split = api.commands.SplitBatch(c.SplitBatchRequest(request_id=new_request_id(), batch_id=batch, serials=SERIALS[6:]), metadata=md)
     child = split.aggregate_id
     clear(api, w, batch, 6)
     shipped = api.commands.Ship(
-        c.ShipRequest(
+        c.ShipRequest(request_id=new_request_id(),
             batch_id=batch,
             serials=SERIALS[:6],
             shipment_id="AWB-001",
@@ -64,7 +64,7 @@ def test_every_command_and_query_works_through_the_api_and_records_the_caller_as
         metadata=md,
     )
     api.commands.Receive(
-        c.ReceiveRequest(
+        c.ReceiveRequest(request_id=new_request_id(),
             batch_id=batch,
             serials=SERIALS[:6],
             shipment_id="AWB-001",
@@ -74,15 +74,15 @@ def test_every_command_and_query_works_through_the_api_and_records_the_caller_as
         metadata=md,
     )
     api.commands.Install(
-        c.InstallRequest(batch_id=batch, serials=SERIALS[:6], site_id=w.site, rack="R1", host="h1"),
+        c.InstallRequest(request_id=new_request_id(), batch_id=batch, serials=SERIALS[:6], site_id=w.site, rack="R1", host="h1"),
         metadata=md,
     )
     api.commands.Assign(
-        c.AssignRequest(batch_id=batch, serials=SERIALS[:2], assignee_id=w.consignee, purpose="LLM training"),
+        c.AssignRequest(request_id=new_request_id(), batch_id=batch, serials=SERIALS[:2], assignee_id=w.consignee, purpose="LLM training"),
         metadata=md,
     )
     api.commands.Transfer(
-        c.TransferRequest(
+        c.TransferRequest(request_id=new_request_id(),
             batch_id=batch,
             serials=SERIALS[2:4],
             to_owner_id=w.consignee,
@@ -92,21 +92,21 @@ def test_every_command_and_query_works_through_the_api_and_records_the_caller_as
         metadata=md,
     )
     api.commands.ReturnForRma(
-        c.ReturnForRmaRequest(batch_id=batch, serials=[SERIALS[4]], rma_number="RMA-9", reason="ECC errors"),
+        c.ReturnForRmaRequest(request_id=new_request_id(), batch_id=batch, serials=[SERIALS[4]], rma_number="RMA-9", reason="ECC errors"),
         metadata=md,
     )
     api.commands.ReportLost(
-        c.ReportLostRequest(
+        c.ReportLostRequest(request_id=new_request_id(),
             batch_id=batch, serials=[SERIALS[5]], kind=c.LOSS_KIND_STOLEN, note="warehouse break-in"
         ),
         metadata=md,
     )
     last = api.commands.Decommission(
-        c.DecommissionRequest(batch_id=batch, serials=[SERIALS[4]], method="shredded"), metadata=md
+        c.DecommissionRequest(request_id=new_request_id(), batch_id=batch, serials=[SERIALS[4]], method="shredded"), metadata=md
     )
 
     api.commands.RequestClearance(
-        c.RequestClearanceRequest(
+        c.RequestClearanceRequest(request_id=new_request_id(),
             batch_id=child,
             eccn="3A090.a",
             destination_country="KR",
@@ -117,12 +117,12 @@ def test_every_command_and_query_works_through_the_api_and_records_the_caller_as
         metadata=md,
     )
     api.commands.DenyClearance(
-        c.DenyClearanceRequest(batch_id=child, reason="end user under review"), metadata=md
+        c.DenyClearanceRequest(request_id=new_request_id(), batch_id=child, reason="end user under review"), metadata=md
     )
     third = place_order(api, w, quantity=3)
     clear(api, w, third, 3)
     revoked = api.commands.RevokeClearance(
-        c.RevokeClearanceRequest(batch_id=third, reason="license suspended"), metadata=md
+        c.RevokeClearanceRequest(request_id=new_request_id(), batch_id=third, reason="license suspended"), metadata=md
     )
 
     assert last.aggregate_id == batch and last.position > shipped.position and not last.replayed
@@ -177,7 +177,7 @@ def test_every_command_and_query_works_through_the_api_and_records_the_caller_as
     ]
     assert {e.actor for e in events} == {"officer-kim"}
     positions = [e.position for e in events]
-    assert positions == sorted(positions) and positions[-1] == last.position
+    assert positions == sorted(positions) and positions[-1] == last.position - 1  # its RequestRecord.Handled follows
     ordered = json.loads(events[0].payload_json)
     assert ordered["quantity"] == 8 and ordered["unit_price"] == "31250.00" and ordered["buyer_id"] == w.buyer
     assert events[0].recorded_at.seconds > 0 and events[0].occurred_at.seconds > 0
@@ -190,7 +190,7 @@ def test_a_call_without_the_actor_header_records_the_configured_default_actor(
     api = server.stubs()
     w = build_world(api)
     batch = place_order(api, w, actor="buyer-desk")
-    api.commands.CorrectOrder(c.CorrectOrderRequest(batch_id=batch, po_number="PO-77", reason="typo"))
+    api.commands.CorrectOrder(c.CorrectOrderRequest(request_id=new_request_id(), batch_id=batch, po_number="PO-77", reason="typo"))
 
     events = api.queries.ListBatchEvents(q.ListBatchEventsRequest(batch_id=batch)).events
     assert [e.actor for e in events] == ["buyer-desk", "registry-ops"]
@@ -216,10 +216,10 @@ def test_quantity_only_batches_move_by_quantity(api: Stubs) -> None:
     clear(api, w, batch, 100)
     md = as_actor()
     api.commands.Ship(
-        c.ShipRequest(batch_id=batch, quantity=60, shipment_id="AWB-7", destination_country="KR"), metadata=md
+        c.ShipRequest(request_id=new_request_id(), batch_id=batch, quantity=60, shipment_id="AWB-7", destination_country="KR"), metadata=md
     )
     api.commands.Receive(
-        c.ReceiveRequest(
+        c.ReceiveRequest(request_id=new_request_id(),
             batch_id=batch, quantity=60, shipment_id="AWB-7", receiving_party_id=w.buyer, site_id=w.site
         ),
         metadata=md,
@@ -240,7 +240,7 @@ def test_a_batch_history_pages_end_to_end_without_gaps(api: Stubs, page_size: in
     batch = place_order(api, w)
     for n in range(4):
         api.commands.CorrectOrder(
-            c.CorrectOrderRequest(batch_id=batch, po_number=f"PO-{n}", reason="renumbered")
+            c.CorrectOrderRequest(request_id=new_request_id(), batch_id=batch, po_number=f"PO-{n}", reason="renumbered")
         )
     versions, token = [], ""
     while True:

@@ -20,7 +20,7 @@ from registry.api.v1 import queries_pb2 as q
 from tests.e2e.conftest import RunningServer, Stubs
 from tests.e2e.test_grpc_errors import details, field_violations, refused
 from tests.e2e.test_grpc_subscriptions import caught_up, read_until, subscribe
-from tests.e2e.world import World, as_actor, build_world, place_order, ts
+from tests.e2e.world import World, as_actor, build_world, new_request_id, place_order, ts
 
 CSL_HEADER = "_id,source,entity_number,type,programs,name,title,addresses,alt_names"
 ENTITY_LIST = "Entity List (EL) - Bureau of Industry and Security"
@@ -44,7 +44,7 @@ def register_model(
     api: Stubs, name: str, fp8: str, fp16: str, die_area: str, datacenter: bool = True, gpus: int = 1
 ) -> str:
     return api.commands.RegisterGpuModel(
-        c.RegisterGpuModelRequest(
+        c.RegisterGpuModelRequest(request_id=new_request_id(),
             vendor="NVIDIA",
             name=name,
             dense_tops={"fp8": fp8, "fp16": fp16},
@@ -60,7 +60,7 @@ def register_model(
 
 def register_party(api: Stubs, name: str, country: str, hq: str, parent: str = "", immediate: str = "") -> str:
     return api.commands.RegisterParty(
-        c.RegisterPartyRequest(
+        c.RegisterPartyRequest(request_id=new_request_id(),
             name=name,
             country=country,
             roles=["purchaser", "end_user"],
@@ -74,6 +74,7 @@ def register_party(api: Stubs, name: str, country: str, hq: str, parent: str = "
 
 def register_authorization(api: Stubs, number: str, valid_to: datetime | None = None, **extra: Any) -> str:
     request = c.RegisterAuthorizationRequest(
+        request_id=new_request_id(),
         auth_type=c.AUTHORIZATION_TYPE_LICENSE,
         number=number,
         eccns=["3A090"],
@@ -88,7 +89,7 @@ def register_authorization(api: Stubs, number: str, valid_to: datetime | None = 
 
 def request_clearance(api: Stubs, w: World, batch: str, quantity: int, authorization: str = "") -> None:
     api.commands.RequestClearance(
-        c.RequestClearanceRequest(
+        c.RequestClearanceRequest(request_id=new_request_id(),
             batch_id=batch,
             authorization_id=authorization,
             eccn="3A090.a",
@@ -104,7 +105,8 @@ def request_clearance(api: Stubs, w: World, batch: str, quantity: int, authoriza
 
 def import_list(api: Stubs, content: bytes, source: str = "US CSL", **extra: Any) -> pb.ImportScreeningListResponse:
     return api.compliance.ImportScreeningList(
-        pb.ImportScreeningListRequest(source=source, content=content, **extra), metadata=as_actor()
+        pb.ImportScreeningListRequest(**{"request_id": new_request_id(), "source": source, "content": content, **extra}),
+        metadata=as_actor(),
     )
 
 
@@ -130,7 +132,7 @@ def test_a_screening_hit_blocks_a_clearance_until_an_officer_resolves_it_as_a_fa
 
     error = refused(
         lambda: api.commands.GrantClearance(
-            c.GrantClearanceRequest(batch_id=batch, authorization_id=w.authorization), metadata=as_actor()
+            c.GrantClearanceRequest(request_id=new_request_id(), batch_id=batch, authorization_id=w.authorization), metadata=as_actor()
         )
     )
 
@@ -156,7 +158,7 @@ def test_a_screening_hit_blocks_a_clearance_until_an_officer_resolves_it_as_a_fa
     assert hit.entry.extra["programs"] == "EAR" and not hit.trail
 
     resolved = api.compliance.ResolveScreeningHit(
-        pb.ResolveScreeningHitRequest(
+        pb.ResolveScreeningHitRequest(request_id=new_request_id(),
             party_id=w.consignee,
             hit_id=hit.hit_id,
             resolution=pb.HIT_RESOLUTION_FALSE_POSITIVE,
@@ -167,7 +169,7 @@ def test_a_screening_hit_blocks_a_clearance_until_an_officer_resolves_it_as_a_fa
     )
     assert resolved.aggregate_id == case.case_id and resolved.version == case.version + 1
     granted = api.commands.GrantClearance(
-        c.GrantClearanceRequest(batch_id=batch, authorization_id=w.authorization), metadata=as_actor()
+        c.GrantClearanceRequest(request_id=new_request_id(), batch_id=batch, authorization_id=w.authorization), metadata=as_actor()
     )
 
     assert granted.aggregate_id == batch
@@ -186,7 +188,7 @@ def test_a_confirmed_hit_keeps_blocking_and_the_refusal_cites_the_list(api: Stub
     import_list(api, LIST_WITH_SEOUL_CLOUD)
     (hit,) = api.compliance.GetScreeningCase(pb.GetScreeningCaseRequest(party_id=world.consignee)).screening_case.hits
     api.compliance.ResolveScreeningHit(
-        pb.ResolveScreeningHitRequest(
+        pb.ResolveScreeningHitRequest(request_id=new_request_id(),
             party_id=world.consignee, hit_id=hit.hit_id, resolution=pb.HIT_RESOLUTION_CONFIRMED, note="same entity"
         ),
         metadata=as_actor(),
@@ -194,7 +196,7 @@ def test_a_confirmed_hit_keeps_blocking_and_the_refusal_cites_the_list(api: Stub
 
     error = refused(
         lambda: api.commands.GrantClearance(
-            c.GrantClearanceRequest(batch_id=batch, authorization_id=world.authorization)
+            c.GrantClearanceRequest(request_id=new_request_id(), batch_id=batch, authorization_id=world.authorization)
         )
     )
 
@@ -209,17 +211,17 @@ def test_a_confirmed_hit_keeps_blocking_and_the_refusal_cites_the_list(api: Stub
 def test_screening_a_party_again_records_a_run_and_honours_expected_version(
     server: RunningServer, api: Stubs, world: World
 ) -> None:
-    error = refused(lambda: api.compliance.ScreenParty(pb.ScreenPartyRequest(party_id=world.buyer)))
+    error = refused(lambda: api.compliance.ScreenParty(pb.ScreenPartyRequest(request_id=new_request_id(), party_id=world.buyer)))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "no screening list" in (error.details() or "")
     import_list(api, LIST_WITH_SEOUL_CLOUD)
     case = api.compliance.GetScreeningCase(pb.GetScreeningCaseRequest(party_id=world.buyer)).screening_case
     assert case.version == 2 and not case.hits and not case.blocking  # opened, then screened by the import
 
     head = server.head()
-    stale = refused(lambda: api.compliance.ScreenParty(pb.ScreenPartyRequest(party_id=world.buyer, expected_version=1)))
+    stale = refused(lambda: api.compliance.ScreenParty(pb.ScreenPartyRequest(request_id=new_request_id(), party_id=world.buyer, expected_version=1)))
     assert stale.code() == grpc.StatusCode.ABORTED and server.head() == head
     again = api.compliance.ScreenParty(
-        pb.ScreenPartyRequest(party_id=world.buyer, expected_version=2), metadata=as_actor()
+        pb.ScreenPartyRequest(request_id=new_request_id(), party_id=world.buyer, expected_version=2), metadata=as_actor()
     )
 
     assert (again.aggregate_id, again.version, again.position) == (case.case_id, 3, server.head())
@@ -482,14 +484,14 @@ def test_the_ledger_shows_a_grant_drawing_the_batch_and_a_revoke_returning_it(ap
     batch = place_order(api, world, quantity=8)
     request_clearance(api, world, batch, 8, authorization)
     api.commands.GrantClearance(
-        c.GrantClearanceRequest(batch_id=batch, authorization_id=authorization), metadata=as_actor("officer-kim")
+        c.GrantClearanceRequest(request_id=new_request_id(), batch_id=batch, authorization_id=authorization), metadata=as_actor("officer-kim")
     )
 
     granted = api.compliance.GetAuthorizationLedger(
         pb.GetAuthorizationLedgerRequest(authorization_id=authorization)
     ).ledger
     api.commands.RevokeClearance(
-        c.RevokeClearanceRequest(batch_id=batch, reason="end user under review"), metadata=as_actor("officer-park")
+        c.RevokeClearanceRequest(request_id=new_request_id(), batch_id=batch, reason="end user under review"), metadata=as_actor("officer-park")
     )
     revoked = api.compliance.GetAuthorizationLedger(
         pb.GetAuthorizationLedgerRequest(authorization_id=authorization)
@@ -562,12 +564,12 @@ BAD_INPUTS: dict[str, tuple[Callable[[Stubs, World], Any], set[str]]] = {
         {"content"},
     ),
     "import with neither content nor source": (
-        lambda api, w: api.compliance.ImportScreeningList(pb.ImportScreeningListRequest()),
+        lambda api, w: api.compliance.ImportScreeningList(pb.ImportScreeningListRequest(request_id=new_request_id())),
         {"content", "source"},
     ),
     "resolution that is not a decision": (
         lambda api, w: api.compliance.ResolveScreeningHit(
-            pb.ResolveScreeningHitRequest(party_id="p", resolution=pb.HIT_RESOLUTION_OPEN)
+            pb.ResolveScreeningHitRequest(request_id=new_request_id(), party_id="p", resolution=pb.HIT_RESOLUTION_OPEN)
         ),
         {"party_id", "hit_id", "resolution", "note"},
     ),
@@ -660,10 +662,10 @@ def test_an_unknown_id_is_not_found_on_every_compliance_method(server: RunningSe
             "authorization",
         ),
         (lambda: api.compliance.GetScreeningCase(pb.GetScreeningCaseRequest(party_id=missing)), "party"),
-        (lambda: api.compliance.ScreenParty(pb.ScreenPartyRequest(party_id=missing)), "party"),
+        (lambda: api.compliance.ScreenParty(pb.ScreenPartyRequest(request_id=new_request_id(), party_id=missing)), "party"),
         (
             lambda: api.compliance.ResolveScreeningHit(
-                pb.ResolveScreeningHitRequest(
+                pb.ResolveScreeningHitRequest(request_id=new_request_id(),
                     party_id=missing, hit_id="h", resolution=pb.HIT_RESOLUTION_CONFIRMED, note="n"
                 )
             ),
@@ -685,7 +687,7 @@ def test_resolving_a_hit_the_case_does_not_have_is_invalid_argument_on_hit_id(
 
     error = refused(
         lambda: api.compliance.ResolveScreeningHit(
-            pb.ResolveScreeningHitRequest(
+            pb.ResolveScreeningHitRequest(request_id=new_request_id(),
                 party_id=world.consignee, hit_id=str(uuid.uuid4()), resolution=pb.HIT_RESOLUTION_CONFIRMED, note="n"
             )
         )

@@ -17,7 +17,7 @@ from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import events_pb2 as e
 from registry.api.v1 import queries_pb2 as q
 from tests.e2e.conftest import RunningServer, Stubs
-from tests.e2e.world import World, as_actor, build_world, place_order
+from tests.e2e.world import World, as_actor, build_world, new_request_id, place_order
 
 
 def refused(call: Callable[[], Any]) -> grpc.RpcError:
@@ -60,7 +60,7 @@ BAD_INPUTS: dict[str, tuple[str, Callable[[Stubs, World], Any], set[str]]] = {
     "order": (
         "PlaceOrder",
         lambda api, w: api.commands.PlaceOrder(
-            c.PlaceOrderRequest(
+            c.PlaceOrderRequest(request_id=new_request_id(),
                 batch_id="not-a-uuid",
                 po_number="PO-1",
                 supplier_id=w.supplier,
@@ -75,13 +75,13 @@ BAD_INPUTS: dict[str, tuple[str, Callable[[Stubs, World], Any], set[str]]] = {
     ),
     "missing fields": (
         "RequestClearance",
-        lambda api, w: api.commands.RequestClearance(c.RequestClearanceRequest(batch_id=str(uuid.uuid4()))),
+        lambda api, w: api.commands.RequestClearance(c.RequestClearanceRequest(request_id=new_request_id(), batch_id=str(uuid.uuid4()))),
         {"eccn", "destination_country", "consignee_id", "end_user_id", "quantity"},
     ),
     "serial in a list": (
         "RegisterSerials",
         lambda api, w: api.commands.RegisterSerials(
-            c.RegisterSerialsRequest(
+            c.RegisterSerialsRequest(request_id=new_request_id(),
                 batch_id=str(uuid.uuid4()), units=[c.UnitIdentity(serial="A1"), c.UnitIdentity(serial="  ")]
             )
         ),
@@ -90,7 +90,7 @@ BAD_INPUTS: dict[str, tuple[str, Callable[[Stubs, World], Any], set[str]]] = {
     "decimal map": (
         "RegisterGpuModel",
         lambda api, w: api.commands.RegisterGpuModel(
-            c.RegisterGpuModelRequest(
+            c.RegisterGpuModelRequest(request_id=new_request_id(),
                 vendor="NVIDIA",
                 name="X",
                 dense_tops={"fp8": "lots"},
@@ -104,21 +104,21 @@ BAD_INPUTS: dict[str, tuple[str, Callable[[Stubs, World], Any], set[str]]] = {
     "unset enum": (
         "RegisterAuthorization",
         lambda api, w: api.commands.RegisterAuthorization(
-            c.RegisterAuthorizationRequest(destination_countries=["KR"], eccns=[])
+            c.RegisterAuthorizationRequest(request_id=new_request_id(), destination_countries=["KR"], eccns=[])
         ),
         {"auth_type", "valid_from"},
     ),
     "negative expected_version": (
         "CorrectOrder",
         lambda api, w: api.commands.CorrectOrder(
-            c.CorrectOrderRequest(batch_id=str(uuid.uuid4()), expected_version=-1, reason="x")
+            c.CorrectOrderRequest(request_id=new_request_id(), batch_id=str(uuid.uuid4()), expected_version=-1, reason="x")
         ),
         {"expected_version"},
     ),
     "amend an unamendable field": (
         "AmendReference",
         lambda api, w: api.commands.AmendReference(
-            c.AmendReferenceRequest(
+            c.AmendReferenceRequest(request_id=new_request_id(),
                 kind=c.REFERENCE_KIND_PARTY, target_id=w.buyer, reason="x", fields={"vendor": "nope"}
             )
         ),
@@ -127,7 +127,7 @@ BAD_INPUTS: dict[str, tuple[str, Callable[[Stubs, World], Any], set[str]]] = {
     "amended value breaks the register rule": (
         "AmendReference",
         lambda api, w: api.commands.AmendReference(
-            c.AmendReferenceRequest(
+            c.AmendReferenceRequest(request_id=new_request_id(),
                 kind=c.REFERENCE_KIND_PARTY, target_id=w.buyer, reason="x", fields={"country": "korea"}
             )
         ),
@@ -136,7 +136,7 @@ BAD_INPUTS: dict[str, tuple[str, Callable[[Stubs, World], Any], set[str]]] = {
     "movement with neither quantity nor serials": (
         "Ship",
         lambda api, w: api.commands.Ship(
-            c.ShipRequest(batch_id=str(uuid.uuid4()), shipment_id="S", destination_country="KR")
+            c.ShipRequest(request_id=new_request_id(), batch_id=str(uuid.uuid4()), shipment_id="S", destination_country="KR")
         ),
         {"(command)"},
     ),
@@ -162,7 +162,7 @@ BAD_INPUTS: dict[str, tuple[str, Callable[[Stubs, World], Any], set[str]]] = {
     "actor header": (
         "PlaceOrder",
         lambda api, w: api.commands.PlaceOrder(
-            c.PlaceOrderRequest(
+            c.PlaceOrderRequest(request_id=new_request_id(),
                 po_number="PO-1",
                 supplier_id=w.supplier,
                 buyer_id=w.buyer,
@@ -224,7 +224,7 @@ def test_a_step_the_state_does_not_allow_is_failed_precondition_naming_the_curre
 
     error = refused(
         lambda: api.commands.Ship(
-            c.ShipRequest(batch_id=batch, quantity=1, shipment_id="AWB-1", destination_country="KR")
+            c.ShipRequest(request_id=new_request_id(), batch_id=batch, quantity=1, shipment_id="AWB-1", destination_country="KR")
         )
     )
 
@@ -250,7 +250,7 @@ def test_a_broken_invariant_is_failed_precondition_naming_the_rule(
 
     error = refused(
         lambda: api.commands.RegisterSerials(
-            c.RegisterSerialsRequest(
+            c.RegisterSerialsRequest(request_id=new_request_id(),
                 batch_id=batch, units=[c.UnitIdentity(serial=s) for s in ("A", "B", "C")]
             )
         )
@@ -267,13 +267,13 @@ def test_a_serial_registered_to_another_batch_is_refused(
 ) -> None:
     first, second = place_order(api, world), place_order(api, world)
     api.commands.RegisterSerials(
-        c.RegisterSerialsRequest(batch_id=first, units=[c.UnitIdentity(serial="SN-1")])
+        c.RegisterSerialsRequest(request_id=new_request_id(), batch_id=first, units=[c.UnitIdentity(serial="SN-1")])
     )
     head = server.head()
 
     error = refused(
         lambda: api.commands.RegisterSerials(
-            c.RegisterSerialsRequest(batch_id=second, units=[c.UnitIdentity(serial=" sn-1 ")])
+            c.RegisterSerialsRequest(request_id=new_request_id(), batch_id=second, units=[c.UnitIdentity(serial=" sn-1 ")])
         )
     )
 
@@ -287,7 +287,7 @@ def test_a_compliance_refusal_is_failed_precondition_naming_the_rule(
 ) -> None:
     batch = place_order(api, world)
     api.commands.RequestClearance(
-        c.RequestClearanceRequest(
+        c.RequestClearanceRequest(request_id=new_request_id(),
             batch_id=batch,
             eccn="3A090.a",
             destination_country="AE",
@@ -300,7 +300,7 @@ def test_a_compliance_refusal_is_failed_precondition_naming_the_rule(
 
     error = refused(
         lambda: api.commands.GrantClearance(
-            c.GrantClearanceRequest(batch_id=batch, authorization_id=world.authorization)
+            c.GrantClearanceRequest(request_id=new_request_id(), batch_id=batch, authorization_id=world.authorization)
         )
     )
 
@@ -321,7 +321,7 @@ def test_an_unknown_id_is_not_found(server: RunningServer, api: Stubs, world: Wo
         lambda: api.queries.ListBatchEvents(
             q.ListBatchEventsRequest(batch_id=world.buyer)
         ),  # a party, not a batch
-        lambda: api.commands.CorrectOrder(c.CorrectOrderRequest(batch_id=missing, po_number="P", reason="r")),
+        lambda: api.commands.CorrectOrder(c.CorrectOrderRequest(request_id=new_request_id(), batch_id=missing, po_number="P", reason="r")),
         lambda: place_order(api, world, model_id=missing),
     ):
         error = refused(call)
@@ -346,13 +346,13 @@ def test_creating_an_id_that_exists_is_already_exists(
 def test_a_stale_expected_version_is_aborted(server: RunningServer, api: Stubs, world: World) -> None:
     batch = place_order(api, world)
     api.commands.CorrectOrder(
-        c.CorrectOrderRequest(batch_id=batch, po_number="PO-2", reason="renumbered", expected_version=1)
+        c.CorrectOrderRequest(request_id=new_request_id(), batch_id=batch, po_number="PO-2", reason="renumbered", expected_version=1)
     )
     head = server.head()
 
     error = refused(
         lambda: api.commands.CorrectOrder(
-            c.CorrectOrderRequest(
+            c.CorrectOrderRequest(request_id=new_request_id(),
                 batch_id=batch, po_number="PO-3", reason="renumbered again", expected_version=1
             )
         )
@@ -381,7 +381,7 @@ def test_of_concurrent_writers_at_the_same_version_exactly_one_wins_and_the_othe
         barrier.wait()
         try:
             stubs.commands.CorrectOrder(
-                c.CorrectOrderRequest(batch_id=batch, po_number=f"PO-{n}", reason="race", expected_version=1),
+                c.CorrectOrderRequest(request_id=new_request_id(), batch_id=batch, po_number=f"PO-{n}", reason="race", expected_version=1),
                 metadata=as_actor(f"w{n}"),
             )
             outcomes.append("ok")
@@ -455,7 +455,7 @@ def test_a_request_larger_than_the_message_limit_is_refused_and_writes_nothing(
 
     error = refused(
         lambda: api.commands.RegisterSerials(
-            c.RegisterSerialsRequest(
+            c.RegisterSerialsRequest(request_id=new_request_id(),
                 batch_id=batch, units=[c.UnitIdentity(serial=f"SERIAL-{n:08d}") for n in range(10_000)]
             )
         )

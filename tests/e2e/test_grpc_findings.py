@@ -21,19 +21,24 @@ from registry.api.v1 import compliance_pb2 as cp
 from registry.domain.compliance_rules import RULES
 from tests.e2e.conftest import RunningServer
 from tests.e2e.findings_world import OFFICER, OPERATOR, T0, FindingsWorld, build_findings_world, ts
+from tests.e2e.world import new_request_id
 
 DAY = timedelta(days=1)
 
 
 def amend(kind: int, target: str, fields: dict[str, object], reason: str, at: datetime) -> c.AmendReferenceRequest:
-    request = c.AmendReferenceRequest(kind=kind, target_id=target, reason=reason, occurred_at=ts(at))
+    request = c.AmendReferenceRequest(request_id=new_request_id(), kind=kind, target_id=target, reason=reason, occurred_at=ts(at))
     request.fields.update(fields)
     return request
 
 
+# These stories run into 2028: the server accepts occurred_at that far ahead of its clock.
+FUTURE_STORIES = {"max_occurred_ahead_seconds": 5 * 366 * 24 * 3600}
+
+
 @pytest.fixture
-def world(server: RunningServer) -> FindingsWorld:
-    return build_findings_world(server.stubs())
+def world(start_server: Callable[..., RunningServer], sqlite_url: str) -> FindingsWorld:
+    return build_findings_world(start_server(sqlite_url, **FUTURE_STORIES).stubs())
 
 
 def _resolve_and_check(w: FindingsWorld, finding: cp.Finding) -> None:
@@ -113,7 +118,7 @@ def assigned_to_a_party_not_named_as_end_user(w: FindingsWorld) -> tuple[str, st
 def transferred_to_a_party_not_named_as_end_user(w: FindingsWorld) -> tuple[str, str]:
     batch, serials = w.batch(4)
     end = w.deliver(batch, serials, T0 + 10 * DAY)
-    w.do("Transfer", c.TransferRequest(batch_id=batch, to_owner_id=w.ids["tenant"], reason="resale",
+    w.do("Transfer", c.TransferRequest(request_id=new_request_id(), batch_id=batch, to_owner_id=w.ids["tenant"], reason="resale",
                                        serials=serials[:1], occurred_at=ts(end + DAY)))
     return "recipient-not-authorized", batch
 
@@ -189,7 +194,7 @@ def installed_beyond_the_sites_power(w: FindingsWorld) -> tuple[str, str]:
 def reported_stolen(w: FindingsWorld) -> tuple[str, str]:
     batch, serials = w.batch(4)
     end = w.deliver(batch, serials, T0 + 10 * DAY)
-    w.do("ReportLost", c.ReportLostRequest(batch_id=batch, kind=c.LOSS_KIND_STOLEN, note="missing after audit",
+    w.do("ReportLost", c.ReportLostRequest(request_id=new_request_id(), batch_id=batch, kind=c.LOSS_KIND_STOLEN, note="missing after audit",
                                            serials=serials[:2], occurred_at=ts(end + DAY)))
     return "units-reported-lost", batch
 
@@ -245,7 +250,7 @@ def test_the_finding_names_what_happened_and_where_for_a_late_shipment(world: Fi
     assert finding.severity == cp.FINDING_SEVERITY_CRITICAL
     assert finding.shipment_id == "S1" and sorted(finding.serials) == sorted(serials) and finding.quantity == 4
     assert finding.authorization_id == w.ids["license"] and finding.partner_id == w.ids["buyer"]
-    assert finding.revealed_by.event_type == "Shipped" and finding.revealed_by.position == shipped.position
+    assert finding.revealed_by.event_type == "Shipped" and finding.revealed_by.position == shipped.position - 1  # its RequestRecord.Handled follows
     assert finding.revealed_by.aggregate_id == batch
     assert finding.revealed_by.occurred_at.ToDatetime(tzinfo=UTC) == datetime(2027, 1, 15, tzinfo=UTC)
     assert "expired on 2027-01-01" in finding.reasons[0]
@@ -298,7 +303,7 @@ def test_overdue_items_are_evaluated_at_the_callers_time_before_the_log_gets_the
 def test_a_later_amendment_revealing_a_d5_parent_flags_units_the_party_already_holds(
     postgres_url: str, start_server: Callable[..., RunningServer]
 ) -> None:
-    w = build_findings_world(start_server(postgres_url).stubs())  # the server stops before the schema goes
+    w = build_findings_world(start_server(postgres_url, **FUTURE_STORIES).stubs())  # the server stops before the schema goes
     batch, serials = w.batch(4, authorization="nlr")  # NLR names the tenant as end user
     w.ship(batch, "S1", T0 + 10 * DAY, serials)
     w.receive(batch, "S1", T0 + 12 * DAY, serials)
@@ -315,7 +320,7 @@ def test_a_later_amendment_revealing_a_d5_parent_flags_units_the_party_already_h
     assert finding.severity == cp.FINDING_SEVERITY_CRITICAL
     assert sorted(finding.serials) == sorted(serials[:2])
     assert finding.revealed_by.event_type == "Amended" and finding.revealed_by.aggregate_id == w.ids["tenant"]
-    assert finding.revealed_by.position == amended.position
+    assert finding.revealed_by.position == amended.position - 1  # its RequestRecord.Handled follows
     assert "Red Dragon Holdings" in finding.reasons[0] and "CN" in finding.reasons[0]
     assert w.findings(partner_id=w.ids["tenant"]) == [finding]
     _resolve_and_check(w, finding)
@@ -334,7 +339,7 @@ def test_a_new_screening_hit_on_a_party_holding_units_is_flagged(world: Findings
     batch, serials = w.batch(4, authorization="nlr")
     end = w.deliver(batch, serials, T0 + 10 * DAY)
     w.assign(batch, "tenant", end + DAY, serials[:1])
-    w.do("ImportScreeningList", cp.ImportScreeningListRequest(
+    w.do("ImportScreeningList", cp.ImportScreeningListRequest(request_id=new_request_id(),
         source="US CSL", content=b"name,source,countries\nHanbit Cloud,Entity List (EL),KR\n",
         occurred_at=ts(end + 5 * DAY)))
 
@@ -368,7 +373,10 @@ def test_officers_decisions_are_checked_and_recorded_once(world: FindingsWorld) 
     assert [t.action for t in w.only(rule_id).trail] == ["raised", "resolved"]
 
 
-def test_findings_are_the_same_after_a_full_rebuild(server: RunningServer) -> None:
+def test_findings_are_the_same_after_a_full_rebuild(
+    start_server: Callable[..., RunningServer], sqlite_url: str
+) -> None:
+    server = start_server(sqlite_url, **FUTURE_STORIES)
     w = build_findings_world(server.stubs())
     for scenario in (received_with_serials_missing, installed_beyond_the_sites_power,
                      not_received_within_the_allowance, reported_stolen, shipped_after_the_authorization_expired):

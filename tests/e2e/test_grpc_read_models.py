@@ -13,17 +13,17 @@ from grpc_status import rpc_status
 from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import queries_pb2 as q
 from tests.e2e.conftest import RunningServer, Stubs
-from tests.e2e.world import as_actor, build_world, clear, place_order
+from tests.e2e.world import as_actor, build_world, clear, new_request_id, place_order
 
 
 def receive(api: Stubs, w, batch: str, serials: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Register, ship and receive ``serials``."""
     md = as_actor()
-    api.commands.RegisterSerials(c.RegisterSerialsRequest(
+    api.commands.RegisterSerials(c.RegisterSerialsRequest(request_id=new_request_id(),
         batch_id=batch, units=[c.UnitIdentity(serial=s) for s in serials]), metadata=md)
-    api.commands.Ship(c.ShipRequest(batch_id=batch, shipment_id="S1", destination_country="KR",
+    api.commands.Ship(c.ShipRequest(request_id=new_request_id(), batch_id=batch, shipment_id="S1", destination_country="KR",
                                     destination_site_id=w.site, serials=serials), metadata=md)
-    api.commands.Receive(c.ReceiveRequest(batch_id=batch, shipment_id="S1", receiving_party_id=w.consignee,
+    api.commands.Receive(c.ReceiveRequest(request_id=new_request_id(), batch_id=batch, shipment_id="S1", receiving_party_id=w.consignee,
                                           site_id=w.site, serials=serials), metadata=md)
 
 
@@ -31,9 +31,9 @@ def deliver(api: Stubs, w, batch: str, serials: list[str]) -> int:  # type: igno
     """Register, ship, receive, install and assign ``serials``; returns the last position."""
     md = as_actor()
     receive(api, w, batch, serials)
-    api.commands.Install(c.InstallRequest(batch_id=batch, site_id=w.site, rack="R1", host="H1",
+    api.commands.Install(c.InstallRequest(request_id=new_request_id(), batch_id=batch, site_id=w.site, rack="R1", host="H1",
                                           serials=serials), metadata=md)
-    return int(api.commands.Assign(c.AssignRequest(batch_id=batch, assignee_id=w.consignee, purpose="training",
+    return int(api.commands.Assign(c.AssignRequest(request_id=new_request_id(), batch_id=batch, assignee_id=w.consignee, purpose="training",
                                                    serials=serials[:2]), metadata=md).position)
 
 
@@ -64,7 +64,7 @@ def test_read_model_queries_see_a_command_when_asked_for_its_position(api: Stubs
         "Ordered", "ClearanceRequested", "ClearanceGranted", "SerialsRegistered", "Shipped", "Received",
         "Installed", "Assigned",
     ]
-    assert trail.entries[-1].position == position  # no request_id: the write is the one event
+    assert trail.entries[-1].position == position - 1  # the command's last event is its RequestRecord.Handled
     assert all(e.actor for e in trail.entries)
     assert json.loads(trail.entries[4].detail_json)
 
@@ -118,7 +118,7 @@ def test_a_write_through_the_server_wakes_its_projections_at_once(
     w = build_world(api)
     batch = place_order(api, w, quantity=2)
     position = int(api.commands.CorrectOrder(
-        c.CorrectOrderRequest(batch_id=batch, unit_price="1.00", reason="price list"), metadata=as_actor()
+        c.CorrectOrderRequest(request_id=new_request_id(), batch_id=batch, unit_price="1.00", reason="price list"), metadata=as_actor()
     ).position)
     listed = api.queries.ListBatches(q.ListBatchesRequest(min_position=position), timeout=60)
     assert [b.batch_id for b in listed.batches] == [batch]
@@ -132,12 +132,12 @@ def test_an_installation_report_places_each_rack_through_the_api_in_one_command(
     serials = ["P1", "P2", "P3", "P4"]
     receive(api, w, batch, serials)
     with pytest.raises(grpc.RpcError) as refused:
-        api.commands.Install(c.InstallRequest(batch_id=batch, site_id=w.site, rack="R1", placements=[
+        api.commands.Install(c.InstallRequest(request_id=new_request_id(), batch_id=batch, site_id=w.site, rack="R1", placements=[
             c.Placement(rack="R1", serials=serials)]), metadata=md)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "placements" in refused.value.details()
 
-    done = api.commands.Install(c.InstallRequest(batch_id=batch, site_id=w.site, placements=[
+    done = api.commands.Install(c.InstallRequest(request_id=new_request_id(), batch_id=batch, site_id=w.site, placements=[
         c.Placement(rack="R1", host="h1", serials=serials[:2]),
         c.Placement(rack="R2", host="h2", serials=serials[2:])]), metadata=md)
 

@@ -15,7 +15,7 @@ from registry.application import commands as cmd
 from registry.bootstrap import build_registry
 from registry.config import Settings
 from tests.e2e.conftest import RunningServer, Stubs
-from tests.e2e.world import build_world, place_order
+from tests.e2e.world import build_world, new_request_id, place_order
 
 
 def log_positions(server: RunningServer, after: int = 0) -> list[int]:
@@ -43,7 +43,9 @@ def caught_up(events: list[e.Event], checkpoint: e.Checkpoint | None) -> bool:
 
 
 def subscribe(api: Stubs, **request: Any) -> Any:
-    return api.events.SubscribeEvents(e.SubscribeEventsRequest(**request), timeout=60)
+    # every event, the commands' RequestRecord.Handled included, so positions run without gaps
+    return api.events.SubscribeEvents(
+        e.SubscribeEventsRequest(**{"include_request_records": True, **request}), timeout=60)
 
 
 def test_a_subscriber_catches_up_follows_live_and_resumes_after_a_disconnect_without_gap_or_duplicate(
@@ -60,17 +62,19 @@ def test_a_subscriber_catches_up_follows_live_and_resumes_after_a_disconnect_wit
     assert [ev.position for ev in history] == log_positions(server)
 
     live = api.commands.CorrectOrder(
-        c.CorrectOrderRequest(batch_id=batch, po_number="PO-LIVE", reason="live")
+        c.CorrectOrderRequest(request_id=new_request_id(), batch_id=batch, po_number="PO-LIVE", reason="live")
     )
     followed, _ = read_until(stream, lambda evs, cp: bool(evs) and evs[-1].position >= live.position)
     assert [ev.position for ev in followed] == log_positions(server, checkpoint.position)
-    assert followed[-1].type == "GpuBatch.OrderCorrected" and followed[-1].aggregate_id == batch
+    corrected = followed[-2]  # the command's last event is its RequestRecord.Handled
+    assert corrected.type == "GpuBatch.OrderCorrected" and corrected.aggregate_id == batch
+    assert followed[-1].type == "RequestRecord.Handled"
     stream.cancel()
 
     last_seen = followed[-1].position
     missed = [
         api.commands.CorrectOrder(
-            c.CorrectOrderRequest(batch_id=batch, po_number=f"PO-{n}", reason="offline")
+            c.CorrectOrderRequest(request_id=new_request_id(), batch_id=batch, po_number=f"PO-{n}", reason="offline")
         )
         for n in range(3)
     ]
@@ -118,7 +122,7 @@ def test_a_subscription_filtered_by_type_and_batch_gets_only_those_events_and_ch
     mine, other = place_order(api, w), place_order(api, w)
     for batch in (mine, other, mine):
         api.commands.CorrectOrder(
-            c.CorrectOrderRequest(batch_id=batch, po_number="PO-9", reason="renumbered")
+            c.CorrectOrderRequest(request_id=new_request_id(), batch_id=batch, po_number="PO-9", reason="renumbered")
         )
 
     by_batch, checkpoint = read_until(subscribe(api, batch_id=mine), caught_up)

@@ -18,7 +18,7 @@ from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import commands_pb2_grpc
 from registry.api.v1 import queries_pb2 as q
 from tests.e2e.conftest import RunningServer
-from tests.e2e.world import build_world, place_order
+from tests.e2e.world import build_world, new_request_id, place_order
 
 GPUREG = Path(sys.executable).with_name("gpureg")
 
@@ -69,6 +69,35 @@ def test_read_models_follow_writes_from_a_child_process_that_is_restarted_when_i
     assert not _alive(replacement)
 
 
+def _projection_children(pid: int) -> list[int]:
+    """The projection worker processes ``pid`` started (from any of its threads)."""
+    children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    return [int(c) for c in children
+            if "projections" in Path(f"/proc/{c}/cmdline").read_text().replace("\0", " ")]
+
+
+def test_the_projection_process_dies_within_a_second_of_gpureg_serve_being_killed_even_while_starting(
+    sqlite_url: str,
+) -> None:
+    serve = subprocess.Popen(
+        [str(GPUREG), "serve", "--listen", "127.0.0.1:0", "--database-url", sqlite_url],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        assert "listening on" in serve.stdout.readline()
+        (worker,) = _projection_children(serve.pid)  # still importing its modules, most likely
+
+        serve.kill()
+        serve.wait()
+
+        assert _gone_within(worker, 1.0)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+
+
 def test_the_projection_process_stops_when_gpureg_serve_is_killed(sqlite_url: str) -> None:
     serve = subprocess.Popen(
         [str(GPUREG), "serve", "--listen", "127.0.0.1:0", "--database-url", sqlite_url],
@@ -80,11 +109,9 @@ def test_the_projection_process_stops_when_gpureg_serve_is_killed(sqlite_url: st
         assert found
         with grpc.insecure_channel(found.group(1)) as channel:
             commands_pb2_grpc.CommandServiceStub(channel).RegisterParty(
-                c.RegisterPartyRequest(name="KT Cloud", country="KR", roles=["operator"], headquarters_country="KR"),
+                c.RegisterPartyRequest(request_id=new_request_id(), name="KT Cloud", country="KR", roles=["operator"], headquarters_country="KR"),
                 timeout=30)
-        children = Path(f"/proc/{serve.pid}/task/{serve.pid}/children").read_text().split()
-        workers = [int(pid) for pid in children
-                   if "projections" in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")]
+        workers = _projection_children(serve.pid)
         assert len(workers) == 1
 
         serve.kill()  # no chance to stop its child: the child notices its stdin close

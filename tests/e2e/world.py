@@ -14,6 +14,11 @@ from registry.api.v1 import commands_pb2 as c
 ACTOR = ("x-gpureg-actor", "officer-kim")
 
 
+def new_request_id() -> str:
+    """A fresh idempotency key: every command over the API carries one."""
+    return f"r-{uuid.uuid4()}"
+
+
 def ts(when: datetime) -> Timestamp:
     t = Timestamp()
     t.FromDatetime(when)
@@ -43,7 +48,7 @@ def build_world(api: Any, actor: str = ACTOR[1]) -> World:
     def party(name: str, country: str, roles: list[str]) -> str:
         return str(
             api.commands.RegisterParty(
-                c.RegisterPartyRequest(name=name, country=country, roles=roles, headquarters_country=country),
+                c.RegisterPartyRequest(request_id=new_request_id(), name=name, country=country, roles=roles, headquarters_country=country),
                 metadata=md,
             ).aggregate_id
         )
@@ -55,7 +60,7 @@ def build_world(api: Any, actor: str = ACTOR[1]) -> World:
     operator = party("Pangyo DC Operator", "KR", ["operator"])
     model = str(
         api.commands.RegisterGpuModel(
-            c.RegisterGpuModelRequest(
+            c.RegisterGpuModelRequest(request_id=new_request_id(),
                 vendor="NVIDIA",
                 name="B200",
                 part_number="699-2G520",
@@ -70,7 +75,7 @@ def build_world(api: Any, actor: str = ACTOR[1]) -> World:
     )
     site = str(
         api.commands.RegisterSite(
-            c.RegisterSiteRequest(
+            c.RegisterSiteRequest(request_id=new_request_id(),
                 name="Pangyo 1", operator_id=operator, country="KR", power_capacity_kw="40000"
             ),
             metadata=md,
@@ -78,7 +83,7 @@ def build_world(api: Any, actor: str = ACTOR[1]) -> World:
     )
     site2 = str(
         api.commands.RegisterSite(
-            c.RegisterSiteRequest(
+            c.RegisterSiteRequest(request_id=new_request_id(),
                 name="Busan 2", operator_id=consignee, country="KR", power_capacity_kw="12000.5"
             ),
             metadata=md,
@@ -86,7 +91,7 @@ def build_world(api: Any, actor: str = ACTOR[1]) -> World:
     )
     authorization = str(
         api.commands.RegisterAuthorization(
-            c.RegisterAuthorizationRequest(
+            c.RegisterAuthorizationRequest(request_id=new_request_id(),
                 auth_type=c.AUTHORIZATION_TYPE_LICENSE,
                 number="D1234567",
                 eccns=["3A090"],
@@ -101,6 +106,7 @@ def build_world(api: Any, actor: str = ACTOR[1]) -> World:
 
 def place_order(api: Any, w: World, quantity: int = 8, actor: str = ACTOR[1], **fields: Any) -> str:
     request = {
+        "request_id": new_request_id(),
         "po_number": f"PO-{uuid.uuid4().hex[:6]}",
         "supplier_id": w.supplier,
         "buyer_id": w.buyer,
@@ -115,7 +121,7 @@ def place_order(api: Any, w: World, quantity: int = 8, actor: str = ACTOR[1], **
 def clear(api: Any, w: World, batch_id: str, quantity: int, actor: str = ACTOR[1]) -> None:
     md = as_actor(actor)
     api.commands.RequestClearance(
-        c.RequestClearanceRequest(
+        c.RequestClearanceRequest(request_id=new_request_id(),
             batch_id=batch_id,
             eccn="3A090.a",
             destination_country="KR",
@@ -127,5 +133,5 @@ def clear(api: Any, w: World, batch_id: str, quantity: int, actor: str = ACTOR[1
         metadata=md,
     )
     api.commands.GrantClearance(
-        c.GrantClearanceRequest(batch_id=batch_id, authorization_id=w.authorization), metadata=md
+        c.GrantClearanceRequest(request_id=new_request_id(), batch_id=batch_id, authorization_id=w.authorization), metadata=md
     )

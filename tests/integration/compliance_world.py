@@ -202,8 +202,12 @@ class World:
             )  # type: ignore[arg-type]
 
 
+# The registry's clock stands still at t0 while the stories' facts happen over the years after it.
+STORY_YEARS_AHEAD = {"max_occurred_ahead_seconds": 10 * 366 * 24 * 3600}
+
+
 def make_world(url: str, t0: datetime) -> World:
-    registry = build_registry(Settings(database_url=url), clock=lambda: t0)
+    registry = build_registry(Settings(database_url=url, **STORY_YEARS_AHEAD), clock=lambda: t0)
     w = World(registry, t0)
     w.party("nvidia", "NVIDIA Corporation", hq="US", country="US", roles=("supplier", "exporter"))
     w.party("samsung", "Samsung Electronics Co., Ltd.")

@@ -17,6 +17,7 @@ from registry.config import Settings
 from registry.server.convert import event_message, event_topics, event_type_of_topic
 from registry.server.event_messages import EventRenderer
 from tests.builders import make_world
+from tests.integration.compliance_world import STORY_YEARS_AHEAD
 from tests.integration.compliance_world import World as ComplianceWorld
 from tests.projection_workload import KINDS, Driver
 
@@ -132,7 +133,8 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
     """EventRenderer (what SubscribeEvents sends) gives, byte for byte, the message of the domain
     round trip (decode, then ``payload_json``), and takes its fast path for every event type."""
     t0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    world = ComplianceWorld(build_registry(Settings(database_url=store_url), clock=lambda: t0), t0)
+    world = ComplianceWorld(
+        build_registry(Settings(database_url=store_url, **STORY_YEARS_AHEAD), clock=lambda: t0), t0)
     registry = world.registry
     try:
         # every batch step, randomly but reproducibly (the projection tests' workload)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -147,7 +148,8 @@ def _gate(server: RunningServer) -> GatedSync:
 
 
 def party_request(name: str, request_id: str = "") -> c.RegisterPartyRequest:
-    return c.RegisterPartyRequest(request_id=request_id, name=name, country="KR", roles=["operator"],
+    return c.RegisterPartyRequest(request_id=request_id or f"r-{uuid.uuid4()}", name=name, country="KR",
+                                  roles=["operator"],
                                   headquarters_country="KR")
 
 

@@ -232,15 +232,15 @@ class GetCustodyTrailResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[CustodyEntry, _Mapping]]] = ...) -> None: ...
 
 class CustodyEntry(_message.Message):
-    __slots__ = ("position", "batch_id", "version", "event_type", "actor", "request_id", "occurred_time", "recorded_time", "quantity", "serials", "site_id", "detail_json")
+    __slots__ = ("position", "batch_id", "version", "event_type", "actor", "request_id", "occurred_at", "recorded_at", "quantity", "serials", "site_id", "detail_json")
     POSITION_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    OCCURRED_TIME_FIELD_NUMBER: _ClassVar[int]
-    RECORDED_TIME_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     SERIALS_FIELD_NUMBER: _ClassVar[int]
     SITE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -251,13 +251,13 @@ class CustodyEntry(_message.Message):
     event_type: str
     actor: str
     request_id: str
-    occurred_time: _timestamp_pb2.Timestamp
-    recorded_time: _timestamp_pb2.Timestamp
+    occurred_at: _timestamp_pb2.Timestamp
+    recorded_at: _timestamp_pb2.Timestamp
     quantity: int
     serials: _containers.RepeatedScalarFieldContainer[str]
     site_id: str
     detail_json: str
-    def __init__(self, position: _Optional[int] = ..., batch_id: _Optional[str] = ..., version: _Optional[int] = ..., event_type: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., occurred_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., site_id: _Optional[str] = ..., detail_json: _Optional[str] = ...) -> None: ...
+    def __init__(self, position: _Optional[int] = ..., batch_id: _Optional[str] = ..., version: _Optional[int] = ..., event_type: _Optional[str] = ..., actor: _Optional[str] = ..., request_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., site_id: _Optional[str] = ..., detail_json: _Optional[str] = ...) -> None: ...
 
 class GetProjectionStatusRequest(_message.Message):
     __slots__ = ()
