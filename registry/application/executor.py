@@ -207,7 +207,11 @@ class CommandExecutor(Application[UUID]):
     ) -> CommandResult:
         """Run one command: idempotency, load, version check, decide, atomic save, retry."""
         ctx = self._context(actor, cmd)
-        fingerprint = hashlib.sha256(f"{command}\n{cmd.fingerprint_payload()}".encode()).hexdigest()
+        # The fingerprint (canonical JSON of the whole payload, hashed) only serves the request
+        # record: a command without a request_id skips that JSON work.
+        fingerprint = (
+            hashlib.sha256(f"{command}\n{cmd.fingerprint_payload()}".encode()).hexdigest() if cmd.request_id else ""
+        )
         head, prior = self._head_and_prior(command, cmd.request_id, fingerprint)
         if prior is not None:
             return prior
