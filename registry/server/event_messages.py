@@ -11,15 +11,9 @@ event's fields as JSON again. A catching-up subscriber pays that for every event
   and ``datetime_iso`` / ``decimal_str`` markers into the same objects the transcoder makes (they
   are few, and ``payload_json``'s own encoder then renders them exactly as before);
 * the envelope (``timestamp``, ``occurred_at``, ``actor``, ``request_id``) read from that dict,
-  and the payload encoded like :func:`registry.server.convert.payload_json_of_fields`, the
-  function the domain path uses (same encoder settings);
-* Timestamps from the datetime by arithmetic instead of ``Timestamp.FromDatetime``;
-* plain-valued fields passed through: the top-level object is walked field by field with the C
-  scanner, which gives each value's span in the stored text. A value whose span is ASCII and holds
-  no object (no ``{``: no transcoder marker, no nested keys to sort) is written into
-  ``payload_json`` as stored, since the encoder would write exactly those characters (both sides
-  are Python's compact JSON; only non-ASCII text, DEL and key order could differ). The serial lists
-  of movement events, most of the log's bytes, are never encoded again.
+  and the payload encoded by :func:`registry.server.convert.payload_json_of_fields`, the function
+  the domain path uses;
+* Timestamps from the datetime by arithmetic instead of ``Timestamp.FromDatetime``.
 
 Whatever the fast path does not know for certain it would render identically, it hands to the
 domain path for that one event: another transcoding (any ``_type_`` other than the three above),
@@ -33,9 +27,7 @@ for every event type.
 from __future__ import annotations
 
 import json
-import re
 import threading
-from json.decoder import scanstring
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -58,14 +50,12 @@ from registry.api.v1 import resources_pb2 as pb
 from registry.application.service import Registry
 from registry.server.convert import (
     EVENT_ENVELOPE,
-    _json_default,
     OMITTED_PAYLOAD_FIELDS,
     event_message,
     event_type_of_topic,
+    payload_json_of_fields,
     timestamp,
 )
-
-_encode_value = json.JSONEncoder(default=_json_default, sort_keys=True, separators=(",", ":")).encode
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS_MIN = -62135596800  # 0001-01-01T00:00:00Z, the range Timestamp accepts
@@ -182,9 +172,9 @@ class EventRenderer:
         decoder: json.JSONDecoder | None = getattr(self._local, "decoder", None)
         if decoder is None:
             decoder = self._local.decoder = json.JSONDecoder(object_hook=self._object)
-        text = state.decode("utf8")
-        fields, spans, plain = _top_level(decoder, text)
-        spans.pop("class_version", None)
+        fields = decoder.decode(state.decode("utf8"))
+        if type(fields) is not dict:
+            raise _NotFast
         if fields.pop("class_version", 1) < info.class_version:
             raise _NotFast  # needs upcasting (or is from a newer class): the mapper's business
         recorded_at = fields["timestamp"]
@@ -204,16 +194,7 @@ class EventRenderer:
             convert_id = find_id_convertor(cast(Hashable, info.cls), cast(Hashable, id_type))
             info.id_convertors[id_type] = convert_id
         omitted = info.omitted
-        parts = []
-        for key in sorted(k for k in spans if k not in EVENT_ENVELOPE and k not in omitted):
-            start, end = spans[key]
-            raw = text[start:end]
-            if key in plain:
-                if not raw.isascii():
-                    raw = _encode_value(json.loads(raw))
-            elif not raw.isascii() or "{" in raw or "\x7f" in raw:  # DEL: escaped only by ensure_ascii
-                raw = _encode_value(fields[key])
-            parts.append(f"{_encode_value(key)}:{raw}")
+        payload = {k: v for k, v in fields.items() if k not in EVENT_ENVELOPE and k not in omitted}
         message = pb.Event(
             position=n.id,
             aggregate_id=str(convert_id(originator_id)),
@@ -221,58 +202,8 @@ class EventRenderer:
             type=info.event_type,
             actor=actor,
             request_id=request_id,
-            payload_json="{" + ",".join(parts) + "}",
+            payload_json=payload_json_of_fields(payload),
         )
         _set_time(message.occurred_at, occurred_at)
         _set_time(message.recorded_at, recorded_at)
         return message
-
-
-# A string without escapes, braces or DEL, a list of such strings, or true/false/null: written
-# into payload_json as stored (if ASCII) without being decoded at all.
-_PLAIN = re.compile(r'"[^"\\{\x7f]*"|\[(?:"[^"\\{\x7f]*"(?:,"[^"\\{\x7f]*")*)?\]|true|false|null')
-
-
-def _top_level(
-    decoder: json.JSONDecoder, text: str
-) -> tuple[dict[str, Any], dict[str, tuple[int, int]], set[str]]:
-    """The stored event's fields, each value's span in ``text``, and which fields are plain.
-
-    Envelope fields, and any value that is not plain, are decoded with the renderer's object
-    hook; a plain payload value (see ``_PLAIN``) is only located. The transcoder writes compact
-    JSON; anything else goes to the domain path."""
-    if not text.startswith("{") or not text.endswith("}"):
-        raise _NotFast
-    scan = decoder.scan_once  # type: ignore[attr-defined]  # the C scanner: (value, end)
-    plain_at = _PLAIN.match
-    fields: dict[str, Any] = {}
-    spans: dict[str, tuple[int, int]] = {}
-    plain: set[str] = set()
-    idx = 1
-    if text[idx] == "}":
-        return fields, spans, plain
-    while True:
-        if text[idx] != '"':
-            raise _NotFast
-        key, idx = scanstring(text, idx + 1)
-        if text[idx] != ":":
-            raise _NotFast
-        start = idx + 1
-        found = None if key in _DECODED else plain_at(text, start)
-        if found is not None:
-            idx = found.end()
-            plain.add(key)
-        else:
-            fields[key], idx = scan(text, start)
-        spans[key] = (start, idx)
-        separator = text[idx]
-        if separator == "}":
-            if idx + 1 != len(text):
-                raise _NotFast
-            return fields, spans, plain
-        if separator != ",":
-            raise _NotFast
-        idx += 1
-
-
-_DECODED = frozenset(EVENT_ENVELOPE) | {"class_version"}
