@@ -88,10 +88,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for lean in (False, True):
-                if args.store == "sqlite":
-                    url = f"sqlite:///{Path(tmp) / f'r{r}-{int(lean)}.db'}"
-                else:
-                    url = postgres_url()
+                url = f"sqlite:///{Path(tmp) / f'r{r}-{int(lean)}.db'}" if args.store == "sqlite" else postgres_url()
                 try:
                     results[lean].append(one_round(url, lean, args.batches, f"r{r}{int(lean)}"))
                 finally:

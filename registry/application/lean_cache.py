@@ -23,6 +23,7 @@ The rules that keep it exact with several threads of this process writing at onc
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Sequence
 from copy import deepcopy
@@ -66,10 +67,8 @@ class LogHeadCache:
                 self.fast_forwards += 1
                 for ident in originators_between(self._recorder, self.seen, head):
                     self._absent.discard(ident)
-                    try:
+                    with contextlib.suppress(KeyError):
                         self._cache.get(ident, evict=True)
-                    except KeyError:
-                        pass
             self._scans += 1
             self.seen = head
             self._ahead = {p for p in ours if p > head}
@@ -83,7 +82,9 @@ class LogHeadCache:
                 raise AggregateNotFoundError(ident) from None
             scans = self._scans
             try:
-                loaded = self._repository._reconstruct_aggregate(ident, None, project_aggregate)  # noqa: SLF001
+                loaded: Any = self._repository._reconstruct_aggregate(
+                    ident, None, project_aggregate  # type: ignore[arg-type]  # the library's own default
+                )
             except AggregateNotFoundError:
                 with self._lock:
                     if self._scans == scans:
@@ -115,10 +116,8 @@ class LogHeadCache:
         with self._lock:
             for ident in idents:
                 self._absent.discard(ident)
-                try:
+                with contextlib.suppress(KeyError):
                     self._cache.get(ident, evict=True)
-                except KeyError:
-                    pass
 
     def _put_if_newer(self, aggregate: Any) -> None:
         try:

@@ -56,7 +56,7 @@ def test_a_registry_alone_on_its_store_loads_cached_aggregates_without_reading_t
     batch = world.order(8)
     world.clear(batch, 8)
     _ship(app, batch, "S-1")
-    lean = app._lean  # noqa: SLF001
+    lean = app._lean
     assert lean is not None
     scans = lean.fast_forwards
     reads = _count_event_reads(app, monkeypatch)
@@ -79,7 +79,7 @@ def test_a_second_registry_writing_to_the_same_store_forces_a_fast_forward_and_n
     try:
         theirs = _ship(second, batch, "S-2")
         assert theirs.version == mine.version + 1
-        lean = first._lean  # noqa: SLF001
+        lean = first._lean
         assert lean is not None
         scans = lean.fast_forwards
         # The first registry's cached version is stale: a command expecting it is refused ...
@@ -105,7 +105,7 @@ def test_the_library_fast_forward_path_stays_available_for_side_by_side_measurem
     monkeypatch.setenv("LEAN_COMMANDS", "off")
     app = build_registry(Settings(database_url=store_url))
     try:
-        assert app._lean is None  # noqa: SLF001
+        assert app._lean is None
         world = make_world(app)
         batch = world.order(4)
         world.clear(batch, 4)
