@@ -112,3 +112,36 @@ def test_the_library_fast_forward_path_stays_available_for_side_by_side_measurem
         assert _ship(app, batch, "S-1").version == app.get("batch", batch).version
     finally:
         app.close()
+
+
+def test_threads_of_one_registry_writing_one_batch_leave_its_cache_equal_to_the_store(
+    world: World, store_url: str
+) -> None:
+    import threading
+
+    app = world.registry
+    batch = world.order(16)
+    world.clear(batch, 16)
+    errors: list[BaseException] = []
+
+    def ship(k: int) -> None:
+        try:
+            for j in range(2):
+                _ship(app, batch, f"T{k}-{j}")
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=ship, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    fresh = build_registry(Settings(database_url=store_url))
+    try:
+        stored = fresh.get("batch", batch)
+    finally:
+        fresh.close()
+    cached = app.get("batch", batch)
+    assert len(stored.shipments) == 16  # no update lost
+    assert (cached.version, sorted(cached.shipments)) == (stored.version, sorted(stored.shipments))
