@@ -1,0 +1,129 @@
+"""The executor's aggregate cache, kept current by the log head instead of per-aggregate reads.
+
+The library's repository fast-forwards every cached aggregate on every load: one ``SELECT`` of
+newer events per aggregate a command touches, so that writes by other server processes are seen.
+On a store with one server process that query almost always finds nothing. This cache asks the log
+once per command how far it goes (the executor reads the head in the same statement as the
+idempotency lookup) and compares that with :attr:`LogHeadCache.seen`: every log position up to
+``seen`` is either a write of this process whose aggregates were put in the cache after it
+committed, or was looked at and its aggregates dropped from the cache. If the head equals ``seen``
+nobody else wrote, and cached aggregates are current without a query. If it is further on, the
+aggregates with events in between are dropped (one ``SELECT DISTINCT originator_id``), and loaded
+afresh when next needed. Either way a stale decision cannot be saved: the store's unique
+(aggregate, version) key refuses it and the executor decides again; this cache only decides how
+often that happens.
+
+The rules that keep it exact with several threads of this process writing at once (PostgreSQL):
+
+* an aggregate goes into the cache only if the cache holds no newer version of it;
+* a write this process made is remembered only if its positions lie past ``seen`` (otherwise a
+  head scan already dropped its aggregates, and a later write by someone else may follow it);
+* an aggregate loaded from the store is cached only if no head scan ran while it was loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Sequence
+from copy import deepcopy
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
+from eventsourcing.persistence import ApplicationRecorder
+
+from registry.domain.base import RegistryAggregate
+from registry.infrastructure.log_head import originators_between
+
+ABSENT_MAX = 10_000
+
+
+class LogHeadCache:
+    def __init__(self, repository: Repository[UUID], recorder: ApplicationRecorder) -> None:
+        assert repository.cache is not None
+        self._repository = repository
+        self._cache = repository.cache
+        self._recorder = recorder
+        self._lock = threading.Lock()
+        self.seen = 0  # every log position up to here is reflected in (or dropped from) the cache
+        self._ahead: set[int] = set()  # positions past `seen` of writes this process remembered
+        self._scans = 0  # head scans so far (a load that overlapped one is not cached)
+        self.fast_forwards = 0  # head scans that found other writers (for tests and profiles)
+        self._filled = False  # nothing cached yet: nothing to drop
+        # Aggregates looked for and not found (screening lists not configured yet, a party never
+        # screened): asked on many commands, so the answer is kept under the same rules.
+        self._absent: set[UUID] = set()
+
+    def sync(self, head: int) -> None:
+        """Make the cache current up to ``head``, a log head read just now."""
+        if head <= self.seen:
+            return
+        with self._lock:
+            if head <= self.seen:
+                return
+            ours = self._ahead
+            if self._filled and not all(p in ours for p in range(self.seen + 1, head + 1)):
+                self.fast_forwards += 1
+                for ident in originators_between(self._recorder, self.seen, head):
+                    self._absent.discard(ident)
+                    with contextlib.suppress(KeyError):
+                        self._cache.get(ident, evict=True)
+            self._scans += 1
+            self.seen = head
+            self._ahead = {p for p in ours if p > head}
+
+    def get(self, ident: UUID) -> Any:
+        """A private copy of the aggregate, from the cache if it is there (no query)."""
+        try:
+            cached = self._cache.get(ident)
+        except KeyError:
+            if ident in self._absent:
+                raise AggregateNotFoundError(ident) from None
+            scans = self._scans
+            try:
+                loaded: Any = self._repository._reconstruct_aggregate(
+                    ident, None, project_aggregate  # type: ignore[arg-type]  # the library's own default
+                )
+            except AggregateNotFoundError:
+                with self._lock:
+                    if self._scans == scans:
+                        if len(self._absent) >= ABSENT_MAX:
+                            self._absent.clear()
+                        self._absent.add(ident)
+                raise
+            with self._lock:
+                if self._scans == scans:
+                    self._put_if_newer(loaded)
+            return deepcopy(loaded)
+        return deepcopy(cached)
+
+    def remember(self, saved: Sequence[RegistryAggregate], positions: Iterable[int]) -> None:
+        """Put just-saved aggregates in the cache, and count their log positions as seen."""
+        stored = sorted(positions)
+        with self._lock:
+            if not stored or stored[-1] <= self.seen:
+                return  # a head scan already dropped them; a later write may follow them
+            for aggregate in saved:
+                self._absent.discard(aggregate.id)
+                self._put_if_newer(aggregate)
+            self._ahead.update(stored)
+            while self.seen + 1 in self._ahead:
+                self.seen += 1
+                self._ahead.discard(self.seen)
+
+    def forget(self, idents: Iterable[UUID]) -> None:
+        with self._lock:
+            for ident in idents:
+                self._absent.discard(ident)
+                with contextlib.suppress(KeyError):
+                    self._cache.get(ident, evict=True)
+
+    def _put_if_newer(self, aggregate: Any) -> None:
+        try:
+            cached = self._cache.get(aggregate.id)
+        except KeyError:
+            cached = None
+        if cached is None or cached.version < aggregate.version:
+            self._cache.put(aggregate.id, aggregate)
+            self._filled = True

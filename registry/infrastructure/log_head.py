@@ -1,0 +1,97 @@
+"""Cheap questions about the head of the log, asked once per command by the command executor.
+
+The executor keeps aggregates in a cache and, instead of one fast-forward ``SELECT`` per cached
+aggregate, asks once per command how far the log goes (:func:`head_and_event`, which also reads
+the request record of an idempotent command in the same round trip). Only when the head moved past
+what this process wrote or already looked at does it ask which aggregates the new events belong to
+(:func:`originators_between`) and drop those from its cache. Both stores hand out log positions in
+commit order (SQLite has one writer at a time; the library's PostgreSQL recorder locks the events
+table for each insert), so everything at or below a head read now is already visible.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+
+class StoredRow(NamedTuple):
+    """One stored event as the library's mapper takes it, plus its log position."""
+
+    position: int
+    topic: str
+    state: bytes
+
+
+def supported(recorder: ApplicationRecorder) -> bool:
+    """Whether these queries know the recorder's tables (the library's SQLite and PostgreSQL)."""
+    return isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder)
+
+
+def _pg_table(recorder: PostgresApplicationRecorder) -> str:
+    return f'"{recorder.datastore.schema or "public"}"."{recorder.events_table_name}"'
+
+
+def head_and_event(
+    recorder: ApplicationRecorder, originator_id: UUID | None, version: int = 1
+) -> tuple[int, StoredRow | None]:
+    """The log head, and (if ``originator_id``) one stored event: ONE statement, one round trip."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        table = recorder.events_table_name
+        with recorder.datastore.transaction(commit=False) as cur:
+            if originator_id is None:
+                cur.execute(f"SELECT MAX(rowid) FROM {table}")  # noqa: S608 - our table name
+                return int(cur.fetchone()[0] or 0), None
+            cur.execute(
+                f"SELECT (SELECT MAX(rowid) FROM {table}), e.rowid, e.topic, e.state "  # noqa: S608
+                f"FROM (SELECT 1) LEFT JOIN {table} e "
+                "ON e.originator_id=? AND e.originator_version=?",
+                (originator_id.hex, version),
+            )
+            head, position, topic, state = cur.fetchone()
+            row = None if position is None else StoredRow(int(position), topic, bytes(state))
+            return int(head or 0), row
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    table = _pg_table(recorder)
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
+        if originator_id is None:
+            cur.execute(f"SELECT MAX(notification_id) AS head FROM {table}")  # noqa: S608
+            found = cur.fetchone()
+            return int((found or {}).get("head") or 0), None
+        cur.execute(
+            f"SELECT (SELECT MAX(notification_id) FROM {table}) AS head, "  # noqa: S608
+            "e.notification_id, e.topic, e.state "
+            f"FROM (SELECT 1) AS one LEFT JOIN {table} e "
+            "ON e.originator_id=%s AND e.originator_version=%s",
+            (originator_id, version),
+        )
+        got = cur.fetchone()
+        assert got is not None
+        pg_row = None if got["notification_id"] is None else StoredRow(
+            int(got["notification_id"]), got["topic"], bytes(got["state"])
+        )
+        return int(got["head"] or 0), pg_row
+
+
+def originators_between(recorder: ApplicationRecorder, after: int, upto: int) -> set[UUID]:
+    """The aggregates with an event at a log position in ``(after, upto]``."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=False) as cur:
+            cur.execute(
+                f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
+                "WHERE rowid > ? AND rowid <= ?",
+                (after, upto),
+            )
+            return {UUID(r[0]) for r in cur.fetchall()}
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT DISTINCT originator_id FROM {_pg_table(recorder)} "  # noqa: S608
+            "WHERE notification_id > %s AND notification_id <= %s",
+            (after, upto),
+        )
+        return {r["originator_id"] for r in cur.fetchall()}
