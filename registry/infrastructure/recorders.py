@@ -15,6 +15,7 @@ whose journal check failed (``refuse_writes``) raises :class:`JournalBroken` ins
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
 from collections.abc import Sequence
@@ -258,6 +259,12 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                         except (psycopg.OperationalError, psycopg.InterfaceError):
                             raise
                         except psycopg.Error as e:
+                            # The conflict may surface before this append's sync was sent (psycopg
+                            # reads results while it sends): the segment is then still aborted, and
+                            # would abort the rollback too. Close it first; what it still holds are
+                            # this append's skipped statements.
+                            with contextlib.suppress(psycopg.Error):
+                                pipe.sync()
                             curs.execute("ROLLBACK TO SAVEPOINT gc")
                             a.error = _persistence_error(e)
                             continue
