@@ -26,7 +26,7 @@ def main() -> None:
     md = [("authorization", f"Bearer {token}")]
     positions: list[int] = []
     received = 0
-    stream = stub.SubscribeEvents(ev.SubscribeEventsRequest(after_position=0, max_events_per_message=1), metadata=md)
+    stream = stub.SubscribeEvents(ev.SubscribeEventsRequest(after_position=0, max_events_per_message=1, include_request_records=True), metadata=md)
     code, resume = "OK", ""
     try:
         for message in stream:
@@ -47,7 +47,7 @@ def main() -> None:
                       "after_position": resume}), flush=True)
     head = int(sys.stdin.readline())
     after = max(positions, default=0)
-    stream = stub.SubscribeEvents(ev.SubscribeEventsRequest(after_position=after, max_events_per_message=1000),
+    stream = stub.SubscribeEvents(ev.SubscribeEventsRequest(after_position=after, max_events_per_message=1000, include_request_records=True),
                                   metadata=md)
     for message in stream:
         positions += [e.position for e in message.events.events]

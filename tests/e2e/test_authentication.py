@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +48,7 @@ def test_a_valid_token_is_accepted_and_its_subject_is_the_recorded_actor_whateve
 ) -> None:
     api = tokens_server.stubs()
     md = [*creds.md("admin", subject="ops-lee"), ("x-gpureg-actor", "minister")]
-    made = api.commands.RegisterParty(c.RegisterPartyRequest(
+    made = api.commands.RegisterParty(c.RegisterPartyRequest(request_id=str(uuid.uuid4()),
         name="NVIDIA Corporation", country="US", roles=["supplier"], headquarters_country="US"), metadata=md)
     event = tokens_server.registry.history(__import__("uuid").UUID(made.aggregate_id))[0]
     assert event.actor == "ops-lee"
@@ -160,14 +161,13 @@ def test_a_client_certificate_of_the_registry_ca_authenticates_and_names_the_act
 ) -> None:
     channel = pki.channel(tls_server.address, pki.client("ops-park", "admin"))
     api = tls_server.stubs(channel)
-    made = api.commands.RegisterParty(c.RegisterPartyRequest(
+    made = api.commands.RegisterParty(c.RegisterPartyRequest(request_id=str(uuid.uuid4()),
         name="SK Telecom", country="KR", roles=["purchaser"], headquarters_country="KR"),
         metadata=[("x-gpureg-actor", "minister")])
-    import uuid
     assert tls_server.registry.history(uuid.UUID(made.aggregate_id))[0].actor == "ops-park"
     # the role in the certificate is what is allowed: an auditor may not write
     auditor = tls_server.stubs(pki.channel(tls_server.address, pki.client("audit-1", "auditor")))
-    error = refusal(lambda: auditor.commands.RegisterParty(c.RegisterPartyRequest(
+    error = refusal(lambda: auditor.commands.RegisterParty(c.RegisterPartyRequest(request_id=str(uuid.uuid4()),
         name="X", country="KR", roles=["purchaser"], headquarters_country="KR")))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     auditor.queries.GetProjectionStatus(STATUS)

@@ -8,6 +8,7 @@ import asyncio
 import json
 import threading
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,7 +71,7 @@ def served(store_url: str, spans: InMemorySpanExporter) -> Iterator[Served]:
 
 def party(n: int, request_id: str = "") -> c.RegisterPartyRequest:
     return c.RegisterPartyRequest(name=f"Operator {n}", country="KR", roles=["operator"],
-                                  headquarters_country="KR", request_id=request_id)
+                                  headquarters_country="KR", request_id=request_id or str(uuid.uuid4()))
 
 
 def _sample(families: dict[str, Any], family: str, name: str, **labels: str) -> float:
@@ -84,7 +85,7 @@ def test_metrics_count_rpcs_by_method_and_code_and_report_appends_projections_an
     for n in range(3):
         served.commands.RegisterParty(party(n), timeout=30)
     with pytest.raises(grpc.RpcError) as bad:
-        served.commands.RegisterParty(c.RegisterPartyRequest(name="", country="KR"), timeout=30)
+        served.commands.RegisterParty(c.RegisterPartyRequest(request_id=str(uuid.uuid4()), name="", country="KR"), timeout=30)
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     head = int(served.server.registry.head())
     served.queries.GetProjectionStatus(queries_pb2.GetProjectionStatusRequest(), timeout=30)

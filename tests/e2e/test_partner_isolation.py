@@ -51,54 +51,54 @@ class Deal:
         return response
 
     def party(self, key: str, name: str, parent: str | None = None) -> None:
-        request = c.RegisterPartyRequest(name=name, country="KR", roles=["purchaser", "consignee", "end_user"],
+        request = c.RegisterPartyRequest(request_id=str(uuid.uuid4()), name=name, country="KR", roles=["purchaser", "consignee", "end_user"],
                                          headquarters_country="KR")
         if parent:
             request.ultimate_parent_id = self.ids[parent]
         self.ids[key] = self.do("RegisterParty", request).aggregate_id
 
     def batch(self, key: str, buyer: str, site: str) -> None:
-        batch = self.do("PlaceOrder", c.PlaceOrderRequest(
+        batch = self.do("PlaceOrder", c.PlaceOrderRequest(request_id=str(uuid.uuid4()),
             po_number=f"PO-{key}", supplier_id=self.ids["nvidia"], buyer_id=self.ids[buyer],
             model_id=self.ids["b200"], quantity=4, unit_price="30000", currency="USD", occurred_at=ts(T0),
         )).aggregate_id
         self.ids[key] = batch
-        self.do("RequestClearance", c.RequestClearanceRequest(
+        self.do("RequestClearance", c.RequestClearanceRequest(request_id=str(uuid.uuid4()),
             batch_id=batch, authorization_id=self.ids["license"], eccn="3A090.a", destination_country="KR",
             consignee_id=self.ids[buyer], end_user_id=self.ids[buyer], quantity=4, end_use="AI training",
             occurred_at=ts(T0 + timedelta(days=1))))
-        self.do("GrantClearance", c.GrantClearanceRequest(
+        self.do("GrantClearance", c.GrantClearanceRequest(request_id=str(uuid.uuid4()),
             batch_id=batch, authorization_id=self.ids["license"], occurred_at=ts(T0 + timedelta(days=2))))
         serials = [f"SN{key}{i}" for i in range(4)]
-        self.do("RegisterSerials", c.RegisterSerialsRequest(
+        self.do("RegisterSerials", c.RegisterSerialsRequest(request_id=str(uuid.uuid4()),
             batch_id=batch, units=[c.UnitIdentity(serial=s) for s in serials], occurred_at=ts(T0 + timedelta(days=3))))
-        self.do("Ship", c.ShipRequest(batch_id=batch, shipment_id=f"S-{key}", destination_country="KR",
+        self.do("Ship", c.ShipRequest(request_id=str(uuid.uuid4()), batch_id=batch, shipment_id=f"S-{key}", destination_country="KR",
                                       destination_site_id=self.ids[site], serials=serials,
                                       occurred_at=ts(T0 + timedelta(days=4))))
         # one unit never arrives: a finding of this batch, and an overdue delivery
-        self.do("Receive", c.ReceiveRequest(batch_id=batch, shipment_id=f"S-{key}", receiving_party_id=self.ids[buyer],
+        self.do("Receive", c.ReceiveRequest(request_id=str(uuid.uuid4()), batch_id=batch, shipment_id=f"S-{key}", receiving_party_id=self.ids[buyer],
                                             site_id=self.ids[site], serials=serials[:3],
                                             occurred_at=ts(T0 + timedelta(days=8))))
-        self.do("Install", c.InstallRequest(batch_id=batch, site_id=self.ids[site], rack="R1", host="H1",
+        self.do("Install", c.InstallRequest(request_id=str(uuid.uuid4()), batch_id=batch, site_id=self.ids[site], rack="R1", host="H1",
                                             serials=serials[:2], occurred_at=ts(T0 + timedelta(days=10))))
 
 
 def build_deal(api: Stubs, admin: list[tuple[str, str]]) -> Deal:
     d = Deal(api, admin)
-    d.ids["nvidia"] = d.do("RegisterParty", c.RegisterPartyRequest(
+    d.ids["nvidia"] = d.do("RegisterParty", c.RegisterPartyRequest(request_id=str(uuid.uuid4()),
         name="NVIDIA Corporation", country="US", roles=["supplier", "exporter"], headquarters_country="US")).aggregate_id
     d.party("samsung", "Samsung Electronics")
     d.party("samsung_sds", "Samsung SDS", parent="samsung")
     d.party("sk", "SK Telecom")
-    d.ids["b200"] = d.do("RegisterGpuModel", c.RegisterGpuModelRequest(
+    d.ids["b200"] = d.do("RegisterGpuModel", c.RegisterGpuModelRequest(request_id=str(uuid.uuid4()),
         vendor="NVIDIA", name="B200", part_number="699-2G520", dense_tops={"fp8": "4500", "fp16": "2250"},
         bit_lengths={"fp8": 8, "fp16": 16}, die_area_mm2="1600", datacenter_marketed=True, tdp_watts=1000,
     )).aggregate_id
     for key, operator in (("site_samsung", "samsung"), ("site_sk", "sk")):
-        d.ids[key] = d.do("RegisterSite", c.RegisterSiteRequest(
+        d.ids[key] = d.do("RegisterSite", c.RegisterSiteRequest(request_id=str(uuid.uuid4()),
             name=key, operator_id=d.ids[operator], country="KR", power_capacity_kw="40000")).aggregate_id
     partners = [d.ids["samsung"], d.ids["samsung_sds"], d.ids["sk"]]
-    d.ids["license"] = d.do("RegisterAuthorization", c.RegisterAuthorizationRequest(
+    d.ids["license"] = d.do("RegisterAuthorization", c.RegisterAuthorizationRequest(request_id=str(uuid.uuid4()),
         auth_type=c.AUTHORIZATION_TYPE_LICENSE, number="D1234567", eccns=["3A090"], destination_countries=["KR"],
         consignee_ids=partners, end_user_ids=partners, valid_from=ts(datetime(2026, 1, 1, tzinfo=UTC)),
     )).aggregate_id
@@ -146,7 +146,7 @@ def test_a_partner_sees_its_own_and_its_subsidiarys_batches_and_another_partners
             q.GetCustodyTrailRequest(batch_id=b, min_position=d.position), metadata=samsung, timeout=TIMEOUT),
         "GetBatchCompliance": lambda b: api.compliance.GetBatchCompliance(
             cp.GetBatchComplianceRequest(batch_id=b, min_position=d.position), metadata=samsung, timeout=TIMEOUT),
-        "ReportLost": lambda b: api.commands.ReportLost(c.ReportLostRequest(
+        "ReportLost": lambda b: api.commands.ReportLost(c.ReportLostRequest(request_id=str(uuid.uuid4()),
             batch_id=b, serials=["SNb10"], occurred_at=ts(T0 + timedelta(days=20))), metadata=samsung),
     }
     for name, call in calls.items():
@@ -196,7 +196,7 @@ def test_lists_and_aggregates_show_a_partner_only_its_own_rows(world) -> None:  
     operator = creds.md("site_operator", d.ids["sk"])
     sites = api.queries.GetSiteInventory(q.GetSiteInventoryRequest(min_position=at), metadata=operator, timeout=TIMEOUT)
     assert [s.site_id for s in sites.sites] == [d.ids["site_sk"]]
-    not_found(lambda: api.commands.Install(c.InstallRequest(
+    not_found(lambda: api.commands.Install(c.InstallRequest(request_id=str(uuid.uuid4()),
         batch_id=d.ids["a1"], site_id=d.ids["site_samsung"], rack="R9", host="H9", serials=["SNa10"],
         occurred_at=ts(T0 + timedelta(days=12))), metadata=operator))
 
@@ -243,7 +243,7 @@ def test_a_partners_subscription_carries_only_its_own_batches_events(world) -> N
             # caught up: now both partners order again, live; only Samsung's new batch may arrive
             live = True
             for buyer in ("sk", "samsung", "sk"):
-                d.do("PlaceOrder", c.PlaceOrderRequest(
+                d.do("PlaceOrder", c.PlaceOrderRequest(request_id=str(uuid.uuid4()),
                     po_number=f"PO-live-{buyer}-{uuid.uuid4().hex[:4]}", supplier_id=d.ids["nvidia"],
                     buyer_id=d.ids[buyer], model_id=d.ids["b200"], quantity=1, unit_price="30000", currency="USD",
                     occurred_at=ts(T0)))

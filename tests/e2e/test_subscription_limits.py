@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,14 +46,14 @@ def test_a_stalled_subscriber_keeps_server_memory_flat_and_is_dropped_with_a_res
         [sys.executable, "-m", "tests.e2e.stalled_subscriber", server.address, creds.token("auditor", subject="slow")],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        api.commands.RegisterParty(c.RegisterPartyRequest(
+        api.commands.RegisterParty(c.RegisterPartyRequest(request_id=str(uuid.uuid4()),
             name="first", country="KR", roles=["purchaser"], headquarters_country="KR"), metadata=admin)
         assert client.stdout is not None and client.stdin is not None
         assert client.stdout.readline().strip() == "ready"
         os.kill(client.pid, signal.SIGSTOP)  # it stops reading its socket
         before = rss_kib()
         for i in range(EVENTS):  # about 2.4 KB each: 7 MB the server would hold for it
-            api.commands.RegisterParty(c.RegisterPartyRequest(
+            api.commands.RegisterParty(c.RegisterPartyRequest(request_id=str(uuid.uuid4()),
                 name=f"party {i}", country="KR", roles=["purchaser"], headquarters_country="KR",
                 address="x" * 2000), metadata=admin)
         grown = rss_kib() - before
