@@ -61,9 +61,17 @@ def _order(world: World, po: str) -> c.PlaceOrderRequest:
     t = Timestamp()
     t.FromDatetime(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     return c.PlaceOrderRequest(
-        request_id=f"replica-{po}", occurred_at=t, po_number=po, supplier_id=str(world.nvidia),
-        buyer_id=str(world.samsung), model_id=str(world.b200), quantity=8, unit_price="38500.00", currency="USD",
-        allocation_program="samsung-ai-factory")
+        request_id=f"replica-{po}",
+        occurred_at=t,
+        po_number=po,
+        supplier_id=str(world.nvidia),
+        buyer_id=str(world.samsung),
+        model_id=str(world.b200),
+        quantity=8,
+        unit_price="38500.00",
+        currency="USD",
+        allocation_program="samsung-ai-factory",
+    )
 
 
 def _replay(pair: pg_replication.ReplicaPair, action: str) -> None:
@@ -72,7 +80,9 @@ def _replay(pair: pg_replication.ReplicaPair, action: str) -> None:
 
 
 def test_queries_and_subscriptions_read_the_standby_and_wait_for_the_position_asked_for(
-    pair: pg_replication.ReplicaPair, world: World, start_server: Callable[..., RunningServer],
+    pair: pg_replication.ReplicaPair,
+    world: World,
+    start_server: Callable[..., RunningServer],
 ) -> None:
     server = start_server(pair.primary, read_database_url=pair.standby)
     assert server.server.replica is not None
@@ -85,8 +95,9 @@ def test_queries_and_subscriptions_read_the_standby_and_wait_for_the_position_as
 
     # A live subscription from the standby, collecting on a thread.
     got: queue.Queue[int] = queue.Queue()
-    stream = api.events.SubscribeEvents(events_pb2.SubscribeEventsRequest(after_position=first.position),
-                                        timeout=120)
+    stream = api.events.SubscribeEvents(
+        events_pb2.SubscribeEventsRequest(after_position=first.position, include_request_records=True), timeout=120
+    )
 
     def collect() -> None:
         try:

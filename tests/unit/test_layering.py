@@ -27,7 +27,7 @@ INFRASTRUCTURE = ("sqlalchemy", "grpc", "psycopg", "google", "projections", "eve
 #: it is about to trust still matches its Merkle tree.
 READ_SIDE_MAY_IMPORT = ("registry.domain", "registry.application.ports", "registry.config", "registry.infrastructure",
                         "registry.journal.service")
-ENTRY_POINTS = {"projections.cli"}
+ENTRY_POINTS = {"projections.cli", "projections.child"}  # command-line entry points
 
 
 def _modules() -> dict[str, Path]:
