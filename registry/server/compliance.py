@@ -22,14 +22,13 @@ from uuid import UUID
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from projections.queries import ReadModels
-from registry.api.v1 import commands_pb2, compliance_pb2_grpc
 from registry.api.v1 import compliance_pb2 as pb
+from registry.api.v1 import compliance_pb2_grpc
 from registry.application import commands as c
 from registry.application import compliance_commands as cc
 from registry.application.compliance import AuthorizationExpiry
 from registry.application.results import CommandResult
 from registry.application.service import Registry
-from registry.domain.classification import ControlStatus
 from registry.domain.errors import InvalidField
 from registry.domain.screening import ScreeningLists
 from registry.server.calls import answer, run_command
@@ -70,22 +69,6 @@ PROPOSED_THRESHOLDS = (
     "note2_tpp",
 )
 _COUNTRY = re.compile(r"[A-Z]{2}")
-_STATUS = {
-    ControlStatus.CONTROLLED: pb.CONTROL_STATUS_CONTROLLED,
-    ControlStatus.EXCLUDED_NOTE_2: pb.CONTROL_STATUS_EXCLUDED_NOTE_2,
-    ControlStatus.NOT_CONTROLLED: pb.CONTROL_STATUS_NOT_CONTROLLED,
-}
-_RESOLUTION = {
-    "open": pb.HIT_RESOLUTION_OPEN,
-    "false_positive": pb.HIT_RESOLUTION_FALSE_POSITIVE,
-    "confirmed": pb.HIT_RESOLUTION_CONFIRMED,
-}
-_AUTH_TYPE = {
-    "license": commands_pb2.AUTHORIZATION_TYPE_LICENSE,
-    "license_exception": commands_pb2.AUTHORIZATION_TYPE_LICENSE_EXCEPTION,
-    "no_license_required": commands_pb2.AUTHORIZATION_TYPE_NO_LICENSE_REQUIRED,
-}
-_LEDGER_KIND = {"drawn": pb.LEDGER_ENTRY_KIND_DRAWN, "returned": pb.LEDGER_ENTRY_KIND_RETURNED}
 
 
 

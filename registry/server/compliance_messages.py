@@ -3,7 +3,6 @@ headquarters checks, ledgers, screening cases): the servicer's conversions, no l
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -28,21 +27,6 @@ from registry.server.convert import (
 C = TypeVar("C", bound=c.Command)
 R = TypeVar("R")
 
-MAX_WITHIN_DAYS = 3650
-MAX_ROLE_LENGTH = 64
-MAX_PARTIES = 100
-PROPOSED_THRESHOLDS = (
-    "tpp_a",
-    "tpp_a2",
-    "pd_a2",
-    "tpp_b1_low",
-    "tpp_b1_high",
-    "pd_b1_low",
-    "tpp_b2",
-    "pd_b2_low",
-    "note2_tpp",
-)
-_COUNTRY = re.compile(r"[A-Z]{2}")
 _STATUS = {
     ControlStatus.CONTROLLED: pb.CONTROL_STATUS_CONTROLLED,
     ControlStatus.EXCLUDED_NOTE_2: pb.CONTROL_STATUS_EXCLUDED_NOTE_2,
