@@ -3,15 +3,13 @@ A mixin of the ``Registry`` (through ``ComplianceMixin``), on the command execut
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.application import Application
-
 from registry.application import compliance_commands as cc
 from registry.application.results import CommandResult
+from registry.application.use_case_host import ComplianceUseCaseHost
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.errors import (
     AlreadyExists,
@@ -19,37 +17,14 @@ from registry.domain.errors import (
     NotFound,
 )
 from registry.domain.findings import FindingReview
-from registry.domain.reference import Party
 
 if TYPE_CHECKING:
-    from registry.application import commands as c
-
-    _Base = Application[UUID]
-else:
-    _Base = object
-
-if TYPE_CHECKING:
-    from registry.application.compliance import _ComplianceSettings
+    pass
 
 
-class FindingsMixin(_Base):
+
+class FindingsMixin(ComplianceUseCaseHost):
     """Finding reviews; mixed into the ``Registry`` through ``ComplianceMixin``."""
-
-    if TYPE_CHECKING:
-        _clock: Callable[[], datetime]
-
-        @property
-        def _compliance(self) -> _ComplianceSettings: ...
-        @property
-        def screening_threshold(self) -> float: ...
-        def _load(self, kind: str, ident: UUID) -> Any: ...
-        def _exists(self, ident: UUID) -> bool: ...
-        def _try(self, ident: UUID, cls: type[RegistryAggregate]) -> Any: ...
-        def _all_parties(self) -> list[Party]: ...
-        def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
-                    decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
-        def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
-                 decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
 
     # ------------------------------------------------------------------------ findings
     def acknowledge_finding(self, actor: str, cmd: cc.AcknowledgeFinding) -> CommandResult:

@@ -4,15 +4,13 @@ and the screening evidence (or refusal) of a decision. A mixin of the ``Registry
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import Application
-
 from registry.application import compliance_commands as cc
 from registry.application.results import CommandResult
+from registry.application.use_case_host import ComplianceUseCaseHost
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.errors import (
     AlreadyExists,
@@ -31,36 +29,14 @@ from registry.domain.screening import (
 )
 
 if TYPE_CHECKING:
-    from registry.application import commands as c
+    pass
 
-    _Base = Application[UUID]
-else:
-    _Base = object
-
-if TYPE_CHECKING:
-    from registry.application.compliance import _ComplianceSettings
 
 MATCHER_CACHE_SIZE = 4
 
 
-class ScreeningMixin(_Base):
+class ScreeningMixin(ComplianceUseCaseHost):
     """Screening use cases; mixed into the ``Registry`` through ``ComplianceMixin``."""
-
-    if TYPE_CHECKING:
-        _clock: Callable[[], datetime]
-
-        @property
-        def _compliance(self) -> _ComplianceSettings: ...
-        @property
-        def screening_threshold(self) -> float: ...
-        def _load(self, kind: str, ident: UUID) -> Any: ...
-        def _exists(self, ident: UUID) -> bool: ...
-        def _try(self, ident: UUID, cls: type[RegistryAggregate]) -> Any: ...
-        def _all_parties(self) -> list[Party]: ...
-        def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
-                    decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
-        def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
-                 decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
 
     # ----------------------------------------------------------------------- screening
     def screening_lists(self) -> dict[str, dict[str, Any]]:
