@@ -11,7 +11,8 @@ from __future__ import annotations
 import inspect
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -96,6 +97,24 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  #
                 record["position"] = position
             self._log.info("rpc", **record)
 
+    @contextmanager
+    def _stream_open(self, method: str, context: Any, request: Any) -> Iterator[None]:
+        """One server stream, either shape (an async generator, or context.write): counted open
+        while it runs, then logged and measured like any call."""
+        started = time.perf_counter()
+        error: BaseException | None = None
+        if self._metrics is not None:
+            self._metrics.subscriptions.labels(method).inc()
+        try:
+            yield
+        except BaseException as e:
+            error = e
+            raise
+        finally:
+            if self._metrics is not None:
+                self._metrics.subscriptions.labels(method).dec()
+            self._done(method, context, started, request, None, error)
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -127,19 +146,8 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  #
             writer = handler.unary_stream  # writes with context.write (health Watch; subscriptions under auth)
 
             async def write(request: Any, context: Any) -> Any:
-                started = time.perf_counter()
-                error = None
-                if self._metrics is not None:
-                    self._metrics.subscriptions.labels(method).inc()
-                try:
+                with self._stream_open(method, context, request):
                     return await writer(request, context)
-                except BaseException as e:
-                    error = e
-                    raise
-                finally:
-                    if self._metrics is not None:
-                        self._metrics.subscriptions.labels(method).dec()
-                    self._done(method, context, started, request, None, error)
 
             return grpc.unary_stream_rpc_method_handler(
                 write, request_deserializer=handler.request_deserializer,
@@ -148,20 +156,9 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  #
             inner_stream = handler.unary_stream
 
             async def stream(request: Any, context: Any) -> AsyncIterator[Any]:
-                started = time.perf_counter()
-                error = None
-                if self._metrics is not None:
-                    self._metrics.subscriptions.labels(method).inc()
-                try:
+                with self._stream_open(method, context, request):
                     async for item in inner_stream(request, context):
                         yield item
-                except BaseException as e:
-                    error = e
-                    raise
-                finally:
-                    if self._metrics is not None:
-                        self._metrics.subscriptions.labels(method).dec()
-                    self._done(method, context, started, request, None, error)
 
             return grpc.unary_stream_rpc_method_handler(
                 stream, request_deserializer=handler.request_deserializer,
