@@ -35,6 +35,7 @@ from bench import client
 from bench.proc import descendants
 from bench.stats import summarize
 from bench.workload import batch_life, reference_steps
+from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
 
 POSTGRES_URL = os.environ.get("GPUREG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 METRICS = re.compile(r"metrics \(Prometheus\) at http://(\S+)/metrics")
@@ -118,7 +119,9 @@ def bytes_per_event(schema: str) -> dict[str, float]:
 
 def start_server(url: str, extra: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:
     env = {**os.environ, "GPUREG_DATABASE_URL": url, "GPUREG_LISTEN": "127.0.0.1:0",
-           "GPUREG_METRICS_LISTEN": "127.0.0.1:0", "GPUREG_LOG_LEVEL": "WARNING", **extra}
+           "GPUREG_METRICS_LISTEN": "127.0.0.1:0", "GPUREG_LOG_LEVEL": "WARNING",
+           # the workload's batch lives run on the demo's planned timeline (up to 2030)
+           "GPUREG_MAX_OCCURRED_AHEAD_SECONDS": str(PLANNED_TIMELINE_SECONDS), **extra}
     proc = subprocess.Popen([sys.executable, "-m", "registry.cli", "serve"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     address = metrics = ""
@@ -183,6 +186,8 @@ def run_config(url: str, servers: int, clients: int, duration: float, warmup: fl
                  for k in after[0]}
         appends = delta.get("gpureg_appends_total", 0.0)
         groups = delta.get("gpureg_append_group_size_count", 0.0)
+        if r.errors and not r.completed:  # a figure of 0 commands/s would measure nothing
+            raise RuntimeError(f"every command failed: {r.error_samples[:2]}")
         lat = summarize(r.latencies)
         # Every command of the window and the warm-up ran in [t0, t0 + wall]: CPU per append.
         return {

@@ -22,6 +22,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -219,19 +220,27 @@ class CommandExecutor(Application[UUID]):
             return prior
         # Creates (no target) take turns per request id, not all on one stripe: a new aggregate's
         # uniqueness is the store's (its first version's key), so creates can run side by side.
-        stripe = self._stripes[hash(target_id if target_id is not None else (cmd.request_id or uuid4())) % LOCK_STRIPES]
+        stripes = {hash(target_id if target_id is not None else (cmd.request_id or uuid4())) % LOCK_STRIPES}
+        # After a lost race the retry also takes the stripes of every aggregate the write touched
+        # (e.g. the authorization a clearance draws down): writers in this process that share a hot
+        # aggregate then take turns instead of racing each other through every retry. Stripes are
+        # taken in index order, so two commands never wait on each other's stripes.
+        touched: list[UUID] = []
         outer = getattr(self._in_command, "synced", False)
         try:
             for attempt in range(MAX_ATTEMPTS):
                 if attempt:
                     time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311 - jitter only
+                    stripes.update(hash(ident) % LOCK_STRIPES for ident in touched)
                 if self._lean is not None:
                     if attempt or head is None:
                         head = log_head.head_and_event(self.recorder, None)[0]
                     self._lean.sync(head)
                     self._in_command.synced = True
-                with stripe:
-                    result = self._attempt(command, cmd, ctx, fingerprint, kind, target_id, decide)
+                with ExitStack() as held:
+                    for index in sorted(stripes):
+                        held.enter_context(self._stripes[index])
+                    result = self._attempt(command, cmd, ctx, fingerprint, kind, target_id, decide, touched)
                 if result is not None:
                     return result
         finally:
@@ -247,8 +256,12 @@ class CommandExecutor(Application[UUID]):
         kind: str,
         target_id: UUID | None,
         decide: Decision,
+        touched: list[UUID],
     ) -> CommandResult | None:
-        """One load -> decide -> save; None when a concurrent writer won and a retry may help."""
+        """One load -> decide -> save; None when a concurrent writer won and a retry may help.
+
+        On a lost race the ids of the aggregates the write touched are added to ``touched``.
+        """
         current: Any = None
         if target_id is not None:
             current = self._load(kind, target_id)
@@ -280,6 +293,7 @@ class CommandExecutor(Application[UUID]):
                 if prior is not None:
                     return prior
             self._diagnose_conflict(command, cmd, fingerprint, changed, current, decision.save_kwargs)
+            touched.extend(a.id for a in changed if not isinstance(a, RequestRecord))
             return None  # a concurrent writer moved the aggregate on: decide again
         result = CommandResult(
             aggregate_id=primary.id,
