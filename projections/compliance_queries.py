@@ -17,22 +17,13 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Table, func, or_, select
 
-from projections.compliance import (
-    INSTALL,
-    INSTALL_DAYS,
-    OVERDUE_RULE,
-    SEVERITIES,
-    TRANSIT,
-    TRANSIT_DAYS,
-    WAITING_STAGE,
-    ComplianceFindings,
-    authorization_terms,
-    model_spec,
-    retention_basis,
-    utc,
-)
+from projections.compliance import ComplianceFindings
+from projections.compliance_checks import retention_basis
+from projections.compliance_clock import WAITING_STAGE
+from projections.compliance_lookups import authorization_terms, model_spec
 from projections.db import ACTIVE, POSITIONS
 from projections.engine import Projection
+from projections.findings import INSTALL, INSTALL_DAYS, OVERDUE_RULE, SEVERITIES, TRANSIT, TRANSIT_DAYS, utc
 from projections.page_tokens import decode_page_token, encode_page_token
 from registry.application.ports import AuthorizationExpiry
 from registry.domain.classification import ModelSpec
