@@ -40,6 +40,7 @@ from registry.application.findings import FindingsMixin
 from registry.application.ports import AuthorizationExpiry, FindingLookup, ReferenceQueries
 from registry.application.results import CommandResult
 from registry.application.screening import ScreeningMixin
+from registry.domain.authorization_ledger import AuthorizationLedger
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.batch import Clearance, GpuBatch
 from registry.domain.classification import (
@@ -67,7 +68,7 @@ from registry.domain.licensing import (
     require_satisfied,
 )
 from registry.domain.policy import AuthorizationTerms, recipient_headquarters_problem, refuse
-from registry.domain.reference import AuthorizationLedger, ExportAuthorization, GpuModel, Party, Site
+from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.rule_data import DEFAULT_RULE_DATA, ComplianceRuleData, RuleData
 from registry.domain.screening import (
     DEFAULT_THRESHOLD,
