@@ -221,6 +221,15 @@ class ComplianceQueries:
         result: dict[UUID, ModelSpec] = self._read(ComplianceFindings.name, query, {})
         return result
 
+    def party_ids(self) -> list[UUID]:
+        """Every registered party, ordered by id."""
+
+        def query(conn: Connection, t: dict[str, Table]) -> list[UUID]:
+            return sorted((r[0] for r in conn.execute(select(t["party"].c.party_id))), key=str)
+
+        result: list[UUID] = self._read(ComplianceFindings.name, query, [])
+        return result
+
     def overdue_allowances(self) -> tuple[int, int]:
         """The compliance projection's allowances in days: (transit, install)."""
         projection = self._compliance()

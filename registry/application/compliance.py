@@ -225,7 +225,14 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
             after = page[-1].id
 
     def _all_parties(self) -> list[Party]:
-        parties = [self._try(i, Party) for i in self._ids_with_topic(get_topic(Party.Registered))]
+        """Every registered party, ordered by id: the read models' list once they have applied the
+        whole log, else the parties' creating events in the log."""
+        reference = self._read_models_at_head()
+        if reference is not None:
+            ids = reference.party_ids()
+        else:
+            ids = sorted(self._ids_with_topic(get_topic(Party.Registered)), key=str)
+        parties = [self._try(i, Party) for i in ids]
         return [p for p in parties if p is not None]
 
     def _party_facts(self, party_id: UUID) -> PartyFacts | None:
