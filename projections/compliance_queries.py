@@ -17,22 +17,13 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Table, func, or_, select
 
-from projections.compliance import (
-    INSTALL,
-    INSTALL_DAYS,
-    OVERDUE_RULE,
-    SEVERITIES,
-    TRANSIT,
-    TRANSIT_DAYS,
-    WAITING_STAGE,
-    ComplianceFindings,
-    authorization_terms,
-    model_spec,
-    retention_basis,
-    utc,
-)
+from projections.compliance import ComplianceFindings
+from projections.compliance_checks import retention_basis
+from projections.compliance_clock import WAITING_STAGE
+from projections.compliance_lookups import authorization_terms, model_spec
 from projections.db import ACTIVE, POSITIONS
 from projections.engine import Projection
+from projections.findings import INSTALL, INSTALL_DAYS, OVERDUE_RULE, SEVERITIES, TRANSIT, TRANSIT_DAYS, utc
 from projections.page_tokens import decode_page_token, encode_page_token
 from registry.application.ports import AuthorizationExpiry
 from registry.domain.classification import ModelSpec
@@ -228,6 +219,15 @@ class ComplianceQueries:
             return {r["model_id"]: model_spec(dict(r)) for r in conn.execute(select(t["gpu_model"])).mappings()}
 
         result: dict[UUID, ModelSpec] = self._read(ComplianceFindings.name, query, {})
+        return result
+
+    def party_ids(self) -> list[UUID]:
+        """Every registered party, ordered by id."""
+
+        def query(conn: Connection, t: dict[str, Table]) -> list[UUID]:
+            return sorted((r[0] for r in conn.execute(select(t["party"].c.party_id))), key=str)
+
+        result: list[UUID] = self._read(ComplianceFindings.name, query, [])
         return result
 
     def overdue_allowances(self) -> tuple[int, int]:

@@ -40,6 +40,7 @@ from registry.application.findings import FindingsMixin
 from registry.application.ports import AuthorizationExpiry, FindingLookup, ReferenceQueries
 from registry.application.results import CommandResult
 from registry.application.screening import ScreeningMixin
+from registry.domain.authorization_ledger import AuthorizationLedger
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.batch import Clearance, GpuBatch
 from registry.domain.classification import (
@@ -67,7 +68,7 @@ from registry.domain.licensing import (
     require_satisfied,
 )
 from registry.domain.policy import AuthorizationTerms, recipient_headquarters_problem, refuse
-from registry.domain.reference import AuthorizationLedger, ExportAuthorization, GpuModel, Party, Site
+from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.rule_data import DEFAULT_RULE_DATA, ComplianceRuleData, RuleData
 from registry.domain.screening import (
     DEFAULT_THRESHOLD,
@@ -224,7 +225,14 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
             after = page[-1].id
 
     def _all_parties(self) -> list[Party]:
-        parties = [self._try(i, Party) for i in self._ids_with_topic(get_topic(Party.Registered))]
+        """Every registered party, ordered by id: the read models' list once they have applied the
+        whole log, else the parties' creating events in the log."""
+        reference = self._read_models_at_head()
+        if reference is not None:
+            ids = reference.party_ids()
+        else:
+            ids = sorted(self._ids_with_topic(get_topic(Party.Registered)), key=str)
+        parties = [self._try(i, Party) for i in ids]
         return [p for p in parties if p is not None]
 
     def _party_facts(self, party_id: UUID) -> PartyFacts | None:

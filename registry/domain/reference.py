@@ -1,49 +1,29 @@
 """Reference aggregates the batch lifecycle needs: parties, sites, GPU models, authorizations.
 
-One concept: the reference data the batch lifecycle reads (party, site, GPU model, export
-authorization with its ledger); the aggregates stay in this module because moving an aggregate
-class changes the topic of its stored events.
-
 They hold data, not workflow. A correction is an ``Amended`` event, never an edit. Richer
 export-control rules (classification, screening) build on this data elsewhere; the one piece of
 workflow here is an authorization's drawdown ledger (``Drawn`` / ``Returned``), which must live on
-the authorization so that two clearances drawing on it at once cannot both take the last units.
+the authorization so that two clearances drawing on it at once cannot both take the last units
+(its state and arithmetic: ``registry/domain/authorization_ledger.py``; the code lists: party
+roles, authorization types, country codes: ``registry/domain/reference_codes.py``).
+
+One concept: the four reference aggregates and their events; they stay in this one module because
+an event's stored topic is its class's module and name (``registry.domain.reference:Party.Registered``),
+which the log, the projections' handlers and the topic filters match, so moving a class would
+orphan its stored events.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
-from enum import StrEnum
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from registry.domain.authorization_ledger import AuthorizationLedger, DrawdownLedger
 from registry.domain.base import Amendable, Context, RegistryAggregate
-from registry.domain.errors import InvalidField, InvariantViolation
-
-
-class PartyRole(StrEnum):
-    SUPPLIER = "supplier"
-    PURCHASER = "purchaser"
-    CONSIGNEE = "consignee"
-    END_USER = "end_user"
-    CARRIER = "carrier"
-    OPERATOR = "operator"
-    EXPORTER = "exporter"
-    FORWARDER = "forwarder"
-
-
-class AuthorizationType(StrEnum):
-    LICENSE = "license"
-    LICENSE_EXCEPTION = "license_exception"
-    NO_LICENSE_REQUIRED = "no_license_required"
-
-
-def _country(field: str, code: str) -> str:
-    if len(code) != 2 or not code.isalpha() or not code.isupper():
-        raise InvalidField.one(field, "must be an ISO 3166-1 alpha-2 code in upper case, like KR")
-    return code
+from registry.domain.errors import InvalidField
+from registry.domain.reference_codes import AuthorizationType, PartyRole, country_code
 
 
 class Party(Amendable):
@@ -135,9 +115,9 @@ class Party(Amendable):
             cls.Registered,
             id=party_id,
             name=name.strip(),
-            country=_country("country", country),
+            country=country_code("country", country),
             roles=sorted(set(roles)),
-            headquarters_country=_country("headquarters_country", headquarters_country),
+            headquarters_country=country_code("headquarters_country", headquarters_country),
             immediate_parent_id=immediate_parent_id,
             ultimate_parent_id=ultimate_parent_id,
             address=address,
@@ -191,7 +171,7 @@ class Site(Amendable):
             id=site_id,
             name=name.strip(),
             operator_id=operator_id,
-            country=_country("country", country),
+            country=country_code("country", country),
             address=address,
             power_capacity_kw=power_capacity_kw,
             **ctx.event_kwargs(),
@@ -305,7 +285,7 @@ class GpuModel(Amendable):
         )
 
 
-class ExportAuthorization(Amendable):
+class ExportAuthorization(DrawdownLedger, Amendable):
     """A license, a license exception (NAC, ACA, ...) or a no-license-required determination.
 
     Quantity and value limits are ``None`` when unlimited (typical for NLR).
@@ -367,7 +347,7 @@ class ExportAuthorization(Amendable):
         moved_from: UUID | None
 
         def apply(self, aggregate: Any) -> None:
-            aggregate._post(self, +1)
+            aggregate._post(self, +1, self.moved_from)
 
     class Returned(RegistryAggregate.Event):
         """Units given back: the clearance was revoked, or a split moved them to a child batch
@@ -381,15 +361,9 @@ class ExportAuthorization(Amendable):
         moved_to: UUID | None
 
         def apply(self, aggregate: Any) -> None:
-            aggregate._post(self, -1)
+            aggregate._post(self, -1, self.moved_to)
 
     if TYPE_CHECKING:
-        ledger: list[dict[str, Any]]
-        outstanding: dict[str, dict[str, Any]]
-        drawn_quantity: int
-        returned_quantity: int
-        drawn_value: Decimal
-        returned_value: Decimal
         auth_type: str
         number: str
         exception_code: str
@@ -432,7 +406,7 @@ class ExportAuthorization(Amendable):
             violations.append(("destination_countries", "at least one country"))
         for i, c in enumerate(destination_countries):
             try:
-                _country(f"destination_countries[{i}]", c)
+                country_code(f"destination_countries[{i}]", c)
             except InvalidField as e:
                 violations.extend(e.violations)
         if quantity_limit is not None and quantity_limit < 0:
@@ -464,68 +438,6 @@ class ExportAuthorization(Amendable):
     def is_valid_at(self, when: datetime) -> bool:
         return self.valid_from <= when and (self.valid_to is None or when < self.valid_to)
 
-    # ------------------------------------------------------------------ drawdown ledger
-    def _init_ledger(self) -> None:
-        self.ledger = []
-        self.outstanding = {}
-        self.drawn_quantity = 0
-        self.returned_quantity = 0
-        self.drawn_value = Decimal(0)
-        self.returned_value = Decimal(0)
-
-    def _post(self, event: ExportAuthorization.Drawn | ExportAuthorization.Returned, sign: int) -> None:
-        """Assign a ledger event's effect (called by ``apply``; the numbers are on the event)."""
-        drawn = sign > 0
-        key = event.batch_id.hex
-        out = self.outstanding.get(key, {"quantity": 0, "value": Decimal(0), "currency": event.currency})
-        left = {
-            "quantity": out["quantity"] + sign * event.quantity,
-            "value": out["value"] + sign * event.value,
-            "currency": event.currency,
-        }
-        if left["quantity"]:
-            self.outstanding[key] = left
-        else:
-            self.outstanding.pop(key, None)
-        if drawn:
-            self.drawn_quantity += event.quantity
-        else:
-            self.returned_quantity += event.quantity
-        if event.currency == self.currency:
-            if drawn:
-                self.drawn_value += event.value
-            else:
-                self.returned_value += event.value
-        other = event.moved_from if isinstance(event, ExportAuthorization.Drawn) else event.moved_to
-        self.ledger.append(
-            {
-                "kind": "drawn" if drawn else "returned",
-                "batch_id": event.batch_id,
-                "quantity": event.quantity,
-                "value": event.value,
-                "currency": event.currency,
-                "reason": event.reason,
-                "related_batch_id": other,
-                "actor": event.actor,
-                "occurred_at": event.occurred_at,
-                "version": event.originator_version,
-            }
-        )
-
-    @property
-    def remaining_quantity(self) -> int | None:
-        """Units still available; None when the authorization has no quantity limit."""
-        if self.quantity_limit is None:
-            return None
-        return self.quantity_limit - self.drawn_quantity + self.returned_quantity
-
-    @property
-    def remaining_value(self) -> Decimal | None:
-        """Value still available in the authorization's currency; None when unlimited."""
-        if self.value_limit is None:
-            return None
-        return self.value_limit - self.drawn_value + self.returned_value
-
     def draw(
         self,
         ctx: Context,
@@ -554,20 +466,6 @@ class ExportAuthorization(Amendable):
             reason=reason, moved_from=None, **ctx.event_kwargs(),
         )
 
-    def _share_of(self, batch_id: UUID, quantity: int) -> tuple[Decimal, str]:
-        out = self.outstanding.get(batch_id.hex)
-        held = out["quantity"] if out else 0
-        if quantity <= 0 or quantity > held:
-            raise InvariantViolation(
-                "return-within-drawn",
-                f"batch {batch_id} holds {held} unit(s) of this authorization; cannot return {quantity}",
-            )
-        assert out is not None
-        if quantity == held:
-            return out["value"], out["currency"]
-        value = (out["value"] * quantity / held).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
-        return value, out["currency"]
-
     def give_back(self, ctx: Context, batch_id: UUID, quantity: int, reason: str) -> None:
         """Return units a batch drew and will not use (its clearance was revoked)."""
         value, currency = self._share_of(batch_id, quantity)
@@ -589,10 +487,6 @@ class ExportAuthorization(Amendable):
             reason=reason, moved_from=from_batch, **ctx.event_kwargs(),
         )
 
-    def held_by(self, batch_id: UUID) -> int:
-        out = self.outstanding.get(batch_id.hex)
-        return int(out["quantity"]) if out else 0
-
     def ledger_view(self) -> AuthorizationLedger:
         return AuthorizationLedger(
             authorization_id=self.id,
@@ -613,30 +507,3 @@ class ExportAuthorization(Amendable):
             held_by_batch={UUID(k): int(v["quantity"]) for k, v in sorted(self.outstanding.items())},
             entries=[dict(e) for e in self.ledger],
         )
-
-
-@dataclass(frozen=True)
-class AuthorizationLedger:
-    """An authorization's drawdown: granted (limits), drawn, returned, remaining, and each entry.
-
-    Values are in the authorization's currency; a draw priced in another currency (allowed only
-    when there is no value limit) is listed in ``entries`` but not summed.
-    """
-
-    authorization_id: UUID
-    number: str
-    auth_type: str
-    exception_code: str
-    currency: str
-    valid_from: datetime
-    valid_to: datetime | None
-    quantity_limit: int | None
-    value_limit: Decimal | None
-    drawn_quantity: int
-    returned_quantity: int
-    remaining_quantity: int | None
-    drawn_value: Decimal
-    returned_value: Decimal
-    remaining_value: Decimal | None
-    held_by_batch: dict[UUID, int]
-    entries: list[dict[str, Any]]

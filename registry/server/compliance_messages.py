@@ -15,10 +15,10 @@ from registry.api.v1 import commands_pb2
 from registry.api.v1 import compliance_pb2 as pb
 from registry.application import commands as c
 from registry.application.compliance import AuthorizationExpiry
+from registry.domain.authorization_ledger import AuthorizationLedger
 from registry.domain.classification import Classification, ControlStatus, Ruleset
 from registry.domain.compliance_rules import RULES
 from registry.domain.licensing import HeadquartersCheck, LicenseRequirement
-from registry.domain.reference import AuthorizationLedger
 from registry.domain.screening import ScreeningCase
 from registry.server.convert import (
     timestamp,

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Iterator
 from uuid import UUID
 
-from projections.compliance import SEVERITIES
 from projections.compliance_queries import Finding, FindingFilter
+from projections.findings import SEVERITIES
 from registry.domain.compliance_rules import RULES
 from registry.domain.findings import FindingStatus
 from registry.reports.builders.common import Context, serial_range

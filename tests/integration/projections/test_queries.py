@@ -386,3 +386,43 @@ def test_whole_log_questions_are_answered_by_the_read_models_as_the_log_answers_
     assert batches == {w.b200: [first, second]}
     assert [ch.model_id for ch in impact] == [w.b200]
     assert read_side.read_models.expiring_authorizations(30, T0) == expiring  # the port itself
+
+
+def test_a_list_import_and_the_whole_log_questions_read_no_log_by_topic_once_the_read_models_are_at_the_head(
+    read_side: ReadSide, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parties a screening-list import screens, the expiring authorizations, the batches of a
+    model and the models a rule change affects come from the read models (ports.ReferenceQueries):
+    with them at the head, the registry reads the log by topic not once, and the import screens
+    every party the log's creating events name."""
+    from eventsourcing.utils import get_topic
+
+    from registry.application import compliance_commands as cc
+    from registry.domain.batch import GpuBatch
+    from registry.domain.reference import ExportAuthorization, GpuModel, Party
+
+    w, registry = read_side.world, read_side.registry
+    w.order(4, po_number="PO-A")
+    from_log = sorted(registry._ids_with_topic(get_topic(Party.Registered)), key=str)
+    read_side.runner().catch_up()
+    registry.configure_compliance(reference=read_side.read_models)
+    assert read_side.read_models.reached(registry.head(), 1.0)
+    assert read_side.read_models.party_ids() == from_log and len(from_log) >= 3  # the port itself
+
+    scanned: list[str] = []
+    select = registry.recorder.select_notifications
+
+    def counted(*args: object, **kwargs: object) -> object:
+        scanned.extend(str(t) for t in kwargs.get("topics") or ())
+        return select(*args, **kwargs)
+
+    monkeypatch.setattr(registry.recorder, "select_notifications", counted)
+    relaxed = replace(NOV_2023, ruleset_id="test-relaxed", tpp_a=Decimal(10**9))
+    registry.expiring_authorizations(30, T0)
+    registry.batches_of_models([w.b200])
+    registry.classification_impact(relaxed, T0)
+    registry.import_screening_list("officer", cc.ImportScreeningList(source="US CSL", content=b"name\nNobody Ltd\n"))
+    creating = {get_topic(cls) for cls in (Party.Registered, GpuModel.Registered, ExportAuthorization.Registered,
+                                           GpuBatch.Ordered, GpuBatch.SplitFrom)}
+    assert [t for t in scanned if t in creating] == []
+    assert [p for p in from_log if registry.screening_case(p) is None] == []  # every party screened

@@ -1,0 +1,319 @@
+"""The compliance projection's handlers of batch events: orders, splits, clearances, serials and
+the movements (shipment, receipt, installation, assignment, transfer, loss, decommission).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from projections.common import SERIAL_POSITION, moves_of, serial_moves
+from projections.compliance_checks import _check_power, _check_recipient, _check_site, _location_problems
+from projections.compliance_clock import _flag_if_late, _pending_add, _pending_take
+from projections.compliance_lookups import _auth_label, _authorization_of, _site_name, authorization_terms
+from projections.engine import Row, Work
+from projections.findings import INSTALL, INSTALLED_STAGES, LIVE_STAGES, TRANSIT, _flag, utc
+from registry.domain.policy import validity_problem
+
+
+# ================================================================================= batches
+def _batch(work: Work, batch_id: UUID) -> Row:
+    found = work.cache("batch").get(batch_id)
+    if found is None:
+        raise LookupError(f"batch {batch_id} has events but no creation event")
+    return dict(found)
+
+
+def _new_batch(work: Work, e: Any) -> Row:
+    return {
+        "batch_id": e.originator_id, "created_position": work.position, "po_number": e.po_number,
+        "buyer_id": e.buyer_id, "model_id": e.model_id, "quantity": e.quantity,
+        "clearance_status": "none", "authorization_id": None, "destination_country": "",
+        "cleared": 0, "granted_at": None, "shipped": 0, "last_transaction_at": None,
+    }
+
+
+def _ordered(work: Work, e: Any) -> None:
+    work.cache("batch").put(_new_batch(work, e))
+    _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
+
+
+def _split_from(work: Work, e: Any) -> None:
+    row = _new_batch(work, e)
+    clearance = dict(e.clearance or {})
+    parent = work.cache("batch").get(e.parent_id)
+    auth = clearance.get("authorization_id")
+    row.update(
+        clearance_status=e.clearance_status,
+        authorization_id=UUID(str(auth)) if auth else None,
+        destination_country=str(clearance.get("destination_country", "")),
+        cleared=int(clearance.get("cleared_quantity", 0)),
+        granted_at=parent["granted_at"] if parent is not None else None,
+    )
+    work.cache("batch").put(row)
+    _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
+    serials = work.cache("serial")
+    serials.prefetch(e.serials)
+    serials.put_many(_fresh_serials(e.serials, e.originator_id, e.buyer_id.hex))
+
+
+def _order_corrected(work: Work, e: Any) -> None:
+    if "po_number" in e.fields:
+        row = _batch(work, e.originator_id)
+        row["po_number"] = e.fields["po_number"]
+        work.cache("batch").put(row)
+
+
+def _clearance_requested(work: Work, e: Any) -> None:
+    row = _batch(work, e.originator_id)
+    row.update(clearance_status="requested", destination_country=e.destination_country, cleared=0)
+    work.cache("batch").put(row)
+
+
+def _clearance_granted(work: Work, e: Any) -> None:
+    row = _batch(work, e.originator_id)
+    row.update(
+        clearance_status="granted", authorization_id=e.authorization_id,
+        destination_country=e.destination_country, cleared=e.cleared_quantity,
+        granted_at=utc(e.occurred_at),
+    )
+    work.cache("batch").put(row)
+
+
+def _clearance_ended(status: str) -> Callable[[Work, Any], None]:
+    def handle(work: Work, e: Any) -> None:
+        row = _batch(work, e.originator_id)
+        row["clearance_status"] = status
+        if status == "denied":
+            row["cleared"] = 0
+        work.cache("batch").put(row)
+
+    return handle
+
+
+def _fresh_serials(serials: Sequence[str], batch_id: UUID, owner: str) -> list[Row]:
+    return [
+        {"serial": serial, "batch_id": batch_id, "shipment_id": "", "stage": "pending",
+         "site": "", "owner": owner, "assignee": ""}
+        for serial in serials
+    ]
+
+
+def _serials_registered(work: Work, e: Any) -> None:
+    row = _batch(work, e.originator_id)
+    serials = work.cache("serial")
+    serials.prefetch(e.serials)
+    serials.put_many(_fresh_serials(e.serials, e.originator_id, row["buyer_id"].hex))
+
+
+def _touch(row: Row, when: datetime) -> None:
+    """The batch's latest export, transfer or other termination (record retention)."""
+    when = utc(when)
+    if row["last_transaction_at"] is None or utc(row["last_transaction_at"]) < when:
+        row["last_transaction_at"] = when
+
+
+# ------------------------------------------------------------------------------ movements
+def _hold(work: Work, party: UUID, batch_id: UUID, role: str, n: int) -> None:
+    if n:
+        work.cache("holding", group="party_id").add((party, batch_id, role), "units", n)
+
+
+def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str, Any] | None = None) -> None:
+    """The event's moves: holdings, site loads, serial positions (and ``changes`` to the serials'
+    rows), and the pending items."""
+    batch_id = e.originator_id
+    loads = work.cache("site_load", group="site_id")
+    for f, t, n in moves_of(e):
+        if f.stage in LIVE_STAGES:
+            _hold(work, UUID(f.owner), batch_id, "owner", -n)
+            if f.assignee:
+                _hold(work, UUID(f.assignee), batch_id, "assignee", -n)
+        if t.stage in LIVE_STAGES:
+            _hold(work, UUID(t.owner), batch_id, "owner", n)
+            if t.assignee:
+                _hold(work, UUID(t.assignee), batch_id, "assignee", n)
+        if f.stage in INSTALLED_STAGES and f.site:
+            loads.add((UUID(f.site), batch_id), "units", -n)
+        if t.stage in INSTALLED_STAGES and t.site:
+            loads.add((UUID(t.site), batch_id), "units", n)
+    serials: list[str] = list(getattr(e, "serials", []))
+    if not serials:
+        for f, t, n in moves_of(e):
+            if f.stage == "in_transit" and t.stage != "in_transit" and not skip_transit:
+                _pending_take(work, e, TRANSIT, batch_id, None, n)
+            if f.stage == "received" and t.stage != "received":
+                _pending_take(work, e, INSTALL, batch_id, None, n)
+        return
+    to_by_from = serial_moves(e, changes or {})
+    cache = work.cache("serial")
+    leaving: dict[tuple[str, str], int] = {}
+    for (*position, shipment_id), n in cache.tally(serials, (*SERIAL_POSITION, "shipment_id")).items():
+        to = to_by_from.get(tuple(position))
+        if to is None:
+            continue
+        if position[0] == "in_transit" and to["stage"] != "in_transit" and not skip_transit:
+            leaving[(TRANSIT, shipment_id)] = leaving.get((TRANSIT, shipment_id), 0) + n
+        if position[0] == "received" and to["stage"] != "received":
+            leaving[(INSTALL, shipment_id)] = leaving.get((INSTALL, shipment_id), 0) + n
+    # Items first (a late one is flagged with the serials still waiting), then the serials move.
+    for (kind, shipment_id), n in sorted(leaving.items()):
+        _pending_take(work, e, kind, batch_id, shipment_id, n)
+    cache.move(serials, SERIAL_POSITION, to_by_from)
+
+
+def _moved(work: Work, e: Any) -> None:
+    _apply(work, e)
+
+
+def _shipped(work: Work, e: Any) -> None:
+    batch = _batch(work, e.originator_id)
+    auth = _authorization_of(work, batch)
+    when = utc(e.occurred_at)
+    subject = f"shipment:{batch['batch_id'].hex}:{e.shipment_id}"
+    common: dict[str, Any] = {"batch": batch, "serials": e.serials, "quantity": e.quantity,
+                              "shipment_id": e.shipment_id}
+    # Export without a valid clearance or authorization.
+    problems: list[str] = []
+    if batch["clearance_status"] != "granted":
+        problems.append(f"the batch's clearance was {batch['clearance_status']}")
+    elif batch["granted_at"] is not None and when < utc(batch["granted_at"]):
+        problems.append(f"shipped {when:%Y-%m-%d} before the clearance was granted on "
+                        f"{utc(batch['granted_at']):%Y-%m-%d}")
+    if auth is not None:
+        label = _auth_label(auth)
+        invalid = validity_problem(authorization_terms(auth), when)
+        if invalid is not None and invalid.facts["state"] == "expired":
+            problems.append(f"shipped {when:%Y-%m-%d} after authorization {label} expired on "
+                            f"{utc(auth['valid_to']):%Y-%m-%d}")
+        elif invalid is not None:
+            problems.append(f"shipped {when:%Y-%m-%d} before authorization {label} became valid on "
+                            f"{utc(auth['valid_from']):%Y-%m-%d}")
+    elif batch["clearance_status"] == "granted":
+        problems.append("the clearance names no registered authorization")
+    for p in problems:
+        _flag(work, e, "export-without-clearance", subject, severity="critical",
+              reason=f"shipment {e.shipment_id} of {e.quantity} unit(s): {p}", **common)
+    # Where it went.
+    for p in _location_problems(work, batch, auth, e.destination_country, e.destination_site_id):
+        _flag(work, e, "location-not-authorized", subject, severity="critical",
+              reason=f"shipment {e.shipment_id}: {p}", **common)
+    # How much.
+    if batch["shipped"] + e.quantity > batch["cleared"]:
+        _flag(work, e, "quantity-over-clearance", f"batch:{batch['batch_id'].hex}", severity="high",
+              batch=batch, serials=e.serials, quantity=batch["shipped"] + e.quantity - batch["cleared"],
+              reason=f"shipment {e.shipment_id} brings the batch to {batch['shipped'] + e.quantity} "
+              f"shipped against {batch['cleared']} cleared")
+    batch["shipped"] += e.quantity
+    _touch(batch, when)
+    work.cache("batch").put(batch)
+    work.cache("shipment").put({
+        "batch_id": batch["batch_id"], "shipment_id": e.shipment_id, "position": work.position,
+        "shipped_at": when, "quantity": e.quantity, "received": 0,
+        "destination_country": e.destination_country, "destination_site_id": e.destination_site_id,
+    })
+    _apply(work, e, changes={"shipment_id": e.shipment_id})
+    _pending_add(work, TRANSIT, batch["batch_id"], e.shipment_id, when, e.quantity)
+
+
+def _received(work: Work, e: Any) -> None:
+    batch = _batch(work, e.originator_id)
+    shipments = work.cache("shipment")
+    shipment = shipments.get(batch["batch_id"], e.shipment_id)
+    subject = f"shipment:{batch['batch_id'].hex}:{e.shipment_id}"
+    if e.missing_serials:
+        _flag(work, e, "units-missing-in-transit", subject, severity="high", batch=batch,
+              serials=e.missing_serials, shipment_id=e.shipment_id,
+              reason=f"receipt of shipment {e.shipment_id} is missing {len(e.missing_serials)} serial(s)")
+    elif not e.serials and shipment is not None and shipment["received"] + e.quantity < shipment["quantity"]:
+        short = shipment["quantity"] - shipment["received"] - e.quantity
+        _flag(work, e, "units-missing-in-transit", subject, severity="high", batch=batch,
+              quantity=short, shipment_id=e.shipment_id,
+              reason=f"receipt of shipment {e.shipment_id}: {shipment['received'] + e.quantity} of "
+              f"{shipment['quantity']} unit(s) received, {short} short")
+    if e.unexpected_serials:
+        _flag(work, e, "serial-not-shipped", subject, severity="medium", batch=batch,
+              serials=e.unexpected_serials, shipment_id=e.shipment_id,
+              reason=f"receipt of shipment {e.shipment_id} names {len(e.unexpected_serials)} serial(s) "
+              "the shipment did not carry")
+    if e.site_id is not None:
+        _check_site(work, e, batch, e.site_id, "received", e.serials, e.quantity)
+    if shipment is not None:
+        shipments.put({**shipment, "received": shipment["received"] + e.quantity})
+    pending = work.cache("pending")
+    transit = pending.get(TRANSIT, batch["batch_id"], e.shipment_id)
+    if transit is not None and transit["finding_id"] is None:
+        _flag_if_late(work, e, dict(transit))
+        transit = pending.get(TRANSIT, batch["batch_id"], e.shipment_id)
+    if transit is not None and transit["finding_id"] is None:
+        pending.delete(TRANSIT, batch["batch_id"], e.shipment_id)  # a receipt answers the wait
+    elif transit is not None:
+        units = max(transit["units"] - e.quantity, 0)
+        if units:
+            pending.put({**transit, "units": units})
+        else:
+            pending.delete(TRANSIT, batch["batch_id"], e.shipment_id)
+    _apply(work, e, skip_transit=True)
+    if e.quantity:
+        _pending_add(work, INSTALL, batch["batch_id"], e.shipment_id, e.occurred_at, e.quantity)
+
+
+def _installed(work: Work, e: Any) -> None:
+    batch = _batch(work, e.originator_id)
+    if e.relocated_serials:
+        _flag(work, e, "serial-at-two-sites", f"relocation:{batch['batch_id'].hex}:{e.site_id.hex}",
+              severity="high", batch=batch, serials=e.relocated_serials, site_id=e.site_id,
+              reason=f"{len(e.relocated_serials)} serial(s) already installed elsewhere reported installed "
+              f"at {_site_name(work, e.site_id)}")
+    _check_site(work, e, batch, e.site_id, "installed", e.serials, e.quantity)
+    _apply(work, e)
+    _check_power(work, e, e.site_id, batch, e.serials, e.quantity)
+
+
+def _assigned(work: Work, e: Any) -> None:
+    batch = _batch(work, e.originator_id)
+    _check_recipient(work, e, batch, e.assignee_id, "assignee", e.serials, e.quantity, end_user=True)
+    _apply(work, e)
+
+
+def _transferred(work: Work, e: Any) -> None:
+    batch = _batch(work, e.originator_id)
+    _check_recipient(work, e, batch, e.to_owner_id, "new owner", e.serials, e.quantity, end_user=True)
+    if e.to_site_id is not None:
+        _check_site(work, e, batch, e.to_site_id, "transferred", e.serials, e.quantity)
+    _touch(batch, e.occurred_at)
+    work.cache("batch").put(batch)
+    _apply(work, e)
+    if e.to_site_id is not None:
+        _check_power(work, e, e.to_site_id, batch, e.serials, e.quantity)
+
+
+def _reported_lost(work: Work, e: Any) -> None:
+    batch = _batch(work, e.originator_id)
+    _flag(work, e, "units-reported-lost", f"lost:{batch['batch_id'].hex}:{e.originator_version}",
+          severity="high" if e.kind == "stolen" else "medium", batch=batch, serials=e.serials,
+          quantity=e.quantity,
+          reason=f"{e.quantity} unit(s) reported {e.kind}" + (f": {e.note}" if e.note else ""))
+    _touch(batch, e.occurred_at)
+    work.cache("batch").put(batch)
+    _apply(work, e)
+
+
+def _decommissioned(work: Work, e: Any) -> None:
+    batch = _batch(work, e.originator_id)
+    _touch(batch, e.occurred_at)
+    work.cache("batch").put(batch)
+    _apply(work, e)
+
+
+def _split_off(work: Work, e: Any) -> None:
+    """Units leave for the child batch; the child's SplitFrom (same atomic save) re-points the
+    serial rows, so they are not touched here."""
+    batch = _batch(work, e.originator_id)
+    batch["quantity"] -= e.quantity
+    batch["cleared"] -= e.cleared_quantity
+    work.cache("batch").put(batch)
+    for f, _t, n in moves_of(e):
+        _hold(work, UUID(f.owner), e.originator_id, "owner", -n)
