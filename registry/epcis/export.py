@@ -16,7 +16,7 @@ from typing import IO, Any
 from uuid import UUID
 
 from registry.application.service import Registry
-from registry.domain.batch import GpuBatch, Position
+from registry.domain.batch import GpuBatch
 from registry.domain.errors import NotFound
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id
@@ -317,7 +317,7 @@ class Translator:
         }
 
     def _Transferred(self, e: GpuBatch.Transferred, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
-        owners = sorted({Position.parse(m[0]).owner for m in e.moves} - {""})
+        owners = sorted({m.source.owner for m in e.moves} - {""})
         out: Event = {
             "type": "TransactionEvent",
             "action": "ADD",

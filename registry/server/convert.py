@@ -38,7 +38,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry.api.v1 import resources_pb2 as pb
 from registry.domain.base import RegistryAggregate
-from registry.domain.batch import GpuBatch
+from registry.domain.batch import GpuBatch, Move, Position
 from registry.domain.claims import RequestRecord
 from registry.domain.errors import InvalidField
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
@@ -318,6 +318,10 @@ def _json_default(value: object) -> object:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, Move):  # its plain form, as events of class version 1 stored it
+        return value.as_row()
+    if isinstance(value, Position):
+        return value.key
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     if isinstance(value, set | frozenset):

@@ -16,6 +16,7 @@ from registry.bootstrap import build_registry
 from registry.config import Settings
 from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
 from registry.journal.service import Journal
+from registry.server.event_messages import EventRenderer
 from tests.fixtures.make_store_v_today import STORE, read_dump, rebuild_and_dump
 
 
@@ -53,5 +54,25 @@ def test_a_store_of_todays_event_shape_verifies_and_its_batches_replay(tmp_path:
                 ), serial
                 seen += 1
         assert seen == len(serials)
+    finally:
+        registry.close()
+
+
+def test_subscribers_see_the_moves_and_serials_of_todays_events_as_they_were_stored(tmp_path: Path) -> None:
+    """Upcast events render, for SubscribeEvents, the ``moves`` rows and serial lists they stored."""
+    registry = build_registry(Settings(database_url=_copy(tmp_path), max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+    try:
+        renderer = EventRenderer(registry)
+        movements = 0
+        for n in registry.read_log(0, 100_000):
+            stored = json.loads(n.state)
+            if "moves" not in stored:
+                continue
+            payload = json.loads(renderer.message(n).payload_json)
+            for name in ("moves", "serials", "missing_serials", "unexpected_serials", "relocated_serials"):
+                if name in stored:
+                    assert payload[name] == stored[name], (n.topic, name)
+            movements += 1
+        assert movements == 186  # every movement event of the fixture
     finally:
         registry.close()
