@@ -12,6 +12,7 @@ from uuid import UUID
 
 from registry.domain.batch import Clearance, Position, Stage
 from registry.domain.classification import ModelSpec, total_processing_performance
+from registry.domain.serials import SerialSet
 
 STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
 LIVE_STAGES: tuple[str, ...] = ("pending", "in_transit", "received", "installed", "assigned")
@@ -87,7 +88,7 @@ def plain(value: Any) -> Any:
     """A JSON-safe copy: UUIDs, decimals and datetimes become strings."""
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, list | tuple | set | frozenset | SerialSet):
         return [plain(v) for v in value]
     if isinstance(value, UUID):
         return str(value)

@@ -49,6 +49,7 @@ from registry.domain.errors import (
     InvalidField,
     InvariantViolation,
 )
+from registry.domain.serials import SerialSet
 
 
 class Stage(StrEnum):
@@ -128,15 +129,25 @@ class Move:
         return [self.source.key, self.target.key, self.count]
 
 
-class _CarriesMoves:
-    """Version 2 of every movement event: ``moves`` are :class:`Move` values; version 1 stored
-    them as ``[from_key, to_key, count]`` lists."""
+_SERIAL_FIELDS = ("serials", "missing_serials", "unexpected_serials", "relocated_serials")
 
-    class_version = 2
+
+class _CarriesMoves:
+    """The stored shapes of every movement event. Version 2: ``moves`` are :class:`Move` values
+    (version 1 stored ``[from_key, to_key, count]`` lists). Version 3: the serials it names are
+    :class:`SerialSet` values, runs where they are consecutive (version 2 listed every one)."""
+
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["moves"] = [Move.of_row(m) for m in state["moves"]]
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        for name in _SERIAL_FIELDS:
+            if name in state:
+                state[name] = SerialSet(state[name])
 
 
 @dataclass(frozen=True)
@@ -373,7 +384,7 @@ class GpuBatch(RegistryAggregate):
         destination_site_id: UUID | None
         itn: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         def apply(self, aggregate: Any) -> None:
@@ -403,9 +414,9 @@ class GpuBatch(RegistryAggregate):
         receiving_party_id: UUID
         site_id: UUID | None
         quantity: int
-        serials: list[str]
-        missing_serials: list[str]
-        unexpected_serials: list[str]
+        serials: SerialSet
+        missing_serials: SerialSet
+        unexpected_serials: SerialSet
         discrepancy_note: str
         moves: list[Move]
 
@@ -425,8 +436,8 @@ class GpuBatch(RegistryAggregate):
         rack: str
         host: str
         quantity: int
-        serials: list[str]
-        relocated_serials: list[str]
+        serials: SerialSet
+        relocated_serials: SerialSet
         moves: list[Move]
 
         def apply(self, aggregate: Any) -> None:
@@ -439,7 +450,7 @@ class GpuBatch(RegistryAggregate):
         assignee_id: UUID
         purpose: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "assigned"
@@ -449,7 +460,7 @@ class GpuBatch(RegistryAggregate):
         to_site_id: UUID | None
         reason: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "transferred"
@@ -458,7 +469,7 @@ class GpuBatch(RegistryAggregate):
         rma_number: str
         reason: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "rma"
@@ -467,7 +478,7 @@ class GpuBatch(RegistryAggregate):
         kind: str  # "lost" or "stolen"
         note: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "lost"
@@ -475,7 +486,7 @@ class GpuBatch(RegistryAggregate):
     class Decommissioned(_Movement, RegistryAggregate.Event):
         method: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "decommissioned"
@@ -483,7 +494,7 @@ class GpuBatch(RegistryAggregate):
     class SplitOff(_CarriesMoves, RegistryAggregate.Event):
         child_id: UUID
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         cleared_quantity: int
         moves: list[Move]
 
@@ -912,7 +923,7 @@ class GpuBatch(RegistryAggregate):
             destination_site_id=destination_site_id,
             itn=itn,
             quantity=count,
-            serials=moved,
+            serials=SerialSet(moved),
             moves=moves,
             **ctx.event_kwargs(),
         )
@@ -968,9 +979,9 @@ class GpuBatch(RegistryAggregate):
             receiving_party_id=receiving_party_id,
             site_id=site_id,
             quantity=count,
-            serials=moved,
-            missing_serials=missing,
-            unexpected_serials=unexpected,
+            serials=SerialSet(moved),
+            missing_serials=SerialSet(missing),
+            unexpected_serials=SerialSet(unexpected),
             discrepancy_note=discrepancy_note,
             moves=moves,
             **ctx.event_kwargs(),
@@ -1014,8 +1025,8 @@ class GpuBatch(RegistryAggregate):
             rack=rack,
             host=host,
             quantity=count + len(relocated),
-            serials=moved + relocated,
-            relocated_serials=relocated,
+            serials=SerialSet(moved + relocated),
+            relocated_serials=SerialSet(relocated),
             moves=moves,
             **ctx.event_kwargs(),
         )
@@ -1045,7 +1056,7 @@ class GpuBatch(RegistryAggregate):
             assignee_id=assignee_id,
             purpose=purpose,
             quantity=count,
-            serials=moved,
+            serials=SerialSet(moved),
             moves=moves,
             **ctx.event_kwargs(),
         )
@@ -1084,7 +1095,7 @@ class GpuBatch(RegistryAggregate):
             to_site_id=to_site_id,
             reason=reason,
             quantity=count,
-            serials=moved,
+            serials=SerialSet(moved),
             moves=moves,
             **ctx.event_kwargs(),
         )
@@ -1100,7 +1111,7 @@ class GpuBatch(RegistryAggregate):
         )
         self.trigger_event(
             self.ReturnedForRma, rma_number=rma_number, reason=reason, quantity=count,
-            serials=moved, moves=moves, **ctx.event_kwargs(),
+            serials=SerialSet(moved), moves=moves, **ctx.event_kwargs(),
         )
 
     def report_lost(
@@ -1114,7 +1125,7 @@ class GpuBatch(RegistryAggregate):
             lambda p: Position(Stage.LOST, p.site, p.owner, ""),
         )
         self.trigger_event(
-            self.ReportedLost, kind=kind, note=note, quantity=count, serials=moved,
+            self.ReportedLost, kind=kind, note=note, quantity=count, serials=SerialSet(moved),
             moves=moves, **ctx.event_kwargs(),
         )
 
@@ -1126,7 +1137,7 @@ class GpuBatch(RegistryAggregate):
             lambda p: Position(Stage.DECOMMISSIONED, p.site, p.owner, ""),
         )
         self.trigger_event(
-            self.Decommissioned, method=method, quantity=count, serials=moved,
+            self.Decommissioned, method=method, quantity=count, serials=SerialSet(moved),
             moves=moves, **ctx.event_kwargs(),
         )
 
@@ -1162,7 +1173,7 @@ class GpuBatch(RegistryAggregate):
             **ctx.event_kwargs(),
         )
         self.trigger_event(
-            self.SplitOff, child_id=child_id, quantity=count, serials=moved,
+            self.SplitOff, child_id=child_id, quantity=count, serials=SerialSet(moved),
             cleared_quantity=cleared_share, moves=moves, **ctx.event_kwargs(),
         )
         return child

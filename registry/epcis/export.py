@@ -9,7 +9,7 @@ current state, so an export of the same history is the same document apart from 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -107,7 +107,7 @@ class Translator:
 
     # ----------------------------------------------------------------------------- helpers
     @staticmethod
-    def _what(batch_id: UUID, serials: list[str], quantity: int) -> Event:
+    def _what(batch_id: UUID, serials: Sequence[str], quantity: int) -> Event:
         if serials:
             return {"epcList": [v.gpu_uri(s) for s in serials]}
         return {"quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": quantity}]}

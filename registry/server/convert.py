@@ -43,6 +43,7 @@ from registry.domain.claims import RequestRecord
 from registry.domain.errors import InvalidField
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
+from registry.domain.serials import SerialSet
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -322,6 +323,8 @@ def _json_default(value: object) -> object:
         return value.as_row()
     if isinstance(value, Position):
         return value.key
+    if isinstance(value, SerialSet):  # every serial, as events of class version 2 listed them
+        return list(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     if isinstance(value, set | frozenset):
