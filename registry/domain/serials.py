@@ -10,7 +10,9 @@ minus a few. A movement event used to list every one of them; a ``SerialSet`` na
 
 It is a ``Sequence[str]`` in exactly the order recorded: iterating it gives the serials the event
 was built from, one by one, so no serial's identity is lost and consumers that iterate keep
-working; ``len`` and ``in`` are answered from the runs without expanding them. Repeated serials
+working; ``len`` and ``in`` are answered from the runs without expanding them. The first
+iteration (or index) expands the runs once and keeps the tuple: a projection iterates an event's
+serials several times, and an event lives only while it is applied. Repeated serials
 are kept as given (a run counts strictly upwards, so a repeat starts a new item): the domain
 refuses them before an event is built; this type only records.
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
 from typing import Any, overload
 
 _SUFFIX = re.compile(r"[0-9]+\Z")  # ASCII digits only: int() would accept other scripts' digits
@@ -45,12 +46,12 @@ class _Run:
         self.exceptions = exceptions
         self.size = last - first + 1 - len(exceptions)
 
-    def __iter__(self) -> Iterator[str]:
+    def expand(self) -> list[str]:
         prefix, width = self.prefix, self.width
         if not self.exceptions:
-            return (f"{prefix}{n:0{width}d}" for n in range(self.first, self.last + 1))
+            return [prefix + str(n).zfill(width) for n in range(self.first, self.last + 1)]
         skip = frozenset(self.exceptions)
-        return (f"{prefix}{n:0{width}d}" for n in range(self.first, self.last + 1) if n not in skip)
+        return [prefix + str(n).zfill(width) for n in range(self.first, self.last + 1) if n not in skip]
 
     def __contains__(self, serial: str) -> bool:
         if not serial.startswith(self.prefix):
@@ -128,11 +129,12 @@ def _encode(serials: Iterable[str]) -> tuple[_Item, ...]:
 class SerialSet(Sequence[str]):
     """An immutable sequence of serials stored as runs and single serials (module docstring)."""
 
-    __slots__ = ("_items", "_len", "_singles")
+    __slots__ = ("_expanded", "_items", "_len", "_singles")
 
     _items: tuple[_Item, ...]
     _len: int
     _singles: frozenset[str] | None
+    _expanded: tuple[str, ...] | None  # every serial, built on first use (then iterated as is)
 
     def __init__(self, serials: Iterable[str] = ()) -> None:
         if isinstance(serials, SerialSet):
@@ -143,33 +145,47 @@ class SerialSet(Sequence[str]):
             self._items = _encode(serials)
         self._len = sum(_size(i) for i in self._items)
         self._singles = None
+        self._expanded = None
 
     # ----------------------------------------------------------------------- compact form
     @classmethod
     def from_compact(cls, data: Sequence[Any]) -> SerialSet:
         """The set whose :meth:`compact` form is ``data``; ``ValueError`` when it is malformed."""
         items: list[_Item] = []
+        size = 0
         for item in data:
             if type(item) is str:
                 items.append(item)
+                size += 1
                 continue
             if type(item) is not list or len(item) not in (3, 4):
                 raise ValueError(f"a serial set item is a serial or [prefix, first, last(, exceptions)]: {item!r}")
             prefix, first, last = item[0], item[1], item[2]
-            exceptions = item[3] if len(item) == 4 else []
             if (
                 type(prefix) is not str or type(first) is not str or type(last) is not str
                 or len(first) != len(last) or not _SUFFIX.fullmatch(first) or not _SUFFIX.fullmatch(last)
-                or int(first) > int(last)
-                or type(exceptions) is not list or len(set(exceptions)) != len(exceptions)
-                or any(type(n) is not int or not int(first) < n < int(last) for n in exceptions)
             ):
                 raise ValueError(f"malformed serial run {item!r}")
-            items.append(_Run(prefix, int(first), int(last), len(first), tuple(exceptions)))
+            a, b = int(first), int(last)
+            exceptions: tuple[int, ...] = ()
+            if len(item) == 4:
+                listed = item[3]
+                if (
+                    type(listed) is not list or len(set(listed)) != len(listed)
+                    or any(type(n) is not int or not a < n < b for n in listed)
+                ):
+                    raise ValueError(f"malformed serial run {item!r}")
+                exceptions = tuple(listed)
+            if a > b:
+                raise ValueError(f"malformed serial run {item!r}")
+            run = _Run(prefix, a, b, len(first), exceptions)
+            items.append(run)
+            size += run.size
         out = cls.__new__(cls)
         out._items = tuple(items)
-        out._len = sum(_size(i) for i in out._items)
+        out._len = size
         out._singles = None
+        out._expanded = None
         return out
 
     def compact(self) -> list[Any]:
@@ -184,12 +200,20 @@ class SerialSet(Sequence[str]):
     def __len__(self) -> int:
         return self._len
 
+    def _expand(self) -> tuple[str, ...]:
+        expanded = self._expanded
+        if expanded is None:
+            serials: list[str] = []
+            for item in self._items:
+                if isinstance(item, str):
+                    serials.append(item)
+                else:
+                    serials.extend(item.expand())
+            expanded = self._expanded = tuple(serials)
+        return expanded
+
     def __iter__(self) -> Iterator[str]:
-        for item in self._items:
-            if isinstance(item, str):
-                yield item
-            else:
-                yield from item
+        return iter(self._expand())
 
     def __contains__(self, serial: object) -> bool:
         if type(serial) is not str:
@@ -209,24 +233,8 @@ class SerialSet(Sequence[str]):
 
     def __getitem__(self, index: int | slice) -> str | SerialSet:
         if isinstance(index, slice):
-            return SerialSet(list(self)[index])
-        n = self._len
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError("SerialSet index out of range")
-        for item in self._items:
-            if isinstance(item, str):
-                if index == 0:
-                    return item
-                index -= 1
-            elif index < item.size:
-                if not item.exceptions:
-                    return f"{item.prefix}{item.first + index:0{item.width}d}"
-                return next(islice(iter(item), index, None))
-            else:
-                index -= item.size
-        raise IndexError("SerialSet index out of range")  # pragma: no cover - sizes add up to _len
+            return SerialSet(self._expand()[index])
+        return self._expand()[index]
 
     # ------------------------------------------------------------------------------ value
     def _key(self) -> tuple[Any, ...]:

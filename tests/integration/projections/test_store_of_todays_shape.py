@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 from registry.bootstrap import build_registry
 from registry.config import Settings
@@ -26,9 +30,35 @@ def _copy(tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def _copy_to_postgres(url: str) -> str:
+    """The fixture's stored events, byte for byte and in log order, in a fresh PostgreSQL store."""
+    with closing(sqlite3.connect(STORE)) as conn:
+        rows = conn.execute(
+            "SELECT originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid"
+        ).fetchall()
+    registry = build_registry(Settings(database_url=url, max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+    try:
+        for i in range(0, len(rows), 100):
+            registry.recorder.insert_events([
+                StoredEvent(originator_id=UUID(o), originator_version=v, topic=t, state=bytes(s))
+                for o, v, t, s in rows[i:i + 100]
+            ])
+    finally:
+        registry.close()
+    return url
+
+
 def test_a_store_of_todays_event_shape_rebuilds_to_the_read_models_it_gave_then(tmp_path: Path) -> None:
+    _assert_rebuilds_as_dumped(_copy(tmp_path))
+
+
+def test_the_same_events_in_postgresql_rebuild_to_the_same_read_models(postgres_url: str) -> None:
+    _assert_rebuilds_as_dumped(_copy_to_postgres(postgres_url))
+
+
+def _assert_rebuilds_as_dumped(url: str) -> None:
     expected = read_dump()
-    got = json.loads(json.dumps(rebuild_and_dump(_copy(tmp_path)), sort_keys=True))
+    got = json.loads(json.dumps(rebuild_and_dump(url), sort_keys=True))
     assert sorted(got) == sorted(expected)
     for name, tables in expected.items():
         assert sorted(got[name]) == sorted(tables), name
