@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from registry.domain.batch import Clearance, Stage
+from registry.domain.batch import Clearance, Position, Stage
 from registry.domain.classification import ModelSpec, total_processing_performance
+from registry.domain.serials import SerialSet
 
 STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
 LIVE_STAGES: tuple[str, ...] = ("pending", "in_transit", "received", "installed", "assigned")
@@ -27,28 +27,12 @@ _CLEARANCE_STAGE = {
 }
 
 
-@dataclass(frozen=True)
-class Pos:
-    """A position key "stage|site_hex|owner_hex|assignee_hex" as carried by an event's moves."""
-
-    stage: str
-    site: str
-    owner: str
-    assignee: str
-
-    @classmethod
-    def parse(cls, key: str) -> Pos:
-        stage, site, owner, assignee = key.split("|")
-        return cls(stage, site, owner, assignee)
-
-    @property
-    def is_unit_stage(self) -> bool:
-        """False for the pseudo position of units leaving the batch in a split."""
-        return self.stage in STAGES
+Pos = Position  # the domain's value object: (stage, site_hex, owner_hex, assignee_hex)
 
 
-def moves_of(event: Any) -> list[tuple[Pos, Pos, int]]:
-    return [(Pos.parse(f), Pos.parse(t), int(n)) for f, t, n in getattr(event, "moves", [])]
+def moves_of(event: Any) -> list[tuple[Position, Position, int]]:
+    """An event's moves as (from, to, count); none for an event that moves nothing."""
+    return [(m.source, m.target, m.count) for m in getattr(event, "moves", ())]
 
 
 SERIAL_POSITION = ("stage", "site", "owner", "assignee")  # a serial row's position columns
@@ -58,8 +42,11 @@ def serial_moves(event: Any, changes: Mapping[str, Any]) -> dict[tuple[str, ...]
     """An event's moves for :meth:`projections.engine.RowCache.move` on serial rows: the
     ``SERIAL_POSITION`` values a move starts from -> the values it ends at, plus ``changes``."""
     moving: dict[tuple[str, ...], dict[str, Any]] = {}
-    for start, end, _ in getattr(event, "moves", []):
-        moving[tuple(start.split("|"))] = {**dict(zip(SERIAL_POSITION, end.split("|"), strict=True)), **changes}
+    for m in getattr(event, "moves", ()):
+        start, end = m.source, m.target
+        moving[(start.stage, start.site, start.owner, start.assignee)] = {
+            "stage": end.stage, "site": end.site, "owner": end.owner, "assignee": end.assignee, **changes
+        }
     return moving
 
 
@@ -101,7 +88,7 @@ def plain(value: Any) -> Any:
     """A JSON-safe copy: UUIDs, decimals and datetimes become strings."""
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, list | tuple | set | frozenset | SerialSet):
         return [plain(v) for v in value]
     if isinstance(value, UUID):
         return str(value)

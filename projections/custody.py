@@ -92,5 +92,5 @@ def _record(work: Work, e: Any) -> None:
         "serials": list(fields.get("serials", [])),
         "site_id": _site_of(e, fields),
         "detail": plain({k: v for k, v in fields.items() if k not in _STANDARD}),
-        "moves": plain(fields.get("moves", [])),
+        "moves": [m.as_row() for m in fields.get("moves", [])],
     })

@@ -1,4 +1,11 @@
-"""JSON transcodings for the value types that live in events and snapshots."""
+"""JSON transcodings for the value types that live in events and snapshots.
+
+Positions and moves are stored in their plain, compact form: a position as its key
+``"stage|site|owner|assignee"``, a move as ``[from_key, to_key, count]`` (the form movement
+events of class version 1 stored without a marker, and the one subscribers and the custody read
+model show); a movement event's serials as a :class:`~registry.domain.serials.SerialSet`'s
+runs and single serials.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,8 @@ from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
-from registry.domain.batch import Shipment, Unit
+from registry.domain.batch import Move, Position, Shipment, Unit
+from registry.domain.serials import SerialSet
 
 
 class DataclassAsDict(Transcoding):
@@ -24,6 +32,44 @@ class DataclassAsDict(Transcoding):
         return self.type(**data)
 
 
+class PositionAsKey(Transcoding):
+    type = Position
+    name = "position"
+
+    def encode(self, obj: Position) -> str:
+        return obj.key
+
+    def decode(self, data: str) -> Position:
+        return Position.parse(data)
+
+
+class MoveAsRow(Transcoding):
+    type = Move
+    name = "move"
+
+    def encode(self, obj: Move) -> list[Any]:
+        return obj.as_row()
+
+    def decode(self, data: list[Any]) -> Move:
+        return Move.of_row(data)
+
+
+class SerialSetAsCompact(Transcoding):
+    """A movement event's serials as runs and single serials (``SerialSet.compact``)."""
+
+    type = SerialSet
+    name = "serials"
+
+    def encode(self, obj: SerialSet) -> list[Any]:
+        return obj.compact()
+
+    def decode(self, data: list[Any]) -> SerialSet:
+        return SerialSet.from_compact(data)
+
+
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
     for cls in (Unit, Shipment):
         transcoder.register(DataclassAsDict(cls))
+    transcoder.register(PositionAsKey())
+    transcoder.register(MoveAsRow())
+    transcoder.register(SerialSetAsCompact())

@@ -21,8 +21,15 @@ Accounting
 Every unit is in exactly one *position*: (stage, site, owner, assignee). ``buckets`` counts units
 per position, so quantity-only batches and serialized batches share one accounting. Serialized
 batches also keep one :class:`Unit` per serial. Every movement event carries the exact ``moves``
-(from position, to position, count) that the public method computed, so ``apply`` only assigns
-and replay never re-runs a rule.
+(:class:`Move` values: from position, to position, count) that the public method computed, so
+``apply`` only assigns and replay never re-runs a rule. ``buckets`` stays keyed by
+:attr:`Position.key` (a plain string), so snapshots keep the shape they were stored in.
+
+Stored shapes
+-------------
+Movement events of class version 1 stored ``moves`` as ``[from_key, to_key, count]`` lists of
+pipe-joined keys; their upcaster turns them into :class:`Move` values, which the application's
+transcoding stores compactly (registry/application/transcodings.py).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from registry.domain.errors import (
     InvalidField,
     InvariantViolation,
 )
+from registry.domain.serials import SerialSet
 
 
 class Stage(StrEnum):
@@ -57,7 +65,6 @@ class Stage(StrEnum):
     DECOMMISSIONED = "decommissioned"
 
 
-SPLIT_OUT = "split|||"  # pseudo position of units leaving the batch in a split
 TERMINAL = frozenset({Stage.LOST, Stage.DECOMMISSIONED, Stage.RMA})
 AT_SITE = frozenset({Stage.RECEIVED, Stage.INSTALLED, Stage.ASSIGNED})
 
@@ -79,6 +86,10 @@ class Position:
     owner: str = ""
     assignee: str = ""
 
+    def __post_init__(self) -> None:
+        if type(self.stage) is not str:  # a Stage member: kept as its plain value
+            object.__setattr__(self, "stage", str(self.stage))
+
     @property
     def key(self) -> str:
         return f"{self.stage}|{self.site}|{self.owner}|{self.assignee}"
@@ -87,6 +98,56 @@ class Position:
     def parse(cls, key: str) -> Position:
         stage, site, owner, assignee = key.split("|")
         return cls(stage, site, owner, assignee)
+
+    @property
+    def is_unit_stage(self) -> bool:
+        """False for the pseudo position of units leaving the batch in a split."""
+        return self.stage in _STAGES
+
+
+_STAGES = frozenset(s.value for s in Stage)
+SPLIT_OUT = Position("split")  # pseudo position of units leaving the batch in a split
+
+
+@dataclass(frozen=True)
+class Move:
+    """``count`` units going from one position to another: what a movement event carries."""
+
+    source: Position
+    target: Position
+    count: int
+
+    @classmethod
+    def of_row(cls, row: Sequence[Any]) -> Move:
+        """A move from its plain form ``[from_key, to_key, count]`` (stored events of class
+        version 1, the custody read model, and what subscribers and reports show)."""
+        from_key, to_key, count = row
+        return cls(Position.parse(from_key), Position.parse(to_key), int(count))
+
+    def as_row(self) -> list[Any]:
+        """The plain form ``[from_key, to_key, count]`` (the inverse of :meth:`of_row`)."""
+        return [self.source.key, self.target.key, self.count]
+
+
+_SERIAL_FIELDS = ("serials", "missing_serials", "unexpected_serials", "relocated_serials")
+
+
+class _CarriesMoves:
+    """The stored shapes of every movement event. Version 2: ``moves`` are :class:`Move` values
+    (version 1 stored ``[from_key, to_key, count]`` lists). Version 3: the serials it names are
+    :class:`SerialSet` values, runs where they are consecutive (version 2 listed every one)."""
+
+    class_version = 3
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["moves"] = [Move.of_row(m) for m in state["moves"]]
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        for name in _SERIAL_FIELDS:
+            if name in state:
+                state[name] = SerialSet(state[name])
 
 
 @dataclass(frozen=True)
@@ -126,15 +187,13 @@ class Shipment:
     received: int = 0
 
 
-Move = list[Any]  # [from_key, to_key, count]: JSON-friendly on the event
-
-
 def _hex(ident: UUID | None) -> str:
     return ident.hex if ident is not None else ""
 
 
 def _apply_moves(batch: GpuBatch, moves: Iterable[Move]) -> None:
-    for from_key, to_key, count in moves:
+    for move in moves:
+        from_key, to_key, count = move.source.key, move.target.key, move.count
         left = batch.buckets.get(from_key, 0) - count
         if left:
             batch.buckets[from_key] = left
@@ -144,10 +203,10 @@ def _apply_moves(batch: GpuBatch, moves: Iterable[Move]) -> None:
 
 
 def _move_units(
-    batch: GpuBatch, serials: Iterable[str], to_key: str, **changes: str
+    batch: GpuBatch, serials: Iterable[str], to: Position, **changes: str
 ) -> None:
-    """Put serials at the position ``to_key`` (frozen units are rebuilt, never mutated)."""
-    stage, site, owner, assignee = to_key.split("|")
+    """Put serials at the position ``to`` (frozen units are rebuilt, never mutated)."""
+    stage, site, owner, assignee = to.stage, to.site, to.owner, to.assignee
     units = batch.units
     for serial in serials:
         u = units[serial]
@@ -164,7 +223,7 @@ def _move_units(
         )
 
 
-class _Movement:
+class _Movement(_CarriesMoves):
     """``apply`` for events that only move units: the moves, the serials, and one counter."""
 
     COUNTER = ""
@@ -317,7 +376,7 @@ class GpuBatch(RegistryAggregate):
             for serial, gpu_uuid in zip(self.serials, self.gpu_uuids, strict=True):
                 aggregate.units[serial] = Unit(serial, gpu_uuid, Stage.PENDING, owner=owner)
 
-    class Shipped(RegistryAggregate.Event):
+    class Shipped(_CarriesMoves, RegistryAggregate.Event):
         shipment_id: str
         carrier_id: UUID | None
         origin: str
@@ -325,16 +384,17 @@ class GpuBatch(RegistryAggregate):
         destination_site_id: UUID | None
         itn: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         def apply(self, aggregate: Any) -> None:
             _apply_moves(aggregate, self.moves)
-            for from_key, to_key, _ in self.moves:
+            for move in self.moves:
+                from_key = move.source.key
                 _move_units(
                     aggregate,
                     [s for s in self.serials if aggregate.units[s].key == from_key],
-                    to_key,
+                    move.target,
                     shipment_id=self.shipment_id,
                 )
             aggregate.shipments[self.shipment_id] = Shipment(
@@ -349,14 +409,14 @@ class GpuBatch(RegistryAggregate):
             )
             aggregate._count("shipped", self.quantity)
 
-    class Received(RegistryAggregate.Event):
+    class Received(_CarriesMoves, RegistryAggregate.Event):
         shipment_id: str
         receiving_party_id: UUID
         site_id: UUID | None
         quantity: int
-        serials: list[str]
-        missing_serials: list[str]
-        unexpected_serials: list[str]
+        serials: SerialSet
+        missing_serials: SerialSet
+        unexpected_serials: SerialSet
         discrepancy_note: str
         moves: list[Move]
 
@@ -371,13 +431,13 @@ class GpuBatch(RegistryAggregate):
             aggregate._count("missing_reported", len(self.missing_serials))
             aggregate._count("unexpected_reported", len(self.unexpected_serials))
 
-    class Installed(RegistryAggregate.Event):
+    class Installed(_CarriesMoves, RegistryAggregate.Event):
         site_id: UUID
         rack: str
         host: str
         quantity: int
-        serials: list[str]
-        relocated_serials: list[str]
+        serials: SerialSet
+        relocated_serials: SerialSet
         moves: list[Move]
 
         def apply(self, aggregate: Any) -> None:
@@ -390,7 +450,7 @@ class GpuBatch(RegistryAggregate):
         assignee_id: UUID
         purpose: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "assigned"
@@ -400,7 +460,7 @@ class GpuBatch(RegistryAggregate):
         to_site_id: UUID | None
         reason: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "transferred"
@@ -409,7 +469,7 @@ class GpuBatch(RegistryAggregate):
         rma_number: str
         reason: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "rma"
@@ -418,7 +478,7 @@ class GpuBatch(RegistryAggregate):
         kind: str  # "lost" or "stolen"
         note: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "lost"
@@ -426,21 +486,21 @@ class GpuBatch(RegistryAggregate):
     class Decommissioned(_Movement, RegistryAggregate.Event):
         method: str
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         moves: list[Move]
 
         COUNTER = "decommissioned"
 
-    class SplitOff(RegistryAggregate.Event):
+    class SplitOff(_CarriesMoves, RegistryAggregate.Event):
         child_id: UUID
         quantity: int
-        serials: list[str]
+        serials: SerialSet
         cleared_quantity: int
         moves: list[Move]
 
         def apply(self, aggregate: Any) -> None:
             _apply_moves(aggregate, self.moves)
-            aggregate.buckets.pop(SPLIT_OUT, None)  # units left the batch
+            aggregate.buckets.pop(SPLIT_OUT.key, None)  # units left the batch
             for serial in self.serials:
                 del aggregate.units[serial]
             aggregate.quantity -= self.quantity
@@ -511,15 +571,15 @@ class GpuBatch(RegistryAggregate):
         if not serials:
             return
         # Group by destination first: a movement names hundreds of serials but few moves.
-        by_from: dict[str, str] = {m[0]: m[1] for m in moves}
-        going: dict[str, list[str]] = {}
+        by_from: dict[str, Position] = {m.source.key: m.target for m in moves}
+        going: dict[Position, list[str]] = {}
         units = self.units
         for serial in serials:
-            to_key = by_from.get(units[serial].key)
-            if to_key is not None:  # None: relocation, a serial moved within the same stage
-                going.setdefault(to_key, []).append(serial)
-        for to_key, group in going.items():
-            _move_units(self, group, to_key, **changes)
+            to = by_from.get(units[serial].key)
+            if to is not None:  # None: relocation, a serial moved within the same stage
+                going.setdefault(to, []).append(serial)
+        for to, group in going.items():
+            _move_units(self, group, to, **changes)
 
     # --------------------------------------------------------------------------- queries
     @property
@@ -633,9 +693,14 @@ class GpuBatch(RegistryAggregate):
                     f"serial(s) not in a stage this step starts from ({sorted(from_stages)}): {states}",
                 )
             moves_count: Counter[tuple[str, str]] = Counter()
+            targets: dict[str, Position] = {}
             for key, n in per_key.items():
-                moves_count[(key, target(positions[key]).key)] += n
-            return len(serials), list(serials), [[f, t, n] for (f, t), n in sorted(moves_count.items())]
+                to = target(positions[key])
+                targets[to.key] = to
+                moves_count[(key, to.key)] += n
+            return len(serials), list(serials), [
+                Move(positions[f], targets[t], n) for (f, t), n in sorted(moves_count.items())
+            ]
         if quantity is None or quantity <= 0:
             raise InvalidField.one("quantity", "must be > 0 (or name serials)")
         if self.serialized:
@@ -648,7 +713,7 @@ class GpuBatch(RegistryAggregate):
                 continue
             take = min(wanted, self.buckets[key])
             if take:
-                moves.append([key, target(pos).key, take])
+                moves.append(Move(pos, target(pos), take))
                 wanted -= take
             if not wanted:
                 break
@@ -858,7 +923,7 @@ class GpuBatch(RegistryAggregate):
             destination_site_id=destination_site_id,
             itn=itn,
             quantity=count,
-            serials=moved,
+            serials=SerialSet(moved),
             moves=moves,
             **ctx.event_kwargs(),
         )
@@ -914,9 +979,9 @@ class GpuBatch(RegistryAggregate):
             receiving_party_id=receiving_party_id,
             site_id=site_id,
             quantity=count,
-            serials=moved,
-            missing_serials=missing,
-            unexpected_serials=unexpected,
+            serials=SerialSet(moved),
+            missing_serials=SerialSet(missing),
+            unexpected_serials=SerialSet(unexpected),
             discrepancy_note=discrepancy_note,
             moves=moves,
             **ctx.event_kwargs(),
@@ -953,15 +1018,15 @@ class GpuBatch(RegistryAggregate):
             )
         for s in relocated:
             pos = self.units[s].position
-            moves.append([pos.key, replace(pos, site=site).key, 1])
+            moves.append(Move(pos, replace(pos, site=site), 1))
         self.trigger_event(
             self.Installed,
             site_id=site_id,
             rack=rack,
             host=host,
             quantity=count + len(relocated),
-            serials=moved + relocated,
-            relocated_serials=relocated,
+            serials=SerialSet(moved + relocated),
+            relocated_serials=SerialSet(relocated),
             moves=moves,
             **ctx.event_kwargs(),
         )
@@ -991,7 +1056,7 @@ class GpuBatch(RegistryAggregate):
             assignee_id=assignee_id,
             purpose=purpose,
             quantity=count,
-            serials=moved,
+            serials=SerialSet(moved),
             moves=moves,
             **ctx.event_kwargs(),
         )
@@ -1030,7 +1095,7 @@ class GpuBatch(RegistryAggregate):
             to_site_id=to_site_id,
             reason=reason,
             quantity=count,
-            serials=moved,
+            serials=SerialSet(moved),
             moves=moves,
             **ctx.event_kwargs(),
         )
@@ -1046,7 +1111,7 @@ class GpuBatch(RegistryAggregate):
         )
         self.trigger_event(
             self.ReturnedForRma, rma_number=rma_number, reason=reason, quantity=count,
-            serials=moved, moves=moves, **ctx.event_kwargs(),
+            serials=SerialSet(moved), moves=moves, **ctx.event_kwargs(),
         )
 
     def report_lost(
@@ -1060,7 +1125,7 @@ class GpuBatch(RegistryAggregate):
             lambda p: Position(Stage.LOST, p.site, p.owner, ""),
         )
         self.trigger_event(
-            self.ReportedLost, kind=kind, note=note, quantity=count, serials=moved,
+            self.ReportedLost, kind=kind, note=note, quantity=count, serials=SerialSet(moved),
             moves=moves, **ctx.event_kwargs(),
         )
 
@@ -1072,7 +1137,7 @@ class GpuBatch(RegistryAggregate):
             lambda p: Position(Stage.DECOMMISSIONED, p.site, p.owner, ""),
         )
         self.trigger_event(
-            self.Decommissioned, method=method, quantity=count, serials=moved,
+            self.Decommissioned, method=method, quantity=count, serials=SerialSet(moved),
             moves=moves, **ctx.event_kwargs(),
         )
 
@@ -1082,14 +1147,12 @@ class GpuBatch(RegistryAggregate):
         """Split pending units into a new child batch; the child takes its share of clearance."""
         count, moved, moves = self._select(
             "split", quantity, serials, frozenset({Stage.PENDING}),
-            lambda p: Position("split", "", "", ""),
+            lambda p: SPLIT_OUT,
         )
         if count >= self.quantity:
             raise InvariantViolation("split-leaves-parent", "a split must leave units in the parent")
         unshipped_clearance = max(self.cleared_quantity - self.totals.get("shipped", 0), 0)
         cleared_share = min(count, unshipped_clearance)
-        # The parent's moves send units out of the batch: drop the pseudo "split" bucket.
-        out_moves = [[f, SPLIT_OUT, n] for f, _, n in moves]
         gpu_uuids = [self.units[s].gpu_uuid for s in moved]
         child = GpuBatch._create(
             GpuBatch.SplitFrom,
@@ -1110,7 +1173,7 @@ class GpuBatch(RegistryAggregate):
             **ctx.event_kwargs(),
         )
         self.trigger_event(
-            self.SplitOff, child_id=child_id, quantity=count, serials=moved,
-            cleared_quantity=cleared_share, moves=out_moves, **ctx.event_kwargs(),
+            self.SplitOff, child_id=child_id, quantity=count, serials=SerialSet(moved),
+            cleared_quantity=cleared_share, moves=moves, **ctx.event_kwargs(),
         )
         return child

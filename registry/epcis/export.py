@@ -9,14 +9,14 @@ current state, so an export of the same history is the same document apart from 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 from uuid import UUID
 
 from registry.application.service import Registry
-from registry.domain.batch import GpuBatch, Position
+from registry.domain.batch import GpuBatch
 from registry.domain.errors import NotFound
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id
@@ -107,7 +107,7 @@ class Translator:
 
     # ----------------------------------------------------------------------------- helpers
     @staticmethod
-    def _what(batch_id: UUID, serials: list[str], quantity: int) -> Event:
+    def _what(batch_id: UUID, serials: Sequence[str], quantity: int) -> Event:
         if serials:
             return {"epcList": [v.gpu_uri(s) for s in serials]}
         return {"quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": quantity}]}
@@ -317,7 +317,7 @@ class Translator:
         }
 
     def _Transferred(self, e: GpuBatch.Transferred, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
-        owners = sorted({Position.parse(m[0]).owner for m in e.moves} - {""})
+        owners = sorted({m.source.owner for m in e.moves} - {""})
         out: Event = {
             "type": "TransactionEvent",
             "action": "ADD",

@@ -38,11 +38,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry.api.v1 import resources_pb2 as pb
 from registry.domain.base import RegistryAggregate
-from registry.domain.batch import GpuBatch
+from registry.domain.batch import GpuBatch, Move, Position
 from registry.domain.claims import RequestRecord
 from registry.domain.errors import InvalidField
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
+from registry.domain.serials import SerialSet
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
@@ -318,6 +319,12 @@ def _json_default(value: object) -> object:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, Move):  # its plain form, as events of class version 1 stored it
+        return value.as_row()
+    if isinstance(value, Position):
+        return value.key
+    if isinstance(value, SerialSet):  # every serial, as events of class version 2 listed them
+        return list(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     if isinstance(value, set | frozenset):

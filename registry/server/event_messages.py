@@ -9,14 +9,16 @@ event's fields as JSON again. A catching-up subscriber pays that for every event
 * one ``json`` decode whose object hook turns the transcoder's ``uuid_hex`` markers straight into
   the text ``payload_json`` would write for a UUID (cached: the same ids recur all over the log),
   and ``datetime_iso`` / ``decimal_str`` markers into the same objects the transcoder makes (they
-  are few, and ``payload_json``'s own encoder then renders them exactly as before);
+  are few, and ``payload_json``'s own encoder then renders them exactly as before); a ``move``
+  marker's data is already the ``[from_key, to_key, count]`` row ``payload_json`` renders, and a
+  ``serials`` marker's runs are expanded to the list of serials it renders;
 * the envelope (``timestamp``, ``occurred_at``, ``actor``, ``request_id``) read from that dict,
   and the payload encoded by :func:`registry.server.convert.payload_json_of_fields`, the function
   the domain path uses;
 * Timestamps from the datetime by arithmetic instead of ``Timestamp.FromDatetime``.
 
 Whatever the fast path does not know for certain it would render identically, it hands to the
-domain path for that one event: another transcoding (any ``_type_`` other than the three above),
+domain path for that one event: another transcoding (any ``_type_`` other than the five above),
 an event that needs upcasting (stored ``class_version`` older than its class), an envelope field
 missing or not of its usual type, a non-UTC or out-of-range time, a transcoder that is not the
 library's JSONTranscoder, or any error (the domain path then raises its own). So the output is
@@ -48,6 +50,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry.api.v1 import resources_pb2 as pb
 from registry.application.service import Registry
+from registry.application.transcodings import MoveAsRow, SerialSetAsCompact
+from registry.domain.serials import SerialSet
 from registry.server.convert import (
     EVENT_ENVELOPE,
     OMITTED_PAYLOAD_FIELDS,
@@ -102,6 +106,8 @@ class EventRenderer:
             and type(names.get("uuid_hex")) is UUIDAsHex
             and type(names.get("datetime_iso")) is DatetimeAsISO
             and type(names.get("decimal_str")) is DecimalAsStr
+            and type(names.get("move")) is MoveAsRow
+            and type(names.get("serials")) is SerialSetAsCompact
         )
         self._local = threading.local()  # a JSON decoder per worker thread
         self._uuid_text: dict[str, str] = {}
@@ -143,6 +149,14 @@ class EventRenderer:
                 return datetime.fromisoformat(data)
             if name == "decimal_str":
                 return Decimal(data)
+            if name == "move":  # stored as the plain row payload_json renders for a Move
+                if type(data) is not list or len(data) != 3:
+                    raise _NotFast
+                return data
+            if name == "serials":  # a SerialSet's runs: every serial, as payload_json lists them
+                if type(data) is not list:
+                    raise _NotFast
+                return list(SerialSet.from_compact(data))
             raise _NotFast  # another transcoding: rendered by the domain path
         return d
 

@@ -56,7 +56,7 @@ def test_an_installation_report_records_one_installed_event_per_rack_in_one_writ
 
     events = list(registry.repository.event_store.get(batch))
     installed = [e for e in events if isinstance(e, GpuBatch.Installed)]
-    assert [(e.rack, e.host, e.serials) for e in installed] == [("R0", "h0", serials[:8]), ("R1", "h1", serials[8:])]
+    assert [(e.rack, e.host, list(e.serials)) for e in installed] == [("R0", "h0", serials[:8]), ("R1", "h1", serials[8:])]
     assert result.version == events[-1].originator_version
     stored = registry.repository.get(batch)
     assert {stored.units[s].rack for s in serials[:8]} == {"R0"}

@@ -196,8 +196,8 @@ def test_a_receipt_records_missing_and_unexpected_serials_as_facts() -> None:
     b.receive(CTX, "S1", BUYER, SITE_A, None, [serials[0], serials[1], "NEVER-SHIPPED"])
     event = b.pending_events[-1]
     assert isinstance(event, GpuBatch.Received)
-    assert event.missing_serials == [serials[2]]
-    assert event.unexpected_serials == ["NEVER-SHIPPED"]
+    assert list(event.missing_serials) == [serials[2]]
+    assert list(event.unexpected_serials) == ["NEVER-SHIPPED"]
     assert b.units[serials[0]].stage == Stage.RECEIVED
     assert b.units[serials[2]].stage == Stage.IN_TRANSIT
 
@@ -224,7 +224,7 @@ def test_a_serial_reported_installed_at_a_second_site_is_recorded_as_relocated()
     b.install(CTX, SITE_B, "R9", "H9", None, [serials[0]])
     event = b.pending_events[-1]
     assert isinstance(event, GpuBatch.Installed)
-    assert event.relocated_serials == [serials[0]]
+    assert list(event.relocated_serials) == [serials[0]]
     assert b.units[serials[0]].site == SITE_B.hex
     assert b.units[serials[0]].rack == "R9"
     assert b.units_by_stage()[Stage.INSTALLED] == 2

@@ -20,7 +20,7 @@ from projections.db import ACTIVE, create_readmodel_engine, ensure_bookkeeping
 from projections.engine import apply_chunk, create_generation
 from projections.queries import ReadModels
 from registry.domain.base import Context
-from registry.domain.batch import GpuBatch
+from registry.domain.batch import GpuBatch, Move, Position
 from registry.domain.errors import InvalidField
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 
@@ -70,11 +70,12 @@ def order(ref: dict[str, Any], quantity: int = 8) -> GpuBatch:
 
 def force_shipment(batch: GpuBatch, quantity: int, days: int) -> None:
     """A Shipped event the domain's ship() would refuse, as a corrupted or foreign log might hold."""
-    pending = f"pending||{batch.buyer_id.hex}|"
+    owner = batch.buyer_id.hex
     batch.trigger_event(
         GpuBatch.Shipped, shipment_id="S1", carrier_id=None, origin="US", destination_country="KR",
         destination_site_id=None, itn="", quantity=quantity, serials=[],
-        moves=[[pending, f"in_transit||{batch.buyer_id.hex}|", quantity]], **ctx(days).event_kwargs(),
+        moves=[Move(Position("pending", owner=owner), Position("in_transit", owner=owner), quantity)],
+        **ctx(days).event_kwargs(),
     )
 
 
