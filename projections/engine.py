@@ -71,6 +71,9 @@ class Projection(ABC):
 
     name: ClassVar[str]
     version: ClassVar[int]
+    #: scratch entries a handler rebuilds from the rows when absent (``Work.scratch``): left out of
+    #: a checkpoint of a memory build (:meth:`MemoryBuild.state`)
+    derived_scratch: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self._tables: dict[int, dict[str, Table]] = {}
@@ -324,6 +327,22 @@ class MemoryBuild:
         self.gen = gen
         self.position = 0
         self.work = Work(None, projection.tables(gen.generation), memory=True)
+
+    def state(self) -> dict[str, Any]:
+        """What the build holds at :attr:`position` (rows, appended rows, scratch state), for a checkpoint
+        (:mod:`registry.reports.builders.checkpoints` pickles it); :meth:`resume` takes it back."""
+        return {"position": self.position,
+                "work": self.work.memory_state(self.projection, self.projection.derived_scratch)}
+
+    @classmethod
+    def resume(cls, projection: Projection, gen: Generation, state: Mapping[str, Any]) -> MemoryBuild:
+        """A build of the empty generation ``gen`` that continues from a :meth:`state` (of the same
+        projection and version): applying the events after its position gives what a build from empty
+        gives (the rows, their order, the scratch state are those the state held)."""
+        build = cls(projection, gen)
+        build.work = Work.from_memory_state(projection.tables(gen.generation), state["work"], projection)
+        build.position = int(state["position"])
+        return build
 
     def apply(self, notifications: Sequence[Notification], event_of: Callable[[Notification], Any]) -> int:
         fresh = [n for n in notifications if n.id > self.position]

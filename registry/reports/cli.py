@@ -331,3 +331,37 @@ def evidence_command(
     from registry.journal.cli import write_report_evidence
 
     write_report_evidence(file, out or file.with_name(file.name + ".journal.json"), database_url, readmodel_url)
+
+
+@report_app.command("checkpoints")
+def checkpoints_command(
+    database_url: DatabaseUrl = None,
+    readmodel_url: ReadmodelUrl = None,
+    every: Annotated[int, typer.Option(
+        "--every", min=1, help="log positions between two checkpoints (a past-time report replays at most "
+        "this many events after the checkpoint before its time)")] = 1000,
+    drop: Annotated[bool, typer.Option("--drop", help="remove every checkpoint instead")] = False,
+) -> None:
+    """Add checkpoints of the as-of replay up to the log head, in the read-model database, so that a
+    report as of a past time replays only the events after the latest checkpoint before it (the same
+    bytes). Incremental: run it again (e.g. from cron) as the log grows."""
+    import time
+
+    from registry.reports.builders.checkpoints import CheckpointStore, drop_checkpoints, make_checkpoints
+
+    with _store(database_url, readmodel_url) as store:
+        if store.read_models is None:
+            raise _fail("the store has no read-model database to keep checkpoints in")
+        engine = store.read_models.engine
+        if drop:
+            drop_checkpoints(engine)
+            typer.echo("dropped every checkpoint")
+            return
+        started = time.perf_counter()
+        made = make_checkpoints(store.registry, engine, every)
+        count, size = CheckpointStore(engine).size()
+    typer.echo(
+        f"added checkpoints at {len(made.positions)} positions up to the log head {made.head:,} "
+        f"({made.bytes / 1e6:,.1f} MB) in {time.perf_counter() - started:.1f} s; "
+        f"{count} checkpoints stored ({size / 1e6:,.1f} MB)"
+    )

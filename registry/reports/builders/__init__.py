@@ -28,6 +28,7 @@ from registry.domain.errors import InvalidField
 from registry.domain.reference import ExportAuthorization, Party
 from registry.reports.builders import compliance, custody, ownership
 from registry.reports.builders.asof import AsOfView, last_recorded_at
+from registry.reports.builders.checkpoints import CheckpointStore
 from registry.reports.builders.common import (
     AUTHORIZATION_INPUT,
     BATCH_INPUT,
@@ -65,12 +66,15 @@ class ReportSession:
     At the log head a view reads the store's live read models instead when they are exactly there
     (see :class:`~registry.reports.builders.asof.AsOfView`); ``live=False`` always replays.
     ``in_memory=False`` replays chunk by chunk into the tables instead of in memory (the same bytes,
-    slower; for the test that compares the two)."""
+    slower; for the test that compares the two). A replay in memory starts from the latest usable
+    checkpoint in the store's read-model database (``checkpoints.py``; ``checkpoints=False``: from empty)."""
 
     def __init__(
         self, store: ReportStore, projections: Sequence[str] | None = None, live: bool = True, in_memory: bool = True,
+        checkpoints: bool = True,
     ) -> None:
         self.store = store
+        self.checkpoints = checkpoints
         self.in_memory = in_memory
         self.projections = tuple(projections) if projections is not None else None
         self.live = live
@@ -138,6 +142,7 @@ class ReportSession:
         view = AsOfView(
             self.store.registry, as_of, allocations, catalog.select(list(wanted)),
             live=read_models if self.live else None, in_memory=self.in_memory,
+            checkpoints=CheckpointStore(read_models.engine) if self.checkpoints and read_models is not None else None,
         )
         self._stack.callback(view.close)
         filters = Filters(

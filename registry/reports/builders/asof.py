@@ -42,6 +42,7 @@ projections into its scratch database, as for any past time. ``AsOfView.live`` s
 from __future__ import annotations
 
 import gc
+import logging
 import pickle
 import shutil
 import sqlite3
@@ -101,10 +102,12 @@ from projections.queries import Allocation, ReadModels
 from projections.query_results import SerialInfo
 from registry.application.service import Registry
 from registry.domain.screening import ScreeningLists
+from registry.reports.builders.checkpoints import CheckpointStore, key_of, matches_log
 from registry.reports.builders.view_projections import for_view
 from registry.reports.model import AsOf
 
 WORKER = "as-of view"
+_log = logging.getLogger("gpureg.reports")
 CHUNK = 2000
 PAGE_ROWS = 1000  # rows kept per page (one pickled list per row of report_rows)
 PENDING_ROWS = 4000  # rows kept in memory at most before their pages are written
@@ -265,6 +268,7 @@ class AsOfView:
         chunk_size: int = CHUNK,
         live: ReadModels | None = None,
         in_memory: bool = True,
+        checkpoints: CheckpointStore | None = None,
     ) -> None:
         self.registry = registry
         self.in_memory = in_memory
@@ -278,6 +282,9 @@ class AsOfView:
         self.position = 0
         self.applied = 0
         self.left_out = 0
+        self.first_left_out = 0  # the position of the first event left out (0: none)
+        self.resumed_from: dict[str, int] = {}  # projection -> the checkpoint position its replay started at
+        self._checkpoints = checkpoints if in_memory else None
         self._memo: dict[UUID, Any] = {}
         self._kept: dict[str, tuple[int, int]] = {}  # key: (rows, pages written)
         self._pending: dict[str, list[tuple[Any, ...]]] = {}  # rows kept but not written yet, by key
@@ -297,7 +304,11 @@ class AsOfView:
                 live_positions = None
             if live_positions is None:  # no live read models to use: one pass does it all
                 self._unpin()
-                self._replay([*self.projections, self.index], chunk_size)
+                if self._usable_checkpoints():
+                    self._replay([self.index], chunk_size)
+                    self._replay_from_checkpoints(chunk_size)
+                else:
+                    self._replay([*self.projections, self.index], chunk_size)
                 self.read_models = ViewReadModels(
                     self.engine, registry, self.projections, as_of.recorded_by, allocations, not in_memory
                 )
@@ -312,7 +323,10 @@ class AsOfView:
                     )
                 else:  # the log again, into the projections this time
                     self._unpin()
-                    self._replay(self.projections, chunk_size)
+                    if self._usable_checkpoints():
+                        self._replay_from_checkpoints(chunk_size)
+                    else:
+                        self._replay(self.projections, chunk_size)
                     self.read_models = ViewReadModels(
                         self.engine, registry, self.projections, as_of.recorded_by, allocations, not in_memory
                     )
@@ -387,7 +401,41 @@ class AsOfView:
                 conn.close()
 
     # ------------------------------------------------------------------------- replay
-    def _replay(self, projections: Sequence[Projection], chunk_size: int) -> None:
+    def _usable_checkpoints(self) -> bool:
+        return self._checkpoints is not None and self._checkpoints.available()
+
+    def _replay_from_checkpoints(self, chunk_size: int) -> None:
+        """After the index pass (which found the position and the first event left out): replay the
+        projections from their latest checkpoints before both (see ``checkpoints.py``), only the tail."""
+        assert self._checkpoints is not None
+        store = self._checkpoints
+        limit = self.position if not self.first_left_out else min(self.position, self.first_left_out - 1)
+        states: dict[str, Mapping[str, Any]] = {}
+        verified: dict[int, bool] = {}
+        for p in self.projections:
+            found = store.nearest(key_of(p), limit)
+            while found is not None:
+                if found.position not in verified:
+                    verified[found.position] = matches_log(self.registry, found)
+                if verified[found.position]:
+                    break
+                found = store.nearest(found.key, found.position - 1)
+            if found is None:
+                continue
+            try:
+                states[p.name] = store.load(found)
+            except Exception as error:  # an unreadable checkpoint: replay this projection from empty
+                _log.warning("as-of checkpoint %s at %s unreadable, replaying from empty: %s",
+                             found.key, found.position, error)
+                continue
+            self.resumed_from[p.name] = found.position
+        start = min((int(states[p.name]["position"]) if p.name in states else 0) for p in self.projections)
+        self._replay(self.projections, chunk_size, states, start)
+
+    def _replay(
+        self, projections: Sequence[Projection], chunk_size: int,
+        resume: Mapping[str, Mapping[str, Any]] | None = None, start: int = 0,
+    ) -> None:
         """Apply the log prefix recorded by the recorded-by time, one command's write at a time.
 
         A command's events are written in one transaction but each carries its own recorded time, a
@@ -397,11 +445,17 @@ class AsOfView:
         one of them was recorded after the time. Events of one write share actor, request id and
         business time (one command's context). Each call reads the log again and applies it to
         ``projections`` (the view's own index, then, unless the live read models are used, the
-        projections); the position and counts come out the same each time."""
+        projections); the position and counts come out the same each time.
+
+        ``resume`` (projection name -> a checkpoint's build state) and ``start``: a tail pass after the
+        index pass, from log position ``start`` (no event at or before it left out), each projection's
+        build continuing from its checkpoint; the index pass's position and counts are kept."""
         targets = list(projections)
+        counts = (self.position, self.applied, self.left_out, self.first_left_out)
         self.position = 0
         self.applied = 0
         self.left_out = 0
+        self.first_left_out = 0
         gens: list[Generation] = [create_generation(self.engine, p, ACTIVE, WORKER) for p in targets]
         recorded_by = self.as_of.recorded_by
         occurred_by = self.as_of.occurred_by
@@ -416,6 +470,7 @@ class AsOfView:
                 if occurred_by is not None and (e.originator_id in held_back or occurred_at(e) > occurred_by):
                     held_back.add(e.originator_id)
                     self.left_out += 1
+                    self.first_left_out = self.first_left_out or n.id
                     continue
                 decoded[n.id] = e
                 chosen.append(n)
@@ -428,8 +483,11 @@ class AsOfView:
         # worker does): the same rows, slower; kept to check the two give the same reports.
         # In memory the view also replays its own variants of the projections (view_projections):
         # the batch inventory without the per-serial rows no report reads.
+        states = resume or {}
         builds = [
-            MemoryBuild(for_view([p])[0], gen) if self.in_memory and p is not self.index else None
+            None if not self.in_memory or p is self.index
+            else MemoryBuild.resume(for_view([p])[0], gen, states[p.name]) if p.name in states
+            else MemoryBuild(for_view([p])[0], gen)
             for p, gen in zip(targets, gens, strict=True)
         ]
 
@@ -446,7 +504,7 @@ class AsOfView:
             chosen.clear()
             decoded.clear()
 
-        after = 0
+        after = start
         finished = False
         collecting = gc.isenabled()  # the builds hold many rows that form no cycles: no collections meanwhile
         gc.disable()
@@ -477,6 +535,8 @@ class AsOfView:
         finally:
             if collecting:
                 gc.enable()
+        if start:
+            self.position, self.applied, self.left_out, self.first_left_out = counts
 
     def _index_chunk(self, chosen: Sequence[Notification], decoded: Mapping[int, Any]) -> None:
         """Apply a chunk to the view's index (:class:`AsOfIndex`): a row per event with its aggregate's
