@@ -87,6 +87,12 @@ class Projection(ABC):
     def handlers(self) -> Mapping[type[Any], Handler]:
         """Event class -> handler."""
 
+    def written(self) -> Mapping[str, Callable[[Row], bool]]:
+        """A memory build writes, per table named here, only the rows the predicate keeps (every row of
+        every table by default); the handlers still see every row. Only a report view's variant of a
+        projection narrows it (``registry/reports/builders/view_projections.py``)."""
+        return {}
+
     def tables(self, generation: int) -> dict[str, Table]:
         if generation not in self._tables:
             self._tables[generation] = self.define(
@@ -363,7 +369,7 @@ class MemoryBuild:
                 previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
                 conn.exec_driver_sql(f"PRAGMA cache_size={_BUILD_CACHE_KIB}")
             try:
-                self.work.write_all(conn)
+                self.work.write_all(conn, self.projection.written())
             finally:
                 if sqlite:
                     conn.exec_driver_sql(f"PRAGMA cache_size={int(previous or -2000)}")

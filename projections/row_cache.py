@@ -511,10 +511,10 @@ class RowCache:
         cache._indexes = indexes
         return cache
 
-    def write_all(self, conn: Connection) -> None:
-        """Memory mode: insert every row into the (empty) table, in primary-key order."""
+    def write_all(self, conn: Connection, keep: Callable[[Row], bool] | None = None) -> None:
+        """Memory mode: insert every row (that ``keep`` keeps) into the (empty) table, in primary-key order."""
         assert self.memory
-        live = [(k, r) for k, r in self.rows.items() if r is not None]
+        live = [(k, r) for k, r in self.rows.items() if r is not None and (keep is None or keep(r))]
         with contextlib.suppress(TypeError):  # a key mixing None and values: any order will do
             live.sort(key=lambda kr: kr[0])
         bulk_insert(conn, self.table, [r for _, r in live])
@@ -589,11 +589,12 @@ class Work:
         work.scratch = {k: (owner if isinstance(v, str) and v == _OWNER else v) for k, v in state["scratch"].items()}
         return work
 
-    def write_all(self, conn: Connection) -> None:
-        """Memory mode: write every row into the generation's (empty) tables."""
+    def write_all(self, conn: Connection, keep: Mapping[str, Callable[[Row], bool]] | None = None) -> None:
+        """Memory mode: write every row into the generation's (empty) tables (of a table named in
+        ``keep``, only the rows its predicate keeps)."""
         assert self.memory
-        for cache in self._caches.values():
-            cache.write_all(conn)
+        for name, cache in self._caches.items():
+            cache.write_all(conn, (keep or {}).get(name))
         for name, rows in self._appends.items():
             bulk_insert(conn, self.tables[name], rows)
         self._appends.clear()

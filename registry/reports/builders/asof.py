@@ -102,7 +102,7 @@ from projections.queries import Allocation, ReadModels
 from projections.query_results import SerialInfo
 from registry.application.service import Registry
 from registry.domain.screening import ScreeningLists
-from registry.reports.builders.checkpoints import CheckpointStore, key_of, matches_log
+from registry.reports.builders.checkpoints import CHECKPOINTED, CheckpointStore, key_of, matches_log
 from registry.reports.builders.view_projections import for_view
 from registry.reports.model import AsOf
 
@@ -197,6 +197,14 @@ class ViewReadModels(ReadModels):
     def serial(self, serial: str) -> SerialInfo | None:
         self._serial_rows()
         return super().serial(serial)
+
+    def batch_compliance(self, batch_id: UUID) -> Any:
+        if not self._serials:
+            raise LookupError(
+                "the as-of view kept only the compliance projection's waiting serial rows (no report counts "
+                "them); build the view with in_memory=False"
+            )
+        return super().batch_compliance(batch_id)
 
     def _serial_rows(self) -> None:
         if not self._serials:
@@ -304,9 +312,11 @@ class AsOfView:
                 live_positions = None
             if live_positions is None:  # no live read models to use: one pass does it all
                 self._unpin()
-                if self._usable_checkpoints():
-                    self._replay([self.index], chunk_size)
-                    self._replay_from_checkpoints(chunk_size)
+                if self._usable_checkpoints():  # the others with the index, the checkpointed from a checkpoint
+                    light = [p for p in self.projections if p.name not in CHECKPOINTED]
+                    self._replay([*light, self.index], chunk_size)
+                    self._replay_from_checkpoints([p for p in self.projections if p.name in CHECKPOINTED],
+                                                  chunk_size)
                 else:
                     self._replay([*self.projections, self.index], chunk_size)
                 self.read_models = ViewReadModels(
@@ -324,7 +334,7 @@ class AsOfView:
                 else:  # the log again, into the projections this time
                     self._unpin()
                     if self._usable_checkpoints():
-                        self._replay_from_checkpoints(chunk_size)
+                        self._replay_from_checkpoints(self.projections, chunk_size)
                     else:
                         self._replay(self.projections, chunk_size)
                     self.read_models = ViewReadModels(
@@ -404,15 +414,20 @@ class AsOfView:
     def _usable_checkpoints(self) -> bool:
         return self._checkpoints is not None and self._checkpoints.available()
 
-    def _replay_from_checkpoints(self, chunk_size: int) -> None:
-        """After the index pass (which found the position and the first event left out): replay the
-        projections from their latest checkpoints before both (see ``checkpoints.py``), only the tail."""
+    def _replay_from_checkpoints(self, projections: Sequence[Projection], chunk_size: int) -> None:
+        """After the index pass (which found the position and the first event left out): replay
+        ``projections``, those with a checkpoint (``CHECKPOINTED``) from their latest one before both (see
+        ``checkpoints.py``), only the tail; the others from empty."""
         assert self._checkpoints is not None
+        if not projections:
+            return
         store = self._checkpoints
         limit = self.position if not self.first_left_out else min(self.position, self.first_left_out - 1)
         states: dict[str, Mapping[str, Any]] = {}
         verified: dict[int, bool] = {}
-        for p in self.projections:
+        for p in projections:
+            if p.name not in CHECKPOINTED:
+                continue
             found = store.nearest(key_of(p), limit)
             while found is not None:
                 if found.position not in verified:
@@ -429,8 +444,8 @@ class AsOfView:
                              found.key, found.position, error)
                 continue
             self.resumed_from[p.name] = found.position
-        start = min((int(states[p.name]["position"]) if p.name in states else 0) for p in self.projections)
-        self._replay(self.projections, chunk_size, states, start)
+        start = min((int(states[p.name]["position"]) if p.name in states else 0) for p in projections)
+        self._replay(projections, chunk_size, states, start)
 
     def _replay(
         self, projections: Sequence[Projection], chunk_size: int,
