@@ -5,7 +5,11 @@ or after an event an occurred-by time leaves out, are not used."""
 
 from __future__ import annotations
 
+import os
+import pickle
+import zlib
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -19,6 +23,7 @@ from registry.reports.builders.checkpoints import (
     CheckpointStore,
     drop_checkpoints,
     key_of,
+    loads,
     make_checkpoints,
 )
 from tests.integration.report_world import ReportWorld, phase_one, phase_two
@@ -78,5 +83,36 @@ def test_a_view_resumes_from_the_latest_checkpoint_before_its_position_and_only_
             assert all(p < view.first_left_out for p in view.resumed_from.values())
         drop_checkpoints(engine)
         assert store.size() == (0, 0)
+    finally:
+        world.close()
+
+
+class _Calls:
+    """Pickles as a call of ``os.getcwd`` (what a forged checkpoint would do with ``os.system``)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (os.getcwd, ())
+
+
+def test_a_checkpoint_that_names_anything_but_state_classes_is_refused_and_the_view_replays_from_empty(
+    sqlite_url: str,
+) -> None:
+    with pytest.raises(pickle.UnpicklingError, match="may not name"):
+        loads(pickle.dumps({"rows": [_Calls()]}, 5))
+    with pytest.raises(pickle.UnpicklingError, match="may not name"):  # a domain module's import, not its class
+        loads(b"cregistry.domain.classification\nDecimal\n.")  # imported there from decimal
+    world = phase_one(sqlite_url)
+    try:
+        engine = world.read_models.engine
+        make_checkpoints(world.registry, engine, every=4)
+        store = CheckpointStore(engine)
+        compliance = catalog.select(["compliance"])
+        with AsOfView(world.registry, AsOf(world.recorded_by), projections=compliance, checkpoints=store) as view:
+            at = view.resumed_from["compliance"]
+        forged = zlib.compress(pickle.dumps({"position": at, "work": _Calls()}, 5))
+        with writing(engine) as conn:
+            conn.execute(CHECKPOINTS.update().where(CHECKPOINTS.c.position == at).values(data=forged))
+        with AsOfView(world.registry, AsOf(world.recorded_by), projections=compliance, checkpoints=store) as view:
+            assert "compliance" not in view.resumed_from  # ignored (and logged): replayed from empty
     finally:
         world.close()
