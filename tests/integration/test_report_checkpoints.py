@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import pickle
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -68,6 +68,7 @@ def test_a_view_resumes_from_the_latest_checkpoint_before_its_position_and_only_
         with AsOfView(world.registry, AsOf(world.recorded_by), projections=compliance, checkpoints=store) as view:
             at = store.nearest(key_of(compliance[0]), view.position)
             assert at is not None and view.resumed_from == {"compliance": at.position}
+            assert view.index_from == at.position  # the log read from there too: one pass
             assert 0 < view.position - at.position < 4 or view.position == at.position
         # a checkpoint whose event is no longer the log's is not used: the next one down is
         with writing(engine) as conn:
@@ -111,8 +112,34 @@ def test_a_checkpoint_that_names_anything_but_state_classes_is_refused_and_the_v
             at = view.resumed_from["compliance"]
         forged = zlib.compress(pickle.dumps({"position": at, "work": _Calls()}, 5))
         with writing(engine) as conn:
-            conn.execute(CHECKPOINTS.update().where(CHECKPOINTS.c.position == at).values(data=forged))
+            conn.execute(CHECKPOINTS.update().where(CHECKPOINTS.c.position == at,
+                                                    CHECKPOINTS.c.projection == key_of(compliance[0])).values(data=forged))
         with AsOfView(world.registry, AsOf(world.recorded_by), projections=compliance, checkpoints=store) as view:
             assert "compliance" not in view.resumed_from  # ignored (and logged): replayed from empty
+    finally:
+        world.close()
+
+
+def test_at_the_log_head_a_view_reads_the_log_from_the_index_checkpoint_and_the_live_read_models(
+    store_url: str,
+) -> None:
+    from tests.integration.test_report_builders import _catch_up
+
+    world = phase_one(store_url)
+    try:
+        phase_two(world)
+        _catch_up(world)
+        made = make_checkpoints(world.registry, world.read_models.engine, every=5)
+        for kind in KINDS:
+            with ReportSession(world.store) as session:
+                report = session.build(kind)
+                resumed = {f: render_bytes(report, f) for f in TEXT_FORMATS}
+            with ReportSession(world.store, live=False, checkpoints=False) as session:
+                report = session.build(kind)
+                empty = {f: render_bytes(report, f) for f in TEXT_FORMATS}
+            assert resumed == empty, kind
+        with AsOfView(world.registry, AsOf(datetime.now(UTC)), live=world.read_models,
+                      checkpoints=CheckpointStore(world.read_models.engine)) as view:
+            assert view.live and view.index_from == made.positions[-1]
     finally:
         world.close()

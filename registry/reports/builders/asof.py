@@ -101,8 +101,18 @@ from projections.engine import (
 from projections.queries import Allocation, ReadModels
 from projections.query_results import SerialInfo
 from registry.application.service import Registry
-from registry.domain.screening import ScreeningLists
-from registry.reports.builders.checkpoints import CHECKPOINTED, CheckpointStore, key_of, matches_log
+from registry.reports.builders.checkpoints import (
+    CHECKPOINTED,
+    INDEX_KEY,
+    Checkpoint,
+    CheckpointStore,
+    adopted_row,
+    index_row,
+    key_of,
+    matches_log,
+    occurred_at,
+    write_of,
+)
 from registry.reports.builders.view_projections import for_view
 from registry.reports.model import AsOf
 
@@ -148,17 +158,6 @@ class AsOfIndex(Projection):
 
     def handlers(self) -> Mapping[type[Any], Handler]:
         return {}  # no handlers: AsOfView._index_chunk writes a whole chunk in one statement per table
-
-
-def occurred_at(e: Any) -> datetime:
-    """An event's business time (every registry event has one; the recorded time otherwise)."""
-    value = getattr(e, "occurred_at", None)
-    return value if isinstance(value, datetime) else e.timestamp
-
-
-def write_of(e: Any) -> tuple[str, str, datetime]:
-    """What the events of one command's write share: its actor, request id and business time."""
-    return (str(getattr(e, "actor", "")), str(getattr(e, "request_id", "")), occurred_at(e))
 
 
 def last_recorded_at(registry: Registry) -> datetime | None:
@@ -292,6 +291,7 @@ class AsOfView:
         self.left_out = 0
         self.first_left_out = 0  # the position of the first event left out (0: none)
         self.resumed_from: dict[str, int] = {}  # projection -> the checkpoint position its replay started at
+        self.index_from = 0  # the index checkpoint's position the log was read from (0: its start)
         self._checkpoints = checkpoints if in_memory else None
         self._memo: dict[UUID, Any] = {}
         self._kept: dict[str, tuple[int, int]] = {}  # key: (rows, pages written)
@@ -310,11 +310,19 @@ class AsOfView:
             live_positions = self._pin(live) if live is not None else None
             if live_positions is not None and not self._may_reach(live_positions):
                 live_positions = None
+            index_at = self._index_checkpoint()
             if live_positions is None:  # no live read models to use: one pass does it all
                 self._unpin()
-                if self._usable_checkpoints():  # the others with the index, the checkpointed from a checkpoint
+                together = self._states_at(index_at[0]) if index_at is not None else None
+                if index_at is not None and together is not None:  # one pass from the common checkpoint
+                    self._replay([*self.projections, self.index], chunk_size, together, index_at[0].position,
+                                 index_at[1])
+                elif self._usable_checkpoints():  # the others with the index, the checkpointed from a checkpoint
                     light = [p for p in self.projections if p.name not in CHECKPOINTED]
-                    self._replay([*light, self.index], chunk_size)
+                    if light or index_at is None:
+                        self._replay([*light, self.index], chunk_size)
+                    else:
+                        self._replay([self.index], chunk_size, None, index_at[0].position, index_at[1])
                     self._replay_from_checkpoints([p for p in self.projections if p.name in CHECKPOINTED],
                                                   chunk_size)
                 else:
@@ -323,7 +331,10 @@ class AsOfView:
                     self.engine, registry, self.projections, as_of.recorded_by, allocations, not in_memory
                 )
             else:
-                self._replay([self.index], chunk_size)
+                if index_at is not None:
+                    self._replay([self.index], chunk_size, None, index_at[0].position, index_at[1])
+                else:
+                    self._replay([self.index], chunk_size)
                 if self._at(live_positions):
                     assert self._pinned is not None
                     self.live = True
@@ -414,6 +425,43 @@ class AsOfView:
     def _usable_checkpoints(self) -> bool:
         return self._checkpoints is not None and self._checkpoints.available()
 
+    def _index_checkpoint(self) -> tuple[Checkpoint, Mapping[str, Any]] | None:
+        """The latest checkpoint of the index whose events were all recorded by the recorded-by time and
+        that still matches the log, with its state; None with an occurred-by time (which may leave out an
+        event before it) or without checkpoints. Its position ends a write, so the view's prefix takes it
+        whole (see ``checkpoints.INDEX_KEY``)."""
+        if self.as_of.occurred_by is not None or not self._usable_checkpoints():
+            return None
+        assert self._checkpoints is not None
+        store = self._checkpoints
+        found = store.nearest(INDEX_KEY, 1 << 62, self.as_of.recorded_by)
+        while found is not None:
+            if matches_log(self.registry, found):
+                try:
+                    return found, store.load(found)
+                except Exception as error:  # an unreadable checkpoint: try the one before
+                    _log.warning("as-of index checkpoint at %s unreadable: %s", found.position, error)
+            found = store.nearest(INDEX_KEY, found.position - 1, self.as_of.recorded_by)
+        return None
+
+    def _states_at(self, at: Checkpoint) -> dict[str, Mapping[str, Any]] | None:
+        """Every projection's checkpoint state at the index checkpoint's position (None if one lacks it
+        or cannot be read: the view then replays its projections in a pass of their own)."""
+        assert self._checkpoints is not None
+        store = self._checkpoints
+        states: dict[str, Mapping[str, Any]] = {}
+        for p in self.projections:
+            key = key_of(p)
+            if p.name not in CHECKPOINTED or not store.has(key, at.position, at.event):
+                return None
+            try:
+                states[p.name] = store.load(Checkpoint(key, at.position, at.event))
+            except Exception as error:
+                _log.warning("as-of checkpoint %s at %s unreadable: %s", key, at.position, error)
+                return None
+        self.resumed_from.update(dict.fromkeys(states, at.position))
+        return states
+
     def _replay_from_checkpoints(self, projections: Sequence[Projection], chunk_size: int) -> None:
         """After the index pass (which found the position and the first event left out): replay
         ``projections``, those with a checkpoint (``CHECKPOINTED``) from their latest one before both (see
@@ -450,6 +498,7 @@ class AsOfView:
     def _replay(
         self, projections: Sequence[Projection], chunk_size: int,
         resume: Mapping[str, Mapping[str, Any]] | None = None, start: int = 0,
+        index_state: Mapping[str, Any] | None = None,
     ) -> None:
         """Apply the log prefix recorded by the recorded-by time, one command's write at a time.
 
@@ -462,13 +511,17 @@ class AsOfView:
         ``projections`` (the view's own index, then, unless the live read models are used, the
         projections); the position and counts come out the same each time.
 
-        ``resume`` (projection name -> a checkpoint's build state) and ``start``: a tail pass after the
-        index pass, from log position ``start`` (no event at or before it left out), each projection's
-        build continuing from its checkpoint; the index pass's position and counts are kept."""
+        ``resume`` (projection name -> a checkpoint's build state) and ``start``: from log position
+        ``start`` (no event at or before it left out), each projection's build continuing from its
+        checkpoint. Without the index among ``projections``: a tail pass after the index pass, whose
+        position and counts are kept. With it: ``index_state`` is the index's checkpoint at ``start``
+        (a write's end, every event before it recorded by the time), its rows and counts the start."""
         targets = list(projections)
         counts = (self.position, self.applied, self.left_out, self.first_left_out)
-        self.position = 0
-        self.applied = 0
+        counting = self.index in targets
+        assert not (counting and start and index_state is None), "an index pass from a position needs its checkpoint"
+        self.position = int(index_state["position"]) if counting and index_state is not None else 0
+        self.applied = int(index_state["applied"]) if counting and index_state is not None else 0
         self.left_out = 0
         self.first_left_out = 0
         gens: list[Generation] = [create_generation(self.engine, p, ACTIVE, WORKER) for p in targets]
@@ -498,6 +551,9 @@ class AsOfView:
         # worker does): the same rows, slower; kept to check the two give the same reports.
         # In memory the view also replays its own variants of the projections (view_projections):
         # the batch inventory without the per-serial rows no report reads.
+        if counting and index_state is not None:
+            self._index_rows(index_state["events"], index_state["screening"].values())
+            self.index_from = self.position
         states = resume or {}
         builds = [
             None if not self.in_memory or p is self.index
@@ -550,31 +606,32 @@ class AsOfView:
         finally:
             if collecting:
                 gc.enable()
-        if start:
+        if not counting:
             self.position, self.applied, self.left_out, self.first_left_out = counts
 
     def _index_chunk(self, chosen: Sequence[Notification], decoded: Mapping[int, Any]) -> None:
         """Apply a chunk to the view's index (:class:`AsOfIndex`): a row per event with its aggregate's
         version, and the latest adopted snapshot per screening list; one statement per table (the
         index is the view's own, and every event has a row in it)."""
-        tables = self.index.tables(1)
         events: list[dict[str, Any]] = []
         adopted: dict[str, dict[str, Any]] = {}
         for n in chosen:
             e = decoded[n.id]
-            events.append({
-                "position": n.id, "aggregate_id": e.originator_id,
-                "kind": type(e).__qualname__.split(".")[0], "version": e.originator_version,
-            })
-            if isinstance(e, ScreeningLists.Adopted):
-                adopted[e.source] = {"source": e.source, "snapshot_id": e.snapshot_id, "sha256": e.sha256,
-                                     "position": n.id}
+            events.append(index_row(n, e))
+            row = adopted_row(n, e)
+            if row is not None:
+                adopted[row["source"]] = row
+        self._index_rows(events, adopted.values())
+
+    def _index_rows(self, events: Sequence[Mapping[str, Any]], adopted: Iterable[Mapping[str, Any]]) -> None:
+        tables = self.index.tables(1)
         t = tables["screening_list"]
         with writing(self.engine) as conn:
-            conn.execute(insert(tables["event"]), events)
-            for row in adopted.values():
+            if events:
+                conn.execute(insert(tables["event"]), list(events))
+            for row in adopted:
                 conn.execute(delete(t).where(t.c.source == row["source"]))
-                conn.execute(insert(t), row)
+                conn.execute(insert(t), dict(row))
 
     # ------------------------------------------------------------------------ queries
     def table(self, projection: str, name: str) -> Table:

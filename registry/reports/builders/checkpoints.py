@@ -38,8 +38,10 @@ import pickle
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from eventsourcing.persistence import Notification
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -59,6 +61,7 @@ from projections.catalog import default_projections
 from projections.db import ACTIVE, reading, writing
 from projections.engine import Generation, MemoryBuild, Projection
 from registry.application.service import Registry
+from registry.domain.screening import ScreeningLists
 from registry.reports.builders.view_projections import for_view
 
 CHECKPOINTED = frozenset(p.name for p in default_projections())
@@ -83,6 +86,9 @@ CHECKPOINTS = Table(
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("seq", Integer, primary_key=True, autoincrement=False),  # a page of the compressed pickle
     Column("event", String(80), nullable=False),  # originator id and version of the event at position
+    # the view's index only: the latest recorded time of the events up to position (microseconds since
+    # the epoch), so a view recorded by a time finds the latest index checkpoint it takes whole
+    Column("recorded_us", BigInteger, nullable=True),
     Column("data", LargeBinary, nullable=False),
 )
 
@@ -162,18 +168,27 @@ class CheckpointStore:
             ).all()
         return [Checkpoint(key, int(p), str(e)) for p, e in rows]
 
-    def nearest(self, key: str, at_most: int) -> Checkpoint | None:
-        """The latest checkpoint of ``key`` at or before position ``at_most``."""
+    def nearest(self, key: str, at_most: int, recorded_by: datetime | None = None) -> Checkpoint | None:
+        """The latest checkpoint of ``key`` at or before position ``at_most`` (and, for the index's, whose
+        events were all recorded by ``recorded_by``)."""
         if at_most <= 0 or not self.available():
             return None
         t = CHECKPOINTS
+        stmt = select(t.c.position, t.c.event).where(t.c.projection == key, t.c.seq == 0, t.c.position <= at_most)
+        if recorded_by is not None:
+            stmt = stmt.where(t.c.recorded_us <= _micros(recorded_by))
         with reading(self.engine) as conn:
-            row = conn.execute(
-                select(t.c.position, t.c.event)
-                .where(t.c.projection == key, t.c.seq == 0, t.c.position <= at_most)
-                .order_by(t.c.position.desc()).limit(1)
-            ).first()
+            row = conn.execute(stmt.order_by(t.c.position.desc()).limit(1)).first()
         return None if row is None else Checkpoint(key, int(row[0]), str(row[1]))
+
+    def has(self, key: str, position: int, event: str | None = None) -> bool:
+        """Whether ``key`` has a checkpoint at ``position`` (made after ``event``, when given)."""
+        t = CHECKPOINTS
+        with reading(self.engine) as conn:
+            found = conn.execute(
+                select(t.c.event).where(t.c.projection == key, t.c.position == position, t.c.seq == 0)
+            ).first()
+        return found is not None and (event is None or found[0] == event)
 
     def load(self, checkpoint: Checkpoint) -> dict[str, Any]:
         t = CHECKPOINTS
@@ -185,7 +200,9 @@ class CheckpointStore:
         state: dict[str, Any] = loads(zlib.decompress(b"".join(pages)))
         return state
 
-    def save(self, key: str, position: int, event: str, state: Mapping[str, Any]) -> int:
+    def save(
+        self, key: str, position: int, event: str, state: Mapping[str, Any], recorded: datetime | None = None,
+    ) -> int:
         """Store one checkpoint (replacing one at the same position); returns its size in bytes."""
         data = zlib.compress(pickle.dumps(state, 5), 1)
         pages = [data[i: i + PAGE_BYTES] for i in range(0, len(data), PAGE_BYTES)] or [b""]
@@ -193,7 +210,8 @@ class CheckpointStore:
         with writing(self.engine) as conn:
             conn.execute(delete(t).where(t.c.projection == key, t.c.position == position))
             conn.execute(insert(t), [
-                {"projection": key, "position": position, "seq": i, "event": event, "data": page}
+                {"projection": key, "position": position, "seq": i, "event": event, "data": page,
+                 "recorded_us": None if recorded is None else _micros(recorded)}
                 for i, page in enumerate(pages)
             ])
         return len(data)
@@ -206,6 +224,11 @@ class CheckpointStore:
         with reading(self.engine) as conn:
             row = conn.execute(select(func.count().filter(t.c.seq == 0), func.sum(func.length(t.c.data)))).one()
         return int(row[0] or 0), int(row[1] or 0)
+
+
+def _micros(when: datetime) -> int:
+    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def matches_log(registry: Registry, checkpoint: Checkpoint) -> bool:
@@ -223,6 +246,37 @@ class Made:
     head: int
 
 
+def occurred_at(e: Any) -> datetime:
+    """An event's business time (every registry event has one; the recorded time otherwise)."""
+    value = getattr(e, "occurred_at", None)
+    return value if isinstance(value, datetime) else e.timestamp
+
+
+def write_of(e: Any) -> tuple[str, str, datetime]:
+    """What the events of one command's write share: its actor, request id and business time."""
+    return (str(getattr(e, "actor", "")), str(getattr(e, "request_id", "")), occurred_at(e))
+
+
+def index_row(n: Notification, e: Any) -> dict[str, Any]:
+    """An event's row in an as-of view's index (``asof.AsOfIndex``)."""
+    return {"position": n.id, "aggregate_id": e.originator_id, "kind": type(e).__qualname__.split(".")[0],
+            "version": e.originator_version}
+
+
+def adopted_row(n: Notification, e: Any) -> dict[str, Any] | None:
+    """The screening-list row an adopted snapshot sets in the index (None for any other event)."""
+    if isinstance(e, ScreeningLists.Adopted):
+        return {"source": e.source, "snapshot_id": e.snapshot_id, "sha256": e.sha256, "position": n.id}
+    return None
+
+
+INDEX_KEY = f"asof_index:v1:s{STATE_FORMAT}"
+"""The checkpoints of the view's index: every event's row up to the position, the screening lists
+adopted by then, how many events that is and the latest recorded time among them. Made only at the
+end of a command's write (the next event is another write's), so that a view recorded by any time at
+or after that latest recorded time takes the whole prefix (see ``AsOfView``)."""
+
+
 def make_checkpoints(
     registry: Registry,
     engine: Engine,
@@ -230,52 +284,79 @@ def make_checkpoints(
     projections: Sequence[Projection] | None = None,
     progress: Callable[[int, int], object] | None = None,
 ) -> Made:
-    """Add checkpoints every ``every`` log positions up to the log head, for each projection of the
-    catalog in :data:`CHECKPOINTED` (or ``projections``), resuming from each one's latest checkpoint that
-    still matches the log. ``progress(position, head)`` is called after each chunk."""
+    """Add checkpoints every ``every`` log positions up to the log head, each at the end of a command's
+    write, of the view's index and of each projection of the catalog in :data:`CHECKPOINTED` (or
+    ``projections``), all at the same positions; resuming from the latest position where all of them
+    have a checkpoint that still matches the log. ``progress(position, head)`` is called after each chunk."""
     if every <= 0:
         raise ValueError("every must be a positive number of log positions")
     ensure_table(engine)
     store = CheckpointStore(engine)
     targets = list(projections or [p for p in default_projections() if p.name in CHECKPOINTED])
     head = registry.head()
+    keys = [key_of(p) for p in targets]
+    resume_at = _common_checkpoint(registry, store, keys, head)
     builds: list[tuple[str, MemoryBuild]] = []
-    last: dict[str, int] = {}
-    for p in targets:
+    for p, key in zip(targets, keys, strict=True):
         variant = for_view([p])[0]
-        key = key_of(p)
         gen = Generation(name=variant.name, generation=1, status=ACTIVE, position=0, version=variant.version,
                          worker=WORKER)
         build = MemoryBuild(variant, gen)
-        found = store.nearest(key, head)
-        while found is not None and not matches_log(registry, found):
-            found = store.nearest(key, found.position - 1)
-        if found is not None:
-            build = MemoryBuild.resume(variant, gen, store.load(found))
+        if resume_at is not None:
+            build = MemoryBuild.resume(variant, gen, store.load(Checkpoint(key, resume_at.position, resume_at.event)))
         builds.append((key, build))
-        last[key] = build.position
-    after = min((b.position for _, b in builds), default=head)
+    index: dict[str, Any] = {"position": 0, "events": [], "screening": {}, "applied": 0, "max_recorded": None}
+    if resume_at is not None:
+        index = store.load(resume_at)
+    after = int(index["position"])
+    due = after + every
     made: list[int] = []
     size = 0
     while after < head:
-        due_at = min(last.values(), default=after) + every
-        notes = registry.read_log(after, max(min(CHUNK, head - after, due_at - after), 1))
+        notes = [n for n in registry.read_log(after, min(CHUNK, head - after)) if n.id <= head]
         if not notes:
             break
-        notes = [n for n in notes if n.id <= head]
-        decoded = {n.id: registry.decode(n) for n in notes}
+        decoded: dict[int, Any] = {n.id: registry.decode(n) for n in notes}
+        begin = 0
+        for i, n in enumerate(notes):
+            e = decoded[n.id]
+            index["events"].append(index_row(n, e))
+            adopted = adopted_row(n, e)
+            if adopted is not None:
+                index["screening"][adopted["source"]] = adopted
+            index["applied"] += 1
+            index["max_recorded"] = max(index["max_recorded"] or e.timestamp, e.timestamp)
+            boundary = i + 1 < len(notes) and write_of(e) != write_of(decoded[notes[i + 1].id])
+            if n.id >= due and boundary:
+                part = notes[begin: i + 1]
+                for _, build in builds:
+                    build.apply(part, lambda m, d=decoded: d[m.id])  # type: ignore[misc]
+                begin = i + 1
+                index["position"] = n.id
+                for key, build in builds:
+                    size += store.save(key, n.id, event_key(n), build.state())
+                size += store.save(INDEX_KEY, n.id, event_key(n), index, index["max_recorded"])
+                made.append(n.id)
+                due = n.id + every
         for _, build in builds:
-            build.apply(notes, lambda n, d=decoded: d[n.id])  # type: ignore[misc]
+            build.apply(notes[begin:], lambda m, d=decoded: d[m.id])  # type: ignore[misc]
         after = notes[-1].id
-        due = [(k, b) for k, b in builds if b.position - last[k] >= every]
-        for key, build in due:
-            size += store.save(key, build.position, event_key(notes[-1]), build.state())
-            last[key] = build.position
-        if due:
-            made.append(after)
         if progress is not None:
             progress(after, head)
     return Made(made, size, head)
+
+
+def _common_checkpoint(
+    registry: Registry, store: CheckpointStore, keys: Sequence[str], at_most: int,
+) -> Checkpoint | None:
+    """The latest index checkpoint at or before ``at_most`` that matches the log and at whose position
+    every one of ``keys`` has a checkpoint too."""
+    found = store.nearest(INDEX_KEY, at_most)
+    while found is not None:
+        if matches_log(registry, found) and all(store.has(k, found.position, found.event) for k in keys):
+            return found
+        found = store.nearest(INDEX_KEY, found.position - 1)
+    return None
 
 
 def drop_checkpoints(engine: Engine, keys: Iterable[str] | None = None) -> None:
