@@ -1,7 +1,7 @@
 """As-of views: the read models as they were at a past time, rebuilt from the log by the same code.
 
-One concept: the as-of view; the pinned replay, its index and the read models over it share one
-scratch database and one lifetime.
+One concept: the as-of view; the pinned replay (from empty or from checkpoints), its index and the
+read models over it share one scratch database and one lifetime.
 
 A report is *as of* two times (:class:`registry.reports.AsOf`):
 
@@ -27,6 +27,10 @@ own replay). Nothing is cached across views: every report replays the log again.
 
 Partners' allocations are events (``PartnerAllocation``); the view uses those in force at the
 recorded-by time (``ReadModels.allocations_at``), from the live read models or its own replay.
+
+**Checkpoints** (``checkpoints.py``, ``gpureg report checkpoints``): when the store's read-model
+database holds them, the replay starts from the latest usable checkpoint of the index and of each
+projection instead of from empty, and reads only the log after it; the same rows, counts and bytes.
 
 **At the log head** the live read models already are what the replay would build: when the view is
 given them (``live``), nothing is left out (no occurred-by time, or every event occurred by it) and
