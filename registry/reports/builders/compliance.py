@@ -7,6 +7,12 @@ per shipment the items, ECCN, authorization, destination, AES/EEI ITN and dates;
 parties (with ultimate parents and their headquarters countries) and the classification evidence
 recorded with the clearance; record retention dates. The chain of custody of every batch is the
 custody report (``gpureg report custody``, filterable by partner and authorization), not repeated here.
+A partner's own report (``Filters.scope``) is the same report over the partner's batches, with its own
+share of each authorization.
+
+One concept: the compliance report, section by section over one pass of the batches (the findings
+part is its own module, ``findings.py``); splitting the sections further would scatter what each
+reads from that pass.
 """
 
 from __future__ import annotations
