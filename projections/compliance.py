@@ -100,6 +100,7 @@ class ComplianceFindings(Projection):
 
     name = "compliance"
     version = 2  # 2: party parents (immediate / ultimate), recorded rule data
+    derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
         super().__init__()

@@ -71,6 +71,9 @@ class Projection(ABC):
 
     name: ClassVar[str]
     version: ClassVar[int]
+    #: scratch entries a handler rebuilds from the rows when absent (``Work.scratch``): left out of
+    #: a checkpoint of a memory build (:meth:`MemoryBuild.state`)
+    derived_scratch: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self._tables: dict[int, dict[str, Table]] = {}
@@ -83,6 +86,12 @@ class Projection(ABC):
     @abstractmethod
     def handlers(self) -> Mapping[type[Any], Handler]:
         """Event class -> handler."""
+
+    def written(self) -> Mapping[str, Callable[[Row], bool]]:
+        """A memory build writes, per table named here, only the rows the predicate keeps (every row of
+        every table by default); the handlers still see every row. Only a report view's variant of a
+        projection narrows it (``registry/reports/builders/view_projections.py``)."""
+        return {}
 
     def tables(self, generation: int) -> dict[str, Table]:
         if generation not in self._tables:
@@ -325,6 +334,22 @@ class MemoryBuild:
         self.position = 0
         self.work = Work(None, projection.tables(gen.generation), memory=True)
 
+    def state(self) -> dict[str, Any]:
+        """What the build holds at :attr:`position` (rows, appended rows, scratch state), for a checkpoint
+        (:mod:`registry.reports.builders.checkpoints` pickles it); :meth:`resume` takes it back."""
+        return {"position": self.position,
+                "work": self.work.memory_state(self.projection, self.projection.derived_scratch)}
+
+    @classmethod
+    def resume(cls, projection: Projection, gen: Generation, state: Mapping[str, Any]) -> MemoryBuild:
+        """A build of the empty generation ``gen`` that continues from a :meth:`state` (of the same
+        projection and version): applying the events after its position gives what a build from empty
+        gives (the rows, their order, the scratch state are those the state held)."""
+        build = cls(projection, gen)
+        build.work = Work.from_memory_state(projection.tables(gen.generation), state["work"], projection)
+        build.position = int(state["position"])
+        return build
+
     def apply(self, notifications: Sequence[Notification], event_of: Callable[[Notification], Any]) -> int:
         fresh = [n for n in notifications if n.id > self.position]
         if not fresh:
@@ -344,7 +369,7 @@ class MemoryBuild:
                 previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
                 conn.exec_driver_sql(f"PRAGMA cache_size={_BUILD_CACHE_KIB}")
             try:
-                self.work.write_all(conn)
+                self.work.write_all(conn, self.projection.written())
             finally:
                 if sqlite:
                     conn.exec_driver_sql(f"PRAGMA cache_size={int(previous or -2000)}")

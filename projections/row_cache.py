@@ -30,6 +30,7 @@ Row = dict[str, Any]
 Key = tuple[Any, ...]
 
 _LOAD_BATCH = 500
+_OWNER = "<the projection>"  # a scratch value that is the projection itself, in a checkpoint
 
 
 # ------------------------------------------------------------------------------ row caching
@@ -494,10 +495,26 @@ class RowCache:
             _statement(conn, self.table, "update").run(conn, updates)
         _statement(conn, self.table, "insert").run(conn, inserts)
 
-    def write_all(self, conn: Connection) -> None:
-        """Memory mode: insert every row into the (empty) table, in primary-key order."""
+    def memory_state(self) -> tuple[Any, ...]:
+        """Memory mode: what the cache holds (rows, group members, indexes), for a checkpoint."""
         assert self.memory
-        live = [(k, r) for k, r in self.rows.items() if r is not None]
+        return (self.group, self.bulk, self.rows, self._members, self._indexes)
+
+    @classmethod
+    def from_memory_state(cls, table: Table, state: tuple[Any, ...]) -> RowCache:
+        """Memory mode: a cache holding what :meth:`memory_state` gave (the same rows, in the same order)."""
+        group, bulk, rows, members, indexes = state
+        cache = cls(None, table, group, memory=True)
+        cache.bulk = bulk
+        cache.rows = rows
+        cache._members = members
+        cache._indexes = indexes
+        return cache
+
+    def write_all(self, conn: Connection, keep: Callable[[Row], bool] | None = None) -> None:
+        """Memory mode: insert every row (that ``keep`` keeps) into the (empty) table, in primary-key order."""
+        assert self.memory
+        live = [(k, r) for k, r in self.rows.items() if r is not None and (keep is None or keep(r))]
         with contextlib.suppress(TypeError):  # a key mixing None and values: any order will do
             live.sort(key=lambda kr: kr[0])
         bulk_insert(conn, self.table, [r for _, r in live])
@@ -551,11 +568,33 @@ class Work:
             bulk_insert(self.conn, self.tables[name], rows)
         self._appends.clear()
 
-    def write_all(self, conn: Connection) -> None:
-        """Memory mode: write every row into the generation's (empty) tables."""
+    def memory_state(self, owner: object, derived: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """Memory mode: everything a build holds between chunks (every cache, the appended rows, the
+        scratch state), to be pickled as a checkpoint; a scratch value that is ``owner`` (the
+        projection object) is recorded as a marker and put back by :meth:`from_memory_state`; the
+        ``derived`` entries (rebuilt from the rows when absent) are left out."""
         assert self.memory
-        for cache in self._caches.values():
-            cache.write_all(conn)
+        return {
+            "caches": {name: c.memory_state() for name, c in self._caches.items()},
+            "appends": self._appends,
+            "scratch": {k: (_OWNER if v is owner else v) for k, v in self.scratch.items() if k not in derived},
+        }
+
+    @classmethod
+    def from_memory_state(cls, tables: dict[str, Table], state: Mapping[str, Any], owner: object) -> Work:
+        """Memory mode: a work holding what :meth:`memory_state` gave."""
+        work = cls(None, tables, memory=True)
+        work._caches = {name: RowCache.from_memory_state(tables[name], s) for name, s in state["caches"].items()}
+        work._appends = state["appends"]
+        work.scratch = {k: (owner if isinstance(v, str) and v == _OWNER else v) for k, v in state["scratch"].items()}
+        return work
+
+    def write_all(self, conn: Connection, keep: Mapping[str, Callable[[Row], bool]] | None = None) -> None:
+        """Memory mode: write every row into the generation's (empty) tables (of a table named in
+        ``keep``, only the rows its predicate keeps)."""
+        assert self.memory
+        for name, cache in self._caches.items():
+            cache.write_all(conn, (keep or {}).get(name))
         for name, rows in self._appends.items():
             bulk_insert(conn, self.tables[name], rows)
         self._appends.clear()

@@ -19,6 +19,8 @@ import typer
 from registry.reports.store_access import StoreMissing, open_store
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from registry.reports import Format, Report
     from registry.reports.builders import ReportStore
 
@@ -132,6 +134,7 @@ def _generate(
     out: str | None,
     quiet: bool = False,
     custody_filters: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
+    scope: UUID | None = None,
 ) -> None:
     from registry.domain.errors import RegistryError
     from registry.reports import Format, render
@@ -149,7 +152,7 @@ def _generate(
         occurred_to = parse_time("occurred_to", end) if end else None
         with _store(database_url, readmodel_url) as store, ReportSession(store) as session:
             report = session.build(kind, recorded_by, occurred_by, partner, authorization,
-                                   batch, serial, occurred_from, occurred_to)
+                                   batch, serial, occurred_from, occurred_to, scope)
             target = out or file_name(kind, report.as_of.recorded_by, chosen.extension)
             with _progress(report, chosen, quiet or not sys.stderr.isatty()) as progress:
                 if target == "-":
@@ -224,12 +227,35 @@ def _command(kind: str, doc: str) -> None:
     report_app.command(kind)(command)
 
 
-_command(
-    "compliance",
-    "The compliance report: units by stage, findings, drawdown per authorization, shipments with their "
-    "ECCN, authorization, parties, destination and ITN, classification evidence, record retention (the chain "
-    "of custody is the custody report).",
-)
+@report_app.command("compliance")
+def compliance_command(
+    database_url: DatabaseUrl = None,
+    readmodel_url: ReadmodelUrl = None,
+    as_of: AsOfOption = None,
+    as_occurred_by: OccurredOption = None,
+    partner: PartnerOption = None,
+    authorization: AuthorizationOption = None,
+    partner_scope: Annotated[str | None, typer.Option(
+        "--partner-scope", show_default=False,
+        help="a partner's own report (what its compliance officer gets over gRPC): the party id; only its and "
+        "its subsidiaries' batches, the findings on them and their share of each authorization")] = None,
+    fmt: FormatOption = "html",
+    out: OutOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """The compliance report: units by stage, findings, drawdown per authorization, shipments with their ECCN,
+    authorization, parties, destination and ITN, classification evidence, record retention (the chain of
+    custody is the custody report)."""
+    import uuid
+
+    try:
+        scope = uuid.UUID(partner_scope.strip()) if partner_scope else None
+    except ValueError:
+        raise _fail(f"--partner-scope: a party id (a UUID), not {partner_scope!r}") from None
+    _generate("compliance", database_url, readmodel_url, as_of, as_occurred_by, partner, authorization, fmt, out,
+              quiet, scope=scope)
+
+
 _command(
     "ownership",
     "The ownership report: per partner units by stage, model and site, compute held against allocation; site "
@@ -331,3 +357,37 @@ def evidence_command(
     from registry.journal.cli import write_report_evidence
 
     write_report_evidence(file, out or file.with_name(file.name + ".journal.json"), database_url, readmodel_url)
+
+
+@report_app.command("checkpoints")
+def checkpoints_command(
+    database_url: DatabaseUrl = None,
+    readmodel_url: ReadmodelUrl = None,
+    every: Annotated[int, typer.Option(
+        "--every", min=1, help="log positions between two checkpoints (a past-time report replays at most "
+        "this many events after the checkpoint before its time)")] = 1000,
+    drop: Annotated[bool, typer.Option("--drop", help="remove every checkpoint instead")] = False,
+) -> None:
+    """Add checkpoints of the as-of replay up to the log head, in the read-model database, so that a
+    report as of a past time replays only the events after the latest checkpoint before it (the same
+    bytes). Incremental: run it again (e.g. from cron) as the log grows."""
+    import time
+
+    from registry.reports.builders.checkpoints import CheckpointStore, drop_checkpoints, make_checkpoints
+
+    with _store(database_url, readmodel_url) as store:
+        if store.read_models is None:
+            raise _fail("the store has no read-model database to keep checkpoints in")
+        engine = store.read_models.engine
+        if drop:
+            drop_checkpoints(engine)
+            typer.echo("dropped every checkpoint")
+            return
+        started = time.perf_counter()
+        made = make_checkpoints(store.registry, engine, every)
+        count, size = CheckpointStore(engine).size()
+    typer.echo(
+        f"added checkpoints at {len(made.positions)} positions up to the log head {made.head:,} "
+        f"({made.bytes / 1e6:,.1f} MB) in {time.perf_counter() - started:.1f} s; "
+        f"{count} checkpoints stored ({size / 1e6:,.1f} MB)"
+    )

@@ -70,15 +70,18 @@ def allow_all(command: str, batch_id: UUID | None, site_id: UUID | None) -> tupl
 
 @dataclass(frozen=True)
 class Grants:
-    """One call's reach: ``visible(batch_id)`` for what it may read (None: everything) and
-    ``authorize`` for the commands it may issue."""
+    """One call's reach: ``visible(batch_id)`` for what it may read (None: everything), ``authorize``
+    for the commands it may issue, and ``party``, the party a partner's or site operator's call acts
+    for (a partner's compliance report is scoped to it)."""
 
     authorize: Authorize
     visible: Callable[[UUID], bool] | None = None
+    party: UUID | None = None  # the party a confined call acts for (its scope's); None: unconfined
 
     @classmethod
     def of(cls, principal: Principal, scope: Scope | None) -> Grants:
-        return cls(command_authorizer(principal, scope), scope.sees_batch if scope is not None else None)
+        return cls(command_authorizer(principal, scope), scope.sees_batch if scope is not None else None,
+                   scope.party_id if scope is not None else None)
 
 
 UNRESTRICTED = Grants(allow_all)

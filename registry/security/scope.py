@@ -48,15 +48,18 @@ class ScopeIndex:
         self._batch_parties: dict[UUID, set[UUID]] = {}  # batch -> buyer, consignees, end users
         self._children: dict[UUID, list[UUID]] = {}  # batch -> batches split off it
 
-    def refresh(self) -> None:
-        """Read what the log gained since the last refresh (a worker thread runs this)."""
+    def refresh(self, up_to: int | None = None) -> None:
+        """Read what the log gained since the last refresh (a worker thread runs this); ``up_to``: only
+        to that log position (an index as of a past position, for a partner's report as of then)."""
         with self._lock:
             # Every event at or before the head read first was committed before the pages are
             # read (as for subscriptions, registry/server/events.py), so the index then accounts
             # for the whole log up to that head.
-            head = self._registry.head()
+            head = self._registry.head() if up_to is None else up_to
             while True:
                 page = self._registry.read_log(self.position, _PAGE, _TOPICS)
+                if up_to is not None:
+                    page = [n for n in page if n.id <= up_to]
                 for notification in page:
                     self._apply(self._registry.decode(notification))
                 if page:
@@ -106,6 +109,10 @@ class ScopeIndex:
 
     def batch_in(self, batch_id: UUID, family: frozenset[UUID]) -> bool:
         return not self._batch_parties.get(batch_id, set()).isdisjoint(family)
+
+    def batches_in(self, family: frozenset[UUID]) -> frozenset[UUID]:
+        """Every batch the index knows whose parties include one of ``family``."""
+        return frozenset(b for b, parties in list(self._batch_parties.items()) if not parties.isdisjoint(family))
 
     def site_in(self, site_id: UUID, family: frozenset[UUID]) -> bool:
         return self._operator.get(site_id) in family

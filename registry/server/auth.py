@@ -50,9 +50,10 @@ from registry.server.errors import ERROR_DOMAIN, rich_status, status_for
 log = logging.getLogger("gpureg.access")
 
 DEVELOPMENT = "development"
-#: reports a partner may not generate: the compliance report's authorization ledgers are shared
-#: with other partners (ownership and custody reports are filtered to the partner's party)
-NOT_FOR_PARTNERS = frozenset({reports_pb2.REPORT_KIND_COMPLIANCE})
+#: reports a partner gets as its own, scoped by the servicer to the party its call acts for
+#: (``Grants.party``): the compliance report (its batches, their findings, its share of each
+#: authorization); the ownership and custody reports are filtered to the partner's party instead
+SCOPED_FOR_PARTNERS = frozenset({reports_pb2.REPORT_KIND_COMPLIANCE})
 #: server streams that follow the log: limited per principal, dropped when stalled
 SUBSCRIPTIONS = frozenset({"registry.api.v1.EventService/SubscribeEvents"})
 
@@ -276,14 +277,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             if not scope.sees_site(site_id):
                 raise NotYours(NotFound("site", site_id))
         elif confine is Confine.REPORT:
-            if getattr(request, "kind", None) in NOT_FOR_PARTNERS:
-                raise Denied(grpc.StatusCode.PERMISSION_DENIED, "REPORT_NOT_FOR_PARTNERS",
-                             "a partner may generate the ownership and custody reports of its own party; the "
-                             "compliance report covers authorizations shared with other partners (use "
-                             "GetBatchCompliance and ListFindings)")
             named = getattr(request, "partner", "").strip()
             if not named:
-                request.partner = str(scope.party_id)
+                if getattr(request, "kind", None) not in SCOPED_FOR_PARTNERS:
+                    request.partner = str(scope.party_id)
             elif _uuid(named) not in scope.family:
                 raise Denied(grpc.StatusCode.PERMISSION_DENIED, "OTHER_PARTY",
                              "a partner's reports cover only its own party (partner = its party id)")

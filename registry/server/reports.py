@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import IO, Any
+from uuid import UUID
 
 from projections.queries import ReadModels
 from registry.api.v1 import reports_pb2 as pb
@@ -20,6 +21,7 @@ from registry.application.service import Registry
 from registry.domain.errors import InvalidField
 from registry.reports import Format, render
 from registry.reports.builders import ReportSession, ReportStore, file_name
+from registry.security.grants import current_grants
 from registry.server.calls import refuse_if_expired
 from registry.server.concurrency import Blocking
 from registry.server.convert import request_time, timestamp
@@ -56,6 +58,7 @@ class ReportAsk:
     serial: str | None = None
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
+    scope: UUID | None = None  # a partner's own compliance report: the party its call acts for
 
 
 def ask_of(request: pb.GenerateReportRequest) -> ReportAsk:
@@ -107,7 +110,7 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         try:
             with ReportSession(self._store) as session:
                 report = session.build(ask.kind, ask.recorded_by, ask.occurred_by, ask.partner, ask.authorization,
-                                       ask.batch, ask.serial, ask.occurred_from, ask.occurred_to)
+                                       ask.batch, ask.serial, ask.occurred_from, ask.occurred_to, ask.scope)
                 rendered = render(report, ask.fmt, spool.write)
             spool.seek(0)
         except BaseException:
@@ -132,6 +135,9 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         await refuse_if_expired(context)
         try:
             ask = ask_of(request)
+            party = current_grants().party  # a partner's call (the auth layer confined the request)
+            if party is not None and ask.kind == "compliance":
+                ask = replace(ask, scope=party)
             rendered = await self._blocking(self._render, ask)
         except Exception as error:  # every error is mapped, INTERNAL for bugs
             await context.abort_with_status(status_for(error))

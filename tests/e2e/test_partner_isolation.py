@@ -219,10 +219,40 @@ def test_a_partners_report_covers_only_its_own_party(world) -> None:  # type: ig
         list(reports.GenerateReport(rp.GenerateReportRequest(
             kind=rp.REPORT_KIND_OWNERSHIP, format=rp.REPORT_FORMAT_JSON, partner=d.ids["sk"]), metadata=samsung))
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    # the compliance report's authorization ledgers are shared between partners: not for a partner
+
+
+def _report(reports: Any, request: rp.GenerateReportRequest, metadata: Any) -> bytes:
+    return b"".join(m.chunk for m in reports.GenerateReport(request, metadata=metadata, timeout=120)
+                    if m.WhichOneof("part") == "chunk")
+
+
+def test_a_partners_compliance_officer_gets_its_own_compliance_report_and_the_regulator_gets_everyones(world) -> None:  # type: ignore[no-untyped-def]
+    server, d, creds = world
+    reports = reports_pb2_grpc.ReportServiceStub(server.channel())
+    samsung = creds.md("partner", d.ids["samsung"])
+    server.stubs().queries.GetOwnership(q.GetOwnershipRequest(min_position=d.position), metadata=samsung,
+                                        timeout=TIMEOUT)
+    # every identifier of SK's batch: its id, PO number, shipment, serials, site, and SK itself
+    theirs = {"b1": d.ids["b1"], "PO-b1": "PO-b1", "S-b1": "S-b1", **{s: s for s in (f"SNb1{i}" for i in range(4))},
+              "site_sk": d.ids["site_sk"], "sk": d.ids["sk"], "SK Telecom": "SK Telecom"}
+    ours = {"a1": d.ids["a1"], "PO-a1": "PO-a1", "PO-a2": "PO-a2", "S-a1": "S-a1", "Samsung SDS": "Samsung SDS"}
+    for fmt in (rp.REPORT_FORMAT_JSON, rp.REPORT_FORMAT_HTML, rp.REPORT_FORMAT_CSV):
+        request = rp.GenerateReportRequest(kind=rp.REPORT_KIND_COMPLIANCE, format=fmt)
+        own = _report(reports, request, samsung)
+        everyones = _report(reports, request, creds.md("regulator"))
+        name = rp.ReportFormat.Name(fmt)
+        assert [k for k, v in ours.items() if v.encode() not in own] == [], name
+        assert [k for k, v in theirs.items() if v.encode() in own] == [], name
+        assert [k for k, v in {**ours, "b1": d.ids["b1"], "PO-b1": "PO-b1", "S-b1": "S-b1"}.items()
+                if v.encode() not in everyones] == [], name
+        assert d.ids["samsung"].encode() in own  # its own report says whose scope it is (the "Partner scope" input)
+    # its own report may be narrowed to a subsidiary, never widened to another partner
+    sub = _report(reports, rp.GenerateReportRequest(kind=rp.REPORT_KIND_COMPLIANCE, format=rp.REPORT_FORMAT_JSON,
+                                                    partner=d.ids["samsung_sds"]), samsung)
+    assert b"PO-a2" in sub and b"PO-b1" not in sub
     with pytest.raises(grpc.RpcError) as refused:
         list(reports.GenerateReport(rp.GenerateReportRequest(
-            kind=rp.REPORT_KIND_COMPLIANCE, format=rp.REPORT_FORMAT_JSON), metadata=samsung))
+            kind=rp.REPORT_KIND_COMPLIANCE, format=rp.REPORT_FORMAT_JSON, partner=d.ids["sk"]), metadata=samsung))
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 

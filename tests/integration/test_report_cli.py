@@ -114,3 +114,29 @@ def test_verify_names_the_input_the_store_no_longer_gives(world: ReportWorld, tm
     assert "answers a different request" in said
     assert "input 'Generated from': the file says 'SQLite event store registry.db'" in said
     assert "'SQLite event store copy.db'" in said
+
+
+def test_a_past_report_made_before_the_checkpoints_verifies_after_them_and_a_partners_own_report_verifies(
+    world: ReportWorld, tmp_path: Path
+) -> None:
+    out = tmp_path / "compliance.csv"
+    code, said = gpureg("report", "compliance", "--database-url", world.url, "--format", "csv", "--out", str(out),
+                        "--as-of", world.recorded_by.isoformat(), "--quiet")
+    assert code == 0, said
+    phase_two(world)
+    code, said = gpureg("report", "checkpoints", "--database-url", world.url, "--every", "3")
+    assert code == 0, said
+    assert "checkpoints stored" in said and "added checkpoints at 0 positions" not in said
+    code, said = gpureg("report", "verify", str(out), "--database-url", world.url)
+    assert code == 0 and "MATCHES" in said, said
+    own = tmp_path / "own.json"
+    code, said = gpureg("report", "compliance", "--database-url", world.url, "--format", "json", "--out", str(own),
+                        "--partner-scope", str(world.w.naver), "--as-of", world.recorded_by.isoformat(), "--quiet")
+    assert code == 0, said
+    assert b"PO-B" in own.read_bytes() and b"PO-A" not in own.read_bytes()
+    code, said = gpureg("report", "verify", str(own), "--database-url", world.url)
+    assert code == 0 and "MATCHES" in said, said
+    code, said = gpureg("report", "compliance", "--database-url", world.url, "--partner-scope", "NAVER")
+    assert code == 2 and "--partner-scope" in said, said
+    code, said = gpureg("report", "checkpoints", "--database-url", world.url, "--drop")
+    assert code == 0 and "dropped" in said, said

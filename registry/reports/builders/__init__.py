@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, time
+from typing import Any
 from uuid import UUID
 
 from projections import catalog
@@ -28,11 +29,13 @@ from registry.domain.errors import InvalidField
 from registry.domain.reference import ExportAuthorization, Party
 from registry.reports.builders import compliance, custody, ownership
 from registry.reports.builders.asof import AsOfView, last_recorded_at
+from registry.reports.builders.checkpoints import CheckpointStore
 from registry.reports.builders.common import (
     AUTHORIZATION_INPUT,
     BATCH_INPUT,
     FROM_INPUT,
     PARTNER_INPUT,
+    SCOPE_INPUT,
     SERIAL_INPUT,
     TO_INPUT,
     Context,
@@ -43,6 +46,7 @@ from registry.reports.builders.common import (
 )
 from registry.reports.formatting import iso_utc
 from registry.reports.model import AsOf, InvalidReport, Report, ReportRequest
+from registry.security.scope import ScopeIndex
 
 BUILDERS: dict[str, Callable[[Context], Report]] = {
     compliance.KIND: compliance.build,
@@ -65,12 +69,15 @@ class ReportSession:
     At the log head a view reads the store's live read models instead when they are exactly there
     (see :class:`~registry.reports.builders.asof.AsOfView`); ``live=False`` always replays.
     ``in_memory=False`` replays chunk by chunk into the tables instead of in memory (the same bytes,
-    slower; for the test that compares the two)."""
+    slower; for the test that compares the two). A replay in memory starts from the latest usable
+    checkpoint in the store's read-model database (``checkpoints.py``; ``checkpoints=False``: from empty)."""
 
     def __init__(
         self, store: ReportStore, projections: Sequence[str] | None = None, live: bool = True, in_memory: bool = True,
+        checkpoints: bool = True,
     ) -> None:
         self.store = store
+        self.checkpoints = checkpoints
         self.in_memory = in_memory
         self.projections = tuple(projections) if projections is not None else None
         self.live = live
@@ -96,14 +103,19 @@ class ReportSession:
         serial: str | None = None,
         occurred_from: datetime | None = None,
         occurred_to: datetime | None = None,
+        scope: UUID | None = None,
     ) -> Report:
         """The ``kind`` report as recorded by ``recorded_by`` (default: when the registry recorded its
         latest event) and, if given, as occurred by ``occurred_by``. ``partner``: a party id or exact
         name (the scoping a partner's own report uses); ``authorization``: an authorization id or
         number. The custody report only: ``batch`` (id or PO number), ``serial``, and the period
-        ``occurred_from``..``occurred_to`` (both included) select batches and events. Bad input raises
-        InvalidField naming the field (``kind``, ``as_of``, ``as_occurred_by``, ``partner``,
-        ``authorization``, ``batch``, ``serial``, ``occurred_from``, ``occurred_to``)."""
+        ``occurred_from``..``occurred_to`` (both included) select batches and events. The compliance
+        report only: ``scope``, a party id, makes it that partner's own report (what a partner's
+        compliance officer gets, as the registry's access rules scope the partner: the batches whose
+        buyer, consignee or end user is the party or a subsidiary, as of the report's log position; the
+        findings on them; their own share of each authorization). Bad input raises InvalidField naming
+        the field (``kind``, ``as_of``, ``as_occurred_by``, ``partner``, ``authorization``, ``batch``,
+        ``serial``, ``occurred_from``, ``occurred_to``, ``partner_scope``)."""
         if kind not in BUILDERS:
             raise InvalidField.one("kind", f"one of {list(KINDS)}")
         custody_only = {"batch": batch, "serial": serial, "occurred_from": occurred_from, "occurred_to": occurred_to}
@@ -113,6 +125,9 @@ class ReportSession:
         for field, when in (("occurred_from", occurred_from), ("occurred_to", occurred_to)):
             if when is not None:
                 _check_time(field, when)
+        if scope is not None and kind != compliance.KIND:
+            raise InvalidField.one("partner_scope", "only the compliance report is scoped to a partner (the others "
+                                   "take the partner filter)")
         if occurred_from is not None and occurred_to is not None and occurred_from > occurred_to:
             raise InvalidField.one("occurred_from", "must not be later than occurred_to")
         if serial is not None and not serial.strip():
@@ -138,6 +153,7 @@ class ReportSession:
         view = AsOfView(
             self.store.registry, as_of, allocations, catalog.select(list(wanted)),
             live=read_models if self.live else None, in_memory=self.in_memory,
+            checkpoints=CheckpointStore(read_models.engine) if self.checkpoints and read_models is not None else None,
         )
         self._stack.callback(view.close)
         filters = Filters(
@@ -147,24 +163,26 @@ class ReportSession:
             serial=serial.strip() if serial is not None else None,
             occurred_from=occurred_from.astimezone(UTC) if occurred_from is not None else None,
             occurred_to=occurred_to.astimezone(UTC) if occurred_to is not None else None,
+            **_scope_of(view, scope),
         )
         return BUILDERS[kind](Context(self.store, view, as_of, filters, kind))
 
     def regenerate(self, request: ReportRequest) -> Report:
         """The report for a recorded request (what :func:`registry.reports.verify` calls)."""
         partner = request.get(PARTNER_INPUT)
+        scope = request.get(SCOPE_INPUT)
         authorization = request.get(AUTHORIZATION_INPUT)
         batch = request.get(BATCH_INPUT)
         serial = request.get(SERIAL_INPUT)
         start = request.get(FROM_INPUT)
         end = request.get(TO_INPUT)
-        if not all(isinstance(v, UUID | None) for v in (partner, authorization, batch)):
-            raise InvalidField.one("inputs", "the partner, authorization and batch filters must be ids")
+        if not all(isinstance(v, UUID | None) for v in (partner, authorization, batch, scope)):
+            raise InvalidField.one("inputs", "the partner, authorization and batch filters and the scope must be ids")
         if not isinstance(serial, str | None) or not all(isinstance(v, datetime | None) for v in (start, end)):
             raise InvalidField.one("inputs", "the serial filter must be text and the period times")
         return self.build(
             request.kind, request.as_of.recorded_by, request.as_of.occurred_by, partner, authorization,  # type: ignore[arg-type]
-            batch, serial, start, end,  # type: ignore[arg-type]
+            batch, serial, start, end, scope,  # type: ignore[arg-type]
         )
 
 
@@ -207,6 +225,21 @@ def _resolve_partner(view: AsOfView, value: UUID | str | None) -> UUID | None:
         problem = "no party is" if not found else f"{len(found)} parties are"
         raise InvalidField.one("partner", f"{problem} named {value!r} as of {when}; give the party's id")
     return found[0]
+
+
+def _scope_of(view: AsOfView, party: UUID | None) -> dict[str, Any]:
+    """A partner's scope as of the view's log position (``registry.security.scope``, the index the
+    server confines partners' calls with, read only up to that position): the party, its family and
+    their batches; nothing when ``party`` is None."""
+    if party is None:
+        return {}
+    when = iso_utc(view.as_of.recorded_by)
+    if not isinstance(view.aggregate(party), Party):
+        raise InvalidField.one("partner_scope", f"no party {party} had been registered by {when}")
+    index = ScopeIndex(view.registry)
+    index.refresh(up_to=view.position)
+    family = index.family(party)
+    return {"scope": party, "family": family, "scope_batches": index.batches_in(family)}
 
 
 def _resolve_authorization(view: AsOfView, value: UUID | str | None) -> UUID | None:

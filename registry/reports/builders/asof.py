@@ -1,7 +1,7 @@
 """As-of views: the read models as they were at a past time, rebuilt from the log by the same code.
 
-One concept: the as-of view; the pinned replay, its index and the read models over it share one
-scratch database and one lifetime.
+One concept: the as-of view; the pinned replay (from empty or from checkpoints), its index and the
+read models over it share one scratch database and one lifetime.
 
 A report is *as of* two times (:class:`registry.reports.AsOf`):
 
@@ -28,6 +28,10 @@ own replay). Nothing is cached across views: every report replays the log again.
 Partners' allocations are events (``PartnerAllocation``); the view uses those in force at the
 recorded-by time (``ReadModels.allocations_at``), from the live read models or its own replay.
 
+**Checkpoints** (``checkpoints.py``, ``gpureg report checkpoints``): when the store's read-model
+database holds them, the replay starts from the latest usable checkpoint of the index and of each
+projection instead of from empty, and reads only the log after it; the same rows, counts and bytes.
+
 **At the log head** the live read models already are what the replay would build: when the view is
 given them (``live``), nothing is left out (no occurred-by time, or every event occurred by it) and
 each projection the view needs has an active generation of the current code version whose position
@@ -42,6 +46,7 @@ projections into its scratch database, as for any past time. ``AsOfView.live`` s
 from __future__ import annotations
 
 import gc
+import logging
 import pickle
 import shutil
 import sqlite3
@@ -100,11 +105,23 @@ from projections.engine import (
 from projections.queries import Allocation, ReadModels
 from projections.query_results import SerialInfo
 from registry.application.service import Registry
-from registry.domain.screening import ScreeningLists
+from registry.reports.builders.checkpoints import (
+    CHECKPOINTED,
+    INDEX_KEY,
+    Checkpoint,
+    CheckpointStore,
+    adopted_row,
+    index_row,
+    key_of,
+    matches_log,
+    occurred_at,
+    write_of,
+)
 from registry.reports.builders.view_projections import for_view
 from registry.reports.model import AsOf
 
 WORKER = "as-of view"
+_log = logging.getLogger("gpureg.reports")
 CHUNK = 2000
 PAGE_ROWS = 1000  # rows kept per page (one pickled list per row of report_rows)
 PENDING_ROWS = 4000  # rows kept in memory at most before their pages are written
@@ -147,17 +164,6 @@ class AsOfIndex(Projection):
         return {}  # no handlers: AsOfView._index_chunk writes a whole chunk in one statement per table
 
 
-def occurred_at(e: Any) -> datetime:
-    """An event's business time (every registry event has one; the recorded time otherwise)."""
-    value = getattr(e, "occurred_at", None)
-    return value if isinstance(value, datetime) else e.timestamp
-
-
-def write_of(e: Any) -> tuple[str, str, datetime]:
-    """What the events of one command's write share: its actor, request id and business time."""
-    return (str(getattr(e, "actor", "")), str(getattr(e, "request_id", "")), occurred_at(e))
-
-
 def last_recorded_at(registry: Registry) -> datetime | None:
     """When the registry had recorded its latest write (the default recorded-by time of a report):
     the latest recorded time among the events of the last command's write."""
@@ -194,6 +200,14 @@ class ViewReadModels(ReadModels):
     def serial(self, serial: str) -> SerialInfo | None:
         self._serial_rows()
         return super().serial(serial)
+
+    def batch_compliance(self, batch_id: UUID) -> Any:
+        if not self._serials:
+            raise LookupError(
+                "the as-of view kept only the compliance projection's waiting serial rows (no report counts "
+                "them); build the view with in_memory=False"
+            )
+        return super().batch_compliance(batch_id)
 
     def _serial_rows(self) -> None:
         if not self._serials:
@@ -265,6 +279,7 @@ class AsOfView:
         chunk_size: int = CHUNK,
         live: ReadModels | None = None,
         in_memory: bool = True,
+        checkpoints: CheckpointStore | None = None,
     ) -> None:
         self.registry = registry
         self.in_memory = in_memory
@@ -278,6 +293,10 @@ class AsOfView:
         self.position = 0
         self.applied = 0
         self.left_out = 0
+        self.first_left_out = 0  # the position of the first event left out (0: none)
+        self.resumed_from: dict[str, int] = {}  # projection -> the checkpoint position its replay started at
+        self.index_from = 0  # the index checkpoint's position the log was read from (0: its start)
+        self._checkpoints = checkpoints if in_memory else None
         self._memo: dict[UUID, Any] = {}
         self._kept: dict[str, tuple[int, int]] = {}  # key: (rows, pages written)
         self._pending: dict[str, list[tuple[Any, ...]]] = {}  # rows kept but not written yet, by key
@@ -295,14 +314,31 @@ class AsOfView:
             live_positions = self._pin(live) if live is not None else None
             if live_positions is not None and not self._may_reach(live_positions):
                 live_positions = None
+            index_at = self._index_checkpoint()
             if live_positions is None:  # no live read models to use: one pass does it all
                 self._unpin()
-                self._replay([*self.projections, self.index], chunk_size)
+                together = self._states_at(index_at[0]) if index_at is not None else None
+                if index_at is not None and together is not None:  # one pass from the common checkpoint
+                    self._replay([*self.projections, self.index], chunk_size, together, index_at[0].position,
+                                 index_at[1])
+                elif self._usable_checkpoints():  # the others with the index, the checkpointed from a checkpoint
+                    light = [p for p in self.projections if p.name not in CHECKPOINTED]
+                    if light or index_at is None:
+                        self._replay([*light, self.index], chunk_size)
+                    else:
+                        self._replay([self.index], chunk_size, None, index_at[0].position, index_at[1])
+                    self._replay_from_checkpoints([p for p in self.projections if p.name in CHECKPOINTED],
+                                                  chunk_size)
+                else:
+                    self._replay([*self.projections, self.index], chunk_size)
                 self.read_models = ViewReadModels(
                     self.engine, registry, self.projections, as_of.recorded_by, allocations, not in_memory
                 )
             else:
-                self._replay([self.index], chunk_size)
+                if index_at is not None:
+                    self._replay([self.index], chunk_size, None, index_at[0].position, index_at[1])
+                else:
+                    self._replay([self.index], chunk_size)
                 if self._at(live_positions):
                     assert self._pinned is not None
                     self.live = True
@@ -312,7 +348,10 @@ class AsOfView:
                     )
                 else:  # the log again, into the projections this time
                     self._unpin()
-                    self._replay(self.projections, chunk_size)
+                    if self._usable_checkpoints():
+                        self._replay_from_checkpoints(self.projections, chunk_size)
+                    else:
+                        self._replay(self.projections, chunk_size)
                     self.read_models = ViewReadModels(
                         self.engine, registry, self.projections, as_of.recorded_by, allocations, not in_memory
                     )
@@ -387,7 +426,84 @@ class AsOfView:
                 conn.close()
 
     # ------------------------------------------------------------------------- replay
-    def _replay(self, projections: Sequence[Projection], chunk_size: int) -> None:
+    def _usable_checkpoints(self) -> bool:
+        return self._checkpoints is not None and self._checkpoints.available()
+
+    def _index_checkpoint(self) -> tuple[Checkpoint, Mapping[str, Any]] | None:
+        """The latest checkpoint of the index whose events were all recorded by the recorded-by time and
+        that still matches the log, with its state; None with an occurred-by time (which may leave out an
+        event before it) or without checkpoints. Its position ends a write, so the view's prefix takes it
+        whole (see ``checkpoints.INDEX_KEY``)."""
+        if self.as_of.occurred_by is not None or not self._usable_checkpoints():
+            return None
+        assert self._checkpoints is not None
+        store = self._checkpoints
+        found = store.nearest(INDEX_KEY, 1 << 62, self.as_of.recorded_by)
+        while found is not None:
+            if matches_log(self.registry, found):
+                try:
+                    return found, store.load(found)
+                except Exception as error:  # an unreadable checkpoint: try the one before
+                    _log.warning("as-of index checkpoint at %s unreadable: %s", found.position, error)
+            found = store.nearest(INDEX_KEY, found.position - 1, self.as_of.recorded_by)
+        return None
+
+    def _states_at(self, at: Checkpoint) -> dict[str, Mapping[str, Any]] | None:
+        """Every projection's checkpoint state at the index checkpoint's position (None if one lacks it
+        or cannot be read: the view then replays its projections in a pass of their own)."""
+        assert self._checkpoints is not None
+        store = self._checkpoints
+        states: dict[str, Mapping[str, Any]] = {}
+        for p in self.projections:
+            key = key_of(p)
+            if p.name not in CHECKPOINTED or not store.has(key, at.position, at.event):
+                return None
+            try:
+                states[p.name] = store.load(Checkpoint(key, at.position, at.event))
+            except Exception as error:
+                _log.warning("as-of checkpoint %s at %s unreadable: %s", key, at.position, error)
+                return None
+        self.resumed_from.update(dict.fromkeys(states, at.position))
+        return states
+
+    def _replay_from_checkpoints(self, projections: Sequence[Projection], chunk_size: int) -> None:
+        """After the index pass (which found the position and the first event left out): replay
+        ``projections``, those with a checkpoint (``CHECKPOINTED``) from their latest one before both (see
+        ``checkpoints.py``), only the tail; the others from empty."""
+        assert self._checkpoints is not None
+        if not projections:
+            return
+        store = self._checkpoints
+        limit = self.position if not self.first_left_out else min(self.position, self.first_left_out - 1)
+        states: dict[str, Mapping[str, Any]] = {}
+        verified: dict[int, bool] = {}
+        for p in projections:
+            if p.name not in CHECKPOINTED:
+                continue
+            found = store.nearest(key_of(p), limit)
+            while found is not None:
+                if found.position not in verified:
+                    verified[found.position] = matches_log(self.registry, found)
+                if verified[found.position]:
+                    break
+                found = store.nearest(found.key, found.position - 1)
+            if found is None:
+                continue
+            try:
+                states[p.name] = store.load(found)
+            except Exception as error:  # an unreadable checkpoint: replay this projection from empty
+                _log.warning("as-of checkpoint %s at %s unreadable, replaying from empty: %s",
+                             found.key, found.position, error)
+                continue
+            self.resumed_from[p.name] = found.position
+        start = min((int(states[p.name]["position"]) if p.name in states else 0) for p in projections)
+        self._replay(projections, chunk_size, states, start)
+
+    def _replay(
+        self, projections: Sequence[Projection], chunk_size: int,
+        resume: Mapping[str, Mapping[str, Any]] | None = None, start: int = 0,
+        index_state: Mapping[str, Any] | None = None,
+    ) -> None:
         """Apply the log prefix recorded by the recorded-by time, one command's write at a time.
 
         A command's events are written in one transaction but each carries its own recorded time, a
@@ -397,11 +513,21 @@ class AsOfView:
         one of them was recorded after the time. Events of one write share actor, request id and
         business time (one command's context). Each call reads the log again and applies it to
         ``projections`` (the view's own index, then, unless the live read models are used, the
-        projections); the position and counts come out the same each time."""
+        projections); the position and counts come out the same each time.
+
+        ``resume`` (projection name -> a checkpoint's build state) and ``start``: from log position
+        ``start`` (no event at or before it left out), each projection's build continuing from its
+        checkpoint. Without the index among ``projections``: a tail pass after the index pass, whose
+        position and counts are kept. With it: ``index_state`` is the index's checkpoint at ``start``
+        (a write's end, every event before it recorded by the time), its rows and counts the start."""
         targets = list(projections)
-        self.position = 0
-        self.applied = 0
+        counts = (self.position, self.applied, self.left_out, self.first_left_out)
+        counting = self.index in targets
+        assert not (counting and start and index_state is None), "an index pass from a position needs its checkpoint"
+        self.position = int(index_state["position"]) if counting and index_state is not None else 0
+        self.applied = int(index_state["applied"]) if counting and index_state is not None else 0
         self.left_out = 0
+        self.first_left_out = 0
         gens: list[Generation] = [create_generation(self.engine, p, ACTIVE, WORKER) for p in targets]
         recorded_by = self.as_of.recorded_by
         occurred_by = self.as_of.occurred_by
@@ -416,6 +542,7 @@ class AsOfView:
                 if occurred_by is not None and (e.originator_id in held_back or occurred_at(e) > occurred_by):
                     held_back.add(e.originator_id)
                     self.left_out += 1
+                    self.first_left_out = self.first_left_out or n.id
                     continue
                 decoded[n.id] = e
                 chosen.append(n)
@@ -428,8 +555,14 @@ class AsOfView:
         # worker does): the same rows, slower; kept to check the two give the same reports.
         # In memory the view also replays its own variants of the projections (view_projections):
         # the batch inventory without the per-serial rows no report reads.
+        if counting and index_state is not None:
+            self._index_rows(index_state["events"], index_state["screening"].values())
+            self.index_from = self.position
+        states = resume or {}
         builds = [
-            MemoryBuild(for_view([p])[0], gen) if self.in_memory and p is not self.index else None
+            None if not self.in_memory or p is self.index
+            else MemoryBuild.resume(for_view([p])[0], gen, states[p.name]) if p.name in states
+            else MemoryBuild(for_view([p])[0], gen)
             for p, gen in zip(targets, gens, strict=True)
         ]
 
@@ -446,7 +579,7 @@ class AsOfView:
             chosen.clear()
             decoded.clear()
 
-        after = 0
+        after = start
         finished = False
         collecting = gc.isenabled()  # the builds hold many rows that form no cycles: no collections meanwhile
         gc.disable()
@@ -477,29 +610,32 @@ class AsOfView:
         finally:
             if collecting:
                 gc.enable()
+        if not counting:
+            self.position, self.applied, self.left_out, self.first_left_out = counts
 
     def _index_chunk(self, chosen: Sequence[Notification], decoded: Mapping[int, Any]) -> None:
         """Apply a chunk to the view's index (:class:`AsOfIndex`): a row per event with its aggregate's
         version, and the latest adopted snapshot per screening list; one statement per table (the
         index is the view's own, and every event has a row in it)."""
-        tables = self.index.tables(1)
         events: list[dict[str, Any]] = []
         adopted: dict[str, dict[str, Any]] = {}
         for n in chosen:
             e = decoded[n.id]
-            events.append({
-                "position": n.id, "aggregate_id": e.originator_id,
-                "kind": type(e).__qualname__.split(".")[0], "version": e.originator_version,
-            })
-            if isinstance(e, ScreeningLists.Adopted):
-                adopted[e.source] = {"source": e.source, "snapshot_id": e.snapshot_id, "sha256": e.sha256,
-                                     "position": n.id}
+            events.append(index_row(n, e))
+            row = adopted_row(n, e)
+            if row is not None:
+                adopted[row["source"]] = row
+        self._index_rows(events, adopted.values())
+
+    def _index_rows(self, events: Sequence[Mapping[str, Any]], adopted: Iterable[Mapping[str, Any]]) -> None:
+        tables = self.index.tables(1)
         t = tables["screening_list"]
         with writing(self.engine) as conn:
-            conn.execute(insert(tables["event"]), events)
-            for row in adopted.values():
+            if events:
+                conn.execute(insert(tables["event"]), list(events))
+            for row in adopted:
                 conn.execute(delete(t).where(t.c.source == row["source"]))
-                conn.execute(insert(t), row)
+                conn.execute(insert(t), dict(row))
 
     # ------------------------------------------------------------------------ queries
     def table(self, projection: str, name: str) -> Table:

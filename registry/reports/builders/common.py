@@ -26,6 +26,9 @@ BUILDER_VERSION = 2
 and their "Report version" input says why."""
 
 PARTNER_INPUT = "Partner filter"
+SCOPE_INPUT = "Partner scope"
+"""A partner's own compliance report: the party whose scope (``registry.security.scope``) it covers;
+stated only when set, after the partner filter (reports without it keep their inputs and bytes)."""
 AUTHORIZATION_INPUT = "Authorization filter"
 BATCH_INPUT = "Batch filter"
 SERIAL_INPUT = "Serial filter"
@@ -104,6 +107,21 @@ class Filters:
     serial: str | None = None
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
+    scope: UUID | None = None  # a partner's own report: the party, its family and their batches below
+    family: frozenset[UUID] = frozenset()
+    scope_batches: frozenset[UUID] = frozenset()
+
+    def in_scope(self, batch_id: UUID | None) -> bool:
+        """Whether a batch is one the report may show (every batch when it is not a partner's own)."""
+        return self.scope is None or (batch_id is not None and batch_id in self.scope_batches)
+
+    def sees_parties(self, *parties: UUID | None) -> bool:
+        """A partner's own report: whether a row about these parties (no batch) is the partner's own:
+        at least one party named, all in its family (as a ListFindings answer confines findings)."""
+        if self.scope is None:
+            return True
+        named = [p for p in parties if p is not None]
+        return bool(named) and all(p in self.family for p in named)
 
     @property
     def narrows_events(self) -> bool:
@@ -140,10 +158,10 @@ class Context:
         rulesets = tuple(r.ruleset_id for r in self.registry.rulesets.rulesets if r.effective_from <= basis)
         groups = tuple(v.version_id for v in self.registry.country_groups.versions if v.effective_from <= basis)
         snapshots = tuple(f"{s.source} sha256:{s.sha256}" for s in self.view.screening_snapshots())
-        pairs: list[tuple[str, InputValue]] = [
-            (PARTNER_INPUT, self.filters.partner),
-            (AUTHORIZATION_INPUT, self.filters.authorization),
-        ]
+        pairs: list[tuple[str, InputValue]] = [(PARTNER_INPUT, self.filters.partner)]
+        if self.filters.scope is not None:
+            pairs.append((SCOPE_INPUT, self.filters.scope))
+        pairs.append((AUTHORIZATION_INPUT, self.filters.authorization))
         if self.kind == "custody":
             f = self.filters
             pairs += [(BATCH_INPUT, f.batch), (SERIAL_INPUT, f.serial), (FROM_INPUT, f.occurred_from),
@@ -175,6 +193,12 @@ class Context:
 
     def filter_sentence(self) -> str:
         parts = []
+        if self.filters.scope is not None:
+            parts.append(
+                f"the batches of {self.name(self.filters.scope)} and its subsidiaries (those whose buyer, consignee "
+                "or end user is one of them, as the registry's access rules scope a partner), the findings on them "
+                "and their own share of each authorization: nothing of any other partner's batches or drawdown"
+            )
         if self.filters.partner is not None:
             parts.append(f"partner {self.name(self.filters.partner)}")
         if self.filters.authorization is not None:
@@ -220,6 +244,7 @@ class Context:
                 summary for summary in page
                 if (self.filters.authorization is None or self.cleared_under(summary.batch_id))
                 and (self.filters.batch is None or summary.batch_id == self.filters.batch)
+                and self.filters.in_scope(summary.batch_id)
             ]
             if selected:
                 yield selected

@@ -7,6 +7,12 @@ per shipment the items, ECCN, authorization, destination, AES/EEI ITN and dates;
 parties (with ultimate parents and their headquarters countries) and the classification evidence
 recorded with the clearance; record retention dates. The chain of custody of every batch is the
 custody report (``gpureg report custody``, filterable by partner and authorization), not repeated here.
+A partner's own report (``Filters.scope``) is the same report over the partner's batches, with its own
+share of each authorization.
+
+One concept: the compliance report, section by section over one pass of the batches (the findings
+part is its own module, ``findings.py``); splitting the sections further would scatter what each
+reads from that pass.
 """
 
 from __future__ import annotations
@@ -132,6 +138,10 @@ def _authorizations_selected(ctx: Context) -> Iterator[ExportAuthorization]:
         auth: ExportAuthorization | None = ctx.view.aggregate(ident)
         if auth is None:
             continue
+        if ctx.filters.scope is not None:
+            named = ctx.filters.family & {*auth.consignee_ids, *auth.end_user_ids}
+            if not named and not any(ctx.filters.in_scope(entry["batch_id"]) for entry in auth.ledger):
+                continue  # names none of the partner's family, and none of its batches drew on it
         partner = ctx.filters.partner
         if partner is not None and partner not in auth.consignee_ids and partner not in auth.end_user_ids:
             selected = ctx.derived if isinstance(ctx.derived, set) else set()
@@ -148,20 +158,50 @@ def _label(auth: ExportAuthorization) -> str:
     )
 
 
+def _own_ledger(ctx: Context, auth: ExportAuthorization) -> list[Mapping[str, Any]]:
+    """The ledger entries the report shows: all of them, or in a partner's own report those of its batches."""
+    return [entry for entry in auth.ledger if ctx.filters.in_scope(entry["batch_id"])]
+
+
+def _own_drawdown(ctx: Context, auth: ExportAuthorization) -> tuple[int, int, Decimal, Decimal]:
+    """A partner's own share of an authorization: (units drawn, units returned, value drawn, value returned)
+    by its batches' ledger entries."""
+    drawn = returned = 0
+    drawn_value = returned_value = Decimal(0)
+    for entry in _own_ledger(ctx, auth):
+        if entry["kind"] == "drawn":
+            drawn += int(entry["quantity"])
+            drawn_value += Decimal(entry["value"])
+        else:
+            returned += int(entry["quantity"])
+            returned_value += Decimal(entry["value"])
+    return drawn, returned, drawn_value, returned_value
+
+
+def _parties_named(ctx: Context, parties: Sequence[UUID]) -> str:
+    """An authorization's consignees or end users; in a partner's own report only its family's."""
+    shown = [p for p in parties if ctx.filters.scope is None or p in ctx.filters.family]
+    return "; ".join(ctx.name(p) for p in shown)
+
+
 def _authorizations(ctx: Context) -> Iterator[Block]:
+    scoped = ctx.filters.scope is not None
     yield Paragraph(
         "Each export authorization (license, license exception or no-license-required determination) and its "
         "drawdown: a clearance draws the units it newly permits at the batch's unit price; a revocation returns "
         "the unshipped units; a split moves the child's share. Remaining is the limit minus drawn plus "
         "returned; an empty limit is unlimited. Values are in the authorization's currency."
+        + (" This is a partner's own report: the consignees and end users listed are its own family's, the "
+           "drawdown and ledger are those of its own batches, and what remains of each authorization (which "
+           "depends on other partners' drawdown) is not shown." if scoped else "")
     )
 
     def terms() -> Iterator[tuple[Cell, ...]]:
         for auth in _authorizations_selected(ctx):
             yield (
                 _label(auth), ", ".join(auth.eccns), ", ".join(auth.destination_countries),
-                "; ".join(ctx.name(p) for p in auth.consignee_ids),
-                "; ".join(ctx.name(p) for p in auth.end_user_ids),
+                _parties_named(ctx, auth.consignee_ids),
+                _parties_named(ctx, auth.end_user_ids),
                 auth.valid_from, auth.valid_to,
             )
 
@@ -176,6 +216,10 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
 
     def quantities() -> Iterator[tuple[Cell, ...]]:
         for auth in _authorizations_selected(ctx):
+            if scoped:
+                drawn, returned, _, _ = _own_drawdown(ctx, auth)
+                yield (_label(auth), auth.ledger_view().quantity_limit, drawn, returned, drawn - returned, None)
+                continue
             ledger = auth.ledger_view()
             yield (
                 _label(auth), ledger.quantity_limit, ledger.drawn_quantity, ledger.returned_quantity,
@@ -195,6 +239,12 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
 
     def values() -> Iterator[tuple[Cell, ...]]:
         for auth in _authorizations_selected(ctx):
+            if scoped:
+                _, _, drawn_value, returned_value = _own_drawdown(ctx, auth)
+                ledger = auth.ledger_view()
+                yield (_label(auth), ledger.currency, ledger.value_limit, drawn_value, returned_value,
+                       drawn_value - returned_value, None)
+                continue
             ledger = auth.ledger_view()
             yield (
                 _label(auth), ledger.currency, ledger.value_limit, ledger.drawn_value, ledger.returned_value,
@@ -213,12 +263,13 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
     def entries() -> Iterator[tuple[Cell, ...]]:
         pos: dict[UUID, str] = {}
         for auth in _authorizations_selected(ctx):
-            missing = [entry["batch_id"] for entry in auth.ledger if entry["batch_id"] not in pos]
+            shown = _own_ledger(ctx, auth)
+            missing = [entry["batch_id"] for entry in shown if entry["batch_id"] not in pos]
             found = ctx.po_numbers(missing)
             for batch_id in missing:
                 if batch_id not in pos:
                     pos[batch_id] = f"{found[batch_id]} ({batch_id})" if batch_id in found else str(batch_id)
-            for entry in auth.ledger:
+            for entry in shown:
                 yield (
                     _label(auth), entry["occurred_at"], entry["kind"], pos[entry["batch_id"]],
                     int(entry["quantity"]) if entry["kind"] == "drawn" else -int(entry["quantity"]),

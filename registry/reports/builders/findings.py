@@ -54,6 +54,9 @@ def _selected(ctx: Context) -> Iterator[Finding]:
     while True:
         page, token = ctx.read_models.list_findings(FindingFilter(partner_id=ctx.filters.partner), PAGE, token)
         for f in page:
+            if not (ctx.filters.in_scope(f.batch_id) if f.batch_id is not None
+                    else ctx.filters.sees_parties(f.partner_id, f.party_id)):
+                continue
             wanted = ctx.filters.authorization
             if wanted is not None and f.authorization_id != wanted:
                 if f.batch_id is None:
@@ -198,7 +201,7 @@ def _outstanding(ctx: Context) -> Iterator[Block]:
             detail = ctx.read_models.get_batch(batch_id)
             keep = detail is not None and (
                 ctx.filters.partner is None or ctx.filters.partner in (detail.summary.buyer_id, *detail.owner_ids)
-            ) and (ctx.filters.authorization is None or ctx.cleared_under(batch_id))
+            ) and (ctx.filters.authorization is None or ctx.cleared_under(batch_id)) and ctx.filters.in_scope(batch_id)
             batches[batch_id] = detail.summary.po_number if keep and detail is not None else ""
         return batches[batch_id] or None
 
