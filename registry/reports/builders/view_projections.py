@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from projections.batch_inventory import BatchInventory
-from projections.compliance import WAITING_STAGE, ComplianceFindings
+from projections.compliance import ComplianceFindings
+from projections.compliance_clock import WAITING_STAGE
 from projections.engine import Handler, Projection, Row, Work
 
 SERIAL_TABLE = "serial"
