@@ -188,6 +188,11 @@ def run(
         typer.Option("--metrics-listen", envvar="GPUREG_WORKER_METRICS_LISTEN", show_default=False,
                      help="host:port for this worker's Prometheus /metrics (projection position and lag)"),
     ] = None,
+    asof_checkpoint_interval: Annotated[
+        float, typer.Option(min=0, envvar="GPUREG_ASOF_CHECKPOINT_INTERVAL",
+                            help="seconds between rounds that keep the as-of report checkpoints current "
+                                 "while this worker is active (0: never; `gpureg report checkpoints` by hand)"),
+    ] = 60.0,
 ) -> None:
     """Run projections as a separate worker until SIGTERM or SIGINT.
 
@@ -230,10 +235,19 @@ def run(
             metrics = Metrics()
             metrics.add_collector(ProjectionCollector(ReadModels(engine, registry).projection_status))
             typer.echo(f"projection worker metrics (Prometheus) at http://{metrics.serve(metrics_listen)}/metrics")
+        keeper = None
+        if asof_checkpoint_interval > 0:
+            from registry.reports.checkpoint_keeper import CheckpointKeeper
+
+            keeper = CheckpointKeeper(registry, engine, lambda: bool(runner.held()),
+                                      interval=asof_checkpoint_interval)
+            keeper.start()
         tune_for_serving()
         try:
             runner.run_forever()
         finally:
+            if keeper is not None:
+                keeper.stop(timeout=1.0)  # a round cut short leaves no partial checkpoint in use
             if metrics is not None:
                 metrics.close()
 
