@@ -3,10 +3,11 @@
 ``gpureg report checkpoints`` (:func:`registry.reports.builders.checkpoints.make_checkpoints`) adds
 checkpoints of the as-of replay up to the log head; a report as of a past time then replays only the
 events after the latest checkpoint before it. Run by hand, they are only as current as the last run.
-A :class:`CheckpointKeeper` runs in ``gpureg projections run`` (the worker ``gpureg serve`` starts, and
-the separate workers of a PostgreSQL deployment): a background thread that, every ``interval`` seconds,
-adds checkpoints once the log has grown by ``every`` positions past the latest one, and only while
-this worker is the active one for some projection (a hot standby keeps none), so one worker of a
+A :class:`CheckpointKeeper` runs in ``gpureg projections run`` (the worker ``gpureg serve`` starts,
+and the separate workers of a PostgreSQL deployment): a background thread that, every ``interval``
+seconds, adds checkpoints once the log has grown by ``every`` positions past the latest one and is
+quiet (no new event since the previous look, or the checkpoints far behind), and only while this
+worker is the active one for some projection (a hot standby keeps none), so one worker of a
 deployment does the work. It is off the command path (its own process), and a round is incremental:
 it resumes from the latest checkpoint, so after the first round it replays about ``every`` events.
 
@@ -29,6 +30,7 @@ from registry.reports.builders.checkpoints import EVERY, INDEX_KEY, CheckpointSt
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 60.0
+BEHIND_ROUNDS = 20
 
 
 class CheckpointKeeper:
@@ -45,15 +47,22 @@ class CheckpointKeeper:
         self.active = active
         self.interval = interval
         self.every = every
+        self._last_head: int | None = None
         self.rounds = 0  # rounds that added checkpoints (for tests and the curious)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def due(self) -> bool:
-        """Whether the log has grown by ``every`` positions past the latest checkpoint."""
+        """Whether the log has grown by ``every`` positions past the latest checkpoint, and is quiet.
+
+        Quiet: the head has not moved since the previous look (a round costs CPU the projections and a
+        loading client would rather have), unless the checkpoints are ``BEHIND_ROUNDS`` rounds behind,
+        so a log that never rests still gets them."""
         head = self.registry.head()
+        moving, self._last_head = head != self._last_head, head
         latest = CheckpointStore(self.engine).nearest(INDEX_KEY, head)
-        return head - (latest.position if latest is not None else 0) >= self.every
+        behind = head - (latest.position if latest is not None else 0)
+        return behind >= self.every and (not moving or behind >= BEHIND_ROUNDS * self.every)
 
     def run_once(self) -> Made | None:
         """One round: checkpoints up to the log head if this worker is active and they are due."""
