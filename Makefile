@@ -143,8 +143,9 @@ FUZZ_ARGS ?=
 fuzz: $(STAMP)
 	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
 
-## chaos: the fault suite on loopback (kill -9 under load, PostgreSQL stopped mid-load, racing writers), on
-##   SQLite and PostgreSQL; CHAOS_ARGS="--rounds 5" for a shorter run; writes bench/results/chaos.{json,md}
+## chaos: the fault suite on loopback (kill -9 under load, PostgreSQL stopped mid-load, the SQLite disk full
+##   (mounts a tmpfs: root), racing writers), on SQLite and PostgreSQL; CHAOS_ARGS="--rounds 5" for a shorter
+##   run; writes bench/results/chaos.{json,md}
 .PHONY: chaos
 CHAOS_ARGS ?=
 chaos: $(STAMP)

@@ -6,15 +6,23 @@
   the same ``request_id`` until it is acknowledged, and re-send some acknowledged ones. Then
   :func:`check_store`: every acknowledged command is in the log exactly once, every re-sent one
   was answered ``replayed`` and wrote nothing, and each read model equals a rebuild from the log.
+* :func:`postgres_outage` - a throwaway PostgreSQL cluster stopped mid-load and started again:
+  clients see UNAVAILABLE meanwhile, the server serves again without a restart.
+* :func:`disk_full` - the SQLite store on a small filesystem (a tmpfs the suite mounts) filled
+  up mid-load: commands are refused UNAVAILABLE with the disk-full message, and served again
+  once space is freed, without a restart.
 * :func:`racing_writers` - many threads move single units out of a few hot batches at once
   through the Registry: no acknowledged move is lost, quantities add up.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +134,7 @@ class Ledger:
     replays: int = 0
     replay_failures: list[str] = field(default_factory=list)
     codes: Counter[str] = field(default_factory=Counter)
+    messages: Counter[str] = field(default_factory=Counter)  # "CODE: message" of each refusal
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -133,9 +142,10 @@ class Client(threading.Thread):
     """Places orders and corrects them, retrying each command with its request_id until answered."""
 
     def __init__(self, name: str, address: str, world: dict[str, str], ledger: Ledger, stop: threading.Event,
-                 rng: random.Random) -> None:
+                 rng: random.Random, deadline: float = 10.0) -> None:
         super().__init__(name=name, daemon=True)
         self.address, self.world, self.ledger, self.stop_event, self.rng = address, world, ledger, stop, rng
+        self.deadline = deadline  # seconds each call may take
         self.batches: list[str] = []
         self.sent = 0
         self.errors: list[str] = []
@@ -144,12 +154,13 @@ class Client(threading.Thread):
         """Until answered: a retryable status is retried with the same request (same request_id)."""
         while True:
             try:
-                response = getattr(stub, method)(request, timeout=10)
+                response = getattr(stub, method)(request, timeout=self.deadline)
                 self.ledger.codes["OK"] += 1
                 return response
             except grpc.RpcError as e:
                 code = e.code()  # type: ignore[attr-defined]
                 self.ledger.codes[code.name] += 1
+                self.ledger.messages[f"{code.name}: {e.details()}"] += 1  # type: ignore[attr-defined]
                 if code not in RETRYABLE:
                     raise
                 time.sleep(0.05 + self.rng.random() * 0.1)
@@ -441,25 +452,39 @@ class ThrowawayPostgres:
 @dataclass
 class OutageReport:
     outage_seconds: float = 0.0
+    client_deadline: float = 0.0
     acked_before: int = 0
     acked_during: int = 0
     acked_after: int = 0
     codes: dict[str, int] = field(default_factory=dict)
     codes_during: dict[str, int] = field(default_factory=dict)
+    codes_after: dict[str, int] = field(default_factory=dict)
     lost: int = 0
     duplicated: int = 0
     read_models_equal_rebuild: bool = False
     server_restarts: int = 0
 
 
-def postgres_outage(workdir: Path, outage: float = 10.0, clients: int = 4, seed: int = 0) -> OutageReport:
-    """A server on a throwaway cluster under load; the cluster is stopped (immediate: as if it died)
-    for ``outage`` seconds and started again. The server is never restarted."""
-    rng = random.Random(seed)
+def postgres_outage(workdir: Path, outage: float = 10.0, clients: int = 4, seed: int = 0,
+                    deadline: float = 2.0) -> OutageReport:
+    """A server on a throwaway cluster under load from clients whose calls have ``deadline``
+    seconds; the cluster is stopped (immediate: as if it died) for ``outage`` seconds and started
+    again. The server is never restarted. ``codes_during`` are the answers while it was down,
+    ``codes_after`` until 20 more commands were acknowledged after it was back."""
     pg = ThrowawayPostgres(workdir)
     pg.init()
     pg.start()
-    report = OutageReport()
+    try:
+        return _outage(pg, workdir, outage, clients, seed, deadline)
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+            pg.stop("fast")
+
+
+def _outage(pg: ThrowawayPostgres, workdir: Path, outage: float, clients: int, seed: int,
+            deadline: float) -> OutageReport:
+    rng = random.Random(seed)
+    report = OutageReport(client_deadline=deadline)
     ledger = Ledger()
     stop = threading.Event()
     serve = Serve(pg.url, free_port(), workdir / "serve.log")
@@ -467,8 +492,8 @@ def postgres_outage(workdir: Path, outage: float = 10.0, clients: int = 4, seed:
     server_pid = serve.proc.pid if serve.proc else 0
     try:
         world = build_world(serve.address)
-        threads = [Client(f"o{i}-{seed}", serve.address, world, ledger, stop, random.Random(rng.random()))
-                   for i in range(clients)]
+        threads = [Client(f"o{i}-{seed}", serve.address, world, ledger, stop, random.Random(rng.random()),
+                          deadline=deadline) for i in range(clients)]
         for t in threads:
             t.start()
         time.sleep(3)
@@ -477,14 +502,16 @@ def postgres_outage(workdir: Path, outage: float = 10.0, clients: int = 4, seed:
         pg.stop("immediate")
         down = time.monotonic()
         time.sleep(outage)
-        report.codes_during = dict(Counter(ledger.codes) - codes_before)
+        codes_down = Counter(ledger.codes)
+        report.codes_during = dict(codes_down - codes_before)
         report.acked_during = len(ledger.acked) - report.acked_before
         pg.start()
         report.outage_seconds = time.monotonic() - down
         acked_at_restart = len(ledger.acked)
-        deadline = time.monotonic() + 60
-        while len(ledger.acked) < acked_at_restart + 20 and time.monotonic() < deadline:
+        wait_until = time.monotonic() + 60
+        while len(ledger.acked) < acked_at_restart + 20 and time.monotonic() < wait_until:
             time.sleep(0.2)
+        report.codes_after = dict(Counter(ledger.codes) - codes_down)
         report.acked_after = len(ledger.acked) - acked_at_restart
         stop.set()
         for t in threads:
@@ -497,8 +524,135 @@ def postgres_outage(workdir: Path, outage: float = 10.0, clients: int = 4, seed:
         stop.set()
         serve.stop()
     report.codes = dict(ledger.codes)
+    report.lost, report.duplicated, report.read_models_equal_rebuild = check_store(pg.url, ledger.acked)
+    return report
+
+
+# ------------------------------------------------------------------------------ a full disk
+DISK_FULL = "disk is full"  # in the message of the UNAVAILABLE a full store's disk is answered with
+
+
+def mount_refused(where: Path) -> str | None:
+    """Why a small filesystem cannot be mounted here (None when it can): mounting needs root
+    (CAP_SYS_ADMIN). Tries a 1 MB tmpfs on ``where`` and unmounts it."""
+    if not shutil.which("mount") or not shutil.which("umount"):
+        return "no mount/umount command"
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "gpureg-probe", str(where)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return (f"cannot mount a tmpfs (needs root or CAP_SYS_ADMIN; uid {os.geteuid()}): "
+                f"{done.stderr.strip() or done.returncode}")
+    subprocess.run(["umount", str(where)], capture_output=True, check=False)
+    return None
+
+
+@contextlib.contextmanager
+def small_filesystem(where: Path, size_mb: int) -> Iterator[Path]:
+    """A tmpfs of ``size_mb`` MB mounted on ``where``, unmounted afterwards (lazily when still busy)."""
+    where.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0777", "gpureg-chaos", str(where)],
+                   capture_output=True, text=True, check=True)
     try:
-        report.lost, report.duplicated, report.read_models_equal_rebuild = check_store(pg.url, ledger.acked)
+        yield where
     finally:
-        pg.stop("fast")
+        if subprocess.run(["umount", str(where)], capture_output=True, check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+def fill(path: Path) -> int:
+    """Write ``path`` until the filesystem has no space left; the bytes written."""
+    chunk = b"\0" * 65536
+    written = 0
+    with path.open("wb", buffering=0) as f:
+        while True:
+            try:
+                written += f.write(chunk)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                if len(chunk) == 1:
+                    return written
+                chunk = chunk[: len(chunk) // 16 or 1]  # the last few blocks too
+
+
+@dataclass
+class DiskFullReport:
+    filesystem_mb: int = 0
+    acked_before: int = 0
+    acked_full: int = 0
+    acked_after: int = 0
+    disk_full_answers: int = 0
+    codes_full: dict[str, int] = field(default_factory=dict)
+    messages_full: list[str] = field(default_factory=list)  # distinct messages while full
+    codes: dict[str, int] = field(default_factory=dict)
+    seconds_full: float = 0.0
+    seconds_to_serve_again: float = 0.0
+    lost: int = 0
+    duplicated: int = 0
+    read_models_equal_rebuild: bool = False
+    server_restarts: int = 0
+
+
+def disk_full(workdir: Path, size_mb: int = 8, clients: int = 4, seed: int = 0, full_answers: int = 20,
+              deadline: float = 10.0) -> DiskFullReport:
+    """``gpureg serve`` with its SQLite store (and read models) on a ``size_mb`` MB tmpfs, under
+    load from ``clients`` clients; a filler file takes the rest of the space until the clients
+    have been refused ``full_answers`` times (at most 60 s); the filler is deleted and the
+    clients must be served again. The server is never restarted."""
+    report = DiskFullReport(filesystem_mb=size_mb)
+    with small_filesystem(workdir / "small-disk", size_mb) as disk:
+        url = f"sqlite:///{disk}/registry.db"
+        ledger = Ledger()
+        stop = threading.Event()
+        serve = Serve(url, free_port(), workdir / "serve-disk-full.log")
+        serve.start()
+        server_pid = serve.proc.pid if serve.proc else 0
+        rng = random.Random(seed)
+        try:
+            world = build_world(serve.address)
+            threads = [Client(f"f{i}-{seed}", serve.address, world, ledger, stop, random.Random(rng.random()),
+                              deadline=deadline) for i in range(clients)]
+            for t in threads:
+                t.start()
+            _await_load(ledger, 2 * clients, timeout=30)
+            report.acked_before = len(ledger.acked)
+            codes_before, messages_before = Counter(ledger.codes), Counter(ledger.messages)
+            filled = time.monotonic()
+            fill(disk / "filler")
+
+            def full_seen() -> int:
+                return sum(n for m, n in (ledger.messages - messages_before).items()
+                           if m.startswith("UNAVAILABLE") and DISK_FULL in m)
+
+            give_up = time.monotonic() + 60
+            while full_seen() < full_answers and time.monotonic() < give_up:
+                time.sleep(0.05)
+            report.codes_full = dict(Counter(ledger.codes) - codes_before)
+            report.messages_full = sorted(ledger.messages - messages_before)[:10]
+            report.disk_full_answers = full_seen()
+            report.acked_full = len(ledger.acked) - report.acked_before
+            (disk / "filler").unlink()
+            freed = time.monotonic()
+            report.seconds_full = freed - filled
+            acked_at_free = len(ledger.acked)
+            give_up = freed + 60
+            while len(ledger.acked) == acked_at_free and time.monotonic() < give_up:
+                time.sleep(0.02)
+            report.seconds_to_serve_again = time.monotonic() - freed
+            while len(ledger.acked) < acked_at_free + 20 and time.monotonic() < give_up:
+                time.sleep(0.1)
+            report.acked_after = len(ledger.acked) - acked_at_free
+            stop.set()
+            for t in threads:
+                t.join(120)
+            errors = [e for t in threads for e in t.errors]
+            assert not errors, errors
+            report.server_restarts = 0 if serve.proc is not None and serve.proc.pid == server_pid \
+                and serve.proc.poll() is None else 1
+        finally:
+            stop.set()
+            serve.stop()
+        report.codes = dict(ledger.codes)
+        report.lost, report.duplicated, report.read_models_equal_rebuild = check_store(url, ledger.acked)
     return report

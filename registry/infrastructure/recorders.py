@@ -42,6 +42,7 @@ from psycopg import Cursor, Pipeline
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from registry.infrastructure import breaker
 from registry.infrastructure.durability import WalSync
 from registry.infrastructure.group_commit import Append, GroupCommit
 from registry.journal.errors import JournalBroken
@@ -158,6 +159,8 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
 class RegistryPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        # fail fast (UNAVAILABLE) while the database is down, not after the library's retries
+        self.breaker = breaker.install(datastore)
         self.claims_table_name = events_table_name.replace("_events", "") + "_serial_claims"
         self.journal = JournalTables(
             "postgres", events_table=events_table_name, schema=datastore.schema,

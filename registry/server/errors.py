@@ -180,8 +180,10 @@ def store_unavailable(error: BaseException) -> str | None:
     from eventsourcing.persistence import ConnectionPoolClosedError, InterfaceError, OperationalError
     from sqlalchemy import exc
 
+    from registry.infrastructure.breaker import StoreDown
+
     UNAVAILABLE_ERRORS = (  # noqa: N806 - a local tuple of types, imported lazily
-        OperationalError, InterfaceError, ConnectionPoolClosedError, psycopg.OperationalError,
+        StoreDown, OperationalError, InterfaceError, ConnectionPoolClosedError, psycopg.OperationalError,
         psycopg.InterfaceError, exc.OperationalError, exc.InterfaceError, sqlite3.OperationalError, ConnectionError,
     )
     seen: set[int] = set()

@@ -1,10 +1,12 @@
 """Server reflection that also describes the error details a refusal carries.
 
 Refusals carry ``google.rpc.ErrorInfo``, ``BadRequest``, ``PreconditionFailure`` and
-``ResourceInfo`` inside ``google.protobuf.Any`` (registry/server/errors.py). A client that learns
-the API by reflection (``buf curl``, ``grpcurl``) decodes an Any only when the type's file came
-with the files of the service it called, and no field of the API names these types, so they
-showed as base64. The reflection service here answers from a descriptor pool in which each served
+``ResourceInfo`` inside ``google.protobuf.Any`` (registry/server/errors.py). A client that resolves
+an Any through reflection finds its type only when the type's file comes with the files of the
+service it called, and no field of the API names these types. (``buf curl`` is not such a client:
+it prints error details through connect-go, which decodes an Any only with the types compiled into
+buf, so they stay base64 there whatever reflection serves; the README's "Status codes" shows how
+to decode one with ``buf convert``.) The reflection service here answers from a descriptor pool in which each served
 service's file also lists ``google/rpc/error_details.proto`` among its dependencies: the same
 files, plus that edge. The .proto contract is unchanged (an unused import would fail buf lint).
 """

@@ -139,3 +139,44 @@ def test_buf_curl_imports_a_screening_list_and_classifies_a_model(
     assert snapshot["sha256"] == hashlib.sha256(content).hexdigest() and snapshot["importedBy"] == "buf-user"
     classification = classified["classification"]
     assert (classification["eccn"], classification["status"]) == ("3A090.a", "CONTROL_STATUS_CONTROLLED")
+
+
+
+def _detail_bytes(value: str) -> bytes:
+    """An error detail's ``value`` as buf curl prints it: base64 without padding."""
+    return base64.b64decode(value + "=" * (-len(value) % 4))
+
+
+def test_buf_curl_prints_error_details_as_base64_though_reflection_serves_their_types(
+    buf: Path, server: RunningServer
+) -> None:
+    """buf curl prints an error's details with connect-go's error writer, which decodes an Any only
+    with the types compiled into the buf binary (google.rpc's are not), never with reflection or
+    --schema. Reflection does serve google.rpc.BadRequest and ErrorInfo (registry/server/reflection.py):
+    a client resolving Any through it decodes them; with buf, `buf convert` does (the README's
+    "Status codes")."""
+    from google.protobuf import descriptor_pool
+    from google.protobuf.message_factory import GetMessageClass
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    result = buf_curl(buf, server, "registry.api.v1.QueryService/GetBatch", {"batchId": "not-a-uuid"})
+
+    error = json.loads(result.stderr)
+    by_type = {d["type"]: d for d in error["details"]}
+    assert {"google.rpc.BadRequest", "google.rpc.ErrorInfo"} <= set(by_type), error
+    assert not any("debug" in d for d in error["details"]), error  # buf curl did not decode them
+    raw = _detail_bytes(by_type["google.rpc.BadRequest"]["value"])
+
+    pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(server.channel()))
+    bad_request = GetMessageClass(pool.FindMessageTypeByName("google.rpc.BadRequest")).FromString(raw)
+    assert [v.field for v in bad_request.field_violations] == ["batch_id"]  # type: ignore[attr-defined]
+
+    import google.rpc
+
+    converted = subprocess.run(
+        [str(buf), "convert", str(Path(google.rpc.__path__[0]) / "error_details.proto"), "--type",
+         "google.rpc.BadRequest", "--from", "-#format=binpb", "--to", "-#format=json"],
+        input=raw, capture_output=True, timeout=60, check=False)
+    assert converted.returncode == 0, converted.stderr
+    (violation,) = json.loads(converted.stdout)["fieldViolations"]
+    assert violation["field"] == "batch_id" and "UUID" in violation["description"]
