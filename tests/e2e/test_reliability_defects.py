@@ -280,3 +280,17 @@ def test_custody_entries_name_their_times_occurred_at_and_recorded_at(api: Stubs
     assert entry.occurred_at.ToDatetime(tzinfo=UTC) == when
     assert entry.recorded_at.ToDatetime(tzinfo=UTC) > when
     assert set(q.CustodyEntry.DESCRIPTOR.fields_by_name) >= {"occurred_at", "recorded_at"}
+
+
+def test_list_expiring_authorizations_with_a_horizon_past_year_9999_is_invalid_argument_naming_as_of(
+    api: Stubs,
+) -> None:
+    # found by `make fuzz`: as_of near the end of year 9999 plus within_days overflowed (INTERNAL)
+    request = compliance_pb2.ListExpiringAuthorizationsRequest(
+        within_days=30, as_of=ts(datetime(9999, 12, 20, tzinfo=UTC)))
+
+    error = refused(lambda: api.compliance.ListExpiringAuthorizations(request, timeout=10))
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "as_of" in field_violations(error)
+    _no_leak(error.details() or "")
