@@ -88,16 +88,16 @@ class ProjectionCollector(Collector):
                                   "how long the oldest event not applied has waited", labels=["projection"])
         head = GaugeMetricFamily("gpureg_log_head", "the event log's last position")
         try:
-            rows = [r for r in self._status() if r.state == "active"]
+            every = list(self._status())
         except Exception as e:  # a scrape must not fail because the store is briefly away
             log.warning("projection status unavailable: %s", e)
             return
-        for r in rows:
+        for r in (r for r in every if r.state == "active"):
             position.add_metric([r.name], r.position)
             lag.add_metric([r.name], r.lag_events)
             lag_s.add_metric([r.name], r.lag_seconds)
-        if rows:
-            head.add_metric([], rows[0].head)
+        if every:  # the log's head, whether or not a worker has taken a projection yet (one row each)
+            head.add_metric([], every[0].head)
         yield from (position, lag, lag_s, head)
 
 

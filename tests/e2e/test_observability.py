@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -90,7 +91,11 @@ def test_metrics_count_rpcs_by_method_and_code_and_report_appends_projections_an
     head = int(served.server.registry.head())
     served.queries.GetProjectionStatus(queries_pb2.GetProjectionStatusRequest(), timeout=30)
 
+    deadline = time.monotonic() + 30  # a worker takes its projections a moment after the server starts
     m = served.scrape()
+    while not list(m["gpureg_projection_position"].samples) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        m = served.scrape()
     method = "/registry.api.v1.CommandService/RegisterParty"
     assert _sample(m, "gpureg_rpc_requests", "gpureg_rpc_requests_total", method=method, code="OK") == 3
     assert _sample(m, "gpureg_rpc_requests", "gpureg_rpc_requests_total", method=method,
