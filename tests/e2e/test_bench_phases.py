@@ -23,3 +23,11 @@ def test_the_epcis_phase_exports_the_demo_and_captures_every_event_of_it(tmp_pat
     result = epcis_worker.main("-", 0.005, tmp_path)
     assert result["events"] > 0
     assert result["captured"] == result["events"]
+
+
+def test_the_journal_phase_runs_the_same_commands_with_and_without_the_tree(tmp_path: Path) -> None:
+    from bench import journal
+
+    result = journal.measure_append((f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"), 0.002, 2)
+    assert result["commands"] > 0
+    assert result["leaves"] > 0
