@@ -19,10 +19,11 @@ PROTOC = $(BIN)/python -m grpc_tools.protoc -I$(PROTO_DIR) --python_out=$(1) --g
 
 # Debian packages: the DejaVu fonts reports are typeset in (needed at run time for PDF reports, laid out by
 # ReportLab), WeasyPrint's libraries (the former PDF writer, `make bench`'s baseline for the PDF figures),
-# pdftotext/pdftoppm and headless Chromium (report checks). `make system-deps` installs the missing ones
+# pdftotext/pdftoppm, headless Chromium and tesseract OCR (report checks: a PDF's pages read as images). `make system-deps` installs the missing ones
 # with apt-get (as root, no sudo); run, test, integration, e2e and report-screenshot depend on it only when
 # one is missing (the check is one dpkg-query per package).
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium \
+	tesseract-ocr
 SYSTEM_MISSING := $(shell command -v dpkg-query >/dev/null && for p in $(SYSTEM_PACKAGES); do \
 	dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null | grep -qx installed || echo $$p; done)
 SYSTEM_DEPS := $(if $(strip $(SYSTEM_MISSING)),system-deps)

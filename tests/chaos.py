@@ -274,6 +274,17 @@ def kill_rounds(url: str, workdir: Path, rounds: int, clients: int, seed: int,
     return report
 
 
+def _stop_clients(stop: threading.Event, threads: list[Client], serve: Serve, server_pid: int) -> int:
+    """Stop the clients and fail on their errors; 0 if the same server process still serves, else 1
+    (the number of server restarts a fault needed)."""
+    stop.set()
+    for t in threads:
+        t.join(120)
+    errors = [e for t in threads for e in t.errors]
+    assert not errors, errors
+    return 0 if serve.proc is not None and serve.proc.pid == server_pid and serve.proc.poll() is None else 1
+
+
 def _await_load(ledger: Ledger, n: int, timeout: float) -> None:
     """Until ``n`` more commands have been acknowledged (or ``timeout`` seconds passed)."""
     target = len(ledger.acked) + n
@@ -513,13 +524,7 @@ def _outage(pg: ThrowawayPostgres, workdir: Path, outage: float, clients: int, s
             time.sleep(0.2)
         report.codes_after = dict(Counter(ledger.codes) - codes_down)
         report.acked_after = len(ledger.acked) - acked_at_restart
-        stop.set()
-        for t in threads:
-            t.join(120)
-        errors = [e for t in threads for e in t.errors]
-        assert not errors, errors
-        report.server_restarts = 0 if serve.proc is not None and serve.proc.pid == server_pid \
-            and serve.proc.poll() is None else 1
+        report.server_restarts = _stop_clients(stop, threads, serve, server_pid)
     finally:
         stop.set()
         serve.stop()
@@ -643,13 +648,7 @@ def disk_full(workdir: Path, size_mb: int = 8, clients: int = 4, seed: int = 0, 
             while len(ledger.acked) < acked_at_free + 20 and time.monotonic() < give_up:
                 time.sleep(0.1)
             report.acked_after = len(ledger.acked) - acked_at_free
-            stop.set()
-            for t in threads:
-                t.join(120)
-            errors = [e for t in threads for e in t.errors]
-            assert not errors, errors
-            report.server_restarts = 0 if serve.proc is not None and serve.proc.pid == server_pid \
-                and serve.proc.poll() is None else 1
+            report.server_restarts = _stop_clients(stop, threads, serve, server_pid)
         finally:
             stop.set()
             serve.stop()
