@@ -38,15 +38,14 @@ def main(database_url: str, scale: float, workdir: Path) -> dict[str, Any]:
     from registry.config import Settings
     from registry.demo.load import load_in_process, run_step
     from registry.demo.scenario import korea_deployment
-    from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
+    from registry.demo.server_process import planned_settings
     from registry.epcis.capture import Capture
     from registry.epcis.export import document, log_events, write_document
 
     scenario = korea_deployment(scale=scale)
     if database_url == "-":
         database_url = f"sqlite:///{workdir}/epcis-source.db"
-        source = build_registry(Settings(database_url=database_url,
-                                         max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+        source = build_registry(planned_settings(database_url))
         load_in_process(source, scenario)
     else:
         source = build_registry(Settings(database_url=database_url))
@@ -64,8 +63,7 @@ def main(database_url: str, scale: float, workdir: Path) -> dict[str, Any]:
                 for e in events)
 
     # the demo's plan runs to 2030: the capture allows its planned timeline, as the demo load does
-    target = build_registry(Settings(database_url=f"sqlite:///{workdir}/epcis-target-{time.time_ns()}.db",
-                                     max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+    target = build_registry(planned_settings(f"sqlite:///{workdir}/epcis-target-{time.time_ns()}.db"))
     try:
         for step in scenario.reference:
             run_step(target, step)

@@ -27,17 +27,16 @@ MOVEMENTS = ("Shipped", "Received", "Installed", "Assigned", "Transferred", "Ret
 def main(workdir: Path, scale: float, runs: int) -> dict[str, object]:
     from bench import baselines
     from registry.bootstrap import build_registry
-    from registry.config import Settings
     from registry.demo.load import load_in_process
     from registry.demo.scenario import korea_deployment
-    from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
+    from registry.demo.server_process import planned_settings
 
     workdir.mkdir(parents=True, exist_ok=True)
     store = workdir / "store.db"
     for p in workdir.glob("store.db*"):
         p.unlink()
     url = f"sqlite:///{store}"
-    registry = build_registry(Settings(database_url=url, max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+    registry = build_registry(planned_settings(url))
     t0 = time.perf_counter()
     try:
         load_in_process(registry, korea_deployment(scale))

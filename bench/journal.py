@@ -29,7 +29,7 @@ from registry.bootstrap import build_registry
 from registry.config import Settings
 from registry.demo.load import load_in_process, run_step
 from registry.demo.scenario import korea_deployment
-from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
+from registry.demo.server_process import planned_settings
 from registry.journal.note import Signer
 from registry.journal.service import Journal
 from registry.journal.tables import JournalTables
@@ -52,8 +52,8 @@ def _without_tree(registry: Any) -> None:
 def measure_append(urls: tuple[str, str], scale: float, rounds: int) -> dict[str, Any]:
     """Commands/s with and without the tree, the same commands alternately on two stores."""
     steps = list(korea_deployment(scale, seed=7).steps())
-    with_tree = build_registry(Settings(database_url=urls[0], max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
-    without = build_registry(Settings(database_url=urls[1], max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+    with_tree = build_registry(planned_settings(urls[0]))
+    without = build_registry(planned_settings(urls[1]))
     _without_tree(without)
     seconds = {"tree": 0.0, "none": 0.0}
     per_round: dict[str, list[float]] = {"tree": [], "none": []}
@@ -146,8 +146,7 @@ def run(workdir: Path, *, quick: bool, postgres_url: str | None, verify: bool = 
     if verify:
         demo_store = f"sqlite:///{workdir}/journal-demo.db"
         say(f"journal: loading a demo (scale {scale}) to verify")
-        registry = build_registry(Settings(database_url=demo_store,  # the demo's plan runs to 2030
-                                           max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+        registry = build_registry(planned_settings(demo_store))
         try:
             load_in_process(registry, korea_deployment(scale))
         finally:

@@ -225,7 +225,7 @@ class CommandExecutor(Application[UUID]):
         # (e.g. the authorization a clearance draws down): writers in this process that share a hot
         # aggregate then take turns instead of racing each other through every retry. Stripes are
         # taken in index order, so two commands never wait on each other's stripes.
-        touched: list[UUID] = []
+        touched: set[UUID] = set()
         outer = getattr(self._in_command, "synced", False)
         try:
             for attempt in range(MAX_ATTEMPTS):
@@ -256,7 +256,7 @@ class CommandExecutor(Application[UUID]):
         kind: str,
         target_id: UUID | None,
         decide: Decision,
-        touched: list[UUID],
+        touched: set[UUID],
     ) -> CommandResult | None:
         """One load -> decide -> save; None when a concurrent writer won and a retry may help.
 
@@ -293,7 +293,7 @@ class CommandExecutor(Application[UUID]):
                 if prior is not None:
                     return prior
             self._diagnose_conflict(command, cmd, fingerprint, changed, current, decision.save_kwargs)
-            touched.extend(a.id for a in changed if not isinstance(a, RequestRecord))
+            touched.update(a.id for a in changed if not isinstance(a, RequestRecord))
             return None  # a concurrent writer moved the aggregate on: decide again
         result = CommandResult(
             aggregate_id=primary.id,

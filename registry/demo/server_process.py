@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from registry.config import Settings
+
 LISTENING = re.compile(r"listening on (\S+:\d+)")
 
 
@@ -35,6 +37,12 @@ class ServerProcess:
 # The demo and the benchmark replay a planned deployment (2026 to 2030): the server they start
 # accepts occurred_at up to ten years ahead instead of the default five minutes of clock skew.
 PLANNED_TIMELINE_SECONDS = 10 * 366 * 24 * 3600
+
+
+def planned_settings(database_url: str) -> Settings:
+    """Settings for an in-process registry that loads the planned deployment (occurred_at up to
+    :data:`PLANNED_TIMELINE_SECONDS` ahead), as the server :func:`serve_in_subprocess` starts does."""
+    return Settings(database_url=database_url, max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS)
 
 
 @contextmanager

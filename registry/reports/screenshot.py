@@ -87,16 +87,14 @@ def demo_ownership_html(html_file: Path, scale: float = 0.01, seed: int = 2025) 
     from projections.db import open_engine
     from projections.queries import ReadModels
     from registry.bootstrap import build_registry
-    from registry.config import Settings
     from registry.demo.load import load_in_process
     from registry.demo.scenario import korea_deployment
-    from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
+    from registry.demo.server_process import planned_settings
     from registry.reports.builders import ReportSession, ReportStore
 
     scenario = korea_deployment(scale=scale, seed=seed)
     with tempfile.TemporaryDirectory(prefix="gpureg-demo-") as tmp:
-        settings = Settings(database_url=f"sqlite:///{tmp}/demo.db",  # the plan runs to 2030
-                            max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS)
+        settings = planned_settings(f"sqlite:///{tmp}/demo.db")
         registry = build_registry(settings)
         engine = open_engine(settings)
         try:

@@ -23,10 +23,9 @@ from projections.queries import ReadModels
 from projections.runner import rebuild
 from registry.application.service import Registry
 from registry.bootstrap import build_registry
-from registry.config import Settings
 from registry.demo.load import load_in_process
 from registry.demo.scenario import korea_deployment
-from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
+from registry.demo.server_process import planned_settings
 from tests.builders import make_world
 from tests.projection_workload import KINDS, Driver, dump_active
 
@@ -94,7 +93,7 @@ def wait_until(condition: object, timeout: float, what: str, workers: Workers) -
 
 
 def open_store(url: str) -> tuple[Registry, ReadModels]:
-    settings = Settings(database_url=url, max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS)
+    settings = planned_settings(url)
     registry = build_registry(settings)
     return registry, ReadModels(open_engine(settings), registry)
 

@@ -19,7 +19,7 @@ from registry.bootstrap import build_registry
 from registry.config import Settings
 from registry.demo.load import load_in_process, run_step
 from registry.demo.scenario import korea_deployment
-from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
+from registry.demo.server_process import planned_settings
 from registry.epcis.capture import Capture
 from registry.epcis.export import batch_events, document
 from tests.epcis_support.gs1 import reference_event_ids, schema_errors
@@ -44,8 +44,8 @@ def _findings(settings: Settings, registry: Registry) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def two_registries(tmp_path) -> Iterator[tuple[Settings, Registry, Settings, Registry]]:  # type: ignore[no-untyped-def]
-    a = Settings(database_url=f"sqlite:///{tmp_path}/source.db", max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS)
-    b = Settings(database_url=f"sqlite:///{tmp_path}/target.db", max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS)
+    a = planned_settings(f"sqlite:///{tmp_path}/source.db")
+    b = planned_settings(f"sqlite:///{tmp_path}/target.db")
     source, target = build_registry(a), build_registry(b)
     yield a, source, b, target
     source.close()

@@ -12,7 +12,7 @@ from registry.cli import app
 from registry.config import Settings
 from registry.demo.load import load_in_process
 from registry.demo.scenario import korea_deployment
-from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
+from registry.demo.server_process import planned_settings
 from registry.journal.note import Signer
 from registry.journal.service import Journal
 from tests.builders import make_world
@@ -23,7 +23,7 @@ runner = CliRunner()
 
 def test_a_demo_store_verifies_clean_live_and_exported_offline(store_url: str, tmp_path: Path) -> None:
     # the demo plays a plan that runs to 2030 (its business times are ahead of the clock)
-    registry = build_registry(Settings(database_url=store_url, max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+    registry = build_registry(planned_settings(store_url))
     try:
         load_in_process(registry, korea_deployment(0.01))
     finally:

@@ -17,8 +17,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from registry.bootstrap import build_registry
-from registry.config import Settings
-from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
+from registry.demo.server_process import planned_settings
 from registry.journal.service import Journal
 from registry.server.event_messages import EventRenderer
 from tests.fixtures.make_store_v_today import STORE, read_dump, rebuild_and_dump
@@ -36,7 +35,7 @@ def _copy_to_postgres(url: str) -> str:
         rows = conn.execute(
             "SELECT originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid"
         ).fetchall()
-    registry = build_registry(Settings(database_url=url, max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+    registry = build_registry(planned_settings(url))
     try:
         for i in range(0, len(rows), 100):
             registry.recorder.insert_events([
@@ -68,7 +67,7 @@ def _assert_rebuilds_as_dumped(url: str) -> None:
 
 def test_a_store_of_todays_event_shape_verifies_and_its_batches_replay(tmp_path: Path) -> None:
     url = _copy(tmp_path)
-    registry = build_registry(Settings(database_url=url, max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+    registry = build_registry(planned_settings(url))
     try:
         report = Journal(registry.recorder).verify_store(allow_unsigned_tail=True)
         assert report.ok, str(report)
@@ -90,7 +89,7 @@ def test_a_store_of_todays_event_shape_verifies_and_its_batches_replay(tmp_path:
 
 def test_subscribers_see_the_moves_and_serials_of_todays_events_as_they_were_stored(tmp_path: Path) -> None:
     """Upcast events render, for SubscribeEvents, the ``moves`` rows and serial lists they stored."""
-    registry = build_registry(Settings(database_url=_copy(tmp_path), max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS))
+    registry = build_registry(planned_settings(_copy(tmp_path)))
     try:
         renderer = EventRenderer(registry)
         movements = 0
