@@ -3,9 +3,12 @@
     python -m bench.pg_append [--url postgresql://postgres@127.0.0.1:5432/test] [--threads 1,8,16] [--seconds 3]
 
 Appends one event (the size of a typical command's, ~600 bytes) per call from N threads of one
-process, on the library's path (one transaction and one EXCLUSIVE table lock per append) and on the
-group-commit path, and reports appends/s, the mean group size and the time each path holds the
-table lock per append (measured from the leader's side: connection checkout to COMMIT returned).
+process, on the library's path (one transaction and one EXCLUSIVE table lock per append), on the
+group-commit path writing each append in its own savepoint (k + 2 round trips under the lock for
+a group of k; what the recorder falls back to after a conflict) and on the group-commit path
+proper (two round trips under the lock for any group), and reports appends/s, the mean group
+size and the time each path holds the table lock per append (measured from the leader's side:
+connection checkout to COMMIT returned).
 """
 
 from __future__ import annotations
@@ -110,6 +113,9 @@ def measure(url: str, threads: list[int], seconds: float) -> dict[str, Any]:
             rec.group_commit = None
             result["runs"].append({"path": "library (lock per append)", **_run(rec, n, seconds)})
             rec.group_commit = gc
+            rec.two_round_trips = False
+            result["runs"].append({"path": "group commit, append by append", **_run(rec, n, seconds)})
+            rec.two_round_trips = True
             result["runs"].append({"path": "group commit", **_run(rec, n, seconds)})
         registry.close()
     finally:

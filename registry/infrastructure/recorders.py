@@ -193,6 +193,10 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         # Group commit (registry/infrastructure/group_commit.py): on by default; False gives the
         # library's one-transaction-per-append path (the benchmark's baseline).
         self.group_commit: GroupCommit | None = GroupCommit(self._write_group)
+        # False: every group append by append in savepoints (the benchmark's side-by-side baseline)
+        self.two_round_trips = True
+        self.fast_groups = 0  # groups written in two round trips (for tests and the curious)
+        self.separated_groups = 0  # groups written again append by append after a conflict
         self._lock_statements = [
             SQL("SET LOCAL lock_timeout = '{0}s'").format(datastore.lock_timeout),
             SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(
@@ -224,10 +228,10 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 time.sleep(0.2)
 
     def _write_group_once(self, group: list[Append]) -> None:
-        """In pipeline mode, so the lock is held for k + 2 round trips for a group of k (3 for one
-        append, where the library's path takes 7-9): BEGIN, the lock and the first append's
-        statements go out together, each append is synced once (its positions, or its error), the
-        journal's head is read in one more, and the leaves, the head, NOTIFY and COMMIT go in the last."""
+        """Two round trips under the lock, whatever the group's size (:meth:`_write_in_two`); only
+        when one of its appends fails (a version or serial conflict: rare) is the group written
+        again append by append, each in its own savepoint (:meth:`_write_pipelined`), so that
+        append alone gets its error."""
         alone = len(group) == 1
         failed: BaseException | None = None
         with self.datastore.get_connection() as conn:
@@ -236,7 +240,20 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
             # server ("prepared statement _pg3_N does not exist" on its next use).
             threshold, conn.prepare_threshold = conn.prepare_threshold, None
             try:
-                self._write_pipelined(conn, group, alone)
+                try:
+                    if not self.two_round_trips:
+                        raise _AppendByAppend
+                    self._write_in_two(conn, group)
+                    self.fast_groups += 1
+                except (psycopg.OperationalError, psycopg.InterfaceError):
+                    raise
+                except (psycopg.Error, _AppendByAppend) as e:
+                    if alone and isinstance(e, psycopg.Error):  # its failure is its own alone
+                        raise
+                    for a in group:
+                        a.reset()
+                    self.separated_groups += 1
+                    self._write_pipelined(conn, group)
             except Exception as e:
                 failed = e
             finally:
@@ -244,7 +261,53 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
             if failed is not None:
                 raise failed
 
-    def _write_pipelined(self, conn: Any, group: list[Append], alone: bool) -> None:
+    def _write_in_two(self, conn: Any, group: list[Append]) -> None:
+        """The group in two round trips: (1) BEGIN, the lock, every append's claims, moves and
+        events, and the journal's head; (2) the leaves, the new head, NOTIFY and COMMIT. The
+        lock is held for those two round trips and the commit's WAL flush, not one round trip
+        per append. Any failing statement aborts the whole transaction (nothing of the group is
+        written) and is raised here."""
+        with conn.pipeline() as pipe, conn.transaction():
+            with conn.cursor() as curs:
+                for statement in self._lock_statements:
+                    curs.execute(statement)
+            cursors = [self._queue_append(conn, a) for a in group]
+            head = conn.cursor()
+            head.execute(self.journal.sql_head)
+            pipe.sync()  # round trip 1: a conflict in any append is raised here
+            ids: list[int] = []
+            events: list[StoredEvent] = []
+            for a, c in zip(group, cursors, strict=True):
+                a.ids = [row["notification_id"] for row in c.fetchall()]
+                c.close()
+                ids.extend(a.ids)
+                events.extend(a.stored_events)
+            row = head.fetchone()
+            head.close()
+            with conn.cursor() as curs:
+                self.journal.append_after_head(curs, row, ids, events)
+                curs.execute(self._notify)
+        # leaving the transaction queued COMMIT; leaving the pipeline was round trip 2
+
+    def _queue_append(self, conn: Any, a: Append) -> Any:
+        """Queue one append's claims, moves and events insert; its positions come back on the
+        returned cursor."""
+        curs = conn.cursor()
+        claims: Claims = a.kwargs.get("serial_claims", ())
+        if claims:
+            curs.execute(self._insert_claims_unnest, ([s for s, _ in claims], [b for _, b in claims]))
+        moves: Claims = a.kwargs.get("serial_moves", ())
+        if moves:
+            curs.execute(self._move_claims_unnest, ([s for s, _ in moves], [b for _, b in moves]))
+        curs.execute(self.insert_events_statement, ([
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in a.stored_events
+        ],))
+        return curs
+
+    def _write_pipelined(self, conn: Any, group: list[Append]) -> None:
+        """The group again, each append between a SAVEPOINT and its release: k + 2 round trips
+        under the lock for k appends, and a failing append rolls back alone with its own error."""
         failed: BaseException | None = None
         with conn.pipeline() as pipe, conn.transaction(), conn.cursor() as curs:
             try:
@@ -253,25 +316,22 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 ids: list[int] = []
                 events: list[StoredEvent] = []
                 for a in group:
-                    if alone:  # no savepoint: its failure is the transaction's
+                    curs.execute("SAVEPOINT gc")
+                    try:
                         a.ids = self._append_one(curs, a, pipe)
-                    else:
-                        curs.execute("SAVEPOINT gc")
-                        try:
-                            a.ids = self._append_one(curs, a, pipe)
-                        except (psycopg.OperationalError, psycopg.InterfaceError):
-                            raise
-                        except psycopg.Error as e:
-                            # The conflict may surface before this append's sync was sent (psycopg
-                            # reads results while it sends): the segment is then still aborted, and
-                            # would abort the rollback too. Close it first; what it still holds are
-                            # this append's skipped statements.
-                            with contextlib.suppress(psycopg.Error):
-                                pipe.sync()
-                            curs.execute("ROLLBACK TO SAVEPOINT gc")
-                            a.error = _persistence_error(e)
-                            continue
-                        curs.execute("RELEASE SAVEPOINT gc")
+                    except (psycopg.OperationalError, psycopg.InterfaceError):
+                        raise
+                    except psycopg.Error as e:
+                        # The conflict may surface before this append's sync was sent (psycopg
+                        # reads results while it sends): the segment is then still aborted, and
+                        # would abort the rollback too. Close it first; what it still holds are
+                        # this append's skipped statements.
+                        with contextlib.suppress(psycopg.Error):
+                            pipe.sync()
+                        curs.execute("ROLLBACK TO SAVEPOINT gc")
+                        a.error = _persistence_error(e)
+                        continue
+                    curs.execute("RELEASE SAVEPOINT gc")
                     ids.extend(a.ids)
                     events.extend(a.stored_events)
                 if ids:
@@ -323,6 +383,10 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_claims, (list(serials),))
             return {row["serial"]: row["batch_id"] for row in curs.fetchall()}
+
+
+class _AppendByAppend(Exception):
+    """Internal: write this group append by append (``two_round_trips`` is off)."""
 
 
 _ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (

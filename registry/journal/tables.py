@@ -94,7 +94,15 @@ class JournalTables:
         if not stored_events:
             return
         cur.execute(self.sql_head)
-        row = cur.fetchone()
+        self.append_after_head(cur, cur.fetchone(), ids, stored_events)
+
+    def append_after_head(
+        self, cur: Any, row: Any, ids: Sequence[int], stored_events: Sequence[StoredEvent]
+    ) -> None:
+        """:meth:`append` with the head row (``sql_head``'s answer) already read in this
+        transaction: the PostgreSQL group write reads it in the same round trip as its inserts."""
+        if not stored_events:
+            return
         first = min(ids)
         if row is None:  # a store from before the journal: its events become leaves first
             frontier = self._backfill_in(cur, below=first)

@@ -1,7 +1,8 @@
 """Group commit on PostgreSQL: many commands per transaction, each with its own atomic outcome.
 
 The recorder (registry/infrastructure/group_commit.py) writes the appends of concurrent threads in
-one transaction, a savepoint per append. These tests drive it with real threads on the real
+one transaction: in two round trips when every append in the group goes through, and again with a
+savepoint per append when one of them fails. These tests drive it with real threads on the real
 PostgreSQL and check what projections and clients rely on: every append is all-or-nothing with its
 own result, a failing append fails nobody else, serial claims stay unique, a tailing reader never
 sees a later position committed before an earlier one, and the journal still has one verified
@@ -77,6 +78,8 @@ def test_concurrent_appends_share_transactions_and_each_gets_its_own_positions(r
     assert len(results) == THREADS * PER_THREAD
     assert gc.appends == THREADS * PER_THREAD
     assert gc.groups < gc.appends, "concurrent appends never shared a transaction"
+    assert recorder.fast_groups == gc.groups and recorder.separated_groups == 0, (
+        "a group with no conflict was not written in two round trips")
     log = recorder.select_notifications(start=None, limit=10**6)
     assert len(log) == 2 * THREADS * PER_THREAD  # exactly once: nothing lost, nothing twice
     by_event = {(n.originator_id, n.originator_version): n.id for n in log}
@@ -117,6 +120,34 @@ def test_a_failing_append_fails_alone_and_writes_nothing_of_itself(recorder: Reg
     for _, fresh, _ in oks:
         assert fresh in stored, "an acknowledged append is missing"
     assert recorder.group_commit is not None and recorder.group_commit.groups < len(outcomes) + 1
+    assert recorder.separated_groups > 0, "no group with a conflict in it was written append by append"
+
+
+def test_groups_written_append_by_append_keep_each_outcome_too(recorder: RegistryPostgresRecorder) -> None:
+    """The savepoint path (what a group with a conflict falls back to), forced for every group."""
+    recorder.two_round_trips = False
+    taken = uuid.uuid4()
+    recorder.insert_events([_event(taken, 1)])
+    outcomes: dict[uuid.UUID, bool] = {}
+    lock = threading.Lock()
+
+    def work(i: int) -> None:
+        for k in range(PER_THREAD):
+            fresh = uuid.uuid4()
+            events = [_event(fresh, 1)] + ([_event(taken, 1)] if (i + k) % 4 == 0 else [])
+            try:
+                recorder.insert_events(events)
+                ok = True
+            except IntegrityError:
+                ok = False
+            with lock:
+                outcomes[fresh] = ok
+
+    _run_threads(work)
+    stored = {n.originator_id for n in recorder.select_notifications(start=None, limit=10**6)}
+    assert recorder.fast_groups == 0
+    assert {a for a, ok in outcomes.items() if ok} == stored - {taken}
+    assert not any(outcomes[a] for a in outcomes if a not in stored)
 
 
 def test_serial_claims_stay_unique_when_claimed_in_one_group(recorder: RegistryPostgresRecorder) -> None:
