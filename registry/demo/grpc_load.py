@@ -55,11 +55,44 @@ def to_request(step: Step) -> Message:
     cls = getattr(commands_pb2, f"{rpc_name(step.method)}Request")
     message: Message = cls()
     payload = _jsonable(step.payload)
+    strings: dict[str, list[str]] = {}
+    records: dict[str, list[dict[str, Any]]] = {}
     for f in message.DESCRIPTOR.fields:
-        if f.enum_type is not None and isinstance(payload.get(f.name), str):
-            payload[f.name] = f"{_upper_snake(f.enum_type.name)}_{payload[f.name].upper()}"
+        value = payload.get(f.name)
+        if f.enum_type is not None and isinstance(value, str):
+            payload[f.name] = f"{_upper_snake(f.enum_type.name)}_{value.upper()}"
+        elif not _is_repeated(f) or not isinstance(value, list):
+            continue
+        elif f.type == f.TYPE_STRING:
+            strings[f.name] = payload.pop(f.name)  # serial lists: set at once, not value by value
+        elif f.message_type is not None and all(_flat(f.message_type, v) for v in value):
+            records[f.name] = payload.pop(f.name)  # (serial, GPU UUID) pairs: built directly
     json_format.ParseDict(payload, message)
+    for name, values in strings.items():
+        getattr(message, name).extend(values)
+    for name, items in records.items():
+        field = getattr(message, name)
+        for item in items:
+            field.add(**item)
     return message
+
+
+def _flat(descriptor: Any, item: Any) -> bool:
+    """Whether ``item`` is a dict of the message's plain string fields only (no enum, no nesting),
+    which the message's constructor takes as they are."""
+    if not isinstance(item, dict):
+        return False
+    fields = descriptor.fields_by_name
+    return all(
+        k in fields and fields[k].type == fields[k].TYPE_STRING and not _is_repeated(fields[k])
+        and isinstance(v, str)
+        for k, v in item.items()
+    )
+
+
+def _is_repeated(field: Any) -> bool:
+    repeated = getattr(field, "is_repeated", None)  # protobuf >= 5.29; ``label`` before
+    return bool(repeated) if repeated is not None else bool(field.label == field.LABEL_REPEATED)
 
 
 @dataclass
