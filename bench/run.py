@@ -577,9 +577,16 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
             "cmd/s", "1 SQLite server, same run", so_sqlite, ">= 1.0 x SQLite" if n == 1 else "",
             (ratio(row["throughput"], so_sqlite) or 0) >= 1.0 if n == 1 and so_sqlite else None,
             f"p99 {fmt(row['latency']['p99_ms'])} ms; group {fmt(row.get('mean_group'))}; server CPU "
-            f"{fmt(row.get('server_cpu_ms_per_command'))} ms/cmd; PostgreSQL CPU "
+            f"{fmt(row.get('server_cpu_ms_per_command'))} ms/cmd; projection worker CPU "
+            f"{fmt(row.get('worker_cpu_ms_per_command'))} ms/cmd; PostgreSQL CPU "
             f"{fmt(row.get('postgres_cpu_ms_per_command'))} ms/cmd; lock hold "
             f"{fmt(row.get('lock_hold_ms_per_command'))} ms/cmd; {fmt(row['bytes']['store_bytes_per_event'])} B/event")
+        if n == 1 and row.get("deployment_cpu_ms_per_command") is not None:
+            sq_cpu = (so.get("sqlite") or {}).get("deployment_cpu_ms_per_command")
+            add("postgres", "scale-out: CPU per command, whole deployment (servers, projection worker, "
+                "PostgreSQL)", row["deployment_cpu_ms_per_command"], "ms", "1 SQLite server with its "
+                "projections, same run", sq_cpu, "", None,
+                f"{fmt(row.get('deployment_cpu_cores_used'))} of the machine's {os.cpu_count()} cores in use")
     journal = results.get("journal", {})
     for kind, label in (("sqlite", "sqlite"), ("memory", "sqlite :memory:"), ("postgres", "postgres")):
         a = journal.get(f"append_{kind}")

@@ -175,12 +175,15 @@ def run_config(url: str, servers: int, clients: int, duration: float, warmup: fl
         asyncio.run(client.send_all(addresses[0], reference_steps(), concurrency=1))  # in order: parents first
         target = addresses[0] if servers == 1 else "ipv4:" + ",".join(addresses)
         server_pids = [p.pid for p, _, _ in started]
+        worker_pids = [p.pid for p in procs[len(started):]]
         before = [scrape(m) for _, _, m in started]
         cpu0, pg0, t0 = tree_cpu(server_pids), postgres_cpu(), time.perf_counter()
+        worker0 = tree_cpu(worker_pids)
         plans = [lazy_plan(f"{tag}c{c}", c) for c in range(clients)]
         r = asyncio.run(client.closed_loop(target, plans, duration=duration, warmup=warmup))
         wall = time.perf_counter() - t0
         cpu, pg = tree_cpu(server_pids) - cpu0, postgres_cpu() - pg0
+        worker_cpu = tree_cpu(worker_pids) - worker0  # SQLite: 0, its projections are the server's child
         after = [scrape(m) for _, _, m in started]
         delta = {k: sum(a.get(k, 0.0) - b.get(k, 0.0) for a, b in zip(after, before, strict=True))
                  for k in after[0]}
@@ -195,7 +198,11 @@ def run_config(url: str, servers: int, clients: int, duration: float, warmup: fl
             "errors": r.errors, "error_samples": r.error_samples, "latency": lat.as_dict(),
             "server_cpu_ms_per_command": cpu / appends * 1000 if appends else None,
             "postgres_cpu_ms_per_command": pg / appends * 1000 if appends else None,
+            "worker_cpu_ms_per_command": worker_cpu / appends * 1000 if appends else None,
+            # what the whole deployment (servers, projections, database) spends per command
+            "deployment_cpu_ms_per_command": (cpu + worker_cpu + pg) / appends * 1000 if appends else None,
             "server_cpu_cores_used": cpu / wall, "postgres_cpu_cores_used": pg / wall,
+            "deployment_cpu_cores_used": (cpu + worker_cpu + pg) / wall,
             "events_per_command": delta.get("gpureg_events_appended_total", 0.0) / appends if appends else None,
             "mean_group": appends / groups if groups else None,
             "lock_hold_ms_per_group": delta.get("gpureg_append_group_seconds_sum", 0.0) / groups * 1000
