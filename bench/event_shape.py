@@ -11,6 +11,7 @@ two checkouts to compare event shapes side by side (``PYTHONPATH=<checkout>`` pi
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import sqlite3
@@ -80,6 +81,10 @@ def main(workdir: Path, scale: float, runs: int) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    result = main(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.05,
-                  int(sys.argv[3]) if len(sys.argv) > 3 else 3)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("workdir", type=Path, help="directory for the store (its store.db* are replaced)")
+    parser.add_argument("scale", type=float, nargs="?", default=0.05, help="demo scale (default 0.05)")
+    parser.add_argument("runs", type=int, nargs="?", default=3, help="rebuilds, best taken (default 3)")
+    args = parser.parse_args()
+    result = main(args.workdir, args.scale, args.runs)
     print("RESULT " + json.dumps(result), flush=True)
