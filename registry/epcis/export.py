@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import IO, Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from registry.application.service import Registry
 from registry.domain.batch import GpuBatch
 from registry.domain.errors import NotFound
@@ -425,10 +427,13 @@ def partner_events(
 def partner_log_events(
     registry: Registry, party_id: UUID, after: int = 0, visible: Callable[[UUID], bool] | None = None
 ) -> Iterator[tuple[int, Event]]:
-    """:func:`partner_events` with log positions (one pass over the log to find the batches, one
-    to translate their events after ``after``); only batches ``visible`` admits when given."""
+    """:func:`partner_events` with log positions; only batches ``visible`` admits when given.
+
+    The partner's batches are found from the three event types that name parties (the store
+    filters them by topic), and of the log after ``after`` only those batches' events are decoded:
+    other partners' events are skipped by their aggregate id, undecoded."""
     batches: set[UUID] = set()
-    for _, stored in registry.iter_log(after=0):
+    for stored in _decoded(registry, 0, _PARTY_TOPICS):
         named: tuple[UUID, ...] = ()
         if isinstance(stored, GpuBatch.Ordered | GpuBatch.SplitFrom):
             named = (stored.buyer_id, stored.supplier_id)
@@ -437,11 +442,42 @@ def partner_log_events(
         if party_id in named:
             batches.add(stored.originator_id)
     translator = Translator(registry)
-    for position, stored in registry.iter_log(after=after):
-        if getattr(stored, "originator_id", None) in batches and (visible is None or _visible(stored, visible)):
+    for position, stored in _positioned(registry, after, batches):
+        if visible is None or _visible(stored, visible):
             out = translator.translate(stored)
             if out is not None:
                 yield position, out
+
+
+_PARTY_TOPICS = tuple(get_topic(cls) for cls in (GpuBatch.Ordered, GpuBatch.SplitFrom, GpuBatch.ClearanceRequested))
+_PAGE = 1000
+
+
+def _decoded(registry: Registry, after: int, topics: Sequence[str]) -> Iterator[Any]:
+    """The log's events of these topics after ``after``, decoded."""
+    while True:
+        page = registry.recorder.select_notifications(
+            start=after, limit=_PAGE, topics=topics, inclusive_of_start=False)
+        if not page:
+            return
+        for n in page:
+            yield registry.mapper.to_domain_event(n)
+        after = page[-1].id
+
+
+def _positioned(registry: Registry, after: int, aggregates: set[UUID]) -> Iterator[tuple[int, Any]]:
+    """The events of these aggregates after ``after``, in log order, with their positions: the
+    others are passed over without decoding."""
+    if not aggregates:
+        return
+    while True:
+        page = registry.recorder.select_notifications(start=after, limit=_PAGE, inclusive_of_start=False)
+        if not page:
+            return
+        for n in page:
+            if n.originator_id in aggregates:
+                yield n.id, registry.mapper.to_domain_event(n)
+        after = page[-1].id
 
 
 # -------------------------------------------------------------------------------- documents
