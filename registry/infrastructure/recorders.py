@@ -262,48 +262,48 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 raise failed
 
     def _write_in_two(self, conn: Any, group: list[Append]) -> None:
-        """The group in two round trips: (1) BEGIN, the lock, every append's claims, moves and
-        events, and the journal's head; (2) the leaves, the new head, NOTIFY and COMMIT. The
-        lock is held for those two round trips and the commit's WAL flush, not one round trip
-        per append. Any failing statement aborts the whole transaction (nothing of the group is
-        written) and is raised here."""
+        """The group in two round trips: (1) BEGIN, the lock, the group's claims, moves and
+        events (one statement each, whatever the group's size) and the journal's head; (2) the
+        leaves, the new head, NOTIFY and COMMIT. Any failing statement aborts the whole
+        transaction (nothing of the group is written) and is raised here.
+
+        Everything Python has to build is built before the lock is asked for: measured in the
+        server at 16 clients, the leader thread spent 1 ms of CPU but 6 ms of wall time queueing
+        one statement set per append after the lock (waiting for the GIL and a core while holding
+        the table lock), out of a 13.6 ms hold."""
+        claims = [c for a in group for c in a.kwargs.get("serial_claims", ())]
+        moves = [m for a in group for m in a.kwargs.get("serial_moves", ())]
+        claim_params = ([s for s, _ in claims], [b for _, b in claims])
+        move_params = ([s for s, _ in moves], [b for _, b in moves])
+        events = [e for a in group for e in a.stored_events]
+        event_params = ([
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in events
+        ],)
         with conn.pipeline() as pipe, conn.transaction():
-            with conn.cursor() as curs:
-                for statement in self._lock_statements:
-                    curs.execute(statement)
-            cursors = [self._queue_append(conn, a) for a in group]
+            curs = conn.cursor()
+            for statement in self._lock_statements:
+                curs.execute(statement)
+            if claims:
+                curs.execute(self._insert_claims_unnest, claim_params)
+            if moves:
+                curs.execute(self._move_claims_unnest, move_params)
+            inserted = conn.cursor()
+            inserted.execute(self.insert_events_statement, event_params)
             head = conn.cursor()
             head.execute(self.journal.sql_head)
             pipe.sync()  # round trip 1: a conflict in any append is raised here
-            ids: list[int] = []
-            events: list[StoredEvent] = []
-            for a, c in zip(group, cursors, strict=True):
-                a.ids = [row["notification_id"] for row in c.fetchall()]
-                c.close()
-                ids.extend(a.ids)
-                events.extend(a.stored_events)
+            # RETURNING gives the positions in the order of the unnest()ed array, as the library's
+            # own multi-event insert relies on: hand each append its own.
+            positions = [row["notification_id"] for row in inserted.fetchall()]
             row = head.fetchone()
-            head.close()
-            with conn.cursor() as curs:
-                self.journal.append_after_head(curs, row, ids, events)
-                curs.execute(self._notify)
+            taken = 0
+            for a in group:
+                a.ids = positions[taken: taken + len(a.stored_events)]
+                taken += len(a.stored_events)
+            self.journal.append_after_head(curs, row, positions, events)
+            curs.execute(self._notify)
         # leaving the transaction queued COMMIT; leaving the pipeline was round trip 2
-
-    def _queue_append(self, conn: Any, a: Append) -> Any:
-        """Queue one append's claims, moves and events insert; its positions come back on the
-        returned cursor."""
-        curs = conn.cursor()
-        claims: Claims = a.kwargs.get("serial_claims", ())
-        if claims:
-            curs.execute(self._insert_claims_unnest, ([s for s, _ in claims], [b for _, b in claims]))
-        moves: Claims = a.kwargs.get("serial_moves", ())
-        if moves:
-            curs.execute(self._move_claims_unnest, ([s for s, _ in moves], [b for _, b in moves]))
-        curs.execute(self.insert_events_statement, ([
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in a.stored_events
-        ],))
-        return curs
 
     def _write_pipelined(self, conn: Any, group: list[Append]) -> None:
         """The group again, each append between a SAVEPOINT and its release: k + 2 round trips
