@@ -158,7 +158,7 @@ class RunRows(Protocol):
     """What :class:`SerialRuns` needs of a row cache (:class:`projections.row_cache.RowCache`,
     grouped by ``batch_id``)."""
 
-    def group_rows(self, value: Any) -> list[Row]: ...
+    def members(self, value: Any) -> list[Row]: ...
 
     def put(self, row: Row) -> None: ...
 
@@ -174,7 +174,7 @@ class SerialRuns:
 
     def _runs(self, batch_id: Any) -> dict[tuple[str, int], list[Row]]:
         by_key: dict[tuple[str, int], list[Row]] = {}
-        for r in self.cache.group_rows(batch_id):
+        for r in self.cache.members(batch_id):
             by_key.setdefault((r["prefix"], r["width"]), []).append(r)
         for rows in by_key.values():
             rows.sort(key=lambda r: r["first"])
@@ -268,7 +268,7 @@ class SerialRuns:
 
     def serials(self, batch_id: Any, keep: Callable[[Row], bool]) -> list[str]:
         """The batch's serials whose run ``keep`` keeps, sorted."""
-        return sorted(s for r in self.cache.group_rows(batch_id) if keep(r) for s in run_serials(r))
+        return sorted(s for r in self.cache.members(batch_id) if keep(r) for s in run_serials(r))
 
 
 # --------------------------------------------------------------------------- reading them

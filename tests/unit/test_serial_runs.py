@@ -37,7 +37,7 @@ def _runs() -> SerialRuns:
 
 
 def _rows(runs: SerialRuns, batch_id: UUID = BATCH) -> list[tuple[Any, ...]]:
-    rows = sorted(runs.cache.group_rows(batch_id), key=lambda r: (r["prefix"], r["width"], r["first"]))
+    rows = sorted(runs.cache.members(batch_id), key=lambda r: (r["prefix"], r["width"], r["first"]))
     return [(r["prefix"], r["width"], r["first"], r["last"], r["stage"], r["site"], r["shipment_id"]) for r in rows]
 
 
@@ -95,7 +95,7 @@ def test_serials_that_are_not_consecutive_are_runs_of_one_and_other_prefixes_wid
         ("US-", 6, 2, 2, "pending", "", ""),
         ("X" + "9" * 25, 0, 0, 0, "pending", "", ""),
     ]
-    assert [r["serial"] for r in expand(runs.cache.group_rows(BATCH))] == sorted(serials)
+    assert [r["serial"] for r in expand(runs.cache.members(BATCH))] == sorted(serials)
 
 
 def test_a_move_whose_start_does_not_match_leaves_the_serials_as_they_are() -> None:
@@ -131,7 +131,7 @@ def test_a_run_index_finds_the_run_holding_a_serial() -> None:
     runs = _runs()
     runs.register(BATCH, [*_serials(1, 10), "ODD"], PENDING)
     runs.move(BATCH, _serials(5, 6), POSITION, SHIP)
-    index = RunIndex(runs.cache.group_rows(BATCH))
+    index = RunIndex(runs.cache.members(BATCH))
     found = index.holding("KR-000006")
     assert found is not None and (found["first"], found["stage"]) == (5, "in_transit")
     assert index.holding("KR-000011") is None
@@ -189,7 +189,7 @@ def test_runs_hold_what_a_per_serial_model_holds_after_any_sequence_of_changes(s
             runs.move(batch, SerialSet(chosen), POSITION, moves)
             model = expected
         for b in (BATCH, OTHER):
-            got = [(r["serial"], r["stage"], r["site"], r["shipment_id"]) for r in expand(runs.cache.group_rows(b))]
+            got = [(r["serial"], r["stage"], r["site"], r["shipment_id"]) for r in expand(runs.cache.members(b))]
             want = sorted((s, v["stage"], v["site"], v["shipment_id"]) for s, (bb, v) in model.items() if bb == b)
             assert got == want
             rows = _rows(runs, b)

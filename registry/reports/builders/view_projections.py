@@ -45,7 +45,7 @@ class _Sink:
     def put_many(self, _rows: Iterable[Any]) -> None:
         return None
 
-    def group_rows(self, _value: Any) -> list[Row]:
+    def members(self, _value: Any) -> list[Row]:
         return []
 
     def put(self, _row: Row) -> None:
