@@ -7,8 +7,8 @@ that checkout's directory):
 
 ``live``: instead of a rebuild (built in memory, written once), the live workers' path: each chunk
 applied to the tables through the database in its own transaction (``apply_chunks`` with warm
-caches), from empty to the log head. On SQLite the whole rebuild runs in this process, so its CPU time is the rebuild's CPU time (on a
-shared machine wall time also measures the wait for a core).
+caches), from empty to the log head. On SQLite the whole rebuild runs in this process, so its CPU
+time is the rebuild's CPU time (on a shared machine wall time also measures the wait for a core).
 """
 
 from __future__ import annotations
