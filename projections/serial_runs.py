@@ -87,8 +87,11 @@ def spans_of(serials: Iterable[str]) -> dict[tuple[str, int], list[Span]]:
     """The serials as sorted, merged spans of numbers per (prefix, width) (a ``SerialSet``'s runs
     are taken as they are, without expanding them)."""
     found: dict[tuple[str, int], list[Span]] = {}
-    parts = serials.parts() if isinstance(serials, SerialSet) else SerialSet(serials).parts()
-    for part in parts:
+    if isinstance(serials, str):
+        raise TypeError("spans_of takes an iterable of serials, not one str")
+    if not isinstance(serials, SerialSet):
+        return _merged(_spans_of_list(serials))
+    for part in serials.parts():
         if isinstance(part, str):
             prefix, width, n = key_of(part)
             found.setdefault((prefix, width), []).append((n, n))
@@ -108,6 +111,34 @@ def spans_of(serials: Iterable[str]) -> dict[tuple[str, int], list[Span]]:
             start = n + 1
         if start <= last:
             spans.append((start, last))
+    return _merged(found)
+
+
+def _spans_of_list(serials: Iterable[str]) -> dict[tuple[str, int], list[Span]]:
+    """Spans of a plain list (a registration's 5,000 serials): consecutive numbers extend a span as
+    they come, without forming a ``SerialSet`` first."""
+    found: dict[tuple[str, int], list[Span]] = {}
+    key: tuple[str, int] | None = None
+    start = last = 0
+    for serial in serials:
+        parts = split_serial(serial)
+        if parts is None or len(parts[1]) > MAX_DIGITS:
+            here, n = (serial, 0), 0
+        else:
+            here, n = (parts[0], len(parts[1])), int(parts[1])
+        if here == key and n == last + 1:
+            last = n
+            continue
+        if key is not None:
+            found.setdefault(key, []).append((start, last))
+        key, start, last = here, n, n
+    if key is not None:
+        found.setdefault(key, []).append((start, last))
+    return found
+
+
+def _merged(found: dict[tuple[str, int], list[Span]]) -> dict[tuple[str, int], list[Span]]:
+    """Each key's spans sorted, overlapping and adjacent ones joined."""
     for key, spans in found.items():
         spans.sort()
         merged: list[Span] = []

@@ -146,6 +146,21 @@ def test_spans_merge_what_the_set_names_and_keys_split_as_serial_sets_do() -> No
     assert sweep([(1, 3)], [("a",)], [(2, 5)], lambda _old: ("b",)) == [(1, 1, ("a",)), (2, 5, ("b",))]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(
+    st.builds(lambda p, n, w: f"{p}{n:0{w}d}", st.sampled_from(["A", "B-", ""]), st.integers(0, 30), st.integers(1, 3)),
+    st.sampled_from(["ODD", "X" + "7" * 20, "X" + "7" * 19 + "8"]),
+)))
+def test_a_plain_list_and_its_serial_set_give_the_same_spans(serials: list[str]) -> None:
+    assert spans_of(serials) == spans_of(SerialSet(serials))
+    expected: dict[tuple[str, int], set[int]] = {}
+    for s in serials:
+        prefix, width, n = key_of(s)
+        expected.setdefault((prefix, width), set()).add(n)
+    got = {k: {n for a, b in spans for n in range(a, b + 1)} for k, spans in spans_of(serials).items()}
+    assert got == expected
+
+
 # ---------------------------------------------------------------------- against a model
 STATES = [{"stage": s, "site": t, "shipment_id": ""} for s in ("pending", "in_transit", "received") for t in ("", "x")]
 
