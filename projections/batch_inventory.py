@@ -6,7 +6,11 @@ Tables (``rm_batch_inventory_<table>_g<N>``, N the generation):
   per stage (``units_<stage>``) and cumulative flows (``total_shipped``, ...).
 * ``bucket``: units per position (stage, site, owner, assignee) per batch, maintained from
   the ``moves`` each movement event carries (so no domain rule is re-derived here).
-* ``serial``: one row per registered serial: batch, stage, site, owner, assignee, rack, host.
+* ``serial``: one row per registered serial, written once (re-pointed when a split moves it to
+  the child batch): its batch and GPU UUID.
+* ``serial_run``: where the serials are (stage, site, owner, assignee, shipment, rack, host), as
+  runs of consecutive serials in the same state (``projections/serial_runs.py``): a movement
+  splits runs only where the serials it moves diverge from their neighbours.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Tab
 
 from projections.common import SERIAL_POSITION, STAGES, batch_stage, moves_of, serial_moves
 from projections.engine import Handler, Projection, Row, Work
+from projections.serial_runs import RUN_TABLE, SerialRuns, define_runs, expand
 from registry.domain.batch import GpuBatch
 
 TOTALS = (
@@ -29,7 +34,7 @@ _HEX = String(32)
 
 class BatchInventory(Projection):
     name = "batch_inventory"
-    version = 1
+    version = 2  # 2: serial state kept as runs (serial_run), serial rows only batch and GPU UUID
 
     def define(self, metadata: MetaData, name: Callable[[str], str]) -> dict[str, Table]:
         batch = Table(
@@ -76,6 +81,9 @@ class BatchInventory(Projection):
             Column("serial", String(64), primary_key=True),
             Column("batch_id", Uuid, nullable=False),
             Column("gpu_uuid", String(64), nullable=False),
+        )
+        Index(f"ix_{serial.name}_batch", serial.c.batch_id, serial.c.serial)
+        runs = define_runs(metadata, name(RUN_TABLE), Column("batch_id", Uuid), [
             Column("stage", String(16), nullable=False),
             Column("site", _HEX, nullable=False),
             Column("owner", _HEX, nullable=False),
@@ -83,9 +91,8 @@ class BatchInventory(Projection):
             Column("shipment_id", Text, nullable=False),
             Column("rack", Text, nullable=False),
             Column("host", Text, nullable=False),
-        )
-        Index(f"ix_{serial.name}_batch", serial.c.batch_id, serial.c.serial)
-        return {"batch": batch, "bucket": bucket, "serial": serial}
+        ])
+        return {"batch": batch, "bucket": bucket, "serial": serial, RUN_TABLE: runs}
 
     def handlers(self) -> Mapping[type[Any], Handler]:
         b = GpuBatch
@@ -108,6 +115,20 @@ class BatchInventory(Projection):
             b.Decommissioned: _movement("decommissioned"),
             b.SplitOff: _split_off,
         }
+
+
+STATE = ("stage", "site", "owner", "assignee", "shipment_id", "rack", "host")  # a serial run's state
+
+
+def serial_runs(work: Work) -> SerialRuns:
+    return SerialRuns(work.cache(RUN_TABLE, group="batch_id"), STATE)
+
+
+def per_serial_rows(dump: Mapping[str, Sequence[Row]]) -> list[Row]:
+    """The rows the per-serial ``serial`` table held (version 1), from a dump of this projection's
+    ``serial`` and ``serial_run`` tables: one per serial, sorted by serial."""
+    uuids = {r["serial"]: r["gpu_uuid"] for r in dump["serial"]}
+    return expand(dump[RUN_TABLE], lambda serial, _run: {"gpu_uuid": uuids[serial]})
 
 
 # ---------------------------------------------------------------------------- handlers
@@ -172,19 +193,22 @@ def _split_from(work: Work, e: Any) -> None:
     row["cleared"] = int(clearance.get("cleared_quantity", 0))
     row["serials"] = len(e.serials)
     _save(work, row, e)
-    serials = work.cache("serial")
-    serials.prefetch(e.serials)
-    serials.put_many(_fresh_serials(e.serials, e.gpu_uuids, e.originator_id, e.buyer_id.hex))
+    if e.serials:
+        serial_runs(work).remove(e.parent_id, e.serials)
+        _register(work, e.serials, e.gpu_uuids, e.originator_id, e.buyer_id.hex)
 
 
-def _fresh_serials(serials: Sequence[str], gpu_uuids: Sequence[str], batch_id: Any, owner: str) -> list[Row]:
-    return [
-        {
-            "serial": serial, "batch_id": batch_id, "gpu_uuid": gpu_uuid, "stage": "pending",
-            "site": "", "owner": owner, "assignee": "", "shipment_id": "", "rack": "", "host": "",
-        }
+def _register(work: Work, serials: Sequence[str], gpu_uuids: Sequence[str], batch_id: Any, owner: str) -> None:
+    """The serials' rows (batch and GPU UUID) and their runs, pending with the buyer."""
+    rows = work.cache("serial")
+    rows.prefetch(serials)
+    rows.put_many(
+        {"serial": serial, "batch_id": batch_id, "gpu_uuid": gpu_uuid}
         for serial, gpu_uuid in zip(serials, gpu_uuids, strict=True)
-    ]
+    )
+    serial_runs(work).register(batch_id, serials, {
+        "stage": "pending", "site": "", "owner": owner, "assignee": "", "shipment_id": "", "rack": "", "host": "",
+    })
 
 
 def _order_corrected(work: Work, e: Any) -> None:
@@ -229,10 +253,7 @@ def _clearance_revoked(work: Work, e: Any) -> None:
 
 def _serials_registered(work: Work, e: Any) -> None:
     row = _batch(work, e)
-    owner = row["buyer_id"].hex
-    serials = work.cache("serial")
-    serials.prefetch(e.serials)
-    serials.put_many(_fresh_serials(e.serials, e.gpu_uuids, e.originator_id, owner))
+    _register(work, e.serials, e.gpu_uuids, e.originator_id, row["buyer_id"].hex)
     row["serials"] += len(e.serials)
     _save(work, row, e)
 
@@ -250,10 +271,10 @@ def _apply_moves(work: Work, row: Row, e: Any) -> None:
 
 def _move_serials(work: Work, e: Any, changes: Mapping[str, Any]) -> None:
     """Each named serial goes from its current position to the move that starts there."""
-    serials: list[str] = list(getattr(e, "serials", []))
+    serials = getattr(e, "serials", ())
     if not serials:
         return
-    work.cache("serial").move(serials, SERIAL_POSITION, serial_moves(e, changes))
+    serial_runs(work).move(e.originator_id, serials, SERIAL_POSITION, serial_moves(e, changes))
 
 
 def _movement(total: str, changes: Callable[[Any], Mapping[str, Any]] | None = None) -> Handler:
@@ -269,7 +290,7 @@ def _movement(total: str, changes: Callable[[Any], Mapping[str, Any]] | None = N
 
 
 def _split_off(work: Work, e: Any) -> None:
-    """Units leave for the child batch. Their serial rows are re-pointed by the child's
+    """Units leave for the child batch. Their serial rows and runs are re-pointed by the child's
     SplitFrom (written in the same atomic save), so the order of the two does not matter."""
     row = _batch(work, e)
     _apply_moves(work, row, e)

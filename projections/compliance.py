@@ -86,6 +86,7 @@ from projections.compliance_reference import _authorization, _ledger, _model, _p
 from projections.compliance_screening import _case_opened, _hit_resolved, _screened
 from projections.engine import Handler, Projection, Work
 from projections.findings import _HEX, INSTALL_DAYS, TRANSIT, TRANSIT_DAYS, _reviewed, finding_id_for
+from projections.serial_runs import RUN_TABLE, define_runs
 from registry.domain.batch import GpuBatch
 from registry.domain.findings import FindingReview, FindingStatus
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
@@ -99,7 +100,7 @@ class ComplianceFindings(Projection):
     """Findings, per-batch and per-serial compliance, overdue items and export records."""
 
     name = "compliance"
-    version = 2  # 2: party parents (immediate / ultimate), recorded rule data
+    version = 3  # 2: party parents (immediate / ultimate), recorded rule data; 3: serials as runs
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -192,18 +193,13 @@ class ComplianceFindings(Projection):
             Column("shipped", BigInteger, nullable=False),
             Column("last_transaction_at", DateTime(timezone=True), nullable=True),
         )
-        serial = Table(
-            name("serial"), metadata,
-            Column("serial", String(64), primary_key=True),
-            Column("batch_id", Uuid, nullable=False),
+        t[RUN_TABLE] = define_runs(metadata, name(RUN_TABLE), Column("batch_id", Uuid), [
             Column("shipment_id", Text, nullable=False),
             Column("stage", String(16), nullable=False),
             Column("site", _HEX, nullable=False),
             Column("owner", _HEX, nullable=False),
             Column("assignee", _HEX, nullable=False),
-        )
-        Index(f"ix_{serial.name}_batch", serial.c.batch_id, serial.c.serial)
-        t["serial"] = serial
+        ])
         t["shipment"] = Table(
             name("shipment"), metadata,
             Column("batch_id", Uuid, primary_key=True),

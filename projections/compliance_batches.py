@@ -4,7 +4,7 @@ the movements (shipment, receipt, installation, assignment, transfer, loss, deco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,6 +13,7 @@ from projections.common import SERIAL_POSITION, moves_of, serial_moves
 from projections.compliance_checks import _check_power, _check_recipient, _check_site, _location_problems
 from projections.compliance_clock import _flag_if_late, _pending_add, _pending_take
 from projections.compliance_lookups import _auth_label, _authorization_of, _site_name, authorization_terms
+from projections.compliance_serials import fresh, serial_runs
 from projections.engine import Row, Work
 from projections.findings import INSTALL, INSTALLED_STAGES, LIVE_STAGES, TRANSIT, _flag, utc
 from registry.domain.policy import validity_problem
@@ -54,9 +55,10 @@ def _split_from(work: Work, e: Any) -> None:
     )
     work.cache("batch").put(row)
     _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
-    serials = work.cache("serial")
-    serials.prefetch(e.serials)
-    serials.put_many(_fresh_serials(e.serials, e.originator_id, e.buyer_id.hex))
+    if e.serials:
+        runs = serial_runs(work)
+        runs.remove(e.parent_id, e.serials)
+        runs.register(e.originator_id, e.serials, fresh(e.buyer_id.hex))
 
 
 def _order_corrected(work: Work, e: Any) -> None:
@@ -93,19 +95,9 @@ def _clearance_ended(status: str) -> Callable[[Work, Any], None]:
     return handle
 
 
-def _fresh_serials(serials: Sequence[str], batch_id: UUID, owner: str) -> list[Row]:
-    return [
-        {"serial": serial, "batch_id": batch_id, "shipment_id": "", "stage": "pending",
-         "site": "", "owner": owner, "assignee": ""}
-        for serial in serials
-    ]
-
-
 def _serials_registered(work: Work, e: Any) -> None:
     row = _batch(work, e.originator_id)
-    serials = work.cache("serial")
-    serials.prefetch(e.serials)
-    serials.put_many(_fresh_serials(e.serials, e.originator_id, row["buyer_id"].hex))
+    serial_runs(work).register(e.originator_id, e.serials, fresh(row["buyer_id"].hex))
 
 
 def _touch(row: Row, when: datetime) -> None:
@@ -139,7 +131,7 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
             loads.add((UUID(f.site), batch_id), "units", -n)
         if t.stage in INSTALLED_STAGES and t.site:
             loads.add((UUID(t.site), batch_id), "units", n)
-    serials: list[str] = list(getattr(e, "serials", []))
+    serials = getattr(e, "serials", ())
     if not serials:
         for f, t, n in moves_of(e):
             if f.stage == "in_transit" and t.stage != "in_transit" and not skip_transit:
@@ -148,9 +140,9 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
                 _pending_take(work, e, INSTALL, batch_id, None, n)
         return
     to_by_from = serial_moves(e, changes or {})
-    cache = work.cache("serial")
+    runs = serial_runs(work)
     leaving: dict[tuple[str, str], int] = {}
-    for (*position, shipment_id), n in cache.tally(serials, (*SERIAL_POSITION, "shipment_id")).items():
+    for (*position, shipment_id), n in runs.tally(batch_id, serials, (*SERIAL_POSITION, "shipment_id")).items():
         to = to_by_from.get(tuple(position))
         if to is None:
             continue
@@ -161,7 +153,7 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
     # Items first (a late one is flagged with the serials still waiting), then the serials move.
     for (kind, shipment_id), n in sorted(leaving.items()):
         _pending_take(work, e, kind, batch_id, shipment_id, n)
-    cache.move(serials, SERIAL_POSITION, to_by_from)
+    runs.move(batch_id, serials, SERIAL_POSITION, to_by_from)
 
 
 def _moved(work: Work, e: Any) -> None:

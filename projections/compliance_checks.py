@@ -10,8 +10,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
-
 from projections.compliance_lookups import (
     _auth_label,
     _authorization_of,
@@ -22,6 +20,7 @@ from projections.compliance_lookups import (
     authorization_terms,
     model_spec,
 )
+from projections.compliance_serials import serial_runs
 from projections.engine import Row, Work
 from projections.findings import LIVE_STAGES, _flag, utc
 from registry.domain.batch import GpuBatch
@@ -216,23 +215,12 @@ def _review_holdings(work: Work, e: Any, party_id: UUID) -> None:
 
 
 def _serials_held(work: Work, batch_id: UUID, party_id: UUID) -> list[str]:
-    """Serials of a batch a party owns or is assigned, in live stages (the serial cache is
-    flushed first, so the query sees this chunk's changes)."""
+    """Serials of a batch a party owns or is assigned, in live stages (from the batch's runs as
+    this chunk left them), sorted."""
     hex_id = party_id.hex
-    if work.memory:
-        return sorted(
-            r["serial"] for r in work.cache("serial").indexed("batch_id", batch_id)
-            if r["stage"] in LIVE_STAGES and hex_id in (r["owner"], r["assignee"])
-        )
-    work.cache("serial").flush()
-    s = work.tables["serial"]
-    rows = work.conn.execute(
-        select(s.c.serial).where(
-            s.c.batch_id == batch_id, s.c.stage.in_(sorted(LIVE_STAGES)),
-            (s.c.owner == hex_id) | (s.c.assignee == hex_id),
-        )
-    ).scalars()
-    return sorted(rows)
+    return serial_runs(work).serials(
+        batch_id, lambda r: r["stage"] in LIVE_STAGES and hex_id in (r["owner"], r["assignee"])
+    )
 
 
 def retention_basis(shipped_at: datetime, last_transaction_at: datetime | None) -> datetime:

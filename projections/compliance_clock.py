@@ -8,8 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import select
-
+from projections.compliance_serials import serial_runs
 from projections.engine import Row, Work
 from projections.findings import INSTALL, OVERDUE_RULE, TRANSIT, _flag, utc
 
@@ -131,18 +130,7 @@ WAITING_STAGE = {TRANSIT: "in_transit", INSTALL: "received"}
 
 
 def _serials_waiting(work: Work, batch_id: UUID, shipment_id: str, kind: str) -> list[str]:
-    """The serials of a shipment still in the stage an overdue item waits on (the serial cache
-    is flushed first, so the query sees this chunk's changes)."""
-    if work.memory:
-        stage = WAITING_STAGE[kind]
-        return sorted(
-            r["serial"] for r in work.cache("serial").indexed("batch_id", batch_id)
-            if r["shipment_id"] == shipment_id and r["stage"] == stage
-        )
-    work.cache("serial").flush()
-    s = work.tables["serial"]
-    return sorted(work.conn.execute(
-        select(s.c.serial).where(
-            s.c.batch_id == batch_id, s.c.shipment_id == shipment_id, s.c.stage == WAITING_STAGE[kind]
-        )
-    ).scalars())
+    """The serials of a shipment still in the stage an overdue item waits on (from the batch's
+    runs as this chunk left them), sorted."""
+    stage = WAITING_STAGE[kind]
+    return serial_runs(work).serials(batch_id, lambda r: r["shipment_id"] == shipment_id and r["stage"] == stage)

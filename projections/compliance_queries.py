@@ -25,6 +25,7 @@ from projections.db import ACTIVE, POSITIONS
 from projections.engine import Projection
 from projections.findings import INSTALL, INSTALL_DAYS, OVERDUE_RULE, SEVERITIES, TRANSIT, TRANSIT_DAYS, utc
 from projections.page_tokens import decode_page_token, encode_page_token
+from projections.serial_runs import RUN_TABLE, run_serials
 from registry.application.ports import AuthorizationExpiry
 from registry.domain.classification import ModelSpec
 from registry.domain.compliance_rules import RULES, retention_until
@@ -310,7 +311,7 @@ class ComplianceQueries:
         """A batch's compliance status, its findings, its serials' statuses and export records."""
 
         def query(conn: Connection, t: dict[str, Table]) -> BatchCompliance | None:
-            b, f, s, sh = t["batch"], t["finding"], t["serial"], t["shipment"]
+            b, f, s, sh = t["batch"], t["finding"], t[RUN_TABLE], t["shipment"]
             batch = conn.execute(select(b).where(b.c.batch_id == batch_id)).mappings().first()
             if batch is None:
                 return None
@@ -322,7 +323,9 @@ class ComplianceQueries:
             for finding in findings:
                 for serial in finding.serials:
                     per_serial[serial].append(finding)
-            serial_count = conn.execute(select(func.count()).select_from(s).where(s.c.batch_id == batch_id)).scalar()
+            serial_count = conn.execute(
+                select(func.sum(s.c.last - s.c.first + 1)).where(s.c.batch_id == batch_id)
+            ).scalar()
             exports = [
                 export_record(r, batch["last_transaction_at"])
                 for r in conn.execute(
@@ -381,7 +384,7 @@ class ComplianceQueries:
         when = utc(as_of)
 
         def query(conn: Connection, t: dict[str, Table]) -> list[OverdueItem]:
-            p, s = t["pending"], t["serial"]
+            p, s = t["pending"], t[RUN_TABLE]
             out: list[OverdueItem] = []
             for r in conn.execute(select(p).order_by(p.c.since, p.c.kind, p.c.batch_id, p.c.shipment_id)).mappings():
                 since = utc(r["since"])
@@ -389,12 +392,12 @@ class ComplianceQueries:
                 overdue = when > due
                 if not overdue and not include_waiting:
                     continue
-                serials = conn.execute(
-                    select(s.c.serial).where(
+                serials = sorted(serial for run in conn.execute(
+                    select(s).where(
                         s.c.batch_id == r["batch_id"], s.c.shipment_id == r["shipment_id"],
                         s.c.stage == WAITING_STAGE[r["kind"]],
-                    ).order_by(s.c.serial)
-                ).scalars()
+                    )
+                ).mappings() for serial in run_serials(run))
                 out.append(OverdueItem(
                     kind=r["kind"], rule_id=OVERDUE_RULE[r["kind"]], batch_id=r["batch_id"],
                     shipment_id=r["shipment_id"], since=since, due=due, overdue=overdue,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -47,6 +47,7 @@ from projections.query_results import (  # re-exported: the query results
     SiteInventoryRow,
     SiteModelInventory,
 )
+from projections.serial_runs import RUN_TABLE, RunIndex, run_holding
 from registry.application.ports import BatchFilter, BatchSummary, EventLog
 from registry.domain.errors import InvalidField
 
@@ -199,13 +200,16 @@ class ReadModels(ComplianceQueries):
         after = decode_page_token(page_token)
 
         def query(conn: Connection, t: dict[str, Table]) -> tuple[list[SerialInfo], str]:
-            s = t["serial"]
+            s, runs = t["serial"], t[RUN_TABLE]
             stmt = select(s).where(s.c.batch_id == batch_id, s.c.serial > after)
             rows = list(conn.execute(stmt.order_by(s.c.serial).limit(size + 1)).mappings())
             more = len(rows) > size
             rows = rows[:size]
             token = encode_page_token(rows[-1]["serial"]) if more else ""
-            return [_serial(r) for r in rows], token
+            if not rows:
+                return [], token
+            index = RunIndex(conn.execute(select(runs).where(runs.c.batch_id == batch_id)).mappings())
+            return [_serial(r, index.holding(r["serial"])) for r in rows], token
 
         no_units: tuple[list[SerialInfo], str] = ([], "")
         return self._read("batch_inventory", query, no_units)
@@ -217,7 +221,9 @@ class ReadModels(ComplianceQueries):
         def query(conn: Connection, t: dict[str, Table]) -> SerialInfo | None:
             s = t["serial"]
             row = conn.execute(select(s).where(s.c.serial == wanted)).mappings().first()
-            return _serial(row) if row is not None else None
+            if row is None:
+                return None
+            return _serial(row, run_holding(conn, t[RUN_TABLE], row["batch_id"], row["serial"]))
 
         return self._read("batch_inventory", query, None)
 
@@ -439,12 +445,15 @@ def _summary(r: Any, sites: list[UUID]) -> BatchSummary:
     )
 
 
-def _serial(r: Any) -> SerialInfo:
+def _serial(r: Any, run: Mapping[str, Any] | None) -> SerialInfo:
+    """A serial's row (batch, GPU UUID) and the run that holds it (where it is)."""
+    if run is None:  # every registered serial is in a run of its batch
+        raise LookupError(f"serial {r['serial']} has no run in batch {r['batch_id']}")
     return SerialInfo(
-        serial=r["serial"], batch_id=r["batch_id"], gpu_uuid=r["gpu_uuid"], stage=r["stage"],
-        site_id=uuid_or_none(r["site"]), owner_id=uuid_or_none(r["owner"]),
-        assignee_id=uuid_or_none(r["assignee"]), shipment_id=r["shipment_id"], rack=r["rack"],
-        host=r["host"],
+        serial=r["serial"], batch_id=r["batch_id"], gpu_uuid=r["gpu_uuid"], stage=run["stage"],
+        site_id=uuid_or_none(run["site"]), owner_id=uuid_or_none(run["owner"]),
+        assignee_id=uuid_or_none(run["assignee"]), shipment_id=run["shipment_id"], rack=run["rack"],
+        host=run["host"],
     )
 
 

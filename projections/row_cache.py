@@ -206,7 +206,7 @@ class RowCache:
         self._groups: set[Any] = set()
         self._complete = memory
         self.bulk = False  # used for many keys at a time (serials): not kept warm between chunks
-        # memory mode: group value -> keys (insertion ordered), and secondary indexes
+        # group value -> keys (insertion ordered; for members()), and secondary indexes (memory mode)
         self._members: dict[Any, dict[Key, None]] = {}
         self._indexes: dict[str, dict[Any, dict[Key, None]]] = {}
 
@@ -225,6 +225,8 @@ class RowCache:
         if key not in self.rows:
             self.rows[key] = row
             self.stored[key] = True
+            if self.group is not None:
+                self._members.setdefault(key[self._group_index], {})[key] = None
 
     def _load_group(self, value: Any) -> None:
         assert self.group is not None
@@ -275,6 +277,16 @@ class RowCache:
             self._load_group(value)
         i = self._group_index
         return [r for k, r in self.rows.items() if r is not None and k[i] == value]
+
+    def members(self, value: Any) -> list[Row]:
+        """Every row of one group, as :meth:`group_rows` (loaded once), found through the group's keys
+        rather than by scanning every cached row (so a cache that holds many groups answers in the
+        time of this one), in the order they were first loaded or put."""
+        assert self.group is not None, "members needs a cache with a group column"
+        if not self.memory and value not in self._groups and not self._complete:
+            self._load_group(value)
+        rows = self.rows
+        return [r for k in self._members.get(value, ()) if (r := rows.get(k)) is not None]
 
     def indexed(self, column: str, value: Any) -> list[Row]:
         """Memory mode: the rows whose ``column`` equals ``value`` (an index kept from the first call)."""
@@ -447,6 +459,8 @@ class RowCache:
             return
         if key not in self.stored:
             self.get(*key)
+        if self.group is not None:
+            self._members.setdefault(key[self._group_index], {})[key] = None
         self.rows[key] = row
         self.dirty.add(key)
 

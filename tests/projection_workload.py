@@ -16,9 +16,11 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from projections.batch_inventory import per_serial_rows
 from projections.common import STAGES, Pos
 from projections.db import ACTIVE, reading
 from projections.engine import Projection, dump_generation, generations
+from projections.serial_runs import RUN_TABLE, expand
 from registry.application import commands as c
 from registry.domain.batch import GpuBatch
 from registry.domain.errors import DomainError
@@ -270,6 +272,20 @@ def dump_active(engine: Any, projection: Projection) -> dict[str, list[dict[str,
     return dump_generation(engine, projection, active_generation_number(engine, projection))
 
 
+def per_serial_view(name: str, dump: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """A projection's dump with its serial runs expanded to the per-serial ``serial`` table it kept
+    before the runs (issue #18): one row per serial with its state, sorted by serial."""
+    if name == "batch_inventory":
+        out = {k: v for k, v in dump.items() if k != RUN_TABLE}
+        out["serial"] = per_serial_rows(dump)
+        return out
+    if name == "compliance":
+        out = {k: v for k, v in dump.items() if k != RUN_TABLE}
+        out["serial"] = expand(dump[RUN_TABLE])
+        return out
+    return dump
+
+
 def expected_from_aggregates(world: World, batches: list[UUID]) -> dict[str, Any]:
     """What the read models must say, computed from the aggregates themselves."""
     registry = world.registry
@@ -313,6 +329,6 @@ def actual_from_dumps(dumps: dict[str, dict[str, list[dict[str, Any]]]]) -> dict
     serials = {
         r["serial"]: (r["batch_id"], r["stage"], r["site"], r["owner"], r["assignee"], r["shipment_id"],
                       r["rack"], r["host"])
-        for r in inventory["serial"]
+        for r in per_serial_rows(inventory)
     }
     return {"batches": per_batch, "holdings": +holdings, "site_units": +site_units, "serials": serials}

@@ -84,6 +84,12 @@ def _split(serial: str) -> tuple[str, str] | None:
     return None if m is None else (serial[: m.start()], m.group())
 
 
+def split_serial(serial: str) -> tuple[str, str] | None:
+    """A serial's prefix and its zero-padded numeric suffix (the digits at its end), as runs are
+    formed; None when it does not end in a digit."""
+    return _split(serial)
+
+
 def _encode(serials: Iterable[str]) -> tuple[_Item, ...]:
     """Greedy, one pass: extend the current run while the next serial has its prefix and width
     and a number above its last one by at most ``MAX_GAP`` + 1."""
@@ -190,6 +196,12 @@ class SerialSet(Sequence[str]):
 
     def compact(self) -> list[Any]:
         return [i if isinstance(i, str) else i.compact() for i in self._items]
+
+    def parts(self) -> Iterator[str | tuple[str, int, int, int, tuple[int, ...]]]:
+        """The set as recorded: single serials, and runs as ``(prefix, width, first, last,
+        exceptions)`` (what a read model keeping ranges takes without expanding them)."""
+        for i in self._items:
+            yield i if isinstance(i, str) else (i.prefix, i.width, i.first, i.last, i.exceptions)
 
     @property
     def runs(self) -> int:

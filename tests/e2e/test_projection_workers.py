@@ -17,6 +17,7 @@ from uuid import uuid4
 
 import pytest
 
+from projections.batch_inventory import BatchInventory
 from projections.catalog import default_projections
 from projections.db import open_engine
 from projections.queries import ReadModels
@@ -173,7 +174,7 @@ def test_the_cli_reports_status_rebuilds_and_sets_allocations(workers: Workers) 
 
         rebuilt = workers.cli("rebuild")
         assert rebuilt.returncode == 0, rebuilt.stderr
-        assert "batch_inventory: generation 1 (version 1) is active at position" in rebuilt.stdout
+        assert f"batch_inventory: generation 1 (version {BatchInventory.version}) is active at position" in rebuilt.stdout
         after = [json.loads(line) for line in workers.cli("status", "--json").stdout.splitlines()]
         assert {(s["state"], s["position"], s["head"], s["lag_events"]) for s in after} == {("active", head, head, 0)}
         assert workers.cli("status").returncode == 0

@@ -2,48 +2,56 @@
 
 One concept: what a view may leave out of a projection, and the guard that refuses a query on it.
 
-The batch inventory keeps a row per serial (where each GPU is); its handlers only write those rows
-(no other row of the projection is derived from them), and no report reads them (reports read the
-batches, the buckets, and the compliance projection's own serial rows). Moving ~260,000 serial rows
-through every shipment, receipt and installation is a third of a full-scale view's replay, so a
-view replays :class:`ViewBatchInventory`: the catalog's handlers, run unchanged, with the ``serial``
-row cache replaced by a sink. Every other table's rows are the catalog's (the test comparing the
-view's report bytes with the chunk-by-chunk replay of the catalog's projections checks it), and
-the view's read models refuse the two serial queries instead of answering from an empty table.
+The batch inventory keeps a row per serial (its batch and GPU UUID) and where the serials are, as
+runs (``serial_run``); its handlers only write those rows (no other row of the projection is derived
+from them), and no report reads them (reports read the batches, the buckets, and the compliance
+projection's own serial runs). Writing ~260,000 serial rows is a large part of a full-scale view's
+final write, so a view replays :class:`ViewBatchInventory`: the catalog's handlers, run unchanged,
+with the ``serial`` and ``serial_run`` row caches replaced by a sink. Every other table's rows are
+the catalog's (the test comparing the view's report bytes with the chunk-by-chunk replay of the
+catalog's projections checks it), and the view's read models refuse the two serial queries instead
+of answering from an empty table.
 
-The compliance projection's handlers read its per-serial rows (each serial's stage, shipment, site),
+The compliance projection's handlers read its serial runs (each serial's stage, shipment, site),
 so a view replays them all in memory (:class:`ViewComplianceFindings` runs the catalog's handlers
-unchanged); but of those rows the reports read only the ones ``overdue`` reads, the serials still
+unchanged); but of those runs the reports read only the ones ``overdue`` reads, the serials still
 waiting in transit or received and not installed (``WAITING_STAGE``). So the view *writes* only those
-(:meth:`projections.engine.Projection.written`): about half of a full-scale view's final write was the
-installed and assigned serials' rows. ``batch_compliance``, which counts a batch's serial rows, is
-refused by the view's read models (no report calls it).
+(:meth:`projections.engine.Projection.written`). ``batch_compliance``, which counts a batch's
+serials, is refused by the view's read models (no report calls it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from projections.batch_inventory import BatchInventory
 from projections.compliance import ComplianceFindings
 from projections.compliance_clock import WAITING_STAGE
 from projections.engine import Handler, Projection, Row, Work
+from projections.serial_runs import RUN_TABLE
 
 SERIAL_TABLE = "serial"
+SINKS = frozenset({SERIAL_TABLE, RUN_TABLE})  # the batch inventory's caches a view replaces by a sink
 
 
 class _Sink:
     """A row cache that keeps nothing: the calls the batch inventory's handlers make on its serial
-    cache. Any other call fails (a handler that came to read serial rows must not get a sink)."""
+    and run caches (a sink holds no runs, so a movement finds none to move). Any other call fails."""
 
-    def prefetch(self, _keys: Sequence[Any]) -> None:
+    def prefetch(self, _keys: Iterable[Any]) -> None:
         return None
 
-    def put_many(self, _rows: Sequence[Any]) -> None:
+    def put_many(self, _rows: Iterable[Any]) -> None:
         return None
 
-    def move(self, _keys: Sequence[Any], _by: Sequence[str], _moves: Mapping[Any, Any]) -> None:
+    def members(self, _value: Any) -> list[Row]:
+        return []
+
+    def put(self, _row: Row) -> None:
+        return None
+
+    def delete(self, *_key: Any) -> None:
         return None
 
 
@@ -56,7 +64,7 @@ class _WithoutSerials:
         self._work = work
 
     def cache(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == SERIAL_TABLE:
+        if name in SINKS:
             return _SINK
         return self._work.cache(name, *args, **kwargs)
 
@@ -89,11 +97,11 @@ def _waiting(row: Row) -> bool:
 
 
 class ViewComplianceFindings(ComplianceFindings):
-    """The compliance projection, writing of its per-serial rows only those still waiting (same name,
+    """The compliance projection, writing of its serial runs only those still waiting (same name,
     version, tables and handlers)."""
 
     def written(self) -> Mapping[str, Callable[[Row], bool]]:
-        return {SERIAL_TABLE: _waiting}
+        return {RUN_TABLE: _waiting}
 
 
 def _variant(p: Projection) -> Projection:

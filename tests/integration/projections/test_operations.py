@@ -67,7 +67,7 @@ def test_a_running_worker_continues_on_the_generation_a_rebuild_switched_in(read
 
 
 class InventoryV2(BatchInventory):
-    version = 2
+    version = BatchInventory.version + 1
 
 
 def test_a_projection_whose_code_version_changed_is_rebuilt_when_a_runner_starts(read_side: ReadSide) -> None:
@@ -80,7 +80,9 @@ def test_a_projection_whose_code_version_changed_is_rebuilt_when_a_runner_starts
 
     read_side.runner(projections=[InventoryV2()], chunk_size=2).catch_up()
 
-    assert [(g.generation, g.version, g.status) for g in _gens(read_side, "batch_inventory")] == [(2, 2, ACTIVE)]
+    assert [(g.generation, g.version, g.status) for g in _gens(read_side, "batch_inventory")] == [
+        (2, InventoryV2.version, ACTIVE)
+    ]
     rows = dump_active(read_side.engine, InventoryV2())["batch"]
     assert len(rows) == len(old["batch"]) + 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -10,8 +11,9 @@ from uuid import UUID
 
 import pytest
 
+from projections.common import uuid_or_none
 from projections.db import create_readmodel_engine, ensure_bookkeeping
-from projections.queries import ReadModels
+from projections.queries import ReadModels, SerialInfo
 from projections.runner import ProjectionRunner
 from registry.application import commands as c
 from registry.application.allocation_commands import RemoveAllocation, SetAllocation
@@ -20,6 +22,7 @@ from registry.domain.classification import NOV_2023
 from registry.domain.errors import InvalidField
 from tests.builders import ACTOR, T0, World
 from tests.integration.projections.conftest import ReadSide
+from tests.projection_workload import KINDS, Driver
 
 B200_TPP = Decimal(36000)  # 4500 dense FP8 TOPS x 8 bits (= 2250 FP16 x 16)
 
@@ -426,3 +429,34 @@ def test_a_list_import_and_the_whole_log_questions_read_no_log_by_topic_once_the
                                            GpuBatch.Ordered, GpuBatch.SplitFrom)}
     assert [t for t in scanned if t in creating] == []
     assert [p for p in from_log if registry.screening_case(p) is None] == []  # every party screened
+
+
+def test_every_serial_of_a_random_history_answers_where_its_batch_aggregate_says_it_is(read_side: ReadSide) -> None:
+    """Serial state is kept as runs (issue #18): asked one by one and page by page, every serial of a
+    history with every movement kind and splits answers exactly what its batch's aggregate holds."""
+    driver = Driver(read_side.world)
+    rng = random.Random(18)
+    for _ in range(200):
+        driver.step(rng.randrange(KINDS), random.Random(rng.randrange(2**32)))
+    read_side.runner(chunk_size=7).catch_up()
+    models = read_side.read_models
+    asked = 0
+    for batch_id in driver.batches:
+        units = read_side.registry.get_batch(batch_id).units
+        expected = [
+            SerialInfo(serial=u.serial, batch_id=batch_id, gpu_uuid=u.gpu_uuid, stage=u.stage,
+                       site_id=uuid_or_none(u.site), owner_id=uuid_or_none(u.owner),
+                       assignee_id=uuid_or_none(u.assignee), shipment_id=u.shipment_id, rack=u.rack, host=u.host)
+            for _, u in sorted(units.items())
+        ]
+        paged: list[SerialInfo] = []
+        token = ""
+        while True:
+            page, token = models.batch_units(batch_id, 3, token)
+            paged.extend(page)
+            if not token:
+                break
+        assert paged == expected
+        assert [models.serial(u.serial) for u in expected] == expected
+        asked += len(expected)
+    assert asked > 50
