@@ -65,6 +65,8 @@ KINDS: dict[str, type[RegistryAggregate]] = {
 MAX_ATTEMPTS = 30
 LOCK_STRIPES = 64
 Decision = Callable[[Any], Sequence[RegistryAggregate]]
+# A reference a command makes to another aggregate: (kind, id or None, the command's field naming it).
+Reference = tuple[str, UUID | None, str]
 
 
 class CommandExecutor(Application[UUID]):
@@ -158,6 +160,11 @@ class CommandExecutor(Application[UUID]):
         return self._load(kind, ident)
 
     def _require(self, kind: str, ident: UUID | None, field: str) -> Any:
+        """The aggregate a command's ``field`` names, or NotFound naming the field (None: None).
+
+        Inside a command (a decision, or the ``references`` the executor checks) this reads the
+        cache the command's one head read synced: no statement for a cached aggregate. Called
+        before a command starts, it would read the log head first (see :meth:`_get`)."""
         if ident is None:
             return None
         try:
@@ -207,8 +214,13 @@ class CommandExecutor(Application[UUID]):
         kind: str,
         target_id: UUID | None,
         decide: Decision,
+        references: Sequence[Reference] = (),
     ) -> CommandResult:
-        """Run one command: idempotency, load, version check, decide, atomic save, retry."""
+        """Run one command: idempotency, load, version check, decide, atomic save, retry.
+
+        ``references`` are checked in each attempt, after the command's one read of the log head
+        (and of its request record): every one must exist and be of its kind (NotFound naming the
+        field, nothing written); the decision finds them loaded in ``WithContext.references``."""
         ctx = self._context(actor, cmd)
         # The fingerprint (canonical JSON of the whole payload, hashed) only serves the request
         # record: a command without a request_id skips that JSON work.
@@ -240,7 +252,8 @@ class CommandExecutor(Application[UUID]):
                 with ExitStack() as held:
                     for index in sorted(stripes):
                         held.enter_context(self._stripes[index])
-                    result = self._attempt(command, cmd, ctx, fingerprint, kind, target_id, decide, touched)
+                    result = self._attempt(command, cmd, ctx, fingerprint, kind, target_id, decide, touched,
+                                           references)
                 if result is not None:
                     return result
         finally:
@@ -257,17 +270,19 @@ class CommandExecutor(Application[UUID]):
         target_id: UUID | None,
         decide: Decision,
         touched: set[UUID],
+        references: Sequence[Reference] = (),
     ) -> CommandResult | None:
         """One load -> decide -> save; None when a concurrent writer won and a retry may help.
 
         On a lost race the ids of the aggregates the write touched are added to ``touched``.
         """
+        referenced = {field: self._require(kind_, ident, field) for kind_, ident, field in references}
         current: Any = None
         if target_id is not None:
             current = self._load(kind, target_id)
             if cmd.expected_version is not None and current.version != cmd.expected_version:
                 raise ConcurrencyConflict(target_id, cmd.expected_version, current.version)
-        decision = WithContext(ctx, current)
+        decision = WithContext(ctx, current, referenced)
         try:
             changed = list(decide(decision))
         except AlreadyExists:
@@ -350,34 +365,40 @@ class CommandExecutor(Application[UUID]):
 
     def _create(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID | None,
                 make: Callable[[Context, UUID], RegistryAggregate | Sequence[RegistryAggregate]],
-                ) -> CommandResult:
-        """Create an aggregate; ``make`` may return it alone or first among others to save with it."""
+                references: Sequence[Reference] = ()) -> CommandResult:
+        """Create an aggregate; ``make`` may return it alone or first among others to save with it.
+
+        Whether ``ident`` is taken is the store's answer, not a read before the write: the new
+        aggregate's first version is a unique key, so a create of an existing id is refused by the
+        append (nothing of it written) and :meth:`_diagnose_conflict` answers AlreadyExists, or
+        the first result when it is this very request again. An id this process holds in its
+        cache is refused without trying."""
         new_id = ident or uuid4()
 
         def decide(w: WithContext) -> list[RegistryAggregate]:
-            if self._exists(new_id):
+            if self._lean is not None and self._lean.holds(new_id):
                 raise AlreadyExists(kind, new_id)
             made = make(w.ctx, new_id)
             return [made] if isinstance(made, RegistryAggregate) else list(made)
 
         try:
-            return self._execute(command, actor, cmd, kind, None, decide)
+            return self._execute(command, actor, cmd, kind, None, decide, references)
         except _Replay as r:
             return r.result
 
     def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
-             decide: Decision) -> CommandResult:
+             decide: Decision, references: Sequence[Reference] = ()) -> CommandResult:
         """Run a decision that makes its own aggregates (``target`` None) or changes ``target``;
         a retried request answers with its first result."""
         try:
-            return self._execute(command, actor, cmd, "screening_case", target, decide)
+            return self._execute(command, actor, cmd, "screening_case", target, decide, references)
         except _Replay as r:
             return r.result
 
     def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
-                decide: Decision) -> CommandResult:
+                decide: Decision, references: Sequence[Reference] = ()) -> CommandResult:
         try:
-            return self._execute(command, actor, cmd, kind, ident, decide)
+            return self._execute(command, actor, cmd, kind, ident, decide, references)
         except _Replay as r:
             return r.result
 
@@ -394,11 +415,13 @@ class CommandExecutor(Application[UUID]):
 
 
 class WithContext:
-    """What a decision sees: the command's context and the current aggregate (or None)."""
+    """What a decision sees: the command's context, the current aggregate (or None) and the
+    aggregates its references name, by field (None where the field was None)."""
 
-    def __init__(self, ctx: Context, current: Any) -> None:
+    def __init__(self, ctx: Context, current: Any, references: dict[str, Any] | None = None) -> None:
         self.ctx = ctx
         self.current = current
+        self.references = references or {}
         self.save_kwargs: dict[str, Any] = {}  # passed to the recorder in the same transaction
 
     def then(self, act: Callable[[Any], object]) -> list[RegistryAggregate]:

@@ -98,6 +98,15 @@ class LogHeadCache:
             return deepcopy(loaded)
         return deepcopy(cached)
 
+    def holds(self, ident: UUID) -> bool:
+        """Whether ``ident`` is in the cache: then it exists in the store (only committed
+        aggregates are cached, and events are never removed). False says nothing."""
+        try:
+            self._cache.get(ident)
+        except KeyError:
+            return False
+        return True
+
     def remember(self, saved: Sequence[RegistryAggregate], positions: Iterable[int]) -> None:
         """Put just-saved aggregates in the cache, and count their log positions as seen."""
         stored = sorted(positions)

@@ -1,0 +1,95 @@
+"""The statements a command sends to the store, counted and pinned, on SQLite and PostgreSQL.
+
+On PostgreSQL every statement is a network round trip plus backend CPU, so the command path's
+statement count is part of its cost. The bench workload's batch life (``bench/workload.py``) runs
+in process after one warm-up life per program (every reference aggregate it names is cached), and
+``bench.statements`` counts what each command sends besides its append (the append is one unit:
+events, claims, journal and commit, the group commit's business). A change that adds a statement
+or a round trip to a common command fails here; one that removes one updates the pin.
+
+Today each of them sends ONE statement before its append: the log head and its request record
+together (``log_head.head_and_event``). The reference checks (parties, sites, the model, the
+authorization) are answered from the cache that read synced, and whether a new batch's id is taken
+is the store's unique key's answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from bench.statements import count_batch_lives, per_command
+from registry.application import commands as c
+from registry.application.service import Registry
+from registry.bootstrap import build_registry
+from registry.demo.server_process import planned_settings
+from registry.domain.errors import AlreadyExists, NotFound
+from tests.builders import ACTOR, World, make_world
+
+COMMON = ("place_order", "request_clearance", "grant_clearance", "register_serials", "ship", "receive",
+          "install", "assign")
+# (statements, round trips) besides the append, per command; on SQLite round trips count calls.
+PINNED = {command: {"statements": 1, "round_trips": 1, "appends": 1} for command in COMMON}
+
+
+def test_each_common_command_sends_one_statement_besides_its_append(store_url: str) -> None:
+    found = per_command(count_batch_lives(store_url, batches=2))
+    counted = {m: {k: v for k, v in counts.items() if k != "append_statements"} for m, counts in found.items()}
+    assert counted == PINNED
+
+
+@pytest.fixture
+def world(store_url: str) -> Any:
+    app = build_registry(planned_settings(store_url))
+    yield make_world(app)
+    app.close()
+
+
+def _order(world: World, **changes: Any) -> dict[str, Any]:
+    return {"po_number": "PO-1", "supplier_id": world.nvidia, "buyer_id": world.samsung,
+            "model_id": world.b200, "quantity": 4, "unit_price": "10", "currency": "USD", **changes}
+
+
+def test_a_reference_that_does_not_exist_is_refused_naming_its_field_and_nothing_is_written(
+    world: World,
+) -> None:
+    app: Registry = world.registry
+    head = app.head()
+    missing = uuid.uuid4()
+    for field, kind in (("supplier_id", "party"), ("buyer_id", "party"), ("model_id", "gpu_model")):
+        with pytest.raises(NotFound) as refused:
+            app.place_order(ACTOR, c.parse(c.PlaceOrder, _order(world, **{field: missing}, request_id=field)))
+        assert refused.value.kind == kind
+        assert f"{missing} (field {field})" in str(refused.value)
+    assert app.head() == head
+    batch = world.order(4)
+    world.clear(batch, 4)
+    head = app.head()
+    with pytest.raises(NotFound, match="field carrier_id"):
+        app.ship(ACTOR, c.parse(c.Ship, {"batch_id": batch, "shipment_id": "S-1", "destination_country": "KR",
+                                         "quantity": 1, "carrier_id": missing}))
+    with pytest.raises(NotFound, match="field destination_site_id"):
+        app.ship(ACTOR, c.parse(c.Ship, {"batch_id": batch, "shipment_id": "S-1", "destination_country": "KR",
+                                         "quantity": 1, "destination_site_id": world.samsung}))  # a party
+    assert app.head() == head
+
+
+def test_creating_an_id_another_registry_made_is_refused_by_the_store_and_nothing_is_written(
+    world: World, store_url: str
+) -> None:
+    app: Registry = world.registry
+    other = build_registry(planned_settings(store_url))
+    try:
+        theirs = other.place_order(ACTOR, c.parse(c.PlaceOrder, _order(world)))
+    finally:
+        other.close()
+    head = app.head()
+    with pytest.raises(AlreadyExists):  # not in this registry's cache: the append is refused
+        app.place_order(ACTOR, c.parse(c.PlaceOrder, _order(world, batch_id=theirs.aggregate_id, request_id="r")))
+    assert app.head() == head
+    app.get("batch", theirs.aggregate_id)  # now cached: refused before any write is tried
+    with pytest.raises(AlreadyExists):
+        app.place_order(ACTOR, c.parse(c.PlaceOrder, _order(world, batch_id=theirs.aggregate_id)))
+    assert app.head() == head
