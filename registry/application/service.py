@@ -172,7 +172,8 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
             return [batch, auth]
 
         return self._change("GrantClearance", actor, cmd, "batch", cmd.batch_id, decide,
-                            [("authorization", cmd.authorization_id, "authorization_id")])
+                            [("authorization", cmd.authorization_id, "authorization_id")],
+                            shared=[cmd.authorization_id])
 
     @staticmethod
     def _check_authorization_covers(

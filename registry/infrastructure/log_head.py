@@ -112,22 +112,23 @@ def head_and_event(
         return int(got["head"] or 0), pg_row
 
 
-def originators_between(recorder: ApplicationRecorder, after: int, upto: int) -> set[UUID]:
-    """The aggregates with an event at a log position in ``(after, upto]``."""
+def originators_between(recorder: ApplicationRecorder, after: int, upto: int) -> dict[UUID, int]:
+    """The aggregates with an event at a log position in ``(after, upto]``, each with the highest
+    version stored there."""
     if isinstance(recorder, SQLiteApplicationRecorder):
         rows = _sqlite_rows(
             recorder,
-            f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
-            "WHERE rowid > ? AND rowid <= ?",
+            f"SELECT originator_id, MAX(originator_version) FROM {recorder.events_table_name} "  # noqa: S608
+            "WHERE rowid > ? AND rowid <= ? GROUP BY originator_id",
             (after, upto),
         )
-        return {UUID(r[0]) for r in rows}
+        return {UUID(r[0]): int(r[1]) for r in rows}
     assert isinstance(recorder, PostgresApplicationRecorder)
     with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
         cur.execute(
-            f"SELECT DISTINCT originator_id FROM {_pg_table(recorder)} "  # noqa: S608
-            "WHERE notification_id > %s AND notification_id <= %s",
+            f"SELECT originator_id, MAX(originator_version) AS version FROM {_pg_table(recorder)} "  # noqa: S608
+            "WHERE notification_id > %s AND notification_id <= %s GROUP BY originator_id",
             (after, upto),
             prepare=True,
         )
-        return {r["originator_id"] for r in cur.fetchall()}
+        return {r["originator_id"]: int(r["version"]) for r in cur.fetchall()}
