@@ -142,8 +142,10 @@ class CommandExecutor(Application[UUID]):
             return self.repository.get(ident)
 
     def _exists(self, ident: UUID) -> bool:
-        """Whether any event of ``ident`` is stored: one indexed read (no snapshot lookup, no
-        replay), which matters because every command with a request_id asks it first."""
+        """Whether any event of ``ident`` is stored: yes if the cache holds it (an aggregate, once
+        stored, never goes away), else one indexed read (no snapshot lookup, no replay)."""
+        if self._lean is not None and self._lean.holds(ident):
+            return True
         return bool(self.recorder.select_events(ident, limit=1))
 
     def _load(self, kind: str, ident: UUID) -> Any:

@@ -93,3 +93,30 @@ def test_creating_an_id_another_registry_made_is_refused_by_the_store_and_nothin
     with pytest.raises(AlreadyExists):
         app.place_order(ACTOR, c.parse(c.PlaceOrder, _order(world, batch_id=theirs.aggregate_id)))
     assert app.head() == head
+
+
+def test_reference_data_naming_a_missing_party_is_refused_naming_the_field_and_nothing_is_written(
+    world: World,
+) -> None:
+    from registry.application import compliance_commands as cc
+
+    app: Registry = world.registry
+    head = app.head()
+    missing = uuid.uuid4()
+    refusals = {
+        "ultimate_parent_id": lambda: app.register_party(ACTOR, c.parse(c.RegisterParty, {
+            "name": "Sub Co", "country": "KR", "roles": ["buyer"], "headquarters_country": "KR",
+            "ultimate_parent_id": missing})),
+        "operator_id": lambda: app.register_site(ACTOR, c.parse(c.RegisterSite, {
+            "name": "Site X", "operator_id": missing, "country": "KR", "power_capacity_kw": "100"})),
+        "end_user_ids[1]": lambda: app.register_authorization(ACTOR, c.parse(c.RegisterAuthorization, {
+            "auth_type": "license", "number": "L-1", "eccns": ["3A090.a"], "destination_countries": ["KR"],
+            "end_user_ids": [world.samsung, missing], "valid_from": "2026-01-01T00:00:00+00:00"})),
+        "party_id": lambda: app.screen_party(ACTOR, c.parse(cc.ScreenParty, {"party_id": missing})),
+    }
+    for field, command in refusals.items():
+        with pytest.raises(NotFound) as refused:
+            command()
+        assert refused.value.kind == "party"
+        assert f"{missing} (field {field})" in str(refused.value), field
+    assert app.head() == head
