@@ -99,24 +99,25 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
                                 cmd.exception_code), references)
 
     def amend_reference(self, actor: str, cmd: c.AmendReference) -> CommandResult:
-        """Correct reference data: the new values are validated by the register command's rules."""
-        current = self._load(cmd.kind, cmd.target_id)
+        """Correct reference data: the new values are validated by the register command's rules,
+        against the state the decision sees (inside the command: no read before it)."""
         model = REFERENCE_COMMANDS[cmd.kind]
-        amendable = type(current).AMENDABLE
-        unknown = sorted(set(cmd.fields) - amendable)
-        if unknown:
-            raise InvalidField(
-                [(f"fields.{n}", f"not amendable; amendable: {sorted(amendable)}") for n in unknown]
-            )
-        state = {n: getattr(current, n) for n in model.model_fields if hasattr(current, n)}
-        validated = c.parse(model, {**state, **cmd.fields})
-        fields = {n: getattr(validated, n) for n in cmd.fields}
 
         def decide(w: WithContext) -> list[RegistryAggregate]:
-            w.current.amend(w.ctx, fields, cmd.reason)
+            current = w.current
+            amendable = type(current).AMENDABLE
+            unknown = sorted(set(cmd.fields) - amendable)
+            if unknown:
+                raise InvalidField(
+                    [(f"fields.{n}", f"not amendable; amendable: {sorted(amendable)}") for n in unknown]
+                )
+            state = {n: getattr(current, n) for n in model.model_fields if hasattr(current, n)}
+            validated = c.parse(model, {**state, **cmd.fields})
+            fields = {n: getattr(validated, n) for n in cmd.fields}
+            current.amend(w.ctx, fields, cmd.reason)
             if cmd.kind == "party" and "name" in fields:  # a new name is screened in the same write
-                return [w.current, *self._screening_for(w.ctx, w.current)]
-            return [w.current]
+                return [current, *self._screening_for(w.ctx, current)]
+            return [current]
 
         return self._change("AmendReference", actor, cmd, cmd.kind, cmd.target_id, decide)
 

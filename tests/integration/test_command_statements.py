@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bench.statements import count_batch_lives, per_command
+from bench.statements import StatementCounter, count_batch_lives, per_command
 from registry.application import commands as c
 from registry.application.service import Registry
 from registry.bootstrap import build_registry
@@ -120,3 +120,35 @@ def test_reference_data_naming_a_missing_party_is_refused_naming_the_field_and_n
         assert refused.value.kind == "party"
         assert f"{missing} (field {field})" in str(refused.value), field
     assert app.head() == head
+
+
+def test_corrections_of_orders_and_reference_data_send_one_statement_besides_their_append_too(
+    store_url: str,
+) -> None:
+    counter = StatementCounter()
+    with counter.installed():
+        app = build_registry(planned_settings(store_url))
+        try:
+            counter.watch(app)
+            world = make_world(app)
+            batch = world.order(8)
+
+            def correct(n: int) -> None:
+                world.do("correct_order", c.CorrectOrder, batch_id=batch, po_number=f"PO-{n}", reason="typo",
+                         request_id=f"correct-{n}")
+
+            def amend(n: int) -> None:
+                world.do("amend_reference", c.AmendReference, kind="site", target_id=world.site,
+                         fields={"address": f"Street {n}"}, reason="moved", request_id=f"amend-{n}")
+
+            counted: dict[str, tuple[int, int]] = {}
+            for name, command in (("correct_order", correct), ("amend_reference", amend)):
+                command(1)  # warm-up: what it reads is cached now
+                with counter.command() as tally:
+                    command(2)
+                # (round trips not compared: after so short a warm-up the read may be the first on
+                # its pooled PostgreSQL connection, which prepares it: one round trip more, once)
+                counted[name] = (tally.statements, tally.appends)
+        finally:
+            app.close()
+    assert counted == {"correct_order": (1, 1), "amend_reference": (1, 1)}
