@@ -23,13 +23,13 @@ from typing import Any
 
 from bench.workload import batch_life, reference_steps
 from registry.bootstrap import build_registry
-from registry.config import Settings
 from registry.demo.load import run_step
+from registry.demo.server_process import planned_settings
 
 
 def one_round(url: str, lean: bool, batches: int, tag: str) -> dict[str, float]:
     os.environ["LEAN_COMMANDS"] = "on" if lean else "off"
-    app = build_registry(Settings(database_url=url))
+    app = build_registry(planned_settings(url))
     try:
         for step in reference_steps():
             run_step(app, step)

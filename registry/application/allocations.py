@@ -35,9 +35,12 @@ class AllocationsMixin(_Base):
         def _require(self, kind: str, ident: UUID | None, field: str) -> Any: ...
         def _try(self, ident: UUID, cls: type[RegistryAggregate]) -> Any: ...
         def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
-                 decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
+                 decide: Callable[[Any], Sequence[RegistryAggregate]],
+                 references: Sequence[tuple[str, UUID | None, str]] = ()) -> CommandResult: ...
         def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
-                    decide: Callable[[Any], Sequence[RegistryAggregate]]) -> CommandResult: ...
+                    decide: Callable[[Any], Sequence[RegistryAggregate]],
+                    references: Sequence[tuple[str, UUID | None, str]] = (),
+                    shared: Sequence[UUID] = ()) -> CommandResult: ...
 
     def set_allocation(self, actor: str, cmd: ac.SetAllocation) -> CommandResult:
         """Set a partner's allocation; the result names its ``PartnerAllocation`` aggregate."""
@@ -65,8 +68,8 @@ class AllocationsMixin(_Base):
         self, command: str, actor: str, cmd: ac.SetAllocation | ac.RemoveAllocation, partner_id: UUID,
         act: Callable[[PartnerAllocation, Context], None],
     ) -> CommandResult:
-        self._require("party", partner_id, "partner_id")
         ident = PartnerAllocation.id_for(partner_id)
+        partner = [("party", partner_id, "partner_id")]  # checked inside the command
 
         def create(w: Any) -> list[RegistryAggregate]:
             if cmd.expected_version:
@@ -83,7 +86,7 @@ class AllocationsMixin(_Base):
 
         if not self._exists(ident):
             try:
-                return self._run(command, actor, cmd, None, create)
+                return self._run(command, actor, cmd, None, create, partner)
             except AlreadyExists:
                 pass  # a concurrent first allocation created it: decide on it
-        return self._change(command, actor, cmd, "allocation", ident, change)
+        return self._change(command, actor, cmd, "allocation", ident, change, partner)

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -65,6 +66,8 @@ KINDS: dict[str, type[RegistryAggregate]] = {
 MAX_ATTEMPTS = 30
 LOCK_STRIPES = 64
 Decision = Callable[[Any], Sequence[RegistryAggregate]]
+# A reference a command makes to another aggregate: (kind, id or None, the command's field naming it).
+Reference = tuple[str, UUID | None, str]
 
 
 class CommandExecutor(Application[UUID]):
@@ -139,8 +142,10 @@ class CommandExecutor(Application[UUID]):
             return self.repository.get(ident)
 
     def _exists(self, ident: UUID) -> bool:
-        """Whether any event of ``ident`` is stored: one indexed read (no snapshot lookup, no
-        replay), which matters because every command with a request_id asks it first."""
+        """Whether any event of ``ident`` is stored: yes if the cache holds it (an aggregate, once
+        stored, never goes away), else one indexed read (no snapshot lookup, no replay)."""
+        if self._lean is not None and self._lean.holds(ident):
+            return True
         return bool(self.recorder.select_events(ident, limit=1))
 
     def _load(self, kind: str, ident: UUID) -> Any:
@@ -158,6 +163,11 @@ class CommandExecutor(Application[UUID]):
         return self._load(kind, ident)
 
     def _require(self, kind: str, ident: UUID | None, field: str) -> Any:
+        """The aggregate a command's ``field`` names, or NotFound naming the field (None: None).
+
+        Inside a command (a decision, or the ``references`` the executor checks) this reads the
+        cache the command's one head read synced: no statement for a cached aggregate. Called
+        before a command starts, it would read the log head first (see :meth:`_get`)."""
         if ident is None:
             return None
         try:
@@ -207,8 +217,17 @@ class CommandExecutor(Application[UUID]):
         kind: str,
         target_id: UUID | None,
         decide: Decision,
+        references: Sequence[Reference] = (),
+        shared: Sequence[UUID] = (),
     ) -> CommandResult:
-        """Run one command: idempotency, load, version check, decide, atomic save, retry."""
+        """Run one command: idempotency, load, version check, decide, atomic save, retry.
+
+        ``references`` are checked in each attempt, after the command's one read of the log head
+        (and of its request record): every one must exist and be of its kind (NotFound naming the
+        field, nothing written); the decision finds them loaded in ``WithContext.references``.
+        ``shared``: aggregates besides the target that the decision writes and many commands share
+        (the authorization a clearance draws down); their stripes are taken from the first attempt,
+        so writers in this process take turns on them instead of losing a race to each other first."""
         ctx = self._context(actor, cmd)
         # The fingerprint (canonical JSON of the whole payload, hashed) only serves the request
         # record: a command without a request_id skips that JSON work.
@@ -221,28 +240,33 @@ class CommandExecutor(Application[UUID]):
         # Creates (no target) take turns per request id, not all on one stripe: a new aggregate's
         # uniqueness is the store's (its first version's key), so creates can run side by side.
         stripes = {hash(target_id if target_id is not None else (cmd.request_id or uuid4())) % LOCK_STRIPES}
+        stripes.update(hash(ident) % LOCK_STRIPES for ident in shared)
         # After a lost race the retry also takes the stripes of every aggregate the write touched
         # (e.g. the authorization a clearance draws down): writers in this process that share a hot
         # aggregate then take turns instead of racing each other through every retry. Stripes are
         # taken in index order, so two commands never wait on each other's stripes.
-        touched: set[UUID] = set()
+        lost = LostRaces()
         outer = getattr(self._in_command, "synced", False)
         try:
             for attempt in range(MAX_ATTEMPTS):
                 if attempt:
                     time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311 - jitter only
-                    stripes.update(hash(ident) % LOCK_STRIPES for ident in touched)
+                    stripes.update(hash(ident) % LOCK_STRIPES for ident in lost.touched)
                 if self._lean is not None:
-                    if attempt or head is None:
+                    if head is None:
                         head = log_head.head_and_event(self.recorder, None)[0]
                     self._lean.sync(head)
                     self._in_command.synced = True
                 with ExitStack() as held:
                     for index in sorted(stripes):
                         held.enter_context(self._stripes[index])
-                    result = self._attempt(command, cmd, ctx, fingerprint, kind, target_id, decide, touched)
+                    result = self._attempt(command, cmd, ctx, fingerprint, kind, target_id, decide, lost,
+                                           references)
                 if result is not None:
                     return result
+                # The next attempt syncs with the head read after the race was lost (with the request
+                # record), which already includes the winner's write; else it reads the head again.
+                head, lost.head = lost.head, None
         finally:
             self._in_command.synced = outer
         raise ConcurrencyConflict(target_id, cmd.expected_version, None)
@@ -256,18 +280,27 @@ class CommandExecutor(Application[UUID]):
         kind: str,
         target_id: UUID | None,
         decide: Decision,
-        touched: set[UUID],
+        lost: LostRaces,
+        references: Sequence[Reference] = (),
     ) -> CommandResult | None:
         """One load -> decide -> save; None when a concurrent writer won and a retry may help.
 
-        On a lost race the ids of the aggregates the write touched are added to ``touched``.
+        On a lost race ``lost`` counts it and notes the aggregates the write touched.
+
+        The winner's write is committed when the store refuses ours, so the next attempt's head
+        sync drops from the cache whatever another process wrote, and a winner in this process
+        puts its aggregates in the cache itself: after the first lost race nothing cached is
+        dropped (the hot aggregate a clearance draws down is not reloaded and replayed). From
+        the second on, what the cache holds older than this write's versions is dropped too, in
+        case the cache is what keeps losing.
         """
+        referenced = {field: self._require(kind_, ident, field) for kind_, ident, field in references}
         current: Any = None
         if target_id is not None:
             current = self._load(kind, target_id)
             if cmd.expected_version is not None and current.version != cmd.expected_version:
                 raise ConcurrencyConflict(target_id, cmd.expected_version, current.version)
-        decision = WithContext(ctx, current)
+        decision = WithContext(ctx, current, referenced)
         try:
             changed = list(decide(decision))
         except AlreadyExists:
@@ -285,15 +318,16 @@ class CommandExecutor(Application[UUID]):
         try:
             recordings = self.save(*changed, **decision.save_kwargs)
         except IntegrityError:
-            if self._lean is not None:  # someone else moved one of them on: load afresh
-                self._lean.forget(a.id for a in changed)
-                self._lean.forget([current.id] if current is not None else [])
+            lost.count += 1
+            if self._lean is not None and lost.count > 1:
+                self._lean.forget_older(changed)
             if cmd.request_id:  # the writer that won may be this very request, sent twice at once
-                prior = self._prior_result(command, cmd.request_id, fingerprint)
+                lost.head, prior = self._head_and_prior(command, cmd.request_id, fingerprint)
                 if prior is not None:
                     return prior
-            self._diagnose_conflict(command, cmd, fingerprint, changed, current, decision.save_kwargs)
-            touched.update(a.id for a in changed if not isinstance(a, RequestRecord))
+            self._diagnose_conflict(command, cmd, fingerprint, changed, current, decision.save_kwargs,
+                                    record_checked=bool(cmd.request_id))
+            lost.touched.update(a.id for a in changed if not isinstance(a, RequestRecord))
             return None  # a concurrent writer moved the aggregate on: decide again
         result = CommandResult(
             aggregate_id=primary.id,
@@ -329,9 +363,12 @@ class CommandExecutor(Application[UUID]):
         changed: list[RegistryAggregate],
         current: Any,
         save_kwargs: dict[str, Any],
+        record_checked: bool = False,
     ) -> None:
-        """Say why an atomic write was refused; return only if retrying can help."""
-        if cmd.request_id and self._exists(RequestRecord.id_for(cmd.request_id)):
+        """Say why an atomic write was refused; return only if retrying can help.
+
+        ``record_checked``: the caller has just looked for this request's record and found none."""
+        if cmd.request_id and not record_checked and self._exists(RequestRecord.id_for(cmd.request_id)):
             raise _Replay(self._prior_result(command, cmd.request_id, fingerprint))
         primary = changed[0]
         if current is None and self._exists(primary.id):
@@ -350,34 +387,41 @@ class CommandExecutor(Application[UUID]):
 
     def _create(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID | None,
                 make: Callable[[Context, UUID], RegistryAggregate | Sequence[RegistryAggregate]],
-                ) -> CommandResult:
-        """Create an aggregate; ``make`` may return it alone or first among others to save with it."""
+                references: Sequence[Reference] = ()) -> CommandResult:
+        """Create an aggregate; ``make`` may return it alone or first among others to save with it.
+
+        Whether ``ident`` is taken is the store's answer, not a read before the write: the new
+        aggregate's first version is a unique key, so a create of an existing id is refused by the
+        append (nothing of it written) and :meth:`_diagnose_conflict` answers AlreadyExists, or
+        the first result when it is this very request again. An id this process holds in its
+        cache is refused without trying."""
         new_id = ident or uuid4()
 
         def decide(w: WithContext) -> list[RegistryAggregate]:
-            if self._exists(new_id):
+            if self._lean is not None and self._lean.holds(new_id):
                 raise AlreadyExists(kind, new_id)
             made = make(w.ctx, new_id)
             return [made] if isinstance(made, RegistryAggregate) else list(made)
 
         try:
-            return self._execute(command, actor, cmd, kind, None, decide)
+            return self._execute(command, actor, cmd, kind, None, decide, references)
         except _Replay as r:
             return r.result
 
     def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
-             decide: Decision) -> CommandResult:
+             decide: Decision, references: Sequence[Reference] = ()) -> CommandResult:
         """Run a decision that makes its own aggregates (``target`` None) or changes ``target``;
         a retried request answers with its first result."""
         try:
-            return self._execute(command, actor, cmd, "screening_case", target, decide)
+            return self._execute(command, actor, cmd, "screening_case", target, decide, references)
         except _Replay as r:
             return r.result
 
     def _change(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID,
-                decide: Decision) -> CommandResult:
+                decide: Decision, references: Sequence[Reference] = (), shared: Sequence[UUID] = (),
+                ) -> CommandResult:
         try:
-            return self._execute(command, actor, cmd, kind, ident, decide)
+            return self._execute(command, actor, cmd, kind, ident, decide, references, shared)
         except _Replay as r:
             return r.result
 
@@ -393,12 +437,23 @@ class CommandExecutor(Application[UUID]):
         return position_of(self.recorder, aggregate_id, version)
 
 
-class WithContext:
-    """What a decision sees: the command's context and the current aggregate (or None)."""
+@dataclass
+class LostRaces:
+    """What the attempts of one command learnt from the races they lost."""
 
-    def __init__(self, ctx: Context, current: Any) -> None:
+    count: int = 0
+    touched: set[UUID] = field(default_factory=set)  # the aggregates the losing writes touched
+    head: int | None = None  # the log head read after the last lost race (lean path)
+
+
+class WithContext:
+    """What a decision sees: the command's context, the current aggregate (or None) and the
+    aggregates its references name, by field (None where the field was None)."""
+
+    def __init__(self, ctx: Context, current: Any, references: dict[str, Any] | None = None) -> None:
         self.ctx = ctx
         self.current = current
+        self.references = references or {}
         self.save_kwargs: dict[str, Any] = {}  # passed to the recorder in the same transaction
 
     def then(self, act: Callable[[Any], object]) -> list[RegistryAggregate]:

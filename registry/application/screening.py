@@ -120,9 +120,8 @@ class ScreeningMixin(ComplianceUseCaseHost):
 
     def screen_party(self, actor: str, cmd: cc.ScreenParty) -> CommandResult:
         """Screen one party again now (e.g. after a concurrent import). Result names the case."""
-        party: Party = self._load("party", cmd.party_id)
-
         def decide(w: Any) -> list[RegistryAggregate]:
+            party: Party = w.references["party_id"]
             if cmd.expected_version is not None:
                 case = self.screening_case(party.id)
                 current = case.version if case is not None else 0
@@ -136,14 +135,14 @@ class ScreeningMixin(ComplianceUseCaseHost):
                 )
             return changed
 
-        return self._run("ScreenParty", actor, cmd, None, decide)
+        return self._run("ScreenParty", actor, cmd, None, decide, [("party", cmd.party_id, "party_id")])
 
     def resolve_screening_hit(self, actor: str, cmd: cc.ResolveScreeningHit) -> CommandResult:
         """A compliance officer resolves a hit as false positive or confirmed, with a note."""
-        self._load("party", cmd.party_id)
         return self._change(
             "ResolveScreeningHit", actor, cmd, "screening_case", ScreeningCase.id_for(cmd.party_id),
             lambda w: w.then(lambda case: case.resolve(w.ctx, cmd.hit_id, cmd.resolution, cmd.note)),
+            [("party", cmd.party_id, "party_id")],
         )
 
     def _screening_evidence(self, parties: Sequence[tuple[str, UUID | None]]) -> list[dict[str, Any]]:

@@ -64,20 +64,20 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
     # ------------------------------------------------------------------- reference data
     def register_party(self, actor: str, cmd: c.RegisterParty) -> CommandResult:
         """Register a party and screen it against the latest list snapshots, in one write."""
-        self._require("party", cmd.ultimate_parent_id, "ultimate_parent_id")
-        self._require("party", cmd.immediate_parent_id, "immediate_parent_id")
-
         def make(ctx: Context, i: UUID) -> list[RegistryAggregate]:
             party = Party.register(ctx, i, cmd.name, cmd.country, list(cmd.roles), cmd.headquarters_country,
                                    cmd.ultimate_parent_id, cmd.address, cmd.immediate_parent_id)
             return [party, *self._screening_for(ctx, party)]
 
-        return self._create("RegisterParty", actor, cmd, "party", cmd.party_id, make)
+        return self._create("RegisterParty", actor, cmd, "party", cmd.party_id, make, [
+            ("party", cmd.ultimate_parent_id, "ultimate_parent_id"),
+            ("party", cmd.immediate_parent_id, "immediate_parent_id"),
+        ])
 
     def register_site(self, actor: str, cmd: c.RegisterSite) -> CommandResult:
-        self._require("party", cmd.operator_id, "operator_id")
         return self._create("RegisterSite", actor, cmd, "site", cmd.site_id, lambda ctx, i: Site.register(
-            ctx, i, cmd.name, cmd.operator_id, cmd.country, cmd.address, cmd.power_capacity_kw))
+            ctx, i, cmd.name, cmd.operator_id, cmd.country, cmd.address, cmd.power_capacity_kw),
+            [("party", cmd.operator_id, "operator_id")])
 
     def register_gpu_model(self, actor: str, cmd: c.RegisterGpuModel) -> CommandResult:
         return self._create("RegisterGpuModel", actor, cmd, "gpu_model", cmd.model_id, lambda ctx, i: GpuModel.register(
@@ -86,60 +86,63 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
             cmd.part_number))
 
     def register_authorization(self, actor: str, cmd: c.RegisterAuthorization) -> CommandResult:
-        for i, p in enumerate(cmd.consignee_ids):
-            self._require("party", p, f"consignee_ids[{i}]")
-        for i, p in enumerate(cmd.end_user_ids):
-            self._require("party", p, f"end_user_ids[{i}]")
+        references = [
+            *(("party", p, f"consignee_ids[{i}]") for i, p in enumerate(cmd.consignee_ids)),
+            *(("party", p, f"end_user_ids[{i}]") for i, p in enumerate(cmd.end_user_ids)),
+        ]
         return self._create("RegisterAuthorization", actor, cmd, "authorization", cmd.authorization_id,
                             lambda ctx, i: ExportAuthorization.register(
                                 ctx, i, cmd.auth_type, cmd.number, list(cmd.eccns),
                                 list(cmd.destination_countries), list(cmd.consignee_ids),
                                 list(cmd.end_user_ids), cmd.valid_from, cmd.valid_to,
                                 cmd.quantity_limit, cmd.value_limit, cmd.currency,
-                                cmd.exception_code))
+                                cmd.exception_code), references)
 
     def amend_reference(self, actor: str, cmd: c.AmendReference) -> CommandResult:
-        """Correct reference data: the new values are validated by the register command's rules."""
-        current = self._load(cmd.kind, cmd.target_id)
+        """Correct reference data: the new values are validated by the register command's rules,
+        against the state the decision sees (inside the command: no read before it)."""
         model = REFERENCE_COMMANDS[cmd.kind]
-        amendable = type(current).AMENDABLE
-        unknown = sorted(set(cmd.fields) - amendable)
-        if unknown:
-            raise InvalidField(
-                [(f"fields.{n}", f"not amendable; amendable: {sorted(amendable)}") for n in unknown]
-            )
-        state = {n: getattr(current, n) for n in model.model_fields if hasattr(current, n)}
-        validated = c.parse(model, {**state, **cmd.fields})
-        fields = {n: getattr(validated, n) for n in cmd.fields}
 
         def decide(w: WithContext) -> list[RegistryAggregate]:
-            w.current.amend(w.ctx, fields, cmd.reason)
+            current = w.current
+            amendable = type(current).AMENDABLE
+            unknown = sorted(set(cmd.fields) - amendable)
+            if unknown:
+                raise InvalidField(
+                    [(f"fields.{n}", f"not amendable; amendable: {sorted(amendable)}") for n in unknown]
+                )
+            state = {n: getattr(current, n) for n in model.model_fields if hasattr(current, n)}
+            validated = c.parse(model, {**state, **cmd.fields})
+            fields = {n: getattr(validated, n) for n in cmd.fields}
+            current.amend(w.ctx, fields, cmd.reason)
             if cmd.kind == "party" and "name" in fields:  # a new name is screened in the same write
-                return [w.current, *self._screening_for(w.ctx, w.current)]
-            return [w.current]
+                return [current, *self._screening_for(w.ctx, current)]
+            return [current]
 
         return self._change("AmendReference", actor, cmd, cmd.kind, cmd.target_id, decide)
 
     # -------------------------------------------------------------------------- batches
     def place_order(self, actor: str, cmd: c.PlaceOrder) -> CommandResult:
-        self._require("party", cmd.supplier_id, "supplier_id")
-        self._require("party", cmd.buyer_id, "buyer_id")
-        self._require("gpu_model", cmd.model_id, "model_id")
         return self._create("PlaceOrder", actor, cmd, "batch", cmd.batch_id, lambda ctx, i: GpuBatch.order(
             ctx, i, cmd.po_number, cmd.supplier_id, cmd.buyer_id, cmd.model_id, cmd.quantity,
-            cmd.unit_price, cmd.currency, cmd.allocation_program))
+            cmd.unit_price, cmd.currency, cmd.allocation_program), [
+            ("party", cmd.supplier_id, "supplier_id"),
+            ("party", cmd.buyer_id, "buyer_id"),
+            ("gpu_model", cmd.model_id, "model_id"),
+        ])
 
     def correct_order(self, actor: str, cmd: c.CorrectOrder) -> CommandResult:
         return self._change("CorrectOrder", actor, cmd, "batch", cmd.batch_id,
                             lambda w: w.then(lambda b: b.correct_order(w.ctx, cmd.changes(), cmd.reason)))
 
     def request_clearance(self, actor: str, cmd: c.RequestClearance) -> CommandResult:
-        self._require("authorization", cmd.authorization_id, "authorization_id")
-        self._require("party", cmd.consignee_id, "consignee_id")
-        self._require("party", cmd.end_user_id, "end_user_id")
         return self._change("RequestClearance", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
             lambda b: b.request_clearance(w.ctx, cmd.authorization_id, cmd.eccn, cmd.destination_country,
-                                          cmd.consignee_id, cmd.end_user_id, cmd.quantity, cmd.end_use)))
+                                          cmd.consignee_id, cmd.end_user_id, cmd.quantity, cmd.end_use)), [
+            ("authorization", cmd.authorization_id, "authorization_id"),
+            ("party", cmd.consignee_id, "consignee_id"),
+            ("party", cmd.end_user_id, "end_user_id"),
+        ])
 
     def grant_clearance(self, actor: str, cmd: c.GrantClearance) -> CommandResult:
         """The registry's own decision, checked at the time of the decision (``occurred_at``).
@@ -153,7 +156,7 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             # Loaded once per attempt, fresh: its drawdown is part of this decision and this write.
-            auth: ExportAuthorization = self._require("authorization", cmd.authorization_id, "authorization_id")
+            auth: ExportAuthorization = w.references["authorization_id"]
             clearance = batch.clearance
             quantity = cmd.cleared_quantity or min(
                 int(clearance.get("requested_quantity", batch.quantity)), batch.quantity
@@ -169,7 +172,9 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
             batch.grant_clearance(w.ctx, auth.id, number, eccn, quantity, evidence=evidence)
             return [batch, auth]
 
-        return self._change("GrantClearance", actor, cmd, "batch", cmd.batch_id, decide)
+        return self._change("GrantClearance", actor, cmd, "batch", cmd.batch_id, decide,
+                            [("authorization", cmd.authorization_id, "authorization_id")],
+                            shared=[cmd.authorization_id])
 
     @staticmethod
     def _check_authorization_covers(
@@ -212,9 +217,6 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         return self._change("RegisterSerials", actor, cmd, "batch", cmd.batch_id, decide)
 
     def ship(self, actor: str, cmd: c.Ship) -> CommandResult:
-        self._require("party", cmd.carrier_id, "carrier_id")
-        self._require("site", cmd.destination_site_id, "destination_site_id")
-
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id)
@@ -222,19 +224,22 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
                        cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials)
             return [batch]
 
-        return self._change("Ship", actor, cmd, "batch", cmd.batch_id, decide)
+        return self._change("Ship", actor, cmd, "batch", cmd.batch_id, decide, [
+            ("party", cmd.carrier_id, "carrier_id"),
+            ("site", cmd.destination_site_id, "destination_site_id"),
+        ])
 
     def receive(self, actor: str, cmd: c.Receive) -> CommandResult:
-        self._require("party", cmd.receiving_party_id, "receiving_party_id")
-        self._require("site", cmd.site_id, "site_id")
         return self._change("Receive", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
             lambda b: b.receive(w.ctx, cmd.shipment_id, cmd.receiving_party_id, cmd.site_id,
-                                cmd.quantity, cmd.serials, cmd.discrepancy_note)))
+                                cmd.quantity, cmd.serials, cmd.discrepancy_note)), [
+            ("party", cmd.receiving_party_id, "receiving_party_id"),
+            ("site", cmd.site_id, "site_id"),
+        ])
 
     def install(self, actor: str, cmd: c.Install) -> CommandResult:
         """Record an installation: one rack, or a report with one ``Installed`` event per
         placement, all in one atomic write (any refused placement refuses the whole report)."""
-        self._require("site", cmd.site_id, "site_id")
 
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
@@ -249,32 +254,34 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
                     raise InvariantViolation(e.rule, f"placements[{i}]: {e.detail}") from None
             return [batch]
 
-        return self._change("Install", actor, cmd, "batch", cmd.batch_id, decide)
+        return self._change("Install", actor, cmd, "batch", cmd.batch_id, decide,
+                            [("site", cmd.site_id, "site_id")])
 
     def assign(self, actor: str, cmd: c.Assign) -> CommandResult:
-        self._require("party", cmd.assignee_id, "assignee_id")
-        self._require("site", cmd.site_id, "site_id")
-
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             self._refuse_recipient(batch, cmd.assignee_id, "assignee", w.ctx.occurred_at)
             batch.assign(w.ctx, cmd.assignee_id, cmd.purpose, cmd.quantity, cmd.serials, cmd.site_id)
             return [batch]
 
-        return self._change("Assign", actor, cmd, "batch", cmd.batch_id, decide)
+        return self._change("Assign", actor, cmd, "batch", cmd.batch_id, decide, [
+            ("party", cmd.assignee_id, "assignee_id"),
+            ("site", cmd.site_id, "site_id"),
+        ])
 
     def transfer(self, actor: str, cmd: c.Transfer) -> CommandResult:
-        self._require("party", cmd.to_owner_id, "to_owner_id")
-        site: Site | None = self._require("site", cmd.to_site_id, "to_site_id")
-
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
+            site: Site | None = w.references["to_site_id"]
             self._refuse_recipient(batch, cmd.to_owner_id, "new owner", w.ctx.occurred_at)
             batch.transfer(w.ctx, cmd.to_owner_id, cmd.to_site_id, site.country if site else None,
                            cmd.reason, cmd.quantity, cmd.serials)
             return [batch]
 
-        return self._change("Transfer", actor, cmd, "batch", cmd.batch_id, decide)
+        return self._change("Transfer", actor, cmd, "batch", cmd.batch_id, decide, [
+            ("party", cmd.to_owner_id, "to_owner_id"),
+            ("site", cmd.to_site_id, "to_site_id"),
+        ])
 
     def return_for_rma(self, actor: str, cmd: c.ReturnForRma) -> CommandResult:
         return self._change("ReturnForRma", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(

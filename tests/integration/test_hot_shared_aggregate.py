@@ -1,6 +1,8 @@
 """Commands on different batches that all draw on one authorization (a hot shared aggregate) take
-turns inside a server process after a lost race, instead of racing each other through every retry:
-each is applied once, none is answered ABORTED (the full bench's 64 clients on PostgreSQL were)."""
+turns inside a server process, instead of racing each other through every retry: each is applied
+once, none is answered ABORTED (the full bench's 64 clients on PostgreSQL were). A clearance
+names its authorization, so it takes the authorization's turn from its first attempt and never
+loses a race to another clearance of the same process: one append each."""
 
 from __future__ import annotations
 
@@ -31,6 +33,14 @@ def test_clearances_of_many_batches_granted_at_once_on_one_authorization_all_suc
                      occurred_at=T0 + timedelta(days=1))
             batches.append(batch)
         before = registry.get("authorization", world.license).version
+        appends: list[int] = []
+        insert_events = registry.recorder.insert_events
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            appends.append(1)
+            return insert_events(*args, **kwargs)
+
+        registry.recorder.insert_events = counted  # type: ignore[method-assign]
         answers: list[Any] = []
         start = threading.Barrier(WRITERS)
 
@@ -54,5 +64,6 @@ def test_clearances_of_many_batches_granted_at_once_on_one_authorization_all_suc
         auth: ExportAuthorization = registry.get("authorization", world.license)
         assert auth.version == before + WRITERS  # one drawdown per batch, none lost
         assert all(registry.get("batch", b).clearance_status == "granted" for b in batches)
+        assert len(appends) == WRITERS  # no race lost: one append per clearance
     finally:
         registry.close()

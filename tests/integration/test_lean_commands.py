@@ -145,3 +145,104 @@ def test_threads_of_one_registry_writing_one_batch_leave_its_cache_equal_to_the_
     cached = app.get("batch", batch)
     assert len(stored.shipments) == 16  # no update lost
     assert (cached.version, sorted(cached.shipments)) == (stored.version, sorted(stored.shipments))
+
+
+def _on_append(app: Registry, monkeypatch: pytest.MonkeyPatch, before: Any = None, after: Any = None) -> None:
+    """Run ``before`` / ``after`` once, around the registry's next append (its commit)."""
+    original = app.recorder.insert_events
+    pending = [True]
+
+    def insert_events(*args: Any, **kwargs: Any) -> Any:
+        first, pending[0] = pending[0], False
+        if first and before is not None:
+            before()
+        ids = original(*args, **kwargs)
+        if first and after is not None:
+            after()
+        return ids
+
+    monkeypatch.setattr(app.recorder, "insert_events", insert_events)
+
+
+def _head_scan(app: Registry) -> None:
+    """What another thread's command does first: read the log head and sync the cache with it."""
+    from registry.infrastructure import log_head
+
+    assert app._lean is not None
+    app._lean.sync(log_head.head_and_event(app.recorder, None)[0])
+
+
+def test_a_write_a_head_scan_saw_before_its_thread_remembered_it_stays_cached(
+    world: World, monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    app = world.registry
+    other_batch = world.order(8)
+    world.clear(other_batch, 8)
+    batch = world.order(8)
+    world.clear(batch, 8)
+    second = build_registry(Settings(database_url=store_url))
+    try:
+        # Another process writes first (so the head is past what this registry has seen), then
+        # this registry's ship commits, and a head scan (another thread) sees it before its
+        # thread remembers it: the scan drops the batch, the remember puts the new version back.
+        _on_append(app, monkeypatch, before=lambda: _ship(second, other_batch, "X-1"),
+                   after=lambda: _head_scan(app))
+        mine = _ship(app, batch, "S-1")
+    finally:
+        second.close()
+    monkeypatch.undo()
+    reads = _count_event_reads(app, monkeypatch)
+    after = _ship(app, batch, "S-2")
+    assert reads == []  # the batch came from the cache, at the version the ship wrote
+    assert after.version == mine.version + 1
+
+
+def test_a_write_followed_by_another_processs_write_before_the_scan_is_not_cached_stale(
+    world: World, monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    app = world.registry
+    batch = world.order(8)
+    world.clear(batch, 8)
+    second = build_registry(Settings(database_url=store_url))
+    try:
+        # This registry's ship commits; another process ships the same batch on top of it; a head
+        # scan sees both before the first ship's thread remembers its write, which is then stale.
+        def theirs() -> None:
+            _ship(second, batch, "THEIRS")
+            _head_scan(app)
+
+        _on_append(app, monkeypatch, after=theirs)
+        mine = _ship(app, batch, "MINE")
+    finally:
+        second.close()
+    monkeypatch.undo()
+    later = _ship(app, batch, "LATER", expected_version=mine.version + 1)  # builds on theirs
+    assert later.version == mine.version + 2
+    assert sorted(app.get("batch", batch).shipments) == ["LATER", "MINE", "THEIRS"]
+
+
+def test_a_head_scan_keeps_what_the_cache_holds_at_the_newest_version(
+    world: World, monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    app = world.registry
+    other_batch = world.order(8)
+    world.clear(other_batch, 8)
+    batch = world.order(8)
+    world.clear(batch, 8)
+    second = build_registry(Settings(database_url=store_url))
+    try:
+        # Another process writes between this registry's head read and its commit: this write is
+        # remembered past a position this registry has not looked at yet.
+        _on_append(app, monkeypatch, before=lambda: _ship(second, other_batch, "X-1"))
+        mine = _ship(app, batch, "S-1")
+    finally:
+        second.close()
+    monkeypatch.undo()
+    lean = app._lean
+    assert lean is not None
+    scans = lean.fast_forwards
+    reads = _count_event_reads(app, monkeypatch)
+    after = _ship(app, batch, "S-2")
+    assert lean.fast_forwards == scans + 1  # the other process's write was looked at ...
+    assert reads == []  # ... and this registry's own newer write kept: no reload of the batch
+    assert after.version == mine.version + 1
