@@ -49,7 +49,7 @@ from projections.query_results import (  # re-exported: the query results
 )
 from projections.serial_runs import RUN_TABLE, RunIndex, run_holding
 from registry.application.ports import BatchFilter, BatchSummary, EventLog
-from registry.domain.errors import InvalidField
+from registry.domain.errors import InvalidField, ReadModelRebuilding
 
 T = TypeVar("T")
 
@@ -112,7 +112,10 @@ class ReadModels(ComplianceQueries):
         active = [g for g in generations(conn, name) if g.status == ACTIVE]
         if not active:
             return None
-        return self.projections[name].tables(active[0].generation)
+        projection = self.projections[name]
+        if active[0].version != projection.version:  # an upgrade's rebuild has not switched over
+            raise ReadModelRebuilding(name, active[0].version, projection.version)
+        return projection.tables(active[0].generation)
 
     def _read(self, name: str, query: Callable[[Connection, dict[str, Table]], T], empty: T) -> T:
         for attempt in range(2):

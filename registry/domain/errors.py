@@ -15,7 +15,9 @@ table; nothing else decides how an error looks on the wire.
     ├── AlreadyExists               a create command names an id that is taken
     ├── ConcurrencyConflict         expected_version did not match, or a concurrent writer won
     ├── IdempotencyKeyReused        a request_id was reused for a different command
-    └── ReadModelBehind             a read model did not reach the asked log position in time
+    ├── ReadModelBehind             a read model did not reach the asked log position in time
+    └── ReadModelRebuilding         the read model in use is of another version than this server's
+                                    code (an upgrade's rebuild has not switched over yet)
 """
 
 from __future__ import annotations
@@ -164,3 +166,19 @@ class ReadModelBehind(RegistryError):
         self.reached = dict(reached)
         behind = ", ".join(f"{name} at {at}" for name, at in sorted(reached.items()) if at < position)
         super().__init__(f"read model not yet at log position {position} ({behind or 'catching up'})")
+
+
+class ReadModelRebuilding(RegistryError):
+    """The active generation of a read model was built by another version of its projection than
+    the one this server runs: an upgrade changed the read model, and its rebuild (by the
+    projection workers) has not switched over yet. The query cannot read the old tables with the
+    new code, so it is refused rather than answered wrongly; retrying shortly will succeed."""
+
+    def __init__(self, projection: str, active_version: int, code_version: int) -> None:
+        self.projection = projection
+        self.active_version = active_version
+        self.code_version = code_version
+        super().__init__(
+            f"read model {projection} is being rebuilt: the one in use is version {active_version}, "
+            f"this server reads version {code_version}; retry shortly"
+        )

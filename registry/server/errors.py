@@ -19,6 +19,8 @@ ConcurrencyConflict               ABORTED                 expected and current v
 NotFound                          NOT_FOUND               ResourceInfo
 AlreadyExists                     ALREADY_EXISTS          ResourceInfo
 ReadModelBehind                   DEADLINE_EXCEEDED       the positions the read models reached
+ReadModelRebuilding               UNAVAILABLE             the projection, the version in use and
+                                                          the version this server reads
 JournalBroken                     FAILED_PRECONDITION     the journal check failed: read-only
 ================================  ======================  ==========================================
 
@@ -58,6 +60,7 @@ from registry.domain.errors import (
     InvariantViolation,
     NotFound,
     ReadModelBehind,
+    ReadModelRebuilding,
     RegistryError,
     SerialAlreadyRegistered,
 )
@@ -90,6 +93,7 @@ ERROR_TABLE: tuple[ErrorMapping, ...] = (
     ErrorMapping(NotFound, grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
     ErrorMapping(AlreadyExists, grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS"),
     ErrorMapping(ReadModelBehind, grpc.StatusCode.DEADLINE_EXCEEDED, "READ_MODEL_BEHIND"),
+    ErrorMapping(ReadModelRebuilding, grpc.StatusCode.UNAVAILABLE, "READ_MODEL_REBUILDING"),
     ErrorMapping(JournalBroken, grpc.StatusCode.FAILED_PRECONDITION, "JOURNAL_BROKEN"),
 )
 _FALLBACK = ErrorMapping(RegistryError, grpc.StatusCode.FAILED_PRECONDITION, "REGISTRY_ERROR")
@@ -155,6 +159,9 @@ def _details(error: RegistryError, reason: str) -> list[Message]:
     elif isinstance(error, ReadModelBehind):
         metadata["position"] = str(error.position)
         metadata.update({f"reached.{name}": str(at) for name, at in sorted(error.reached.items())})
+    elif isinstance(error, ReadModelRebuilding):
+        metadata.update(projection=error.projection, activeVersion=str(error.active_version),
+                        codeVersion=str(error.code_version))
     details.insert(0, error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata))
     return details
 

@@ -17,6 +17,7 @@ from registry.domain.errors import (
     InvalidField,
     InvariantViolation,
     NotFound,
+    ReadModelRebuilding,
     RegistryError,
     SerialAlreadyRegistered,
 )
@@ -44,6 +45,7 @@ CASES: list[tuple[RegistryError, grpc.StatusCode, str]] = [
     (ConcurrencyConflict(uuid.uuid4(), 1, 2), grpc.StatusCode.ABORTED, "CONCURRENCY_CONFLICT"),
     (NotFound("batch", uuid.uuid4()), grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
     (AlreadyExists("batch", uuid.uuid4()), grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS"),
+    (ReadModelRebuilding("batch_inventory", 1, 2), grpc.StatusCode.UNAVAILABLE, "READ_MODEL_REBUILDING"),
 ]
 
 

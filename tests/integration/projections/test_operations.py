@@ -15,8 +15,10 @@ from projections.db import ACTIVE, BUILDING, reading
 from projections.engine import Generation, PositionMoved, apply_chunk, dump_generation, generations
 from projections.feed import Feed, LogSource, SubscriptionFeed
 from projections.locks import open_locks
+from projections.queries import ReadModels
 from projections.runner import ProjectionRunner, RebuildBusy, rebuild
 from registry.application.ports import BatchFilter
+from registry.domain.errors import ReadModelRebuilding
 from tests.integration.projections.conftest import ReadSide
 from tests.projection_workload import active_generation_number, dump_active
 
@@ -85,6 +87,26 @@ def test_a_projection_whose_code_version_changed_is_rebuilt_when_a_runner_starts
     ]
     rows = dump_active(read_side.engine, InventoryV2())["batch"]
     assert len(rows) == len(old["batch"]) + 1
+
+
+def test_until_an_upgrades_rebuild_switches_over_queries_of_the_new_code_are_refused_as_rebuilding(
+    read_side: ReadSide,
+) -> None:
+    w = read_side.world
+    batch = w.order(4)
+    read_side.runner().catch_up()
+    read_side.runners.pop().stop()
+    upgraded = ReadModels(read_side.engine, read_side.registry,
+                       [InventoryV2() if p.name == "batch_inventory" else p for p in default_projections()])
+
+    with pytest.raises(ReadModelRebuilding) as refused:
+        upgraded.list_batches(BatchFilter(), 0, "")
+    assert (refused.value.projection, refused.value.active_version, refused.value.code_version) == (
+        "batch_inventory", BatchInventory.version, InventoryV2.version)
+    read_side.runner(projections=[InventoryV2()]).catch_up()
+    assert [b.batch_id for b in upgraded.list_batches(BatchFilter(), 0, "")[0]] == [batch]
+    with pytest.raises(ReadModelRebuilding):  # and the old code no longer reads the new tables
+        read_side.read_models.list_batches(BatchFilter(), 0, "")
 
 
 def test_a_chunk_applied_from_a_stale_position_is_refused_and_writes_nothing(read_side: ReadSide) -> None:
