@@ -203,6 +203,14 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 Identifier(datastore.schema), Identifier(events_table_name)),
         ]
         self._notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        # The group write's statements rendered once: psycopg renders a composed statement on
+        # every execute (about 0.1 ms of a command's CPU at 16 clients, bench.statements).
+        self._rendered_lock = [q.as_bytes(None) for q in self._lock_statements]
+        self._rendered_claims = self._insert_claims_unnest.as_bytes(None)
+        self._rendered_moves = self._move_claims_unnest.as_bytes(None)
+        self._rendered_insert = self.insert_events_statement.as_bytes(None)
+        self._rendered_notify = self._notify.as_bytes(None)
+        self._rendered_head = self.journal.sql_head.encode()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if self.refuse_writes is not None:
@@ -282,16 +290,16 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         ],)
         with conn.pipeline() as pipe, conn.transaction():
             curs = conn.cursor()
-            for statement in self._lock_statements:
+            for statement in self._rendered_lock:
                 curs.execute(statement)
             if claims:
-                curs.execute(self._insert_claims_unnest, claim_params)
+                curs.execute(self._rendered_claims, claim_params)
             if moves:
-                curs.execute(self._move_claims_unnest, move_params)
+                curs.execute(self._rendered_moves, move_params)
             inserted = conn.cursor()
-            inserted.execute(self.insert_events_statement, event_params)
+            inserted.execute(self._rendered_insert, event_params)
             head = conn.cursor()
-            head.execute(self.journal.sql_head)
+            head.execute(self._rendered_head)
             pipe.sync()  # round trip 1: a conflict in any append is raised here
             # RETURNING gives the positions in the order of the unnest()ed array, as the library's
             # own multi-event insert relies on: hand each append its own.
@@ -302,7 +310,7 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 a.ids = positions[taken: taken + len(a.stored_events)]
                 taken += len(a.stored_events)
             self.journal.append_after_head(curs, row, positions, events)
-            curs.execute(self._notify)
+            curs.execute(self._rendered_notify)
         # leaving the transaction queued COMMIT; leaving the pipeline was round trip 2
 
     def _write_pipelined(self, conn: Any, group: list[Append]) -> None:
