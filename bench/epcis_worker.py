@@ -40,7 +40,8 @@ def main(database_url: str, scale: float, workdir: Path) -> dict[str, Any]:
     from registry.demo.scenario import korea_deployment
     from registry.demo.server_process import planned_settings
     from registry.epcis.capture import Capture
-    from registry.epcis.export import document, log_events, write_document
+    from registry.epcis.export import document, write_document
+    from registry.epcis.sources import log_events
 
     scenario = korea_deployment(scale=scale)
     if database_url == "-":

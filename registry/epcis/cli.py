@@ -32,7 +32,8 @@ def export(
     """Write an EPCIS 2.0 EPCISDocument (JSON-LD) of a batch, a partner's batches, or the log."""
     from registry.bootstrap import build_registry
     from registry.config import settings_from
-    from registry.epcis.export import batch_events, log_events, partner_events, write_document
+    from registry.epcis.export import write_document
+    from registry.epcis.sources import batch_events, log_events, partner_events
 
     if sum(x is not None for x in (batch, partner, after)) != 1:
         raise typer.BadParameter("give exactly one of --batch, --partner, --after")

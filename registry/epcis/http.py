@@ -53,7 +53,8 @@ from registry.application.service import Registry
 from registry.domain.errors import InvalidField, NotFound, RegistryError
 from registry.epcis import vocabulary as v
 from registry.epcis.capture import Capture, CaptureResult
-from registry.epcis.export import Event, batch_events, log_events, partner_log_events
+from registry.epcis.export import Event
+from registry.epcis.sources import batch_events, log_events, partner_log_events
 from registry.security.grants import Grants
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ from registry.api.v1 import epcis_pb2_grpc
 from registry.application.service import Registry
 from registry.domain.errors import InvalidField
 from registry.epcis.capture import Capture, CaptureResult
-from registry.epcis.export import Event, batch_events, log_events, partner_events, write_document
+from registry.epcis.export import Event, write_document
+from registry.epcis.sources import batch_events, log_events, partner_events
 from registry.security.grants import current_grants
 from registry.server.actor import current_actor
 from registry.server.calls import answer, refuse_if_expired

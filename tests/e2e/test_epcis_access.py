@@ -27,8 +27,9 @@ from registry.api.v1 import epcis_pb2 as pb
 from registry.api.v1 import epcis_pb2_grpc
 from registry.bootstrap import build_epcis_http
 from registry.epcis import vocabulary as v
-from registry.epcis.export import Event, batch_events, document
+from registry.epcis.export import Event, document
 from registry.epcis.http import EpcisHttpServer
+from registry.epcis.sources import batch_events
 from registry.security.tokens import generate_key, issue_token
 from tests.e2e.conftest import RunningServer
 from tests.e2e.security_world import Credentials, Pki

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from registry.bootstrap import build_epcis_http
-from registry.epcis.export import batch_events, document
+from registry.epcis.export import document
 from registry.epcis.http import EpcisHttpServer
+from registry.epcis.sources import batch_events
 from tests.builders import make_world
 from tests.e2e.conftest import RunningServer
 from tests.epcis_support.gs1 import example, schema_errors

@@ -22,7 +22,8 @@ from registry.bootstrap import build_registry
 from registry.config import Settings
 from registry.domain.batch import GpuBatch
 from registry.epcis.capture import Capture
-from registry.epcis.export import batch_events, document, log_events, partner_events
+from registry.epcis.export import document
+from registry.epcis.sources import batch_events, log_events, partner_events
 from tests.builders import ACTOR, T0, World, make_world
 from tests.epcis_support.gs1 import example, reference_event_ids, schema_errors
 

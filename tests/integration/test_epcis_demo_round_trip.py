@@ -21,7 +21,8 @@ from registry.demo.load import load_in_process, run_step
 from registry.demo.scenario import korea_deployment
 from registry.demo.server_process import planned_settings
 from registry.epcis.capture import Capture
-from registry.epcis.export import batch_events, document
+from registry.epcis.export import document
+from registry.epcis.sources import batch_events
 from tests.epcis_support.gs1 import reference_event_ids, schema_errors
 from tests.integration.test_epcis import batch_state
 

@@ -1,0 +1,123 @@
+"""Which stored events an EPCIS export covers: one batch's, the whole log's, or one partner's.
+
+Each source yields EPCIS events through :class:`registry.epcis.export.Translator`, in log order.
+A partner's source finds the partner's batches from the three event types that name parties
+(filtered by topic in the store) and decodes only those batches' events; the others are passed
+over by their aggregate id, undecoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from registry.application.service import Registry
+from registry.domain.batch import GpuBatch
+from registry.domain.errors import NotFound
+from registry.epcis.export import Event, Translator
+
+
+def batch_events(
+    registry: Registry, batch_id: UUID, visible: Callable[[UUID], bool] | None = None
+) -> Iterator[Event]:
+    """One batch's history as EPCIS events (NotFound if there is no such batch, or if
+    ``visible`` does not admit it: another partner's batch is answered as a missing one)."""
+    if visible is not None and not visible(batch_id):
+        raise NotFound("batch", batch_id)
+    registry.get_batch(batch_id)
+    translator = Translator(registry)
+    after = 0
+    while True:
+        page = registry.history(batch_id, after_version=after, limit=500)
+        if not page:
+            return
+        for stored in page:
+            out = translator.translate(stored)
+            if out is not None:
+                yield out
+        after = page[-1].originator_version
+
+
+def log_events(
+    registry: Registry, after: int = 0, stop: int | None = None, visible: Callable[[UUID], bool] | None = None
+) -> Iterator[tuple[int, Event]]:
+    """Every batch event after log position ``after`` (up to ``stop``), with its position; only
+    the events of batches ``visible`` admits when given (a partner's reach)."""
+    translator = Translator(registry)
+    for position, stored in registry.iter_log(after=after, stop=stop):
+        if visible is not None and not _visible(stored, visible):
+            continue
+        out = translator.translate(stored)
+        if out is not None:
+            yield position, out
+
+
+def _visible(stored: Any, visible: Callable[[UUID], bool]) -> bool:
+    batch = getattr(stored, "originator_id", None)
+    return isinstance(batch, UUID) and visible(batch)
+
+
+def partner_events(
+    registry: Registry, party_id: UUID, after: int = 0, visible: Callable[[UUID], bool] | None = None
+) -> Iterator[Event]:
+    """The events of every batch the party ordered, supplied, is consignee or end user of."""
+    return (e for _, e in partner_log_events(registry, party_id, after, visible))
+
+
+def partner_log_events(
+    registry: Registry, party_id: UUID, after: int = 0, visible: Callable[[UUID], bool] | None = None
+) -> Iterator[tuple[int, Event]]:
+    """:func:`partner_events` with log positions; only batches ``visible`` admits when given.
+
+    The partner's batches are found from the three event types that name parties (the store
+    filters them by topic), and of the log after ``after`` only those batches' events are decoded:
+    other partners' events are skipped by their aggregate id, undecoded."""
+    batches: set[UUID] = set()
+    for stored in _decoded(registry, 0, _PARTY_TOPICS):
+        named: tuple[UUID, ...] = ()
+        if isinstance(stored, GpuBatch.Ordered | GpuBatch.SplitFrom):
+            named = (stored.buyer_id, stored.supplier_id)
+        elif isinstance(stored, GpuBatch.ClearanceRequested):
+            named = (stored.consignee_id, stored.end_user_id)
+        if party_id in named:
+            batches.add(stored.originator_id)
+    translator = Translator(registry)
+    for position, stored in _positioned(registry, after, batches):
+        if visible is None or _visible(stored, visible):
+            out = translator.translate(stored)
+            if out is not None:
+                yield position, out
+
+
+_PARTY_TOPICS = tuple(get_topic(cls) for cls in (GpuBatch.Ordered, GpuBatch.SplitFrom, GpuBatch.ClearanceRequested))
+_PAGE = 1000
+
+
+def _decoded(registry: Registry, after: int, topics: Sequence[str]) -> Iterator[Any]:
+    """The log's events of these topics after ``after``, decoded."""
+    while True:
+        page = registry.recorder.select_notifications(
+            start=after, limit=_PAGE, topics=topics, inclusive_of_start=False)
+        if not page:
+            return
+        for n in page:
+            yield registry.mapper.to_domain_event(n)
+        after = page[-1].id
+
+
+def _positioned(registry: Registry, after: int, aggregates: set[UUID]) -> Iterator[tuple[int, Any]]:
+    """The events of these aggregates after ``after``, in log order, with their positions: the
+    others are passed over without decoding."""
+    if not aggregates:
+        return
+    while True:
+        page = registry.recorder.select_notifications(start=after, limit=_PAGE, inclusive_of_start=False)
+        if not page:
+            return
+        for n in page:
+            if n.originator_id in aggregates:
+                yield n.id, registry.mapper.to_domain_event(n)
+        after = page[-1].id
