@@ -197,6 +197,17 @@ def _text(query: Any, context: Any) -> str:
 WARM_UP_BATCHES = len(PROGRAMS)  # every (buyer, site, model) combination once: all cached
 
 
+def _warm_up(counter: StatementCounter, app: Registry, tag: str) -> None:
+    """Watch ``app``, load the reference data and run one batch life per program, so that every
+    reference aggregate is cached before anything is counted."""
+    counter.watch(app)
+    for step in reference_steps():
+        run_step(app, step)
+    for n in range(WARM_UP_BATCHES):
+        for step in batch_life(f"{tag}w", 0, n):
+            run_step(app, step)
+
+
 def count_batch_lives(url: str, batches: int = 2, keep_texts: bool = False,
                       tag: str = "stmts") -> dict[str, list[Tally]]:
     """Run the bench workload's batch lives on a fresh registry at ``url``; every command's
@@ -205,12 +216,7 @@ def count_batch_lives(url: str, batches: int = 2, keep_texts: bool = False,
     with counter.installed():
         app = build_registry(planned_settings(url))
         try:
-            counter.watch(app)
-            for step in reference_steps():
-                run_step(app, step)
-            for n in range(WARM_UP_BATCHES):
-                for step in batch_life(f"{tag}w", 0, n):
-                    run_step(app, step)
+            _warm_up(counter, app, tag)
             found: dict[str, list[Tally]] = {}
             for n in range(batches):
                 for step in batch_life(tag, 1, n):
@@ -232,12 +238,7 @@ def count_concurrent(url: str, clients: int, lives: int, tag: str = "stmtc") -> 
     with counter.installed():
         app = build_registry(planned_settings(url))
         try:
-            counter.watch(app)
-            for step in reference_steps():
-                run_step(app, step)
-            for n in range(WARM_UP_BATCHES):
-                for step in batch_life(f"{tag}w", 0, n):
-                    run_step(app, step)
+            _warm_up(counter, app, tag)
             lean = app._lean
             scans = lean.fast_forwards if lean is not None else 0
             reads = Counter[str]()

@@ -9,7 +9,7 @@ executor; queries on the log (a batch, its history, a serial's batch) are here t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -342,16 +342,20 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         return self.mapper.to_domain_event(notification)
 
     def iter_log(
-        self, after: int = 0, page: int = 1000, stop: int | None = None
+        self, after: int = 0, page: int = 1000, stop: int | None = None, *, topics: Sequence[str] = (),
+        aggregates: Container[UUID] | None = None,
     ) -> Iterator[tuple[int, DomainEventProtocol[UUID]]]:
-        """Decoded events with their positions, after ``after``, up to ``stop`` inclusive."""
+        """Decoded events with their positions, after ``after``, up to ``stop`` inclusive; only
+        ``topics`` (filtered by the store) and only ``aggregates``' (the others are passed over
+        undecoded) when given."""
         while True:
             batch = self.recorder.select_notifications(
-                start=after, limit=page, stop=stop, inclusive_of_start=False)
+                start=after, limit=page, stop=stop, topics=topics, inclusive_of_start=False)
             if not batch:
                 return
             for n in batch:
-                yield n.id, self.mapper.to_domain_event(n)
+                if aggregates is None or n.originator_id in aggregates:
+                    yield n.id, self.mapper.to_domain_event(n)
             after = batch[-1].id
 
     def head(self) -> int:

@@ -8,7 +8,7 @@ over by their aggregate id, undecoded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -76,7 +76,7 @@ def partner_log_events(
     filters them by topic), and of the log after ``after`` only those batches' events are decoded:
     other partners' events are skipped by their aggregate id, undecoded."""
     batches: set[UUID] = set()
-    for stored in _decoded(registry, 0, _PARTY_TOPICS):
+    for _, stored in registry.iter_log(topics=_PARTY_TOPICS):
         named: tuple[UUID, ...] = ()
         if isinstance(stored, GpuBatch.Ordered | GpuBatch.SplitFrom):
             named = (stored.buyer_id, stored.supplier_id)
@@ -84,8 +84,10 @@ def partner_log_events(
             named = (stored.consignee_id, stored.end_user_id)
         if party_id in named:
             batches.add(stored.originator_id)
+    if not batches:
+        return
     translator = Translator(registry)
-    for position, stored in _positioned(registry, after, batches):
+    for position, stored in registry.iter_log(after, aggregates=batches):
         if visible is None or _visible(stored, visible):
             out = translator.translate(stored)
             if out is not None:
@@ -93,31 +95,3 @@ def partner_log_events(
 
 
 _PARTY_TOPICS = tuple(get_topic(cls) for cls in (GpuBatch.Ordered, GpuBatch.SplitFrom, GpuBatch.ClearanceRequested))
-_PAGE = 1000
-
-
-def _decoded(registry: Registry, after: int, topics: Sequence[str]) -> Iterator[Any]:
-    """The log's events of these topics after ``after``, decoded."""
-    while True:
-        page = registry.recorder.select_notifications(
-            start=after, limit=_PAGE, topics=topics, inclusive_of_start=False)
-        if not page:
-            return
-        for n in page:
-            yield registry.mapper.to_domain_event(n)
-        after = page[-1].id
-
-
-def _positioned(registry: Registry, after: int, aggregates: set[UUID]) -> Iterator[tuple[int, Any]]:
-    """The events of these aggregates after ``after``, in log order, with their positions: the
-    others are passed over without decoding."""
-    if not aggregates:
-        return
-    while True:
-        page = registry.recorder.select_notifications(start=after, limit=_PAGE, inclusive_of_start=False)
-        if not page:
-            return
-        for n in page:
-            if n.originator_id in aggregates:
-                yield n.id, registry.mapper.to_domain_event(n)
-        after = page[-1].id
