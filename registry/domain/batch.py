@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from uuid import UUID
 
 from registry.domain.base import Amendable, Context, RegistryAggregate
@@ -150,6 +150,30 @@ class _CarriesMoves:
                 state[name] = SerialSet(state[name])
 
 
+class _UnitKey:
+    """``Unit.key``: the unit's position key (``position.key``, without building a Position),
+    computed on first use and kept in the unit's ``__dict__``, where later reads find it directly
+    (a non-data descriptor, as ``functools.cached_property`` but without its lock). The key is not
+    a dataclass field: equality, ``replace``, ``asdict`` and the snapshot's form ignore it, and a
+    frozen unit's fields never change under it."""
+
+    @overload
+    def __get__(self, unit: None, owner: type[Any] | None = None) -> _UnitKey: ...
+
+    @overload
+    def __get__(self, unit: Unit, owner: type[Any] | None = None) -> str: ...
+
+    def __get__(self, unit: Unit | None, owner: type[Any] | None = None) -> str | _UnitKey:
+        if unit is None:
+            return self
+        key: str = f"{unit.stage}|{unit.site}|{unit.owner}|{unit.assignee}"
+        unit.__dict__["key"] = key
+        return key
+
+
+_new_object = object.__new__
+
+
 @dataclass(frozen=True)
 class Unit:
     """One GPU of a serialized batch, with the identifiers nvidia-smi reports."""
@@ -168,10 +192,7 @@ class Unit:
     def position(self) -> Position:
         return Position(self.stage, self.site, self.owner, self.assignee)
 
-    @property
-    def key(self) -> str:
-        """The unit's position key (same as ``position.key``, without building a Position)."""
-        return f"{self.stage}|{self.site}|{self.owner}|{self.assignee}"
+    key = _UnitKey()
 
 
 @dataclass(frozen=True)
@@ -205,22 +226,24 @@ def _apply_moves(batch: GpuBatch, moves: Iterable[Move]) -> None:
 def _move_units(
     batch: GpuBatch, serials: Iterable[str], to: Position, **changes: str
 ) -> None:
-    """Put serials at the position ``to`` (frozen units are rebuilt, never mutated)."""
-    stage, site, owner, assignee = to.stage, to.site, to.owner, to.assignee
+    """Put serials at the position ``to`` (frozen units are rebuilt, never mutated).
+
+    A movement rebuilds hundreds of units, and the frozen dataclass's ``__init__`` (nine guarded
+    attribute writes each) was most of its cost: each unit is built as a copy of the old one's
+    attributes with what changes laid over them, the same for the whole group and with the new
+    position's key already known (see ``Unit.key``)."""
+    new = {"stage": to.stage, "site": to.site, "owner": to.owner, "assignee": to.assignee,
+           **{k: changes[k] for k in ("shipment_id", "rack", "host") if k in changes},
+           "key": to.key}
+    if len(new) != 5 + len(changes):
+        raise TypeError(f"a unit's movement changes only shipment_id, rack and host: {sorted(changes)}")
     units = batch.units
     for serial in serials:
-        u = units[serial]
-        units[serial] = Unit(
-            u.serial,
-            u.gpu_uuid,
-            stage,
-            site,
-            owner,
-            assignee,
-            changes.get("shipment_id", u.shipment_id),
-            changes.get("rack", u.rack),
-            changes.get("host", u.host),
-        )
+        unit = _new_object(Unit)
+        state = unit.__dict__
+        state.update(units[serial].__dict__)
+        state.update(new)
+        units[serial] = unit
 
 
 class _Movement(_CarriesMoves):

@@ -421,3 +421,22 @@ def test_a_command_fingerprint_ignores_the_order_of_map_keys() -> None:
     two = c.parse(c.RegisterGpuModel, {**base, "dense_tops": {"fp16": "2250", "fp8": "4500"},
                                        "bit_lengths": {"fp16": 16, "fp8": 8}})
     assert one.fingerprint_payload() == two.fingerprint_payload()
+
+
+def test_a_moved_unit_is_the_unit_its_constructor_would_build_and_knows_its_position_key() -> None:
+    import copy
+    import pickle
+    from dataclasses import asdict, replace
+
+    from registry.domain.batch import Unit
+
+    b, serials = at_site(3)
+    b.assign(CTX, TENANT, "training", None, serials[:1])
+    moved = b.units[serials[0]]
+    built = Unit(**asdict(moved))
+
+    assert moved == built and hash(moved) == hash(built) and repr(moved) == repr(built)
+    assert moved.key == built.key == moved.position.key
+    assert moved.stage == "assigned" and moved.rack == "R1" and moved.shipment_id == "S1"
+    assert replace(moved, stage="installed").key == replace(moved, stage="installed").position.key
+    assert pickle.loads(pickle.dumps(moved)) == moved and copy.deepcopy(moved).key == moved.key
