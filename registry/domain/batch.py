@@ -35,7 +35,7 @@ transcoding stores compactly (registry/application/transcodings.py).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -223,6 +223,21 @@ def _apply_moves(batch: GpuBatch, moves: Iterable[Move]) -> None:
         batch.buckets[to_key] = batch.buckets.get(to_key, 0) + count
 
 
+def _pending_units(serials: Sequence[str], gpu_uuids: Sequence[str], owner: str) -> Iterator[tuple[str, Unit]]:
+    """``(serial, Unit(serial, gpu_uuid, Stage.PENDING, owner=owner))`` for each pair, built as
+    :func:`_move_units` builds units (a registration names thousands): the same attributes, in the
+    same order, as the constructor would set."""
+    rest = {"stage": Stage.PENDING, "site": "", "owner": owner, "assignee": "", "shipment_id": "",
+            "rack": "", "host": ""}
+    for serial, gpu_uuid in zip(serials, gpu_uuids, strict=True):
+        unit = _new_object(Unit)
+        state = unit.__dict__
+        state["serial"] = serial
+        state["gpu_uuid"] = gpu_uuid
+        state.update(rest)
+        yield serial, unit
+
+
 def _move_units(
     batch: GpuBatch, serials: Iterable[str], to: Position, **changes: str
 ) -> None:
@@ -232,7 +247,7 @@ def _move_units(
     attribute writes each) was most of its cost: each unit is built as a copy of the old one's
     attributes with what changes laid over them, the same for the whole group and with the new
     position's key already known (see ``Unit.key``)."""
-    new = {"stage": to.stage, "site": to.site, "owner": to.owner, "assignee": to.assignee,
+    new: dict[str, str] = {"stage": to.stage, "site": to.site, "owner": to.owner, "assignee": to.assignee,
            **{k: changes[k] for k in ("shipment_id", "rack", "host") if k in changes},
            "key": to.key}
     if len(new) != 5 + len(changes):
@@ -324,9 +339,7 @@ class GpuBatch(RegistryAggregate):
             )
             aggregate.clearance_status = self.clearance_status
             aggregate.clearance = dict(self.clearance)
-            owner = self.buyer_id.hex
-            for serial, gpu_uuid in zip(self.serials, self.gpu_uuids, strict=True):
-                aggregate.units[serial] = Unit(serial, gpu_uuid, Stage.PENDING, owner=owner)
+            aggregate.units.update(_pending_units(self.serials, self.gpu_uuids, self.buyer_id.hex))
 
     class OrderCorrected(Amendable.Amended):
         """A correction to the order's commercial data (never an edit)."""
@@ -395,9 +408,7 @@ class GpuBatch(RegistryAggregate):
         gpu_uuids: list[str]
 
         def apply(self, aggregate: Any) -> None:
-            owner = aggregate.buyer_id.hex
-            for serial, gpu_uuid in zip(self.serials, self.gpu_uuids, strict=True):
-                aggregate.units[serial] = Unit(serial, gpu_uuid, Stage.PENDING, owner=owner)
+            aggregate.units.update(_pending_units(self.serials, self.gpu_uuids, aggregate.buyer_id.hex))
 
     class Shipped(_CarriesMoves, RegistryAggregate.Event):
         shipment_id: str
@@ -593,16 +604,18 @@ class GpuBatch(RegistryAggregate):
     def _move_by_moves(self, serials: Sequence[str], moves: Sequence[Move], **changes: str) -> None:
         if not serials:
             return
-        # Group by destination first: a movement names hundreds of serials but few moves.
+        # Group by where the serials are first (a movement names hundreds of serials but few
+        # moves), then move each group: every serial is judged by where it was before the event.
         by_from: dict[str, Position] = {m.source.key: m.target for m in moves}
-        going: dict[Position, list[str]] = {}
+        groups: dict[str, list[str]] = {key: [] for key in by_from}
         units = self.units
         for serial in serials:
-            to = by_from.get(units[serial].key)
-            if to is not None:  # None: relocation, a serial moved within the same stage
-                going.setdefault(to, []).append(serial)
-        for to, group in going.items():
-            _move_units(self, group, to, **changes)
+            group = groups.get(units[serial].key)
+            if group is not None:  # None: relocation, a serial moved within the same stage
+                group.append(serial)
+        for key, group in groups.items():
+            if group:
+                _move_units(self, group, by_from[key], **changes)
 
     # --------------------------------------------------------------------------- queries
     @property
@@ -693,22 +706,25 @@ class GpuBatch(RegistryAggregate):
         buckets in a deterministic order.
         """
         if serials:
-            if len(set(serials)) != len(serials):
+            named = set(serials)
+            if len(named) != len(serials):
                 dupes = sorted(s for s, n in Counter(serials).items() if n > 1)
                 raise InvalidField.one("serials", f"each serial at most once; repeated: {dupes[:5]}")
             if quantity is not None and quantity != len(serials):
                 raise InvalidField.one("quantity", "must equal the number of serials when both are given")
-            unknown = [s for s in serials if s not in self.units]
-            if unknown:
+            units = self.units
+            if not named <= units.keys():
+                unknown = [s for s in serials if s not in units]
                 raise InvariantViolation(
                     "serial-in-batch", f"serial(s) not registered to this batch: {unknown[:5]}"
                 )
             # Hundreds of serials share a handful of positions: judge each position once.
-            units = self.units
-            per_key: Counter[str] = Counter(units[s].key for s in serials)
+            keys = [units[s].key for s in serials]
+            per_key: Counter[str] = Counter(keys)
             positions = {k: Position.parse(k) for k in per_key}
             allowed = {k: p.stage in from_stages and where(p) for k, p in positions.items()}
-            wrong = [s for s in serials if not allowed[units[s].key]]
+            wrong: list[str] = [] if all(allowed.values()) else [
+                s for s, k in zip(serials, keys, strict=True) if not allowed[k]]
             if wrong:
                 states = sorted({f"{s}:{units[s].stage}" for s in wrong[:5]})
                 raise self._refuse(

@@ -440,3 +440,14 @@ def test_a_moved_unit_is_the_unit_its_constructor_would_build_and_knows_its_posi
     assert moved.stage == "assigned" and moved.rack == "R1" and moved.shipment_id == "S1"
     assert replace(moved, stage="installed").key == replace(moved, stage="installed").position.key
     assert pickle.loads(pickle.dumps(moved)) == moved and copy.deepcopy(moved).key == moved.key
+
+
+def test_a_registered_unit_is_the_pending_unit_its_constructor_would_build() -> None:
+    from registry.domain.batch import Unit
+
+    b, serials = serialized(2)
+    unit = b.units[serials[1]]
+    built = Unit(serials[1], "GPU-1", Stage.PENDING, owner=BUYER.hex)
+
+    assert unit == built and repr(unit) == repr(built) and vars(unit) == vars(built)
+    assert unit.key == built.key == built.position.key
