@@ -1038,12 +1038,17 @@ class GpuBatch(RegistryAggregate):
         """Record an installation (a fact). A serial already installed elsewhere is recorded
         as relocated, so a serial seen at two sites is kept and flagged, not refused."""
         site = site_id.hex
+        units = self.units
         relocated = [
             s for s in serials
-            if s in self.units and self.units[s].stage in (Stage.INSTALLED, Stage.ASSIGNED)
-            and self.units[s].site != site
+            if (u := units.get(s)) is not None and u.stage in (Stage.INSTALLED, Stage.ASSIGNED)
+            and u.site != site
         ]
-        fresh = [s for s in serials if s not in relocated]
+        if relocated:
+            elsewhere = set(relocated)
+            fresh = [s for s in serials if s not in elsewhere]
+        else:
+            fresh = list(serials)
         moves: list[Move] = []
         count = 0
         moved: list[str] = []
