@@ -172,6 +172,7 @@ class _UnitKey:
 
 
 _new_object = object.__new__
+_set_state = object.__setattr__  # a frozen dataclass's own __setattr__ refuses every write
 
 
 @dataclass(frozen=True)
@@ -231,10 +232,7 @@ def _pending_units(serials: Sequence[str], gpu_uuids: Sequence[str], owner: str)
             "rack": "", "host": ""}
     for serial, gpu_uuid in zip(serials, gpu_uuids, strict=True):
         unit = _new_object(Unit)
-        state = unit.__dict__
-        state["serial"] = serial
-        state["gpu_uuid"] = gpu_uuid
-        state.update(rest)
+        _set_state(unit, "__dict__", {"serial": serial, "gpu_uuid": gpu_uuid, **rest})
         yield serial, unit
 
 
@@ -255,9 +253,9 @@ def _move_units(
     units = batch.units
     for serial in serials:
         unit = _new_object(Unit)
-        state = unit.__dict__
-        state.update(units[serial].__dict__)
+        state = units[serial].__dict__.copy()
         state.update(new)
+        _set_state(unit, "__dict__", state)
         units[serial] = unit
 
 
@@ -983,11 +981,15 @@ class GpuBatch(RegistryAggregate):
             raise self._refuse("receive", f"no shipment {shipment_id} on this batch")
         unexpected: list[str] = []
         expected: list[str] = []
+        units = self.units
+        in_shipment = set(shipment.serials)
         if serials:
-            in_shipment = set(shipment.serials)
-            for s in serials:
-                (expected if s in in_shipment else unexpected).append(s)
-            already = [s for s in expected if self.units[s].stage != Stage.IN_TRANSIT]
+            if in_shipment.issuperset(serials):  # the usual delivery: nothing unexpected
+                expected = list(serials)
+            else:
+                for s in serials:
+                    (expected if s in in_shipment else unexpected).append(s)
+            already = [s for s in expected if units[s].stage != Stage.IN_TRANSIT]
             if already:
                 raise InvariantViolation(
                     "receive-once", f"serial(s) already received or moved on: {already[:5]}"
@@ -1011,7 +1013,8 @@ class GpuBatch(RegistryAggregate):
         missing: list[str] = []
         if serials:
             got = set(serials)
-            missing = [s for s in shipment.serials if s not in got and self.units[s].stage == Stage.IN_TRANSIT]
+            if not in_shipment <= got:  # some of the shipment's serials not named: which are missing
+                missing = [s for s in shipment.serials if s not in got and units[s].stage == Stage.IN_TRANSIT]
         self.trigger_event(
             self.Received,
             shipment_id=shipment_id,
