@@ -894,9 +894,9 @@ class GpuBatch(RegistryAggregate):
             raise InvalidField.one("serials", "at least one serial")
         if len(gpu_uuids) != len(serials):
             raise InvalidField.one("gpu_uuids", "one GPU UUID per serial, in the same order")
-        blank = [i for i, s in enumerate(serials) if not s.strip()]
-        if blank:
-            raise InvalidField.one(f"serials[{blank[0]}]", "must not be empty")
+        if not all(map(str.strip, serials)):
+            blank = next(i for i, s in enumerate(serials) if not s.strip())
+            raise InvalidField.one(f"serials[{blank}]", "must not be empty")
         repeated = sorted(s for s, n in Counter(serials).items() if n > 1)
         if repeated:
             raise InvalidField.one("serials", f"each serial at most once; repeated: {repeated[:5]}")

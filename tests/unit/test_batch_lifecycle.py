@@ -451,3 +451,12 @@ def test_a_registered_unit_is_the_pending_unit_its_constructor_would_build() -> 
 
     assert unit == built and repr(unit) == repr(built) and vars(unit) == vars(built)
     assert unit.key == built.key == built.position.key
+
+
+def test_a_blank_serial_in_a_registration_is_refused_naming_its_place_and_nothing_is_recorded() -> None:
+    b = cleared(4)
+    with pytest.raises(InvalidField) as info:
+        b.register_serials(CTX, ["SN1", "SN2", "  ", ""], ["G1", "G2", "G3", "G4"])
+
+    assert info.value.violations == [("serials[2]", "must not be empty")]
+    assert not b.units and b.version == 3  # ordered, clearance requested and granted: nothing more
