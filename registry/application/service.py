@@ -211,7 +211,8 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             batch.register_serials(w.ctx, serials, uuids)
-            w.save_kwargs["serial_claims"] = [(s, batch.id) for s in serials]
+            batch_id = batch.id
+            w.save_kwargs["serial_claims"] = [(s, batch_id) for s in serials]
             return [batch]
 
         return self._change("RegisterSerials", actor, cmd, "batch", cmd.batch_id, decide)

@@ -35,11 +35,11 @@ transcoding stores compactly (registry/application/transcodings.py).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from uuid import UUID
 
 from registry.domain.base import Amendable, Context, RegistryAggregate
@@ -150,6 +150,31 @@ class _CarriesMoves:
                 state[name] = SerialSet(state[name])
 
 
+class _UnitKey:
+    """``Unit.key``: the unit's position key (``position.key``, without building a Position),
+    computed on first use and kept in the unit's ``__dict__``, where later reads find it directly
+    (a non-data descriptor, as ``functools.cached_property`` but without its lock). The key is not
+    a dataclass field: equality, ``replace``, ``asdict`` and the snapshot's form ignore it, and a
+    frozen unit's fields never change under it."""
+
+    @overload
+    def __get__(self, unit: None, owner: type[Any] | None = None) -> _UnitKey: ...
+
+    @overload
+    def __get__(self, unit: Unit, owner: type[Any] | None = None) -> str: ...
+
+    def __get__(self, unit: Unit | None, owner: type[Any] | None = None) -> str | _UnitKey:
+        if unit is None:
+            return self
+        key: str = f"{unit.stage}|{unit.site}|{unit.owner}|{unit.assignee}"
+        unit.__dict__["key"] = key
+        return key
+
+
+_new_object = object.__new__
+_set_state = object.__setattr__  # a frozen dataclass's own __setattr__ refuses every write
+
+
 @dataclass(frozen=True)
 class Unit:
     """One GPU of a serialized batch, with the identifiers nvidia-smi reports."""
@@ -168,10 +193,7 @@ class Unit:
     def position(self) -> Position:
         return Position(self.stage, self.site, self.owner, self.assignee)
 
-    @property
-    def key(self) -> str:
-        """The unit's position key (same as ``position.key``, without building a Position)."""
-        return f"{self.stage}|{self.site}|{self.owner}|{self.assignee}"
+    key = _UnitKey()
 
 
 @dataclass(frozen=True)
@@ -202,25 +224,39 @@ def _apply_moves(batch: GpuBatch, moves: Iterable[Move]) -> None:
         batch.buckets[to_key] = batch.buckets.get(to_key, 0) + count
 
 
+def _pending_units(serials: Sequence[str], gpu_uuids: Sequence[str], owner: str) -> Iterator[tuple[str, Unit]]:
+    """``(serial, Unit(serial, gpu_uuid, Stage.PENDING, owner=owner))`` for each pair, built as
+    :func:`_move_units` builds units (a registration names thousands): the same attributes, in the
+    same order, as the constructor would set."""
+    rest = {"stage": Stage.PENDING, "site": "", "owner": owner, "assignee": "", "shipment_id": "",
+            "rack": "", "host": ""}
+    for serial, gpu_uuid in zip(serials, gpu_uuids, strict=True):
+        unit = _new_object(Unit)
+        _set_state(unit, "__dict__", {"serial": serial, "gpu_uuid": gpu_uuid, **rest})
+        yield serial, unit
+
+
 def _move_units(
     batch: GpuBatch, serials: Iterable[str], to: Position, **changes: str
 ) -> None:
-    """Put serials at the position ``to`` (frozen units are rebuilt, never mutated)."""
-    stage, site, owner, assignee = to.stage, to.site, to.owner, to.assignee
+    """Put serials at the position ``to`` (frozen units are rebuilt, never mutated).
+
+    A movement rebuilds hundreds of units, and the frozen dataclass's ``__init__`` (nine guarded
+    attribute writes each) was most of its cost: each unit is built as a copy of the old one's
+    attributes with what changes laid over them, the same for the whole group and with the new
+    position's key already known (see ``Unit.key``)."""
+    new: dict[str, str] = {"stage": to.stage, "site": to.site, "owner": to.owner, "assignee": to.assignee,
+           **{k: changes[k] for k in ("shipment_id", "rack", "host") if k in changes},
+           "key": to.key}
+    if len(new) != 5 + len(changes):
+        raise TypeError(f"a unit's movement changes only shipment_id, rack and host: {sorted(changes)}")
     units = batch.units
     for serial in serials:
-        u = units[serial]
-        units[serial] = Unit(
-            u.serial,
-            u.gpu_uuid,
-            stage,
-            site,
-            owner,
-            assignee,
-            changes.get("shipment_id", u.shipment_id),
-            changes.get("rack", u.rack),
-            changes.get("host", u.host),
-        )
+        unit = _new_object(Unit)
+        state = units[serial].__dict__.copy()
+        state.update(new)
+        _set_state(unit, "__dict__", state)
+        units[serial] = unit
 
 
 class _Movement(_CarriesMoves):
@@ -301,9 +337,7 @@ class GpuBatch(RegistryAggregate):
             )
             aggregate.clearance_status = self.clearance_status
             aggregate.clearance = dict(self.clearance)
-            owner = self.buyer_id.hex
-            for serial, gpu_uuid in zip(self.serials, self.gpu_uuids, strict=True):
-                aggregate.units[serial] = Unit(serial, gpu_uuid, Stage.PENDING, owner=owner)
+            aggregate.units.update(_pending_units(self.serials, self.gpu_uuids, self.buyer_id.hex))
 
     class OrderCorrected(Amendable.Amended):
         """A correction to the order's commercial data (never an edit)."""
@@ -372,9 +406,7 @@ class GpuBatch(RegistryAggregate):
         gpu_uuids: list[str]
 
         def apply(self, aggregate: Any) -> None:
-            owner = aggregate.buyer_id.hex
-            for serial, gpu_uuid in zip(self.serials, self.gpu_uuids, strict=True):
-                aggregate.units[serial] = Unit(serial, gpu_uuid, Stage.PENDING, owner=owner)
+            aggregate.units.update(_pending_units(self.serials, self.gpu_uuids, aggregate.buyer_id.hex))
 
     class Shipped(_CarriesMoves, RegistryAggregate.Event):
         shipment_id: str
@@ -570,16 +602,18 @@ class GpuBatch(RegistryAggregate):
     def _move_by_moves(self, serials: Sequence[str], moves: Sequence[Move], **changes: str) -> None:
         if not serials:
             return
-        # Group by destination first: a movement names hundreds of serials but few moves.
+        # Group by where the serials are first (a movement names hundreds of serials but few
+        # moves), then move each group: every serial is judged by where it was before the event.
         by_from: dict[str, Position] = {m.source.key: m.target for m in moves}
-        going: dict[Position, list[str]] = {}
+        groups: dict[str, list[str]] = {key: [] for key in by_from}
         units = self.units
         for serial in serials:
-            to = by_from.get(units[serial].key)
-            if to is not None:  # None: relocation, a serial moved within the same stage
-                going.setdefault(to, []).append(serial)
-        for to, group in going.items():
-            _move_units(self, group, to, **changes)
+            group = groups.get(units[serial].key)
+            if group is not None:  # None: relocation, a serial moved within the same stage
+                group.append(serial)
+        for key, group in groups.items():
+            if group:
+                _move_units(self, group, by_from[key], **changes)
 
     # --------------------------------------------------------------------------- queries
     @property
@@ -670,22 +704,25 @@ class GpuBatch(RegistryAggregate):
         buckets in a deterministic order.
         """
         if serials:
-            if len(set(serials)) != len(serials):
+            named = set(serials)
+            if len(named) != len(serials):
                 dupes = sorted(s for s, n in Counter(serials).items() if n > 1)
                 raise InvalidField.one("serials", f"each serial at most once; repeated: {dupes[:5]}")
             if quantity is not None and quantity != len(serials):
                 raise InvalidField.one("quantity", "must equal the number of serials when both are given")
-            unknown = [s for s in serials if s not in self.units]
-            if unknown:
+            units = self.units
+            if not named <= units.keys():
+                unknown = [s for s in serials if s not in units]
                 raise InvariantViolation(
                     "serial-in-batch", f"serial(s) not registered to this batch: {unknown[:5]}"
                 )
             # Hundreds of serials share a handful of positions: judge each position once.
-            units = self.units
-            per_key: Counter[str] = Counter(units[s].key for s in serials)
+            keys = [units[s].key for s in serials]
+            per_key: Counter[str] = Counter(keys)
             positions = {k: Position.parse(k) for k in per_key}
             allowed = {k: p.stage in from_stages and where(p) for k, p in positions.items()}
-            wrong = [s for s in serials if not allowed[units[s].key]]
+            wrong: list[str] = [] if all(allowed.values()) else [
+                s for s, k in zip(serials, keys, strict=True) if not allowed[k]]
             if wrong:
                 states = sorted({f"{s}:{units[s].stage}" for s in wrong[:5]})
                 raise self._refuse(
@@ -857,9 +894,9 @@ class GpuBatch(RegistryAggregate):
             raise InvalidField.one("serials", "at least one serial")
         if len(gpu_uuids) != len(serials):
             raise InvalidField.one("gpu_uuids", "one GPU UUID per serial, in the same order")
-        blank = [i for i, s in enumerate(serials) if not s.strip()]
-        if blank:
-            raise InvalidField.one(f"serials[{blank[0]}]", "must not be empty")
+        if not all(map(str.strip, serials)):
+            blank = next(i for i, s in enumerate(serials) if not s.strip())
+            raise InvalidField.one(f"serials[{blank}]", "must not be empty")
         repeated = sorted(s for s, n in Counter(serials).items() if n > 1)
         if repeated:
             raise InvalidField.one("serials", f"each serial at most once; repeated: {repeated[:5]}")
@@ -944,11 +981,15 @@ class GpuBatch(RegistryAggregate):
             raise self._refuse("receive", f"no shipment {shipment_id} on this batch")
         unexpected: list[str] = []
         expected: list[str] = []
+        units = self.units
+        in_shipment = set(shipment.serials)
         if serials:
-            in_shipment = set(shipment.serials)
-            for s in serials:
-                (expected if s in in_shipment else unexpected).append(s)
-            already = [s for s in expected if self.units[s].stage != Stage.IN_TRANSIT]
+            if in_shipment.issuperset(serials):  # the usual delivery: nothing unexpected
+                expected = list(serials)
+            else:
+                for s in serials:
+                    (expected if s in in_shipment else unexpected).append(s)
+            already = [s for s in expected if units[s].stage != Stage.IN_TRANSIT]
             if already:
                 raise InvariantViolation(
                     "receive-once", f"serial(s) already received or moved on: {already[:5]}"
@@ -972,7 +1013,8 @@ class GpuBatch(RegistryAggregate):
         missing: list[str] = []
         if serials:
             got = set(serials)
-            missing = [s for s in shipment.serials if s not in got and self.units[s].stage == Stage.IN_TRANSIT]
+            if not in_shipment <= got:  # some of the shipment's serials not named: which are missing
+                missing = [s for s in shipment.serials if s not in got and units[s].stage == Stage.IN_TRANSIT]
         self.trigger_event(
             self.Received,
             shipment_id=shipment_id,
@@ -999,12 +1041,17 @@ class GpuBatch(RegistryAggregate):
         """Record an installation (a fact). A serial already installed elsewhere is recorded
         as relocated, so a serial seen at two sites is kept and flagged, not refused."""
         site = site_id.hex
+        units = self.units
         relocated = [
             s for s in serials
-            if s in self.units and self.units[s].stage in (Stage.INSTALLED, Stage.ASSIGNED)
-            and self.units[s].site != site
+            if (u := units.get(s)) is not None and u.stage in (Stage.INSTALLED, Stage.ASSIGNED)
+            and u.site != site
         ]
-        fresh = [s for s in serials if s not in relocated]
+        if relocated:
+            elsewhere = set(relocated)
+            fresh = [s for s in serials if s not in elsewhere]
+        else:
+            fresh = list(serials)
         moves: list[Move] = []
         count = 0
         moved: list[str] = []

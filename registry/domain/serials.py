@@ -90,9 +90,36 @@ def split_serial(serial: str) -> tuple[str, str] | None:
     return _split(serial)
 
 
+def _one_run(serials: Sequence[str]) -> _Run | None:
+    """The serials as one run without exceptions when they are exactly that (a rack, a whole
+    delivery: the common case), else None. Checked by building that run's serials and comparing
+    the two lists, which runs in C, instead of splitting every serial in Python; when it holds,
+    :func:`_encode`'s greedy pass would make the same single run (the prefix of the first serial
+    ends in no digit, so each built serial splits into that prefix and its number)."""
+    size = len(serials)
+    if size < MIN_RUN or type(serials[0]) is not str:
+        return None
+    parts = _split(serials[0])
+    if parts is None:
+        return None
+    prefix, digits = parts
+    first = int(digits)
+    run = _Run(prefix, first, first + size - 1, len(digits), ())
+    if len(str(run.last)) > run.width or set(map(type, serials)) != {str}:
+        return None
+    expanded = run.expand()
+    if expanded != serials if type(serials) is list else expanded != list(serials):
+        return None
+    return run
+
+
 def _encode(serials: Iterable[str]) -> tuple[_Item, ...]:
     """Greedy, one pass: extend the current run while the next serial has its prefix and width
     and a number above its last one by at most ``MAX_GAP`` + 1."""
+    if type(serials) is list or type(serials) is tuple:
+        run = _one_run(serials)
+        if run is not None:
+            return (run,)
     items: list[_Item] = []
     pending: list[str] = []  # serials of the current candidate run, in order
     prefix = ""
@@ -152,6 +179,10 @@ class SerialSet(Sequence[str]):
         self._len = sum(_size(i) for i in self._items)
         self._singles = None
         self._expanded = None
+        if type(serials) is list or type(serials) is tuple:
+            # The set iterates in the order given, so a list it was built from is its expansion
+            # (an event is applied right after it is built: no need to expand the runs again).
+            self._expanded = tuple(serials)
 
     # ----------------------------------------------------------------------- compact form
     @classmethod

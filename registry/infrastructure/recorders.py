@@ -128,7 +128,7 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
         if claims:
             c.executemany(
                 f"INSERT INTO {self.claims_table_name} (serial, batch_id) VALUES (?, ?)",  # noqa: S608
-                [(s, b.hex) for s, b in claims],
+                _claim_rows(claims),
             )
         moves: Claims = kwargs.get("serial_moves", ())
         if moves:
@@ -154,6 +154,21 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
                 )
                 found.update({row[0]: UUID(row[1]) for row in c.fetchall()})
         return found
+
+
+def _claim_rows(claims: Claims) -> list[tuple[str, str]]:
+    """``(serial, batch id as hex)`` for each claim: a registration claims thousands of serials
+    for one batch, so each batch's hex is made once (``UUID.hex`` is Python code)."""
+    hexes: dict[UUID, str] = {}
+    rows: list[tuple[str, str]] = []
+    last: UUID | None = None
+    hexed = ""
+    for serial, batch_id in claims:
+        if batch_id is not last:
+            last = batch_id
+            hexed = hexes.get(batch_id) or hexes.setdefault(batch_id, batch_id.hex)
+        rows.append((serial, hexed))
+    return rows
 
 
 class RegistryPostgresRecorder(PostgresApplicationRecorder):

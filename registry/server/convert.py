@@ -20,8 +20,9 @@ import binascii
 import dataclasses
 import json
 import math
+import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -117,36 +118,115 @@ def _json_value(value: Message, field: str) -> Any:
 def request_data(message: Message, prefix: str = "") -> dict[str, Any]:
     """The fields of a request as a dict for ``commands.parse`` (see the module's rules)."""
     data: dict[str, Any] = {}
-    for fd in message.DESCRIPTOR.fields:
-        name = fd.name
-        field = prefix + name
+    for name, kind, fd in _plan(message.DESCRIPTOR):
         value = getattr(message, name)
-        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+        if kind is _Kind.PLAIN:
+            data[name] = value
+        elif kind is _Kind.STRING:
+            if value != "":
+                data[name] = value
+        elif kind is _Kind.REPEATED_PLAIN:
+            data[name] = list(value)  # strings, numbers, booleans: nothing to convert
+        elif kind is _Kind.REPEATED_FLAT:
+            data[name] = _flat_items(fd.message_type, value)
+        elif kind is _Kind.REPEATED_MESSAGE:
+            field = prefix + name
+            data[name] = [_message_value(v, f"{field}[{i}]") for i, v in enumerate(value)]
+        elif kind is _Kind.REPEATED_ENUM:
+            field = prefix + name
+            data[name] = [_scalar(fd, v, f"{field}[{i}]") for i, v in enumerate(value)]
+        elif kind is _Kind.MESSAGE:
+            if message.HasField(name):
+                data[name] = _message_value(value, prefix + name)
+        elif kind is _Kind.PRESENCE:
+            if message.HasField(name):
+                data[name] = _scalar(fd, value, prefix + name)
+        elif kind is _Kind.ENUM:
+            if value != 0:
+                data[name] = _scalar(fd, value, prefix + name)
+        else:  # a map
+            field = prefix + name
             value_fd = fd.message_type.fields_by_name["value"]
-            if value_fd.message_type is not None:
+            if kind is _Kind.MAP_OF_MESSAGES:
                 data[name] = {k: _message_value(v, f"{field}.{k}") for k, v in value.items()}
             else:
                 data[name] = {k: _scalar(value_fd, v, f"{field}.{k}") for k, v in value.items()}
+    return data
+
+
+class _Kind(Enum):
+    """How :func:`request_data` reads a field (decided once per message type, see :func:`_plan`)."""
+
+    PLAIN = "a number or boolean: always passed"
+    STRING = "a string without presence: passed unless empty"
+    ENUM = "an enum without presence: its value name, unless the zero value"
+    PRESENCE = "a scalar with presence: passed when set"
+    MESSAGE = "a message: passed when set"
+    REPEATED_PLAIN = "repeated strings, numbers or booleans: the values as they are"
+    REPEATED_ENUM = "repeated enums: each value's name"
+    REPEATED_FLAT = "repeated messages of plain string fields: a dict each, built directly"
+    REPEATED_MESSAGE = "repeated messages"
+    MAP_OF_MESSAGES = "a map whose values are messages"
+    MAP_OF_SCALARS = "a map whose values are scalars"
+
+
+@cache
+def _plan(descriptor: Any) -> tuple[tuple[str, _Kind, Any], ...]:
+    """Each field of a message type with the way it is read. Deciding this per field of every
+    request cost more than reading it: a registration's thousands of (serial, GPU UUID) pairs
+    each asked their descriptor the same questions."""
+    plan = []
+    for fd in descriptor.fields:
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            value_fd = fd.message_type.fields_by_name["value"]
+            kind = _Kind.MAP_OF_MESSAGES if value_fd.message_type is not None else _Kind.MAP_OF_SCALARS
         elif fd.is_repeated:
             if fd.message_type is not None:
-                data[name] = [_message_value(v, f"{field}[{i}]") for i, v in enumerate(value)]
+                kind = _Kind.REPEATED_FLAT if _is_flat(fd.message_type) else _Kind.REPEATED_MESSAGE
             else:
-                data[name] = [_scalar(fd, v, f"{field}[{i}]") for i, v in enumerate(value)]
+                kind = _Kind.REPEATED_ENUM if fd.enum_type is not None else _Kind.REPEATED_PLAIN
         elif fd.message_type is not None:
-            if message.HasField(name):
-                data[name] = _message_value(value, field)
+            kind = _Kind.MESSAGE
         elif fd.has_presence:
-            if message.HasField(name):
-                data[name] = _scalar(fd, value, field)
+            kind = _Kind.PRESENCE
         elif fd.type == FieldDescriptor.TYPE_STRING:
-            if value != "":
-                data[name] = value
+            kind = _Kind.STRING
         elif fd.type == FieldDescriptor.TYPE_ENUM:
-            if value != 0:
-                data[name] = _scalar(fd, value, field)
+            kind = _Kind.ENUM
         else:
-            data[name] = value
-    return data
+            kind = _Kind.PLAIN
+        plan.append((fd.name, kind, fd))
+    return tuple(plan)
+
+
+def _is_flat(descriptor: Any) -> bool:
+    """Two or more fields, every one a plain string (no presence, not repeated): such a message
+    reads as a dict of its non-empty strings, exactly what :func:`request_data` would make."""
+    fields = descriptor.fields
+    return len(fields) >= 2 and all(
+        fd.type == FieldDescriptor.TYPE_STRING and not fd.is_repeated and not fd.has_presence
+        for fd in fields
+    )
+
+
+@cache
+def _flat_reader(descriptor: Any) -> tuple[tuple[str, ...], Callable[[Message], tuple[str, ...]]]:
+    names = tuple(fd.name for fd in descriptor.fields)
+    return names, operator.attrgetter(*names)
+
+
+def _flat_items(descriptor: Any, messages: Iterable[Message]) -> list[dict[str, Any]]:
+    """``request_data`` of each message of a flat type (:func:`_is_flat`): an empty string is
+    "not given", so it is left out."""
+    names, read = _flat_reader(descriptor)
+    items: list[dict[str, Any]] = []
+    for m in messages:
+        values = read(m)
+        if "" in values:
+            items.append({k: v for k, v in zip(names, values, strict=True) if v != ""})
+        else:
+            items.append(dict(zip(names, values, strict=True)))
+    return items
 
 
 def parse_uuid(field: str, value: str) -> UUID | None:

@@ -421,3 +421,42 @@ def test_a_command_fingerprint_ignores_the_order_of_map_keys() -> None:
     two = c.parse(c.RegisterGpuModel, {**base, "dense_tops": {"fp16": "2250", "fp8": "4500"},
                                        "bit_lengths": {"fp16": 16, "fp8": 8}})
     assert one.fingerprint_payload() == two.fingerprint_payload()
+
+
+def test_a_moved_unit_is_the_unit_its_constructor_would_build_and_knows_its_position_key() -> None:
+    import copy
+    import pickle
+    from dataclasses import asdict, replace
+
+    from registry.domain.batch import Unit
+
+    b, serials = at_site(3)
+    b.assign(CTX, TENANT, "training", None, serials[:1])
+    moved = b.units[serials[0]]
+    built = Unit(**asdict(moved))
+
+    assert moved == built and hash(moved) == hash(built) and repr(moved) == repr(built)
+    assert moved.key == built.key == moved.position.key
+    assert moved.stage == "assigned" and moved.rack == "R1" and moved.shipment_id == "S1"
+    assert replace(moved, stage="installed").key == replace(moved, stage="installed").position.key
+    assert pickle.loads(pickle.dumps(moved)) == moved and copy.deepcopy(moved).key == moved.key
+
+
+def test_a_registered_unit_is_the_pending_unit_its_constructor_would_build() -> None:
+    from registry.domain.batch import Unit
+
+    b, serials = serialized(2)
+    unit = b.units[serials[1]]
+    built = Unit(serials[1], "GPU-1", Stage.PENDING, owner=BUYER.hex)
+
+    assert unit == built and repr(unit) == repr(built) and vars(unit) == vars(built)
+    assert unit.key == built.key == built.position.key
+
+
+def test_a_blank_serial_in_a_registration_is_refused_naming_its_place_and_nothing_is_recorded() -> None:
+    b = cleared(4)
+    with pytest.raises(InvalidField) as info:
+        b.register_serials(CTX, ["SN1", "SN2", "  ", ""], ["G1", "G2", "G3", "G4"])
+
+    assert info.value.violations == [("serials[2]", "must not be empty")]
+    assert not b.units and b.version == 3  # ordered, clearance requested and granted: nothing more

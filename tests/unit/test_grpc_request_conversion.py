@@ -93,3 +93,20 @@ def test_page_tokens_round_trip_and_foreign_ones_are_refused() -> None:
     for bad in ("%%%", "bm90IGpzb24=", "WzFd"):  # not base64, not JSON, not an object
         with pytest.raises(InvalidField):
             decode_page_token(bad)
+
+
+def test_repeated_plain_string_messages_read_as_dicts_leaving_out_empty_strings() -> None:
+    data = request_data(
+        c.RegisterSerialsRequest(
+            units=[c.UnitIdentity(serial="S1", gpu_uuid="GPU-1"), c.UnitIdentity(serial="S2"),
+                   c.UnitIdentity(gpu_uuid="GPU-3"), c.UnitIdentity()],
+        )
+    )
+
+    assert data["units"] == [{"serial": "S1", "gpu_uuid": "GPU-1"}, {"serial": "S2"}, {"gpu_uuid": "GPU-3"}, {}]
+
+
+def test_repeated_strings_pass_as_a_list_of_the_values_given() -> None:
+    data = request_data(c.ShipRequest(serials=["A1", "", " b2 "]))
+
+    assert data["serials"] == ["A1", "", " b2 "] and type(data["serials"]) is list

@@ -96,3 +96,28 @@ def test_a_serial_set_is_stored_compactly_by_the_transcoder() -> None:
     data = transcoder.encode({"serials": serials})
     assert data == b'{"serials":{"_type_":"serials","_data_":[["","1652180000000","1652180000071"]]}}'
     assert transcoder.decode(data) == {"serials": serials}
+
+
+@given(serial_lists)
+def test_a_list_or_tuple_is_encoded_as_the_same_items_as_any_other_iterable(serials: list[str]) -> None:
+    greedy = SerialSet(iter(serials)).compact()
+
+    assert SerialSet(serials).compact() == greedy and SerialSet(tuple(serials)).compact() == greedy
+    assert list(SerialSet(serials)) == list(SerialSet(iter(serials))) == serials
+
+
+@pytest.mark.parametrize("serials", [
+    ["A001", "A002", "A003"], ["A8", "A9", "A10"], ["1", "2", "3"], ["A1", "A2"], ["A01", "A02", "A04"],
+    ["X-9", "X-10", "X-11"], ["0009", "0010", "0011"], ["A1", "A2", "A3", "b"], ["A\u0661", "A2", "A3"],
+    ["A97", "A98", "A99"], ["99", "100", "101"], ["A1", "A2", "A3", "A3"],
+])
+def test_a_consecutive_list_is_one_run_exactly_when_the_serial_by_serial_pass_says_so(serials: list[str]) -> None:
+    assert SerialSet(serials).compact() == SerialSet(iter(serials)).compact()
+
+
+def test_a_serial_that_is_not_a_plain_str_is_refused_even_in_a_consecutive_list() -> None:
+    class Odd(str):
+        pass
+
+    with pytest.raises(TypeError):
+        SerialSet(["A1", "A2", Odd("A3")])
