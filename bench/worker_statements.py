@@ -8,7 +8,9 @@ a :class:`~projections.runner.ProjectionRunner` with every default projection ca
 then follows: after every ``--every`` commands it takes one step (``step(fresh=False)`` on a feed
 that holds the new notifications, as a following worker does after a wake), and the counter records
 what that step sent (its read-model reads and writes, the position and the transaction; the log
-read is the feed's and is not counted: a following worker gets notifications from its subscription).
+read is the feed's and is not counted: a following worker gets notifications from its subscription). It also measures the steps' CPU: the
+thread's (``time.thread_time``) and, on a local PostgreSQL, that of the read-model connections'
+backends (``/proc``, in clock ticks: use ``--batches 40`` or more).
 
 Counting as in :mod:`bench.statements`: SQLite statements through ``set_trace_callback`` on the
 read-model connections; psycopg statements (``executemany`` counts one per row) and round trips (a pipeline's Sync
@@ -23,6 +25,7 @@ import contextlib
 import json
 import sqlite3
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from bench.scaleout import _cpu_seconds
 from bench.statements import StatementCounter
 from bench.workload import PROGRAMS, batch_life, reference_steps
 from projections.db import open_engine
@@ -72,7 +76,8 @@ class _HeldFeed:
 
 def count_worker(url: str, every: int = 4, batches: int = 4, keep_texts: bool = False) -> dict[str, Any]:
     """Follow the bench workload with a runner taking one step per ``every`` commands; the
-    read-model statements and round trips per step and per event, over ``batches`` batch lives."""
+    read-model statements and round trips per step and per event, over ``batches`` batch lives
+    (with ``keep_texts``, also each step's statements, shortened)."""
     settings = planned_settings(url)
     app = build_registry(settings)
     engine = open_engine(settings)
@@ -81,6 +86,12 @@ def count_worker(url: str, every: int = 4, batches: int = 4, keep_texts: bool = 
         @event.listens_for(engine, "connect")
         def _trace(dbapi: sqlite3.Connection, _record: object) -> None:
             dbapi.set_trace_callback(counter._traced_sqlite)
+        engine.dispose()
+    backends: set[int] = set()
+    if engine.dialect.name == "postgresql":
+        @event.listens_for(engine, "connect")
+        def _backend(dbapi: Any, _record: object) -> None:
+            backends.add(dbapi.info.backend_pid)
         engine.dispose()
     runner = ProjectionRunner(app, engine, use_subscription=False, coalesce=0)
     try:
@@ -99,6 +110,9 @@ def count_worker(url: str, every: int = 4, batches: int = 4, keep_texts: bool = 
         steps = 0
         events = 0
         texts: Counter[str] = Counter()
+        step_texts: list[list[str]] = []
+        cpu = 0.0
+        backend_cpu = 0.0
         with counter.installed() if engine.dialect.name != "sqlite" else _nothing(), _syncs_counted(counter):
             with counter.command() as tally:
                 pass
@@ -118,13 +132,17 @@ def count_worker(url: str, every: int = 4, batches: int = 4, keep_texts: bool = 
                 feed.fill(low)
                 counter._local.append = False
                 with counter.command() as t:
+                    before, backend_before = time.thread_time(), _backends_cpu(backends)
                     done = runner.step(fresh=False)
+                    cpu += time.thread_time() - before
+                    backend_cpu += _backends_cpu(backends) - backend_before
                 assert done, "a step after new commands applies them"
                 steps += 1
                 events += len(feed.notes)
                 tally.statements += t.statements
                 tally.round_trips += t.round_trips
                 texts.update(_shape(x) for x in t.texts)
+                step_texts.append([_shape(x) for x in t.texts])
         return {
             "store": engine.dialect.name,
             "commands_per_step": every,
@@ -134,7 +152,10 @@ def count_worker(url: str, every: int = 4, batches: int = 4, keep_texts: bool = 
             "round_trips_per_step": tally.round_trips / steps,
             "statements_per_event": tally.statements / events,
             "round_trips_per_event": tally.round_trips / events,
+            "worker_cpu_ms_per_event": cpu / events * 1000,
+            "postgres_cpu_ms_per_event": backend_cpu / events * 1000,
             "texts": dict(texts.most_common()) if keep_texts else {},
+            "step_texts": step_texts if keep_texts else [],
         }
     finally:
         runner._feed = None
@@ -159,6 +180,11 @@ def _syncs_counted(counter: StatementCounter) -> Iterator[None]:
         yield
     finally:
         BasePipeline._enqueue_sync = enqueue  # type: ignore[method-assign]
+
+
+def _backends_cpu(pids: set[int]) -> float:
+    """CPU seconds of the read-model connections' PostgreSQL backends (a local server)."""
+    return sum(_cpu_seconds(pid) for pid in pids)
 
 
 class _nothing:
@@ -196,9 +222,13 @@ def main() -> None:
     for r in results:
         print(f"{r['store']}: {r['steps']} steps of {r['commands_per_step']} commands, {r['events']} events: "
               f"{r['statements_per_step']:.1f} statements / {r['round_trips_per_step']:.1f} round trips per step, "
-              f"{r['statements_per_event']:.2f} / {r['round_trips_per_event']:.2f} per event")
-        for text, n in r["texts"].items():
+              f"{r['statements_per_event']:.2f} / {r['round_trips_per_event']:.2f} per event; CPU per event: "
+              f"step (thread) {r['worker_cpu_ms_per_event']:.3f} ms, PostgreSQL backends "
+              f"{r['postgres_cpu_ms_per_event']:.3f} ms")
+        for text, n in r.pop("texts").items():
             print(f"  {n:5d}  {text}")
+    for r in results:
+        r.pop("step_texts", None)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
 

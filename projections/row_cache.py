@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -97,74 +96,6 @@ def _statement(conn: Connection, table: Table, kind: str) -> _Statement:
             stmt = delete(table).where(cond)
         found = table.info[key] = _Statement(stmt, dialect)
     assert isinstance(found, _Statement)
-    return found
-
-
-class _Arrays:
-    """One INSERT, UPDATE or DELETE of many rows of a table as ONE PostgreSQL statement: each
-    column's values go as one array parameter, ``unnest`` turns them back into rows.
-
-    ``executemany`` sends a Bind and an Execute per row (in a pipeline) and PostgreSQL runs the
-    statement once per row; a worker's step writes tens of rows of a table at a time, and that
-    per-row protocol work, on both sides, was most of the projection worker's CPU. The values
-    are converted with the same bind processors as :class:`_Statement` (so a JSON ``None`` is
-    stored as JSON ``null`` either way); the arrays are cast to the columns' types without their
-    lengths (an explicit cast to ``VARCHAR(n)`` would cut a longer value instead of refusing it).
-    """
-
-    def __init__(self, table: Table, dialect: Any, kind: str) -> None:
-        quote = dialect.identifier_preparer
-        name = quote.format_table(table)
-        pk = [c.name for c in table.primary_key.columns]
-        columns = [c.name for c in table.columns]
-        if kind == "insert":
-            typed, self.names = columns, columns
-        elif kind == "update":
-            rest = [c for c in columns if c not in pk]
-            typed, self.names = [*pk, *rest], [*(f"k_{c}" for c in pk), *rest]
-        else:
-            typed, self.names = pk, [f"k_{c}" for c in pk]
-        arrays = ", ".join(f"%s::{_array_type(table.c[c], dialect)}" for c in typed)
-        aliases = ", ".join(quote.quote(n) for n in self.names)
-        matched = " AND ".join(f"{name}.{quote.quote(c)} = _v.{quote.quote(f'k_{c}')}" for c in pk)
-        if kind == "insert":
-            listed = ", ".join(quote.quote(c) for c in columns)
-            self.sql = f"INSERT INTO {name} ({listed}) SELECT * FROM unnest({arrays})"  # noqa: S608
-        elif kind == "update":
-            assigned = ", ".join(f"{quote.quote(c)} = _v.{quote.quote(c)}" for c in typed[len(pk):])
-            self.sql = f"UPDATE {name} SET {assigned} FROM unnest({arrays}) AS _v({aliases}) WHERE {matched}"  # noqa: S608
-        else:
-            self.sql = f"DELETE FROM {name} USING unnest({arrays}) AS _v({aliases}) WHERE {matched}"  # noqa: S608
-        self.procs = [table.c[c].type._cached_bind_processor(dialect) for c in typed]
-
-    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        if not rows:
-            return
-        params: list[list[Any]] = []
-        for name, process in zip(self.names, self.procs, strict=True):
-            values = [r[name] for r in rows]
-            params.append(values if process is None else [process(v) for v in values])
-        cursor = conn.connection.cursor()
-        cursor.execute(self.sql, params)
-        cursor.close()
-
-
-def _array_type(column: Any, dialect: Any) -> str:
-    """The column's type as an array type, without a length (``VARCHAR(64)`` -> ``VARCHAR[]``)."""
-    return re.sub(r"\(.*\)", "", column.type.compile(dialect=dialect)) + "[]"
-
-
-def _writer(conn: Connection, table: Table, kind: str) -> _Statement | _Arrays:
-    """How a chunk's rows of ``table`` are written: one statement over arrays on PostgreSQL,
-    :func:`_statement`'s ``executemany`` elsewhere."""
-    dialect = conn.dialect
-    if dialect.name != "postgresql":
-        return _statement(conn, table, kind)
-    key = ("gpureg-arrays", dialect.name, kind)
-    found = table.info.get(key)
-    if found is None:
-        found = table.info[key] = _Arrays(table, dialect, kind)
-    assert isinstance(found, _Arrays)
     return found
 
 
@@ -573,10 +504,10 @@ class RowCache:
             self.stored[key] = row is not None
         self.dirty.clear()
         conn = self.conn
-        _writer(conn, self.table, "delete").run(conn, deletes)
+        _statement(conn, self.table, "delete").run(conn, deletes)
         if len(self.pk) < len(self.table.columns):
-            _writer(conn, self.table, "update").run(conn, updates)
-        _writer(conn, self.table, "insert").run(conn, inserts)
+            _statement(conn, self.table, "update").run(conn, updates)
+        _statement(conn, self.table, "insert").run(conn, inserts)
 
     def memory_state(self) -> tuple[Any, ...]:
         """Memory mode: what the cache holds (rows, group members, indexes), for a checkpoint."""
@@ -648,7 +579,7 @@ class Work:
         for cache in self._caches.values():
             cache.flush()
         for name, rows in self._appends.items():
-            _writer(self.conn, self.tables[name], "insert").run(self.conn, rows)
+            bulk_insert(self.conn, self.tables[name], rows)
         self._appends.clear()
 
     def memory_state(self, owner: object, derived: frozenset[str] = frozenset()) -> dict[str, Any]:
