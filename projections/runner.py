@@ -119,6 +119,7 @@ class ProjectionRunner:
         self._incomplete = False  # a held projection has no target yet: look again soon
         self._feed: Feed | None = None
         self._next_standby_try = 0.0
+        self._next_health_check = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -209,8 +210,15 @@ class ProjectionRunner:
     # ----------------------------------------------------------------------- one step
     def step(self, fresh: bool = True) -> int:
         """Apply at most one chunk to each projection held. Returns notifications consumed."""
-        if not self.locks.healthy():
-            self._targets = None
+        now = time.monotonic()
+        if now >= self._next_health_check:
+            # The lock connection is checked as often as a standby tries to take over (a round
+            # trip and a SQLAlchemy execute cost about as much CPU as a small step's writes).
+            # Between checks a lost lock costs nothing but wasted work: each write is conditional
+            # on the position this runner read, so a new holder's writes refuse ours.
+            self._next_health_check = now + self.standby_interval
+            if not self.locks.healthy():
+                self._targets = None
         self._try_standby()
         if self._targets is None:
             self._warm.clear()  # cached rows are only known good while we keep our targets
