@@ -6,15 +6,16 @@ The live path: a registry in process (projections off) on a fresh store runs the
 (``bench.workload.batch_life``) after the demo's reference data and one warm-up life per program;
 a :class:`~projections.runner.ProjectionRunner` with every default projection catches up first,
 then follows: after every ``--every`` commands it takes one step (``step(fresh=False)`` on a feed
-that holds the new notifications, as a following worker does after a wake), and the counter records
-what that step sent (its read-model reads and writes, the position and the transaction; the log
-read is the feed's and is not counted: a following worker gets notifications from its subscription). It also measures the steps' CPU: the
-thread's (``time.thread_time``) and, on a local PostgreSQL, that of the read-model connections'
-backends (``/proc``, in clock ticks: use ``--batches 40`` or more).
+that holds the new notifications, as a following worker does after a wake), and the counter
+records what that step sent (its read-model reads and writes, the positions and the transaction;
+the log read is the feed's and is not counted: a following worker gets notifications from its
+subscription). It also measures the steps' CPU: the thread's (``time.thread_time``) and, on a
+local PostgreSQL, that of the read-model connections' backends (``/proc``, in clock ticks: use
+``--batches 40`` or more).
 
 Counting as in :mod:`bench.statements`: SQLite statements through ``set_trace_callback`` on the
-read-model connections; psycopg statements (``executemany`` counts one per row) and round trips (a pipeline's Sync
-included, which :mod:`bench.statements` leaves to the append).
+read-model connections; psycopg statements (``executemany`` counts one per row) and round trips
+(a pipeline's Sync included, which :mod:`bench.statements` leaves to the append).
 ``tests/integration/projections/test_worker_statements.py`` pins the counts.
 """
 
@@ -93,7 +94,9 @@ def count_worker(url: str, every: int = 4, batches: int = 4, keep_texts: bool = 
         def _backend(dbapi: Any, _record: object) -> None:
             backends.add(dbapi.info.backend_pid)
         engine.dispose()
-    runner = ProjectionRunner(app, engine, use_subscription=False, coalesce=0)
+    # standby_interval: the lock connection's health check and the standby's tries run once per
+    # interval, by the clock; here only in the catch-up, so that the counts do not depend on time
+    runner = ProjectionRunner(app, engine, use_subscription=False, coalesce=0, standby_interval=3600)
     try:
         for step in reference_steps():
             run_step(app, step)
@@ -113,7 +116,7 @@ def count_worker(url: str, every: int = 4, batches: int = 4, keep_texts: bool = 
         step_texts: list[list[str]] = []
         cpu = 0.0
         backend_cpu = 0.0
-        with counter.installed() if engine.dialect.name != "sqlite" else _nothing(), _syncs_counted(counter):
+        with counter.installed() if engine.dialect.name != "sqlite" else _Nothing(), _syncs_counted(counter):
             with counter.command() as tally:
                 pass
             tally.statements = tally.round_trips = 0
@@ -187,7 +190,7 @@ def _backends_cpu(pids: set[int]) -> float:
     return sum(_cpu_seconds(pid) for pid in pids)
 
 
-class _nothing:
+class _Nothing:
     def __enter__(self) -> None:
         return None
 

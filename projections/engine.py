@@ -261,6 +261,18 @@ def _move_positions(conn: Connection, moves: Sequence[tuple[Generation, int]], w
 
 
 @contextmanager
+def _writing(engine: Engine, connection: Connection | None) -> Iterator[Connection]:
+    """One write transaction on ``connection`` (opened with ``writing_connection``), else as
+    :func:`projections.db.writing`."""
+    if connection is None:
+        with writing(engine) as conn:
+            yield conn
+        return
+    with connection.begin():
+        yield connection
+
+
+@contextmanager
 def _pipelined(conn: Connection) -> Iterator[None]:
     """On PostgreSQL, the statements run inside go in ONE pipeline: sent together, one Sync and
     one round trip at the end (each ``executemany`` otherwise opens and syncs a pipeline of its
@@ -306,6 +318,7 @@ def apply_chunks(
     event_of: Callable[[Notification], Any],
     worker: str,
     warm: Warm | None = None,
+    connection: Connection | None = None,
 ) -> list[int]:
     """:func:`apply_chunk` for several projections (each with its own generation), in ONE
     transaction: every position moves with its rows, or none does. Returns how many
@@ -315,11 +328,15 @@ def apply_chunks(
     read and wrote are still the stored ones at the next chunk, because any other writer
     would have moved the position, and then our conditional position update fails. The
     caller must clear ``warm`` whenever a call raises (its caches may hold rolled-back rows)
-    or a generation is written another way."""
+    or a generation is written another way.
+
+    ``connection``: the caller's connection to write on (a following runner keeps one from step
+    to step: checking one out of the pool costs a ping round trip and as much CPU as a small
+    step's position update); by default one from the engine's pool."""
     todo = [(p, g, [n for n in notes if n.id > g.position]) for p, g, notes in chunks]
     if not any(fresh for _, _, fresh in todo):
         return [0] * len(todo)
-    with writing(engine) as conn:
+    with _writing(engine, connection) as conn:
         # The positions first (their row locks order competing writers before anything is read),
         # then every chunk's handlers, then every chunk's rows in one pipeline.
         _move_positions(conn, [(gen, fresh[-1].id) for _, gen, fresh in todo if fresh], worker)

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from projections.catalog import default_projections
-from projections.db import ACTIVE, BUILDING, reading
+from projections.db import ACTIVE, BUILDING, reading, writing_connection
 from projections.engine import (
     Generation,
     MemoryBuild,
@@ -120,6 +120,7 @@ class ProjectionRunner:
         self._feed: Feed | None = None
         self._next_standby_try = 0.0
         self._next_health_check = 0.0
+        self._connection: Connection | None = None  # the steps' connection (see _writer)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -256,7 +257,7 @@ class ProjectionRunner:
             # the others still progress and the failing one raises as it would alone.
             applied = apply_chunks(
                 self.engine, [(t.projection, t.gen, notes) for t, notes in zip(targets, given, strict=True)],
-                event_of, self.worker_id, self._warm,
+                event_of, self.worker_id, self._warm, self._writer(),
             )
         except PositionMoved as moved:
             log.info("reloading projections: %s", moved)
@@ -266,6 +267,7 @@ class ProjectionRunner:
         except Exception:
             log.debug("applying the projections together failed; one by one now", exc_info=True)
             self._warm.clear()
+            self._drop_writer()
             applied = None
         total = 0
         for i, (target, notes) in enumerate(zip(targets, given, strict=True)):
@@ -422,7 +424,23 @@ class ProjectionRunner:
             drop_generation(self.engine, target.projection, old.generation)
         self.locks.release(_rebuild_key(target.projection.name))
 
+    def _writer(self) -> Connection:
+        """The connection the steps write on, kept from step to step (a pool checkout pings)."""
+        if self._connection is None:
+            self._connection = writing_connection(self.engine)
+        return self._connection
+
+    def _drop_writer(self) -> None:
+        conn, self._connection = self._connection, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:
+                log.debug("closing the projections' connection failed", exc_info=True)
+
     def _reset(self) -> None:
+        self._drop_writer()
         self._targets = None
         self._warm.clear()
         if self._feed is not None:
@@ -430,6 +448,12 @@ class ProjectionRunner:
             self._feed = None
 
     def _close(self) -> None:
+        conn, self._connection = self._connection, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                log.debug("closing the projections' connection failed", exc_info=True)
         if self._feed is not None:
             self._feed.close()
             self._feed = None
