@@ -166,6 +166,14 @@ def writing(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+def writing_connection(engine: Engine) -> Connection:
+    """A connection whose transactions (``with conn.begin():``) are write transactions, as
+    :func:`writing`'s, for a caller that keeps it for many of them (and closes it)."""
+    conn = engine.connect()
+    conn.execution_options(gpureg_write=True)
+    return conn
+
+
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """One read transaction with a consistent snapshot (REPEATABLE READ on PostgreSQL)."""

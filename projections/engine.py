@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -236,18 +237,52 @@ def _now() -> datetime:
 # ---------------------------------------------------------------------------- applying
 def _move_position(conn: Connection, gen: Generation, new_position: int, worker: str) -> None:
     """Move ``gen`` from the position we read to ``new_position``, or raise PositionMoved."""
+    _move_positions(conn, [(gen, new_position)], worker)
+
+
+def _move_positions(conn: Connection, moves: Sequence[tuple[Generation, int]], worker: str) -> None:
+    """Move each generation from the position we read to its new one with ONE conditional
+    ``UPDATE`` run for every generation (one round trip on PostgreSQL, BEGIN included), or raise
+    PositionMoved when any of them had moved: the drivers sum ``executemany``'s row counts."""
     sql = _sql(conn, POSITIONS)
-    cursor = sql.run(
-        conn,
+    now = sql.value("updated_at", _now())
+    cursor = conn.connection.cursor()
+    cursor.executemany(
         f"UPDATE {sql.table} SET {sql.quoted['position']} = {sql.mark}, {sql.quoted['worker']} = {sql.mark}, "  # noqa: S608
         f"{sql.quoted['updated_at']} = {sql.mark} "
         f"WHERE {sql.equal(['name', 'generation', 'position', 'status'])}",
-        [new_position, worker, sql.value("updated_at", _now()), gen.name, gen.generation, gen.position, gen.status],
+        [(new, worker, now, gen.name, gen.generation, gen.position, gen.status) for gen, new in moves],
     )
     moved = cursor.rowcount
     cursor.close()
-    if moved != 1:
-        raise PositionMoved(f"{gen.name} generation {gen.generation} moved or was switched")
+    if moved != len(moves):
+        names = ", ".join(f"{gen.name} generation {gen.generation}" for gen, _ in moves)
+        raise PositionMoved(f"{names}: one moved or was switched")
+
+
+@contextmanager
+def _writing(engine: Engine, connection: Connection | None) -> Iterator[Connection]:
+    """One write transaction on ``connection`` (opened with ``writing_connection``), else as
+    :func:`projections.db.writing`."""
+    if connection is None:
+        with writing(engine) as conn:
+            yield conn
+        return
+    with connection.begin():
+        yield connection
+
+
+@contextmanager
+def _pipelined(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, the statements run inside go in ONE pipeline: sent together, one Sync and
+    one round trip at the end (each ``executemany`` otherwise opens and syncs a pipeline of its
+    own); an error in any of them is raised when the block ends. Elsewhere nothing changes."""
+    raw: Any = conn.connection.dbapi_connection
+    if conn.dialect.name != "postgresql" or not hasattr(raw, "pipeline"):
+        yield
+        return
+    with raw.pipeline():
+        yield
 
 
 def _handle(
@@ -283,6 +318,7 @@ def apply_chunks(
     event_of: Callable[[Notification], Any],
     worker: str,
     warm: Warm | None = None,
+    connection: Connection | None = None,
 ) -> list[int]:
     """:func:`apply_chunk` for several projections (each with its own generation), in ONE
     transaction: every position moves with its rows, or none does. Returns how many
@@ -292,17 +328,27 @@ def apply_chunks(
     read and wrote are still the stored ones at the next chunk, because any other writer
     would have moved the position, and then our conditional position update fails. The
     caller must clear ``warm`` whenever a call raises (its caches may hold rolled-back rows)
-    or a generation is written another way."""
+    or a generation is written another way.
+
+    ``connection``: the caller's connection to write on (a following runner keeps one from step
+    to step: checking one out of the pool costs a ping round trip and as much CPU as a small
+    step's position update); by default one from the engine's pool."""
     todo = [(p, g, [n for n in notes if n.id > g.position]) for p, g, notes in chunks]
     if not any(fresh for _, _, fresh in todo):
         return [0] * len(todo)
-    with writing(engine) as conn:
+    with _writing(engine, connection) as conn:
+        # The positions first (their row locks order competing writers before anything is read),
+        # then every chunk's handlers, then every chunk's rows in one pipeline.
+        _move_positions(conn, [(gen, fresh[-1].id) for _, gen, fresh in todo if fresh], worker)
+        works: list[Work] = []
         for projection, gen, fresh in todo:
             if fresh:
-                _move_position(conn, gen, fresh[-1].id, worker)
                 caches = warm.setdefault((gen.name, gen.generation), {}) if warm is not None else None
                 work = Work(conn, projection.tables(gen.generation), caches=caches)
                 _handle(projection, work, fresh, event_of)
+                works.append(work)
+        with _pipelined(conn):
+            for work in works:
                 work.flush()
     if warm is not None:
         for caches in warm.values():

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from projections.catalog import default_projections
-from projections.db import ACTIVE, BUILDING, reading
+from projections.db import ACTIVE, BUILDING, reading, writing_connection
 from projections.engine import (
     Generation,
     MemoryBuild,
@@ -119,6 +119,9 @@ class ProjectionRunner:
         self._incomplete = False  # a held projection has no target yet: look again soon
         self._feed: Feed | None = None
         self._next_standby_try = 0.0
+        self._next_health_check = 0.0
+        self._behind = False  # the last step read a whole chunk for some projection: more is waiting
+        self._connection: Connection | None = None  # the steps' connection (see _writer)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -185,6 +188,12 @@ class ProjectionRunner:
                     continue
                 if done:
                     fresh = False
+                    if self.coalesce and not self._behind:
+                        # Caught up: let the next writes land before the next step, as after a
+                        # wait. A step costs a transaction, the positions, one write per table
+                        # touched, whatever its size: stepping again at once applied ever
+                        # smaller batches as steps got faster, for more CPU per event.
+                        self._stop.wait(self.coalesce)
                     continue
                 fresh = not self._idle()
                 if self.coalesce and self._targets:
@@ -209,8 +218,15 @@ class ProjectionRunner:
     # ----------------------------------------------------------------------- one step
     def step(self, fresh: bool = True) -> int:
         """Apply at most one chunk to each projection held. Returns notifications consumed."""
-        if not self.locks.healthy():
-            self._targets = None
+        now = time.monotonic()
+        if now >= self._next_health_check:
+            # The lock connection is checked as often as a standby tries to take over (a round
+            # trip and a SQLAlchemy execute cost about as much CPU as a small step's writes).
+            # Between checks a lost lock costs nothing but wasted work: each write is conditional
+            # on the position this runner read, so a new holder's writes refuse ours.
+            self._next_health_check = now + self.standby_interval
+            if not self.locks.healthy():
+                self._targets = None
         self._try_standby()
         if self._targets is None:
             self._warm.clear()  # cached rows are only known good while we keep our targets
@@ -241,6 +257,7 @@ class ProjectionRunner:
             if position not in reads:
                 reads[position] = feed.read(position, self.chunk_size, fresh)
         given = [reads[t.gen.position] for t in targets]
+        self._behind = any(len(notes) >= self.chunk_size for notes in given)
         applied: list[int] | None
         try:
             # All projections' chunks in one transaction (one BEGIN/COMMIT per step, not one
@@ -248,7 +265,7 @@ class ProjectionRunner:
             # the others still progress and the failing one raises as it would alone.
             applied = apply_chunks(
                 self.engine, [(t.projection, t.gen, notes) for t, notes in zip(targets, given, strict=True)],
-                event_of, self.worker_id, self._warm,
+                event_of, self.worker_id, self._warm, self._writer(),
             )
         except PositionMoved as moved:
             log.info("reloading projections: %s", moved)
@@ -258,6 +275,7 @@ class ProjectionRunner:
         except Exception:
             log.debug("applying the projections together failed; one by one now", exc_info=True)
             self._warm.clear()
+            self._drop_writer()
             applied = None
         total = 0
         for i, (target, notes) in enumerate(zip(targets, given, strict=True)):
@@ -414,7 +432,23 @@ class ProjectionRunner:
             drop_generation(self.engine, target.projection, old.generation)
         self.locks.release(_rebuild_key(target.projection.name))
 
+    def _writer(self) -> Connection:
+        """The connection the steps write on, kept from step to step (a pool checkout pings)."""
+        if self._connection is None:
+            self._connection = writing_connection(self.engine)
+        return self._connection
+
+    def _drop_writer(self) -> None:
+        conn, self._connection = self._connection, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:
+                log.debug("closing the projections' connection failed", exc_info=True)
+
     def _reset(self) -> None:
+        self._drop_writer()
         self._targets = None
         self._warm.clear()
         if self._feed is not None:
@@ -422,6 +456,12 @@ class ProjectionRunner:
             self._feed = None
 
     def _close(self) -> None:
+        conn, self._connection = self._connection, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                log.debug("closing the projections' connection failed", exc_info=True)
         if self._feed is not None:
             self._feed.close()
             self._feed = None
