@@ -39,6 +39,8 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
+        if all(type(v) is str for v in value):  # serial lists: nothing to convert, item by item
+            return list(value)
         return [_jsonable(v) for v in value]
     return value
 
