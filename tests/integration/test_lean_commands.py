@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -172,14 +173,22 @@ def _head_scan(app: Registry) -> None:
     app._lean.sync(log_head.head_and_event(app.recorder, None)[0])
 
 
+def _two_cleared_batches(world: World) -> tuple[UUID, UUID]:
+    """Two batches of 8 with their clearance granted: one for another process to write, one for
+    this registry."""
+    batches = []
+    for _ in range(2):
+        batch = world.order(8)
+        world.clear(batch, 8)
+        batches.append(batch)
+    return batches[0], batches[1]
+
+
 def test_a_write_a_head_scan_saw_before_its_thread_remembered_it_stays_cached(
     world: World, monkeypatch: pytest.MonkeyPatch, store_url: str
 ) -> None:
     app = world.registry
-    other_batch = world.order(8)
-    world.clear(other_batch, 8)
-    batch = world.order(8)
-    world.clear(batch, 8)
+    other_batch, batch = _two_cleared_batches(world)
     second = build_registry(Settings(database_url=store_url))
     try:
         # Another process writes first (so the head is past what this registry has seen), then
@@ -225,10 +234,7 @@ def test_a_head_scan_keeps_what_the_cache_holds_at_the_newest_version(
     world: World, monkeypatch: pytest.MonkeyPatch, store_url: str
 ) -> None:
     app = world.registry
-    other_batch = world.order(8)
-    world.clear(other_batch, 8)
-    batch = world.order(8)
-    world.clear(batch, 8)
+    other_batch, batch = _two_cleared_batches(world)
     second = build_registry(Settings(database_url=store_url))
     try:
         # Another process writes between this registry's head read and its commit: this write is
