@@ -52,6 +52,7 @@ from projections.engine import (
 )
 from projections.feed import Feed, LogSource, PollingFeed, SubscriptionFeed
 from projections.locks import Locks, open_locks
+from projections.statistics import analyze_stale
 from registry.application.ports import EventLog
 from registry.domain.errors import RegistryError
 
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 COALESCE = 0.01  # seconds a following runner waits after news before it reads the log
+STATISTICS_INTERVAL = 5.0  # seconds between looks for read-model tables to ANALYZE (PostgreSQL)
 REBUILD_CHUNK = 5000  # events read per page while rebuilding (it writes once, at the end)
 
 
@@ -120,6 +122,7 @@ class ProjectionRunner:
         self._feed: Feed | None = None
         self._next_standby_try = 0.0
         self._next_health_check = 0.0
+        self._next_statistics = 0.0  # when to look for read-model tables with stale statistics
         self._behind = False  # the last step read a whole chunk for some projection: more is waiting
         self._connection: Connection | None = None  # the steps' connection (see _writer)
         self._stop = threading.Event()
@@ -294,6 +297,15 @@ class ProjectionRunner:
                 break
         if self._targets and self._feed is not None:
             self._trim(self._feed)
+        if total and time.monotonic() >= self._next_statistics:
+            self._next_statistics = time.monotonic() + STATISTICS_INTERVAL
+            try:
+                analyzed = analyze_stale(self.engine)
+            except Exception:  # the statistics are an optimisation: never fail a step over them
+                log.debug("analyzing the read-model tables failed", exc_info=True)
+            else:
+                if analyzed:
+                    log.debug("analyzed read-model tables with stale statistics: %s", ", ".join(analyzed))
         return built + total
 
     def _build_in_memory(self, target: _Target) -> int:
