@@ -13,8 +13,8 @@ time is the rebuild's CPU time (on a shared machine wall time also measures the 
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 
 
@@ -78,6 +78,11 @@ def main(database_url: str, names: list[str], chunk_size: int = 500, live: bool 
 
 
 if __name__ == "__main__":
-    result = main(sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]) if len(sys.argv) > 3 else 500,
-                  len(sys.argv) > 4 and sys.argv[4] == "live")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("database_url", help="the store (use a copy: the read models are rebuilt)")
+    parser.add_argument("projections", help="comma-separated names, e.g. batch_inventory,compliance")
+    parser.add_argument("chunk_size", type=int, nargs="?", default=500, help="events per chunk (default 500)")
+    parser.add_argument("mode", nargs="?", choices=["live"], help="live: apply chunks through the database")
+    args = parser.parse_args()
+    result = main(args.database_url, args.projections.split(","), args.chunk_size, args.mode == "live")
     print("RESULT " + json.dumps(result), flush=True)

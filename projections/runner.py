@@ -450,11 +450,13 @@ class ProjectionRunner:
             self._connection = writing_connection(self.engine)
         return self._connection
 
-    def _drop_writer(self) -> None:
+    def _drop_writer(self, invalidate: bool = True) -> None:
+        """Close the steps' connection; ``invalidate`` (after an error) keeps it out of the pool."""
         conn, self._connection = self._connection, None
         if conn is not None:
             try:
-                conn.invalidate()
+                if invalidate:
+                    conn.invalidate()
                 conn.close()
             except Exception:
                 log.debug("closing the projections' connection failed", exc_info=True)
@@ -468,12 +470,7 @@ class ProjectionRunner:
             self._feed = None
 
     def _close(self) -> None:
-        conn, self._connection = self._connection, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                log.debug("closing the projections' connection failed", exc_info=True)
+        self._drop_writer(invalidate=False)
         if self._feed is not None:
             self._feed.close()
             self._feed = None

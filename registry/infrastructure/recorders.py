@@ -159,14 +159,12 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
 def _claim_rows(claims: Claims) -> list[tuple[str, str]]:
     """``(serial, batch id as hex)`` for each claim: a registration claims thousands of serials
     for one batch, so each batch's hex is made once (``UUID.hex`` is Python code)."""
-    hexes: dict[UUID, str] = {}
     rows: list[tuple[str, str]] = []
     last: UUID | None = None
     hexed = ""
     for serial, batch_id in claims:
         if batch_id is not last:
-            last = batch_id
-            hexed = hexes.get(batch_id) or hexes.setdefault(batch_id, batch_id.hex)
+            last, hexed = batch_id, batch_id.hex
         rows.append((serial, hexed))
     return rows
 
@@ -263,16 +261,7 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
             # server ("prepared statement _pg3_N does not exist" on its next use).
             threshold, conn.prepare_threshold = conn.prepare_threshold, None
             try:
-                try:
-                    if not self.two_round_trips:
-                        raise _AppendByAppend
-                    self._write_in_two(conn, group)
-                    self.fast_groups += 1
-                except (psycopg.OperationalError, psycopg.InterfaceError):
-                    raise
-                except (psycopg.Error, _AppendByAppend) as e:
-                    if alone and isinstance(e, psycopg.Error):  # its failure is its own alone
-                        raise
+                if not (self.two_round_trips and self._written_in_two(conn, group, alone)):
                     for a in group:
                         a.reset()
                     self.separated_groups += 1
@@ -283,6 +272,20 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 conn.prepare_threshold = threshold
             if failed is not None:
                 raise failed
+
+    def _written_in_two(self, conn: Any, group: list[Append], alone: bool) -> bool:
+        """:meth:`_write_in_two`; False when a statement failed and the group (of several) is to
+        be written again append by append. A lone append's failure is its own, and is raised."""
+        try:
+            self._write_in_two(conn, group)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except psycopg.Error:
+            if alone:
+                raise
+            return False
+        self.fast_groups += 1
+        return True
 
     def _write_in_two(self, conn: Any, group: list[Append]) -> None:
         """The group in two round trips: (1) BEGIN, the lock, the group's claims, moves and
@@ -406,10 +409,6 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_claims, (list(serials),))
             return {row["serial"]: row["batch_id"] for row in curs.fetchall()}
-
-
-class _AppendByAppend(Exception):
-    """Internal: write this group append by append (``two_round_trips`` is off)."""
 
 
 _ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (
