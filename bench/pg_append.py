@@ -116,7 +116,10 @@ def measure(url: str, threads: list[int], seconds: float) -> dict[str, Any]:
             rec.two_round_trips = False
             result["runs"].append({"path": "group commit, append by append", **_run(rec, n, seconds)})
             rec.two_round_trips = True
-            result["runs"].append({"path": "group commit", **_run(rec, n, seconds)})
+            rec.one_round_trip = False
+            result["runs"].append({"path": "group commit, two round trips", **_run(rec, n, seconds)})
+            rec.one_round_trip = True
+            result["runs"].append({"path": "group commit, one round trip", **_run(rec, n, seconds)})
         registry.close()
     finally:
         with pg.connect(base, autocommit=True) as conn:

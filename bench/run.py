@@ -581,6 +581,14 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{fmt(row.get('worker_cpu_ms_per_command'))} ms/cmd; PostgreSQL CPU "
             f"{fmt(row.get('postgres_cpu_ms_per_command'))} ms/cmd; lock hold "
             f"{fmt(row.get('lock_hold_ms_per_command'))} ms/cmd; {fmt(row['bytes']['store_bytes_per_event'])} B/event")
+        two = so.get("postgres_two_round_trips") or {}
+        if n == 1 and "throughput" in two:
+            add("postgres", "scale-out: 1 server process, 16 clients, one-round-trip group write", row["throughput"],
+                "cmd/s", "two-round-trip group write, same run", two["throughput"], "", None,
+                f"p99 {fmt(row['latency']['p99_ms'])} vs {fmt(two['latency']['p99_ms'])} ms; lock hold seen by "
+                f"the server {fmt(row.get('lock_hold_ms_per_group'))} vs {fmt(two.get('lock_hold_ms_per_group'))} "
+                f"ms/group; server CPU {fmt(row.get('server_cpu_ms_per_command'))} vs "
+                f"{fmt(two.get('server_cpu_ms_per_command'))} ms/cmd")
         if n == 1 and row.get("deployment_cpu_ms_per_command") is not None:
             sq_cpu = (so.get("sqlite") or {}).get("deployment_cpu_ms_per_command")
             add("postgres", "scale-out: CPU per command, whole deployment (servers, projection worker, "

@@ -3,6 +3,7 @@ against one SQLite server in the same run, and the inputs of the capacity model.
 
     python -m bench.scaleout [--quick] [--processes 1,2,4] [--clients 16] [--no-sqlite]
 
+With one server, the group write of before (``GPUREG_PG_GROUP_WRITE=two``) runs too, side by side.
 For each configuration: N servers (projections off) plus one projection worker on a fresh schema,
 16 closed-loop clients over ONE client address (``ipv4:a,b,...`` with gRPC's round_robin policy).
 Measured per run: commands/s, p50/p99, the CPU seconds per command of the servers (/proc, their
@@ -223,6 +224,16 @@ def measure(*, processes: tuple[int, ...] = (1, 2, 4), clients: int = 16, durati
         url = f"sqlite:///{sqlite_dir}/scaleout-{tag}.db"
         out["sqlite"] = run_config(url, 1, clients, duration, warmup, f"{tag}s", worker=False)
         say(f"    {out['sqlite']['throughput']:.0f} commands/s")
+    if 1 in processes:
+        # the group write of before (two round trips, leaves made by the server) side by side
+        with pg_schema() as (url, schema):
+            say(f"  PostgreSQL, 1 server process + 1 projection worker, {clients} clients, two-round-trip group write")
+            try:
+                out["postgres_two_round_trips"] = run_config(url, 1, clients, duration, warmup, f"{tag}t",
+                                                             extra={"GPUREG_PG_GROUP_WRITE": "two"})
+                say(f"    {out['postgres_two_round_trips']['throughput']:.0f} commands/s")
+            except Exception as e:
+                out["postgres_two_round_trips"] = {"error": f"{type(e).__name__}: {e}"}
     for n in processes:
         with pg_schema() as (url, schema):
             say(f"  PostgreSQL, {n} server process(es) + 1 projection worker, {clients} clients")

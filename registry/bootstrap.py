@@ -13,6 +13,7 @@ from eventsourcing.persistence import PersistenceError
 
 from registry.application.service import Registry
 from registry.config import Settings
+from registry.infrastructure.recorders import RegistryPostgresRecorder
 from registry.infrastructure.store import ensure_postgres_schema, event_store_env, store_unavailable
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ def build_registry(
     except (OSError, PersistenceError, psycopg.Error, sqlite3.Error) as e:
         raise store_unavailable(settings.database_url, e) from e
     registry.configure_compliance(screening_threshold=settings.screening_threshold)
+    if isinstance(registry.recorder, RegistryPostgresRecorder):
+        registry.recorder.one_round_trip = settings.pg_group_write == "one"
     return registry
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -62,6 +64,12 @@ class Settings(BaseSettings):
         default=True,
         description="SQLite file store: acknowledge each command after a WAL fsync shared with the "
                     "commands around it, done while the next one runs (off: one fsync inside each commit)",
+    )
+    pg_group_write: Literal["one", "two"] = Field(
+        default="one",
+        description="PostgreSQL: a group of commands is written in one round trip, its journal "
+                    "leaves made by a database function ('one'), or in two with the leaves made by "
+                    "the server ('two': the benchmark's side-by-side baseline)",
     )
     command_threads: int | None = Field(
         default=None, ge=1,

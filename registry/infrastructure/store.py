@@ -166,4 +166,8 @@ def ensure_postgres_schema(url: str) -> None:
         connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
     ) as conn:
         if schema:
+            # one process at a time (processes starting together race in the catalog otherwise:
+            # a duplicate key in pg_namespace); the lock ends with the connection at the latest
+            conn.execute("SELECT pg_advisory_lock(hashtext('gpureg create schema'))")
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            conn.execute("SELECT pg_advisory_unlock(hashtext('gpureg create schema'))")

@@ -52,6 +52,71 @@ def _id16(value: UUID | str) -> bytes:
     return bytes.fromhex(value) if len(value) == 32 else UUID(value).bytes
 
 
+def _pg_extend_function(fn: str, events: str, leaves: str, head: str) -> str:
+    """PL/pgSQL that does in the database what :meth:`JournalTables.append_after_head` does in
+    Python: a leaf for every event after the last leaf's position (the events this transaction
+    inserted: the caller holds the events table's EXCLUSIVE lock, and every committed event has its
+    leaf), then the new frontier and root. It raises when the store has no head yet (a store from
+    before the journal: the Python path backfills it) so that nothing commits without its leaves.
+
+    Why in the database: the PostgreSQL group write can then queue its lock, inserts, this call,
+    NOTIFY and COMMIT in one pipeline, one round trip, and the table lock is held only while the
+    database works, not while a server thread waits for the GIL between round trips. The bytes are
+    those of registry/journal/leaf.py and merkle.py (tests compare them with the Python code)."""
+    return f"""CREATE OR REPLACE FUNCTION {fn}() RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+    n bigint;
+    blob bytea;
+    last_position bigint := -9223372036854775808;
+    hashes bytea[];
+    e record;
+    t bytea;
+    leaf bytea;
+    node bytea;
+    k bigint;
+    r bytea;
+    i int;
+BEGIN
+    SELECT size, frontier INTO n, blob FROM {head} WHERE id = 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'journal head missing' USING ERRCODE = 'no_data_found';
+    END IF;
+    IF n > 0 THEN
+        SELECT position INTO STRICT last_position FROM {leaves} WHERE leaf_index = n - 1;
+    END IF;
+    hashes := ARRAY(SELECT substring(blob FROM 1 + 32 * g FOR 32)
+                    FROM generate_series(0, length(blob) / 32 - 1) AS g ORDER BY g);
+    FOR e IN SELECT notification_id, originator_id, originator_version, topic, state FROM {events}
+             WHERE notification_id > last_position ORDER BY notification_id LOOP
+        t := convert_to(e.topic, 'UTF8');
+        leaf := sha256('\\x0001'::bytea || int8send(e.notification_id) || uuid_send(e.originator_id::uuid)
+                       || int8send(e.originator_version::bigint) || int4send(length(t)) || t
+                       || int4send(length(e.state)) || e.state);
+        INSERT INTO {leaves} (leaf_index, position, leaf_hash) VALUES (n, e.notification_id, leaf);
+        node := leaf;
+        k := n;
+        WHILE k & 1 = 1 LOOP
+            node := sha256('\\x01'::bytea || hashes[cardinality(hashes)] || node);
+            hashes := hashes[1:cardinality(hashes) - 1];
+            k := k >> 1;
+        END LOOP;
+        hashes := hashes || node;
+        n := n + 1;
+    END LOOP;
+    blob := ''::bytea;
+    FOR i IN 1 .. cardinality(hashes) LOOP
+        blob := blob || hashes[i];
+    END LOOP;
+    r := hashes[cardinality(hashes)];
+    FOR i IN REVERSE cardinality(hashes) - 1 .. 1 LOOP
+        r := sha256('\\x01'::bytea || hashes[i] || r);
+    END LOOP;
+    UPDATE {head} SET size = n, frontier = blob, root = coalesce(r, sha256(''::bytea)) WHERE id = 1;
+    RETURN n;
+END
+$fn$"""  # noqa: S608
+
+
 class JournalTables:
     """SQL for one store. ``dialect`` is ``sqlite`` or ``postgres``; ``prefix`` qualifies names."""
 
@@ -86,6 +151,10 @@ class JournalTables:
         self.sql_insert_head = (
             f"INSERT INTO {self.head} (id, size, frontier, root) VALUES (1, {p}, {p}, {p})"  # noqa: S608
         )
+        if dialect == "postgres":
+            fn = q(prefix + "journal_extend")
+            self.create_statements.append(_pg_extend_function(fn, self.events, self.leaves, self.head))
+            self.sql_extend = f"SELECT {fn}()"
 
     # --- the insert hook ------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Group commit on PostgreSQL: many commands per transaction, each with its own atomic outcome.
 
 The recorder (registry/infrastructure/group_commit.py) writes the appends of concurrent threads in
-one transaction: in two round trips when every append in the group goes through, and again with a
-savepoint per append when one of them fails. These tests drive it with real threads on the real
+one transaction: in one round trip when every append in the group goes through (the journal's
+leaves made by a database function), in two when that function cannot be used (leaves made in
+Python), and again with a savepoint per append when one of them fails. These tests drive it with real threads on the real
 PostgreSQL and check what projections and clients rely on: every append is all-or-nothing with its
 own result, a failing append fails nobody else, serial claims stay unique, a tailing reader never
 sees a later position committed before an earlier one, and the journal still has one verified
@@ -30,13 +31,20 @@ THREADS = 8
 PER_THREAD = 40
 
 
-@pytest.fixture
-def recorder(postgres_url: str) -> Iterator[RegistryPostgresRecorder]:
+@pytest.fixture(params=["one round trip", "two round trips"])
+def recorder(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[RegistryPostgresRecorder]:
     registry = build_registry(Settings(database_url=postgres_url))
     rec = registry.recorder
     assert isinstance(rec, RegistryPostgresRecorder)
+    rec.one_round_trip = request.param == "one round trip"
     yield rec
     registry.close()
+
+
+def _groups_written_whole(recorder: RegistryPostgresRecorder) -> int:
+    """Groups written in one round trip, or in two; a fresh store's first group goes in two
+    either way: its journal head does not exist yet, and the Python path creates it."""
+    return recorder.single_trip_groups + recorder.fast_groups
 
 
 def _event(originator: uuid.UUID, version: int) -> StoredEvent:
@@ -78,8 +86,12 @@ def test_concurrent_appends_share_transactions_and_each_gets_its_own_positions(r
     assert len(results) == THREADS * PER_THREAD
     assert gc.appends == THREADS * PER_THREAD
     assert gc.groups < gc.appends, "concurrent appends never shared a transaction"
-    assert recorder.fast_groups == gc.groups and recorder.separated_groups == 0, (
-        "a group with no conflict was not written in two round trips")
+    assert _groups_written_whole(recorder) == gc.groups and recorder.separated_groups == 0, (
+        "a group with no conflict was not written whole by the chosen path")
+    if recorder.one_round_trip:
+        assert recorder.fast_groups == 1, "after the head's creation, a group was not written in one round trip"
+    else:
+        assert recorder.single_trip_groups == 0
     log = recorder.select_notifications(start=None, limit=10**6)
     assert len(log) == 2 * THREADS * PER_THREAD  # exactly once: nothing lost, nothing twice
     by_event = {(n.originator_id, n.originator_version): n.id for n in log}
@@ -145,7 +157,7 @@ def test_groups_written_append_by_append_keep_each_outcome_too(recorder: Registr
 
     _run_threads(work)
     stored = {n.originator_id for n in recorder.select_notifications(start=None, limit=10**6)}
-    assert recorder.fast_groups == 0
+    assert recorder.fast_groups == 0 and recorder.single_trip_groups == 0
     assert {a for a, ok in outcomes.items() if ok} == stored - {taken}
     assert not any(outcomes[a] for a in outcomes if a not in stored)
 
@@ -206,6 +218,61 @@ def test_the_journal_has_one_verified_leaf_per_event_after_group_commits(recorde
     assert report.events == report.size == THREADS * 10
 
 
+def test_the_databases_leaves_and_head_are_the_bytes_the_python_journal_makes(
+    recorder: RegistryPostgresRecorder,
+) -> None:
+    """Leaves, frontier and root from the database function (one round trip) equal those the
+    Python code computes from the same stored events, over trees of every size up to 70 (each
+    frontier shape of up to 7 levels), with multi-byte topics and states of every length."""
+    from registry.journal.leaf import event_leaf_hash
+    from registry.journal.merkle import Frontier
+
+    journal = recorder.journal
+    expected = Frontier()
+    for n in range(70):
+        agg = uuid.uuid4()
+        state = bytes(range(256))[: n * 7 % 256] + "é€".encode() * n
+        events = [StoredEvent(originator_id=agg, originator_version=v, topic=f"t:É{n}", state=state)
+                  for v in range(1, 1 + n % 3 + 1)]
+        ids = recorder.insert_events(events)
+        assert ids is not None
+        for nid, e in zip(ids, events, strict=True):
+            expected.append(event_leaf_hash(nid, agg.bytes, e.originator_version, e.topic, e.state))
+        with recorder.datastore.get_connection() as conn, conn.cursor() as cur:
+            head = journal.read_head(cur)
+            cur.execute(f"SELECT root FROM {journal.head} WHERE id = 1")
+            root = bytes(cur.fetchone()["root"])
+            leaves = [h for _, _, h in journal.iter_leaves(cur)]
+        assert head is not None
+        assert (head.size, head.hashes) == (expected.size, expected.hashes)
+        assert root == expected.root()
+    probe = Frontier()
+    probe.extend(leaves)
+    assert probe.root() == expected.root()
+    if recorder.one_round_trip:
+        assert (recorder.fast_groups, recorder.single_trip_groups) == (1, 69)  # 1: the head's creation
+
+
+def test_a_store_without_a_journal_head_is_backfilled_by_the_python_path_then_goes_one_trip(
+    recorder: RegistryPostgresRecorder,
+) -> None:
+    """Events from before the journal: the database function refuses (nothing commits without
+    its leaf), the two-round-trip write backfills them, and the next group goes in one trip."""
+    from registry.journal.service import Journal
+
+    recorder.insert_events([_event(uuid.uuid4(), 1)])
+    with recorder.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
+        cur.execute(f"DELETE FROM {recorder.journal.leaves}")
+        cur.execute(f"DELETE FROM {recorder.journal.head}")
+    recorder.insert_events([_event(uuid.uuid4(), 1)])
+    recorder.insert_events([_event(uuid.uuid4(), 1)])
+    report = Journal(recorder).verify_store(allow_unsigned_tail=True)
+    assert report.ok, report.problem
+    assert report.events == report.size == 3
+    if recorder.one_round_trip:
+        assert (recorder.fast_groups, recorder.single_trip_groups) == (2, 1)  # the head made twice
+
+
 def test_conflicts_again_and_again_leave_the_connections_fit_for_the_next_appends(
     recorder: RegistryPostgresRecorder,
 ) -> None:
@@ -231,3 +298,17 @@ def test_conflicts_again_and_again_leave_the_connections_fit_for_the_next_append
     _run_threads(work)
     written += THREADS * 10
     assert len(recorder.select_notifications(start=None, limit=10**6)) == written + 1
+
+
+def test_the_group_write_is_chosen_by_a_setting(postgres_url: str) -> None:
+    chosen = {}
+    for value in ("one", "two"):
+        registry = build_registry(Settings(database_url=postgres_url, pg_group_write=value))
+        rec = registry.recorder
+        assert isinstance(rec, RegistryPostgresRecorder)
+        rec.insert_events([_event(uuid.uuid4(), 1)])  # the head's creation (two round trips)
+        rec.insert_events([_event(uuid.uuid4(), 1)])
+        chosen[value] = (rec.single_trip_groups, rec.fast_groups)
+        registry.close()
+    assert chosen["one"] == (1, 1)
+    assert chosen["two"] == (0, 2)
