@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from registry.bootstrap import build_registry
-from registry.config import Settings
 from registry.demo.load import load_in_process
 from registry.demo.scenario import korea_deployment
+from registry.demo.server_process import planned_settings
 
 PAGE = 1000
 
@@ -77,7 +77,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "registry.db"
-        registry = build_registry(Settings(database_url=f"sqlite:///{path}"))
+        # the demo runs on its planned timeline (occurred_at up to years ahead)
+        registry = build_registry(planned_settings(f"sqlite:///{path}"))
         try:
             load_in_process(registry, korea_deployment(scale=args.scale))
             contenders: dict[str, Any] = {"current renderer": EventRenderer(registry)}

@@ -332,11 +332,13 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 curs.execute(self._rendered_notify)
                 curs.execute(b"COMMIT")
                 pipe.sync()  # the one round trip
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            raise
         except psycopg.Error as e:
-            # The failed statement left the transaction aborted (the COMMIT was skipped): end it.
-            conn.rollback()
+            # The failed statement left the transaction aborted (the COMMIT was skipped): end it
+            # here, not in the pool (which would warn); a broken connection is the pool's.
+            with contextlib.suppress(psycopg.Error):
+                conn.rollback()
+            if isinstance(e, psycopg.OperationalError | psycopg.InterfaceError):
+                raise  # the connection or the server: the whole group is retried (_write_group)
             if isinstance(e, psycopg.errors.UndefinedFunction):
                 self.one_round_trip = False
             return False

@@ -312,3 +312,21 @@ def test_the_group_write_is_chosen_by_a_setting(postgres_url: str) -> None:
         registry.close()
     assert chosen["one"] == (1, 1)
     assert chosen["two"] == (0, 2)
+
+
+def test_a_store_without_the_journal_function_is_written_the_two_round_trip_way(
+    recorder: RegistryPostgresRecorder,
+) -> None:
+    """A store whose tables an older version created (no function): appends still commit, with
+    their leaves, and the recorder stops trying the one-round-trip write."""
+    from registry.journal.service import Journal
+
+    recorder.insert_events([_event(uuid.uuid4(), 1)])
+    with recorder.datastore.get_connection() as conn:
+        conn.execute(f"DROP FUNCTION {recorder.journal.sql_extend.removeprefix('SELECT ')}")
+    assert recorder.insert_events([_event(uuid.uuid4(), 1)])
+    assert recorder.insert_events([_event(uuid.uuid4(), 1)])
+    assert recorder.one_round_trip is False
+    report = Journal(recorder).verify_store(allow_unsigned_tail=True)
+    assert report.ok, report.problem
+    assert report.events == report.size == 3
