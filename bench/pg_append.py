@@ -25,7 +25,7 @@ from eventsourcing.persistence import StoredEvent
 
 from registry.bootstrap import build_registry
 from registry.config import Settings
-from registry.infrastructure.recorders import RegistryPostgresRecorder
+from registry.infrastructure.postgres_recorder import RegistryPostgresRecorder
 
 STATE = b'{"actor":"bench@ministry","request_id":"' + b"r" * 36 + b'","data":"' + b"x" * 480 + b'"}'
 

@@ -13,7 +13,7 @@ from eventsourcing.persistence import PersistenceError
 
 from registry.application.service import Registry
 from registry.config import Settings
-from registry.infrastructure.recorders import RegistryPostgresRecorder
+from registry.infrastructure.postgres_recorder import RegistryPostgresRecorder
 from registry.infrastructure.store import ensure_postgres_schema, event_store_env, store_unavailable
 
 if TYPE_CHECKING:

@@ -49,7 +49,7 @@ def event_store_env(url: str) -> dict[str, str]:
         query = parse_qs(parts.query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": "registry.infrastructure.recorders:RegistryPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "registry.infrastructure.postgres_recorder:RegistryPostgresRecorder",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # the serial index needs the plain insert path
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",

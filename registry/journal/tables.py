@@ -155,6 +155,13 @@ class JournalTables:
             fn = q(prefix + "journal_extend")
             self.create_statements.append(_pg_extend_function(fn, self.events, self.leaves, self.head))
             self.sql_extend = f"SELECT {fn}()"
+            # an empty store's empty tree, so that its first write goes in one round trip too
+            # (the caller holds the events table's lock: "empty" stays true until it commits)
+            self.sql_empty_head = (
+                f"INSERT INTO {self.head} (id, size, frontier, root) "  # noqa: S608
+                f"SELECT 1, 0, ''::bytea, sha256(''::bytea) WHERE NOT EXISTS (SELECT 1 FROM {self.events}) "
+                "ON CONFLICT (id) DO NOTHING"
+            )
 
     # --- the insert hook ------------------------------------------------------------------------
 
