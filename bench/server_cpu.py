@@ -5,7 +5,7 @@
 Starts ``gpureg serve`` (SQLite, projections off, metrics on as the bench runs it) from each
 checkout in turn (``--base`` and this one, alternating, ``--rounds`` times each; without
 ``--base`` only this one), sends the reference data and a warm-up batch life per client, then has
-16 clients send ``--batches`` batch lives each (``bench.workload.batch_life``: 11 commands) and
+16 clients (``--clients``) send ``--batches`` batch lives each (``bench.workload.batch_life``: 11 commands) and
 reads the server's CPU seconds from /proc before and after: the whole process, the event loop's
 thread (the main thread: gRPC, asyncio, interceptors, servicers, request conversion and
 validation) and the command lane's thread (the use case, the store). Reported per command, the
@@ -94,8 +94,9 @@ def server(code: Path, url: str, extra: dict[str, str] | None = None) -> Iterato
             proc.kill()
 
 
-async def drive(address: str, tag: str, batches: int, first: int = 0) -> int:
-    """16 clients, each sending ``batches`` batch lives in order; returns the commands answered."""
+async def drive(address: str, tag: str, batches: int, first: int = 0, clients: int = CLIENTS) -> int:
+    """``clients`` clients, each sending ``batches`` batch lives in order; returns the commands
+    answered."""
     done = 0
     async with client.channel(address) as ch:
         stub = commands_pb2_grpc.CommandServiceStub(ch)
@@ -107,18 +108,19 @@ async def drive(address: str, tag: str, batches: int, first: int = 0) -> int:
                     await getattr(stub, p.rpc)(p.request, metadata=client.METADATA, timeout=120)
                     done += 1
 
-        await asyncio.gather(*(one(c) for c in range(CLIENTS)))
+        await asyncio.gather(*(one(c) for c in range(clients)))
     return done
 
 
-def one_round(code: Path, workdir: Path, batches: int, extra: dict[str, str] | None = None) -> dict[str, float]:
+def one_round(code: Path, workdir: Path, batches: int, extra: dict[str, str] | None = None,
+              clients: int = CLIENTS) -> dict[str, float]:
     tag = uuid4().hex[:6]
     url = f"sqlite:///{workdir / f'{tag}.db'}"
     with server(code, url, extra) as (pid, address):
         asyncio.run(client.send_all(address, reference_steps(), concurrency=1))
-        asyncio.run(drive(address, tag, 1))  # warm-up: one batch life per client
+        asyncio.run(drive(address, tag, 1, clients=clients))  # warm-up: one batch life per client
         before = thread_cpu(pid)
-        commands = asyncio.run(drive(address, tag, batches, first=1))
+        commands = asyncio.run(drive(address, tag, batches, first=1, clients=clients))
         after = thread_cpu(pid)
     return {k: 1000 * v / commands for k, v in by_kind(pid, before, after).items()}
 
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=8, help="batch lives per client per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent clients")
     parser.add_argument("--base", type=Path, default=None, help="another checkout to compare with")
     args = parser.parse_args(argv)
     here = Path(__file__).resolve().parent.parent
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="gpureg-server-cpu-") as d:
         for r in range(args.rounds):
             for name, code in codes:
-                row = one_round(code, Path(d), args.batches)
+                row = one_round(code, Path(d), args.batches, clients=args.clients)
                 rows[name].append(row)
                 print(f"round {r + 1} {name:5s} " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     print("median ms of CPU per command:")
