@@ -179,6 +179,6 @@ def build_epcis_http(server: ApiServer, port: int) -> EpcisHttpServer:
     if tls is not None and server.security.authenticator.tokens is None:
         raise InsecureConfiguration(
             "the EPCIS REST binding authenticates by bearer token only: add --token-keys (gpureg tokens keygen)")
-    lane = CommandLane(1, server.durability.durable if server.durability is not None else None)
+    lane = CommandLane(1, server.durability)
     app = build_app(server.registry, gate_of(lambda: server.auth), run_command=lane)
     return EpcisHttpServer(app, host, port, on_stop=lane.shutdown, tls=tls)

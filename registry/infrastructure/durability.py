@@ -22,8 +22,10 @@ What can show a non-durable state is a query of an aggregate's current state (``
 and the decisions of the commands that follow; after a power loss in that window the query's
 answer is taken back together with the command, and no client was told the command succeeded.
 
-Every path that writes with ``synchronous=NORMAL`` must await :meth:`WalSync.durable` before it
-acknowledges anything; in the server that is the command lane (``registry.server.concurrency``).
+Every path that writes with ``synchronous=NORMAL`` must wait for :meth:`WalSync.durable` (or the
+``done`` of :meth:`WalSync.request` made after its commit) before it acknowledges anything; in the
+server that is the command lane (``registry.server.concurrency``), whose thread requests the fsync
+as soon as a command returns.
 """
 
 from __future__ import annotations

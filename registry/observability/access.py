@@ -4,6 +4,11 @@ Outermost of the server's interceptors, so it also sees the calls the decoding i
 Per RPC it records the method, status code and duration (Prometheus), and when the access log is on
 writes one JSON record with method, principal, status, duration, request_id and the log position
 a command returned. It logs no request bodies and no metadata (tokens travel there).
+
+grpc.aio asks every interceptor for the method's handler on every call; the wrapped handler is
+built once per method (and kept while the inner handler is the same object), and the metrics'
+label children once per label values, so a call pays for neither (prometheus_client's
+``labels()`` takes a lock and validates the labels each time).
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ def access_logger() -> Any:
     ).bind(logger="gpureg.access")
 
 
+#: a status code's number (grpc.aio's ``context.code()`` answers with cygrpc's int enum) -> its StatusCode
+_CODES: dict[int, grpc.StatusCode] = {c.value[0]: c for c in grpc.StatusCode}
+
+
 def _code_of(context: Any, error: BaseException | None) -> grpc.StatusCode:
     code = None
     try:
@@ -54,7 +63,7 @@ def _code_of(context: Any, error: BaseException | None) -> grpc.StatusCode:
     if isinstance(code, grpc.StatusCode):
         return code
     if isinstance(code, int):
-        return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
+        return _CODES.get(int(code), grpc.StatusCode.UNKNOWN)
     if error is None:
         return grpc.StatusCode.OK
     if isinstance(error, BaseException) and type(error).__name__ in ("AbortError", "CancelledError"):
@@ -75,18 +84,42 @@ def _position(response: Any) -> int | None:
     return None
 
 
+class RpcMetrics:
+    """The per-RPC metric children of one :class:`Metrics`, looked up once per label values.
+    Label values come from methods the server has a handler for and the status codes, so the
+    caches are as bounded as prometheus_client's own children."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self._counts: dict[tuple[str, str], Any] = {}
+        self._seconds: dict[str, Any] = {}
+
+    def finished(self, method: str, code: str, seconds: float) -> None:
+        """One RPC ended with ``code`` after ``seconds``."""
+        count = self._counts.get((method, code))
+        if count is None:
+            count = self._counts[(method, code)] = self.metrics.rpcs.labels(method, code)
+        count.inc()
+        latency = self._seconds.get(method)
+        if latency is None:
+            latency = self._seconds[method] = self.metrics.rpc_seconds.labels(method)
+        latency.observe(seconds)
+
+
 class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
     def __init__(self, metrics: Metrics | None, access_log: bool) -> None:
         self._metrics = metrics
+        self._rpc = RpcMetrics(metrics) if metrics is not None else None
         self._log = access_logger() if access_log else None
+        #: method -> (the inner handler, the handler wrapping it)
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def _done(self, method: str, context: Any, started: float, request: Any, response: Any,
               error: BaseException | None) -> None:
         took = time.perf_counter() - started
         code = _code_of(context, error)
-        if self._metrics is not None:
-            self._metrics.rpcs.labels(method, code.name).inc()
-            self._metrics.rpc_seconds.labels(method).observe(took)
+        if self._rpc is not None:
+            self._rpc.finished(method, code.name, took)
         if self._log is not None:
             record: dict[str, Any] = {
                 "method": method, "principal": current_principal(), "status": code.name,
@@ -124,6 +157,14 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  #
         if handler is None:
             return handler
         method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 

@@ -151,7 +151,7 @@ class ApiServer:
         obs = self.observability
         self._blocking = Blocking(settings.worker_threads, tracer=obs.tracer)
         self._commands = CommandLane(
-            settings.command_lane_threads, self.durability.durable if self.durability is not None else None,
+            settings.command_lane_threads, self.durability,
             tracer=obs.tracer,
         )
         self._notifier = LogNotifier()
@@ -159,7 +159,8 @@ class ApiServer:
         self.auth = AuthInterceptor(
             self.security.authenticator, ScopeIndex(self.registry), self._blocking,
             Limits(settings.max_subscriptions_per_principal, settings.subscriber_stall_seconds,
-                   settings.rate_limit_per_second))
+                   settings.rate_limit_per_second),
+            certificates=self.security.credentials is not None)
         server = grpc.aio.server(
             interceptors=[*obs.server_interceptors(), self.auth, *obs.inner_interceptors(),
                           RequestDecodingInterceptor()],

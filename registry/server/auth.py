@@ -22,6 +22,7 @@ per-principal limits act on the same call in one order, so they are read togethe
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import ipaddress
 import logging
@@ -78,6 +79,11 @@ class Authenticator:
     tokens: TokenVerifier | None = None
     revocations: RevocationList | None = None
 
+    @functools.cached_property
+    def _development(self) -> Principal:
+        """The development identity, made once (a frozen value: every call may share it)."""
+        return Principal(subject=self.default_actor, role=Role.ADMIN, via=DEVELOPMENT)
+
     def authenticate(self, metadata: Any, auth_context: Any) -> Principal | None:
         """The caller; None when it presented no credential; CredentialError when one fails."""
         pem = (auth_context or {}).get("x509_pem_cert")
@@ -92,7 +98,7 @@ class Authenticator:
                 raise CredentialError("this server takes no bearer tokens (start it with --token-keys)")
             return self.tokens.verify(token)
         if self.development:
-            return Principal(subject=self.default_actor, role=Role.ADMIN, via=DEVELOPMENT)
+            return self._development
         return None
 
 
@@ -162,9 +168,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
     """See the module docstring."""
 
     def __init__(
-        self, authenticator: Authenticator, index: ScopeIndex, blocking: Blocking, limits: Limits | None = None
+        self, authenticator: Authenticator, index: ScopeIndex, blocking: Blocking, limits: Limits | None = None,
+        certificates: bool = True,
     ) -> None:
         self._auth = authenticator
+        #: whether a call can carry a client certificate (False on a plaintext server: its calls'
+        #: auth context never holds one, so it is not read)
+        self._certificates = certificates
+        #: the Grants of an unconfined principal (they depend on the principal alone), made once
+        self._unconfined: dict[Principal, Grants] = {}
+        #: method -> (the inner handler, the handler wrapping it): grpc.aio asks for the handler on
+        #: every call, and the wrapper depends on the method alone (the call's metadata is read
+        #: from its context)
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
         self._index = index
         self._blocking = blocking
         self.limits = limits or Limits()
@@ -190,7 +206,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
 
     # ------------------------------------------------------------------ the decision
     async def _admit(self, method: str, metadata: Any, auth_context: Any) -> tuple[Principal | None, Rule]:
-        rule = rule_for(method)
+        return self._decide(method, rule_for(method), metadata, auth_context)
+
+    def _decide(
+        self, method: str, rule: Rule | None, metadata: Any, auth_context: Any
+    ) -> tuple[Principal | None, Rule]:
+        """Authenticate and look the role up in ``rule`` (the method's row, None if it has
+        none): the principal (None for a public method called without a credential) and the
+        rule, or :class:`Denied`."""
         try:
             principal = self._auth.authenticate(metadata, auth_context)
         except CredentialError as e:
@@ -213,6 +236,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             raise Denied(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED",
                          f"more than {self.limits.rate_per_second:g} calls a second; retry with backoff")
         return principal, rule
+
+    def _grants(self, principal: Principal, scope: Scope | None) -> Grants:
+        if scope is not None:
+            return Grants.of(principal, scope)
+        grants = self._unconfined.get(principal)
+        if grants is None:
+            if len(self._unconfined) > 10_000:  # bounded: forget principals seen once
+                self._unconfined.clear()
+            grants = self._unconfined[principal] = Grants.of(principal, None)
+        return grants
 
     def _deny(self, denied: Denied, method: str, principal: Principal | None, peer: str) -> grpc.Status:
         self._log_denial(denied, method, principal, peer)
@@ -330,22 +363,35 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
         if handler is None:
             return handler
         method: str = handler_call_details.method
-        metadata = handler_call_details.invocation_metadata
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """``handler`` behind the gate, for ``method`` (whatever the call)."""
         this = self
+        method_rule = rule_for(method)
+        certificates = self._certificates
 
         async def admit(request: Any, context: Any) -> tuple[Principal | None, Rule, Scope | None]:
             principal: Principal | None = None
             try:
-                principal, rule = await this._admit(method, metadata, context.auth_context())
+                metadata = context.invocation_metadata()
+                principal, rule = this._decide(
+                    method, method_rule, metadata, context.auth_context() if certificates else None)
                 if principal is not None and principal.via == DEVELOPMENT:
                     set_actor(actor_from_metadata(metadata, principal.subject))
                 else:
                     set_actor(principal.actor if principal is not None else "anonymous")
                 scope = None
-                if principal is not None and request is not None:
+                if (principal is not None and request is not None and principal.role in PARTY_ROLES
+                        and rule.confine is not Confine.NONE):  # else _confine_request answers None
                     scope = await this._confine_request(principal, rule, request)
                 if principal is not None:
-                    set_grants(Grants.of(principal, scope))
+                    set_grants(this._grants(principal, scope))
                 return principal, rule, scope
             except Denied as denied:
                 await context.abort_with_status(this._deny(denied, method, principal, context.peer()))
@@ -367,7 +413,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
 
             async def unary_unary(request: Any, context: Any) -> Any:
                 _, rule, scope = await admit(request, context)
-                return await finish(context, scope, rule, await unary(request, context))
+                response = await unary(request, context)
+                return response if scope is None else await finish(context, scope, rule, response)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, request_deserializer=handler.request_deserializer,

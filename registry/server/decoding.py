@@ -78,13 +78,22 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     if handler.unary_unary is not None:
         unary = handler.unary_unary
 
-        async def unary_unary(request: Any, context: Any) -> Any:
-            if isinstance(request, _Undecodable):
-                await _refuse(request, context)
-            try:
-                return await _result(unary(request, context))
-            except NotImplementedError:  # a generated base class's stub
-                await _unimplemented(context)
+        if inspect.iscoroutinefunction(unary):  # the servicers' methods: awaited without a helper
+            async def unary_unary(request: Any, context: Any) -> Any:
+                if isinstance(request, _Undecodable):
+                    await _refuse(request, context)
+                try:
+                    return await unary(request, context)
+                except NotImplementedError:
+                    await _unimplemented(context)
+        else:
+            async def unary_unary(request: Any, context: Any) -> Any:
+                if isinstance(request, _Undecodable):
+                    await _refuse(request, context)
+                try:
+                    return await _result(unary(request, context))
+                except NotImplementedError:  # a generated base class's stub
+                    await _unimplemented(context)
 
         return grpc.unary_unary_rpc_method_handler(
             unary_unary, request_deserializer=deserializer, response_serializer=serializer)
@@ -130,7 +139,13 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
 
 
 class RequestDecodingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
-    """Turns an unparseable request into INVALID_ARGUMENT (see the module docstring)."""
+    """Turns an unparseable request into INVALID_ARGUMENT (see the module docstring). grpc.aio
+    asks for a method's handler on every call: the wrapped one is built once per method (while
+    the servicer's handler is the same object), not per call."""
+
+    def __init__(self) -> None:
+        #: method -> (the servicer's handler, the handler wrapping it)
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -140,4 +155,10 @@ class RequestDecodingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mi
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
             return handler
-        return _wrap(handler, handler_call_details.method)
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = _wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped

@@ -138,7 +138,7 @@ def test_an_in_memory_store_and_a_switched_off_setting_keep_one_fsync_per_commit
 
 
 def _gate(server: RunningServer) -> GatedSync:
-    """Swap the server's WalSync fsync for a gated one (the lane calls durability.durable)."""
+    """Swap the server's WalSync fsync for a gated one (the lane calls durability.request)."""
     durability = server.server.durability
     assert durability is not None
     gated = GatedSync(durability.wal_path.removesuffix("-wal"))

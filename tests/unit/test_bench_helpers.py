@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
+from bench.server_cpu import by_kind, thread_cpu
 from bench.stats import achieved_rate, fmt, lag_after, percentile, ratio, schedule, summarize
 from bench.workload import COMMANDS_PER_BATCH, PER_BATCH, batch_life
 from registry.application import commands as c
@@ -128,3 +130,11 @@ def test_memory_of_a_server_counts_the_processes_it_started() -> None:
             subprocess.run(["kill", str(pid)], check=False)
         parent.kill()
         parent.wait()
+
+
+def test_the_server_cpu_split_names_the_main_thread_the_loop_and_the_busiest_other_the_command_lane() -> None:
+    before = {100: 1.0, 101: 2.0, 102: 0.5}
+    after = {100: 1.5, 101: 4.0, 102: 0.75, 103: 0.25}  # 103 started in between
+    assert by_kind(100, before, after) == {"loop": 0.5, "command": 2.0, "other": 0.5, "total": 3.0}
+    mine = thread_cpu(os.getpid())
+    assert os.getpid() in mine and all(seconds >= 0 for seconds in mine.values())
