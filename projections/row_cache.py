@@ -26,6 +26,9 @@ from sqlalchemy import (
     update,
 )
 
+from projections.pg_rows import MultiRow
+from projections.pg_rows import supported as multi_row_supported
+
 Row = dict[str, Any]
 Key = tuple[Any, ...]
 
@@ -78,25 +81,33 @@ class _Statement:
         cursor.close()
 
 
-def _statement(conn: Connection, table: Table, kind: str) -> _Statement:
-    """The table's compiled ``insert``, ``update`` (by primary key ``k_<col>``) or ``delete``."""
+def _statement(conn: Connection, table: Table, kind: str) -> _Statement | MultiRow:
+    """The table's compiled ``insert``, ``update`` (by primary key ``k_<col>``) or ``delete``
+    (on PostgreSQL through psycopg, its multi-row statements: :mod:`projections.pg_rows`)."""
     dialect = conn.dialect
-    key = ("gpureg-statement", dialect.name, dialect.paramstyle, kind)
+    key = ("gpureg-statement", dialect.name, dialect.driver, dialect.paramstyle, kind)
     found = table.info.get(key)
     if found is None:
-        pk = [c.name for c in table.primary_key.columns]
-        cond = and_(*(table.c[c] == bindparam(f"k_{c}") for c in pk))
-        if kind == "insert":
-            stmt: Any = insert(table).values({c.name: bindparam(c.name) for c in table.columns})
-        elif kind == "update":
-            stmt = update(table).where(cond).values(
-                {c.name: bindparam(c.name) for c in table.columns if c.name not in pk}
-            )
-        else:
-            stmt = delete(table).where(cond)
-        found = table.info[key] = _Statement(stmt, dialect)
-    assert isinstance(found, _Statement)
+        found = table.info[key] = (
+            MultiRow(table, kind, dialect) if multi_row_supported(dialect) else _core_statement(table, kind, dialect)
+        )
+    assert isinstance(found, (_Statement, MultiRow))
     return found
+
+
+def _core_statement(table: Table, kind: str, dialect: Any) -> _Statement:
+    """The row-at-a-time statement (``executemany``) of :func:`_statement`."""
+    pk = [c.name for c in table.primary_key.columns]
+    cond = and_(*(table.c[c] == bindparam(f"k_{c}") for c in pk))
+    if kind == "insert":
+        stmt: Any = insert(table).values({c.name: bindparam(c.name) for c in table.columns})
+    elif kind == "update":
+        stmt = update(table).where(cond).values(
+            {c.name: bindparam(c.name) for c in table.columns if c.name not in pk}
+        )
+    else:
+        stmt = delete(table).where(cond)
+    return _Statement(stmt, dialect)
 
 
 def _getter(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
