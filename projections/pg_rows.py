@@ -162,3 +162,13 @@ def raw_cursor(conn: Connection) -> Any:
         cursor.adapters.register_dumper(int, Int8BinaryDumper)
         info[_CURSOR] = cursor
     return cursor
+
+
+def numbered(sql: str) -> str:
+    """A statement written with psycopg's ``%s`` placeholders, with PostgreSQL's ``$1``, ``$2``, ...
+    (the projections' statements hold no other ``%``)."""
+    parts = sql.split("%s")
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:], start=1):
+        out.append(f"${i}{part}")
+    return "".join(out)

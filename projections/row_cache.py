@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from projections.pg_rows import MultiRow
+from projections.pg_rows import MultiRow, numbered, raw_cursor
 from projections.pg_rows import supported as multi_row_supported
 
 Row = dict[str, Any]
@@ -148,6 +148,8 @@ class _Sql:
             c for i, c in enumerate(self.columns)
             if self.binds[c] is None and processors[i][1] is None
         }
+        # PostgreSQL through psycopg: each statement's text with ``$n`` placeholders (see run)
+        self._raw: dict[str, str] | None = {} if multi_row_supported(dialect) else None
 
     def value(self, column: str, value: Any) -> Any:
         process = self.binds[column]
@@ -159,16 +161,26 @@ class _Sql:
     def among(self, column: str, n: int) -> str:
         return f"{self.quoted[column]} IN ({', '.join([self.mark] * n)})"
 
-    @staticmethod
-    def run(conn: Connection, sql: str, params: Sequence[Any]) -> Any:
+    def run(self, conn: Connection, sql: str, params: Sequence[Any], fetch: bool = False) -> list[Any]:
+        """Run ``sql`` (``mark`` placeholders); its rows if ``fetch``. On PostgreSQL through psycopg
+        the statement goes with ``$n`` placeholders on the connection's kept ``RawCursor``
+        (:func:`projections.pg_rows.raw_cursor`): psycopg parses a ``%s`` statement of more than 50
+        parameters (a prefetch's ``IN`` list) on every execute, and a cursor costs its set-up."""
+        if self._raw is not None:
+            text = self._raw.get(sql)
+            if text is None:
+                text = self._raw[sql] = numbered(sql)
+            cursor = raw_cursor(conn)
+            cursor.execute(text, list(params))
+            return list(cursor.fetchall()) if fetch else []
         cursor = conn.connection.cursor()
         cursor.execute(sql, tuple(params))
-        return cursor
+        rows = list(cursor.fetchall()) if fetch else []
+        cursor.close()
+        return rows
 
     def select(self, conn: Connection, where: str, params: Sequence[Any]) -> list[Row]:
-        cursor = self.run(conn, f"SELECT {self.all} FROM {self.table} WHERE {where}", params)  # noqa: S608
-        rows = cursor.fetchall()
-        cursor.close()
+        rows = self.run(conn, f"SELECT {self.all} FROM {self.table} WHERE {where}", params, fetch=True)  # noqa: S608
         columns = self.columns
         if not self.results:
             return [dict(zip(columns, r, strict=True)) for r in rows]
@@ -269,6 +281,21 @@ class RowCache:
         self.rows[key] = None
         self.stored[key] = False
         return None
+
+    def absent(self, *key: Any) -> None:
+        """The caller knows that no row of ``key`` is stored (a batch's first event: nothing is keyed
+        by the new batch yet), so a later :meth:`get` answers from the cache instead of a query that
+        finds nothing; the row it puts is then inserted. A row already cached stays as it is."""
+        if self.memory or key in self.rows:
+            return
+        self.rows[key] = None
+        self.stored[key] = False
+
+    def absent_group(self, value: Any) -> None:
+        """As :meth:`absent` for a whole group: no stored row has ``value`` in the group column."""
+        assert self.group is not None, "absent_group needs a cache with a group column"
+        if not self.memory:
+            self._groups.add(value)
 
     def all_rows(self) -> list[Row]:
         """Every row of the table as this chunk sees it (loaded once; for small tables)."""
@@ -400,16 +427,15 @@ class RowCache:
             assert all(c in sql.plain for c in columns), columns
             for i in range(0, len(uncached), _LOAD_BATCH):
                 part = uncached[i : i + _LOAD_BATCH]
-                cursor = sql.run(
+                for r in sql.run(
                     self.conn,
                     f"SELECT {listed}, COUNT(*) FROM {sql.table} WHERE {sql.among(column, len(part))} "  # noqa: S608
                     f"GROUP BY {listed}",
                     [sql.value(column, v) for v in part],
-                )
-                for r in cursor.fetchall():
+                    fetch=True,
+                ):
                     values = tuple(r[:-1])
                     counts[values] = counts.get(values, 0) + int(r[-1])
-                cursor.close()
         return counts
 
     def move(self, keys: Sequence[Any], by: Sequence[str], moves: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> None:
@@ -454,7 +480,7 @@ class RowCache:
                     f"UPDATE {sql.table} SET {assignments} WHERE {sql.among(column, len(part))} "  # noqa: S608
                     f"AND {sql.equal(by)}",
                     [*values, *part, *where],
-                ).close()
+                )
 
     def put(self, row: Row) -> None:
         key = self.key_of(row)
