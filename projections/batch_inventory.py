@@ -158,6 +158,9 @@ def _new_batch(work: Work, e: Any, parent_id: Any) -> Row:
         **{f"total_{t}": 0 for t in TOTALS},
     }
     row["units_pending"] = e.quantity
+    # The batch's first event: no row is keyed by it yet (its rows come from its own events only)
+    work.cache("batch").absent(e.originator_id)
+    work.cache("bucket", group="batch_id").absent_group(e.originator_id)
     work.cache("bucket", group="batch_id").add(
         (e.originator_id, "pending", "", e.buyer_id.hex, ""), "units", e.quantity
     )

@@ -84,8 +84,17 @@ def dense_pflops_per_gpu(dense_tops: Mapping[str, Any]) -> Decimal:
     return max(Decimal(str(v)) for v in dense_tops.values()) / 1000
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})  # exactly these types are JSON-safe as they are
+
+
 def plain(value: Any) -> Any:
-    """A JSON-safe copy: UUIDs, decimals and datetimes become strings."""
+    """A JSON-safe copy: UUIDs, decimals and datetimes become strings.
+
+    Values of exactly a JSON type come back first, before the checks below (the custody trail's
+    details hold a batch's serials, one string each; an enum that is also an int or a string is
+    not exactly of its base type, so it still goes to ``value.value``)."""
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset | SerialSet):

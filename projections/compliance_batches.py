@@ -28,6 +28,8 @@ def _batch(work: Work, batch_id: UUID) -> Row:
 
 
 def _new_batch(work: Work, e: Any) -> Row:
+    # The batch's first event (Ordered, SplitFrom): its row cannot be stored yet (no lookup for it)
+    work.cache("batch").absent(e.originator_id)
     return {
         "batch_id": e.originator_id, "created_position": work.position, "po_number": e.po_number,
         "buyer_id": e.buyer_id, "model_id": e.model_id, "quantity": e.quantity,

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Notification
@@ -39,6 +40,8 @@ from sqlalchemy import (
 )
 
 from projections.db import ACTIVE, BUILDING, POSITIONS, reading, table_exists, writing
+from projections.pg_rows import raw_cursor
+from projections.pg_rows import supported as multi_row_supported
 from projections.row_cache import Key, Row, RowCache, Work, _sql, bulk_insert
 
 Handler = Callable[["Work", Any], None]
@@ -246,6 +249,15 @@ def _move_positions(conn: Connection, moves: Sequence[tuple[Generation, int]], w
     PositionMoved when any of them had moved: the drivers sum ``executemany``'s row counts."""
     sql = _sql(conn, POSITIONS)
     now = sql.value("updated_at", _now())
+    if multi_row_supported(conn.dialect):
+        cursor = raw_cursor(conn)
+        with _pipelined(conn):  # BEGIN, a statement's preparation and its execution: one round trip
+            params = [(new, worker, now, gen.name, gen.generation, gen.position, gen.status) for gen, new in moves]
+            cursor.execute(_positions_update(len(moves)), [v for row in params for v in row])
+        if cursor.rowcount != len(moves):
+            names = ", ".join(f"{gen.name} generation {gen.generation}" for gen, _ in moves)
+            raise PositionMoved(f"{names}: one moved or was switched")
+        return
     cursor = conn.connection.cursor()
     cursor.executemany(
         f"UPDATE {sql.table} SET {sql.quoted['position']} = {sql.mark}, {sql.quoted['worker']} = {sql.mark}, "  # noqa: S608
@@ -258,6 +270,27 @@ def _move_positions(conn: Connection, moves: Sequence[tuple[Generation, int]], w
     if moved != len(moves):
         names = ", ".join(f"{gen.name} generation {gen.generation}" for gen, _ in moves)
         raise PositionMoved(f"{names}: one moved or was switched")
+
+
+_POSITION_COLUMNS = (("new", "BIGINT"), ("worker", "VARCHAR"), ("updated_at", "TIMESTAMP WITH TIME ZONE"),
+                     ("name", "VARCHAR"), ("generation", "INTEGER"), ("position", "BIGINT"), ("status", "VARCHAR"))
+
+
+@cache
+def _positions_update(n: int) -> str:
+    """PostgreSQL: :func:`_move_positions`' conditional ``UPDATE`` of ``n`` generations as ONE
+    statement over a ``VALUES`` list (``$n`` placeholders, for the kept ``RawCursor``): its row
+    count is how many moved, as ``executemany``'s sum was, without a Bind and Execute per row."""
+    width = len(_POSITION_COLUMNS)
+    values = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}::{t}" for j, (_, t) in enumerate(_POSITION_COLUMNS)) + ")"
+        for i in range(n)
+    )
+    return (
+        "UPDATE projection_positions AS t SET position = v.new, worker = v.worker, updated_at = v.updated_at "  # noqa: S608
+        f"FROM (VALUES {values}) AS v ({', '.join(c for c, _ in _POSITION_COLUMNS)}) "
+        "WHERE t.name = v.name AND t.generation = v.generation AND t.position = v.position AND t.status = v.status"
+    )
 
 
 @contextmanager

@@ -93,6 +93,8 @@ def _allocation(work: Work, e: Any) -> None:
 
 
 def _created(work: Work, e: Any) -> None:
+    # The batch's first event: its row cannot be stored yet (no lookup for it)
+    work.cache("batch_model").absent(e.originator_id)
     work.cache("batch_model").put({"batch_id": e.originator_id, "model_id": e.model_id})
     work.cache("holding", group="partner_id").add(
         (e.buyer_id, e.model_id, "pending"), "units", e.quantity

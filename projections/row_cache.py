@@ -26,6 +26,9 @@ from sqlalchemy import (
     update,
 )
 
+from projections.pg_rows import MultiRow, numbered, raw_cursor
+from projections.pg_rows import supported as multi_row_supported
+
 Row = dict[str, Any]
 Key = tuple[Any, ...]
 
@@ -78,25 +81,33 @@ class _Statement:
         cursor.close()
 
 
-def _statement(conn: Connection, table: Table, kind: str) -> _Statement:
-    """The table's compiled ``insert``, ``update`` (by primary key ``k_<col>``) or ``delete``."""
+def _statement(conn: Connection, table: Table, kind: str) -> _Statement | MultiRow:
+    """The table's compiled ``insert``, ``update`` (by primary key ``k_<col>``) or ``delete``
+    (on PostgreSQL through psycopg, its multi-row statements: :mod:`projections.pg_rows`)."""
     dialect = conn.dialect
-    key = ("gpureg-statement", dialect.name, dialect.paramstyle, kind)
+    key = ("gpureg-statement", dialect.name, dialect.driver, dialect.paramstyle, kind)
     found = table.info.get(key)
     if found is None:
-        pk = [c.name for c in table.primary_key.columns]
-        cond = and_(*(table.c[c] == bindparam(f"k_{c}") for c in pk))
-        if kind == "insert":
-            stmt: Any = insert(table).values({c.name: bindparam(c.name) for c in table.columns})
-        elif kind == "update":
-            stmt = update(table).where(cond).values(
-                {c.name: bindparam(c.name) for c in table.columns if c.name not in pk}
-            )
-        else:
-            stmt = delete(table).where(cond)
-        found = table.info[key] = _Statement(stmt, dialect)
-    assert isinstance(found, _Statement)
+        found = table.info[key] = (
+            MultiRow(table, kind, dialect) if multi_row_supported(dialect) else _core_statement(table, kind, dialect)
+        )
+    assert isinstance(found, (_Statement, MultiRow))
     return found
+
+
+def _core_statement(table: Table, kind: str, dialect: Any) -> _Statement:
+    """The row-at-a-time statement (``executemany``) of :func:`_statement`."""
+    pk = [c.name for c in table.primary_key.columns]
+    cond = and_(*(table.c[c] == bindparam(f"k_{c}") for c in pk))
+    if kind == "insert":
+        stmt: Any = insert(table).values({c.name: bindparam(c.name) for c in table.columns})
+    elif kind == "update":
+        stmt = update(table).where(cond).values(
+            {c.name: bindparam(c.name) for c in table.columns if c.name not in pk}
+        )
+    else:
+        stmt = delete(table).where(cond)
+    return _Statement(stmt, dialect)
 
 
 def _getter(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -137,6 +148,8 @@ class _Sql:
             c for i, c in enumerate(self.columns)
             if self.binds[c] is None and processors[i][1] is None
         }
+        # PostgreSQL through psycopg: each statement's text with ``$n`` placeholders (see run)
+        self._raw: dict[str, str] | None = {} if multi_row_supported(dialect) else None
 
     def value(self, column: str, value: Any) -> Any:
         process = self.binds[column]
@@ -148,16 +161,26 @@ class _Sql:
     def among(self, column: str, n: int) -> str:
         return f"{self.quoted[column]} IN ({', '.join([self.mark] * n)})"
 
-    @staticmethod
-    def run(conn: Connection, sql: str, params: Sequence[Any]) -> Any:
+    def run(self, conn: Connection, sql: str, params: Sequence[Any], fetch: bool = False) -> list[Any]:
+        """Run ``sql`` (``mark`` placeholders); its rows if ``fetch``. On PostgreSQL through psycopg
+        the statement goes with ``$n`` placeholders on the connection's kept ``RawCursor``
+        (:func:`projections.pg_rows.raw_cursor`): psycopg parses a ``%s`` statement of more than 50
+        parameters (a prefetch's ``IN`` list) on every execute, and a cursor costs its set-up."""
+        if self._raw is not None:
+            text = self._raw.get(sql)
+            if text is None:
+                text = self._raw[sql] = numbered(sql)
+            cursor = raw_cursor(conn)
+            cursor.execute(text, list(params))
+            return list(cursor.fetchall()) if fetch else []
         cursor = conn.connection.cursor()
         cursor.execute(sql, tuple(params))
-        return cursor
+        rows = list(cursor.fetchall()) if fetch else []
+        cursor.close()
+        return rows
 
     def select(self, conn: Connection, where: str, params: Sequence[Any]) -> list[Row]:
-        cursor = self.run(conn, f"SELECT {self.all} FROM {self.table} WHERE {where}", params)  # noqa: S608
-        rows = cursor.fetchall()
-        cursor.close()
+        rows = self.run(conn, f"SELECT {self.all} FROM {self.table} WHERE {where}", params, fetch=True)  # noqa: S608
         columns = self.columns
         if not self.results:
             return [dict(zip(columns, r, strict=True)) for r in rows]
@@ -258,6 +281,21 @@ class RowCache:
         self.rows[key] = None
         self.stored[key] = False
         return None
+
+    def absent(self, *key: Any) -> None:
+        """The caller knows that no row of ``key`` is stored (a batch's first event: nothing is keyed
+        by the new batch yet), so a later :meth:`get` answers from the cache instead of a query that
+        finds nothing; the row it puts is then inserted. A row already cached stays as it is."""
+        if self.memory or key in self.rows:
+            return
+        self.rows[key] = None
+        self.stored[key] = False
+
+    def absent_group(self, value: Any) -> None:
+        """As :meth:`absent` for a whole group: no stored row has ``value`` in the group column."""
+        assert self.group is not None, "absent_group needs a cache with a group column"
+        if not self.memory:
+            self._groups.add(value)
 
     def all_rows(self) -> list[Row]:
         """Every row of the table as this chunk sees it (loaded once; for small tables)."""
@@ -389,16 +427,15 @@ class RowCache:
             assert all(c in sql.plain for c in columns), columns
             for i in range(0, len(uncached), _LOAD_BATCH):
                 part = uncached[i : i + _LOAD_BATCH]
-                cursor = sql.run(
+                for r in sql.run(
                     self.conn,
                     f"SELECT {listed}, COUNT(*) FROM {sql.table} WHERE {sql.among(column, len(part))} "  # noqa: S608
                     f"GROUP BY {listed}",
                     [sql.value(column, v) for v in part],
-                )
-                for r in cursor.fetchall():
+                    fetch=True,
+                ):
                     values = tuple(r[:-1])
                     counts[values] = counts.get(values, 0) + int(r[-1])
-                cursor.close()
         return counts
 
     def move(self, keys: Sequence[Any], by: Sequence[str], moves: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> None:
@@ -443,7 +480,7 @@ class RowCache:
                     f"UPDATE {sql.table} SET {assignments} WHERE {sql.among(column, len(part))} "  # noqa: S608
                     f"AND {sql.equal(by)}",
                     [*values, *part, *where],
-                ).close()
+                )
 
     def put(self, row: Row) -> None:
         key = self.key_of(row)

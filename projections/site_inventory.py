@@ -55,6 +55,8 @@ class SiteInventory(Projection):
 
 
 def _created(work: Work, e: Any) -> None:
+    # The batch's first event: its row cannot be stored yet (no lookup for it)
+    work.cache("batch_model").absent(e.originator_id)
     work.cache("batch_model").put({"batch_id": e.originator_id, "model_id": e.model_id})
 
 

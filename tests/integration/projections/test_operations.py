@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from projections.batch_inventory import BatchInventory
 from projections.catalog import default_projections
 from projections.db import ACTIVE, BUILDING, reading
-from projections.engine import Generation, PositionMoved, apply_chunk, dump_generation, generations
+from projections.engine import Generation, PositionMoved, apply_chunk, apply_chunks, dump_generation, generations
 from projections.feed import Feed, LogSource, SubscriptionFeed
 from projections.locks import open_locks
 from projections.queries import ReadModels
@@ -272,3 +272,28 @@ def test_an_in_memory_store_keeps_its_read_models_in_a_scratch_file_for_the_runn
 
     gc.collect()
     assert not scratch.exists()
+
+
+def test_chunks_of_several_projections_with_one_stale_position_are_refused_together(read_side: ReadSide) -> None:
+    """Every position moves with one conditional statement (on PostgreSQL one UPDATE over a VALUES
+    list): one stale generation among several refuses them all, and nothing is written."""
+    read_side.world.order(3)
+    runner = read_side.runner(chunk_size=1000)
+    runner.step()  # creates the generations
+    read_side.world.order(4)
+    projections = [p for p in default_projections() if p.name in ("batch_inventory", "ownership", "site_inventory")]
+    gens = {p.name: _gens(read_side, p.name)[0] for p in projections}
+    notes = read_side.registry.read_log(min(g.position for g in gens.values()), 1000)
+    assert apply_chunks(read_side.engine, [(projections[0], gens[projections[0].name], notes)],
+                        read_side.registry.decode, "first") == [len(notes)]
+    before = {p.name: dump_generation(read_side.engine, p, gens[p.name].generation) for p in projections}
+    stale = Generation(projections[0].name, gens[projections[0].name].generation, 0, ACTIVE, 0)
+    stale.position = min(g.position for g in gens.values() if g.name != stale.name)  # what it was
+    chunks = [(projections[0], stale, notes)] + [(p, gens[p.name], notes) for p in projections[1:]]
+    with pytest.raises(PositionMoved):
+        apply_chunks(read_side.engine, chunks, read_side.registry.decode, "second")
+    assert {p.name: dump_generation(read_side.engine, p, gens[p.name].generation) for p in projections} == before
+    assert [g.worker for p in projections[1:] for g in _gens(read_side, p.name)] != ["second", "second"]
+    # the same chunks from the positions as stored now apply together
+    fresh = [(p, _gens(read_side, p.name)[0], notes) for p in projections]
+    assert apply_chunks(read_side.engine, fresh, read_side.registry.decode, "third") == [0, len(notes), len(notes)]
