@@ -78,7 +78,12 @@ async def send_all(target: str, steps: Sequence[Step], concurrency: int = 16) ->
                     response = await getattr(stub, p.rpc)(p.request, metadata=METADATA, timeout=120)
                     top = max(top, response.position)
 
-        await asyncio.gather(*(run(g) for g in groups.values()))
+        # every group finishes (or fails) before the channel closes: a failure left the others
+        # running on a closed channel ("Event loop is closed" from gRPC's poller)
+        outcomes = await asyncio.gather(*(run(g) for g in groups.values()), return_exceptions=True)
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    if failed:
+        raise failed[0]
     return top
 
 

@@ -408,7 +408,10 @@ def run_store(kind: str, params: Params, workdir: Path, run_tag: str, out: dict[
             try:  # the demo registered them: this writes nothing
                 asyncio.run(client.send_all(server.address, reference_steps()))
             except grpc.aio.AioRpcError as e:  # see "idempotency fingerprints" in docs/performance.md
-                say(f"  reference data already there, refused as a replay: {e.code().name}: {e.details()}")
+                # the demo's reference commands hold request ids the workload's reuse with other
+                # values: refused, nothing written; the workload runs on the demo's reference data
+                say(f"  reference data: the demo's (the workload's own was refused, nothing written: "
+                    f"{e.code().name}: {e.details()})")
             out["commands"] = command_levels(server.address, params, run_tag, noop=False)
             say("serial registration")
             out["serials"] = measure_serials(server.address, params, run_tag)
