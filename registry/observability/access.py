@@ -16,13 +16,14 @@ from __future__ import annotations
 import inspect
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import grpc
 import structlog
 
+from registry.observability.handler_cache import WrappingInterceptor
 from registry.observability.metrics import Metrics
 from registry.observability.principal import current_principal
 
@@ -106,13 +107,12 @@ class RpcMetrics:
         latency.observe(seconds)
 
 
-class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
+class ObservingInterceptor(WrappingInterceptor):
     def __init__(self, metrics: Metrics | None, access_log: bool) -> None:
+        super().__init__()
         self._metrics = metrics
         self._rpc = RpcMetrics(metrics) if metrics is not None else None
         self._log = access_logger() if access_log else None
-        #: method -> (the inner handler, the handler wrapping it)
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def _done(self, method: str, context: Any, started: float, request: Any, response: Any,
               error: BaseException | None) -> None:
@@ -147,22 +147,6 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  #
             if self._metrics is not None:
                 self._metrics.subscriptions.labels(method).dec()
             self._done(method, context, started, request, None, error)
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method = handler_call_details.method
-        cached = self._wrapped.get(method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = self._wrap(handler, method)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:

@@ -28,7 +28,7 @@ import ipaddress
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -38,6 +38,7 @@ from google.rpc import error_details_pb2
 
 from registry.api.v1 import compliance_pb2, events_pb2, queries_pb2, reports_pb2
 from registry.domain.errors import InvalidField, NotFound
+from registry.observability.handler_cache import WrappingInterceptor
 from registry.security.certs import principal_of_certificate
 from registry.security.grants import Grants, set_grants
 from registry.security.policy import Confine, Rule, rule_for
@@ -164,23 +165,20 @@ def _position(message: Any) -> int:
     return int(events[-1].position) if events else 0
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
+class AuthInterceptor(WrappingInterceptor):
     """See the module docstring."""
 
     def __init__(
         self, authenticator: Authenticator, index: ScopeIndex, blocking: Blocking, limits: Limits | None = None,
         certificates: bool = True,
     ) -> None:
+        super().__init__()
         self._auth = authenticator
         #: whether a call can carry a client certificate (False on a plaintext server: its calls'
         #: auth context never holds one, so it is not read)
         self._certificates = certificates
         #: the Grants of an unconfined principal (they depend on the principal alone), made once
         self._unconfined: dict[Principal, Grants] = {}
-        #: method -> (the inner handler, the handler wrapping it): grpc.aio asks for the handler on
-        #: every call, and the wrapper depends on the method alone (the call's metadata is read
-        #: from its context)
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
         self._index = index
         self._blocking = blocking
         self.limits = limits or Limits()
@@ -354,21 +352,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc
             yield message
 
     # ------------------------------------------------------------------ wrapping handlers
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method: str = handler_call_details.method
-        cached = self._wrapped.get(method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = self._wrap(handler, method)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         """``handler`` behind the gate, for ``method`` (whatever the call)."""

@@ -12,13 +12,14 @@ unary and streamed requests (a streamed request is refused at its first undecoda
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from registry.domain.errors import InvalidField
+from registry.observability.handler_cache import WrappingInterceptor
 from registry.server.errors import status_for
 
 
@@ -138,27 +139,13 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     return handler
 
 
-class RequestDecodingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc ships no types
+class RequestDecodingInterceptor(WrappingInterceptor):
     """Turns an unparseable request into INVALID_ARGUMENT (see the module docstring). grpc.aio
     asks for a method's handler on every call: the wrapped one is built once per method (while
     the servicer's handler is the same object), not per call."""
 
-    def __init__(self) -> None:
-        #: method -> (the servicer's handler, the handler wrapping it)
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+    def _wraps(self, handler: grpc.RpcMethodHandler) -> bool:
+        return handler.request_deserializer is not None
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.request_deserializer is None:
-            return handler
-        method = handler_call_details.method
-        cached = self._wrapped.get(method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = _wrap(handler, method)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        return _wrap(handler, method)
