@@ -25,8 +25,14 @@ def _value(results: dict[str, Any], metric: str, store: str = "sqlite") -> float
 def sentence(results: dict[str, Any]) -> str:
     """What the README says about speed, every number from ``results``."""
     meta = results["meta"]
-    cores = re.search(r"(\d+) cores?", str(meta.get("machine", "")))
-    machine = f"{cores.group(1)}-core machine" if cores else "machine"
+    described = meta.get("machine", "")
+    if isinstance(described, dict):  # the results' machine as fields (cpu_model, cores, ...)
+        n = described.get("cores")
+        model = described.get("cpu_model")
+        machine = (f"{n}-core machine" if n else "machine") + (f" ({model})" if model else "")
+    else:
+        cores = re.search(r"(\d+) cores?", str(described))
+        machine = f"{cores.group(1)}-core machine" if cores else "machine"
     return (
         f"In the latest full run ({str(meta['started'])[:10]}, SQLite, a {machine}) the full demo "
         f"loaded in {_value(results, 'demo load incl. projections'):.1f} s with its projections caught up, "

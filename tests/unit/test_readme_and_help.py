@@ -45,3 +45,13 @@ def test_the_demo_query_hint_names_the_store_it_loaded_or_the_target_it_loaded_i
     assert "gpureg serve --database-url sqlite:///var/demo.db" in own and "127.0.0.1:50051" in own
     assert "gpureg serve" not in target and "http://127.0.0.1:6000/registry.api.v1" in target
     assert "make run" not in own + target
+
+
+def test_the_readme_sentence_names_the_machine_the_results_describe_as_fields() -> None:
+    from bench.readme import sentence
+
+    results = json.loads((README.parent / "bench" / "results" / "latest.json").read_text())
+    results["meta"]["machine"] = {"cpu_model": "Some CPU", "cores": 6}
+    assert "SQLite, a 6-core machine (Some CPU))" in sentence(results)
+    results["meta"]["machine"] = "Some CPU, 4 cores (shared)"
+    assert "SQLite, a 4-core machine)" in sentence(results)
