@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -109,7 +109,9 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         and workers starting together on one database otherwise fail on PostgreSQL's catalog races
         (``CREATE OR REPLACE FUNCTION`` at once: "tuple concurrently updated"; ``CREATE TYPE`` or
         ``CREATE TABLE IF NOT EXISTS`` at once on a fresh schema: a duplicate key in ``pg_type``).
-        A session advisory lock on a connection of its own, around the library's transactions."""
+        A session advisory lock on a connection of its own, around the library's transactions.
+        (The library's snapshot recorder creates its table outside this lock: processes creating a
+        brand-new schema at the same instant can still race there.)"""
         key = f"gpureg create tables {self.datastore.schema}.{self.events_table_name}"
         with self.datastore.get_connection() as conn:
             conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,), prepare=False)
@@ -149,11 +151,12 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 time.sleep(0.2)
 
     def _write_group_once(self, group: list[Append]) -> None:
-        """Two round trips under the lock, whatever the group's size (:meth:`_write_in_two`); only
-        when one of its appends fails (a version or serial conflict: rare) is the group written
-        again append by append, each in its own savepoint (:meth:`_write_pipelined`), so that
-        append alone gets its error."""
+        """One round trip, whatever the group's size (:meth:`_written_in_one`); two when that
+        cannot be used (:meth:`_written_in_two`); only when one of its appends fails (a version or
+        serial conflict: rare) is the group written again append by append, each in its own
+        savepoint (:meth:`_write_pipelined`), so that append alone gets its error."""
         alone = len(group) == 1
+        params = _GroupParams.of(group, self.construct_pg_stored_event)
         failed: BaseException | None = None
         with self.datastore.get_connection() as conn:
             # Nothing is prepared in this transaction: psycopg records a statement as prepared when
@@ -161,11 +164,9 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
             # server ("prepared statement _pg3_N does not exist" on its next use).
             threshold, conn.prepare_threshold = conn.prepare_threshold, None
             try:
-                if self.two_round_trips and self.one_round_trip and self._written_in_one(conn, group):
+                if self.two_round_trips and self.one_round_trip and self._written_in_one(conn, group, params):
                     return
-                for a in group:
-                    a.reset()
-                if not (self.two_round_trips and self._written_in_two(conn, group, alone)):
+                if not (self.two_round_trips and self._written_in_two(conn, group, params, alone)):
                     for a in group:
                         a.reset()
                     self.separated_groups += 1
@@ -177,7 +178,7 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
             if failed is not None:
                 raise failed
 
-    def _written_in_one(self, conn: Any, group: list[Append]) -> bool:
+    def _written_in_one(self, conn: Any, group: list[Append], params: _GroupParams) -> bool:
         """The group in ONE round trip: BEGIN, the lock, the claims, moves and events (one
         statement each), the journal's leaves and head (made in the database), NOTIFY and COMMIT,
         all queued in one pipeline and sent with one Sync. The table lock is held from the LOCK
@@ -188,13 +189,6 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         False, with nothing written, when a statement failed: a version or serial conflict (the
         caller writes the group again the slower ways, which give each append its own error) or a
         store the database function cannot extend (no journal head yet, or no function)."""
-        claims = [c for a in group for c in a.kwargs.get("serial_claims", ())]
-        moves = [m for a in group for m in a.kwargs.get("serial_moves", ())]
-        events = [e for a in group for e in a.stored_events]
-        event_params = ([
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in events
-        ],)
         curs = conn.cursor()
         inserted = conn.cursor()
         try:
@@ -202,11 +196,7 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
                 curs.execute(b"BEGIN")
                 for statement in self._rendered_lock:
                     curs.execute(statement)
-                if claims:
-                    curs.execute(self._rendered_claims, ([s for s, _ in claims], [b for _, b in claims]))
-                if moves:
-                    curs.execute(self._rendered_moves, ([s for s, _ in moves], [b for _, b in moves]))
-                inserted.execute(self._rendered_insert, event_params)
+                self._queue_group(curs, inserted, params)
                 curs.execute(self._rendered_extend)
                 curs.execute(self._rendered_notify)
                 curs.execute(b"COMMIT")
@@ -221,21 +211,24 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
             if isinstance(e, psycopg.errors.UndefinedFunction):
                 self.one_round_trip = False
             return False
-        # RETURNING gives the positions in the order of the unnest()ed array, as the library's
-        # own multi-event insert relies on: hand each append its own.
-        positions = [row["notification_id"] for row in inserted.fetchall()]
-        taken = 0
-        for a in group:
-            a.ids = positions[taken: taken + len(a.stored_events)]
-            taken += len(a.stored_events)
+        _hand_out(group, inserted)
         self.single_trip_groups += 1
         return True
 
-    def _written_in_two(self, conn: Any, group: list[Append], alone: bool) -> bool:
+    def _queue_group(self, curs: Any, inserted: Any, params: _GroupParams) -> None:
+        """The group's claims, moves and events, one statement each (``inserted`` gets the
+        events' positions)."""
+        if params.claims is not None:
+            curs.execute(self._rendered_claims, params.claims)
+        if params.moves is not None:
+            curs.execute(self._rendered_moves, params.moves)
+        inserted.execute(self._rendered_insert, params.events)
+
+    def _written_in_two(self, conn: Any, group: list[Append], params: _GroupParams, alone: bool) -> bool:
         """:meth:`_write_in_two`; False when a statement failed and the group (of several) is to
         be written again append by append. A lone append's failure is its own, and is raised."""
         try:
-            self._write_in_two(conn, group)
+            self._write_in_two(conn, group, params)
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
         except psycopg.Error:
@@ -245,7 +238,7 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         self.fast_groups += 1
         return True
 
-    def _write_in_two(self, conn: Any, group: list[Append]) -> None:
+    def _write_in_two(self, conn: Any, group: list[Append], params: _GroupParams) -> None:
         """The group in two round trips: (1) BEGIN, the lock, the group's claims, moves and
         events (one statement each, whatever the group's size) and the journal's head; (2) the
         leaves, the new head, NOTIFY and COMMIT. Any failing statement aborts the whole
@@ -255,37 +248,17 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         server at 16 clients, the leader thread spent 1 ms of CPU but 6 ms of wall time queueing
         one statement set per append after the lock (waiting for the GIL and a core while holding
         the table lock), out of a 13.6 ms hold."""
-        claims = [c for a in group for c in a.kwargs.get("serial_claims", ())]
-        moves = [m for a in group for m in a.kwargs.get("serial_moves", ())]
-        claim_params = ([s for s, _ in claims], [b for _, b in claims])
-        move_params = ([s for s, _ in moves], [b for _, b in moves])
-        events = [e for a in group for e in a.stored_events]
-        event_params = ([
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in events
-        ],)
         with conn.pipeline() as pipe, conn.transaction():
             curs = conn.cursor()
             for statement in self._rendered_lock:
                 curs.execute(statement)
-            if claims:
-                curs.execute(self._rendered_claims, claim_params)
-            if moves:
-                curs.execute(self._rendered_moves, move_params)
             inserted = conn.cursor()
-            inserted.execute(self._rendered_insert, event_params)
+            self._queue_group(curs, inserted, params)
             head = conn.cursor()
             head.execute(self._rendered_head)
             pipe.sync()  # round trip 1: a conflict in any append is raised here
-            # RETURNING gives the positions in the order of the unnest()ed array, as the library's
-            # own multi-event insert relies on: hand each append its own.
-            positions = [row["notification_id"] for row in inserted.fetchall()]
-            row = head.fetchone()
-            taken = 0
-            for a in group:
-                a.ids = positions[taken: taken + len(a.stored_events)]
-                taken += len(a.stored_events)
-            self.journal.append_after_head(curs, row, positions, events)
+            positions = _hand_out(group, inserted)
+            self.journal.append_after_head(curs, head.fetchone(), positions, params.stored_events)
             curs.execute(self._rendered_notify)
         # leaving the transaction queued COMMIT; leaving the pipeline was round trip 2
 
@@ -385,3 +358,36 @@ def _persistence_error(e: psycopg.Error) -> PersistenceError:
         if isinstance(e, driver):
             return ours(str(e))
     return PersistenceError(str(e))
+
+
+class _GroupParams(NamedTuple):
+    """A group's statement parameters, built once (before the table lock is asked for) for
+    whichever way the group is written."""
+
+    claims: tuple[list[str], list[UUID]] | None  # (serials, batch ids), None when there are none
+    moves: tuple[list[str], list[UUID]] | None
+    events: tuple[list[Any]]  # the stored events as the insert statement's one array
+    stored_events: list[StoredEvent]
+
+    @classmethod
+    def of(cls, group: list[Append], construct: Any) -> _GroupParams:
+        claims: Claims = [c for a in group for c in a.kwargs.get("serial_claims", ())]
+        moves: Claims = [m for a in group for m in a.kwargs.get("serial_moves", ())]
+        stored = [e for a in group for e in a.stored_events]
+        return cls(
+            claims=([s for s, _ in claims], [b for _, b in claims]) if claims else None,
+            moves=([s for s, _ in moves], [b for _, b in moves]) if moves else None,
+            events=([construct(e.originator_id, e.originator_version, e.topic, e.state) for e in stored],),
+            stored_events=stored,
+        )
+
+
+def _hand_out(group: list[Append], inserted: Any) -> list[int]:
+    """The positions ``INSERT … RETURNING`` gave, each append its own: RETURNING gives them in the
+    order of the unnest()ed array, as the library's own multi-event insert relies on."""
+    positions = [row["notification_id"] for row in inserted.fetchall()]
+    taken = 0
+    for a in group:
+        a.ids = positions[taken: taken + len(a.stored_events)]
+        taken += len(a.stored_events)
+    return positions
