@@ -5,10 +5,9 @@ Per RPC it records the method, status code and duration (Prometheus), and when t
 writes one JSON record with method, principal, status, duration, request_id and the log position
 a command returned. It logs no request bodies and no metadata (tokens travel there).
 
-grpc.aio asks every interceptor for the method's handler on every call; the wrapped handler is
-built once per method (and kept while the inner handler is the same object), and the metrics'
-label children once per label values, so a call pays for neither (prometheus_client's
-``labels()`` takes a lock and validates the labels each time).
+The wrapped handler is built once per method (:mod:`registry.observability.handler_cache`), and
+the metrics' label children once per label values (:class:`RpcMetrics`), so a call pays for
+neither (prometheus_client's ``labels()`` takes a lock and validates the labels each time).
 """
 
 from __future__ import annotations

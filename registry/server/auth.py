@@ -165,6 +165,12 @@ def _position(message: Any) -> int:
     return int(events[-1].position) if events else 0
 
 
+def _confined(principal: Principal, rule: Rule) -> bool:
+    """Whether ``principal``'s calls of a method with ``rule`` are confined to its own party's
+    batches or sites (a partner or site operator, on a method that confines)."""
+    return principal.role in PARTY_ROLES and rule.confine is not Confine.NONE
+
+
 class AuthInterceptor(WrappingInterceptor):
     """See the module docstring."""
 
@@ -291,7 +297,7 @@ class AuthInterceptor(WrappingInterceptor):
     async def _confine_request(self, principal: Principal, rule: Rule, request: Any) -> Scope | None:
         """Refuse a request that names another party's batch or site (as NOT_FOUND); return the
         scope for confining the answer, or None when the caller sees everything."""
-        if principal.role not in PARTY_ROLES or rule.confine is Confine.NONE:
+        if not _confined(principal, rule):
             return None
         scope = await self._scope(principal)
         confine = rule.confine
@@ -370,8 +376,7 @@ class AuthInterceptor(WrappingInterceptor):
                 else:
                     set_actor(principal.actor if principal is not None else "anonymous")
                 scope = None
-                if (principal is not None and request is not None and principal.role in PARTY_ROLES
-                        and rule.confine is not Confine.NONE):  # else _confine_request answers None
+                if principal is not None and request is not None and _confined(principal, rule):
                     scope = await this._confine_request(principal, rule, request)
                 if principal is not None:
                     set_grants(this._grants(principal, scope))

@@ -140,9 +140,8 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
 
 
 class RequestDecodingInterceptor(WrappingInterceptor):
-    """Turns an unparseable request into INVALID_ARGUMENT (see the module docstring). grpc.aio
-    asks for a method's handler on every call: the wrapped one is built once per method (while
-    the servicer's handler is the same object), not per call."""
+    """Turns an unparseable request into INVALID_ARGUMENT (see the module docstring); methods
+    whose requests are not deserialized are left as they are."""
 
     def _wraps(self, handler: grpc.RpcMethodHandler) -> bool:
         return handler.request_deserializer is not None
