@@ -48,3 +48,23 @@ def test_every_append_is_written_when_more_queue_up_than_a_group_takes() -> None
     assert all(r is not None for r in results.values()), results
     assert sorted(p for r in results.values() for p in r) == list(range(1, WAITING + 2))  # type: ignore[attr-defined]
     assert max(groups) <= 4 and sum(groups) == WAITING + 1
+
+
+def test_a_leader_whose_append_is_beyond_the_group_it_took_leads_again() -> None:
+    """Deterministic: five appends already queue ahead of this thread's, groups take four, so
+    the thread leads a group without its own append in it, and must lead once more."""
+    positions = itertools.count(1)
+    groups: list[list[Append]] = []
+
+    def write_group(group: list[Append]) -> None:
+        groups.append(group)
+        for a in group:
+            a.ids = [next(positions)]
+
+    gc = GroupCommit(write_group, max_group=4)
+    ahead = [Append([], {}) for _ in range(5)]
+    gc._queue.extend(ahead)
+    mine = gc.append([StoredEvent(originator_id="a", originator_version=1, topic="t", state=b"")], {})
+    assert mine == [6]
+    assert [len(g) for g in groups] == [4, 2]
+    assert all(a.done and a.ids for a in ahead)
