@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -29,7 +29,12 @@ from eventsourcing.persistence import (
     ProgrammingError,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from psycopg import Cursor, Pipeline
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -39,6 +44,39 @@ from registry.infrastructure.group_commit import Append, GroupCommit
 from registry.infrastructure.recorders import Claims
 from registry.journal.errors import JournalBroken
 from registry.journal.tables import JournalTables
+
+
+@contextlib.contextmanager
+def one_creator_at_a_time(datastore: PostgresDatastore, table: str) -> Iterator[None]:
+    """Hold a session advisory lock (on a connection of its own) while a recorder creates its
+    tables: servers and workers starting together on one database otherwise fail on PostgreSQL's
+    catalog races (``CREATE OR REPLACE FUNCTION`` at once: "tuple concurrently updated"; ``CREATE
+    TYPE`` or ``CREATE TABLE IF NOT EXISTS`` at once on a fresh schema: a duplicate key in
+    ``pg_type``)."""
+    key = f"gpureg create tables {datastore.schema}.{table}"
+    with datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,), prepare=False)
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,), prepare=False)
+
+
+class RegistryPostgresAggregateRecorder(PostgresAggregateRecorder):
+    """The library's aggregate recorder (the snapshots' table), its tables created one process
+    at a time like the application recorder's."""
+
+    def create_table(self) -> None:
+        with one_creator_at_a_time(self.datastore, self.events_table_name):
+            super().create_table()
+
+
+class RegistryPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory with the registry's aggregate recorder (the application
+    recorder is named by ``APPLICATION_RECORDER_TOPIC``, :func:`~registry.infrastructure.store.
+    event_store_env`)."""
+
+    aggregate_recorder_class = RegistryPostgresAggregateRecorder
 
 
 class RegistryPostgresRecorder(PostgresApplicationRecorder):
@@ -105,27 +143,17 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         self._rendered_extend = self.journal.sql_extend.encode()
 
     def create_table(self) -> None:
-        """The types, tables, indexes and the journal's function, one process at a time: servers
-        and workers starting together on one database otherwise fail on PostgreSQL's catalog races
-        (``CREATE OR REPLACE FUNCTION`` at once: "tuple concurrently updated"; ``CREATE TYPE`` or
-        ``CREATE TABLE IF NOT EXISTS`` at once on a fresh schema: a duplicate key in ``pg_type``).
-        A session advisory lock on a connection of its own, around the library's transactions.
-        (The library's snapshot recorder creates its table outside this lock: processes creating a
-        brand-new schema at the same instant can still race there.)"""
-        key = f"gpureg create tables {self.datastore.schema}.{self.events_table_name}"
-        with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,), prepare=False)
-            try:
-                super().create_table()
-                # An empty store starts with an empty journal head: without one, the database
-                # function refuses the first group, which is then written the two-round-trip way
-                # (and its failed try has drawn, and skipped, the log's first positions).
-                with self.datastore.transaction(commit=True) as curs:
-                    for statement in self._rendered_lock:
-                        curs.execute(statement, prepare=False)
-                    curs.execute(self.journal.sql_empty_head.encode(), prepare=False)
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,), prepare=False)
+        """The types, tables, indexes and the journal's function, one process at a time
+        (:func:`one_creator_at_a_time`)."""
+        with one_creator_at_a_time(self.datastore, self.events_table_name):
+            super().create_table()
+            # An empty store starts with an empty journal head: without one, the database
+            # function refuses the first group, which is then written the two-round-trip way
+            # (and its failed try has drawn, and skipped, the log's first positions).
+            with self.datastore.transaction(commit=True) as curs:
+                for statement in self._rendered_lock:
+                    curs.execute(statement, prepare=False)
+                curs.execute(self.journal.sql_empty_head.encode(), prepare=False)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if self.refuse_writes is not None:

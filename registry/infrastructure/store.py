@@ -48,7 +48,7 @@ def event_store_env(url: str) -> dict[str, str]:
     if scheme in ("postgresql", "postgres"):
         query = parse_qs(parts.query)
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "registry.infrastructure.postgres_recorder:RegistryPostgresFactory",
             "APPLICATION_RECORDER_TOPIC": "registry.infrastructure.postgres_recorder:RegistryPostgresRecorder",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # the serial index needs the plain insert path
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",

@@ -74,7 +74,7 @@ def describe_store(registry: Registry) -> str:
         if (name.startswith("file:") and "mode=memory" in name) or name in ("", ":memory:"):
             return "SQLite event store (in memory)"
         return f"SQLite event store {name.rsplit('/', 1)[-1]}"
-    if module.endswith("postgres"):
+    if "postgres" in module.lower():
         host = env.get("POSTGRES_HOST", "")
         port = env.get("POSTGRES_PORT", "")
         db = env.get("POSTGRES_DBNAME", "")
