@@ -10,12 +10,17 @@ event's fields as JSON again. A catching-up subscriber pays that for every event
   the text ``payload_json`` would write for a UUID (cached: the same ids recur all over the log),
   and ``datetime_iso`` / ``decimal_str`` markers into the same objects the transcoder makes (they
   are few, and ``payload_json``'s own encoder then renders them exactly as before); a ``move``
-  marker's data is already the ``[from_key, to_key, count]`` row ``payload_json`` renders, and a
-  ``serials`` marker's runs are expanded to the list of serials it renders;
+  marker's data is already the ``[from_key, to_key, count]`` row ``payload_json`` renders; a
+  ``serials`` marker becomes a placeholder string, replaced after encoding by the JSON text of
+  every serial, made one run at a time by a single ``%`` formatting (not one string and one
+  encoder step per serial) and cached by the runs (a batch's serials recur in its movements);
+  for a subscriber that asked for ``compact_serials`` it stays the runs;
 * the envelope (``timestamp``, ``occurred_at``, ``actor``, ``request_id``) read from that dict,
   and the payload encoded by :func:`registry.server.convert.payload_json_of_fields`, the function
   the domain path uses;
-* Timestamps from the datetime by arithmetic instead of ``Timestamp.FromDatetime``.
+* Timestamps from the datetime by arithmetic instead of ``Timestamp.FromDatetime``;
+* :meth:`EventRenderer.render_into` makes each message in the response's repeated field, rather
+  than building it apart and copying it in (the copy of every payload was a few % of a catch-up).
 
 Whatever the fast path does not know for certain it would render identically, it hands to the
 domain path for that one event: another transcoding (any ``_type_`` other than the five above),
@@ -46,7 +51,6 @@ from eventsourcing.persistence import (
     find_id_convertor,
 )
 from eventsourcing.utils import get_topic, resolve_topic
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry.api.v1 import resources_pb2 as pb
 from registry.application.service import Registry
@@ -55,6 +59,7 @@ from registry.domain.serials import SerialSet
 from registry.server.convert import (
     EVENT_ENVELOPE,
     OMITTED_PAYLOAD_FIELDS,
+    encode_json,
     event_message,
     event_type_of_topic,
     payload_json_of_fields,
@@ -65,6 +70,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS_MIN = -62135596800  # 0001-01-01T00:00:00Z, the range Timestamp accepts
 _SECONDS_MAX = 253402300799  # 9999-12-31T23:59:59Z
 _UUID_CACHE_LIMIT = 1 << 16
+_SERIALS_CACHE_CHARS = 16 << 20  # the expanded serial sets' JSON kept for reuse
+# A serial set's stand-in while the payload is encoded: JSON escapes the NUL (a stored state
+# holding an escaped NUL anywhere is left to the domain path, so nothing else can look like it).
+_PLACEHOLDER = "\x00"
+_ESCAPED_PLACEHOLDER = "\\u0000"
 
 
 class _NotFast(Exception):
@@ -79,17 +89,29 @@ class _TopicInfo(NamedTuple):
     id_convertors: dict[type[Any], Callable[[Any], Any]]
 
 
-def _set_time(field: Timestamp, when: datetime) -> None:
-    """``field.CopyFrom(timestamp(when))`` (``Timestamp.FromDatetime``), by arithmetic for the
+def _seconds_nanos(when: datetime) -> tuple[int, int]:
+    """``timestamp(when)``'s seconds and nanos (``Timestamp.FromDatetime``), by arithmetic for the
     usual aware UTC datetime."""
     if when.tzinfo is UTC:
         delta: timedelta = when - _EPOCH
         seconds = delta.days * 86400 + delta.seconds
         if _SECONDS_MIN <= seconds <= _SECONDS_MAX:
-            field.seconds = seconds
-            field.nanos = when.microsecond * 1000
-            return
-    field.CopyFrom(timestamp(when))  # raises for an out-of-range time, as the domain path does
+            return seconds, when.microsecond * 1000
+    converted = timestamp(when)  # raises for an out-of-range time, as the domain path does
+    return converted.seconds, converted.nanos
+
+
+def _run_key(item: Any) -> tuple[Any, ...]:
+    """A stored run as a cache key: exactly what decides its serials (exceptions must be ints:
+    ``True`` equals ``1`` but is refused as an exception)."""
+    if type(item) is not list:
+        raise _NotFast
+    if len(item) == 4:
+        exceptions = item[3]
+        if type(exceptions) is not list or any(type(n) is not int for n in exceptions):
+            raise _NotFast
+        return (*item[:3], tuple(exceptions))
+    return tuple(item)
 
 
 class EventRenderer:
@@ -109,22 +131,43 @@ class EventRenderer:
             and type(names.get("move")) is MoveAsRow
             and type(names.get("serials")) is SerialSetAsCompact
         )
-        self._local = threading.local()  # a JSON decoder per worker thread
+        # per worker thread: a JSON decoder, the mode of the event being decoded, and the JSON
+        # text of its expanded serial sets (see _serials)
+        self._local = threading.local()
         self._uuid_text: dict[str, str] = {}
+        self._serials_text: dict[Hashable, str] = {}
+        self._serials_chars = 0
         self._topics: dict[str, _TopicInfo] = {}
 
-    def message(self, notification: Notification) -> pb.Event:
-        """The notification's ``Event`` message, as ``event_message(registry.decode(n), n.id)``."""
+    def message(self, notification: Notification, compact_serials: bool = False) -> pb.Event:
+        """The notification's ``Event`` message, as ``event_message(registry.decode(n), n.id)``
+        (with ``compact_serials``: as ``event_message(..., compact_serials=True)``)."""
         if self._enabled:
             try:
-                return self._fast(notification)
+                return self._fast(notification, pb.Event, compact_serials)
             except Exception:  # noqa: S110 - the domain path decides (and raises its own)
                 pass
-        return event_message(self._registry.decode(notification), notification.id)
+        return event_message(self._registry.decode(notification), notification.id, compact_serials)
 
-    def messages(self, notifications: list[Notification]) -> list[pb.Event]:
+    def messages(self, notifications: list[Notification], compact_serials: bool = False) -> list[pb.Event]:
         message = self.message
-        return [message(n) for n in notifications]
+        return [message(n, compact_serials) for n in notifications]
+
+    def render_into(
+        self, events: Any, notifications: list[Notification], compact_serials: bool = False
+    ) -> None:
+        """Append the notifications' messages to ``events`` (a repeated ``Event`` field), each
+        made in place rather than built apart and copied in."""
+        new = events.add
+        fast = self._fast if self._enabled else None
+        for n in notifications:
+            if fast is not None:
+                try:
+                    fast(n, new, compact_serials)
+                    continue
+                except Exception:  # noqa: S110 - nothing was added; the domain path decides
+                    pass
+            new().CopyFrom(event_message(self._registry.decode(n), n.id, compact_serials))
 
     # ------------------------------------------------------------------------------ fast path
 
@@ -153,12 +196,52 @@ class EventRenderer:
                 if type(data) is not list or len(data) != 3:
                     raise _NotFast
                 return data
-            if name == "serials":  # a SerialSet's runs: every serial, as payload_json lists them
+            if name == "serials":
                 if type(data) is not list:
                     raise _NotFast
-                return list(SerialSet.from_compact(data))
+                return self._serials(data)
             raise _NotFast  # another transcoding: rendered by the domain path
         return d
+
+    def _serials(self, data: list[Any]) -> Any:
+        """A ``serials`` marker's runs. Compact: the runs as ``SerialSet.compact`` gives them.
+        Expanded: a placeholder string, replaced after encoding by the JSON text of every serial
+        (:meth:`_serials_json`); so the encoder never walks the serials one by one."""
+        local = self._local
+        if local.compact:
+            return SerialSet.from_compact(data).compact()
+        texts: list[str] = local.texts
+        texts.append(self._serials_json(data))
+        return f"{_PLACEHOLDER}{len(texts) - 1}{_PLACEHOLDER}"
+
+    def _serials_json(self, data: list[Any]) -> str:
+        """``payload_json``'s text for the SerialSet whose compact form is ``data``: the list of
+        every serial. Cached by the compact form (a batch's serials recur in its events)."""
+        key = tuple(i if type(i) is str else _run_key(i) for i in data)
+        text = self._serials_text.get(key)
+        if text is not None:
+            return text
+        serials = SerialSet.from_compact(data)  # ValueError for a malformed set, as the domain path
+        parts: list[str] = []
+        for part in serials.parts():
+            if type(part) is str:
+                parts.append(encode_json(part))
+                continue
+            prefix, width, first, last, exceptions = cast(tuple[str, int, int, int, tuple[int, ...]], part)
+            template = '"' + encode_json(prefix)[1:-1].replace("%", "%%") + f'%0{width}d",'
+            numbers = range(first, last + 1)
+            if exceptions:
+                skip = frozenset(exceptions)
+                numbers = [n for n in numbers if n not in skip]  # type: ignore[assignment]
+            # one formatting call per run, not one per serial
+            parts.append((template * len(numbers) % tuple(numbers))[:-1])
+        text = "[" + ",".join(parts) + "]"
+        if self._serials_chars + len(text) > _SERIALS_CACHE_CHARS:
+            self._serials_text.clear()
+            self._serials_chars = 0
+        self._serials_text[key] = text
+        self._serials_chars += len(text)
+        return text
 
     def _topic(self, topic: str) -> _TopicInfo:
         info = self._topics.get(topic)
@@ -175,7 +258,11 @@ class EventRenderer:
             self._topics[topic] = info
         return info
 
-    def _fast(self, n: Notification) -> pb.Event:
+    def _fast(
+        self, n: Notification, new: Callable[..., pb.Event] = pb.Event, compact_serials: bool = False
+    ) -> pb.Event:
+        """The message, made by ``new`` (``pb.Event`` or a repeated field's ``add``) only once
+        everything else is known: an event left to the domain path raises before it is made."""
         info = self._topic(n.topic)
         state = n.state
         mapper = self._mapper
@@ -183,10 +270,17 @@ class EventRenderer:
             state = mapper.cipher.decrypt(state)
         if mapper.compressor:
             state = mapper.compressor.decompress(state)
-        decoder: json.JSONDecoder | None = getattr(self._local, "decoder", None)
+        local = self._local
+        decoder: json.JSONDecoder | None = getattr(local, "decoder", None)
         if decoder is None:
-            decoder = self._local.decoder = json.JSONDecoder(object_hook=self._object)
-        fields = decoder.decode(state.decode("utf8"))
+            decoder = local.decoder = json.JSONDecoder(object_hook=self._object)
+        text = state.decode("utf8")
+        if _ESCAPED_PLACEHOLDER in text:
+            raise _NotFast  # a stored NUL, which the serials' placeholders could be taken for
+        local.compact = compact_serials
+        texts: list[str] = []
+        local.texts = texts
+        fields = decoder.decode(text)
         if type(fields) is not dict:
             raise _NotFast
         if fields.pop("class_version", 1) < info.class_version:
@@ -201,6 +295,8 @@ class EventRenderer:
             occurred_at = recorded_at
         elif type(occurred_at) is not datetime:
             raise _NotFast
+        occurred = _seconds_nanos(occurred_at)
+        recorded = _seconds_nanos(recorded_at)
         originator_id = n.originator_id
         id_type = type(originator_id)
         convert_id = info.id_convertors.get(id_type)
@@ -209,15 +305,19 @@ class EventRenderer:
             info.id_convertors[id_type] = convert_id
         omitted = info.omitted
         payload = {k: v for k, v in fields.items() if k not in EVENT_ENVELOPE and k not in omitted}
-        message = pb.Event(
+        payload_text = payload_json_of_fields(payload)
+        for i, serials in enumerate(texts):
+            payload_text = payload_text.replace(f'"{_ESCAPED_PLACEHOLDER}{i}{_ESCAPED_PLACEHOLDER}"', serials, 1)
+        aggregate_id = str(convert_id(originator_id))
+        message = new(
             position=n.id,
-            aggregate_id=str(convert_id(originator_id)),
+            aggregate_id=aggregate_id,
             aggregate_version=n.originator_version,
             type=info.event_type,
             actor=actor,
             request_id=request_id,
-            payload_json=payload_json_of_fields(payload),
+            payload_json=payload_text,
         )
-        _set_time(message.occurred_at, occurred_at)
-        _set_time(message.recorded_at, recorded_at)
+        message.occurred_at.seconds, message.occurred_at.nanos = occurred
+        message.recorded_at.seconds, message.recorded_at.nanos = recorded
         return message
