@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -101,19 +101,6 @@ def _seconds_nanos(when: datetime) -> tuple[int, int]:
     return converted.seconds, converted.nanos
 
 
-def _run_key(item: Any) -> tuple[Any, ...]:
-    """A stored run as a cache key: exactly what decides its serials (exceptions must be ints:
-    ``True`` equals ``1`` but is refused as an exception)."""
-    if type(item) is not list:
-        raise _NotFast
-    if len(item) == 4:
-        exceptions = item[3]
-        if type(exceptions) is not list or any(type(n) is not int for n in exceptions):
-            raise _NotFast
-        return (*item[:3], tuple(exceptions))
-    return tuple(item)
-
-
 class EventRenderer:
     """Renders stored notifications as ``Event`` messages, equal to the domain path's."""
 
@@ -135,7 +122,8 @@ class EventRenderer:
         # text of its expanded serial sets (see _serials)
         self._local = threading.local()
         self._uuid_text: dict[str, str] = {}
-        self._serials_text: dict[Hashable, str] = {}
+        self._serials_text: dict[str, str] = {}
+        self._prefixes: dict[str, str] = {}
         self._serials_chars = 0
         self._topics: dict[str, _TopicInfo] = {}
 
@@ -216,25 +204,38 @@ class EventRenderer:
 
     def _serials_json(self, data: list[Any]) -> str:
         """``payload_json``'s text for the SerialSet whose compact form is ``data``: the list of
-        every serial. Cached by the compact form (a batch's serials recur in its events)."""
-        key = tuple(i if type(i) is str else _run_key(i) for i in data)
+        every serial. Cached by the compact form's ``repr`` (exact: ``True`` and ``1`` differ), as
+        a batch's serials recur in its movements."""
+        key = repr(data)
         text = self._serials_text.get(key)
         if text is not None:
             return text
-        serials = SerialSet.from_compact(data)  # ValueError for a malformed set, as the domain path
         parts: list[str] = []
-        for part in serials.parts():
-            if type(part) is str:
-                parts.append(encode_json(part))
+        for item in data:
+            if type(item) is str:
+                parts.append(encode_json(item))
                 continue
-            prefix, width, first, last, exceptions = cast(tuple[str, int, int, int, tuple[int, ...]], part)
-            template = '"' + encode_json(prefix)[1:-1].replace("%", "%%") + f'%0{width}d",'
-            numbers = range(first, last + 1)
-            if exceptions:
+            # the usual run, [prefix, first, last], checked as SerialSet.from_compact checks it
+            if type(item) is list and len(item) == 3:
+                prefix, first, last = item
+                if (type(prefix) is str and type(first) is str and type(last) is str
+                        and len(first) == len(last) and first.isascii() and first.isdigit()
+                        and last.isascii() and last.isdigit() and int(first) <= int(last)):
+                    numbers = range(int(first), int(last) + 1)
+                    if first[0] != "0" or len(first) == 1:  # no padding: every number has the width
+                        escaped = self._escaped(prefix)
+                        parts.append(f'"{escaped}' + f'","{escaped}'.join(map(str, numbers)) + '"')
+                    else:
+                        parts.append(self._run_json(prefix, len(first), numbers))
+                    continue
+            # anything else (exceptions, or malformed: from_compact raises as the domain path does)
+            for part in SerialSet.from_compact([item]).parts():
+                if type(part) is str:
+                    parts.append(encode_json(part))
+                    continue
+                prefix, width, a, b, exceptions = cast(tuple[str, int, int, int, tuple[int, ...]], part)
                 skip = frozenset(exceptions)
-                numbers = [n for n in numbers if n not in skip]  # type: ignore[assignment]
-            # one formatting call per run, not one per serial
-            parts.append((template * len(numbers) % tuple(numbers))[:-1])
+                parts.append(self._run_json(prefix, width, [n for n in range(a, b + 1) if n not in skip]))
         text = "[" + ",".join(parts) + "]"
         if self._serials_chars + len(text) > _SERIALS_CACHE_CHARS:
             self._serials_text.clear()
@@ -242,6 +243,21 @@ class EventRenderer:
         self._serials_text[key] = text
         self._serials_chars += len(text)
         return text
+
+    def _run_json(self, prefix: str, width: int, numbers: Sequence[int]) -> str:
+        """The serials ``prefix`` + each number zero-padded to ``width``, as JSON strings joined by
+        commas: one ``%`` formatting for the whole run, not one string and one encoder step each."""
+        template = f'"{self._escaped(prefix).replace("%", "%%")}%0{width}d",'
+        return (template * len(numbers) % tuple(numbers))[:-1]
+
+    def _escaped(self, prefix: str) -> str:
+        """``prefix`` as it reads inside a JSON string (most are plain ASCII: kept as they are)."""
+        escaped = self._prefixes.get(prefix)
+        if escaped is None:
+            if len(self._prefixes) >= _UUID_CACHE_LIMIT:
+                self._prefixes.clear()
+            escaped = self._prefixes[prefix] = encode_json(prefix)[1:-1]
+        return escaped
 
     def _topic(self, topic: str) -> _TopicInfo:
         info = self._topics.get(topic)

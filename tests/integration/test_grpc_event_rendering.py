@@ -271,6 +271,7 @@ def test_serial_sets_render_as_every_serial_in_order_or_as_their_runs(store_url:
         state = json.loads(ordered.state)
         sets = {
             "runs": [["KR-\"%d-", "0098", "0103"], ["KR-\"%d-", "0200", "0210", [201, 205]], "odd-one", "Zürich-1"],
+            "runs without padding": [["Ü\"%s", "100", "104"], ["", "7", "9"], ["", "0", "0"], ["x", "5", "5"]],
             "empty": [],
             "a NUL in a serial": ["S\u00001", ["S", "1", "3"]],
         }
