@@ -155,7 +155,8 @@ class EventRenderer:
                     continue
                 except Exception:  # noqa: S110 - nothing was added; the domain path decides
                     pass
-            new().CopyFrom(event_message(self._registry.decode(n), n.id, compact_serials))
+            rendered = event_message(self._registry.decode(n), n.id, compact_serials)  # may raise
+            new().CopyFrom(rendered)
 
     # ------------------------------------------------------------------------------ fast path
 
