@@ -308,6 +308,8 @@ class EventRenderer:
         request_id = fields["request_id"]
         if type(recorded_at) is not datetime or type(actor) is not str or type(request_id) is not str:
             raise _NotFast
+        if texts and (_PLACEHOLDER in actor or _PLACEHOLDER in request_id):
+            raise _NotFast  # a serial set where the envelope has text: the domain path's business
         if occurred_at is None:
             occurred_at = recorded_at
         elif type(occurred_at) is not datetime:

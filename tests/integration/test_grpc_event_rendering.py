@@ -232,6 +232,7 @@ def test_an_event_the_fast_path_does_not_know_is_rendered_by_the_domain_path(sto
         "v1, upcast": v1,
         "another transcoding": {**state, "note": [unit]},
         "actor not a string": {**state, "actor": {"_type_": "uuid_hex", "_data_": party.aggregate_id.hex}},
+        "actor a serial set": {**state, "actor": {"_type_": "serials", "_data_": [["S", "1", "3"]]}},
         "no occurred_at": {k: v for k, v in state.items() if k != "occurred_at"},
         "occurred_at null": {**state, "occurred_at": None},
     }
