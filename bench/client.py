@@ -292,12 +292,15 @@ class StreamResult:
 
 
 async def stream_all(target: str, max_events_per_message: int = 1000,
-                     tick: Callable[[int], None] | None = None) -> StreamResult:
-    """Subscribe from position 0 and read until the first checkpoint at or past the head."""
+                     tick: Callable[[int], None] | None = None, compact_serials: bool = False) -> StreamResult:
+    """Subscribe from position 0 and read until the first checkpoint at or past the head (serials
+    as runs when ``compact_serials``)."""
     async with channel(target) as ch:
         stub = events_pb2_grpc.EventServiceStub(ch)
         head = (await projection_status(target)).head
         request = events_pb2.SubscribeEventsRequest(after_position=0, max_events_per_message=max_events_per_message)
+        if compact_serials:
+            request.compact_serials = True
         events = messages = 0
         t0 = time.perf_counter()
         call = stub.SubscribeEvents(request, timeout=600)

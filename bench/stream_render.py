@@ -5,11 +5,13 @@
 Loads the demo at ``--scale`` into a fresh SQLite store (in process), then, alternating, for
 ``--rounds`` rounds: the raw scan and decode of the bench's baseline (every stored event read in
 pages of 1,000 with ``sqlite3`` and its state ``json.loads``-ed), and the page read plus
-:class:`registry.server.event_messages.EventRenderer` (what a catching-up subscription does
-before gRPC). ``--baseline-renderer`` names another copy of ``event_messages.py`` (for example
-the version before a change, from ``git show``) to render side by side with the current one.
-Prints the best events/s of each (events per second of this thread's CPU time, which other jobs on
-a shared machine disturb far less than wall time) and the ratio to the raw scan.
+:class:`registry.server.event_messages.EventRenderer` rendering into a response message (what a
+catching-up subscription does before gRPC). ``--baseline-renderer`` names another copy of
+``event_messages.py`` (for example the version before a change, from ``git show``) to render side
+by side with the current one; ``compact serials`` is the current renderer asked for serial sets as
+runs (``SubscribeEventsRequest.compact_serials``). Prints the best events/s of each (events per
+second of this thread's CPU time, which other jobs on a shared machine disturb far less than wall
+time) and the ratio to the raw scan.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from registry.api.v1 import events_pb2
 from registry.bootstrap import build_registry
 from registry.demo.load import load_in_process
 from registry.demo.scenario import korea_deployment
@@ -48,13 +51,17 @@ def raw_scan(path: Path) -> int:
     return n
 
 
-def render_all(registry: Any, renderer: Any) -> int:
+def render_all(registry: Any, renderer: Any, compact_serials: bool = False) -> int:
     cursor, n = 0, 0
     while True:
         page = registry.read_log(cursor, PAGE, [])
         if not page:
             return n
-        renderer.messages(page)
+        if hasattr(renderer, "render_into"):  # what the server does: into the response message
+            kwargs = {"compact_serials": True} if compact_serials else {}
+            renderer.render_into(events_pb2.EventBatch().events, page, **kwargs)
+        else:
+            renderer.messages(page)
         n += len(page)
         cursor = page[-1].id
 
@@ -81,17 +88,19 @@ def main() -> None:
         registry = build_registry(planned_settings(f"sqlite:///{path}"))
         try:
             load_in_process(registry, korea_deployment(scale=args.scale))
-            contenders: dict[str, Any] = {"current renderer": EventRenderer(registry)}
+            current = EventRenderer(registry)
+            contenders: dict[str, tuple[Any, bool]] = {"current renderer": (current, False)}
             if args.baseline_renderer:
-                contenders["baseline renderer"] = load_renderer(args.baseline_renderer)(registry)
+                contenders["baseline renderer"] = (load_renderer(args.baseline_renderer)(registry), False)
+            contenders["compact serials"] = (current, True)
             best: dict[str, float] = {}
             for _ in range(args.rounds):
                 t = time.thread_time()
                 n = raw_scan(path)
                 best["raw scan+decode"] = max(best.get("raw scan+decode", 0), n / (time.thread_time() - t))
-                for name, renderer in contenders.items():
+                for name, (renderer, compact) in contenders.items():
                     t = time.thread_time()
-                    n = render_all(registry, renderer)
+                    n = render_all(registry, renderer, compact)
                     best[name] = max(best.get(name, 0), n / (time.thread_time() - t))
         finally:
             registry.close()

@@ -417,16 +417,29 @@ def _json_default(value: object) -> object:
 OMITTED_PAYLOAD_FIELDS: dict[str, frozenset[str]] = {"ScreeningList.Imported": frozenset({"entries"})}
 
 
-def payload_json(event: DomainEventProtocol[UUID]) -> str:
-    """An event's own fields (not its envelope, nor OMITTED_PAYLOAD_FIELDS) as a JSON object."""
+def payload_json(event: DomainEventProtocol[UUID], compact_serials: bool = False) -> str:
+    """An event's own fields (not its envelope, nor OMITTED_PAYLOAD_FIELDS) as a JSON object;
+    with ``compact_serials``, serial sets as their runs (``SerialSet.compact``), not every serial."""
     omitted = OMITTED_PAYLOAD_FIELDS.get(event_type_of_topic(get_topic(type(event))), frozenset())
     fields = {
         k: v for k, v in vars(event).items() if k not in EVENT_ENVELOPE and k not in omitted
     }
+    if compact_serials:
+        return _encode_compact(fields)
     return payload_json_of_fields(fields)
 
 
-_encode_payload = json.JSONEncoder(default=_json_default, sort_keys=True, separators=(",", ":")).encode
+def _json_default_compact(value: object) -> object:
+    if isinstance(value, SerialSet):
+        return value.compact()
+    return _json_default(value)
+
+
+_JSON_FORMAT: dict[str, Any] = {"sort_keys": True, "separators": (",", ":")}
+_encode_payload = json.JSONEncoder(default=_json_default, **_JSON_FORMAT).encode
+_encode_compact = json.JSONEncoder(default=_json_default_compact, **_JSON_FORMAT).encode
+#: a plain JSON value (no domain types) as ``payload_json`` writes it
+encode_json = _encode_payload
 
 
 def payload_json_of_fields(fields: dict[str, Any]) -> str:
@@ -434,7 +447,7 @@ def payload_json_of_fields(fields: dict[str, Any]) -> str:
     return _encode_payload(fields)
 
 
-def event_message(event: DomainEventProtocol[UUID], position: int) -> pb.Event:
+def event_message(event: DomainEventProtocol[UUID], position: int, compact_serials: bool = False) -> pb.Event:
     recorded_at: datetime = getattr(event, "timestamp")  # noqa: B009 - every stored event has one
     occurred_at: datetime = getattr(event, "occurred_at", None) or recorded_at
     return pb.Event(
@@ -446,5 +459,5 @@ def event_message(event: DomainEventProtocol[UUID], position: int) -> pb.Event:
         request_id=str(getattr(event, "request_id", "")),
         occurred_at=timestamp(occurred_at),
         recorded_at=timestamp(recorded_at),
-        payload_json=payload_json(event),
+        payload_json=payload_json(event, compact_serials),
     )

@@ -10,12 +10,17 @@ event's fields as JSON again. A catching-up subscriber pays that for every event
   the text ``payload_json`` would write for a UUID (cached: the same ids recur all over the log),
   and ``datetime_iso`` / ``decimal_str`` markers into the same objects the transcoder makes (they
   are few, and ``payload_json``'s own encoder then renders them exactly as before); a ``move``
-  marker's data is already the ``[from_key, to_key, count]`` row ``payload_json`` renders, and a
-  ``serials`` marker's runs are expanded to the list of serials it renders;
+  marker's data is already the ``[from_key, to_key, count]`` row ``payload_json`` renders; a
+  ``serials`` marker becomes a placeholder string, replaced after encoding by the JSON text of
+  every serial, made one run at a time by a single ``%`` formatting (not one string and one
+  encoder step per serial) and cached by the runs (a batch's serials recur in its movements);
+  for a subscriber that asked for ``compact_serials`` it stays the runs;
 * the envelope (``timestamp``, ``occurred_at``, ``actor``, ``request_id``) read from that dict,
   and the payload encoded by :func:`registry.server.convert.payload_json_of_fields`, the function
   the domain path uses;
-* Timestamps from the datetime by arithmetic instead of ``Timestamp.FromDatetime``.
+* Timestamps from the datetime by arithmetic instead of ``Timestamp.FromDatetime``;
+* :meth:`EventRenderer.render_into` makes each message in the response's repeated field, rather
+  than building it apart and copying it in (the copy of every payload was a few % of a catch-up).
 
 Whatever the fast path does not know for certain it would render identically, it hands to the
 domain path for that one event: another transcoding (any ``_type_`` other than the five above),
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -46,7 +51,6 @@ from eventsourcing.persistence import (
     find_id_convertor,
 )
 from eventsourcing.utils import get_topic, resolve_topic
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry.api.v1 import resources_pb2 as pb
 from registry.application.service import Registry
@@ -55,6 +59,7 @@ from registry.domain.serials import SerialSet
 from registry.server.convert import (
     EVENT_ENVELOPE,
     OMITTED_PAYLOAD_FIELDS,
+    encode_json,
     event_message,
     event_type_of_topic,
     payload_json_of_fields,
@@ -65,6 +70,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS_MIN = -62135596800  # 0001-01-01T00:00:00Z, the range Timestamp accepts
 _SECONDS_MAX = 253402300799  # 9999-12-31T23:59:59Z
 _UUID_CACHE_LIMIT = 1 << 16
+_SERIALS_CACHE_CHARS = 16 << 20  # the expanded serial sets' JSON kept for reuse
+# A serial set's stand-in while the payload is encoded: JSON escapes the NUL (a stored state
+# holding an escaped NUL anywhere is left to the domain path, so nothing else can look like it).
+_PLACEHOLDER = "\x00"
+_ESCAPED_PLACEHOLDER = "\\u0000"
 
 
 class _NotFast(Exception):
@@ -79,17 +89,16 @@ class _TopicInfo(NamedTuple):
     id_convertors: dict[type[Any], Callable[[Any], Any]]
 
 
-def _set_time(field: Timestamp, when: datetime) -> None:
-    """``field.CopyFrom(timestamp(when))`` (``Timestamp.FromDatetime``), by arithmetic for the
+def _seconds_nanos(when: datetime) -> tuple[int, int]:
+    """``timestamp(when)``'s seconds and nanos (``Timestamp.FromDatetime``), by arithmetic for the
     usual aware UTC datetime."""
     if when.tzinfo is UTC:
         delta: timedelta = when - _EPOCH
         seconds = delta.days * 86400 + delta.seconds
         if _SECONDS_MIN <= seconds <= _SECONDS_MAX:
-            field.seconds = seconds
-            field.nanos = when.microsecond * 1000
-            return
-    field.CopyFrom(timestamp(when))  # raises for an out-of-range time, as the domain path does
+            return seconds, when.microsecond * 1000
+    converted = timestamp(when)  # raises for an out-of-range time, as the domain path does
+    return converted.seconds, converted.nanos
 
 
 class EventRenderer:
@@ -109,22 +118,45 @@ class EventRenderer:
             and type(names.get("move")) is MoveAsRow
             and type(names.get("serials")) is SerialSetAsCompact
         )
-        self._local = threading.local()  # a JSON decoder per worker thread
+        # per worker thread: a JSON decoder, the mode of the event being decoded, and the JSON
+        # text of its expanded serial sets (see _serials)
+        self._local = threading.local()
         self._uuid_text: dict[str, str] = {}
+        self._serials_text: dict[str, str] = {}
+        self._prefixes: dict[str, str] = {}
+        self._serials_chars = 0
         self._topics: dict[str, _TopicInfo] = {}
 
-    def message(self, notification: Notification) -> pb.Event:
-        """The notification's ``Event`` message, as ``event_message(registry.decode(n), n.id)``."""
+    def message(self, notification: Notification, compact_serials: bool = False) -> pb.Event:
+        """The notification's ``Event`` message, as ``event_message(registry.decode(n), n.id)``
+        (with ``compact_serials``: as ``event_message(..., compact_serials=True)``)."""
         if self._enabled:
             try:
-                return self._fast(notification)
+                return self._fast(notification, pb.Event, compact_serials)
             except Exception:  # noqa: S110 - the domain path decides (and raises its own)
                 pass
-        return event_message(self._registry.decode(notification), notification.id)
+        return event_message(self._registry.decode(notification), notification.id, compact_serials)
 
-    def messages(self, notifications: list[Notification]) -> list[pb.Event]:
+    def messages(self, notifications: list[Notification], compact_serials: bool = False) -> list[pb.Event]:
         message = self.message
-        return [message(n) for n in notifications]
+        return [message(n, compact_serials) for n in notifications]
+
+    def render_into(
+        self, events: Any, notifications: list[Notification], compact_serials: bool = False
+    ) -> None:
+        """Append the notifications' messages to ``events`` (a repeated ``Event`` field), each
+        made in place rather than built apart and copied in."""
+        new = events.add
+        fast = self._fast if self._enabled else None
+        for n in notifications:
+            if fast is not None:
+                try:
+                    fast(n, new, compact_serials)
+                    continue
+                except Exception:  # noqa: S110 - nothing was added; the domain path decides
+                    pass
+            rendered = event_message(self._registry.decode(n), n.id, compact_serials)  # may raise
+            new().CopyFrom(rendered)
 
     # ------------------------------------------------------------------------------ fast path
 
@@ -153,12 +185,80 @@ class EventRenderer:
                 if type(data) is not list or len(data) != 3:
                     raise _NotFast
                 return data
-            if name == "serials":  # a SerialSet's runs: every serial, as payload_json lists them
+            if name == "serials":
                 if type(data) is not list:
                     raise _NotFast
-                return list(SerialSet.from_compact(data))
+                return self._serials(data)
             raise _NotFast  # another transcoding: rendered by the domain path
         return d
+
+    def _serials(self, data: list[Any]) -> Any:
+        """A ``serials`` marker's runs. Compact: the runs as ``SerialSet.compact`` gives them.
+        Expanded: a placeholder string, replaced after encoding by the JSON text of every serial
+        (:meth:`_serials_json`); so the encoder never walks the serials one by one."""
+        local = self._local
+        if local.compact:
+            return SerialSet.from_compact(data).compact()
+        texts: list[str] = local.texts
+        texts.append(self._serials_json(data))
+        return f"{_PLACEHOLDER}{len(texts) - 1}{_PLACEHOLDER}"
+
+    def _serials_json(self, data: list[Any]) -> str:
+        """``payload_json``'s text for the SerialSet whose compact form is ``data``: the list of
+        every serial. Cached by the compact form's ``repr`` (exact: ``True`` and ``1`` differ), as
+        a batch's serials recur in its movements."""
+        key = repr(data)
+        text = self._serials_text.get(key)
+        if text is not None:
+            return text
+        parts: list[str] = []
+        for item in data:
+            if type(item) is str:
+                parts.append(encode_json(item))
+                continue
+            # the usual run, [prefix, first, last], checked as SerialSet.from_compact checks it
+            if type(item) is list and len(item) == 3:
+                prefix, first, last = item
+                if (type(prefix) is str and type(first) is str and type(last) is str
+                        and len(first) == len(last) and first.isascii() and first.isdigit()
+                        and last.isascii() and last.isdigit() and int(first) <= int(last)):
+                    numbers = range(int(first), int(last) + 1)
+                    if first[0] != "0" or len(first) == 1:  # no padding: every number has the width
+                        escaped = self._escaped(prefix)
+                        parts.append(f'"{escaped}' + f'","{escaped}'.join(map(str, numbers)) + '"')
+                    else:
+                        parts.append(self._run_json(prefix, len(first), numbers))
+                    continue
+            # anything else (exceptions, or malformed: from_compact raises as the domain path does)
+            for part in SerialSet.from_compact([item]).parts():
+                if type(part) is str:
+                    parts.append(encode_json(part))
+                    continue
+                prefix, width, a, b, exceptions = cast(tuple[str, int, int, int, tuple[int, ...]], part)
+                skip = frozenset(exceptions)
+                parts.append(self._run_json(prefix, width, [n for n in range(a, b + 1) if n not in skip]))
+        text = "[" + ",".join(parts) + "]"
+        if self._serials_chars + len(text) > _SERIALS_CACHE_CHARS:
+            self._serials_text.clear()
+            self._serials_chars = 0
+        self._serials_text[key] = text
+        self._serials_chars += len(text)
+        return text
+
+    def _run_json(self, prefix: str, width: int, numbers: Sequence[int]) -> str:
+        """The serials ``prefix`` + each number zero-padded to ``width``, as JSON strings joined by
+        commas: one ``%`` formatting for the whole run, not one string and one encoder step each."""
+        template = f'"{self._escaped(prefix).replace("%", "%%")}%0{width}d",'
+        return (template * len(numbers) % tuple(numbers))[:-1]
+
+    def _escaped(self, prefix: str) -> str:
+        """``prefix`` as it reads inside a JSON string (most are plain ASCII: kept as they are)."""
+        escaped = self._prefixes.get(prefix)
+        if escaped is None:
+            if len(self._prefixes) >= _UUID_CACHE_LIMIT:
+                self._prefixes.clear()
+            escaped = self._prefixes[prefix] = encode_json(prefix)[1:-1]
+        return escaped
 
     def _topic(self, topic: str) -> _TopicInfo:
         info = self._topics.get(topic)
@@ -175,7 +275,11 @@ class EventRenderer:
             self._topics[topic] = info
         return info
 
-    def _fast(self, n: Notification) -> pb.Event:
+    def _fast(
+        self, n: Notification, new: Callable[..., pb.Event] = pb.Event, compact_serials: bool = False
+    ) -> pb.Event:
+        """The message, made by ``new`` (``pb.Event`` or a repeated field's ``add``) only once
+        everything else is known: an event left to the domain path raises before it is made."""
         info = self._topic(n.topic)
         state = n.state
         mapper = self._mapper
@@ -183,10 +287,17 @@ class EventRenderer:
             state = mapper.cipher.decrypt(state)
         if mapper.compressor:
             state = mapper.compressor.decompress(state)
-        decoder: json.JSONDecoder | None = getattr(self._local, "decoder", None)
+        local = self._local
+        decoder: json.JSONDecoder | None = getattr(local, "decoder", None)
         if decoder is None:
-            decoder = self._local.decoder = json.JSONDecoder(object_hook=self._object)
-        fields = decoder.decode(state.decode("utf8"))
+            decoder = local.decoder = json.JSONDecoder(object_hook=self._object)
+        text = state.decode("utf8")
+        if _ESCAPED_PLACEHOLDER in text:
+            raise _NotFast  # a stored NUL, which the serials' placeholders could be taken for
+        local.compact = compact_serials
+        texts: list[str] = []
+        local.texts = texts
+        fields = decoder.decode(text)
         if type(fields) is not dict:
             raise _NotFast
         if fields.pop("class_version", 1) < info.class_version:
@@ -197,10 +308,14 @@ class EventRenderer:
         request_id = fields["request_id"]
         if type(recorded_at) is not datetime or type(actor) is not str or type(request_id) is not str:
             raise _NotFast
+        if texts and (_PLACEHOLDER in actor or _PLACEHOLDER in request_id):
+            raise _NotFast  # a serial set where the envelope has text: the domain path's business
         if occurred_at is None:
             occurred_at = recorded_at
         elif type(occurred_at) is not datetime:
             raise _NotFast
+        occurred = _seconds_nanos(occurred_at)
+        recorded = _seconds_nanos(recorded_at)
         originator_id = n.originator_id
         id_type = type(originator_id)
         convert_id = info.id_convertors.get(id_type)
@@ -209,15 +324,19 @@ class EventRenderer:
             info.id_convertors[id_type] = convert_id
         omitted = info.omitted
         payload = {k: v for k, v in fields.items() if k not in EVENT_ENVELOPE and k not in omitted}
-        message = pb.Event(
+        payload_text = payload_json_of_fields(payload)
+        for i, serials in enumerate(texts):
+            payload_text = payload_text.replace(f'"{_ESCAPED_PLACEHOLDER}{i}{_ESCAPED_PLACEHOLDER}"', serials, 1)
+        aggregate_id = str(convert_id(originator_id))
+        message = new(
             position=n.id,
-            aggregate_id=str(convert_id(originator_id)),
+            aggregate_id=aggregate_id,
             aggregate_version=n.originator_version,
             type=info.event_type,
             actor=actor,
             request_id=request_id,
-            payload_json=payload_json_of_fields(payload),
+            payload_json=payload_text,
         )
-        _set_time(message.occurred_at, occurred_at)
-        _set_time(message.recorded_at, recorded_at)
+        message.occurred_at.seconds, message.occurred_at.nanos = occurred
+        message.recorded_at.seconds, message.recorded_at.nanos = recorded
         return message

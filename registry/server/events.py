@@ -63,6 +63,7 @@ class Subscription:
     max_events: int
     heartbeat: float
     skip_topics: frozenset[str] = frozenset()  # left out of the stream (internal events)
+    compact_serials: bool = False  # serial sets as runs in payload_json
 
 
 def subscription_of(request: pb.SubscribeEventsRequest, default_heartbeat: float) -> Subscription:
@@ -103,6 +104,7 @@ def subscription_of(request: pb.SubscribeEventsRequest, default_heartbeat: float
         batch_id=batch_id,
         max_events=request.max_events_per_message or DEFAULT_EVENTS_PER_MESSAGE,
         heartbeat=heartbeat,
+        compact_serials=request.compact_serials,
     )
 
 
@@ -160,11 +162,10 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         matching = page if s.batch_id is None else [n for n in page if n.originator_id == s.batch_id]
         if s.skip_topics:
             matching = [n for n in matching if n.topic not in s.skip_topics]
-        events = self._renderer.messages(matching)
         messages = []
-        for i in range(0, len(events), s.max_events):
+        for i in range(0, len(matching), s.max_events):
             message = pb.SubscribeEventsResponse()
-            message.events.events.extend(events[i:i + s.max_events])
+            self._renderer.render_into(message.events.events, matching[i:i + s.max_events], s.compact_serials)
             messages.append(message)
         return _Page(head=head, last=page[-1].id if page else 0, full=len(page) == limit, messages=messages)
 

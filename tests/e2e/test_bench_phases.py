@@ -31,3 +31,16 @@ def test_the_journal_phase_runs_the_same_commands_with_and_without_the_tree(tmp_
     result = journal.measure_append((f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"), 0.002, 2)
     assert result["commands"] > 0
     assert result["leaves"] > 0
+
+
+def test_the_stream_catchup_bench_catches_up_with_expanded_and_with_compact_serials(tmp_path: Path) -> None:
+    import functools
+
+    from bench import baselines, stream_catchup
+
+    url = f"sqlite:///{tmp_path}/stream.db"
+    stream_catchup.ensure_store(url, 0.002)
+    runs = stream_catchup.measure(url, functools.partial(baselines.raw_scan_decode, url), 1, None, True)
+    expanded, compact = runs["current"][0], runs["current, compact serials"][0]
+    assert expanded["events"] == compact["events"] > 0
+    assert runs["raw scan+decode"][0]["events"] >= expanded["events"]

@@ -3,6 +3,7 @@ duplicates."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -177,3 +178,46 @@ def test_stopping_the_server_ends_open_subscriptions_cleanly_with_a_last_checkpo
     assert checkpoint is not None
     assert [m.WhichOneof("content") for m in rest] == ["checkpoint"]
     assert rest[0].checkpoint.position == checkpoint.position
+
+
+def _expand_runs(items: list[Any]) -> list[str]:
+    """The serials a compact-serials payload names, read as events.proto documents the form."""
+    serials: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            serials.append(item)
+            continue
+        prefix, first, last, *rest = item
+        skipped = set(rest[0]) if rest else set()
+        serials.extend(f"{prefix}{n:0{len(first)}d}" for n in range(int(first), int(last) + 1) if n not in skipped)
+    return serials
+
+
+def test_a_compact_serials_subscriber_gets_the_same_events_naming_exactly_the_same_serials_as_runs(
+    start_server: Callable[..., RunningServer], store_url: str
+) -> None:
+    from registry.demo.load import load_in_process
+    from registry.demo.scenario import korea_deployment
+    from registry.demo.server_process import PLANNED_TIMELINE_SECONDS
+
+    server = start_server(store_url, max_occurred_ahead_seconds=PLANNED_TIMELINE_SECONDS)
+    load_in_process(server.registry, korea_deployment(scale=0.01))
+    api = server.stubs()
+
+    expanded, _ = read_until(subscribe(api, max_events_per_message=50), caught_up)
+    compact, _ = read_until(subscribe(api, max_events_per_message=50, compact_serials=True), caught_up)
+
+    assert len(compact) == len(expanded) == server.head()
+    as_runs = serials_named = 0
+    for listed, ranged in zip(expanded, compact, strict=True):
+        assert (listed.position, listed.type, listed.aggregate_id, listed.occurred_at) == (
+            ranged.position, ranged.type, ranged.aggregate_id, ranged.occurred_at)
+        full, short = json.loads(listed.payload_json), json.loads(ranged.payload_json)
+        assert full.keys() == short.keys()
+        for key, value in full.items():
+            if short[key] != value:
+                assert _expand_runs(short[key]) == value, (listed.position, key)
+                as_runs += 1
+                serials_named += len(value)
+    assert as_runs > 100 and serials_named > 10 * as_runs  # the demo's movements, in runs
+    assert sum(len(e.payload_json) for e in compact) < sum(len(e.payload_json) for e in expanded)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from eventsourcing.persistence import Notification
 
+from registry.api.v1 import events_pb2
 from registry.application import commands as c
 from registry.application.service import Registry
 from registry.bootstrap import build_registry
@@ -123,8 +124,8 @@ def test_every_event_a_lifecycle_writes_is_in_the_catalog_and_renders_as_json(st
 # ----------------------------------------------------------------- the fast (no domain) path
 
 
-def _domain_rendering(registry: Registry, n: Notification) -> bytes:
-    return event_message(registry.decode(n), n.id).SerializeToString(deterministic=True)
+def _domain_rendering(registry: Registry, n: Notification, compact_serials: bool = False) -> bytes:
+    return event_message(registry.decode(n), n.id, compact_serials).SerializeToString(deterministic=True)
 
 
 def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_event_type(
@@ -171,13 +172,19 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
         renderer = EventRenderer(registry)
         log = registry.read_log(0, 100_000)
         fast_types = set()
-        for n in log:
-            assert renderer.message(n).SerializeToString(deterministic=True) == _domain_rendering(registry, n)
+        batch = events_pb2.EventBatch()
+        renderer.render_into(batch.events, log)
+        for n, in_place in zip(log, batch.events, strict=True):
+            domain = _domain_rendering(registry, n)
+            assert renderer.message(n).SerializeToString(deterministic=True) == domain
+            assert in_place.SerializeToString(deterministic=True) == domain
+            compact = renderer.message(n, compact_serials=True).SerializeToString(deterministic=True)
+            assert compact == _domain_rendering(registry, n, compact_serials=True)
             try:
                 fast = renderer._fast(n)
             except Exception:  # left to the domain path: checked above
                 continue
-            assert fast.SerializeToString(deterministic=True) == _domain_rendering(registry, n)
+            assert fast.SerializeToString(deterministic=True) == domain
             fast_types.add(fast.type)
         written = {event_type_of_topic(n.topic) for n in log}
     finally:
@@ -225,6 +232,7 @@ def test_an_event_the_fast_path_does_not_know_is_rendered_by_the_domain_path(sto
         "v1, upcast": v1,
         "another transcoding": {**state, "note": [unit]},
         "actor not a string": {**state, "actor": {"_type_": "uuid_hex", "_data_": party.aggregate_id.hex}},
+        "actor a serial set": {**state, "actor": {"_type_": "serials", "_data_": [["S", "1", "3"]]}},
         "no occurred_at": {k: v for k, v in state.items() if k != "occurred_at"},
         "occurred_at null": {**state, "occurred_at": None},
     }
@@ -234,3 +242,54 @@ def test_an_event_the_fast_path_does_not_know_is_rendered_by_the_domain_path(sto
         assert rendered.SerializeToString(deterministic=True) == _domain_rendering(registry, n), name
     upcast = renderer.message(dataclasses.replace(ordered, state=json.dumps(v1).encode()))
     assert json.loads(upcast.payload_json)["allocation_program"] == "unspecified"
+
+
+def test_serial_sets_render_as_every_serial_in_order_or_as_their_runs(store_url: str) -> None:
+    """Runs with and without exceptions, single serials, a prefix JSON must escape (and a ``%``):
+    the expanded text equals the domain path's list; the compact form is the set's runs; a stored
+    escaped NUL (which the fast path's placeholders could be taken for) renders as the domain path."""
+    registry = build_registry(Settings(database_url=store_url))
+    try:
+        party = registry.register_party(
+            "officer-kim",
+            c.parse(c.RegisterParty, {"name": "P", "country": "KR", "roles": ["purchaser", "supplier"],
+                                      "headquarters_country": "KR"}),
+        )
+        model = registry.register_gpu_model(
+            "officer-kim",
+            c.parse(c.RegisterGpuModel, {"vendor": "NVIDIA", "name": "B200", "dense_tops": {"fp8": "4500"},
+                                         "bit_lengths": {"fp8": 8}, "die_area_mm2": "1600",
+                                         "datacenter_marketed": True, "tdp_watts": 1000}),
+        )
+        registry.place_order(
+            "officer-kim",
+            c.parse(c.PlaceOrder, {"po_number": "PO-1", "supplier_id": party.aggregate_id,
+                                   "buyer_id": party.aggregate_id, "model_id": model.aggregate_id,
+                                   "quantity": 2, "unit_price": "1.5", "currency": "USD"}),
+        )
+        ordered = next(n for n in registry.read_log(0, 1000) if n.topic.endswith(":GpuBatch.Ordered"))
+        renderer = EventRenderer(registry)
+        state = json.loads(ordered.state)
+        sets = {
+            "runs": [["KR-\"%d-", "0098", "0103"], ["KR-\"%d-", "0200", "0210", [201, 205]], "odd-one", "Zürich-1"],
+            "runs without padding": [["Ü\"%s", "100", "104"], ["", "7", "9"], ["", "0", "0"], ["x", "5", "5"]],
+            "empty": [],
+            "a NUL in a serial": ["S\u00001", ["S", "1", "3"]],
+        }
+        for name, compact in sets.items():
+            n = dataclasses.replace(
+                ordered, state=json.dumps({**state, "note": {"_type_": "serials", "_data_": compact}}).encode())
+            for twice in (1, 2):  # the second time from the renderer's cache
+                expanded = renderer.message(n)
+                assert expanded.SerializeToString(deterministic=True) == _domain_rendering(registry, n), (name, twice)
+                as_runs = renderer.message(n, compact_serials=True)
+                assert as_runs.SerializeToString(deterministic=True) == _domain_rendering(
+                    registry, n, compact_serials=True), (name, twice)
+            assert json.loads(as_runs.payload_json)["note"] == compact
+        listed = json.loads(renderer.message(dataclasses.replace(
+            ordered, state=json.dumps({**state, "note": {"_type_": "serials", "_data_": sets["runs"]}}).encode()
+        )).payload_json)["note"]
+    finally:
+        registry.close()
+    assert listed == [*(f'KR-"%d-{i:04d}' for i in range(98, 104)),
+                      *(f'KR-"%d-{i:04d}' for i in range(200, 211) if i not in (201, 205)), "odd-one", "Zürich-1"]

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from registry.api.v1 import resources_pb2 as registry_dot_api_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cregistry/api/v1/events.proto\x12\x0fregistry.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fregistry/api/v1/resources.proto\"\xcf\x01\n\x16SubscribeEventsRequest\x12\x16\n\x0e\x61\x66ter_position\x18\x01 \x01(\x03\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\x1e\n\x16max_events_per_message\x18\x04 \x01(\x05\x12\x35\n\x12heartbeat_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1f\n\x17include_request_records\x18\x06 \x01(\x08\"\x86\x01\n\x17SubscribeEventsResponse\x12-\n\x06\x65vents\x18\x01 \x01(\x0b\x32\x1b.registry.api.v1.EventBatchH\x00\x12\x31\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1b.registry.api.v1.CheckpointH\x00\x42\t\n\x07\x63ontent\"4\n\nEventBatch\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.registry.api.v1.Event\",\n\nCheckpoint\x12\x10\n\x08position\x18\x01 \x01(\x03\x12\x0c\n\x04head\x18\x02 \x01(\x03\x32v\n\x0c\x45ventService\x12\x66\n\x0fSubscribeEvents\x12\'.registry.api.v1.SubscribeEventsRequest\x1a(.registry.api.v1.SubscribeEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cregistry/api/v1/events.proto\x12\x0fregistry.api.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fregistry/api/v1/resources.proto\"\xe8\x01\n\x16SubscribeEventsRequest\x12\x16\n\x0e\x61\x66ter_position\x18\x01 \x01(\x03\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\x1e\n\x16max_events_per_message\x18\x04 \x01(\x05\x12\x35\n\x12heartbeat_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1f\n\x17include_request_records\x18\x06 \x01(\x08\x12\x17\n\x0f\x63ompact_serials\x18\x07 \x01(\x08\"\x86\x01\n\x17SubscribeEventsResponse\x12-\n\x06\x65vents\x18\x01 \x01(\x0b\x32\x1b.registry.api.v1.EventBatchH\x00\x12\x31\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1b.registry.api.v1.CheckpointH\x00\x42\t\n\x07\x63ontent\"4\n\nEventBatch\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.registry.api.v1.Event\",\n\nCheckpoint\x12\x10\n\x08position\x18\x01 \x01(\x03\x12\x0c\n\x04head\x18\x02 \x01(\x03\x32v\n\x0c\x45ventService\x12\x66\n\x0fSubscribeEvents\x12\'.registry.api.v1.SubscribeEventsRequest\x1a(.registry.api.v1.SubscribeEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,13 +34,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'registry.api.v1.events_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_start=115
-  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_end=322
-  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_start=325
-  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_end=459
-  _globals['_EVENTBATCH']._serialized_start=461
-  _globals['_EVENTBATCH']._serialized_end=513
-  _globals['_CHECKPOINT']._serialized_start=515
-  _globals['_CHECKPOINT']._serialized_end=559
-  _globals['_EVENTSERVICE']._serialized_start=561
-  _globals['_EVENTSERVICE']._serialized_end=679
+  _globals['_SUBSCRIBEEVENTSREQUEST']._serialized_end=347
+  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_start=350
+  _globals['_SUBSCRIBEEVENTSRESPONSE']._serialized_end=484
+  _globals['_EVENTBATCH']._serialized_start=486
+  _globals['_EVENTBATCH']._serialized_end=538
+  _globals['_CHECKPOINT']._serialized_start=540
+  _globals['_CHECKPOINT']._serialized_end=584
+  _globals['_EVENTSERVICE']._serialized_start=586
+  _globals['_EVENTSERVICE']._serialized_end=704
 # @@protoc_insertion_point(module_scope)

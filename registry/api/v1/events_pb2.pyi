@@ -11,20 +11,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SubscribeEventsRequest(_message.Message):
-    __slots__ = ("after_position", "event_types", "batch_id", "max_events_per_message", "heartbeat_interval", "include_request_records")
+    __slots__ = ("after_position", "event_types", "batch_id", "max_events_per_message", "heartbeat_interval", "include_request_records", "compact_serials")
     AFTER_POSITION_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_EVENTS_PER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_REQUEST_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    COMPACT_SERIALS_FIELD_NUMBER: _ClassVar[int]
     after_position: int
     event_types: _containers.RepeatedScalarFieldContainer[str]
     batch_id: str
     max_events_per_message: int
     heartbeat_interval: _duration_pb2.Duration
     include_request_records: bool
-    def __init__(self, after_position: _Optional[int] = ..., event_types: _Optional[_Iterable[str]] = ..., batch_id: _Optional[str] = ..., max_events_per_message: _Optional[int] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., include_request_records: _Optional[bool] = ...) -> None: ...
+    compact_serials: bool
+    def __init__(self, after_position: _Optional[int] = ..., event_types: _Optional[_Iterable[str]] = ..., batch_id: _Optional[str] = ..., max_events_per_message: _Optional[int] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., include_request_records: _Optional[bool] = ..., compact_serials: _Optional[bool] = ...) -> None: ...
 
 class SubscribeEventsResponse(_message.Message):
     __slots__ = ("events", "checkpoint")
