@@ -52,7 +52,8 @@ resolves it (``FindingReview`` events); later evidence about the same subject is
 after a resolution it opens a new episode with a new id. Nothing that happens later removes one.
 
 Record retention (15 CFR 762.6): per shipment its export time, and per batch the latest export,
-transfer or other termination (loss, decommission), from which the retention-until date follows.
+reexport (an RMA return to the vendor), transfer or other termination (loss, decommission), from
+which the retention-until date follows.
 """
 
 from __future__ import annotations
@@ -70,11 +71,11 @@ from projections.compliance_batches import (
     _clearance_requested,
     _decommissioned,
     _installed,
-    _moved,
     _order_corrected,
     _ordered,
     _received,
     _reported_lost,
+    _returned_for_rma,
     _serials_registered,
     _shipped,
     _split_from,
@@ -100,7 +101,9 @@ class ComplianceFindings(Projection):
     """Findings, per-batch and per-serial compliance, overdue items and export records."""
 
     name = "compliance"
-    version = 3  # 2: party parents (immediate / ultimate), recorded rule data; 3: serials as runs
+    # 2: party parents (immediate / ultimate), recorded rule data; 3: serials as runs;
+    # 4: an RMA return (a reexport) moves the batch's record-retention basis
+    version = 4
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -315,7 +318,7 @@ class ComplianceFindings(Projection):
             b.Installed: _installed,
             b.Assigned: _assigned,
             b.Transferred: _transferred,
-            b.ReturnedForRma: _moved,
+            b.ReturnedForRma: _returned_for_rma,
             b.ReportedLost: _reported_lost,
             b.Decommissioned: _decommissioned,
             b.SplitOff: _split_off,

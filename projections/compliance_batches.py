@@ -103,7 +103,8 @@ def _serials_registered(work: Work, e: Any) -> None:
 
 
 def _touch(row: Row, when: datetime) -> None:
-    """The batch's latest export, transfer or other termination (record retention)."""
+    """The batch's latest export, reexport (an RMA return), transfer or other termination (loss,
+    decommission): record retention runs 5 years from the latest (15 CFR 762.6)."""
     when = utc(when)
     if row["last_transaction_at"] is None or utc(row["last_transaction_at"]) < when:
         row["last_transaction_at"] = when
@@ -156,10 +157,6 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
     for (kind, shipment_id), n in sorted(leaving.items()):
         _pending_take(work, e, kind, batch_id, shipment_id, n)
     runs.move(batch_id, serials, SERIAL_POSITION, to_by_from)
-
-
-def _moved(work: Work, e: Any) -> None:
-    _apply(work, e)
 
 
 def _shipped(work: Work, e: Any) -> None:
@@ -290,6 +287,15 @@ def _reported_lost(work: Work, e: Any) -> None:
           severity="high" if e.kind == "stolen" else "medium", batch=batch, serials=e.serials,
           quantity=e.quantity,
           reason=f"{e.quantity} unit(s) reported {e.kind}" + (f": {e.note}" if e.note else ""))
+    _touch(batch, e.occurred_at)
+    work.cache("batch").put(batch)
+    _apply(work, e)
+
+
+def _returned_for_rma(work: Work, e: Any) -> None:
+    """Units sent back to the vendor for repair or replacement: a reexport of the item, from
+    which its records are kept (15 CFR 762.6), like any later export."""
+    batch = _batch(work, e.originator_id)
     _touch(batch, e.occurred_at)
     work.cache("batch").put(batch)
     _apply(work, e)
