@@ -63,6 +63,7 @@ from registry.domain.licensing import (
     LicenseRequirement,
     PartyFacts,
     headquarters_check,
+    headquarters_requirement,
     license_requirements,
     require_matching_eccn,
     require_satisfied,
@@ -463,6 +464,39 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
     def _refuse_recipient(self, batch: GpuBatch, party_id: UUID, role: str, when: datetime) -> None:
         self._refuse_blocked_parties([(role, party_id)])
         self._refuse_headquarters_recipient(batch, party_id, role, when)
+
+    def _refuse_shipment_headquarters(self, batch: GpuBatch, when: datetime) -> None:
+        """The headquarters rule again when the units leave (``headquarters-rule``): the export is
+        for the purchaser, consignee and end user, so one that falls under the rule at the time of
+        the shipment (a headquarters or parent corrected after the grant, a new country-group
+        version) needs the clearance's authorization to be a license or an exception the rule
+        allows, as at the grant (15 CFR 742.6(a)(6)(iii)(A): a license to ANY destination)."""
+        rulesets, groups = self.rulesets, self.country_groups
+        if when < max(rulesets.rulesets[0].effective_from, groups.versions[0].effective_from):
+            return  # before any advanced-computing rule
+        ruleset = rulesets.in_force(when)
+        model: GpuModel = self._load("gpu_model", batch.model_id)
+        if not classify(ModelSpec.of(model), ruleset).controlled:
+            return
+        in_force = groups.in_force(when)
+        requirements: list[LicenseRequirement] = []
+        checked: set[UUID] = set()
+        for role, party_id in (("purchaser", batch.buyer_id), ("consignee", batch.clearance.get("consignee_id")),
+                               ("end_user", batch.clearance.get("end_user_id"))):
+            if party_id is None or party_id in checked:
+                continue
+            checked.add(party_id)
+            requirement = headquarters_requirement(
+                role, headquarters_check(party_id, self._party_facts, in_force), ruleset)
+            if requirement is not None:
+                requirements.append(requirement)
+        if not requirements:
+            return
+        auth_id = batch.clearance.get("authorization_id")
+        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        if auth is not None:
+            require_satisfied(requirements, auth.auth_type, auth.exception_code,
+                              auth.number or auth.exception_code or "NLR")
 
     def _refuse_shipment_parties(
         self, batch: GpuBatch, carrier_id: UUID | None, site_id: UUID | None

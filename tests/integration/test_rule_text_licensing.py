@@ -309,3 +309,34 @@ def test_a_decision_records_the_ruleset_in_force_so_it_can_be_re_evaluated_under
     again = world.registry.classify_model(world["h100"], ruleset_id=evidence["classification"]["ruleset_id"])
     assert again.eccn == evidence["classification"]["eccn"] == "3A090.a"
     assert world.registry.classify_model(world["h100"], ruleset_id="ai-diffusion-2025-01").eccn == "3A090.a"
+
+
+def _ship(world: World, batch: str = "po1") -> Any:
+    return world.registry.ship("dock", c.parse(c.Ship, {
+        "batch_id": world[batch], "shipment_id": "S1", "destination_country": "KR", "quantity": 10}))
+
+
+def test_a_consignee_found_under_the_headquarters_rule_after_the_grant_is_not_shipped_to_under_nlr(
+    world: World,
+) -> None:
+    world.party("kr-co", "Gwangju Compute", hq="KR")
+    world.authorization("nlr", auth_type="no_license_required", number="", quantity=None)
+    _clear(world, "nlr", end_user="kr-co")  # nothing needed a license at the grant
+    world.party("mainland", "Shenzhen Capital", hq="CN", country="CN")
+    world.registry.amend_reference("admin", c.parse(c.AmendReference, {
+        "kind": "party", "target_id": world["kr-co"], "fields": {"ultimate_parent_id": world["mainland"]},
+        "reason": "ownership review found the ultimate parent"}))
+    version = world.registry.get_batch(world["po1"]).version
+    refusal = _refusal(lambda: _ship(world))
+    assert (refusal.rule, refusal.citation) == ("headquarters-rule", "15 CFR 742.6(a)(6)(iii)(A)")
+    assert refusal.facts["role"] == "consignee"
+    assert world.registry.get_batch(world["po1"]).version == version
+
+
+def test_a_shipment_under_a_license_goes_to_a_consignee_under_the_headquarters_rule(world: World) -> None:
+    world.party("mainland", "Shenzhen Capital", hq="CN", country="CN")
+    world.party("kr-co", "Gwangju Compute", hq="KR", parent="mainland")
+    world.authorization("lic", end_users=("kr-co",))
+    _clear(world, "lic", end_user="kr-co")
+    _ship(world)
+    assert type(world.registry.history(world["po1"])[-1]).__name__ == "Shipped"
