@@ -387,6 +387,9 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
                 "number": auth.number,
                 "auth_type": auth.auth_type,
                 "exception_code": auth.exception_code,
+                "aes_license_code": (
+                    ruleset.aes_license_code(auth.exception_code) if auth.auth_type == "license_exception" else ""
+                ),
                 "valid_from": auth.valid_from.isoformat(),
                 "valid_to": auth.valid_to.isoformat() if auth.valid_to else None,
             },

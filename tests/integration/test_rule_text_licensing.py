@@ -340,3 +340,29 @@ def test_a_shipment_under_a_license_goes_to_a_consignee_under_the_headquarters_r
     _clear(world, "lic", end_user="kr-co")
     _ship(world)
     assert type(world.registry.history(world["po1"])[-1]).__name__ == "Shipped"
+
+
+def test_a_nac_grant_records_its_number_and_aes_license_code_c67_by_740_8(world: World) -> None:
+    world.authorization("nac", auth_type="license_exception", number="NAC-2026-0042", exception_code="NAC",
+                        countries=("MO",), days=400)
+    _clear(world, "nac", country="MO")
+    authorization = world.registry.history(world["po1"])[-1].evidence["authorization"]  # type: ignore[attr-defined]
+    assert (authorization["exception_code"], authorization["number"], authorization["aes_license_code"]) == (
+        "NAC", "NAC-2026-0042", "C67")
+    assert authorization["valid_to"] is not None  # expiry, for the auditor
+
+
+def test_the_aes_license_code_is_ruleset_data_a_user_can_correct(world: World) -> None:
+    corrected = replace(NOV_2023, ruleset_id="aes-codes-corrected", effective_from=world.t0 - timedelta(days=1),
+                        aes_license_codes=("NAC=C67", "ACA=C68"))
+    world.registry.configure_compliance(rulesets=world.registry.rulesets.with_ruleset(corrected),
+                                        reason="AES code of ACA added")
+    world.authorization("aca", auth_type="license_exception", number="", exception_code="ACA", countries=("AE",))
+    _clear(world, "aca", country="AE")
+    authorization = world.registry.history(world["po1"])[-1].evidence["authorization"]  # type: ignore[attr-defined]
+    assert authorization["aes_license_code"] == "C68"
+
+
+def test_an_entity_headquartered_in_hong_kong_is_treated_as_china_for_the_headquarters_rule(world: World) -> None:
+    world.party("hk", "Kowloon Compute", hq="HK", country="KR")
+    assert _rules(world, "KR", ("hk",)) == ["headquarters-rule"]
