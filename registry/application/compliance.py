@@ -63,7 +63,6 @@ from registry.domain.licensing import (
     LicenseRequirement,
     PartyFacts,
     headquarters_check,
-    headquarters_requirement,
     license_requirements,
     require_matching_eccn,
     require_satisfied,
@@ -468,31 +467,32 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
         self._refuse_blocked_parties([(role, party_id)])
         self._refuse_headquarters_recipient(batch, party_id, role, when)
 
-    def _refuse_shipment_headquarters(self, batch: GpuBatch, when: datetime) -> None:
-        """The headquarters rule again when the units leave (``headquarters-rule``): the export is
-        for the purchaser, consignee and end user, so one that falls under the rule at the time of
-        the shipment (a headquarters or parent corrected after the grant, a new country-group
-        version) needs the clearance's authorization to be a license or an exception the rule
-        allows, as at the grant (15 CFR 742.6(a)(6)(iii)(A): a license to ANY destination)."""
+    def _refuse_shipment_license(self, batch: GpuBatch, when: datetime) -> None:
+        """The license rules again when the units leave, with the rule data in force at the
+        shipment: the destination rule for the cleared destination (``destination-country-group``,
+        say after a new country-group version) and the headquarters rule for the purchaser,
+        consignee and end user (``headquarters-rule``, say after a parent or headquarters was
+        corrected). The clearance's authorization must satisfy them as at the grant (a license,
+        or an exception the rule allows; 15 CFR 742.6(a)(6)(iii))."""
         rulesets, groups = self.rulesets, self.country_groups
         if when < max(rulesets.rulesets[0].effective_from, groups.versions[0].effective_from):
             return  # before any advanced-computing rule
         ruleset = rulesets.in_force(when)
         model: GpuModel = self._load("gpu_model", batch.model_id)
-        if not classify(ModelSpec.of(model), ruleset).controlled:
+        classification = classify(ModelSpec.of(model), ruleset)
+        if not classification.controlled:
             return
         in_force = groups.in_force(when)
-        requirements: list[LicenseRequirement] = []
+        checks: list[tuple[str, HeadquartersCheck]] = []
         checked: set[UUID] = set()
         for role, party_id in (("purchaser", batch.buyer_id), ("consignee", batch.clearance.get("consignee_id")),
                                ("end_user", batch.clearance.get("end_user_id"))):
             if party_id is None or party_id in checked:
                 continue
             checked.add(party_id)
-            requirement = headquarters_requirement(
-                role, headquarters_check(party_id, self._party_facts, in_force), ruleset)
-            if requirement is not None:
-                requirements.append(requirement)
+            checks.append((role, headquarters_check(party_id, self._party_facts, in_force)))
+        destination = str(batch.clearance.get("destination_country", ""))
+        requirements = license_requirements(classification, destination, checks, in_force, ruleset)
         if not requirements:
             return
         auth_id = batch.clearance.get("authorization_id")

@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
 from registry.application import commands as c
 from registry.domain.classification import NOV_2023, RulesetRegistry
+from registry.domain.country_groups import A6, EAR_2025, CountryGroups
 from registry.domain.errors import ComplianceRefusal, InvalidField
 from tests.integration.compliance_world import World, make_world
 from tests.integration.test_compliance_registry import _cleared_and_installed, _install
@@ -366,3 +368,25 @@ def test_the_aes_license_code_is_ruleset_data_a_user_can_correct(world: World) -
 def test_an_entity_headquartered_in_hong_kong_is_treated_as_china_for_the_headquarters_rule(world: World) -> None:
     world.party("hk", "Kowloon Compute", hq="HK", country="KR")
     assert _rules(world, "KR", ("hk",)) == ["headquarters-rule"]
+
+
+def test_a_destination_that_came_under_the_destination_rule_after_the_grant_is_not_shipped_to_under_nlr(
+    world: World,
+) -> None:
+    world.authorization("nlr", auth_type="no_license_required", number="", quantity=None, countries=("IL",))
+    world.order("po1", 10)
+    world.request("po1", "nlr", country="IL")
+    world.grant("po1", "nlr")  # Israel: D:4 and A:6, carved out
+    without_a6 = CountryGroups(
+        version_id="test-il-out-of-a6", effective_from=world.t0 + timedelta(days=1), source="test correction",
+        members=MappingProxyType({**EAR_2025.members, A6: EAR_2025.members[A6] - {"IL"}}),
+        treated_as=EAR_2025.treated_as,
+    )
+    world.registry.configure_compliance(
+        country_groups=world.registry.country_groups.with_version(without_a6), reason="IL out of A:6 (test)")
+    ship = {"batch_id": world["po1"], "destination_country": "IL", "quantity": 5}
+    world.registry.ship("dock", c.parse(c.Ship, {**ship, "shipment_id": "S1", "occurred_at": world.t0}))
+    refusal = _refusal(lambda: world.registry.ship("dock", c.parse(c.Ship, {
+        **ship, "shipment_id": "S2", "occurred_at": world.t0 + timedelta(days=2)})))
+    assert (refusal.rule, refusal.citation) == ("destination-country-group", "15 CFR 742.6(a)(6)(iii)")
+    assert "test-il-out-of-a6" in refusal.detail
