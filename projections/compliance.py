@@ -21,7 +21,9 @@ raises a *finding* whenever the facts break a rule of :data:`registry.domain.com
 rule id                    raised when
 ========================== ===================================================================
 export-without-clearance   a shipment while the batch's clearance was not granted, before it was
-                           granted, or outside the authorization's validity (after valid_to)
+                           granted, or outside the authorization's validity (after valid_to); a
+                           shipment the destination or headquarters rule in force when it left
+                           says needs a license the authorization is not (nor an allowed exception)
 location-not-authorized    a shipment to a country other than the cleared destination or one the
                            authorization does not cover; a receipt, installation or transfer at
                            a site in such a country
@@ -102,7 +104,8 @@ class ComplianceFindings(Projection):
 
     name = "compliance"
     # 2: party parents (immediate / ultimate), recorded rule data; 3: serials as runs;
-    # 4: an RMA return (a reexport) moves the batch's record-retention basis
+    # 4: an RMA return (a reexport) moves the batch's record-retention basis; a shipment is held
+    # against the destination and headquarters rules in force when it left
     version = 4
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
@@ -195,6 +198,8 @@ class ComplianceFindings(Projection):
             Column("granted_at", DateTime(timezone=True), nullable=True),
             Column("shipped", BigInteger, nullable=False),
             Column("last_transaction_at", DateTime(timezone=True), nullable=True),
+            Column("consignee_id", Uuid, nullable=True),
+            Column("end_user_id", Uuid, nullable=True),
         )
         t[RUN_TABLE] = define_runs(metadata, name(RUN_TABLE), Column("batch_id", Uuid), [
             Column("shipment_id", Text, nullable=False),

@@ -19,17 +19,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import pytest
 
+from projections.compliance_queries import FindingFilter
 from registry.application import commands as c
+from registry.domain.base import Context
 from registry.domain.classification import NOV_2023, RulesetRegistry
 from registry.domain.country_groups import A6, EAR_2025, CountryGroups
 from registry.domain.errors import ComplianceRefusal, InvalidField
 from tests.integration.compliance_world import World, make_world
 from tests.integration.test_compliance_registry import _cleared_and_installed, _install
+from tests.integration.test_rule_text_records import _read_models
 
 
 @pytest.fixture
@@ -390,3 +394,25 @@ def test_a_destination_that_came_under_the_destination_rule_after_the_grant_is_n
         **ship, "shipment_id": "S2", "occurred_at": world.t0 + timedelta(days=2)})))
     assert (refusal.rule, refusal.citation) == ("destination-country-group", "15 CFR 742.6(a)(6)(iii)")
     assert "test-il-out-of-a6" in refusal.detail
+
+
+def test_a_logged_shipment_to_a_party_under_the_headquarters_rule_under_nlr_is_flagged_as_an_export_without_license(
+    world: World, tmp_path: Path
+) -> None:
+    """A log written before shipments were checked (or by another system) may hold such a
+    shipment: the compliance projection flags it by the same policy that now refuses it."""
+    world.party("kr-sub", "Seoul Branch of a Beijing Firm", hq="CN")
+    world.authorization("nlr", auth_type="no_license_required", number="", quantity=None)
+    world.order("po1", 10)
+    world.request("po1", "nlr", consignee="kr-sub", end_user="kr-sub")
+    batch = world.registry.get_batch(world["po1"])
+    ctx = Context("old-system", "", world.t0)
+    batch.grant_clearance(ctx, world["nlr"], "NLR", "3A090.a", 10)  # the domain alone: no license rules
+    batch.ship(ctx, "S1", None, "Santa Clara, US", "KR", None, "X1", 10, [])
+    world.registry.save(batch)
+
+    found, _ = _read_models(world, tmp_path).list_findings(FindingFilter(rule_ids=("export-without-clearance",)))
+    [finding] = found
+    assert (finding.shipment_id, finding.severity) == ("S1", "critical")
+    assert any("Seoul Branch of a Beijing Firm is headquartered in CN" in r and "742.6(a)(6)(iii)(A)" in r
+               for r in finding.reasons)
