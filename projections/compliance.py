@@ -21,7 +21,9 @@ raises a *finding* whenever the facts break a rule of :data:`registry.domain.com
 rule id                    raised when
 ========================== ===================================================================
 export-without-clearance   a shipment while the batch's clearance was not granted, before it was
-                           granted, or outside the authorization's validity (after valid_to)
+                           granted, or outside the authorization's validity (after valid_to); a
+                           shipment the destination or headquarters rule in force when it left
+                           says needs a license the authorization is not (nor an allowed exception)
 location-not-authorized    a shipment to a country other than the cleared destination or one the
                            authorization does not cover; a receipt, installation or transfer at
                            a site in such a country
@@ -52,7 +54,8 @@ resolves it (``FindingReview`` events); later evidence about the same subject is
 after a resolution it opens a new episode with a new id. Nothing that happens later removes one.
 
 Record retention (15 CFR 762.6): per shipment its export time, and per batch the latest export,
-transfer or other termination (loss, decommission), from which the retention-until date follows.
+reexport (an RMA return to the vendor), transfer or other termination (loss, decommission), from
+which the retention-until date follows.
 """
 
 from __future__ import annotations
@@ -70,11 +73,11 @@ from projections.compliance_batches import (
     _clearance_requested,
     _decommissioned,
     _installed,
-    _moved,
     _order_corrected,
     _ordered,
     _received,
     _reported_lost,
+    _returned_for_rma,
     _serials_registered,
     _shipped,
     _split_from,
@@ -100,7 +103,10 @@ class ComplianceFindings(Projection):
     """Findings, per-batch and per-serial compliance, overdue items and export records."""
 
     name = "compliance"
-    version = 3  # 2: party parents (immediate / ultimate), recorded rule data; 3: serials as runs
+    # 2: party parents (immediate / ultimate), recorded rule data; 3: serials as runs;
+    # 4: an RMA return (a reexport) moves the batch's record-retention basis; a shipment is held
+    # against the destination and headquarters rules in force when it left
+    version = 4
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -192,6 +198,8 @@ class ComplianceFindings(Projection):
             Column("granted_at", DateTime(timezone=True), nullable=True),
             Column("shipped", BigInteger, nullable=False),
             Column("last_transaction_at", DateTime(timezone=True), nullable=True),
+            Column("consignee_id", Uuid, nullable=True),
+            Column("end_user_id", Uuid, nullable=True),
         )
         t[RUN_TABLE] = define_runs(metadata, name(RUN_TABLE), Column("batch_id", Uuid), [
             Column("shipment_id", Text, nullable=False),
@@ -315,7 +323,7 @@ class ComplianceFindings(Projection):
             b.Installed: _installed,
             b.Assigned: _assigned,
             b.Transferred: _transferred,
-            b.ReturnedForRma: _moved,
+            b.ReturnedForRma: _returned_for_rma,
             b.ReportedLost: _reported_lost,
             b.Decommissioned: _decommissioned,
             b.SplitOff: _split_off,

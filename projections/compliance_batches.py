@@ -10,7 +10,13 @@ from typing import Any
 from uuid import UUID
 
 from projections.common import SERIAL_POSITION, moves_of, serial_moves
-from projections.compliance_checks import _check_power, _check_recipient, _check_site, _location_problems
+from projections.compliance_checks import (
+    _check_power,
+    _check_recipient,
+    _check_site,
+    _location_problems,
+    _shipment_license_problems,
+)
 from projections.compliance_clock import _flag_if_late, _pending_add, _pending_take
 from projections.compliance_lookups import _auth_label, _authorization_of, _site_name, authorization_terms
 from projections.compliance_serials import fresh, serial_runs
@@ -27,6 +33,10 @@ def _batch(work: Work, batch_id: UUID) -> Row:
     return dict(found)
 
 
+def _opt_uuid(value: Any) -> UUID | None:
+    return UUID(str(value)) if value else None
+
+
 def _new_batch(work: Work, e: Any) -> Row:
     # The batch's first event (Ordered, SplitFrom): its row cannot be stored yet (no lookup for it)
     work.cache("batch").absent(e.originator_id)
@@ -35,6 +45,7 @@ def _new_batch(work: Work, e: Any) -> Row:
         "buyer_id": e.buyer_id, "model_id": e.model_id, "quantity": e.quantity,
         "clearance_status": "none", "authorization_id": None, "destination_country": "",
         "cleared": 0, "granted_at": None, "shipped": 0, "last_transaction_at": None,
+        "consignee_id": None, "end_user_id": None,
     }
 
 
@@ -54,6 +65,8 @@ def _split_from(work: Work, e: Any) -> None:
         destination_country=str(clearance.get("destination_country", "")),
         cleared=int(clearance.get("cleared_quantity", 0)),
         granted_at=parent["granted_at"] if parent is not None else None,
+        consignee_id=_opt_uuid(clearance.get("consignee_id")),
+        end_user_id=_opt_uuid(clearance.get("end_user_id")),
     )
     work.cache("batch").put(row)
     _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
@@ -72,7 +85,8 @@ def _order_corrected(work: Work, e: Any) -> None:
 
 def _clearance_requested(work: Work, e: Any) -> None:
     row = _batch(work, e.originator_id)
-    row.update(clearance_status="requested", destination_country=e.destination_country, cleared=0)
+    row.update(clearance_status="requested", destination_country=e.destination_country, cleared=0,
+               consignee_id=e.consignee_id, end_user_id=e.end_user_id)
     work.cache("batch").put(row)
 
 
@@ -81,7 +95,7 @@ def _clearance_granted(work: Work, e: Any) -> None:
     row.update(
         clearance_status="granted", authorization_id=e.authorization_id,
         destination_country=e.destination_country, cleared=e.cleared_quantity,
-        granted_at=utc(e.occurred_at),
+        granted_at=utc(e.occurred_at), consignee_id=e.consignee_id, end_user_id=e.end_user_id,
     )
     work.cache("batch").put(row)
 
@@ -103,7 +117,8 @@ def _serials_registered(work: Work, e: Any) -> None:
 
 
 def _touch(row: Row, when: datetime) -> None:
-    """The batch's latest export, transfer or other termination (record retention)."""
+    """The batch's latest export, reexport (an RMA return), transfer or other termination (loss,
+    decommission): record retention runs 5 years from the latest (15 CFR 762.6)."""
     when = utc(when)
     if row["last_transaction_at"] is None or utc(row["last_transaction_at"]) < when:
         row["last_transaction_at"] = when
@@ -158,10 +173,6 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
     runs.move(batch_id, serials, SERIAL_POSITION, to_by_from)
 
 
-def _moved(work: Work, e: Any) -> None:
-    _apply(work, e)
-
-
 def _shipped(work: Work, e: Any) -> None:
     batch = _batch(work, e.originator_id)
     auth = _authorization_of(work, batch)
@@ -187,6 +198,8 @@ def _shipped(work: Work, e: Any) -> None:
                             f"{utc(auth['valid_from']):%Y-%m-%d}")
     elif batch["clearance_status"] == "granted":
         problems.append("the clearance names no registered authorization")
+    if batch["clearance_status"] == "granted" and auth is not None:
+        problems += _shipment_license_problems(work, batch, auth, when)
     for p in problems:
         _flag(work, e, "export-without-clearance", subject, severity="critical",
               reason=f"shipment {e.shipment_id} of {e.quantity} unit(s): {p}", **common)
@@ -290,6 +303,15 @@ def _reported_lost(work: Work, e: Any) -> None:
           severity="high" if e.kind == "stolen" else "medium", batch=batch, serials=e.serials,
           quantity=e.quantity,
           reason=f"{e.quantity} unit(s) reported {e.kind}" + (f": {e.note}" if e.note else ""))
+    _touch(batch, e.occurred_at)
+    work.cache("batch").put(batch)
+    _apply(work, e)
+
+
+def _returned_for_rma(work: Work, e: Any) -> None:
+    """Units sent back to the vendor for repair or replacement: a reexport of the item, from
+    which its records are kept (15 CFR 762.6), like any later export."""
+    batch = _batch(work, e.originator_id)
     _touch(batch, e.occurred_at)
     work.cache("batch").put(batch)
     _apply(work, e)

@@ -26,7 +26,13 @@ from projections.findings import LIVE_STAGES, _flag, utc
 from registry.domain.batch import GpuBatch
 from registry.domain.classification import Classification, Ruleset, classify
 from registry.domain.errors import ComplianceRefusal
-from registry.domain.licensing import HeadquartersCheck, chain_ids, headquarters_check
+from registry.domain.licensing import (
+    HeadquartersCheck,
+    authorization_satisfies,
+    chain_ids,
+    headquarters_check,
+    license_requirements,
+)
 from registry.domain.policy import end_user_problem, intermediate_owner_problem, recipient_headquarters_problem
 
 
@@ -121,6 +127,39 @@ def _headquarters_review(
     )
     review = intermediate_owner_problem(check, role)
     return (problem.detail if problem is not None else None), (review.detail if review is not None else None)
+
+
+def _shipment_license_problems(work: Work, batch: Row, auth: Row, at: datetime) -> list[str]:
+    """The destination and headquarters rules in force when a controlled item left (as the
+    registry's ``Ship`` decides them): each rule needing a license the batch's authorization is
+    not, nor an exception the rule allows."""
+    model = work.cache("gpu_model").get(batch["model_id"])
+    if model is None:
+        return []
+    rules = _rules(work)
+    try:
+        ruleset = rules.rulesets.in_force(at)
+        groups = rules.country_groups.in_force(at)
+    except ComplianceRefusal:
+        return []  # no rule data in force then
+    classification = _classification(work, model, ruleset)
+    if not classification.controlled:
+        return []
+    lookup = _facts_lookup(work)
+    checks: list[tuple[str, HeadquartersCheck]] = []
+    seen: set[UUID] = set()
+    for role, party_id in (("purchaser", batch["buyer_id"]), ("consignee", batch.get("consignee_id")),
+                           ("end_user", batch.get("end_user_id"))):
+        if party_id is not None and party_id not in seen:
+            seen.add(party_id)
+            checks.append((role, headquarters_check(party_id, lookup, groups)))
+    found = license_requirements(classification, batch["destination_country"], checks, groups, ruleset)
+    return [
+        f"{r.detail}; authorization {_auth_label(auth)} is {auth['auth_type']}"
+        f"{' ' + auth['exception_code'] if auth['exception_code'] else ''} ({r.citation})"
+        for r in found
+        if not authorization_satisfies(auth["auth_type"], auth["exception_code"], r)
+    ]
 
 
 def _classification(work: Work, model: Row, ruleset: Ruleset) -> Classification:

@@ -386,6 +386,9 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
                 "number": auth.number,
                 "auth_type": auth.auth_type,
                 "exception_code": auth.exception_code,
+                "aes_license_code": (
+                    ruleset.aes_license_code(auth.exception_code) if auth.auth_type == "license_exception" else ""
+                ),
                 "valid_from": auth.valid_from.isoformat(),
                 "valid_to": auth.valid_to.isoformat() if auth.valid_to else None,
             },
@@ -463,6 +466,40 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
     def _refuse_recipient(self, batch: GpuBatch, party_id: UUID, role: str, when: datetime) -> None:
         self._refuse_blocked_parties([(role, party_id)])
         self._refuse_headquarters_recipient(batch, party_id, role, when)
+
+    def _refuse_shipment_license(self, batch: GpuBatch, when: datetime) -> None:
+        """The license rules again when the units leave, with the rule data in force at the
+        shipment: the destination rule for the cleared destination (``destination-country-group``,
+        say after a new country-group version) and the headquarters rule for the purchaser,
+        consignee and end user (``headquarters-rule``, say after a parent or headquarters was
+        corrected). The clearance's authorization must satisfy them as at the grant (a license,
+        or an exception the rule allows; 15 CFR 742.6(a)(6)(iii))."""
+        rulesets, groups = self.rulesets, self.country_groups
+        if when < max(rulesets.rulesets[0].effective_from, groups.versions[0].effective_from):
+            return  # before any advanced-computing rule
+        ruleset = rulesets.in_force(when)
+        model: GpuModel = self._load("gpu_model", batch.model_id)
+        classification = classify(ModelSpec.of(model), ruleset)
+        if not classification.controlled:
+            return
+        in_force = groups.in_force(when)
+        checks: list[tuple[str, HeadquartersCheck]] = []
+        checked: set[UUID] = set()
+        for role, party_id in (("purchaser", batch.buyer_id), ("consignee", batch.clearance.get("consignee_id")),
+                               ("end_user", batch.clearance.get("end_user_id"))):
+            if party_id is None or party_id in checked:
+                continue
+            checked.add(party_id)
+            checks.append((role, headquarters_check(party_id, self._party_facts, in_force)))
+        destination = str(batch.clearance.get("destination_country", ""))
+        requirements = license_requirements(classification, destination, checks, in_force, ruleset)
+        if not requirements:
+            return
+        auth_id = batch.clearance.get("authorization_id")
+        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        if auth is not None:
+            require_satisfied(requirements, auth.auth_type, auth.exception_code,
+                              auth.number or auth.exception_code or "NLR")
 
     def _refuse_shipment_parties(
         self, batch: GpuBatch, carrier_id: UUID | None, site_id: UUID | None

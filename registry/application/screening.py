@@ -203,6 +203,12 @@ class ScreeningMixin(ComplianceUseCaseHost):
                     "hits": [
                         {
                             "hit_id": hit_id,
+                            # where the hit came from: the list, its entry, the snapshot (CSL guidance)
+                            "source": hit.get("source", ""),
+                            "snapshot_sha256": hit.get("sha256", ""),
+                            "source_list": hit["entry"].get("source_list", ""),
+                            "entry_id": hit["entry"].get("entry_id", ""),
+                            "entry_name": hit["entry"].get("name", ""),
                             "resolution": hit["resolution"],
                             "current": hit["current"],
                             "score": hit["score"],

@@ -218,9 +218,15 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         return self._change("RegisterSerials", actor, cmd, "batch", cmd.batch_id, decide)
 
     def ship(self, actor: str, cmd: c.Ship) -> CommandResult:
+        """Ship against the clearance. Refused (naming the rule) when a party of the shipment has a
+        blocking screening hit, or when the destination or headquarters rule in force at the
+        shipment needs a license the clearance's authorization is not (or an exception it does
+        not allow)."""
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id)
+            if batch.clearance_status == Clearance.GRANTED:
+                self._refuse_shipment_license(batch, w.ctx.occurred_at)
             batch.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
                        cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials)
             return [batch]

@@ -74,6 +74,17 @@ class Ruleset:
     exceptions_for_d5_or_macau: tuple[str, ...] = ("NAC",)
     exceptions_for_other_groups: tuple[str, ...] = ("NAC", "ACA")
     exceptions_for_headquarters_rule: tuple[str, ...] = ("NAC",)
+    # The AES/EEI license code of each license exception, as "CODE=AES" pairs (NAC is filed as C67).
+    aes_license_codes: tuple[str, ...] = ("NAC=C67",)
+
+    def aes_license_code(self, exception_code: str) -> str:
+        """The AES license code to file for a license exception ("" when the data has none)."""
+        wanted = exception_code.strip().upper()
+        for pair in self.aes_license_codes:
+            code, _, aes = pair.partition("=")
+            if code.strip().upper() == wanted and wanted:
+                return aes.strip()
+        return ""
 
     def describe(self) -> dict[str, Any]:
         """The thresholds as plain values (for evidence and for a user to review)."""

@@ -23,7 +23,7 @@ from uuid import UUID
 from registry.domain.authorization_ledger import AuthorizationLedger, DrawdownLedger
 from registry.domain.base import Amendable, Context, RegistryAggregate
 from registry.domain.errors import InvalidField
-from registry.domain.reference_codes import AuthorizationType, PartyRole, country_code
+from registry.domain.reference_codes import AuthorizationType, PartyRole, country_code, needs_number
 
 
 class Party(Amendable):
@@ -400,8 +400,8 @@ class ExportAuthorization(DrawdownLedger, Amendable):
             violations.append(("auth_type", f"one of {[t.value for t in AuthorizationType]}"))
         if auth_type == AuthorizationType.LICENSE_EXCEPTION and not exception_code:
             violations.append(("exception_code", "a license exception names its code, e.g. NAC"))
-        if auth_type != AuthorizationType.NO_LICENSE_REQUIRED and not number.strip():
-            violations.append(("number", "licenses and notified exceptions carry a number"))
+        if needs_number(auth_type, exception_code) and not number.strip():
+            violations.append(("number", "licenses and notified license exceptions (NAC) carry a number"))
         if not destination_countries:
             violations.append(("destination_countries", "at least one country"))
         for i, c in enumerate(destination_countries):
