@@ -8,8 +8,11 @@ For each configuration: N servers (projections off) plus one projection worker o
 16 closed-loop clients over ONE client address (``ipv4:a,b,...`` with gRPC's round_robin policy).
 Measured per run: commands/s, p50/p99, the CPU seconds per command of the servers (/proc, their
 own processes and children) and of PostgreSQL's processes (all of them: other sessions on a shared
-server count too), the append groups' size and hold time from the servers' own metrics, and the
-bytes per event the store keeps (events, journal leaves, claims: table + index sizes / events).
+server count too, and one that exits during the run takes its whole CPU time off the sum), apart
+from that the CPU of the backends of the servers' and of the worker's connections (started with
+``PGAPPNAME`` set, found in ``pg_stat_activity``), the append groups' size and hold time from the
+servers' own metrics, and the bytes per event the store keeps (events, journal leaves, claims:
+table + index sizes / events).
 """
 
 from __future__ import annotations
@@ -66,6 +69,27 @@ def postgres_cpu() -> float:
             except OSError:
                 continue
     return total
+
+
+def backend_cpu(url: str) -> dict[int, tuple[str, float]]:
+    """CPU seconds of each client backend of the PostgreSQL server at ``url``, by pid, with its
+    ``application_name`` (the bench starts servers and the worker with ``PGAPPNAME`` set, so the
+    database's CPU splits into what the servers' connections and the worker's cost)."""
+    import psycopg
+
+    with psycopg.connect(url.partition("?")[0], autocommit=True) as conn:
+        rows = conn.execute("SELECT pid, application_name FROM pg_stat_activity "
+                            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()").fetchall()
+    return {int(pid): (app or "", _cpu_seconds(int(pid))) for pid, app in rows}
+
+
+def backend_cpu_delta(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per application name spent between two :func:`backend_cpu` readings (a backend
+    started in between counts whole; one that ended in between is lost)."""
+    out: dict[str, float] = {}
+    for pid, (app, cpu) in after.items():
+        out[app] = out.get(app, 0.0) + cpu - (before[pid][1] if pid in before else 0.0)
+    return out
 
 
 def scrape(address: str) -> dict[str, float]:
@@ -164,14 +188,17 @@ def stop(procs: list[subprocess.Popen[Any]]) -> None:
 def run_config(url: str, servers: int, clients: int, duration: float, warmup: float, tag: str,
                extra: dict[str, str] | None = None, worker: bool = True) -> dict[str, Any]:
     procs: list[subprocess.Popen[Any]] = []
+    on_pg = url.startswith("postgresql")
     try:
-        started = [start_server(url, {"GPUREG_RUN_PROJECTIONS": "false" if worker else "true", **(extra or {})})
+        started = [start_server(url, {"GPUREG_RUN_PROJECTIONS": "false" if worker else "true",
+                                      "PGAPPNAME": "gpureg-serve", **(extra or {})})
                    for _ in range(servers)]
         procs += [p for p, _, _ in started]
         if worker:
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "registry.cli", "projections", "run", "--log-level", "WARNING"],
-                env={**os.environ, "GPUREG_DATABASE_URL": url}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+                env={**os.environ, "GPUREG_DATABASE_URL": url, "PGAPPNAME": "gpureg-worker"},
+                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
         addresses = [a for _, a, _ in started]
         asyncio.run(client.send_all(addresses[0], reference_steps(), concurrency=1))  # in order: parents first
         target = addresses[0] if servers == 1 else "ipv4:" + ",".join(addresses)
@@ -180,11 +207,13 @@ def run_config(url: str, servers: int, clients: int, duration: float, warmup: fl
         before = [scrape(m) for _, _, m in started]
         cpu0, pg0, t0 = tree_cpu(server_pids), postgres_cpu(), time.perf_counter()
         worker0 = tree_cpu(worker_pids)
+        backends0 = backend_cpu(url) if on_pg else {}
         plans = [lazy_plan(f"{tag}c{c}", c) for c in range(clients)]
         r = asyncio.run(client.closed_loop(target, plans, duration=duration, warmup=warmup))
         wall = time.perf_counter() - t0
         cpu, pg = tree_cpu(server_pids) - cpu0, postgres_cpu() - pg0
         worker_cpu = tree_cpu(worker_pids) - worker0  # SQLite: 0, its projections are the server's child
+        backends = backend_cpu_delta(backends0, backend_cpu(url)) if on_pg else {}
         after = [scrape(m) for _, _, m in started]
         delta = {k: sum(a.get(k, 0.0) - b.get(k, 0.0) for a, b in zip(after, before, strict=True))
                  for k in after[0]}
@@ -200,6 +229,10 @@ def run_config(url: str, servers: int, clients: int, duration: float, warmup: fl
             "server_cpu_ms_per_command": cpu / appends * 1000 if appends else None,
             "postgres_cpu_ms_per_command": pg / appends * 1000 if appends else None,
             "worker_cpu_ms_per_command": worker_cpu / appends * 1000 if appends else None,
+            # the database's CPU in the backends of the servers' and of the worker's connections
+            # (the rest of postgres_cpu: WAL writer, checkpointer, other sessions on the machine)
+            "postgres_backends_cpu_ms_per_command": {app: v / appends * 1000 for app, v in backends.items()}
+            if appends else None,
             # what the whole deployment (servers, projections, database) spends per command
             "deployment_cpu_ms_per_command": (cpu + worker_cpu + pg) / appends * 1000 if appends else None,
             "server_cpu_cores_used": cpu / wall, "postgres_cpu_cores_used": pg / wall,
@@ -245,8 +278,12 @@ def measure(*, processes: tuple[int, ...] = (1, 2, 4), clients: int = 16, durati
                 continue
             row["bytes"] = bytes_per_event(schema)
             out["postgres"].append(row)
+            backends = row["postgres_backends_cpu_ms_per_command"] or {}
             say(f"    {row['throughput']:.0f} commands/s, p99 {row['latency']['p99_ms']:.0f} ms, "
-                f"group {row['mean_group'] or 0:.1f}, hold {row['lock_hold_ms_per_command'] or 0:.2f} ms/command")
+                f"group {row['mean_group'] or 0:.1f}, hold {row['lock_hold_ms_per_command'] or 0:.2f} ms/command; "
+                f"CPU ms/command: server {row['server_cpu_ms_per_command'] or 0:.2f}, "
+                f"worker {row['worker_cpu_ms_per_command'] or 0:.2f}, PostgreSQL backends of the server "
+                f"{backends.get('gpureg-serve', 0):.2f} and of the worker {backends.get('gpureg-worker', 0):.2f}")
     return out
 
 

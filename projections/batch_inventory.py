@@ -201,10 +201,19 @@ def _split_from(work: Work, e: Any) -> None:
         _register(work, e.serials, e.gpu_uuids, e.originator_id, e.buyer_id.hex)
 
 
-def _register(work: Work, serials: Sequence[str], gpu_uuids: Sequence[str], batch_id: Any, owner: str) -> None:
-    """The serials' rows (batch and GPU UUID) and their runs, pending with the buyer."""
+def _register(work: Work, serials: Sequence[str], gpu_uuids: Sequence[str], batch_id: Any, owner: str,
+              *, new: bool = False) -> None:
+    """The serials' rows (batch and GPU UUID) and their runs, pending with the buyer. ``new``: the
+    serials are registered for the first time (``SerialsRegistered``), so no row of theirs is
+    stored and none is read: a serial is registered once in the whole registry (the store's
+    ``serial_claims`` index, written with the event, refuses a second claim; claims are only ever
+    moved, by a split, whose ``SplitFrom`` re-points rows that exist and so reads them)."""
     rows = work.cache("serial")
-    rows.prefetch(serials)
+    if new:
+        for serial in serials:
+            rows.absent(serial)
+    else:
+        rows.prefetch(serials)
     rows.put_many(
         {"serial": serial, "batch_id": batch_id, "gpu_uuid": gpu_uuid}
         for serial, gpu_uuid in zip(serials, gpu_uuids, strict=True)
@@ -256,7 +265,7 @@ def _clearance_revoked(work: Work, e: Any) -> None:
 
 def _serials_registered(work: Work, e: Any) -> None:
     row = _batch(work, e)
-    _register(work, e.serials, e.gpu_uuids, e.originator_id, row["buyer_id"].hex)
+    _register(work, e.serials, e.gpu_uuids, e.originator_id, row["buyer_id"].hex, new=True)
     row["serials"] += len(e.serials)
     _save(work, row, e)
 

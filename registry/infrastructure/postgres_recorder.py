@@ -135,9 +135,14 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         # The group write's statements rendered once: psycopg renders a composed statement on
         # every execute (about 0.1 ms of a command's CPU at 16 clients, bench.statements).
         self._rendered_lock = [q.as_bytes(None) for q in self._lock_statements]
-        self._rendered_claims = self._insert_claims_unnest.as_bytes(None)
-        self._rendered_moves = self._move_claims_unnest.as_bytes(None)
-        self._rendered_insert = self.insert_events_statement.as_bytes(None)
+        # The group's arrays (events, claims, moves) are sent in binary (%b): psycopg dumps a text
+        # array element by element, quoting and escaping each (a state's bytes as hex, twice: in
+        # the composite, then in the array), and PostgreSQL parses it back; in binary the bytes go
+        # as they are. Measured in one thread against PostgreSQL 15, client CPU per statement:
+        # 3 events of ~600 bytes 0.17 -> 0.09-0.11 ms, 144 claims 0.35 -> 0.14-0.15 ms.
+        self._rendered_claims = _binary(self._insert_claims_unnest.as_bytes(None))
+        self._rendered_moves = _binary(self._move_claims_unnest.as_bytes(None))
+        self._rendered_insert = _binary(self.insert_events_statement.as_bytes(None))
         self._rendered_notify = self._notify.as_bytes(None)
         self._rendered_head = self.journal.sql_head.encode()
         self._rendered_extend = self.journal.sql_extend.encode()
@@ -408,6 +413,12 @@ class _GroupParams(NamedTuple):
             events=([construct(e.originator_id, e.originator_version, e.topic, e.state) for e in stored],),
             stored_events=stored,
         )
+
+
+def _binary(statement: bytes) -> bytes:
+    """``statement`` with every parameter sent in binary format (psycopg's ``%b``)."""
+    assert statement.count(b"%s") >= 1 and b"%%" not in statement
+    return statement.replace(b"%s", b"%b")
 
 
 def _hand_out(group: list[Append], inserted: Any) -> list[int]:

@@ -69,12 +69,11 @@ DECLARE
     blob bytea;
     last_position bigint := -9223372036854775808;
     hashes bytea[];
-    e record;
-    t bytea;
-    leaf bytea;
+    added bytea[];
     node bytea;
     k bigint;
     r bytea;
+    top int;
     i int;
 BEGIN
     SELECT size, frontier INTO n, blob FROM {head} WHERE id = 1;
@@ -84,34 +83,44 @@ BEGIN
     IF n > 0 THEN
         SELECT position INTO STRICT last_position FROM {leaves} WHERE leaf_index = n - 1;
     END IF;
+    -- every new event's leaf in one statement, numbered in position order
+    WITH inserted AS (
+        INSERT INTO {leaves} (leaf_index, position, leaf_hash)
+        SELECT n - 1 + row_number() OVER (ORDER BY e.notification_id), e.notification_id,
+               sha256('\\x0001'::bytea || int8send(e.notification_id) || uuid_send(e.originator_id::uuid)
+                      || int8send(e.originator_version::bigint) || int4send(length(t.b)) || t.b
+                      || int4send(length(e.state)) || e.state)
+        FROM {events} AS e CROSS JOIN LATERAL (SELECT convert_to(e.topic, 'UTF8') AS b) AS t
+        WHERE e.notification_id > last_position
+        RETURNING leaf_index, leaf_hash)
+    SELECT array_agg(leaf_hash ORDER BY leaf_index) INTO added FROM inserted;
+    IF added IS NULL THEN
+        RETURN n;
+    END IF;
+    -- the frontier, a stack of perfect subtrees' hashes (hashes[1 .. top]), extended leaf by leaf
     hashes := ARRAY(SELECT substring(blob FROM 1 + 32 * g FOR 32)
                     FROM generate_series(0, length(blob) / 32 - 1) AS g ORDER BY g);
-    FOR e IN SELECT notification_id, originator_id, originator_version, topic, state FROM {events}
-             WHERE notification_id > last_position ORDER BY notification_id LOOP
-        t := convert_to(e.topic, 'UTF8');
-        leaf := sha256('\\x0001'::bytea || int8send(e.notification_id) || uuid_send(e.originator_id::uuid)
-                       || int8send(e.originator_version::bigint) || int4send(length(t)) || t
-                       || int4send(length(e.state)) || e.state);
-        INSERT INTO {leaves} (leaf_index, position, leaf_hash) VALUES (n, e.notification_id, leaf);
-        node := leaf;
+    top := cardinality(hashes);
+    FOREACH node IN ARRAY added LOOP
         k := n;
         WHILE k & 1 = 1 LOOP
-            node := sha256('\\x01'::bytea || hashes[cardinality(hashes)] || node);
-            hashes := hashes[1:cardinality(hashes) - 1];
+            node := sha256('\\x01'::bytea || hashes[top] || node);
+            top := top - 1;
             k := k >> 1;
         END LOOP;
-        hashes := hashes || node;
+        top := top + 1;
+        hashes[top] := node;
         n := n + 1;
     END LOOP;
     blob := ''::bytea;
-    FOR i IN 1 .. cardinality(hashes) LOOP
+    FOR i IN 1 .. top LOOP
         blob := blob || hashes[i];
     END LOOP;
-    r := hashes[cardinality(hashes)];
-    FOR i IN REVERSE cardinality(hashes) - 1 .. 1 LOOP
+    r := hashes[top];
+    FOR i IN REVERSE top - 1 .. 1 LOOP
         r := sha256('\\x01'::bytea || hashes[i] || r);
     END LOOP;
-    UPDATE {head} SET size = n, frontier = blob, root = coalesce(r, sha256(''::bytea)) WHERE id = 1;
+    UPDATE {head} SET size = n, frontier = blob, root = r WHERE id = 1;
     RETURN n;
 END
 $fn$"""  # noqa: S608

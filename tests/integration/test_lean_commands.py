@@ -100,6 +100,43 @@ def test_a_second_registry_writing_to_the_same_store_forces_a_fast_forward_and_n
     assert sorted(loaded.shipments) == ["S-1", "S-2", "S-3", "S-4"]
 
 
+def test_an_aggregate_dropped_after_another_processs_write_is_caught_up_by_reading_only_its_newer_events(
+    world: World, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = world.registry
+    batch = world.order(8)
+    world.clear(batch, 8)
+    mine = _ship(first, batch, "S-1")  # cached by the first registry at this version
+    second = build_registry(Settings(database_url=store_url))
+    try:
+        _ship(second, batch, "S-2")
+        theirs = _ship(second, batch, "S-3")
+    finally:
+        second.close()
+    lean = first._lean
+    assert lean is not None
+    catch_ups = lean.catch_ups
+    reads: list[tuple[object, object]] = []
+    original = first.recorder.select_events
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        reads.append((kwargs.get("originator_id", args[0] if args else None), kwargs.get("gt")))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(first.recorder, "select_events", counting)
+    after = _ship(first, batch, "S-4")
+    assert after.version == theirs.version + 1  # built on both of the other registry's writes
+    assert lean.catch_ups == catch_ups + 1
+    assert reads == [(batch, mine.version)]  # the events after the dropped copy, not the whole history
+    fresh = build_registry(Settings(database_url=store_url))
+    try:
+        stored = fresh.get("batch", batch)
+    finally:
+        fresh.close()
+    cached = first.get("batch", batch)
+    assert vars(cached) == vars(stored)  # the same state as a replay of every event
+
+
 def test_the_library_fast_forward_path_stays_available_for_side_by_side_measurements(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,6 +42,9 @@ class _Sink:
     def prefetch(self, _keys: Iterable[Any]) -> None:
         return None
 
+    def absent(self, *_key: Any) -> None:
+        return None
+
     def put_many(self, _rows: Iterable[Any]) -> None:
         return None
 

@@ -47,3 +47,32 @@ def test_nothing_is_analyzed_on_sqlite(sqlite_url: str) -> None:
         assert analyze_stale(engine) == []
     finally:
         engine.dispose()
+
+
+def test_the_analyze_samples_with_a_small_statistics_target_and_still_counts_the_rows(postgres_url: str) -> None:
+    from projections.statistics import TARGET
+
+    engine = create_readmodel_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE rm_sampled_g1 (serial varchar(64) PRIMARY KEY)"))
+            conn.execute(text("INSERT INTO rm_sampled_g1 SELECT 'SN' || g FROM generate_series(1, 5000) g"))
+        analyzed: list[str] = []
+        deadline = time.monotonic() + 30  # the backend reports its counts to the statistics views within about a second
+        while "rm_sampled_g1" not in analyzed and time.monotonic() < deadline:
+            analyzed = analyze_stale(engine)
+            time.sleep(0.2)
+        assert "rm_sampled_g1" in analyzed
+        with engine.connect() as conn:
+            planned = conn.execute(text(
+                "SELECT reltuples FROM pg_class WHERE oid = 'rm_sampled_g1'::regclass")).scalar_one()
+            # a statistics target of 10 keeps at most 10 histogram bounds + 1 (the server's default: 101)
+            bounds = conn.execute(text(
+                "SELECT array_length(histogram_bounds::text::text[], 1) FROM pg_stats "
+                "WHERE tablename = 'rm_sampled_g1' AND attname = 'serial'")).scalar_one()
+            target = conn.execute(text("SHOW default_statistics_target")).scalar_one()
+        assert planned == 5000  # the row count is exact all the same
+        assert bounds == TARGET + 1
+        assert target != str(TARGET)  # the sessions' own setting is untouched (SET LOCAL)
+    finally:
+        engine.dispose()
