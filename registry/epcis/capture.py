@@ -166,6 +166,7 @@ class Capture:
         result = CaptureResult()
         plans: list[_Plan | None] = []
         shadow = _Shadow(self._registry, actor)
+        seen: dict[str, tuple[int, str]] = {}  # eventID -> (first index, its command's fingerprint)
         for index, event in enumerate(events):
             eid = str(event.get("eventID", "")) if isinstance(event, Mapping) else ""
             method = "event"
@@ -184,10 +185,19 @@ class Capture:
                         ) from None
                 plan = self._plan(index, eid, event, shadow)
                 method = plan.method
+                content = _fingerprint(plan.command)
+                first = seen.setdefault(eid, (index, content))
+                if first[1] != content:  # caught here, or pass 2 would write the first and refuse this one
+                    raise _Refused(
+                        "eventID",
+                        f"rule idempotency-key: eventList[{first[0]}] has this eventID with another content; "
+                        "each event needs its own eventID",
+                    )
                 refusal = authorize(plan.method, plan.batch_id, getattr(plan.command, "site_id", None))
                 if refusal is not None:  # before anything about the batch is read or told
                     raise _Refused(*refusal)
-                if not self._handled(plan):  # a repeat is answered from its request record
+                repeat = first[0] != index  # this very event earlier in the document: written once
+                if not repeat and not self._handled(plan):  # a repeat is answered from its request record
                     shadow.decide(plan)
                 plans.append(plan)
                 result.outcomes.append(EventOutcome(index, eid, plan.method, "not_written", plan.batch_id))
@@ -235,7 +245,7 @@ class Capture:
             return False
         record: object = self._registry.repository.get(record_id)
         command = type(plan.command).__name__  # the registry names each command by its model
-        fingerprint = hashlib.sha256(f"{command}\n{plan.command.fingerprint_payload()}".encode()).hexdigest()
+        fingerprint = _fingerprint(plan.command)
         if getattr(record, "command", None) != command or getattr(record, "fingerprint", None) != fingerprint:
             raise _Refused(
                 "eventID",
@@ -733,6 +743,11 @@ class _Shadow:
         self._known.add((kind, ident))
 
 
+def _fingerprint(command: c.Command) -> str:
+    """The command's fingerprint as the registry computes it for every request id."""
+    return hashlib.sha256(f"{type(command).__name__}\n{command.fingerprint_payload()}".encode()).hexdigest()
+
+
 # ----------------------------------------------------------------- the standard's own rules
 #: EPCIS 2.0 section 7.4: event types whose ``action`` is required (TransformationEvent has none).
 _WITH_ACTION = frozenset({"ObjectEvent", "AggregationEvent", "TransactionEvent", "AssociationEvent"})
@@ -792,6 +807,8 @@ def _check_common(event: Mapping[str, Any]) -> None:
             raise _Refused("action", f"rule required: a {kind} has an action (ADD, OBSERVE or DELETE)")
         if event["action"] not in _ACTIONS:
             raise _Refused("action", f"rule action: ADD, OBSERVE or DELETE, not {event['action']!r}")
+    if kind == "TransactionEvent" and not event.get("bizTransactionList"):
+        raise _Refused("bizTransactionList", "rule required: a TransactionEvent names a business transaction")
     if "errorDeclaration" in event:
         _check_error_declaration(event["errorDeclaration"])
 

@@ -231,6 +231,7 @@ def test_a_captured_record_time_is_ignored_and_the_registry_records_its_own_epci
         ({"action": None}, "action", "required"),
         ({"action": "MOVE"}, "action", "action"),
         ({"eventID": "not a uri"}, "eventID", "uri"),
+        ({"type": "TransactionEvent", "action": "DELETE", "bizTransactionList": None}, "bizTransactionList", "required"),
     ],
 )
 def test_an_event_without_a_field_epcis_2_0_requires_is_refused_naming_it_and_nothing_is_written(
@@ -329,3 +330,27 @@ def test_gs1s_error_declaration_example_is_refused_event_by_event(registry: Regi
     assert next((e.index, e.field) for e in result.errors) == (0, "errorDeclaration")
     assert len(result.errors) == 2  # the receipt after it is refused for its GS1 keys
     assert registry.head() == head
+
+
+def test_two_events_with_one_event_id_and_different_contents_are_refused_before_anything_is_written(
+    registry: Registry, world: World
+) -> None:
+    """eventID is unique to one event (EPCIS 2.0 section 7.4.1). Before the fix the check pass
+    let both through and the write pass wrote the first, then refused the second."""
+    doc, _ = _shipment_document(world)
+    shipped = doc["epcisBody"]["eventList"][0]
+    common = {k: shipped[k] for k in ("type", "eventID", "action", "eventTime", "eventTimeZoneOffset")}
+    doc["epcisBody"]["eventList"] = [
+        {**common, "disposition": "stolen", "epcList": shipped["epcList"][:1]},
+        {**common, "disposition": "stolen", "epcList": shipped["epcList"][1:]},
+    ]
+    head = registry.head()
+
+    result = Capture(registry).capture("dc@samsung", doc)
+
+    [error] = result.errors
+    assert (error.index, error.field) == (1, "eventID") and "idempotency-key" in error.rule
+    assert registry.head() == head
+    # the same event twice in one document is one event: written once
+    doc["epcisBody"]["eventList"] = [doc["epcisBody"]["eventList"][0]] * 2
+    assert Capture(registry).capture("dc@samsung", doc).counts() == {"written": 1, "replayed": 1}
