@@ -25,6 +25,7 @@ mapping rule, so splitting them would state each rule twice.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -165,6 +166,7 @@ class Capture:
         result = CaptureResult()
         plans: list[_Plan | None] = []
         shadow = _Shadow(self._registry, actor)
+        seen: dict[str, tuple[int, str]] = {}  # eventID -> (first index, its command's fingerprint)
         for index, event in enumerate(events):
             eid = str(event.get("eventID", "")) if isinstance(event, Mapping) else ""
             method = "event"
@@ -173,6 +175,7 @@ class Capture:
                     raise _Refused("(event)", "rule event-object: an event is a JSON object")
                 if not isinstance(event.get("type"), str):
                     raise _Refused("type", "rule required: every event names its type")
+                _check_common(event)
                 if not eid:
                     try:
                         eid = hash_event_id(event, prefixes)
@@ -182,10 +185,19 @@ class Capture:
                         ) from None
                 plan = self._plan(index, eid, event, shadow)
                 method = plan.method
+                content = _fingerprint(plan.command)
+                first = seen.setdefault(eid, (index, content))
+                if first[1] != content:  # caught here, or pass 2 would write the first and refuse this one
+                    raise _Refused(
+                        "eventID",
+                        f"rule idempotency-key: eventList[{first[0]}] has this eventID with another content; "
+                        "each event needs its own eventID",
+                    )
                 refusal = authorize(plan.method, plan.batch_id, getattr(plan.command, "site_id", None))
                 if refusal is not None:  # before anything about the batch is read or told
                     raise _Refused(*refusal)
-                if not self._handled(plan):  # a repeat is answered from its request record
+                repeat = first[0] != index  # this very event earlier in the document: written once
+                if not repeat and not self._handled(plan):  # a repeat is answered from its request record
                     shadow.decide(plan)
                 plans.append(plan)
                 result.outcomes.append(EventOutcome(index, eid, plan.method, "not_written", plan.batch_id))
@@ -233,7 +245,7 @@ class Capture:
             return False
         record: object = self._registry.repository.get(record_id)
         command = type(plan.command).__name__  # the registry names each command by its model
-        fingerprint = hashlib.sha256(f"{command}\n{plan.command.fingerprint_payload()}".encode()).hexdigest()
+        fingerprint = _fingerprint(plan.command)
         if getattr(record, "command", None) != command or getattr(record, "fingerprint", None) != fingerprint:
             raise _Refused(
                 "eventID",
@@ -247,6 +259,9 @@ class Capture:
     def _event_list(document: Mapping[str, Any]) -> list[Any]:
         if document.get("type") != "EPCISDocument":
             raise InvalidField.one("type", "rule document-type: must be EPCISDocument")
+        header = _header_violations(document)
+        if header:  # EPCIS 2.0 section 9.1 / GS1's JSON schema: the document's required fields
+            raise InvalidField(header)
         body = document.get("epcisBody")
         if not isinstance(body, Mapping):
             raise InvalidField.one("epcisBody", "rule required: an EPCISDocument has an epcisBody object")
@@ -265,14 +280,9 @@ class Capture:
     def _plan(self, index: int, eid: str, e: Mapping[str, Any], shadow: _Shadow) -> _Plan:
         kind = e.get("type")
         action = e.get("action")
-        if "eventTime" not in e:
-            raise _Refused("eventTime", "rule required: every event has an eventTime")
-        try:
-            occurred = datetime.fromisoformat(str(e["eventTime"]).replace("Z", "+00:00"))
-        except ValueError:
-            raise _Refused("eventTime", "rule date-time: an ISO 8601 date-time with offset") from None
-        if occurred.tzinfo is None:
-            raise _Refused("eventTime", "rule date-time: needs a time zone offset")
+        occurred = _date_time(e.get("eventTime"))
+        if occurred is None:  # checked by _check_common before
+            raise _Refused("eventTime", "rule date-time: an ISO 8601 date-time with offset")
         step = v.cbv_term("bizStep", str(e.get("bizStep", "")))
         disposition = v.cbv_term("disposition", str(e.get("disposition", "")))
         transactions = _transactions(e)
@@ -731,6 +741,106 @@ class _Shadow:
         except NotFound:
             raise _Refused(field_, f"rule reference-exists: {kind} {ident} not found") from None
         self._known.add((kind, ident))
+
+
+def _fingerprint(command: c.Command) -> str:
+    """The command's fingerprint as the registry computes it for every request id."""
+    return hashlib.sha256(f"{type(command).__name__}\n{command.fingerprint_payload()}".encode()).hexdigest()
+
+
+# ----------------------------------------------------------------- the standard's own rules
+#: EPCIS 2.0 section 7.4: event types whose ``action`` is required (TransformationEvent has none).
+_WITH_ACTION = frozenset({"ObjectEvent", "AggregationEvent", "TransactionEvent", "AssociationEvent"})
+_ACTIONS = ("ADD", "OBSERVE", "DELETE")
+#: GS1's JSON schema (``Event.eventTimeZoneOffset``): -13:59 .. +14:00.
+_OFFSET = re.compile(r"^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$")
+_VERSION = re.compile(r"^2(\.\d+)*$")  # an EPCIS 2.x document
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")  # scheme ":" something (RFC 3986, no spaces)
+
+
+def _date_time(value: Any) -> datetime | None:
+    """An ISO 8601 date-time with its offset (xsd:dateTimeStamp), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _header_violations(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The EPCISDocument's own required fields: ``@context``, ``schemaVersion`` (2.x),
+    ``creationDate`` (a date-time with offset)."""
+    out: list[tuple[str, str]] = []
+    if not document.get("@context"):
+        out.append(("@context", "rule required: the JSON-LD context (GS1's epcis-context.jsonld)"))
+    version = document.get("schemaVersion")
+    if version is None:
+        out.append(("schemaVersion", 'rule required: "2.0" for an EPCIS 2.0 document'))
+    elif not isinstance(version, str) or not _VERSION.match(version):
+        out.append(("schemaVersion", f'rule schema-version: "2.0" (EPCIS 2.x), not {version!r}'))
+    if "creationDate" not in document:
+        out.append(("creationDate", "rule required: when the document was created"))
+    elif _date_time(document["creationDate"]) is None:
+        out.append(("creationDate", "rule date-time: an ISO 8601 date-time with offset"))
+    return out
+
+
+def _check_common(event: Mapping[str, Any]) -> None:
+    """EPCIS 2.0 section 7.4.1 (every event) and 7.4.2-7.4.6 (``action``), as GS1's JSON schema
+    states them, before the event is mapped: a refusal names the field."""
+    if "eventTime" not in event:
+        raise _Refused("eventTime", "rule required: every event has an eventTime")
+    if _date_time(event["eventTime"]) is None:
+        raise _Refused("eventTime", "rule date-time: an ISO 8601 date-time with offset")
+    offset = event.get("eventTimeZoneOffset")
+    if offset is None:
+        raise _Refused("eventTimeZoneOffset", "rule required: every event has its time zone offset (+09:00)")
+    if not isinstance(offset, str) or not _OFFSET.match(offset):
+        raise _Refused("eventTimeZoneOffset", f"rule time-zone-offset: +hh:mm or -hh:mm, not {offset!r}")
+    if "eventID" in event and not (isinstance(event["eventID"], str) and _URI.match(event["eventID"])):
+        raise _Refused("eventID", "rule uri: an eventID is a URI (ni:///sha-256;... or urn:uuid:...)")
+    kind = event["type"]
+    if kind in _WITH_ACTION:
+        if "action" not in event:
+            raise _Refused("action", f"rule required: a {kind} has an action (ADD, OBSERVE or DELETE)")
+        if event["action"] not in _ACTIONS:
+            raise _Refused("action", f"rule action: ADD, OBSERVE or DELETE, not {event['action']!r}")
+    if kind == "TransactionEvent" and not event.get("bizTransactionList"):
+        raise _Refused("bizTransactionList", "rule required: a TransactionEvent names a business transaction")
+    if "errorDeclaration" in event:
+        _check_error_declaration(event["errorDeclaration"])
+
+
+def _check_error_declaration(declaration: Any) -> None:
+    """EPCIS 2.0 section 7.4.1.2: an error declaration says that an earlier event with this
+    content (and eventID) is in error. The registry's history is never edited: a correction is a
+    new registry command (``correct_order``, a new receipt, ...), which a partner cannot express
+    as an EPCIS event yet, so a declaration is refused, naming the field, and nothing of it is
+    written (captured as an ordinary event it would record the erroneous fact a second time, or
+    answer "replayed" as if the declaration had been applied)."""
+    where = "errorDeclaration"
+    if not isinstance(declaration, Mapping):
+        raise _Refused(where, "rule error-declaration: an object with declarationTime")
+    if "declarationTime" not in declaration:
+        raise _Refused(f"{where}.declarationTime", "rule required: when the error was declared")
+    if _date_time(declaration["declarationTime"]) is None:
+        raise _Refused(f"{where}.declarationTime", "rule date-time: an ISO 8601 date-time with offset")
+    reason = declaration.get("reason")
+    if reason is not None and not (
+        isinstance(reason, str) and (v.cbv_term("er", reason) in v.ERROR_REASONS or _URI.match(reason))
+    ):
+        raise _Refused(f"{where}.reason", "rule error-reason: did_not_occur, incorrect_data or a URI")
+    corrective = declaration.get("correctiveEventIDs", [])
+    if not isinstance(corrective, list) or not all(isinstance(i, str) and _URI.match(i) for i in corrective):
+        raise _Refused(f"{where}.correctiveEventIDs", "rule uri: an array of eventIDs (URIs)")
+    raise _Refused(
+        where,
+        "rule error-declaration-unsupported: the registry never edits or withdraws a recorded event; "
+        "a correction is a new registry command (e.g. correct_order), so this declaration is not applied "
+        "and nothing of the event is written",
+    )
 
 
 # ------------------------------------------------------------------------------- field readers

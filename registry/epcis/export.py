@@ -88,6 +88,10 @@ class Translator:
         if method is None:
             if isinstance(event, GpuBatch.Ordered | GpuBatch.SplitFrom):
                 self._facts[batch_id] = _Facts(event.po_number, event.supplier_id, event.buyer_id)
+            elif isinstance(event, GpuBatch.OrderCorrected) and "po_number" in event.fields:
+                # later events name the corrected PO, as an export starting after the correction
+                # does (the batch's state then): one event, one content, one eventID
+                facts.po_number = str(event.fields["po_number"])
             return None
         body: Event | None = method(event, facts, batch_id)
         if body is None:

@@ -52,7 +52,7 @@ from starlette.routing import Route
 from registry.application.service import Registry
 from registry.domain.errors import InvalidField, NotFound, RegistryError
 from registry.epcis import vocabulary as v
-from registry.epcis.capture import Capture, CaptureResult
+from registry.epcis.capture import MAX_EVENTS, Capture, CaptureResult, EventError
 from registry.epcis.export import Event
 from registry.epcis.sources import batch_events, log_events, partner_log_events
 from registry.security.grants import Grants
@@ -93,6 +93,14 @@ class Refused(Exception):
 
 
 _TITLES = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable"}
+#: The REST binding's exception types (GS1's openapi.yaml, ``RFC7807ProblemResponseBody.type``).
+VALIDATION = "epcisException:ValidationException"
+QUERY_PARAMETER = "epcisException:QueryParameterException"
+SECURITY = "epcisException:SecurityException"
+NO_SUCH_NAME = "epcisException:NoSuchNameException"
+CAPTURE_LIMIT = "epcisException:CaptureLimitExceededException"
+UNSUPPORTED_MEDIA = "epcisException:UnsupportedMediaTypeException"
+IMPLEMENTATION = "epcisException:ImplementationException"
 
 
 def gate_of(interceptor: Callable[[], AuthInterceptor | None]) -> Admit:
@@ -126,21 +134,36 @@ def gate_of(interceptor: Callable[[], AuthInterceptor | None]) -> Admit:
 
 
 def _problem(status: int, title: str, detail: str, headers: Mapping[str, str] | None = None,
-             **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+             kind: str = "about:blank", **extra: Any) -> JSONResponse:
+    body = {"type": kind, "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
-def _error(exc: Exception) -> JSONResponse:
+def _error(exc: Exception, invalid: str = VALIDATION) -> JSONResponse:
+    """A refusal as problem details with the REST binding's exception type (``invalid``: the type
+    of a bad request, ValidationException for a capture, QueryParameterException for a query)."""
     if isinstance(exc, Refused):
         challenge = {"WWW-Authenticate": 'Bearer realm="gpureg"'} if exc.status == 401 else None
-        return _problem(exc.status, _TITLES.get(exc.status, "Forbidden"), str(exc), challenge, reason=exc.reason)
+        kind = SECURITY if exc.status in (401, 403) else "about:blank"
+        return _problem(exc.status, _TITLES.get(exc.status, "Forbidden"), str(exc), challenge, kind,
+                        reason=exc.reason)
     if isinstance(exc, InvalidField):
-        return _problem(400, "Bad Request", str(exc),
+        return _problem(400, "Bad Request", str(exc), None, invalid,
                         violations=[{"field": f, "rule": r} for f, r in exc.violations])
     if isinstance(exc, NotFound):
-        return _problem(404, "Not Found", str(exc))
-    return _problem(409 if isinstance(exc, RegistryError) else 500, type(exc).__name__, str(exc))
+        return _problem(404, "Not Found", str(exc), None, NO_SUCH_NAME)
+    if isinstance(exc, RegistryError):
+        return _problem(409, type(exc).__name__, str(exc))
+    return _problem(500, type(exc).__name__, str(exc), None, IMPLEMENTATION)
+
+
+def _error_entry(e: EventError) -> dict[str, Any]:
+    """One refused event in a capture job's ``errors``: an RFC 7807 problem (``type`` and
+    ``title`` required by GS1's ``CaptureJob`` schema) with the event's index, eventID, field and
+    rule as extension members."""
+    return {"type": VALIDATION, "title": "Event refused", "status": 400,
+            "detail": f"eventList[{e.index}].{e.field}: {e.rule}",
+            "index": e.index, "eventID": e.event_id, "field": e.field, "rule": e.rule}
 
 
 class _Jobs:
@@ -160,9 +183,7 @@ class _Jobs:
             "running": False,
             "success": result.accepted,
             "captureErrorBehaviour": behaviour,
-            "errors": [
-                {"index": e.index, "eventID": e.event_id, "field": e.field, "rule": e.rule} for e in result.errors
-            ],
+            "errors": [_error_entry(e) for e in result.errors],
             "events": [
                 {"index": o.index, "eventID": o.event_id, "command": o.command, "status": o.status,
                  "batchID": str(o.batch_id) if o.batch_id else None, "position": o.position}
@@ -306,16 +327,23 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
                 raise InvalidField.one("GS1-Capture-Error-Behaviour", "rollback or proceed")
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if media not in (JSON_LD, "application/json"):
-                return _problem(415, "Unsupported Media Type", f"send {JSON_LD} or application/json")
+                return _problem(415, "Unsupported Media Type", f"send {JSON_LD} or application/json", None,
+                                UNSUPPORTED_MEDIA)
             body = await request.body()
             if len(body) > MAX_BODY_BYTES:
-                return _problem(413, "Content Too Large", f"at most {MAX_BODY_BYTES} bytes per document")
+                return _problem(413, "Content Too Large", f"at most {MAX_BODY_BYTES} bytes per document",
+                                {"GS1-EPCIS-Capture-File-Size-Limit": str(MAX_BODY_BYTES)}, CAPTURE_LIMIT)
             try:
                 document = json.loads(body)
             except (UnicodeDecodeError, json.JSONDecodeError) as e:
                 raise InvalidField.one("(body)", f"not JSON: {e}") from None
             if not isinstance(document, dict):
                 raise InvalidField.one("(body)", "an EPCISDocument is a JSON object")
+            body_ = document.get("epcisBody")
+            listed = body_.get("eventList") if isinstance(body_, dict) else None
+            if isinstance(listed, list) and len(listed) > MAX_EVENTS:
+                return _problem(413, "Content Too Large", f"at most {MAX_EVENTS} events per document",
+                                {"GS1-EPCIS-Capture-Limit": str(MAX_EVENTS)}, CAPTURE_LIMIT)
             result: CaptureResult = await run(
                 functools.partial(capture.capture, authorize=caller.grants.authorize), caller.actor, document,
                 behaviour == "proceed")
@@ -332,7 +360,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             return _error(exc)
         job = jobs.get(request.path_params["capture_id"], caller.subject)
         if job is None:
-            return _problem(404, "Not Found", "no such capture job")
+            return _problem(404, "Not Found", "no such capture job", None, NO_SUCH_NAME)
         return JSONResponse(job)
 
     async def list_captures(request: Request) -> Response:
@@ -349,7 +377,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
             page, token = await asyncio.to_thread(query_page, registry, params, caller.grants.visible)
         except Exception as exc:
-            return _error(exc)
+            return _error(exc, QUERY_PARAMETER)
         body: dict[str, Any] = {
             "@context": v.DOCUMENT_CONTEXT,
             "type": "EPCISQueryDocument",

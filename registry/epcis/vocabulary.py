@@ -137,8 +137,16 @@ BTT_TYPES = frozenset(
     }
 )
 SOURCE_DEST_TYPES = frozenset({"owning_party", "possessing_party", "location"})
-_WEB_PREFIX = {"bizStep": "BizStep-", "disposition": "Disp-", "btt": "BTT-", "sdt": "SDT-"}
-_TERMS = {"bizStep": BIZ_STEPS, "disposition": DISPOSITIONS, "btt": BTT_TYPES, "sdt": SOURCE_DEST_TYPES}
+#: Error reasons of an errorDeclaration (CBV 2.0, ``https://ref.gs1.org/cbv/ER-...``).
+ERROR_REASONS = frozenset({"did_not_occur", "incorrect_data"})
+_WEB_PREFIX = {"bizStep": "BizStep-", "disposition": "Disp-", "btt": "BTT-", "sdt": "SDT-", "er": "ER-"}
+_TERMS = {
+    "bizStep": BIZ_STEPS,
+    "disposition": DISPOSITIONS,
+    "btt": BTT_TYPES,
+    "sdt": SOURCE_DEST_TYPES,
+    "er": ERROR_REASONS,
+}
 
 
 def cbv_term(kind: str, value: str) -> str:

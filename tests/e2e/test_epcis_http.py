@@ -84,11 +84,22 @@ def test_a_refused_document_is_a_finished_job_naming_each_event_and_writes_nothi
         assert job["success"] is False and job["captureErrorBehaviour"] == "rollback"
         [error] = job["errors"]
         assert error["index"] == 0 and error["field"] == "type" and "supported-event" in error["rule"]
+        # GS1's CaptureJob: each error is an RFC 7807 problem with the REST binding's exception type
+        assert error["type"] == "epcisException:ValidationException" and error["title"]
         assert server.head() == head
 
-        assert client.post("/capture", content=b"{oops", headers={"content-type": "application/json"}).status_code == 400
-        assert client.post("/capture", content=b"x", headers={"content-type": "text/plain"}).status_code == 415
+        garbage = client.post("/capture", content=b"{oops", headers={"content-type": "application/json"})
+        assert garbage.status_code == 400 and garbage.json()["type"] == "epcisException:ValidationException"
+        no_version = {k: val for k, val in doc.items() if k != "schemaVersion"}
+        headless = client.post("/capture", json=no_version)
+        assert headless.status_code == 400 and headless.json()["type"] == "epcisException:ValidationException"
+        assert headless.json()["violations"] == [{"field": "schemaVersion", "rule": headless.json()["violations"][0]["rule"]}]
+        assert server.head() == head
+        media = client.post("/capture", content=b"x", headers={"content-type": "text/plain"})
+        assert media.status_code == 415 and media.json()["type"] == "epcisException:UnsupportedMediaTypeException"
         bad = client.get("/events", params={"GE_eventTime": "yesterday"})
         assert bad.status_code == 400 and bad.json()["violations"][0]["field"] == "GE_eventTime"
+        assert bad.json()["type"] == "epcisException:QueryParameterException"
         assert client.get("/events", params={"EQ_nonsense": "1"}).status_code == 400
-        assert client.get("/capture/does-not-exist").status_code == 404
+        missing = client.get("/capture/does-not-exist")
+        assert missing.status_code == 404 and missing.json()["type"] == "epcisException:NoSuchNameException"

@@ -74,6 +74,14 @@ def test_a_refused_capture_is_invalid_argument_naming_each_events_field_and_rule
     assert violation.field == "eventList[0].type"
     assert "urn:uuid:3d4b7a5e" in violation.description and "supported-event" in violation.description
     assert server.head() == head
+    headless = {k: val for k, val in document.items() if k not in ("schemaVersion", "creationDate")}
+    with pytest.raises(grpc.RpcError) as no_header:  # EPCIS 2.0 section 9.1: the document's own fields
+        stub.CaptureEpcis(pb.CaptureEpcisRequest(document=json.dumps(headless).encode()), timeout=60)
+    assert no_header.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    header = error_details_pb2.BadRequest()
+    assert any(d.Unpack(header) for d in rpc_status.from_call(no_header.value).details)
+    assert [v.field for v in header.field_violations] == ["schemaVersion", "creationDate"]
+    assert server.head() == head
     with pytest.raises(grpc.RpcError) as garbage:
         stub.CaptureEpcis(pb.CaptureEpcisRequest(document=b"not json"), timeout=60)
     assert garbage.value.code() == grpc.StatusCode.INVALID_ARGUMENT

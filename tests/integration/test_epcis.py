@@ -344,6 +344,7 @@ def test_a_refused_domain_rule_is_reported_before_anything_is_written(
         "Example_9.6.1-ObjectEventWithDigitalLink.jsonld",
         "PersistentDisposition-example.jsonld",
         "object_event_all_possible_fields.jsonld",
+        "Example_9.6.1-ObjectEvent-with-error-declaration.jsonld",
     ],
 )
 def test_gs1s_example_documents_are_refused_event_by_event_with_the_reason(fresh: Registry, name: str) -> None:
