@@ -31,8 +31,10 @@ def _party(work: Work, e: Any) -> None:
     new = dict(row) if row is not None else {
         "party_id": e.originator_id, "name": "", "country": "", "headquarters_country": "",
         "immediate_parent_id": None, "ultimate_parent_id": None,
+        "address_type": "", "online_presence": "", "forwarder_standing": "", "orders": 0,
     }
-    for k in ("name", "country", "headquarters_country", "immediate_parent_id", "ultimate_parent_id"):
+    for k in ("name", "country", "headquarters_country", "immediate_parent_id", "ultimate_parent_id",
+              "address_type", "online_presence", "forwarder_standing"):
         if k in values:
             new[k] = values[k]
     cache.put(new)
