@@ -137,11 +137,12 @@ class ComplianceFindings(Projection):
             Column("headquarters_country", String(2), nullable=False),
             Column("immediate_parent_id", Uuid, nullable=True),
             Column("ultimate_parent_id", Uuid, nullable=True),
-            # v5: the diversion red-flag facts ("" unknown) and the orders placed as purchaser
+            # v5: the diversion red-flag facts ("" unknown) and the batch of its first order as
+            # purchaser (written once: a later order does not touch the row)
             Column("address_type", String(16), nullable=False, default=""),
             Column("online_presence", String(16), nullable=False, default=""),
             Column("forwarder_standing", String(16), nullable=False, default=""),
-            Column("orders", BigInteger, nullable=False, default=0),
+            Column("first_order_batch_id", Uuid, nullable=True),
         )
         # The configured rule data (ComplianceRuleData.Configured), one row; none: the defaults.
         t["rule_data"] = Table(

@@ -201,7 +201,7 @@ def _shipped(work: Work, e: Any) -> None:
     elif batch["clearance_status"] == "granted":
         problems.append("the clearance names no registered authorization")
     if batch["clearance_status"] == "granted" and auth is not None:
-        problems += _shipment_license_problems(work, batch, auth, when)
+        problems += _shipment_license_problems(work, batch, auth, when, e.intermediate_consignee_ids)
     for p in problems:
         _flag(work, e, "export-without-clearance", subject, severity="critical",
               reason=f"shipment {e.shipment_id} of {e.quantity} unit(s): {p}", **common)

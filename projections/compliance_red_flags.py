@@ -45,15 +45,17 @@ def _gpus(work: Work, model_id: UUID, units: int) -> int:
 
 
 def flag_first_time_buyer(work: Work, e: Any) -> None:
-    """On ``Ordered``: count the buyer's orders; flag a first one of a large volume."""
+    """On ``Ordered``: the buyer's first order is kept on its row (the row is written once, not
+    on every order); a first one of a large volume is flagged."""
     parties = work.cache("party")
     party = parties.get(e.buyer_id)
     if party is None:
         return
-    first = int(party.get("orders") or 0) == 0
-    parties.put({**party, "orders": int(party.get("orders") or 0) + 1})
+    if party.get("first_order_batch_id") is not None:
+        return
+    parties.put({**party, "first_order_batch_id": e.originator_id})
     ruleset = _ruleset(work, e)
-    if not first or ruleset is None:
+    if ruleset is None:
         return
     gpus = _gpus(work, e.model_id, e.quantity)
     if gpus < ruleset.red_flag_large_volume_gpus:

@@ -31,7 +31,7 @@ def _party(work: Work, e: Any) -> None:
     new = dict(row) if row is not None else {
         "party_id": e.originator_id, "name": "", "country": "", "headquarters_country": "",
         "immediate_parent_id": None, "ultimate_parent_id": None,
-        "address_type": "", "online_presence": "", "forwarder_standing": "", "orders": 0,
+        "address_type": "", "online_presence": "", "forwarder_standing": "", "first_order_batch_id": None,
     }
     for k in ("name", "country", "headquarters_country", "immediate_parent_id", "ultimate_parent_id",
               "address_type", "online_presence", "forwarder_standing"):

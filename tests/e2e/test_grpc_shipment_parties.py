@@ -55,6 +55,9 @@ def test_a_shipment_through_an_intermediate_consignee_and_forwarder_records_them
 
     (shipment,) = w.api.queries.GetBatch(q.GetBatchRequest(batch_id=batch)).batch.shipments
     assert (list(shipment.intermediate_consignee_ids), shipment.forwarder_id) == ([w.ids["hub"]], w.ids["fwd"])
+    (export,) = w.compliance(batch).exports  # the compliance read model's record of the export
+    assert (list(export.intermediate_consignee_ids), export.forwarder_id, export.carrier_id) == (
+        [w.ids["hub"]], w.ids["fwd"], "")
     flags = {(f.rule_id, f.party_id) for f in w.findings() if f.rule_id.startswith("red-flag-")}
     assert flags == {("red-flag-address", w.ids["hub"]), ("red-flag-online-presence", w.ids["fwd"]),
                      ("red-flag-unusual-forwarder", w.ids["fwd"])}
