@@ -105,3 +105,39 @@ def flag_shipment_parties(work: Work, e: Any, batch: Row) -> None:
                   party_id=e.forwarder_id, **common,
                   reason=f"shipment {e.shipment_id} through freight forwarder {_party_name(work, e.forwarder_id)}, "
                   f"recorded as unusual ({ruleset.red_flag_citation})")
+
+
+def flag_amended_party(work: Work, e: Any) -> None:
+    """On ``Party.Amended`` recording a red-flag fact (an address now residential or vague, little
+    online presence): the units the party owns or is assigned now are held to it, per batch, as a
+    shipment for it would be (the same finding subjects, so nothing is raised twice)."""
+    party = work.cache("party").get(e.originator_id)
+    ruleset = _ruleset(work, e)
+    if party is None or ruleset is None:
+        return
+    kind = str(party.get("address_type") or "")
+    address = "address_type" in e.fields and kind in ("residential", "vague")
+    online = "online_presence" in e.fields and party.get("online_presence") == "little"
+    if not (address or online):
+        return
+    pid = e.originator_id
+    held: dict[UUID, int] = {}
+    for r in work.cache("holding", group="party_id").group_rows(pid):
+        if r["units"] > 0:
+            held[r["batch_id"]] = max(held.get(r["batch_id"], 0), int(r["units"]))
+    for batch_id in sorted(held, key=str):
+        batch = work.cache("batch").get(batch_id)
+        if batch is None:
+            continue
+        units, bid = held[batch_id], batch_id.hex
+        common: dict[str, Any] = {"severity": SEVERITY, "batch": batch, "quantity": units, "party_id": pid}
+        gpus = _gpus(work, batch["model_id"], units)
+        if address and gpus >= ruleset.red_flag_commercial_quantity_gpus:
+            _flag(work, e, "red-flag-address", f"address:{bid}:{pid.hex}", **common,
+                  reason=f"{party['name']} holds {gpus} GPU(s) of PO {batch['po_number']} (commercial quantity: "
+                  f">= {ruleset.red_flag_commercial_quantity_gpus}) and its address is now recorded as {kind} "
+                  f"({ruleset.red_flag_citation})")
+        if online:
+            _flag(work, e, "red-flag-online-presence", f"online:{bid}:{pid.hex}", **common,
+                  reason=f"{party['name']} holds {units} unit(s) of PO {batch['po_number']} and is now recorded "
+                  f"as having little online presence ({ruleset.red_flag_citation})")

@@ -142,3 +142,22 @@ def test_a_red_flag_fact_outside_its_code_list_is_refused_naming_the_field(world
         world.registry.amend_reference("admin", c.parse(c.AmendReference, {
             "kind": "party", "target_id": world["y"], "fields": {"forwarder_standing": "odd"}, "reason": "x"}))
     assert "forwarder_standing" in str(amend.value)
+
+
+def test_a_fact_recorded_later_flags_the_units_the_party_holds_once(world: World, tmp_path: Path) -> None:
+    _party(world, "late", "Late Discovery Ltd")
+    _cleared(world, "po1", 20, "late")
+    _ship(world, "po1", 20)
+    (tmp_path / "before").mkdir()
+    assert _flags(world, tmp_path / "before") == []  # nothing known about the party when it shipped
+
+    def amend(fields: dict[str, str]) -> None:
+        world.registry.amend_reference("admin", c.parse(c.AmendReference, {
+            "kind": "party", "target_id": world["late"], "fields": fields, "reason": "site visit"}))
+
+    amend({"address_type": "residential"})
+    amend({"address_type": "vague"})  # the same subject: no second finding
+    amend({"online_presence": "little"})
+    flags = sorted((f.rule_id, f.party_id, f.batch_id) for f in _flags(world, tmp_path))
+    assert flags == [("red-flag-address", world["late"], world["po1"]),
+                     ("red-flag-online-presence", world["late"], world["po1"])]
