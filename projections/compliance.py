@@ -40,6 +40,12 @@ serial-at-two-sites        a serial reported installed at a second site
 not-received-in-time       no receipt for a shipment ``transit_days`` after it shipped
 not-installed-in-time      received units not installed ``install_days`` after the receipt
 site-power-insufficient    an installation after which the site's summed TDP exceeds its capacity
+red-flag-first-time-large- a purchaser's first order of at least the ruleset's large volume (GPUs)
+buyer
+red-flag-address           a commercial quantity shipped for a party with a residential or vague
+                           address
+red-flag-online-presence   a shipment for a party recorded with little online presence
+red-flag-unusual-forwarder a shipment through a forwarder recorded as unusual
 units-reported-lost        units reported lost or stolen
 ========================== ===================================================================
 
@@ -105,8 +111,9 @@ class ComplianceFindings(Projection):
     name = "compliance"
     # 2: party parents (immediate / ultimate), recorded rule data; 3: serials as runs;
     # 4: an RMA return (a reexport) moves the batch's record-retention basis; a shipment is held
-    # against the destination and headquarters rules in force when it left
-    version = 4
+    # against the destination and headquarters rules in force when it left; 5: a shipment's
+    # carrier, intermediate consignees and forwarder, and the BIS diversion red flags
+    version = 5
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -130,6 +137,12 @@ class ComplianceFindings(Projection):
             Column("headquarters_country", String(2), nullable=False),
             Column("immediate_parent_id", Uuid, nullable=True),
             Column("ultimate_parent_id", Uuid, nullable=True),
+            # v5: the diversion red-flag facts ("" unknown) and the batch of its first order as
+            # purchaser (written once: a later order does not touch the row)
+            Column("address_type", String(16), nullable=False, default=""),
+            Column("online_presence", String(16), nullable=False, default=""),
+            Column("forwarder_standing", String(16), nullable=False, default=""),
+            Column("first_order_batch_id", Uuid, nullable=True),
         )
         # The configured rule data (ComplianceRuleData.Configured), one row; none: the defaults.
         t["rule_data"] = Table(
@@ -218,6 +231,10 @@ class ComplianceFindings(Projection):
             Column("received", BigInteger, nullable=False),
             Column("destination_country", String(2), nullable=False),
             Column("destination_site_id", Uuid, nullable=True),
+            # v5: the shipment's parties beyond the clearance's (hex ids, in order; none: [])
+            Column("carrier_id", Uuid, nullable=True),
+            Column("intermediate_consignee_ids", JSON, nullable=False, default=list),
+            Column("forwarder_id", Uuid, nullable=True),
         )
         t["holding"] = Table(
             name("holding"), metadata,

@@ -19,6 +19,7 @@ from projections.compliance_checks import (
 )
 from projections.compliance_clock import _flag_if_late, _pending_add, _pending_take
 from projections.compliance_lookups import _auth_label, _authorization_of, _site_name, authorization_terms
+from projections.compliance_red_flags import flag_first_time_buyer, flag_shipment_parties
 from projections.compliance_serials import fresh, serial_runs
 from projections.engine import Row, Work
 from projections.findings import INSTALL, INSTALLED_STAGES, LIVE_STAGES, TRANSIT, _flag, utc
@@ -52,6 +53,7 @@ def _new_batch(work: Work, e: Any) -> Row:
 def _ordered(work: Work, e: Any) -> None:
     work.cache("batch").put(_new_batch(work, e))
     _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
+    flag_first_time_buyer(work, e)
 
 
 def _split_from(work: Work, e: Any) -> None:
@@ -199,7 +201,7 @@ def _shipped(work: Work, e: Any) -> None:
     elif batch["clearance_status"] == "granted":
         problems.append("the clearance names no registered authorization")
     if batch["clearance_status"] == "granted" and auth is not None:
-        problems += _shipment_license_problems(work, batch, auth, when)
+        problems += _shipment_license_problems(work, batch, auth, when, e.intermediate_consignee_ids)
     for p in problems:
         _flag(work, e, "export-without-clearance", subject, severity="critical",
               reason=f"shipment {e.shipment_id} of {e.quantity} unit(s): {p}", **common)
@@ -220,7 +222,10 @@ def _shipped(work: Work, e: Any) -> None:
         "batch_id": batch["batch_id"], "shipment_id": e.shipment_id, "position": work.position,
         "shipped_at": when, "quantity": e.quantity, "received": 0,
         "destination_country": e.destination_country, "destination_site_id": e.destination_site_id,
+        "carrier_id": e.carrier_id, "intermediate_consignee_ids": [p.hex for p in e.intermediate_consignee_ids],
+        "forwarder_id": e.forwarder_id,
     })
+    flag_shipment_parties(work, e, batch)
     _apply(work, e, changes={"shipment_id": e.shipment_id})
     _pending_add(work, TRANSIT, batch["batch_id"], e.shipment_id, when, e.quantity)
 

@@ -129,10 +129,11 @@ def _headquarters_review(
     return (problem.detail if problem is not None else None), (review.detail if review is not None else None)
 
 
-def _shipment_license_problems(work: Work, batch: Row, auth: Row, at: datetime) -> list[str]:
+def _shipment_license_problems(work: Work, batch: Row, auth: Row, at: datetime,
+                               intermediate_consignee_ids: Sequence[UUID] = ()) -> list[str]:
     """The destination and headquarters rules in force when a controlled item left (as the
-    registry's ``Ship`` decides them): each rule needing a license the batch's authorization is
-    not, nor an exception the rule allows."""
+    registry's ``Ship`` decides them, intermediate consignees included): each rule needing a
+    license the batch's authorization is not, nor an exception the rule allows."""
     model = work.cache("gpu_model").get(batch["model_id"])
     if model is None:
         return []
@@ -148,8 +149,9 @@ def _shipment_license_problems(work: Work, batch: Row, auth: Row, at: datetime) 
     lookup = _facts_lookup(work)
     checks: list[tuple[str, HeadquartersCheck]] = []
     seen: set[UUID] = set()
+    intermediates = ((f"intermediate_consignee_ids[{i}]", p) for i, p in enumerate(intermediate_consignee_ids))
     for role, party_id in (("purchaser", batch["buyer_id"]), ("consignee", batch.get("consignee_id")),
-                           ("end_user", batch.get("end_user_id"))):
+                           ("end_user", batch.get("end_user_id")), *intermediates):
         if party_id is not None and party_id not in seen:
             seen.add(party_id)
             checks.append((role, headquarters_check(party_id, lookup, groups)))

@@ -114,6 +114,11 @@ class ExportRecord:
     destination_site_id: UUID | None
     retention_basis_at: datetime  # the latest export, transfer or termination of the batch
     retention_until: datetime
+    # the shipment's own parties (v5 of the projection): carrier, intermediate consignees in order,
+    # freight forwarder
+    carrier_id: UUID | None = None
+    intermediate_consignee_ids: tuple[UUID, ...] = ()
+    forwarder_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -442,7 +447,9 @@ def export_record(r: Any, last_transaction_at: datetime | None) -> ExportRecord:
         shipment_id=r["shipment_id"], shipped_at=utc(r["shipped_at"]), quantity=r["quantity"],
         received=r["received"], destination_country=r["destination_country"],
         destination_site_id=r["destination_site_id"], retention_basis_at=basis,
-        retention_until=retention_until(basis),
+        retention_until=retention_until(basis), carrier_id=r.get("carrier_id"),
+        intermediate_consignee_ids=tuple(UUID(str(p)) for p in r.get("intermediate_consignee_ids") or ()),
+        forwarder_id=r.get("forwarder_id"),
     )
 
 

@@ -11,6 +11,7 @@ from uuid import UUID
 from projections.common import plain
 from projections.compliance_checks import _check_power, _party_facts_changed
 from projections.compliance_lookups import _as_datetime, authorization_terms
+from projections.compliance_red_flags import flag_amended_party
 from projections.engine import Handler, Row, Work
 from projections.findings import _flag, _opt_utc, utc
 from registry.domain.policy import overdraw_problems, remaining
@@ -31,11 +32,15 @@ def _party(work: Work, e: Any) -> None:
     new = dict(row) if row is not None else {
         "party_id": e.originator_id, "name": "", "country": "", "headquarters_country": "",
         "immediate_parent_id": None, "ultimate_parent_id": None,
+        "address_type": "", "online_presence": "", "forwarder_standing": "", "first_order_batch_id": None,
     }
-    for k in ("name", "country", "headquarters_country", "immediate_parent_id", "ultimate_parent_id"):
+    for k in ("name", "country", "headquarters_country", "immediate_parent_id", "ultimate_parent_id",
+              "address_type", "online_presence", "forwarder_standing"):
         if k in values:
             new[k] = values[k]
     cache.put(new)
+    if isinstance(e, Party.Amended) and {"address_type", "online_presence"} & set(e.fields):
+        flag_amended_party(work, e)
     if isinstance(e, Party.Amended) and {
         "immediate_parent_id", "ultimate_parent_id", "headquarters_country"
     } & set(e.fields):

@@ -76,6 +76,15 @@ def _site_of(e: Any, fields: Mapping[str, Any]) -> UUID | None:
     return UUID(sites.pop()) if len(sites) == 1 else None
 
 
+# Optional fields later event versions added (``Shipped`` v4: the shipment's other parties): left
+# out of the detail when absent, so an older event's trail row keeps the shape it had.
+_OPTIONAL_FIELDS = frozenset({"intermediate_consignee_ids", "forwarder_id"})
+
+
+def _absent(name: str, value: Any) -> bool:
+    return name in _OPTIONAL_FIELDS and not value
+
+
 def _record(work: Work, e: Any) -> None:
     fields = vars(e)
     quantity = next((fields[k] for k in _QUANTITY_FIELDS if isinstance(fields.get(k), int)), None)
@@ -91,6 +100,6 @@ def _record(work: Work, e: Any) -> None:
         "quantity": quantity,
         "serials": list(fields.get("serials", [])),
         "site_id": _site_of(e, fields),
-        "detail": plain({k: v for k, v in fields.items() if k not in _STANDARD}),
+        "detail": plain({k: v for k, v in fields.items() if k not in _STANDARD and not _absent(k, v)}),
         "moves": [m.as_row() for m in fields.get("moves", [])],
     })

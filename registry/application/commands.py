@@ -90,6 +90,10 @@ class RegisterParty(Command):
     ultimate_parent_id: UUID | None = None  # its ultimate parent, when known
     address: Text = ""
     immediate_parent_id: UUID | None = None  # its direct owner
+    # BIS diversion red-flag facts (13 May 2025 guidance); "" = not known (raises no flag).
+    address_type: Literal["", "commercial", "residential", "vague"] = ""
+    online_presence: Literal["", "established", "little"] = ""
+    forwarder_standing: Literal["", "usual", "unusual"] = ""
 
 
 class RegisterSite(Command):
@@ -219,6 +223,10 @@ class RegisterSerials(Command):
 class Ship(MovementCommand):
     shipment_id: Name
     carrier_id: UUID | None = None
+    # Who takes possession between the exporter and the ultimate consignee, in order (screened,
+    # and under the headquarters rule), and the freight forwarder (screened).
+    intermediate_consignee_ids: list[UUID] = Field(default_factory=list, max_length=8)
+    forwarder_id: UUID | None = None
     origin: Text = ""
     destination_country: Country
     destination_site_id: UUID | None = None

@@ -467,13 +467,21 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
         self._refuse_blocked_parties([(role, party_id)])
         self._refuse_headquarters_recipient(batch, party_id, role, when)
 
-    def _refuse_shipment_license(self, batch: GpuBatch, when: datetime) -> None:
+    def _refuse_shipment_license(
+        self, batch: GpuBatch, when: datetime, intermediate_consignee_ids: Sequence[UUID] = ()
+    ) -> None:
         """The license rules again when the units leave, with the rule data in force at the
         shipment: the destination rule for the cleared destination (``destination-country-group``,
         say after a new country-group version) and the headquarters rule for the purchaser,
-        consignee and end user (``headquarters-rule``, say after a parent or headquarters was
-        corrected). The clearance's authorization must satisfy them as at the grant (a license,
-        or an exception the rule allows; 15 CFR 742.6(a)(6)(iii))."""
+        consignee, end user and each intermediate consignee (``headquarters-rule``, say after a
+        parent or headquarters was corrected). The clearance's authorization must satisfy them as
+        at the grant (a license, or an exception the rule allows; 15 CFR 742.6(a)(6)(iii)).
+
+        An intermediate consignee takes possession of the items on their way: handing them to an
+        entity headquartered (or whose ultimate parent is) in D:5 or Macau is the in-country
+        transfer the headquarters rule names, so it counts as a party receiving the items. The
+        forwarder and the carrier arrange or move the goods without being a party the items are
+        for: they are screened, not held to the headquarters rule."""
         rulesets, groups = self.rulesets, self.country_groups
         if when < max(rulesets.rulesets[0].effective_from, groups.versions[0].effective_from):
             return  # before any advanced-computing rule
@@ -485,8 +493,12 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
         in_force = groups.in_force(when)
         checks: list[tuple[str, HeadquartersCheck]] = []
         checked: set[UUID] = set()
-        for role, party_id in (("purchaser", batch.buyer_id), ("consignee", batch.clearance.get("consignee_id")),
-                               ("end_user", batch.clearance.get("end_user_id"))):
+        roles: list[tuple[str, UUID | None]] = [
+            ("purchaser", batch.buyer_id), ("consignee", batch.clearance.get("consignee_id")),
+            ("end_user", batch.clearance.get("end_user_id")),
+            *((f"intermediate_consignee_ids[{i}]", p) for i, p in enumerate(intermediate_consignee_ids)),
+        ]
+        for role, party_id in roles:
             if party_id is None or party_id in checked:
                 continue
             checked.add(party_id)
@@ -502,8 +514,12 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
                               auth.number or auth.exception_code or "NLR")
 
     def _refuse_shipment_parties(
-        self, batch: GpuBatch, carrier_id: UUID | None, site_id: UUID | None
+        self, batch: GpuBatch, carrier_id: UUID | None, site_id: UUID | None,
+        intermediate_consignee_ids: Sequence[UUID] = (), forwarder_id: UUID | None = None,
     ) -> None:
+        """Every party of the shipment is screened (Entity List and the other lists apply to every
+        destination): a blocking hit refuses the shipment, naming the party's field and the list
+        entry (``screening-hit``)."""
         operator: UUID | None = None
         if site_id is not None:
             site: Site = self._load("site", site_id)
@@ -514,6 +530,8 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
                 ("end_user", batch.clearance.get("end_user_id")),
                 ("carrier", carrier_id),
                 ("site operator", operator),
+                *((f"intermediate_consignee_ids[{i}]", p) for i, p in enumerate(intermediate_consignee_ids)),
+                ("forwarder_id", forwarder_id),
             ]
         )
 

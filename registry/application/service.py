@@ -66,7 +66,8 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         """Register a party and screen it against the latest list snapshots, in one write."""
         def make(ctx: Context, i: UUID) -> list[RegistryAggregate]:
             party = Party.register(ctx, i, cmd.name, cmd.country, list(cmd.roles), cmd.headquarters_country,
-                                   cmd.ultimate_parent_id, cmd.address, cmd.immediate_parent_id)
+                                   cmd.ultimate_parent_id, cmd.address, cmd.immediate_parent_id,
+                                   cmd.address_type, cmd.online_presence, cmd.forwarder_standing)
             return [party, *self._screening_for(ctx, party)]
 
         return self._create("RegisterParty", actor, cmd, "party", cmd.party_id, make, [
@@ -218,22 +219,31 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         return self._change("RegisterSerials", actor, cmd, "batch", cmd.batch_id, decide)
 
     def ship(self, actor: str, cmd: c.Ship) -> CommandResult:
-        """Ship against the clearance. Refused (naming the rule) when a party of the shipment has a
+        """Ship against the clearance. Refused (naming the rule) when a party of the shipment
+        (consignee, end user, carrier, site operator, intermediate consignee, forwarder) has a
         blocking screening hit, or when the destination or headquarters rule in force at the
-        shipment needs a license the clearance's authorization is not (or an exception it does
-        not allow)."""
+        shipment (for the purchaser, consignee, end user and intermediate consignees) needs a
+        license the clearance's authorization is not (or an exception it does not allow)."""
+        intermediates = list(cmd.intermediate_consignee_ids)
+        if len(set(intermediates)) != len(intermediates):
+            raise InvalidField.one("intermediate_consignee_ids", "an intermediate consignee is named twice")
+
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
-            self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id)
+            self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id,
+                                          intermediates, cmd.forwarder_id)
             if batch.clearance_status == Clearance.GRANTED:
-                self._refuse_shipment_license(batch, w.ctx.occurred_at)
+                self._refuse_shipment_license(batch, w.ctx.occurred_at, intermediates)
             batch.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
-                       cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials)
+                       cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials,
+                       intermediates, cmd.forwarder_id)
             return [batch]
 
         return self._change("Ship", actor, cmd, "batch", cmd.batch_id, decide, [
             ("party", cmd.carrier_id, "carrier_id"),
             ("site", cmd.destination_site_id, "destination_site_id"),
+            *(("party", p, f"intermediate_consignee_ids[{i}]") for i, p in enumerate(intermediates)),
+            ("party", cmd.forwarder_id, "forwarder_id"),
         ])
 
     def receive(self, actor: str, cmd: c.Receive) -> CommandResult:

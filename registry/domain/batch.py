@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, overload
@@ -207,6 +207,9 @@ class Shipment:
     destination_site_id: UUID | None
     itn: str
     received: int = 0
+    # Version 4 of ``Shipped``: the other parties of the shipment (absent on older shipments).
+    intermediate_consignee_ids: list[UUID] = field(default_factory=list)
+    forwarder_id: UUID | None = None
 
 
 def _hex(ident: UUID | None) -> str:
@@ -409,6 +412,12 @@ class GpuBatch(RegistryAggregate):
             aggregate.units.update(_pending_units(self.serials, self.gpu_uuids, aggregate.buyer_id.hex))
 
     class Shipped(_CarriesMoves, RegistryAggregate.Event):
+        """Version 4 added the shipment's other parties: ``intermediate_consignee_ids`` (who takes
+        possession on the way, in order) and ``forwarder_id`` (the freight forwarder); a stored
+        version 3 event had neither and loads with none."""
+
+        class_version = 4
+
         shipment_id: str
         carrier_id: UUID | None
         origin: str
@@ -418,6 +427,13 @@ class GpuBatch(RegistryAggregate):
         quantity: int
         serials: SerialSet
         moves: list[Move]
+        intermediate_consignee_ids: Sequence[UUID] = ()  # a list once stored
+        forwarder_id: UUID | None = None
+
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, Any]) -> None:
+            state["intermediate_consignee_ids"] = []
+            state["forwarder_id"] = None
 
         def apply(self, aggregate: Any) -> None:
             _apply_moves(aggregate, self.moves)
@@ -438,6 +454,8 @@ class GpuBatch(RegistryAggregate):
                 destination_country=self.destination_country,
                 destination_site_id=self.destination_site_id,
                 itn=self.itn,
+                intermediate_consignee_ids=list(self.intermediate_consignee_ids),
+                forwarder_id=self.forwarder_id,
             )
             aggregate._count("shipped", self.quantity)
 
@@ -929,6 +947,8 @@ class GpuBatch(RegistryAggregate):
         itn: str,
         quantity: int | None,
         serials: Sequence[str],
+        intermediate_consignee_ids: Sequence[UUID] = (),
+        forwarder_id: UUID | None = None,
     ) -> None:
         if self.clearance_status != Clearance.GRANTED:
             raise self._refuse(
@@ -962,6 +982,8 @@ class GpuBatch(RegistryAggregate):
             quantity=count,
             serials=SerialSet(moved),
             moves=moves,
+            intermediate_consignee_ids=list(intermediate_consignee_ids),
+            forwarder_id=forwarder_id,
             **ctx.event_kwargs(),
         )
 

@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from registry.domain.errors import ComplianceRefusal
+from registry.domain.errors import ComplianceRefusal, InvalidField
 
 
 class ControlStatus(StrEnum):
@@ -76,6 +76,20 @@ class Ruleset:
     exceptions_for_headquarters_rule: tuple[str, ...] = ("NAC",)
     # The AES/EEI license code of each license exception, as "CODE=AES" pairs (NAC is filed as C67).
     aes_license_codes: tuple[str, ...] = ("NAC=C67",)
+    # BIS diversion red flags (guidance of 13 May 2025), in GPUs (units x GPUs per unit). The
+    # guidance names no figures: these are estimates (est.) for a user to correct. A purchaser's
+    # first order of at least ``red_flag_large_volume_gpus`` is a first-time buyer of a large
+    # volume; a shipment of at least ``red_flag_commercial_quantity_gpus`` (one 8-GPU server) is
+    # a commercial quantity, a red flag when it goes to a residential or vague address.
+    red_flag_large_volume_gpus: int = 1000
+    red_flag_commercial_quantity_gpus: int = 8
+    red_flag_citation: str = "BIS guidance on diversion red flags for advanced computing ICs (13 May 2025)"
+
+    def __post_init__(self) -> None:
+        for name in ("red_flag_large_volume_gpus", "red_flag_commercial_quantity_gpus"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidField.one(name, "a whole number of GPUs >= 1 (red-flag threshold)")
 
     def aes_license_code(self, exception_code: str) -> str:
         """The AES license code to file for a license exception ("" when the data has none)."""
@@ -106,6 +120,8 @@ class Ruleset:
             "carve_out_groups": list(self.carve_out_groups),
             "destination_citation": self.destination_citation,
             "headquarters_citation": self.headquarters_citation,
+            "red_flag_large_volume_gpus": self.red_flag_large_volume_gpus,
+            "red_flag_commercial_quantity_gpus": self.red_flag_commercial_quantity_gpus,
         }
 
 

@@ -194,6 +194,30 @@ _RULES = [
         "BIS diversion red-flag guidance (13 May 2025)",
     ),
     RuleInfo(
+        "red-flag-first-time-large-buyer",
+        "finding",
+        "A purchaser's first order is of a large volume (at least the ruleset's threshold, in GPUs)",
+        "BIS diversion red-flag guidance (13 May 2025); 15 CFR 732 Supp. 3 (red flags)",
+    ),
+    RuleInfo(
+        "red-flag-address",
+        "finding",
+        "A commercial quantity shipped for a party whose address is residential or vague",
+        "BIS diversion red-flag guidance (13 May 2025); 15 CFR 732 Supp. 3 (red flags)",
+    ),
+    RuleInfo(
+        "red-flag-online-presence",
+        "finding",
+        "A shipment for a party of the transaction with little online presence",
+        "BIS diversion red-flag guidance (13 May 2025)",
+    ),
+    RuleInfo(
+        "red-flag-unusual-forwarder",
+        "finding",
+        "A shipment through an unusual freight forwarder",
+        "BIS diversion red-flag guidance (13 May 2025); 15 CFR 732 Supp. 3 (red flags)",
+    ),
+    RuleInfo(
         "record-retention",
         "finding",
         "Export records kept 5 years from the latest export or transfer",

@@ -23,7 +23,16 @@ from uuid import UUID
 from registry.domain.authorization_ledger import AuthorizationLedger, DrawdownLedger
 from registry.domain.base import Amendable, Context, RegistryAggregate
 from registry.domain.errors import InvalidField
-from registry.domain.reference_codes import AuthorizationType, PartyRole, country_code, needs_number
+from registry.domain.reference_codes import (
+    AddressType,
+    AuthorizationType,
+    ForwarderStanding,
+    OnlinePresence,
+    PartyRole,
+    country_code,
+    needs_number,
+    optional_code,
+)
 
 
 class Party(Amendable):
@@ -35,17 +44,24 @@ class Party(Amendable):
     immediate parents is taken as the ultimate parent). The rule looks at the party's own
     headquarters and its ultimate parent's; owners in between are shown for review.
 
+    Diversion red-flag facts (BIS guidance of 13 May 2025), each optional ("" = not known, which
+    raises no flag): ``address_type`` (commercial, residential, vague), ``online_presence``
+    (established, little) and, for a freight forwarder, ``forwarder_standing`` (usual, unusual).
+    The compliance projection raises a red-flag finding from them (docs/compliance.md).
+
     Event evolution: version 1 of ``Registered`` and ``Amended`` had only ``ultimate_parent_id``,
     which the registry followed link by link as the direct owner; the upcasters move it to
-    ``immediate_parent_id``, so a stored chain is walked as before.
+    ``immediate_parent_id``, so a stored chain is walked as before. Version 3 of ``Registered``
+    added the red-flag facts; a stored version 2 loads with them unknown ("").
     """
 
     AMENDABLE = frozenset(
-        {"name", "country", "roles", "immediate_parent_id", "ultimate_parent_id", "headquarters_country", "address"}
+        {"name", "country", "roles", "immediate_parent_id", "ultimate_parent_id", "headquarters_country", "address",
+         "address_type", "online_presence", "forwarder_standing"}
     )
 
     class Registered(RegistryAggregate.Created):
-        class_version = 2
+        class_version = 3
         name: str
         country: str
         roles: list[str]
@@ -53,11 +69,20 @@ class Party(Amendable):
         immediate_parent_id: UUID | None
         ultimate_parent_id: UUID | None
         address: str
+        address_type: str
+        online_presence: str
+        forwarder_standing: str
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["immediate_parent_id"] = state.get("ultimate_parent_id")
             state["ultimate_parent_id"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["address_type"] = ""
+            state["online_presence"] = ""
+            state["forwarder_standing"] = ""
 
         def apply(self, aggregate: Any) -> None:
             aggregate.name = self.name
@@ -67,6 +92,9 @@ class Party(Amendable):
             aggregate.immediate_parent_id = self.immediate_parent_id
             aggregate.ultimate_parent_id = self.ultimate_parent_id
             aggregate.address = self.address
+            aggregate.address_type = self.address_type
+            aggregate.online_presence = self.online_presence
+            aggregate.forwarder_standing = self.forwarder_standing
 
     class Amended(Amendable.Amended):
         class_version = 2
@@ -86,6 +114,9 @@ class Party(Amendable):
         immediate_parent_id: UUID | None
         ultimate_parent_id: UUID | None
         address: str
+        address_type: str
+        online_presence: str
+        forwarder_standing: str
 
     @classmethod
     def register(
@@ -99,6 +130,9 @@ class Party(Amendable):
         ultimate_parent_id: UUID | None = None,
         address: str = "",
         immediate_parent_id: UUID | None = None,
+        address_type: str = "",
+        online_presence: str = "",
+        forwarder_standing: str = "",
     ) -> Party:
         if not name.strip():
             raise InvalidField.one("name", "must not be empty")
@@ -121,6 +155,9 @@ class Party(Amendable):
             immediate_parent_id=immediate_parent_id,
             ultimate_parent_id=ultimate_parent_id,
             address=address,
+            address_type=optional_code("address_type", address_type, AddressType),
+            online_presence=optional_code("online_presence", online_presence, OnlinePresence),
+            forwarder_standing=optional_code("forwarder_standing", forwarder_standing, ForwarderStanding),
             **ctx.event_kwargs(),
         )
 

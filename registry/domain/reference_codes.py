@@ -18,6 +18,38 @@ class PartyRole(StrEnum):
     FORWARDER = "forwarder"
 
 
+class AddressType(StrEnum):
+    """What a party's address is, as the exporter found it (BIS red flag, 13 May 2025: residential
+    or vague addresses for commercial quantities). Not stated ("") is unknown: no flag."""
+
+    COMMERCIAL = "commercial"
+    RESIDENTIAL = "residential"
+    VAGUE = "vague"
+
+
+class OnlinePresence(StrEnum):
+    """How much of the party the exporter could find online (BIS red flag: little online presence).
+    Not stated ("") is unknown: no flag."""
+
+    ESTABLISHED = "established"
+    LITTLE = "little"
+
+
+class ForwarderStanding(StrEnum):
+    """Whether a freight forwarder is one the exporter usually works with (BIS red flag: unusual
+    freight forwarders). Not stated ("") is unknown: no flag."""
+
+    USUAL = "usual"
+    UNUSUAL = "unusual"
+
+
+def optional_code(field: str, value: str, codes: type[StrEnum]) -> str:
+    """``value`` when it is "" (unknown) or one of ``codes``; else InvalidField on ``field``."""
+    if value and value not in codes.__members__.values():
+        raise InvalidField.one(field, f"one of {[c.value for c in codes]}, or empty when unknown")
+    return value
+
+
 class AuthorizationType(StrEnum):
     LICENSE = "license"
     LICENSE_EXCEPTION = "license_exception"

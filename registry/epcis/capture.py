@@ -503,6 +503,8 @@ class Capture:
         extra = {
             "shipment_id": _shipment(e, transactions),
             "carrier_id": _uuid_ext(e, "carrierID") if v.ext("carrierID") in e else None,
+            "intermediate_consignee_ids": _uuid_list_ext(e, "intermediateConsigneeIDs"),
+            "forwarder_id": _uuid_ext(e, "forwarderID") if v.ext("forwarderID") in e else None,
             "origin": _text(e, "origin"),
             "destination_country": country,
             "destination_site_id": sites[0] if sites else None,
@@ -686,6 +688,8 @@ class _Shadow:
                 cmd.itn,
                 cmd.quantity,
                 cmd.serials,
+                cmd.intermediate_consignee_ids,
+                cmd.forwarder_id,
             ),
             "receive": lambda: batch.receive(
                 ctx,
@@ -707,6 +711,7 @@ class _Shadow:
         }.get(plan.method)
         for name, kind in (
             ("carrier_id", "party"),
+            ("forwarder_id", "party"),
             ("destination_site_id", "site"),
             ("receiving_party_id", "party"),
             ("site_id", "site"),
@@ -720,6 +725,8 @@ class _Shadow:
             ident = getattr(cmd, name, None)
             if ident is not None:
                 self._reference(kind, ident, name)
+        for i, ident in enumerate(getattr(cmd, "intermediate_consignee_ids", ())):
+            self._reference("party", ident, f"intermediate_consignee_ids[{i}]")
         if act is not None:
             act()
             batch.collect_events()  # decided in memory only: nothing of this is saved
@@ -877,6 +884,17 @@ def _uuid_ext(e: Mapping[str, Any], name: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise _Refused(v.ext(name), "rule uuid: must be a UUID") from None
+
+
+def _uuid_list_ext(e: Mapping[str, Any], name: str) -> list[UUID]:
+    """An optional extension holding a list of UUIDs (absent: none)."""
+    values = e.get(v.ext(name), [])
+    if not isinstance(values, list):
+        raise _Refused(v.ext(name), "rule list: must be a list of UUIDs")
+    try:
+        return [UUID(str(value)) for value in values]
+    except ValueError:
+        raise _Refused(v.ext(name), "rule uuid: each must be a UUID") from None
 
 
 def _batch_from_ext(e: Mapping[str, Any]) -> UUID | None:

@@ -252,6 +252,12 @@ class Translator:
         }
         if e.carrier_id is not None:
             out[v.ext("carrierID")] = str(e.carrier_id)
+        # CBV has no forwarder type, and its possessing_party destination is the consignee: the
+        # intermediate consignees (in order) and the forwarder go in the registry's extension.
+        if e.intermediate_consignee_ids:
+            out[v.ext("intermediateConsigneeIDs")] = [str(p) for p in e.intermediate_consignee_ids]
+        if e.forwarder_id is not None:
+            out[v.ext("forwarderID")] = str(e.forwarder_id)
         if not out["sourceList"]:
             del out["sourceList"]
         return out

@@ -307,7 +307,9 @@ def batch_message(batch: GpuBatch) -> pb.Batch:
                     carrier_id=_uuid_text(s.carrier_id), origin=s.origin,
                     destination_country=s.destination_country,
                     destination_site_id=_uuid_text(s.destination_site_id), itn=s.itn,
-                    received=s.received)
+                    received=s.received,
+                    intermediate_consignee_ids=[str(p) for p in s.intermediate_consignee_ids],
+                    forwarder_id=_uuid_text(s.forwarder_id))
         for s in batch.shipments.values()
     ]
     return pb.Batch(

@@ -211,7 +211,8 @@ def export_message(e: ExportRecord) -> pb.ExportRecord:
         shipment_id=e.shipment_id, shipped_at=timestamp(e.shipped_at), quantity=e.quantity,
         received=e.received, destination_country=e.destination_country,
         destination_site_id=_id(e.destination_site_id), retention_basis_at=timestamp(e.retention_basis_at),
-        retention_until=timestamp(e.retention_until),
+        retention_until=timestamp(e.retention_until), carrier_id=_id(e.carrier_id),
+        intermediate_consignee_ids=[str(p) for p in e.intermediate_consignee_ids], forwarder_id=_id(e.forwarder_id),
     )
 
 

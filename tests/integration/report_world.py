@@ -80,7 +80,7 @@ def phase_one(url: str) -> ReportWorld:
     serials_b = w.serials(b, 16, prefix="1653")
     w.do("set_allocation", SetAllocation, partner_id=w.samsung, gpus=100, reason="phase one", effective_from=T0)
     w.ship(b, "SHP-B1", serials=serials_b, itn="X20260309000003", destination_site_id=w.site2,
-           occurred_at=T0 + 9 * DAY)
+           occurred_at=T0 + 9 * DAY, intermediate_consignee_ids=[w.samsung], forwarder_id=w.carrier)
     recorded_by = last_recorded_at(registry)
     assert recorded_by is not None
     while datetime.now(UTC) <= recorded_by:  # phase two must be recorded strictly later

@@ -158,7 +158,8 @@ def full_history(w: World) -> tuple[UUID, UUID]:
     w.do("deny_clearance", c.DenyClearance, batch_id=b, reason="end use unclear", occurred_at=_at(2))
     w.do("request_clearance", c.RequestClearance, **request, occurred_at=_at(3))
     w.do("grant_clearance", c.GrantClearance, batch_id=b, authorization_id=w.license, occurred_at=_at(4))
-    w.ship(b, shipment="SHP-B", quantity=10, occurred_at=_at(5))
+    w.ship(b, shipment="SHP-B", quantity=10, occurred_at=_at(5),
+           intermediate_consignee_ids=[w.samsung], forwarder_id=w.carrier)
     w.do(
         "receive",
         c.Receive,
@@ -283,6 +284,8 @@ def test_a_history_captured_into_a_fresh_registry_gives_the_same_batches(
     assert result.errors == [] and result.accepted
     for batch in (a, b):
         assert batch_state(fresh.get_batch(batch)) == batch_state(registry.get_batch(batch))
+    shipment = fresh.get_batch(b).shipments["SHP-B"]  # the extension carries the shipment's parties
+    assert (shipment.intermediate_consignee_ids, shipment.forwarder_id) == ([world.samsung], world.carrier)
     assert all(e.actor == "partner@samsung" for _, e in fresh.iter_log() if isinstance(e, GpuBatch.Event))
     # Capturing the same document again is answered from the request records: nothing is written.
     head = fresh.head()

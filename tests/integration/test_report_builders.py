@@ -252,6 +252,11 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
     assert items["SHP-A1"][4].endswith("(40)")
     filing = table(html, "Shipments: export filing, carrier and dates")
     assert filing["SHP-B1"][2:4] == ["X20260309000003", "Korean Air Cargo"]
+    shipment_parties = table(html, "Shipments: parties")
+    assert shipment_parties["SHP-B1"][1:] == [
+        "PO-B", "NAVER Cloud", "Samsung Electronics", "NAVER Cloud", "NAVER Cloud", "Korean Air Cargo", "Korean Air Cargo"
+    ]
+    assert shipment_parties["SHP-A1"][3] == "" and shipment_parties["SHP-A1"][6] == ""  # none named
     parties = parse_html(html).table("Parties of each cleared batch").rows
     assert parties[-1][:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
     drawdown = table(html, "Drawdown per authorization: units")
@@ -322,6 +327,10 @@ def test_the_custody_report_has_every_event_of_every_batch(world: ReportWorld) -
     assert html.tiles["Batches"] == "2"
     shipped = trail_a.rows[4]
     assert "X20260306000001" in shipped[-1] and "Korean Air Cargo" in shipped[-1]
+    assert "forwarder" not in shipped[-1]  # a shipment naming none says nothing of them
+    shipped_b = next(r for r in html.table("Chain of custody of batch PO-B").rows if r[1] == "Shipped")
+    assert "via intermediate consignee(s) Samsung Electronics" in shipped_b[-1]
+    assert "forwarder Korean Air Cargo" in shipped_b[-1]
 
 
 def test_filters_select_a_partner_or_an_authorization(world: ReportWorld) -> None:

@@ -45,7 +45,7 @@ LOSS_KIND_LOST: LossKind
 LOSS_KIND_STOLEN: LossKind
 
 class RegisterPartyRequest(_message.Message):
-    __slots__ = ("request_id", "expected_version", "occurred_at", "party_id", "name", "country", "roles", "headquarters_country", "ultimate_parent_id", "address", "immediate_parent_id")
+    __slots__ = ("request_id", "expected_version", "occurred_at", "party_id", "name", "country", "roles", "headquarters_country", "ultimate_parent_id", "address", "immediate_parent_id", "address_type", "online_presence", "forwarder_standing")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,9 @@ class RegisterPartyRequest(_message.Message):
     ULTIMATE_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     IMMEDIATE_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    FORWARDER_STANDING_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     expected_version: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -68,7 +71,10 @@ class RegisterPartyRequest(_message.Message):
     ultimate_parent_id: str
     address: str
     immediate_parent_id: str
-    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., headquarters_country: _Optional[str] = ..., ultimate_parent_id: _Optional[str] = ..., address: _Optional[str] = ..., immediate_parent_id: _Optional[str] = ...) -> None: ...
+    address_type: str
+    online_presence: str
+    forwarder_standing: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., headquarters_country: _Optional[str] = ..., ultimate_parent_id: _Optional[str] = ..., address: _Optional[str] = ..., immediate_parent_id: _Optional[str] = ..., address_type: _Optional[str] = ..., online_presence: _Optional[str] = ..., forwarder_standing: _Optional[str] = ...) -> None: ...
 
 class RegisterSiteRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "site_id", "name", "operator_id", "country", "address", "power_capacity_kw")
@@ -335,7 +341,7 @@ class RegisterSerialsRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., units: _Optional[_Iterable[_Union[UnitIdentity, _Mapping]]] = ...) -> None: ...
 
 class ShipRequest(_message.Message):
-    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "shipment_id", "carrier_id", "origin", "destination_country", "destination_site_id", "itn")
+    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "shipment_id", "carrier_id", "origin", "destination_country", "destination_site_id", "itn", "intermediate_consignee_ids", "forwarder_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -348,6 +354,8 @@ class ShipRequest(_message.Message):
     DESTINATION_COUNTRY_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_SITE_ID_FIELD_NUMBER: _ClassVar[int]
     ITN_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATE_CONSIGNEE_IDS_FIELD_NUMBER: _ClassVar[int]
+    FORWARDER_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     expected_version: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -360,7 +368,9 @@ class ShipRequest(_message.Message):
     destination_country: str
     destination_site_id: str
     itn: str
-    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., shipment_id: _Optional[str] = ..., carrier_id: _Optional[str] = ..., origin: _Optional[str] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., itn: _Optional[str] = ...) -> None: ...
+    intermediate_consignee_ids: _containers.RepeatedScalarFieldContainer[str]
+    forwarder_id: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., shipment_id: _Optional[str] = ..., carrier_id: _Optional[str] = ..., origin: _Optional[str] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., itn: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ...) -> None: ...
 
 class ReceiveRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "shipment_id", "receiving_party_id", "site_id", "discrepancy_note")

@@ -901,7 +901,7 @@ class SerialCompliance(_message.Message):
     def __init__(self, serial: _Optional[str] = ..., status: _Optional[_Union[ComplianceStatus, str]] = ..., finding_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportRecord(_message.Message):
-    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until")
+    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until", "carrier_id", "intermediate_consignee_ids", "forwarder_id")
     SHIPMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SHIPPED_AT_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -910,6 +910,9 @@ class ExportRecord(_message.Message):
     DESTINATION_SITE_ID_FIELD_NUMBER: _ClassVar[int]
     RETENTION_BASIS_AT_FIELD_NUMBER: _ClassVar[int]
     RETENTION_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    CARRIER_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATE_CONSIGNEE_IDS_FIELD_NUMBER: _ClassVar[int]
+    FORWARDER_ID_FIELD_NUMBER: _ClassVar[int]
     shipment_id: str
     shipped_at: _timestamp_pb2.Timestamp
     quantity: int
@@ -918,7 +921,10 @@ class ExportRecord(_message.Message):
     destination_site_id: str
     retention_basis_at: _timestamp_pb2.Timestamp
     retention_until: _timestamp_pb2.Timestamp
-    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    carrier_id: str
+    intermediate_consignee_ids: _containers.RepeatedScalarFieldContainer[str]
+    forwarder_id: str
+    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., carrier_id: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ...) -> None: ...
 
 class GetBatchComplianceResponse(_message.Message):
     __slots__ = ("batch_id", "po_number", "buyer_id", "status", "findings", "serial_count", "serials", "compliant_serial_count", "exports", "as_of", "position")

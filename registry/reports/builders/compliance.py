@@ -75,6 +75,7 @@ def build(ctx: Context) -> Report:
 
 # ------------------------------------------------------------------- the pass over batches
 SHIPMENTS = "compliance/shipments"
+SHIPMENT_PARTIES = "compliance/shipment_parties"
 PARTIES = "compliance/parties"
 CLASSIFICATION = "compliance/classification"
 RETENTION = "compliance/retention"
@@ -98,6 +99,7 @@ def keep_batches(ctx: Context) -> CustodyTotals:
                 selected.add(b.batch_id)
                 trail = ctx.trail(b.batch_id)
                 ctx.view.keep(SHIPMENTS, _shipment_rows(ctx, b, trail))
+                ctx.view.keep(SHIPMENT_PARTIES, _shipment_party_rows(ctx, b, trail))
                 ctx.view.keep(PARTIES, _party_rows(ctx, b, trail))
                 ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
                 ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
@@ -325,6 +327,23 @@ def _shipment_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> 
         )
 
 
+def _shipment_party_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
+    """Who each shipment was for and through: the purchaser, the clearance's ultimate consignee and
+    end user, and the shipment's own intermediate consignees, forwarder and carrier (``Shipped``)."""
+    for e in trail:
+        if e.event_type != "Shipped" or e.batch_id != b.batch_id:
+            continue
+        grant = _granted_before(trail, e.position)
+        intermediates = [_uuid(p) for p in e.detail.get("intermediate_consignee_ids", []) or []]
+        yield (
+            str(e.detail.get("shipment_id", "")), b.po_number, ctx.name(b.buyer_id),
+            "; ".join(ctx.name(p) for p in intermediates if p is not None),
+            ctx.name(_uuid(grant.detail.get("consignee_id"))) if grant else "",
+            ctx.name(_uuid(grant.detail.get("end_user_id"))) if grant else "",
+            ctx.name(_uuid(e.detail.get("forwarder_id"))), ctx.name(_uuid(e.detail.get("carrier_id"))),
+        )
+
+
 def _shipments(ctx: Context) -> Iterator[Block]:
     yield Paragraph(
         "Every shipment (an export of some of a batch's units): the items (model, units, serials), the ECCN and "
@@ -347,6 +366,17 @@ def _shipments(ctx: Context) -> Iterator[Block]:
          Column("received", "Units received", ColumnType.INT, total=True),
          Column("received_at", "First received", ColumnType.DATETIME)),
         lambda: ((r[0], r[1], *r[8:11], r[3], *r[11:]) for r in ctx.view.kept(SHIPMENTS)),
+    )
+    yield Table(
+        "Shipments: parties",
+        (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("purchaser", "Purchaser"),
+         Column("intermediate_consignees", "Intermediate consignee(s)"),
+         Column("consignee", "Ultimate consignee"), Column("end_user", "End user"),
+         Column("forwarder", "Forwarder"), Column("carrier", "Carrier")),
+        lambda: ctx.view.kept(SHIPMENT_PARTIES),
+        note="Consignee and end user as cleared; intermediate consignees (in order), forwarder and carrier as "
+        "shipped. Each was screened at the shipment; the purchaser, consignees and end user were also held to "
+        "the headquarters rule (their ownership: the next section).",
     )
 
 

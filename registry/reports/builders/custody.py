@@ -227,6 +227,11 @@ def describe(ctx: Context, e: CustodyEntry) -> str:
                  f"from {d.get('origin', '')} to {d.get('destination_country', '')}"
                  + (f", site {n(_id(d.get('destination_site_id')))}" if d.get("destination_site_id") else ""),
                  f"AES/EEI ITN {d.get('itn') or 'none'}"]
+        if d.get("intermediate_consignee_ids"):
+            parts.append("via intermediate consignee(s) "
+                         + ", ".join(n(_id(p)) for p in d["intermediate_consignee_ids"]))
+        if d.get("forwarder_id"):
+            parts.append(f"forwarder {n(_id(d.get('forwarder_id')))}")
     elif kind == "Received":
         parts = [f"shipment {d.get('shipment_id', '')} received by {n(_id(d.get('receiving_party_id')))}"]
         if d.get("missing_serials"):

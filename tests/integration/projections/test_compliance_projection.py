@@ -110,3 +110,30 @@ def test_an_unknown_rule_or_severity_in_a_filter_is_an_invalid_field(engine: Eng
     with pytest.raises(InvalidField) as refused:
         read.list_findings(FindingFilter(rule_ids=("no-such-rule", "headquarters-rule"), severities=("dire",)))
     assert [v[0] for v in refused.value.violations] == ["rule_ids", "severities"]
+
+
+def test_a_logged_shipment_through_an_intermediate_consignee_under_the_headquarters_rule_is_flagged(
+    engine: Engine,
+) -> None:
+    events, ref = reference()
+    mainland = Party.register(ctx(-60), uuid4(), "Mainland Logistics", "CN", ["purchaser"], "CN")
+    depot = Party.register(ctx(-60), uuid4(), "Busan Depot", "KR", ["consignee"], "KR", mainland.id)
+    nlr = ExportAuthorization.register(ctx(-60), uuid4(), "no_license_required", "", ["3A090"], ["KR"],
+                                       [ref["buyer"].id], [ref["buyer"].id], T0 - timedelta(days=90), None)
+    batch = order(ref)
+    batch.request_clearance(ctx(1), nlr.id, "3A090.a", "KR", ref["buyer"].id, ref["buyer"].id, 8, "AI")
+    batch.grant_clearance(ctx(2), nlr.id, "", "3A090.a", 8)
+    owner = batch.buyer_id.hex
+    batch.trigger_event(
+        GpuBatch.Shipped, shipment_id="S1", carrier_id=None, origin="US", destination_country="KR",
+        destination_site_id=None, itn="", quantity=8, serials=[],
+        moves=[Move(Position("pending", owner=owner), Position("in_transit", owner=owner), 8)],
+        intermediate_consignee_ids=[depot.id], forwarder_id=None, **ctx(10).event_kwargs(),
+    )
+    logged = [*events, *(e for a in (mainland, depot, nlr, batch) for e in a.collect_events())]
+
+    read = project(engine, logged)
+    [finding] = read.list_findings(FindingFilter(rule_ids=("export-without-clearance",)))[0]
+    assert "intermediate_consignee_ids[0] Busan Depot has ultimate parent Mainland Logistics" in finding.reasons[0]
+    [export] = read.batch_compliance(batch.id).exports  # type: ignore[union-attr]
+    assert export.intermediate_consignee_ids == (depot.id,)

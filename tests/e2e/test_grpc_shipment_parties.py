@@ -1,0 +1,99 @@
+"""A shipment's intermediate consignee and freight forwarder, and the BIS diversion red flags (13
+May 2025), through the gRPC API on a real server (its projections running in it), on SQLite and
+PostgreSQL: the parties are recorded on the shipment, screened at Ship (a hit refuses it, naming
+the field and the list entry, nothing written) and raise red-flag findings from the parties'
+recorded facts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import grpc
+import pytest
+
+from registry.api.v1 import commands_pb2 as c
+from registry.api.v1 import compliance_pb2 as cp
+from registry.api.v1 import queries_pb2 as q
+from tests.e2e.conftest import RunningServer
+from tests.e2e.findings_world import T0, FindingsWorld, build_findings_world, ts
+from tests.e2e.test_grpc_errors import details, field_violations, refused
+from tests.e2e.world import new_request_id
+
+ENTITY_LIST = b"entry_id,name,source_list\nEL-42,Night Freight Ltd,Entity List (EL) - Bureau of Industry and Security\n"
+
+
+def _party(w: FindingsWorld, key: str, name: str, roles: list[str], **facts: str) -> str:
+    w.ids[key] = str(w.do("RegisterParty", c.RegisterPartyRequest(
+        request_id=new_request_id(), name=name, country="KR", roles=roles, headquarters_country="KR",
+        occurred_at=ts(T0 - timedelta(days=30)), **facts)).aggregate_id)
+    return w.ids[key]
+
+
+def _ship(w: FindingsWorld, batch: str, shipment: str, **parties: object) -> c.ShipResponse:
+    response: c.ShipResponse = w.do("Ship", c.ShipRequest(
+        request_id=new_request_id(), batch_id=batch, shipment_id=shipment, destination_country="KR",
+        destination_site_id=w.ids["site"], quantity=8, occurred_at=ts(T0 + timedelta(days=4)), **parties))
+    return response
+
+
+@pytest.fixture
+def world(start_server: Callable[..., RunningServer], store_url: str) -> tuple[RunningServer, FindingsWorld]:
+    server = start_server(store_url)
+    w = build_findings_world(server.stubs())
+    _party(w, "hub", "Incheon Transit Depot", ["consignee"], address_type="vague")
+    _party(w, "fwd", "Night Freight", ["forwarder"], forwarder_standing="unusual", online_presence="little")
+    return server, w
+
+
+def test_a_shipment_through_an_intermediate_consignee_and_forwarder_records_them_and_raises_red_flags(
+    world: tuple[RunningServer, FindingsWorld],
+) -> None:
+    _, w = world
+    batch, _ = w.batch(quantity=8, serialized=False)
+    _ship(w, batch, "S1", intermediate_consignee_ids=[w.ids["hub"]], forwarder_id=w.ids["fwd"])
+
+    (shipment,) = w.api.queries.GetBatch(q.GetBatchRequest(batch_id=batch)).batch.shipments
+    assert (list(shipment.intermediate_consignee_ids), shipment.forwarder_id) == ([w.ids["hub"]], w.ids["fwd"])
+    (export,) = w.compliance(batch).exports  # the compliance read model's record of the export
+    assert (list(export.intermediate_consignee_ids), export.forwarder_id, export.carrier_id) == (
+        [w.ids["hub"]], w.ids["fwd"], "")
+    flags = {(f.rule_id, f.party_id) for f in w.findings() if f.rule_id.startswith("red-flag-")}
+    assert flags == {("red-flag-address", w.ids["hub"]), ("red-flag-online-presence", w.ids["fwd"]),
+                     ("red-flag-unusual-forwarder", w.ids["fwd"])}
+    address = w.only("red-flag-address")
+    assert address.shipment_id == "S1" and address.severity == cp.FINDING_SEVERITY_MEDIUM
+    assert "Incheon Transit Depot" in address.reasons[0] and "vague" in address.reasons[0]
+
+
+def test_a_forwarder_on_the_entity_list_refuses_the_shipment_naming_the_field_and_entry(
+    world: tuple[RunningServer, FindingsWorld],
+) -> None:
+    server, w = world
+    batch, _ = w.batch(quantity=8, serialized=False)
+    w.do("ImportScreeningList", cp.ImportScreeningListRequest(request_id=new_request_id(), source="US CSL",
+                                                              content=ENTITY_LIST))
+    head = server.head()
+    error = refused(lambda: _ship(w, batch, "S1", forwarder_id=w.ids["fwd"]))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    found = details(error)
+    assert found["ErrorInfo"].metadata["rule"] == "screening-hit"
+    (violation,) = found["PreconditionFailure"].violations
+    assert "forwarder_id Night Freight matches 'Night Freight Ltd' (entry EL-42" in violation.description
+    assert server.head() == head
+
+
+def test_an_intermediate_consignee_that_is_not_a_party_id_is_invalid_and_nothing_is_written(
+    world: tuple[RunningServer, FindingsWorld],
+) -> None:
+    server, w = world
+    batch, _ = w.batch(quantity=8, serialized=False)
+    head = server.head()
+    error = refused(lambda: _ship(w, batch, "S1", intermediate_consignee_ids=["not-a-party"]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert any(f.startswith("intermediate_consignee_ids") for f in field_violations(error))
+    error = refused(lambda: w.do("RegisterParty", c.RegisterPartyRequest(
+        request_id=new_request_id(), name="X", country="KR", roles=["purchaser"], headquarters_country="KR",
+        address_type="warehouse")))
+    assert "address_type" in field_violations(error)
+    assert server.head() == head
