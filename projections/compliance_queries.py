@@ -28,7 +28,7 @@ from projections.page_tokens import decode_page_token, encode_page_token
 from projections.serial_runs import RUN_TABLE, run_serials
 from registry.application.ports import AuthorizationExpiry
 from registry.domain.classification import ModelSpec
-from registry.domain.compliance_rules import RULES, retention_until
+from registry.domain.compliance_rules import RULES, destination_control_statement, retention_until
 from registry.domain.errors import InvalidField
 from registry.domain.findings import FindingStatus
 from registry.domain.policy import remaining
@@ -112,8 +112,55 @@ class ExportRecord:
     received: int
     destination_country: str
     destination_site_id: UUID | None
-    retention_basis_at: datetime  # the latest export, transfer or termination of the batch
+    retention_basis_at: datetime  # the latest export, reexport, transshipment, diversion, transfer or termination
     retention_until: datetime
+    held: bool = False  # a legal hold of the batch is in place: kept whatever retention_until says
+    eccn: str = ""  # the clearance's ECCN when it shipped
+    destination_control_statement: str = ""  # 15 CFR 758.6, from eccn and destination_country
+
+    @property
+    def destruction_allowed_from(self) -> datetime | None:
+        """From when the records may be destroyed: ``retention_until``; never while held."""
+        return None if self.held else self.retention_until
+
+    def eligible_for_destruction(self, at: datetime) -> bool:
+        """Whether the records may be destroyed at ``at``: past retention and not held."""
+        allowed = self.destruction_allowed_from
+        return allowed is not None and utc(at) >= allowed
+
+
+@dataclass(frozen=True)
+class LegalHoldRecord:
+    """An agency's legal hold on a batch's export records (15 CFR 762.6)."""
+
+    hold_id: UUID
+    batch_id: UUID
+    agency: str
+    reference: str
+    reason: str
+    placed_by: str
+    placed_at: datetime
+    released_by: str
+    released_at: datetime | None
+    release_reason: str
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+
+@dataclass(frozen=True)
+class OnwardMovementRecord:
+    """A known reexport, transshipment or diversion of a batch's exported units."""
+
+    kind: str
+    country: str
+    place: str
+    quantity: int
+    serials: list[str]
+    occurred_at: datetime
+    recorded_by: str
+    note: str
 
 
 @dataclass(frozen=True)
@@ -128,6 +175,8 @@ class BatchCompliance:
     exports: list[ExportRecord]
     as_of: datetime | None  # the log time the projection has reached
     position: int  # the projection's position the answer was read at
+    legal_holds: list[LegalHoldRecord] = field(default_factory=list)
+    onward_movements: list[OnwardMovementRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -326,8 +375,19 @@ class ComplianceQueries:
             serial_count = conn.execute(
                 select(func.sum(s.c.last - s.c.first + 1)).where(s.c.batch_id == batch_id)
             ).scalar()
+            holds = legal_holds(conn, t["legal_hold"], [batch_id]).get(batch_id, [])
+            held = any(h.active for h in holds)
+            om = t["onward_movement"]
+            onward = [
+                OnwardMovementRecord(
+                    kind=r["kind"], country=r["country"], place=r["place"], quantity=r["quantity"],
+                    serials=list(r["serials"]), occurred_at=utc(r["occurred_at"]), recorded_by=r["recorded_by"],
+                    note=r["note"],
+                )
+                for r in conn.execute(select(om).where(om.c.batch_id == batch_id).order_by(om.c.position)).mappings()
+            ]
             exports = [
-                export_record(r, batch["last_transaction_at"])
+                export_record(r, batch["last_transaction_at"], held)
                 for r in conn.execute(
                     select(sh).where(sh.c.batch_id == batch_id).order_by(sh.c.position)
                 ).mappings()
@@ -352,6 +412,8 @@ class ComplianceQueries:
                 exports=exports,
                 as_of=as_of,
                 position=int(position or 0),
+                legal_holds=holds,
+                onward_movements=onward,
             )
 
         return self._on_compliance(query, None)
@@ -411,7 +473,8 @@ class ComplianceQueries:
 
 __all__ = [
     "COMPLIANT", "FINDINGS_OPEN", "FINDINGS_RESOLVED", "INSTALL_DAYS", "TRANSIT_DAYS", "BatchCompliance",
-    "ComplianceQueries", "ExportRecord", "Finding", "FindingFilter", "OverdueItem", "SerialCompliance",
+    "ComplianceQueries", "ExportRecord", "Finding", "FindingFilter", "LegalHoldRecord", "OnwardMovementRecord",
+    "OverdueItem", "SerialCompliance",
     "TrailEntry", "status_of",
 ]
 
@@ -435,14 +498,37 @@ def _clock(conn: Connection, t: dict[str, Table]) -> tuple[datetime | None, int]
     return utc(row["as_of"]), int(row["position"])
 
 
-def export_record(r: Any, last_transaction_at: datetime | None) -> ExportRecord:
-    """A shipment row of the compliance projection as an export record, with its retention dates."""
+def export_record(r: Any, last_transaction_at: datetime | None, held: bool = False) -> ExportRecord:
+    """A shipment row of the compliance projection as an export record, with its retention dates,
+    whether a legal hold keeps it, and its Destination Control Statement."""
     basis = retention_basis(r["shipped_at"], last_transaction_at)
+    eccn = r["eccn"]
     return ExportRecord(
         shipment_id=r["shipment_id"], shipped_at=utc(r["shipped_at"]), quantity=r["quantity"],
         received=r["received"], destination_country=r["destination_country"],
         destination_site_id=r["destination_site_id"], retention_basis_at=basis,
-        retention_until=retention_until(basis),
+        retention_until=retention_until(basis), held=held, eccn=eccn,
+        destination_control_statement=destination_control_statement(eccn, r["destination_country"]),
+    )
+
+
+def legal_holds(conn: Connection, table: Table, batch_ids: Sequence[UUID]) -> dict[UUID, list[LegalHoldRecord]]:
+    """The legal holds of these batches (in place and released), each batch's in placing order."""
+    out: dict[UUID, list[LegalHoldRecord]] = {}
+    for i in range(0, len(batch_ids), 500):
+        stmt = select(table).where(table.c.batch_id.in_(batch_ids[i: i + 500])).order_by(table.c.position)
+        for r in conn.execute(stmt).mappings():
+            out.setdefault(r["batch_id"], []).append(legal_hold_record(r))
+    return out
+
+
+def legal_hold_record(r: Any) -> LegalHoldRecord:
+    """A row of the compliance projection's legal holds."""
+    return LegalHoldRecord(
+        hold_id=r["hold_id"], batch_id=r["batch_id"], agency=r["agency"], reference=r["reference"],
+        reason=r["reason"], placed_by=r["placed_by"], placed_at=utc(r["placed_at"]), released_by=r["released_by"],
+        released_at=utc(r["released_at"]) if r["released_at"] is not None else None,
+        release_reason=r["release_reason"],
     )
 
 
