@@ -26,7 +26,7 @@ from uuid import UUID
 from sqlalchemy import select
 
 from projections.common import STAGES
-from projections.compliance_queries import ExportRecord, LegalHoldRecord, export_record, legal_hold_record
+from projections.compliance_records import ExportRecord, LegalHoldRecord, export_record, legal_hold_record
 from projections.queries import CustodyEntry
 from registry.application.ports import BatchSummary
 from registry.domain.compliance_rules import DESTINATION_CONTROL_STATEMENT, RULES
