@@ -113,6 +113,7 @@ class BatchInventory(Projection):
             b.ReturnedForRma: _movement("returned"),
             b.ReportedLost: _movement("lost"),
             b.Decommissioned: _movement("decommissioned"),
+            b.OnwardMovementRecorded: _fact_only,
             b.SplitOff: _split_off,
         }
 
@@ -299,6 +300,12 @@ def _movement(total: str, changes: Callable[[Any], Mapping[str, Any]] | None = N
         _save(work, row, e)
 
     return handle
+
+
+def _fact_only(work: Work, e: Any) -> None:
+    """A recorded fact that moves no units (a known reexport, transshipment or diversion): the
+    batch's version follows it, nothing else changes."""
+    _save(work, _batch(work, e), e)
 
 
 def _split_off(work: Work, e: Any) -> None:

@@ -47,6 +47,7 @@ red-flag-address           a commercial quantity shipped for a party with a resi
 red-flag-online-presence   a shipment for a party recorded with little online presence
 red-flag-unusual-forwarder a shipment through a forwarder recorded as unusual
 units-reported-lost        units reported lost or stolen
+units-diverted             a recorded diversion of exported units (critical)
 ========================== ===================================================================
 
 Identity and determinism. A finding's id derives from its rule, its subject (say the batch and
@@ -60,8 +61,10 @@ resolves it (``FindingReview`` events); later evidence about the same subject is
 after a resolution it opens a new episode with a new id. Nothing that happens later removes one.
 
 Record retention (15 CFR 762.6): per shipment its export time, and per batch the latest export,
-reexport (an RMA return to the vendor), transfer or other termination (loss, decommission), from
-which the retention-until date follows.
+reexport (an RMA return to the vendor, or a recorded one), transshipment, diversion, transfer or
+other termination (loss, decommission), from which the retention-until date follows; a legal hold
+(``LegalHold`` events) keeps the batch's records whatever that date says. Per shipment the ECCN
+it was cleared under, from which the Destination Control Statement follows (15 CFR 758.6).
 """
 
 from __future__ import annotations
@@ -79,6 +82,9 @@ from projections.compliance_batches import (
     _clearance_requested,
     _decommissioned,
     _installed,
+    _legal_hold_placed,
+    _legal_hold_released,
+    _onward_movement,
     _order_corrected,
     _ordered,
     _received,
@@ -98,6 +104,7 @@ from projections.findings import _HEX, INSTALL_DAYS, TRANSIT, TRANSIT_DAYS, _rev
 from projections.serial_runs import RUN_TABLE, define_runs
 from registry.domain.batch import GpuBatch
 from registry.domain.findings import FindingReview, FindingStatus
+from registry.domain.legal_hold import LegalHold
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.rule_data import ComplianceRuleData
 from registry.domain.screening import ScreeningCase
@@ -112,8 +119,10 @@ class ComplianceFindings(Projection):
     # 2: party parents (immediate / ultimate), recorded rule data; 3: serials as runs;
     # 4: an RMA return (a reexport) moves the batch's record-retention basis; a shipment is held
     # against the destination and headquarters rules in force when it left; 5: a shipment's
-    # carrier, intermediate consignees and forwarder, and the BIS diversion red flags
-    version = 5
+    # carrier, intermediate consignees and forwarder, and the BIS diversion red flags;
+    # 6: legal holds, recorded reexports / transshipments / diversions (units-diverted), the
+    # clearance's ECCN per batch and shipment (the Destination Control Statement)
+    version = 6
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -213,6 +222,7 @@ class ComplianceFindings(Projection):
             Column("last_transaction_at", DateTime(timezone=True), nullable=True),
             Column("consignee_id", Uuid, nullable=True),
             Column("end_user_id", Uuid, nullable=True),
+            Column("eccn", String(32), nullable=False),
         )
         t[RUN_TABLE] = define_runs(metadata, name(RUN_TABLE), Column("batch_id", Uuid), [
             Column("shipment_id", Text, nullable=False),
@@ -235,6 +245,38 @@ class ComplianceFindings(Projection):
             Column("carrier_id", Uuid, nullable=True),
             Column("intermediate_consignee_ids", JSON, nullable=False, default=list),
             Column("forwarder_id", Uuid, nullable=True),
+            Column("eccn", String(32), nullable=False),  # the clearance's ECCN when it shipped
+        )
+        # Legal holds on a batch's export records (15 CFR 762.6): in place while released_at is null.
+        legal_hold = Table(
+            name("legal_hold"), metadata,
+            Column("hold_id", Uuid, primary_key=True),
+            Column("batch_id", Uuid, nullable=False),
+            Column("position", BigInteger, nullable=False),
+            Column("agency", Text, nullable=False),
+            Column("reference", Text, nullable=False),
+            Column("reason", Text, nullable=False),
+            Column("placed_by", Text, nullable=False),
+            Column("placed_at", DateTime(timezone=True), nullable=False),
+            Column("released_by", Text, nullable=False),
+            Column("released_at", DateTime(timezone=True), nullable=True),
+            Column("release_reason", Text, nullable=False),
+        )
+        Index(f"ix_{legal_hold.name}_batch", legal_hold.c.batch_id)
+        t["legal_hold"] = legal_hold
+        # Known reexports, transshipments and diversions of a batch's exported units (append-only).
+        t["onward_movement"] = Table(
+            name("onward_movement"), metadata,
+            Column("batch_id", Uuid, primary_key=True),
+            Column("position", BigInteger, primary_key=True, autoincrement=False),
+            Column("kind", String(16), nullable=False),
+            Column("country", String(2), nullable=False),
+            Column("place", Text, nullable=False),
+            Column("quantity", BigInteger, nullable=False),
+            Column("serials", JSON, nullable=False),
+            Column("note", Text, nullable=False),
+            Column("occurred_at", DateTime(timezone=True), nullable=False),
+            Column("recorded_by", Text, nullable=False),
         )
         t["holding"] = Table(
             name("holding"), metadata,
@@ -343,6 +385,7 @@ class ComplianceFindings(Projection):
             b.ReturnedForRma: _returned_for_rma,
             b.ReportedLost: _reported_lost,
             b.Decommissioned: _decommissioned,
+            b.OnwardMovementRecorded: _onward_movement,
             b.SplitOff: _split_off,
         }
         out: dict[type[Any], Handler] = {cls: self._timed(h) for cls, h in batch_handlers.items()}
@@ -363,6 +406,8 @@ class ComplianceFindings(Projection):
             ScreeningCase.HitResolved: _hit_resolved,
             FindingReview.Acknowledged: _reviewed(FindingStatus.ACKNOWLEDGED),
             FindingReview.Resolved: _reviewed(FindingStatus.RESOLVED),
+            LegalHold.Placed: _legal_hold_placed,
+            LegalHold.Released: _legal_hold_released,
         })
         return out
 

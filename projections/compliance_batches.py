@@ -46,7 +46,7 @@ def _new_batch(work: Work, e: Any) -> Row:
         "buyer_id": e.buyer_id, "model_id": e.model_id, "quantity": e.quantity,
         "clearance_status": "none", "authorization_id": None, "destination_country": "",
         "cleared": 0, "granted_at": None, "shipped": 0, "last_transaction_at": None,
-        "consignee_id": None, "end_user_id": None,
+        "consignee_id": None, "end_user_id": None, "eccn": "",
     }
 
 
@@ -69,6 +69,7 @@ def _split_from(work: Work, e: Any) -> None:
         granted_at=parent["granted_at"] if parent is not None else None,
         consignee_id=_opt_uuid(clearance.get("consignee_id")),
         end_user_id=_opt_uuid(clearance.get("end_user_id")),
+        eccn=str(clearance.get("eccn", "")),
     )
     work.cache("batch").put(row)
     _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
@@ -88,7 +89,7 @@ def _order_corrected(work: Work, e: Any) -> None:
 def _clearance_requested(work: Work, e: Any) -> None:
     row = _batch(work, e.originator_id)
     row.update(clearance_status="requested", destination_country=e.destination_country, cleared=0,
-               consignee_id=e.consignee_id, end_user_id=e.end_user_id)
+               consignee_id=e.consignee_id, end_user_id=e.end_user_id, eccn=e.eccn)
     work.cache("batch").put(row)
 
 
@@ -98,6 +99,7 @@ def _clearance_granted(work: Work, e: Any) -> None:
         clearance_status="granted", authorization_id=e.authorization_id,
         destination_country=e.destination_country, cleared=e.cleared_quantity,
         granted_at=utc(e.occurred_at), consignee_id=e.consignee_id, end_user_id=e.end_user_id,
+        eccn=e.eccn,
     )
     work.cache("batch").put(row)
 
@@ -119,8 +121,9 @@ def _serials_registered(work: Work, e: Any) -> None:
 
 
 def _touch(row: Row, when: datetime) -> None:
-    """The batch's latest export, reexport (an RMA return), transfer or other termination (loss,
-    decommission): record retention runs 5 years from the latest (15 CFR 762.6)."""
+    """The batch's latest export, reexport (an RMA return or a recorded one), transshipment,
+    diversion, transfer or other termination (loss, decommission): record retention runs 5 years
+    from the latest (15 CFR 762.6)."""
     when = utc(when)
     if row["last_transaction_at"] is None or utc(row["last_transaction_at"]) < when:
         row["last_transaction_at"] = when
@@ -224,6 +227,7 @@ def _shipped(work: Work, e: Any) -> None:
         "destination_country": e.destination_country, "destination_site_id": e.destination_site_id,
         "carrier_id": e.carrier_id, "intermediate_consignee_ids": [p.hex for p in e.intermediate_consignee_ids],
         "forwarder_id": e.forwarder_id,
+        "eccn": batch.get("eccn") or "",
     })
     flag_shipment_parties(work, e, batch)
     _apply(work, e, changes={"shipment_id": e.shipment_id})
@@ -320,6 +324,42 @@ def _returned_for_rma(work: Work, e: Any) -> None:
     _touch(batch, e.occurred_at)
     work.cache("batch").put(batch)
     _apply(work, e)
+
+
+def _onward_movement(work: Work, e: Any) -> None:
+    """A known reexport, transshipment or diversion of exported units: kept as the batch's record,
+    it moves the record-retention basis (15 CFR 762.6); a diversion (the units went where the
+    authorization did not allow) is a critical finding."""
+    batch = _batch(work, e.originator_id)
+    where = f"{e.place}, {e.country}" if e.place else e.country
+    if e.kind == "diversion":
+        _flag(work, e, "units-diverted", f"diversion:{batch['batch_id'].hex}:{e.originator_version}",
+              severity="critical", batch=batch, serials=e.serials, quantity=e.quantity,
+              reason=f"{e.quantity} unit(s) diverted to {where} on {utc(e.occurred_at):%Y-%m-%d}"
+              + (f": {e.note}" if e.note else ""))
+    _touch(batch, e.occurred_at)
+    work.cache("batch").put(batch)
+    work.append("onward_movement", {
+        "batch_id": batch["batch_id"], "position": work.position, "kind": e.kind, "country": e.country,
+        "place": e.place, "quantity": e.quantity, "serials": list(e.serials), "note": e.note,
+        "occurred_at": utc(e.occurred_at), "recorded_by": e.actor,
+    })
+
+
+def _legal_hold_placed(work: Work, e: Any) -> None:
+    work.cache("legal_hold").put({
+        "hold_id": e.originator_id, "batch_id": e.batch_id, "position": work.position, "agency": e.agency,
+        "reference": e.reference, "reason": e.reason, "placed_by": e.actor, "placed_at": utc(e.occurred_at),
+        "released_by": "", "released_at": None, "release_reason": "",
+    })
+
+
+def _legal_hold_released(work: Work, e: Any) -> None:
+    holds = work.cache("legal_hold")
+    row = holds.get(e.originator_id)
+    if row is None:
+        raise LookupError(f"legal hold {e.originator_id} released but never placed")
+    holds.put({**row, "released_by": e.actor, "released_at": utc(e.occurred_at), "release_reason": e.reason})
 
 
 def _decommissioned(work: Work, e: Any) -> None:

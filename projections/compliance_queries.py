@@ -18,9 +18,15 @@ from uuid import UUID
 from sqlalchemy import Connection, Table, func, or_, select
 
 from projections.compliance import ComplianceFindings
-from projections.compliance_checks import retention_basis
 from projections.compliance_clock import WAITING_STAGE
 from projections.compliance_lookups import authorization_terms, model_spec
+from projections.compliance_records import (
+    ExportRecord,
+    LegalHoldRecord,
+    OnwardMovementRecord,
+    export_record,
+    legal_holds,
+)
 from projections.db import ACTIVE, POSITIONS
 from projections.engine import Projection
 from projections.findings import INSTALL, INSTALL_DAYS, OVERDUE_RULE, SEVERITIES, TRANSIT, TRANSIT_DAYS, utc
@@ -28,7 +34,7 @@ from projections.page_tokens import decode_page_token, encode_page_token
 from projections.serial_runs import RUN_TABLE, run_serials
 from registry.application.ports import AuthorizationExpiry
 from registry.domain.classification import ModelSpec
-from registry.domain.compliance_rules import RULES, retention_until
+from registry.domain.compliance_rules import RULES
 from registry.domain.errors import InvalidField
 from registry.domain.findings import FindingStatus
 from registry.domain.policy import remaining
@@ -103,25 +109,6 @@ class SerialCompliance:
 
 
 @dataclass(frozen=True)
-class ExportRecord:
-    """One export (shipment) and how long its records are kept (15 CFR 762.6)."""
-
-    shipment_id: str
-    shipped_at: datetime
-    quantity: int
-    received: int
-    destination_country: str
-    destination_site_id: UUID | None
-    retention_basis_at: datetime  # the latest export, transfer or termination of the batch
-    retention_until: datetime
-    # the shipment's own parties (v5 of the projection): carrier, intermediate consignees in order,
-    # freight forwarder
-    carrier_id: UUID | None = None
-    intermediate_consignee_ids: tuple[UUID, ...] = ()
-    forwarder_id: UUID | None = None
-
-
-@dataclass(frozen=True)
 class BatchCompliance:
     batch_id: UUID
     po_number: str
@@ -133,6 +120,8 @@ class BatchCompliance:
     exports: list[ExportRecord]
     as_of: datetime | None  # the log time the projection has reached
     position: int  # the projection's position the answer was read at
+    legal_holds: list[LegalHoldRecord] = field(default_factory=list)
+    onward_movements: list[OnwardMovementRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -331,8 +320,19 @@ class ComplianceQueries:
             serial_count = conn.execute(
                 select(func.sum(s.c.last - s.c.first + 1)).where(s.c.batch_id == batch_id)
             ).scalar()
+            holds = legal_holds(conn, t["legal_hold"], [batch_id]).get(batch_id, [])
+            held = any(h.active for h in holds)
+            om = t["onward_movement"]
+            onward = [
+                OnwardMovementRecord(
+                    kind=r["kind"], country=r["country"], place=r["place"], quantity=r["quantity"],
+                    serials=list(r["serials"]), occurred_at=utc(r["occurred_at"]), recorded_by=r["recorded_by"],
+                    note=r["note"],
+                )
+                for r in conn.execute(select(om).where(om.c.batch_id == batch_id).order_by(om.c.position)).mappings()
+            ]
             exports = [
-                export_record(r, batch["last_transaction_at"])
+                export_record(r, batch["last_transaction_at"], held)
                 for r in conn.execute(
                     select(sh).where(sh.c.batch_id == batch_id).order_by(sh.c.position)
                 ).mappings()
@@ -357,6 +357,8 @@ class ComplianceQueries:
                 exports=exports,
                 as_of=as_of,
                 position=int(position or 0),
+                legal_holds=holds,
+                onward_movements=onward,
             )
 
         return self._on_compliance(query, None)
@@ -416,7 +418,8 @@ class ComplianceQueries:
 
 __all__ = [
     "COMPLIANT", "FINDINGS_OPEN", "FINDINGS_RESOLVED", "INSTALL_DAYS", "TRANSIT_DAYS", "BatchCompliance",
-    "ComplianceQueries", "ExportRecord", "Finding", "FindingFilter", "OverdueItem", "SerialCompliance",
+    "ComplianceQueries", "ExportRecord", "Finding", "FindingFilter", "LegalHoldRecord", "OnwardMovementRecord",
+    "OverdueItem", "SerialCompliance",
     "TrailEntry", "status_of",
 ]
 
@@ -438,19 +441,6 @@ def _clock(conn: Connection, t: dict[str, Table]) -> tuple[datetime | None, int]
     if row is None or row["as_of"] is None:
         return None, 0
     return utc(row["as_of"]), int(row["position"])
-
-
-def export_record(r: Any, last_transaction_at: datetime | None) -> ExportRecord:
-    """A shipment row of the compliance projection as an export record, with its retention dates."""
-    basis = retention_basis(r["shipped_at"], last_transaction_at)
-    return ExportRecord(
-        shipment_id=r["shipment_id"], shipped_at=utc(r["shipped_at"]), quantity=r["quantity"],
-        received=r["received"], destination_country=r["destination_country"],
-        destination_site_id=r["destination_site_id"], retention_basis_at=basis,
-        retention_until=retention_until(basis), carrier_id=r.get("carrier_id"),
-        intermediate_consignee_ids=tuple(UUID(str(p)) for p in r.get("intermediate_consignee_ids") or ()),
-        forwarder_id=r.get("forwarder_id"),
-    )
 
 
 def _findings(conn: Connection, t: dict[str, Table], rows: list[Any]) -> list[Finding]:

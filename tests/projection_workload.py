@@ -30,14 +30,14 @@ KINDS = 20  # step kinds: 0 = new order, 1 = amend reference data, others = a ba
 WEIGHTS = {  # favour the forward path so histories reach installation, assignment and beyond
     "grant_clearance": 6, "ship": 6, "receive": 6, "install": 8, "assign": 6, "request_clearance": 4,
     "register_serials": 3, "transfer": 2, "return_for_rma": 1.5, "decommission": 1.5, "split": 1.5,
-    "deny_clearance": 0.4, "revoke_clearance": 0.3, "report_lost": 0.6,
+    "deny_clearance": 0.4, "revoke_clearance": 0.3, "report_lost": 0.6, "record_onward_movement": 0.5,
 }
 STEPS = {
     "correct_order": "_correct", "request_clearance": "_request", "grant_clearance": "_grant",
     "deny_clearance": "_deny", "revoke_clearance": "_revoke", "register_serials": "_serials",
     "ship": "_ship", "split": "_split", "receive": "_receive", "install": "_install",
     "assign": "_assign", "transfer": "_transfer", "return_for_rma": "_rma",
-    "decommission": "_decommission", "report_lost": "_lost",
+    "decommission": "_decommission", "report_lost": "_lost", "record_onward_movement": "_onward",
 }
 
 
@@ -224,6 +224,15 @@ class Driver:
         if chosen is None:
             return False
         self._do("report_lost", c.ReportLost, batch_id=b.id, kind=rng.choice(["lost", "stolen"]), **chosen)
+        return True
+
+    def _onward(self, b: GpuBatch, rng: random.Random) -> bool:
+        chosen = self._units(b, {"in_transit", "received", "installed", "assigned", "rma", "lost", "decommissioned"}, rng)
+        if chosen is None:
+            return False
+        kind = rng.choice(["reexport", "transshipment", "diversion"])
+        self._do("record_onward_movement", c.RecordOnwardMovement, batch_id=b.id, kind=kind,
+                 country=rng.choice(["SG", "AE", "MY"]), place="port", **chosen)
         return True
 
     def _decommission(self, b: GpuBatch, rng: random.Random) -> bool:

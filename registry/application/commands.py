@@ -319,6 +319,16 @@ class Decommission(MovementCommand):
     method: Text = ""
 
 
+class RecordOnwardMovement(MovementCommand):
+    """A known reexport, transshipment or diversion of exported units (15 CFR 762.6): where
+    (``country``, ``place``) and when (``occurred_at``, the time it happened)."""
+
+    kind: Literal["reexport", "transshipment", "diversion"]
+    country: Country
+    place: Text = ""
+    note: Text = ""
+
+
 class SplitBatch(MovementCommand):
     child_batch_id: UUID | None = None
 

@@ -37,6 +37,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from registry.application.findings import FindingsMixin
+from registry.application.legal_holds import LegalHoldsMixin
 from registry.application.ports import AuthorizationExpiry, FindingLookup, ReferenceQueries
 from registry.application.results import CommandResult
 from registry.application.screening import ScreeningMixin
@@ -101,7 +102,7 @@ class ModelClassificationChange:
     change: ClassificationChange
 
 
-class ComplianceMixin(ScreeningMixin, FindingsMixin, _Base):
+class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
     """Compliance use cases; mixed into :class:`registry.application.service.Registry`."""
 
     if TYPE_CHECKING:

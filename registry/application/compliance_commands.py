@@ -53,3 +53,22 @@ class ResolveFinding(Command):
 
     finding_id: UUID
     note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class PlaceLegalHold(Command):
+    """A compliance officer places an agency's legal hold on a batch's export records (15 CFR
+    762.6: nothing is destroyed once an agency has asked for it). Who: the actor; when:
+    ``occurred_at`` (the time of the agency's request), else the time it is recorded."""
+
+    hold_id: UUID | None = None
+    batch_id: UUID
+    agency: Name
+    reference: Name
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ReleaseLegalHold(Command):
+    """A compliance officer releases a legal hold, saying why."""
+
+    hold_id: UUID
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

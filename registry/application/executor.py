@@ -47,6 +47,7 @@ from registry.domain.errors import (
     SerialAlreadyRegistered,
 )
 from registry.domain.findings import FindingReview
+from registry.domain.legal_hold import LegalHold
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
 from registry.infrastructure import log_head
@@ -61,6 +62,7 @@ KINDS: dict[str, type[RegistryAggregate]] = {
     "screening_lists": ScreeningLists,
     "screening_case": ScreeningCase,
     "finding_review": FindingReview,
+    "legal_hold": LegalHold,
     "allocation": PartnerAllocation,
 }
 MAX_ATTEMPTS = 30

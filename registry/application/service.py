@@ -312,6 +312,14 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         return self._change("Decommission", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
             lambda b: b.decommission(w.ctx, cmd.method, cmd.quantity, cmd.serials)))
 
+    def record_onward_movement(self, actor: str, cmd: c.RecordOnwardMovement) -> CommandResult:
+        """Record a known reexport, transshipment or diversion of exported units: a fact from
+        which the batch's record retention runs (15 CFR 762.6); a diversion is a critical finding
+        of the compliance projection."""
+        return self._change("RecordOnwardMovement", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.record_onward_movement(w.ctx, cmd.kind, cmd.country, cmd.place, cmd.note,
+                                               cmd.quantity, cmd.serials)))
+
     def split_batch(self, actor: str, cmd: c.SplitBatch) -> CommandResult:
         """Split pending units into a child batch. The result names the CHILD batch."""
         child_id = cmd.child_batch_id or uuid4()

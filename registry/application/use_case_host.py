@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from registry.application import commands as c
     from registry.application.compliance import _ComplianceSettings
     from registry.application.results import CommandResult
-    from registry.domain.base import RegistryAggregate
+    from registry.domain.base import Context, RegistryAggregate
     from registry.domain.reference import Party
 
     class ComplianceUseCaseHost(Application[UUID]):
@@ -38,5 +38,8 @@ if TYPE_CHECKING:
         def _run(self, command: str, actor: str, cmd: c.Command, target: UUID | None,
                  decide: Callable[[Any], Sequence[RegistryAggregate]],
                  references: Sequence[tuple[str, UUID | None, str]] = ()) -> CommandResult: ...
+        def _create(self, command: str, actor: str, cmd: c.Command, kind: str, ident: UUID | None,
+                    make: Callable[[Context, UUID], RegistryAggregate | Sequence[RegistryAggregate]],
+                    references: Sequence[tuple[str, UUID | None, str]] = ()) -> CommandResult: ...
 else:
     ComplianceUseCaseHost = object

@@ -67,6 +67,9 @@ class Stage(StrEnum):
 
 TERMINAL = frozenset({Stage.LOST, Stage.DECOMMISSIONED, Stage.RMA})
 AT_SITE = frozenset({Stage.RECEIVED, Stage.INSTALLED, Stage.ASSIGNED})
+#: What a recorded onward movement of exported units may be (15 CFR 762.6's "any known reexport,
+#: transshipment or diversion"); a diversion is the units going where the authorization did not allow.
+ONWARD_KINDS = frozenset({"reexport", "transshipment", "diversion"})
 
 
 class Clearance(StrEnum):
@@ -541,6 +544,18 @@ class GpuBatch(RegistryAggregate):
 
         COUNTER = "decommissioned"
 
+    class OnwardMovementRecorded(RegistryAggregate.Event):
+        """A known reexport, transshipment or diversion of exported units, recorded after the fact
+        (15 CFR 762.6: records are kept 5 years from the latest of them). The registry's own
+        positions of the units do not change: it records what it learned, where and when."""
+
+        kind: str  # "reexport", "transshipment" or "diversion"
+        country: str  # where the units went (ISO 3166-1 alpha-2)
+        place: str  # the port, city or facility, as reported
+        note: str
+        quantity: int
+        serials: SerialSet
+
     class SplitOff(_CarriesMoves, RegistryAggregate.Event):
         child_id: UUID
         quantity: int
@@ -701,6 +716,8 @@ class GpuBatch(RegistryAggregate):
             allowed.append("decommission")
         if any(by_stage[s] for s in Stage if s not in (Stage.LOST, Stage.DECOMMISSIONED)):
             allowed.append("report_lost")
+        if self.totals.get("shipped") and any(by_stage[s] for s in Stage if s != Stage.PENDING):
+            allowed.append("record_onward_movement")
         return allowed
 
     def _refuse(self, action: str, reason: str) -> IllegalTransition:
@@ -1196,6 +1213,28 @@ class GpuBatch(RegistryAggregate):
         self.trigger_event(
             self.ReportedLost, kind=kind, note=note, quantity=count, serials=SerialSet(moved),
             moves=moves, **ctx.event_kwargs(),
+        )
+
+    def record_onward_movement(
+        self, ctx: Context, kind: str, country: str, place: str, note: str, quantity: int | None,
+        serials: Sequence[str],
+    ) -> None:
+        """Record a known reexport, transshipment or diversion of exported units (units that have
+        left the exporter: shipped, and not back as pending). Only a fact after the export: the
+        units named or counted must have been shipped (not pending)."""
+        if kind not in ONWARD_KINDS:
+            raise InvalidField.one("kind", f"must be one of {sorted(ONWARD_KINDS)}")
+        if not (len(country) == 2 and country.isascii() and country.isupper()):
+            raise InvalidField.one("country", "must be an ISO 3166-1 alpha-2 code (two capital letters)")
+        if not self.totals.get("shipped"):
+            raise self._refuse("record_onward_movement",
+                               "nothing of the batch was exported: a reexport, transshipment or diversion "
+                               "follows an export")
+        exported = frozenset(s.value for s in Stage if s != Stage.PENDING)
+        count, named, _moves = self._select("record_onward_movement", quantity, serials, exported, lambda p: p)
+        self.trigger_event(
+            self.OnwardMovementRecorded, kind=kind, country=country, place=place.strip(), note=note.strip(),
+            quantity=count, serials=SerialSet(named), **ctx.event_kwargs(),
         )
 
     def decommission(

@@ -188,6 +188,13 @@ _RULES = [
         "15 CFR 732 Supp. 3 (red flags); 15 CFR 762.6 (records of a diversion or other termination)",
     ),
     RuleInfo(
+        "units-diverted",
+        "finding",
+        "Exported units were diverted: they went where the authorization did not allow",
+        "15 CFR 736.2(b)(1) (General Prohibition One: reexport without authorization); 15 CFR 762.6 "
+        "(records of a diversion)",
+    ),
+    RuleInfo(
         "site-power-insufficient",
         "finding",
         "The site lacks the power capacity for what is installed",
@@ -220,7 +227,8 @@ _RULES = [
     RuleInfo(
         "record-retention",
         "finding",
-        "Export records kept 5 years from the latest export or transfer",
+        "Export records kept 5 years from the latest export, reexport, transshipment, diversion or "
+        "other termination; never destroyed while an agency's legal hold is in place",
         "15 CFR 762.6",
     ),
 ]
@@ -230,9 +238,38 @@ RULES: dict[str, RuleInfo] = {r.rule_id: r for r in _RULES}
 RETENTION_YEARS = 5
 
 
+#: The Destination Control Statement's standard wording (15 CFR 758.6(a)), carried on the
+#: commercial invoice of every export of an item subject to the EAR; for 3A090 and 4A090 items the
+#: invoice also names the ECCN (758.6(a)(2)).
+DESTINATION_CONTROL_STATEMENT = (
+    "These items are controlled by the U.S. Government and authorized for export only to the country "
+    "of ultimate destination for use by the ultimate consignee or end-user(s) herein identified. They "
+    "may not be resold, transferred, or otherwise disposed of, to any other country or to any person "
+    "other than the authorized ultimate consignee or end-user(s), either in their original form or "
+    "after being incorporated into other items, without first obtaining approval from the U.S. "
+    "government or as otherwise authorized by U.S. law and regulations."
+)
+#: The ECCNs whose Destination Control Statement names the ECCN (15 CFR 758.6(a)(2)).
+DCS_ECCN_PREFIXES = ("3A090", "4A090")
+
+
+def destination_control_statement(eccn: str, destination_country: str) -> str:
+    """The DCS for the commercial invoice of a shipment of an item under ``eccn`` to
+    ``destination_country``: the standard wording, with the ECCN and the country of ultimate
+    destination for a 3A090/4A090 item; empty for an item the registry did not clear under an ECCN
+    (nothing to state)."""
+    eccn = eccn.strip()
+    if not eccn:
+        return ""
+    country = f" Country of ultimate destination: {destination_country}." if destination_country else ""
+    if eccn.upper().startswith(DCS_ECCN_PREFIXES):
+        return f"ECCN {eccn}. {DESTINATION_CONTROL_STATEMENT}{country}"
+    return f"{DESTINATION_CONTROL_STATEMENT}{country}"
+
+
 def retention_until(latest_event: datetime, years: int = RETENTION_YEARS) -> datetime:
     """The date until which export records are kept: ``years`` after the latest export, reexport,
-    transfer or other termination (15 CFR 762.6). 29 February maps to 28 February."""
+    transshipment, diversion, transfer or other termination (15 CFR 762.6). 29 February maps to 28 February."""
     try:
         return latest_event.replace(year=latest_event.year + years)
     except ValueError:

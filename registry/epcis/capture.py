@@ -65,6 +65,8 @@ SUPPORTED = (
     "ObjectEvent OBSERVE bizStep=shipping disposition=returned with an rma transaction -> return_for_rma",
     "ObjectEvent OBSERVE disposition=stolen, or disposition=unknown without bizStep -> report_lost",
     "ObjectEvent DELETE bizStep=decommissioning -> decommission",
+    "ObjectEvent OBSERVE bizStep=departing with gpureg:onwardMovement (reexport, transshipment, diversion) "
+    "-> record_onward_movement",
 )
 MAX_EVENTS = 10_000
 
@@ -327,6 +329,12 @@ class Capture:
                     "report_lost",
                     c.ReportLost,
                     {"kind": "stolen" if disposition == "stolen" else "lost", "note": _text(e, "note")},
+                )
+            if action == "OBSERVE" and step == "departing" and v.ext("onwardMovement") in e:
+                return self._movement(
+                    index, eid, e, base, shadow, "record_onward_movement", c.RecordOnwardMovement,
+                    {"kind": _text(e, "onwardMovement"), "country": _text(e, "destinationCountry"),
+                     "place": _text(e, "place"), "note": _text(e, "note")},
                 )
             if action == "DELETE" and step == "decommissioning":
                 return self._movement(
@@ -708,6 +716,9 @@ class _Shadow:
             "return_for_rma": lambda: batch.return_for_rma(ctx, cmd.rma_number, cmd.reason, cmd.quantity, cmd.serials),
             "report_lost": lambda: batch.report_lost(ctx, cmd.kind, cmd.note, cmd.quantity, cmd.serials),
             "decommission": lambda: batch.decommission(ctx, cmd.method, cmd.quantity, cmd.serials),
+            "record_onward_movement": lambda: batch.record_onward_movement(
+                ctx, cmd.kind, cmd.country, cmd.place, cmd.note, cmd.quantity, cmd.serials
+            ),
         }.get(plan.method)
         for name, kind in (
             ("carrier_id", "party"),

@@ -370,6 +370,25 @@ class Translator:
             out[v.ext("note")] = e.note
         return out
 
+    def _OnwardMovementRecorded(  # noqa: N802
+        self, e: GpuBatch.OnwardMovementRecorded, facts: _Facts, batch_id: UUID
+    ) -> Event:
+        """A known reexport, transshipment or diversion: the units observed departing for (or
+        through) ``country``; which of the three is ``gpureg:onwardMovement``."""
+        out: Event = {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "departing",
+            **self._what(batch_id, e.serials, e.quantity),
+            v.ext("onwardMovement"): e.kind,
+            v.ext("destinationCountry"): e.country,
+        }
+        if e.place:
+            out[v.ext("place")] = e.place
+        if e.note:
+            out[v.ext("note")] = e.note
+        return out
+
     def _Decommissioned(self, e: GpuBatch.Decommissioned, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
         out: Event = {
             "type": "ObjectEvent",

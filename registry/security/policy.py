@@ -101,6 +101,9 @@ _ROWS: dict[str, Rule] = {
     f"{_CMD}/ReturnForRma": _rule(A, LOG, P, confine=Confine.BATCH),
     f"{_CMD}/ReportLost": _rule(A, LOG, P, confine=Confine.BATCH),
     f"{_CMD}/Decommission": _rule(A, P, confine=Confine.BATCH),
+    # what became of exported units (a reexport, transshipment or diversion learned of): the
+    # exporter's side, not the partner whose units they are
+    f"{_CMD}/RecordOnwardMovement": _rule(A, CO, LOG),
     # the deal's allocations per partner: the registry's administrators, on the ministry's word
     f"{_CMD}/SetAllocation": _rule(A),
     # queries
@@ -119,6 +122,9 @@ _ROWS: dict[str, Rule] = {
     f"{_CMP}/ResolveScreeningHit": _rule(A, CO),
     f"{_CMP}/AcknowledgeFinding": _rule(A, CO, AUD, REG),
     f"{_CMP}/ResolveFinding": _rule(A, CO),
+    # legal holds on export records (15 CFR 762.6): the compliance officer
+    f"{_CMP}/PlaceLegalHold": _rule(A, CO),
+    f"{_CMP}/ReleaseLegalHold": _rule(A, CO),
     f"{_CMP}/GetBatchCompliance": _rule(READ_ALL, P, confine=Confine.BATCH),
     f"{_CMP}/ListFindings": _rule(READ_ALL, P, confine=Confine.ROWS),
     f"{_CMP}/GetFinding": _rule(READ_ALL, P, confine=Confine.FINDING),

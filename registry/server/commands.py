@@ -159,6 +159,14 @@ class CommandServicer(commands_pb2_grpc.CommandServiceServicer):
             request, context, c.Decommission, self._registry.decommission, pb.DecommissionResponse
         )
 
+    async def RecordOnwardMovement(
+        self, request: pb.RecordOnwardMovementRequest, context: Any
+    ) -> pb.RecordOnwardMovementResponse:
+        return await self._run(
+            request, context, c.RecordOnwardMovement, self._registry.record_onward_movement,
+            pb.RecordOnwardMovementResponse,
+        )
+
     async def SplitBatch(self, request: pb.SplitBatchRequest, context: Any) -> pb.SplitBatchResponse:
         return await self._run(
             request, context, c.SplitBatch, self._registry.split_batch, pb.SplitBatchResponse

@@ -136,6 +136,18 @@ class ComplianceServicer(compliance_pb2_grpc.ComplianceServiceServicer):
             request, context, cc.ResolveFinding, self._registry.resolve_finding, pb.ResolveFindingResponse
         )
 
+    async def PlaceLegalHold(self, request: pb.PlaceLegalHoldRequest, context: Any) -> pb.PlaceLegalHoldResponse:
+        return await self._run(
+            request, context, cc.PlaceLegalHold, self._registry.place_legal_hold, pb.PlaceLegalHoldResponse
+        )
+
+    async def ReleaseLegalHold(
+        self, request: pb.ReleaseLegalHoldRequest, context: Any
+    ) -> pb.ReleaseLegalHoldResponse:
+        return await self._run(
+            request, context, cc.ReleaseLegalHold, self._registry.release_legal_hold, pb.ReleaseLegalHoldResponse
+        )
+
     # ------------------------------------------------------------------------ findings
     async def GetBatchCompliance(
         self, request: pb.GetBatchComplianceRequest, context: Any

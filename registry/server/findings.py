@@ -15,6 +15,8 @@ from projections.compliance_queries import (
     ExportRecord,
     Finding,
     FindingFilter,
+    LegalHoldRecord,
+    OnwardMovementRecord,
     OverdueItem,
     TrailEntry,
 )
@@ -207,12 +209,35 @@ def finding_message(f: Finding) -> pb.Finding:
 
 
 def export_message(e: ExportRecord) -> pb.ExportRecord:
-    return pb.ExportRecord(
+    message = pb.ExportRecord(
         shipment_id=e.shipment_id, shipped_at=timestamp(e.shipped_at), quantity=e.quantity,
         received=e.received, destination_country=e.destination_country,
         destination_site_id=_id(e.destination_site_id), retention_basis_at=timestamp(e.retention_basis_at),
         retention_until=timestamp(e.retention_until), carrier_id=_id(e.carrier_id),
         intermediate_consignee_ids=[str(p) for p in e.intermediate_consignee_ids], forwarder_id=_id(e.forwarder_id),
+        held=e.held, eccn=e.eccn,
+        destination_control_statement=e.destination_control_statement,
+    )
+    if e.destruction_allowed_from is not None:
+        message.destruction_allowed_from.CopyFrom(timestamp(e.destruction_allowed_from))
+    return message
+
+
+def legal_hold_message(h: LegalHoldRecord) -> pb.LegalHold:
+    message = pb.LegalHold(
+        hold_id=str(h.hold_id), agency=h.agency, reference=h.reference, reason=h.reason, placed_by=h.placed_by,
+        placed_at=timestamp(h.placed_at), active=h.active, released_by=h.released_by,
+        release_reason=h.release_reason,
+    )
+    if h.released_at is not None:
+        message.released_at.CopyFrom(timestamp(h.released_at))
+    return message
+
+
+def onward_message(m: OnwardMovementRecord) -> pb.OnwardMovement:
+    return pb.OnwardMovement(
+        kind=m.kind, country=m.country, place=m.place, quantity=m.quantity, serials=m.serials,
+        occurred_at=timestamp(m.occurred_at), recorded_by=m.recorded_by, note=m.note,
     )
 
 
@@ -229,6 +254,8 @@ def batch_compliance_message(b: BatchCompliance) -> pb.GetBatchComplianceRespons
         ],
         compliant_serial_count=max(b.serial_count - len(b.serials), 0),
         exports=[export_message(e) for e in b.exports], position=b.position,
+        legal_holds=[legal_hold_message(h) for h in b.legal_holds],
+        onward_movements=[onward_message(m) for m in b.onward_movements],
     )
     if b.as_of is not None:
         message.as_of.CopyFrom(timestamp(b.as_of))

@@ -142,6 +142,17 @@ def full_history(w: World) -> tuple[UUID, UUID]:
         serials=serials[7:8],
         occurred_at=_at(17),
     )
+    w.do(
+        "record_onward_movement",
+        c.RecordOnwardMovement,
+        batch_id=a,
+        kind="diversion",
+        country="AE",
+        place="Jebel Ali",
+        note="end-use check",
+        serials=serials[1:2],
+        occurred_at=_at(18),
+    )
 
     b = w.order(quantity=10, po_number="PO-2026-0002", buyer_id=w.naver)
     request = dict(
@@ -244,6 +255,7 @@ def test_every_exported_event_kind_validates_against_gs1_schema_and_has_gs1s_eve
         "ReturnedForRma",
         "Decommissioned",
         "ReportedLost",
+        "OnwardMovementRecorded",
     }
     by_kind: dict[str, dict[str, Any]] = {}
     for e in events:  # the first of each kind (batch a's)
@@ -257,6 +269,9 @@ def test_every_exported_event_kind_validates_against_gs1_schema_and_has_gs1s_eve
     assert by_kind["Decommissioned"]["action"] == "DELETE"
     lost = [e for e in events if e["gpureg:registryEvent"].startswith("ReportedLost")]
     assert [e["disposition"] for e in lost] == ["stolen", "unknown"]
+    onward = by_kind["OnwardMovementRecorded"]
+    assert (onward["bizStep"], onward["gpureg:onwardMovement"], onward["gpureg:destinationCountry"]) == (
+        "departing", "diversion", "AE")
 
 
 def test_the_log_and_a_partners_batches_export_only_what_they_cover(registry: Registry, world: World) -> None:

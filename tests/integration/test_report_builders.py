@@ -262,12 +262,35 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
     drawdown = table(html, "Drawdown per authorization: units")
     assert drawdown["NLR-KR-3A090 (no license required)"][2] == "88"
     retention = {row[1]: row for row in parse_html(html).table("Record retention per export").rows}
-    assert retention["SHP-A1"][5:] == ["2026-03-08 09:00 UTC", "2031-03-08 09:00 UTC"]  # 5 years after day 6
+    assert retention["SHP-A1"][5:] == [  # 5 years after day 6; no legal hold: destroyable from then
+        "2026-03-08 09:00 UTC", "2031-03-08 09:00 UTC", "no", "2031-03-08 09:00 UTC"]
     assert retention["SHP-B1"][6] == "2031-03-11 09:00 UTC"
+    dcs = {row[1]: row for row in parse_html(html).table("Destination Control Statement per shipment").rows}
+    assert dcs["SHP-A1"][2:4] == ["3A090.a", "KR"]
+    assert dcs["SHP-A1"][4].startswith("ECCN 3A090.a. These items are controlled by the U.S. Government")
     evidence = table(html, "Classification per clearance")
     assert evidence["PO-A"][2:5] == ["3A090.a", "controlled", "36,000"]
     # the chain of custody is the custody report's, not repeated in the compliance report
     assert b"Chain of custody of batch" not in html and b"gpureg report custody" in html
+
+
+def test_the_compliance_report_shows_a_legal_hold_and_no_destruction_date_for_the_held_exports(
+    world: ReportWorld,
+) -> None:
+    from registry.application import compliance_commands as cc
+
+    world.registry.place_legal_hold("officer-kim", cc.PlaceLegalHold(
+        batch_id=world.batch_b, agency="BIS Office of Export Enforcement", reference="OEE-2027-0042",
+        reason="administrative subpoena", occurred_at=T0 + 20 * DAY))
+    _, files = build(world, "compliance")
+    html = parse_html(files[Format.HTML])
+    retention = {row[1]: row for row in html.table("Record retention per export").rows}
+    assert retention["SHP-B1"][7:] == ["held", "\u2014"]  # (no date) kept past its retention date while held
+    assert retention["SHP-A1"][7] == "no"
+    [hold] = html.table("Legal holds").rows
+    assert hold[:5] == ["PO-B", "BIS Office of Export Enforcement", "OEE-2027-0042", "administrative subpoena",
+                        "officer-kim"]
+    assert hold[6] == "in place"
 
 
 def test_the_compliance_report_lists_findings_with_their_citations_and_resolution_trail(world: ReportWorld) -> None:

@@ -31,6 +31,13 @@ class LossKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOSS_KIND_UNSPECIFIED: _ClassVar[LossKind]
     LOSS_KIND_LOST: _ClassVar[LossKind]
     LOSS_KIND_STOLEN: _ClassVar[LossKind]
+
+class OnwardMovementKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ONWARD_MOVEMENT_KIND_UNSPECIFIED: _ClassVar[OnwardMovementKind]
+    ONWARD_MOVEMENT_KIND_REEXPORT: _ClassVar[OnwardMovementKind]
+    ONWARD_MOVEMENT_KIND_TRANSSHIPMENT: _ClassVar[OnwardMovementKind]
+    ONWARD_MOVEMENT_KIND_DIVERSION: _ClassVar[OnwardMovementKind]
 AUTHORIZATION_TYPE_UNSPECIFIED: AuthorizationType
 AUTHORIZATION_TYPE_LICENSE: AuthorizationType
 AUTHORIZATION_TYPE_LICENSE_EXCEPTION: AuthorizationType
@@ -43,6 +50,10 @@ REFERENCE_KIND_AUTHORIZATION: ReferenceKind
 LOSS_KIND_UNSPECIFIED: LossKind
 LOSS_KIND_LOST: LossKind
 LOSS_KIND_STOLEN: LossKind
+ONWARD_MOVEMENT_KIND_UNSPECIFIED: OnwardMovementKind
+ONWARD_MOVEMENT_KIND_REEXPORT: OnwardMovementKind
+ONWARD_MOVEMENT_KIND_TRANSSHIPMENT: OnwardMovementKind
+ONWARD_MOVEMENT_KIND_DIVERSION: OnwardMovementKind
 
 class RegisterPartyRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "party_id", "name", "country", "roles", "headquarters_country", "ultimate_parent_id", "address", "immediate_parent_id", "address_type", "online_presence", "forwarder_standing")
@@ -514,6 +525,30 @@ class ReportLostRequest(_message.Message):
     note: str
     def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[LossKind, str]] = ..., note: _Optional[str] = ...) -> None: ...
 
+class RecordOnwardMovementRequest(_message.Message):
+    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "kind", "country", "place", "note")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    PLACE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    expected_version: int
+    occurred_at: _timestamp_pb2.Timestamp
+    batch_id: str
+    quantity: int
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    kind: OnwardMovementKind
+    country: str
+    place: str
+    note: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[OnwardMovementKind, str]] = ..., country: _Optional[str] = ..., place: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
 class DecommissionRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "method")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -785,6 +820,18 @@ class ReturnForRmaResponse(_message.Message):
     def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class ReportLostResponse(_message.Message):
+    __slots__ = ("aggregate_id", "version", "position", "replayed")
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    aggregate_id: str
+    version: int
+    position: int
+    replayed: bool
+    def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class RecordOnwardMovementResponse(_message.Message):
     __slots__ = ("aggregate_id", "version", "position", "replayed")
     AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]

@@ -135,6 +135,11 @@ class CommandServiceStub:
                 request_serializer=registry_dot_api_dot_v1_dot_commands__pb2.DecommissionRequest.SerializeToString,
                 response_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.DecommissionResponse.FromString,
                 _registered_method=True)
+        self.RecordOnwardMovement = channel.unary_unary(
+                '/registry.api.v1.CommandService/RecordOnwardMovement',
+                request_serializer=registry_dot_api_dot_v1_dot_commands__pb2.RecordOnwardMovementRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.RecordOnwardMovementResponse.FromString,
+                _registered_method=True)
         self.SplitBatch = channel.unary_unary(
                 '/registry.api.v1.CommandService/SplitBatch',
                 request_serializer=registry_dot_api_dot_v1_dot_commands__pb2.SplitBatchRequest.SerializeToString,
@@ -291,6 +296,15 @@ class CommandServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordOnwardMovement(self, request, context):
+        """Record a known reexport, transshipment or diversion of exported units (where and when): record
+        retention runs 5 years from the latest of them (15 CFR 762.6); a diversion is a critical
+        finding (units-diverted). The registry's positions of the units do not change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SplitBatch(self, request, context):
         """Split pending units into a child batch (the response names the child).
         """
@@ -408,6 +422,11 @@ def add_CommandServiceServicer_to_server(servicer, server):
                     servicer.Decommission,
                     request_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.DecommissionRequest.FromString,
                     response_serializer=registry_dot_api_dot_v1_dot_commands__pb2.DecommissionResponse.SerializeToString,
+            ),
+            'RecordOnwardMovement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordOnwardMovement,
+                    request_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.RecordOnwardMovementRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_commands__pb2.RecordOnwardMovementResponse.SerializeToString,
             ),
             'SplitBatch': grpc.unary_unary_rpc_method_handler(
                     servicer.SplitBatch,
@@ -961,6 +980,33 @@ class CommandService:
             '/registry.api.v1.CommandService/Decommission',
             registry_dot_api_dot_v1_dot_commands__pb2.DecommissionRequest.SerializeToString,
             registry_dot_api_dot_v1_dot_commands__pb2.DecommissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordOnwardMovement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.CommandService/RecordOnwardMovement',
+            registry_dot_api_dot_v1_dot_commands__pb2.RecordOnwardMovementRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_commands__pb2.RecordOnwardMovementResponse.FromString,
             options,
             channel_credentials,
             insecure,

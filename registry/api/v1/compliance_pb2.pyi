@@ -808,6 +808,108 @@ class ResolveFindingResponse(_message.Message):
     replayed: bool
     def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
+class PlaceLegalHoldRequest(_message.Message):
+    __slots__ = ("request_id", "expected_version", "occurred_at", "hold_id", "batch_id", "agency", "reference", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    expected_version: int
+    occurred_at: _timestamp_pb2.Timestamp
+    hold_id: str
+    batch_id: str
+    agency: str
+    reference: str
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hold_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., agency: _Optional[str] = ..., reference: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PlaceLegalHoldResponse(_message.Message):
+    __slots__ = ("aggregate_id", "version", "position", "replayed")
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    aggregate_id: str
+    version: int
+    position: int
+    replayed: bool
+    def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class ReleaseLegalHoldRequest(_message.Message):
+    __slots__ = ("request_id", "expected_version", "occurred_at", "hold_id", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    expected_version: int
+    occurred_at: _timestamp_pb2.Timestamp
+    hold_id: str
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hold_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReleaseLegalHoldResponse(_message.Message):
+    __slots__ = ("aggregate_id", "version", "position", "replayed")
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    aggregate_id: str
+    version: int
+    position: int
+    replayed: bool
+    def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class LegalHold(_message.Message):
+    __slots__ = ("hold_id", "agency", "reference", "reason", "placed_by", "placed_at", "active", "released_by", "released_at", "release_reason")
+    HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PLACED_BY_FIELD_NUMBER: _ClassVar[int]
+    PLACED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_BY_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_REASON_FIELD_NUMBER: _ClassVar[int]
+    hold_id: str
+    agency: str
+    reference: str
+    reason: str
+    placed_by: str
+    placed_at: _timestamp_pb2.Timestamp
+    active: bool
+    released_by: str
+    released_at: _timestamp_pb2.Timestamp
+    release_reason: str
+    def __init__(self, hold_id: _Optional[str] = ..., agency: _Optional[str] = ..., reference: _Optional[str] = ..., reason: _Optional[str] = ..., placed_by: _Optional[str] = ..., placed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active: _Optional[bool] = ..., released_by: _Optional[str] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_reason: _Optional[str] = ...) -> None: ...
+
+class OnwardMovement(_message.Message):
+    __slots__ = ("kind", "country", "place", "quantity", "serials", "occurred_at", "recorded_by", "note")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    PLACE_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    country: str
+    place: str
+    quantity: int
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    occurred_at: _timestamp_pb2.Timestamp
+    recorded_by: str
+    note: str
+    def __init__(self, kind: _Optional[str] = ..., country: _Optional[str] = ..., place: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_by: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
 class RevealingEvent(_message.Message):
     __slots__ = ("position", "event_type", "aggregate_id", "occurred_at")
     POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -901,7 +1003,7 @@ class SerialCompliance(_message.Message):
     def __init__(self, serial: _Optional[str] = ..., status: _Optional[_Union[ComplianceStatus, str]] = ..., finding_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportRecord(_message.Message):
-    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until", "carrier_id", "intermediate_consignee_ids", "forwarder_id")
+    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until", "carrier_id", "intermediate_consignee_ids", "forwarder_id", "held", "destruction_allowed_from", "eccn", "destination_control_statement")
     SHIPMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SHIPPED_AT_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -913,6 +1015,10 @@ class ExportRecord(_message.Message):
     CARRIER_ID_FIELD_NUMBER: _ClassVar[int]
     INTERMEDIATE_CONSIGNEE_IDS_FIELD_NUMBER: _ClassVar[int]
     FORWARDER_ID_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    DESTRUCTION_ALLOWED_FROM_FIELD_NUMBER: _ClassVar[int]
+    ECCN_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_CONTROL_STATEMENT_FIELD_NUMBER: _ClassVar[int]
     shipment_id: str
     shipped_at: _timestamp_pb2.Timestamp
     quantity: int
@@ -924,10 +1030,14 @@ class ExportRecord(_message.Message):
     carrier_id: str
     intermediate_consignee_ids: _containers.RepeatedScalarFieldContainer[str]
     forwarder_id: str
-    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., carrier_id: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ...) -> None: ...
+    held: bool
+    destruction_allowed_from: _timestamp_pb2.Timestamp
+    eccn: str
+    destination_control_statement: str
+    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., carrier_id: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., held: _Optional[bool] = ..., destruction_allowed_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., eccn: _Optional[str] = ..., destination_control_statement: _Optional[str] = ...) -> None: ...
 
 class GetBatchComplianceResponse(_message.Message):
-    __slots__ = ("batch_id", "po_number", "buyer_id", "status", "findings", "serial_count", "serials", "compliant_serial_count", "exports", "as_of", "position")
+    __slots__ = ("batch_id", "po_number", "buyer_id", "status", "findings", "serial_count", "serials", "compliant_serial_count", "exports", "as_of", "position", "legal_holds", "onward_movements")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     PO_NUMBER_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -939,6 +1049,8 @@ class GetBatchComplianceResponse(_message.Message):
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_HOLDS_FIELD_NUMBER: _ClassVar[int]
+    ONWARD_MOVEMENTS_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     po_number: str
     buyer_id: str
@@ -950,7 +1062,9 @@ class GetBatchComplianceResponse(_message.Message):
     exports: _containers.RepeatedCompositeFieldContainer[ExportRecord]
     as_of: _timestamp_pb2.Timestamp
     position: int
-    def __init__(self, batch_id: _Optional[str] = ..., po_number: _Optional[str] = ..., buyer_id: _Optional[str] = ..., status: _Optional[_Union[ComplianceStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., serial_count: _Optional[int] = ..., serials: _Optional[_Iterable[_Union[SerialCompliance, _Mapping]]] = ..., compliant_serial_count: _Optional[int] = ..., exports: _Optional[_Iterable[_Union[ExportRecord, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., position: _Optional[int] = ...) -> None: ...
+    legal_holds: _containers.RepeatedCompositeFieldContainer[LegalHold]
+    onward_movements: _containers.RepeatedCompositeFieldContainer[OnwardMovement]
+    def __init__(self, batch_id: _Optional[str] = ..., po_number: _Optional[str] = ..., buyer_id: _Optional[str] = ..., status: _Optional[_Union[ComplianceStatus, str]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., serial_count: _Optional[int] = ..., serials: _Optional[_Iterable[_Union[SerialCompliance, _Mapping]]] = ..., compliant_serial_count: _Optional[int] = ..., exports: _Optional[_Iterable[_Union[ExportRecord, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., position: _Optional[int] = ..., legal_holds: _Optional[_Iterable[_Union[LegalHold, _Mapping]]] = ..., onward_movements: _Optional[_Iterable[_Union[OnwardMovement, _Mapping]]] = ...) -> None: ...
 
 class ListFindingsRequest(_message.Message):
     __slots__ = ("partner_id", "batch_id", "rule_ids", "severities", "statuses", "page_size", "page_token", "min_position")

@@ -95,6 +95,16 @@ class ComplianceServiceStub:
                 request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingRequest.SerializeToString,
                 response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingResponse.FromString,
                 _registered_method=True)
+        self.PlaceLegalHold = channel.unary_unary(
+                '/registry.api.v1.ComplianceService/PlaceLegalHold',
+                request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.PlaceLegalHoldRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.PlaceLegalHoldResponse.FromString,
+                _registered_method=True)
+        self.ReleaseLegalHold = channel.unary_unary(
+                '/registry.api.v1.ComplianceService/ReleaseLegalHold',
+                request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ReleaseLegalHoldRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ReleaseLegalHoldResponse.FromString,
+                _registered_method=True)
         self.GetBatchCompliance = channel.unary_unary(
                 '/registry.api.v1.ComplianceService/GetBatchCompliance',
                 request_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.GetBatchComplianceRequest.SerializeToString,
@@ -221,6 +231,25 @@ class ComplianceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlaceLegalHold(self, request, context):
+        """A compliance officer places an agency's legal hold on a batch's export records (15 CFR 762.6:
+        nothing is destroyed once an agency has asked for it): the agency, its reference and why; the
+        caller is recorded as the officer, occurred_at as when. While any hold of the batch is in
+        place its export records are held (ExportRecord.held) and never eligible for destruction.
+        NOT_FOUND (field batch_id) for an unknown batch; ALREADY_EXISTS for a hold_id taken.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseLegalHold(self, request, context):
+        """A compliance officer releases a legal hold, saying why. FAILED_PRECONDITION when it is
+        already released; NOT_FOUND for an unknown hold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetBatchCompliance(self, request, context):
         """A batch's compliance status, the status of each serial a finding names (every other serial
         is compliant), its findings with their evidence and trail, and its export records with their
@@ -316,6 +345,16 @@ def add_ComplianceServiceServicer_to_server(servicer, server):
                     servicer.ResolveFinding,
                     request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingRequest.FromString,
                     response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingResponse.SerializeToString,
+            ),
+            'PlaceLegalHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceLegalHold,
+                    request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.PlaceLegalHoldRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.PlaceLegalHoldResponse.SerializeToString,
+            ),
+            'ReleaseLegalHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseLegalHold,
+                    request_deserializer=registry_dot_api_dot_v1_dot_compliance__pb2.ReleaseLegalHoldRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_compliance__pb2.ReleaseLegalHoldResponse.SerializeToString,
             ),
             'GetBatchCompliance': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBatchCompliance,
@@ -663,6 +702,60 @@ class ComplianceService:
             '/registry.api.v1.ComplianceService/ResolveFinding',
             registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingRequest.SerializeToString,
             registry_dot_api_dot_v1_dot_compliance__pb2.ResolveFindingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceLegalHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.ComplianceService/PlaceLegalHold',
+            registry_dot_api_dot_v1_dot_compliance__pb2.PlaceLegalHoldRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_compliance__pb2.PlaceLegalHoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseLegalHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.ComplianceService/ReleaseLegalHold',
+            registry_dot_api_dot_v1_dot_compliance__pb2.ReleaseLegalHoldRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_compliance__pb2.ReleaseLegalHoldResponse.FromString,
             options,
             channel_credentials,
             insecure,

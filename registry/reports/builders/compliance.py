@@ -26,10 +26,10 @@ from uuid import UUID
 from sqlalchemy import select
 
 from projections.common import STAGES
-from projections.compliance_queries import ExportRecord, export_record
+from projections.compliance_records import ExportRecord, LegalHoldRecord, export_record, legal_hold_record
 from projections.queries import CustodyEntry
 from registry.application.ports import BatchSummary
-from registry.domain.compliance_rules import RULES
+from registry.domain.compliance_rules import DESTINATION_CONTROL_STATEMENT, RULES
 from registry.domain.reference import ExportAuthorization
 from registry.reports.builders import findings as findings_section
 from registry.reports.builders.common import PAGE, STAGE_TITLES, Context, serial_range
@@ -68,7 +68,8 @@ def build(ctx: Context) -> Report:
             Section("Evidence: shipments", lambda: _shipments(ctx), new_page=True),
             Section("Evidence: parties of each cleared batch", lambda: _parties(ctx), new_page=True),
             Section("Evidence: classification", lambda: _classification(ctx), new_page=True),
-            Section("Evidence: record retention", lambda: _retention(ctx), new_page=True),
+            Section("Evidence: Destination Control Statement", lambda: _dcs(ctx), new_page=True),
+            Section("Evidence: record retention and legal holds", lambda: _retention(ctx), new_page=True),
         ),
     )
 
@@ -79,6 +80,8 @@ SHIPMENT_PARTIES = "compliance/shipment_parties"
 PARTIES = "compliance/parties"
 CLASSIFICATION = "compliance/classification"
 RETENTION = "compliance/retention"
+DCS = "compliance/dcs"
+HOLDS = "compliance/holds"
 
 
 def keep_batches(ctx: Context) -> CustodyTotals:
@@ -94,7 +97,8 @@ def keep_batches(ctx: Context) -> CustodyTotals:
         for page in ctx.batch_pages():
             ids = [b.batch_id for b in page]
             details = ctx.batch_rows(ids)
-            exports = _exports(ctx, ids)
+            holds = _holds(ctx, ids)
+            exports = _exports(ctx, ids, holds)
             for b in page:
                 selected.add(b.batch_id)
                 trail = ctx.trail(b.batch_id)
@@ -103,6 +107,8 @@ def keep_batches(ctx: Context) -> CustodyTotals:
                 ctx.view.keep(PARTIES, _party_rows(ctx, b, trail))
                 ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
                 ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
+                ctx.view.keep(DCS, _dcs_rows(b, exports.get(b.batch_id, [])))
+                ctx.view.keep(HOLDS, _hold_rows(b, holds.get(b.batch_id, [])))
                 keep_custody_of(ctx, totals, b, trail, details.get(b.batch_id), rows=False)
     ctx.custody = totals
     return totals
@@ -526,9 +532,23 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 # ----------------------------------------------------------------------------- retention
-def _exports(ctx: Context, ids: Sequence[UUID]) -> dict[UUID, list[ExportRecord]]:
+def _holds(ctx: Context, ids: Sequence[UUID]) -> dict[UUID, list[LegalHoldRecord]]:
+    """The legal holds of these batches, in place and released (15 CFR 762.6)."""
+    table = ctx.table("compliance", "legal_hold")
+    found: dict[UUID, list[LegalHoldRecord]] = {}
+    for i in range(0, len(ids), PAGE):
+        stmt = select(table).where(table.c.batch_id.in_(ids[i: i + PAGE])).order_by(table.c.position)
+        for r in ctx.rows(stmt):
+            found.setdefault(r["batch_id"], []).append(legal_hold_record(r))
+    return found
+
+
+def _exports(
+    ctx: Context, ids: Sequence[UUID], holds: Mapping[UUID, list[LegalHoldRecord]]
+) -> dict[UUID, list[ExportRecord]]:
     """The export records of these batches as :meth:`ReadModels.batch_compliance` gives them (its
-    ``exports``: each shipment in log order, with its retention dates), read in a few queries."""
+    ``exports``: each shipment in log order, with its retention dates and whether a legal hold keeps
+    it), read in a few queries."""
     batch = ctx.table("compliance", "batch")
     shipment = ctx.table("compliance", "shipment")
     found: dict[UUID, list[ExportRecord]] = {}
@@ -540,7 +560,8 @@ def _exports(ctx: Context, ids: Sequence[UUID]) -> dict[UUID, list[ExportRecord]
             .order_by(shipment.c.batch_id, shipment.c.position)
         )
         for r in ctx.rows(stmt):
-            found.setdefault(r["batch_id"], []).append(export_record(r, r["batch_last_transaction_at"]))
+            held = any(h.active for h in holds.get(r["batch_id"], ()))
+            found.setdefault(r["batch_id"], []).append(export_record(r, r["batch_last_transaction_at"], held))
     return found
 
 
@@ -548,21 +569,60 @@ def _retention_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord]) 
     for x in exports:
         site = f", {ctx.name(x.destination_site_id)}" if x.destination_site_id else ""
         yield (b.po_number, x.shipment_id, x.shipped_at, x.quantity, x.destination_country + site,
-               x.retention_basis_at, x.retention_until)
+               x.retention_basis_at, x.retention_until, "held" if x.held else "no", x.destruction_allowed_from)
+
+
+def _hold_rows(b: BatchSummary, holds: list[LegalHoldRecord]) -> Iterator[tuple[Cell, ...]]:
+    for h in holds:
+        yield (b.po_number, h.agency, h.reference, h.reason, h.placed_by, h.placed_at,
+               "in place" if h.active else f"released by {h.released_by}: {h.release_reason}", h.released_at)
 
 
 def _retention(ctx: Context) -> Iterator[Block]:
     rule = RULES["record-retention"]
     yield Paragraph(
         f"{rule.title} ({rule.citation}): each export's records are kept until 5 years after the batch's "
-        "latest export, in-country transfer or other termination (loss, decommission), by business time, as "
-        "the compliance projection records them."
+        "latest export, reexport (an RMA return or a recorded reexport), transshipment, diversion, in-country "
+        "transfer or other termination (loss, decommission), by business time, as the compliance projection "
+        "records them. While an agency's legal hold of the batch is in place its records are held: never "
+        "eligible for destruction, whatever the retention date says (no destruction date is shown)."
     )
     yield Table(
         "Record retention per export",
         (Column("batch", "Batch PO"), Column("shipment", "Shipment"), Column("shipped", "Shipped", ColumnType.DATETIME),
          Column("units", "Units", ColumnType.INT, total=True), Column("destination", "Destination"),
-         Column("basis", "Latest export, transfer or termination", ColumnType.DATETIME),
-         Column("until", "Keep records until", ColumnType.DATETIME)),
+         Column("basis", "Latest export, reexport, transshipment, diversion, transfer or termination",
+                ColumnType.DATETIME),
+         Column("until", "Keep records until", ColumnType.DATETIME),
+         Column("held", "Legal hold"),
+         Column("destroy", "Destruction allowed from", ColumnType.DATETIME)),
         partial(ctx.view.kept, RETENTION),
+    )
+    yield Table(
+        "Legal holds",
+        (Column("batch", "Batch PO"), Column("agency", "Agency"), Column("reference", "Reference"),
+         Column("reason", "Reason"), Column("by", "Placed by"), Column("at", "Placed", ColumnType.DATETIME),
+         Column("state", "State"), Column("released", "Released", ColumnType.DATETIME)),
+        partial(ctx.view.kept, HOLDS),
+    )
+
+
+# ------------------------------------------------------------------ destination control statement
+def _dcs_rows(b: BatchSummary, exports: list[ExportRecord]) -> Iterator[tuple[Cell, ...]]:
+    for x in exports:
+        yield (b.po_number, x.shipment_id, x.eccn or "(none)", x.destination_country,
+               x.destination_control_statement or "(no ECCN on the clearance: none)")
+
+
+def _dcs(ctx: Context) -> Iterator[Block]:
+    yield Paragraph(
+        "15 CFR 758.6: the commercial invoice of each export carries the Destination Control Statement, and for a "
+        "3A090 or 4A090 item the item's ECCN. The statement of each shipment follows from the ECCN its batch was "
+        f"cleared under and the declared destination. The standard wording: \"{DESTINATION_CONTROL_STATEMENT}\""
+    )
+    yield Table(
+        "Destination Control Statement per shipment",
+        (Column("batch", "Batch PO"), Column("shipment", "Shipment"), Column("eccn", "ECCN"),
+         Column("destination", "Country of ultimate destination"), Column("statement", "Statement on the invoice")),
+        partial(ctx.view.kept, DCS),
     )

@@ -256,6 +256,10 @@ def describe(ctx: Context, e: CustodyEntry) -> str:
         parts = [f"{d.get('kind', '')}", f"note: {d.get('note', '')}"]
     elif kind == "Decommissioned":
         parts = [f"method: {d.get('method', '')}"]
+    elif kind == "OnwardMovementRecorded":
+        place = f"{d.get('place')}, " if d.get("place") else ""
+        parts = [f"known {d.get('kind', '')} to {place}{d.get('country', '')}",
+                 f"note: {d.get('note', '')}" if d.get("note") else ""]
     elif kind == "SplitOff":
         parts = [f"split off to batch {d.get('child_batch_id') or d.get('child_id', '')}"]
     else:

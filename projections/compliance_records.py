@@ -1,0 +1,121 @@
+"""The compliance projection's export records (15 CFR 762.6, 758.6) as the queries and the
+compliance report give them: per shipment its retention dates, whether a legal hold keeps it and
+its Destination Control Statement; a batch's legal holds and its known reexports, transshipments
+and diversions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Table, select
+
+from projections.compliance_checks import retention_basis
+from projections.findings import utc
+from registry.domain.compliance_rules import destination_control_statement, retention_until
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One export (shipment) and how long its records are kept (15 CFR 762.6)."""
+
+    shipment_id: str
+    shipped_at: datetime
+    quantity: int
+    received: int
+    destination_country: str
+    destination_site_id: UUID | None
+    retention_basis_at: datetime  # the latest export, reexport, transshipment, diversion, transfer or termination
+    retention_until: datetime
+    held: bool = False  # a legal hold of the batch is in place: kept whatever retention_until says
+    eccn: str = ""  # the clearance's ECCN when it shipped
+    destination_control_statement: str = ""  # 15 CFR 758.6, from eccn and destination_country
+    # the shipment's own parties (v5 of the projection): carrier, intermediate consignees in order,
+    # freight forwarder
+    carrier_id: UUID | None = None
+    intermediate_consignee_ids: tuple[UUID, ...] = ()
+    forwarder_id: UUID | None = None
+
+    @property
+    def destruction_allowed_from(self) -> datetime | None:
+        """From when the records may be destroyed: ``retention_until``; never while held."""
+        return None if self.held else self.retention_until
+
+    def eligible_for_destruction(self, at: datetime) -> bool:
+        """Whether the records may be destroyed at ``at``: past retention and not held."""
+        allowed = self.destruction_allowed_from
+        return allowed is not None and utc(at) >= allowed
+
+
+@dataclass(frozen=True)
+class LegalHoldRecord:
+    """An agency's legal hold on a batch's export records (15 CFR 762.6)."""
+
+    hold_id: UUID
+    batch_id: UUID
+    agency: str
+    reference: str
+    reason: str
+    placed_by: str
+    placed_at: datetime
+    released_by: str
+    released_at: datetime | None
+    release_reason: str
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+
+@dataclass(frozen=True)
+class OnwardMovementRecord:
+    """A known reexport, transshipment or diversion of a batch's exported units."""
+
+    kind: str
+    country: str
+    place: str
+    quantity: int
+    serials: list[str]
+    occurred_at: datetime
+    recorded_by: str
+    note: str
+
+
+def export_record(r: Any, last_transaction_at: datetime | None, held: bool = False) -> ExportRecord:
+    """A shipment row of the compliance projection as an export record, with its retention dates,
+    whether a legal hold keeps it, and its Destination Control Statement."""
+    basis = retention_basis(r["shipped_at"], last_transaction_at)
+    eccn = r["eccn"]
+    return ExportRecord(
+        shipment_id=r["shipment_id"], shipped_at=utc(r["shipped_at"]), quantity=r["quantity"],
+        received=r["received"], destination_country=r["destination_country"],
+        destination_site_id=r["destination_site_id"], retention_basis_at=basis,
+        retention_until=retention_until(basis), held=held, eccn=eccn,
+        destination_control_statement=destination_control_statement(eccn, r["destination_country"]),
+        carrier_id=r.get("carrier_id"),
+        intermediate_consignee_ids=tuple(UUID(str(p)) for p in r.get("intermediate_consignee_ids") or ()),
+        forwarder_id=r.get("forwarder_id"),
+    )
+
+
+def legal_holds(conn: Connection, table: Table, batch_ids: Sequence[UUID]) -> dict[UUID, list[LegalHoldRecord]]:
+    """The legal holds of these batches (in place and released), each batch's in placing order."""
+    out: dict[UUID, list[LegalHoldRecord]] = {}
+    for i in range(0, len(batch_ids), 500):
+        stmt = select(table).where(table.c.batch_id.in_(batch_ids[i: i + 500])).order_by(table.c.position)
+        for r in conn.execute(stmt).mappings():
+            out.setdefault(r["batch_id"], []).append(legal_hold_record(r))
+    return out
+
+
+def legal_hold_record(r: Any) -> LegalHoldRecord:
+    """A row of the compliance projection's legal holds."""
+    return LegalHoldRecord(
+        hold_id=r["hold_id"], batch_id=r["batch_id"], agency=r["agency"], reference=r["reference"],
+        reason=r["reason"], placed_by=r["placed_by"], placed_at=utc(r["placed_at"]), released_by=r["released_by"],
+        released_at=utc(r["released_at"]) if r["released_at"] is not None else None,
+        release_reason=r["release_reason"],
+    )
