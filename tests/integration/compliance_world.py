@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from projections.compliance import ComplianceFindings
+from projections.db import ACTIVE, create_readmodel_engine, ensure_bookkeeping
+from projections.engine import apply_chunk, create_generation
+from projections.queries import ReadModels
 from registry.application import commands as c
 from registry.application import compliance_commands as cc
 from registry.application.service import Registry
@@ -213,3 +218,14 @@ def make_world(url: str, t0: datetime) -> World:
     w.party("samsung", "Samsung Electronics Co., Ltd.")
     w.model("h100", "1979", "814")  # TPP 15832, PD 19.4: 3A090.a
     return w
+
+
+def rebuilt_read_models(world: World, tmp_path: Path, name: str = "rm") -> ReadModels:
+    """The compliance read model rebuilt from the registry's whole log, in a SQLite file of its own
+    under ``tmp_path`` (``name`` tells two of them in one test apart)."""
+    engine = create_readmodel_engine(f"sqlite:///{tmp_path}/{name}.db")
+    ensure_bookkeeping(engine)
+    projection = ComplianceFindings()
+    gen = create_generation(engine, projection, ACTIVE, "test")
+    apply_chunk(engine, projection, gen, world.registry.read_log(0, 100_000), world.registry.decode, "test")
+    return ReadModels(engine, projections=[projection])

@@ -15,15 +15,11 @@ from typing import Any
 
 import pytest
 
-from projections.compliance import ComplianceFindings
 from projections.compliance_queries import Finding, FindingFilter
-from projections.db import ACTIVE, create_readmodel_engine, ensure_bookkeeping
-from projections.engine import apply_chunk, create_generation
-from projections.queries import ReadModels
 from registry.application import commands as c
 from registry.domain.classification import Ruleset
 from registry.domain.errors import InvalidField
-from tests.integration.compliance_world import World, make_world
+from tests.integration.compliance_world import World, make_world, rebuilt_read_models
 
 RED_FLAGS = ("red-flag-first-time-large-buyer", "red-flag-address", "red-flag-online-presence",
              "red-flag-unusual-forwarder")
@@ -47,13 +43,9 @@ def _party(world: World, key: str, name: str, roles: tuple[str, ...] = ("purchas
 
 
 def _flags(world: World, tmp_path: Path) -> list[Finding]:
-    engine = create_readmodel_engine(f"sqlite:///{tmp_path}/rm.db")
-    ensure_bookkeeping(engine)
-    projection = ComplianceFindings()
-    gen = create_generation(engine, projection, ACTIVE, "test")
-    apply_chunk(engine, projection, gen, world.registry.read_log(0, 100_000), world.registry.decode, "test")
-    found, _ = ReadModels(engine, projections=[projection]).list_findings(FindingFilter(rule_ids=RED_FLAGS))
-    engine.dispose()
+    read_models = rebuilt_read_models(world, tmp_path)
+    found, _ = read_models.list_findings(FindingFilter(rule_ids=RED_FLAGS))
+    read_models.engine.dispose()
     return found
 
 

@@ -26,7 +26,7 @@ from registry.application import commands as c
 from registry.application import compliance_commands as cc
 from registry.domain.compliance_rules import DESTINATION_CONTROL_STATEMENT
 from registry.domain.errors import IllegalTransition, InvalidField, NotFound
-from tests.integration.compliance_world import World, make_world
+from tests.integration.compliance_world import World, make_world, rebuilt_read_models
 
 
 @pytest.fixture
@@ -40,12 +40,7 @@ def world(sqlite_url: str, t0: datetime) -> Iterator[World]:
 
 def _compliance(world: World, tmp_path: Path, name: str = "rm") -> BatchCompliance:
     """The batch's compliance from the read model rebuilt from the registry's whole log."""
-    engine = create_readmodel_engine(f"sqlite:///{tmp_path}/{name}.db")
-    ensure_bookkeeping(engine)
-    projection = ComplianceFindings()
-    gen = create_generation(engine, projection, ACTIVE, "test")
-    apply_chunk(engine, projection, gen, world.registry.read_log(0, 100_000), world.registry.decode, "test")
-    found = ReadModels(engine, projections=[projection]).batch_compliance(world["po1"])
+    found = rebuilt_read_models(world, tmp_path, name).batch_compliance(world["po1"])
     assert found is not None
     return found
 

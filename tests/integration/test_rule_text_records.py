@@ -21,15 +21,11 @@ from typing import Any
 
 import pytest
 
-from projections.compliance import ComplianceFindings
 from projections.compliance_queries import FindingFilter
-from projections.db import ACTIVE, create_readmodel_engine, ensure_bookkeeping
-from projections.engine import apply_chunk, create_generation
-from projections.queries import ReadModels
 from registry.application import commands as c
 from registry.application import compliance_commands as cc
 from registry.domain.errors import ComplianceRefusal
-from tests.integration.compliance_world import World, csl, make_world
+from tests.integration.compliance_world import World, csl, make_world, rebuilt_read_models
 
 
 @pytest.fixture
@@ -39,16 +35,6 @@ def world(sqlite_url: str, t0: datetime) -> Iterator[World]:
         yield w
     finally:
         w.registry.close()
-
-
-def _read_models(world: World, tmp_path: Path, name: str = "rm") -> ReadModels:
-    """The compliance read model rebuilt from the registry's whole log (in a file of its own)."""
-    engine = create_readmodel_engine(f"sqlite:///{tmp_path}/{name}.db")
-    ensure_bookkeeping(engine)
-    projection = ComplianceFindings()
-    gen = create_generation(engine, projection, ACTIVE, "test")
-    apply_chunk(engine, projection, gen, world.registry.read_log(0, 100_000), world.registry.decode, "test")
-    return ReadModels(engine, projections=[projection])
 
 
 def _at(world: World, days: int) -> datetime:
@@ -143,7 +129,7 @@ def test_a_data_center_without_the_power_for_what_is_installed_is_flagged_by_bis
 ) -> None:
     _cleared(world, kw="5")  # 10 x 700 W = 7 kW > 5 kW
     _ship_receive_install(world)
-    found, _ = _read_models(world, tmp_path).list_findings(FindingFilter(rule_ids=("site-power-insufficient",)))
+    found, _ = rebuilt_read_models(world, tmp_path).list_findings(FindingFilter(rule_ids=("site-power-insufficient",)))
     assert [f.rule_id for f in found] == ["site-power-insufficient"]
 
 
@@ -151,7 +137,7 @@ def test_a_data_center_without_the_power_for_what_is_installed_is_flagged_by_bis
 def test_records_of_an_export_are_kept_5_years_from_the_export_by_762_6(world: World, tmp_path: Path) -> None:
     _cleared(world)
     _ship_receive_install(world)
-    [export] = _read_models(world, tmp_path).batch_compliance(world["po1"]).exports  # type: ignore[union-attr]
+    [export] = rebuilt_read_models(world, tmp_path).batch_compliance(world["po1"]).exports  # type: ignore[union-attr]
     assert export.retention_basis_at == _at(world, 4)
     assert export.retention_until == _at(world, 4).replace(year=_at(world, 4).year + 5)
 
@@ -172,7 +158,7 @@ def test_retention_runs_5_years_from_the_latest_of_export_reexport_diversion_or_
     _ship_receive_install(world)
     data = {k: world[v] if k == "to_owner_id" else v for k, v in data.items()}
     _move(world, use_case, model, 400, quantity=2, **data)
-    [export] = _read_models(world, tmp_path).batch_compliance(world["po1"]).exports  # type: ignore[union-attr]
+    [export] = rebuilt_read_models(world, tmp_path).batch_compliance(world["po1"]).exports  # type: ignore[union-attr]
     latest = _at(world, 400)
     assert export.shipped_at == _at(world, 4)
     assert export.retention_basis_at == latest
@@ -203,13 +189,13 @@ def test_a_short_receipt_is_in_the_discrepancy_log_until_an_officer_resolves_it_
 ) -> None:
     _cleared(world)
     _ship_receive_install(world, quantity=10, received=9)
-    read = _read_models(world, tmp_path, "before")
+    read = rebuilt_read_models(world, tmp_path, "before")
     [finding] = read.list_findings(FindingFilter(rule_ids=("units-missing-in-transit",)))[0]
     assert (finding.shipment_id, finding.quantity, finding.status) == ("S1", 1, "open")
 
     world.registry.resolve_finding("carol", cc.ResolveFinding(
         finding_id=finding.finding_id, note="one unit held by customs, received on day 12"))
-    resolved = _read_models(world, tmp_path, "after").finding(finding.finding_id)
+    resolved = rebuilt_read_models(world, tmp_path, "after").finding(finding.finding_id)
     assert resolved is not None and resolved.status == "resolved"
     assert [(t.actor, t.note) for t in resolved.trail if t.action == "resolved"] == [
         ("carol", "one unit held by customs, received on day 12")]
