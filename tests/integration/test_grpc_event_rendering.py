@@ -194,30 +194,37 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
     assert written == set(event_topics()), sorted(set(event_topics()) - written)
 
 
+def _one_order(registry: Registry) -> tuple[uuid.UUID, Notification]:
+    """A party (purchaser and supplier), a model and an order of 2 units; the party's id and the
+    stored ``Ordered`` event."""
+    party = registry.register_party(
+        "officer-kim",
+        c.parse(c.RegisterParty, {"name": "P", "country": "KR", "roles": ["purchaser", "supplier"],
+                                  "headquarters_country": "KR"}),
+    )
+    model = registry.register_gpu_model(
+        "officer-kim",
+        c.parse(c.RegisterGpuModel, {"vendor": "NVIDIA", "name": "B200", "dense_tops": {"fp8": "4500"},
+                                     "bit_lengths": {"fp8": 8}, "die_area_mm2": "1600",
+                                     "datacenter_marketed": True, "tdp_watts": 1000}),
+    )
+    registry.place_order(
+        "officer-kim",
+        c.parse(c.PlaceOrder, {"po_number": "PO-1", "supplier_id": party.aggregate_id,
+                               "buyer_id": party.aggregate_id, "model_id": model.aggregate_id,
+                               "quantity": 2, "unit_price": "1.5", "currency": "USD"}),
+    )
+    ordered = next(n for n in registry.read_log(0, 1000) if n.topic.endswith(":GpuBatch.Ordered"))
+    return party.aggregate_id, ordered
+
+
 def test_an_event_the_fast_path_does_not_know_is_rendered_by_the_domain_path(store_url: str) -> None:
     """Stored states the fast path leaves alone: an older class version (upcast by the mapper),
     another transcoding, an envelope field of an unusual type. The messages still equal the
     domain rendering."""
     registry = build_registry(Settings(database_url=store_url))
     try:
-        party = registry.register_party(
-            "officer-kim",
-            c.parse(c.RegisterParty, {"name": "P", "country": "KR", "roles": ["purchaser", "supplier"],
-                                      "headquarters_country": "KR"}),
-        )
-        model = registry.register_gpu_model(
-            "officer-kim",
-            c.parse(c.RegisterGpuModel, {"vendor": "NVIDIA", "name": "B200", "dense_tops": {"fp8": "4500"},
-                                         "bit_lengths": {"fp8": 8}, "die_area_mm2": "1600",
-                                         "datacenter_marketed": True, "tdp_watts": 1000}),
-        )
-        registry.place_order(
-            "officer-kim",
-            c.parse(c.PlaceOrder, {"po_number": "PO-1", "supplier_id": party.aggregate_id,
-                                   "buyer_id": party.aggregate_id, "model_id": model.aggregate_id,
-                                   "quantity": 2, "unit_price": "1.5", "currency": "USD"}),
-        )
-        ordered = next(n for n in registry.read_log(0, 1000) if n.topic.endswith(":GpuBatch.Ordered"))
+        party_id, ordered = _one_order(registry)
         renderer = EventRenderer(registry)
     finally:
         registry.close()
@@ -231,7 +238,7 @@ def test_an_event_the_fast_path_does_not_know_is_rendered_by_the_domain_path(sto
     variants = {
         "v1, upcast": v1,
         "another transcoding": {**state, "note": [unit]},
-        "actor not a string": {**state, "actor": {"_type_": "uuid_hex", "_data_": party.aggregate_id.hex}},
+        "actor not a string": {**state, "actor": {"_type_": "uuid_hex", "_data_": party_id.hex}},
         "actor a serial set": {**state, "actor": {"_type_": "serials", "_data_": [["S", "1", "3"]]}},
         "no occurred_at": {k: v for k, v in state.items() if k != "occurred_at"},
         "occurred_at null": {**state, "occurred_at": None},
@@ -250,24 +257,7 @@ def test_serial_sets_render_as_every_serial_in_order_or_as_their_runs(store_url:
     escaped NUL (which the fast path's placeholders could be taken for) renders as the domain path."""
     registry = build_registry(Settings(database_url=store_url))
     try:
-        party = registry.register_party(
-            "officer-kim",
-            c.parse(c.RegisterParty, {"name": "P", "country": "KR", "roles": ["purchaser", "supplier"],
-                                      "headquarters_country": "KR"}),
-        )
-        model = registry.register_gpu_model(
-            "officer-kim",
-            c.parse(c.RegisterGpuModel, {"vendor": "NVIDIA", "name": "B200", "dense_tops": {"fp8": "4500"},
-                                         "bit_lengths": {"fp8": 8}, "die_area_mm2": "1600",
-                                         "datacenter_marketed": True, "tdp_watts": 1000}),
-        )
-        registry.place_order(
-            "officer-kim",
-            c.parse(c.PlaceOrder, {"po_number": "PO-1", "supplier_id": party.aggregate_id,
-                                   "buyer_id": party.aggregate_id, "model_id": model.aggregate_id,
-                                   "quantity": 2, "unit_price": "1.5", "currency": "USD"}),
-        )
-        ordered = next(n for n in registry.read_log(0, 1000) if n.topic.endswith(":GpuBatch.Ordered"))
+        _, ordered = _one_order(registry)
         renderer = EventRenderer(registry)
         state = json.loads(ordered.state)
         sets = {
