@@ -198,6 +198,9 @@ class Capture:
                         ) from None
                 plan = corrections.plan(index, eid, event) or self._plan(index, eid, event, shadow)
                 method = plan.method
+                if plan.same_as is not None and plans[plan.same_as] is None:  # its pair was refused
+                    refused = result.outcomes[plan.same_as].error
+                    raise _Refused(refused.field, refused.rule) if refused else _Refused(method, "refused")
                 content = _fingerprint(plan.command)
                 # a declaration has the eventID of the event it declares in error, by design
                 first = seen.setdefault(eid, (index, content)) if "errorDeclaration" not in event else (index, "")
@@ -822,6 +825,7 @@ class _Corrections:
         self._capture = capture
         self._shadow = shadow
         self._events = events
+        self._prefixes = prefixes
         self._by_id: dict[str, int] = {}  # eventID -> index, of the document's events
         self._declared_by: dict[str, int] = {}  # corrective eventID -> the declaration's index
         self._pairs: dict[str, int] = {}  # corrective eventID -> the index that carries the command
@@ -850,9 +854,15 @@ class _Corrections:
             return self._pair(index, eid, e, corrective)
         if eid in self._declared_by:
             declaration = self._declared_by[eid]
-            if self._events[declaration].get("eventID") == eid:
+            d = self._events[declaration]
+            if d.get("eventID") == eid:
                 return None  # names itself: refused at the declaration
-            return self._pair(index, eid, self._events[declaration], eid)
+            try:  # the declaration comes later in the document: checked here first
+                _check_error_declaration(d["errorDeclaration"])
+                self._corrective_id(d, d["errorDeclaration"])
+            except _Refused as exc:
+                raise _Refused(f"eventList[{declaration}].{exc.field}", exc.rule) from None
+            return self._pair(index, eid, d, eid)
         return None
 
     def planned(self, plan: _Plan, eid: str) -> None:
@@ -979,9 +989,9 @@ class _Corrections:
 
     def _declared_batch(self, d: Mapping[str, Any]) -> UUID:
         """The batch of the order event declared in error, found by the declaration's eventID."""
-        declared = d.get("eventID")
+        declared = d.get("eventID") or hash_event_id(d, self._prefixes)  # the hash leaves errorDeclaration out
         if not isinstance(declared, str):
-            raise _Refused("eventID", "rule required: a declaration names the declared event by its eventID")
+            raise _Refused("eventID", "rule uri: the eventID of the event declared in error")
         named = _batch_from_ext(d)
         for q in d.get("quantityList") or []:
             if named is None and isinstance(q, Mapping):

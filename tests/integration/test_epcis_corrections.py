@@ -231,6 +231,41 @@ def test_a_declaration_the_registry_cannot_apply_is_refused_naming_the_field_and
     assert registry.head() == head and registry.get_batch(batch).po_number == "PO-2026-0001"
 
 
+def test_both_events_of_a_pair_are_refused_when_the_caller_may_not_correct_an_order(
+    registry: Registry, world: World
+) -> None:
+    batch = world.order(quantity=4)
+    [ordered] = list(batch_events(registry, batch))
+    declaration, corrective = _pair_for(ordered, po="PO-12", reason="x")
+    head = registry.head()
+
+    def no_corrections(command: str, batch_id: UUID | None, site_id: UUID | None) -> tuple[str, str] | None:
+        return ("CorrectOrder", "rule access-matrix: role partner may not CorrectOrder") if command == "correct_order" else None
+
+    result = Capture(registry).capture("partner@naver", document([declaration, corrective], NOW),
+                                       authorize=no_corrections)
+
+    assert [(o.status, o.error.field if o.error else None) for o in result.outcomes] == [
+        ("refused", "CorrectOrder"), ("refused", "CorrectOrder")]
+    assert registry.head() == head
+
+
+def test_a_corrective_event_before_a_declaration_it_cannot_apply_is_refused_naming_the_declarations_field(
+    registry: Registry, world: World
+) -> None:
+    batch = world.order(quantity=4)
+    [ordered] = list(batch_events(registry, batch))
+    declaration, corrective = _pair_for(ordered, po="PO-13", reason="x")
+    declaration["errorDeclaration"]["declarationTime"] = "yesterday"
+    head = registry.head()
+
+    result = Capture(registry).capture("logistics@samsung", document([corrective, declaration], NOW))
+
+    assert [e.field for e in result.errors] == ["eventList[1].errorDeclaration.declarationTime",
+                                                "errorDeclaration.declarationTime"]
+    assert registry.head() == head
+
+
 def _pair_for(declared: dict[str, Any], po: str, reason: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A hand-made declaration of ``declared`` and its corrective event (a new PO number)."""
     corrective = {k: x for k, x in declared.items() if k not in ("eventID", "recordTime")}
