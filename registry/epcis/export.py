@@ -113,14 +113,15 @@ class Translator:
             return []
         recorded = _time(e.timestamp.astimezone(UTC))
         corrective: Event = {k: recorded if k == "recordTime" else val for k, val in declared.items() if k != "eventID"}
-        for name, value in e.fields.items():
+        fields = {name: value for name, value in e.fields.items() if name in CORRECTABLE}  # the domain's AMENDABLE
+        for name, value in fields.items():
             corrective[CORRECTABLE[name]] = str(value)
         corrective["bizTransactionList"] = [
             {"type": "po", "bizTransaction": v.po_uri(str(corrective[v.ext("poNumber")]))}
         ]
         corrective[v.ext("registryEvent")] = f"OrderCorrected@{e.originator_version}"
         corrective[v.ext("reason")] = e.reason
-        corrective[v.ext("correctedFields")] = sorted(CORRECTABLE[name].split(":", 1)[1] for name in e.fields)
+        corrective[v.ext("correctedFields")] = sorted(CORRECTABLE[name].split(":", 1)[1] for name in fields)
         corrective = {"eventID": event_id(corrective, _PREFIXES), **corrective}
         declaration: Event = {
             **declared,
