@@ -3,7 +3,8 @@
 A document is handled in two passes:
 
 1. **Check.** Every event is mapped to one command (by its type, action, bizStep, disposition and
-   business transactions; :data:`SUPPORTED` lists the kinds) and the command is parsed; batches,
+   business transactions; :data:`SUPPORTED` lists the kinds; an order's error declaration and
+   its corrective event are one ``correct_order``, :class:`_Corrections`) and the command is parsed; batches,
    serials, sites and parties it names are resolved; then the batch commands are decided in
    order on in-memory copies of the batches (the domain's own rules, so the third event of a
    document sees what the first two did). Every event's problem is collected as a
@@ -49,6 +50,7 @@ from registry.domain.errors import (
 )
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id as hash_event_id
+from registry.epcis.export import CORRECTABLE, order_events
 from registry.security.grants import Authorize, allow_all
 
 #: The event kinds capture turns into commands: (type, action, bizStep, disposition) -> command.
@@ -67,6 +69,8 @@ SUPPORTED = (
     "ObjectEvent DELETE bizStep=decommissioning -> decommission",
     "ObjectEvent OBSERVE bizStep=departing with gpureg:onwardMovement (reexport, transshipment, diversion) "
     "-> record_onward_movement",
+    "an order TransactionEvent with errorDeclaration (incorrect_data) and its one corrective order event "
+    "-> correct_order",
 )
 MAX_EVENTS = 10_000
 
@@ -130,6 +134,8 @@ class _Plan:
     method: str
     command: c.Command
     batch_id: UUID | None
+    same_as: int | None = None  # the other event of a correction pair, planned first: one command
+    done: bool = False  # captured before (nothing to run): answered "replayed"
 
 
 def _error_of(exc: Exception, command: str) -> tuple[str, str]:
@@ -155,6 +161,10 @@ class Capture:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
+    @property
+    def registry(self) -> Registry:
+        return self._registry
+
     def capture(
         self, actor: str, document: Mapping[str, Any], per_event: bool = False, *, authorize: Authorize = allow_all
     ) -> CaptureResult:
@@ -169,6 +179,7 @@ class Capture:
         plans: list[_Plan | None] = []
         shadow = _Shadow(self._registry, actor)
         seen: dict[str, tuple[int, str]] = {}  # eventID -> (first index, its command's fingerprint)
+        corrections = _Corrections(self, events, prefixes, shadow)
         for index, event in enumerate(events):
             eid = str(event.get("eventID", "")) if isinstance(event, Mapping) else ""
             method = "event"
@@ -185,11 +196,15 @@ class Capture:
                         raise _Refused(
                             "(event)", "rule event-hash: the event is too malformed to hash (and has no eventID)"
                         ) from None
-                plan = self._plan(index, eid, event, shadow)
+                plan = corrections.plan(index, eid, event) or self._plan(index, eid, event, shadow)
                 method = plan.method
+                if plan.same_as is not None and plans[plan.same_as] is None:  # its pair was refused
+                    refused = result.outcomes[plan.same_as].error
+                    raise _Refused(refused.field, refused.rule) if refused else _Refused(method, "refused")
                 content = _fingerprint(plan.command)
-                first = seen.setdefault(eid, (index, content))
-                if first[1] != content:  # caught here, or pass 2 would write the first and refuse this one
+                # a declaration has the eventID of the event it declares in error, by design
+                first = seen.setdefault(eid, (index, content)) if "errorDeclaration" not in event else (index, "")
+                if first[1] != content and "errorDeclaration" not in event:
                     raise _Refused(
                         "eventID",
                         f"rule idempotency-key: eventList[{first[0]}] has this eventID with another content; "
@@ -198,9 +213,10 @@ class Capture:
                 refusal = authorize(plan.method, plan.batch_id, getattr(plan.command, "site_id", None))
                 if refusal is not None:  # before anything about the batch is read or told
                     raise _Refused(*refusal)
-                repeat = first[0] != index  # this very event earlier in the document: written once
-                if not repeat and not self._handled(plan):  # a repeat is answered from its request record
+                repeat = first[0] != index or plan.same_as is not None  # written once, answered twice
+                if not repeat and not plan.done and not self._handled(plan):  # a repeat: its request record
                     shadow.decide(plan)
+                corrections.planned(plan, eid)
                 plans.append(plan)
                 result.outcomes.append(EventOutcome(index, eid, plan.method, "not_written", plan.batch_id))
             except (_Refused, RegistryError, ValueError, KeyError, TypeError) as exc:
@@ -224,6 +240,15 @@ class Capture:
         for planned, outcome in zip(plans, result.outcomes, strict=True):
             if planned is None:
                 continue
+            if planned.same_as is not None:  # the pair's other event: the one command's outcome
+                other = result.outcomes[planned.same_as]
+                outcome.status, outcome.batch_id, outcome.position = other.status, other.batch_id, other.position
+                if other.error is not None:
+                    outcome.error = EventError(planned.index, planned.event_id, other.error.field, other.error.rule)
+                continue
+            if planned.done:
+                outcome.status = "replayed"
+                continue
             try:
                 done = getattr(self._registry, planned.method)(actor, planned.command)
             except RegistryError as exc:
@@ -238,14 +263,24 @@ class Capture:
             outcome.position = done.position
         return result
 
+    def record(self, request_id: str) -> Any:
+        """The request record of ``request_id`` (None: never handled)."""
+        record_id = RequestRecord.id_for(request_id)
+        if not self._registry.recorder.select_events(record_id, limit=1):
+            return None
+        return self._registry.repository.get(record_id)
+
     def _handled(self, plan: _Plan) -> bool:
         """Whether the event was captured before (its request record is stored); refused when that
         eventID was captured with another content (the command's fingerprint, as the registry
         computes it for every request id, differs)."""
-        record_id = RequestRecord.id_for(plan.command.request_id)
-        if not self._registry.recorder.select_events(record_id, limit=1):
+        record = self.record(plan.command.request_id)
+        if record is None:
             return False
-        record: object = self._registry.repository.get(record_id)
+        if plan.method == "place_order" and getattr(record, "command", None) == "CorrectOrder":
+            # a corrective order event captured before with its error declaration: not a new order
+            plan.method, plan.batch_id, plan.done = "correct_order", record.aggregate_id, True
+            return True
         command = type(plan.command).__name__  # the registry names each command by its model
         fingerprint = _fingerprint(plan.command)
         if getattr(record, "command", None) != command or getattr(record, "fingerprint", None) != fingerprint:
@@ -613,6 +648,12 @@ class _Shadow:
     def exists(self, batch_id: UUID) -> bool:
         return self._get(batch_id) is not None
 
+    def batch(self, batch_id: UUID) -> GpuBatch:
+        found = self._get(batch_id)
+        if found is None:
+            raise _Refused(v.ext("batchID"), f"rule reference-exists: batch {batch_id} not found")
+        return found
+
     def _get(self, batch_id: UUID) -> GpuBatch | None:
         if batch_id not in self._batches:
             try:
@@ -683,6 +724,7 @@ class _Shadow:
                 cmd.cleared_quantity
                 or min(int(batch.clearance.get("requested_quantity", batch.quantity)), batch.quantity),
             ),
+            "correct_order": lambda: batch.correct_order(ctx, cmd.changes(), cmd.reason),
             "deny_clearance": lambda: batch.deny_clearance(ctx, cmd.rule, cmd.reason),
             "revoke_clearance": lambda: batch.revoke_clearance(ctx, cmd.reason),
             "register_serials": lambda: self._register(batch, ctx, cmd),
@@ -761,6 +803,220 @@ class _Shadow:
         self._known.add((kind, ident))
 
 
+#: correct_order's fields by the names the corrective event gives them (``poNumber``: ``po_number``)
+_ORDER_FIELDS = {ext.split(":", 1)[1]: name for name, ext in CORRECTABLE.items()}
+_UNCORRECTABLE = ("supplier_id", "buyer_id", "model_id", "quantity")
+
+
+class _Corrections:
+    """EPCIS 2.0 section 7.4.1.2: an order's error declaration and its corrective event, one
+    ``correct_order`` command.
+
+    The declaration (an event with ``errorDeclaration``, reason ``incorrect_data``) repeats the
+    order event in force with its eventID: the ``Ordered`` TransactionEvent or an earlier
+    correction's corrective event, found earlier in this document, captured before under that
+    eventID (its request record ``epcis:{eventID}``), or as the registry exports the batch. Its
+    one ``correctiveEventIDs`` member names the corrective event: the order as corrected, in the
+    same document, or captured before. The pair is one command, ``request_id`` ``epcis:`` + the
+    corrective eventID, at the ``declarationTime``; whichever of the two comes first carries it.
+    Anything else with an ``errorDeclaration`` is refused naming the field and rule."""
+
+    def __init__(self, capture: Capture, events: Sequence[Any], prefixes: dict[str, str], shadow: _Shadow) -> None:
+        self._capture = capture
+        self._shadow = shadow
+        self._events = events
+        self._prefixes = prefixes
+        self._by_id: dict[str, int] = {}  # eventID -> index, of the document's events
+        self._declared_by: dict[str, int] = {}  # corrective eventID -> the declaration's index
+        self._pairs: dict[str, int] = {}  # corrective eventID -> the index that carries the command
+        self._orders: dict[str, UUID] = {}  # order events planned in this document: eventID -> batch
+        self._plans: dict[int, _Plan] = {}
+        for i, e in enumerate(events):
+            if not isinstance(e, Mapping):
+                continue
+            eid = e.get("eventID")
+            if not isinstance(eid, str) and e.get("type") == "TransactionEvent":
+                try:  # a corrective event may go without its eventID: its hash
+                    eid = hash_event_id(e, prefixes)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    eid = None
+            if isinstance(eid, str):
+                self._by_id.setdefault(eid, i)
+            declaration = e.get("errorDeclaration")
+            corrective = declaration.get("correctiveEventIDs") if isinstance(declaration, Mapping) else None
+            if isinstance(corrective, list) and len(corrective) == 1 and isinstance(corrective[0], str):
+                self._declared_by.setdefault(corrective[0], i)
+
+    def plan(self, index: int, eid: str, e: Mapping[str, Any]) -> _Plan | None:
+        """The plan of a declaration or a corrective event (None: any other event)."""
+        if "errorDeclaration" in e:
+            corrective = self._corrective_id(e, e["errorDeclaration"])
+            return self._pair(index, eid, e, corrective)
+        if eid in self._declared_by:
+            declaration = self._declared_by[eid]
+            d = self._events[declaration]
+            if d.get("eventID") == eid:
+                return None  # names itself: refused at the declaration
+            try:  # the declaration comes later in the document: checked here first
+                _check_error_declaration(d["errorDeclaration"])
+                self._corrective_id(d, d["errorDeclaration"])
+            except _Refused as exc:
+                raise _Refused(f"eventList[{declaration}].{exc.field}", exc.rule) from None
+            return self._pair(index, eid, d, eid)
+        return None
+
+    def planned(self, plan: _Plan, eid: str) -> None:
+        """Remember an order event this document has placed or corrected, for later declarations."""
+        if plan.method == "place_order" and plan.batch_id is not None:
+            self._orders[eid] = plan.batch_id
+        elif plan.method == "correct_order" and plan.batch_id is not None:
+            self._orders[plan.command.request_id.removeprefix("epcis:")] = plan.batch_id
+
+    @staticmethod
+    def _corrective_id(e: Mapping[str, Any], declaration: Mapping[str, Any]) -> str:
+        where = "errorDeclaration"
+        kind, action = e.get("type"), e.get("action")
+        step = v.cbv_term("bizStep", str(e.get("bizStep", "")))
+        if not (kind == "TransactionEvent" and action == "ADD" and step in ("accepting", "")
+                and any(t == "po" for t, _ in _transactions(e))):
+            raise _Refused(
+                where,
+                f"rule error-declaration-unsupported: a {kind} {action} bizStep={step or '-'} cannot be declared in "
+                "error; the registry corrects only an order (the accepting TransactionEvent with a po, by "
+                "correct_order) and records any other correction as a new event (e.g. a new receipt)",
+            )
+        reason = declaration.get("reason")
+        if reason is not None and v.cbv_term("er", str(reason)) != "incorrect_data":
+            raise _Refused(
+                f"{where}.reason",
+                f"rule error-declaration-unsupported: {reason} would withdraw a recorded fact, which the registry "
+                "never does; only incorrect_data with its corrective event (an order's correction) is applied",
+            )
+        corrective = declaration.get("correctiveEventIDs") or []
+        if len(corrective) != 1:
+            raise _Refused(
+                f"{where}.correctiveEventIDs",
+                "rule error-declaration-corrective: exactly one corrective event, the order as corrected",
+            )
+        return str(corrective[0])
+
+    def _pair(self, index: int, eid: str, d: Mapping[str, Any], corrective: str) -> _Plan:
+        first = self._pairs.get(corrective)
+        if first is not None and first != index:
+            return _Plan(index, eid, "correct_order", self._plans[first].command, self._plans[first].batch_id, first)
+        plan = self._correction(index, eid, d, corrective)
+        self._pairs[corrective] = index
+        self._plans[index] = plan
+        return plan
+
+    def _correction(self, index: int, eid: str, d: Mapping[str, Any], corrective: str) -> _Plan:
+        declaration = d["errorDeclaration"]
+        batch = self._declared_batch(d)
+        where = self._by_id.get(corrective)
+        if where is None:  # the corrective event was captured before (with this declaration)?
+            record = self._capture.record(f"epcis:{corrective}"[:200])
+            if getattr(record, "command", None) == "CorrectOrder" and record.aggregate_id == batch:
+                # done: answered from that record, this placeholder command is never run
+                return _Plan(index, eid, "correct_order", _parse(c.CorrectOrder, {
+                    "request_id": f"epcis:{corrective}"[:200], "batch_id": batch, "reason": "captured before",
+                    "po_number": "-"}), batch, done=True)
+            raise _Refused(
+                "errorDeclaration.correctiveEventIDs[0]",
+                f"rule error-declaration-corrective: the corrective event {corrective} is neither in this document "
+                "nor captured before",
+            )
+        ce = self._events[where]
+        at = f"eventList[{where}]"
+        step = v.cbv_term("bizStep", str(ce.get("bizStep", "")))
+        transactions = _transactions(ce)
+        if not (ce.get("type") == "TransactionEvent" and ce.get("action") == "ADD" and step in ("accepting", "")
+                and any(t == "po" for t, _ in transactions)) or "errorDeclaration" in ce:
+            raise _Refused(at, "rule error-declaration-corrective: the corrective event is an order "
+                               "(TransactionEvent ADD, bizStep accepting, a po), as the event declared in error")
+        named = _batch_from_ext(ce)
+        for q in ce.get("quantityList") or []:
+            if named is None and isinstance(q, Mapping):
+                named = v.parse_uuid("batch", str(q.get("epcClass", "")))
+        if named is not None and named != batch:
+            raise _Refused(f"{at}.{v.ext('batchID')}",
+                           f"rule error-declaration-corrective: corrects batch {named}, the declared order is {batch}")
+        current: Any = self._shadow.batch(batch)
+        values: dict[str, Any] = {
+            "po_number": str(ce.get(v.ext("poNumber"))
+                             or v.parse_private("po", next((u for t, u in transactions if t == "po"), "")) or ""),
+        }
+        for local, name in _ORDER_FIELDS.items():
+            if name != "po_number" and v.ext(local) in ce:
+                values[name] = _decimal(ce, local) if name == "unit_price" else _text(ce, local)
+        self._uncorrectable(ce, at, current)
+        listed = ce.get(v.ext("correctedFields"))
+        if listed is not None:
+            if not isinstance(listed, list) or not listed or any(f not in _ORDER_FIELDS for f in listed):
+                raise _Refused(f"{at}.{v.ext('correctedFields')}",
+                               f"rule correctable-fields: a non-empty list of {sorted(_ORDER_FIELDS)}")
+            fields = {_ORDER_FIELDS[f]: values.get(_ORDER_FIELDS[f]) for f in listed}
+        else:
+            fields = {k: val for k, val in values.items() if val != getattr(current, k)}
+        if not fields or any(val is None for val in fields.values()):
+            raise _Refused(at, "rule correctable-fields: the corrective event changes none of "
+                               f"{sorted(_ORDER_FIELDS)} of the order (or lacks one it lists as corrected)")
+        occurred = _date_time(declaration["declarationTime"])
+        cmd = _parse(c.CorrectOrder, {
+            "request_id": f"epcis:{corrective}"[:200], "occurred_at": occurred, "batch_id": batch,
+            "reason": _text(ce, "reason") or "EPCIS error declaration: incorrect_data", **fields,
+        })
+        return _Plan(index, eid, "correct_order", cmd, batch)
+
+    def _uncorrectable(self, ce: Mapping[str, Any], at: str, current: Any) -> None:
+        """Supplier, buyer, model and quantity are not correctable (CorrectOrder): the corrective
+        event, naming them, names them as they are."""
+        seen: dict[str, Any] = {}
+        suppliers = _parties(ce.get("sourceList"), f"{at}.sourceList", "source", "owning_party")
+        buyers = _parties(ce.get("destinationList"), f"{at}.destinationList", "destination", "owning_party")
+        if suppliers:
+            seen["supplier_id"] = suppliers[0]
+        if buyers:
+            seen["buyer_id"] = buyers[0]
+        if v.ext("modelID") in ce:
+            seen["model_id"] = _uuid_ext(ce, "modelID")
+        quantities = ce.get("quantityList") or []
+        if quantities:
+            seen["quantity"] = _quantity(quantities[0], f"{at}.quantityList[0]")
+        changed = sorted(k for k in _UNCORRECTABLE if k in seen and seen[k] != getattr(current, k))
+        if changed:
+            raise _Refused(at, f"rule correctable-fields: a correction changes only {sorted(_ORDER_FIELDS)} "
+                               f"(correct_order); the corrective event changes {changed}")
+
+    def _declared_batch(self, d: Mapping[str, Any]) -> UUID:
+        """The batch of the order event declared in error, found by the declaration's eventID."""
+        declared = d.get("eventID") or hash_event_id(d, self._prefixes)  # the hash leaves errorDeclaration out
+        if not isinstance(declared, str):
+            raise _Refused("eventID", "rule uri: the eventID of the event declared in error")
+        named = _batch_from_ext(d)
+        for q in d.get("quantityList") or []:
+            if named is None and isinstance(q, Mapping):
+                named = v.parse_uuid("batch", str(q.get("epcClass", "")))
+        found = self._orders.get(declared)
+        if found is None:
+            record = self._capture.record(f"epcis:{declared}"[:200])
+            command = getattr(record, "command", None)
+            if command in ("PlaceOrder", "CorrectOrder"):
+                found = record.aggregate_id
+            elif command is not None:
+                raise _Refused("errorDeclaration", f"rule error-declaration-unsupported: {declared} was captured "
+                                                   f"as {command}; the registry corrects only orders")
+        if (found is None and named is not None and self._shadow.exists(named)
+                and any(o["eventID"] == declared for o in order_events(self._capture.registry, named))):
+            found = named
+        if found is None:
+            raise _Refused("eventID", f"rule error-declaration-unknown-event: no order event {declared} is in the "
+                                      "registry (as it exports it, or captured under that eventID) or earlier in "
+                                      "this document")
+        if named is not None and named != found:
+            raise _Refused(v.ext("batchID"), f"rule error-declaration-unknown-event: {declared} is batch {found}'s")
+        return found
+
+
 def _fingerprint(command: c.Command) -> str:
     """The command's fingerprint as the registry computes it for every request id."""
     return hashlib.sha256(f"{type(command).__name__}\n{command.fingerprint_payload()}".encode()).hexdigest()
@@ -833,11 +1089,8 @@ def _check_common(event: Mapping[str, Any]) -> None:
 
 def _check_error_declaration(declaration: Any) -> None:
     """EPCIS 2.0 section 7.4.1.2: an error declaration says that an earlier event with this
-    content (and eventID) is in error. The registry's history is never edited: a correction is a
-    new registry command (``correct_order``, a new receipt, ...), which a partner cannot express
-    as an EPCIS event yet, so a declaration is refused, naming the field, and nothing of it is
-    written (captured as an ordinary event it would record the erroneous fact a second time, or
-    answer "replayed" as if the declaration had been applied)."""
+    content (and eventID) is in error; its fields as GS1's schema states them. What it maps to
+    (an order's correction, or a refusal) is :class:`_Corrections`'."""
     where = "errorDeclaration"
     if not isinstance(declaration, Mapping):
         raise _Refused(where, "rule error-declaration: an object with declarationTime")
@@ -853,12 +1106,6 @@ def _check_error_declaration(declaration: Any) -> None:
     corrective = declaration.get("correctiveEventIDs", [])
     if not isinstance(corrective, list) or not all(isinstance(i, str) and _URI.match(i) for i in corrective):
         raise _Refused(f"{where}.correctiveEventIDs", "rule uri: an array of eventIDs (URIs)")
-    raise _Refused(
-        where,
-        "rule error-declaration-unsupported: the registry never edits or withdraws a recorded event; "
-        "a correction is a new registry command (e.g. correct_order), so this declaration is not applied "
-        "and nothing of the event is written",
-    )
 
 
 # ------------------------------------------------------------------------------- field readers

@@ -1,7 +1,9 @@
 """The registry's history as EPCIS 2.0 events (docs/epcis.md has the mapping table).
 
-Each stored batch event becomes at most one EPCIS event, in log order; its eventID is the GS1
-event hash (:mod:`registry.epcis.event_hash`). The translation reads only the events (and, for an
+Each stored batch event becomes at most one EPCIS event, in log order, except an order
+correction, which becomes two (EPCIS 2.0 section 7.4.1.2): an error declaration of the order
+event it corrects and the corrective event. Every eventID is the GS1 event hash
+(:mod:`registry.epcis.event_hash`). The translation reads only the events (and, for an
 export that starts in the middle of a batch's life, the batch as it was just before), never the
 current state, so an export of the same history is the same document apart from ``creationDate``.
 """
@@ -63,12 +65,75 @@ def _offset(when: datetime) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+#: The order fields a correction may change, as the corrective event names them.
+CORRECTABLE = {
+    "po_number": v.ext("poNumber"),
+    "unit_price": v.ext("unitPrice"),
+    "currency": v.ext("currency"),
+    "allocation_program": v.ext("allocationProgram"),
+}
+
+
 class Translator:
     """Turns a stream of stored batch events into EPCIS events (keeps per-batch facts)."""
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self._facts: dict[UUID, _Facts] = {}
+        self._orders: dict[UUID, Event | None] = {}  # each batch's order event now in force
+
+    def events(self, event: Any) -> list[Event]:
+        """The EPCIS events for one stored event: none, one, or (an order correction) the error
+        declaration of the order event in force and the corrective event."""
+        if isinstance(event, GpuBatch.OrderCorrected):
+            return self._correction(event)
+        out = self.translate(event)
+        if out is not None and isinstance(event, GpuBatch.Ordered):
+            self._orders[event.originator_id] = out
+        return [] if out is None else [out]
+
+    def _correction(self, e: GpuBatch.OrderCorrected) -> list[Event]:
+        """EPCIS 2.0 section 7.4.1.2 and GS1's example 9.6.1: the order event in force (the
+        ``Ordered`` TransactionEvent, or the previous correction's corrective event) declared in
+        error, with the same content and eventID as it was exported with (the event hash leaves
+        ``errorDeclaration`` and ``recordTime`` out), then the corrective event: the order as
+        corrected, at the order's business time, with its own eventID. A batch split off another
+        (no ``Ordered`` event, not exported) has no order event to declare in error: nothing."""
+        batch_id: UUID = e.originator_id
+        facts = self.facts(batch_id, e.originator_version)
+        if "po_number" in e.fields:
+            # later events name the corrected PO, as an export starting after the correction
+            # does (the batch's state then): one event, one content, one eventID
+            facts.po_number = str(e.fields["po_number"])
+        if batch_id not in self._orders:  # an export starting after the order: as exported then
+            before = order_events(self._registry, batch_id, before_version=e.originator_version)
+            self._orders[batch_id] = before[-1] if before else None
+        declared = self._orders[batch_id]
+        if declared is None:
+            return []
+        recorded = _time(e.timestamp.astimezone(UTC))
+        corrective: Event = {k: recorded if k == "recordTime" else val for k, val in declared.items() if k != "eventID"}
+        fields = {name: value for name, value in e.fields.items() if name in CORRECTABLE}  # the domain's AMENDABLE
+        for name, value in fields.items():
+            corrective[CORRECTABLE[name]] = str(value)
+        corrective["bizTransactionList"] = [
+            {"type": "po", "bizTransaction": v.po_uri(str(corrective[v.ext("poNumber")]))}
+        ]
+        corrective[v.ext("registryEvent")] = f"OrderCorrected@{e.originator_version}"
+        corrective[v.ext("reason")] = e.reason
+        corrective[v.ext("correctedFields")] = sorted(CORRECTABLE[name].split(":", 1)[1] for name in fields)
+        corrective = {"eventID": event_id(corrective, _PREFIXES), **corrective}
+        declaration: Event = {
+            **declared,
+            "recordTime": recorded,
+            "errorDeclaration": {
+                "declarationTime": _time(e.occurred_at),
+                "reason": "incorrect_data",
+                "correctiveEventIDs": [corrective["eventID"]],
+            },
+        }
+        self._orders[batch_id] = corrective
+        return [declaration, corrective]
 
     def facts(self, batch_id: UUID, version: int) -> _Facts:
         facts = self._facts.get(batch_id)
@@ -88,10 +153,6 @@ class Translator:
         if method is None:
             if isinstance(event, GpuBatch.Ordered | GpuBatch.SplitFrom):
                 self._facts[batch_id] = _Facts(event.po_number, event.supplier_id, event.buyer_id)
-            elif isinstance(event, GpuBatch.OrderCorrected) and "po_number" in event.fields:
-                # later events name the corrected PO, as an export starting after the correction
-                # does (the batch's state then): one event, one content, one eventID
-                facts.po_number = str(event.fields["po_number"])
             return None
         body: Event | None = method(event, facts, batch_id)
         if body is None:
@@ -400,6 +461,28 @@ class Translator:
         if e.method:
             out[v.ext("method")] = e.method
         return out
+
+
+def order_events(registry: Registry, batch_id: UUID, before_version: int | None = None) -> list[Event]:
+    """The batch's order events as the registry exports them, oldest first: its ``Ordered``
+    TransactionEvent and each correction's corrective event (each correction's error
+    declaration has the eventID of the one before it); only events before ``before_version``
+    when given. Empty for a batch split off another."""
+    translator = Translator(registry)
+    out: list[Event] = []
+    after = 0
+    while True:
+        page = registry.history(batch_id, after_version=after, limit=500)
+        for stored in page:
+            if before_version is not None and stored.originator_version >= before_version:
+                return out
+            if isinstance(stored, GpuBatch.Ordered | GpuBatch.OrderCorrected):
+                out.extend(e for e in translator.events(stored) if "errorDeclaration" not in e)
+            elif isinstance(stored, GpuBatch.SplitFrom):
+                return out
+        if len(page) < 500:
+            return out
+        after = page[-1].originator_version
 
 
 # -------------------------------------------------------------------------------- documents

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import json
 import socket
 import threading
@@ -294,13 +293,17 @@ def query_page(
         source = log_events(registry, after=after, visible=visible)
     page: list[Event] = []
     last = after
+    more = False
     for position, event in source:
+        # A full page ends before the next log position, never inside one: an order correction
+        # is two events (its error declaration and corrective event) at one position, and the
+        # token resumes after a position (so such a page may hold one event more than perPage).
+        if len(page) >= per_page and position != last:
+            more = True
+            break
         last = position
         if matches(event):
             page.append(event)
-            if len(page) == per_page:
-                break
-    more = len(page) == per_page and next(itertools.islice(source, 1), None) is not None
     return page, str(last) if more else ""
 
 

@@ -35,9 +35,7 @@ def batch_events(
         if not page:
             return
         for stored in page:
-            out = translator.translate(stored)
-            if out is not None:
-                yield out
+            yield from translator.events(stored)
         after = page[-1].originator_version
 
 
@@ -50,8 +48,7 @@ def log_events(
     for position, stored in registry.iter_log(after=after, stop=stop):
         if visible is not None and not _visible(stored, visible):
             continue
-        out = translator.translate(stored)
-        if out is not None:
+        for out in translator.events(stored):
             yield position, out
 
 
@@ -89,8 +86,7 @@ def partner_log_events(
     translator = Translator(registry)
     for position, stored in registry.iter_log(after, aggregates=batches):
         if visible is None or _visible(stored, visible):
-            out = translator.translate(stored)
-            if out is not None:
+            for out in translator.events(stored):
                 yield position, out
 
 

@@ -284,7 +284,9 @@ def test_an_error_declaration_is_refused_naming_it_and_never_recorded_as_the_eve
 ) -> None:
     """EPCIS 2.0 section 7.4.1.2: an event with an errorDeclaration says an earlier event with
     the same content was in error. Before the fix the registry captured it as the event itself:
-    a second shipment, or "replayed" as if the declaration had been applied."""
+    a second shipment, or "replayed" as if the declaration had been applied. The registry
+    applies only an order's declaration (as correct_order, tests/integration/test_epcis_corrections.py);
+    a shipment's is refused."""
     doc, _ = _shipment_document(world)
     assert Capture(registry).capture("wms@nvidia", doc).accepted
     declared = copy.deepcopy(doc)
