@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 from uuid import UUID, uuid4
 
 import uvicorn
@@ -241,21 +242,64 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
 
 SUPPORTED_PARAMS = frozenset({
     "batchID", "partnerID", "eventType", "EQ_bizStep", "EQ_disposition", "GE_eventTime", "LT_eventTime",
-    "MATCH_epc", "perPage", "nextPageToken",
+    "GE_recordTime", "LT_recordTime", "EQ_action", "EQ_bizLocation", "EQ_readPoint", "EQ_eventID",
+    "MATCH_epc", "MATCH_anyEPC", "perPage", "nextPageToken",
 })
+#: The five EPCIS 2.0 event types (GS1's ``EPCISEventTypes``); the registry defines no others.
+EVENT_TYPES = ("AggregationEvent", "AssociationEvent", "ObjectEvent", "TransactionEvent", "TransformationEvent")
+ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
+
+
+def _pipe(params: Mapping[str, str], name: str) -> set[str] | None:
+    """A pipe-delimited parameter's values (GS1's ``style: pipeDelimited``), None when absent."""
+    return set(params[name].split("|")) if name in params else None
+
+
+def _any_epcs(e: Event) -> set[str]:
+    """Every EPC an event names in any role (MATCH_anyEPC: epcList, childEPCs, parentID,
+    inputEPCList, outputEPCList)."""
+    found = {str(x) for key in ("epcList", "childEPCs", "inputEPCList", "outputEPCList") for x in e.get(key, ())}
+    if "parentID" in e:
+        found.add(str(e["parentID"]))
+    return found
+
+
+def _when(e: Event, field: str) -> datetime | None:
+    raw = e.get(field)
+    return datetime.fromisoformat(raw.replace("Z", "+00:00")) if isinstance(raw, str) else None
+
+
+def _in_range(when: datetime | None, since: datetime | None, until: datetime | None) -> bool:
+    if since is None and until is None:
+        return True
+    if when is None:
+        return False
+    return (since is None or when >= since) and (until is None or when < until)
 
 
 def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
+    """The EPCIS query parameters (EPCIS 2.0 section 8.2.7.1) as a test of one event; an
+    unsupported parameter is a QueryParameterException naming it."""
     unknown = sorted(set(params) - SUPPORTED_PARAMS)
     if unknown:
         raise InvalidField([(name, f"not a supported query parameter; supported: {sorted(SUPPORTED_PARAMS)}")
                             for name in unknown])
-    types = set(params["eventType"].split("|")) if "eventType" in params else None
+    types = _pipe(params, "eventType")
     steps = {v.cbv_term("bizStep", s) for s in params["EQ_bizStep"].split("|")} if "EQ_bizStep" in params else None
     dispositions = ({v.cbv_term("disposition", s) for s in params["EQ_disposition"].split("|")}
                     if "EQ_disposition" in params else None)
     since, until = _time_param(params, "GE_eventTime"), _time_param(params, "LT_eventTime")
-    epcs = set(params["MATCH_epc"].split("|")) if "MATCH_epc" in params else None
+    recorded_since, recorded_until = _time_param(params, "GE_recordTime"), _time_param(params, "LT_recordTime")
+    actions = _pipe(params, "EQ_action")
+    if actions is not None and not actions <= ACTIONS:
+        raise InvalidField.one("EQ_action", "each value ADD, OBSERVE or DELETE")
+    locations, read_points = _pipe(params, "EQ_bizLocation"), _pipe(params, "EQ_readPoint")
+    event_ids = _pipe(params, "EQ_eventID")
+    epcs, any_epcs = _pipe(params, "MATCH_epc"), _pipe(params, "MATCH_anyEPC")
+
+    def place(e: Event, field: str) -> Any:
+        where = e.get(field)
+        return where.get("id") if isinstance(where, dict) else None
 
     def matches(e: Event) -> bool:
         if types is not None and e["type"] not in types:
@@ -264,21 +308,39 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
             return False
         if dispositions is not None and e.get("disposition") not in dispositions:
             return False
-        if since is not None or until is not None:
-            when = datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00"))
-            if (since is not None and when < since) or (until is not None and when >= until):
-                return False
-        return epcs is None or bool(epcs.intersection(e.get("epcList", ())))
+        if actions is not None and e.get("action") not in actions:
+            return False
+        if event_ids is not None and e.get("eventID") not in event_ids:
+            return False
+        if locations is not None and place(e, "bizLocation") not in locations:
+            return False
+        if read_points is not None and place(e, "readPoint") not in read_points:
+            return False
+        if not _in_range(_when(e, "eventTime"), since, until):
+            return False
+        if not _in_range(_when(e, "recordTime"), recorded_since, recorded_until):
+            return False
+        if epcs is not None and not epcs.intersection(e.get("epcList", ())) \
+                and not epcs.intersection(e.get("childEPCs", ())):
+            return False
+        return any_epcs is None or bool(any_epcs & _any_epcs(e))
 
     return matches
 
 
 def query_page(
-    registry: Registry, params: Mapping[str, str], visible: Callable[[UUID], bool] | None = None
+    registry: Registry, params: Mapping[str, str], visible: Callable[[UUID], bool] | None = None,
+    fixed: Mapping[str, str] | None = None,
 ) -> tuple[list[Event], str]:
     """One page of ``GET /events``: the events and the next page token ('' on the last page),
-    of the batches ``visible`` admits (the caller's reach; None: all)."""
-    matches = _matcher(params)
+    of the batches ``visible`` admits (the caller's reach; None: all). ``fixed``: the query
+    parameters a resource path sets (``/bizSteps/{bizStep}/events`` is ``EQ_bizStep``), which
+    the query string may not give again."""
+    fixed = fixed or {}
+    again = sorted(set(params) & set(fixed))
+    if again:
+        raise InvalidField([(name, "given by the resource path; not a query parameter here") for name in again])
+    matches = _matcher({**params, **fixed})
     per_page = _int_param(params, "perPage", 100, 1, MAX_PER_PAGE)
     after = _int_param(params, "nextPageToken", 0, 0, 1 << 62)
     batch, partner = _uuid_param(params, "batchID"), _uuid_param(params, "partnerID")
@@ -305,6 +367,27 @@ def query_page(
         if matches(event):
             page.append(event)
     return page, str(last) if more else ""
+
+
+def find_event(registry: Registry, event_id: str, visible: Callable[[UUID], bool] | None = None) -> list[Event]:
+    """``GET /events/{eventID}``: the event with that eventID and its error declarations (an
+    order declared in error is exported again with its eventID and an ``errorDeclaration``), of
+    the batches ``visible`` admits; NotFound when there is none (another partner's event is
+    answered as a missing one). The log is scanned: eventIDs are content hashes, not indexed."""
+    found = [e for _, e in log_events(registry, visible=visible) if e.get("eventID") == event_id]
+    if not found:
+        raise NotFound("event", event_id)
+    return found
+
+
+def _query_document(events: list[Event]) -> dict[str, Any]:
+    return {
+        "@context": v.DOCUMENT_CONTEXT,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": events}}},
+    }
 
 
 def _peer(request: Request) -> str:
@@ -373,27 +456,57 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             return _error(exc)
         return JSONResponse(jobs.all(caller.subject))
 
-    async def get_events(request: Request) -> Response:
+    async def query(request: Request, fixed: Mapping[str, str] | None = None) -> Response:
+        """``GET /events`` and the resource paths onto it (``fixed``: the parameters the path sets)."""
         try:
             params = dict(request.query_params)
             batch = _uuid_param(params, "batchID")
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
-            page, token = await asyncio.to_thread(query_page, registry, params, caller.grants.visible)
+            page, token = await asyncio.to_thread(query_page, registry, params, caller.grants.visible, fixed)
         except Exception as exc:
             return _error(exc, QUERY_PARAMETER)
-        body: dict[str, Any] = {
-            "@context": v.DOCUMENT_CONTEXT,
-            "type": "EPCISQueryDocument",
-            "schemaVersion": "2.0",
-            "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": page}}},
-        }
         headers = {"GS1-EPCIS-Version": "2.0.0"}
         if token:
-            query = dict(request.query_params) | {"nextPageToken": token}
-            link = "/events?" + "&".join(f"{k}={val}" for k, val in query.items())
+            path = request.scope.get("raw_path", b"").decode("latin-1") or quote(request.url.path)
+            link = path + "?" + urlencode(dict(request.query_params) | {"nextPageToken": token})
             headers["Link"] = f'<{link}>; rel="next"'
-        return JSONResponse(body, headers=headers, media_type=JSON_LD)
+        return JSONResponse(_query_document(page), headers=headers, media_type=JSON_LD)
+
+    async def get_events(request: Request) -> Response:
+        return await query(request)
+
+    async def get_event(request: Request) -> Response:
+        try:
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            found = await asyncio.to_thread(find_event, registry, request.path_params["event_id"],
+                                            caller.grants.visible)
+        except Exception as exc:
+            return _error(exc, QUERY_PARAMETER)
+        return JSONResponse(_query_document(found), headers={"GS1-EPCIS-Version": "2.0.0"}, media_type=JSON_LD)
+
+    async def event_types(request: Request) -> Response:
+        try:
+            await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+        except Exception as exc:
+            return _error(exc, QUERY_PARAMETER)
+        body = {"@context": v.DOCUMENT_CONTEXT, "type": "Collection", "member": list(EVENT_TYPES)}
+        return JSONResponse(body, headers={"GS1-EPCIS-Version": "2.0.0"})
+
+    async def by_event_type(request: Request) -> Response:
+        kind = request.path_params["event_type"]
+        if kind not in EVENT_TYPES:
+            try:  # the gate first: an unauthenticated caller learns nothing of what exists
+                await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            except Exception as exc:
+                return _error(exc, QUERY_PARAMETER)
+            return _problem(404, "Not Found", f"event type {kind} not found; the event types: {list(EVENT_TYPES)}",
+                            None, NO_SUCH_NAME)
+        return await query(request, {"eventType": kind})
+
+    def resource(parameter: str, path_key: str) -> Callable[[Request], Awaitable[Response]]:
+        async def events_of(request: Request) -> Response:
+            return await query(request, {parameter: request.path_params[path_key]})
+        return events_of
 
     async def context(request: Request) -> Response:
         return JSONResponse(v.project_context(), media_type=JSON_LD)
@@ -403,6 +516,15 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/capture", list_captures, methods=["GET"]),
         Route("/capture/{capture_id}", get_capture, methods=["GET"]),
         Route("/events", get_events, methods=["GET"]),
+        Route("/events/{event_id:path}", get_event, methods=["GET"]),
+        Route("/eventTypes", event_types, methods=["GET"]),
+        Route("/eventTypes/{event_type}/events", by_event_type, methods=["GET"]),
+        Route("/epcs/{epc:path}/events", resource("MATCH_anyEPC", "epc"), methods=["GET"]),
+        Route("/bizSteps/{biz_step:path}/events", resource("EQ_bizStep", "biz_step"), methods=["GET"]),
+        Route("/dispositions/{disposition:path}/events", resource("EQ_disposition", "disposition"), methods=["GET"]),
+        Route("/bizLocations/{biz_location:path}/events", resource("EQ_bizLocation", "biz_location"),
+              methods=["GET"]),
+        Route("/readPoints/{read_point:path}/events", resource("EQ_readPoint", "read_point"), methods=["GET"]),
         Route("/context/gpureg.jsonld", context, methods=["GET"]),
     ])
 

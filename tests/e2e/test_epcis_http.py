@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
 
 import httpx
 import pytest
@@ -11,9 +15,11 @@ import pytest
 from registry.bootstrap import build_epcis_http
 from registry.epcis.export import document
 from registry.epcis.http import EpcisHttpServer
-from registry.epcis.sources import batch_events
+from registry.epcis.sources import batch_events, log_events
 from tests.builders import make_world
 from tests.e2e.conftest import RunningServer
+from tests.e2e.security_world import Credentials
+from tests.e2e.test_partner_isolation import Deal, build_deal
 from tests.epcis_support.gs1 import example, schema_errors
 from tests.integration.test_epcis import NOW, batch_state, copy_reference_data, full_history
 
@@ -103,3 +109,189 @@ def test_a_refused_document_is_a_finished_job_naming_each_event_and_writes_nothi
         assert client.get("/events", params={"EQ_nonsense": "1"}).status_code == 400
         missing = client.get("/capture/does-not-exist")
         assert missing.status_code == 404 and missing.json()["type"] == "epcisException:NoSuchNameException"
+
+
+def _listed(answer: httpx.Response) -> list[dict[str, Any]]:
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["type"] == "EPCISQueryDocument" and schema_errors(body) == []
+    return list(body["epcisBody"]["queryResults"]["resultsBody"]["eventList"])
+
+
+def test_get_events_event_id_returns_the_event_as_exported_and_an_unknown_one_is_no_such_name(
+    start_server: Callable[..., RunningServer], http_on: Callable[[RunningServer], str], tmp_path
+) -> None:
+    """OpenAPI ``GET /events/{eventID}``: an EPCISQueryDocument enclosing the event (the eventID
+    URL-encoded in the path); ``404`` ``NoSuchNameException`` for an eventID the registry never
+    exported."""
+    server = start_server(f"sqlite:///{tmp_path}/a.db")
+    a, _ = full_history(make_world(server.registry))
+    base = http_on(server)
+    exported = list(batch_events(server.registry, a))
+    shipped = next(e for e in exported if e.get("bizStep") == "shipping")
+
+    with httpx.Client(base_url=base, timeout=60) as client:
+        answer = client.get("/events/" + quote(shipped["eventID"], safe=""))
+        assert _listed(answer) == [shipped]
+        assert answer.headers["GS1-EPCIS-Version"] == "2.0.0"
+        unknown = "ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0"
+        missing = client.get("/events/" + quote(unknown, safe=""))
+        assert missing.status_code == 404 and missing.json()["type"] == "epcisException:NoSuchNameException"
+        assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_the_top_level_resources_eventtypes_epcs_bizsteps_and_dispositions_list_their_events_paged_like_get_events(
+    start_server: Callable[..., RunningServer], http_on: Callable[[RunningServer], str], tmp_path
+) -> None:
+    """OpenAPI ``GET /eventTypes``, ``/eventTypes/{eventType}/events``, ``/epcs/{epc}/events``,
+    ``/bizSteps/{bizStep}/events``, ``/dispositions/{disposition}/events``: each is ``GET /events``
+    with the path's parameter set, the same query parameters, ``perPage`` and ``Link``."""
+    server = start_server(f"sqlite:///{tmp_path}/a.db")
+    full_history(make_world(server.registry))
+    base = http_on(server)
+    exported = [e for _, e in log_events(server.registry)]
+    shipped = next(e for e in exported if e.get("bizStep") == "shipping")
+    gpu = shipped["epcList"][0]
+
+    with httpx.Client(base_url=base, timeout=60) as client:
+        types = client.get("/eventTypes").json()
+        assert types["type"] == "Collection" and "ObjectEvent" in types["member"] and len(types["member"]) == 5
+        objects = _listed(client.get("/eventTypes/ObjectEvent/events", params={"perPage": "1000"}))
+        assert objects == [e for e in exported if e["type"] == "ObjectEvent"] and objects
+        unknown_type = client.get("/eventTypes/GpuEvent/events")
+        assert unknown_type.status_code == 404 and unknown_type.json()["type"] == "epcisException:NoSuchNameException"
+
+        history = _listed(client.get("/epcs/" + quote(gpu, safe="") + "/events", params={"perPage": "1000"}))
+        assert history == [e for e in exported if gpu in e.get("epcList", ())] and shipped in history
+        # the same as MATCH_anyEPC on GET /events
+        assert _listed(client.get("/events", params={"MATCH_anyEPC": gpu, "perPage": "1000"})) == history
+
+        for path, term in (("/bizSteps/shipping/events", "bizStep"), ("/dispositions/in_transit/events", "disposition")):
+            value = path.split("/")[2]
+            listed = _listed(client.get(path, params={"perPage": "1000"}))
+            assert listed == [e for e in exported if e.get(term) == value] and listed
+        # CBV in URN form, URL-encoded, as GS1's example
+        urn = _listed(client.get("/bizSteps/" + quote("urn:epcglobal:cbv:bizstep:shipping", safe="") + "/events"))
+        assert urn == _listed(client.get("/bizSteps/shipping/events"))
+
+        # paging: perPage and the Link header on the resource's own path, followed to the end
+        first = client.get("/eventTypes/ObjectEvent/events", params={"perPage": "2"})
+        link = first.headers["Link"]
+        assert link.startswith("</eventTypes/ObjectEvent/events?") and 'rel="next"' in link
+        pages = _listed(first)
+        while "Link" in first.headers:
+            first = client.get(first.headers["Link"].split(">")[0].lstrip("<"))
+            pages += _listed(first)
+        assert pages == objects
+
+        # the path's parameter may not be given again in the query
+        again = client.get("/bizSteps/shipping/events", params={"EQ_bizStep": "receiving"})
+        assert again.status_code == 400 and again.json()["type"] == "epcisException:QueryParameterException"
+        assert again.json()["violations"][0]["field"] == "EQ_bizStep"
+
+
+def test_get_events_takes_the_standards_record_time_action_location_read_point_any_epc_and_event_id_parameters(
+    start_server: Callable[..., RunningServer], http_on: Callable[[RunningServer], str], tmp_path
+) -> None:
+    """OpenAPI ``GET /events`` parameters ``GE_recordTime``, ``LT_recordTime``, ``EQ_action``,
+    ``EQ_bizLocation``, ``EQ_readPoint``, ``MATCH_anyEPC``, ``EQ_eventID``; a parameter the
+    registry does not support (``eventCountLimit``) is a ``QueryParameterException`` naming it."""
+    server = start_server(f"sqlite:///{tmp_path}/a.db")
+    full_history(make_world(server.registry))
+    base = http_on(server)
+    exported = [e for _, e in log_events(server.registry)]
+    installed = next(e for e in exported if e.get("bizStep") == "installing")
+    site = installed["bizLocation"]["id"]
+
+    def select(params: dict[str, str]) -> list[dict[str, Any]]:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            return _listed(client.get("/events", params={"perPage": "1000", **params}))
+
+    assert select({"EQ_action": "DELETE|ADD"}) == [e for e in exported if e["action"] in ("ADD", "DELETE")]
+    at_site = select({"EQ_bizLocation": site})
+    assert installed in at_site and all(e["bizLocation"]["id"] == site for e in at_site)
+    assert select({"EQ_readPoint": site}) == [e for e in exported if e.get("readPoint", {}).get("id") == site]
+    assert select({"EQ_eventID": installed["eventID"]}) == [installed]
+    middle = sorted(e["recordTime"] for e in exported)[len(exported) // 2]
+    later = select({"GE_recordTime": middle})
+    earlier = select({"LT_recordTime": middle})
+    assert later and earlier and sorted(map(str, later + earlier)) == sorted(map(str, exported))
+    assert all(e["recordTime"] >= middle for e in later)
+
+    with httpx.Client(base_url=base, timeout=60) as client:
+        bad = client.get("/events", params={"EQ_action": "MOVE"})
+        assert bad.status_code == 400 and bad.json()["violations"][0]["field"] == "EQ_action"
+        unsupported = client.get("/events", params={"eventCountLimit": "1"})
+        assert unsupported.status_code == 400
+        assert unsupported.json()["type"] == "epcisException:QueryParameterException"
+        assert unsupported.json()["violations"][0]["field"] == "eventCountLimit"
+
+
+@pytest.fixture
+def deal(
+    start_server: Callable[..., RunningServer], store_url: str, tmp_path: Path
+) -> Iterator[tuple[RunningServer, Deal, Credentials, str]]:
+    """Two competing partners' batches (test_partner_isolation's deal) behind bearer tokens, on
+    SQLite and on PostgreSQL."""
+    creds = Credentials.create(tmp_path)
+    server = start_server(store_url, **creds.settings())
+    d = build_deal(server.stubs(), creds.md("admin", subject="registry-admin"))
+    http: EpcisHttpServer = build_epcis_http(server.server, 0)
+    port = asyncio.run_coroutine_threadsafe(http.start(), server.loop).result(timeout=30)
+    yield server, d, creds, f"http://127.0.0.1:{port}"
+    asyncio.run_coroutine_threadsafe(http.stop(), server.loop).result(timeout=30)
+
+
+def test_a_partner_sees_only_its_own_events_through_get_events_event_id_and_every_resource_path(
+    deal: tuple[RunningServer, Deal, Credentials, str],
+) -> None:
+    """OpenAPI ``GET /events/{eventID}``, ``/eventTypes/{eventType}/events``, ``/epcs/{epc}/events``,
+    ``/bizSteps/{bizStep}/events``, ``/dispositions/{disposition}/events``,
+    ``/bizLocations/{bizLocation}/events``, ``/readPoints/{readPoint}/events``: admitted as
+    ``ExportEpcis`` and confined as ``GET /events``. Another partner's event is ``404`` exactly as
+    one that does not exist (never ``403``); its GPUs' and sites' histories are empty."""
+    server, d, creds, base = deal
+    ours = list(batch_events(server.registry, UUID(d.ids["a1"])))
+    theirs = list(batch_events(server.registry, UUID(d.ids["b1"])))
+    their_ids = {e["eventID"] for e in theirs}
+    their_shipment = next(e for e in theirs if e.get("bizStep") == "shipping")
+    their_install = next(e for e in theirs if e.get("bizStep") == "installing")
+    our_shipment = next(e for e in ours if e.get("bizStep") == "shipping")
+    samsung = {"Authorization": f"Bearer {creds.token('partner', d.ids['samsung'], subject='samsung-wms')}"}
+    regulator = {"Authorization": f"Bearer {creds.token('regulator')}"}
+    unknown = "ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0"
+
+    def path(template: str, value: str) -> str:
+        return template.format(quote(value, safe=""))
+
+    routes = [
+        path("/epcs/{}/events", their_shipment["epcList"][0]),
+        "/eventTypes/ObjectEvent/events",
+        "/bizSteps/shipping/events",
+        f"/dispositions/{their_shipment['disposition']}/events",
+        path("/bizLocations/{}/events", their_install["bizLocation"]["id"]),
+        path("/readPoints/{}/events", their_install["readPoint"]["id"]),
+    ]
+    with httpx.Client(base_url=base, timeout=60) as client:
+        assert _listed(client.get(path("/events/{}", our_shipment["eventID"]), headers=samsung)) == [our_shipment]
+        hidden = client.get(path("/events/{}", their_shipment["eventID"]), headers=samsung)
+        missing = client.get(path("/events/{}", unknown), headers=samsung)
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.json()["type"] == "epcisException:NoSuchNameException"
+        assert hidden.text.replace(their_shipment["eventID"], "<id>") == missing.text.replace(unknown, "<id>")
+        assert _listed(client.get(path("/events/{}", their_shipment["eventID"]), headers=regulator)) == [their_shipment]
+
+        for route in routes:
+            seen = _listed(client.get(route, params={"perPage": "1000"}, headers=samsung))
+            assert not their_ids & {e["eventID"] for e in seen}, route
+            everything = _listed(client.get(route, params={"perPage": "1000"}, headers=regulator))
+            assert their_ids & {e["eventID"] for e in everything}, route
+        own = _listed(client.get(path("/epcs/{}/events", our_shipment["epcList"][0]), headers=samsung))
+        assert our_shipment in own
+        assert _listed(client.get(routes[0], headers=samsung)) == []
+
+        # every new route is gated like GET /events: no credential is 401, the auditor may read
+        for route in [path("/events/{}", our_shipment["eventID"]), "/eventTypes", *routes]:
+            refused = client.get(route)
+            assert refused.status_code == 401 and refused.json()["type"] == "epcisException:SecurityException", route
+        assert client.get("/eventTypes", headers={"Authorization": f"Bearer {creds.token('auditor')}"}).status_code == 200
