@@ -101,6 +101,7 @@ NO_SUCH_NAME = "epcisException:NoSuchNameException"
 CAPTURE_LIMIT = "epcisException:CaptureLimitExceededException"
 UNSUPPORTED_MEDIA = "epcisException:UnsupportedMediaTypeException"
 IMPLEMENTATION = "epcisException:ImplementationException"
+ALREADY_EXISTS = "epcisException:ResourceAlreadyExistsException"
 
 
 def gate_of(interceptor: Callable[[], AuthInterceptor | None]) -> Admit:
@@ -380,6 +381,15 @@ def find_event(registry: Registry, event_id: str, visible: Callable[[UUID], bool
     return found
 
 
+def _written(registry: Registry, position: int, batch_id: UUID | None) -> Event | None:
+    """The event a single-event capture wrote, as the registry exports it: the last EPCIS event
+    of its batch up to ``position`` (the command's last write, its request record; the batch's
+    event is written in the same transaction just before it, so nothing of that batch follows)."""
+    found = [e for _, e in log_events(registry, after=max(0, position - 8), stop=position)
+             if batch_id is None or e.get(v.ext("batchID")) == str(batch_id)]
+    return found[-1] if found else None
+
+
 def _query_document(events: list[Event]) -> dict[str, Any]:
     return {
         "@context": v.DOCUMENT_CONTEXT,
@@ -438,6 +448,48 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         capture_id = jobs.add(caller.subject, behaviour, result)
         return JSONResponse(jobs.get(capture_id, caller.subject), status_code=202,
                             headers={"Location": f"/capture/{capture_id}", "GS1-EPCIS-Version": "2.0.0"})
+
+    async def post_event(request: Request) -> Response:
+        """OpenAPI ``POST /events``: one event (not a document), captured synchronously as a
+        document of that event; ``201`` with the event as the registry exports it and
+        ``Location: /events/{eventID}`` (the registry's eventID: see docs/epcis.md), ``400``
+        ValidationException naming the field and rule, ``409`` when it was captured before."""
+        try:
+            caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media not in (JSON_LD, "application/json"):
+                return _problem(415, "Unsupported Media Type", f"send {JSON_LD} or application/json", None,
+                                UNSUPPORTED_MEDIA)
+            body = await request.body()
+            if len(body) > MAX_BODY_BYTES:
+                return _problem(413, "Content Too Large", f"at most {MAX_BODY_BYTES} bytes per event",
+                                {"GS1-EPCIS-Capture-File-Size-Limit": str(MAX_BODY_BYTES)}, CAPTURE_LIMIT)
+            try:
+                event = json.loads(body)
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise InvalidField.one("(body)", f"not JSON: {e}") from None
+            if not isinstance(event, dict) or event.get("type") in ("EPCISDocument", "EPCISQueryDocument"):
+                raise InvalidField.one("(body)", "one EPCIS event as a JSON object; a document goes to POST /capture")
+            context = event.pop("@context", v.DOCUMENT_CONTEXT)
+            doc = {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
+                   "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                   "epcisBody": {"eventList": [event]}}
+            result: CaptureResult = await run(
+                functools.partial(capture.capture, authorize=caller.grants.authorize), caller.actor, doc, False)
+            [outcome] = result.outcomes
+            if outcome.error is not None:
+                raise InvalidField.one(outcome.error.field, outcome.error.rule)
+            if outcome.status == "replayed":
+                return _problem(409, "Conflict", f"event {outcome.event_id} was captured before", None,
+                                ALREADY_EXISTS)
+            written = await asyncio.to_thread(_written, registry, outcome.position, outcome.batch_id)
+        except Exception as exc:
+            return _error(exc)
+        headers = {"GS1-EPCIS-Version": "2.0.0"}
+        if written is None:  # a command the export does not render as an event of its own
+            return JSONResponse({"eventID": outcome.event_id}, status_code=201, headers=headers)
+        headers["Location"] = "/events/" + quote(str(written["eventID"]), safe="")
+        return JSONResponse(written, status_code=201, headers=headers, media_type=JSON_LD)
 
     async def get_capture(request: Request) -> Response:
         try:
@@ -516,6 +568,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/capture", list_captures, methods=["GET"]),
         Route("/capture/{capture_id}", get_capture, methods=["GET"]),
         Route("/events", get_events, methods=["GET"]),
+        Route("/events", post_event, methods=["POST"]),
         Route("/events/{event_id:path}", get_event, methods=["GET"]),
         Route("/eventTypes", event_types, methods=["GET"]),
         Route("/eventTypes/{event_type}/events", by_event_type, methods=["GET"]),

@@ -19,6 +19,7 @@ from registry.epcis.sources import batch_events, log_events
 from tests.builders import make_world
 from tests.e2e.conftest import RunningServer
 from tests.e2e.security_world import Credentials
+from tests.e2e.test_epcis_access import install_event
 from tests.e2e.test_partner_isolation import Deal, build_deal
 from tests.epcis_support.gs1 import example, schema_errors
 from tests.integration.test_epcis import NOW, batch_state, copy_reference_data, full_history
@@ -295,3 +296,46 @@ def test_a_partner_sees_only_its_own_events_through_get_events_event_id_and_ever
             refused = client.get(route)
             assert refused.status_code == 401 and refused.json()["type"] == "epcisException:SecurityException", route
         assert client.get("/eventTypes", headers={"Authorization": f"Bearer {creds.token('auditor')}"}).status_code == 200
+
+
+def test_post_events_captures_one_event_answering_201_with_its_location_and_refuses_another_partners(
+    deal: tuple[RunningServer, Deal, Credentials, str],
+) -> None:
+    """OpenAPI ``POST /events``: one event, captured synchronously under the caller's identity and
+    authorized as its command (``CaptureEpcis``): ``201`` with ``Location: /events/{eventID}``;
+    ``409`` ResourceAlreadyExistsException for the same event again; ``400``
+    ValidationException naming field and rule (nothing written) for another partner's batch;
+    ``403`` for a role that may not capture; ``415`` for another media type."""
+    server, d, creds, base = deal
+    samsung = {"Authorization": f"Bearer {creds.token('partner', d.ids['samsung'], subject='samsung-wms')}"}
+    ours, theirs = install_event(server, d.ids["a1"], "SNa12"), install_event(server, d.ids["b1"], "SNb12")
+    before = len(server.registry.history(UUID(d.ids["b1"])))
+
+    with httpx.Client(base_url=base, timeout=60) as client:
+        created = client.post("/events", json=ours, headers=samsung)
+        assert created.status_code == 201, created.text
+        assert server.registry.history(UUID(d.ids["a1"]))[-1].actor == "samsung-wms"
+        written = created.json()
+        # the registry keeps serials upper case (its rendition, under its own eventID)
+        assert [u.lower() for u in written["epcList"]] == [u.lower() for u in ours["epcList"]]
+        assert written["bizStep"] == "installing" and written["gpureg:batchID"] == d.ids["a1"]
+        assert created.headers["Location"] == "/events/" + quote(written["eventID"], safe="")
+        assert _listed(client.get(created.headers["Location"], headers=samsung)) == [written]
+
+        again = client.post("/events", json=ours, headers=samsung)
+        assert again.status_code == 409 and again.json()["type"] == "epcisException:ResourceAlreadyExistsException"
+
+        refused = client.post("/events", json=theirs, headers=samsung)
+        assert refused.status_code == 400 and refused.json()["type"] == "epcisException:ValidationException"
+        assert refused.json()["violations"][0]["field"] == "gpureg:batchID"
+        assert "reference-exists" in refused.json()["violations"][0]["rule"]
+        assert len(server.registry.history(UUID(d.ids["b1"]))) == before
+
+        a_document = client.post("/events", json=document([theirs], NOW), headers=samsung)
+        assert a_document.status_code == 400 and "POST /capture" in a_document.json()["detail"]
+        auditor = {"Authorization": f"Bearer {creds.token('auditor')}"}
+        forbidden = client.post("/events", json=ours, headers=auditor)
+        assert forbidden.status_code == 403 and forbidden.json()["type"] == "epcisException:SecurityException"
+        media = client.post("/events", content=b"x", headers=samsung | {"content-type": "text/plain"})
+        assert media.status_code == 415
+        assert len(server.registry.history(UUID(d.ids["b1"]))) == before
