@@ -7,19 +7,26 @@
   event's index, eventID, field and rule). ``GS1-Capture-Error-Behaviour: proceed`` asks for
   per-event mode; the default ``rollback`` writes nothing for a refused document. A document
   that is not JSON or not an EPCISDocument is ``400`` (RFC 7807 problem details).
+* ``POST /events``: one event captured synchronously (``201`` with ``Location: /events/{eventID}``,
+  ``409`` when captured before).
 * ``GET /events``: an EPCISQueryDocument of the events selected by ``batchID``, ``partnerID`` or
-  neither (the whole log), and the EPCIS query parameters ``eventType``, ``EQ_bizStep``,
-  ``EQ_disposition``, ``GE_eventTime``, ``LT_eventTime``, ``MATCH_epc``; paged by ``perPage``
-  and ``nextPageToken`` (a log position, returned in the ``Link`` header and the body).
+  neither (the whole log), and the EPCIS query parameters of :data:`SUPPORTED_PARAMS`; paged by
+  ``perPage`` and ``nextPageToken`` (a log position, returned in the ``Link`` header and the body).
+* ``GET /events/{eventID}``: the event (and its error declarations) as an EPCISQueryDocument.
+* ``GET /eventTypes`` and the top-level resources ``/eventTypes/{eventType}/events``,
+  ``/epcs/{epc}/events``, ``/bizSteps/{bizStep}/events``, ``/dispositions/{disposition}/events``,
+  ``/bizLocations/{bizLocation}/events``, ``/readPoints/{readPoint}/events``: ``GET /events`` with
+  the path's parameter set.
 * ``GET /context/gpureg.jsonld``: the JSON-LD context of the registry's extension fields.
 
 Who is calling, and what they may do, is decided by the gRPC server's own gate
 (:meth:`registry.server.auth.AuthInterceptor.admit_outside_grpc`, through :func:`gate_of`): the
 same :class:`~registry.server.auth.Authenticator` (``Authorization: Bearer <token>`` checked by the
 same token verifier, key directory, revocation list and audience; the ``x-gpureg-actor`` header
-only in development mode), the same matrix rows (``GET /events`` is ``EpcisService/ExportEpcis``,
-``POST /capture`` and the capture jobs are ``EpcisService/CaptureEpcis``), the same confinement
-(a partner's ``batchID`` of another partner is ``404`` like a missing one, a log or partner query
+only in development mode), the same matrix rows (every ``GET`` query is
+``EpcisService/ExportEpcis``, ``POST /capture``, ``POST /events`` and the capture jobs are
+``EpcisService/CaptureEpcis``), the same confinement (a partner's ``batchID`` of another partner,
+or another partner's eventID, is ``404`` like a missing one, a log, partner or resource query
 carries only its batches' events, each captured event is authorized as the command it becomes)
 and the same structured denial log and counters. Refusals are RFC 9457 problem details
 (``application/problem+json``): ``401`` with ``WWW-Authenticate: Bearer`` for a missing or bad
@@ -649,7 +656,8 @@ async def serve_with_grpc(grpc_server: Any, http: EpcisHttpServer, say: Callable
     from registry.server.app import run_until_signalled
 
     port = await http.start()
-    say(f"gpureg EPCIS 2.0 REST binding listening on {http.scheme}://{http.host}:{port} (POST /capture, GET /events)")
+    say(f"gpureg EPCIS 2.0 REST binding listening on {http.scheme}://{http.host}:{port}"
+        " (POST /capture, POST /events, GET /events and the resource paths)")
     try:
         await run_until_signalled(grpc_server, say)
     finally:
