@@ -12,6 +12,7 @@ from uuid import UUID
 import httpx
 import pytest
 
+from registry.application import commands as c
 from registry.bootstrap import build_epcis_http
 from registry.epcis.export import document
 from registry.epcis.http import EpcisHttpServer
@@ -339,3 +340,25 @@ def test_post_events_captures_one_event_answering_201_with_its_location_and_refu
         media = client.post("/events", content=b"x", headers=samsung | {"content-type": "text/plain"})
         assert media.status_code == 415
         assert len(server.registry.history(UUID(d.ids["b1"]))) == before
+
+
+def test_get_events_event_id_of_an_order_declared_in_error_encloses_the_event_and_its_error_declaration(
+    start_server: Callable[..., RunningServer], http_on: Callable[[RunningServer], str], tmp_path: Path
+) -> None:
+    """OpenAPI ``GET /events/{eventID}``: "an EPCISQueryDocument enclosing the unique event and
+    error declarations" (EPCIS 2.0 section 7.4.1.2: the declaration repeats the eventID)."""
+    server = start_server(f"sqlite:///{tmp_path}/a.db")
+    w = make_world(server.registry)
+    batch = w.order(quantity=4)
+    w.do("correct_order", c.CorrectOrder, batch_id=batch, po_number="PO-2026-0001-R", reason="typo in the PO",
+         occurred_at=NOW)
+    base = http_on(server)
+    exported = list(batch_events(server.registry, batch))
+    declaration = next(e for e in exported if "errorDeclaration" in e)
+    ordered = next(e for e in exported if e["eventID"] == declaration["eventID"] and e is not declaration)
+    corrective = declaration["errorDeclaration"]["correctiveEventIDs"][0]
+
+    with httpx.Client(base_url=base, timeout=60) as client:
+        assert _listed(client.get("/events/" + quote(ordered["eventID"], safe=""))) == [ordered, declaration]
+        [fixed] = _listed(client.get("/events/" + quote(corrective, safe="")))
+        assert fixed["gpureg:poNumber"] == "PO-2026-0001-R"
