@@ -13,10 +13,11 @@
   neither (the whole log), and the EPCIS query parameters of :data:`SUPPORTED_PARAMS`; paged by
   ``perPage`` and ``nextPageToken`` (a log position, returned in the ``Link`` header and the body).
 * ``GET /events/{eventID}``: the event (and its error declarations) as an EPCISQueryDocument.
-* ``GET /eventTypes`` and the top-level resources ``/eventTypes/{eventType}/events``,
-  ``/epcs/{epc}/events``, ``/bizSteps/{bizStep}/events``, ``/dispositions/{disposition}/events``,
-  ``/bizLocations/{bizLocation}/events``, ``/readPoints/{readPoint}/events``: ``GET /events`` with
-  the path's parameter set.
+* ``GET /eventTypes``, ``GET /eventTypes/{eventType}`` (its sub-resource ``events``) and the
+  top-level resources ``/eventTypes/{eventType}/events``, ``/epcs/{epc}/events``,
+  ``/bizSteps/{bizStep}/events``, ``/dispositions/{disposition}/events``,
+  ``/bizLocations/{bizLocation}/events``, ``/readPoints/{readPoint}/events``: ``GET /events``
+  with the path's parameter set.
 * ``GET /context/gpureg.jsonld``: the JSON-LD context of the registry's extension fields.
 
 Who is calling, and what they may do, is decided by the gRPC server's own gate
@@ -551,16 +552,34 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         body = {"@context": v.DOCUMENT_CONTEXT, "type": "Collection", "member": list(EVENT_TYPES)}
         return JSONResponse(body, headers={"GS1-EPCIS-Version": "2.0.0"})
 
-    async def by_event_type(request: Request) -> Response:
+    async def unknown_type(request: Request) -> Response | None:
+        """``404`` for a name that is not an EPCIS event type (after the gate: an unauthenticated
+        caller learns nothing); None for a known one."""
         kind = request.path_params["event_type"]
-        if kind not in EVENT_TYPES:
-            try:  # the gate first: an unauthenticated caller learns nothing of what exists
-                await admit(EXPORT, list(request.headers.items()), _peer(request), None)
-            except Exception as exc:
-                return _error(exc, QUERY_PARAMETER)
-            return _problem(404, "Not Found", f"event type {kind} not found; the event types: {list(EVENT_TYPES)}",
-                            None, NO_SUCH_NAME)
-        return await query(request, {"eventType": kind})
+        if kind in EVENT_TYPES:
+            return None
+        try:
+            await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+        except Exception as exc:
+            return _error(exc, QUERY_PARAMETER)
+        return _problem(404, "Not Found", f"event type {kind} not found; the event types: {list(EVENT_TYPES)}",
+                        None, NO_SUCH_NAME)
+
+    async def event_type(request: Request) -> Response:
+        """OpenAPI ``GET /eventTypes/{eventType}``: its sub-resources (HATEOAS), ``events``."""
+        if (missing := await unknown_type(request)) is not None:
+            return missing
+        try:
+            await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+        except Exception as exc:
+            return _error(exc, QUERY_PARAMETER)
+        body = {"@context": v.DOCUMENT_CONTEXT, "type": "Collection", "member": ["events"]}
+        return JSONResponse(body, headers={"GS1-EPCIS-Version": "2.0.0"})
+
+    async def by_event_type(request: Request) -> Response:
+        if (missing := await unknown_type(request)) is not None:
+            return missing
+        return await query(request, {"eventType": request.path_params["event_type"]})
 
     def resource(parameter: str, path_key: str) -> Callable[[Request], Awaitable[Response]]:
         async def events_of(request: Request) -> Response:
@@ -578,6 +597,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/events", post_event, methods=["POST"]),
         Route("/events/{event_id:path}", get_event, methods=["GET"]),
         Route("/eventTypes", event_types, methods=["GET"]),
+        Route("/eventTypes/{event_type}", event_type, methods=["GET"]),
         Route("/eventTypes/{event_type}/events", by_event_type, methods=["GET"]),
         Route("/epcs/{epc:path}/events", resource("MATCH_anyEPC", "epc"), methods=["GET"]),
         Route("/bizSteps/{biz_step:path}/events", resource("EQ_bizStep", "biz_step"), methods=["GET"]),

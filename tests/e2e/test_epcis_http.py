@@ -160,8 +160,10 @@ def test_the_top_level_resources_eventtypes_epcs_bizsteps_and_dispositions_list_
         assert types["type"] == "Collection" and "ObjectEvent" in types["member"] and len(types["member"]) == 5
         objects = _listed(client.get("/eventTypes/ObjectEvent/events", params={"perPage": "1000"}))
         assert objects == [e for e in exported if e["type"] == "ObjectEvent"] and objects
-        unknown_type = client.get("/eventTypes/GpuEvent/events")
-        assert unknown_type.status_code == 404 and unknown_type.json()["type"] == "epcisException:NoSuchNameException"
+        assert client.get("/eventTypes/ObjectEvent").json()["member"] == ["events"]
+        for unknown_type in (client.get("/eventTypes/GpuEvent/events"), client.get("/eventTypes/GpuEvent")):
+            assert unknown_type.status_code == 404
+            assert unknown_type.json()["type"] == "epcisException:NoSuchNameException"
 
         history = _listed(client.get("/epcs/" + quote(gpu, safe="") + "/events", params={"perPage": "1000"}))
         assert history == [e for e in exported if gpu in e.get("epcList", ())] and shipped in history
@@ -293,7 +295,8 @@ def test_a_partner_sees_only_its_own_events_through_get_events_event_id_and_ever
         assert _listed(client.get(routes[0], headers=samsung)) == []
 
         # every new route is gated like GET /events: no credential is 401, the auditor may read
-        for route in [path("/events/{}", our_shipment["eventID"]), "/eventTypes", *routes]:
+        for route in [path("/events/{}", our_shipment["eventID"]), "/eventTypes", "/eventTypes/ObjectEvent",
+                      "/eventTypes/GpuEvent", *routes]:
             refused = client.get(route)
             assert refused.status_code == 401 and refused.json()["type"] == "epcisException:SecurityException", route
         assert client.get("/eventTypes", headers={"Authorization": f"Bearer {creds.token('auditor')}"}).status_code == 200
