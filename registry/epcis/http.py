@@ -39,6 +39,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import heapq
+import itertools
 import json
 import socket
 import threading
@@ -104,6 +106,7 @@ _TITLES = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 503:
 #: The REST binding's exception types (GS1's openapi.yaml, ``RFC7807ProblemResponseBody.type``).
 VALIDATION = "epcisException:ValidationException"
 QUERY_PARAMETER = "epcisException:QueryParameterException"
+QUERY_TOO_LARGE = "epcisException:QueryTooLargeException"
 SECURITY = "epcisException:SecurityException"
 NO_SUCH_NAME = "epcisException:NoSuchNameException"
 CAPTURE_LIMIT = "epcisException:CaptureLimitExceededException"
@@ -156,6 +159,8 @@ def _error(exc: Exception, invalid: str = VALIDATION) -> JSONResponse:
         kind = SECURITY if exc.status in (401, 403) else "about:blank"
         return _problem(exc.status, _TITLES.get(exc.status, "Forbidden"), str(exc), challenge, kind,
                         reason=exc.reason)
+    if isinstance(exc, QueryTooLarge):
+        return _problem(413, "Query Too Large", str(exc), None, QUERY_TOO_LARGE)
     if isinstance(exc, InvalidField):
         return _problem(400, "Bad Request", str(exc), None, invalid,
                         violations=[{"field": f, "rule": r} for f, r in exc.violations])
@@ -252,7 +257,8 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
 SUPPORTED_PARAMS = frozenset({
     "batchID", "partnerID", "eventType", "EQ_bizStep", "EQ_disposition", "GE_eventTime", "LT_eventTime",
     "GE_recordTime", "LT_recordTime", "EQ_action", "EQ_bizLocation", "EQ_readPoint", "EQ_eventID",
-    "MATCH_epc", "MATCH_anyEPC", "perPage", "nextPageToken",
+    "MATCH_epc", "MATCH_anyEPC", "orderBy", "orderDirection", "eventCountLimit", "maxEventCount",
+    "perPage", "nextPageToken",
 })
 #: The five EPCIS 2.0 event types (GS1's ``EPCISEventTypes``); the registry defines no others.
 EVENT_TYPES = ("AggregationEvent", "AssociationEvent", "ObjectEvent", "TransactionEvent", "TransformationEvent")
@@ -355,17 +361,24 @@ def query_page(
     batch, partner = _uuid_param(params, "batchID"), _uuid_param(params, "partnerID")
     if batch is not None and partner is not None:
         raise InvalidField.one("batchID", "give batchID or partnerID, not both")
-    source: Iterator[tuple[int, Event]]
-    if batch is not None:  # a batch's history: the token counts its events
-        source = ((i, e) for i, e in enumerate(batch_events(registry, batch, visible), start=1) if i > after)
-    elif partner is not None:
-        source = partner_log_events(registry, partner, after, visible)
-    else:
-        source = log_events(registry, after=after, visible=visible)
+    order = _order(params)
+
+    def source(after: int) -> Iterator[tuple[int, Event]]:
+        if batch is not None:  # a batch's history: the token counts its events
+            return ((i, e) for i, e in enumerate(batch_events(registry, batch, visible), start=1) if i > after)
+        if partner is not None:
+            return partner_log_events(registry, partner, after, visible)
+        return log_events(registry, after=after, visible=visible)
+
+    if order is not None:
+        return _ordered_page((e for _, e in source(0) if matches(e)), order, params, per_page, after)
+    limit = _int_param(params, "maxEventCount", 0, 1, 1 << 31)
+    if limit and sum(1 for _, e in source(0) if matches(e)) > limit:
+        raise QueryTooLarge(f"more than maxEventCount={limit} events match")
     page: list[Event] = []
     last = after
     more = False
-    for position, event in source:
+    for position, event in source(after):
         # A full page ends before the next log position, never inside one: an order correction
         # is two events (its error declaration and corrective event) at one position, and the
         # token resumes after a position (so such a page may hold one event more than perPage).
@@ -376,6 +389,60 @@ def query_page(
         if matches(event):
             page.append(event)
     return page, str(last) if more else ""
+
+
+class QueryTooLarge(Exception):
+    """EPCIS ``QueryTooLargeException``: the query would return more events than allowed."""
+
+
+#: An ordered query sorts its whole result in memory: at most this many events (more is
+#: QueryTooLargeException; an extremal query with ``eventCountLimit`` keeps only that many).
+MAX_ORDERED = 10_000
+ORDER_FIELDS = ("eventTime", "recordTime")
+
+
+def _order(params: Mapping[str, str]) -> tuple[str, bool] | None:
+    """``orderBy`` and ``orderDirection`` (the field, descending?) with ``eventCountLimit`` and
+    ``maxEventCount``'s rules (EPCIS 2.0 section 8.2.7.1); None: log order."""
+    if "eventCountLimit" in params and "maxEventCount" in params:
+        raise InvalidField.one("eventCountLimit", "eventCountLimit and maxEventCount are mutually exclusive")
+    field = params.get("orderBy")
+    if field is None:
+        for name in ("orderDirection", "eventCountLimit"):
+            if name in params:
+                raise InvalidField.one(name, "only with orderBy")
+        return None
+    if field not in ORDER_FIELDS:
+        raise InvalidField.one("orderBy", f"one of {list(ORDER_FIELDS)}")
+    direction = params.get("orderDirection", "DESC")
+    if direction not in ("ASC", "DESC"):
+        raise InvalidField.one("orderDirection", "ASC or DESC")
+    return field, direction == "DESC"
+
+
+def _ordered_page(
+    selected: Iterator[Event], order: tuple[str, bool], params: Mapping[str, str], per_page: int, offset: int
+) -> tuple[list[Event], str]:
+    """A page of an ordered query: the whole selection sorted by the field (ties in log order;
+    an event without the field counts as the earliest), cut to ``eventCountLimit``, paged by
+    offset (the token of an ordered query counts events)."""
+    field, descending = order
+    earliest = datetime.min.replace(tzinfo=UTC)
+
+    def key(e: Event) -> datetime:
+        return _when(e, field) or earliest
+
+    count = _int_param(params, "eventCountLimit", 0, 1, MAX_ORDERED)
+    if count:
+        ranked = (heapq.nlargest if descending else heapq.nsmallest)(count, selected, key=key)
+    else:
+        limit = min(_int_param(params, "maxEventCount", MAX_ORDERED, 1, 1 << 31), MAX_ORDERED)
+        gathered = list(itertools.islice(selected, limit + 1))
+        if len(gathered) > limit:
+            raise QueryTooLarge(f"more than {limit} events match an ordered query; narrow it or give eventCountLimit")
+        ranked = sorted(gathered, key=key, reverse=descending)
+    page = ranked[offset : offset + per_page]
+    return page, str(offset + per_page) if offset + per_page < len(ranked) else ""
 
 
 def find_event(registry: Registry, event_id: str, visible: Callable[[UUID], bool] | None = None) -> list[Event]:

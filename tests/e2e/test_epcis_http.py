@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -199,7 +200,7 @@ def test_get_events_takes_the_standards_record_time_action_location_read_point_a
 ) -> None:
     """OpenAPI ``GET /events`` parameters ``GE_recordTime``, ``LT_recordTime``, ``EQ_action``,
     ``EQ_bizLocation``, ``EQ_readPoint``, ``MATCH_anyEPC``, ``EQ_eventID``; a parameter the
-    registry does not support (``eventCountLimit``) is a ``QueryParameterException`` naming it."""
+    registry does not support (``WD_bizLocation``) is a ``QueryParameterException`` naming it."""
     server = start_server(f"sqlite:///{tmp_path}/a.db")
     full_history(make_world(server.registry))
     base = http_on(server)
@@ -225,10 +226,10 @@ def test_get_events_takes_the_standards_record_time_action_location_read_point_a
     with httpx.Client(base_url=base, timeout=60) as client:
         bad = client.get("/events", params={"EQ_action": "MOVE"})
         assert bad.status_code == 400 and bad.json()["violations"][0]["field"] == "EQ_action"
-        unsupported = client.get("/events", params={"eventCountLimit": "1"})
+        unsupported = client.get("/events", params={"WD_bizLocation": site})
         assert unsupported.status_code == 400
         assert unsupported.json()["type"] == "epcisException:QueryParameterException"
-        assert unsupported.json()["violations"][0]["field"] == "eventCountLimit"
+        assert unsupported.json()["violations"][0]["field"] == "WD_bizLocation"
 
 
 @pytest.fixture
@@ -365,3 +366,47 @@ def test_get_events_event_id_of_an_order_declared_in_error_encloses_the_event_an
         assert _listed(client.get("/events/" + quote(ordered["eventID"], safe=""))) == [ordered, declaration]
         [fixed] = _listed(client.get("/events/" + quote(corrective, safe="")))
         assert fixed["gpureg:poNumber"] == "PO-2026-0001-R"
+
+
+def test_get_events_orders_by_event_time_limits_with_event_count_limit_and_refuses_more_than_max_event_count(
+    start_server: Callable[..., RunningServer], http_on: Callable[[RunningServer], str], tmp_path: Path
+) -> None:
+    """OpenAPI ``GET /events`` parameters ``orderBy``, ``orderDirection`` (default ``DESC``),
+    ``eventCountLimit`` (only with ``orderBy``; not with ``maxEventCount``) and ``maxEventCount``
+    (``413`` ``QueryTooLargeException`` when more events match); ordered pages follow ``Link``."""
+    server = start_server(f"sqlite:///{tmp_path}/a.db")
+    full_history(make_world(server.registry))
+    base = http_on(server)
+    exported = [e for _, e in log_events(server.registry)]
+
+    def when(e: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00"))
+
+    by_time = sorted(exported, key=when)
+
+    with httpx.Client(base_url=base, timeout=60) as client:
+        ascending = _listed(client.get("/events", params={"orderBy": "eventTime", "orderDirection": "ASC",
+                                                          "perPage": "1000"}))
+        assert ascending == by_time
+        [latest] = _listed(client.get("/events", params={"orderBy": "eventTime", "eventCountLimit": "1"}))
+        assert latest == sorted(exported, key=when, reverse=True)[0]  # ties in log order
+        assert _listed(client.get("/events", params={"orderBy": "eventTime", "perPage": "1000"})) == \
+            sorted(exported, key=when, reverse=True)
+        first = client.get("/events", params={"orderBy": "eventTime", "orderDirection": "ASC", "perPage": "3"})
+        pages = _listed(first)
+        while "Link" in first.headers:
+            first = client.get(first.headers["Link"].split(">")[0].lstrip("<"))
+            pages += _listed(first)
+        assert pages == by_time
+
+        assert len(_listed(client.get("/events", params={"maxEventCount": str(len(exported)),
+                                                         "perPage": "1000"}))) == len(exported)
+        too_many = client.get("/events", params={"maxEventCount": str(len(exported) - 1)})
+        assert too_many.status_code == 413 and too_many.json()["type"] == "epcisException:QueryTooLargeException"
+        for params, field in (({"eventCountLimit": "1"}, "eventCountLimit"),
+                              ({"orderBy": "eventTime", "eventCountLimit": "1", "maxEventCount": "5"}, "eventCountLimit"),
+                              ({"orderBy": "quantity"}, "orderBy"),
+                              ({"orderBy": "eventTime", "orderDirection": "UP"}, "orderDirection")):
+            bad = client.get("/events", params=params)
+            assert bad.status_code == 400 and bad.json()["type"] == "epcisException:QueryParameterException"
+            assert bad.json()["violations"][0]["field"] == field, params
