@@ -527,7 +527,9 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         clearance to an ultimate consignee it does not name is refused. The same policy the
         compliance projection flags a logged shipment by (``policy.intermediate_consignee_problem``)."""
         auth_id = batch.clearance.get("authorization_id")
-        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        if not intermediate_consignee_ids or not auth_id:
+            return  # nothing to hold to a license (and no authorization to load)
+        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization)
         if auth is None:
             return
         terms = AuthorizationTerms.of(auth)
