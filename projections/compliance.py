@@ -24,6 +24,8 @@ export-without-clearance   a shipment while the batch's clearance was not grante
                            granted, or outside the authorization's validity (after valid_to); a
                            shipment the destination or headquarters rule in force when it left
                            says needs a license the authorization is not (nor an allowed exception)
+                           or through an intermediate consignee a license naming its consignees
+                           does not name
 location-not-authorized    a shipment to a country other than the cleared destination or one the
                            authorization does not cover; a receipt, installation or transfer at
                            a site in such a country
@@ -48,6 +50,9 @@ red-flag-online-presence   a shipment for a party recorded with little online pr
 red-flag-unusual-forwarder a shipment through a forwarder recorded as unusual
 units-reported-lost        units reported lost or stolen
 units-diverted             a recorded diversion of exported units (critical)
+reexport-not-authorized    a recorded reexport to (or transshipment through) a country the
+                           destination rule in force then needs a license for, which the batch's
+                           authorization does not cover (critical)
 ========================== ===================================================================
 
 Identity and determinism. A finding's id derives from its rule, its subject (say the batch and
@@ -121,8 +126,11 @@ class ComplianceFindings(Projection):
     # against the destination and headquarters rules in force when it left; 5: a shipment's
     # carrier, intermediate consignees and forwarder, and the BIS diversion red flags;
     # 6: legal holds, recorded reexports / transshipments / diversions (units-diverted), the
-    # clearance's ECCN per batch and shipment (the Destination Control Statement)
-    version = 6
+    # clearance's ECCN per batch and shipment (the Destination Control Statement);
+    # 7: a known reexport or transshipment held to the destination rule
+    # (reexport-not-authorized); the authorization rows gain consignee_ids, and a shipment's
+    # intermediate consignee not named on a license naming its consignees is export-without-clearance
+    version = 7
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -182,6 +190,8 @@ class ComplianceFindings(Projection):
             Column("exception_code", Text, nullable=False),
             Column("destination_countries", JSON, nullable=False),
             Column("end_user_ids", JSON, nullable=False),  # hex ids
+            # v7: the consignees a license names (hex ids), for its intermediate consignees
+            Column("consignee_ids", JSON, nullable=False),
             Column("valid_from", DateTime(timezone=True), nullable=False),
             Column("valid_to", DateTime(timezone=True), nullable=True),
             Column("quantity_limit", BigInteger, nullable=True),

@@ -14,7 +14,9 @@ from projections.compliance_checks import (
     _check_power,
     _check_recipient,
     _check_site,
+    _intermediate_consignee_problems,
     _location_problems,
+    _onward_movement_problem,
     _shipment_license_problems,
 )
 from projections.compliance_clock import _flag_if_late, _pending_add, _pending_take
@@ -205,6 +207,7 @@ def _shipped(work: Work, e: Any) -> None:
         problems.append("the clearance names no registered authorization")
     if batch["clearance_status"] == "granted" and auth is not None:
         problems += _shipment_license_problems(work, batch, auth, when, e.intermediate_consignee_ids)
+        problems += _intermediate_consignee_problems(auth, e.intermediate_consignee_ids)
     for p in problems:
         _flag(work, e, "export-without-clearance", subject, severity="critical",
               reason=f"shipment {e.shipment_id} of {e.quantity} unit(s): {p}", **common)
@@ -329,9 +332,18 @@ def _returned_for_rma(work: Work, e: Any) -> None:
 def _onward_movement(work: Work, e: Any) -> None:
     """A known reexport, transshipment or diversion of exported units: kept as the batch's record,
     it moves the record-retention basis (15 CFR 762.6); a diversion (the units went where the
-    authorization did not allow) is a critical finding."""
+    authorization did not allow) is a critical finding; a reexport to (or transshipment through)
+    a country the destination rule in force then needs a license for, which the batch's
+    authorization does not cover, is one too (``reexport-not-authorized``, as an export there
+    without it is ``export-without-clearance``)."""
     batch = _batch(work, e.originator_id)
     where = f"{e.place}, {e.country}" if e.place else e.country
+    problem = _onward_movement_problem(work, batch, e.kind, e.country, utc(e.occurred_at))
+    if problem is not None:
+        _flag(work, e, problem.rule, f"onward:{batch['batch_id'].hex}:{e.originator_version}",
+              severity="critical", batch=batch, serials=e.serials, quantity=e.quantity,
+              reason=f"{e.quantity} unit(s), {utc(e.occurred_at):%Y-%m-%d}, {where}: {problem.detail} "
+              f"({problem.citation})")
     if e.kind == "diversion":
         _flag(work, e, "units-diverted", f"diversion:{batch['batch_id'].hex}:{e.originator_version}",
               severity="critical", batch=batch, serials=e.serials, quantity=e.quantity,

@@ -33,7 +33,14 @@ from registry.domain.licensing import (
     headquarters_check,
     license_requirements,
 )
-from registry.domain.policy import end_user_problem, intermediate_owner_problem, recipient_headquarters_problem
+from registry.domain.policy import (
+    Problem,
+    end_user_problem,
+    intermediate_consignee_problem,
+    intermediate_owner_problem,
+    onward_movement_problem,
+    recipient_headquarters_problem,
+)
 
 
 def _country_problems(batch: Row, auth: Row | None, country: str, where: str) -> list[str]:
@@ -162,6 +169,31 @@ def _shipment_license_problems(work: Work, batch: Row, auth: Row, at: datetime,
         for r in found
         if not authorization_satisfies(auth["auth_type"], auth["exception_code"], r)
     ]
+
+
+def _intermediate_consignee_problems(auth: Row, intermediate_consignee_ids: Sequence[UUID]) -> list[str]:
+    """Intermediate consignees a license naming its consignees does not name (as ``Ship`` refuses)."""
+    terms = authorization_terms(auth)
+    found = (intermediate_consignee_problem(terms, p, f"intermediate_consignee_ids[{i}]")
+             for i, p in enumerate(intermediate_consignee_ids))
+    return [f"{p.detail} ({p.citation})" for p in found if p is not None]
+
+
+def _onward_movement_problem(work: Work, batch: Row, kind: str, country: str, at: datetime) -> Problem | None:
+    """A known reexport or transshipment held to the destination rule in force at the movement,
+    by the policy the clearance and ``Ship`` decide by (``policy.onward_movement_problem``)."""
+    model = work.cache("gpu_model").get(batch["model_id"])
+    if model is None:
+        return None
+    rules = _rules(work)
+    try:
+        ruleset = rules.rulesets.in_force(at)
+        groups = rules.country_groups.in_force(at)
+    except ComplianceRefusal:
+        return None  # no rule data in force then
+    auth = _authorization_of(work, batch)
+    return onward_movement_problem(_classification(work, model, ruleset), kind, country, groups, ruleset,
+                                   authorization_terms(auth) if auth is not None else None)
 
 
 def _classification(work: Work, model: Row, ruleset: Ruleset) -> Classification:

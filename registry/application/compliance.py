@@ -68,7 +68,13 @@ from registry.domain.licensing import (
     require_matching_eccn,
     require_satisfied,
 )
-from registry.domain.policy import AuthorizationTerms, recipient_headquarters_problem, refuse
+from registry.domain.policy import (
+    AuthorizationTerms,
+    intermediate_consignee_problem,
+    recipient_headquarters_problem,
+    refuse,
+    refuse_first,
+)
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.rule_data import DEFAULT_RULE_DATA, ComplianceRuleData, RuleData
 from registry.domain.screening import (
@@ -513,6 +519,24 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         if auth is not None:
             require_satisfied(requirements, auth.auth_type, auth.exception_code,
                               auth.number or auth.exception_code or "NLR")
+
+    def _refuse_intermediate_consignees(self, batch: GpuBatch, intermediate_consignee_ids: Sequence[UUID]) -> None:
+        """A license that names its consignees names the parties the items may pass through: an
+        intermediate consignee it does not name (as consignee or end user) is a shipment outside
+        the license (``authorization-consignee``, naming ``intermediate_consignee_ids[i]``), as a
+        clearance to an ultimate consignee it does not name is refused. The same policy the
+        compliance projection flags a logged shipment by (``policy.intermediate_consignee_problem``)."""
+        auth_id = batch.clearance.get("authorization_id")
+        if not intermediate_consignee_ids or not auth_id:
+            return  # nothing to hold to a license (and no authorization to load)
+        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization)
+        if auth is None:
+            return
+        terms = AuthorizationTerms.of(auth)
+        refuse_first(
+            p for i, party_id in enumerate(intermediate_consignee_ids)
+            if (p := intermediate_consignee_problem(terms, party_id, f"intermediate_consignee_ids[{i}]")) is not None
+        )
 
     def _refuse_shipment_parties(
         self, batch: GpuBatch, carrier_id: UUID | None, site_id: UUID | None,

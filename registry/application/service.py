@@ -221,7 +221,8 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
     def ship(self, actor: str, cmd: c.Ship) -> CommandResult:
         """Ship against the clearance. Refused (naming the rule) when a party of the shipment
         (consignee, end user, carrier, site operator, intermediate consignee, forwarder) has a
-        blocking screening hit, or when the destination or headquarters rule in force at the
+        blocking screening hit, when an intermediate consignee is not named on a license that
+        names its consignees, or when the destination or headquarters rule in force at the
         shipment (for the purchaser, consignee, end user and intermediate consignees) needs a
         license the clearance's authorization is not (or an exception it does not allow)."""
         intermediates = list(cmd.intermediate_consignee_ids)
@@ -233,6 +234,7 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
             self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id,
                                           intermediates, cmd.forwarder_id)
             if batch.clearance_status == Clearance.GRANTED:
+                self._refuse_intermediate_consignees(batch, intermediates)
                 self._refuse_shipment_license(batch, w.ctx.occurred_at, intermediates)
             batch.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
                        cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials,

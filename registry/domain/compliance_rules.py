@@ -82,7 +82,8 @@ _RULES = [
     RuleInfo(
         "authorization-consignee",
         "decision",
-        "The ultimate consignee must be named on the authorization",
+        "The ultimate consignee, and each intermediate consignee of a shipment, must be named on a "
+        "license that names its consignees",
         "terms of the license",
     ),
     RuleInfo(
@@ -193,6 +194,14 @@ _RULES = [
         "Exported units were diverted: they went where the authorization did not allow",
         "15 CFR 736.2(b)(1) (General Prohibition One: reexport without authorization); 15 CFR 762.6 "
         "(records of a diversion)",
+    ),
+    RuleInfo(
+        "reexport-not-authorized",
+        "finding",
+        "A known reexport of a 3A090/4A090 item to (or transshipment through) a destination needing a "
+        "license that the batch's authorization does not cover",
+        "15 CFR 742.6(a)(6)(iii) (license to D:1, D:4, D:5 or Macau, not also A:5/A:6); 15 CFR 734.14 "
+        "(reexport); 15 CFR 736.2(b)(1) (General Prohibition One)",
     ),
     RuleInfo(
         "site-power-insufficient",

@@ -25,11 +25,13 @@ from uuid import UUID
 
 from registry.domain.classification import Classification, Ruleset
 from registry.domain.compliance_rules import RULES
+from registry.domain.country_groups import CountryGroups
 from registry.domain.errors import ComplianceRefusal
 from registry.domain.licensing import (
     HeadquartersCheck,
     authorization_satisfies,
     headquarters_requirement,
+    license_requirements,
 )
 
 BLOCKING_RESOLUTIONS = frozenset({"open", "confirmed"})
@@ -219,6 +221,70 @@ def coverage_problems(
     return [p for p in found if p is not None]
 
 
+def intermediate_consignee_problem(terms: AuthorizationTerms, party_id: UUID, field: str) -> Problem | None:
+    """``authorization-consignee`` for an intermediate consignee of a shipment: a license that
+    names its consignees names the parties the items may pass through; an intermediate consignee
+    it names neither as consignee nor as end user is a shipment outside the license's terms.
+    A license naming no consignees, a license exception and NLR name no parties to hold it to
+    (as ``coverage_problems`` holds the ultimate consignee only to a list the authorization has)."""
+    if terms.auth_type != "license" or not terms.consignee_ids:
+        return None
+    if party_id in terms.consignee_ids or party_id in terms.end_user_ids:
+        return None
+    return Problem(
+        "authorization-consignee",
+        f"{field}: the intermediate consignee is not a party named on license {terms.label} "
+        "(neither among its consignees nor its end users)",
+        facts={**terms.facts(), "party_id": str(party_id), "role": field},
+    )
+
+
+def onward_movement_problem(
+    classification: Classification,
+    kind: str,
+    country: str,
+    groups: CountryGroups,
+    ruleset: Ruleset,
+    terms: AuthorizationTerms | None,
+) -> Problem | None:
+    """``reexport-not-authorized``: a known reexport of a 3A090/4A090 item to, or transshipment
+    through, ``country`` where the destination rule in force (``groups``, ``ruleset``: D:1, D:4,
+    D:5 or Macau and not also A:5 or A:6) needs a license, and the batch's authorization does
+    not cover it: a license must list the country; a license exception must be one the rule
+    allows for the country's group; NLR (or no authorization) covers nothing. The same
+    ``license_requirements`` the clearance and ``Ship`` decide by, with no parties: the
+    headquarters rule is about the parties an item is for, not the places it passes.
+    A diversion is not judged here (``units-diverted`` already says it was not allowed)."""
+    if kind not in ("reexport", "transshipment"):
+        return None
+    requirements = license_requirements(classification, country, (), groups, ruleset)
+    if not requirements:
+        return None
+    req = requirements[0]
+    how = "reexport to" if kind == "reexport" else "transshipment through"
+    facts: dict[str, str] = {"kind": kind, "country": country, "country_groups_version": groups.version_id,
+                             "destination_groups": ",".join(groups.groups_of(country)),
+                             "eccn": classification.eccn or "", "ruleset": ruleset.ruleset_id,
+                             "usable_exceptions": ",".join(req.license_exceptions)}
+    if terms is None:
+        why = "the batch has no authorization"
+    else:
+        facts.update(terms.facts())
+        if terms.auth_type == "license":
+            if country in terms.destination_countries:
+                return None
+            why = (f"license {terms.label} does not list {country} "
+                   f"(it lists {', '.join(terms.destination_countries) or 'none'})")
+        elif authorization_satisfies(terms.auth_type, terms.exception_code, req):
+            return None
+        elif terms.auth_type == "license_exception":
+            why = (f"license exception {terms.exception_code or '(none)'} ({terms.label}) is not available "
+                   f"there; usable: {', '.join(req.license_exceptions) or 'none'} or a license listing {country}")
+        else:
+            why = f"authorization {terms.label} is {terms.auth_type}, but a license listing {country} is required"
+    return Problem("reexport-not-authorized", f"{how} {country}: {req.detail}; {why}", facts=facts)
+
+
 # ----------------------------------------------------------------------------------- drawdown
 def remaining(limit: Any, drawn: Any, returned: Any) -> Any:
     """What is left of a limit: ``limit - drawn + returned`` (None when there is no limit)."""
@@ -370,7 +436,9 @@ __all__ = [
     "end_user_problem",
     "headquarters_facts",
     "hit_blocks",
+    "intermediate_consignee_problem",
     "intermediate_owner_problem",
+    "onward_movement_problem",
     "overdraw_problems",
     "recipient_headquarters_problem",
     "refuse",

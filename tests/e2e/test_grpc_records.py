@@ -129,3 +129,25 @@ def test_bad_hold_and_onward_movement_requests_name_the_field_and_write_nothing(
                                       country="UAE"))
     assert country.code() == grpc.StatusCode.INVALID_ARGUMENT and "country" in field_violations(country)
     assert server.head() == head
+
+
+def test_a_reexport_to_china_under_a_license_for_korea_is_recorded_and_flagged_by_742_6_a_6_iii(
+    world,  # type: ignore[no-untyped-def]  # noqa: F811
+) -> None:
+    """Recording a known reexport is never refused: the fact is written, and the compliance read
+    model flags it (reexport-not-authorized, critical) when the destination rule needs a license
+    the batch's license (D1234567, for KR) does not give; a transshipment through Singapore (A:6)
+    raises nothing."""
+    server, d, creds = world
+    api = server.stubs()
+    logistics = creds.md("logistics", subject="ops")
+    _onward(api, logistics, d.ids["a1"], c.ONWARD_MOVEMENT_KIND_TRANSSHIPMENT, 6, ["SNa10"], "SG", "Port of Singapore")
+    moved = _onward(api, logistics, d.ids["b1"], c.ONWARD_MOVEMENT_KIND_REEXPORT, 90, ["SNb13"], "CN", "Shenzhen")
+    admin = creds.md("admin")
+    flagged = api.compliance.ListFindings(cp.ListFindingsRequest(
+        min_position=moved.position, rule_ids=["reexport-not-authorized"]), metadata=admin, timeout=TIMEOUT)
+    [finding] = flagged.findings
+    assert (finding.batch_id, finding.severity, list(finding.serials)) == (
+        d.ids["b1"], cp.FINDING_SEVERITY_CRITICAL, ["SNB13"])
+    assert "742.6(a)(6)(iii)" in finding.citation
+    assert "reexport to CN" in finding.reasons[0] and "license D1234567 does not list CN" in finding.reasons[0]

@@ -1,8 +1,9 @@
 """A shipment's intermediate consignee and freight forwarder, and the BIS diversion red flags (13
 May 2025), through the gRPC API on a real server (its projections running in it), on SQLite and
 PostgreSQL: the parties are recorded on the shipment, screened at Ship (a hit refuses it, naming
-the field and the list entry, nothing written) and raise red-flag findings from the parties'
-recorded facts."""
+the field and the list entry, nothing written), held to the license's named consignees (an
+intermediate consignee the license does not name refuses it) and raise red-flag findings from the
+parties' recorded facts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from google.protobuf import struct_pb2
 
 from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import compliance_pb2 as cp
@@ -43,6 +45,12 @@ def world(start_server: Callable[..., RunningServer], store_url: str) -> tuple[R
     w = build_findings_world(server.stubs())
     _party(w, "hub", "Incheon Transit Depot", ["consignee"], address_type="vague")
     _party(w, "fwd", "Night Freight", ["forwarder"], forwarder_standing="unusual", online_presence="little")
+    # The license names the depot among its consignees: the items may pass through it.
+    w.do("AmendReference", c.AmendReferenceRequest(
+        request_id=new_request_id(), kind=c.REFERENCE_KIND_AUTHORIZATION, target_id=w.ids["license"],
+        fields=struct_pb2.Struct(fields={"consignee_ids": struct_pb2.Value(list_value=struct_pb2.ListValue(
+            values=[struct_pb2.Value(string_value=w.ids["buyer"]), struct_pb2.Value(string_value=w.ids["hub"])]))}),
+        reason="license amended to name the transit depot", occurred_at=ts(T0 - timedelta(days=20))))
     return server, w
 
 
@@ -61,6 +69,7 @@ def test_a_shipment_through_an_intermediate_consignee_and_forwarder_records_them
     flags = {(f.rule_id, f.party_id) for f in w.findings() if f.rule_id.startswith("red-flag-")}
     assert flags == {("red-flag-address", w.ids["hub"]), ("red-flag-online-presence", w.ids["fwd"]),
                      ("red-flag-unusual-forwarder", w.ids["fwd"])}
+    assert "export-without-clearance" not in {f.rule_id for f in w.findings()}  # the license names the depot
     address = w.only("red-flag-address")
     assert address.shipment_id == "S1" and address.severity == cp.FINDING_SEVERITY_MEDIUM
     assert "Incheon Transit Depot" in address.reasons[0] and "vague" in address.reasons[0]
@@ -80,6 +89,22 @@ def test_a_forwarder_on_the_entity_list_refuses_the_shipment_naming_the_field_an
     assert found["ErrorInfo"].metadata["rule"] == "screening-hit"
     (violation,) = found["PreconditionFailure"].violations
     assert "forwarder_id Night Freight matches 'Night Freight Ltd' (entry EL-42" in violation.description
+    assert server.head() == head
+
+
+def test_an_intermediate_consignee_the_license_does_not_name_refuses_the_shipment_naming_the_field(
+    world: tuple[RunningServer, FindingsWorld],
+) -> None:
+    server, w = world
+    _party(w, "depot", "Busan Free Zone Depot", ["consignee"])
+    batch, _ = w.batch(quantity=8, serialized=False)
+    head = server.head()
+    error = refused(lambda: _ship(w, batch, "S1", intermediate_consignee_ids=[w.ids["hub"], w.ids["depot"]]))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    found = details(error)
+    assert found["ErrorInfo"].metadata["rule"] == "authorization-consignee"
+    assert found["ErrorInfo"].metadata["fact.role"] == "intermediate_consignee_ids[1]"
+    assert found["ErrorInfo"].metadata["fact.party_id"] == w.ids["depot"]
     assert server.head() == head
 
 

@@ -101,6 +101,7 @@ class World:
         end_users: tuple[str, ...] = (),
         countries: tuple[str, ...] = ("KR",),
         exception_code: str = "",
+        consignees: tuple[str, ...] = (),
     ) -> UUID:
         cmd = c.parse(
             c.RegisterAuthorization,
@@ -111,6 +112,7 @@ class World:
                 "eccns": ["3A090", "4A090"],
                 "destination_countries": list(countries),
                 "end_user_ids": [self.ids[e] for e in end_users],
+                "consignee_ids": [self.ids[p] for p in consignees],
                 "quantity_limit": quantity,
                 "value_limit": value,
                 "currency": currency,

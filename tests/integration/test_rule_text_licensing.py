@@ -31,9 +31,8 @@ from registry.domain.base import Context
 from registry.domain.classification import NOV_2023, RulesetRegistry
 from registry.domain.country_groups import A6, EAR_2025, CountryGroups
 from registry.domain.errors import ComplianceRefusal, InvalidField
-from tests.integration.compliance_world import World, make_world
+from tests.integration.compliance_world import World, make_world, rebuilt_read_models
 from tests.integration.test_compliance_registry import _cleared_and_installed, _install
-from tests.integration.test_rule_text_records import _read_models
 
 
 @pytest.fixture
@@ -411,7 +410,7 @@ def test_a_logged_shipment_to_a_party_under_the_headquarters_rule_under_nlr_is_f
     batch.ship(ctx, "S1", None, "Santa Clara, US", "KR", None, "X1", 10, [])
     world.registry.save(batch)
 
-    found, _ = _read_models(world, tmp_path).list_findings(FindingFilter(rule_ids=("export-without-clearance",)))
+    found, _ = rebuilt_read_models(world, tmp_path).list_findings(FindingFilter(rule_ids=("export-without-clearance",)))
     [finding] = found
     assert (finding.shipment_id, finding.severity) == ("S1", "critical")
     assert any("Seoul Branch of a Beijing Firm is headquartered in CN" in r and "742.6(a)(6)(iii)(A)" in r

@@ -299,7 +299,10 @@ class CommandServiceServicer:
     def RecordOnwardMovement(self, request, context):
         """Record a known reexport, transshipment or diversion of exported units (where and when): record
         retention runs 5 years from the latest of them (15 CFR 762.6); a diversion is a critical
-        finding (units-diverted). The registry's positions of the units do not change.
+        finding (units-diverted), and so is a reexport to (or transshipment through) a country needing
+        a license the batch's authorization does not cover (reexport-not-authorized, 15 CFR
+        742.6(a)(6)(iii)). Never refused on those grounds: it records a known fact. The registry's
+        positions of the units do not change.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
