@@ -6,6 +6,10 @@ event it corrects and the corrective event. Every eventID is the GS1 event hash
 (:mod:`registry.epcis.event_hash`). The translation reads only the events (and, for an
 export that starts in the middle of a batch's life, the batch as it was just before), never the
 current state, so an export of the same history is the same document apart from ``creationDate``.
+
+One concept: the mapping from registry events to EPCIS events, the inverse of
+:mod:`registry.epcis.capture`; each event type's rule reads the facts the earlier ones gathered
+(``_Facts``), so the rules stay together.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from registry.epcis import vocabulary as v
 from registry.epcis.capture import Capture
 from registry.epcis.event_hash import event_id
 from registry.epcis.export import document
-from registry.epcis.http import query_page
+from registry.epcis.query import query_page
 from registry.epcis.sources import batch_events, log_events
 from tests.builders import World, make_world
 from tests.epcis_support.gs1 import reference_event_ids, schema_errors
