@@ -40,22 +40,30 @@ def fold(token: str) -> str:
     return token.lower().translate(FOLD).strip(".,;:()[]'\"")
 
 
-def one_edit_apart(a: str, b: str) -> bool:
-    """Whether one character changed, added or dropped turns ``a`` into ``b`` (an OCR misread)."""
-    if abs(len(a) - len(b)) > 1:
+def edits_apart(a: str, b: str, most: int) -> bool:
+    """Whether at most ``most`` characters changed, added or dropped turn ``a`` into ``b`` (OCR
+    misreads; Levenshtein distance, cut off early)."""
+    if abs(len(a) - len(b)) > most:
         return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    return any(long[:k] + long[k + 1:] == short for k in range(len(long)))
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i]
+        for j, y in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        if min(current) > most:
+            return False
+        previous = current
+    return previous[-1] <= most
 
 
 def not_read(wanted: Counter[str], read: Counter[str]) -> Counter[str]:
     """The wanted tokens not among the words read, where a long token (8 characters or more: ids,
-    serials, times) also counts as read when a word read is one OCR misread away from it."""
+    serials, times) also counts as read when a word read is one OCR misread away from it, and a
+    token of 12 or more (a time with microseconds: a run of digits OCR misreads in pairs) two."""
     missing = wanted - read
     for token in list(missing):
-        if len(token) >= 8 and any(one_edit_apart(token, w) for w in read if abs(len(w) - len(token)) <= 1):
+        most = 2 if len(token) >= 12 else 1
+        if len(token) >= 8 and any(edits_apart(token, w, most) for w in read if abs(len(w) - len(token)) <= most):
             del missing[token]
     return missing
 
