@@ -248,6 +248,24 @@ def _query_document(events: list[Event]) -> dict[str, Any]:
     }
 
 
+async def _json_body(request: Request, what: str) -> Any:
+    """The request body as JSON, for ``POST /capture`` and ``POST /events`` (``what``: document or
+    event, for the size limit's message); the refusal itself (``415`` for another media type,
+    ``413`` over the size limit) as a Response; InvalidField on ``(body)`` when it is not JSON."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in (JSON_LD, "application/json"):
+        return _problem(415, "Unsupported Media Type", f"send {JSON_LD} or application/json", None,
+                        UNSUPPORTED_MEDIA)
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return _problem(413, "Content Too Large", f"at most {MAX_BODY_BYTES} bytes per {what}",
+                        {"GS1-EPCIS-Capture-File-Size-Limit": str(MAX_BODY_BYTES)}, CAPTURE_LIMIT)
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InvalidField.one("(body)", f"not JSON: {e}") from None
+
+
 def _peer(request: Request) -> str:
     return f"{request.client.host}:{request.client.port}" if request.client else "unknown"
 
@@ -269,18 +287,9 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             behaviour = request.headers.get("GS1-Capture-Error-Behaviour", "rollback").strip().lower()
             if behaviour not in ("rollback", "proceed"):
                 raise InvalidField.one("GS1-Capture-Error-Behaviour", "rollback or proceed")
-            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media not in (JSON_LD, "application/json"):
-                return _problem(415, "Unsupported Media Type", f"send {JSON_LD} or application/json", None,
-                                UNSUPPORTED_MEDIA)
-            body = await request.body()
-            if len(body) > MAX_BODY_BYTES:
-                return _problem(413, "Content Too Large", f"at most {MAX_BODY_BYTES} bytes per document",
-                                {"GS1-EPCIS-Capture-File-Size-Limit": str(MAX_BODY_BYTES)}, CAPTURE_LIMIT)
-            try:
-                document = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise InvalidField.one("(body)", f"not JSON: {e}") from None
+            document = await _json_body(request, "document")
+            if isinstance(document, Response):
+                return document
             if not isinstance(document, dict):
                 raise InvalidField.one("(body)", "an EPCISDocument is a JSON object")
             body_ = document.get("epcisBody")
@@ -304,18 +313,9 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         ValidationException naming the field and rule, ``409`` when it was captured before."""
         try:
             caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
-            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media not in (JSON_LD, "application/json"):
-                return _problem(415, "Unsupported Media Type", f"send {JSON_LD} or application/json", None,
-                                UNSUPPORTED_MEDIA)
-            body = await request.body()
-            if len(body) > MAX_BODY_BYTES:
-                return _problem(413, "Content Too Large", f"at most {MAX_BODY_BYTES} bytes per event",
-                                {"GS1-EPCIS-Capture-File-Size-Limit": str(MAX_BODY_BYTES)}, CAPTURE_LIMIT)
-            try:
-                event = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise InvalidField.one("(body)", f"not JSON: {e}") from None
+            event = await _json_body(request, "event")
+            if isinstance(event, Response):
+                return event
             if not isinstance(event, dict) or event.get("type") in ("EPCISDocument", "EPCISQueryDocument"):
                 raise InvalidField.one("(body)", "one EPCIS event as a JSON object; a document goes to POST /capture")
             context = event.pop("@context", v.DOCUMENT_CONTEXT)
