@@ -25,6 +25,7 @@ from projections.engine import Row, Work
 from projections.findings import LIVE_STAGES, _flag, utc
 from registry.domain.batch import GpuBatch
 from registry.domain.classification import Classification, Ruleset, classify
+from registry.domain.country_groups import CountryGroups
 from registry.domain.errors import ComplianceRefusal
 from registry.domain.licensing import (
     HeadquartersCheck,
@@ -40,6 +41,7 @@ from registry.domain.policy import (
     intermediate_owner_problem,
     onward_movement_problem,
     recipient_headquarters_problem,
+    shipment_recipients,
 )
 
 
@@ -141,27 +143,14 @@ def _shipment_license_problems(work: Work, batch: Row, auth: Row, at: datetime,
     """The destination and headquarters rules in force when a controlled item left (as the
     registry's ``Ship`` decides them, intermediate consignees included): each rule needing a
     license the batch's authorization is not, nor an exception the rule allows."""
-    model = work.cache("gpu_model").get(batch["model_id"])
-    if model is None:
+    rules = _rules_at(work, batch, at)
+    if rules is None or not rules[0].controlled:
         return []
-    rules = _rules(work)
-    try:
-        ruleset = rules.rulesets.in_force(at)
-        groups = rules.country_groups.in_force(at)
-    except ComplianceRefusal:
-        return []  # no rule data in force then
-    classification = _classification(work, model, ruleset)
-    if not classification.controlled:
-        return []
+    classification, ruleset, groups = rules
     lookup = _facts_lookup(work)
-    checks: list[tuple[str, HeadquartersCheck]] = []
-    seen: set[UUID] = set()
-    intermediates = ((f"intermediate_consignee_ids[{i}]", p) for i, p in enumerate(intermediate_consignee_ids))
-    for role, party_id in (("purchaser", batch["buyer_id"]), ("consignee", batch.get("consignee_id")),
-                           ("end_user", batch.get("end_user_id")), *intermediates):
-        if party_id is not None and party_id not in seen:
-            seen.add(party_id)
-            checks.append((role, headquarters_check(party_id, lookup, groups)))
+    recipients = shipment_recipients(batch["buyer_id"], batch.get("consignee_id"), batch.get("end_user_id"),
+                                     intermediate_consignee_ids)
+    checks = [(role, headquarters_check(p, lookup, groups)) for role, p in recipients]
     found = license_requirements(classification, batch["destination_country"], checks, groups, ruleset)
     return [
         f"{r.detail}; authorization {_auth_label(auth)} is {auth['auth_type']}"
@@ -182,6 +171,18 @@ def _intermediate_consignee_problems(auth: Row, intermediate_consignee_ids: Sequ
 def _onward_movement_problem(work: Work, batch: Row, kind: str, country: str, at: datetime) -> Problem | None:
     """A known reexport or transshipment held to the destination rule in force at the movement,
     by the policy the clearance and ``Ship`` decide by (``policy.onward_movement_problem``)."""
+    rules = _rules_at(work, batch, at)
+    if rules is None:
+        return None
+    classification, ruleset, groups = rules
+    auth = _authorization_of(work, batch)
+    return onward_movement_problem(classification, kind, country, groups, ruleset,
+                                   authorization_terms(auth) if auth is not None else None)
+
+
+def _rules_at(work: Work, batch: Row, at: datetime) -> tuple[Classification, Ruleset, CountryGroups] | None:
+    """The batch's model classified under the ruleset in force at ``at``, with that ruleset and the
+    country groups then; None when the model is not known or no rule data was in force then."""
     model = work.cache("gpu_model").get(batch["model_id"])
     if model is None:
         return None
@@ -191,9 +192,7 @@ def _onward_movement_problem(work: Work, batch: Row, kind: str, country: str, at
         groups = rules.country_groups.in_force(at)
     except ComplianceRefusal:
         return None  # no rule data in force then
-    auth = _authorization_of(work, batch)
-    return onward_movement_problem(_classification(work, model, ruleset), kind, country, groups, ruleset,
-                                   authorization_terms(auth) if auth is not None else None)
+    return _classification(work, model, ruleset), ruleset, groups
 
 
 def _classification(work: Work, model: Row, ruleset: Ruleset) -> Classification:

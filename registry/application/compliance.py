@@ -74,6 +74,7 @@ from registry.domain.policy import (
     recipient_headquarters_problem,
     refuse,
     refuse_first,
+    shipment_recipients,
 )
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.rule_data import DEFAULT_RULE_DATA, ComplianceRuleData, RuleData
@@ -498,18 +499,9 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         if not classification.controlled:
             return
         in_force = groups.in_force(when)
-        checks: list[tuple[str, HeadquartersCheck]] = []
-        checked: set[UUID] = set()
-        roles: list[tuple[str, UUID | None]] = [
-            ("purchaser", batch.buyer_id), ("consignee", batch.clearance.get("consignee_id")),
-            ("end_user", batch.clearance.get("end_user_id")),
-            *((f"intermediate_consignee_ids[{i}]", p) for i, p in enumerate(intermediate_consignee_ids)),
-        ]
-        for role, party_id in roles:
-            if party_id is None or party_id in checked:
-                continue
-            checked.add(party_id)
-            checks.append((role, headquarters_check(party_id, self._party_facts, in_force)))
+        recipients = shipment_recipients(batch.buyer_id, batch.clearance.get("consignee_id"),
+                                         batch.clearance.get("end_user_id"), intermediate_consignee_ids)
+        checks = [(role, headquarters_check(p, self._party_facts, in_force)) for role, p in recipients]
         destination = str(batch.clearance.get("destination_country", ""))
         requirements = license_requirements(classification, destination, checks, in_force, ruleset)
         if not requirements:

@@ -49,6 +49,7 @@ from registry.domain.errors import (
     InvalidField,
     InvariantViolation,
 )
+from registry.domain.reference_codes import country_code
 from registry.domain.serials import SerialSet
 
 
@@ -1224,8 +1225,7 @@ class GpuBatch(RegistryAggregate):
         units named or counted must have been shipped (not pending)."""
         if kind not in ONWARD_KINDS:
             raise InvalidField.one("kind", f"must be one of {sorted(ONWARD_KINDS)}")
-        if not (len(country) == 2 and country.isascii() and country.isupper()):
-            raise InvalidField.one("country", "must be an ISO 3166-1 alpha-2 code (two capital letters)")
+        country_code("country", country)
         if not self.totals.get("shipped"):
             raise self._refuse("record_onward_movement",
                                "nothing of the batch was exported: a reexport, transshipment or diversion "

@@ -16,7 +16,7 @@ say the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -219,6 +219,25 @@ def coverage_problems(
             facts={**terms.facts(), "eccn": eccn, "authorized_eccns": ",".join(terms.eccns)},
         ))
     return [p for p in found if p is not None]
+
+
+def shipment_recipients(
+    purchaser_id: UUID | None, consignee_id: UUID | None, end_user_id: UUID | None,
+    intermediate_consignee_ids: Sequence[UUID] = (),
+) -> list[tuple[str, UUID]]:
+    """The parties a shipment's items are for, as (role, id), each party once (its first role):
+    the purchaser, the ultimate consignee, the end user and each intermediate consignee (who takes
+    possession on the way, so the headquarters rule holds it like an in-country transfer). The
+    forwarder and the carrier arrange or move the goods without the items being for them."""
+    roles = [("purchaser", purchaser_id), ("consignee", consignee_id), ("end_user", end_user_id),
+             *((f"intermediate_consignee_ids[{i}]", p) for i, p in enumerate(intermediate_consignee_ids))]
+    seen: set[UUID] = set()
+    out: list[tuple[str, UUID]] = []
+    for role, party_id in roles:
+        if party_id is not None and party_id not in seen:
+            seen.add(party_id)
+            out.append((role, party_id))
+    return out
 
 
 def intermediate_consignee_problem(terms: AuthorizationTerms, party_id: UUID, field: str) -> Problem | None:
@@ -444,5 +463,6 @@ __all__ = [
     "refuse",
     "refuse_first",
     "remaining",
+    "shipment_recipients",
     "validity_problem",
 ]
