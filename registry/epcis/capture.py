@@ -1025,7 +1025,6 @@ def _fingerprint(command: c.Command) -> str:
 # ----------------------------------------------------------------- the standard's own rules
 #: EPCIS 2.0 section 7.4: event types whose ``action`` is required (TransformationEvent has none).
 _WITH_ACTION = frozenset({"ObjectEvent", "AggregationEvent", "TransactionEvent", "AssociationEvent"})
-_ACTIONS = ("ADD", "OBSERVE", "DELETE")
 #: GS1's JSON schema (``Event.eventTimeZoneOffset``): -13:59 .. +14:00.
 _OFFSET = re.compile(r"^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$")
 _VERSION = re.compile(r"^2(\.\d+)*$")  # an EPCIS 2.x document
@@ -1079,7 +1078,7 @@ def _check_common(event: Mapping[str, Any]) -> None:
     if kind in _WITH_ACTION:
         if "action" not in event:
             raise _Refused("action", f"rule required: a {kind} has an action (ADD, OBSERVE or DELETE)")
-        if event["action"] not in _ACTIONS:
+        if event["action"] not in v.ACTIONS:
             raise _Refused("action", f"rule action: ADD, OBSERVE or DELETE, not {event['action']!r}")
     if kind == "TransactionEvent" and not event.get("bizTransactionList"):
         raise _Refused("bizTransactionList", "rule required: a TransactionEvent names a business transaction")

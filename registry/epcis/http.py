@@ -66,7 +66,6 @@ from registry.epcis import vocabulary as v
 from registry.epcis.capture import MAX_EVENTS, Capture, CaptureResult, EventError
 from registry.epcis.export import Event
 from registry.epcis.query import (
-    EVENT_TYPES,
     QueryTooLarge,
     find_event,
     query_page,
@@ -389,20 +388,20 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             await admit(EXPORT, list(request.headers.items()), _peer(request), None)
         except Exception as exc:
             return _error(exc, QUERY_PARAMETER)
-        body = {"@context": v.DOCUMENT_CONTEXT, "type": "Collection", "member": list(EVENT_TYPES)}
+        body = {"@context": v.DOCUMENT_CONTEXT, "type": "Collection", "member": list(v.EVENT_TYPES)}
         return JSONResponse(body, headers={"GS1-EPCIS-Version": "2.0.0"})
 
     async def unknown_type(request: Request) -> Response | None:
         """``404`` for a name that is not an EPCIS event type (after the gate: an unauthenticated
         caller learns nothing); None for a known one."""
         kind = request.path_params["event_type"]
-        if kind in EVENT_TYPES:
+        if kind in v.EVENT_TYPES:
             return None
         try:
             await admit(EXPORT, list(request.headers.items()), _peer(request), None)
         except Exception as exc:
             return _error(exc, QUERY_PARAMETER)
-        return _problem(404, "Not Found", f"event type {kind} not found; the event types: {list(EVENT_TYPES)}",
+        return _problem(404, "Not Found", f"event type {kind} not found; the event types: {list(v.EVENT_TYPES)}",
                         None, NO_SUCH_NAME)
 
     async def event_type(request: Request) -> Response:

@@ -62,8 +62,6 @@ SUPPORTED_PARAMS = frozenset({
     "perPage", "nextPageToken",
 })
 #: The five EPCIS 2.0 event types (GS1's ``EPCISEventTypes``); the registry defines no others.
-EVENT_TYPES = ("AggregationEvent", "AssociationEvent", "ObjectEvent", "TransactionEvent", "TransformationEvent")
-ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
 
 
 def _pipe(params: Mapping[str, str], name: str) -> set[str] | None:
@@ -107,7 +105,7 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     since, until = _time_param(params, "GE_eventTime"), _time_param(params, "LT_eventTime")
     recorded_since, recorded_until = _time_param(params, "GE_recordTime"), _time_param(params, "LT_recordTime")
     actions = _pipe(params, "EQ_action")
-    if actions is not None and not actions <= ACTIONS:
+    if actions is not None and not actions <= v.ACTIONS:
         raise InvalidField.one("EQ_action", "each value ADD, OBSERVE or DELETE")
     locations, read_points = _pipe(params, "EQ_bizLocation"), _pipe(params, "EQ_readPoint")
     event_ids = _pipe(params, "EQ_eventID")

@@ -139,6 +139,9 @@ BTT_TYPES = frozenset(
 SOURCE_DEST_TYPES = frozenset({"owning_party", "possessing_party", "location"})
 #: Error reasons of an errorDeclaration (CBV 2.0, ``https://ref.gs1.org/cbv/ER-...``).
 ERROR_REASONS = frozenset({"did_not_occur", "incorrect_data"})
+#: EPCIS 2.0's event types (section 7.4) and an event's ``action`` values (section 7.4.1).
+EVENT_TYPES = ("AggregationEvent", "AssociationEvent", "ObjectEvent", "TransactionEvent", "TransformationEvent")
+ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
 _WEB_PREFIX = {"bizStep": "BizStep-", "disposition": "Disp-", "btt": "BTT-", "sdt": "SDT-", "er": "ER-"}
 _TERMS = {
     "bizStep": BIZ_STEPS,
