@@ -28,8 +28,11 @@ from projections.engine import Row, Work
 from projections.findings import _flag, utc
 from registry.domain.classification import Ruleset
 from registry.domain.errors import ComplianceRefusal
+from registry.domain.policy import shipment_recipients
 
 SEVERITY = "medium"
+# how a reason names the role of a party of ``policy.shipment_recipients``
+_ROLE_WORDS = {"purchaser": "purchaser", "consignee": "consignee", "end_user": "end user"}
 
 
 def _ruleset(work: Work, e: Any) -> Ruleset | None:
@@ -72,12 +75,8 @@ def flag_shipment_parties(work: Work, e: Any, batch: Row) -> None:
     ruleset = _ruleset(work, e)
     if ruleset is None:
         return
-    receivers: list[tuple[str, UUID]] = []
-    for role, pid in (("purchaser", batch["buyer_id"]), ("consignee", batch.get("consignee_id")),
-                      ("end user", batch.get("end_user_id")),
-                      *(("intermediate consignee", p) for p in e.intermediate_consignee_ids)):
-        if pid is not None and pid not in {p for _, p in receivers}:
-            receivers.append((role, pid))
+    receivers = [(_ROLE_WORDS.get(role, "intermediate consignee"), pid) for role, pid in shipment_recipients(
+        batch["buyer_id"], batch.get("consignee_id"), batch.get("end_user_id"), e.intermediate_consignee_ids)]
     common: dict[str, Any] = {"severity": SEVERITY, "batch": batch, "serials": e.serials,
                               "quantity": e.quantity, "shipment_id": e.shipment_id}
     gpus = _gpus(work, batch["model_id"], e.quantity)
