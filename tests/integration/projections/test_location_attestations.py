@@ -89,8 +89,8 @@ def test_units_attested_at_another_site_in_the_licensed_country_raise_a_location
     read_side.runner().catch_up()
 
     [finding] = read_side.read_models.list_findings(FindingFilter(rule_ids=LOCATION_RULES))[0]
-    assert (finding.rule_id, finding.severity, finding.site_id) == ("unit-location-mismatch", "high",
-                                                                    read_side.world.site2)
+    assert (finding.rule_id, finding.severity, finding.batch_id) == ("unit-location-mismatch", "high", batch)
+    assert finding.site_id == read_side.world.site2
     assert finding.serials == sorted(serials[:2])
 
 
