@@ -212,6 +212,13 @@ _RULES = [
         "(accurate records)",
     ),
     RuleInfo(
+        "location-not-attested",
+        "finding",
+        "An installed 3A090/4A090 unit has no signed location attestation within the allowance "
+        "(an overdue item, evaluated at the caller's time)",
+        "Guidance: Chip Security Act (S.1705 / H.R.3447, proposed) location verification",
+    ),
+    RuleInfo(
         "reexport-not-authorized",
         "finding",
         "A known reexport of a 3A090/4A090 item to (or transshipment through) a destination needing a "

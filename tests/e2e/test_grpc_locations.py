@@ -166,3 +166,32 @@ def test_units_attested_abroad_are_a_critical_finding_in_list_findings(
                                                          min_position=done.position), metadata=samsung,
                                   timeout=TIMEOUT)
     assert [f.finding_id for f in own.findings] == [finding.finding_id]
+
+
+def test_list_overdue_items_names_installed_units_not_attested_within_attestation_days(
+    setup: tuple[RunningServer, World, Credentials],
+) -> None:
+    server, w, creds = setup
+    serials = _installed(w)
+    channel = server.channel()
+    locations = locations_pb2_grpc.LocationServiceStub(channel)
+    compliance = compliance_pb2_grpc.ComplianceServiceStub(channel)
+    admin = creds.md("admin", subject="registry-admin")
+    agent = Agent(uuid.uuid4())
+    locations.RegisterHostAgent(pb.RegisterHostAgentRequest(
+        request_id=str(uuid.uuid4()), agent_id=str(agent.agent_id), public_key=agent.public_key,
+        site_id=str(w.site), partner_id=str(w.samsung)), metadata=admin, timeout=TIMEOUT)
+    done = locations.SubmitLocationAttestation(request(agent, 1, serials[:3], "KR", w.site), metadata=admin,
+                                               timeout=TIMEOUT)
+    as_of = T0 + timedelta(days=30)
+
+    def items(days: int) -> list[cp.OverdueItem]:
+        return [i for i in compliance.ListOverdueItems(cp.ListOverdueItemsRequest(
+            as_of=ts(as_of), attestation_days=days, min_position=done.position), metadata=admin,
+            timeout=TIMEOUT).items if i.kind == cp.OVERDUE_KIND_NOT_ATTESTED]
+
+    stale, never = items(7)
+    assert (list(stale.serials), stale.rule_id, stale.overdue) == (sorted(serials[:3]), "location-not-attested", True)
+    assert list(never.serials) == serials[3:] and not never.HasField("since")
+    assert [list(i.serials) for i in items(60)] == [serials[3:]]
+    assert items(0) == []

@@ -141,3 +141,19 @@ def test_a_retried_check_in_with_its_request_id_answers_the_first_result_and_wri
     first = read_side.registry.submit_location_attestation("agent", c.parse(lc.SubmitLocationAttestation, fields))
     again = read_side.registry.submit_location_attestation("agent", c.parse(lc.SubmitLocationAttestation, fields))
     assert again.replayed and (again.position, again.version) == (first.position, first.version)
+
+
+def test_installed_serials_silent_longer_than_the_allowance_or_never_attested_are_overdue(read_side: ReadSide) -> None:
+    batch, serials = _installed(read_side.world, 4)
+    agent = _register(read_side)
+    seen = T0 + timedelta(days=8)
+    _submit(read_side, agent.check_in(1, seen, serials[:2], "KR", read_side.world.site))
+    _submit(read_side, agent.check_in(2, seen + timedelta(days=5), serials[:1], "KR", read_side.world.site))
+    read_side.runner().catch_up()
+
+    [gap] = read_side.read_models.attestation_gaps(seen + timedelta(days=9), 7)
+    assert (gap.batch_id, gap.rule_id) == (batch, "location-not-attested")
+    assert (gap.stale, gap.never, gap.oldest_seen) == ([serials[1]], sorted(serials[2:]), seen)
+    assert read_side.read_models.attestation_gaps(seen + timedelta(days=9), 30)[0].stale == []
+    with pytest.raises(InvalidField, match="attestation_days"):
+        read_side.read_models.attestation_gaps(seen, 0)
