@@ -49,15 +49,13 @@ def _attested(work: Work, e: Any) -> None:
     observed = utc(e.observed_at)
     for batch_hex, serials in e.batches.items():
         batch_id = UUID(batch_hex)
-        for serial in serials:
-            known = locations.get(serial)
-            if known is not None and utc(known["observed_at"]) > observed:
-                continue  # an older observation arriving late: the newer one stays
-            locations.put({
-                "serial": serial, "batch_id": batch_id, "agent_id": e.originator_id, "sequence": e.sequence,
-                "observed_at": observed, "country": e.country, "site_id": e.site_id, "latitude": e.latitude,
-                "longitude": e.longitude, "method": e.method, "position": work.position,
-            })
+        known = locations.get_many(serials)  # one query for the check-in's serials, not one each
+        locations.put_many([{
+            "serial": serial, "batch_id": batch_id, "agent_id": e.originator_id, "sequence": e.sequence,
+            "observed_at": observed, "country": e.country, "site_id": e.site_id, "latitude": e.latitude,
+            "longitude": e.longitude, "method": e.method, "position": work.position,
+        } for serial, row in zip(serials, known, strict=True)
+            if row is None or utc(row["observed_at"]) <= observed])  # a late older observation: the newer stays
         batch = work.cache("batch").get(batch_id)
         if batch is not None:
             _check_attested(work, e, dict(batch), serials)

@@ -157,3 +157,15 @@ def test_installed_serials_silent_longer_than_the_allowance_or_never_attested_ar
     assert read_side.read_models.attestation_gaps(seen + timedelta(days=9), 30)[0].stale == []
     with pytest.raises(InvalidField, match="attestation_days"):
         read_side.read_models.attestation_gaps(seen, 0)
+
+
+def test_an_older_observation_recorded_later_does_not_replace_a_serials_newer_location(read_side: ReadSide) -> None:
+    _, serials = _installed(read_side.world, 2)
+    newer, older = _register(read_side), _register(read_side)
+    at = T0 + timedelta(days=9)
+    _submit(read_side, newer.check_in(1, at, serials, "KR", read_side.world.site))
+    _submit(read_side, older.check_in(1, at - timedelta(hours=2), serials[:1], "KR", read_side.world.site))
+    read_side.runner().catch_up()
+
+    found = read_side.read_models.serial_location(serials[0])
+    assert found is not None and (found.agent_id, found.observed_at) == (newer.agent_id, at)
