@@ -53,6 +53,10 @@ units-diverted             a recorded diversion of exported units (critical)
 reexport-not-authorized    a recorded reexport to (or transshipment through) a country the
                            destination rule in force then needs a license for, which the batch's
                            authorization does not cover (critical)
+unit-outside-licensed-     a host agent's signed check-in puts units in a country other than the
+location                   cleared destination or one the authorization covers (critical)
+unit-location-mismatch     a signed check-in in the licensed country puts units at a site other
+                           than the one the registry has them installed at
 ========================== ===================================================================
 
 Identity and determinism. A finding's id derives from its rule, its subject (say the batch and
@@ -102,6 +106,7 @@ from projections.compliance_batches import (
     _transferred,
 )
 from projections.compliance_clock import _advance_clock
+from projections.compliance_locations import _attested, define_locations
 from projections.compliance_reference import _authorization, _ledger, _model, _party, _rule_data_configured, _site
 from projections.compliance_screening import _case_opened, _hit_resolved, _screened
 from projections.engine import Handler, Projection, Work
@@ -109,6 +114,7 @@ from projections.findings import _HEX, INSTALL_DAYS, TRANSIT, TRANSIT_DAYS, _rev
 from projections.serial_runs import RUN_TABLE, define_runs
 from registry.domain.batch import GpuBatch
 from registry.domain.findings import FindingReview, FindingStatus
+from registry.domain.host_agent import HostAgent
 from registry.domain.legal_hold import LegalHold
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.rule_data import ComplianceRuleData
@@ -130,7 +136,9 @@ class ComplianceFindings(Projection):
     # 7: a known reexport or transshipment held to the destination rule
     # (reexport-not-authorized); the authorization rows gain consignee_ids, and a shipment's
     # intermediate consignee not named on a license naming its consignees is export-without-clearance
-    version = 7
+    # 8: signed location attestations of host agents (docs/locations.md): serial_location (each
+    # serial's last check-in), unit-outside-licensed-location and unit-location-mismatch
+    version = 8
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -274,6 +282,7 @@ class ComplianceFindings(Projection):
         )
         Index(f"ix_{legal_hold.name}_batch", legal_hold.c.batch_id)
         t["legal_hold"] = legal_hold
+        t["serial_location"] = define_locations(metadata, name)
         # Known reexports, transshipments and diversions of a batch's exported units (append-only).
         t["onward_movement"] = Table(
             name("onward_movement"), metadata,
@@ -418,6 +427,7 @@ class ComplianceFindings(Projection):
             FindingReview.Resolved: _reviewed(FindingStatus.RESOLVED),
             LegalHold.Placed: _legal_hold_placed,
             LegalHold.Released: _legal_hold_released,
+            HostAgent.Attested: _attested,
         })
         return out
 

@@ -35,6 +35,7 @@ from projections.compliance_queries import ComplianceQueries
 from projections.db import ACTIVE, POSITIONS, reading, table_exists
 from projections.engine import Generation, Projection, generations
 from projections.feed import LogSource
+from projections.location_queries import LocationQueries
 from projections.page_tokens import decode_page_token, encode_page_token
 from projections.query_results import (  # re-exported: the query results
     Allocation,
@@ -91,7 +92,7 @@ __all__ = [
 ]
 
 
-class ReadModels(ComplianceQueries):
+class ReadModels(ComplianceQueries, LocationQueries):
     """The read side: implements :class:`registry.application.ports.BatchListing` and
     :class:`~registry.application.ports.FindingLookup` (compliance queries: ComplianceQueries)."""
 

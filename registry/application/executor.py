@@ -47,6 +47,7 @@ from registry.domain.errors import (
     SerialAlreadyRegistered,
 )
 from registry.domain.findings import FindingReview
+from registry.domain.host_agent import HostAgent
 from registry.domain.legal_hold import LegalHold
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
@@ -64,6 +65,7 @@ KINDS: dict[str, type[RegistryAggregate]] = {
     "finding_review": FindingReview,
     "legal_hold": LegalHold,
     "allocation": PartnerAllocation,
+    "host_agent": HostAgent,
 }
 MAX_ATTEMPTS = 30
 LOCK_STRIPES = 64

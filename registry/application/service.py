@@ -21,6 +21,7 @@ from registry.application import commands as c
 from registry.application.allocations import AllocationsMixin
 from registry.application.compliance import ComplianceMixin
 from registry.application.executor import KINDS, CommandExecutor, WithContext
+from registry.application.locations import LocationsMixin
 from registry.application.results import CommandResult
 from registry.domain.base import Context, RegistryAggregate
 from registry.domain.batch import Clearance, GpuBatch
@@ -31,6 +32,7 @@ from registry.domain.errors import (
     InvariantViolation,
     NotFound,
 )
+from registry.domain.host_agent import HostAgent
 from registry.domain.policy import AuthorizationTerms, coverage_problems, refuse_first
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 
@@ -44,11 +46,11 @@ REFERENCE_COMMANDS: dict[str, type[c.Command]] = {
 __all__ = ["KINDS", "REFERENCE_COMMANDS", "Registry"]
 
 
-class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
+class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecutor):
     """The event-sourced GPU registry. Construct it through :func:`registry.bootstrap`."""
 
     name = "gpureg"
-    snapshotting_intervals = {GpuBatch: 50}
+    snapshotting_intervals = {GpuBatch: 50, HostAgent: 100}
 
     def __init__(
         self,
@@ -58,7 +60,7 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         max_occurred_ahead: timedelta = c.MAX_CLOCK_SKEW,
     ) -> None:
         # Per instance, so tests can use a small interval without touching the class.
-        self.snapshotting_intervals = {GpuBatch: snapshot_interval}  # type: ignore[misc]
+        self.snapshotting_intervals = {GpuBatch: snapshot_interval, HostAgent: 100}  # type: ignore[misc]
         super().__init__(env, clock, max_occurred_ahead)
 
     # ------------------------------------------------------------------- reference data

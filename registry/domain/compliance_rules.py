@@ -196,6 +196,29 @@ _RULES = [
         "(records of a diversion)",
     ),
     RuleInfo(
+        "unit-outside-licensed-location",
+        "finding",
+        "A host agent's signed location attestation puts 3A090/4A090 units outside the country their "
+        "export authorization allows",
+        "Guidance: Chip Security Act (S.1705 / H.R.3447, proposed) location verification and report of "
+        "covered chips outside their licensed location; 15 CFR 736.2(b)(1) (General Prohibition One)",
+    ),
+    RuleInfo(
+        "unit-location-mismatch",
+        "finding",
+        "A host agent's signed location attestation puts units at a site other than the one the "
+        "registry has them installed at (same country)",
+        "Guidance: Chip Security Act (S.1705 / H.R.3447, proposed) location verification; 15 CFR 762.2 "
+        "(accurate records)",
+    ),
+    RuleInfo(
+        "location-not-attested",
+        "finding",
+        "An installed 3A090/4A090 unit has no signed location attestation within the allowance "
+        "(an overdue item, evaluated at the caller's time)",
+        "Guidance: Chip Security Act (S.1705 / H.R.3447, proposed) location verification",
+    ),
+    RuleInfo(
         "reexport-not-authorized",
         "finding",
         "A known reexport of a 3A090/4A090 item to (or transshipment through) a destination needing a "

@@ -32,6 +32,9 @@ class Confine(StrEnum):
     REPORT = "report"  # a report is filtered to the caller's own party
     EXPORT = "batch or events"  # its batch_id (else NOT_FOUND); a log or partner export: its batches' events
     CAPTURE = "each event"  # every captured event is the command it becomes, as that command's row allows
+    AGENT_SITE = "site and partner"  # its site_id and partner_id are the party's (else NOT_FOUND)
+    AGENT = "agent"  # the request's agent_id is an agent at one of the party's sites (else NOT_FOUND)
+    SERIAL = "serial"  # the answer's serial belongs to one of the party's batches (else NOT_FOUND)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ _CMP = "registry.api.v1.ComplianceService"
 _REP = "registry.api.v1.ReportService"
 _JRN = "registry.api.v1.JournalService"
 _EPC = "registry.api.v1.EpcisService"
+_LOC = "registry.api.v1.LocationService"
 _HEALTH = "grpc.health.v1.Health"
 _REFLECTION = "grpc.reflection.v1alpha.ServerReflection"
 
@@ -152,6 +156,13 @@ _ROWS: dict[str, Rule] = {
     # command it becomes (registry.security.grants.command_authorizer)
     f"{_EPC}/ExportEpcis": _rule(READ_ALL, P, confine=Confine.EXPORT),
     f"{_EPC}/CaptureEpcis": _rule(A, CO, LOG, P, SO, confine=Confine.CAPTURE),
+    # GPU location attestation (docs/locations.md): a partner or site operator registers and revokes
+    # the agents at its own sites, and its agents' check-ins reach the registry with its credential
+    # (each check-in is also signed by the agent's own key); a partner reads its own serials' locations
+    f"{_LOC}/RegisterHostAgent": _rule(A, P, SO, confine=Confine.AGENT_SITE),
+    f"{_LOC}/RevokeHostAgent": _rule(A, CO, P, SO, confine=Confine.AGENT),
+    f"{_LOC}/SubmitLocationAttestation": _rule(A, P, SO, confine=Confine.AGENT),
+    f"{_LOC}/GetSerialLocation": _rule(READ_ALL, P, confine=Confine.SERIAL),
     # infrastructure
     f"{_HEALTH}/Check": _rule(ALL_ROLES, public=True),
     f"{_HEALTH}/Watch": _rule(ALL_ROLES, public=True),

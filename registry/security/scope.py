@@ -20,12 +20,14 @@ from eventsourcing.utils import get_topic
 from registry.application.service import Registry
 from registry.domain.base import Amendable
 from registry.domain.batch import GpuBatch
+from registry.domain.host_agent import HostAgent
 from registry.domain.reference import Party, Site
 
 _TOPICS = sorted({
     get_topic(Party.Registered), get_topic(Site.Registered), get_topic(Amendable.Amended),
     get_topic(GpuBatch.Ordered), get_topic(GpuBatch.SplitFrom),
     get_topic(GpuBatch.ClearanceRequested), get_topic(GpuBatch.ClearanceGranted),
+    get_topic(HostAgent.Registered),
 })
 _PAGE = 2000
 
@@ -47,6 +49,7 @@ class ScopeIndex:
         self._operator: dict[UUID, UUID] = {}  # site -> operator party
         self._batch_parties: dict[UUID, set[UUID]] = {}  # batch -> buyer, consignees, end users
         self._children: dict[UUID, list[UUID]] = {}  # batch -> batches split off it
+        self._agent_site: dict[UUID, UUID] = {}  # host agent -> the site it was registered for
 
     def refresh(self, up_to: int | None = None) -> None:
         """Read what the log gained since the last refresh (a worker thread runs this); ``up_to``: only
@@ -91,6 +94,8 @@ class ScopeIndex:
                     parties.add(party)
             self._batch_parties[ident] = parties | self._batch_parties.get(event.parent_id, set())
             self._children.setdefault(event.parent_id, []).append(ident)
+        elif isinstance(event, HostAgent.Registered):
+            self._agent_site[ident] = event.site_id
         elif isinstance(event, GpuBatch.ClearanceRequested | GpuBatch.ClearanceGranted):
             self._add_parties(ident, {event.consignee_id, event.end_user_id})
 
@@ -117,6 +122,11 @@ class ScopeIndex:
     def site_in(self, site_id: UUID, family: frozenset[UUID]) -> bool:
         return self._operator.get(site_id) in family
 
+    def agent_in(self, agent_id: UUID, family: frozenset[UUID]) -> bool:
+        """Whether the host agent was registered for a site of ``family``."""
+        site = self._agent_site.get(agent_id)
+        return site is not None and self.site_in(site, family)
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -138,6 +148,9 @@ class Scope:
 
     def sees_site(self, site_id: UUID) -> bool:
         return self.index.site_in(site_id, self.family)
+
+    def sees_agent(self, agent_id: UUID) -> bool:
+        return self.index.agent_in(agent_id, self.family)
 
     def behind(self, position: int) -> bool:
         """Whether the index has not yet read the log up to ``position``."""

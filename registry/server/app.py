@@ -30,6 +30,8 @@ from registry.api.v1 import (
     events_pb2_grpc,
     journal_pb2,
     journal_pb2_grpc,
+    locations_pb2,
+    locations_pb2_grpc,
     queries_pb2,
     queries_pb2_grpc,
     reports_pb2,
@@ -49,6 +51,7 @@ from registry.server.decoding import RequestDecodingInterceptor
 from registry.server.epcis import EpcisServicer
 from registry.server.events import EventServicer
 from registry.server.journal import JournalServicer
+from registry.server.locations import LocationServicer
 from registry.server.queries import QueryServicer
 from registry.server.reflection import enable_reflection
 from registry.server.reports import ReportServicer
@@ -67,6 +70,7 @@ API_SERVICES: tuple[str, ...] = (
     reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
     journal_pb2.DESCRIPTOR.services_by_name["JournalService"].full_name,
     epcis_pb2.DESCRIPTOR.services_by_name["EpcisService"].full_name,
+    locations_pb2.DESCRIPTOR.services_by_name["LocationService"].full_name,
 )
 
 
@@ -193,6 +197,8 @@ class ApiServer:
                 JournalServicer(self.journal, self._blocking), server)
         epcis_pb2_grpc.add_EpcisServiceServicer_to_server(  # type: ignore[no-untyped-call]
             EpcisServicer(self.registry, self._blocking, self._commands, self._notifier), server)
+        locations_pb2_grpc.add_LocationServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            LocationServicer(self.registry, self._blocking, self._commands, self._notifier, self.read_models), server)
         self._health = RegistryHealth()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         enable_reflection((*API_SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)

@@ -313,6 +313,17 @@ class AuthInterceptor(WrappingInterceptor):
                 raise NotYours(InvalidField.one("site_id", "a site operator names the site it acts at (a UUID)"))
             if not scope.sees_site(site_id):
                 raise NotYours(NotFound("site", site_id))
+        elif confine is Confine.AGENT_SITE:
+            site_id = _uuid(getattr(request, "site_id", ""))
+            if site_id is None or not scope.sees_site(site_id):
+                raise NotYours(NotFound("site", site_id or getattr(request, "site_id", "")))
+            partner_id = _uuid(getattr(request, "partner_id", ""))
+            if partner_id is None or not scope.sees_party(partner_id):
+                raise NotYours(NotFound("party", f"{getattr(request, 'partner_id', '')} (field partner_id)"))
+        elif confine is Confine.AGENT:
+            agent_id = _uuid(getattr(request, "agent_id", ""))
+            if agent_id is None or not scope.sees_agent(agent_id):
+                raise NotYours(NotFound("host_agent", agent_id or getattr(request, "agent_id", "")))
         elif confine is Confine.REPORT:
             named = getattr(request, "partner", "").strip()
             if not named:
@@ -327,6 +338,12 @@ class AuthInterceptor(WrappingInterceptor):
         if rule.confine is Confine.ROWS:
             await self._know(scope, _batch_ids(response))
             _keep_own_rows(scope, response)
+        elif rule.confine is Confine.SERIAL:
+            location = response.location
+            await self._know(scope, [location.batch_id])
+            batch_id = _uuid(location.batch_id)
+            if batch_id is None or not scope.sees_batch(batch_id):
+                raise NotYours(NotFound("serial location", location.serial))
         elif rule.confine is Confine.FINDING:
             finding = response.finding
             await self._know(scope, [finding.batch_id])

@@ -42,6 +42,7 @@ from registry.domain.base import RegistryAggregate
 from registry.domain.batch import GpuBatch, Move, Position
 from registry.domain.claims import RequestRecord
 from registry.domain.errors import InvalidField
+from registry.domain.host_agent import HostAgent
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.screening import ScreeningCase, ScreeningList, ScreeningLists
 from registry.domain.serials import SerialSet
@@ -357,7 +358,7 @@ EVENT_ENVELOPE = frozenset(
 )
 _AGGREGATES: tuple[type[RegistryAggregate], ...] = (
     GpuBatch, Party, Site, GpuModel, ExportAuthorization, RequestRecord,
-    ScreeningList, ScreeningLists, ScreeningCase,
+    ScreeningList, ScreeningLists, ScreeningCase, HostAgent,
 )
 
 

@@ -5,7 +5,7 @@ within the call's deadline like the other read-model queries."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import grpc
@@ -20,6 +20,7 @@ from projections.compliance_queries import (
     OverdueItem,
     TrailEntry,
 )
+from projections.location_queries import AttestationGap
 from projections.queries import ReadModels
 from registry.api.v1 import compliance_pb2 as pb
 from registry.domain.errors import InvalidField, NotFound
@@ -128,6 +129,8 @@ class FindingQueries:
                 value = getattr(request, name)
                 if not 0 <= value <= MAX_DAYS:
                     violations.append((name, f"0 (the read model's allowance) or 1 to {MAX_DAYS} days"))
+            if not 0 <= request.attestation_days <= MAX_DAYS:
+                violations.append(("attestation_days", f"0 (not evaluated) or 1 to {MAX_DAYS} days"))
             if violations:
                 raise InvalidField(violations)
             assert as_of is not None
@@ -136,8 +139,12 @@ class FindingQueries:
             install = request.install_days or None
             items = await self._blocking(read.overdue, as_of, transit, install, request.include_waiting)
             default_transit, default_install = read.overdue_allowances()
+            messages = [overdue_message(i) for i in items]
+            if request.attestation_days:
+                gaps = await self._blocking(read.attestation_gaps, as_of, request.attestation_days)
+                messages += [m for g in gaps for m in gap_messages(g, as_of, request.attestation_days)]
             return pb.ListOverdueItemsResponse(
-                items=[overdue_message(i) for i in items], as_of=timestamp(as_of),
+                items=messages, as_of=timestamp(as_of),
                 transit_days=transit or default_transit, install_days=install or default_install,
             )
 
@@ -260,6 +267,20 @@ def batch_compliance_message(b: BatchCompliance) -> pb.GetBatchComplianceRespons
     if b.as_of is not None:
         message.as_of.CopyFrom(timestamp(b.as_of))
     return message
+
+
+def gap_messages(g: AttestationGap, as_of: datetime, days: int) -> list[pb.OverdueItem]:
+    """A batch's unattested installed serials as overdue items: the stale ones, the never attested."""
+    out: list[pb.OverdueItem] = []
+    if g.stale and g.oldest_seen is not None:
+        out.append(pb.OverdueItem(
+            kind=pb.OVERDUE_KIND_NOT_ATTESTED, rule_id=g.rule_id, batch_id=str(g.batch_id),
+            since=timestamp(g.oldest_seen), due=timestamp(g.oldest_seen + timedelta(days=days)), overdue=True,
+            days_waiting=max((as_of - g.oldest_seen).days, 0), units=len(g.stale), serials=g.stale))
+    if g.never:
+        out.append(pb.OverdueItem(kind=pb.OVERDUE_KIND_NOT_ATTESTED, rule_id=g.rule_id, batch_id=str(g.batch_id),
+                                  overdue=True, units=len(g.never), serials=g.never))
+    return out
 
 
 def overdue_message(i: OverdueItem) -> pb.OverdueItem:

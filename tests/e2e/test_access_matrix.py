@@ -16,13 +16,23 @@ from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from registry.api.v1 import commands_pb2, compliance_pb2, epcis_pb2, events_pb2, journal_pb2, queries_pb2, reports_pb2
+from registry.api.v1 import (
+    commands_pb2,
+    compliance_pb2,
+    epcis_pb2,
+    events_pb2,
+    journal_pb2,
+    locations_pb2,
+    queries_pb2,
+    reports_pb2,
+)
 from registry.security.policy import MATRIX
 from registry.security.principal import PARTY_ROLES, Role
 from tests.e2e.conftest import RunningServer
 from tests.e2e.security_world import Credentials, bearer
 
-FILES = (commands_pb2, queries_pb2, events_pb2, compliance_pb2, reports_pb2, journal_pb2, epcis_pb2, health_pb2,
+FILES = (commands_pb2, queries_pb2, events_pb2, compliance_pb2, reports_pb2, journal_pb2, epcis_pb2, locations_pb2,
+         health_pb2,
          reflection_pb2)
 REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 

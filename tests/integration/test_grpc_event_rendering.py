@@ -12,6 +12,7 @@ from eventsourcing.persistence import Notification
 
 from registry.api.v1 import events_pb2
 from registry.application import commands as c
+from registry.application import location_commands as lc
 from registry.application.service import Registry
 from registry.bootstrap import build_registry
 from registry.config import Settings
@@ -20,6 +21,7 @@ from registry.server.event_messages import EventRenderer
 from tests.builders import make_world
 from tests.integration.compliance_world import STORY_YEARS_AHEAD
 from tests.integration.compliance_world import World as ComplianceWorld
+from tests.location_agents import Agent
 from tests.projection_workload import KINDS, Driver
 
 
@@ -168,6 +170,18 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
                 },
             ),
         )
+
+        # a host agent: registered, one signed check-in of serials the driver registered, revoked
+        agent = Agent(uuid.uuid4())
+        w = driver.world
+        registry.register_host_agent("officer-kim", c.parse(lc.RegisterHostAgent, dict(
+            agent_id=agent.agent_id, public_key=agent.public_key, site_id=w.site, partner_id=w.samsung)))
+        registered = [n for n in registry.read_log(0, 100_000) if n.topic.endswith(":GpuBatch.SerialsRegistered")]
+        serials = list(registry.decode(registered[0]).serials[:3])
+        registry.submit_location_attestation("agent", c.parse(lc.SubmitLocationAttestation, agent.check_in(
+            1, t0, serials, "KR", w.site, "37.5", "127.0", "gnss")))
+        registry.revoke_host_agent("officer-kim", c.parse(lc.RevokeHostAgent, dict(
+            agent_id=agent.agent_id, reason="retired")))
 
         renderer = EventRenderer(registry)
         log = registry.read_log(0, 100_000)

@@ -58,6 +58,7 @@ class OverdueKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OVERDUE_KIND_UNSPECIFIED: _ClassVar[OverdueKind]
     OVERDUE_KIND_NOT_RECEIVED: _ClassVar[OverdueKind]
     OVERDUE_KIND_NOT_INSTALLED: _ClassVar[OverdueKind]
+    OVERDUE_KIND_NOT_ATTESTED: _ClassVar[OverdueKind]
 HIT_RESOLUTION_UNSPECIFIED: HitResolution
 HIT_RESOLUTION_OPEN: HitResolution
 HIT_RESOLUTION_FALSE_POSITIVE: HitResolution
@@ -85,6 +86,7 @@ COMPLIANCE_STATUS_FINDINGS_RESOLVED: ComplianceStatus
 OVERDUE_KIND_UNSPECIFIED: OverdueKind
 OVERDUE_KIND_NOT_RECEIVED: OverdueKind
 OVERDUE_KIND_NOT_INSTALLED: OverdueKind
+OVERDUE_KIND_NOT_ATTESTED: OverdueKind
 
 class ImportScreeningListRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "snapshot_id", "source", "content")
@@ -1109,18 +1111,20 @@ class GetFindingResponse(_message.Message):
     def __init__(self, finding: _Optional[_Union[Finding, _Mapping]] = ...) -> None: ...
 
 class ListOverdueItemsRequest(_message.Message):
-    __slots__ = ("as_of", "transit_days", "install_days", "include_waiting", "min_position")
+    __slots__ = ("as_of", "transit_days", "install_days", "include_waiting", "min_position", "attestation_days")
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     TRANSIT_DAYS_FIELD_NUMBER: _ClassVar[int]
     INSTALL_DAYS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_WAITING_FIELD_NUMBER: _ClassVar[int]
     MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
+    ATTESTATION_DAYS_FIELD_NUMBER: _ClassVar[int]
     as_of: _timestamp_pb2.Timestamp
     transit_days: int
     install_days: int
     include_waiting: bool
     min_position: int
-    def __init__(self, as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transit_days: _Optional[int] = ..., install_days: _Optional[int] = ..., include_waiting: _Optional[bool] = ..., min_position: _Optional[int] = ...) -> None: ...
+    attestation_days: int
+    def __init__(self, as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transit_days: _Optional[int] = ..., install_days: _Optional[int] = ..., include_waiting: _Optional[bool] = ..., min_position: _Optional[int] = ..., attestation_days: _Optional[int] = ...) -> None: ...
 
 class OverdueItem(_message.Message):
     __slots__ = ("kind", "rule_id", "batch_id", "shipment_id", "since", "due", "overdue", "days_waiting", "units", "serials", "finding_id")
