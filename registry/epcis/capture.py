@@ -50,7 +50,7 @@ from registry.domain.errors import (
 )
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id as hash_event_id
-from registry.epcis.export import CORRECTABLE, order_events
+from registry.epcis.export import CORRECTABLE, MAX_EVENT_ID, order_events
 from registry.security.grants import Authorize, allow_all
 
 #: The event kinds capture turns into commands: (type, action, bizStep, disposition) -> command.
@@ -1074,6 +1074,9 @@ def _check_common(event: Mapping[str, Any]) -> None:
         raise _Refused("eventTimeZoneOffset", f"rule time-zone-offset: +hh:mm or -hh:mm, not {offset!r}")
     if "eventID" in event and not (isinstance(event["eventID"], str) and _URI.match(event["eventID"])):
         raise _Refused("eventID", "rule uri: an eventID is a URI (ni:///sha-256;... or urn:uuid:...)")
+    if len(str(event.get("eventID", ""))) > MAX_EVENT_ID:
+        raise _Refused("eventID", f"rule event-id-length: at most {MAX_EVENT_ID} characters (the registry keeps "
+                                  "the eventID whole with the event, to export it unchanged)")
     kind = event["type"]
     if kind in _WITH_ACTION:
         if "action" not in event:

@@ -2,8 +2,9 @@
 
 Each stored batch event becomes at most one EPCIS event, in log order, except an order
 correction, which becomes two (EPCIS 2.0 section 7.4.1.2): an error declaration of the order
-event it corrects and the corrective event. Every eventID is the GS1 event hash
-(:mod:`registry.epcis.event_hash`). The translation reads only the events (and, for an
+event it corrects and the corrective event. An event captured from an EPCIS document keeps the
+eventID it was captured under (:func:`captured_event_id`); every other eventID is the GS1 event
+hash (:mod:`registry.epcis.event_hash`). The translation reads only the events (and, for an
 export that starts in the middle of a batch's life, the batch as it was just before), never the
 current state, so an export of the same history is the same document apart from ``creationDate``.
 
@@ -15,6 +16,7 @@ One concept: the mapping from registry events to EPCIS events, the inverse of
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +69,25 @@ def _offset(when: datetime) -> str:
     minutes = int(delta.total_seconds() // 60) if delta is not None else 0
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+#: The request id of a command captured from an EPCIS event: this prefix and the event's eventID.
+CAPTURED = "epcis:"
+#: The longest eventID capture keeps whole in a request id (``request_id`` holds 200 characters).
+MAX_EVENT_ID = 200 - len(CAPTURED)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+
+
+def captured_event_id(stored: Any) -> str | None:
+    """The eventID a stored event was captured under (its request id ``epcis:{eventID}``), or
+    None for an event the registry recorded from its own API: a captured event keeps the
+    capturing partner's eventID wherever it is exported (EPCIS 2.0 section 7.4.1: the eventID
+    identifies the event, it is not the exporter's to replace)."""
+    request_id = getattr(stored, "request_id", "")
+    if not isinstance(request_id, str) or not request_id.startswith(CAPTURED):
+        return None
+    captured = request_id[len(CAPTURED):]
+    return captured if _URI.match(captured) and len(captured) <= MAX_EVENT_ID else None
 
 
 #: The order fields a correction may change, as the corrective event names them.
@@ -126,7 +147,7 @@ class Translator:
         corrective[v.ext("registryEvent")] = f"OrderCorrected@{e.originator_version}"
         corrective[v.ext("reason")] = e.reason
         corrective[v.ext("correctedFields")] = sorted(CORRECTABLE[name].split(":", 1)[1] for name in fields)
-        corrective = {"eventID": event_id(corrective, _PREFIXES), **corrective}
+        corrective = {"eventID": captured_event_id(e) or event_id(corrective, _PREFIXES), **corrective}
         declaration: Event = {
             **declared,
             "recordTime": recorded,
@@ -170,7 +191,7 @@ class Translator:
         out.update(body)
         out[v.ext("batchID")] = str(batch_id)
         out[v.ext("registryEvent")] = f"{type(event).__name__}@{version}"
-        out = {"eventID": event_id(out, _PREFIXES), **out}
+        out = {"eventID": captured_event_id(event) or event_id(out, _PREFIXES), **out}
         return out
 
     # ----------------------------------------------------------------------------- helpers

@@ -308,7 +308,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
     async def post_event(request: Request) -> Response:
         """OpenAPI ``POST /events``: one event (not a document), captured synchronously as a
         document of that event; ``201`` with the event as the registry exports it and
-        ``Location: /events/{eventID}`` (the registry's eventID: see docs/epcis.md), ``400``
+        ``Location: /events/{eventID}`` (the event's own eventID: see docs/epcis.md), ``400``
         ValidationException naming the field and rule, ``409`` when it was captured before."""
         try:
             caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)

@@ -321,7 +321,7 @@ def test_post_events_captures_one_event_answering_201_with_its_location_and_refu
         assert created.status_code == 201, created.text
         assert server.registry.history(UUID(d.ids["a1"]))[-1].actor == "samsung-wms"
         written = created.json()
-        # the registry keeps serials upper case (its rendition, under its own eventID)
+        # the registry keeps serials upper case (its rendition, under the eventID as posted)
         assert [u.lower() for u in written["epcList"]] == [u.lower() for u in ours["epcList"]]
         assert written["bizStep"] == "installing" and written["gpureg:batchID"] == d.ids["a1"]
         assert created.headers["Location"] == "/events/" + quote(written["eventID"], safe="")
