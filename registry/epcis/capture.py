@@ -26,10 +26,8 @@ mapping rule, so splitting them would state each rule twice.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID, uuid4
@@ -50,7 +48,12 @@ from registry.domain.errors import (
 )
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id as hash_event_id
-from registry.epcis.export import CORRECTABLE, MAX_EVENT_ID, order_events
+from registry.epcis.event_rules import Refused as _Refused
+from registry.epcis.event_rules import check_error_declaration as _check_error_declaration
+from registry.epcis.event_rules import check_event as _check_common
+from registry.epcis.event_rules import date_time as _date_time
+from registry.epcis.event_rules import header_violations as _header_violations
+from registry.epcis.export import CORRECTABLE, order_events
 from registry.security.grants import Authorize, allow_all
 
 #: The event kinds capture turns into commands: (type, action, bizStep, disposition) -> command.
@@ -118,13 +121,6 @@ class CaptureResult:
         for o in self.outcomes:
             out[o.status] = out.get(o.status, 0) + 1
         return out
-
-
-class _Refused(Exception):
-    def __init__(self, field: str, rule: str) -> None:
-        super().__init__(f"{field}: {rule}")
-        self.field = field
-        self.rule = rule
 
 
 @dataclass
@@ -1020,94 +1016,6 @@ class _Corrections:
 def _fingerprint(command: c.Command) -> str:
     """The command's fingerprint as the registry computes it for every request id."""
     return hashlib.sha256(f"{type(command).__name__}\n{command.fingerprint_payload()}".encode()).hexdigest()
-
-
-# ----------------------------------------------------------------- the standard's own rules
-#: EPCIS 2.0 section 7.4: event types whose ``action`` is required (TransformationEvent has none).
-_WITH_ACTION = frozenset({"ObjectEvent", "AggregationEvent", "TransactionEvent", "AssociationEvent"})
-#: GS1's JSON schema (``Event.eventTimeZoneOffset``): -13:59 .. +14:00.
-_OFFSET = re.compile(r"^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$")
-_VERSION = re.compile(r"^2(\.\d+)*$")  # an EPCIS 2.x document
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")  # scheme ":" something (RFC 3986, no spaces)
-
-
-def _date_time(value: Any) -> datetime | None:
-    """An ISO 8601 date-time with its offset (xsd:dateTimeStamp), or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
-
-
-def _header_violations(document: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The EPCISDocument's own required fields: ``@context``, ``schemaVersion`` (2.x),
-    ``creationDate`` (a date-time with offset)."""
-    out: list[tuple[str, str]] = []
-    if not document.get("@context"):
-        out.append(("@context", "rule required: the JSON-LD context (GS1's epcis-context.jsonld)"))
-    version = document.get("schemaVersion")
-    if version is None:
-        out.append(("schemaVersion", 'rule required: "2.0" for an EPCIS 2.0 document'))
-    elif not isinstance(version, str) or not _VERSION.match(version):
-        out.append(("schemaVersion", f'rule schema-version: "2.0" (EPCIS 2.x), not {version!r}'))
-    if "creationDate" not in document:
-        out.append(("creationDate", "rule required: when the document was created"))
-    elif _date_time(document["creationDate"]) is None:
-        out.append(("creationDate", "rule date-time: an ISO 8601 date-time with offset"))
-    return out
-
-
-def _check_common(event: Mapping[str, Any]) -> None:
-    """EPCIS 2.0 section 7.4.1 (every event) and 7.4.2-7.4.6 (``action``), as GS1's JSON schema
-    states them, before the event is mapped: a refusal names the field."""
-    if "eventTime" not in event:
-        raise _Refused("eventTime", "rule required: every event has an eventTime")
-    if _date_time(event["eventTime"]) is None:
-        raise _Refused("eventTime", "rule date-time: an ISO 8601 date-time with offset")
-    offset = event.get("eventTimeZoneOffset")
-    if offset is None:
-        raise _Refused("eventTimeZoneOffset", "rule required: every event has its time zone offset (+09:00)")
-    if not isinstance(offset, str) or not _OFFSET.match(offset):
-        raise _Refused("eventTimeZoneOffset", f"rule time-zone-offset: +hh:mm or -hh:mm, not {offset!r}")
-    if "eventID" in event and not (isinstance(event["eventID"], str) and _URI.match(event["eventID"])):
-        raise _Refused("eventID", "rule uri: an eventID is a URI (ni:///sha-256;... or urn:uuid:...)")
-    if len(str(event.get("eventID", ""))) > MAX_EVENT_ID:
-        raise _Refused("eventID", f"rule event-id-length: at most {MAX_EVENT_ID} characters (the registry keeps "
-                                  "the eventID whole with the event, to export it unchanged)")
-    kind = event["type"]
-    if kind in _WITH_ACTION:
-        if "action" not in event:
-            raise _Refused("action", f"rule required: a {kind} has an action (ADD, OBSERVE or DELETE)")
-        if event["action"] not in v.ACTIONS:
-            raise _Refused("action", f"rule action: ADD, OBSERVE or DELETE, not {event['action']!r}")
-    if kind == "TransactionEvent" and not event.get("bizTransactionList"):
-        raise _Refused("bizTransactionList", "rule required: a TransactionEvent names a business transaction")
-    if "errorDeclaration" in event:
-        _check_error_declaration(event["errorDeclaration"])
-
-
-def _check_error_declaration(declaration: Any) -> None:
-    """EPCIS 2.0 section 7.4.1.2: an error declaration says that an earlier event with this
-    content (and eventID) is in error; its fields as GS1's schema states them. What it maps to
-    (an order's correction, or a refusal) is :class:`_Corrections`'."""
-    where = "errorDeclaration"
-    if not isinstance(declaration, Mapping):
-        raise _Refused(where, "rule error-declaration: an object with declarationTime")
-    if "declarationTime" not in declaration:
-        raise _Refused(f"{where}.declarationTime", "rule required: when the error was declared")
-    if _date_time(declaration["declarationTime"]) is None:
-        raise _Refused(f"{where}.declarationTime", "rule date-time: an ISO 8601 date-time with offset")
-    reason = declaration.get("reason")
-    if reason is not None and not (
-        isinstance(reason, str) and (v.cbv_term("er", reason) in v.ERROR_REASONS or _URI.match(reason))
-    ):
-        raise _Refused(f"{where}.reason", "rule error-reason: did_not_occur, incorrect_data or a URI")
-    corrective = declaration.get("correctiveEventIDs", [])
-    if not isinstance(corrective, list) or not all(isinstance(i, str) and _URI.match(i) for i in corrective):
-        raise _Refused(f"{where}.correctiveEventIDs", "rule uri: an array of eventIDs (URIs)")
 
 
 # ------------------------------------------------------------------------------- field readers

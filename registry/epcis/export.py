@@ -16,7 +16,6 @@ One concept: the mapping from registry events to EPCIS events, the inverse of
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from registry.application.service import Registry
 from registry.domain.batch import GpuBatch
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id
+from registry.epcis.event_rules import MAX_EVENT_ID, is_uri
 
 Event = dict[str, Any]
 _PREFIXES = {v.PREFIX: v.NAMESPACE}
@@ -73,9 +73,6 @@ def _offset(when: datetime) -> str:
 
 #: The request id of a command captured from an EPCIS event: this prefix and the event's eventID.
 CAPTURED = "epcis:"
-#: The longest eventID capture keeps whole in a request id (``request_id`` holds 200 characters).
-MAX_EVENT_ID = 200 - len(CAPTURED)
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 
 
 def captured_event_id(stored: Any) -> str | None:
@@ -87,7 +84,7 @@ def captured_event_id(stored: Any) -> str | None:
     if not isinstance(request_id, str) or not request_id.startswith(CAPTURED):
         return None
     captured = request_id[len(CAPTURED):]
-    return captured if _URI.match(captured) and len(captured) <= MAX_EVENT_ID else None
+    return captured if is_uri(captured) and len(captured) <= MAX_EVENT_ID else None
 
 
 #: The order fields a correction may change, as the corrective event names them.
