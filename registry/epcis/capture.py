@@ -74,6 +74,7 @@ SUPPORTED = (
     "-> record_onward_movement",
     "an order TransactionEvent with errorDeclaration (incorrect_data) and its one corrective order event "
     "-> correct_order",
+    "TransactionEvent ADD bizStep=accepting with a po and gpureg:splitFrom (the parent batch) -> split_batch",
 )
 MAX_EVENTS = 10_000
 
@@ -285,6 +286,7 @@ class Capture:
                 "rule idempotency-key: this eventID was captured before with another content; "
                 "a changed event needs a new eventID",
             )
+        plan.done = True  # answered "replayed" from its request record, not run again
         return True
 
     # ------------------------------------------------------------------------------ mapping
@@ -408,6 +410,8 @@ class Capture:
                         "reason": _text(e, "reason") or "transfer",
                     },
                 )
+            if action == "ADD" and step in ("accepting", "") and "po" in types and v.ext("splitFrom") in e:
+                return self._split(index, eid, e, base, shadow, transactions)
             if action == "ADD" and step in ("accepting", "") and "po" in types and v.ext("modelID") in e:
                 return self._order(index, eid, e, base, transactions)
         described = " ".join(
@@ -451,6 +455,47 @@ class Capture:
             },
         )
         return _Plan(index, eid, "place_order", cmd, batch)
+
+    def _split(
+        self, index: int, eid: str, e: Mapping[str, Any], base: dict[str, Any], shadow: _Shadow,
+        transactions: list[tuple[str, str]],
+    ) -> _Plan:
+        """A batch split off another (``gpureg:splitFrom`` the parent, ``gpureg:batchID`` the
+        child): the units that move (``epcList``, else the quantity of the child's class) leave
+        the parent with their share of its clearance. The child's order line is the parent's:
+        the PO, parties, model and price the event names are the parent's, or it is refused."""
+        parent_id = _uuid_ext(e, "splitFrom")
+        child = _batch_from_ext(e)
+        if child is None:
+            raise _Refused(v.ext("batchID"), "rule batch-named: a split names the child batch it creates")
+        parent = shadow.batch(parent_id) if shadow.exists(parent_id) else None
+        if parent is None:
+            raise _Refused(v.ext("splitFrom"), f"rule reference-exists: batch {parent_id} not found")
+        named: dict[str, Any] = {
+            "po_number": str(e.get(v.ext("poNumber"))
+                             or v.parse_private("po", next((u for t, u in transactions if t == "po"), "")) or ""),
+            "model_id": _uuid_ext(e, "modelID") if v.ext("modelID") in e else parent.model_id,
+        }
+        suppliers = _parties(e.get("sourceList"), "sourceList", "source", "owning_party")
+        buyers = _parties(e.get("destinationList"), "destinationList", "destination", "owning_party")
+        named["supplier_id"] = suppliers[0] if suppliers else parent.supplier_id
+        named["buyer_id"] = buyers[0] if buyers else parent.buyer_id
+        differ = sorted(k for k, val in named.items() if val != getattr(parent, k))
+        if differ:
+            raise _Refused(v.ext("splitFrom"), f"rule split-inherits: a batch split off {parent_id} keeps its order "
+                                               f"line; the event names another {differ}")
+        serials = _serials(e.get("epcList"), "epcList") if e.get("epcList") else []
+        data: dict[str, Any] = {**base, "batch_id": parent_id, "child_batch_id": child}
+        if serials:
+            data["serials"] = serials
+        else:
+            quantities = [q for q in e.get("quantityList") or []
+                          if isinstance(q, Mapping) and v.parse_uuid("batch", str(q.get("epcClass", ""))) == child]
+            if len(quantities) != 1:
+                raise _Refused("quantityList", "rule what-moves: a split names the GPUs (epcList) or one "
+                                               "quantityElement of the child batch's class")
+            data["quantity"] = _quantity(quantities[0], "quantityList[0]")
+        return _Plan(index, eid, "split_batch", _parse(c.SplitBatch, data), parent_id)
 
     def _clearance(
         self,
@@ -701,6 +746,15 @@ class _Shadow:
         batch = self._get(cmd.batch_id)
         if batch is None:
             raise _Refused(v.ext("batchID"), f"rule reference-exists: batch {cmd.batch_id} not found")
+        if plan.method == "split_batch":
+            if cmd.child_batch_id is None or self._get(cmd.child_batch_id) is not None:
+                raise AlreadyExists("batch", cmd.child_batch_id)
+            child = batch.split(ctx, cmd.child_batch_id, cmd.quantity, cmd.serials)
+            batch.collect_events()
+            child.collect_events()
+            self._batches[child.id] = child
+            self._serials.update(dict.fromkeys(child.units, child.id))
+            return
         act: Callable[[], None] | None = {
             "request_clearance": lambda: batch.request_clearance(
                 ctx,
@@ -865,6 +919,8 @@ class _Corrections:
         """Remember an order event this document has placed or corrected, for later declarations."""
         if plan.method == "place_order" and plan.batch_id is not None:
             self._orders[eid] = plan.batch_id
+        elif plan.method == "split_batch":
+            self._orders[eid] = plan.command.child_batch_id
         elif plan.method == "correct_order" and plan.batch_id is not None:
             self._orders[plan.command.request_id.removeprefix("epcis:")] = plan.batch_id
 
@@ -996,7 +1052,7 @@ class _Corrections:
         if found is None:
             record = self._capture.record(f"epcis:{declared}"[:200])
             command = getattr(record, "command", None)
-            if command in ("PlaceOrder", "CorrectOrder"):
+            if command in ("PlaceOrder", "SplitBatch", "CorrectOrder"):
                 found = record.aggregate_id
             elif command is not None:
                 raise _Refused("errorDeclaration", f"rule error-declaration-unsupported: {declared} was captured "
