@@ -88,7 +88,7 @@ def test_a_split_is_the_childs_order_line_in_both_histories_under_one_event_id_a
 def test_a_correction_of_a_split_batch_is_an_error_declaration_of_its_split_event_and_a_corrective_event(
     registry: Registry, world: World
 ) -> None:
-    parent, child = _split(world)
+    _, child = _split(world)
 
     events = list(batch_events(registry, child))
     doc = document(events, NOW)
@@ -135,7 +135,7 @@ def test_a_split_and_its_correction_round_trip_through_capture_with_the_same_eve
 def test_a_split_naming_another_order_line_than_its_parents_is_refused_and_nothing_is_written(
     registry: Registry, world: World, fresh: Registry
 ) -> None:
-    parent, child = _split(world, correct=False)
+    _split(world, correct=False)
     copy_reference_data(registry, fresh)
     events = [e for _, e in log_events(registry)]
     split = next(e for e in events if v.ext("splitFrom") in e)
