@@ -919,7 +919,7 @@ class _Corrections:
         """Remember an order event this document has placed or corrected, for later declarations."""
         if plan.method == "place_order" and plan.batch_id is not None:
             self._orders[eid] = plan.batch_id
-        elif plan.method == "split_batch":
+        elif isinstance(plan.command, c.SplitBatch) and plan.command.child_batch_id is not None:
             self._orders[eid] = plan.command.child_batch_id
         elif plan.method == "correct_order" and plan.batch_id is not None:
             self._orders[plan.command.request_id.removeprefix("epcis:")] = plan.batch_id
