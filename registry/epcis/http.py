@@ -566,7 +566,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
     async def context(request: Request) -> Response:
         return JSONResponse(v.project_context(), media_type=JSON_LD)
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/capture", post_capture, methods=["POST"]),
         Route("/capture", list_captures, methods=["GET"]),
         Route("/capture/{capture_id}", get_capture, methods=["GET"]),
@@ -593,6 +593,8 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/queries/{query_name}/subscriptions/{subscription_id}", unsubscribe, methods=["DELETE"]),
         Route("/context/gpureg.jsonld", context, methods=["GET"]),
     ])
+    app.state.named_queries = queries
+    return app
 
 
 class _QuietServer(uvicorn.Server):
@@ -651,6 +653,9 @@ class EpcisHttpServer:
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True
+        named = getattr(self._app.state, "named_queries", None)
+        if isinstance(named, NamedQueries):
+            named.stop()  # webhook deliveries end with the server
         await self._task
         self._server = None
         if self._on_stop is not None:

@@ -228,6 +228,12 @@ class NamedQueries:
             with contextlib.suppress(RuntimeError):  # no running loop: deliver() is called directly
                 self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def stop(self) -> None:
+        """Stop delivering (the serving process stops; subscriptions end with it)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
     async def _run(self) -> None:
         while True:
             with self._lock:
