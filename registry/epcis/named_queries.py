@@ -13,9 +13,12 @@
   ``EPCISQueryDocument`` (``queryName``, ``subscriptionID``) to the subscriber's ``dest`` by
   ``POST``, signed with ``GS1-Signature: sha256=<HMAC-SHA256 of the body with signatureToken>``
   when a ``signatureToken`` was given. ``initialRecordTime`` sends the events recorded since then
-  first; without it, only events recorded after the subscription. A scheduled subscription
-  (``schedule``) is refused (not built). ``dest`` is ``https://``, or ``http://`` on a loopback
-  address only (the registry does not post plain text across a network).
+  first; without it, only events recorded after the subscription. A **scheduled** subscription
+  (``schedule``: ``second``, ``minute``, ``hour``, ``dayOfMonth``, ``month``, ``dayOfWeek``, each
+  ``Element ("," Element)*`` with an Element a number or ``[low-high]``, an omitted field any
+  value; EPCIS 1.2 section 8.2.5.3, times in UTC) runs at each matching second and posts the
+  events recorded since its last run, or an empty document with ``reportIfEmpty``. ``dest`` is
+  ``https://``, or ``http://`` on a loopback address only (no plain text across a network).
 
 Both are kept in memory by the serving process (as capture jobs are): a restart forgets them.
 """
@@ -115,11 +118,27 @@ class Subscription:
     since: datetime | None = None  # initialRecordTime: recorded at or after it (first delivery)
     last_notified_at: str | None = None
     failures: int = 0
+    schedule: dict[str, frozenset[int]] | None = None  # None: a stream
+    report_if_empty: bool = False
+    checked: int = 0  # the last second (epoch) a schedule was checked at
+
+    def due(self, now: datetime) -> bool:
+        """A stream always; a schedule when a second since the last check matches it."""
+        if self.schedule is None:
+            return True
+        second = int(now.timestamp())
+        start = max(self.checked + 1, second - 3600)  # a late round catches up to an hour
+        self.checked = second
+        return any(schedule_matches(self.schedule, datetime.fromtimestamp(t, UTC)) for t in range(start, second + 1))
 
     def public(self) -> dict[str, Any]:
         """As GS1's ``AbstractQuerySubscriptionResponse`` (without the secret)."""
-        out: dict[str, Any] = {"subscriptionID": self.id, "dest": self.dest, "createdAt": self.created_at,
-                               "stream": True}
+        out: dict[str, Any] = {"subscriptionID": self.id, "dest": self.dest, "createdAt": self.created_at}
+        if self.schedule is None:
+            out["stream"] = True
+        else:
+            out["schedule"] = {k: ",".join(str(n) for n in sorted(vals)) for k, vals in self.schedule.items()}
+            out["reportIfEmpty"] = self.report_if_empty
         if self.since is not None:
             out["initialRecordTime"] = self.since.isoformat().replace("+00:00", "Z")
         if self.last_notified_at is not None:
@@ -180,11 +199,17 @@ class NamedQueries:
         secret = body.get("signatureToken", "")
         if not isinstance(secret, str):
             raise InvalidField.one("signatureToken", "a string")
+        schedule = None
         if "schedule" in body:
-            raise InvalidField.one("schedule", "scheduled subscriptions are not built; subscribe with stream: true")
-        if body.get("stream") is not True:
-            raise InvalidField.one("stream", "required: true (a stream of new events; the standard's guard "
-                                             "against subscribing by accident)")
+            if "stream" in body:
+                raise InvalidField.one("stream", "a subscription has a schedule or stream: true, not both")
+            schedule = parse_schedule(body["schedule"])
+        elif body.get("stream") is not True:
+            raise InvalidField.one("stream", "required: true, or a schedule (the standard's guard against "
+                                             "subscribing by accident)")
+        report_if_empty = body.get("reportIfEmpty", False)
+        if not isinstance(report_if_empty, bool):
+            raise InvalidField.one("reportIfEmpty", "true or false")
         since = None
         if "initialRecordTime" in body:
             raw = body["initialRecordTime"]
@@ -197,6 +222,7 @@ class NamedQueries:
         subscription = Subscription(
             str(uuid4()), owner, name, params, str(dest), secret, visible, _now(),
             0 if since is not None else self.registry.head(), since,
+            schedule=schedule, report_if_empty=report_if_empty, checked=int(datetime.now(UTC).timestamp()),
         )
         with self._lock:
             if sum(1 for s in self._subscriptions.values() if s.owner == owner) >= MAX_SUBSCRIPTIONS:
@@ -244,20 +270,22 @@ class NamedQueries:
             await asyncio.to_thread(self.deliver)
             await asyncio.sleep(POLL_SECONDS)
 
-    def deliver(self) -> int:
-        """One round: each subscription's new matching events posted to its ``dest``; returns the
-        number of documents posted. A delivery that fails is tried again in the next round
-        (from the same position)."""
+    def deliver(self, now: datetime | None = None) -> int:
+        """One round: each due subscription's new matching events posted to its ``dest`` (a
+        stream's at every round, a schedule's at its query times); returns the number of
+        documents posted. A delivery that fails is tried again in the next round (from the same
+        position)."""
+        now = now or datetime.now(UTC)
         with self._lock:
-            due = list(self._subscriptions.values())
+            due = [s for s in self._subscriptions.values() if s.due(now)]
         sent = 0
         for s in due:
             head = self.registry.head()
-            if head <= s.position:
+            if head <= s.position and not (s.schedule is not None and s.report_if_empty):
                 continue
             matches = matcher(s.params)
             events = [e for _, e in self._source(s, head) if matches(e) and _recorded_since(e, s.since)]
-            if events:
+            if events or (s.schedule is not None and s.report_if_empty):
                 body = json.dumps(result_document(events, s.query_name, s.id)).encode()
                 headers = {"Content-Type": "application/ld+json", "GS1-EPCIS-Version": "2.0.0"}
                 if s.secret:
@@ -284,6 +312,44 @@ class NamedQueries:
                     if p <= head)
         events = log_events(self.registry, after=s.position, stop=head, visible=s.visible)
         return events if batch is None else ((p, e) for p, e in events if e.get(v.ext("batchID")) == batch)
+
+
+#: A schedule's fields and their legal ranges (EPCIS 1.2 section 8.2.5.3; dayOfWeek 1 is Monday).
+_SCHEDULE = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "dayOfMonth": (1, 31), "month": (1, 12),
+             "dayOfWeek": (1, 7)}
+_ELEMENT = re.compile(r"^(\d+)$|^\[(\d+)-(\d+)\]$")
+
+
+def parse_schedule(schedule: Any) -> dict[str, frozenset[int]]:
+    """A query schedule: each given field's set of values (InvalidField naming ``schedule.<field>``
+    for a value off the grammar, out of range, or a range whose first number is the greater)."""
+    if not isinstance(schedule, Mapping) or not schedule:
+        raise InvalidField.one("schedule", f"an object with one or more of {list(_SCHEDULE)}")
+    out: dict[str, frozenset[int]] = {}
+    for name, value in schedule.items():
+        where = f"schedule.{name}"
+        if name not in _SCHEDULE:
+            raise InvalidField.one(where, f"not a schedule field; the fields: {list(_SCHEDULE)}")
+        low, high = _SCHEDULE[name]
+        values: set[int] = set()
+        for element in (str(value).split(",") if isinstance(value, str | int) and not isinstance(value, bool)
+                        else [""]):
+            found = _ELEMENT.match(element.strip())
+            if found is None:
+                raise InvalidField.one(where, 'Element ("," Element)*, an Element a number or [low-high]')
+            first = int(found.group(1) or found.group(2))
+            last = int(found.group(1) or found.group(3))
+            if not low <= first <= last <= high:
+                raise InvalidField.one(where, f"numbers from {low} to {high}, a range's first not the greater")
+            values.update(range(first, last + 1))
+        out[name] = frozenset(values)
+    return out
+
+
+def schedule_matches(schedule: Mapping[str, frozenset[int]], at: datetime) -> bool:
+    parts = {"second": at.second, "minute": at.minute, "hour": at.hour, "dayOfMonth": at.day,
+             "month": at.month, "dayOfWeek": at.isoweekday()}
+    return all(parts[name] in values for name, values in schedule.items())
 
 
 def _recorded_since(e: Event, since: datetime | None) -> bool:

@@ -221,7 +221,11 @@ def test_a_stream_subscription_posts_each_new_matching_event_of_the_subscribers_
         ({"dest": "file:///etc/passwd", "stream": True}, "dest"),
         ({"stream": True}, "dest"),
         ({"dest": "https://client.example.com/cb"}, "stream"),
-        ({"dest": "https://client.example.com/cb", "schedule": {"hour": "1", "minute": "5"}}, "schedule"),
+        ({"dest": "https://client.example.com/cb", "schedule": {"minute": "60"}}, "schedule.minute"),
+        ({"dest": "https://client.example.com/cb", "schedule": {"hour": "[5-2]"}}, "schedule.hour"),
+        ({"dest": "https://client.example.com/cb", "schedule": {"minute": "*"}}, "schedule.minute"),
+        ({"dest": "https://client.example.com/cb", "schedule": {"week": "1"}}, "schedule.week"),
+        ({"dest": "https://client.example.com/cb", "stream": True, "schedule": {"hour": "1"}}, "stream"),
     ],
 )
 def test_a_subscription_the_registry_cannot_serve_is_refused_naming_the_field(
@@ -238,3 +242,24 @@ def test_a_subscription_the_registry_cannot_serve_is_refused_naming_the_field(
         missing = client.post("/queries/nothing/subscriptions", json={"dest": "https://a.example/", "stream": True},
                               headers=auditor)
         assert missing.status_code == 404
+
+
+def test_a_scheduled_subscription_reports_at_its_query_times_and_when_empty_if_asked(
+    deal: Dealt, hook: _Hook
+) -> None:
+    """EPCIS 1.2 section 8.2.5.3's schedule (every second here): with ``reportIfEmpty`` an empty
+    result is sent too."""
+    _, d, creds, base = deal
+    samsung = _bearer(creds, "partner", d.ids["samsung"], subject="samsung-wms")
+    with httpx.Client(base_url=base, timeout=60) as client:
+        assert client.post("/queries", json=SHIPPING, headers=samsung).status_code == 201
+        made = client.post("/queries/shipments/subscriptions",
+                           json={"dest": hook.url, "reportIfEmpty": True, "schedule": {"second": "[0-59]"}},
+                           headers=samsung)
+        assert made.status_code == 201, made.text
+        assert made.json()["schedule"] == {"second": ",".join(str(n) for n in range(60))}
+        assert "stream" not in made.json() and made.json()["reportIfEmpty"] is True
+        [(_, body), *_] = hook.documents()
+        document = json.loads(body)
+        assert schema_errors(document) == []
+        assert document["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
