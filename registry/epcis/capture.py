@@ -26,10 +26,8 @@ mapping rule, so splitting them would state each rule twice.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID, uuid4
@@ -50,6 +48,11 @@ from registry.domain.errors import (
 )
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id as hash_event_id
+from registry.epcis.event_rules import Refused as _Refused
+from registry.epcis.event_rules import check_error_declaration as _check_error_declaration
+from registry.epcis.event_rules import check_event as _check_common
+from registry.epcis.event_rules import date_time as _date_time
+from registry.epcis.event_rules import header_violations as _header_violations
 from registry.epcis.export import CORRECTABLE, order_events
 from registry.security.grants import Authorize, allow_all
 
@@ -71,6 +74,7 @@ SUPPORTED = (
     "-> record_onward_movement",
     "an order TransactionEvent with errorDeclaration (incorrect_data) and its one corrective order event "
     "-> correct_order",
+    "TransactionEvent ADD bizStep=accepting with a po and gpureg:splitFrom (the parent batch) -> split_batch",
 )
 MAX_EVENTS = 10_000
 
@@ -118,13 +122,6 @@ class CaptureResult:
         for o in self.outcomes:
             out[o.status] = out.get(o.status, 0) + 1
         return out
-
-
-class _Refused(Exception):
-    def __init__(self, field: str, rule: str) -> None:
-        super().__init__(f"{field}: {rule}")
-        self.field = field
-        self.rule = rule
 
 
 @dataclass
@@ -289,6 +286,7 @@ class Capture:
                 "rule idempotency-key: this eventID was captured before with another content; "
                 "a changed event needs a new eventID",
             )
+        plan.done = True  # answered "replayed" from its request record, not run again
         return True
 
     # ------------------------------------------------------------------------------ mapping
@@ -412,6 +410,8 @@ class Capture:
                         "reason": _text(e, "reason") or "transfer",
                     },
                 )
+            if action == "ADD" and step in ("accepting", "") and "po" in types and v.ext("splitFrom") in e:
+                return self._split(index, eid, e, base, shadow, transactions)
             if action == "ADD" and step in ("accepting", "") and "po" in types and v.ext("modelID") in e:
                 return self._order(index, eid, e, base, transactions)
         described = " ".join(
@@ -455,6 +455,47 @@ class Capture:
             },
         )
         return _Plan(index, eid, "place_order", cmd, batch)
+
+    def _split(
+        self, index: int, eid: str, e: Mapping[str, Any], base: dict[str, Any], shadow: _Shadow,
+        transactions: list[tuple[str, str]],
+    ) -> _Plan:
+        """A batch split off another (``gpureg:splitFrom`` the parent, ``gpureg:batchID`` the
+        child): the units that move (``epcList``, else the quantity of the child's class) leave
+        the parent with their share of its clearance. The child's order line is the parent's:
+        the PO, parties, model and price the event names are the parent's, or it is refused."""
+        parent_id = _uuid_ext(e, "splitFrom")
+        child = _batch_from_ext(e)
+        if child is None:
+            raise _Refused(v.ext("batchID"), "rule batch-named: a split names the child batch it creates")
+        parent = shadow.batch(parent_id) if shadow.exists(parent_id) else None
+        if parent is None:
+            raise _Refused(v.ext("splitFrom"), f"rule reference-exists: batch {parent_id} not found")
+        named: dict[str, Any] = {
+            "po_number": str(e.get(v.ext("poNumber"))
+                             or v.parse_private("po", next((u for t, u in transactions if t == "po"), "")) or ""),
+            "model_id": _uuid_ext(e, "modelID") if v.ext("modelID") in e else parent.model_id,
+        }
+        suppliers = _parties(e.get("sourceList"), "sourceList", "source", "owning_party")
+        buyers = _parties(e.get("destinationList"), "destinationList", "destination", "owning_party")
+        named["supplier_id"] = suppliers[0] if suppliers else parent.supplier_id
+        named["buyer_id"] = buyers[0] if buyers else parent.buyer_id
+        differ = sorted(k for k, val in named.items() if val != getattr(parent, k))
+        if differ:
+            raise _Refused(v.ext("splitFrom"), f"rule split-inherits: a batch split off {parent_id} keeps its order "
+                                               f"line; the event names another {differ}")
+        serials = _serials(e.get("epcList"), "epcList") if e.get("epcList") else []
+        data: dict[str, Any] = {**base, "batch_id": parent_id, "child_batch_id": child}
+        if serials:
+            data["serials"] = serials
+        else:
+            quantities = [q for q in e.get("quantityList") or []
+                          if isinstance(q, Mapping) and v.parse_uuid("batch", str(q.get("epcClass", ""))) == child]
+            if len(quantities) != 1:
+                raise _Refused("quantityList", "rule what-moves: a split names the GPUs (epcList) or one "
+                                               "quantityElement of the child batch's class")
+            data["quantity"] = _quantity(quantities[0], "quantityList[0]")
+        return _Plan(index, eid, "split_batch", _parse(c.SplitBatch, data), parent_id)
 
     def _clearance(
         self,
@@ -705,6 +746,15 @@ class _Shadow:
         batch = self._get(cmd.batch_id)
         if batch is None:
             raise _Refused(v.ext("batchID"), f"rule reference-exists: batch {cmd.batch_id} not found")
+        if plan.method == "split_batch":
+            if cmd.child_batch_id is None or self._get(cmd.child_batch_id) is not None:
+                raise AlreadyExists("batch", cmd.child_batch_id)
+            child = batch.split(ctx, cmd.child_batch_id, cmd.quantity, cmd.serials)
+            batch.collect_events()
+            child.collect_events()
+            self._batches[child.id] = child
+            self._serials.update(dict.fromkeys(child.units, child.id))
+            return
         act: Callable[[], None] | None = {
             "request_clearance": lambda: batch.request_clearance(
                 ctx,
@@ -869,6 +919,8 @@ class _Corrections:
         """Remember an order event this document has placed or corrected, for later declarations."""
         if plan.method == "place_order" and plan.batch_id is not None:
             self._orders[eid] = plan.batch_id
+        elif isinstance(plan.command, c.SplitBatch) and plan.command.child_batch_id is not None:
+            self._orders[eid] = plan.command.child_batch_id
         elif plan.method == "correct_order" and plan.batch_id is not None:
             self._orders[plan.command.request_id.removeprefix("epcis:")] = plan.batch_id
 
@@ -1000,7 +1052,7 @@ class _Corrections:
         if found is None:
             record = self._capture.record(f"epcis:{declared}"[:200])
             command = getattr(record, "command", None)
-            if command in ("PlaceOrder", "CorrectOrder"):
+            if command in ("PlaceOrder", "SplitBatch", "CorrectOrder"):
                 found = record.aggregate_id
             elif command is not None:
                 raise _Refused("errorDeclaration", f"rule error-declaration-unsupported: {declared} was captured "
@@ -1020,91 +1072,6 @@ class _Corrections:
 def _fingerprint(command: c.Command) -> str:
     """The command's fingerprint as the registry computes it for every request id."""
     return hashlib.sha256(f"{type(command).__name__}\n{command.fingerprint_payload()}".encode()).hexdigest()
-
-
-# ----------------------------------------------------------------- the standard's own rules
-#: EPCIS 2.0 section 7.4: event types whose ``action`` is required (TransformationEvent has none).
-_WITH_ACTION = frozenset({"ObjectEvent", "AggregationEvent", "TransactionEvent", "AssociationEvent"})
-#: GS1's JSON schema (``Event.eventTimeZoneOffset``): -13:59 .. +14:00.
-_OFFSET = re.compile(r"^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$")
-_VERSION = re.compile(r"^2(\.\d+)*$")  # an EPCIS 2.x document
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")  # scheme ":" something (RFC 3986, no spaces)
-
-
-def _date_time(value: Any) -> datetime | None:
-    """An ISO 8601 date-time with its offset (xsd:dateTimeStamp), or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else None
-
-
-def _header_violations(document: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The EPCISDocument's own required fields: ``@context``, ``schemaVersion`` (2.x),
-    ``creationDate`` (a date-time with offset)."""
-    out: list[tuple[str, str]] = []
-    if not document.get("@context"):
-        out.append(("@context", "rule required: the JSON-LD context (GS1's epcis-context.jsonld)"))
-    version = document.get("schemaVersion")
-    if version is None:
-        out.append(("schemaVersion", 'rule required: "2.0" for an EPCIS 2.0 document'))
-    elif not isinstance(version, str) or not _VERSION.match(version):
-        out.append(("schemaVersion", f'rule schema-version: "2.0" (EPCIS 2.x), not {version!r}'))
-    if "creationDate" not in document:
-        out.append(("creationDate", "rule required: when the document was created"))
-    elif _date_time(document["creationDate"]) is None:
-        out.append(("creationDate", "rule date-time: an ISO 8601 date-time with offset"))
-    return out
-
-
-def _check_common(event: Mapping[str, Any]) -> None:
-    """EPCIS 2.0 section 7.4.1 (every event) and 7.4.2-7.4.6 (``action``), as GS1's JSON schema
-    states them, before the event is mapped: a refusal names the field."""
-    if "eventTime" not in event:
-        raise _Refused("eventTime", "rule required: every event has an eventTime")
-    if _date_time(event["eventTime"]) is None:
-        raise _Refused("eventTime", "rule date-time: an ISO 8601 date-time with offset")
-    offset = event.get("eventTimeZoneOffset")
-    if offset is None:
-        raise _Refused("eventTimeZoneOffset", "rule required: every event has its time zone offset (+09:00)")
-    if not isinstance(offset, str) or not _OFFSET.match(offset):
-        raise _Refused("eventTimeZoneOffset", f"rule time-zone-offset: +hh:mm or -hh:mm, not {offset!r}")
-    if "eventID" in event and not (isinstance(event["eventID"], str) and _URI.match(event["eventID"])):
-        raise _Refused("eventID", "rule uri: an eventID is a URI (ni:///sha-256;... or urn:uuid:...)")
-    kind = event["type"]
-    if kind in _WITH_ACTION:
-        if "action" not in event:
-            raise _Refused("action", f"rule required: a {kind} has an action (ADD, OBSERVE or DELETE)")
-        if event["action"] not in v.ACTIONS:
-            raise _Refused("action", f"rule action: ADD, OBSERVE or DELETE, not {event['action']!r}")
-    if kind == "TransactionEvent" and not event.get("bizTransactionList"):
-        raise _Refused("bizTransactionList", "rule required: a TransactionEvent names a business transaction")
-    if "errorDeclaration" in event:
-        _check_error_declaration(event["errorDeclaration"])
-
-
-def _check_error_declaration(declaration: Any) -> None:
-    """EPCIS 2.0 section 7.4.1.2: an error declaration says that an earlier event with this
-    content (and eventID) is in error; its fields as GS1's schema states them. What it maps to
-    (an order's correction, or a refusal) is :class:`_Corrections`'."""
-    where = "errorDeclaration"
-    if not isinstance(declaration, Mapping):
-        raise _Refused(where, "rule error-declaration: an object with declarationTime")
-    if "declarationTime" not in declaration:
-        raise _Refused(f"{where}.declarationTime", "rule required: when the error was declared")
-    if _date_time(declaration["declarationTime"]) is None:
-        raise _Refused(f"{where}.declarationTime", "rule date-time: an ISO 8601 date-time with offset")
-    reason = declaration.get("reason")
-    if reason is not None and not (
-        isinstance(reason, str) and (v.cbv_term("er", reason) in v.ERROR_REASONS or _URI.match(reason))
-    ):
-        raise _Refused(f"{where}.reason", "rule error-reason: did_not_occur, incorrect_data or a URI")
-    corrective = declaration.get("correctiveEventIDs", [])
-    if not isinstance(corrective, list) or not all(isinstance(i, str) and _URI.match(i) for i in corrective):
-        raise _Refused(f"{where}.correctiveEventIDs", "rule uri: an array of eventIDs (URIs)")
 
 
 # ------------------------------------------------------------------------------- field readers

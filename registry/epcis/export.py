@@ -2,8 +2,9 @@
 
 Each stored batch event becomes at most one EPCIS event, in log order, except an order
 correction, which becomes two (EPCIS 2.0 section 7.4.1.2): an error declaration of the order
-event it corrects and the corrective event. Every eventID is the GS1 event hash
-(:mod:`registry.epcis.event_hash`). The translation reads only the events (and, for an
+event it corrects and the corrective event. An event captured from an EPCIS document keeps the
+eventID it was captured under (:func:`captured_event_id`); every other eventID is the GS1 event
+hash (:mod:`registry.epcis.event_hash`). The translation reads only the events (and, for an
 export that starts in the middle of a batch's life, the batch as it was just before), never the
 current state, so an export of the same history is the same document apart from ``creationDate``.
 
@@ -25,6 +26,7 @@ from registry.application.service import Registry
 from registry.domain.batch import GpuBatch
 from registry.epcis import vocabulary as v
 from registry.epcis.event_hash import event_id
+from registry.epcis.event_rules import MAX_EVENT_ID, is_uri
 
 Event = dict[str, Any]
 _PREFIXES = {v.PREFIX: v.NAMESPACE}
@@ -69,6 +71,22 @@ def _offset(when: datetime) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+#: The request id of a command captured from an EPCIS event: this prefix and the event's eventID.
+CAPTURED = "epcis:"
+
+
+def captured_event_id(stored: Any) -> str | None:
+    """The eventID a stored event was captured under (its request id ``epcis:{eventID}``), or
+    None for an event the registry recorded from its own API: a captured event keeps the
+    capturing partner's eventID wherever it is exported (EPCIS 2.0 section 7.4.1: the eventID
+    identifies the event, it is not the exporter's to replace)."""
+    request_id = getattr(stored, "request_id", "")
+    if not isinstance(request_id, str) or not request_id.startswith(CAPTURED):
+        return None
+    captured = request_id[len(CAPTURED):]
+    return captured if is_uri(captured) and len(captured) <= MAX_EVENT_ID else None
+
+
 #: The order fields a correction may change, as the corrective event names them.
 CORRECTABLE = {
     "po_number": v.ext("poNumber"),
@@ -81,20 +99,31 @@ CORRECTABLE = {
 class Translator:
     """Turns a stream of stored batch events into EPCIS events (keeps per-batch facts)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, splits_at_parent: bool = False) -> None:
+        """``splits_at_parent``: render a split at the parent's ``SplitOff`` too (a batch's own
+        history); a log or partner export renders it once, at the child's ``SplitFrom``."""
         self._registry = registry
         self._facts: dict[UUID, _Facts] = {}
         self._orders: dict[UUID, Event | None] = {}  # each batch's order event now in force
+        self._splits_at_parent = splits_at_parent
 
     def events(self, event: Any) -> list[Event]:
         """The EPCIS events for one stored event: none, one, or (an order correction) the error
         declaration of the order event in force and the corrective event."""
         if isinstance(event, GpuBatch.OrderCorrected):
             return self._correction(event)
+        if isinstance(event, GpuBatch.SplitOff):
+            return self._split_off(event) if self._splits_at_parent else []
         out = self.translate(event)
-        if out is not None and isinstance(event, GpuBatch.Ordered):
+        if out is not None and isinstance(event, GpuBatch.Ordered | GpuBatch.SplitFrom):
             self._orders[event.originator_id] = out
         return [] if out is None else [out]
+
+    def _split_off(self, e: GpuBatch.SplitOff) -> list[Event]:
+        """A split in the parent's history: the child's split event (one event, one eventID,
+        wherever it is exported), rendered from the child's ``SplitFrom``."""
+        [created] = self._registry.history(e.child_id, limit=1)
+        return Translator(self._registry).events(created)
 
     def _correction(self, e: GpuBatch.OrderCorrected) -> list[Event]:
         """EPCIS 2.0 section 7.4.1.2 and GS1's example 9.6.1: the order event in force (the
@@ -102,7 +131,7 @@ class Translator:
         error, with the same content and eventID as it was exported with (the event hash leaves
         ``errorDeclaration`` and ``recordTime`` out), then the corrective event: the order as
         corrected, at the order's business time, with its own eventID. A batch split off another
-        (no ``Ordered`` event, not exported) has no order event to declare in error: nothing."""
+        has its split event (``SplitFrom``) as its order event: that is declared in error."""
         batch_id: UUID = e.originator_id
         facts = self.facts(batch_id, e.originator_version)
         if "po_number" in e.fields:
@@ -126,7 +155,7 @@ class Translator:
         corrective[v.ext("registryEvent")] = f"OrderCorrected@{e.originator_version}"
         corrective[v.ext("reason")] = e.reason
         corrective[v.ext("correctedFields")] = sorted(CORRECTABLE[name].split(":", 1)[1] for name in fields)
-        corrective = {"eventID": event_id(corrective, _PREFIXES), **corrective}
+        corrective = {"eventID": captured_event_id(e) or event_id(corrective, _PREFIXES), **corrective}
         declaration: Event = {
             **declared,
             "recordTime": recorded,
@@ -155,8 +184,6 @@ class Translator:
         facts = self.facts(batch_id, version)
         method = getattr(self, "_" + type(event).__name__, None)
         if method is None:
-            if isinstance(event, GpuBatch.Ordered | GpuBatch.SplitFrom):
-                self._facts[batch_id] = _Facts(event.po_number, event.supplier_id, event.buyer_id)
             return None
         body: Event | None = method(event, facts, batch_id)
         if body is None:
@@ -170,7 +197,7 @@ class Translator:
         out.update(body)
         out[v.ext("batchID")] = str(batch_id)
         out[v.ext("registryEvent")] = f"{type(event).__name__}@{version}"
-        out = {"eventID": event_id(out, _PREFIXES), **out}
+        out = {"eventID": captured_event_id(event) or event_id(out, _PREFIXES), **out}
         return out
 
     # ----------------------------------------------------------------------------- helpers
@@ -207,6 +234,39 @@ class Translator:
             v.ext("currency"): e.currency,
             v.ext("allocationProgram"): e.allocation_program,
         }
+
+    def _SplitFrom(self, e: GpuBatch.SplitFrom, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        """A batch split off another (its pending units, with its share of the clearance): the
+        child's order line, a TransactionEvent ADD ``accepting`` of the same PO as the parent's,
+        naming the units that moved (``epcList`` when serialized) and its quantity of the child's
+        class, ``gpureg:splitFrom`` the parent. It is the child's order event: a correction of
+        the child declares it in error, as an ``Ordered`` event."""
+        clearance = e.clearance or {}
+        self._facts[batch_id] = _Facts(
+            e.po_number, e.supplier_id, e.buyer_id, clearance.get("authorization_id"),
+            str(clearance.get("authorization_number", "")), str(clearance.get("eccn", "")),
+            clearance.get("consignee_id"),
+        )
+        out: Event = {
+            "type": "TransactionEvent",
+            "action": "ADD",
+            "bizStep": "accepting",
+            "bizTransactionList": [{"type": "po", "bizTransaction": v.po_uri(e.po_number)}],
+        }
+        if e.serials:
+            out["epcList"] = [v.gpu_uri(s) for s in e.serials]
+        out.update({
+            "quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": e.quantity}],
+            "sourceList": [{"type": "owning_party", "source": v.party_uri(e.supplier_id)}],
+            "destinationList": [{"type": "owning_party", "destination": v.party_uri(e.buyer_id)}],
+            v.ext("poNumber"): e.po_number,
+            v.ext("modelID"): str(e.model_id),
+            v.ext("unitPrice"): str(e.unit_price),
+            v.ext("currency"): e.currency,
+            v.ext("allocationProgram"): e.allocation_program,
+            v.ext("splitFrom"): str(e.parent_id),
+        })
+        return out
 
     def _ClearanceRequested(self, e: GpuBatch.ClearanceRequested, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
         facts.authorization_id = e.authorization_id
@@ -469,9 +529,9 @@ class Translator:
 
 def order_events(registry: Registry, batch_id: UUID, before_version: int | None = None) -> list[Event]:
     """The batch's order events as the registry exports them, oldest first: its ``Ordered``
-    TransactionEvent and each correction's corrective event (each correction's error
-    declaration has the eventID of the one before it); only events before ``before_version``
-    when given. Empty for a batch split off another."""
+    TransactionEvent (for a batch split off another, its split event) and each correction's
+    corrective event (each correction's error declaration has the eventID of the one before
+    it); only events before ``before_version`` when given."""
     translator = Translator(registry)
     out: list[Event] = []
     after = 0
@@ -480,10 +540,8 @@ def order_events(registry: Registry, batch_id: UUID, before_version: int | None 
         for stored in page:
             if before_version is not None and stored.originator_version >= before_version:
                 return out
-            if isinstance(stored, GpuBatch.Ordered | GpuBatch.OrderCorrected):
+            if isinstance(stored, GpuBatch.Ordered | GpuBatch.SplitFrom | GpuBatch.OrderCorrected):
                 out.extend(e for e in translator.events(stored) if "errorDeclaration" not in e)
-            elif isinstance(stored, GpuBatch.SplitFrom):
-                return out
         if len(page) < 500:
             return out
         after = page[-1].originator_version

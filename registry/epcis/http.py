@@ -18,14 +18,19 @@
   ``/bizSteps/{bizStep}/events``, ``/dispositions/{disposition}/events``,
   ``/bizLocations/{bizLocation}/events``, ``/readPoints/{readPoint}/events``: ``GET /events``
   with the path's parameter set.
+* ``POST /queries``, ``GET /queries``, ``GET``/``DELETE /queries/{queryName}``,
+  ``GET /queries/{queryName}/events``: named queries (each principal's own; their events read
+  with the caller's reach), and ``POST``/``GET /queries/{queryName}/subscriptions``,
+  ``GET``/``DELETE /queries/{queryName}/subscriptions/{subscriptionID}``: webhook subscriptions
+  (:mod:`registry.epcis.named_queries`); every ``/queries`` route is ``ExportEpcis``.
 * ``GET /context/gpureg.jsonld``: the JSON-LD context of the registry's extension fields.
 
 Who is calling, and what they may do, is decided by the gRPC server's own gate
 (:meth:`registry.server.auth.AuthInterceptor.admit_outside_grpc`, through :func:`gate_of`): the
 same :class:`~registry.server.auth.Authenticator` (``Authorization: Bearer <token>`` checked by the
 same token verifier, key directory, revocation list and audience; the ``x-gpureg-actor`` header
-only in development mode), the same matrix rows (every ``GET`` query is
-``EpcisService/ExportEpcis``, ``POST /capture``, ``POST /events`` and the capture jobs are
+only in development mode), the same matrix rows (every ``GET`` query and every ``/queries`` route
+is ``EpcisService/ExportEpcis``, ``POST /capture``, ``POST /events`` and the capture jobs are
 ``EpcisService/CaptureEpcis``), the same confinement (a partner's ``batchID`` of another partner,
 or another partner's eventID, is ``404`` like a missing one, a log, partner or resource query
 carries only its batches' events, each captured event is authorized as the command it becomes)
@@ -61,10 +66,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from registry.application.service import Registry
-from registry.domain.errors import InvalidField, NotFound, RegistryError
+from registry.domain.errors import AlreadyExists, InvalidField, NotFound, RegistryError
 from registry.epcis import vocabulary as v
 from registry.epcis.capture import MAX_EVENTS, Capture, CaptureResult, EventError
 from registry.epcis.export import Event
+from registry.epcis.named_queries import NamedQueries, definition, parse_definition, result_document
 from registry.epcis.query import (
     QueryTooLarge,
     find_event,
@@ -119,6 +125,7 @@ CAPTURE_LIMIT = "epcisException:CaptureLimitExceededException"
 UNSUPPORTED_MEDIA = "epcisException:UnsupportedMediaTypeException"
 IMPLEMENTATION = "epcisException:ImplementationException"
 ALREADY_EXISTS = "epcisException:ResourceAlreadyExistsException"
+SUBSCRIPTION_CONTROLS = "epcisException:SubscriptionControlsException"
 
 
 def gate_of(interceptor: Callable[[], AuthInterceptor | None]) -> Admit:
@@ -172,6 +179,8 @@ def _error(exc: Exception, invalid: str = VALIDATION) -> JSONResponse:
                         violations=[{"field": f, "rule": r} for f, r in exc.violations])
     if isinstance(exc, NotFound):
         return _problem(404, "Not Found", str(exc), None, NO_SUCH_NAME)
+    if isinstance(exc, AlreadyExists):
+        return _problem(409, "Conflict", str(exc), None, ALREADY_EXISTS)
     if isinstance(exc, RegistryError):
         return _problem(409, type(exc).__name__, str(exc))
     return _problem(500, type(exc).__name__, str(exc), None, IMPLEMENTATION)
@@ -269,11 +278,13 @@ def _peer(request: Request) -> str:
     return f"{request.client.host}:{request.client.port}" if request.client else "unknown"
 
 
-def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] | None = None) -> Starlette:
+def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] | None = None,
+              named: NamedQueries | None = None) -> Starlette:
     """The ASGI app; ``admit`` is the gate (:func:`gate_of`). ``run_command(fn, *args)`` runs a
-    capture (default: a worker thread)."""
+    capture (default: a worker thread); ``named``: the named queries and subscriptions."""
     capture = Capture(registry)
     jobs = _Jobs()
+    queries = named or NamedQueries(registry)
 
     async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
@@ -308,7 +319,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
     async def post_event(request: Request) -> Response:
         """OpenAPI ``POST /events``: one event (not a document), captured synchronously as a
         document of that event; ``201`` with the event as the registry exports it and
-        ``Location: /events/{eventID}`` (the registry's eventID: see docs/epcis.md), ``400``
+        ``Location: /events/{eventID}`` (the event's own eventID: see docs/epcis.md), ``400``
         ValidationException naming the field and rule, ``409`` when it was captured before."""
         try:
             caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
@@ -425,10 +436,137 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             return await query(request, {parameter: request.path_params[path_key]})
         return events_of
 
+    # ------------------------------------------------------------- named queries (/queries)
+    def _link(request: Request, token: str) -> dict[str, str]:
+        headers = {"GS1-EPCIS-Version": "2.0.0"}
+        if token:
+            path = request.scope.get("raw_path", b"").decode("latin-1") or quote(request.url.path)
+            link = path + "?" + urlencode(dict(request.query_params) | {"nextPageToken": token})
+            headers["Link"] = f'<{link}>; rel="next"'
+        return headers
+
+    def _paging_only(request: Request, also: tuple[str, ...] = ()) -> dict[str, str]:
+        params = dict(request.query_params)
+        other = sorted(set(params) - {"perPage", "nextPageToken", *also})
+        if other:
+            raise InvalidField([(name, "not a parameter of this resource (perPage and nextPageToken are); a "
+                                       "named query's filters are its definition's, and a subscription is a "
+                                       "webhook: POST /queries/{queryName}/subscriptions") for name in other])
+        return params
+
+    async def create_query(request: Request) -> Response:
+        """OpenAPI ``POST /queries``: ``{"name", "query"}``, the query checked as ``GET /events``
+        checks its parameters; ``201`` with ``Location: /queries/{name}``, ``409`` for a name the
+        caller has."""
+        try:
+            await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            body = await _json_body(request, "query")
+            if isinstance(body, Response):
+                return body
+            name, params = parse_definition(body)
+            batch = uuid_param(params, "batchID")
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
+            queries.create(caller.subject, name, params)
+        except Exception as exc:
+            return _error(exc, QUERY_PARAMETER)
+        return JSONResponse(definition(name, params), status_code=201,
+                            headers={"Location": "/queries/" + quote(name, safe=""), "GS1-EPCIS-Version": "2.0.0"})
+
+    async def list_queries(request: Request) -> Response:
+        try:
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            params = _paging_only(request)
+            per_page = int(params.get("perPage", "100")) if params.get("perPage", "100").isdigit() else 0
+            start = int(params.get("nextPageToken", "0")) if params.get("nextPageToken", "0").isdigit() else -1
+            if not 1 <= per_page <= 1000 or start < 0:
+                raise InvalidField.one("perPage", "perPage 1 to 1000, nextPageToken as given in Link")
+        except Exception as exc:
+            return _error(exc, QUERY_PARAMETER)
+        mine = queries.names(caller.subject)
+        page = [definition(n, p) for n, p in mine[start:start + per_page]]
+        token = str(start + per_page) if start + per_page < len(mine) else ""
+        return JSONResponse(page, headers=_link(request, token))
+
+    async def get_query(request: Request) -> Response:
+        try:
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            name = request.path_params["query_name"]
+            params = queries.get(caller.subject, name)
+        except Exception as exc:
+            return _error(exc, QUERY_PARAMETER)
+        return JSONResponse(definition(name, params), headers={"GS1-EPCIS-Version": "2.0.0"})
+
+    async def delete_query(request: Request) -> Response:
+        """Removes the query and every subscription to it."""
+        try:
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            queries.delete(caller.subject, request.path_params["query_name"])
+        except Exception as exc:
+            return _error(exc, QUERY_PARAMETER)
+        return Response(status_code=204)
+
+    async def query_events(request: Request) -> Response:
+        """OpenAPI ``GET /queries/{queryName}/events``: the query's events within the caller's
+        reach, paged as ``GET /events``; ``queryName`` in the document's ``queryResults``."""
+        try:
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            name = request.path_params["query_name"]
+            params = queries.get(caller.subject, name)
+            paging = _paging_only(request)
+            batch = uuid_param(params, "batchID")
+            if batch is not None:  # as GET /events?batchID=: another partner's batch is not found
+                caller = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
+            page, token = await asyncio.to_thread(query_page, registry, {**params, **paging}, caller.grants.visible)
+        except Exception as exc:
+            return _error(exc, QUERY_PARAMETER)
+        return JSONResponse(result_document(page, name), headers=_link(request, token), media_type=JSON_LD)
+
+    async def subscribe(request: Request) -> Response:
+        """OpenAPI ``POST /queries/{queryName}/subscriptions`` (webhook, ``stream: true``)."""
+        try:
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            name = request.path_params["query_name"]
+            queries.get(caller.subject, name)
+            body = await _json_body(request, "subscription")
+            if isinstance(body, Response):
+                return body
+            made = queries.subscribe(caller.subject, name, body, caller.grants.visible)
+        except Exception as exc:
+            return _error(exc, SUBSCRIPTION_CONTROLS)
+        location = f"/queries/{quote(name, safe='')}/subscriptions/{made.id}"
+        return JSONResponse(made.public(), status_code=201,
+                            headers={"Location": location, "GS1-EPCIS-Version": "2.0.0"})
+
+    async def list_subscriptions(request: Request) -> Response:
+        try:
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            found = queries.subscriptions(caller.subject, request.path_params["query_name"])
+        except Exception as exc:
+            return _error(exc, SUBSCRIPTION_CONTROLS)
+        return JSONResponse([s.public() for s in found], headers={"GS1-EPCIS-Version": "2.0.0"})
+
+    async def get_subscription(request: Request) -> Response:
+        try:
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            found = queries.subscription(caller.subject, request.path_params["query_name"],
+                                         request.path_params["subscription_id"])
+        except Exception as exc:
+            return _error(exc, SUBSCRIPTION_CONTROLS)
+        return JSONResponse(found.public(), headers={"GS1-EPCIS-Version": "2.0.0"})
+
+    async def unsubscribe(request: Request) -> Response:
+        try:
+            caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+            queries.unsubscribe(caller.subject, request.path_params["query_name"],
+                                request.path_params["subscription_id"])
+        except Exception as exc:
+            return _error(exc, SUBSCRIPTION_CONTROLS)
+        return Response(status_code=204)
+
     async def context(request: Request) -> Response:
         return JSONResponse(v.project_context(), media_type=JSON_LD)
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/capture", post_capture, methods=["POST"]),
         Route("/capture", list_captures, methods=["GET"]),
         Route("/capture/{capture_id}", get_capture, methods=["GET"]),
@@ -444,8 +582,19 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/bizLocations/{biz_location:path}/events", resource("EQ_bizLocation", "biz_location"),
               methods=["GET"]),
         Route("/readPoints/{read_point:path}/events", resource("EQ_readPoint", "read_point"), methods=["GET"]),
+        Route("/queries", create_query, methods=["POST"]),
+        Route("/queries", list_queries, methods=["GET"]),
+        Route("/queries/{query_name}", get_query, methods=["GET"]),
+        Route("/queries/{query_name}", delete_query, methods=["DELETE"]),
+        Route("/queries/{query_name}/events", query_events, methods=["GET"]),
+        Route("/queries/{query_name}/subscriptions", subscribe, methods=["POST"]),
+        Route("/queries/{query_name}/subscriptions", list_subscriptions, methods=["GET"]),
+        Route("/queries/{query_name}/subscriptions/{subscription_id}", get_subscription, methods=["GET"]),
+        Route("/queries/{query_name}/subscriptions/{subscription_id}", unsubscribe, methods=["DELETE"]),
         Route("/context/gpureg.jsonld", context, methods=["GET"]),
     ])
+    app.state.named_queries = queries
+    return app
 
 
 class _QuietServer(uvicorn.Server):
@@ -504,6 +653,9 @@ class EpcisHttpServer:
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True
+        named = getattr(self._app.state, "named_queries", None)
+        if isinstance(named, NamedQueries):
+            named.stop()  # webhook deliveries end with the server
         await self._task
         self._server = None
         if self._on_stop is not None:

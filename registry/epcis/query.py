@@ -142,6 +142,23 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     return matches
 
 
+def matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
+    """The query parameters' test of one event (InvalidField naming a bad parameter)."""
+    return _matcher(params)
+
+
+def check_params(params: Mapping[str, str]) -> None:
+    """Every rule ``GET /events`` holds its parameters to, without reading any event (a named
+    query's definition is checked when it is created)."""
+    _matcher(params)
+    _order(params)
+    if uuid_param(params, "batchID") is not None and uuid_param(params, "partnerID") is not None:
+        raise InvalidField.one("batchID", "give batchID or partnerID, not both")
+    _int_param(params, "perPage", 100, 1, MAX_PER_PAGE)
+    _int_param(params, "maxEventCount", 0, 1, 1 << 31)
+    _int_param(params, "eventCountLimit", 0, 1, MAX_ORDERED)
+
+
 def query_page(
     registry: Registry, params: Mapping[str, str], visible: Callable[[UUID], bool] | None = None,
     fixed: Mapping[str, str] | None = None,

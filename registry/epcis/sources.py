@@ -28,7 +28,7 @@ def batch_events(
     if visible is not None and not visible(batch_id):
         raise NotFound("batch", batch_id)
     registry.get_batch(batch_id)
-    translator = Translator(registry)
+    translator = Translator(registry, splits_at_parent=True)
     after = 0
     while True:
         page = registry.history(batch_id, after_version=after, limit=500)

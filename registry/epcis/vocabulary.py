@@ -152,6 +152,11 @@ _TERMS = {
 }
 
 
+def cbv_terms(kind: str) -> frozenset[str]:
+    """The CBV 2.0 terms of a vocabulary (``bizStep``, ``disposition``, ``btt``, ``sdt``, ``er``)."""
+    return _TERMS[kind]
+
+
 def cbv_term(kind: str, value: str) -> str:
     """The bare CBV term of a value given bare, as a CBV URN or as a web vocabulary URI
     (``shipping``, ``urn:epcglobal:cbv:bizstep:shipping``, ``https://ref.gs1.org/cbv/BizStep-shipping``);

@@ -321,7 +321,7 @@ def test_post_events_captures_one_event_answering_201_with_its_location_and_refu
         assert created.status_code == 201, created.text
         assert server.registry.history(UUID(d.ids["a1"]))[-1].actor == "samsung-wms"
         written = created.json()
-        # the registry keeps serials upper case (its rendition, under its own eventID)
+        # the registry keeps serials upper case (its rendition, under the eventID as posted)
         assert [u.lower() for u in written["epcList"]] == [u.lower() for u in ours["epcList"]]
         assert written["bizStep"] == "installing" and written["gpureg:batchID"] == d.ids["a1"]
         assert created.headers["Location"] == "/events/" + quote(written["eventID"], safe="")
@@ -410,3 +410,38 @@ def test_get_events_orders_by_event_time_limits_with_event_count_limit_and_refus
             bad = client.get("/events", params=params)
             assert bad.status_code == 400 and bad.json()["type"] == "epcisException:QueryParameterException"
             assert bad.json()["violations"][0]["field"] == field, params
+
+
+def test_a_document_captured_over_http_is_found_under_its_own_event_ids_and_captured_again_without_a_write(
+    start_server: Callable[..., RunningServer], http_on: Callable[[RunningServer], str], tmp_path: Path
+) -> None:
+    """EPCIS 2.0 section 7.4.1: the eventID a partner gave an event names it in the registry too
+    (``GET /events/{eventID}``, ``EQ_eventID``); the same document posted again is a successful
+    capture job whose events are all ``replayed``, and nothing is written."""
+    source = start_server(f"sqlite:///{tmp_path}/a.db")
+    target = start_server(f"sqlite:///{tmp_path}/b.db")
+    a, _ = full_history(make_world(source.registry))
+    copy_reference_data(source.registry, target.registry)
+    base = http_on(target)
+    events = list(batch_events(source.registry, a))
+    for i, e in enumerate(events):  # the partner's own eventIDs
+        e["eventID"] = f"urn:uuid:5e1f0000-0000-4000-8000-{i:012d}"
+    doc = document(events, NOW)
+    shipped = next(e for e in events if e.get("bizStep") == "shipping")
+
+    with httpx.Client(base_url=base, timeout=60) as client:
+        first = client.post("/capture", json=doc, headers={"x-gpureg-actor": "wms@samsung"})
+        assert first.status_code == 202 and client.get(first.headers["Location"]).json()["success"]
+        found = _listed(client.get("/events/" + quote(shipped["eventID"], safe="")))
+        assert [e["eventID"] for e in found] == [shipped["eventID"]]
+        by_id = _listed(client.get("/events", params={"EQ_eventID": shipped["eventID"]}))
+        assert [e["eventID"] for e in by_id] == [shipped["eventID"]]
+        listed = _listed(client.get("/events", params={"batchID": str(a), "perPage": "1000"}))
+        assert [e["eventID"] for e in listed] == [e["eventID"] for e in events]
+        head = target.registry.head()
+
+        again = client.post("/capture", json=doc, headers={"x-gpureg-actor": "wms@samsung"})
+        job = client.get(again.headers["Location"]).json()
+        assert again.status_code == 202 and job["success"] and job["errors"] == []
+        assert {e["status"] for e in job["events"]} == {"replayed"}
+        assert target.registry.head() == head

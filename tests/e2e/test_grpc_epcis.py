@@ -57,7 +57,8 @@ def test_a_refused_capture_is_invalid_argument_naming_each_events_field_and_rule
     server = start_server(f"sqlite:///{tmp_path}/a.db")
     stub = epcis_pb2_grpc.EpcisServiceStub(server.channel())
     event = {"type": "AssociationEvent", "action": "ADD", "eventTime": "2026-03-02T09:00:00Z",
-             "eventTimeZoneOffset": "+00:00", "eventID": "urn:uuid:3d4b7a5e-0000-4000-8000-000000000001"}
+             "eventTimeZoneOffset": "+00:00", "eventID": "urn:uuid:3d4b7a5e-0000-4000-8000-000000000001",
+             "parentID": "urn:epc:id:grai:4012345.55555.987", "childEPCs": ["urn:epc:id:giai:4000001.12345"]}
     document = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
                 "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-02T09:00:00Z",
                 "epcisBody": {"eventList": [event]}}

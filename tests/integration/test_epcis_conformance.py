@@ -234,7 +234,7 @@ def test_a_captured_record_time_is_ignored_and_the_registry_records_its_own_epci
         ({"type": "TransactionEvent", "action": "DELETE", "bizTransactionList": None}, "bizTransactionList", "required"),
         ({"type": "AggregationEvent", "action": None}, "action", "required"),
         ({"type": "AssociationEvent", "action": None}, "action", "required"),
-        ({"type": "TransformationEvent", "action": None}, "type", "supported-event"),  # it has no action
+        ({"type": "TransformationEvent", "action": None}, "inputEPCList", "inputs-outputs"),  # it has no action
     ],
 )
 def test_an_event_without_a_field_epcis_2_0_requires_is_refused_naming_it_and_nothing_is_written(
