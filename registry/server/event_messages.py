@@ -6,14 +6,15 @@ event's fields as JSON again. A catching-up subscriber pays that for every event
 
 :class:`EventRenderer` gives the same message from the stored JSON directly:
 
-* one ``json`` decode whose object hook turns the transcoder's ``uuid_hex`` markers straight into
-  the text ``payload_json`` would write for a UUID (cached: the same ids recur all over the log),
-  and ``datetime_iso`` / ``decimal_str`` markers into the same objects the transcoder makes (they
-  are few, and ``payload_json``'s own encoder then renders them exactly as before); a ``move``
-  marker's data is already the ``[from_key, to_key, count]`` row ``payload_json`` renders; a
-  ``serials`` marker becomes a placeholder string, replaced after encoding by the JSON text of
-  every serial, made one run at a time by a single ``%`` formatting (not one string and one
-  encoder step per serial) and cached by the runs (a batch's serials recur in its movements);
+* one ``orjson`` decode of the stored state, then the transcoder's markers replaced in Python
+  where they are (the stored text's count of ``"_type_"`` says how many to find: any other is left
+  to the domain path): a ``uuid_hex`` marker by the text ``payload_json`` would write for the UUID
+  (cached: the same ids recur all over the log), a ``decimal_str`` marker by its text, a
+  ``datetime_iso`` marker by the datetime (``payload_json``'s encoder writes its ISO text); a
+  ``move`` marker's data is already the ``[from_key, to_key, count]`` row ``payload_json``
+  renders; a ``serials`` marker becomes a placeholder string, replaced after encoding by the JSON
+  text of every serial, made one run at a time by a single ``%`` formatting (not one string and
+  one encoder step per serial) and cached by the runs (a batch's serials recur in its movements);
   for a subscriber that asked for ``compact_serials`` it stays the runs;
 * the envelope (``timestamp``, ``occurred_at``, ``actor``, ``request_id``) read from that dict,
   and the payload encoded by :func:`registry.server.convert.payload_json_of_fields`, the function
@@ -33,14 +34,13 @@ for every event type.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -74,7 +74,10 @@ _SERIALS_CACHE_CHARS = 16 << 20  # the expanded serial sets' JSON kept for reuse
 # A serial set's stand-in while the payload is encoded: JSON escapes the NUL (a stored state
 # holding an escaped NUL anywhere is left to the domain path, so nothing else can look like it).
 _PLACEHOLDER = "\x00"
-_ESCAPED_PLACEHOLDER = "\\u0000"
+_ESCAPED_PLACEHOLDER = b"\\u0000"
+_MARKER = b'"_type_"'
+_loads = orjson.loads
+_dumps = orjson.dumps
 
 
 class _NotFast(Exception):
@@ -118,11 +121,8 @@ class EventRenderer:
             and type(names.get("move")) is MoveAsRow
             and type(names.get("serials")) is SerialSetAsCompact
         )
-        # per worker thread: a JSON decoder, the mode of the event being decoded, and the JSON
-        # text of its expanded serial sets (see _serials)
-        self._local = threading.local()
         self._uuid_text: dict[str, str] = {}
-        self._serials_text: dict[str, str] = {}
+        self._serials_text: dict[bytes, bytes] = {}  # stored runs -> every serial, as JSON
         self._prefixes: dict[str, str] = {}
         self._serials_chars = 0
         self._topics: dict[str, _TopicInfo] = {}
@@ -160,57 +160,85 @@ class EventRenderer:
 
     # ------------------------------------------------------------------------------ fast path
 
-    def _object(self, d: dict[str, Any]) -> Any:
-        """The JSON decoder's object hook: the transcoder's markers as payload_json needs them."""
-        if len(d) == 2 and "_type_" in d and "_data_" in d:
-            name = d["_type_"]
-            data = d["_data_"]
-            if name == "uuid_hex":
-                text = self._uuid_text.get(data)
-                if text is None:
-                    if type(data) is not str:
-                        raise _NotFast
-                    text = str(UUID(data))
-                    if len(self._uuid_text) >= _UUID_CACHE_LIMIT:
-                        self._uuid_text.clear()
-                    self._uuid_text[data] = text
-                return text
-            if name == "datetime_iso":
+    def _plain(self, value: Any, texts: list[bytes], compact: bool) -> tuple[Any, int]:
+        """``value`` (decoded from the stored JSON) with the transcoder's markers replaced as
+        payload_json renders them, and how many markers there were: a UUID as its text (cached:
+        the same ids recur all over the log), a decimal as its text, a datetime as itself
+        (payload_json's encoder writes its ISO text), a move as the ``[from_key, to_key, count]``
+        row it is stored as, a serial set as :meth:`_serials` gives it."""
+        kind = type(value)
+        if kind is dict:
+            if "_type_" in value:
+                return self._marker(value, texts, compact), 1
+            found = 0
+            for k, v in value.items():
+                if type(v) is dict or type(v) is list:
+                    value[k], n = self._plain(v, texts, compact)
+                    found += n
+            return value, found
+        if kind is list:
+            found = 0
+            for i, v in enumerate(value):
+                if type(v) is dict or type(v) is list:
+                    value[i], n = self._plain(v, texts, compact)
+                    found += n
+            return value, found
+        return value, 0
+
+    def _marker(self, d: dict[str, Any], texts: list[bytes], compact: bool) -> Any:
+        if len(d) != 2:
+            raise _NotFast  # a dict that only has a "_type_" key: the domain path's business
+        name = d["_type_"]
+        data = d["_data_"]
+        if name == "uuid_hex":
+            text = self._uuid_text.get(data)
+            if text is None:
                 if type(data) is not str:
                     raise _NotFast
-                return datetime.fromisoformat(data)
-            if name == "decimal_str":
-                return Decimal(data)
-            if name == "move":  # stored as the plain row payload_json renders for a Move
-                if type(data) is not list or len(data) != 3:
-                    raise _NotFast
-                return data
-            if name == "serials":
-                if type(data) is not list:
-                    raise _NotFast
-                return self._serials(data)
-            raise _NotFast  # another transcoding: rendered by the domain path
-        return d
+                text = str(UUID(data))
+                if len(self._uuid_text) >= _UUID_CACHE_LIMIT:
+                    self._uuid_text.clear()
+                self._uuid_text[data] = text
+            return text
+        if name == "move":  # stored as the plain row payload_json renders for a Move
+            if type(data) is not list or len(data) != 3:
+                raise _NotFast
+            return data
+        if name == "serials":
+            if type(data) is not list:
+                raise _NotFast
+            return self._serials(data, texts, compact)
+        if type(data) is not str:
+            raise _NotFast
+        if name == "datetime_iso":
+            return datetime.fromisoformat(data)
+        if name == "decimal_str":
+            return str(Decimal(data))
+        raise _NotFast  # another transcoding: rendered by the domain path
 
-    def _serials(self, data: list[Any]) -> Any:
+    def _serials(self, data: list[Any], texts: list[bytes], compact: bool) -> Any:
         """A ``serials`` marker's runs. Compact: the runs as ``SerialSet.compact`` gives them.
-        Expanded: a placeholder string, replaced after encoding by the JSON text of every serial
-        (:meth:`_serials_json`); so the encoder never walks the serials one by one."""
-        local = self._local
-        if local.compact:
+        Expanded: a placeholder string (``texts``' next index between NULs), replaced after
+        encoding by the JSON text of every serial (:meth:`_serials_json`), so the encoder never
+        walks the serials one by one; that text is cached by the stored runs (a batch's serials
+        recur in its movements)."""
+        if compact:
             return SerialSet.from_compact(data).compact()
-        texts: list[str] = local.texts
-        texts.append(self._serials_json(data))
+        key = _dumps(data)  # exact: True and 1 differ
+        text = self._serials_text.get(key)
+        if text is None:
+            text = self._serials_json(data).encode()
+            if self._serials_chars + len(text) > _SERIALS_CACHE_CHARS:
+                self._serials_text.clear()
+                self._serials_chars = 0
+            self._serials_text[key] = text
+            self._serials_chars += len(text)
+        texts.append(text)
         return f"{_PLACEHOLDER}{len(texts) - 1}{_PLACEHOLDER}"
 
     def _serials_json(self, data: list[Any]) -> str:
         """``payload_json``'s text for the SerialSet whose compact form is ``data``: the list of
-        every serial. Cached by the compact form's ``repr`` (exact: ``True`` and ``1`` differ), as
-        a batch's serials recur in its movements."""
-        key = repr(data)
-        text = self._serials_text.get(key)
-        if text is not None:
-            return text
+        every serial."""
         parts: list[str] = []
         for item in data:
             if type(item) is str:
@@ -237,13 +265,7 @@ class EventRenderer:
                 prefix, width, a, b, exceptions = cast(tuple[str, int, int, int, tuple[int, ...]], part)
                 skip = frozenset(exceptions)
                 parts.append(self._run_json(prefix, width, [n for n in range(a, b + 1) if n not in skip]))
-        text = "[" + ",".join(parts) + "]"
-        if self._serials_chars + len(text) > _SERIALS_CACHE_CHARS:
-            self._serials_text.clear()
-            self._serials_chars = 0
-        self._serials_text[key] = text
-        self._serials_chars += len(text)
-        return text
+        return "[" + ",".join(parts) + "]"
 
     def _run_json(self, prefix: str, width: int, numbers: Sequence[int]) -> str:
         """The serials ``prefix`` + each number zero-padded to ``width``, as JSON strings joined by
@@ -287,32 +309,39 @@ class EventRenderer:
             state = mapper.cipher.decrypt(state)
         if mapper.compressor:
             state = mapper.compressor.decompress(state)
-        local = self._local
-        decoder: json.JSONDecoder | None = getattr(local, "decoder", None)
-        if decoder is None:
-            decoder = local.decoder = json.JSONDecoder(object_hook=self._object)
-        text = state.decode("utf8")
-        if _ESCAPED_PLACEHOLDER in text:
+        if _ESCAPED_PLACEHOLDER in state:
             raise _NotFast  # a stored NUL, which the serials' placeholders could be taken for
-        local.compact = compact_serials
-        texts: list[str] = []
-        local.texts = texts
-        fields = decoder.decode(text)
+        fields = _loads(state)
         if type(fields) is not dict:
             raise _NotFast
         if fields.pop("class_version", 1) < info.class_version:
             raise _NotFast  # needs upcasting (or is from a newer class): the mapper's business
-        recorded_at = fields["timestamp"]
-        occurred_at = fields["occurred_at"]
-        actor = fields["actor"]
-        request_id = fields["request_id"]
-        if type(recorded_at) is not datetime or type(actor) is not str or type(request_id) is not str:
+        markers = state.count(_MARKER)
+        recorded_at = fields.pop("timestamp")
+        occurred_at = fields.pop("occurred_at")
+        if type(recorded_at) is not dict or recorded_at.get("_type_") != "datetime_iso":
             raise _NotFast
-        if texts and (_PLACEHOLDER in actor or _PLACEHOLDER in request_id):
-            raise _NotFast  # a serial set where the envelope has text: the domain path's business
+        recorded_at = self._marker(recorded_at, [], False)
         if occurred_at is None:
             occurred_at = recorded_at
-        elif type(occurred_at) is not datetime:
+            markers -= 1
+        elif type(occurred_at) is dict and occurred_at.get("_type_") == "datetime_iso":
+            occurred_at = self._marker(occurred_at, [], False)
+            markers -= 2
+        else:
+            raise _NotFast
+        actor = fields["actor"]
+        request_id = fields["request_id"]
+        if type(actor) is not str or type(request_id) is not str:
+            raise _NotFast
+        texts: list[bytes] = []
+        if markers:
+            fields, found = self._plain(fields, texts, compact_serials)
+            if found != markers:
+                raise _NotFast  # "_type_" where the transcoder did not write it: the domain path's business
+        if texts and (_PLACEHOLDER in actor or _PLACEHOLDER in request_id):
+            raise _NotFast  # a serial set where the envelope has text: the domain path's business
+        if type(recorded_at) is not datetime or type(occurred_at) is not datetime:
             raise _NotFast
         occurred = _seconds_nanos(occurred_at)
         recorded = _seconds_nanos(recorded_at)
@@ -326,7 +355,7 @@ class EventRenderer:
         payload = {k: v for k, v in fields.items() if k not in EVENT_ENVELOPE and k not in omitted}
         payload_text = payload_json_of_fields(payload)
         for i, serials in enumerate(texts):
-            payload_text = payload_text.replace(f'"{_ESCAPED_PLACEHOLDER}{i}{_ESCAPED_PLACEHOLDER}"', serials, 1)
+            payload_text = payload_text.replace(b'"\\u0000%d\\u0000"' % i, serials, 1)
         aggregate_id = str(convert_id(originator_id))
         message = new(
             position=n.id,
