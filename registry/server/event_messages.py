@@ -21,7 +21,12 @@ event's fields as JSON again. A catching-up subscriber pays that for every event
   the domain path uses;
 * Timestamps from the datetime by arithmetic instead of ``Timestamp.FromDatetime``;
 * :meth:`EventRenderer.render_into` makes each message in the response's repeated field, rather
-  than building it apart and copying it in (the copy of every payload was a few % of a catch-up).
+  than building it apart and copying it in (the copy of every payload was a few % of a catch-up);
+  :meth:`EventRenderer.render_rows_into` does so from the driver's rows
+  (:meth:`Registry.read_log_rows`: no Notification per event);
+* what it rendered is kept (up to ``keep_bytes``, the oldest dropped first), by log position and
+  mode, with the originator id, version and stored state it came from: a later subscriber
+  catching up gets the kept rendering of a position whose row is the same, not a new one.
 
 Whatever the fast path does not know for certain it would render identically, it hands to the
 domain path for that one event: another transcoding (any ``_type_`` other than the five above),
@@ -34,6 +39,7 @@ for every event type.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -56,6 +62,7 @@ from registry.api.v1 import resources_pb2 as pb
 from registry.application.service import Registry
 from registry.application.transcodings import MoveAsRow, SerialSetAsCompact
 from registry.domain.serials import SerialSet
+from registry.infrastructure.recorders import LogRow
 from registry.server.convert import (
     EVENT_ENVELOPE,
     OMITTED_PAYLOAD_FIELDS,
@@ -78,6 +85,15 @@ _ESCAPED_PLACEHOLDER = b"\\u0000"
 _MARKER = b'"_type_"'
 _loads = orjson.loads
 _dumps = orjson.dumps
+
+
+#: bytes of rendered events kept (payload and stored state), for subscribers that catch up after
+#: another (0: none)
+KEEP_RENDERED_BYTES = 96 << 20  # Settings.subscription_kept_mib's default
+_KEPT_OVERHEAD = 400  # bytes of a kept rendering besides its payload (the tuple, the other texts)
+#: originator id, version, aggregate_id, type, actor, request_id, payload_json, occurred, recorded,
+#: and the stored state it was rendered from (compared: a kept rendering is used for that state only)
+_Kept = tuple[Any, int, str, str, str, str, bytes, tuple[int, int], tuple[int, int], bytes]
 
 
 class _NotFast(Exception):
@@ -107,7 +123,7 @@ def _seconds_nanos(when: datetime) -> tuple[int, int]:
 class EventRenderer:
     """Renders stored notifications as ``Event`` messages, equal to the domain path's."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, keep_bytes: int = KEEP_RENDERED_BYTES) -> None:
         self._registry = registry
         mapper: Mapper[UUID] = registry.mapper
         self._mapper = mapper
@@ -121,11 +137,22 @@ class EventRenderer:
             and type(names.get("move")) is MoveAsRow
             and type(names.get("serials")) is SerialSetAsCompact
         )
-        self._uuid_text: dict[str, str] = {}
+        self._uuid_text: dict[str, str] = {}  # hex -> str(UUID(hex))
+        self._id_text: dict[str, str] = {}  # originator id as SQLite stores it -> aggregate_id
+        # the Notification's originator_id for the text a SQLite store holds
+        self._convert_originator_id: Callable[[str], Any] = getattr(
+            registry.recorder, "convert_originator_id", UUID)
         self._serials_text: dict[bytes, bytes] = {}  # stored runs -> every serial, as JSON
         self._prefixes: dict[str, str] = {}
         self._serials_chars = 0
         self._topics: dict[str, _TopicInfo] = {}
+        # the renderings of recent events, by (position, compact_serials); a log position's event
+        # never changes, and its originator id, version and stored state are compared before one
+        # is used
+        self._keep_bytes = keep_bytes
+        self._keep_lock = threading.Lock()
+        self._rendered: dict[tuple[int, bool], _Kept] = {}
+        self._kept_bytes = 0
 
     def message(self, notification: Notification, compact_serials: bool = False) -> pb.Event:
         """The notification's ``Event`` message, as ``event_message(registry.decode(n), n.id)``
@@ -155,6 +182,22 @@ class EventRenderer:
                     continue
                 except Exception:  # noqa: S110 - nothing was added; the domain path decides
                     pass
+            rendered = event_message(self._registry.decode(n), n.id, compact_serials)  # may raise
+            new().CopyFrom(rendered)
+
+    def render_rows_into(self, events: Any, rows: Sequence[LogRow], compact_serials: bool = False) -> None:
+        """As :meth:`render_into`, for rows of :meth:`Registry.read_log_rows` (no Notification is
+        made unless an event is left to the domain path)."""
+        new = events.add
+        fast = self._render if self._enabled else None
+        for row in rows:
+            if fast is not None:
+                try:
+                    fast(*row, new, compact_serials)
+                    continue
+                except Exception:  # noqa: S110 - nothing was added; the domain path decides
+                    pass
+            n = self._notification(row)
             rendered = event_message(self._registry.decode(n), n.id, compact_serials)  # may raise
             new().CopyFrom(rendered)
 
@@ -282,6 +325,23 @@ class EventRenderer:
             escaped = self._prefixes[prefix] = encode_json(prefix)[1:-1]
         return escaped
 
+    def _notification(self, row: LogRow) -> Notification:
+        """The Notification the recorder's ``select_notifications`` makes of a row."""
+        position, originator_id, version, topic, state = row
+        if type(originator_id) is str:
+            originator_id = self._convert_originator_id(originator_id)
+        return Notification(id=position, originator_id=originator_id, originator_version=version,
+                            topic=topic, state=bytes(state))
+
+    @staticmethod
+    def _aggregate_id(info: _TopicInfo, originator_id: Any) -> str:
+        id_type = type(originator_id)
+        convert_id = info.id_convertors.get(id_type)
+        if convert_id is None:
+            convert_id = find_id_convertor(cast(Hashable, info.cls), cast(Hashable, id_type))
+            info.id_convertors[id_type] = convert_id
+        return str(convert_id(originator_id))
+
     def _topic(self, topic: str) -> _TopicInfo:
         info = self._topics.get(topic)
         if info is None:
@@ -302,8 +362,22 @@ class EventRenderer:
     ) -> pb.Event:
         """The message, made by ``new`` (``pb.Event`` or a repeated field's ``add``) only once
         everything else is known: an event left to the domain path raises before it is made."""
-        info = self._topic(n.topic)
-        state = n.state
+        return self._render(n.id, n.originator_id, n.originator_version, n.topic, n.state, new, compact_serials)
+
+    def _render(
+        self, position: int, originator_id: Any, originator_version: int, topic: str, state: bytes,
+        new: Callable[..., pb.Event], compact_serials: bool,
+    ) -> pb.Event:
+        kept = self._rendered.get((position, compact_serials))
+        if (kept is not None and kept[0] == originator_id and kept[1] == originator_version
+                and kept[9] == state):
+            message = new(position=position, aggregate_id=kept[2], aggregate_version=originator_version,
+                          type=kept[3], actor=kept[4], request_id=kept[5], payload_json=kept[6])
+            message.occurred_at.seconds, message.occurred_at.nanos = kept[7]
+            message.recorded_at.seconds, message.recorded_at.nanos = kept[8]
+            return message
+        info = self._topic(topic)
+        stored = state
         mapper = self._mapper
         if mapper.cipher:
             state = mapper.cipher.decrypt(state)
@@ -335,9 +409,25 @@ class EventRenderer:
         if type(actor) is not str or type(request_id) is not str:
             raise _NotFast
         texts: list[bytes] = []
-        if markers:
-            fields, found = self._plain(fields, texts, compact_serials)
-            if found != markers:
+        if markers:  # the fields' own markers: look no further than the last of them
+            plain = self._plain
+            for k, v in fields.items():
+                kind = type(v)
+                if kind is dict:
+                    if "_type_" in v:
+                        fields[k] = self._marker(v, texts, compact_serials)
+                        markers -= 1
+                    else:
+                        fields[k], found = plain(v, texts, compact_serials)
+                        markers -= found
+                elif kind is list:
+                    fields[k], found = plain(v, texts, compact_serials)
+                    markers -= found
+                else:
+                    continue
+                if not markers:
+                    break
+            if markers:
                 raise _NotFast  # "_type_" where the transcoder did not write it: the domain path's business
         if texts and (_PLACEHOLDER in actor or _PLACEHOLDER in request_id):
             raise _NotFast  # a serial set where the envelope has text: the domain path's business
@@ -345,22 +435,24 @@ class EventRenderer:
             raise _NotFast
         occurred = _seconds_nanos(occurred_at)
         recorded = _seconds_nanos(recorded_at)
-        originator_id = n.originator_id
-        id_type = type(originator_id)
-        convert_id = info.id_convertors.get(id_type)
-        if convert_id is None:
-            convert_id = find_id_convertor(cast(Hashable, info.cls), cast(Hashable, id_type))
-            info.id_convertors[id_type] = convert_id
+        if type(originator_id) is str:  # as SQLite stores it: the Notification would hold UUID(it)
+            aggregate_id = self._id_text.get(originator_id)
+            if aggregate_id is None:
+                aggregate_id = self._aggregate_id(info, self._convert_originator_id(originator_id))
+                if len(self._id_text) >= _UUID_CACHE_LIMIT:
+                    self._id_text.clear()
+                self._id_text[originator_id] = aggregate_id
+        else:
+            aggregate_id = self._aggregate_id(info, originator_id)
         omitted = info.omitted
         payload = {k: v for k, v in fields.items() if k not in EVENT_ENVELOPE and k not in omitted}
         payload_text = payload_json_of_fields(payload)
         for i, serials in enumerate(texts):
             payload_text = payload_text.replace(b'"\\u0000%d\\u0000"' % i, serials, 1)
-        aggregate_id = str(convert_id(originator_id))
         message = new(
-            position=n.id,
+            position=position,
             aggregate_id=aggregate_id,
-            aggregate_version=n.originator_version,
+            aggregate_version=originator_version,
             type=info.event_type,
             actor=actor,
             request_id=request_id,
@@ -368,4 +460,22 @@ class EventRenderer:
         )
         message.occurred_at.seconds, message.occurred_at.nanos = occurred
         message.recorded_at.seconds, message.recorded_at.nanos = recorded
+        if self._keep_bytes:
+            self._keep((position, compact_serials), (
+                originator_id, originator_version, aggregate_id, info.event_type, actor, request_id,
+                payload_text, occurred, recorded, stored))
         return message
+
+    def _keep(self, key: tuple[int, bool], rendered: _Kept) -> None:
+        """Keep an event's rendering for the next subscriber (the oldest kept are dropped first
+        once they take more than ``keep_bytes``)."""
+        size = len(rendered[6]) + len(rendered[9]) + _KEPT_OVERHEAD
+        with self._keep_lock:
+            if key in self._rendered:
+                return
+            self._rendered[key] = rendered
+            self._kept_bytes += size
+            while self._kept_bytes > self._keep_bytes:
+                oldest = next(iter(self._rendered))
+                dropped = self._rendered.pop(oldest)
+                self._kept_bytes -= len(dropped[6]) + len(dropped[9]) + _KEPT_OVERHEAD

@@ -174,12 +174,20 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
         fast_types = set()
         batch = events_pb2.EventBatch()
         renderer.render_into(batch.events, log)
-        for n, in_place in zip(log, batch.events, strict=True):
+        # what SubscribeEvents renders: the driver's rows, not Notifications
+        from_rows, from_rows_compact = events_pb2.EventBatch(), events_pb2.EventBatch()
+        rows = registry.read_log_rows(0, 100_000)
+        renderer.render_rows_into(from_rows.events, rows)
+        renderer.render_rows_into(from_rows_compact.events, rows, compact_serials=True)
+        for n, in_place, row, row_compact in zip(
+                log, batch.events, from_rows.events, from_rows_compact.events, strict=True):
             domain = _domain_rendering(registry, n)
             assert renderer.message(n).SerializeToString(deterministic=True) == domain
             assert in_place.SerializeToString(deterministic=True) == domain
+            assert row.SerializeToString(deterministic=True) == domain
             compact = renderer.message(n, compact_serials=True).SerializeToString(deterministic=True)
             assert compact == _domain_rendering(registry, n, compact_serials=True)
+            assert row_compact.SerializeToString(deterministic=True) == compact
             try:
                 fast = renderer._fast(n)
             except Exception:  # left to the domain path: checked above
@@ -283,3 +291,37 @@ def test_serial_sets_render_as_every_serial_in_order_or_as_their_runs(store_url:
         registry.close()
     assert listed == [*(f'KR-"%d-{i:04d}' for i in range(98, 104)),
                       *(f'KR-"%d-{i:04d}' for i in range(200, 211) if i not in (201, 205)), "odd-one", "Zürich-1"]
+
+
+def test_a_second_catch_up_is_rendered_from_kept_renderings_equal_to_the_domain_path(store_url: str) -> None:
+    """The renderer keeps what it rendered (up to ``keep_bytes``, the oldest dropped first) and
+    renders a position again from it only for the same stored event: a row with another state at
+    that position is rendered from its own state."""
+    registry = build_registry(Settings(database_url=store_url))
+    try:
+        _, ordered = _one_order(registry)
+        rows = registry.read_log_rows(0, 1000)
+        log = registry.read_log(0, 1000)
+        renderer = EventRenderer(registry)
+        for compact in (False, True, False, True):
+            batch = events_pb2.EventBatch()
+            renderer.render_rows_into(batch.events, rows, compact_serials=compact)
+            for n, message in zip(log, batch.events, strict=True):
+                assert message.SerializeToString(deterministic=True) == _domain_rendering(registry, n, compact)
+        kept = renderer._rendered
+        assert set(kept) == {(row[0], compact) for row in rows for compact in (False, True)}
+        smaller = EventRenderer(registry, keep_bytes=renderer._kept_bytes - 1)
+        smaller.render_rows_into(events_pb2.EventBatch().events, rows, compact_serials=True)
+        smaller.render_rows_into(events_pb2.EventBatch().events, rows)
+        assert smaller._kept_bytes < renderer._kept_bytes
+        assert (rows[0][0], True) not in smaller._rendered and (rows[-1][0], False) in smaller._rendered
+
+        position = ordered.id
+        assert (position, False) in kept
+        changed = {**json.loads(ordered.state), "po_number": "PO-CHANGED"}
+        row = next(r for r in rows if r[0] == position)
+        again = events_pb2.EventBatch()
+        renderer.render_rows_into(again.events, [(*row[:4], json.dumps(changed).encode())])
+    finally:
+        registry.close()
+    assert json.loads(again.events[0].payload_json)["po_number"] == "PO-CHANGED"
