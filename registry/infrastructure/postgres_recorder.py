@@ -376,9 +376,10 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         originator_id: UUID | None = None,
     ) -> list[LogRow]:
         """As :meth:`RegistrySQLiteRecorder.select_log_rows`: the rows as tuples, without a
-        Notification (nor a dict) per row."""
+        Notification (nor a dict) per row; binary, with the originator id as text (no UUID object
+        per row: the renderer keeps each id's text)."""
         statement = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {schema}.{table} "
             "WHERE notification_id>%s"
         ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
         params: list[Any] = [after]
@@ -393,7 +394,7 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
             params.append(originator_id)
         statement += SQL(" ORDER BY notification_id LIMIT %s")
         params.append(limit)
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
             curs.execute(statement, params, prepare=True)
             return cast(list[LogRow], curs.fetchall())
 

@@ -31,8 +31,8 @@ from registry.journal.errors import JournalBroken
 from registry.journal.tables import JournalTables
 
 Claims = Sequence[tuple[str, UUID]]
-#: an event as SubscribeEvents reads it: position, originator id (as the store holds it: text on
-#: SQLite, UUID on PostgreSQL), originator version, topic, state
+#: an event as SubscribeEvents reads it: position, originator id as text (SQLite: as stored, the
+#: UUID's hex; PostgreSQL: the uuid column as text), originator version, topic, state
 LogRow = tuple[int, Any, int, str, bytes]
 
 

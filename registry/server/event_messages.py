@@ -139,7 +139,8 @@ class EventRenderer:
         )
         self._uuid_text: dict[str, str] = {}  # hex -> str(UUID(hex))
         self._id_text: dict[str, str] = {}  # originator id as SQLite stores it -> aggregate_id
-        # the Notification's originator_id for the text a SQLite store holds
+        # the Notification's originator_id for a row's text (SQLite's recorder says; PostgreSQL's
+        # uuid column read as text)
         self._convert_originator_id: Callable[[str], Any] = getattr(
             registry.recorder, "convert_originator_id", UUID)
         self._serials_text: dict[bytes, bytes] = {}  # stored runs -> every serial, as JSON
@@ -435,7 +436,7 @@ class EventRenderer:
             raise _NotFast
         occurred = _seconds_nanos(occurred_at)
         recorded = _seconds_nanos(recorded_at)
-        if type(originator_id) is str:  # as SQLite stores it: the Notification would hold UUID(it)
+        if type(originator_id) is str:  # a row's text: the Notification would hold the UUID of it
             aggregate_id = self._id_text.get(originator_id)
             if aggregate_id is None:
                 aggregate_id = self._aggregate_id(info, self._convert_originator_id(originator_id))
