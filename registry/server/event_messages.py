@@ -96,6 +96,9 @@ _KEPT_OVERHEAD = 400  # bytes of a kept rendering besides its payload (the tuple
 _Kept = tuple[Any, int, str, str, str, str, bytes, tuple[int, int], tuple[int, int], bytes]
 
 
+_OTHER_ENVELOPE = tuple(sorted(EVENT_ENVELOPE - {"timestamp", "occurred_at", "actor", "request_id"}))
+
+
 class _NotFast(Exception):
     """This event is left to the domain path."""
 
@@ -405,10 +408,15 @@ class EventRenderer:
             markers -= 2
         else:
             raise _NotFast
-        actor = fields["actor"]
-        request_id = fields["request_id"]
+        actor = fields.pop("actor")
+        request_id = fields.pop("request_id")
         if type(actor) is not str or type(request_id) is not str:
             raise _NotFast
+        for key in _OTHER_ENVELOPE:
+            if key in fields:
+                del fields[key]
+        for key in info.omitted:
+            fields.pop(key, None)
         texts: list[bytes] = []
         if markers:  # the fields' own markers: look no further than the last of them
             plain = self._plain
@@ -445,9 +453,7 @@ class EventRenderer:
                 self._id_text[originator_id] = aggregate_id
         else:
             aggregate_id = self._aggregate_id(info, originator_id)
-        omitted = info.omitted
-        payload = {k: v for k, v in fields.items() if k not in EVENT_ENVELOPE and k not in omitted}
-        payload_text = payload_json_of_fields(payload)
+        payload_text = payload_json_of_fields(fields)  # the envelope and the omitted fields taken out
         for i, serials in enumerate(texts):
             payload_text = payload_text.replace(b'"\\u0000%d\\u0000"' % i, serials, 1)
         message = new(
