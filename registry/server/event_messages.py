@@ -24,9 +24,9 @@ event's fields as JSON again. A catching-up subscriber pays that for every event
   than building it apart and copying it in (the copy of every payload was a few % of a catch-up);
   :meth:`EventRenderer.render_rows_into` does so from the driver's rows
   (:meth:`Registry.read_log_rows`: no Notification per event);
-* what it rendered is kept (up to ``keep_bytes``, the oldest dropped first), by log position and
-  mode, with the originator id, version and stored state it came from: a later subscriber
-  catching up gets the kept rendering of a position whose row is the same, not a new one.
+* what it rendered is kept (until the kept take ``keep_bytes``; then no more), by log position and
+  mode, with the originator id, version and stored state (length and hash) it came from: a later
+  subscriber catching up gets the kept rendering of a position whose row is the same.
 
 Whatever the fast path does not know for certain it would render identically, it hands to the
 domain path for that one event: another transcoding (any ``_type_`` other than the five above),
@@ -87,13 +87,13 @@ _loads = orjson.loads
 _dumps = orjson.dumps
 
 
-#: bytes of rendered events kept (payload and stored state), for subscribers that catch up after
-#: another (0: none)
+#: bytes of rendered events kept, for subscribers that catch up after another (0: none)
 KEEP_RENDERED_BYTES = 96 << 20  # Settings.subscription_kept_mib's default
 _KEPT_OVERHEAD = 400  # bytes of a kept rendering besides its payload (the tuple, the other texts)
 #: originator id, version, aggregate_id, type, actor, request_id, payload_json, occurred, recorded,
-#: and the stored state it was rendered from (compared: a kept rendering is used for that state only)
-_Kept = tuple[Any, int, str, str, str, str, bytes, tuple[int, int], tuple[int, int], bytes]
+#: and the length and hash of the stored state it was rendered from (compared: a kept rendering is
+#: used for that stored event only)
+_Kept = tuple[Any, int, str, str, str, str, bytes, tuple[int, int], tuple[int, int], int, int]
 
 
 _OTHER_ENVELOPE = tuple(sorted(EVENT_ENVELOPE - {"timestamp", "occurred_at", "actor", "request_id"}))
@@ -151,8 +151,8 @@ class EventRenderer:
         self._serials_chars = 0
         self._topics: dict[str, _TopicInfo] = {}
         # the renderings of recent events, by (position, compact_serials); a log position's event
-        # never changes, and its originator id, version and stored state are compared before one
-        # is used
+        # never changes, and its originator id, version and stored state (length and hash) are
+        # compared before one is used
         self._keep_bytes = keep_bytes
         self._keep_lock = threading.Lock()
         self._rendered: dict[tuple[int, bool], _Kept] = {}
@@ -374,7 +374,7 @@ class EventRenderer:
     ) -> pb.Event:
         kept = self._rendered.get((position, compact_serials))
         if (kept is not None and kept[0] == originator_id and kept[1] == originator_version
-                and kept[9] == state):
+                and kept[9] == len(state) and kept[10] == hash(state)):
             message = new(position=position, aggregate_id=kept[2], aggregate_version=originator_version,
                           type=kept[3], actor=kept[4], request_id=kept[5], payload_json=kept[6])
             message.occurred_at.seconds, message.occurred_at.nanos = kept[7]
@@ -470,19 +470,18 @@ class EventRenderer:
         if self._keep_bytes:
             self._keep((position, compact_serials), (
                 originator_id, originator_version, aggregate_id, info.event_type, actor, request_id,
-                payload_text, occurred, recorded, stored))
+                payload_text, occurred, recorded, len(stored), hash(stored)))
         return message
 
     def _keep(self, key: tuple[int, bool], rendered: _Kept) -> None:
-        """Keep an event's rendering for the next subscriber (the oldest kept are dropped first
-        once they take more than ``keep_bytes``)."""
-        size = len(rendered[6]) + len(rendered[9]) + _KEPT_OVERHEAD
+        """Keep an event's rendering for the next subscriber, unless the kept ones would then take
+        more than ``keep_bytes``. Nothing kept is dropped: a catch-up reads the log from its start,
+        and dropping the oldest to make room would drop what the next one reads first (a log
+        larger than the room would then never be served from it); what does not fit is rendered
+        for each subscriber, as it always was."""
+        size = len(rendered[6]) + _KEPT_OVERHEAD
         with self._keep_lock:
-            if key in self._rendered:
+            if key in self._rendered or self._kept_bytes + size > self._keep_bytes:
                 return
             self._rendered[key] = rendered
             self._kept_bytes += size
-            while self._kept_bytes > self._keep_bytes:
-                oldest = next(iter(self._rendered))
-                dropped = self._rendered.pop(oldest)
-                self._kept_bytes -= len(dropped[6]) + len(dropped[9]) + _KEPT_OVERHEAD

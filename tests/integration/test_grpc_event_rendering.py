@@ -294,9 +294,9 @@ def test_serial_sets_render_as_every_serial_in_order_or_as_their_runs(store_url:
 
 
 def test_a_second_catch_up_is_rendered_from_kept_renderings_equal_to_the_domain_path(store_url: str) -> None:
-    """The renderer keeps what it rendered (up to ``keep_bytes``, the oldest dropped first) and
-    renders a position again from it only for the same stored event: a row with another state at
-    that position is rendered from its own state."""
+    """The renderer keeps what it rendered (until the kept take ``keep_bytes``) and renders a
+    position again from it only for the same stored event: a row with another state at that
+    position is rendered from its own state."""
     registry = build_registry(Settings(database_url=store_url))
     try:
         _, ordered = _one_order(registry)
@@ -313,8 +313,8 @@ def test_a_second_catch_up_is_rendered_from_kept_renderings_equal_to_the_domain_
         smaller = EventRenderer(registry, keep_bytes=renderer._kept_bytes - 1)
         smaller.render_rows_into(events_pb2.EventBatch().events, rows, compact_serials=True)
         smaller.render_rows_into(events_pb2.EventBatch().events, rows)
-        assert smaller._kept_bytes < renderer._kept_bytes
-        assert (rows[0][0], True) not in smaller._rendered and (rows[-1][0], False) in smaller._rendered
+        assert smaller._kept_bytes < renderer._kept_bytes  # no more than fits; the first kept stay
+        assert (rows[0][0], True) in smaller._rendered and (rows[-1][0], False) not in smaller._rendered
 
         position = ordered.id
         assert (position, False) in kept
