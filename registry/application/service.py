@@ -370,24 +370,14 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         self, after: int, limit: int, topics: Sequence[str] = (), skip_topics: Sequence[str] = (),
         originator_id: UUID | None = None,
     ) -> list[tuple[int, Any, int, str, bytes]]:
-        """``(position, originator id as stored, version, topic, state)`` of the events after
+        """``(position, originator id as text, version, topic, state)`` of the events after
         ``after`` (exclusive), oldest first: only ``topics`` (if given), not ``skip_topics``, only
-        ``originator_id``'s (if given), filtered by the store. Read with the driver, without a
-        Notification per row, where the recorder can (the registry's SQLite and PostgreSQL
-        recorders)."""
-        select = getattr(self.recorder, "select_log_rows", None)
-        if select is not None:
-            return cast(list[tuple[int, Any, int, str, bytes]],
-                        select(after, limit, topics, skip_topics, originator_id))
-        rows: list[tuple[int, Any, int, str, bytes]] = []
-        while len(rows) < limit:
-            page = self.read_log(after, limit, topics)
-            rows.extend((n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in page
-                        if n.topic not in skip_topics and originator_id in (None, n.originator_id))
-            if len(page) < limit:
-                break
-            after = page[-1].id
-        return rows[:limit]
+        ``originator_id``'s (if given), filtered by the store; read with the driver, without a
+        Notification per row (``select_log_rows`` of the registry's SQLite and PostgreSQL
+        recorders, the only two it is built with: ``registry/infrastructure/store.py``)."""
+        recorder: Any = self.recorder
+        return cast(list[tuple[int, Any, int, str, bytes]],
+                    recorder.select_log_rows(after, limit, topics, skip_topics, originator_id))
 
     def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
         return self.mapper.to_domain_event(notification)

@@ -6,7 +6,9 @@ import dataclasses
 import json
 import random
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from eventsourcing.persistence import Notification
 
@@ -325,3 +327,39 @@ def test_a_second_catch_up_is_rendered_from_kept_renderings_equal_to_the_domain_
     finally:
         registry.close()
     assert json.loads(again.events[0].payload_json)["po_number"] == "PO-CHANGED"
+
+
+def test_log_rows_are_the_notifications_filtered_by_type_batch_and_left_out_types_in_pages(store_url: str) -> None:
+    """What SubscribeEvents reads (``Registry.read_log_rows``) is ``read_log`` filtered in the
+    store: the positions, ids, versions, topics and states of the matching events, in order, a
+    page of ``limit`` matching events at a time."""
+    registry = build_registry(Settings(database_url=store_url))
+    try:
+        _one_order(registry)
+        log = registry.read_log(0, 1000)
+        ordered = next(n for n in log if n.topic.endswith(":GpuBatch.Ordered"))
+        party_topic = next(n.topic for n in log if n.topic.endswith(":Party.Registered"))
+
+        def read_all(limit: int, **filters: Any) -> list[tuple[int, Any, int, str, bytes]]:
+            rows: list[tuple[int, Any, int, str, bytes]] = []
+            after = 0
+            while page := registry.read_log_rows(after, limit, **filters):
+                assert len(page) <= limit
+                rows.extend(page)
+                after = page[-1][0]
+            return rows
+
+        def expected(keep: Callable[[Notification], bool]) -> list[tuple[int, str, int, str, bytes]]:
+            return [(n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state))
+                    for n in log if keep(n)]
+
+        def plain(rows: list[tuple[int, Any, int, str, bytes]]) -> list[tuple[int, str, int, str, bytes]]:
+            return [(p, str(uuid.UUID(i)), v, t, bytes(s)) for p, i, v, t, s in rows]
+
+        assert plain(read_all(2)) == expected(lambda n: True)
+        assert plain(read_all(1, topics=[party_topic])) == expected(lambda n: n.topic == party_topic)
+        assert plain(read_all(2, skip_topics=(party_topic,))) == expected(lambda n: n.topic != party_topic)
+        assert plain(read_all(1, originator_id=ordered.originator_id)) == expected(
+            lambda n: n.originator_id == ordered.originator_id)
+    finally:
+        registry.close()
