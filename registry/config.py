@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     subscription_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="how often live subscriptions poll the log for other writers"
     )
+    subscription_kept_mib: int = Field(
+        default=96, ge=0,
+        description="MiB of rendered events (and the stored events they came from) a server keeps so "
+        "that later subscribers catching up do not render them again; 0 keeps none",
+    )
     max_subscriptions_per_principal: int = Field(
         default=16, ge=1, description="open SubscribeEvents streams one principal may hold at once"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -366,6 +367,19 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
         """Raw notifications after position ``after`` (exclusive), oldest first."""
         return list(self.recorder.select_notifications(
             start=after, limit=limit, topics=topics, inclusive_of_start=False))
+
+    def read_log_rows(
+        self, after: int, limit: int, topics: Sequence[str] = (), skip_topics: Sequence[str] = (),
+        originator_id: UUID | None = None,
+    ) -> list[tuple[int, Any, int, str, bytes]]:
+        """``(position, originator id as text, version, topic, state)`` of the events after
+        ``after`` (exclusive), oldest first: only ``topics`` (if given), not ``skip_topics``, only
+        ``originator_id``'s (if given), filtered by the store; read with the driver, without a
+        Notification per row (``select_log_rows`` of the registry's SQLite and PostgreSQL
+        recorders, the only two it is built with: ``registry/infrastructure/store.py``)."""
+        recorder: Any = self.recorder
+        return cast(list[tuple[int, Any, int, str, bytes]],
+                    recorder.select_log_rows(after, limit, topics, skip_topics, originator_id))
 
     def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
         return self.mapper.to_domain_event(notification)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 import psycopg
@@ -35,13 +35,14 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
+from eventsourcing.utils import retry
 from psycopg import Cursor, Pipeline
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from registry.infrastructure import breaker
 from registry.infrastructure.group_commit import Append, GroupCommit
-from registry.infrastructure.recorders import Claims
+from registry.infrastructure.recorders import Claims, LogRow
 from registry.journal.errors import JournalBroken
 from registry.journal.tables import JournalTables
 
@@ -368,6 +369,34 @@ class RegistryPostgresRecorder(PostgresApplicationRecorder):
         moves: Claims = kwargs.get("serial_moves", ())
         if moves:
             curs.executemany(self._move_claims, [(b, s) for s, b in moves])
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_log_rows(
+        self, after: int, limit: int, topics: Sequence[str] = (), skip_topics: Sequence[str] = (),
+        originator_id: UUID | None = None,
+    ) -> list[LogRow]:
+        """As :meth:`RegistrySQLiteRecorder.select_log_rows`: the rows as tuples, without a
+        Notification (nor a dict) per row; binary, with the originator id as text (no UUID object
+        per row: the renderer keeps each id's text)."""
+        statement = SQL(
+            "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE notification_id>%s"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        params: list[Any] = [after]
+        if topics:
+            statement += SQL(" AND topic = ANY(%s)")
+            params.append(list(topics))
+        if skip_topics:
+            statement += SQL(" AND topic <> ALL(%s)")
+            params.append(list(skip_topics))
+        if originator_id is not None:
+            statement += SQL(" AND originator_id = %s")
+            params.append(originator_id)
+        statement += SQL(" ORDER BY notification_id LIMIT %s")
+        params.append(limit)
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
+            curs.execute(statement, params, prepare=True)
+            return cast(list[LogRow], curs.fetchall())
 
     def claimed(self, serials: Sequence[str]) -> dict[str, UUID]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

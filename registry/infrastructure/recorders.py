@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -31,6 +31,9 @@ from registry.journal.errors import JournalBroken
 from registry.journal.tables import JournalTables
 
 Claims = Sequence[tuple[str, UUID]]
+#: an event as SubscribeEvents reads it: position, originator id as text (SQLite: as stored, the
+#: UUID's hex; PostgreSQL: the uuid column as text), originator version, topic, state
+LogRow = tuple[int, Any, int, str, bytes]
 
 
 class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
@@ -64,12 +67,49 @@ class RegistrySQLiteRecorder(SQLiteApplicationRecorder):
         and reads no further than that head.
         """
         if self._log_sync is not None:
-            head = self.max_notification_id() or 0
-            if head > self._synced_head:  # else: nothing new since this process last synced
-                self._log_sync.sync()
-                self._synced_head = max(self._synced_head, head)
+            head = self._durable_head()
             stop = head if stop is None else min(stop, head)
         return super().select_notifications(start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
+
+    def _durable_head(self) -> int:
+        """The log head, after an fsync of the WAL if this process has not synced up to it."""
+        assert self._log_sync is not None
+        head = self.max_notification_id() or 0
+        if head > self._synced_head:  # else: nothing new since this process last synced
+            self._log_sync.sync()
+            self._synced_head = max(self._synced_head, head)
+        return head
+
+    def select_log_rows(
+        self, after: int, limit: int, topics: Sequence[str] = (), skip_topics: Sequence[str] = (),
+        originator_id: UUID | None = None,
+    ) -> list[LogRow]:
+        """``(position, originator id as stored, version, topic, state)`` of the events after
+        ``after`` in log order, read as :meth:`select_notifications` reads them (only what is on
+        disk) but without a Notification per row; only ``topics`` (if given), not ``skip_topics``,
+        only ``originator_id``'s (if given), all filtered by the store."""
+        where = ["rowid>?"]
+        params: list[Any] = [after]
+        if self._log_sync is not None:
+            where.append("rowid<=?")
+            params.append(self._durable_head())
+        if topics:
+            where.append(f"topic IN ({','.join('?' * len(topics))})")
+            params.extend(topics)
+        if skip_topics:
+            where.append(f"topic NOT IN ({','.join('?' * len(skip_topics))})")
+            params.extend(skip_topics)
+        if originator_id is not None:
+            where.append("originator_id=?")
+            params.append(originator_id.hex)  # as the library stores it
+        params.append(limit)
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608 - our names
+            f"FROM {self.events_table_name} WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return cast(list[LogRow], c.fetchall())
 
     def defer_sync(self) -> WalSync | None:
         """Commit with ``synchronous=NORMAL`` from now on, and return the :class:`WalSync` that

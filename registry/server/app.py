@@ -185,7 +185,8 @@ class ApiServer:
             QueryServicer(self.registry, self._blocking, reads.read_models if reads else self.read_models), server)
         events_pb2_grpc.add_EventServiceServicer_to_server(  # type: ignore[no-untyped-call]
             EventServicer(reads.registry if reads else self.registry, self._blocking, self._notifier,
-                          settings.subscription_poll_seconds, settings.heartbeat_seconds), server)
+                          settings.subscription_poll_seconds, settings.heartbeat_seconds,
+                          kept_bytes=settings.subscription_kept_mib << 20), server)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ComplianceServicer(self.registry, self._blocking, self._notifier, self.read_models,
                                commands=self._commands), server)

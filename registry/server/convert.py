@@ -30,6 +30,7 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic
 from google.protobuf import struct_pb2
@@ -427,9 +428,7 @@ def payload_json(event: DomainEventProtocol[UUID], compact_serials: bool = False
     fields = {
         k: v for k, v in vars(event).items() if k not in EVENT_ENVELOPE and k not in omitted
     }
-    if compact_serials:
-        return _encode_compact(fields)
-    return payload_json_of_fields(fields)
+    return payload_json_of_fields(fields, _json_default_compact if compact_serials else _json_default).decode()
 
 
 def _json_default_compact(value: object) -> object:
@@ -438,16 +437,25 @@ def _json_default_compact(value: object) -> object:
     return _json_default(value)
 
 
-_JSON_FORMAT: dict[str, Any] = {"sort_keys": True, "separators": (",", ":")}
-_encode_payload = json.JSONEncoder(default=_json_default, **_JSON_FORMAT).encode
-_encode_compact = json.JSONEncoder(default=_json_default_compact, **_JSON_FORMAT).encode
-#: a plain JSON value (no domain types) as ``payload_json`` writes it
-encode_json = _encode_payload
+# payload_json is orjson's text: keys sorted, no spaces, text as UTF-8 (not \u escapes); domain
+# types (datetimes, dataclasses too) through _json_default. What orjson refuses (an integer of more
+# than 64 bits, a non-string key) is written by the json module in the same format instead.
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_JSON_FORMAT: dict[str, Any] = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
+_dumps = orjson.dumps
 
 
-def payload_json_of_fields(fields: dict[str, Any]) -> str:
-    """``payload_json`` of an event's fields: one JSON object, keys sorted, no spaces."""
-    return _encode_payload(fields)
+def encode_json(value: Any) -> str:
+    """A plain JSON value (no domain types) as ``payload_json`` writes it."""
+    return payload_json_of_fields(value).decode()
+
+
+def payload_json_of_fields(fields: Any, default: Callable[[object], object] = _json_default) -> bytes:
+    """``payload_json`` of an event's fields (UTF-8): one JSON object, keys sorted, no spaces."""
+    try:
+        return _dumps(fields, default, _ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return json.dumps(fields, default=default, **_JSON_FORMAT).encode()
 
 
 def event_message(event: DomainEventProtocol[UUID], position: int, compact_serials: bool = False) -> pb.Event:

@@ -2,8 +2,9 @@
 
 How a subscription proceeds (cursor = the last log position accounted for):
 
-1. read the log head, then the next page after the cursor (filtered by type in the store);
-2. send the page's events that match the batch filter, each with its position;
+1. read the log head, then the next page after the cursor (filtered by type, batch and the
+   internal events left out, all in the store: a page is ``READ_PAGE`` matching events);
+2. send the page's events, each with its position;
 3. advance the cursor to the last position read, or to the head read *before* the page when the
    page was not full: every event at or before that head was committed before it was read
    (SQLite has one writer; eventsourcing's PostgreSQL recorder serializes inserts with a table
@@ -17,7 +18,8 @@ Pages are read (``READ_PAGE`` events, or the message size if larger) and rendere
 thread, with no domain events (:class:`registry.server.event_messages.EventRenderer`), and sent
 in messages of at most ``max_events_per_message``. While a full page is being sent, the next one
 is already read and rendered (one page ahead, no more), so catching up overlaps the database and
-the JSON work with sending.
+the JSON work with sending. The renderer keeps what it rendered (``subscription_kept_mib``), so a
+subscriber catching up after another is mostly sent renderings made before.
 
 A client that resumes with ``after_position`` = the greatest position it received (an event's or
 a checkpoint's) therefore gets every matching event exactly once.
@@ -40,7 +42,7 @@ from registry.server.calls import refuse_if_expired
 from registry.server.concurrency import Blocking, LogNotifier
 from registry.server.convert import event_topics, parse_uuid, topics_for
 from registry.server.errors import status_for
-from registry.server.event_messages import EventRenderer
+from registry.server.event_messages import KEEP_RENDERED_BYTES, EventRenderer
 
 log = logging.getLogger("gpureg.server")
 
@@ -128,13 +130,14 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         notifier: LogNotifier,
         poll_seconds: float,
         heartbeat_seconds: float,
+        kept_bytes: int = KEEP_RENDERED_BYTES,
     ) -> None:
         self._registry = registry
         self._blocking = blocking
         self._notifier = notifier
         self._poll = poll_seconds
         self._heartbeat = heartbeat_seconds
-        self._renderer = EventRenderer(registry)
+        self._renderer = EventRenderer(registry, kept_bytes)
 
     async def SubscribeEvents(
         self, request: pb.SubscribeEventsRequest, context: Any
@@ -158,16 +161,13 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         thread runs this)."""
         head = self._registry.head()
         limit = max(s.max_events, READ_PAGE)
-        page = self._registry.read_log(cursor, limit, s.topics)
-        matching = page if s.batch_id is None else [n for n in page if n.originator_id == s.batch_id]
-        if s.skip_topics:
-            matching = [n for n in matching if n.topic not in s.skip_topics]
+        page = self._registry.read_log_rows(cursor, limit, s.topics, tuple(s.skip_topics), s.batch_id)
         messages = []
-        for i in range(0, len(matching), s.max_events):
+        for i in range(0, len(page), s.max_events):
             message = pb.SubscribeEventsResponse()
-            self._renderer.render_into(message.events.events, matching[i:i + s.max_events], s.compact_serials)
+            self._renderer.render_rows_into(message.events.events, page[i:i + s.max_events], s.compact_serials)
             messages.append(message)
-        return _Page(head=head, last=page[-1].id if page else 0, full=len(page) == limit, messages=messages)
+        return _Page(head=head, last=page[-1][0] if page else 0, full=len(page) == limit, messages=messages)
 
     @staticmethod
     def _checkpoint(position: int, head: int) -> pb.SubscribeEventsResponse:

@@ -6,7 +6,9 @@ import dataclasses
 import json
 import random
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from eventsourcing.persistence import Notification
 
@@ -188,12 +190,20 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
         fast_types = set()
         batch = events_pb2.EventBatch()
         renderer.render_into(batch.events, log)
-        for n, in_place in zip(log, batch.events, strict=True):
+        # what SubscribeEvents renders: the driver's rows, not Notifications
+        from_rows, from_rows_compact = events_pb2.EventBatch(), events_pb2.EventBatch()
+        rows = registry.read_log_rows(0, 100_000)
+        renderer.render_rows_into(from_rows.events, rows)
+        renderer.render_rows_into(from_rows_compact.events, rows, compact_serials=True)
+        for n, in_place, row, row_compact in zip(
+                log, batch.events, from_rows.events, from_rows_compact.events, strict=True):
             domain = _domain_rendering(registry, n)
             assert renderer.message(n).SerializeToString(deterministic=True) == domain
             assert in_place.SerializeToString(deterministic=True) == domain
+            assert row.SerializeToString(deterministic=True) == domain
             compact = renderer.message(n, compact_serials=True).SerializeToString(deterministic=True)
             assert compact == _domain_rendering(registry, n, compact_serials=True)
+            assert row_compact.SerializeToString(deterministic=True) == compact
             try:
                 fast = renderer._fast(n)
             except Exception:  # left to the domain path: checked above
@@ -297,3 +307,73 @@ def test_serial_sets_render_as_every_serial_in_order_or_as_their_runs(store_url:
         registry.close()
     assert listed == [*(f'KR-"%d-{i:04d}' for i in range(98, 104)),
                       *(f'KR-"%d-{i:04d}' for i in range(200, 211) if i not in (201, 205)), "odd-one", "Zürich-1"]
+
+
+def test_a_second_catch_up_is_rendered_from_kept_renderings_equal_to_the_domain_path(store_url: str) -> None:
+    """The renderer keeps what it rendered (until the kept take ``keep_bytes``) and renders a
+    position again from it only for the same stored event: a row with another state at that
+    position is rendered from its own state."""
+    registry = build_registry(Settings(database_url=store_url))
+    try:
+        _, ordered = _one_order(registry)
+        rows = registry.read_log_rows(0, 1000)
+        log = registry.read_log(0, 1000)
+        renderer = EventRenderer(registry)
+        for compact in (False, True, False, True):
+            batch = events_pb2.EventBatch()
+            renderer.render_rows_into(batch.events, rows, compact_serials=compact)
+            for n, message in zip(log, batch.events, strict=True):
+                assert message.SerializeToString(deterministic=True) == _domain_rendering(registry, n, compact)
+        kept = renderer._rendered
+        assert set(kept) == {(row[0], compact) for row in rows for compact in (False, True)}
+        smaller = EventRenderer(registry, keep_bytes=renderer._kept_bytes - 1)
+        smaller.render_rows_into(events_pb2.EventBatch().events, rows, compact_serials=True)
+        smaller.render_rows_into(events_pb2.EventBatch().events, rows)
+        assert smaller._kept_bytes < renderer._kept_bytes  # no more than fits; the first kept stay
+        assert (rows[0][0], True) in smaller._rendered and (rows[-1][0], False) not in smaller._rendered
+
+        position = ordered.id
+        assert (position, False) in kept
+        changed = {**json.loads(ordered.state), "po_number": "PO-CHANGED"}
+        row = next(r for r in rows if r[0] == position)
+        again = events_pb2.EventBatch()
+        renderer.render_rows_into(again.events, [(*row[:4], json.dumps(changed).encode())])
+    finally:
+        registry.close()
+    assert json.loads(again.events[0].payload_json)["po_number"] == "PO-CHANGED"
+
+
+def test_log_rows_are_the_notifications_filtered_by_type_batch_and_left_out_types_in_pages(store_url: str) -> None:
+    """What SubscribeEvents reads (``Registry.read_log_rows``) is ``read_log`` filtered in the
+    store: the positions, ids, versions, topics and states of the matching events, in order, a
+    page of ``limit`` matching events at a time."""
+    registry = build_registry(Settings(database_url=store_url))
+    try:
+        _one_order(registry)
+        log = registry.read_log(0, 1000)
+        ordered = next(n for n in log if n.topic.endswith(":GpuBatch.Ordered"))
+        party_topic = next(n.topic for n in log if n.topic.endswith(":Party.Registered"))
+
+        def read_all(limit: int, **filters: Any) -> list[tuple[int, Any, int, str, bytes]]:
+            rows: list[tuple[int, Any, int, str, bytes]] = []
+            after = 0
+            while page := registry.read_log_rows(after, limit, **filters):
+                assert len(page) <= limit
+                rows.extend(page)
+                after = page[-1][0]
+            return rows
+
+        def expected(keep: Callable[[Notification], bool]) -> list[tuple[int, str, int, str, bytes]]:
+            return [(n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state))
+                    for n in log if keep(n)]
+
+        def plain(rows: list[tuple[int, Any, int, str, bytes]]) -> list[tuple[int, str, int, str, bytes]]:
+            return [(p, str(uuid.UUID(i)), v, t, bytes(s)) for p, i, v, t, s in rows]
+
+        assert plain(read_all(2)) == expected(lambda n: True)
+        assert plain(read_all(1, topics=[party_topic])) == expected(lambda n: n.topic == party_topic)
+        assert plain(read_all(2, skip_topics=(party_topic,))) == expected(lambda n: n.topic != party_topic)
+        assert plain(read_all(1, originator_id=ordered.originator_id)) == expected(
+            lambda n: n.originator_id == ordered.originator_id)
+    finally:
+        registry.close()
