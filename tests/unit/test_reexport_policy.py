@@ -32,6 +32,9 @@ def _terms(auth_type: str = "license", countries: tuple[str, ...] = ("KR",), cod
         ("transshipment", "MO", _terms("license_exception", code="NAC"), False),  # NAC for Macau
         ("reexport", "CN", _terms("license_exception", code="ACA"), True),  # ACA not for D:5
         ("reexport", "AE", _terms("license_exception", code="ACA"), False),  # ACA for D:4 only
+        ("reexport", "VN", _terms("license_exception", code="NAC"), True),  # NAC not for D:1 only (740.8)
+        ("transshipment", "AE", _terms("license_exception", code="NAC"), True),  # nor for D:4 only
+        ("reexport", "CN", _terms("license_exception", code="NAC"), False),  # NAC for D:5
         ("reexport", "AE", _terms("no_license_required"), True),  # NLR covers no licensed destination
         ("reexport", "AE", None, True),  # no authorization
         ("reexport", "IL", _terms(), False),  # D:4 but A:6: carved out
