@@ -129,8 +129,11 @@ class ComplianceFindings(Projection):
     # clearance's ECCN per batch and shipment (the Destination Control Statement);
     # 7: a known reexport or transshipment held to the destination rule
     # (reexport-not-authorized); the authorization rows gain consignee_ids, and a shipment's
-    # intermediate consignee not named on a license naming its consignees is export-without-clearance
-    version = 7
+    # intermediate consignee not named on a license naming its consignees is export-without-clearance;
+    # 8: license exceptions held to their own scope (740.8: NAC not for a D:1/D:4-only destination),
+    # the authorization rows gain intermediate_consignee_ids, and a shipment's intermediate
+    # consignee must be one a license naming any consignee names as intermediate consignee
+    version = 8
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -192,6 +195,8 @@ class ComplianceFindings(Projection):
             Column("end_user_ids", JSON, nullable=False),  # hex ids
             # v7: the consignees a license names (hex ids), for its intermediate consignees
             Column("consignee_ids", JSON, nullable=False),
+            # v8: the intermediate consignees a license names apart (hex ids)
+            Column("intermediate_consignee_ids", JSON, nullable=False, default=list),
             Column("valid_from", DateTime(timezone=True), nullable=False),
             Column("valid_to", DateTime(timezone=True), nullable=True),
             Column("quantity_limit", BigInteger, nullable=True),

@@ -89,6 +89,7 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
     def register_authorization(self, actor: str, cmd: c.RegisterAuthorization) -> CommandResult:
         references = [
             *(("party", p, f"consignee_ids[{i}]") for i, p in enumerate(cmd.consignee_ids)),
+            *(("party", p, f"intermediate_consignee_ids[{i}]") for i, p in enumerate(cmd.intermediate_consignee_ids)),
             *(("party", p, f"end_user_ids[{i}]") for i, p in enumerate(cmd.end_user_ids)),
         ]
         return self._create("RegisterAuthorization", actor, cmd, "authorization", cmd.authorization_id,
@@ -97,7 +98,7 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
                                 list(cmd.destination_countries), list(cmd.consignee_ids),
                                 list(cmd.end_user_ids), cmd.valid_from, cmd.valid_to,
                                 cmd.quantity_limit, cmd.value_limit, cmd.currency,
-                                cmd.exception_code), references)
+                                cmd.exception_code, list(cmd.intermediate_consignee_ids)), references)
 
     def amend_reference(self, actor: str, cmd: c.AmendReference) -> CommandResult:
         """Correct reference data: the new values are validated by the register command's rules,

@@ -147,7 +147,7 @@ def _authorizations_selected(ctx: Context) -> Iterator[ExportAuthorization]:
         if auth is None:
             continue
         if ctx.filters.scope is not None:
-            named = ctx.filters.family & {*auth.consignee_ids, *auth.end_user_ids}
+            named = ctx.filters.family & {*auth.consignee_ids, *_intermediates(auth), *auth.end_user_ids}
             if not named and not any(ctx.filters.in_scope(entry["batch_id"]) for entry in auth.ledger):
                 continue  # names none of the partner's family, and none of its batches drew on it
         partner = ctx.filters.partner
@@ -186,6 +186,11 @@ def _own_drawdown(ctx: Context, auth: ExportAuthorization) -> tuple[int, int, De
     return drawn, returned, drawn_value, returned_value
 
 
+def _intermediates(auth: ExportAuthorization) -> list[UUID]:
+    """The intermediate consignees a license names apart (none for an authorization of the first shape)."""
+    return list(getattr(auth, "intermediate_consignee_ids", ()))
+
+
 def _parties_named(ctx: Context, parties: Sequence[UUID]) -> str:
     """An authorization's consignees or end users; in a partner's own report only its family's."""
     shown = [p for p in parties if ctx.filters.scope is None or p in ctx.filters.family]
@@ -209,6 +214,7 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
             yield (
                 _label(auth), ", ".join(auth.eccns), ", ".join(auth.destination_countries),
                 _parties_named(ctx, auth.consignee_ids),
+                _parties_named(ctx, _intermediates(auth)),
                 _parties_named(ctx, auth.end_user_ids),
                 auth.valid_from, auth.valid_to,
             )
@@ -216,8 +222,8 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
     yield Table(
         "Authorizations",
         (Column("authorization", "Authorization"), Column("eccns", "ECCNs"),
-         Column("destinations", "Destinations"), Column("consignees", "Consignees"),
-         Column("end_users", "End users"), Column("valid_from", "Valid from", ColumnType.DATETIME),
+         Column("destinations", "Destinations"), Column("consignees", "Ultimate consignees"),
+         Column("intermediate_consignees", "Intermediate consignees"), Column("end_users", "End users"), Column("valid_from", "Valid from", ColumnType.DATETIME),
          Column("valid_to", "Valid to", ColumnType.DATETIME)),
         terms,
     )
