@@ -132,7 +132,8 @@ class ComplianceFindings(Projection):
     # intermediate consignee not named on a license naming its consignees is export-without-clearance;
     # 8: license exceptions held to their own scope (740.8: NAC not for a D:1/D:4-only destination),
     # the authorization rows gain intermediate_consignee_ids, and a shipment's intermediate
-    # consignee must be one a license naming any consignee names as intermediate consignee
+    # consignee must be one a license naming any consignee names as intermediate consignee; the
+    # shipment rows gain exporter_id (the exporter of record)
     version = 8
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
@@ -261,6 +262,8 @@ class ComplianceFindings(Projection):
             Column("intermediate_consignee_ids", JSON, nullable=False, default=list),
             Column("forwarder_id", Uuid, nullable=True),
             Column("eccn", String(32), nullable=False),  # the clearance's ECCN when it shipped
+            # v8: the exporter of record named on the shipment (null: recorded before Shipped v5)
+            Column("exporter_id", Uuid, nullable=True),
         )
         # Legal holds on a batch's export records (15 CFR 762.6): in place while released_at is null.
         legal_hold = Table(

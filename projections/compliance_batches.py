@@ -229,7 +229,7 @@ def _shipped(work: Work, e: Any) -> None:
         "shipped_at": when, "quantity": e.quantity, "received": 0,
         "destination_country": e.destination_country, "destination_site_id": e.destination_site_id,
         "carrier_id": e.carrier_id, "intermediate_consignee_ids": [p.hex for p in e.intermediate_consignee_ids],
-        "forwarder_id": e.forwarder_id,
+        "forwarder_id": e.forwarder_id, "exporter_id": getattr(e, "exporter_id", None),
         "eccn": batch.get("eccn") or "",
     })
     flag_shipment_parties(work, e, batch)

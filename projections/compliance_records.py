@@ -38,6 +38,8 @@ class ExportRecord:
     carrier_id: UUID | None = None
     intermediate_consignee_ids: tuple[UUID, ...] = ()
     forwarder_id: UUID | None = None
+    # the exporter of record (v8 of the projection; None for a shipment recorded before it was)
+    exporter_id: UUID | None = None
 
     @property
     def destruction_allowed_from(self) -> datetime | None:
@@ -97,7 +99,7 @@ def export_record(r: Any, last_transaction_at: datetime | None, held: bool = Fal
         destination_control_statement=destination_control_statement(eccn, r["destination_country"]),
         carrier_id=r.get("carrier_id"),
         intermediate_consignee_ids=tuple(UUID(str(p)) for p in r.get("intermediate_consignee_ids") or ()),
-        forwarder_id=r.get("forwarder_id"),
+        forwarder_id=r.get("forwarder_id"), exporter_id=r.get("exporter_id"),
     )
 
 

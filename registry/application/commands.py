@@ -229,6 +229,8 @@ class Ship(MovementCommand):
     # and under the headquarters rule), and the freight forwarder (screened).
     intermediate_consignee_ids: list[UUID] = Field(default_factory=list, max_length=8)
     forwarder_id: UUID | None = None
+    # The exporter of record (screened); the batch's supplier when not given.
+    exporter_id: UUID | None = None
     origin: Text = ""
     destination_country: Country
     destination_site_id: UUID | None = None

@@ -221,7 +221,7 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
 
     def ship(self, actor: str, cmd: c.Ship) -> CommandResult:
         """Ship against the clearance. Refused (naming the rule) when a party of the shipment
-        (consignee, end user, carrier, site operator, intermediate consignee, forwarder) has a
+        (exporter, consignee, end user, carrier, site operator, intermediate consignee, forwarder) has a
         blocking screening hit, when an intermediate consignee is not named on a license that
         names its consignees, or when the destination or headquarters rule in force at the
         shipment (for the purchaser, consignee, end user and intermediate consignees) needs a
@@ -233,13 +233,13 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id,
-                                          intermediates, cmd.forwarder_id)
+                                          intermediates, cmd.forwarder_id, batch.exporter_of(cmd.exporter_id))
             if batch.clearance_status == Clearance.GRANTED:
                 self._refuse_intermediate_consignees(batch, intermediates)
                 self._refuse_shipment_license(batch, w.ctx.occurred_at, intermediates)
             batch.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
                        cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials,
-                       intermediates, cmd.forwarder_id)
+                       intermediates, cmd.forwarder_id, cmd.exporter_id)
             return [batch]
 
         return self._change("Ship", actor, cmd, "batch", cmd.batch_id, decide, [
@@ -247,6 +247,7 @@ class Registry(ComplianceMixin, AllocationsMixin, CommandExecutor):
             ("site", cmd.destination_site_id, "destination_site_id"),
             *(("party", p, f"intermediate_consignee_ids[{i}]") for i, p in enumerate(intermediates)),
             ("party", cmd.forwarder_id, "forwarder_id"),
+            ("party", cmd.exporter_id, "exporter_id"),
         ])
 
     def receive(self, actor: str, cmd: c.Receive) -> CommandResult:

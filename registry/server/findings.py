@@ -216,7 +216,7 @@ def export_message(e: ExportRecord) -> pb.ExportRecord:
         retention_until=timestamp(e.retention_until), carrier_id=_id(e.carrier_id),
         intermediate_consignee_ids=[str(p) for p in e.intermediate_consignee_ids], forwarder_id=_id(e.forwarder_id),
         held=e.held, eccn=e.eccn,
-        destination_control_statement=e.destination_control_statement,
+        destination_control_statement=e.destination_control_statement, exporter_id=_id(e.exporter_id),
     )
     if e.destruction_allowed_from is not None:
         message.destruction_allowed_from.CopyFrom(timestamp(e.destruction_allowed_from))

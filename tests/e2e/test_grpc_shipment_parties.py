@@ -148,3 +148,30 @@ def test_a_license_registered_over_grpc_names_its_intermediate_consignees_apart_
     _ship(w, batch, "S1", intermediate_consignee_ids=[w.ids["depot"]])
     (shipment,) = w.api.queries.GetBatch(q.GetBatchRequest(batch_id=batch)).batch.shipments
     assert list(shipment.intermediate_consignee_ids) == [w.ids["depot"]]
+
+
+def test_a_shipment_names_its_exporter_over_grpc_the_batchs_supplier_by_default_and_it_is_screened(
+    world: tuple[RunningServer, FindingsWorld],
+) -> None:
+    """ShipRequest.exporter_id (field 52): recorded on Batch.shipments (field 52) and on the
+    compliance export record (ExportRecord.exporter_id, field 64); empty means the supplier."""
+    server, w = world
+    exporter = _party(w, "nvkr", "Blackwell Export Services", ["exporter"])
+    first, _ = w.batch(quantity=8, serialized=False)
+    second, _ = w.batch(quantity=8, serialized=False)
+    _ship(w, first, "S1")
+    _ship(w, second, "S2", exporter_id=exporter)
+    (s1,) = w.api.queries.GetBatch(q.GetBatchRequest(batch_id=first)).batch.shipments
+    (s2,) = w.api.queries.GetBatch(q.GetBatchRequest(batch_id=second)).batch.shipments
+    assert (s1.exporter_id, s2.exporter_id) == (w.ids["nvidia"], exporter)
+    (record,) = w.compliance(second).exports
+    assert record.exporter_id == exporter
+    third, _ = w.batch(quantity=8, serialized=False)
+    w.do("ImportScreeningList", cp.ImportScreeningListRequest(request_id=new_request_id(), source="US CSL",
+        content=b"entry_id,name,source_list\nEL-43,Blackwell Export Services,Entity List (EL)\n"))
+    head = server.head()
+    error = refused(lambda: _ship(w, third, "S3", exporter_id=exporter))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = details(error)["ErrorInfo"].metadata
+    assert (info["rule"], info["fact.role"]) == ("screening-hit", "exporter_id")
+    assert server.head() == head

@@ -253,10 +253,11 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
     filing = table(html, "Shipments: export filing, carrier and dates")
     assert filing["SHP-B1"][2:4] == ["X20260309000003", "Korean Air Cargo"]
     shipment_parties = table(html, "Shipments: parties")
-    assert shipment_parties["SHP-B1"][1:] == [
-        "PO-B", "NAVER Cloud", "Samsung Electronics", "NAVER Cloud", "NAVER Cloud", "Korean Air Cargo", "Korean Air Cargo"
+    assert shipment_parties["SHP-B1"][1:] == [  # the exporter of record: the batch's supplier
+        "PO-B", "NVIDIA Corporation", "NAVER Cloud", "Samsung Electronics", "NAVER Cloud", "NAVER Cloud",
+        "Korean Air Cargo", "Korean Air Cargo"
     ]
-    assert shipment_parties["SHP-A1"][3] == "" and shipment_parties["SHP-A1"][6] == ""  # none named
+    assert shipment_parties["SHP-A1"][4] == "" and shipment_parties["SHP-A1"][7] == ""  # none named
     parties = parse_html(html).table("Parties of each cleared batch").rows
     assert parties[-1][:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
     drawdown = table(html, "Drawdown per authorization: units")

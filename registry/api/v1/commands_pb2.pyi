@@ -354,7 +354,7 @@ class RegisterSerialsRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., units: _Optional[_Iterable[_Union[UnitIdentity, _Mapping]]] = ...) -> None: ...
 
 class ShipRequest(_message.Message):
-    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "shipment_id", "carrier_id", "origin", "destination_country", "destination_site_id", "itn", "intermediate_consignee_ids", "forwarder_id")
+    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "shipment_id", "carrier_id", "origin", "destination_country", "destination_site_id", "itn", "intermediate_consignee_ids", "forwarder_id", "exporter_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -369,6 +369,7 @@ class ShipRequest(_message.Message):
     ITN_FIELD_NUMBER: _ClassVar[int]
     INTERMEDIATE_CONSIGNEE_IDS_FIELD_NUMBER: _ClassVar[int]
     FORWARDER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPORTER_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     expected_version: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -383,7 +384,8 @@ class ShipRequest(_message.Message):
     itn: str
     intermediate_consignee_ids: _containers.RepeatedScalarFieldContainer[str]
     forwarder_id: str
-    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., shipment_id: _Optional[str] = ..., carrier_id: _Optional[str] = ..., origin: _Optional[str] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., itn: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ...) -> None: ...
+    exporter_id: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., shipment_id: _Optional[str] = ..., carrier_id: _Optional[str] = ..., origin: _Optional[str] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., itn: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., exporter_id: _Optional[str] = ...) -> None: ...
 
 class ReceiveRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "shipment_id", "receiving_party_id", "site_id", "discrepancy_note")

@@ -1003,7 +1003,7 @@ class SerialCompliance(_message.Message):
     def __init__(self, serial: _Optional[str] = ..., status: _Optional[_Union[ComplianceStatus, str]] = ..., finding_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportRecord(_message.Message):
-    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until", "carrier_id", "intermediate_consignee_ids", "forwarder_id", "held", "destruction_allowed_from", "eccn", "destination_control_statement")
+    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until", "carrier_id", "intermediate_consignee_ids", "forwarder_id", "held", "destruction_allowed_from", "eccn", "destination_control_statement", "exporter_id")
     SHIPMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SHIPPED_AT_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -1019,6 +1019,7 @@ class ExportRecord(_message.Message):
     DESTRUCTION_ALLOWED_FROM_FIELD_NUMBER: _ClassVar[int]
     ECCN_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_CONTROL_STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    EXPORTER_ID_FIELD_NUMBER: _ClassVar[int]
     shipment_id: str
     shipped_at: _timestamp_pb2.Timestamp
     quantity: int
@@ -1034,7 +1035,8 @@ class ExportRecord(_message.Message):
     destruction_allowed_from: _timestamp_pb2.Timestamp
     eccn: str
     destination_control_statement: str
-    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., carrier_id: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., held: _Optional[bool] = ..., destruction_allowed_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., eccn: _Optional[str] = ..., destination_control_statement: _Optional[str] = ...) -> None: ...
+    exporter_id: str
+    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., carrier_id: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., held: _Optional[bool] = ..., destruction_allowed_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., eccn: _Optional[str] = ..., destination_control_statement: _Optional[str] = ..., exporter_id: _Optional[str] = ...) -> None: ...
 
 class GetBatchComplianceResponse(_message.Message):
     __slots__ = ("batch_id", "po_number", "buyer_id", "status", "findings", "serial_count", "serials", "compliant_serial_count", "exports", "as_of", "position", "legal_holds", "onward_movements")

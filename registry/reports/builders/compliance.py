@@ -339,16 +339,24 @@ def _shipment_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> 
         )
 
 
+def _supplier(trail: list[CustodyEntry], batch_id: UUID) -> UUID | None:
+    """The batch's supplier, from its first event (``Ordered``, or ``SplitFrom`` for a child batch)."""
+    return next((_uuid(e.detail.get("supplier_id")) for e in trail
+                 if e.batch_id == batch_id and e.detail.get("supplier_id")), None)
+
+
 def _shipment_party_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
-    """Who each shipment was for and through: the purchaser, the clearance's ultimate consignee and
-    end user, and the shipment's own intermediate consignees, forwarder and carrier (``Shipped``)."""
+    """Who each shipment was from, for and through: the exporter of record (``Shipped`` v5; the
+    batch's supplier before), the purchaser, the clearance's ultimate consignee and end user, and
+    the shipment's own intermediate consignees, forwarder and carrier (``Shipped``)."""
     for e in trail:
         if e.event_type != "Shipped" or e.batch_id != b.batch_id:
             continue
         grant = _granted_before(trail, e.position)
         intermediates = [_uuid(p) for p in e.detail.get("intermediate_consignee_ids", []) or []]
         yield (
-            str(e.detail.get("shipment_id", "")), b.po_number, ctx.name(b.buyer_id),
+            str(e.detail.get("shipment_id", "")), b.po_number,
+            ctx.name(_uuid(e.detail.get("exporter_id")) or _supplier(trail, b.batch_id)), ctx.name(b.buyer_id),
             "; ".join(ctx.name(p) for p in intermediates if p is not None),
             ctx.name(_uuid(grant.detail.get("consignee_id"))) if grant else "",
             ctx.name(_uuid(grant.detail.get("end_user_id"))) if grant else "",
@@ -381,13 +389,13 @@ def _shipments(ctx: Context) -> Iterator[Block]:
     )
     yield Table(
         "Shipments: parties",
-        (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("purchaser", "Purchaser"),
-         Column("intermediate_consignees", "Intermediate consignee(s)"),
+        (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("exporter", "Exporter"),
+         Column("purchaser", "Purchaser"), Column("intermediate_consignees", "Intermediate consignee(s)"),
          Column("consignee", "Ultimate consignee"), Column("end_user", "End user"),
          Column("forwarder", "Forwarder"), Column("carrier", "Carrier")),
         lambda: ctx.view.kept(SHIPMENT_PARTIES),
-        note="Consignee and end user as cleared; intermediate consignees (in order), forwarder and carrier as "
-        "shipped. Each was screened at the shipment; the purchaser, consignees and end user were also held to "
+        note="Consignee and end user as cleared; exporter (the batch's supplier unless the shipment named "
+        "another), intermediate consignees (in order), forwarder and carrier as shipped. Each was screened at the shipment; the purchaser, consignees and end user were also held to "
         "the headquarters rule (their ownership: the next section).",
     )
 
