@@ -18,6 +18,7 @@ from registry.domain.batch import GpuBatch, Stage
 from registry.domain.errors import InvalidField, NotFound
 from registry.server.calls import answer
 from registry.server.concurrency import Blocking
+from registry.server.parties import party_message
 from registry.server.convert import (
     batch_message,
     decode_page_token,
@@ -59,6 +60,14 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                 raise InvalidField.one("version", "must be >= 1")
             batch = await self._blocking(self._batch, batch_id, version)
             return pb.GetBatchResponse(batch=batch)
+
+        return await answer(context, work)
+
+    async def GetParty(self, request: pb.GetPartyRequest, context: Any) -> pb.GetPartyResponse:
+        async def work() -> pb.GetPartyResponse:
+            party_id = require_uuid("party_id", request.party_id)
+            party = await self._blocking(party_message, self._registry, party_id)
+            return pb.GetPartyResponse(party=party)
 
         return await answer(context, work)
 
