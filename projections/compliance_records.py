@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +41,22 @@ class ExportRecord:
     forwarder_id: UUID | None = None
     # the exporter of record (v8 of the projection; None for a shipment recorded before it was)
     exporter_id: UUID | None = None
+    # v8: the AES/EEI Internal Transaction Number, the clearance's end-use statement, the value
+    # (units x unit price, in ``currency``; None when unknown) and the authorization the units left
+    # under with its running drawdown then (net units drawn on it, what remained of its limits;
+    # None: unlimited, or an export recorded before v8)
+    itn: str = ""
+    end_use: str = ""
+    value: Decimal | None = None
+    currency: str = ""
+    authorization_id: UUID | None = None
+    authorization_number: str = ""
+    authorization_type: str = ""
+    exception_code: str = ""
+    authorization_valid_to: datetime | None = None
+    authorization_drawn_quantity: int | None = None
+    authorization_remaining_quantity: int | None = None
+    authorization_remaining_value: Decimal | None = None
 
     @property
     def destruction_allowed_from(self) -> datetime | None:
@@ -100,6 +117,15 @@ def export_record(r: Any, last_transaction_at: datetime | None, held: bool = Fal
         carrier_id=r.get("carrier_id"),
         intermediate_consignee_ids=tuple(UUID(str(p)) for p in r.get("intermediate_consignee_ids") or ()),
         forwarder_id=r.get("forwarder_id"), exporter_id=r.get("exporter_id"),
+        itn=r.get("itn") or "", end_use=r.get("end_use") or "",
+        value=Decimal(r["value"]) if r.get("value") is not None else None, currency=r.get("currency") or "",
+        authorization_id=r.get("authorization_id"), authorization_number=r.get("authorization_number") or "",
+        authorization_type=r.get("authorization_type") or "", exception_code=r.get("exception_code") or "",
+        authorization_valid_to=utc(r["authorization_valid_to"]) if r.get("authorization_valid_to") else None,
+        authorization_drawn_quantity=r.get("authorization_drawn_quantity"),
+        authorization_remaining_quantity=r.get("authorization_remaining_quantity"),
+        authorization_remaining_value=(Decimal(r["authorization_remaining_value"])
+                                       if r.get("authorization_remaining_value") is not None else None),
     )
 
 

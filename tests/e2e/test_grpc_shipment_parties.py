@@ -175,3 +175,21 @@ def test_a_shipment_names_its_exporter_over_grpc_the_batchs_supplier_by_default_
     info = details(error)["ErrorInfo"].metadata
     assert (info["rule"], info["fact.role"]) == ("screening-hit", "exporter_id")
     assert server.head() == head
+
+
+def test_the_export_record_over_grpc_carries_the_itn_end_use_value_and_the_license_with_its_running_drawdown(
+    world: tuple[RunningServer, FindingsWorld],
+) -> None:
+    """ExportRecord fields 65-76: the auditor's per-shipment record (ITN, end-use statement, value,
+    the authorization's number, type, expiry and its drawdown when the units left)."""
+    _, w = world
+    batch, _ = w.batch(quantity=8, serialized=False)
+    _ship(w, batch, "S1", itn="X20260306000009")
+    (record,) = w.compliance(batch).exports
+    assert (record.itn, record.end_use, record.value, record.currency) == (
+        "X20260306000009", "AI training", "240000", "USD")  # 8 x 30,000
+    assert (record.authorization_id, record.authorization_number, record.authorization_type,
+            record.exception_code) == (w.ids["license"], "D7654321", "license", "")
+    assert record.authorization_valid_to.ToDatetime().year == 2027
+    assert (record.authorization_drawn_quantity, record.authorization_remaining_quantity) == (8, 992)
+    assert record.authorization_remaining_value == ""  # no value limit
