@@ -535,9 +535,9 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         intermediate_consignee_ids: Sequence[UUID] = (), forwarder_id: UUID | None = None,
         exporter_id: UUID | None = None,
     ) -> None:
-        """Every party of the shipment, the exporter of record among them, is screened (Entity List and the other lists apply to every
-        destination): a blocking hit refuses the shipment, naming the party's field and the list
-        entry (``screening-hit``)."""
+        """Every party of the shipment, the exporter of record among them, is screened (Entity
+        List and the other lists apply to every destination): a blocking hit refuses the shipment,
+        naming the party's field and the list entry (``screening-hit``)."""
         operator: UUID | None = None
         if site_id is not None:
             site: Site = self._load("site", site_id)

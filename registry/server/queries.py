@@ -18,7 +18,6 @@ from registry.domain.batch import GpuBatch, Stage
 from registry.domain.errors import InvalidField, NotFound
 from registry.server.calls import answer
 from registry.server.concurrency import Blocking
-from registry.server.parties import party_message
 from registry.server.convert import (
     batch_message,
     decode_page_token,
@@ -28,6 +27,7 @@ from registry.server.convert import (
     parse_uuid,
     require_uuid,
 )
+from registry.server.parties import party_message
 from registry.server.readmodels import (
     await_position,
     custody_message,

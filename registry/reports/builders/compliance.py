@@ -223,8 +223,8 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
         "Authorizations",
         (Column("authorization", "Authorization"), Column("eccns", "ECCNs"),
          Column("destinations", "Destinations"), Column("consignees", "Ultimate consignees"),
-         Column("intermediate_consignees", "Intermediate consignees"), Column("end_users", "End users"), Column("valid_from", "Valid from", ColumnType.DATETIME),
-         Column("valid_to", "Valid to", ColumnType.DATETIME)),
+         Column("intermediate_consignees", "Intermediate consignees"), Column("end_users", "End users"),
+         Column("valid_from", "Valid from", ColumnType.DATETIME), Column("valid_to", "Valid to", ColumnType.DATETIME)),
         terms,
     )
 
@@ -395,8 +395,9 @@ def _shipments(ctx: Context) -> Iterator[Block]:
          Column("forwarder", "Forwarder"), Column("carrier", "Carrier")),
         lambda: ctx.view.kept(SHIPMENT_PARTIES),
         note="Consignee and end user as cleared; exporter (the batch's supplier unless the shipment named "
-        "another), intermediate consignees (in order), forwarder and carrier as shipped. Each was screened at the shipment; the purchaser, consignees and end user were also held to "
-        "the headquarters rule (their ownership: the next section).",
+        "another), intermediate consignees (in order), forwarder and carrier as shipped. Each was screened at "
+        "the shipment; the purchaser, consignees and end user were also held to the headquarters rule (their "
+        "ownership: the next section).",
     )
 
 
