@@ -81,6 +81,7 @@ PARTIES = "compliance/parties"
 CLASSIFICATION = "compliance/classification"
 RETENTION = "compliance/retention"
 DCS = "compliance/dcs"
+EXPORT_TERMS = "compliance/export_terms"
 HOLDS = "compliance/holds"
 
 
@@ -108,6 +109,7 @@ def keep_batches(ctx: Context) -> CustodyTotals:
                 ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
                 ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
                 ctx.view.keep(DCS, _dcs_rows(b, exports.get(b.batch_id, [])))
+                ctx.view.keep(EXPORT_TERMS, _export_terms_rows(ctx, b, exports.get(b.batch_id, [])))
                 ctx.view.keep(HOLDS, _hold_rows(b, holds.get(b.batch_id, [])))
                 keep_custody_of(ctx, totals, b, trail, details.get(b.batch_id), rows=False)
     ctx.custody = totals
@@ -399,6 +401,38 @@ def _shipments(ctx: Context) -> Iterator[Block]:
         "the shipment; the purchaser, consignees and end user were also held to the headquarters rule (their "
         "ownership: the next section).",
     )
+    yield Table(
+        "Shipments: value, end use and authorization drawdown",
+        (Column("shipment", "Shipment"), Column("batch", "Batch PO"),
+         Column("value", "Value", ColumnType.DECIMAL), Column("currency", "Currency"),
+         Column("end_use", "End-use statement"), Column("authorization", "Authorization"),
+         Column("valid_to", "Authorization valid to", ColumnType.DATETIME),
+         Column("drawn", "Units drawn on it then", ColumnType.INT),
+         Column("remaining", "Units left then", ColumnType.INT),
+         Column("remaining_value", "Value left then", ColumnType.DECIMAL)),
+        lambda: ctx.view.kept(EXPORT_TERMS),
+        note="The value is the units shipped at the order's unit price; the end-use statement is the clearance "
+        "request's; the authorization is the one the units left under, with its drawdown as it stood then (an "
+        "empty limit: unlimited)." + (" A partner's own report leaves the drawdown out: it depends on other "
+                                      "partners' batches." if ctx.filters.scope is not None else ""),
+    )
+
+
+def _export_terms_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord]) -> Iterator[tuple[Cell, ...]]:
+    """Per export: its value, the end-use statement, and the authorization it left under with its
+    running drawdown then (the compliance read model's export record). A partner's own report leaves
+    the drawdown out: it depends on other partners' batches."""
+    scoped = ctx.filters.scope is not None
+    for x in exports:
+        label = x.authorization_number or x.exception_code or x.authorization_type.replace("_", " ")
+        if x.exception_code and x.authorization_number:
+            label += f" ({x.exception_code})"
+        yield (
+            x.shipment_id, b.po_number, x.value, x.currency, x.end_use, label, x.authorization_valid_to,
+            None if scoped else x.authorization_drawn_quantity,
+            None if scoped else x.authorization_remaining_quantity,
+            None if scoped else x.authorization_remaining_value,
+        )
 
 
 def _grant_authorization(ctx: Context, grant: CustodyEntry | None) -> str:
