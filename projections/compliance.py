@@ -245,6 +245,8 @@ class ComplianceFindings(Projection):
             Column("end_use", Text, nullable=False, default=""),
             Column("unit_price", String(64), nullable=True),
             Column("currency", String(3), nullable=False, default=""),
+            # v8: the classification evidence of the grant (TPP, PD, datacenter marketing, ruleset)
+            Column("classification", JSON, nullable=True),
         )
         t[RUN_TABLE] = define_runs(metadata, name(RUN_TABLE), Column("batch_id", Uuid), [
             Column("shipment_id", Text, nullable=False),
@@ -285,6 +287,7 @@ class ComplianceFindings(Projection):
             Column("authorization_drawn_quantity", BigInteger, nullable=True),
             Column("authorization_remaining_quantity", BigInteger, nullable=True),
             Column("authorization_remaining_value", String(64), nullable=True),
+            Column("classification", JSON, nullable=True),  # the clearance's classification evidence
         )
         # Legal holds on a batch's export records (15 CFR 762.6): in place while released_at is null.
         legal_hold = Table(

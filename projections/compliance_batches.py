@@ -50,7 +50,7 @@ def _new_batch(work: Work, e: Any) -> Row:
         "clearance_status": "none", "authorization_id": None, "destination_country": "",
         "cleared": 0, "granted_at": None, "shipped": 0, "last_transaction_at": None,
         "consignee_id": None, "end_user_id": None, "eccn": "",
-        "end_use": "", "unit_price": str(e.unit_price), "currency": e.currency,
+        "end_use": "", "unit_price": str(e.unit_price), "currency": e.currency, "classification": None,
     }
 
 
@@ -75,6 +75,7 @@ def _split_from(work: Work, e: Any) -> None:
         end_user_id=_opt_uuid(clearance.get("end_user_id")),
         eccn=str(clearance.get("eccn", "")),
         end_use=str(clearance.get("end_use", "")),
+        classification=parent.get("classification") if parent is not None else None,
     )
     work.cache("batch").put(row)
     _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
@@ -107,9 +108,22 @@ def _clearance_granted(work: Work, e: Any) -> None:
         clearance_status="granted", authorization_id=e.authorization_id,
         destination_country=e.destination_country, cleared=e.cleared_quantity,
         granted_at=utc(e.occurred_at), consignee_id=e.consignee_id, end_user_id=e.end_user_id,
-        eccn=e.eccn,
+        eccn=e.eccn, classification=classification_summary(e.evidence),
     )
     work.cache("batch").put(row)
+
+
+def classification_summary(evidence: Mapping[str, Any] | None) -> Row | None:
+    """What an auditor reads of a grant's classification evidence: TPP, performance density,
+    whether the model is designed or marketed for datacenters, the paragraphs met and the ruleset
+    (None when the grant recorded none)."""
+    found = (evidence or {}).get("classification")
+    if not isinstance(found, Mapping):
+        return None
+    inputs = found.get("inputs") or {}
+    return {"tpp": found.get("tpp"), "performance_density": found.get("performance_density"),
+            "datacenter_marketed": inputs.get("datacenter_marketed"),
+            "paragraphs": list(found.get("paragraphs") or []), "ruleset_id": found.get("ruleset_id") or ""}
 
 
 def _clearance_ended(status: str) -> Callable[[Work, Any], None]:
@@ -253,7 +267,7 @@ def _export_terms(work: Work, batch: Row, itn: str, quantity: int) -> Row:
     terms: Row = {
         "itn": itn or "", "end_use": batch.get("end_use") or "",
         "value": str(quantity * Decimal(price)) if price is not None else None,
-        "currency": batch.get("currency") or "",
+        "currency": batch.get("currency") or "", "classification": batch.get("classification"),
         "authorization_id": None, "authorization_number": "", "authorization_type": "", "exception_code": "",
         "authorization_valid_to": None, "authorization_drawn_quantity": None,
         "authorization_remaining_quantity": None, "authorization_remaining_value": None,

@@ -57,6 +57,13 @@ class ExportRecord:
     authorization_drawn_quantity: int | None = None
     authorization_remaining_quantity: int | None = None
     authorization_remaining_value: Decimal | None = None
+    # v8: the clearance's classification evidence: TPP, performance density, designed or marketed
+    # for datacenters, the paragraphs met and the ruleset (empty / None: none recorded)
+    tpp: str = ""
+    performance_density: str = ""
+    datacenter_marketed: bool | None = None
+    classification_paragraphs: tuple[str, ...] = ()
+    classification_ruleset_id: str = ""
 
     @property
     def destruction_allowed_from(self) -> datetime | None:
@@ -126,7 +133,17 @@ def export_record(r: Any, last_transaction_at: datetime | None, held: bool = Fal
         authorization_remaining_quantity=r.get("authorization_remaining_quantity"),
         authorization_remaining_value=(Decimal(r["authorization_remaining_value"])
                                        if r.get("authorization_remaining_value") is not None else None),
+        **_classification(r.get("classification")),
     )
+
+
+def _classification(found: Any) -> dict[str, Any]:
+    if not isinstance(found, dict):
+        return {}
+    return {"tpp": str(found.get("tpp") or ""), "performance_density": str(found.get("performance_density") or ""),
+            "datacenter_marketed": found.get("datacenter_marketed"),
+            "classification_paragraphs": tuple(str(p) for p in found.get("paragraphs") or ()),
+            "classification_ruleset_id": str(found.get("ruleset_id") or "")}
 
 
 def legal_holds(conn: Connection, table: Table, batch_ids: Sequence[UUID]) -> dict[UUID, list[LegalHoldRecord]]:

@@ -222,7 +222,12 @@ def export_message(e: ExportRecord) -> pb.ExportRecord:
         authorization_type=e.authorization_type, exception_code=e.exception_code,
         authorization_remaining_value=(str(e.authorization_remaining_value)
                                        if e.authorization_remaining_value is not None else ""),
+        tpp=e.tpp, performance_density=e.performance_density,
+        classification_paragraphs=list(e.classification_paragraphs),
+        classification_ruleset_id=e.classification_ruleset_id,
     )
+    if e.datacenter_marketed is not None:
+        message.datacenter_marketed = e.datacenter_marketed
     if e.authorization_valid_to is not None:
         message.authorization_valid_to.CopyFrom(timestamp(e.authorization_valid_to))
     if e.authorization_drawn_quantity is not None:

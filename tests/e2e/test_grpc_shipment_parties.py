@@ -193,3 +193,7 @@ def test_the_export_record_over_grpc_carries_the_itn_end_use_value_and_the_licen
     assert record.authorization_valid_to.ToDatetime().year == 2027
     assert (record.authorization_drawn_quantity, record.authorization_remaining_quantity) == (8, 992)
     assert record.authorization_remaining_value == ""  # no value limit
+    # the classification evidence of the clearance (B200: 4,500 dense FP8 TFLOPS x 8 = TPP 36,000)
+    assert (record.tpp, record.datacenter_marketed, record.classification_ruleset_id) == (
+        "36000", True, "3A090-2023-11")
+    assert record.HasField("datacenter_marketed") and record.performance_density

@@ -99,3 +99,21 @@ def test_an_export_record_names_the_license_exception_and_its_number_or_nlr(worl
         "license_exception", "NAC", "NAC-2026-0042")
     assert (nac.authorization_drawn_quantity, nac.authorization_remaining_quantity) == (10, None)  # unlimited
     assert (nlr.authorization_type, nlr.authorization_number, nlr.exception_code) == ("no_license_required", "", "")
+
+
+def test_an_export_record_carries_the_eccns_classification_evidence_tpp_pd_and_datacenter_marketing(
+    world: World, tmp_path: Path
+) -> None:
+    world.authorization("lic", quantity=100)
+    _cleared(world, "po1", "lic", 10, "AI training")
+    world.ids["child"] = world.registry.split_batch("ops", c.parse(c.SplitBatch, {
+        "batch_id": world["po1"], "quantity": 4})).aggregate_id
+    _ship(world, "po1", "S1", 6)
+    _ship(world, "child", "S2", 4)  # a split-off batch carries its parent's clearance and its evidence
+    models = rebuilt_read_models(world, tmp_path)
+    for record in (_exports(models, world, "po1")["S1"], _exports(models, world, "child")["S2"]):
+        # H100: 1,979 dense FP8 TFLOPS x 8 = TPP 15,832; PD 15,832 / 814 mm^2
+        assert (record.eccn, record.tpp, record.datacenter_marketed) == ("3A090.a", "15832", True)
+        assert record.performance_density.startswith("19.4")
+        assert "3A090.a.1" in record.classification_paragraphs
+        assert record.classification_ruleset_id == "3A090-2023-11"
