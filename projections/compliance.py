@@ -135,10 +135,16 @@ class ComplianceFindings(Projection):
     # clearance's ECCN per batch and shipment (the Destination Control Statement);
     # 7: a known reexport or transshipment held to the destination rule
     # (reexport-not-authorized); the authorization rows gain consignee_ids, and a shipment's
-    # intermediate consignee not named on a license naming its consignees is export-without-clearance
-    # 8: signed location attestations of host agents (docs/locations.md): serial_location (each
+    # intermediate consignee not named on a license naming its consignees is export-without-clearance;
+    # 8: license exceptions held to their own scope (740.8: NAC not for a D:1/D:4-only destination),
+    # the authorization rows gain intermediate_consignee_ids, and a shipment's intermediate
+    # consignee must be one a license naming any consignee names as intermediate consignee; the
+    # shipment rows gain exporter_id (the exporter of record), the ITN, end-use statement, value and
+    # the authorization with its running drawdown at the export; the batch rows gain end_use,
+    # unit_price and currency
+    # 9: signed location attestations of host agents (docs/locations.md): serial_location (each
     # serial's last check-in), unit-outside-licensed-location and unit-location-mismatch
-    version = 8
+    version = 9
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -200,6 +206,8 @@ class ComplianceFindings(Projection):
             Column("end_user_ids", JSON, nullable=False),  # hex ids
             # v7: the consignees a license names (hex ids), for its intermediate consignees
             Column("consignee_ids", JSON, nullable=False),
+            # v8: the intermediate consignees a license names apart (hex ids)
+            Column("intermediate_consignee_ids", JSON, nullable=False, default=list),
             Column("valid_from", DateTime(timezone=True), nullable=False),
             Column("valid_to", DateTime(timezone=True), nullable=True),
             Column("quantity_limit", BigInteger, nullable=True),
@@ -241,6 +249,12 @@ class ComplianceFindings(Projection):
             Column("consignee_id", Uuid, nullable=True),
             Column("end_user_id", Uuid, nullable=True),
             Column("eccn", String(32), nullable=False),
+            # v8: the clearance request's end-use statement, the order's unit price and currency
+            Column("end_use", Text, nullable=False, default=""),
+            Column("unit_price", String(64), nullable=True),
+            Column("currency", String(3), nullable=False, default=""),
+            # v8: the classification evidence of the grant (TPP, PD, datacenter marketing, ruleset)
+            Column("classification", JSON, nullable=True),
         )
         t[RUN_TABLE] = define_runs(metadata, name(RUN_TABLE), Column("batch_id", Uuid), [
             Column("shipment_id", Text, nullable=False),
@@ -264,6 +278,24 @@ class ComplianceFindings(Projection):
             Column("intermediate_consignee_ids", JSON, nullable=False, default=list),
             Column("forwarder_id", Uuid, nullable=True),
             Column("eccn", String(32), nullable=False),  # the clearance's ECCN when it shipped
+            # v8: the exporter of record named on the shipment (null: recorded before Shipped v5)
+            Column("exporter_id", Uuid, nullable=True),
+            # v8, the auditor's record of the export: the AES/EEI ITN, the end-use statement, the
+            # value (units x the order's unit price), and the authorization it left under with its
+            # running drawdown then (net units drawn, what remained of its limits)
+            Column("itn", Text, nullable=False, default=""),
+            Column("end_use", Text, nullable=False, default=""),
+            Column("value", String(64), nullable=True),
+            Column("currency", String(3), nullable=False, default=""),
+            Column("authorization_id", Uuid, nullable=True),
+            Column("authorization_number", Text, nullable=False, default=""),
+            Column("authorization_type", String(32), nullable=False, default=""),
+            Column("exception_code", Text, nullable=False, default=""),
+            Column("authorization_valid_to", DateTime(timezone=True), nullable=True),
+            Column("authorization_drawn_quantity", BigInteger, nullable=True),
+            Column("authorization_remaining_quantity", BigInteger, nullable=True),
+            Column("authorization_remaining_value", String(64), nullable=True),
+            Column("classification", JSON, nullable=True),  # the clearance's classification evidence
         )
         # Legal holds on a batch's export records (15 CFR 762.6): in place while released_at is null.
         legal_hold = Table(

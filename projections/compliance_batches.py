@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +26,7 @@ from projections.compliance_red_flags import flag_first_time_buyer, flag_shipmen
 from projections.compliance_serials import fresh, serial_runs
 from projections.engine import Row, Work
 from projections.findings import INSTALL, INSTALLED_STAGES, LIVE_STAGES, TRANSIT, _flag, utc
-from registry.domain.policy import validity_problem
+from registry.domain.policy import remaining, validity_problem
 
 
 # ================================================================================= batches
@@ -49,6 +50,7 @@ def _new_batch(work: Work, e: Any) -> Row:
         "clearance_status": "none", "authorization_id": None, "destination_country": "",
         "cleared": 0, "granted_at": None, "shipped": 0, "last_transaction_at": None,
         "consignee_id": None, "end_user_id": None, "eccn": "",
+        "end_use": "", "unit_price": str(e.unit_price), "currency": e.currency, "classification": None,
     }
 
 
@@ -72,6 +74,8 @@ def _split_from(work: Work, e: Any) -> None:
         consignee_id=_opt_uuid(clearance.get("consignee_id")),
         end_user_id=_opt_uuid(clearance.get("end_user_id")),
         eccn=str(clearance.get("eccn", "")),
+        end_use=str(clearance.get("end_use", "")),
+        classification=parent.get("classification") if parent is not None else None,
     )
     work.cache("batch").put(row)
     _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
@@ -82,16 +86,19 @@ def _split_from(work: Work, e: Any) -> None:
 
 
 def _order_corrected(work: Work, e: Any) -> None:
-    if "po_number" in e.fields:
+    changed = {k: e.fields[k] for k in ("po_number", "unit_price", "currency") if k in e.fields}
+    if changed:
         row = _batch(work, e.originator_id)
-        row["po_number"] = e.fields["po_number"]
+        if "unit_price" in changed:
+            changed["unit_price"] = str(changed["unit_price"])
+        row.update(changed)
         work.cache("batch").put(row)
 
 
 def _clearance_requested(work: Work, e: Any) -> None:
     row = _batch(work, e.originator_id)
     row.update(clearance_status="requested", destination_country=e.destination_country, cleared=0,
-               consignee_id=e.consignee_id, end_user_id=e.end_user_id, eccn=e.eccn)
+               consignee_id=e.consignee_id, end_user_id=e.end_user_id, eccn=e.eccn, end_use=e.end_use)
     work.cache("batch").put(row)
 
 
@@ -101,9 +108,22 @@ def _clearance_granted(work: Work, e: Any) -> None:
         clearance_status="granted", authorization_id=e.authorization_id,
         destination_country=e.destination_country, cleared=e.cleared_quantity,
         granted_at=utc(e.occurred_at), consignee_id=e.consignee_id, end_user_id=e.end_user_id,
-        eccn=e.eccn,
+        eccn=e.eccn, classification=classification_summary(e.evidence),
     )
     work.cache("batch").put(row)
+
+
+def classification_summary(evidence: Mapping[str, Any] | None) -> Row | None:
+    """What an auditor reads of a grant's classification evidence: TPP, performance density,
+    whether the model is designed or marketed for datacenters, the paragraphs met and the ruleset
+    (None when the grant recorded none)."""
+    found = (evidence or {}).get("classification")
+    if not isinstance(found, Mapping):
+        return None
+    inputs = found.get("inputs") or {}
+    return {"tpp": found.get("tpp"), "performance_density": found.get("performance_density"),
+            "datacenter_marketed": inputs.get("datacenter_marketed"),
+            "paragraphs": list(found.get("paragraphs") or []), "ruleset_id": found.get("ruleset_id") or ""}
 
 
 def _clearance_ended(status: str) -> Callable[[Work, Any], None]:
@@ -229,12 +249,42 @@ def _shipped(work: Work, e: Any) -> None:
         "shipped_at": when, "quantity": e.quantity, "received": 0,
         "destination_country": e.destination_country, "destination_site_id": e.destination_site_id,
         "carrier_id": e.carrier_id, "intermediate_consignee_ids": [p.hex for p in e.intermediate_consignee_ids],
-        "forwarder_id": e.forwarder_id,
+        "forwarder_id": e.forwarder_id, "exporter_id": getattr(e, "exporter_id", None),
         "eccn": batch.get("eccn") or "",
+        **_export_terms(work, batch, e.itn, e.quantity),
     })
     flag_shipment_parties(work, e, batch)
     _apply(work, e, changes={"shipment_id": e.shipment_id})
     _pending_add(work, TRANSIT, batch["batch_id"], e.shipment_id, when, e.quantity)
+
+
+def _export_terms(work: Work, batch: Row, itn: str, quantity: int) -> Row:
+    """What the auditor's record of an export carries beyond its parties: the AES/EEI ITN, the
+    end-use statement of the clearance, the value (units x the order's unit price), and the
+    authorization the units left under with its running drawdown then."""
+    price = batch.get("unit_price")
+    auth = _authorization_of(work, batch)
+    terms: Row = {
+        "itn": itn or "", "end_use": batch.get("end_use") or "",
+        "value": str(quantity * Decimal(price)) if price is not None else None,
+        "currency": batch.get("currency") or "", "classification": batch.get("classification"),
+        "authorization_id": None, "authorization_number": "", "authorization_type": "", "exception_code": "",
+        "authorization_valid_to": None, "authorization_drawn_quantity": None,
+        "authorization_remaining_quantity": None, "authorization_remaining_value": None,
+    }
+    if auth is not None:
+        left_v = remaining(Decimal(auth["value_limit"]) if auth["value_limit"] is not None else None,
+                           Decimal(auth["drawn_value"]), Decimal(auth["returned_value"]))
+        terms.update(
+            authorization_id=auth["authorization_id"], authorization_number=auth["number"],
+            authorization_type=auth["auth_type"], exception_code=auth["exception_code"],
+            authorization_valid_to=auth["valid_to"],
+            authorization_drawn_quantity=auth["drawn_quantity"] - auth["returned_quantity"],
+            authorization_remaining_quantity=remaining(auth["quantity_limit"], auth["drawn_quantity"],
+                                                       auth["returned_quantity"]),
+            authorization_remaining_value=str(left_v) if left_v is not None else None,
+        )
+    return terms
 
 
 def _received(work: Work, e: Any) -> None:

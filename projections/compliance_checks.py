@@ -29,10 +29,10 @@ from registry.domain.country_groups import CountryGroups
 from registry.domain.errors import ComplianceRefusal
 from registry.domain.licensing import (
     HeadquartersCheck,
-    authorization_satisfies,
     chain_ids,
     headquarters_check,
     license_requirements,
+    unmet_requirements,
 )
 from registry.domain.policy import (
     Problem,
@@ -155,8 +155,7 @@ def _shipment_license_problems(work: Work, batch: Row, auth: Row, at: datetime,
     return [
         f"{r.detail}; authorization {_auth_label(auth)} is {auth['auth_type']}"
         f"{' ' + auth['exception_code'] if auth['exception_code'] else ''} ({r.citation})"
-        for r in found
-        if not authorization_satisfies(auth["auth_type"], auth["exception_code"], r)
+        for r in unmet_requirements(found, auth["auth_type"], auth["exception_code"])
     ]
 
 

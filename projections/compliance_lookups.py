@@ -46,6 +46,7 @@ def authorization_terms(auth: Row) -> AuthorizationTerms:
         destination_countries=tuple(auth["destination_countries"]),
         end_user_ids=frozenset(UUID(h) for h in auth["end_user_ids"]),
         consignee_ids=frozenset(UUID(h) for h in auth.get("consignee_ids") or ()),
+        intermediate_consignee_ids=frozenset(UUID(h) for h in auth.get("intermediate_consignee_ids") or ()),
         quantity_limit=auth["quantity_limit"],
         value_limit=Decimal(auth["value_limit"]) if auth["value_limit"] is not None else None,
         currency=auth["currency"],

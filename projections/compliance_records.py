@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +39,31 @@ class ExportRecord:
     carrier_id: UUID | None = None
     intermediate_consignee_ids: tuple[UUID, ...] = ()
     forwarder_id: UUID | None = None
+    # the exporter of record (v8 of the projection; None for a shipment recorded before it was)
+    exporter_id: UUID | None = None
+    # v8: the AES/EEI Internal Transaction Number, the clearance's end-use statement, the value
+    # (units x unit price, in ``currency``; None when unknown) and the authorization the units left
+    # under with its running drawdown then (net units drawn on it, what remained of its limits;
+    # None: unlimited, or an export recorded before v8)
+    itn: str = ""
+    end_use: str = ""
+    value: Decimal | None = None
+    currency: str = ""
+    authorization_id: UUID | None = None
+    authorization_number: str = ""
+    authorization_type: str = ""
+    exception_code: str = ""
+    authorization_valid_to: datetime | None = None
+    authorization_drawn_quantity: int | None = None
+    authorization_remaining_quantity: int | None = None
+    authorization_remaining_value: Decimal | None = None
+    # v8: the clearance's classification evidence: TPP, performance density, designed or marketed
+    # for datacenters, the paragraphs met and the ruleset (empty / None: none recorded)
+    tpp: str = ""
+    performance_density: str = ""
+    datacenter_marketed: bool | None = None
+    classification_paragraphs: tuple[str, ...] = ()
+    classification_ruleset_id: str = ""
 
     @property
     def destruction_allowed_from(self) -> datetime | None:
@@ -97,8 +123,27 @@ def export_record(r: Any, last_transaction_at: datetime | None, held: bool = Fal
         destination_control_statement=destination_control_statement(eccn, r["destination_country"]),
         carrier_id=r.get("carrier_id"),
         intermediate_consignee_ids=tuple(UUID(str(p)) for p in r.get("intermediate_consignee_ids") or ()),
-        forwarder_id=r.get("forwarder_id"),
+        forwarder_id=r.get("forwarder_id"), exporter_id=r.get("exporter_id"),
+        itn=r.get("itn") or "", end_use=r.get("end_use") or "",
+        value=Decimal(r["value"]) if r.get("value") is not None else None, currency=r.get("currency") or "",
+        authorization_id=r.get("authorization_id"), authorization_number=r.get("authorization_number") or "",
+        authorization_type=r.get("authorization_type") or "", exception_code=r.get("exception_code") or "",
+        authorization_valid_to=utc(r["authorization_valid_to"]) if r.get("authorization_valid_to") else None,
+        authorization_drawn_quantity=r.get("authorization_drawn_quantity"),
+        authorization_remaining_quantity=r.get("authorization_remaining_quantity"),
+        authorization_remaining_value=(Decimal(r["authorization_remaining_value"])
+                                       if r.get("authorization_remaining_value") is not None else None),
+        **_classification(r.get("classification")),
     )
+
+
+def _classification(found: Any) -> dict[str, Any]:
+    if not isinstance(found, dict):
+        return {}
+    return {"tpp": str(found.get("tpp") or ""), "performance_density": str(found.get("performance_density") or ""),
+            "datacenter_marketed": found.get("datacenter_marketed"),
+            "classification_paragraphs": tuple(str(p) for p in found.get("paragraphs") or ()),
+            "classification_ruleset_id": str(found.get("ruleset_id") or "")}
 
 
 def legal_holds(conn: Connection, table: Table, batch_ids: Sequence[UUID]) -> dict[UUID, list[LegalHoldRecord]]:

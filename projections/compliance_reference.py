@@ -88,7 +88,8 @@ def _authorization(work: Work, e: Any) -> None:
     row = cache.get(e.originator_id)
     new = dict(row) if row is not None else {
         "authorization_id": e.originator_id, "number": "", "auth_type": "", "exception_code": "",
-        "destination_countries": [], "end_user_ids": [], "consignee_ids": [], "valid_from": utc(e.occurred_at),
+        "destination_countries": [], "end_user_ids": [], "consignee_ids": [],
+        "intermediate_consignee_ids": [], "valid_from": utc(e.occurred_at),
         "valid_to": None, "quantity_limit": None, "value_limit": None, "currency": "USD",
         "drawn_quantity": 0, "returned_quantity": 0, "drawn_value": "0", "returned_value": "0",
     }
@@ -99,8 +100,9 @@ def _authorization(work: Work, e: Any) -> None:
         new["destination_countries"] = list(values["destination_countries"])
     if "end_user_ids" in values:
         new["end_user_ids"] = [UUID(str(p)).hex for p in values["end_user_ids"]]
-    if "consignee_ids" in values:
-        new["consignee_ids"] = [UUID(str(p)).hex for p in values["consignee_ids"]]
+    for k in ("consignee_ids", "intermediate_consignee_ids"):
+        if k in values:
+            new[k] = [UUID(str(p)).hex for p in values[k]]
     for k in ("valid_from", "valid_to"):
         if k in values:
             new[k] = _opt_utc(_as_datetime(values[k]))

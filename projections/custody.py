@@ -76,9 +76,10 @@ def _site_of(e: Any, fields: Mapping[str, Any]) -> UUID | None:
     return UUID(sites.pop()) if len(sites) == 1 else None
 
 
-# Optional fields later event versions added (``Shipped`` v4: the shipment's other parties): left
-# out of the detail when absent, so an older event's trail row keeps the shape it had.
-_OPTIONAL_FIELDS = frozenset({"intermediate_consignee_ids", "forwarder_id"})
+# Optional fields later event versions added (``Shipped`` v4: the shipment's other parties; v5: its
+# exporter of record): left out of the detail when absent, so an older event's trail row keeps the
+# shape it had.
+_OPTIONAL_FIELDS = frozenset({"intermediate_consignee_ids", "forwarder_id", "exporter_id"})
 
 
 def _absent(name: str, value: Any) -> bool:

@@ -126,6 +126,8 @@ class RegisterAuthorization(Command):
     eccns: list[Annotated[str, StringConstraints(pattern=r"^[0-9][A-E][0-9]{3}(\.[a-z0-9.]+)?$")]]
     destination_countries: list[Country] = Field(min_length=1)
     consignee_ids: list[UUID] = Field(default_factory=list)
+    # The intermediate consignees a license names apart from its ultimate consignees.
+    intermediate_consignee_ids: list[UUID] = Field(default_factory=list, max_length=32)
     end_user_ids: list[UUID] = Field(default_factory=list)
     quantity_limit: Annotated[int, Field(ge=0)] | None = None
     value_limit: Money | None = None
@@ -227,6 +229,8 @@ class Ship(MovementCommand):
     # and under the headquarters rule), and the freight forwarder (screened).
     intermediate_consignee_ids: list[UUID] = Field(default_factory=list, max_length=8)
     forwarder_id: UUID | None = None
+    # The exporter of record (screened); the batch's supplier when not given.
+    exporter_id: UUID | None = None
     origin: Text = ""
     destination_country: Country
     destination_site_id: UUID | None = None

@@ -533,10 +533,11 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
     def _refuse_shipment_parties(
         self, batch: GpuBatch, carrier_id: UUID | None, site_id: UUID | None,
         intermediate_consignee_ids: Sequence[UUID] = (), forwarder_id: UUID | None = None,
+        exporter_id: UUID | None = None,
     ) -> None:
-        """Every party of the shipment is screened (Entity List and the other lists apply to every
-        destination): a blocking hit refuses the shipment, naming the party's field and the list
-        entry (``screening-hit``)."""
+        """Every party of the shipment, the exporter of record among them, is screened (Entity
+        List and the other lists apply to every destination): a blocking hit refuses the shipment,
+        naming the party's field and the list entry (``screening-hit``)."""
         operator: UUID | None = None
         if site_id is not None:
             site: Site = self._load("site", site_id)
@@ -549,6 +550,7 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
                 ("site operator", operator),
                 *((f"intermediate_consignee_ids[{i}]", p) for i, p in enumerate(intermediate_consignee_ids)),
                 ("forwarder_id", forwarder_id),
+                ("exporter_id", exporter_id),
             ]
         )
 

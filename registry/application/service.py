@@ -92,6 +92,7 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
     def register_authorization(self, actor: str, cmd: c.RegisterAuthorization) -> CommandResult:
         references = [
             *(("party", p, f"consignee_ids[{i}]") for i, p in enumerate(cmd.consignee_ids)),
+            *(("party", p, f"intermediate_consignee_ids[{i}]") for i, p in enumerate(cmd.intermediate_consignee_ids)),
             *(("party", p, f"end_user_ids[{i}]") for i, p in enumerate(cmd.end_user_ids)),
         ]
         return self._create("RegisterAuthorization", actor, cmd, "authorization", cmd.authorization_id,
@@ -100,7 +101,7 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
                                 list(cmd.destination_countries), list(cmd.consignee_ids),
                                 list(cmd.end_user_ids), cmd.valid_from, cmd.valid_to,
                                 cmd.quantity_limit, cmd.value_limit, cmd.currency,
-                                cmd.exception_code), references)
+                                cmd.exception_code, list(cmd.intermediate_consignee_ids)), references)
 
     def amend_reference(self, actor: str, cmd: c.AmendReference) -> CommandResult:
         """Correct reference data: the new values are validated by the register command's rules,
@@ -223,7 +224,7 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
 
     def ship(self, actor: str, cmd: c.Ship) -> CommandResult:
         """Ship against the clearance. Refused (naming the rule) when a party of the shipment
-        (consignee, end user, carrier, site operator, intermediate consignee, forwarder) has a
+        (exporter, consignee, end user, carrier, site operator, intermediate consignee, forwarder) has a
         blocking screening hit, when an intermediate consignee is not named on a license that
         names its consignees, or when the destination or headquarters rule in force at the
         shipment (for the purchaser, consignee, end user and intermediate consignees) needs a
@@ -235,13 +236,13 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
         def decide(w: WithContext) -> list[RegistryAggregate]:
             batch: GpuBatch = w.current
             self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id,
-                                          intermediates, cmd.forwarder_id)
+                                          intermediates, cmd.forwarder_id, batch.exporter_of(cmd.exporter_id))
             if batch.clearance_status == Clearance.GRANTED:
                 self._refuse_intermediate_consignees(batch, intermediates)
                 self._refuse_shipment_license(batch, w.ctx.occurred_at, intermediates)
             batch.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
                        cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials,
-                       intermediates, cmd.forwarder_id)
+                       intermediates, cmd.forwarder_id, cmd.exporter_id)
             return [batch]
 
         return self._change("Ship", actor, cmd, "batch", cmd.batch_id, decide, [
@@ -249,6 +250,7 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
             ("site", cmd.destination_site_id, "destination_site_id"),
             *(("party", p, f"intermediate_consignee_ids[{i}]") for i, p in enumerate(intermediates)),
             ("party", cmd.forwarder_id, "forwarder_id"),
+            ("party", cmd.exporter_id, "exporter_id"),
         ])
 
     def receive(self, actor: str, cmd: c.Receive) -> CommandResult:

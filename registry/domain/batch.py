@@ -214,6 +214,8 @@ class Shipment:
     # Version 4 of ``Shipped``: the other parties of the shipment (absent on older shipments).
     intermediate_consignee_ids: list[UUID] = field(default_factory=list)
     forwarder_id: UUID | None = None
+    # Version 5: the exporter named on the shipment (None on older shipments: not recorded).
+    exporter_id: UUID | None = None
 
 
 def _hex(ident: UUID | None) -> str:
@@ -418,9 +420,11 @@ class GpuBatch(RegistryAggregate):
     class Shipped(_CarriesMoves, RegistryAggregate.Event):
         """Version 4 added the shipment's other parties: ``intermediate_consignee_ids`` (who takes
         possession on the way, in order) and ``forwarder_id`` (the freight forwarder); a stored
-        version 3 event had neither and loads with none."""
+        version 3 event had neither and loads with none. Version 5 added ``exporter_id`` (the
+        exporter of record, the batch's supplier unless the shipment names another); a stored
+        version 4 event loads with None (not recorded)."""
 
-        class_version = 4
+        class_version = 5
 
         shipment_id: str
         carrier_id: UUID | None
@@ -433,11 +437,16 @@ class GpuBatch(RegistryAggregate):
         moves: list[Move]
         intermediate_consignee_ids: Sequence[UUID] = ()  # a list once stored
         forwarder_id: UUID | None = None
+        exporter_id: UUID | None = None
 
         @staticmethod
         def upcast_v3_v4(state: dict[str, Any]) -> None:
             state["intermediate_consignee_ids"] = []
             state["forwarder_id"] = None
+
+        @staticmethod
+        def upcast_v4_v5(state: dict[str, Any]) -> None:
+            state["exporter_id"] = None
 
         def apply(self, aggregate: Any) -> None:
             _apply_moves(aggregate, self.moves)
@@ -460,6 +469,7 @@ class GpuBatch(RegistryAggregate):
                 itn=self.itn,
                 intermediate_consignee_ids=list(self.intermediate_consignee_ids),
                 forwarder_id=self.forwarder_id,
+                exporter_id=self.exporter_id,
             )
             aggregate._count("shipped", self.quantity)
 
@@ -967,7 +977,10 @@ class GpuBatch(RegistryAggregate):
         serials: Sequence[str],
         intermediate_consignee_ids: Sequence[UUID] = (),
         forwarder_id: UUID | None = None,
+        exporter_id: UUID | None = None,
     ) -> None:
+        """Ship units against the clearance. The exporter of record is ``exporter_id``, else the
+        batch's supplier (:meth:`exporter_of`)."""
         if self.clearance_status != Clearance.GRANTED:
             raise self._refuse(
                 "ship", f"shipping needs a granted export clearance; it is {self.clearance_status}"
@@ -1002,8 +1015,13 @@ class GpuBatch(RegistryAggregate):
             moves=moves,
             intermediate_consignee_ids=list(intermediate_consignee_ids),
             forwarder_id=forwarder_id,
+            exporter_id=self.exporter_of(exporter_id),
             **ctx.event_kwargs(),
         )
+
+    def exporter_of(self, exporter_id: UUID | None) -> UUID:
+        """The exporter of record of a shipment: the one it names, else the batch's supplier."""
+        return exporter_id if exporter_id is not None else self.supplier_id
 
     def receive(
         self,

@@ -69,10 +69,12 @@ class Ruleset:
     carve_out_groups: tuple[str, ...] = ("A:5", "A:6")
     destination_citation: str = "15 CFR 742.6(a)(6)(iii)"
     headquarters_citation: str = "15 CFR 742.6(a)(6)(iii)(A)"
-    # License exceptions (15 CFR 740.8) usable instead of a license: NAC (notified) for every
-    # case, ACA only for destinations outside D:5 and Macau. Data: verify against 740.8.
+    # License exceptions (15 CFR 740.8) usable instead of a license, each held to its own scope:
+    # NAC (notified) for destinations in D:5 or Macau and for headquarters-rule cases (an entity
+    # headquartered, or whose ultimate parent is, in D:5 or Macau, wherever located); ACA (no
+    # notification) for destinations in D:1 or D:4 not also in D:5 or Macau. Data: verify against 740.8.
     exceptions_for_d5_or_macau: tuple[str, ...] = ("NAC",)
-    exceptions_for_other_groups: tuple[str, ...] = ("NAC", "ACA")
+    exceptions_for_other_groups: tuple[str, ...] = ("ACA",)
     exceptions_for_headquarters_rule: tuple[str, ...] = ("NAC",)
     # The AES/EEI license code of each license exception, as "CODE=AES" pairs (NAC is filed as C67).
     aes_license_codes: tuple[str, ...] = ("NAC=C67",)

@@ -338,13 +338,30 @@ def authorization_satisfies(auth_type: str, exception_code: str, requirement: Li
     return False
 
 
+def unmet_requirements(
+    requirements: Sequence[LicenseRequirement], auth_type: str, exception_code: str
+) -> list[LicenseRequirement]:
+    """The requirements of one export the authorization does not meet, each exception held to its
+    own scope (15 CFR 740.8): a license meets every one; a license exception meets those that allow
+    it, and an exception that meets a headquarters-rule requirement of the same export (NAC: for an
+    entity headquartered, or whose ultimate parent is, in D:5 or Macau, wherever located) also
+    meets its destination requirement; no-license-required meets none."""
+    covers_entity = any(
+        r.rule == "headquarters-rule" and authorization_satisfies(auth_type, exception_code, r)
+        for r in requirements
+    )
+    return [
+        r for r in requirements
+        if not authorization_satisfies(auth_type, exception_code, r)
+        and not (covers_entity and r.rule == "destination-country-group")
+    ]
+
+
 def require_satisfied(
     requirements: Sequence[LicenseRequirement], auth_type: str, exception_code: str, auth_label: str
 ) -> None:
     """Raise :class:`ComplianceRefusal` naming the first requirement the authorization does not meet."""
-    for req in requirements:
-        if authorization_satisfies(auth_type, exception_code, req):
-            continue
+    for req in unmet_requirements(requirements, auth_type, exception_code):
         if auth_type == "license_exception":
             why = (
                 f"license exception {exception_code or '(none)'} is not available for this case; "

@@ -85,6 +85,8 @@ class AuthorizationLike(Protocol):
     @property
     def consignee_ids(self) -> list[UUID]: ...
     @property
+    def intermediate_consignee_ids(self) -> list[UUID]: ...
+    @property
     def end_user_ids(self) -> list[UUID]: ...
     @property
     def valid_from(self) -> datetime: ...
@@ -110,11 +112,12 @@ class AuthorizationTerms:
     valid_to: datetime | None
     destination_countries: tuple[str, ...] = ()
     eccns: tuple[str, ...] = ()
-    consignee_ids: frozenset[UUID] = frozenset()
+    consignee_ids: frozenset[UUID] = frozenset()  # the ultimate consignees it names
     end_user_ids: frozenset[UUID] = frozenset()
     quantity_limit: int | None = None
     value_limit: Decimal | None = None
     currency: str = "USD"
+    intermediate_consignee_ids: frozenset[UUID] = frozenset()  # the intermediate consignees it names
 
     @classmethod
     def of(cls, auth: AuthorizationLike) -> AuthorizationTerms:
@@ -128,11 +131,18 @@ class AuthorizationTerms:
             destination_countries=tuple(auth.destination_countries),
             eccns=tuple(auth.eccns),
             consignee_ids=frozenset(auth.consignee_ids),
+            intermediate_consignee_ids=frozenset(auth.intermediate_consignee_ids),
             end_user_ids=frozenset(auth.end_user_ids),
             quantity_limit=auth.quantity_limit,
             value_limit=auth.value_limit,
             currency=auth.currency,
         )
+
+    @property
+    def names_consignees(self) -> bool:
+        """The authorization names consignees (ultimate or intermediate): it then holds a
+        shipment's consignees to them."""
+        return bool(self.consignee_ids or self.intermediate_consignee_ids)
 
     @property
     def label(self) -> str:
@@ -205,11 +215,13 @@ def coverage_problems(
         validity_problem(terms, when),
         destination_problem(terms, destination_country),
     ]
-    if terms.consignee_ids and consignee_id not in terms.consignee_ids:
+    if terms.names_consignees and consignee_id not in terms.consignee_ids:
+        named_apart = consignee_id in terms.intermediate_consignee_ids
         found.append(Problem(
             "authorization-consignee",
-            f"the ultimate consignee is not named on authorization {terms.label}",
-            facts={**terms.facts(), "consignee_id": str(consignee_id)},
+            f"the ultimate consignee is not named on authorization {terms.label}"
+            + (" as an ultimate consignee (it is named as an intermediate consignee)" if named_apart else ""),
+            facts={**terms.facts(), "consignee_id": str(consignee_id), "role": "consignee_id"},
         ))
     found.append(end_user_problem(terms, end_user_id))
     if terms.eccns and not any(eccn.startswith(e) for e in terms.eccns):
@@ -241,20 +253,25 @@ def shipment_recipients(
 
 
 def intermediate_consignee_problem(terms: AuthorizationTerms, party_id: UUID, field: str) -> Problem | None:
-    """``authorization-consignee`` for an intermediate consignee of a shipment: a license that
-    names its consignees names the parties the items may pass through; an intermediate consignee
-    it names neither as consignee nor as end user is a shipment outside the license's terms.
-    A license naming no consignees, a license exception and NLR name no parties to hold it to
-    (as ``coverage_problems`` holds the ultimate consignee only to a list the authorization has)."""
-    if terms.auth_type != "license" or not terms.consignee_ids:
+    """``authorization-consignee`` for an intermediate consignee of a shipment: a license names
+    its intermediate consignees apart from its ultimate consignees, so when it names any consignee
+    (ultimate or intermediate), each intermediate consignee of a shipment must be one it names as
+    an intermediate consignee; being its ultimate consignee or end user is not enough. A license
+    naming no consignees, a license exception and NLR name no parties to hold it to (as
+    ``coverage_problems`` holds the ultimate consignee only to a list the authorization has)."""
+    if terms.auth_type != "license" or not terms.names_consignees:
         return None
-    if party_id in terms.consignee_ids or party_id in terms.end_user_ids:
+    if party_id in terms.intermediate_consignee_ids:
         return None
+    named = ", ".join(sorted(str(p) for p in terms.intermediate_consignee_ids)) or "none"
+    also = (" (it names the party as ultimate consignee or end user only)"
+            if party_id in terms.consignee_ids or party_id in terms.end_user_ids else "")
     return Problem(
         "authorization-consignee",
-        f"{field}: the intermediate consignee is not a party named on license {terms.label} "
-        "(neither among its consignees nor its end users)",
-        facts={**terms.facts(), "party_id": str(party_id), "role": field},
+        f"{field}: the intermediate consignee is not named on license {terms.label} as an intermediate "
+        f"consignee{also}",
+        facts={**terms.facts(), "party_id": str(party_id), "role": field,
+               "authorized_intermediate_consignee_ids": named},
     )
 
 

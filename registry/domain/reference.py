@@ -333,6 +333,7 @@ class ExportAuthorization(DrawdownLedger, Amendable):
             "eccns",
             "destination_countries",
             "consignee_ids",
+            "intermediate_consignee_ids",
             "end_user_ids",
             "quantity_limit",
             "value_limit",
@@ -342,18 +343,27 @@ class ExportAuthorization(DrawdownLedger, Amendable):
     )
 
     class Registered(RegistryAggregate.Created):
+        """Version 2 added ``intermediate_consignee_ids`` (the intermediate consignees a license
+        names apart from its ultimate consignees); a stored version 1 loads with none."""
+
+        class_version = 2
         auth_type: str
         number: str
         exception_code: str
         eccns: list[str]
         destination_countries: list[str]
         consignee_ids: list[UUID]
+        intermediate_consignee_ids: list[UUID]
         end_user_ids: list[UUID]
         quantity_limit: int | None
         value_limit: Decimal | None
         currency: str
         valid_from: datetime
         valid_to: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["intermediate_consignee_ids"] = []
 
         def apply(self, aggregate: Any) -> None:
             aggregate.auth_type = self.auth_type
@@ -362,6 +372,7 @@ class ExportAuthorization(DrawdownLedger, Amendable):
             aggregate.eccns = list(self.eccns)
             aggregate.destination_countries = list(self.destination_countries)
             aggregate.consignee_ids = list(self.consignee_ids)
+            aggregate.intermediate_consignee_ids = list(self.intermediate_consignee_ids)
             aggregate.end_user_ids = list(self.end_user_ids)
             aggregate.quantity_limit = self.quantity_limit
             aggregate.value_limit = self.value_limit
@@ -407,6 +418,7 @@ class ExportAuthorization(DrawdownLedger, Amendable):
         eccns: list[str]
         destination_countries: list[str]
         consignee_ids: list[UUID]
+        intermediate_consignee_ids: list[UUID]
         end_user_ids: list[UUID]
         quantity_limit: int | None
         value_limit: Decimal | None
@@ -431,8 +443,15 @@ class ExportAuthorization(DrawdownLedger, Amendable):
         value_limit: Decimal | None = None,
         currency: str = "USD",
         exception_code: str = "",
+        intermediate_consignee_ids: list[UUID] | None = None,
     ) -> ExportAuthorization:
+        """``consignee_ids`` are the ultimate consignees the authorization names,
+        ``intermediate_consignee_ids`` the intermediate consignees (a license names them apart)."""
         violations: list[tuple[str, str]] = []
+        intermediates = list(intermediate_consignee_ids or ())
+        for i, p in enumerate(intermediates):
+            if p in intermediates[:i]:
+                violations.append((f"intermediate_consignee_ids[{i}]", "names a party already named"))
         if auth_type not in AuthorizationType.__members__.values():
             violations.append(("auth_type", f"one of {[t.value for t in AuthorizationType]}"))
         if auth_type == AuthorizationType.LICENSE_EXCEPTION and not exception_code:
@@ -463,6 +482,7 @@ class ExportAuthorization(DrawdownLedger, Amendable):
             eccns=list(eccns),
             destination_countries=list(destination_countries),
             consignee_ids=list(consignee_ids),
+            intermediate_consignee_ids=intermediates,
             end_user_ids=list(end_user_ids),
             quantity_limit=quantity_limit,
             value_limit=value_limit,

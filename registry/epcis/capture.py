@@ -589,6 +589,7 @@ class Capture:
             "carrier_id": _uuid_ext(e, "carrierID") if v.ext("carrierID") in e else None,
             "intermediate_consignee_ids": _uuid_list_ext(e, "intermediateConsigneeIDs"),
             "forwarder_id": _uuid_ext(e, "forwarderID") if v.ext("forwarderID") in e else None,
+            "exporter_id": _uuid_ext(e, "exporterID") if v.ext("exporterID") in e else None,
             "origin": _text(e, "origin"),
             "destination_country": country,
             "destination_site_id": sites[0] if sites else None,
@@ -790,6 +791,7 @@ class _Shadow:
                 cmd.serials,
                 cmd.intermediate_consignee_ids,
                 cmd.forwarder_id,
+                cmd.exporter_id,
             ),
             "receive": lambda: batch.receive(
                 ctx,
@@ -815,6 +817,7 @@ class _Shadow:
         for name, kind in (
             ("carrier_id", "party"),
             ("forwarder_id", "party"),
+            ("exporter_id", "party"),
             ("destination_site_id", "site"),
             ("receiving_party_id", "party"),
             ("site_id", "site"),

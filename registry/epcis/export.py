@@ -383,6 +383,11 @@ class Translator:
             out[v.ext("intermediateConsigneeIDs")] = [str(p) for p in e.intermediate_consignee_ids]
         if e.forwarder_id is not None:
             out[v.ext("forwarderID")] = str(e.forwarder_id)
+        # The exporter of record, when the shipment named one other than the batch's supplier
+        # (the source possessing_party above).
+        exporter = getattr(e, "exporter_id", None)
+        if exporter is not None and exporter != facts.supplier_id:
+            out[v.ext("exporterID")] = str(exporter)
         if not out["sourceList"]:
             del out["sourceList"]
         return out

@@ -30,6 +30,7 @@ class Confine(StrEnum):
     FINDING = "finding"  # one finding: NOT_FOUND unless it concerns the party's batch or itself
     EVENTS = "events"  # a subscription carries only the events of the party's batches
     REPORT = "report"  # a report is filtered to the caller's own party
+    PARTY = "party"  # the request's party_id must be the party or one of its subsidiaries (else NOT_FOUND)
     EXPORT = "batch or events"  # its batch_id (else NOT_FOUND); a log or partner export: its batches' events
     CAPTURE = "each event"  # every captured event is the command it becomes, as that command's row allows
     AGENT_SITE = "site and partner"  # its site_id and partner_id are the party's (else NOT_FOUND)
@@ -118,6 +119,9 @@ _ROWS: dict[str, Rule] = {
     f"{_QRY}/GetSiteInventory": _rule(READ_ALL, P, SO, confine=Confine.ROWS),
     f"{_QRY}/GetCustodyTrail": _rule(READ_ALL, P, confine=Confine.BATCH),
     f"{_QRY}/GetProjectionStatus": _rule(ALL_ROLES),
+    # a party's recorded facts (ownership, red-flag facts, screening status): the exporter's staff
+    # and the overseers read every party; a partner only its own (or a subsidiary's)
+    f"{_QRY}/GetParty": _rule(READ_ALL, P, confine=Confine.PARTY),
     # the log
     f"{_EVT}/SubscribeEvents": _rule(READ_ALL, P, confine=Confine.EVENTS),
     # compliance: screening is the officer's; findings are acknowledged by overseers too

@@ -307,6 +307,10 @@ class AuthInterceptor(WrappingInterceptor):
             batch_id = _uuid(getattr(request, "batch_id", ""))
             if batch_id is not None and not scope.sees_batch(batch_id):
                 raise NotYours(NotFound("batch", batch_id))
+        elif confine is Confine.PARTY:
+            party_id = _uuid(getattr(request, "party_id", ""))
+            if party_id is not None and not scope.sees_party(party_id):
+                raise NotYours(NotFound("party", party_id))
         elif confine is Confine.SITE:
             site_id = _uuid(getattr(request, "site_id", ""))
             if site_id is None:

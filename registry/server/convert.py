@@ -311,7 +311,7 @@ def batch_message(batch: GpuBatch) -> pb.Batch:
                     destination_site_id=_uuid_text(s.destination_site_id), itn=s.itn,
                     received=s.received,
                     intermediate_consignee_ids=[str(p) for p in s.intermediate_consignee_ids],
-                    forwarder_id=_uuid_text(s.forwarder_id))
+                    forwarder_id=_uuid_text(s.forwarder_id), exporter_id=_uuid_text(s.exporter_id))
         for s in batch.shipments.values()
     ]
     return pb.Batch(

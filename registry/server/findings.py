@@ -223,8 +223,24 @@ def export_message(e: ExportRecord) -> pb.ExportRecord:
         retention_until=timestamp(e.retention_until), carrier_id=_id(e.carrier_id),
         intermediate_consignee_ids=[str(p) for p in e.intermediate_consignee_ids], forwarder_id=_id(e.forwarder_id),
         held=e.held, eccn=e.eccn,
-        destination_control_statement=e.destination_control_statement,
+        destination_control_statement=e.destination_control_statement, exporter_id=_id(e.exporter_id),
+        itn=e.itn, end_use=e.end_use, value=str(e.value) if e.value is not None else "", currency=e.currency,
+        authorization_id=_id(e.authorization_id), authorization_number=e.authorization_number,
+        authorization_type=e.authorization_type, exception_code=e.exception_code,
+        authorization_remaining_value=(str(e.authorization_remaining_value)
+                                       if e.authorization_remaining_value is not None else ""),
+        tpp=e.tpp, performance_density=e.performance_density,
+        classification_paragraphs=list(e.classification_paragraphs),
+        classification_ruleset_id=e.classification_ruleset_id,
     )
+    if e.datacenter_marketed is not None:
+        message.datacenter_marketed = e.datacenter_marketed
+    if e.authorization_valid_to is not None:
+        message.authorization_valid_to.CopyFrom(timestamp(e.authorization_valid_to))
+    if e.authorization_drawn_quantity is not None:
+        message.authorization_drawn_quantity = e.authorization_drawn_quantity
+    if e.authorization_remaining_quantity is not None:
+        message.authorization_remaining_quantity = e.authorization_remaining_quantity
     if e.destruction_allowed_from is not None:
         message.destruction_allowed_from.CopyFrom(timestamp(e.destruction_allowed_from))
     return message

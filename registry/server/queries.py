@@ -27,6 +27,7 @@ from registry.server.convert import (
     parse_uuid,
     require_uuid,
 )
+from registry.server.parties import party_message
 from registry.server.readmodels import (
     await_position,
     custody_message,
@@ -59,6 +60,14 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                 raise InvalidField.one("version", "must be >= 1")
             batch = await self._blocking(self._batch, batch_id, version)
             return pb.GetBatchResponse(batch=batch)
+
+        return await answer(context, work)
+
+    async def GetParty(self, request: pb.GetPartyRequest, context: Any) -> pb.GetPartyResponse:
+        async def work() -> pb.GetPartyResponse:
+            party_id = require_uuid("party_id", request.party_id)
+            party = await self._blocking(party_message, self._registry, party_id)
+            return pb.GetPartyResponse(party=party)
 
         return await answer(context, work)
 

@@ -102,6 +102,7 @@ class World:
         countries: tuple[str, ...] = ("KR",),
         exception_code: str = "",
         consignees: tuple[str, ...] = (),
+        intermediate_consignees: tuple[str, ...] = (),
     ) -> UUID:
         cmd = c.parse(
             c.RegisterAuthorization,
@@ -113,6 +114,7 @@ class World:
                 "destination_countries": list(countries),
                 "end_user_ids": [self.ids[e] for e in end_users],
                 "consignee_ids": [self.ids[p] for p in consignees],
+                "intermediate_consignee_ids": [self.ids[p] for p in intermediate_consignees],
                 "quantity_limit": quantity,
                 "value_limit": value,
                 "currency": currency,

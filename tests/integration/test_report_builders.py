@@ -253,10 +253,15 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
     filing = table(html, "Shipments: export filing, carrier and dates")
     assert filing["SHP-B1"][2:4] == ["X20260309000003", "Korean Air Cargo"]
     shipment_parties = table(html, "Shipments: parties")
-    assert shipment_parties["SHP-B1"][1:] == [
-        "PO-B", "NAVER Cloud", "Samsung Electronics", "NAVER Cloud", "NAVER Cloud", "Korean Air Cargo", "Korean Air Cargo"
+    assert shipment_parties["SHP-B1"][1:] == [  # the exporter of record: the batch's supplier
+        "PO-B", "NVIDIA Corporation", "NAVER Cloud", "Samsung Electronics", "NAVER Cloud", "NAVER Cloud",
+        "Korean Air Cargo", "Korean Air Cargo"
     ]
-    assert shipment_parties["SHP-A1"][3] == "" and shipment_parties["SHP-A1"][6] == ""  # none named
+    assert shipment_parties["SHP-A1"][4] == "" and shipment_parties["SHP-A1"][7] == ""  # none named
+    terms = table(html, "Shipments: value, end use and authorization drawdown")
+    assert terms["SHP-A1"][1:] == [  # 40 units x 38,500; the NLR's drawdown when it left: batch A's 72
+        "PO-A", "1,540,000.00", "USD", "AI training", "NLR-KR-3A090", "2036-02-28 09:00 UTC", "72", "—", "—"]
+    assert terms["SHP-B1"][7] == "88"  # batch B's 16 drawn since
     parties = parse_html(html).table("Parties of each cleared batch").rows
     assert parties[-1][:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
     drawdown = table(html, "Drawdown per authorization: units")

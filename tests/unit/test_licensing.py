@@ -44,8 +44,8 @@ DESTINATIONS = [
     ("HK", True, ("NAC",), "Hong Kong is treated as China"),
     ("MO", True, ("NAC",), "Macau is named on its own"),
     ("RU", True, ("NAC",), "D:5"),
-    ("AE", True, ("NAC", "ACA"), "D:4 only: ACA is available outside D:5 and Macau"),
-    ("VN", True, ("NAC", "ACA"), "D:1 only"),
+    ("AE", True, ("ACA",), "D:4 only: ACA (740.8), not NAC, is the exception outside D:5 and Macau"),
+    ("VN", True, ("ACA",), "D:1 only"),
     ("IL", False, (), "D:4 but also A:6: carved out"),
     ("US", False, (), "no group listed"),
 ]
@@ -199,6 +199,9 @@ AUTHORIZATIONS = [
     ("license_exception", "ACA", "AE", False, True),
     ("license_exception", "ACA", "CN", False, False),
     ("license_exception", "nac", "MO", False, True),
+    ("license_exception", "NAC", "AE", False, False),  # D:4 only is ACA's scope, not NAC's
+    ("license_exception", "NAC", "VN", True, True),  # NAC covers a headquarters-rule entity wherever it is
+    ("license_exception", "ACA", "VN", True, False),
 ]
 
 

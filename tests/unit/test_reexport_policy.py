@@ -4,6 +4,7 @@ compliance projection, whatever the authorization."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -32,6 +33,9 @@ def _terms(auth_type: str = "license", countries: tuple[str, ...] = ("KR",), cod
         ("transshipment", "MO", _terms("license_exception", code="NAC"), False),  # NAC for Macau
         ("reexport", "CN", _terms("license_exception", code="ACA"), True),  # ACA not for D:5
         ("reexport", "AE", _terms("license_exception", code="ACA"), False),  # ACA for D:4 only
+        ("reexport", "VN", _terms("license_exception", code="NAC"), True),  # NAC not for D:1 only (740.8)
+        ("transshipment", "AE", _terms("license_exception", code="NAC"), True),  # nor for D:4 only
+        ("reexport", "CN", _terms("license_exception", code="NAC"), False),  # NAC for D:5
         ("reexport", "AE", _terms("no_license_required"), True),  # NLR covers no licensed destination
         ("reexport", "AE", None, True),  # no authorization
         ("reexport", "IL", _terms(), False),  # D:4 but A:6: carved out
@@ -50,10 +54,13 @@ def test_a_reexport_or_transshipment_is_flagged_exactly_when_the_destination_rul
 
 
 def test_an_intermediate_consignee_is_held_only_to_a_license_that_names_its_consignees() -> None:
-    named, end_user, other = uuid4(), uuid4(), uuid4()
-    lic = _terms(consignee_ids=frozenset({named}), end_user_ids=frozenset({end_user}))
-    assert intermediate_consignee_problem(lic, named, "intermediate_consignee_ids[0]") is None
-    assert intermediate_consignee_problem(lic, end_user, "intermediate_consignee_ids[0]") is None
+    named, end_user, other, hub = uuid4(), uuid4(), uuid4(), uuid4()
+    lic = replace(_terms(consignee_ids=frozenset({named}), end_user_ids=frozenset({end_user})),
+                  intermediate_consignee_ids=frozenset({hub}))
+    assert intermediate_consignee_problem(lic, hub, "intermediate_consignee_ids[0]") is None
+    # named as ultimate consignee or end user only: a license names its intermediate consignees apart
+    assert intermediate_consignee_problem(lic, named, "intermediate_consignee_ids[0]") is not None
+    assert intermediate_consignee_problem(lic, end_user, "intermediate_consignee_ids[0]") is not None
     problem = intermediate_consignee_problem(lic, other, "intermediate_consignee_ids[2]")
     assert problem is not None and problem.rule == "authorization-consignee"
     assert problem.facts["role"] == "intermediate_consignee_ids[2]" and problem.facts["party_id"] == str(other)

@@ -154,7 +154,7 @@ class RegisterGpuModelRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model_id: _Optional[str] = ..., vendor: _Optional[str] = ..., name: _Optional[str] = ..., part_number: _Optional[str] = ..., dense_tops: _Optional[_Mapping[str, str]] = ..., bit_lengths: _Optional[_Mapping[str, int]] = ..., die_area_mm2: _Optional[str] = ..., datacenter_marketed: _Optional[bool] = ..., tdp_watts: _Optional[int] = ..., gpus_per_unit: _Optional[int] = ...) -> None: ...
 
 class RegisterAuthorizationRequest(_message.Message):
-    __slots__ = ("request_id", "expected_version", "occurred_at", "authorization_id", "auth_type", "number", "exception_code", "eccns", "destination_countries", "consignee_ids", "end_user_ids", "quantity_limit", "value_limit", "currency", "valid_from", "valid_to")
+    __slots__ = ("request_id", "expected_version", "occurred_at", "authorization_id", "auth_type", "number", "exception_code", "eccns", "destination_countries", "consignee_ids", "end_user_ids", "quantity_limit", "value_limit", "currency", "valid_from", "valid_to", "intermediate_consignee_ids")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +171,7 @@ class RegisterAuthorizationRequest(_message.Message):
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     VALID_FROM_FIELD_NUMBER: _ClassVar[int]
     VALID_TO_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATE_CONSIGNEE_IDS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     expected_version: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -187,7 +188,8 @@ class RegisterAuthorizationRequest(_message.Message):
     currency: str
     valid_from: _timestamp_pb2.Timestamp
     valid_to: _timestamp_pb2.Timestamp
-    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorization_id: _Optional[str] = ..., auth_type: _Optional[_Union[AuthorizationType, str]] = ..., number: _Optional[str] = ..., exception_code: _Optional[str] = ..., eccns: _Optional[_Iterable[str]] = ..., destination_countries: _Optional[_Iterable[str]] = ..., consignee_ids: _Optional[_Iterable[str]] = ..., end_user_ids: _Optional[_Iterable[str]] = ..., quantity_limit: _Optional[int] = ..., value_limit: _Optional[str] = ..., currency: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    intermediate_consignee_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorization_id: _Optional[str] = ..., auth_type: _Optional[_Union[AuthorizationType, str]] = ..., number: _Optional[str] = ..., exception_code: _Optional[str] = ..., eccns: _Optional[_Iterable[str]] = ..., destination_countries: _Optional[_Iterable[str]] = ..., consignee_ids: _Optional[_Iterable[str]] = ..., end_user_ids: _Optional[_Iterable[str]] = ..., quantity_limit: _Optional[int] = ..., value_limit: _Optional[str] = ..., currency: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AmendReferenceRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "kind", "target_id", "fields", "reason")
@@ -352,7 +354,7 @@ class RegisterSerialsRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., units: _Optional[_Iterable[_Union[UnitIdentity, _Mapping]]] = ...) -> None: ...
 
 class ShipRequest(_message.Message):
-    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "shipment_id", "carrier_id", "origin", "destination_country", "destination_site_id", "itn", "intermediate_consignee_ids", "forwarder_id")
+    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "shipment_id", "carrier_id", "origin", "destination_country", "destination_site_id", "itn", "intermediate_consignee_ids", "forwarder_id", "exporter_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -367,6 +369,7 @@ class ShipRequest(_message.Message):
     ITN_FIELD_NUMBER: _ClassVar[int]
     INTERMEDIATE_CONSIGNEE_IDS_FIELD_NUMBER: _ClassVar[int]
     FORWARDER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPORTER_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     expected_version: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -381,7 +384,8 @@ class ShipRequest(_message.Message):
     itn: str
     intermediate_consignee_ids: _containers.RepeatedScalarFieldContainer[str]
     forwarder_id: str
-    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., shipment_id: _Optional[str] = ..., carrier_id: _Optional[str] = ..., origin: _Optional[str] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., itn: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ...) -> None: ...
+    exporter_id: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., shipment_id: _Optional[str] = ..., carrier_id: _Optional[str] = ..., origin: _Optional[str] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., itn: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., exporter_id: _Optional[str] = ...) -> None: ...
 
 class ReceiveRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "shipment_id", "receiving_party_id", "site_id", "discrepancy_note")

@@ -1005,7 +1005,7 @@ class SerialCompliance(_message.Message):
     def __init__(self, serial: _Optional[str] = ..., status: _Optional[_Union[ComplianceStatus, str]] = ..., finding_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportRecord(_message.Message):
-    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until", "carrier_id", "intermediate_consignee_ids", "forwarder_id", "held", "destruction_allowed_from", "eccn", "destination_control_statement")
+    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until", "carrier_id", "intermediate_consignee_ids", "forwarder_id", "held", "destruction_allowed_from", "eccn", "destination_control_statement", "exporter_id", "itn", "end_use", "value", "currency", "authorization_id", "authorization_number", "authorization_type", "exception_code", "authorization_valid_to", "authorization_drawn_quantity", "authorization_remaining_quantity", "authorization_remaining_value", "tpp", "performance_density", "datacenter_marketed", "classification_paragraphs", "classification_ruleset_id")
     SHIPMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SHIPPED_AT_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -1021,6 +1021,24 @@ class ExportRecord(_message.Message):
     DESTRUCTION_ALLOWED_FROM_FIELD_NUMBER: _ClassVar[int]
     ECCN_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_CONTROL_STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    EXPORTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ITN_FIELD_NUMBER: _ClassVar[int]
+    END_USE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    EXCEPTION_CODE_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_VALID_TO_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_DRAWN_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_REMAINING_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_REMAINING_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TPP_FIELD_NUMBER: _ClassVar[int]
+    PERFORMANCE_DENSITY_FIELD_NUMBER: _ClassVar[int]
+    DATACENTER_MARKETED_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_PARAGRAPHS_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_RULESET_ID_FIELD_NUMBER: _ClassVar[int]
     shipment_id: str
     shipped_at: _timestamp_pb2.Timestamp
     quantity: int
@@ -1036,7 +1054,25 @@ class ExportRecord(_message.Message):
     destruction_allowed_from: _timestamp_pb2.Timestamp
     eccn: str
     destination_control_statement: str
-    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., carrier_id: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., held: _Optional[bool] = ..., destruction_allowed_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., eccn: _Optional[str] = ..., destination_control_statement: _Optional[str] = ...) -> None: ...
+    exporter_id: str
+    itn: str
+    end_use: str
+    value: str
+    currency: str
+    authorization_id: str
+    authorization_number: str
+    authorization_type: str
+    exception_code: str
+    authorization_valid_to: _timestamp_pb2.Timestamp
+    authorization_drawn_quantity: int
+    authorization_remaining_quantity: int
+    authorization_remaining_value: str
+    tpp: str
+    performance_density: str
+    datacenter_marketed: bool
+    classification_paragraphs: _containers.RepeatedScalarFieldContainer[str]
+    classification_ruleset_id: str
+    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., carrier_id: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., held: _Optional[bool] = ..., destruction_allowed_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., eccn: _Optional[str] = ..., destination_control_statement: _Optional[str] = ..., exporter_id: _Optional[str] = ..., itn: _Optional[str] = ..., end_use: _Optional[str] = ..., value: _Optional[str] = ..., currency: _Optional[str] = ..., authorization_id: _Optional[str] = ..., authorization_number: _Optional[str] = ..., authorization_type: _Optional[str] = ..., exception_code: _Optional[str] = ..., authorization_valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorization_drawn_quantity: _Optional[int] = ..., authorization_remaining_quantity: _Optional[int] = ..., authorization_remaining_value: _Optional[str] = ..., tpp: _Optional[str] = ..., performance_density: _Optional[str] = ..., datacenter_marketed: _Optional[bool] = ..., classification_paragraphs: _Optional[_Iterable[str]] = ..., classification_ruleset_id: _Optional[str] = ...) -> None: ...
 
 class GetBatchComplianceResponse(_message.Message):
     __slots__ = ("batch_id", "po_number", "buyer_id", "status", "findings", "serial_count", "serials", "compliant_serial_count", "exports", "as_of", "position", "legal_holds", "onward_movements")

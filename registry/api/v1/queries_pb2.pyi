@@ -10,6 +10,82 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetPartyRequest(_message.Message):
+    __slots__ = ("party_id",)
+    PARTY_ID_FIELD_NUMBER: _ClassVar[int]
+    party_id: str
+    def __init__(self, party_id: _Optional[str] = ...) -> None: ...
+
+class GetPartyResponse(_message.Message):
+    __slots__ = ("party",)
+    PARTY_FIELD_NUMBER: _ClassVar[int]
+    party: PartyFacts
+    def __init__(self, party: _Optional[_Union[PartyFacts, _Mapping]] = ...) -> None: ...
+
+class PartyFacts(_message.Message):
+    __slots__ = ("party_id", "name", "country", "roles", "headquarters_country", "address", "immediate_parent_id", "named_ultimate_parent_id", "ultimate_parent_id", "ultimate_parent_name", "ultimate_parent_headquarters_country", "headquarters_rule_applies", "headquarters_rule_decided_by", "country_groups_version", "intermediate_owner_flag_ids", "address_type", "online_presence", "forwarder_standing", "screening", "version")
+    PARTY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    HEADQUARTERS_COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    IMMEDIATE_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMED_ULTIMATE_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ULTIMATE_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ULTIMATE_PARENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    ULTIMATE_PARENT_HEADQUARTERS_COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    HEADQUARTERS_RULE_APPLIES_FIELD_NUMBER: _ClassVar[int]
+    HEADQUARTERS_RULE_DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_GROUPS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATE_OWNER_FLAG_IDS_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    FORWARDER_STANDING_FIELD_NUMBER: _ClassVar[int]
+    SCREENING_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    party_id: str
+    name: str
+    country: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    headquarters_country: str
+    address: str
+    immediate_parent_id: str
+    named_ultimate_parent_id: str
+    ultimate_parent_id: str
+    ultimate_parent_name: str
+    ultimate_parent_headquarters_country: str
+    headquarters_rule_applies: bool
+    headquarters_rule_decided_by: str
+    country_groups_version: str
+    intermediate_owner_flag_ids: _containers.RepeatedScalarFieldContainer[str]
+    address_type: str
+    online_presence: str
+    forwarder_standing: str
+    screening: PartyScreeningStatus
+    version: int
+    def __init__(self, party_id: _Optional[str] = ..., name: _Optional[str] = ..., country: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., headquarters_country: _Optional[str] = ..., address: _Optional[str] = ..., immediate_parent_id: _Optional[str] = ..., named_ultimate_parent_id: _Optional[str] = ..., ultimate_parent_id: _Optional[str] = ..., ultimate_parent_name: _Optional[str] = ..., ultimate_parent_headquarters_country: _Optional[str] = ..., headquarters_rule_applies: _Optional[bool] = ..., headquarters_rule_decided_by: _Optional[str] = ..., country_groups_version: _Optional[str] = ..., intermediate_owner_flag_ids: _Optional[_Iterable[str]] = ..., address_type: _Optional[str] = ..., online_presence: _Optional[str] = ..., forwarder_standing: _Optional[str] = ..., screening: _Optional[_Union[PartyScreeningStatus, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+
+class PartyScreeningStatus(_message.Message):
+    __slots__ = ("status", "screened_against_latest", "blocking", "open_hits", "confirmed_hits", "false_positive_hits", "last_screened_at", "sources")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SCREENED_AGAINST_LATEST_FIELD_NUMBER: _ClassVar[int]
+    BLOCKING_FIELD_NUMBER: _ClassVar[int]
+    OPEN_HITS_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_HITS_FIELD_NUMBER: _ClassVar[int]
+    FALSE_POSITIVE_HITS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SCREENED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    screened_against_latest: bool
+    blocking: bool
+    open_hits: int
+    confirmed_hits: int
+    false_positive_hits: int
+    last_screened_at: _timestamp_pb2.Timestamp
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, status: _Optional[str] = ..., screened_against_latest: _Optional[bool] = ..., blocking: _Optional[bool] = ..., open_hits: _Optional[int] = ..., confirmed_hits: _Optional[int] = ..., false_positive_hits: _Optional[int] = ..., last_screened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sources: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GetBatchRequest(_message.Message):
     __slots__ = ("batch_id", "version")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]

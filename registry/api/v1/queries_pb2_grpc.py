@@ -70,6 +70,11 @@ class QueryServiceStub:
                 request_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusRequest.SerializeToString,
                 response_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusResponse.FromString,
                 _registered_method=True)
+        self.GetParty = channel.unary_unary(
+                '/registry.api.v1.QueryService/GetParty',
+                request_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetPartyRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetPartyResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -129,6 +134,16 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetParty(self, request, context):
+        """A party's recorded facts: name, country, roles, its own headquarters, its parents and the
+        ultimate parent the headquarters rule finds (with that parent's headquarters country), the
+        BIS red-flag facts and its screening status. NOT_FOUND when the id names no party (and, for
+        a partner, when it names a party outside its own family).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -166,6 +181,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.GetProjectionStatus,
                     request_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusRequest.FromString,
                     response_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusResponse.SerializeToString,
+            ),
+            'GetParty': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetParty,
+                    request_deserializer=registry_dot_api_dot_v1_dot_queries__pb2.GetPartyRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_queries__pb2.GetPartyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -358,6 +378,33 @@ class QueryService:
             '/registry.api.v1.QueryService/GetProjectionStatus',
             registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusRequest.SerializeToString,
             registry_dot_api_dot_v1_dot_queries__pb2.GetProjectionStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetParty(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.QueryService/GetParty',
+            registry_dot_api_dot_v1_dot_queries__pb2.GetPartyRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_queries__pb2.GetPartyResponse.FromString,
             options,
             channel_credentials,
             insecure,

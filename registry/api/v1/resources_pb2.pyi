@@ -132,7 +132,7 @@ class Unit(_message.Message):
     def __init__(self, serial: _Optional[str] = ..., gpu_uuid: _Optional[str] = ..., stage: _Optional[str] = ..., site_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., assignee_id: _Optional[str] = ..., shipment_id: _Optional[str] = ..., rack: _Optional[str] = ..., host: _Optional[str] = ...) -> None: ...
 
 class Shipment(_message.Message):
-    __slots__ = ("shipment_id", "quantity", "serials", "carrier_id", "origin", "destination_country", "destination_site_id", "itn", "received", "intermediate_consignee_ids", "forwarder_id")
+    __slots__ = ("shipment_id", "quantity", "serials", "carrier_id", "origin", "destination_country", "destination_site_id", "itn", "received", "intermediate_consignee_ids", "forwarder_id", "exporter_id")
     SHIPMENT_ID_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     SERIALS_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +144,7 @@ class Shipment(_message.Message):
     RECEIVED_FIELD_NUMBER: _ClassVar[int]
     INTERMEDIATE_CONSIGNEE_IDS_FIELD_NUMBER: _ClassVar[int]
     FORWARDER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPORTER_ID_FIELD_NUMBER: _ClassVar[int]
     shipment_id: str
     quantity: int
     serials: _containers.RepeatedScalarFieldContainer[str]
@@ -155,7 +156,8 @@ class Shipment(_message.Message):
     received: int
     intermediate_consignee_ids: _containers.RepeatedScalarFieldContainer[str]
     forwarder_id: str
-    def __init__(self, shipment_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., carrier_id: _Optional[str] = ..., origin: _Optional[str] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., itn: _Optional[str] = ..., received: _Optional[int] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ...) -> None: ...
+    exporter_id: str
+    def __init__(self, shipment_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., carrier_id: _Optional[str] = ..., origin: _Optional[str] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., itn: _Optional[str] = ..., received: _Optional[int] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., exporter_id: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("position", "aggregate_id", "aggregate_version", "type", "actor", "request_id", "occurred_at", "recorded_at", "payload_json")

@@ -81,6 +81,7 @@ PARTIES = "compliance/parties"
 CLASSIFICATION = "compliance/classification"
 RETENTION = "compliance/retention"
 DCS = "compliance/dcs"
+EXPORT_TERMS = "compliance/export_terms"
 HOLDS = "compliance/holds"
 
 
@@ -108,6 +109,7 @@ def keep_batches(ctx: Context) -> CustodyTotals:
                 ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
                 ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
                 ctx.view.keep(DCS, _dcs_rows(b, exports.get(b.batch_id, [])))
+                ctx.view.keep(EXPORT_TERMS, _export_terms_rows(ctx, b, exports.get(b.batch_id, [])))
                 ctx.view.keep(HOLDS, _hold_rows(b, holds.get(b.batch_id, [])))
                 keep_custody_of(ctx, totals, b, trail, details.get(b.batch_id), rows=False)
     ctx.custody = totals
@@ -147,7 +149,7 @@ def _authorizations_selected(ctx: Context) -> Iterator[ExportAuthorization]:
         if auth is None:
             continue
         if ctx.filters.scope is not None:
-            named = ctx.filters.family & {*auth.consignee_ids, *auth.end_user_ids}
+            named = ctx.filters.family & {*auth.consignee_ids, *_intermediates(auth), *auth.end_user_ids}
             if not named and not any(ctx.filters.in_scope(entry["batch_id"]) for entry in auth.ledger):
                 continue  # names none of the partner's family, and none of its batches drew on it
         partner = ctx.filters.partner
@@ -186,6 +188,11 @@ def _own_drawdown(ctx: Context, auth: ExportAuthorization) -> tuple[int, int, De
     return drawn, returned, drawn_value, returned_value
 
 
+def _intermediates(auth: ExportAuthorization) -> list[UUID]:
+    """The intermediate consignees a license names apart (none for an authorization of the first shape)."""
+    return list(getattr(auth, "intermediate_consignee_ids", ()))
+
+
 def _parties_named(ctx: Context, parties: Sequence[UUID]) -> str:
     """An authorization's consignees or end users; in a partner's own report only its family's."""
     shown = [p for p in parties if ctx.filters.scope is None or p in ctx.filters.family]
@@ -209,6 +216,7 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
             yield (
                 _label(auth), ", ".join(auth.eccns), ", ".join(auth.destination_countries),
                 _parties_named(ctx, auth.consignee_ids),
+                _parties_named(ctx, _intermediates(auth)),
                 _parties_named(ctx, auth.end_user_ids),
                 auth.valid_from, auth.valid_to,
             )
@@ -216,9 +224,9 @@ def _authorizations(ctx: Context) -> Iterator[Block]:
     yield Table(
         "Authorizations",
         (Column("authorization", "Authorization"), Column("eccns", "ECCNs"),
-         Column("destinations", "Destinations"), Column("consignees", "Consignees"),
-         Column("end_users", "End users"), Column("valid_from", "Valid from", ColumnType.DATETIME),
-         Column("valid_to", "Valid to", ColumnType.DATETIME)),
+         Column("destinations", "Destinations"), Column("consignees", "Ultimate consignees"),
+         Column("intermediate_consignees", "Intermediate consignees"), Column("end_users", "End users"),
+         Column("valid_from", "Valid from", ColumnType.DATETIME), Column("valid_to", "Valid to", ColumnType.DATETIME)),
         terms,
     )
 
@@ -333,16 +341,24 @@ def _shipment_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> 
         )
 
 
+def _supplier(trail: list[CustodyEntry], batch_id: UUID) -> UUID | None:
+    """The batch's supplier, from its first event (``Ordered``, or ``SplitFrom`` for a child batch)."""
+    return next((_uuid(e.detail.get("supplier_id")) for e in trail
+                 if e.batch_id == batch_id and e.detail.get("supplier_id")), None)
+
+
 def _shipment_party_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
-    """Who each shipment was for and through: the purchaser, the clearance's ultimate consignee and
-    end user, and the shipment's own intermediate consignees, forwarder and carrier (``Shipped``)."""
+    """Who each shipment was from, for and through: the exporter of record (``Shipped`` v5; the
+    batch's supplier before), the purchaser, the clearance's ultimate consignee and end user, and
+    the shipment's own intermediate consignees, forwarder and carrier (``Shipped``)."""
     for e in trail:
         if e.event_type != "Shipped" or e.batch_id != b.batch_id:
             continue
         grant = _granted_before(trail, e.position)
         intermediates = [_uuid(p) for p in e.detail.get("intermediate_consignee_ids", []) or []]
         yield (
-            str(e.detail.get("shipment_id", "")), b.po_number, ctx.name(b.buyer_id),
+            str(e.detail.get("shipment_id", "")), b.po_number,
+            ctx.name(_uuid(e.detail.get("exporter_id")) or _supplier(trail, b.batch_id)), ctx.name(b.buyer_id),
             "; ".join(ctx.name(p) for p in intermediates if p is not None),
             ctx.name(_uuid(grant.detail.get("consignee_id"))) if grant else "",
             ctx.name(_uuid(grant.detail.get("end_user_id"))) if grant else "",
@@ -375,15 +391,48 @@ def _shipments(ctx: Context) -> Iterator[Block]:
     )
     yield Table(
         "Shipments: parties",
-        (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("purchaser", "Purchaser"),
-         Column("intermediate_consignees", "Intermediate consignee(s)"),
+        (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("exporter", "Exporter"),
+         Column("purchaser", "Purchaser"), Column("intermediate_consignees", "Intermediate consignee(s)"),
          Column("consignee", "Ultimate consignee"), Column("end_user", "End user"),
          Column("forwarder", "Forwarder"), Column("carrier", "Carrier")),
         lambda: ctx.view.kept(SHIPMENT_PARTIES),
-        note="Consignee and end user as cleared; intermediate consignees (in order), forwarder and carrier as "
-        "shipped. Each was screened at the shipment; the purchaser, consignees and end user were also held to "
-        "the headquarters rule (their ownership: the next section).",
+        note="Consignee and end user as cleared; exporter (the batch's supplier unless the shipment named "
+        "another), intermediate consignees (in order), forwarder and carrier as shipped. Each was screened at "
+        "the shipment; the purchaser, consignees and end user were also held to the headquarters rule (their "
+        "ownership: the next section).",
     )
+    yield Table(
+        "Shipments: value, end use and authorization drawdown",
+        (Column("shipment", "Shipment"), Column("batch", "Batch PO"),
+         Column("value", "Value", ColumnType.DECIMAL), Column("currency", "Currency"),
+         Column("end_use", "End-use statement"), Column("authorization", "Authorization"),
+         Column("valid_to", "Authorization valid to", ColumnType.DATETIME),
+         Column("drawn", "Units drawn on it then", ColumnType.INT),
+         Column("remaining", "Units left then", ColumnType.INT),
+         Column("remaining_value", "Value left then", ColumnType.DECIMAL)),
+        lambda: ctx.view.kept(EXPORT_TERMS),
+        note="The value is the units shipped at the order's unit price; the end-use statement is the clearance "
+        "request's; the authorization is the one the units left under, with its drawdown as it stood then (an "
+        "empty limit: unlimited)." + (" A partner's own report leaves the drawdown out: it depends on other "
+                                      "partners' batches." if ctx.filters.scope is not None else ""),
+    )
+
+
+def _export_terms_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord]) -> Iterator[tuple[Cell, ...]]:
+    """Per export: its value, the end-use statement, and the authorization it left under with its
+    running drawdown then (the compliance read model's export record). A partner's own report leaves
+    the drawdown out: it depends on other partners' batches."""
+    scoped = ctx.filters.scope is not None
+    for x in exports:
+        label = x.authorization_number or x.exception_code or x.authorization_type.replace("_", " ")
+        if x.exception_code and x.authorization_number:
+            label += f" ({x.exception_code})"
+        yield (
+            x.shipment_id, b.po_number, x.value, x.currency, x.end_use, label, x.authorization_valid_to,
+            None if scoped else x.authorization_drawn_quantity,
+            None if scoped else x.authorization_remaining_quantity,
+            None if scoped else x.authorization_remaining_value,
+        )
 
 
 def _grant_authorization(ctx: Context, grant: CustodyEntry | None) -> str:

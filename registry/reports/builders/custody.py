@@ -232,6 +232,8 @@ def describe(ctx: Context, e: CustodyEntry) -> str:
                          + ", ".join(n(_id(p)) for p in d["intermediate_consignee_ids"]))
         if d.get("forwarder_id"):
             parts.append(f"forwarder {n(_id(d.get('forwarder_id')))}")
+        if d.get("exporter_id"):
+            parts.append(f"exporter {n(_id(d.get('exporter_id')))}")
     elif kind == "Received":
         parts = [f"shipment {d.get('shipment_id', '')} received by {n(_id(d.get('receiving_party_id')))}"]
         if d.get("missing_serials"):
