@@ -18,7 +18,8 @@ from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import compliance_pb2 as cp
 from registry.domain.classification import NOV_2023, RulesetRegistry
 from tests.e2e.conftest import RunningServer
-from tests.e2e.scenario_world import T0, Scenario, base_world, csl
+from tests.e2e.scenario_world import T0, Scenario, base_world, csl, now
+from tests.e2e.world import new_request_id, ts
 
 
 @pytest.fixture
@@ -199,3 +200,65 @@ def test_the_compliance_report_gives_the_auditor_each_shipments_items_eccn_evide
     assert "3A090.a" in dcs["statement"]
     [retention] = _table(report, "Record retention per export")
     assert retention["until"].startswith("2031-02-03")
+
+
+# ---------------------------------------------------------------- more decisions the registry owns
+
+
+def test_assigning_to_a_korean_party_with_an_open_entity_list_hit_is_refused(s: Scenario) -> None:
+    s.party("listed", "KR", name="Mokpo Compute Ltd")
+    s.order("b1", "samsung", "h100", 2)
+    s.delivered("b1", "samsung", ["X-1", "X-2"])
+    s.import_list(csl(("EL-3", "Mokpo Compute Ltd", "Mokpo, KR", "")), at=T0 + timedelta(days=7))
+    refusal = s.refused(lambda: s.assign("b1", ["X-1"], "listed"))
+    assert refusal.subjects == ["screening-hit"]
+    assert "EL-3" in refusal.message or "Mokpo" in refusal.message
+
+
+def test_a_denied_or_revoked_clearance_cannot_be_shipped_and_the_revocation_returns_the_drawdown(s: Scenario) -> None:
+    s.order("b1", "samsung", "h100", 2)
+    s.request_clearance("b1", "samsung", "samsung", 2)
+    s.send("DenyClearance", c.DenyClearanceRequest(request_id=new_request_id(), batch_id=s.ids["b1"],
+                                                   rule="end-use-concern", reason="end use unclear"))
+    s.serials("b1", ["D-1", "D-2"])
+    assert s.refused(lambda: s.ship("b1", "SH-1", ["D-1", "D-2"], site="site")).code == grpc.StatusCode.FAILED_PRECONDITION
+
+    s.order("b2", "samsung", "h100", 2)
+    s.request_clearance("b2", "samsung", "samsung", 2)
+    s.grant("b2", "lic")
+    s.send("RevokeClearance", c.RevokeClearanceRequest(request_id=new_request_id(), batch_id=s.ids["b2"],
+                                                       reason="license suspended", occurred_at=ts(T0 + timedelta(hours=3))))
+    s.serials("b2", ["V-1", "V-2"])
+    assert s.refused(lambda: s.ship("b2", "SH-2", ["V-1", "V-2"], site="site")).code == grpc.StatusCode.FAILED_PRECONDITION
+    ledger = s.api.compliance.GetAuthorizationLedger(
+        cp.GetAuthorizationLedgerRequest(authorization_id=s.ids["lic"]), metadata=s.md()).ledger
+    assert (ledger.drawn_quantity, ledger.returned_quantity) == (2, 2)
+
+
+def test_a_transfer_to_a_korean_owner_but_a_site_abroad_is_refused_as_leaving_the_country(s: Scenario) -> None:
+    s.party("kr-clean", "KR", name="Changwon Cloud")
+    s.party("jp-ops", "JP", name="Fukuoka Ops")
+    s.site("fukuoka", "jp-ops", country="JP")
+    s.order("b1", "samsung", "h100", 2)
+    s.delivered("b1", "samsung", ["T-1", "T-2"])
+    refusal = s.refused(lambda: s.transfer("b1", ["T-1"], "kr-clean", to_site="fukuoka"))
+    assert refusal.subjects == ["in-country-transfer"]
+
+
+def test_a_4a090_server_needs_a_license_to_china_and_to_korea_only_under_the_headquarters_rule(s: Scenario) -> None:
+    s.model("nvl72", {"name": "GB200 NVL72", "dense_tops": {"fp8": "5000"}, "die_area_mm2": "1600"}, gpus=72)
+    assert s.classify("nvl72").eccn == "4A090.a"
+    assert [r.rule_id for r in s.requirements("nvl72", "CN").requirements] == ["destination-country-group"]
+    assert not s.requirements("nvl72", "KR").license_required
+
+
+def test_a_report_as_of_before_a_discrepancy_shows_no_finding_and_one_after_shows_it(s: Scenario) -> None:
+    s.order("b1", "samsung", "h100", 2)
+    s.request_clearance("b1", "samsung", "samsung", 2)
+    s.grant("b1", "lic")
+    s.serials("b1", ["P-1", "P-2"])
+    s.ship("b1", "SH-1", ["P-1", "P-2"], site="site")
+    before = now()
+    s.receive("b1", "SH-1", ["P-1"], "samsung", "site")
+    assert _table(s.report(as_of=before), "Findings") == []
+    assert [f["rule"] for f in _table(s.report(), "Findings")] == ["units-missing-in-transit"]
