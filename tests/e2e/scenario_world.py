@@ -108,10 +108,11 @@ class Scenario:
         return self.ids[key]
 
     def license(self, key: str, countries: tuple[str, ...] = ("KR",), eccns: tuple[str, ...] = ("3A090", "4A090"),
-                valid_to: datetime | None = None, auth_type: int = c.AUTHORIZATION_TYPE_LICENSE, **extra: Any) -> str:
+                valid_to: datetime | None = None, auth_type: int = c.AUTHORIZATION_TYPE_LICENSE,
+                valid_from: datetime = datetime(2025, 1, 1, tzinfo=UTC), **extra: Any) -> str:
         request = c.RegisterAuthorizationRequest(
             request_id=new_request_id(), auth_type=auth_type, number=extra.pop("number", f"D{abs(hash(key)) % 10**7:07d}"),
-            eccns=list(eccns), destination_countries=list(countries), valid_from=ts(datetime(2025, 1, 1, tzinfo=UTC)),
+            eccns=list(eccns), destination_countries=list(countries), valid_from=ts(valid_from),
             occurred_at=ts(T0 - timedelta(days=30)), **extra)
         if valid_to is not None:
             request.valid_to.CopyFrom(ts(valid_to))

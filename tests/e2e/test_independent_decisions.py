@@ -182,6 +182,10 @@ def test_the_compliance_report_gives_the_auditor_each_shipments_items_eccn_evide
     [items] = _table(report, "Shipments: items")
     assert (items["shipment"], items["model"], items["units"], items["eccn"], items["authorization"]) == (
         "SH-9", "H100 SXM", 3, "3A090.a", "D5555555")
+    [detail] = _table(report, "Shipments: part number")
+    assert (detail["part_number"], str(detail["value"]), detail["currency"], detail["datacenter"],
+            detail["gpus_per_unit"], detail["end_use"]) == (
+        "PN-h100", "90000.00", "USD", "yes", 1, "Sovereign AI model training")
     [filing] = _table(report, "Shipments: export filing")
     assert filing["itn"].startswith("X2026") and filing["carrier"] == "Korean Air Cargo"
     [parties] = _table(report, "Shipments: parties")
@@ -262,3 +266,22 @@ def test_a_report_as_of_before_a_discrepancy_shows_no_finding_and_one_after_show
     s.receive("b1", "SH-1", ["P-1"], "samsung", "site")
     assert _table(s.report(as_of=before), "Findings") == []
     assert [f["rule"] for f in _table(s.report(), "Findings")] == ["units-missing-in-transit"]
+
+
+def test_the_compliance_report_shows_each_screening_hit_of_a_clearance_with_its_list_entry_score_and_resolver(
+    s: Scenario,
+) -> None:
+    s.import_list(csl(("EL-42", "Samsung Electronic", "Hong Kong, HK", "")))
+    [hit] = case(s, "samsung").hits
+    s.send("ResolveScreeningHit", cp.ResolveScreeningHitRequest(
+        request_id=new_request_id(), party_id=s.ids["samsung"], hit_id=hit.hit_id,
+        resolution=cp.HIT_RESOLUTION_FALSE_POSITIVE, note="different company, Seoul registry checked"),
+        actor="officer-lee")
+    s.order("b1", "samsung", "h100", 1)
+    s.request_clearance("b1", "samsung", "samsung", 1)
+    s.grant("b1", "lic")
+    [row] = _table(s.report(), "Destination, license requirements and screening")
+    assert row["screening"].startswith("US CSL ")
+    assert "EL-42" in row["hits"] and "Entity List" in row["hits"]
+    assert f"score {hit.score}" in row["hits"]
+    assert "false positive by officer-lee" in row["hits"]

@@ -371,3 +371,18 @@ def test_the_korea_lifecycle_with_a_chinese_owned_assignee_is_decided_the_same_o
     [export] = s.compliance("b1").exports
     at = T0 + timedelta(days=20)
     assert export.retention_until.ToDatetime().replace(tzinfo=at.tzinfo) == five_years_after(at)
+
+
+def test_five_years_after_an_export_on_29_february_is_a_valid_date(s: Scenario) -> None:
+    from datetime import UTC, datetime
+
+    leap = datetime(2024, 2, 29, 12, tzinfo=UTC)
+    s.license("old", number="D0202024", valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    s.order("b1", "samsung", "h100", 1, at=leap - timedelta(days=2))
+    s.request_clearance("b1", "samsung", "samsung", 1, at=leap - timedelta(days=1, hours=2))
+    s.grant("b1", "old", at=leap - timedelta(days=1))
+    s.serials("b1", ["LEAP-1"], at=leap - timedelta(hours=5))
+    s.ship("b1", "SH-LEAP", ["LEAP-1"], site="site", at=leap)
+    [export] = s.compliance("b1").exports
+    until = export.retention_until.ToDatetime().date().isoformat()
+    assert until in ("2029-02-28", "2029-03-01")

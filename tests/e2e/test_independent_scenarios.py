@@ -311,3 +311,17 @@ def test_the_ai_diffusion_ruleset_applies_from_its_effective_date_and_is_off_fro
     assert s.classify("h100", as_of=DIFFUSION_OFF).ruleset_id == "3A090-2025-05-13"
     assert s.classify("h100").ruleset_id == "3A090-2025-05-13"  # now (2026): the rescission is in force
 
+
+
+def test_the_operation_giving_the_highest_tpp_counts(s: Scenario) -> None:
+    s.model("mixed", {"name": "mixed", "dense_tops": {"int8": "700", "fp16": "200", "fp8": "350"},
+                      "die_area_mm2": "10000"})
+    got = s.classify("mixed")
+    assert (Decimal(got.tpp), got.governing_precision, got.eccn) == (Decimal(5600), "int8", "3A090.a")
+    assert {k: Decimal(v) for k, v in got.tpp_by_precision.items()} == {
+        "int8": Decimal(5600), "fp16": Decimal(3200), "fp8": Decimal(2800)}
+
+
+def test_korea_is_in_no_d_group_and_china_is_in_d1_d4_and_d5(s: Scenario) -> None:
+    assert not any(g.startswith("D:") for g in s.requirements("h100", "KR").destination_groups)
+    assert {"D:1", "D:4", "D:5"} <= set(s.requirements("h100", "CN").destination_groups)
