@@ -129,8 +129,10 @@ class ComplianceFindings(Projection):
     # clearance's ECCN per batch and shipment (the Destination Control Statement);
     # 7: a known reexport or transshipment held to the destination rule
     # (reexport-not-authorized); the authorization rows gain consignee_ids, and a shipment's
-    # intermediate consignee not named on a license naming its consignees is export-without-clearance
-    version = 7
+    # intermediate consignee not named on a license naming its consignees is export-without-clearance;
+    # 8: a receipt by a party the shipment was not for is held to the headquarters rule and
+    # screening (recipient-not-authorized), as an assignment or transfer is
+    version = 8
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:

@@ -386,3 +386,25 @@ def test_five_years_after_an_export_on_29_february_is_a_valid_date(s: Scenario) 
     [export] = s.compliance("b1").exports
     until = export.retention_until.ToDatetime().date().isoformat()
     assert until in ("2029-02-28", "2029-03-01")
+
+
+def test_a_receipt_in_korea_by_a_subsidiary_of_a_chinese_parent_is_flagged_under_the_headquarters_rule(
+    s: Scenario,
+) -> None:
+    # 742.6(a)(6)(iii)(A): an in-country handover to an entity whose ultimate parent is headquartered
+    # in D:5 needs a license. A receipt is a fact (recorded), so it is flagged, critical.
+    s.party("cn-parent", "CN", name="Shanghai Parent")
+    s.party("kr-sub", "KR", parent="cn-parent", name="Suwon AI")
+    s.order("b1", "samsung", "h100", 2)
+    s.request_clearance("b1", "samsung", "samsung", 2)
+    s.grant("b1", "lic")
+    s.serials("b1", ["A-1", "A-2"])
+    s.ship("b1", "SH-1", ["A-1", "A-2"], site="site")
+    s.receive("b1", "SH-1", ["A-1", "A-2"], "kr-sub", "site")
+    [finding] = s.findings("b1", "recipient-not-authorized")
+    assert finding.severity == cp.FINDING_SEVERITY_CRITICAL and finding.party_id == s.ids["kr-sub"]
+    assert sorted(finding.serials) == ["A-1", "A-2"]
+    # A receipt by the cleared consignee raises nothing.
+    s.order("b2", "samsung", "h100", 1)
+    s.delivered("b2", "samsung", ["C-1"], shipment="SH-2")
+    assert s.rules("b2") == []
