@@ -144,7 +144,9 @@ class ComplianceFindings(Projection):
     # unit_price and currency
     # 9: signed location attestations of host agents (docs/locations.md): serial_location (each
     # serial's last check-in), unit-outside-licensed-location and unit-location-mismatch
-    version = 9
+    # 10: a receipt by a party the shipment was not for is held to the headquarters rule and
+    # screening (recipient-not-authorized), as an assignment or transfer is
+    version = 10
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:

@@ -309,6 +309,7 @@ def _received(work: Work, e: Any) -> None:
               "the shipment did not carry")
     if e.site_id is not None:
         _check_site(work, e, batch, e.site_id, "received", e.serials, e.quantity)
+    _check_receiver(work, e, batch, shipment)
     if shipment is not None:
         shipments.put({**shipment, "received": shipment["received"] + e.quantity})
     pending = work.cache("pending")
@@ -327,6 +328,19 @@ def _received(work: Work, e: Any) -> None:
     _apply(work, e, skip_transit=True)
     if e.quantity:
         _pending_add(work, INSTALL, batch["batch_id"], e.shipment_id, e.occurred_at, e.quantity)
+
+
+def _check_receiver(work: Work, e: Any, batch: Row, shipment: Row | None) -> None:
+    """Units handed over at a receipt to a party the shipment was not for (not the purchaser,
+    the cleared consignee or end user, nor an intermediate consignee of the shipment): the
+    in-country handover the headquarters rule names (15 CFR 742.6(a)(6)(iii)(A)), so the receiver
+    is held to it and to screening as an assignee or new owner is."""
+    receiver = e.receiving_party_id
+    expected = {batch["buyer_id"], batch.get("consignee_id"), batch.get("end_user_id")}
+    if shipment is not None:
+        expected |= {UUID(p) for p in shipment.get("intermediate_consignee_ids") or []}
+    if receiver is not None and receiver not in expected:
+        _check_recipient(work, e, batch, receiver, "receiving party", e.serials, e.quantity, end_user=False)
 
 
 def _installed(work: Work, e: Any) -> None:

@@ -236,6 +236,8 @@ def _check_recipient(work: Work, e: Any, batch: Row, party_id: UUID, role: str,
 
 
 def _verb(e: Any) -> str:
+    if isinstance(e, GpuBatch.Received):
+        return "received"
     return "assigned" if isinstance(e, GpuBatch.Assigned) else "transferred"
 
 

@@ -74,6 +74,7 @@ from registry.domain.policy import (
     recipient_headquarters_problem,
     refuse,
     refuse_first,
+    shipment_destination_problem,
     shipment_recipients,
 )
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
@@ -511,6 +512,32 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         if auth is not None:
             require_satisfied(requirements, auth.auth_type, auth.exception_code,
                               auth.number or auth.exception_code or "NLR")
+
+    def _refuse_shipment_destination(self, batch: GpuBatch, when: datetime, country: str, site_id: UUID | None) -> None:
+        """A shipment declared for a country other than the cleared destination (or to a site in
+        one) that the destination rule in force needs a license for, which the clearance's
+        authorization does not cover: refused as ``destination-country-group``
+        (``policy.shipment_destination_problem``); 15 CFR 742.6(a)(6)(iii)."""
+        cleared = str(batch.clearance.get("destination_country", ""))
+        countries = [country]
+        if site_id is not None:
+            site: Site = self._load("site", site_id)
+            countries.append(site.country)
+        if all(not c or c == cleared for c in countries):
+            return
+        rulesets, groups = self.rulesets, self.country_groups
+        if when < max(rulesets.rulesets[0].effective_from, groups.versions[0].effective_from):
+            return  # before any advanced-computing rule
+        ruleset = rulesets.in_force(when)
+        model: GpuModel = self._load("gpu_model", batch.model_id)
+        classification = classify(ModelSpec.of(model), ruleset)
+        auth_id = batch.clearance.get("authorization_id")
+        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        terms = AuthorizationTerms.of(auth) if auth is not None else None
+        in_force = groups.in_force(when)
+        refuse_first(p for c in dict.fromkeys(countries)
+                     if (p := shipment_destination_problem(classification, c, cleared, in_force, ruleset, terms))
+                     is not None)
 
     def _refuse_intermediate_consignees(self, batch: GpuBatch, intermediate_consignee_ids: Sequence[UUID]) -> None:
         """A license that names its consignees names the parties the items may pass through: an

@@ -240,6 +240,8 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
             if batch.clearance_status == Clearance.GRANTED:
                 self._refuse_intermediate_consignees(batch, intermediates)
                 self._refuse_shipment_license(batch, w.ctx.occurred_at, intermediates)
+                self._refuse_shipment_destination(batch, w.ctx.occurred_at, cmd.destination_country,
+                                                  cmd.destination_site_id)
             batch.ship(w.ctx, cmd.shipment_id, cmd.carrier_id, cmd.origin, cmd.destination_country,
                        cmd.destination_site_id, cmd.itn, cmd.quantity, cmd.serials,
                        intermediates, cmd.forwarder_id, cmd.exporter_id)

@@ -321,6 +321,33 @@ def onward_movement_problem(
     return Problem("reexport-not-authorized", f"{how} {country}: {req.detail}; {why}", facts=facts)
 
 
+def shipment_destination_problem(classification: Classification, country: str, cleared_country: str,
+                                 groups: CountryGroups, ruleset: Ruleset,
+                                 terms: AuthorizationTerms | None) -> Problem | None:
+    """``destination-country-group``: a shipment of a 3A090/4A090 item declared for (or to a site
+    in) ``country``, not the cleared destination, where the destination rule in force needs a
+    license, and the clearance's authorization does not cover that country (a license or an allowed
+    exception listing it). ``Ship`` refuses it; a country that needs none is the finding
+    ``location-not-authorized``."""
+    requirements = (license_requirements(classification, country, (), groups, ruleset)
+                    if country and country != cleared_country else [])
+    if not requirements:
+        return None
+    req = requirements[0]
+    facts: dict[str, str] = {"destination_country": country, "cleared_destination": cleared_country,
+                             "country_groups_version": groups.version_id, "eccn": classification.eccn or "",
+                             "destination_groups": ",".join(groups.groups_of(country)), "ruleset": ruleset.ruleset_id,
+                             "usable_exceptions": ",".join(req.license_exceptions), **(terms.facts() if terms else {})}
+    if terms is not None and country in terms.destination_countries and authorization_satisfies(
+            terms.auth_type, terms.exception_code, req):
+        return None
+    why = ("the batch has no authorization" if terms is None else
+           f"authorization {terms.label} ({terms.auth_type}) does not cover {country} "
+           f"(it lists {', '.join(terms.destination_countries) or 'none'})")
+    return Problem("destination-country-group", f"shipment to {country}, not the cleared destination "
+                   f"{cleared_country or '(none)'}: {req.detail}; {why}", citation=req.citation, facts=facts)
+
+
 # ----------------------------------------------------------------------------------- drawdown
 def remaining(limit: Any, drawn: Any, returned: Any) -> Any:
     """What is left of a limit: ``limit - drawn + returned`` (None when there is no limit)."""

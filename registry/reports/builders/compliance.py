@@ -106,7 +106,7 @@ def keep_batches(ctx: Context) -> CustodyTotals:
                 ctx.view.keep(SHIPMENTS, _shipment_rows(ctx, b, trail))
                 ctx.view.keep(SHIPMENT_PARTIES, _shipment_party_rows(ctx, b, trail))
                 ctx.view.keep(PARTIES, _party_rows(ctx, b, trail))
-                ctx.view.keep(CLASSIFICATION, _classification_rows(b, trail))
+                ctx.view.keep(CLASSIFICATION, _classification_rows(ctx, b, trail))
                 ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
                 ctx.view.keep(DCS, _dcs_rows(b, exports.get(b.batch_id, [])))
                 ctx.view.keep(EXPORT_TERMS, _export_terms_rows(ctx, b, exports.get(b.batch_id, [])))
@@ -338,6 +338,7 @@ def _shipment_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> 
             str(e.detail.get("itn", "")), ctx.name(_uuid(e.detail.get("carrier_id"))),
             e.occurred_at, sum(a.quantity or 0 for a in arrivals),
             min((a.occurred_at for a in arrivals), default=None),
+            *_item_cells(ctx, b, trail, e, grant),
         )
 
 
@@ -345,6 +346,39 @@ def _supplier(trail: list[CustodyEntry], batch_id: UUID) -> UUID | None:
     """The batch's supplier, from its first event (``Ordered``, or ``SplitFrom`` for a child batch)."""
     return next((_uuid(e.detail.get("supplier_id")) for e in trail
                  if e.batch_id == batch_id and e.detail.get("supplier_id")), None)
+
+
+def _item_cells(
+    ctx: Context, b: BatchSummary, trail: list[CustodyEntry], shipped: CustodyEntry, grant: CustodyEntry | None
+) -> tuple[Cell, ...]:
+    """What an auditor expects of a shipment's item besides the model and serials: the part
+    number, the unit price and the shipment's value (the order's, as corrected before the
+    shipment), whether the model is marketed for datacenters (Note 2 to 3A090) and GPUs per unit
+    as the granted clearance classified it, and the end use the clearance was requested for."""
+    price = currency = end_use = ""
+    for e in trail:
+        if e.position >= shipped.position:
+            break
+        if e.event_type in ("Ordered", "SplitFrom"):
+            price, currency = str(e.detail.get("unit_price", "")), str(e.detail.get("currency", ""))
+        elif e.event_type == "OrderCorrected":
+            fields = e.detail.get("fields", {}) or {}
+            price = str(fields.get("unit_price", price))
+            currency = str(fields.get("currency", currency))
+        elif e.event_type == "ClearanceRequested":
+            end_use = str(e.detail.get("end_use", ""))
+    unit_price = _decimal(price)
+    value = unit_price * shipped.quantity if unit_price is not None and shipped.quantity is not None else None
+    inputs: Mapping[str, Any] = {}
+    if grant is not None:
+        inputs = ((grant.detail.get("evidence", {}) or {}).get("classification", {}) or {}).get("inputs", {}) or {}
+    datacenter = inputs.get("datacenter_marketed")
+    model = ctx.view.aggregate(b.model_id)
+    return (
+        str(getattr(model, "part_number", "") or ""), unit_price, value, currency,
+        "" if datacenter is None else ("yes" if datacenter else "no"),
+        inputs.get("gpus_per_unit"), end_use,
+    )
 
 
 def _shipment_party_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
@@ -387,7 +421,15 @@ def _shipments(ctx: Context) -> Iterator[Block]:
          Column("units", "Units shipped", ColumnType.INT, total=True),
          Column("received", "Units received", ColumnType.INT, total=True),
          Column("received_at", "First received", ColumnType.DATETIME)),
-        lambda: ((r[0], r[1], *r[8:11], r[3], *r[11:]) for r in ctx.view.kept(SHIPMENTS)),
+        lambda: ((r[0], r[1], *r[8:11], r[3], *r[11:13]) for r in ctx.view.kept(SHIPMENTS)),
+    )
+    yield Table(
+        "Shipments: part number, value, datacenter marketing and end use",
+        (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("part_number", "Part number"),
+         Column("unit_price", "Unit price", ColumnType.DECIMAL), Column("value", "Value", ColumnType.DECIMAL),
+         Column("currency", "Currency"), Column("datacenter", "Marketed for datacenters"),
+         Column("gpus_per_unit", "GPUs per unit", ColumnType.INT), Column("end_use", "End use")),
+        lambda: ((r[0], r[1], *r[13:20]) for r in ctx.view.kept(SHIPMENTS)),
     )
     yield Table(
         "Shipments: parties",
@@ -516,7 +558,7 @@ def _parties(ctx: Context) -> Iterator[Block]:
 
 
 # ------------------------------------------------------------------------ classification
-def _classification_rows(b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
+def _classification_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
     for e in trail:
         if e.event_type != "ClearanceGranted":
             continue
@@ -538,15 +580,34 @@ def _classification_rows(b: BatchSummary, trail: list[CustodyEntry]) -> Iterator
             "; ".join(f"{r.get('rule', '')} ({r.get('citation', '')})" for r in requirements) or "none",
             ", ".join(snapshots) or "no list imported",
             str(e.detail.get("authorization_number", "")),
+            _screening_hits_text(ctx, screening),
         )
+
+
+def _screening_hits_text(ctx: Context, screening: Sequence[Mapping[str, Any]]) -> str:
+    """Each restricted-party hit recorded with a clearance: the party and its role, the list and
+    entry it came from, the snapshot, its match score, and how it was resolved and by whom."""
+    parts = []
+    for s in screening:
+        for hit in s.get("hits", []) or []:
+            resolution = str(hit.get("resolution", "")).replace("_", " ")
+            by = f" by {hit['resolved_by']}" if hit.get("resolved_by") else ""
+            parts.append(
+                f"{str(s.get('role', '')).replace('_', ' ')} {ctx.name(_uuid(s.get('party_id')))}: "
+                f"{hit.get('entry_name', '')} (entry {hit.get('entry_id', '')}, {hit.get('source_list', '')}, "
+                f"{hit.get('source', '')} {str(hit.get('snapshot_sha256', ''))[:12]}), score {hit.get('score', '')}, "
+                f"{resolution}{by}"
+            )
+    return "; ".join(parts) or "none"
 
 
 def _classification(ctx: Context) -> Iterator[Block]:
     yield Paragraph(
         "The evidence recorded with each granted clearance: the GPU model's classification under the ruleset in "
         "force at the decision (Total Processing Performance, performance density, the 3A090 paragraphs met), "
-        "the country groups of the destination, the license requirements found and the screening snapshots the "
-        "parties were checked against."
+        "the country groups of the destination, the license requirements found, the screening snapshots the "
+        "parties were checked against and each hit: the list and entry it came from, its score, how it was "
+        "resolved and by whom."
     )
     yield Table(
         "Classification per clearance",
@@ -560,8 +621,8 @@ def _classification(ctx: Context) -> Iterator[Block]:
         "Destination, license requirements and screening per clearance",
         (Column("batch", "Batch PO"), Column("authorization", "Authorization"),
          Column("groups", "Destination groups"), Column("requirements", "License requirements"),
-         Column("screening", "Screened against")),
-        lambda: ((r[0], r[11], *r[8:11]) for r in ctx.view.kept(CLASSIFICATION)),
+         Column("screening", "Screened against"), Column("hits", "Screening hits and their resolution")),
+        lambda: ((r[0], r[11], *r[8:11], r[12]) for r in ctx.view.kept(CLASSIFICATION)),
     )
 
 
