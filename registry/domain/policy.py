@@ -12,6 +12,10 @@ coverage (:func:`coverage_problems`, :func:`validity_problem`) and its drawdown
 A :class:`Problem` carries the rule id, its citation (from the rule, else the catalogue
 ``compliance_rules.RULES``), a sentence, and the facts that decided it, so a refusal and a finding
 say the same thing.
+
+One concept: the policy both sides ask. Its functions are short and independent, but they are
+kept in one module on purpose: a reader (or an auditor) checking that the grant, Ship, the
+onward movements and the projection apply the same rule text finds every rule here, once.
 """
 
 from __future__ import annotations

@@ -114,8 +114,8 @@ def test_a_system_containing_3a090_ics_is_4a090_of_the_same_paragraph(s: Scenari
         ("CN", True, ["NAC"]),  # D:1, D:4, D:5: only NAC
         ("MO", True, ["NAC"]),  # Macau
         ("RU", True, ["NAC"]),  # D:5
-        ("AE", True, ["ACA", "NAC"]),  # D:4, not A:5/A:6: NAC or ACA
-        ("VN", True, ["ACA", "NAC"]),  # D:1 only
+        ("AE", True, ["ACA"]),  # D:4, not A:5/A:6: ACA (740.8: NAC is for D:5/Macau and HQ-rule cases)
+        ("VN", True, ["ACA"]),  # D:1 only: ACA
         ("IL", False, []),  # D:4 but also A:6: carved out
         ("JP", False, []),
     ],
