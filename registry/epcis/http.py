@@ -530,7 +530,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             body = await _json_body(request, "subscription")
             if isinstance(body, Response):
                 return body
-            made = queries.subscribe(caller.subject, name, body, caller.grants.visible)
+            made = queries.subscribe(caller.subject, name, body, caller.grants.party)
         except Exception as exc:
             return _error(exc, SUBSCRIPTION_CONTROLS)
         location = f"/queries/{quote(name, safe='')}/subscriptions/{made.id}"
@@ -638,6 +638,9 @@ class EpcisHttpServer:
             sock.close()
             raise RuntimeError(f"cannot listen on {self._host}:{self._port}: {e}") from e
         self.port = int(sock.getsockname()[1])
+        named = getattr(self._app.state, "named_queries", None)
+        if isinstance(named, NamedQueries):
+            named.start()  # deliver the stored subscriptions (a restart resumes them)
         tls: dict[str, Any] = {"ssl_certfile": self._tls[0], "ssl_keyfile": self._tls[1]} if self._tls else {}
         config = uvicorn.Config(self._app, log_level="warning", lifespan="off", access_log=False, **tls)
         self._server = _QuietServer(config)
@@ -655,7 +658,7 @@ class EpcisHttpServer:
         self._server.should_exit = True
         named = getattr(self._app.state, "named_queries", None)
         if isinstance(named, NamedQueries):
-            named.stop()  # webhook deliveries end with the server
+            named.stop()  # this process's deliveries end with the server (its leases released)
         await self._task
         self._server = None
         if self._on_stop is not None:
