@@ -9,7 +9,9 @@
   query is answered as a missing one, and two principals may use one name. Its events are
   always read with the caller's reach.
 * A **subscription** (``POST /queries/{name}/subscriptions``, ``stream: true``) sends each new
-  event the query selects, within the subscriber's reach at the time it subscribed, as an
+  event the query selects, within the subscriber's reach (the party a partner or site operator
+  subscribed for: that party's batches as the log says at delivery; every batch for a role that is
+  not confined), as an
   ``EPCISQueryDocument`` (``queryName``, ``subscriptionID``) to the subscriber's ``dest`` by
   ``POST``, signed with ``GS1-Signature: sha256=<HMAC-SHA256 of the body with signatureToken>``
   when a ``signatureToken`` was given. ``initialRecordTime`` sends the events recorded since then
@@ -248,7 +250,6 @@ class NamedQueries:
         if not self.store.add_subscription(subscription.row(), MAX_SUBSCRIPTIONS):
             self.get(owner, name)  # deleted meanwhile: NotFound
             raise InvalidField.one("dest", f"at most {MAX_SUBSCRIPTIONS} subscriptions per principal")
-        self.start()
         return subscription
 
     def subscriptions(self, owner: str, name: str) -> list[Subscription]:
