@@ -161,8 +161,9 @@ class SubscriptionStore:
                     dbapi_connection.isolation_level = None  # BEGIN IMMEDIATE below: no upgrade deadlock
 
                 @event.listens_for(engine, "begin")
-                def _on_begin(conn: Connection) -> None:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                def _on_begin(conn: Connection) -> None:  # a reader never takes the write lock
+                    write = conn.get_execution_options().get("gpureg_write", False)
+                    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
             return cls(engine)
         ensure_postgres_schema(database_url)
         return cls(create_engine(sa_url, pool_pre_ping=True, pool_size=2, max_overflow=2, **options))
@@ -171,8 +172,10 @@ class SubscriptionStore:
         self.engine.dispose()
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+    def _tx(self, write: bool = True) -> Iterator[Connection]:
+        """One transaction; on SQLite a writer's is ``BEGIN IMMEDIATE`` (no lock upgrade to fail
+        half-way), a reader's a plain ``BEGIN`` (the event store's writers are not kept waiting)."""
+        with self.engine.connect().execution_options(gpureg_write=write) as conn, conn.begin():
             yield conn
 
     # ---------------------------------------------------------------------------- queries
@@ -191,13 +194,13 @@ class SubscriptionStore:
         return True
 
     def query(self, owner: str, name: str) -> dict[str, str] | None:
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             found = conn.execute(select(QUERIES.c.params).where(
                 and_(QUERIES.c.owner == owner, QUERIES.c.name == name))).scalar_one_or_none()
         return None if found is None else dict(json.loads(found))
 
     def queries(self, owner: str) -> list[tuple[str, dict[str, str]]]:
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             rows = conn.execute(select(QUERIES.c.name, QUERIES.c.params).where(QUERIES.c.owner == owner)
                                 .order_by(QUERIES.c.name)).all()
         return [(r.name, dict(json.loads(r.params))) for r in rows]
@@ -236,7 +239,7 @@ class SubscriptionStore:
             statement = statement.where(SUBSCRIPTIONS.c.owner == owner)
         if query_name is not None:
             statement = statement.where(SUBSCRIPTIONS.c.query_name == query_name)
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             return [_row(r) for r in conn.execute(statement.order_by(SUBSCRIPTIONS.c.created_at,
                                                                      SUBSCRIPTIONS.c.id)).all()]
 
