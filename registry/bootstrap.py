@@ -182,6 +182,6 @@ def build_epcis_http(server: ApiServer, port: int) -> EpcisHttpServer:
         raise InsecureConfiguration(
             "the EPCIS REST binding authenticates by bearer token only: add --token-keys (gpureg tokens keygen)")
     lane = CommandLane(1, server.durability)
-    named = NamedQueries(server.registry, SubscriptionStore.open(settings.database_url))
+    named = NamedQueries(server.registry, SubscriptionStore.open(settings.database_url, settings.epcis_secret_key))
     app = build_app(server.registry, gate_of(lambda: server.auth), run_command=lane, named=named)
     return EpcisHttpServer(app, host, port, on_stop=lane.shutdown, tls=tls)

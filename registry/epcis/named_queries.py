@@ -53,7 +53,7 @@ from registry.epcis import vocabulary as v
 from registry.epcis.export import Event
 from registry.epcis.query import check_params, matcher
 from registry.epcis.sources import log_events, partner_log_events
-from registry.epcis.subscription_store import Duplicate, SubscriptionRow, SubscriptionStore
+from registry.epcis.subscription_store import Duplicate, SecretUnavailable, SubscriptionRow, SubscriptionStore
 from registry.security.scope import Scope, ScopeIndex
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class Subscription:
     query_name: str
     params: dict[str, str]
     dest: str
-    secret: str  # the client's signatureToken: never answered, never logged
+    secret: str  # the client's signatureToken as stored (usable after the claim): never answered or logged
     party: UUID | None  # the subscriber's reach: a confined party's batches (None: every batch)
     created_at: str
     position: int  # the log position the next delivery starts after
@@ -310,10 +310,17 @@ class NamedQueries:
             if head <= s.position and not (s.schedule is not None and s.report_if_empty):
                 self._checked[s.id] = second
                 continue
+            try:
+                secret = self.store.secret(row)
+            except SecretUnavailable:  # left to a process that has the key (never claimed here)
+                log.warning("EPCIS subscription %s not delivered by this process: its signature token is "
+                            "sealed with a key it does not have (epcis_secret_key)", s.id)
+                continue
             claimed = self.store.claim(s.id, self.holder)
             if claimed is None:
                 continue  # another process delivers it
             s = Subscription.of(claimed)  # its progress as of the claim (another may have moved it)
+            s.secret = secret
             if s.schedule is not None and not s.due(second, max(s.checked, self._checked.get(s.id, 0))):
                 continue
             sent += self._deliver_one(s, head, second)

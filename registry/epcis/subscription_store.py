@@ -16,19 +16,27 @@ that database serves it.
   processes on one database one delivers each subscription at a time; another takes it over
   after :data:`LEASE_SECONDS` if the holder dies.
 
+The signature token is the HMAC key each delivery is signed with, so it must stay usable: with a
+key (``Settings.epcis_secret_key``) it is stored encrypted (AES-256-GCM, the subscription's id as
+associated data: ``aesgcm:`` and base64 of nonce and ciphertext), else as given (``plain:``). Either way no
+route answers it and nothing logs it.
+
 These tables are state, not derived data (unlike the read models): they are not rebuilt from the
 log, so they live beside the events, not in the read-model database.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -120,6 +128,42 @@ def _row(r: Any) -> SubscriptionRow:
         json.loads(r.schedule) if r.schedule else None, bool(r.report_if_empty), int(r.checked or 0))
 
 
+_SEALED = "aesgcm:"
+_PLAIN = "plain:"
+
+
+class SecretBox:
+    """Seals and opens signature tokens with one AES-256-GCM key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the EPCIS secret key is 32 bytes (64 hex digits)")
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def from_file(cls, path: str) -> SecretBox:
+        """A key file of 64 hex digits (``openssl rand -hex 32``)."""
+        with open(path, encoding="ascii") as f:
+            text = f.read().strip()
+        try:
+            return cls(bytes.fromhex(text))
+        except ValueError:
+            raise ValueError(f"{path}: the EPCIS secret key is 64 hex digits (openssl rand -hex 32)") from None
+
+    def seal(self, secret: str, subscription_id: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, secret.encode(), subscription_id.encode())
+        return _SEALED + base64.b64encode(nonce + sealed).decode()
+
+    def open(self, stored: str, subscription_id: str) -> str:
+        raw = base64.b64decode(stored[len(_SEALED):])
+        return self._aead.decrypt(raw[:12], raw[12:], subscription_id.encode()).decode()
+
+
+class SecretUnavailable(Exception):
+    """A sealed token this process has no (or another) key for: its subscription is not delivered."""
+
+
 def _millis() -> int:
     return int(time.time() * 1000)
 
@@ -131,8 +175,9 @@ class Duplicate(Exception):
 class SubscriptionStore:
     """The two tables on one engine; every method is one short transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, box: SecretBox | None = None) -> None:
         self.engine = engine
+        self._box = box
         for attempt in range(3):  # processes starting together may race to create the tables
             try:
                 METADATA.create_all(engine, checkfirst=True)
@@ -143,9 +188,11 @@ class SubscriptionStore:
                 time.sleep(0.2)
 
     @classmethod
-    def open(cls, database_url: str) -> SubscriptionStore:
+    def open(cls, database_url: str, secret_key: str | None = None) -> SubscriptionStore:
         """The store in the event store's database (``Settings.database_url``); an in-memory
-        SQLite store gets a private in-memory database (it ends with the process, as the events)."""
+        SQLite store gets a private in-memory database (it ends with the process, as the events).
+        ``secret_key``: the file of the key that seals signature tokens (None: stored as given)."""
+        box = SecretBox.from_file(secret_key) if secret_key else None
         sa_url, options = sqlalchemy_url(database_url)
         if sa_url.startswith("sqlite"):
             path = sa_url.split("///", 1)[1].split("?", 1)[0] if "///" in sa_url else ""
@@ -164,9 +211,9 @@ class SubscriptionStore:
                 def _on_begin(conn: Connection) -> None:  # a reader never takes the write lock
                     write = conn.get_execution_options().get("gpureg_write", False)
                     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-            return cls(engine)
+            return cls(engine, box)
         ensure_postgres_schema(database_url)
-        return cls(create_engine(sa_url, pool_pre_ping=True, pool_size=2, max_overflow=2, **options))
+        return cls(create_engine(sa_url, pool_pre_ping=True, pool_size=2, max_overflow=2, **options), box)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -226,7 +273,7 @@ class SubscriptionStore:
                 return False
             conn.execute(insert(SUBSCRIPTIONS).values(
                 id=row.id, owner=row.owner, query_name=row.query_name, params=json.dumps(row.params),
-                dest=row.dest, secret=row.secret, party=row.party, created_at=row.created_at,
+                dest=row.dest, secret=self._seal(row.secret, row.id), party=row.party, created_at=row.created_at,
                 position=row.position, since=row.since, last_notified_at=None, failures=0,
                 schedule=json.dumps(row.schedule) if row.schedule is not None else None,
                 report_if_empty=row.report_if_empty, checked=row.checked, lease_holder=None, lease_until=0))
@@ -249,6 +296,23 @@ class SubscriptionStore:
                 SUBSCRIPTIONS.c.id == subscription_id, SUBSCRIPTIONS.c.owner == owner,
                 SUBSCRIPTIONS.c.query_name == query_name)))
         return bool(gone.rowcount)
+
+    def _seal(self, secret: str, subscription_id: str) -> str:
+        if not secret:
+            return ""
+        return self._box.seal(secret, subscription_id) if self._box is not None else _PLAIN + secret
+
+    def secret(self, row: SubscriptionRow) -> str:
+        """The row's signature token, usable (opened with this store's key when sealed);
+        :class:`SecretUnavailable` when sealed and this process has no key or another one."""
+        if not row.secret.startswith(_SEALED):
+            return row.secret.removeprefix(_PLAIN)
+        if self._box is None:
+            raise SecretUnavailable(row.id)
+        try:
+            return self._box.open(row.secret, row.id)
+        except Exception:
+            raise SecretUnavailable(row.id) from None
 
     # ---------------------------------------------------------------------------- leases
     def claim(self, subscription_id: str, holder: str) -> SubscriptionRow | None:

@@ -1,22 +1,27 @@
 """The EPCIS subscriptions' table in the event store's database (SQLite file and PostgreSQL): one
-process at a time holds a subscription's lease, and a scheduled subscription's last delivered run
-is where a new process resumes."""
+process at a time holds a subscription's lease, a scheduled subscription's last delivered run is
+where a new process resumes, and a signature token is sealed at rest when a key is configured."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from registry.application.service import Registry
 from registry.bootstrap import build_registry
 from registry.config import Settings
 from registry.epcis import subscription_store
 from registry.epcis.named_queries import NamedQueries
-from registry.epcis.subscription_store import SubscriptionRow, SubscriptionStore
+from registry.epcis.subscription_store import SUBSCRIPTIONS, SubscriptionRow, SubscriptionStore
 from tests.builders import make_world
 from tests.e2e.test_epcis_queries import _Hook
 
@@ -105,3 +110,33 @@ def test_a_scheduled_subscription_resumes_in_a_new_process_after_its_last_delive
         assert listed.public()["lastNotifiedAt"]
     finally:
         second.stop()
+
+
+def test_a_signature_token_is_sealed_at_rest_with_the_key_and_still_signs_each_delivery(
+    registry: Registry, store_url: str, tmp_path: Path, hook: _Hook
+) -> None:
+    """With ``epcis_secret_key`` the table holds AES-GCM ciphertext, not the token; a process
+    without the key leaves the subscription to one that has it."""
+    key = tmp_path / "epcis.key"
+    key.write_text(os.urandom(32).hex())
+    world = make_world(registry)
+    keyed = NamedQueries(registry, SubscriptionStore.open(store_url, str(key)))
+    keyless = NamedQueries(registry, SubscriptionStore.open(store_url))
+    token = "the subscriber's HMAC key"
+    try:
+        keyed.create("auditor-1", "all", {})
+        made = keyed.subscribe("auditor-1", "all", {"dest": hook.url, "stream": True, "signatureToken": token,
+                                                    "initialRecordTime": "2000-01-01T00:00:00Z"}, None)
+        with keyed.store.engine.connect() as conn:
+            stored = conn.execute(select(SUBSCRIPTIONS.c.secret)).scalar_one()
+        assert stored.startswith("aesgcm:") and token not in stored
+        assert token not in json.dumps(made.public())
+
+        world.order(quantity=4)
+        assert keyless.deliver() == 0 and hook.received == []
+        assert keyed.deliver() == 1
+        headers, body = hook.received[-1]
+        assert headers["gs1-signature"] == "sha256=" + hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+    finally:
+        keyed.stop()
+        keyless.stop()
