@@ -167,6 +167,8 @@ def build_epcis_http(server: ApiServer, port: int) -> EpcisHttpServer:
     loopback address (transport.plan_security already refuses any other without TLS).
     """
     from registry.epcis.http import EpcisHttpServer, build_app, gate_of
+    from registry.epcis.named_queries import NamedQueries
+    from registry.epcis.subscription_store import SubscriptionStore
     from registry.server.auth import is_loopback
     from registry.server.concurrency import CommandLane
     from registry.server.transport import InsecureConfiguration
@@ -180,5 +182,6 @@ def build_epcis_http(server: ApiServer, port: int) -> EpcisHttpServer:
         raise InsecureConfiguration(
             "the EPCIS REST binding authenticates by bearer token only: add --token-keys (gpureg tokens keygen)")
     lane = CommandLane(1, server.durability)
-    app = build_app(server.registry, gate_of(lambda: server.auth), run_command=lane)
+    named = NamedQueries(server.registry, SubscriptionStore.open(settings.database_url, settings.epcis_secret_key))
+    app = build_app(server.registry, gate_of(lambda: server.auth), run_command=lane, named=named)
     return EpcisHttpServer(app, host, port, on_stop=lane.shutdown, tls=tls)

@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     revocation_file: str | None = Field(
         default=None, description="revoked token ids (jti) and certificate serials (cert:<hex>), one a line"
     )
+    epcis_secret_key: str | None = Field(
+        default=None,
+        description="file of a 32-byte key (64 hex digits) that encrypts EPCIS webhook signature tokens "
+                    "at rest (AES-256-GCM); unset: stored as given, never answered or logged",
+    )
 
     @property
     def command_lane_threads(self) -> int:

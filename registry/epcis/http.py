@@ -466,7 +466,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             name, params = parse_definition(body)
             batch = uuid_param(params, "batchID")
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
-            queries.create(caller.subject, name, params)
+            await asyncio.to_thread(queries.create, caller.subject, name, params)
         except Exception as exc:
             return _error(exc, QUERY_PARAMETER)
         return JSONResponse(definition(name, params), status_code=201,
@@ -482,7 +482,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
                 raise InvalidField.one("perPage", "perPage 1 to 1000, nextPageToken as given in Link")
         except Exception as exc:
             return _error(exc, QUERY_PARAMETER)
-        mine = queries.names(caller.subject)
+        mine = await asyncio.to_thread(queries.names, caller.subject)
         page = [definition(n, p) for n, p in mine[start:start + per_page]]
         token = str(start + per_page) if start + per_page < len(mine) else ""
         return JSONResponse(page, headers=_link(request, token))
@@ -491,7 +491,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         try:
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
             name = request.path_params["query_name"]
-            params = queries.get(caller.subject, name)
+            params = await asyncio.to_thread(queries.get, caller.subject, name)
         except Exception as exc:
             return _error(exc, QUERY_PARAMETER)
         return JSONResponse(definition(name, params), headers={"GS1-EPCIS-Version": "2.0.0"})
@@ -500,7 +500,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         """Removes the query and every subscription to it."""
         try:
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
-            queries.delete(caller.subject, request.path_params["query_name"])
+            await asyncio.to_thread(queries.delete, caller.subject, request.path_params["query_name"])
         except Exception as exc:
             return _error(exc, QUERY_PARAMETER)
         return Response(status_code=204)
@@ -511,7 +511,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         try:
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
             name = request.path_params["query_name"]
-            params = queries.get(caller.subject, name)
+            params = await asyncio.to_thread(queries.get, caller.subject, name)
             paging = _paging_only(request)
             batch = uuid_param(params, "batchID")
             if batch is not None:  # as GET /events?batchID=: another partner's batch is not found
@@ -526,11 +526,12 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         try:
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
             name = request.path_params["query_name"]
-            queries.get(caller.subject, name)
+            await asyncio.to_thread(queries.get, caller.subject, name)
             body = await _json_body(request, "subscription")
             if isinstance(body, Response):
                 return body
-            made = queries.subscribe(caller.subject, name, body, caller.grants.visible)
+            made = await asyncio.to_thread(queries.subscribe, caller.subject, name, body, caller.grants.party)
+            queries.start()
         except Exception as exc:
             return _error(exc, SUBSCRIPTION_CONTROLS)
         location = f"/queries/{quote(name, safe='')}/subscriptions/{made.id}"
@@ -540,7 +541,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
     async def list_subscriptions(request: Request) -> Response:
         try:
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
-            found = queries.subscriptions(caller.subject, request.path_params["query_name"])
+            found = await asyncio.to_thread(queries.subscriptions, caller.subject, request.path_params["query_name"])
         except Exception as exc:
             return _error(exc, SUBSCRIPTION_CONTROLS)
         return JSONResponse([s.public() for s in found], headers={"GS1-EPCIS-Version": "2.0.0"})
@@ -548,8 +549,8 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
     async def get_subscription(request: Request) -> Response:
         try:
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
-            found = queries.subscription(caller.subject, request.path_params["query_name"],
-                                         request.path_params["subscription_id"])
+            found = await asyncio.to_thread(queries.subscription, caller.subject, request.path_params["query_name"],
+                                            request.path_params["subscription_id"])
         except Exception as exc:
             return _error(exc, SUBSCRIPTION_CONTROLS)
         return JSONResponse(found.public(), headers={"GS1-EPCIS-Version": "2.0.0"})
@@ -557,8 +558,8 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
     async def unsubscribe(request: Request) -> Response:
         try:
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
-            queries.unsubscribe(caller.subject, request.path_params["query_name"],
-                                request.path_params["subscription_id"])
+            await asyncio.to_thread(queries.unsubscribe, caller.subject, request.path_params["query_name"],
+                                    request.path_params["subscription_id"])
         except Exception as exc:
             return _error(exc, SUBSCRIPTION_CONTROLS)
         return Response(status_code=204)
@@ -638,6 +639,9 @@ class EpcisHttpServer:
             sock.close()
             raise RuntimeError(f"cannot listen on {self._host}:{self._port}: {e}") from e
         self.port = int(sock.getsockname()[1])
+        named = getattr(self._app.state, "named_queries", None)
+        if isinstance(named, NamedQueries):
+            named.start()  # deliver the stored subscriptions (a restart resumes them)
         tls: dict[str, Any] = {"ssl_certfile": self._tls[0], "ssl_keyfile": self._tls[1]} if self._tls else {}
         config = uvicorn.Config(self._app, log_level="warning", lifespan="off", access_log=False, **tls)
         self._server = _QuietServer(config)
@@ -655,7 +659,7 @@ class EpcisHttpServer:
         self._server.should_exit = True
         named = getattr(self._app.state, "named_queries", None)
         if isinstance(named, NamedQueries):
-            named.stop()  # webhook deliveries end with the server
+            named.stop()  # this process's deliveries end with the server (its leases released)
         await self._task
         self._server = None
         if self._on_stop is not None:

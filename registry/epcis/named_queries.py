@@ -9,7 +9,9 @@
   query is answered as a missing one, and two principals may use one name. Its events are
   always read with the caller's reach.
 * A **subscription** (``POST /queries/{name}/subscriptions``, ``stream: true``) sends each new
-  event the query selects, within the subscriber's reach at the time it subscribed, as an
+  event the query selects, within the subscriber's reach (the party a partner or site operator
+  subscribed for: that party's batches as the log says at delivery; every batch for a role that is
+  not confined), as an
   ``EPCISQueryDocument`` (``queryName``, ``subscriptionID``) to the subscriber's ``dest`` by
   ``POST``, signed with ``GS1-Signature: sha256=<HMAC-SHA256 of the body with signatureToken>``
   when a ``signatureToken`` was given. ``initialRecordTime`` sends the events recorded since then
@@ -20,7 +22,10 @@
   events recorded since its last run, or an empty document with ``reportIfEmpty``. ``dest`` is
   ``https://``, or ``http://`` on a loopback address only (no plain text across a network).
 
-Both are kept in memory by the serving process (as capture jobs are): a restart forgets them.
+Both are kept in the event store's database (:mod:`registry.epcis.subscription_store`): they
+survive a restart, every server process on that database serves them, and one process at a time
+delivers a subscription (a lease in its row). Delivery is at-least-once: progress is recorded after
+the destination acknowledged a document.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import re
-import threading
+import socket
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -47,6 +53,10 @@ from registry.epcis import vocabulary as v
 from registry.epcis.export import Event
 from registry.epcis.query import check_params, matcher
 from registry.epcis.sources import log_events, partner_log_events
+from registry.epcis.subscription_store import Duplicate, SecretUnavailable, SubscriptionRow, SubscriptionStore
+from registry.security.scope import Scope, ScopeIndex
+
+log = logging.getLogger(__name__)
 
 MAX_QUERIES = 1000  # per principal
 MAX_SUBSCRIPTIONS = 100  # per principal
@@ -111,8 +121,8 @@ class Subscription:
     query_name: str
     params: dict[str, str]
     dest: str
-    secret: str  # the client's signatureToken: never answered, never logged
-    visible: Callable[[UUID], bool] | None  # the subscriber's reach (None: every batch)
+    secret: str  # the client's signatureToken as stored (usable after the claim): never answered or logged
+    party: UUID | None  # the subscriber's reach: a confined party's batches (None: every batch)
     created_at: str
     position: int  # the log position the next delivery starts after
     since: datetime | None = None  # initialRecordTime: recorded at or after it (first delivery)
@@ -120,15 +130,31 @@ class Subscription:
     failures: int = 0
     schedule: dict[str, frozenset[int]] | None = None  # None: a stream
     report_if_empty: bool = False
-    checked: int = 0  # the last second (epoch) a schedule was checked at
+    checked: int = 0  # the last second (epoch) a schedule was run for
 
-    def due(self, now: datetime) -> bool:
-        """A stream always; a schedule when a second since the last check matches it."""
+    @classmethod
+    def of(cls, row: SubscriptionRow) -> Subscription:
+        return cls(
+            row.id, row.owner, row.query_name, row.params, row.dest, row.secret,
+            UUID(row.party) if row.party else None, row.created_at, row.position,
+            datetime.fromisoformat(row.since) if row.since else None, row.last_notified_at, row.failures,
+            {k: frozenset(v) for k, v in row.schedule.items()} if row.schedule is not None else None,
+            row.report_if_empty, row.checked)
+
+    def row(self) -> SubscriptionRow:
+        return SubscriptionRow(
+            self.id, self.owner, self.query_name, self.params, self.dest, self.secret,
+            str(self.party) if self.party else None, self.created_at, self.position,
+            self.since.isoformat() if self.since else None, self.last_notified_at, self.failures,
+            {k: sorted(v) for k, v in self.schedule.items()} if self.schedule is not None else None,
+            self.report_if_empty, self.checked)
+
+    def due(self, second: int, checked: int) -> bool:
+        """A stream always; a schedule when a second after ``checked`` up to ``second`` matches it
+        (a late round, or a restart, catches up to an hour)."""
         if self.schedule is None:
             return True
-        second = int(now.timestamp())
-        start = max(self.checked + 1, second - 3600)  # a late round catches up to an hour
-        self.checked = second
+        start = max(checked + 1, second - 3600)
         return any(schedule_matches(self.schedule, datetime.fromtimestamp(t, UTC)) for t in range(start, second + 1))
 
     def public(self) -> dict[str, Any]:
@@ -147,50 +173,47 @@ class Subscription:
 
 
 class NamedQueries:
-    """Every principal's named queries and subscriptions (in memory). ``post(url, body,
-    headers)`` sends one delivery and returns the HTTP status (default: urllib)."""
+    """Every principal's named queries and subscriptions, kept in ``store`` (the event store's
+    database: :mod:`registry.epcis.subscription_store`). ``post(url, body, headers)`` sends one
+    delivery and returns the HTTP status (default: urllib)."""
 
-    def __init__(self, registry: Registry, post: Callable[[str, bytes, dict[str, str]], int] | None = None) -> None:
+    def __init__(self, registry: Registry, store: SubscriptionStore | None = None,
+                 post: Callable[[str, bytes, dict[str, str]], int] | None = None) -> None:
         self.registry = registry
+        self.store = store or SubscriptionStore.open("sqlite://")
         self.post = post or _post
-        self._queries: dict[str, dict[str, dict[str, str]]] = {}  # owner -> name -> params
-        self._subscriptions: dict[str, Subscription] = {}
-        self._lock = threading.Lock()
+        self.holder = f"{socket.gethostname()[:40]}-{uuid4().hex[:16]}"  # this process's lease name
+        self._checked: dict[str, int] = {}  # subscription -> last second a schedule was looked at here
+        self._index: ScopeIndex | None = None
         self._task: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------------------- queries
     def create(self, owner: str, name: str, params: dict[str, str]) -> None:
-        with self._lock:
-            mine = self._queries.setdefault(owner, {})
-            if name in mine:
-                raise AlreadyExists("query", name)
-            if len(mine) >= MAX_QUERIES:
-                raise InvalidField.one("name", f"at most {MAX_QUERIES} named queries per principal")
-            mine[name] = dict(params)
+        try:
+            added = self.store.add_query(owner, name, dict(params), _now(), MAX_QUERIES)
+        except Duplicate:
+            raise AlreadyExists("query", name) from None
+        if not added:
+            raise InvalidField.one("name", f"at most {MAX_QUERIES} named queries per principal")
 
     def get(self, owner: str, name: str) -> dict[str, str]:
-        with self._lock:
-            found = self._queries.get(owner, {}).get(name)
+        found = self.store.query(owner, name)
         if found is None:
             raise NotFound("query", name)
-        return dict(found)
+        return found
 
     def names(self, owner: str) -> list[tuple[str, dict[str, str]]]:
-        with self._lock:
-            return sorted((n, dict(p)) for n, p in self._queries.get(owner, {}).items())
+        return self.store.queries(owner)
 
     def delete(self, owner: str, name: str) -> None:
         """The query and every subscription to it (EPCIS: deleting a query unsubscribes all)."""
-        with self._lock:
-            if self._queries.get(owner, {}).pop(name, None) is None:
-                raise NotFound("query", name)
-            for key in [k for k, s in self._subscriptions.items() if s.owner == owner and s.query_name == name]:
-                del self._subscriptions[key]
+        if not self.store.delete_query(owner, name):
+            raise NotFound("query", name)
 
     # ---------------------------------------------------------------------- subscriptions
-    def subscribe(
-        self, owner: str, name: str, body: Any, visible: Callable[[UUID], bool] | None
-    ) -> Subscription:
+    def subscribe(self, owner: str, name: str, body: Any, party: UUID | None) -> Subscription:
+        """A new subscription of ``owner`` to its query ``name``; ``party``: the subscriber's
+        reach (the party a confined caller acts for; None for one that sees every batch)."""
         params = self.get(owner, name)
         if not isinstance(body, Mapping):
             raise InvalidField.one("(body)", "a subscription is a JSON object with dest and stream")
@@ -220,97 +243,131 @@ class NamedQueries:
             if since is None or since.tzinfo is None:
                 raise InvalidField.one("initialRecordTime", "an ISO 8601 date-time with offset")
         subscription = Subscription(
-            str(uuid4()), owner, name, params, str(dest), secret, visible, _now(),
+            str(uuid4()), owner, name, params, str(dest), secret, party, _now(),
             0 if since is not None else self.registry.head(), since,
             schedule=schedule, report_if_empty=report_if_empty, checked=int(datetime.now(UTC).timestamp()),
         )
-        with self._lock:
-            if sum(1 for s in self._subscriptions.values() if s.owner == owner) >= MAX_SUBSCRIPTIONS:
-                raise InvalidField.one("dest", f"at most {MAX_SUBSCRIPTIONS} subscriptions per principal")
-            self._subscriptions[subscription.id] = subscription
-        self._start()
+        if not self.store.add_subscription(subscription.row(), MAX_SUBSCRIPTIONS):
+            self.get(owner, name)  # deleted meanwhile: NotFound
+            raise InvalidField.one("dest", f"at most {MAX_SUBSCRIPTIONS} subscriptions per principal")
         return subscription
 
     def subscriptions(self, owner: str, name: str) -> list[Subscription]:
         self.get(owner, name)
-        with self._lock:
-            return [s for s in self._subscriptions.values() if s.owner == owner and s.query_name == name]
+        return [Subscription.of(r) for r in self.store.subscriptions(owner, name)]
 
     def subscription(self, owner: str, name: str, subscription_id: str) -> Subscription:
-        with self._lock:
-            found = self._subscriptions.get(subscription_id)
-        if found is None or found.owner != owner or found.query_name != name:
+        found = [s for s in self.store.subscriptions(owner, name) if s.id == subscription_id]
+        if not found:
             raise NotFound("subscription", subscription_id)
-        return found
+        return Subscription.of(found[0])
 
     def unsubscribe(self, owner: str, name: str, subscription_id: str) -> None:
-        self.subscription(owner, name, subscription_id)
-        with self._lock:
-            self._subscriptions.pop(subscription_id, None)
+        if not self.store.delete_subscription(owner, name, subscription_id):
+            raise NotFound("subscription", subscription_id)
 
     # --------------------------------------------------------------------------- delivery
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Deliver in the running event loop (the REST server starts it), until :meth:`stop`."""
         if self._task is None or self._task.done():
             with contextlib.suppress(RuntimeError):  # no running loop: deliver() is called directly
                 self._task = asyncio.get_running_loop().create_task(self._run())
 
     def stop(self) -> None:
-        """Stop delivering (the serving process stops; subscriptions end with it)."""
+        """Stop delivering (the serving process stops) and give up this process's leases, so
+        another process (or this one restarted) takes the subscriptions over at once."""
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        with contextlib.suppress(Exception):  # the database may be gone already: the leases expire
+            self.store.release(self.holder)
+        self.store.close()
 
     async def _run(self) -> None:
         while True:
-            with self._lock:
-                active = bool(self._subscriptions)
-            if not active:
-                self._task = None
-                return
-            await asyncio.to_thread(self.deliver)
+            try:
+                await asyncio.to_thread(self.deliver)
+            except Exception as exc:  # a store outage: try again next round (never the secret)
+                log.warning("EPCIS webhook round failed: %s", type(exc).__name__)
             await asyncio.sleep(POLL_SECONDS)
 
     def deliver(self, now: datetime | None = None) -> int:
-        """One round: each due subscription's new matching events posted to its ``dest`` (a
-        stream's at every round, a schedule's at its query times); returns the number of
-        documents posted. A delivery that fails is tried again in the next round (from the same
-        position)."""
-        now = now or datetime.now(UTC)
-        with self._lock:
-            due = [s for s in self._subscriptions.values() if s.due(now)]
+        """One round: each due subscription whose lease this process holds (or takes) gets its
+        new matching events posted to its ``dest`` (a stream's at every round, a schedule's at
+        its query times); returns the number of documents posted. Progress is written after the
+        destination acknowledged a delivery, so a failed one is tried again in the next round from
+        the same position, and a process that stops between a post and its record posts that
+        document again when it (or another) resumes: at-least-once."""
+        second = int((now or datetime.now(UTC)).timestamp())
         sent = 0
-        for s in due:
+        for row in self.store.subscriptions():
+            s = Subscription.of(row)
+            checked = max(s.checked, self._checked.get(s.id, 0))
+            if not s.due(second, checked):
+                self._checked[s.id] = second
+                continue
             head = self.registry.head()
             if head <= s.position and not (s.schedule is not None and s.report_if_empty):
+                self._checked[s.id] = second
                 continue
-            matches = matcher(s.params)
-            events = [e for _, e in self._source(s, head) if matches(e) and _recorded_since(e, s.since)]
-            if events or (s.schedule is not None and s.report_if_empty):
-                body = json.dumps(result_document(events, s.query_name, s.id)).encode()
-                headers = {"Content-Type": "application/ld+json", "GS1-EPCIS-Version": "2.0.0"}
-                if s.secret:
-                    digest = hmac.new(s.secret.encode(), body, hashlib.sha256).hexdigest()
-                    headers["GS1-Signature"] = f"sha256={digest}"
-                try:
-                    status = self.post(s.dest, body, headers)
-                except OSError:
-                    status = 0
-                if not 200 <= status < 300:
-                    s.failures += 1
-                    continue
-                s.last_notified_at = _now()
-                sent += 1
-            s.position, s.since = head, None
+            try:
+                secret = self.store.secret(row)
+            except SecretUnavailable:  # left to a process that has the key (never claimed here)
+                log.warning("EPCIS subscription %s not delivered by this process: its signature token is "
+                            "sealed with a key it does not have (epcis_secret_key)", s.id)
+                continue
+            claimed = self.store.claim(s.id, self.holder)
+            if claimed is None:
+                continue  # another process delivers it
+            s = Subscription.of(claimed)  # its progress as of the claim (another may have moved it)
+            s.secret = secret
+            if s.schedule is not None and not s.due(second, max(s.checked, self._checked.get(s.id, 0))):
+                continue
+            sent += self._deliver_one(s, head, second)
         return sent
+
+    def _deliver_one(self, s: Subscription, head: int, second: int) -> int:
+        matches = matcher(s.params)
+        events = [e for _, e in self._source(s, head) if matches(e) and _recorded_since(e, s.since)]
+        notified = None
+        if events or (s.schedule is not None and s.report_if_empty):
+            body = json.dumps(result_document(events, s.query_name, s.id)).encode()
+            headers = {"Content-Type": "application/ld+json", "GS1-EPCIS-Version": "2.0.0"}
+            if s.secret:
+                digest = hmac.new(s.secret.encode(), body, hashlib.sha256).hexdigest()
+                headers["GS1-Signature"] = f"sha256={digest}"
+            try:
+                status = self.post(s.dest, body, headers)
+            except OSError:
+                status = 0
+            if not 200 <= status < 300:
+                self.store.progress(s.id, self.holder, position=s.position, checked=s.checked,
+                                    notified_at=None, failed=True)
+                return 0
+            notified = _now()
+        self.store.progress(s.id, self.holder, position=max(head, s.position), checked=second,
+                            notified_at=notified, failed=False)
+        self._checked[s.id] = second
+        return 1 if notified else 0
+
+    def _visible(self, party: UUID | None) -> Callable[[UUID], bool] | None:
+        """The subscriber's reach now: its party's batches as the log says (None: every batch)."""
+        if party is None:
+            return None
+        if self._index is None:
+            self._index = ScopeIndex(self.registry)
+        self._index.refresh()
+        return Scope.of(party, self._index).sees_batch
 
     def _source(self, s: Subscription, head: int) -> Iterator[tuple[int, Event]]:
         """The log after the subscription's position up to ``head``, within its reach; a query's
         ``batchID`` or ``partnerID`` narrows it as ``GET /events`` does."""
         batch, partner = s.params.get("batchID"), s.params.get("partnerID")
+        visible = self._visible(s.party)
         if partner is not None:
-            return ((p, e) for p, e in partner_log_events(self.registry, UUID(partner), s.position, s.visible)
+            return ((p, e) for p, e in partner_log_events(self.registry, UUID(partner), s.position, visible)
                     if p <= head)
-        events = log_events(self.registry, after=s.position, stop=head, visible=s.visible)
+        events = log_events(self.registry, after=s.position, stop=head, visible=visible)
         return events if batch is None else ((p, e) for p, e in events if e.get(v.ext("batchID")) == batch)
 
 

@@ -133,17 +133,25 @@ def test_a_partners_named_query_sees_only_its_batches_and_its_queries_are_its_ow
 
 
 class _Hook:
-    """A webhook receiver on loopback: every POST's headers and JSON body."""
+    """A webhook receiver on loopback: every accepted POST's headers and JSON body (``status``:
+    what it answers; a POST answered otherwise is counted in ``refused``)."""
 
     def __init__(self) -> None:
         received: list[tuple[dict[str, str], bytes]] = []
         self.received = received
+        self.status = 200
+        self.refused = 0
+        hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
+                status = hook.status
+                if status == 200:
+                    received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                else:
+                    hook.refused += 1
+                self.send_response(status)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -154,11 +162,16 @@ class _Hook:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def documents(self, timeout: float = 20) -> list[tuple[dict[str, str], bytes]]:
+    def documents(self, timeout: float = 20, count: int = 1) -> list[tuple[dict[str, str], bytes]]:
         deadline = time.monotonic() + timeout
-        while not self.received and time.monotonic() < deadline:
+        while len(self.received) < count and time.monotonic() < deadline:
             time.sleep(0.1)
         return list(self.received)
+
+    def delivered(self) -> list[str]:
+        """The eventIDs of every accepted document, in order."""
+        return [e["eventID"] for _, body in self.received
+                for e in json.loads(body)["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -263,3 +276,111 @@ def test_a_scheduled_subscription_reports_at_its_query_times_and_when_empty_if_a
         document = json.loads(body)
         assert schema_errors(document) == []
         assert document["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+
+
+def _serve(start_server: Callable[..., RunningServer], store_url: str, creds: Credentials) -> tuple[RunningServer, str]:
+    """A server on ``store_url`` with the REST binding (its webhook deliveries running)."""
+    server = start_server(store_url, **creds.settings())
+    http: EpcisHttpServer = build_epcis_http(server.server, 0)
+    port = asyncio.run_coroutine_threadsafe(http.start(), server.loop).result(timeout=30)
+    server.on_stop = lambda: asyncio.run_coroutine_threadsafe(http.stop(), server.loop).result(timeout=30)  # type: ignore[attr-defined]
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _stop(server: RunningServer) -> None:
+    server.on_stop()  # type: ignore[attr-defined]
+    server.stop()
+
+
+def test_a_named_query_and_its_subscription_survive_a_restart_and_the_deliveries_resume_where_they_stopped(
+    start_server: Callable[..., RunningServer], store_url: str, tmp_path: Path, hook: _Hook
+) -> None:
+    """The server acknowledged both with 201: after a restart on the same store (SQLite file and
+    PostgreSQL) they are there, the subscriber's token still signs, its reach is still its own
+    batches, and the event the destination refused before the restart is delivered after it,
+    once, without the one it had accepted."""
+    creds = Credentials.create(tmp_path)
+    first, base = _serve(start_server, store_url, creds)
+    d = build_deal(first.stubs(), creds.md("admin", subject="registry-admin"))
+    d.batch("a3", "samsung", "site_samsung")  # each batch has one unit received and not installed
+    samsung = _bearer(creds, "partner", d.ids["samsung"], subject="samsung-wms")
+    admin = _bearer(creds, "admin", subject="registry-admin")
+    installs = {"name": "installs", "query": {"EQ_bizStep": ["installing"]}}
+    secret = "a persisted HMAC key"
+    with httpx.Client(base_url=base, timeout=60) as client:
+        assert client.post("/queries", json=installs, headers=samsung).status_code == 201
+        made = client.post("/queries/installs/subscriptions",
+                           json={"dest": hook.url, "signatureToken": secret, "stream": True}, headers=samsung)
+        assert made.status_code == 201, made.text
+        subscription = made.json()["subscriptionID"]
+        before = client.post("/events", json=install_event(first, d.ids["a1"], "SNa12"), headers=samsung)
+        assert before.status_code == 201, before.text
+        assert len(hook.documents()) == 1 and hook.delivered() == [before.json()["eventID"]]
+
+        hook.status = 503  # the destination is down: the next event is not delivered yet
+        theirs = client.post("/events", json=install_event(first, d.ids["b1"], "SNb12"), headers=admin)
+        refused = client.post("/events", json=install_event(first, d.ids["a2"], "SNa22"), headers=samsung)
+        assert theirs.status_code == refused.status_code == 201
+        deadline = time.monotonic() + 20
+        while hook.refused == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert hook.refused > 0
+    _stop(first)
+
+    hook.status = 200
+    second, base = _serve(start_server, store_url, creds)
+    with httpx.Client(base_url=base, timeout=60) as client:
+        assert client.get("/queries", headers=samsung).json() == [installs]
+        [listed] = client.get("/queries/installs/subscriptions", headers=samsung).json()
+        assert listed["subscriptionID"] == subscription and "lastNotifiedAt" in listed
+        assert secret not in client.get("/queries/installs/subscriptions", headers=samsung).text
+        assert client.get("/queries/installs", headers=_bearer(creds, "partner", d.ids["sk"])).status_code == 404
+
+        assert len(hook.documents(count=2)) == 2
+        assert hook.delivered() == [before.json()["eventID"], refused.json()["eventID"]]
+        headers, body = hook.received[-1]
+        assert headers["gs1-signature"] == "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+        after = client.post("/events", json=install_event(second, d.ids["a3"], "SNa32"), headers=samsung)
+        assert after.status_code == 201, after.text
+        assert len(hook.documents(count=3)) == 3
+        assert hook.delivered() == [before.json()["eventID"], refused.json()["eventID"], after.json()["eventID"]]
+
+
+def test_two_servers_on_one_store_share_the_queries_and_deliver_each_event_once(
+    start_server: Callable[..., RunningServer], store_url: str, tmp_path: Path, hook: _Hook
+) -> None:
+    """The production shape: a query made through one server is served by the other, and the
+    subscription made through the other is delivered by one of them at a time (its lease)."""
+    creds = Credentials.create(tmp_path)
+    one, base_one = _serve(start_server, store_url, creds)
+    d = build_deal(one.stubs(), creds.md("admin", subject="registry-admin"))
+    for key in ("a3", "a4"):  # each batch has one unit received and not installed
+        d.batch(key, "samsung", "site_samsung")
+    two, base_two = _serve(start_server, store_url, creds)
+    samsung = _bearer(creds, "partner", d.ids["samsung"], subject="samsung-wms")
+    installs = {"name": "installs", "query": {"EQ_bizStep": ["installing"]}}
+    try:
+        with httpx.Client(base_url=base_one, timeout=60) as a, httpx.Client(base_url=base_two, timeout=60) as b:
+            assert a.post("/queries", json=installs, headers=samsung).status_code == 201
+            assert b.get("/queries/installs", headers=samsung).json() == installs
+            assert b.post("/queries", json=installs, headers=samsung).status_code == 409
+            made = b.post("/queries/installs/subscriptions", json={"dest": hook.url, "stream": True}, headers=samsung)
+            assert made.status_code == 201, made.text
+            assert [s["subscriptionID"] for s in a.get("/queries/installs/subscriptions", headers=samsung).json()] \
+                == [made.json()["subscriptionID"]]
+            posted = []
+            for n, client in enumerate((a, b, a, b)):
+                answer = client.post("/events", json=install_event(one, d.ids[f"a{n + 1}"], f"SNa{n + 1}2"), headers=samsung)
+                assert answer.status_code == 201, answer.text
+                posted.append(answer.json()["eventID"])
+                deadline = time.monotonic() + 20
+                while len(hook.delivered()) <= n and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            time.sleep(2)  # time for a second delivery of any event, were there one
+            assert hook.delivered() == posted
+            assert b.delete("/queries/installs", headers=samsung).status_code == 204
+            assert a.get("/queries/installs", headers=samsung).status_code == 404
+    finally:
+        _stop(two)
+        _stop(one)
