@@ -24,23 +24,11 @@ from registry.domain.batch import GpuBatch
 from registry.epcis.capture import Capture
 from registry.epcis.export import document
 from registry.epcis.sources import batch_events, log_events, partner_events
-from tests.builders import ACTOR, T0, World, make_world
+from tests.builders import ACTOR, T0, World
 from tests.epcis_support.gs1 import example, reference_event_ids, schema_errors
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 ID_FIELD = {"party": "party_id", "site": "site_id", "gpu_model": "model_id", "authorization": "authorization_id"}
-
-
-@pytest.fixture
-def registry(store_url: str) -> Iterator[Registry]:
-    app = build_registry(Settings(database_url=store_url))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def world(registry: Registry) -> World:
-    return make_world(registry)
 
 
 @pytest.fixture

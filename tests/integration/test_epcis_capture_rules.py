@@ -5,33 +5,17 @@ of GS1's own example documents passes them (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from registry.application.service import Registry
-from registry.bootstrap import build_registry
-from registry.config import Settings
 from registry.epcis import vocabulary as v
 from registry.epcis.capture import Capture
 from registry.epcis.event_rules import Refused, check_event
-from tests.builders import World, make_world
+from tests.builders import World
 from tests.epcis_support.gs1 import EXAMPLES, example, schema_errors
 from tests.integration.test_epcis_conformance import _shipment_document
-
-
-@pytest.fixture
-def registry(store_url: str) -> Iterator[Registry]:
-    app = build_registry(Settings(database_url=store_url))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def world(registry: Registry) -> World:
-    return make_world(registry)
-
 
 PARENT = "urn:epc:id:sscc:4012345.0000000001"
 CHILD = "urn:epc:id:sgtin:4012345.011111.1"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +18,6 @@ import pytest
 
 from registry.application import commands as c
 from registry.application.service import Registry
-from registry.bootstrap import build_registry
-from registry.config import Settings
 from registry.domain.batch import GpuBatch
 from registry.domain.errors import InvalidField
 from registry.epcis import vocabulary as v
@@ -28,7 +25,7 @@ from registry.epcis.capture import Capture
 from registry.epcis.event_hash import event_id
 from registry.epcis.export import document
 from registry.epcis.sources import batch_events, log_events
-from tests.builders import World, make_world
+from tests.builders import World
 from tests.epcis_support.gs1 import DATA, example, schema_errors
 from tests.integration.test_epcis import NOW, full_history
 
@@ -36,18 +33,6 @@ EVENT_TYPES = {"ObjectEvent", "AggregationEvent", "TransactionEvent", "Transform
 OFFSET = re.compile(r"^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$")
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 GS1_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-
-
-@pytest.fixture
-def registry(store_url: str) -> Iterator[Registry]:
-    app = build_registry(Settings(database_url=store_url))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def world(registry: Registry) -> World:
-    return make_world(registry)
 
 
 def _when(text: str) -> datetime:

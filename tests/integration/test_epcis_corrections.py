@@ -23,25 +23,13 @@ from registry.epcis.event_hash import event_id
 from registry.epcis.export import document
 from registry.epcis.query import query_page
 from registry.epcis.sources import batch_events, log_events
-from tests.builders import World, make_world
+from tests.builders import World
 from tests.epcis_support.gs1 import reference_event_ids, schema_errors
 from tests.integration.test_epcis import NOW, batch_state, copy_reference_data
 
 FIRST = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
 SECOND = datetime(2026, 3, 6, 11, 0, tzinfo=UTC)
 PREFIXES = {v.PREFIX: v.NAMESPACE}
-
-
-@pytest.fixture
-def registry(store_url: str) -> Iterator[Registry]:
-    app = build_registry(Settings(database_url=store_url))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def world(registry: Registry) -> World:
-    return make_world(registry)
 
 
 @pytest.fixture

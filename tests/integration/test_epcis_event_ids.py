@@ -5,12 +5,9 @@ captured again idempotently (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
-
-import pytest
 
 from registry.application.service import Registry
 from registry.bootstrap import build_registry
@@ -21,24 +18,12 @@ from registry.epcis.event_hash import event_id
 from registry.epcis.export import document
 from registry.epcis.query import find_event, query_page
 from registry.epcis.sources import batch_events, log_events
-from tests.builders import World, make_world
+from tests.builders import World
 from tests.epcis_support.gs1 import schema_errors
 from tests.integration.test_epcis import NOW
 from tests.integration.test_epcis_conformance import _shipment_document
 
 PARTNERS_ID = "urn:uuid:6f1d8e2a-1111-4c4c-8888-000000000001"
-
-
-@pytest.fixture
-def registry(store_url: str) -> Iterator[Registry]:
-    app = build_registry(Settings(database_url=store_url))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def world(registry: Registry) -> World:
-    return make_world(registry)
 
 
 def _shipped(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

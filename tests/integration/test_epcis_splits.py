@@ -24,24 +24,12 @@ from registry.epcis import vocabulary as v
 from registry.epcis.capture import Capture
 from registry.epcis.export import document
 from registry.epcis.sources import batch_events, log_events
-from tests.builders import World, make_world
+from tests.builders import World
 from tests.epcis_support.gs1 import reference_event_ids, schema_errors
 from tests.integration.test_epcis import NOW, batch_state, copy_reference_data
 
 SPLIT_AT = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 CORRECTED_AT = datetime(2026, 3, 6, 11, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def registry(store_url: str) -> Iterator[Registry]:
-    app = build_registry(Settings(database_url=store_url))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def world(registry: Registry) -> World:
-    return make_world(registry)
 
 
 @pytest.fixture

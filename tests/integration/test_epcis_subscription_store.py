@@ -17,20 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from registry.application.service import Registry
-from registry.bootstrap import build_registry
-from registry.config import Settings
 from registry.epcis import subscription_store
 from registry.epcis.named_queries import NamedQueries
 from registry.epcis.subscription_store import SUBSCRIPTIONS, SubscriptionRow, SubscriptionStore
 from tests.builders import make_world
 from tests.e2e.test_epcis_queries import _Hook
-
-
-@pytest.fixture
-def registry(store_url: str) -> Iterator[Registry]:
-    app = build_registry(Settings(database_url=store_url))
-    yield app
-    app.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID
 
@@ -10,23 +9,9 @@ import pytest
 
 from registry.application import commands as c
 from registry.application.service import Registry
-from registry.bootstrap import build_registry
-from registry.config import Settings
 from registry.domain.batch import GpuBatch, Stage
 from registry.domain.errors import InvalidField, InvariantViolation
-from tests.builders import T0, World, make_world
-
-
-@pytest.fixture
-def registry(store_url: str) -> Iterator[Registry]:
-    app = build_registry(Settings(database_url=store_url))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def world(registry: Registry) -> World:
-    return make_world(registry)
+from tests.builders import T0, World
 
 
 def _received(world: World, n: int) -> tuple[UUID, list[str]]:
