@@ -258,10 +258,12 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
         "Korean Air Cargo", "Korean Air Cargo"
     ]
     assert shipment_parties["SHP-A1"][4] == "" and shipment_parties["SHP-A1"][7] == ""  # none named
-    terms = table(html, "Shipments: value, end use and authorization drawdown")
-    assert terms["SHP-A1"][1:] == [  # 40 units x 38,500; the NLR's drawdown when it left: batch A's 72
-        "PO-A", "1,540,000.00", "USD", "AI training", "NLR-KR-3A090", "2036-02-28 09:00 UTC", "72", "—", "—"]
-    assert terms["SHP-B1"][7] == "88"  # batch B's 16 drawn since
+    items = table(html, "Shipments: part number, value, datacenter marketing and end use")
+    assert [items["SHP-A1"][i] for i in (4, 5, 8)] == ["1,540,000.00", "USD", "AI training"]  # 40 units x 38,500
+    terms = table(html, "Shipments: authorization and its drawdown")
+    assert terms["SHP-A1"][1:] == [  # the NLR's drawdown when it left: batch A's 72
+        "PO-A", "NLR-KR-3A090", "2036-02-28 09:00 UTC", "72", "—", "—"]
+    assert terms["SHP-B1"][4] == "88"  # batch B's 16 drawn since
     parties = parse_html(html).table("Parties of each cleared batch").rows
     assert parties[-1][:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
     drawdown = table(html, "Drawdown per authorization: units")

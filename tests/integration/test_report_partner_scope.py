@@ -42,9 +42,9 @@ def test_a_partners_own_compliance_report_shows_its_batches_and_none_of_the_othe
         assert _rows(mine[Format.JSON], "Drawdown per authorization: units") == [["NLR-KR-3A090 (no license required)", None, 72, 0, 72, None]]
         assert [r[2:5] for r in _rows(full[Format.JSON], "Drawdown per authorization: units")] == [[88, 0, 88]]
         # per export, the authorization's running drawdown (other partners' draws in it) is left out
-        terms = "Shipments: value, end use and authorization drawdown"
-        assert {r[0]: r[7] for r in _rows(full[Format.JSON], terms)}["SHP-B1"] == 88
-        assert [r[7:] for r in _rows(mine[Format.JSON], terms)] == [[None, None, None]] * 2
+        terms = "Shipments: authorization and its drawdown"
+        assert {r[0]: r[4] for r in _rows(full[Format.JSON], terms)}["SHP-B1"] == 88
+        assert [r[4:] for r in _rows(mine[Format.JSON], terms)] == [[None, None, None]] * 2
         with ReportSession(world.store) as session:
             result = verify(mine[Format.JSON], session.regenerate)
         assert result.matches, result.reason

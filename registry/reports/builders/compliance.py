@@ -444,25 +444,21 @@ def _shipments(ctx: Context) -> Iterator[Block]:
         "ownership: the next section).",
     )
     yield Table(
-        "Shipments: value, end use and authorization drawdown",
-        (Column("shipment", "Shipment"), Column("batch", "Batch PO"),
-         Column("value", "Value", ColumnType.DECIMAL), Column("currency", "Currency"),
-         Column("end_use", "End-use statement"), Column("authorization", "Authorization"),
+        "Shipments: authorization and its drawdown",
+        (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("authorization", "Authorization"),
          Column("valid_to", "Authorization valid to", ColumnType.DATETIME),
          Column("drawn", "Units drawn on it then", ColumnType.INT),
          Column("remaining", "Units left then", ColumnType.INT),
          Column("remaining_value", "Value left then", ColumnType.DECIMAL)),
         lambda: ctx.view.kept(EXPORT_TERMS),
-        note="The value is the units shipped at the order's unit price; the end-use statement is the clearance "
-        "request's; the authorization is the one the units left under, with its drawdown as it stood then (an "
-        "empty limit: unlimited)." + (" A partner's own report leaves the drawdown out: it depends on other "
+        note="The authorization the units left under, with its drawdown as it stood then (an empty limit: "
+        "unlimited); the shipment's value and end use are in the part-number table above." + (" A partner's own report leaves the drawdown out: it depends on other "
                                       "partners' batches." if ctx.filters.scope is not None else ""),
     )
 
 
 def _export_terms_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord]) -> Iterator[tuple[Cell, ...]]:
-    """Per export: its value, the end-use statement, and the authorization it left under with its
-    running drawdown then (the compliance read model's export record). A partner's own report leaves
+    """Per export: the authorization it left under with its running drawdown then (the compliance read model's export record). A partner's own report leaves
     the drawdown out: it depends on other partners' batches."""
     scoped = ctx.filters.scope is not None
     for x in exports:
@@ -470,7 +466,7 @@ def _export_terms_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord
         if x.exception_code and x.authorization_number:
             label += f" ({x.exception_code})"
         yield (
-            x.shipment_id, b.po_number, x.value, x.currency, x.end_use, label, x.authorization_valid_to,
+            x.shipment_id, b.po_number, label, x.authorization_valid_to,
             None if scoped else x.authorization_drawn_quantity,
             None if scoped else x.authorization_remaining_quantity,
             None if scoped else x.authorization_remaining_value,
