@@ -94,7 +94,7 @@ def one_round(code: Path, workdir: Path, scale: float, spy: Path | None, name: s
             for pid, what in [(server.pid, "server"), *((c, "child") for c in children)]:
                 spies.append(subprocess.Popen(
                     [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-r", "100",
-                     "--nonblocking", "--threads", "-f", "raw", "-o", str(spy / f"{name}-{what}-{pid}.txt")],
+                     "--nonblocking", "--threads", *(["--gil"] if os.environ.get("SPY_GIL") else []), "-f", "raw", "-o", str(spy / f"{name}-{what}-{pid}.txt")],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         before = thread_cpu(server.pid)
         child_before = sum(process_cpu(c) for c in children)
