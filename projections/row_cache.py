@@ -220,6 +220,7 @@ class RowCache:
         self._conn = conn
         self.table = table
         self.pk = tuple(c.name for c in table.primary_key.columns)
+        self._key_of = _getter(self.pk)
         self.group = group
         self._group_index = self.pk.index(group) if group else -1
         self.memory = memory
@@ -239,9 +240,9 @@ class RowCache:
         return self._conn
 
     def key_of(self, row: Mapping[str, Any]) -> Key:
-        if len(self.pk) == 1:
-            return (row[self.pk[0]],)
-        return tuple(row[c] for c in self.pk)
+        # the primary key's values as a tuple, taken in C (``_getter``: itemgetter, which gives a
+        # tuple for two or more columns); every put computes one
+        return self._key_of(row)
 
     def _remember(self, row: Row) -> None:
         key = self.key_of(row)
