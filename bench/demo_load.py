@@ -12,7 +12,8 @@ projections caught up, and the CPU seconds of the client, the server's event-loo
 command thread, its other threads and its projection child. With ``--base`` the two checkouts
 alternate (base, this, this, base, ...), which on a shared machine is the only fair comparison;
 CPU is disturbed by other jobs far less than wall time. ``--spy DIR`` records the server and its
-child with py-spy (speedscope files in DIR).
+child with py-spy (``pip install py-spy``; collapsed stacks by thread, ``--gil`` for the thread
+holding the GIL only) into DIR; ``bench.profile.top_frames`` summarises such a file.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.proc import descendants
 from bench.server_cpu import thread_cpu
+from registry.demo.server_process import LISTENING, PLANNED_TIMELINE_SECONDS
 
 TICKS = os.sysconf("SC_CLK_TCK")
 HERE = Path(__file__).resolve().parent.parent
@@ -63,10 +67,8 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def one_round(code: Path, workdir: Path, scale: float, spy: Path | None, name: str) -> dict[str, float]:
-    from registry.demo.server_process import LISTENING, PLANNED_TIMELINE_SECONDS
-    from bench.proc import descendants
-
+def one_round(code: Path, workdir: Path, scale: float, spy: Path | None, name: str,
+              gil: bool = False) -> dict[str, float]:
     url = f"sqlite:///{workdir / f'{name}-{time.monotonic_ns()}.db'}"
     env = {**os.environ, "GPUREG_DATABASE_URL": url, "GPUREG_LISTEN": "127.0.0.1:0",
            "GPUREG_MAX_OCCURRED_AHEAD_SECONDS": str(PLANNED_TIMELINE_SECONDS), "PYTHONPATH": str(code)}
@@ -80,7 +82,6 @@ def one_round(code: Path, workdir: Path, scale: float, spy: Path | None, name: s
             raise RuntimeError("gpureg serve did not start")
         m = LISTENING.search(line)
         address = m.group(1) if m else ""
-    import threading
     threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()  # type: ignore[union-attr]
     spies: list[subprocess.Popen[bytes]] = []
     try:
@@ -92,9 +93,10 @@ def one_round(code: Path, workdir: Path, scale: float, spy: Path | None, name: s
         client.stdout.readline()  # READY: the scenario is planned
         if spy is not None:
             for pid, what in [(server.pid, "server"), *((c, "child") for c in children)]:
+                out = spy / f"{name}-{what}-{pid}.txt"
                 spies.append(subprocess.Popen(
                     [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-r", "100",
-                     "--nonblocking", "--threads", *(["--gil"] if os.environ.get("SPY_GIL") else []), "-f", "raw", "-o", str(spy / f"{name}-{what}-{pid}.txt")],
+                     "--nonblocking", "--threads", *(["--gil"] if gil else []), "-f", "raw", "-o", str(out)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         before = thread_cpu(server.pid)
         child_before = sum(process_cpu(c) for c in children)
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--base", type=Path, default=None, help="another checkout to compare with")
     parser.add_argument("--spy", type=Path, default=None, help="record py-spy profiles into this directory")
+    parser.add_argument("--gil", action="store_true", help="with --spy: sample only the thread holding the GIL")
     args = parser.parse_args(argv)
     codes: list[tuple[str, Path]] = ([("base", args.base.resolve())] if args.base else []) + [("this", HERE)]
     if args.spy is not None:
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
             order = codes if r % 2 == 0 else codes[::-1]
             for name, code in order:
                 load = os.getloadavg()[0]
-                row = one_round(code, Path(d), args.scale, args.spy, f"{name}{r + 1}")
+                row = one_round(code, Path(d), args.scale, args.spy, f"{name}{r + 1}", args.gil)
                 rows[name].append(row)
                 for f in Path(d).iterdir():
                     f.unlink() if f.is_file() else shutil.rmtree(f)
