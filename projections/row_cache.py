@@ -110,6 +110,9 @@ def _core_statement(table: Table, kind: str, dialect: Any) -> _Statement:
     return _Statement(stmt, dialect)
 
 
+_NOT_CACHED = object()  # RowCache.get: a key the cache holds nothing for (not even "no row")
+
+
 def _getter(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """A row's values of ``columns``, as a tuple (also for one column)."""
     if len(columns) == 1:
@@ -260,8 +263,10 @@ class RowCache:
             self._remember(r)
 
     def get(self, *key: Any) -> Row | None:
-        if key in self.rows:
-            return self.rows[key]
+        # one dict lookup for a cached key (a key of UUIDs hashes each UUID in Python, per lookup)
+        found = self.rows.get(key, _NOT_CACHED)
+        if found is not _NOT_CACHED:
+            return found  # type: ignore[return-value]
         if self.memory:
             return None
         if self._complete:
