@@ -85,15 +85,24 @@ def _check_power(work: Work, e: Any, site_id: UUID, batch: Row | None, serials: 
     if site is None:
         return
     capacity = Decimal(site["power_capacity_kw"])
-    loads = [r for r in work.cache("site_load", group="site_id").group_rows(site_id) if r["units"] > 0]
+    # The site's rows through the group's keys (``members``), not a scan of every cached site's
+    # rows: this runs for every installation event, and the sum is exact in any order.
+    loads = [r for r in work.cache("site_load", group="site_id").members(site_id) if r["units"] > 0]
     batches = work.cache("batch")
     models = work.cache("gpu_model")
+    watts: dict[Any, int | None] = {}  # per GPU model (a site holds a few models, many batches)
     total = Decimal(0)
     for load in loads:
         b = batches.get(load["batch_id"])
-        model = models.get(b["model_id"]) if b is not None else None
-        if model is not None:
-            total += Decimal(load["units"] * model["gpus_per_unit"] * model["tdp_watts"]) / 1000
+        if b is None:
+            continue
+        model_id = b["model_id"]
+        if model_id not in watts:
+            model = models.get(model_id)
+            watts[model_id] = None if model is None else model["gpus_per_unit"] * model["tdp_watts"]
+        per_unit = watts[model_id]
+        if per_unit is not None:
+            total += Decimal(load["units"] * per_unit) / 1000
     if total <= capacity:
         return
     reason = f"{site['name']} lacks the power capacity for the GPUs installed there ({capacity} kW)"

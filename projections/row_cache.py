@@ -110,6 +110,9 @@ def _core_statement(table: Table, kind: str, dialect: Any) -> _Statement:
     return _Statement(stmt, dialect)
 
 
+_NOT_CACHED = object()  # RowCache.get: a key the cache holds nothing for (not even "no row")
+
+
 def _getter(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """A row's values of ``columns``, as a tuple (also for one column)."""
     if len(columns) == 1:
@@ -220,6 +223,7 @@ class RowCache:
         self._conn = conn
         self.table = table
         self.pk = tuple(c.name for c in table.primary_key.columns)
+        self._key_of = _getter(self.pk)
         self.group = group
         self._group_index = self.pk.index(group) if group else -1
         self.memory = memory
@@ -239,9 +243,9 @@ class RowCache:
         return self._conn
 
     def key_of(self, row: Mapping[str, Any]) -> Key:
-        if len(self.pk) == 1:
-            return (row[self.pk[0]],)
-        return tuple(row[c] for c in self.pk)
+        # the primary key's values as a tuple, taken in C (``_getter``: itemgetter, which gives a
+        # tuple for two or more columns); every put computes one
+        return self._key_of(row)
 
     def _remember(self, row: Row) -> None:
         key = self.key_of(row)
@@ -259,8 +263,10 @@ class RowCache:
             self._remember(r)
 
     def get(self, *key: Any) -> Row | None:
-        if key in self.rows:
-            return self.rows[key]
+        # one dict lookup for a cached key (a key of UUIDs hashes each UUID in Python, per lookup)
+        found = self.rows.get(key, _NOT_CACHED)
+        if found is not _NOT_CACHED:
+            return found  # type: ignore[return-value]
         if self.memory:
             return None
         if self._complete:

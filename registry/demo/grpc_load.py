@@ -53,43 +53,61 @@ def to_request(step: Step) -> Message:
     """The step's payload as the RPC's request message (proto3 JSON mapping).
 
     Enum fields take the command's lower-case value: ``"stolen"`` -> ``LOSS_KIND_STOLEN``.
+    Serial lists, and lists of records of plain strings and string lists ((serial, GPU UUID)
+    pairs, an installation report's placements), are given to the message as they are, without
+    the JSON mapping's work per value; ``tests/unit/test_demo_requests.py`` checks that the
+    message is the same.
     """
     cls = getattr(commands_pb2, f"{rpc_name(step.method)}Request")
-    message: Message = cls()
-    payload = _jsonable(step.payload)
-    strings: dict[str, list[str]] = {}
-    records: dict[str, list[dict[str, Any]]] = {}
-    for f in message.DESCRIPTOR.fields:
+    direct: dict[str, list[Any]] = {}
+    for f in cls.DESCRIPTOR.fields:
+        value = step.payload.get(f.name)
+        if type(value) is not list or not _is_repeated(f):
+            continue
+        if f.type == f.TYPE_STRING:
+            if all(type(v) is str for v in value):  # serial lists: set at once, not value by value
+                direct[f.name] = value
+        elif f.message_type is not None and all(_flat(f.message_type, v) for v in value):
+            direct[f.name] = value  # (serial, GPU UUID) pairs, placements: built directly
+    payload = _jsonable({k: v for k, v in step.payload.items() if k not in direct})
+    for f in cls.DESCRIPTOR.fields:
         value = payload.get(f.name)
         if f.enum_type is not None and isinstance(value, str):
             payload[f.name] = f"{_upper_snake(f.enum_type.name)}_{value.upper()}"
-        elif not _is_repeated(f) or not isinstance(value, list):
-            continue
-        elif f.type == f.TYPE_STRING:
-            strings[f.name] = payload.pop(f.name)  # serial lists: set at once, not value by value
-        elif f.message_type is not None and all(_flat(f.message_type, v) for v in value):
-            records[f.name] = payload.pop(f.name)  # (serial, GPU UUID) pairs: built directly
+    message: Message = cls(**direct)
     json_format.ParseDict(payload, message)
-    for name, values in strings.items():
-        getattr(message, name).extend(values)
-    for name, items in records.items():
-        field = getattr(message, name)
-        for item in items:
-            field.add(**item)
     return message
 
 
+_STRING_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _string_fields(descriptor: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The names of a message type's plain string fields, and of its repeated string fields."""
+    found = _STRING_FIELDS.get(descriptor.full_name)
+    if found is None:
+        strings = [f for f in descriptor.fields if f.type == f.TYPE_STRING]
+        found = _STRING_FIELDS[descriptor.full_name] = (
+            frozenset(f.name for f in strings if not _is_repeated(f)),
+            frozenset(f.name for f in strings if _is_repeated(f)),
+        )
+    return found
+
+
 def _flat(descriptor: Any, item: Any) -> bool:
-    """Whether ``item`` is a dict of the message's plain string fields only (no enum, no nesting),
-    which the message's constructor takes as they are."""
-    if not isinstance(item, dict):
+    """Whether ``item`` is a dict of the message's string fields only (a plain one a ``str``, a
+    repeated one a list of ``str``; no enum, no nesting), which the message's constructor takes
+    as it is."""
+    if type(item) is not dict:
         return False
-    fields = descriptor.fields_by_name
-    return all(
-        k in fields and fields[k].type == fields[k].TYPE_STRING and not _is_repeated(fields[k])
-        and isinstance(v, str)
-        for k, v in item.items()
-    )
+    plain, repeated = _string_fields(descriptor)
+    for k, v in item.items():
+        if k in plain:
+            if type(v) is not str:
+                return False
+        elif k not in repeated or type(v) is not list or not all(type(s) is str for s in v):
+            return False
+    return True
 
 
 def _is_repeated(field: Any) -> bool:
