@@ -452,14 +452,16 @@ def _shipments(ctx: Context) -> Iterator[Block]:
          Column("remaining_value", "Value left then", ColumnType.DECIMAL)),
         lambda: ctx.view.kept(EXPORT_TERMS),
         note="The authorization the units left under, with its drawdown as it stood then (an empty limit: "
-        "unlimited); the shipment's value and end use are in the part-number table above." + (" A partner's own report leaves the drawdown out: it depends on other "
-                                      "partners' batches." if ctx.filters.scope is not None else ""),
+        "unlimited); the shipment's value and end use are in the part-number table above."
+        + (" A partner's own report leaves the drawdown out: it depends on other partners' batches."
+           if ctx.filters.scope is not None else ""),
     )
 
 
 def _export_terms_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord]) -> Iterator[tuple[Cell, ...]]:
-    """Per export: the authorization it left under with its running drawdown then (the compliance read model's export record). A partner's own report leaves
-    the drawdown out: it depends on other partners' batches."""
+    """Per export: the authorization it left under with its running drawdown then (the compliance
+    read model's export record). A partner's own report leaves the drawdown out: it depends on other
+    partners' batches."""
     scoped = ctx.filters.scope is not None
     for x in exports:
         label = x.authorization_number or x.exception_code or x.authorization_type.replace("_", " ")
