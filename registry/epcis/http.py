@@ -61,9 +61,11 @@ from uuid import UUID, uuid4
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.application.service import Registry
 from registry.domain.errors import AlreadyExists, InvalidField, NotFound, RegistryError
@@ -184,6 +186,46 @@ def _error(exc: Exception, invalid: str = VALIDATION) -> JSONResponse:
     if isinstance(exc, RegistryError):
         return _problem(409, type(exc).__name__, str(exc))
     return _problem(500, type(exc).__name__, str(exc), None, IMPLEMENTATION)
+
+
+EPCIS_VERSION = "2.0.0"
+CBV_VERSION = "2.0.0"
+NOT_ACCEPTABLE = "epcisException:NotAcceptableException"
+
+
+class _Versions:
+    """GS1's openapi.yaml versioning headers on every answer: ``GS1-EPCIS-Version`` and
+    ``GS1-CBV-Version`` (2.0.0); a request asking for another major version of either
+    (``GS1-EPCIS-Version: 1.2.0``) is ``406`` ``NotAcceptableException``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        asked = {k.decode("latin-1").lower(): val.decode("latin-1").strip() for k, val in scope["headers"]}
+        for name, ours in (("gs1-epcis-version", EPCIS_VERSION), ("gs1-cbv-version", CBV_VERSION)):
+            wanted = asked.get(name)
+            if wanted and wanted.split(".")[0] != ours.split(".")[0]:
+                answer = _problem(406, "Not Acceptable", f"{name} {wanted} is not served; this server speaks "
+                                  f"{ours}", {"GS1-EPCIS-Version": EPCIS_VERSION, "GS1-CBV-Version": CBV_VERSION},
+                                  NOT_ACCEPTABLE)
+                await answer(scope, receive, send)
+                return
+
+        async def with_versions(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for name, ours in ((b"gs1-epcis-version", EPCIS_VERSION), (b"gs1-cbv-version", CBV_VERSION)):
+                    if name not in present:
+                        headers.append((name, ours.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, with_versions)
 
 
 def _error_entry(e: EventError) -> dict[str, Any]:
@@ -592,7 +634,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/queries/{query_name}/subscriptions/{subscription_id}", get_subscription, methods=["GET"]),
         Route("/queries/{query_name}/subscriptions/{subscription_id}", unsubscribe, methods=["DELETE"]),
         Route("/context/gpureg.jsonld", context, methods=["GET"]),
-    ])
+    ], middleware=[Middleware(_Versions)])
     app.state.named_queries = queries
     return app
 

@@ -27,6 +27,8 @@ def _time_param(params: Mapping[str, str], name: str) -> datetime | None:
     raw = params.get(name)
     if raw is None:
         return None
+    # a '+hh:mm' offset not percent-encoded in a hand-written URL arrives as ' hh:mm' (form decoding)
+    raw = raw.replace(" ", "+")
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
@@ -58,8 +60,9 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
 SUPPORTED_PARAMS = frozenset({
     "batchID", "partnerID", "eventType", "EQ_bizStep", "EQ_disposition", "GE_eventTime", "LT_eventTime",
     "GE_recordTime", "LT_recordTime", "EQ_action", "EQ_bizLocation", "EQ_readPoint", "EQ_eventID",
-    "MATCH_epc", "MATCH_anyEPC", "orderBy", "orderDirection", "eventCountLimit", "maxEventCount",
-    "perPage", "nextPageToken",
+    "MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC", "MATCH_epcClass",
+    "MATCH_inputEPCClass", "MATCH_outputEPCClass", "MATCH_anyEPCClass", "orderBy", "orderDirection",
+    "eventCountLimit", "maxEventCount", "perPage", "nextPageToken",
 })
 #: The five EPCIS 2.0 event types (GS1's ``EPCISEventTypes``); the registry defines no others.
 
@@ -75,6 +78,34 @@ def _any_epcs(e: Event) -> set[str]:
     found = {str(x) for key in ("epcList", "childEPCs", "inputEPCList", "outputEPCList") for x in e.get(key, ())}
     if "parentID" in e:
         found.add(str(e["parentID"]))
+    return found
+
+
+def _classes(e: Event, *lists: str) -> set[str]:
+    """The EPC classes of an event's quantity lists ``lists`` (``quantityList``, ...)."""
+    return {str(q.get("epcClass")) for key in lists for q in e.get(key, ()) if isinstance(q, dict)}
+
+
+#: MATCH_ parameters beyond epc and anyEPC (EPCIS 2.0 section 8.2.7.1): each, the event fields
+#: whose EPCs (or EPC classes, of their quantity elements) it matches.
+_MATCH_EPCS = {"MATCH_parentID": ("parentID",), "MATCH_inputEPC": ("inputEPCList",),
+               "MATCH_outputEPC": ("outputEPCList",)}
+_MATCH_CLASSES = {
+    "MATCH_epcClass": ("quantityList", "childQuantityList"),
+    "MATCH_inputEPCClass": ("inputQuantityList",),
+    "MATCH_outputEPCClass": ("outputQuantityList",),
+    "MATCH_anyEPCClass": ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"),
+}
+
+
+def _epcs_in(e: Event, fields: tuple[str, ...]) -> set[str]:
+    found: set[str] = set()
+    for key in fields:
+        value = e.get(key)
+        if isinstance(value, list):
+            found.update(str(x) for x in value)
+        elif value is not None:
+            found.add(str(value))
     return found
 
 
@@ -110,6 +141,8 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     locations, read_points = _pipe(params, "EQ_bizLocation"), _pipe(params, "EQ_readPoint")
     event_ids = _pipe(params, "EQ_eventID")
     epcs, any_epcs = _pipe(params, "MATCH_epc"), _pipe(params, "MATCH_anyEPC")
+    by_epcs = [(wanted, fields) for name, fields in _MATCH_EPCS.items() if (wanted := _pipe(params, name))]
+    by_classes = [(wanted, fields) for name, fields in _MATCH_CLASSES.items() if (wanted := _pipe(params, name))]
 
     def place(e: Event, field: str) -> Any:
         where = e.get(field)
@@ -136,6 +169,10 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
             return False
         if epcs is not None and not epcs.intersection(e.get("epcList", ())) \
                 and not epcs.intersection(e.get("childEPCs", ())):
+            return False
+        if any(not wanted & _epcs_in(e, fields) for wanted, fields in by_epcs):
+            return False
+        if any(not wanted & _classes(e, *fields) for wanted, fields in by_classes):
             return False
         return any_epcs is None or bool(any_epcs & _any_epcs(e))
 
