@@ -79,6 +79,7 @@ from registry.epcis.query import (
     query_page,
     uuid_param,
 )
+from registry.epcis.resources import known, members
 from registry.epcis.sources import log_events
 from registry.security.grants import Grants
 
@@ -478,6 +479,38 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             return await query(request, {parameter: request.path_params[path_key]})
         return events_of
 
+    def listing(kind: str) -> Callable[[Request], Awaitable[Response]]:
+        """OpenAPI ``GET /bizSteps``, ``/dispositions``, ``/epcs``, ``/bizLocations``,
+        ``/readPoints``: a ``Collection`` of the values, paged by ``perPage`` and
+        ``nextPageToken`` (``Link``)."""
+        async def listed(request: Request) -> Response:
+            try:
+                caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+                params = _paging_only(request)
+                per_page, start = _page_of(params)
+                found = await asyncio.to_thread(members, registry, kind, caller.grants.visible)
+            except Exception as exc:
+                return _error(exc, QUERY_PARAMETER)
+            token = str(start + per_page) if start + per_page < len(found) else ""
+            body = {"@context": v.DOCUMENT_CONTEXT, "type": "Collection", "member": found[start:start + per_page]}
+            return JSONResponse(body, headers=_link(request, token))
+        return listed
+
+    def sub_resources(kind: str, path_key: str) -> Callable[[Request], Awaitable[Response]]:
+        """OpenAPI ``GET /epcs/{epc}`` and the like: the value's sub-resources (``events``);
+        ``404`` for a value the caller's events never name (or not a term of the vocabulary)."""
+        async def one(request: Request) -> Response:
+            try:
+                caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+                value = request.path_params[path_key]
+                if not await asyncio.to_thread(known, registry, kind, value, caller.grants.visible):
+                    raise NotFound(kind.removesuffix("s"), value)
+            except Exception as exc:
+                return _error(exc, QUERY_PARAMETER)
+            body = {"@context": v.DOCUMENT_CONTEXT, "type": "Collection", "member": ["events"]}
+            return JSONResponse(body)
+        return one
+
     # ------------------------------------------------------------- named queries (/queries)
     def _link(request: Request, token: str) -> dict[str, str]:
         headers = {"GS1-EPCIS-Version": "2.0.0"}
@@ -514,14 +547,19 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         return JSONResponse(definition(name, params), status_code=201,
                             headers={"Location": "/queries/" + quote(name, safe=""), "GS1-EPCIS-Version": "2.0.0"})
 
+    def _page_of(params: Mapping[str, str]) -> tuple[int, int]:
+        """``perPage`` (default 100, at most 1,000) and the offset ``nextPageToken`` of a listing."""
+        per_page = int(params.get("perPage", "100")) if params.get("perPage", "100").isdigit() else 0
+        start = int(params.get("nextPageToken", "0")) if params.get("nextPageToken", "0").isdigit() else -1
+        if not 1 <= per_page <= 1000 or start < 0:
+            raise InvalidField.one("perPage", "perPage 1 to 1000, nextPageToken as given in Link")
+        return per_page, start
+
     async def list_queries(request: Request) -> Response:
         try:
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
             params = _paging_only(request)
-            per_page = int(params.get("perPage", "100")) if params.get("perPage", "100").isdigit() else 0
-            start = int(params.get("nextPageToken", "0")) if params.get("nextPageToken", "0").isdigit() else -1
-            if not 1 <= per_page <= 1000 or start < 0:
-                raise InvalidField.one("perPage", "perPage 1 to 1000, nextPageToken as given in Link")
+            per_page, start = _page_of(params)
         except Exception as exc:
             return _error(exc, QUERY_PARAMETER)
         mine = queries.names(caller.subject)
@@ -624,6 +662,10 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/bizLocations/{biz_location:path}/events", resource("EQ_bizLocation", "biz_location"),
               methods=["GET"]),
         Route("/readPoints/{read_point:path}/events", resource("EQ_readPoint", "read_point"), methods=["GET"]),
+        *(Route(f"/{kind}", listing(kind), methods=["GET"])
+          for kind in ("epcs", "bizSteps", "dispositions", "bizLocations", "readPoints")),
+        *(Route(f"/{kind}/{{value:path}}", sub_resources(kind, "value"), methods=["GET"])
+          for kind in ("epcs", "bizSteps", "dispositions", "bizLocations", "readPoints")),
         Route("/queries", create_query, methods=["POST"]),
         Route("/queries", list_queries, methods=["GET"]),
         Route("/queries/{query_name}", get_query, methods=["GET"]),

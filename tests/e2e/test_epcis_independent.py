@@ -499,3 +499,25 @@ def test_an_order_declared_in_error_is_found_with_its_declaration_and_its_correc
     assert found[1]["errorDeclaration"]["reason"] in ("incorrect_data", "https://ref.gs1.org/cbv/ER-incorrect_data")
     [fixed] = _events(client.get("/events/" + quote(corrective["eventID"], safe="")))
     assert fixed["gpureg:unitPrice"] == "37000.00"
+
+
+def test_the_top_level_listings_name_the_vocabularies_and_the_values_the_events_carry(captured: Any) -> None:
+    """OpenAPI GET /bizSteps, /dispositions (the CBV terms), /epcs, /bizLocations, /readPoints
+    (the values known to the repository): Collections paged by perPage with Link; GET
+    /epcs/{epc} and the like: the sub-resource ``events``, 404 for an unknown value."""
+    w, client, events, _ = captured
+    steps = client.get("/bizSteps", params={"perPage": "1000"}).json()
+    assert steps["type"] == "Collection" and {"shipping", "receiving", "commissioning"} <= set(steps["member"])
+    assert "in_transit" in client.get("/dispositions", params={"perPage": "1000"}).json()["member"]
+    epcs = events[3]["epcList"]
+    assert client.get("/epcs").json()["member"] == epcs
+    first = client.get("/epcs", params={"perPage": "2"})
+    assert first.json()["member"] == epcs[:2] and 'rel="next"' in first.headers["Link"]
+    rest = client.get(first.headers["Link"].split(">")[0].lstrip("<")).json()["member"]
+    assert rest == epcs[2:4]
+    assert client.get("/bizLocations").json()["member"] == [_site(w)["id"]]
+    assert client.get("/readPoints").json()["member"] == [_site(w)["id"]]
+    assert client.get("/epcs/" + quote(epcs[0], safe="")).json()["member"] == ["events"]
+    assert client.get("/bizSteps/shipping").json()["member"] == ["events"]
+    _problem(client.get("/epcs/" + quote(_gpu("NEVER"), safe="")), 404, "NoSuchNameException")
+    _problem(client.get("/bizSteps/flying"), 404, "NoSuchNameException")
