@@ -63,7 +63,15 @@ SUPPORTED_PARAMS = frozenset({
     "MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC", "MATCH_epcClass",
     "MATCH_inputEPCClass", "MATCH_outputEPCClass", "MATCH_anyEPCClass", "orderBy", "orderDirection",
     "eventCountLimit", "maxEventCount", "perPage", "nextPageToken",
+    "EXISTS_errorDeclaration", "EQ_errorReason", "EQ_correctiveEventID", "GE_errorDeclarationTime",
+    "LT_errorDeclarationTime",
 })
+#: EPCIS 2.0 section 8.2.7.1's parameters named by a type: ``EQ_bizTransaction_po`` (a business
+#: transaction of type po naming one of the values), ``EQ_source_owning_party``,
+#: ``EQ_destination_location``; the type a CBV term (bare) or a URI.
+_TYPED = {"EQ_bizTransaction_": ("bizTransactionList", "bizTransaction", "btt"),
+          "EQ_source_": ("sourceList", "source", "sdt"), "EQ_destination_": ("destinationList", "destination", "sdt")}
+_TYPED_PREFIXES = tuple(_TYPED)
 #: The five EPCIS 2.0 event types (GS1's ``EPCISEventTypes``); the registry defines no others.
 
 
@@ -109,6 +117,33 @@ def _epcs_in(e: Event, fields: tuple[str, ...]) -> set[str]:
     return found
 
 
+_VOCAB_OF = {"bizTransactionList": "btt", "sourceList": "sdt", "destinationList": "sdt"}
+
+
+def _error_matcher(params: Mapping[str, str]) -> Callable[[Event], bool] | None:
+    """EXISTS_errorDeclaration, EQ_errorReason, EQ_correctiveEventID, GE_/LT_errorDeclarationTime
+    (EPCIS 2.0 section 8.2.7.1): each selects only events with an errorDeclaration that fits."""
+    names = ("EXISTS_errorDeclaration", "EQ_errorReason", "EQ_correctiveEventID", "GE_errorDeclarationTime",
+             "LT_errorDeclarationTime")
+    if not any(n in params for n in names):
+        return None
+    reasons = {v.cbv_term("er", r) for r in params["EQ_errorReason"].split("|")} if "EQ_errorReason" in params else None
+    corrective = _pipe(params, "EQ_correctiveEventID")
+    since, until = _time_param(params, "GE_errorDeclarationTime"), _time_param(params, "LT_errorDeclarationTime")
+
+    def fits(e: Event) -> bool:
+        d = e.get("errorDeclaration")
+        if not isinstance(d, dict):
+            return False
+        if reasons is not None and v.cbv_term("er", str(d.get("reason", ""))) not in reasons:
+            return False
+        if corrective is not None and not corrective & set(d.get("correctiveEventIDs") or ()):
+            return False
+        return _in_range(_when(d, "declarationTime"), since, until)
+
+    return fits
+
+
 def _when(e: Event, field: str) -> datetime | None:
     raw = e.get(field)
     return datetime.fromisoformat(raw.replace("Z", "+00:00")) if isinstance(raw, str) else None
@@ -125,7 +160,7 @@ def _in_range(when: datetime | None, since: datetime | None, until: datetime | N
 def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     """The EPCIS query parameters (EPCIS 2.0 section 8.2.7.1) as a test of one event; an
     unsupported parameter is a QueryParameterException naming it."""
-    unknown = sorted(set(params) - SUPPORTED_PARAMS)
+    unknown = sorted(n for n in set(params) - SUPPORTED_PARAMS if not n.startswith(_TYPED_PREFIXES))
     if unknown:
         raise InvalidField([(name, f"not a supported query parameter; supported: {sorted(SUPPORTED_PARAMS)}")
                             for name in unknown])
@@ -141,6 +176,10 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     locations, read_points = _pipe(params, "EQ_bizLocation"), _pipe(params, "EQ_readPoint")
     event_ids = _pipe(params, "EQ_eventID")
     epcs, any_epcs = _pipe(params, "MATCH_epc"), _pipe(params, "MATCH_anyEPC")
+    typed = [(field, key, v.cbv_term(vocabulary, name[len(prefix):]), set(values.split("|")))
+             for name, values in params.items()
+             for prefix, (field, key, vocabulary) in _TYPED.items() if name.startswith(prefix) and name != prefix]
+    errors = _error_matcher(params)
     by_epcs = [(wanted, fields) for name, fields in _MATCH_EPCS.items() if (wanted := _pipe(params, name))]
     by_classes = [(wanted, fields) for name, fields in _MATCH_CLASSES.items() if (wanted := _pipe(params, name))]
 
@@ -169,6 +208,13 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
             return False
         if epcs is not None and not epcs.intersection(e.get("epcList", ())) \
                 and not epcs.intersection(e.get("childEPCs", ())):
+            return False
+        for field, key, kind, wanted in typed:
+            entries = e.get(field) or ()
+            if not any(isinstance(x, dict) and v.cbv_term(_VOCAB_OF[field], str(x.get("type", ""))) == kind
+                       and x.get(key) in wanted for x in entries):
+                return False
+        if errors is not None and not errors(e):
             return False
         if any(not wanted & _epcs_in(e, fields) for wanted, fields in by_epcs):
             return False

@@ -499,6 +499,15 @@ def test_an_order_declared_in_error_is_found_with_its_declaration_and_its_correc
     assert found[1]["errorDeclaration"]["reason"] in ("incorrect_data", "https://ref.gs1.org/cbv/ER-incorrect_data")
     [fixed] = _events(client.get("/events/" + quote(corrective["eventID"], safe="")))
     assert fixed["gpureg:unitPrice"] == "37000.00"
+    # EPCIS 2.0 8.2.7.1: EXISTS_errorDeclaration, EQ_errorReason, EQ_correctiveEventID, GE_errorDeclarationTime
+    for params in ({"EXISTS_errorDeclaration": "true"}, {"EQ_errorReason": "incorrect_data"},
+                   {"EQ_errorReason": "https://ref.gs1.org/cbv/ER-incorrect_data"},
+                   {"EQ_correctiveEventID": corrective["eventID"]},
+                   {"GE_errorDeclarationTime": "2026-03-20T09:00:00Z", "LT_errorDeclarationTime": "2026-03-21T00:00:00Z"}):
+        declared = _events(client.get("/events", params=params))
+        assert [e["eventID"] for e in declared] == [order["eventID"]] and "errorDeclaration" in declared[0]
+    assert _events(client.get("/events", params={"EQ_errorReason": "did_not_occur"})) == []
+    assert _events(client.get("/events", params={"GE_errorDeclarationTime": "2026-03-21T00:00:00Z"})) == []
 
 
 def test_the_top_level_listings_name_the_vocabularies_and_the_values_the_events_carry(captured: Any) -> None:
@@ -521,3 +530,21 @@ def test_the_top_level_listings_name_the_vocabularies_and_the_values_the_events_
     assert client.get("/bizSteps/shipping").json()["member"] == ["events"]
     _problem(client.get("/epcs/" + quote(_gpu("NEVER"), safe="")), 404, "NoSuchNameException")
     _problem(client.get("/bizSteps/flying"), 404, "NoSuchNameException")
+
+
+def test_business_transaction_source_and_destination_parameters_are_named_by_their_type(captured: Any) -> None:
+    """EPCIS 2.0 8.2.7.1 EQ_bizTransaction_type, EQ_source_type, EQ_destination_type (the type a
+    CBV word or URI)."""
+    w, client, events, _ = captured
+    shipment = f"{ID}shipment/SHP-G1"
+    assert _ids(_events(client.get("/events", params={"EQ_bizTransaction_desadv": shipment}))) == _ids(events[4:6])
+    web = "EQ_bizTransaction_https://ref.gs1.org/cbv/BTT-desadv"
+    assert _ids(_events(client.get("/events", params={web: shipment}))) == _ids(events[4:6])
+    assert _events(client.get("/events", params={"EQ_bizTransaction_po": shipment})) == []
+    rma = f"{ID}rma/RMA-G1"
+    assert _ids(_events(client.get("/events", params={"EQ_bizTransaction_rma": rma}))) == _ids(events[7:8])
+    site = f"{ID}site/{w.site}"
+    assert _ids(_events(client.get("/events", params={"EQ_destination_location": site}))) == _ids(events[4:6])
+    supplier = f"{ID}party/{w.nvidia}"
+    assert _ids(_events(client.get("/events", params={"EQ_source_possessing_party": supplier}))) == _ids(events[4:5])
+    assert _ids(_events(client.get("/events", params={"EQ_source_owning_party": supplier}))) == _ids(events[:1])
