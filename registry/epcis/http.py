@@ -76,6 +76,7 @@ from registry.epcis.named_queries import NamedQueries, definition, parse_definit
 from registry.epcis.query import (
     QueryTooLarge,
     find_event,
+    page_size,
     query_page,
     uuid_param,
 )
@@ -549,11 +550,10 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
 
     def _page_of(params: Mapping[str, str]) -> tuple[int, int]:
         """``perPage`` (default 100, at most 1,000) and the offset ``nextPageToken`` of a listing."""
-        per_page = int(params.get("perPage", "100")) if params.get("perPage", "100").isdigit() else 0
         start = int(params.get("nextPageToken", "0")) if params.get("nextPageToken", "0").isdigit() else -1
-        if not 1 <= per_page <= 1000 or start < 0:
-            raise InvalidField.one("perPage", "perPage 1 to 1000, nextPageToken as given in Link")
-        return per_page, start
+        if start < 0:
+            raise InvalidField.one("nextPageToken", "as given in Link")
+        return page_size(params), start
 
     async def list_queries(request: Request) -> Response:
         try:

@@ -57,6 +57,13 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
     return int(raw)
 
 
+def page_size(params: Mapping[str, str]) -> int:
+    """``perPage`` (100 when absent): a whole number from 1; more than :data:`MAX_PER_PAGE` is
+    served as that many (openapi.yaml: a global upper limit the client cannot override, with the
+    rest behind ``Link``)."""
+    return min(_int_param(params, "perPage", 100, 1, 1 << 62), MAX_PER_PAGE)
+
+
 SUPPORTED_PARAMS = frozenset({
     "batchID", "partnerID", "eventType", "EQ_bizStep", "EQ_disposition", "GE_eventTime", "LT_eventTime",
     "GE_recordTime", "LT_recordTime", "EQ_action", "EQ_bizLocation", "EQ_readPoint", "EQ_eventID",
@@ -237,7 +244,7 @@ def check_params(params: Mapping[str, str]) -> None:
     _order(params)
     if uuid_param(params, "batchID") is not None and uuid_param(params, "partnerID") is not None:
         raise InvalidField.one("batchID", "give batchID or partnerID, not both")
-    _int_param(params, "perPage", 100, 1, MAX_PER_PAGE)
+    page_size(params)
     _int_param(params, "maxEventCount", 0, 1, 1 << 31)
     _int_param(params, "eventCountLimit", 0, 1, MAX_ORDERED)
 
@@ -255,7 +262,7 @@ def query_page(
     if again:
         raise InvalidField([(name, "given by the resource path; not a query parameter here") for name in again])
     matches = _matcher({**params, **fixed})
-    per_page = _int_param(params, "perPage", 100, 1, MAX_PER_PAGE)
+    per_page = page_size(params)
     after = _int_param(params, "nextPageToken", 0, 0, 1 << 62)
     batch, partner = uuid_param(params, "batchID"), uuid_param(params, "partnerID")
     if batch is not None and partner is not None:

@@ -548,3 +548,11 @@ def test_business_transaction_source_and_destination_parameters_are_named_by_the
     supplier = f"{ID}party/{w.nvidia}"
     assert _ids(_events(client.get("/events", params={"EQ_source_possessing_party": supplier}))) == _ids(events[4:5])
     assert _ids(_events(client.get("/events", params={"EQ_source_owning_party": supplier}))) == _ids(events[:1])
+
+
+def test_a_per_page_above_the_servers_limit_is_served_at_the_limit_not_refused(captured: Any) -> None:
+    """OpenAPI PerPage: 'there can be a global upper limit for the perPage value that the client
+    cannot override'; perPage does not mandate that the server reaches it."""
+    _, client, events, _ = captured
+    assert _ids(_events(client.get("/events", params={"perPage": "50000"}))) == _ids(events)
+    assert client.get("/epcs", params={"perPage": "50000"}).status_code == 200
