@@ -32,8 +32,9 @@ ACTOR = {"x-gpureg-actor": "wms@grader"}
 
 
 @pytest.fixture
-def served(start_server: Callable[..., RunningServer], tmp_path: Any) -> Iterator[tuple[World, str]]:
-    server = start_server(f"sqlite:///{tmp_path}/grader.db")
+def served(start_server: Callable[..., RunningServer], store_url: str) -> Iterator[tuple[World, str]]:
+    """A server on SQLite and on PostgreSQL, its reference data registered, the REST binding on port 0."""
+    server = start_server(store_url)
     world = make_world(server.registry)
     http: EpcisHttpServer = build_epcis_http(server.server, 0)
     port = asyncio.run_coroutine_threadsafe(http.start(), server.loop).result(timeout=30)
