@@ -64,7 +64,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.application.service import Registry
@@ -643,6 +643,21 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             return _error(exc, SUBSCRIPTION_CONTROLS)
         return Response(status_code=204)
 
+    async def options(request: Request) -> Response:
+        """OpenAPI ``OPTIONS`` (discovery, ``204DefaultDiscoveryResponse``): the methods the path
+        allows and the versions the server speaks; on ``/capture`` its limits. No credential is
+        asked: it tells nothing of any event."""
+        allowed = sorted({m for route in app.routes if isinstance(route, Route) and route.methods
+                          and route.matches(request.scope)[0] != Match.NONE for m in route.methods} - {"HEAD"})
+        if allowed == ["OPTIONS"]:
+            return _problem(404, "Not Found", f"no resource {request.url.path}", None, NO_SUCH_NAME)
+        headers = {"Allow": ", ".join(allowed), "GS1-EPCIS-Min": EPCIS_VERSION, "GS1-EPCIS-Max": EPCIS_VERSION,
+                   "GS1-CBV-Min": CBV_VERSION, "GS1-CBV-Max": CBV_VERSION, "GS1-EPC-Format": "Never_Translates"}
+        if request.url.path.startswith("/capture"):
+            headers["GS1-EPCIS-Capture-Limit"] = str(MAX_EVENTS)
+            headers["GS1-EPCIS-Capture-File-Size-Limit"] = str(MAX_BODY_BYTES)
+        return Response(status_code=204, headers=headers)
+
     async def context(request: Request) -> Response:
         return JSONResponse(v.project_context(), media_type=JSON_LD)
 
@@ -676,6 +691,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/queries/{query_name}/subscriptions/{subscription_id}", get_subscription, methods=["GET"]),
         Route("/queries/{query_name}/subscriptions/{subscription_id}", unsubscribe, methods=["DELETE"]),
         Route("/context/gpureg.jsonld", context, methods=["GET"]),
+        Route("/{path:path}", options, methods=["OPTIONS"]),
     ], middleware=[Middleware(_Versions)])
     app.state.named_queries = queries
     return app

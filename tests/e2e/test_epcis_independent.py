@@ -620,3 +620,19 @@ def test_plain_gs1_events_without_the_registrys_extensions_are_captured_where_th
                   "epcList": events[3]["epcList"][4:], "readPoint": _site(w), "bizLocation": _site(w)}
         job = _captured(client, [repair])
         assert job["success"] is False and "supported-event" in job["errors"][0]["rule"]
+
+
+def test_options_discovers_the_allowed_methods_versions_and_capture_limits(served: tuple[World, str]) -> None:
+    """OpenAPI OPTIONS (204DefaultDiscoveryResponse): Allow, GS1-EPCIS-Version/Min/Max,
+    GS1-CBV-Version/Min/Max; on /capture the capture limits."""
+    _, base = served
+    with httpx.Client(base_url=base, timeout=60) as client:
+        capture = client.options("/capture")
+        assert capture.status_code == 204
+        assert {"GET", "POST", "OPTIONS"} <= {m.strip() for m in capture.headers["Allow"].split(",")}
+        assert capture.headers["GS1-EPCIS-Max"].startswith("2.0") and capture.headers["GS1-CBV-Version"].startswith("2.0")
+        assert int(capture.headers["GS1-EPCIS-Capture-Limit"]) == 10_000
+        events = client.options("/events")
+        assert events.status_code == 204 and "GET" in events.headers["Allow"]
+        assert client.options("/epcs/" + quote(_gpu("X"), safe="") + "/events").status_code == 204
+        assert client.options("/nowhere").status_code == 404
