@@ -413,7 +413,9 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
     async def query(request: Request, fixed: Mapping[str, str] | None = None) -> Response:
         """``GET /events`` and the resource paths onto it (``fixed``: the parameters the path sets)."""
         try:
-            params = dict(request.query_params)
+            # a list parameter repeated (?EQ_bizStep=a&EQ_bizStep=b, form style) is its values
+            # pipe-delimited, as openapi.yaml writes them (EQ_bizStep=a|b)
+            params = {k: "|".join(request.query_params.getlist(k)) for k in request.query_params}
             batch = uuid_param(params, "batchID")
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
             page, token = await asyncio.to_thread(query_page, registry, params, caller.grants.visible, fixed)
@@ -422,7 +424,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         headers = {"GS1-EPCIS-Version": "2.0.0"}
         if token:
             path = request.scope.get("raw_path", b"").decode("latin-1") or quote(request.url.path)
-            link = path + "?" + urlencode(dict(request.query_params) | {"nextPageToken": token})
+            link = path + "?" + urlencode(params | {"nextPageToken": token})
             headers["Link"] = f'<{link}>; rel="next"'
         return JSONResponse(_query_document(page), headers=headers, media_type=JSON_LD)
 

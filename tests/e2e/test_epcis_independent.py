@@ -636,3 +636,17 @@ def test_options_discovers_the_allowed_methods_versions_and_capture_limits(serve
         assert events.status_code == 204 and "GET" in events.headers["Allow"]
         assert client.options("/epcs/" + quote(_gpu("X"), safe="") + "/events").status_code == 204
         assert client.options("/nowhere").status_code == 404
+
+
+def test_a_list_parameter_repeated_is_read_as_its_values_pipe_delimited(captured: Any) -> None:
+    """openapi.yaml writes lists pipe-delimited (EQ_bizStep=receiving|installing); a client
+    repeating the parameter (form style) means the same, not only its last value."""
+    _, client, events, _ = captured
+    repeated = client.get("/events?EQ_bizStep=receiving&EQ_bizStep=installing")
+    assert _ids(_events(repeated)) == _ids(events[5:7])
+    first = client.get("/events?EQ_bizStep=receiving&EQ_bizStep=installing&perPage=1")
+    pages = _events(first)
+    while "Link" in first.headers:
+        first = client.get(first.headers["Link"].split(">")[0].lstrip("<"))
+        pages += _events(first)
+    assert _ids(pages) == _ids(events[5:7])
