@@ -61,6 +61,7 @@ from uuid import UUID, uuid4
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -228,6 +229,18 @@ class _Versions:
             await send(message)
 
         await self._app(scope, receive, with_versions)
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path ``404``, a method the path does not take ``405``) as
+    problem details too (openapi.yaml ``404ResourceNotFound``: NoSuchNameException)."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else None
+    if status == 405 and headers and headers.get("Allow") == "OPTIONS":  # only the discovery route matched
+        status, headers = 404, None
+    kind = NO_SUCH_NAME if status == 404 else "about:blank"
+    return _problem(status, "Not Found" if status == 404 else "Method Not Allowed" if status == 405 else "Error",
+                    f"{request.method} {request.url.path}: no such resource or method", headers, kind)
 
 
 def _error_entry(e: EventError) -> dict[str, Any]:
@@ -694,7 +707,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/queries/{query_name}/subscriptions/{subscription_id}", unsubscribe, methods=["DELETE"]),
         Route("/context/gpureg.jsonld", context, methods=["GET"]),
         Route("/{path:path}", options, methods=["OPTIONS"]),
-    ], middleware=[Middleware(_Versions)])
+    ], middleware=[Middleware(_Versions)], exception_handlers={HTTPException: _http_problem})
     app.state.named_queries = queries
     return app
 

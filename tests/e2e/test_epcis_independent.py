@@ -650,3 +650,13 @@ def test_a_list_parameter_repeated_is_read_as_its_values_pipe_delimited(captured
         first = client.get(first.headers["Link"].split(">")[0].lstrip("<"))
         pages += _events(first)
     assert _ids(pages) == _ids(events[5:7])
+
+
+def test_a_path_or_method_the_binding_does_not_serve_is_answered_as_problem_details(served: tuple[World, str]) -> None:
+    """RFC 9457 / openapi.yaml: errors are application/problem+json (404 NoSuchNameException)."""
+    _, base = served
+    with httpx.Client(base_url=base, timeout=60, headers=ACTOR) as client:
+        _problem(client.get("/nowhere"), 404, "NoSuchNameException")
+        refused = client.delete("/events")
+        assert refused.status_code == 405 and refused.headers["content-type"].startswith("application/problem+json")
+        assert "GET" in refused.headers["Allow"]
