@@ -198,7 +198,8 @@ NOT_ACCEPTABLE = "epcisException:NotAcceptableException"
 
 class _Versions:
     """GS1's openapi.yaml versioning headers on every answer: ``GS1-EPCIS-Version`` and
-    ``GS1-CBV-Version`` (2.0.0); a request asking for another major version of either
+    ``GS1-CBV-Version`` (2.0.0), and ``GS1-Extensions`` (the registry's extension namespace,
+    ``gpureg=https://ns.gpureg.example/epcis/``); a request asking for another major version of either
     (``GS1-EPCIS-Version: 1.2.0``) is ``406`` ``NotAcceptableException``."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -222,7 +223,8 @@ class _Versions:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                for name, ours in ((b"gs1-epcis-version", EPCIS_VERSION), (b"gs1-cbv-version", CBV_VERSION)):
+                for name, ours in ((b"gs1-epcis-version", EPCIS_VERSION), (b"gs1-cbv-version", CBV_VERSION),
+                                   (b"gs1-extensions", f"{v.PREFIX}={v.NAMESPACE}")):
                     if name not in present:
                         headers.append((name, ours.encode()))
                 message = {**message, "headers": headers}

@@ -394,6 +394,7 @@ def test_every_answer_names_the_epcis_and_cbv_versions_and_another_major_version
         assert answer.status_code in (200, 202)
         assert answer.headers["GS1-EPCIS-Version"].startswith("2.0")
         assert answer.headers["GS1-CBV-Version"].startswith("2.0")
+        assert answer.headers["GS1-Extensions"] == "gpureg=https://ns.gpureg.example/epcis/"
     assert client.get("/events", headers={"GS1-EPCIS-Version": "2.0.0"}).status_code == 200
     _problem(client.get("/events", headers={"GS1-EPCIS-Version": "1.2.0"}), 406, "NotAcceptableException")
     _problem(client.get("/events", headers={"GS1-CBV-Version": "1.2.0"}), 406, "NotAcceptableException")
