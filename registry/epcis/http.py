@@ -421,9 +421,12 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
     async def list_captures(request: Request) -> Response:
         try:
             caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
+            per_page, start = _page_of(_paging_only(request))
         except Exception as exc:
-            return _error(exc)
-        return JSONResponse(jobs.all(caller.subject))
+            return _error(exc, QUERY_PARAMETER)
+        mine = jobs.all(caller.subject)  # openapi.yaml: paged by perPage and nextPageToken (Link)
+        token = str(start + per_page) if start + per_page < len(mine) else ""
+        return JSONResponse(mine[start:start + per_page], headers=_link(request, token))
 
     async def query(request: Request, fixed: Mapping[str, str] | None = None) -> Response:
         """``GET /events`` and the resource paths onto it (``fixed``: the parameters the path sets)."""

@@ -167,12 +167,20 @@ def captured(served: tuple[World, str]) -> Iterator[tuple[World, httpx.Client, l
 
 
 def test_a_capture_is_a_202_whose_location_is_a_finished_successful_job(captured: Any) -> None:
-    """OpenAPI POST /capture: 202 with Location of the job; GET /capture/{captureID}: CaptureJob."""
-    _, client, _, _ = captured
+    """OpenAPI POST /capture: 202 with Location of the job; GET /capture/{captureID}: CaptureJob;
+    GET /capture: the jobs, paged."""
+    _, client, events, _ = captured
     jobs = client.get("/capture").json()
     assert len(jobs) == 1 and jobs[0]["success"] is True
     for member in ("captureID", "running", "success", "errors", "captureErrorBehaviour"):
         assert member in jobs[0]
+    _captured(client, events[:1])  # a second job (the event replayed)
+    first = client.get("/capture", params={"perPage": "1"})  # openapi.yaml GET /capture: paged
+    assert len(first.json()) == 1 and 'rel="next"' in first.headers["Link"]
+    second = client.get(first.headers["Link"].split(">")[0].lstrip("<"))
+    assert len(second.json()) == 1 and "Link" not in second.headers
+    assert {first.json()[0]["captureID"], second.json()[0]["captureID"]} == {j["captureID"] for j in
+                                                                           client.get("/capture").json()}
 
 
 def test_every_captured_event_is_returned_under_its_capturers_event_id_with_a_repository_record_time(
