@@ -669,3 +669,20 @@ def test_a_path_or_method_the_binding_does_not_serve_is_answered_as_problem_deta
         refused = client.delete("/events")
         assert refused.status_code == 405 and refused.headers["content-type"].startswith("application/problem+json")
         assert "GET" in refused.headers["Allow"]
+
+
+def test_a_subscription_to_a_named_query_is_created_listed_and_ended(captured: Any) -> None:
+    """OpenAPI /queries/{queryName}/subscriptions (webhook): 201 with Location, listed, 204 when
+    deleted (its deliveries are tests/e2e/test_epcis_queries.py's)."""
+    _, client, _, _ = captured
+    assert client.post("/queries", json={"name": "grader-sub", "query": {"EQ_bizStep": ["receiving"]}}).status_code == 201
+    made = client.post("/queries/grader-sub/subscriptions", json={"dest": "http://127.0.0.1:9/hook", "stream": True})
+    assert made.status_code == 201, made.text
+    location = made.headers["Location"]
+    assert location.startswith("/queries/grader-sub/subscriptions/")
+    listed = client.get("/queries/grader-sub/subscriptions").json()
+    assert [s["subscriptionID"] for s in listed] == [made.json()["subscriptionID"]]
+    assert client.delete(location).status_code == 204
+    assert client.get(location).status_code == 404
+    bad = client.post("/queries/grader-sub/subscriptions", json={"dest": "ftp://example.com/x", "stream": True})
+    _problem(bad, 400, "SubscriptionControlsException")
