@@ -70,8 +70,8 @@ SUPPORTED_PARAMS = frozenset({
     "MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC", "MATCH_epcClass",
     "MATCH_inputEPCClass", "MATCH_outputEPCClass", "MATCH_anyEPCClass", "orderBy", "orderDirection",
     "eventCountLimit", "maxEventCount", "perPage", "nextPageToken",
-    "EXISTS_errorDeclaration", "EQ_errorReason", "EQ_correctiveEventID", "GE_errorDeclarationTime",
-    "LT_errorDeclarationTime",
+    "WD_bizLocation", "WD_readPoint", "EXISTS_errorDeclaration", "EQ_errorReason", "EQ_correctiveEventID",
+    "GE_errorDeclarationTime", "LT_errorDeclarationTime",
 })
 #: EPCIS 2.0 section 8.2.7.1's parameters named by a type: ``EQ_bizTransaction_po`` (a business
 #: transaction of type po naming one of the values), ``EQ_source_owning_party``,
@@ -181,6 +181,9 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     if actions is not None and not actions <= v.ACTIONS:
         raise InvalidField.one("EQ_action", "each value ADD, OBSERVE or DELETE")
     locations, read_points = _pipe(params, "EQ_bizLocation"), _pipe(params, "EQ_readPoint")
+    # WD_ (a value or its descendants in the master data hierarchy): the registry's sites have no
+    # hierarchy, so each site's only descendant is itself and WD_ selects as EQ_ does
+    within_locations, within_points = _pipe(params, "WD_bizLocation"), _pipe(params, "WD_readPoint")
     event_ids = _pipe(params, "EQ_eventID")
     epcs, any_epcs = _pipe(params, "MATCH_epc"), _pipe(params, "MATCH_anyEPC")
     typed = [(field, key, v.cbv_term(vocabulary, name[len(prefix):]), set(values.split("|")))
@@ -208,6 +211,10 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
         if locations is not None and place(e, "bizLocation") not in locations:
             return False
         if read_points is not None and place(e, "readPoint") not in read_points:
+            return False
+        if within_locations is not None and place(e, "bizLocation") not in within_locations:
+            return False
+        if within_points is not None and place(e, "readPoint") not in within_points:
             return False
         if not _in_range(_when(e, "eventTime"), since, until):
             return False

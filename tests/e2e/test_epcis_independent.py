@@ -244,6 +244,9 @@ def test_action_event_type_read_point_biz_location_and_epc_parameters_select_wha
     assert _ids(_events(client.get("/bizLocations/" + quote(site, safe="") + "/events"))) == _ids(events[5:7])
     assert _ids(_events(client.get("/readPoints/" + quote(site, safe="") + "/events"))) == _ids(events[5:7])
     assert _events(client.get("/events", params={"EQ_bizLocation": _site(w, w.site2)["id"]})) == []
+    # WD_: the site or its descendants (a registry site has none but itself)
+    assert _ids(_events(client.get("/events", params={"WD_bizLocation": site}))) == _ids(events[5:7])
+    assert _ids(_events(client.get("/events", params={"WD_readPoint": site}))) == _ids(events[5:7])
     repaired = events[7]["epcList"][0]
     history = _ids(events[3:6]) + _ids(events[7:9])
     assert _ids(_events(client.get("/events", params={"MATCH_epc": repaired}))) == history
