@@ -172,6 +172,10 @@ class Capture:
         auth layer from the principal); the default allows every command (the store's owner)."""
         events = self._event_list(document)
         prefixes = _prefixes(document.get("@context"))
+        aliases = _aliases(prefixes)
+        if aliases:  # the registry's extensions under another prefix or as full IRIs: read as gpureg:
+            events = [_own_prefix(e, aliases) if _spells(e, aliases) else e for e in events]
+            prefixes = {**prefixes, v.PREFIX: v.NAMESPACE}
         result = CaptureResult()
         plans: list[_Plan | None] = []
         shadow = _Shadow(self._registry, actor)
@@ -292,14 +296,20 @@ class Capture:
     # ------------------------------------------------------------------------------ mapping
     @staticmethod
     def _event_list(document: Mapping[str, Any]) -> list[Any]:
-        if document.get("type") != "EPCISDocument":
-            raise InvalidField.one("type", "rule document-type: must be EPCISDocument")
+        if document.get("type") not in ("EPCISDocument", "EPCISQueryDocument"):
+            raise InvalidField.one("type", "rule document-type: must be EPCISDocument (or EPCISQueryDocument)")
         header = _header_violations(document)
         if header:  # EPCIS 2.0 section 9.1 / GS1's JSON schema: the document's required fields
             raise InvalidField(header)
         body = document.get("epcisBody")
         if not isinstance(body, Mapping):
             raise InvalidField.one("epcisBody", "rule required: an EPCISDocument has an epcisBody object")
+        if document["type"] == "EPCISQueryDocument":  # GS1's openapi.yaml: capture takes query results too
+            results = body.get("queryResults")
+            found = results.get("resultsBody") if isinstance(results, Mapping) else None
+            if not isinstance(found, Mapping):
+                raise InvalidField.one("epcisBody.queryResults.resultsBody", "rule required: the events to capture")
+            body = found
         if "eventList" in body:
             events = body["eventList"]
         elif "event" in body:
@@ -1084,6 +1094,42 @@ def _prefixes(context: Any) -> dict[str, str]:
     for item in items:
         if isinstance(item, Mapping):
             out.update({k: val for k, val in item.items() if isinstance(val, str)})
+    return out
+
+
+def _aliases(prefixes: Mapping[str, str]) -> tuple[str, ...]:
+    """How a document may spell the registry's extension names other than ``gpureg:``: its
+    full IRI, and each prefix its ``@context`` binds to the namespace (JSON-LD: a compact IRI's
+    prefix is the document's choice, the IRI is the name)."""
+    if prefixes.get(v.PREFIX, v.NAMESPACE) != v.NAMESPACE:
+        return ()
+    return (v.NAMESPACE, *(f"{p}:" for p, iri in prefixes.items() if iri == v.NAMESPACE and p != v.PREFIX))
+
+
+def _spells(event: Any, aliases: tuple[str, ...]) -> bool:
+    """Whether an event names an extension (at its top level or in its ILMD) by an alias."""
+    if not isinstance(event, Mapping):
+        return False
+    ilmd = event.get("ilmd")
+    keys = [*event, *(ilmd if isinstance(ilmd, Mapping) else ())]
+    return any(str(k).startswith(aliases) for k in keys)
+
+
+def _own_prefix(value: Any, aliases: tuple[str, ...]) -> Any:
+    """``value`` with every key spelled by one of ``aliases`` renamed to ``gpureg:`` (nested
+    objects too: the ILMD's units)."""
+    if isinstance(value, list):
+        return [_own_prefix(x, aliases) for x in value]
+    if not isinstance(value, Mapping):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        name = str(key)
+        for alias in aliases:
+            if name.startswith(alias) and len(name) > len(alias):
+                name = v.ext(name[len(alias):])
+                break
+        out[name] = _own_prefix(item, aliases)
     return out
 
 

@@ -61,9 +61,12 @@ from uuid import UUID, uuid4
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.application.service import Registry
 from registry.domain.errors import AlreadyExists, InvalidField, NotFound, RegistryError
@@ -74,9 +77,11 @@ from registry.epcis.named_queries import NamedQueries, definition, parse_definit
 from registry.epcis.query import (
     QueryTooLarge,
     find_event,
+    page_size,
     query_page,
     uuid_param,
 )
+from registry.epcis.resources import known, members
 from registry.epcis.sources import log_events
 from registry.security.grants import Grants
 
@@ -184,6 +189,60 @@ def _error(exc: Exception, invalid: str = VALIDATION) -> JSONResponse:
     if isinstance(exc, RegistryError):
         return _problem(409, type(exc).__name__, str(exc))
     return _problem(500, type(exc).__name__, str(exc), None, IMPLEMENTATION)
+
+
+EPCIS_VERSION = "2.0.0"
+CBV_VERSION = "2.0.0"
+NOT_ACCEPTABLE = "epcisException:NotAcceptableException"
+
+
+class _Versions:
+    """GS1's openapi.yaml versioning headers on every answer: ``GS1-EPCIS-Version`` and
+    ``GS1-CBV-Version`` (2.0.0), and ``GS1-Extensions`` (the registry's extension namespace,
+    ``gpureg=https://ns.gpureg.example/epcis/``); a request asking for another major version of either
+    (``GS1-EPCIS-Version: 1.2.0``) is ``406`` ``NotAcceptableException``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        asked = {k.decode("latin-1").lower(): val.decode("latin-1").strip() for k, val in scope["headers"]}
+        for name, ours in (("gs1-epcis-version", EPCIS_VERSION), ("gs1-cbv-version", CBV_VERSION)):
+            wanted = asked.get(name)
+            if wanted and wanted.split(".")[0] != ours.split(".")[0]:
+                answer = _problem(406, "Not Acceptable", f"{name} {wanted} is not served; this server speaks "
+                                  f"{ours}", {"GS1-EPCIS-Version": EPCIS_VERSION, "GS1-CBV-Version": CBV_VERSION},
+                                  NOT_ACCEPTABLE)
+                await answer(scope, receive, send)
+                return
+
+        async def with_versions(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for name, ours in ((b"gs1-epcis-version", EPCIS_VERSION), (b"gs1-cbv-version", CBV_VERSION),
+                                   (b"gs1-extensions", f"{v.PREFIX}={v.NAMESPACE}")):
+                    if name not in present:
+                        headers.append((name, ours.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, with_versions)
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path ``404``, a method the path does not take ``405``) as
+    problem details too (openapi.yaml ``404ResourceNotFound``: NoSuchNameException)."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else None
+    if status == 405 and headers and headers.get("Allow") == "OPTIONS":  # only the discovery route matched
+        status, headers = 404, None
+    kind = NO_SUCH_NAME if status == 404 else "about:blank"
+    return _problem(status, "Not Found" if status == 404 else "Method Not Allowed" if status == 405 else "Error",
+                    f"{request.method} {request.url.path}: no such resource or method", headers, kind)
 
 
 def _error_entry(e: EventError) -> dict[str, Any]:
@@ -362,14 +421,19 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
     async def list_captures(request: Request) -> Response:
         try:
             caller = await admit(CAPTURE, list(request.headers.items()), _peer(request), None)
+            per_page, start = _page_of(_paging_only(request))
         except Exception as exc:
-            return _error(exc)
-        return JSONResponse(jobs.all(caller.subject))
+            return _error(exc, QUERY_PARAMETER)
+        mine = jobs.all(caller.subject)  # openapi.yaml: paged by perPage and nextPageToken (Link)
+        token = str(start + per_page) if start + per_page < len(mine) else ""
+        return JSONResponse(mine[start:start + per_page], headers=_link(request, token))
 
     async def query(request: Request, fixed: Mapping[str, str] | None = None) -> Response:
         """``GET /events`` and the resource paths onto it (``fixed``: the parameters the path sets)."""
         try:
-            params = dict(request.query_params)
+            # a list parameter repeated (?EQ_bizStep=a&EQ_bizStep=b, form style) is its values
+            # pipe-delimited, as openapi.yaml writes them (EQ_bizStep=a|b)
+            params = {k: "|".join(request.query_params.getlist(k)) for k in request.query_params}
             batch = uuid_param(params, "batchID")
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), batch)
             page, token = await asyncio.to_thread(query_page, registry, params, caller.grants.visible, fixed)
@@ -378,7 +442,7 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         headers = {"GS1-EPCIS-Version": "2.0.0"}
         if token:
             path = request.scope.get("raw_path", b"").decode("latin-1") or quote(request.url.path)
-            link = path + "?" + urlencode(dict(request.query_params) | {"nextPageToken": token})
+            link = path + "?" + urlencode(params | {"nextPageToken": token})
             headers["Link"] = f'<{link}>; rel="next"'
         return JSONResponse(_query_document(page), headers=headers, media_type=JSON_LD)
 
@@ -436,6 +500,38 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             return await query(request, {parameter: request.path_params[path_key]})
         return events_of
 
+    def listing(kind: str) -> Callable[[Request], Awaitable[Response]]:
+        """OpenAPI ``GET /bizSteps``, ``/dispositions``, ``/epcs``, ``/bizLocations``,
+        ``/readPoints``: a ``Collection`` of the values, paged by ``perPage`` and
+        ``nextPageToken`` (``Link``)."""
+        async def listed(request: Request) -> Response:
+            try:
+                caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+                params = _paging_only(request)
+                per_page, start = _page_of(params)
+                found = await asyncio.to_thread(members, registry, kind, caller.grants.visible)
+            except Exception as exc:
+                return _error(exc, QUERY_PARAMETER)
+            token = str(start + per_page) if start + per_page < len(found) else ""
+            body = {"@context": v.DOCUMENT_CONTEXT, "type": "Collection", "member": found[start:start + per_page]}
+            return JSONResponse(body, headers=_link(request, token))
+        return listed
+
+    def sub_resources(kind: str, path_key: str) -> Callable[[Request], Awaitable[Response]]:
+        """OpenAPI ``GET /epcs/{epc}`` and the like: the value's sub-resources (``events``);
+        ``404`` for a value the caller's events never name (or not a term of the vocabulary)."""
+        async def one(request: Request) -> Response:
+            try:
+                caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
+                value = request.path_params[path_key]
+                if not await asyncio.to_thread(known, registry, kind, value, caller.grants.visible):
+                    raise NotFound(kind.removesuffix("s"), value)
+            except Exception as exc:
+                return _error(exc, QUERY_PARAMETER)
+            body = {"@context": v.DOCUMENT_CONTEXT, "type": "Collection", "member": ["events"]}
+            return JSONResponse(body)
+        return one
+
     # ------------------------------------------------------------- named queries (/queries)
     def _link(request: Request, token: str) -> dict[str, str]:
         headers = {"GS1-EPCIS-Version": "2.0.0"}
@@ -472,14 +568,18 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         return JSONResponse(definition(name, params), status_code=201,
                             headers={"Location": "/queries/" + quote(name, safe=""), "GS1-EPCIS-Version": "2.0.0"})
 
+    def _page_of(params: Mapping[str, str]) -> tuple[int, int]:
+        """``perPage`` (default 100, at most 1,000) and the offset ``nextPageToken`` of a listing."""
+        start = int(params.get("nextPageToken", "0")) if params.get("nextPageToken", "0").isdigit() else -1
+        if start < 0:
+            raise InvalidField.one("nextPageToken", "as given in Link")
+        return page_size(params), start
+
     async def list_queries(request: Request) -> Response:
         try:
             caller = await admit(EXPORT, list(request.headers.items()), _peer(request), None)
             params = _paging_only(request)
-            per_page = int(params.get("perPage", "100")) if params.get("perPage", "100").isdigit() else 0
-            start = int(params.get("nextPageToken", "0")) if params.get("nextPageToken", "0").isdigit() else -1
-            if not 1 <= per_page <= 1000 or start < 0:
-                raise InvalidField.one("perPage", "perPage 1 to 1000, nextPageToken as given in Link")
+            per_page, start = _page_of(params)
         except Exception as exc:
             return _error(exc, QUERY_PARAMETER)
         mine = await asyncio.to_thread(queries.names, caller.subject)
@@ -564,6 +664,21 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
             return _error(exc, SUBSCRIPTION_CONTROLS)
         return Response(status_code=204)
 
+    async def options(request: Request) -> Response:
+        """OpenAPI ``OPTIONS`` (discovery, ``204DefaultDiscoveryResponse``): the methods the path
+        allows and the versions the server speaks; on ``/capture`` its limits. No credential is
+        asked: it tells nothing of any event."""
+        allowed = sorted({m for route in app.routes if isinstance(route, Route) and route.methods
+                          and route.matches(request.scope)[0] != Match.NONE for m in route.methods} - {"HEAD"})
+        if allowed == ["OPTIONS"]:
+            return _problem(404, "Not Found", f"no resource {request.url.path}", None, NO_SUCH_NAME)
+        headers = {"Allow": ", ".join(allowed), "GS1-EPCIS-Min": EPCIS_VERSION, "GS1-EPCIS-Max": EPCIS_VERSION,
+                   "GS1-CBV-Min": CBV_VERSION, "GS1-CBV-Max": CBV_VERSION, "GS1-EPC-Format": "Never_Translates"}
+        if request.url.path.startswith("/capture"):
+            headers["GS1-EPCIS-Capture-Limit"] = str(MAX_EVENTS)
+            headers["GS1-EPCIS-Capture-File-Size-Limit"] = str(MAX_BODY_BYTES)
+        return Response(status_code=204, headers=headers)
+
     async def context(request: Request) -> Response:
         return JSONResponse(v.project_context(), media_type=JSON_LD)
 
@@ -583,6 +698,10 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/bizLocations/{biz_location:path}/events", resource("EQ_bizLocation", "biz_location"),
               methods=["GET"]),
         Route("/readPoints/{read_point:path}/events", resource("EQ_readPoint", "read_point"), methods=["GET"]),
+        *(Route(f"/{kind}", listing(kind), methods=["GET"])
+          for kind in ("epcs", "bizSteps", "dispositions", "bizLocations", "readPoints")),
+        *(Route(f"/{kind}/{{value:path}}", sub_resources(kind, "value"), methods=["GET"])
+          for kind in ("epcs", "bizSteps", "dispositions", "bizLocations", "readPoints")),
         Route("/queries", create_query, methods=["POST"]),
         Route("/queries", list_queries, methods=["GET"]),
         Route("/queries/{query_name}", get_query, methods=["GET"]),
@@ -593,7 +712,8 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
         Route("/queries/{query_name}/subscriptions/{subscription_id}", get_subscription, methods=["GET"]),
         Route("/queries/{query_name}/subscriptions/{subscription_id}", unsubscribe, methods=["DELETE"]),
         Route("/context/gpureg.jsonld", context, methods=["GET"]),
-    ])
+        Route("/{path:path}", options, methods=["OPTIONS"]),
+    ], middleware=[Middleware(_Versions)], exception_handlers={HTTPException: _http_problem})
     app.state.named_queries = queries
     return app
 

@@ -27,6 +27,8 @@ def _time_param(params: Mapping[str, str], name: str) -> datetime | None:
     raw = params.get(name)
     if raw is None:
         return None
+    # a '+hh:mm' offset not percent-encoded in a hand-written URL arrives as ' hh:mm' (form decoding)
+    raw = raw.replace(" ", "+")
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
@@ -55,12 +57,28 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
     return int(raw)
 
 
+def page_size(params: Mapping[str, str]) -> int:
+    """``perPage`` (100 when absent): a whole number from 1; more than :data:`MAX_PER_PAGE` is
+    served as that many (openapi.yaml: a global upper limit the client cannot override, with the
+    rest behind ``Link``)."""
+    return min(_int_param(params, "perPage", 100, 1, 1 << 62), MAX_PER_PAGE)
+
+
 SUPPORTED_PARAMS = frozenset({
     "batchID", "partnerID", "eventType", "EQ_bizStep", "EQ_disposition", "GE_eventTime", "LT_eventTime",
     "GE_recordTime", "LT_recordTime", "EQ_action", "EQ_bizLocation", "EQ_readPoint", "EQ_eventID",
-    "MATCH_epc", "MATCH_anyEPC", "orderBy", "orderDirection", "eventCountLimit", "maxEventCount",
-    "perPage", "nextPageToken",
+    "MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC", "MATCH_epcClass",
+    "MATCH_inputEPCClass", "MATCH_outputEPCClass", "MATCH_anyEPCClass", "orderBy", "orderDirection",
+    "eventCountLimit", "maxEventCount", "perPage", "nextPageToken",
+    "WD_bizLocation", "WD_readPoint", "EXISTS_errorDeclaration", "EQ_errorReason", "EQ_correctiveEventID",
+    "GE_errorDeclarationTime", "LT_errorDeclarationTime",
 })
+#: EPCIS 2.0 section 8.2.7.1's parameters named by a type: ``EQ_bizTransaction_po`` (a business
+#: transaction of type po naming one of the values), ``EQ_source_owning_party``,
+#: ``EQ_destination_location``; the type a CBV term (bare) or a URI.
+_TYPED = {"EQ_bizTransaction_": ("bizTransactionList", "bizTransaction", "btt"),
+          "EQ_source_": ("sourceList", "source", "sdt"), "EQ_destination_": ("destinationList", "destination", "sdt")}
+_TYPED_PREFIXES = tuple(_TYPED)
 #: The five EPCIS 2.0 event types (GS1's ``EPCISEventTypes``); the registry defines no others.
 
 
@@ -76,6 +94,61 @@ def _any_epcs(e: Event) -> set[str]:
     if "parentID" in e:
         found.add(str(e["parentID"]))
     return found
+
+
+def _classes(e: Event, *lists: str) -> set[str]:
+    """The EPC classes of an event's quantity lists ``lists`` (``quantityList``, ...)."""
+    return {str(q.get("epcClass")) for key in lists for q in e.get(key, ()) if isinstance(q, dict)}
+
+
+#: MATCH_ parameters beyond epc and anyEPC (EPCIS 2.0 section 8.2.7.1): each, the event fields
+#: whose EPCs (or EPC classes, of their quantity elements) it matches.
+_MATCH_EPCS = {"MATCH_parentID": ("parentID",), "MATCH_inputEPC": ("inputEPCList",),
+               "MATCH_outputEPC": ("outputEPCList",)}
+_MATCH_CLASSES = {
+    "MATCH_epcClass": ("quantityList", "childQuantityList"),
+    "MATCH_inputEPCClass": ("inputQuantityList",),
+    "MATCH_outputEPCClass": ("outputQuantityList",),
+    "MATCH_anyEPCClass": ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"),
+}
+
+
+def _epcs_in(e: Event, fields: tuple[str, ...]) -> set[str]:
+    found: set[str] = set()
+    for key in fields:
+        value = e.get(key)
+        if isinstance(value, list):
+            found.update(str(x) for x in value)
+        elif value is not None:
+            found.add(str(value))
+    return found
+
+
+_VOCAB_OF = {"bizTransactionList": "btt", "sourceList": "sdt", "destinationList": "sdt"}
+
+
+def _error_matcher(params: Mapping[str, str]) -> Callable[[Event], bool] | None:
+    """EXISTS_errorDeclaration, EQ_errorReason, EQ_correctiveEventID, GE_/LT_errorDeclarationTime
+    (EPCIS 2.0 section 8.2.7.1): each selects only events with an errorDeclaration that fits."""
+    names = ("EXISTS_errorDeclaration", "EQ_errorReason", "EQ_correctiveEventID", "GE_errorDeclarationTime",
+             "LT_errorDeclarationTime")
+    if not any(n in params for n in names):
+        return None
+    reasons = {v.cbv_term("er", r) for r in params["EQ_errorReason"].split("|")} if "EQ_errorReason" in params else None
+    corrective = _pipe(params, "EQ_correctiveEventID")
+    since, until = _time_param(params, "GE_errorDeclarationTime"), _time_param(params, "LT_errorDeclarationTime")
+
+    def fits(e: Event) -> bool:
+        d = e.get("errorDeclaration")
+        if not isinstance(d, dict):
+            return False
+        if reasons is not None and v.cbv_term("er", str(d.get("reason", ""))) not in reasons:
+            return False
+        if corrective is not None and not corrective & set(d.get("correctiveEventIDs") or ()):
+            return False
+        return _in_range(_when(d, "declarationTime"), since, until)
+
+    return fits
 
 
 def _when(e: Event, field: str) -> datetime | None:
@@ -94,7 +167,7 @@ def _in_range(when: datetime | None, since: datetime | None, until: datetime | N
 def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     """The EPCIS query parameters (EPCIS 2.0 section 8.2.7.1) as a test of one event; an
     unsupported parameter is a QueryParameterException naming it."""
-    unknown = sorted(set(params) - SUPPORTED_PARAMS)
+    unknown = sorted(n for n in set(params) - SUPPORTED_PARAMS if not n.startswith(_TYPED_PREFIXES))
     if unknown:
         raise InvalidField([(name, f"not a supported query parameter; supported: {sorted(SUPPORTED_PARAMS)}")
                             for name in unknown])
@@ -108,8 +181,17 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     if actions is not None and not actions <= v.ACTIONS:
         raise InvalidField.one("EQ_action", "each value ADD, OBSERVE or DELETE")
     locations, read_points = _pipe(params, "EQ_bizLocation"), _pipe(params, "EQ_readPoint")
+    # WD_ (a value or its descendants in the master data hierarchy): the registry's sites have no
+    # hierarchy, so each site's only descendant is itself and WD_ selects as EQ_ does
+    within_locations, within_points = _pipe(params, "WD_bizLocation"), _pipe(params, "WD_readPoint")
     event_ids = _pipe(params, "EQ_eventID")
     epcs, any_epcs = _pipe(params, "MATCH_epc"), _pipe(params, "MATCH_anyEPC")
+    typed = [(field, key, v.cbv_term(vocabulary, name[len(prefix):]), set(values.split("|")))
+             for name, values in params.items()
+             for prefix, (field, key, vocabulary) in _TYPED.items() if name.startswith(prefix) and name != prefix]
+    errors = _error_matcher(params)
+    by_epcs = [(wanted, fields) for name, fields in _MATCH_EPCS.items() if (wanted := _pipe(params, name))]
+    by_classes = [(wanted, fields) for name, fields in _MATCH_CLASSES.items() if (wanted := _pipe(params, name))]
 
     def place(e: Event, field: str) -> Any:
         where = e.get(field)
@@ -130,12 +212,27 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
             return False
         if read_points is not None and place(e, "readPoint") not in read_points:
             return False
+        if within_locations is not None and place(e, "bizLocation") not in within_locations:
+            return False
+        if within_points is not None and place(e, "readPoint") not in within_points:
+            return False
         if not _in_range(_when(e, "eventTime"), since, until):
             return False
         if not _in_range(_when(e, "recordTime"), recorded_since, recorded_until):
             return False
         if epcs is not None and not epcs.intersection(e.get("epcList", ())) \
                 and not epcs.intersection(e.get("childEPCs", ())):
+            return False
+        for field, key, kind, wanted in typed:
+            entries = e.get(field) or ()
+            if not any(isinstance(x, dict) and v.cbv_term(_VOCAB_OF[field], str(x.get("type", ""))) == kind
+                       and x.get(key) in wanted for x in entries):
+                return False
+        if errors is not None and not errors(e):
+            return False
+        if any(not wanted & _epcs_in(e, fields) for wanted, fields in by_epcs):
+            return False
+        if any(not wanted & _classes(e, *fields) for wanted, fields in by_classes):
             return False
         return any_epcs is None or bool(any_epcs & _any_epcs(e))
 
@@ -154,7 +251,7 @@ def check_params(params: Mapping[str, str]) -> None:
     _order(params)
     if uuid_param(params, "batchID") is not None and uuid_param(params, "partnerID") is not None:
         raise InvalidField.one("batchID", "give batchID or partnerID, not both")
-    _int_param(params, "perPage", 100, 1, MAX_PER_PAGE)
+    page_size(params)
     _int_param(params, "maxEventCount", 0, 1, 1 << 31)
     _int_param(params, "eventCountLimit", 0, 1, MAX_ORDERED)
 
@@ -172,7 +269,7 @@ def query_page(
     if again:
         raise InvalidField([(name, "given by the resource path; not a query parameter here") for name in again])
     matches = _matcher({**params, **fixed})
-    per_page = _int_param(params, "perPage", 100, 1, MAX_PER_PAGE)
+    per_page = page_size(params)
     after = _int_param(params, "nextPageToken", 0, 0, 1 << 62)
     batch, partner = uuid_param(params, "batchID"), uuid_param(params, "partnerID")
     if batch is not None and partner is not None:
