@@ -587,9 +587,6 @@ def test_events_captured_without_event_ids_are_given_ones_they_can_be_found_by(s
         assert _ids(_events(client.get("/events/" + quote(one, safe="")))) == [one]
 
 
-@pytest.mark.xfail(strict=True, reason="known departure: a query returns the registry's rendition of the command "
-                   "an event became, so standard fields it does not map (persistentDisposition, sensorElementList, "
-                   "certificationInfo) and other parties' extension fields are not returned")
 def test_a_captured_events_standard_fields_and_foreign_extensions_are_returned_as_captured(
     served: tuple[World, str],
 ) -> None:
