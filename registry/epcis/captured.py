@@ -8,7 +8,7 @@ an acknowledged capture never loses it and a refused one writes nothing. An expo
 stored event whose request id is ``epcis:{eventID}`` from that record (:func:`as_captured`).
 
 The canonical form is the JSON text (keys sorted, no insignificant white space, UTF-8) of an object
-``{"event": E, "prefixes": P}``: ``E`` is the event object as received after the standard's
+``{"event": E}``: ``E`` is the event object as received after the standard's
 validation, with the registry's own extension names spelled ``gpureg:`` (a document that binds
 the registry's namespace to another prefix is read so), the CBV 2.0 terms of its ``bizStep``,
 ``disposition``, ``persistentDisposition``, business transaction, source/destination types and
@@ -16,8 +16,10 @@ error reason spelled as bare words, as GS1's JSON schema and context have them (
 ``urn:epcglobal:cbv:bizstep:shipping``, or ``https://ref.gs1.org/cbv/BizStep-shipping``, is the
 same term: JSON-LD expands the bare word to that web URI), its ``eventID`` the one it was captured
 under (the capturer's, or the event hash given to an event without one) and without
-``recordTime`` (the repository's to set); ``P`` is the prefixes of the capturing document's
-``@context`` that ``E``'s names use (the JSON-LD compact IRIs of other namespaces' extensions).
+``recordTime`` (the repository's to set). The prefixes of the capturing document's ``@context``
+that ``E``'s names use (other namespaces' extensions as JSON-LD compact IRIs, e.g. ``ex:seal``),
+except the registry's own, become ``E``'s own ``@context`` (an object of them, before any context
+the event carried itself): the event means the same in any document it is exported in.
 """
 
 from __future__ import annotations
@@ -88,8 +90,12 @@ def canonical(event: Mapping[str, Any], event_id: str, prefixes: Mapping[str, st
     names: set[str] = set()
     _names(body, names)
     used = {name.split(":", 1)[0] for name in names if ":" in name}
-    kept = {p: iri for p, iri in prefixes.items() if p in used and isinstance(iri, str)}
-    return json.dumps({"event": {"eventID": event_id, **body}, "prefixes": kept},
+    kept = {p: iri for p, iri in prefixes.items()
+            if p in used and isinstance(iri, str) and (p, iri) != (v.PREFIX, v.NAMESPACE)}
+    if kept:  # the document's prefixes the event uses, as the event's own context (JSON-LD)
+        own = body.get("@context")
+        body["@context"] = kept if own is None else [kept, *(own if isinstance(own, list) else [own])]
+    return json.dumps({"event": {"eventID": event_id, **body}},
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

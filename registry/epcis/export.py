@@ -25,7 +25,7 @@ from uuid import UUID
 from registry.application.service import Registry
 from registry.domain.batch import GpuBatch
 from registry.epcis import vocabulary as v
-from registry.epcis.captured import CapturedEvents, as_captured
+from registry.epcis.captured import CapturedEvent, CapturedEvents, as_captured
 from registry.epcis.event_hash import event_id
 from registry.epcis.event_rules import MAX_EVENT_ID, is_uri
 
@@ -172,6 +172,9 @@ class Translator:
                 "correctiveEventIDs": [corrective["eventID"]],
             },
         }
+        if isinstance(declared, CapturedEvent):  # a captured order declared in error: still this batch's
+            declaration = CapturedEvent(declaration)
+            declaration.batch_id = declared.batch_id
         self._orders[batch_id] = corrective
         return [declaration, corrective]
 

@@ -157,8 +157,12 @@ def _persistent(e: Event) -> set[str]:
     found = e.get("persistentDisposition")
     if not isinstance(found, dict):
         return set()
-    return {v.cbv_term("disposition", str(d)) for key in ("set", "unset")
-            for d in (found.get(key) if isinstance(found.get(key), list) else ())}
+    out: set[str] = set()
+    for key in ("set", "unset"):
+        listed = found.get(key)
+        if isinstance(listed, list):
+            out.update(v.cbv_term("disposition", str(d)) for d in listed)
+    return out
 
 
 def _when(e: Event, field: str) -> datetime | None:
