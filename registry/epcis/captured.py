@@ -12,9 +12,9 @@ The canonical form is the JSON text (keys sorted, no insignificant white space, 
 validation, with the registry's own extension names spelled ``gpureg:`` (a document that binds
 the registry's namespace to another prefix is read so), the CBV 2.0 terms of its ``bizStep``,
 ``disposition``, ``persistentDisposition``, business transaction, source/destination types and
-error reason spelled as bare words, as GS1's JSON schema and context have them (a CBV URN, e.g.
-``urn:epcglobal:cbv:bizstep:shipping``, or ``https://ref.gs1.org/cbv/BizStep-shipping``, is the
-same term: JSON-LD expands the bare word to that web URI), its ``eventID`` the one it was captured
+error reason given as CBV URNs (``urn:epcglobal:cbv:bizstep:shipping``, which GS1's JSON schema
+does not admit) spelled as the bare words (the same term: JSON-LD expands the bare word to
+``https://ref.gs1.org/cbv/BizStep-shipping``; a web URI is kept as given), its ``eventID`` the one it was captured
 under (the capturer's, or the event hash given to an event without one) and without
 ``recordTime`` (the repository's to set). The prefixes of the capturing document's ``@context``
 that ``E``'s names use (other namespaces' extensions as JSON-LD compact IRIs, e.g. ``ex:seal``),
@@ -46,8 +46,8 @@ def _names(value: Any, out: set[str]) -> None:
 
 def _term(kind: str, value: Any) -> Any:
     """A CBV value in the JSON binding's spelling: its bare term when it is a CBV 2.0 term given
-    as a CBV URN or web vocabulary URI (JSON-LD: the same IRI under GS1's context); else as is."""
-    if not isinstance(value, str):
+    as a CBV URN (JSON-LD: the same IRI under GS1's context); else as is (a web URI too)."""
+    if not isinstance(value, str) or not value.startswith("urn:epcglobal:cbv:"):
         return value
     bare = v.cbv_term(kind, value)
     return bare if bare in v.cbv_terms(kind) else value

@@ -216,9 +216,10 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     def matches(e: Event) -> bool:
         if types is not None and e["type"] not in types:
             return False
-        if steps is not None and e.get("bizStep") not in steps:
+        # a captured event keeps a CBV term spelled as a web URI (captured.py): compared as its word
+        if steps is not None and v.cbv_term("bizStep", str(e.get("bizStep", ""))) not in steps:
             return False
-        if dispositions is not None and e.get("disposition") not in dispositions:
+        if dispositions is not None and v.cbv_term("disposition", str(e.get("disposition", ""))) not in dispositions:
             return False
         if persistent is not None and not persistent & _persistent(e):
             return False

@@ -48,8 +48,8 @@ def _captured_shipment(world: World) -> tuple[dict[str, Any], UUID]:
 
 def _as_captured(sent: dict[str, Any]) -> dict[str, Any]:
     """What a query answers for ``sent``: its content, CBV terms as the JSON binding spells them."""
-    return {**{k: x for k, x in sent.items() if k != "recordTime"}, "bizStep": "shipping",
-            "disposition": "in_transit", "@context": EX}  # the document's prefix it uses, for JSON-LD
+    return {**{k: x for k, x in sent.items() if k != "recordTime"}, "bizStep": "shipping",  # a URN: its word
+            "@context": EX}  # the document's prefix it uses, for JSON-LD (a web URI disposition: as given)
 
 
 def _without_record_time(e: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def test_every_epcis_output_returns_the_captured_event_as_captured(registry: Reg
         assert [_without_record_time(e) for e in answer] == [want]
 
 
-def test_eq_persistent_disposition_selects_on_the_captured_content(registry: Registry, world: World) -> None:
+def test_query_parameters_select_on_the_captured_content_in_any_cbv_spelling(registry: Registry, world: World) -> None:
     sent, _ = _captured_shipment(world)
 
     for value in ("completeness_verified", "urn:epcglobal:cbv:disp:completeness_inferred",
@@ -90,6 +90,9 @@ def test_eq_persistent_disposition_selects_on_the_captured_content(registry: Reg
         page, _ = query_page(registry, {"EQ_persistentDisposition": value})
         assert [e["eventID"] for e in page] == [sent["eventID"]], value
     assert query_page(registry, {"EQ_persistentDisposition": "damaged"})[0] == []
+    for params in ({"EQ_bizStep": "shipping"}, {"EQ_disposition": "in_transit"},
+                   {"EQ_disposition": "urn:epcglobal:cbv:disp:in_transit"}):
+        assert sent["eventID"] in [e["eventID"] for e in query_page(registry, params)[0]], params
 
 
 def test_events_the_registry_originated_keep_the_registrys_rendition(registry: Registry, world: World) -> None:
