@@ -100,25 +100,40 @@ def canonical(event: Mapping[str, Any], event_id: str, prefixes: Mapping[str, st
 
 
 class CapturedEvents:
-    """The captured form of stored events, read from their request records (cached per request)."""
+    """The captured form of stored events, read from their request records.
+
+    A reader of the log meets each request record just after the events of its command (one
+    write): it hands the record over (:meth:`note`) and the event is not read again; otherwise
+    (a batch's history, a partner's batches) each lookup reads the record (one SELECT)."""
 
     def __init__(self, registry: Any) -> None:
         self._registry = registry
-        self._cache: dict[str, Event | None] = {}
+        self._noted: dict[str, str] = {}  # request id -> captured text, of records met in the log
+
+    def note(self, handled: Any) -> None:
+        """A request record's event met in the log (``RequestRecord.Handled``)."""
+        self._noted[handled.request_id] = getattr(handled, "captured", "")
+
+    def met(self, request_id: str) -> bool:
+        """Whether the record of ``request_id`` was met in the log (since :meth:`forget`)."""
+        return request_id in self._noted
+
+    def forget(self) -> None:
+        """Drop the records met so far (their events have been rendered)."""
+        self._noted.clear()
 
     def of(self, request_id: str) -> Event | None:
         """The event captured under ``request_id`` (None: kept by no record, e.g. captured before
         the registry kept captured events, or a command of the registry's own API)."""
-        if request_id in self._cache:
-            return self._cache[request_id]
-        found: Event | None = None
-        stored = self._registry.recorder.select_events(RequestRecord.id_for(request_id), limit=1)
-        if stored:
-            handled = self._registry.mapper.to_domain_event(stored[0])
-            text = getattr(handled, "captured", "")
-            if isinstance(text, str) and text:
-                found = json.loads(text)["event"]
-        self._cache[request_id] = found
+        text = self._noted.get(request_id)
+        if text is None:
+            stored = self._registry.recorder.select_events(RequestRecord.id_for(request_id), limit=1)
+            if not stored:
+                return None
+            text = getattr(self._registry.mapper.to_domain_event(stored[0]), "captured", "")
+        if not isinstance(text, str) or not text:
+            return None
+        found: Event = json.loads(text)["event"]
         return found
 
 

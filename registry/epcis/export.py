@@ -121,6 +121,16 @@ class Translator:
             self._orders[event.originator_id] = out
         return [] if out is None else [out]
 
+    @property
+    def captured(self) -> CapturedEvents:
+        """The captured events' source (a reader of the log hands it the request records it meets)."""
+        return self._captured
+
+    def awaits_record(self, stored: Any) -> bool:
+        """Whether ``stored`` was captured and its request record (which keeps the event as
+        captured, written just after it) has not been met in the log yet."""
+        return captured_event_id(stored) is not None and not self._captured.met(stored.request_id)
+
     def _split_off(self, e: GpuBatch.SplitOff) -> list[Event]:
         """A split in the parent's history: the child's split event (one event, one eventID,
         wherever it is exported), rendered from the child's ``SplitFrom``."""
