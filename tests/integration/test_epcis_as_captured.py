@@ -117,15 +117,18 @@ def test_a_refused_capture_keeps_nothing_of_its_events(registry: Registry, world
     assert Capture(registry).record(f"epcis:{good['eventID']}") is None
 
 
-def test_a_partner_never_sees_another_partners_captured_event(registry: Registry, world: World) -> None:
+def test_a_partner_never_sees_another_partners_captured_event_and_its_own_comes_as_captured(registry: Registry, world: World) -> None:
     sent, _ = _captured_shipment(world)
     index = ScopeIndex(registry)
     index.refresh()
-    naver = Scope.of(world.naver, index).sees_batch
+    naver, samsung = Scope.of(world.naver, index).sees_batch, Scope.of(world.samsung, index).sees_batch
 
     assert all(e["eventID"] != sent["eventID"] for e in partner_events(registry, world.naver))
     assert all(e["eventID"] != sent["eventID"] for _, e in log_events(registry, visible=naver))
     assert query_page(registry, {"EQ_eventID": sent["eventID"]}, visible=naver)[0] == []
+    # the batch's buyer sees it, as captured, in the log confined to its batches
+    [own] = [e for _, e in log_events(registry, visible=samsung) if e["eventID"] == sent["eventID"]]
+    assert _without_record_time(own) == _as_captured(sent)
 
 
 def test_an_error_declaration_of_a_captured_order_correction_returns_the_corrective_event_as_captured(
