@@ -56,6 +56,11 @@ class Command(BaseModel):
     request_id: Annotated[str, StringConstraints(max_length=200)] = ""
     expected_version: Annotated[int, Field(ge=0)] | None = None
     occurred_at: AwareDatetime | None = None
+    #: The EPCIS event this command was captured from, in the canonical form of
+    #: :func:`registry.epcis.captured.canonical` ('' for a command of the registry's own API). Kept
+    #: on the request record so a query returns the event as captured (EPCIS 2.0 section 8.2);
+    #: not part of the fingerprint (the eventID is the request id, its command the content).
+    epcis_event: Annotated[str, StringConstraints(max_length=4_000_000)] = ""
 
     def fingerprint_payload(self) -> str:
         """The command's content, canonical: keys sorted at every level, so a map field sent in
@@ -63,7 +68,7 @@ class Command(BaseModel):
         return json.dumps(self._fingerprinted(), sort_keys=True, separators=(",", ":"))
 
     def _fingerprinted(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"request_id", "expected_version"})
+        return self.model_dump(mode="json", exclude={"request_id", "expected_version", "epcis_event"})
 
 
 class MovementCommand(Command):

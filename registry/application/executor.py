@@ -317,7 +317,7 @@ class CommandExecutor(Application[UUID]):
         primary = changed[0]
         if cmd.request_id:
             changed.append(
-                RequestRecord.handled(ctx, command, fingerprint, primary.id, primary.version)
+                RequestRecord.handled(ctx, command, fingerprint, primary.id, primary.version, cmd.epcis_event)
             )
         try:
             recordings = self.save(*changed, **decision.save_kwargs)

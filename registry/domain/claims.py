@@ -39,8 +39,12 @@ class RequestRecord(RegistryAggregate):
         fingerprint: str
         aggregate_id: UUID
         aggregate_version: int
+        #: the EPCIS event the command was captured from, as captured ('' otherwise; also for
+        #: records stored before the field existed: the class default)
+        captured: str = ""
 
         def apply(self, aggregate: Any) -> None:
+            aggregate.captured = self.captured
             aggregate.command = self.command
             aggregate.fingerprint = self.fingerprint
             aggregate.aggregate_id = self.aggregate_id
@@ -51,6 +55,7 @@ class RequestRecord(RegistryAggregate):
         fingerprint: str
         aggregate_id: UUID
         aggregate_version: int
+        captured: str
 
     @staticmethod
     def id_for(request_id: str) -> UUID:
@@ -58,10 +63,11 @@ class RequestRecord(RegistryAggregate):
 
     @classmethod
     def handled(
-        cls, ctx: Context, command: str, fingerprint: str, aggregate_id: UUID, aggregate_version: int
+        cls, ctx: Context, command: str, fingerprint: str, aggregate_id: UUID, aggregate_version: int,
+        captured: str = "",
     ) -> RequestRecord:
         return cls._create(
             cls.Handled, id=cls.id_for(ctx.request_id), command=command,
             fingerprint=fingerprint, aggregate_id=aggregate_id,
-            aggregate_version=aggregate_version, **ctx.event_kwargs(),
+            aggregate_version=aggregate_version, captured=captured, **ctx.event_kwargs(),
         )

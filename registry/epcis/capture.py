@@ -47,6 +47,7 @@ from registry.domain.errors import (
     RegistryError,
 )
 from registry.epcis import vocabulary as v
+from registry.epcis.captured import canonical
 from registry.epcis.event_hash import event_id as hash_event_id
 from registry.epcis.event_rules import Refused as _Refused
 from registry.epcis.event_rules import check_error_declaration as _check_error_declaration
@@ -198,6 +199,8 @@ class Capture:
                             "(event)", "rule event-hash: the event is too malformed to hash (and has no eventID)"
                         ) from None
                 plan = corrections.plan(index, eid, event) or self._plan(index, eid, event, shadow)
+                if plan.method != "correct_order" and plan.same_as is None:  # kept as captured (8.2)
+                    plan.command = plan.command.model_copy(update={"epcis_event": canonical(event, eid, prefixes)})
                 method = plan.method
                 if plan.same_as is not None and plans[plan.same_as] is None:  # its pair was refused
                     refused = result.outcomes[plan.same_as].error
@@ -1029,6 +1032,7 @@ class _Corrections:
         cmd = _parse(c.CorrectOrder, {
             "request_id": f"epcis:{corrective}"[:200], "occurred_at": occurred, "batch_id": batch,
             "reason": _text(ce, "reason") or "EPCIS error declaration: incorrect_data", **fields,
+            "epcis_event": canonical(ce, corrective, self._prefixes),
         })
         return _Plan(index, eid, "correct_order", cmd, batch)
 

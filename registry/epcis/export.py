@@ -25,6 +25,7 @@ from uuid import UUID
 from registry.application.service import Registry
 from registry.domain.batch import GpuBatch
 from registry.epcis import vocabulary as v
+from registry.epcis.captured import CapturedEvent, CapturedEvents, as_captured
 from registry.epcis.event_hash import event_id
 from registry.epcis.event_rules import MAX_EVENT_ID, is_uri
 
@@ -106,6 +107,7 @@ class Translator:
         self._facts: dict[UUID, _Facts] = {}
         self._orders: dict[UUID, Event | None] = {}  # each batch's order event now in force
         self._splits_at_parent = splits_at_parent
+        self._captured = CapturedEvents(registry)
 
     def events(self, event: Any) -> list[Event]:
         """The EPCIS events for one stored event: none, one, or (an order correction) the error
@@ -118,6 +120,16 @@ class Translator:
         if out is not None and isinstance(event, GpuBatch.Ordered | GpuBatch.SplitFrom):
             self._orders[event.originator_id] = out
         return [] if out is None else [out]
+
+    @property
+    def captured(self) -> CapturedEvents:
+        """The captured events' source (a reader of the log hands it the request records it meets)."""
+        return self._captured
+
+    def awaits_record(self, stored: Any) -> bool:
+        """Whether ``stored`` was captured and its request record (which keeps the event as
+        captured, written just after it) has not been met in the log yet."""
+        return captured_event_id(stored) is not None and not self._captured.met(stored.request_id)
 
     def _split_off(self, e: GpuBatch.SplitOff) -> list[Event]:
         """A split in the parent's history: the child's split event (one event, one eventID,
@@ -155,7 +167,12 @@ class Translator:
         corrective[v.ext("registryEvent")] = f"OrderCorrected@{e.originator_version}"
         corrective[v.ext("reason")] = e.reason
         corrective[v.ext("correctedFields")] = sorted(CORRECTABLE[name].split(":", 1)[1] for name in fields)
-        corrective = {"eventID": captured_event_id(e) or event_id(corrective, _PREFIXES), **corrective}
+        captured = captured_event_id(e)
+        kept = self._captured.of(e.request_id) if captured else None
+        if captured and kept is not None:  # EPCIS 2.0 section 8.2: as captured, plus recordTime
+            corrective = as_captured(kept, captured, recorded, str(batch_id))
+        else:
+            corrective = {"eventID": captured or event_id(corrective, _PREFIXES), **corrective}
         declaration: Event = {
             **declared,
             "recordTime": recorded,
@@ -165,6 +182,9 @@ class Translator:
                 "correctiveEventIDs": [corrective["eventID"]],
             },
         }
+        if isinstance(declared, CapturedEvent):  # a captured order declared in error: still this batch's
+            declaration = CapturedEvent(declaration)
+            declaration.batch_id = declared.batch_id
         self._orders[batch_id] = corrective
         return [declaration, corrective]
 
@@ -197,7 +217,11 @@ class Translator:
         out.update(body)
         out[v.ext("batchID")] = str(batch_id)
         out[v.ext("registryEvent")] = f"{type(event).__name__}@{version}"
-        out = {"eventID": captured_event_id(event) or event_id(out, _PREFIXES), **out}
+        captured = captured_event_id(event)
+        kept = self._captured.of(event.request_id) if captured else None
+        if captured and kept is not None:  # EPCIS 2.0 section 8.2: as captured, plus recordTime
+            return as_captured(kept, captured, out["recordTime"], str(batch_id))
+        out = {"eventID": captured or event_id(out, _PREFIXES), **out}
         return out
 
     # ----------------------------------------------------------------------------- helpers

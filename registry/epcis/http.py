@@ -72,6 +72,7 @@ from registry.application.service import Registry
 from registry.domain.errors import AlreadyExists, InvalidField, NotFound, RegistryError
 from registry.epcis import vocabulary as v
 from registry.epcis.capture import MAX_EVENTS, Capture, CaptureResult, EventError
+from registry.epcis.captured import batch_of
 from registry.epcis.export import Event
 from registry.epcis.named_queries import NamedQueries, definition, parse_definition, result_document
 from registry.epcis.query import (
@@ -301,7 +302,7 @@ def _written(registry: Registry, position: int, batch_id: UUID | None) -> Event 
     of its batch up to ``position`` (the command's last write, its request record; the batch's
     event is written in the same transaction just before it, so nothing of that batch follows)."""
     found = [e for _, e in log_events(registry, after=max(0, position - 8), stop=position)
-             if batch_id is None or e.get(v.ext("batchID")) == str(batch_id)]
+             if batch_id is None or batch_of(e) == str(batch_id)]
     return found[-1] if found else None
 
 

@@ -50,6 +50,7 @@ from uuid import UUID, uuid4
 from registry.application.service import Registry
 from registry.domain.errors import AlreadyExists, InvalidField, NotFound
 from registry.epcis import vocabulary as v
+from registry.epcis.captured import batch_of
 from registry.epcis.export import Event
 from registry.epcis.query import check_params, matcher
 from registry.epcis.sources import log_events, partner_log_events
@@ -368,7 +369,7 @@ class NamedQueries:
             return ((p, e) for p, e in partner_log_events(self.registry, UUID(partner), s.position, visible)
                     if p <= head)
         events = log_events(self.registry, after=s.position, stop=head, visible=visible)
-        return events if batch is None else ((p, e) for p, e in events if e.get(v.ext("batchID")) == batch)
+        return events if batch is None else ((p, e) for p, e in events if batch_of(e) == batch)
 
 
 #: A schedule's fields and their legal ranges (EPCIS 1.2 section 8.2.5.3; dayOfWeek 1 is Monday).

@@ -71,7 +71,7 @@ SUPPORTED_PARAMS = frozenset({
     "MATCH_inputEPCClass", "MATCH_outputEPCClass", "MATCH_anyEPCClass", "orderBy", "orderDirection",
     "eventCountLimit", "maxEventCount", "perPage", "nextPageToken",
     "WD_bizLocation", "WD_readPoint", "EXISTS_errorDeclaration", "EQ_errorReason", "EQ_correctiveEventID",
-    "GE_errorDeclarationTime", "LT_errorDeclarationTime",
+    "GE_errorDeclarationTime", "LT_errorDeclarationTime", "EQ_persistentDisposition",
 })
 #: EPCIS 2.0 section 8.2.7.1's parameters named by a type: ``EQ_bizTransaction_po`` (a business
 #: transaction of type po naming one of the values), ``EQ_source_owning_party``,
@@ -151,6 +151,20 @@ def _error_matcher(params: Mapping[str, str]) -> Callable[[Event], bool] | None:
     return fits
 
 
+def _persistent(e: Event) -> set[str]:
+    """The dispositions an event's ``persistentDisposition`` sets or unsets (EQ_persistentDisposition
+    selects an event naming one of its values in either list), as bare CBV terms."""
+    found = e.get("persistentDisposition")
+    if not isinstance(found, dict):
+        return set()
+    out: set[str] = set()
+    for key in ("set", "unset"):
+        listed = found.get(key)
+        if isinstance(listed, list):
+            out.update(v.cbv_term("disposition", str(d)) for d in listed)
+    return out
+
+
 def _when(e: Event, field: str) -> datetime | None:
     raw = e.get(field)
     return datetime.fromisoformat(raw.replace("Z", "+00:00")) if isinstance(raw, str) else None
@@ -177,6 +191,8 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
                     if "EQ_disposition" in params else None)
     since, until = _time_param(params, "GE_eventTime"), _time_param(params, "LT_eventTime")
     recorded_since, recorded_until = _time_param(params, "GE_recordTime"), _time_param(params, "LT_recordTime")
+    persistent = ({v.cbv_term("disposition", s) for s in params["EQ_persistentDisposition"].split("|")}
+                  if "EQ_persistentDisposition" in params else None)
     actions = _pipe(params, "EQ_action")
     if actions is not None and not actions <= v.ACTIONS:
         raise InvalidField.one("EQ_action", "each value ADD, OBSERVE or DELETE")
@@ -200,9 +216,12 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     def matches(e: Event) -> bool:
         if types is not None and e["type"] not in types:
             return False
-        if steps is not None and e.get("bizStep") not in steps:
+        # a captured event keeps a CBV term spelled as a web URI (captured.py): compared as its word
+        if steps is not None and v.cbv_term("bizStep", str(e.get("bizStep", ""))) not in steps:
             return False
-        if dispositions is not None and e.get("disposition") not in dispositions:
+        if dispositions is not None and v.cbv_term("disposition", str(e.get("disposition", ""))) not in dispositions:
+            return False
+        if persistent is not None and not persistent & _persistent(e):
             return False
         if actions is not None and e.get("action") not in actions:
             return False

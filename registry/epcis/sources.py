@@ -16,6 +16,7 @@ from eventsourcing.utils import get_topic
 
 from registry.application.service import Registry
 from registry.domain.batch import GpuBatch
+from registry.domain.claims import RequestRecord
 from registry.domain.errors import NotFound
 from registry.epcis.export import Event, Translator
 
@@ -45,11 +46,33 @@ def log_events(
     """Every batch event after log position ``after`` (up to ``stop``), with its position; only
     the events of batches ``visible`` admits when given (a partner's reach)."""
     translator = Translator(registry)
+    # A captured event waits for its request record (the event as captured), which its command
+    # wrote just after it, so that the record read with the log is not read again.
+    waiting: list[tuple[int, Any]] = []
     for position, stored in registry.iter_log(after=after, stop=stop):
-        if visible is not None and not _visible(stored, visible):
-            continue
+        if isinstance(stored, RequestRecord.Handled):
+            translator.captured.note(stored)
+        elif visible is None or _visible(stored, visible):
+            waiting.append((position, stored))
+        if not waiting:  # the records met so far are of events not exported here
+            translator.captured.forget()
+        elif len(waiting) >= _MAX_WAITING or not any(translator.awaits_record(s) for _, s in waiting):
+            yield from _render(translator, waiting)
+    yield from _render(translator, waiting)
+
+
+#: At most this many events wait for a record (a command's events and its record are one write).
+_MAX_WAITING = 64
+
+
+def _render(translator: Translator, waiting: list[tuple[int, Any]]) -> Iterator[tuple[int, Event]]:
+    """The waiting events' EPCIS events, in log order (emptying ``waiting``)."""
+    taken = list(waiting)
+    waiting.clear()
+    for position, stored in taken:
         for out in translator.events(stored):
             yield position, out
+    translator.captured.forget()
 
 
 def _visible(stored: Any, visible: Callable[[UUID], bool]) -> bool:

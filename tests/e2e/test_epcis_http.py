@@ -200,7 +200,7 @@ def test_get_events_takes_the_standards_record_time_action_location_read_point_a
 ) -> None:
     """OpenAPI ``GET /events`` parameters ``GE_recordTime``, ``LT_recordTime``, ``EQ_action``,
     ``EQ_bizLocation``, ``EQ_readPoint``, ``MATCH_anyEPC``, ``EQ_eventID``; a parameter the
-    registry does not support (``EQ_persistentDisposition``) is a ``QueryParameterException`` naming it."""
+    registry does not support (``EQ_sensorMetadata_time``) is a ``QueryParameterException`` naming it."""
     server = start_server(f"sqlite:///{tmp_path}/a.db")
     full_history(make_world(server.registry))
     base = http_on(server)
@@ -226,10 +226,10 @@ def test_get_events_takes_the_standards_record_time_action_location_read_point_a
     with httpx.Client(base_url=base, timeout=60) as client:
         bad = client.get("/events", params={"EQ_action": "MOVE"})
         assert bad.status_code == 400 and bad.json()["violations"][0]["field"] == "EQ_action"
-        unsupported = client.get("/events", params={"EQ_persistentDisposition": "completeness_verified"})
+        unsupported = client.get("/events", params={"EQ_sensorMetadata_time": "2026-03-01T00:00:00Z"})
         assert unsupported.status_code == 400
         assert unsupported.json()["type"] == "epcisException:QueryParameterException"
-        assert unsupported.json()["violations"][0]["field"] == "EQ_persistentDisposition"
+        assert unsupported.json()["violations"][0]["field"] == "EQ_sensorMetadata_time"
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tests.builders import make_world
 from tests.e2e.conftest import RunningServer
 from tests.epcis_support.gs1 import schema_errors
 from tests.integration.test_epcis import batch_state, copy_reference_data, full_history
+from tests.integration.test_epcis_conformance import _shipment_document
 
 
 def _export(stub: epcis_pb2_grpc.EpcisServiceStub, request: pb.ExportEpcisRequest) -> tuple[dict, int]:
@@ -89,3 +90,32 @@ def test_a_refused_capture_is_invalid_argument_naming_each_events_field_and_rule
     with pytest.raises(grpc.RpcError) as no_scope:
         list(stub.ExportEpcis(pb.ExportEpcisRequest(), timeout=60))
     assert no_scope.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_an_event_captured_over_grpc_is_exported_over_grpc_as_captured_with_the_repositorys_record_time(
+    start_server: Callable[..., RunningServer], store_url: str
+) -> None:
+    """EPCIS 2.0 section 8.2 through ExportEpcis: a captured shipment's persistentDisposition,
+    sensor report and another namespace's extension come back; the batch's order, which the
+    registry originated, keeps the registry's rendition."""
+    server = start_server(store_url)
+    world = make_world(server.registry)
+    document, _ = _shipment_document(
+        world, persistentDisposition={"set": ["completeness_verified"]}, recordTime="2001-01-01T00:00:00Z",
+        sensorElementList=[{"sensorReport": [{"type": "Temperature", "value": 21.5, "uom": "CEL"}]}],
+        **{"ex:sealNumber": "S-1"})
+    document["@context"] = [*document["@context"], {"ex": "https://example.com/ext/"}]
+    [sent] = document["epcisBody"]["eventList"]
+    stub = epcis_pb2_grpc.EpcisServiceStub(server.channel())
+    answer = stub.CaptureEpcis(pb.CaptureEpcisRequest(document=json.dumps(document).encode()),
+                               metadata=[("x-gpureg-actor", "wms@nvidia")], timeout=60)
+    assert answer.accepted
+
+    exported, _ = _export(stub, pb.ExportEpcisRequest(batch_id=answer.outcomes[0].batch_id))
+
+    assert schema_errors(exported) == []
+    [ordered, *_, got] = exported["epcisBody"]["eventList"]
+    assert {k: x for k, x in got.items() if k not in ("recordTime", "@context")} == {
+        k: x for k, x in sent.items() if k != "recordTime"}
+    assert got["@context"] == {"ex": "https://example.com/ext/"} and got["recordTime"] > sent["recordTime"]
+    assert "gpureg:registryEvent" in ordered and ordered["eventID"].startswith("ni:///sha-256;")

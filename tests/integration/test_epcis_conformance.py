@@ -199,7 +199,7 @@ def test_a_captured_record_time_is_ignored_and_the_registry_records_its_own_epci
     doc, _ = _shipment_document(world, recordTime="2001-01-01T00:00:00Z")
     started = datetime.now(UTC)
     assert Capture(registry).capture("wms@nvidia", doc).accepted
-    shipped = next(e for _, e in log_events(registry) if e.get("bizStep") == "shipping")
+    shipped = next(e for _, e in log_events(registry) if e.get("bizStep") == "https://ref.gs1.org/cbv/BizStep-shipping")
     assert _when(shipped["recordTime"]) >= started - timedelta(seconds=5)
     assert _when(shipped["eventTime"]) == datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
     assert shipped["eventTimeZoneOffset"] == "-07:00"  # the offset where it occurred, as captured
