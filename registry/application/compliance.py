@@ -423,8 +423,7 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
 
     def _return_on_revoke(self, ctx: Context, batch: GpuBatch, reason: str) -> list[RegistryAggregate]:
         """Give back the units a revoked clearance had drawn and not shipped."""
-        auth_id = batch.clearance.get("authorization_id")
-        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        auth = self._batch_authorization(batch)
         if auth is None:
             return []
         unshipped = batch.cleared_quantity - batch.totals.get("shipped", 0)
@@ -449,6 +448,21 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         return [auth]
 
     # ------------------------------------------------------- shipment and assignment
+    def _classified_at(self, batch: GpuBatch, when: datetime) -> tuple[Ruleset, Classification]:
+        """The ruleset in force at ``when`` and the batch's model classified under it."""
+        ruleset = self.rulesets.in_force(when)
+        model: GpuModel = self._load("gpu_model", batch.model_id)
+        return ruleset, classify(ModelSpec.of(model), ruleset)
+
+    def _before_any_rule(self, when: datetime) -> bool:
+        """Whether ``when`` is before the first advanced-computing ruleset or country-group version."""
+        return when < max(self.rulesets.rulesets[0].effective_from, self.country_groups.versions[0].effective_from)
+
+    def _batch_authorization(self, batch: GpuBatch) -> ExportAuthorization | None:
+        """The authorization of the batch's clearance, if it has one and it exists."""
+        auth_id = batch.clearance.get("authorization_id")
+        return self._try(auth_id, ExportAuthorization) if auth_id else None
+
     def _refuse_blocked_parties(self, parties: Sequence[tuple[str, UUID | None]]) -> None:
         """Refuse when any party has an open or confirmed hit (or was not screened)."""
         self._screening_evidence(parties)
@@ -459,14 +473,11 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         """Assigning or transferring a controlled item to a party under the headquarters rule
         needs an authorization (license or an exception that allows it) naming that party
         (``policy.recipient_headquarters_problem``, which the projection calls too)."""
-        ruleset = self.rulesets.in_force(when)
-        model: GpuModel = self._load("gpu_model", batch.model_id)
-        classification = classify(ModelSpec.of(model), ruleset)
+        ruleset, classification = self._classified_at(batch, when)
         if not classification.controlled:
             return
         check = headquarters_check(party_id, self._party_facts, self.country_groups.in_force(when))
-        auth_id = batch.clearance.get("authorization_id")
-        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        auth = self._batch_authorization(batch)
         terms = AuthorizationTerms.of(auth) if auth is not None else None
         problem = recipient_headquarters_problem(classification, check, role, terms, ruleset)
         if problem is not None:
@@ -491,12 +502,10 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         transfer the headquarters rule names, so it counts as a party receiving the items. The
         forwarder and the carrier arrange or move the goods without being a party the items are
         for: they are screened, not held to the headquarters rule."""
-        rulesets, groups = self.rulesets, self.country_groups
-        if when < max(rulesets.rulesets[0].effective_from, groups.versions[0].effective_from):
+        if self._before_any_rule(when):
             return  # before any advanced-computing rule
-        ruleset = rulesets.in_force(when)
-        model: GpuModel = self._load("gpu_model", batch.model_id)
-        classification = classify(ModelSpec.of(model), ruleset)
+        ruleset, classification = self._classified_at(batch, when)
+        groups = self.country_groups
         if not classification.controlled:
             return
         in_force = groups.in_force(when)
@@ -507,8 +516,7 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         requirements = license_requirements(classification, destination, checks, in_force, ruleset)
         if not requirements:
             return
-        auth_id = batch.clearance.get("authorization_id")
-        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        auth = self._batch_authorization(batch)
         if auth is not None:
             require_satisfied(requirements, auth.auth_type, auth.exception_code,
                               auth.number or auth.exception_code or "NLR")
@@ -525,14 +533,11 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
             countries.append(site.country)
         if all(not c or c == cleared for c in countries):
             return
-        rulesets, groups = self.rulesets, self.country_groups
-        if when < max(rulesets.rulesets[0].effective_from, groups.versions[0].effective_from):
+        if self._before_any_rule(when):
             return  # before any advanced-computing rule
-        ruleset = rulesets.in_force(when)
-        model: GpuModel = self._load("gpu_model", batch.model_id)
-        classification = classify(ModelSpec.of(model), ruleset)
-        auth_id = batch.clearance.get("authorization_id")
-        auth: ExportAuthorization | None = self._try(auth_id, ExportAuthorization) if auth_id else None
+        ruleset, classification = self._classified_at(batch, when)
+        groups = self.country_groups
+        auth = self._batch_authorization(batch)
         terms = AuthorizationTerms.of(auth) if auth is not None else None
         in_force = groups.in_force(when)
         refuse_first(p for c in dict.fromkeys(countries)
