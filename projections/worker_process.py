@@ -76,6 +76,11 @@ def worker_command(poll_interval: float) -> list[str]:
             "--poll-interval", str(poll_interval)]
 
 
+#: How long :meth:`ProjectionProcess.stop` waits for the child to end by its closed stdin (a
+#: running worker takes a few hundredths of a second) before it sends SIGTERM.
+STDIN_STOP_SECONDS = 0.2
+
+
 class ProjectionProcess:
     """Run, wake and supervise one child projection worker."""
 
@@ -167,6 +172,16 @@ class ProjectionProcess:
             proc = self._proc
         if proc is not None:
             self._close_stdin(proc)
+            try:
+                proc.wait(STDIN_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                # Not stopped by the closed lifeline: it is still starting (importing, opening its
+                # tables: it reads stdin only once it runs, which is most of a second after a
+                # spawn) or finishing a chunk. SIGTERM stops a running worker the way the closed
+                # lifeline does (after its chunk: ``stop_on_signals``) and one still starting at
+                # once, as a crash would, which its stores survive (nothing of it is committed).
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
             try:
                 proc.wait(self._stop_timeout)
             except subprocess.TimeoutExpired:
