@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 
 from registry.config import Settings
-from registry.infrastructure.store import ensure_postgres_schema, sqlalchemy_url
+from registry.infrastructure.store import begin_explicitly, ensure_postgres_schema, sqlalchemy_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -124,19 +124,15 @@ def create_readmodel_engine(url: str) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    begin_explicitly(engine)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("gpureg_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def open_engine(settings: Settings) -> Engine:

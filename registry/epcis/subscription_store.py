@@ -51,7 +51,6 @@ from sqlalchemy import (
     and_,
     create_engine,
     delete,
-    event,
     exc,
     func,
     insert,
@@ -61,7 +60,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.pool import StaticPool
 
-from registry.infrastructure.store import ensure_postgres_schema, sqlalchemy_url
+from registry.infrastructure.store import begin_explicitly, ensure_postgres_schema, sqlalchemy_url
 
 #: How long a process's claim on a subscription lasts without renewal (rounds renew it).
 LEASE_SECONDS = 30.0
@@ -202,15 +201,7 @@ class SubscriptionStore:
             else:
                 engine = create_engine(f"sqlite:///{path}",
                                        connect_args={"timeout": 30, "check_same_thread": False})
-
-                @event.listens_for(engine, "connect")
-                def _on_connect(dbapi_connection: Any, _record: object) -> None:
-                    dbapi_connection.isolation_level = None  # BEGIN IMMEDIATE below: no upgrade deadlock
-
-                @event.listens_for(engine, "begin")
-                def _on_begin(conn: Connection) -> None:  # a reader never takes the write lock
-                    write = conn.get_execution_options().get("gpureg_write", False)
-                    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+                begin_explicitly(engine)
             return cls(engine, box)
         ensure_postgres_schema(database_url)
         return cls(create_engine(sa_url, pool_pre_ping=True, pool_size=2, max_overflow=2, **options), box)

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import ApplicationRecorder
+from sqlalchemy import Connection, Engine, event
 
 from registry.domain.errors import InvalidField
 
@@ -171,3 +172,19 @@ def ensure_postgres_schema(url: str) -> None:
             conn.execute("SELECT pg_advisory_lock(hashtext('gpureg create schema'))")
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             conn.execute("SELECT pg_advisory_unlock(hashtext('gpureg create schema'))")
+
+
+def begin_explicitly(engine: Engine) -> None:
+    """A SQLite engine whose transactions the caller begins: the driver's own transaction handling
+    off, and each transaction started as ``BEGIN IMMEDIATE`` on a connection with the execution
+    option ``gpureg_write`` (a writer takes the write lock first, so it never fails half-way on a
+    lock upgrade) and as a plain ``BEGIN`` otherwise (a reader never takes the write lock)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("gpureg_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
