@@ -249,14 +249,7 @@ class Translator:
             "action": "ADD",
             "bizStep": "accepting",
             "bizTransactionList": [{"type": "po", "bizTransaction": v.po_uri(e.po_number)}],
-            "quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": e.quantity}],
-            "sourceList": [{"type": "owning_party", "source": v.party_uri(e.supplier_id)}],
-            "destinationList": [{"type": "owning_party", "destination": v.party_uri(e.buyer_id)}],
-            v.ext("poNumber"): e.po_number,
-            v.ext("modelID"): str(e.model_id),
-            v.ext("unitPrice"): str(e.unit_price),
-            v.ext("currency"): e.currency,
-            v.ext("allocationProgram"): e.allocation_program,
+            **_order_line(e, batch_id),
         }
 
     def _SplitFrom(self, e: GpuBatch.SplitFrom, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
@@ -279,17 +272,8 @@ class Translator:
         }
         if e.serials:
             out["epcList"] = [v.gpu_uri(s) for s in e.serials]
-        out.update({
-            "quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": e.quantity}],
-            "sourceList": [{"type": "owning_party", "source": v.party_uri(e.supplier_id)}],
-            "destinationList": [{"type": "owning_party", "destination": v.party_uri(e.buyer_id)}],
-            v.ext("poNumber"): e.po_number,
-            v.ext("modelID"): str(e.model_id),
-            v.ext("unitPrice"): str(e.unit_price),
-            v.ext("currency"): e.currency,
-            v.ext("allocationProgram"): e.allocation_program,
-            v.ext("splitFrom"): str(e.parent_id),
-        })
+        out.update(_order_line(e, batch_id))
+        out[v.ext("splitFrom")] = str(e.parent_id)
         return out
 
     def _ClearanceRequested(self, e: GpuBatch.ClearanceRequested, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
@@ -598,3 +582,18 @@ def write_document(events: Iterable[Event], created: datetime, out: IO[str]) -> 
         n += 1
     out.write("\n]" + closing + "\n")
     return n
+
+
+def _order_line(e: GpuBatch.Ordered | GpuBatch.SplitFrom, batch_id: UUID) -> Event:
+    """What an order line and a split's order line both say: the batch's quantity of its class,
+    the supplier and buyer as owning parties, and the order's terms."""
+    return {
+            "quantityList": [{"epcClass": v.batch_class_uri(batch_id), "quantity": e.quantity}],
+            "sourceList": [{"type": "owning_party", "source": v.party_uri(e.supplier_id)}],
+            "destinationList": [{"type": "owning_party", "destination": v.party_uri(e.buyer_id)}],
+            v.ext("poNumber"): e.po_number,
+            v.ext("modelID"): str(e.model_id),
+            v.ext("unitPrice"): str(e.unit_price),
+            v.ext("currency"): e.currency,
+            v.ext("allocationProgram"): e.allocation_program,
+    }
