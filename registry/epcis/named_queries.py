@@ -173,6 +173,12 @@ class Subscription:
         return out
 
 
+SEALED_AT_REST = (
+    "rule sealed-at-rest: this server stores a signatureToken only encrypted, and has no key to "
+    "encrypt it with (the operator sets GPUREG_EPCIS_SECRET_KEY, a file of 64 hex digits: openssl rand "
+    "-hex 32); subscribe without signatureToken, or ask the operator to set the key")
+
+
 class NamedQueries:
     """Every principal's named queries and subscriptions, kept in ``store`` (the event store's
     database: :mod:`registry.epcis.subscription_store`). ``post(url, body, headers)`` sends one
@@ -182,6 +188,10 @@ class NamedQueries:
                  post: Callable[[str, bytes, dict[str, str]], int] | None = None) -> None:
         self.registry = registry
         self.store = store or SubscriptionStore.open("sqlite://")
+        plain = self.store.seal_plain_tokens()  # an earlier version's tokens stored as given
+        if plain and not self.store.seals:
+            log.warning("%d EPCIS subscription signature token(s) are stored unencrypted (by an earlier "
+                        "version); start with epcis_secret_key to seal them", plain)
         self.post = post or _post
         self.holder = f"{socket.gethostname()[:40]}-{uuid4().hex[:16]}"  # this process's lease name
         self._checked: dict[str, int] = {}  # subscription -> last second a schedule was looked at here
@@ -223,6 +233,8 @@ class NamedQueries:
         secret = body.get("signatureToken", "")
         if not isinstance(secret, str):
             raise InvalidField.one("signatureToken", "a string")
+        if secret and not self.store.seals:
+            raise InvalidField.one("signatureToken", SEALED_AT_REST)
         schedule = None
         if "schedule" in body:
             if "stream" in body:
