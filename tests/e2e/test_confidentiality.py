@@ -1,0 +1,280 @@
+"""Confidentiality sweep through one real server (SQLite, bearer tokens, shared by the module):
+
+* partner A's answer from every read RPC it may call carries nothing of partner B: not its
+  batch, party, site, PO number, shipment, serials, the EPCIS event it captured, nor its subject;
+* legal holds are seen only by policy.HOLD_READERS (admin, compliance officer, auditor,
+  regulator), on every path that shows them, role by role: GetBatchCompliance, SubscribeEvents,
+  ExportJournal, the compliance report; no partner sees a hold, not even on its own batch;
+* request records (and the EPCIS text they captured) never reach a partner's subscription; the
+  staff and overseers who read the whole log get them, captured text included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from registry.api.v1 import compliance_pb2 as cp
+from registry.api.v1 import epcis_pb2 as ep
+from registry.api.v1 import epcis_pb2_grpc, journal_pb2_grpc, locations_pb2_grpc, reports_pb2_grpc
+from registry.api.v1 import events_pb2 as ev
+from registry.api.v1 import journal_pb2 as jp
+from registry.api.v1 import locations_pb2 as lp
+from registry.api.v1 import queries_pb2 as q
+from registry.api.v1 import reports_pb2 as rp
+from registry.config import Settings
+from registry.epcis.export import document
+from registry.journal.note import Signer
+from registry.security.policy import HOLD_READERS, MATRIX
+from registry.security.principal import Role
+from tests.e2e.conftest import RunningServer
+from tests.e2e.security_world import Credentials
+from tests.e2e.test_epcis_access import NOW, install_event
+from tests.e2e.test_partner_isolation import Deal, build_deal
+
+TIMEOUT = 60
+ORIGIN = "registry.test/gpureg"
+A_HOLD = ("Seoul Central District Prosecutors Office", "HOLD-REF-A-7731", "reason-xyzzy-a")
+B_HOLD = ("Fair Trade Commission", "HOLD-REF-B-4410", "reason-plugh-b")
+A_EVENT = f"urn:uuid:{uuid.uuid4()}"
+B_EVENT = f"urn:uuid:{uuid.uuid4()}"
+LATER = Timestamp()
+LATER.FromDatetime(NOW.replace(year=2027))  # every delivery and installation overdue by then
+
+
+@dataclass
+class World:
+    server: RunningServer
+    d: Deal
+    creds: Credentials
+    head: int
+
+    def md(self, role: Role) -> list[tuple[str, str]]:
+        """A token of ``role``; a partner is partner A (Samsung), a site operator A's operator."""
+        party = self.d.ids["samsung"] if role in (Role.PARTNER, Role.SITE_OPERATOR) else None
+        return self.creds.md(role.value, party, subject=f"{role.value}-reader")
+
+    @property
+    def a(self) -> list[tuple[str, str]]:
+        return self.creds.md("partner", self.d.ids["samsung"], subject="samsung-ops")
+
+    def theirs(self) -> dict[str, str]:
+        """Every identifier of partner B's that A must never see."""
+        ids = self.d.ids
+        return {"b1": ids["b1"], "sk": ids["sk"], "site_sk": ids["site_sk"], "SK Telecom": "SK Telecom",
+                "PO-b1": "PO-b1", "S-b1": "S-b1", **{s: s for s in (f"SNb1{i}" for i in range(4))},
+                "B's captured eventID": B_EVENT, "B's subject": "sk-ops",
+                **{f"B's hold {i}": t for i, t in enumerate(B_HOLD)}}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    path: Path = tmp_path_factory.mktemp("confidentiality")
+    creds = Credentials.create(path)
+    Signer.generate(ORIGIN).save(path / "log.key")
+    server = RunningServer(Settings(database_url=f"sqlite:///{path}/registry.db", listen="127.0.0.1:0",
+                                    projection_process=False, subscription_poll_seconds=0.2,
+                                    journal_key_file=str(path / "log.key"), journal_checkpoint_seconds=0.1,
+                                    **creds.settings())).start()
+    try:
+        d = build_deal(server.stubs(), creds.md("admin", subject="registry-admin"))
+        officer = creds.md("compliance_officer", subject="export-officer")
+        for batch, (agency, reference, reason) in (("a1", A_HOLD), ("b1", B_HOLD)):
+            placed = server.stubs().compliance.PlaceLegalHold(cp.PlaceLegalHoldRequest(
+                request_id=str(uuid.uuid4()), batch_id=d.ids[batch], agency=agency, reference=reference,
+                reason=reason), metadata=officer, timeout=TIMEOUT)
+            d.position = max(d.position, placed.position)
+        # each partner captures an installation of its own batch (recorded under its subject)
+        epcis = epcis_pb2_grpc.EpcisServiceStub(server.channel())  # type: ignore[no-untyped-call]
+        for batch, serial, event_id, party, subject in (("a1", "SNa12", A_EVENT, "samsung", "samsung-ops"),
+                                                        ("b1", "SNb12", B_EVENT, "sk", "sk-ops")):
+            event = install_event(server, d.ids[batch], serial)
+            event["eventID"] = event_id
+            answer = epcis.CaptureEpcis(ep.CaptureEpcisRequest(document=json.dumps(document([event], NOW)).encode()),
+                                        metadata=creds.md("partner", d.ids[party], subject=subject), timeout=TIMEOUT)
+            assert [o.status for o in answer.outcomes] == [ep.EPCIS_EVENT_STATUS_WRITTEN]
+        yield World(server, d, creds, server.head())
+    finally:
+        server.stop()
+
+
+def leaks(world: World, raw: bytes) -> list[str]:
+    return [name for name, value in world.theirs().items() if value.encode() in raw]
+
+
+def subscription(world: World, metadata: list[tuple[str, str]], **request: Any) -> list[ev.Event]:
+    """SubscribeEvents from the start until caught up with the module's head."""
+    stream = world.server.stubs().events.SubscribeEvents(
+        ev.SubscribeEventsRequest(after_position=0, **request), metadata=metadata, timeout=TIMEOUT)
+    events: list[ev.Event] = []
+    for message in stream:
+        if message.WhichOneof("content") == "checkpoint" and message.checkpoint.position >= world.head:
+            break
+        events += list(message.events.events)
+    stream.cancel()
+    return events
+
+
+def report(world: World, metadata: list[tuple[str, str]], kind: int, fmt: int = rp.REPORT_FORMAT_JSON) -> bytes:
+    reports = reports_pb2_grpc.ReportServiceStub(world.server.channel())
+    return b"".join(m.chunk for m in reports.GenerateReport(
+        rp.GenerateReportRequest(kind=kind, format=fmt), metadata=metadata, timeout=120)
+        if m.WhichOneof("part") == "chunk")
+
+
+def export(world: World, request: ep.ExportEpcisRequest, metadata: list[tuple[str, str]]) -> bytes:
+    stub = epcis_pb2_grpc.EpcisServiceStub(world.server.channel())  # type: ignore[no-untyped-call]
+    return b"".join(m.SerializeToString() for m in stub.ExportEpcis(request, metadata=metadata, timeout=TIMEOUT))
+
+
+def test_partner_as_answers_from_every_read_rpc_carry_nothing_of_partner_b(world: World) -> None:
+    api, ids, a, at = world.server.stubs(), world.d.ids, world.a, world.d.position
+    journal = journal_pb2_grpc.JournalServiceStub(world.server.channel())  # type: ignore[no-untyped-call]
+    deadline = time.monotonic() + 30
+    while True:  # the checkpointer signs the log's head within a tenth of a second or so
+        with contextlib.suppress(grpc.RpcError):
+            checkpoint = journal.GetCheckpoint(jp.GetCheckpointRequest(), metadata=a, timeout=TIMEOUT)
+            if checkpoint.tree_size >= world.head:
+                break
+        assert time.monotonic() < deadline, "no checkpoint of the head"
+        time.sleep(0.1)
+    own_finding = api.compliance.ListFindings(cp.ListFindingsRequest(min_position=at), metadata=a,
+                                              timeout=TIMEOUT).findings[0].finding_id
+    answers: dict[str, Callable[[], bytes]] = {
+        "QueryService/GetBatch": lambda: api.queries.GetBatch(q.GetBatchRequest(batch_id=ids["a1"]), metadata=a),
+        "QueryService/ListBatchEvents": lambda: api.queries.ListBatchEvents(
+            q.ListBatchEventsRequest(batch_id=ids["a1"]), metadata=a),
+        "QueryService/ListBatches": lambda: api.queries.ListBatches(q.ListBatchesRequest(min_position=at), metadata=a,
+                                                                    timeout=TIMEOUT),
+        "QueryService/GetOwnership": lambda: api.queries.GetOwnership(q.GetOwnershipRequest(min_position=at),
+                                                                      metadata=a, timeout=TIMEOUT),
+        "QueryService/GetSiteInventory": lambda: api.queries.GetSiteInventory(
+            q.GetSiteInventoryRequest(min_position=at), metadata=a, timeout=TIMEOUT),
+        "QueryService/GetCustodyTrail": lambda: api.queries.GetCustodyTrail(
+            q.GetCustodyTrailRequest(batch_id=ids["a1"], min_position=at), metadata=a, timeout=TIMEOUT),
+        "QueryService/GetProjectionStatus": lambda: api.queries.GetProjectionStatus(
+            q.GetProjectionStatusRequest(), metadata=a),
+        "QueryService/GetParty": lambda: api.queries.GetParty(q.GetPartyRequest(party_id=ids["samsung"]), metadata=a),
+        "EventService/SubscribeEvents": lambda: b"".join(
+            e.SerializeToString() for e in subscription(world, a, include_request_records=True)),
+        "ComplianceService/GetBatchCompliance": lambda: api.compliance.GetBatchCompliance(
+            cp.GetBatchComplianceRequest(batch_id=ids["a1"], min_position=at), metadata=a, timeout=TIMEOUT),
+        "ComplianceService/ListFindings": lambda: api.compliance.ListFindings(
+            cp.ListFindingsRequest(min_position=at), metadata=a, timeout=TIMEOUT),
+        "ComplianceService/GetFinding": lambda: api.compliance.GetFinding(
+            cp.GetFindingRequest(finding_id=own_finding), metadata=a, timeout=TIMEOUT),
+        "ComplianceService/ListOverdueItems": lambda: api.compliance.ListOverdueItems(
+            cp.ListOverdueItemsRequest(as_of=LATER, min_position=at), metadata=a, timeout=TIMEOUT),
+        "ComplianceService/ClassifyModel": lambda: api.compliance.ClassifyModel(
+            cp.ClassifyModelRequest(model_id=ids["b200"]), metadata=a),
+        "ReportService/GenerateReport": lambda: b"".join(
+            report(world, a, kind, fmt) for kind in (rp.REPORT_KIND_OWNERSHIP, rp.REPORT_KIND_CUSTODY,
+                                                     rp.REPORT_KIND_COMPLIANCE)
+            for fmt in (rp.REPORT_FORMAT_JSON, rp.REPORT_FORMAT_CSV)),
+        "JournalService/GetCheckpoint": lambda: checkpoint,
+        "JournalService/GetConsistencyProof": lambda: journal.GetConsistencyProof(
+            jp.GetConsistencyProofRequest(first_size=1, second_size=checkpoint.tree_size), metadata=a),
+        "JournalService/GetInclusionProof": lambda: journal.GetInclusionProof(
+            jp.GetInclusionProofRequest(position=1, tree_size=checkpoint.tree_size), metadata=a),
+        "EpcisService/ExportEpcis": lambda: b"".join(
+            export(world, request, a) for request in (ep.ExportEpcisRequest(after_position=0),
+                                                      ep.ExportEpcisRequest(partner_id=ids["samsung"]),
+                                                      ep.ExportEpcisRequest(batch_id=ids["a1"]))),
+    }
+    # every read RPC a partner may call is swept (writes, and the cosignature, read nothing of others')
+    partner_reads = {m.split(".")[-1] for m, rule in MATRIX.items()
+                     if Role.PARTNER in rule.roles and "CommandService" not in m and "LocationService" not in m
+                     and "Health" not in m and "Reflection" not in m
+                     and m.split("/")[-1] not in ("CaptureEpcis", "AddCosignature")}
+    assert partner_reads == set(answers)
+    found: dict[str, list[str]] = {}
+    for name, call in answers.items():
+        answer = call()
+        raw = answer if isinstance(answer, bytes) else answer.SerializeToString()
+        assert raw, name
+        found[name] = leaks(world, raw) + [f"A's hold {t}" for t in A_HOLD if t.encode() in raw]
+    assert {k: v for k, v in found.items() if v} == {}
+    # and they do carry A's own: the sweep would pass on empty answers otherwise
+    own = answers["EpcisService/ExportEpcis"]()
+    assert ids["a1"].encode() in own and A_EVENT.encode() in own
+    # B's serial's location, B's party and B's batch are as missing as a made-up one
+    locations = locations_pb2_grpc.LocationServiceStub(world.server.channel())  # type: ignore[no-untyped-call]
+    for call in (lambda: locations.GetSerialLocation(lp.GetSerialLocationRequest(serial="SNb10"), metadata=a),
+                 lambda: api.queries.GetParty(q.GetPartyRequest(party_id=ids["sk"]), metadata=a),
+                 lambda: api.compliance.GetBatchCompliance(cp.GetBatchComplianceRequest(batch_id=ids["b1"]),
+                                                           metadata=a)):
+        with pytest.raises(grpc.RpcError) as refused:
+            call()
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+        assert leaks(world, (refused.value.details() or "").encode()) in ([], ["b1"], ["sk"])
+
+
+def _hold_texts(raw: bytes) -> list[str]:
+    return [t for t in (*A_HOLD, *B_HOLD) if t.encode() in raw]
+
+
+@pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
+def test_legal_holds_are_seen_only_by_the_hold_readers_on_every_path(world: World, role: Role) -> None:
+    api, ids, md = world.server.stubs(), world.d.ids, world.md(role)
+    reads = role in HOLD_READERS
+
+    def allowed(method: str) -> bool:
+        return role in MATRIX[method].roles
+
+    if allowed("registry.api.v1.ComplianceService/GetBatchCompliance"):
+        answer = api.compliance.GetBatchCompliance(cp.GetBatchComplianceRequest(
+            batch_id=ids["a1"], min_position=world.d.position), metadata=md, timeout=TIMEOUT)
+        assert bool(answer.legal_holds) is reads
+        assert [e.held for e in answer.exports] == [reads]
+        assert not any(e.HasField("destruction_allowed_from") for e in answer.exports)  # held, or not said
+        assert bool(_hold_texts(answer.SerializeToString())) is reads
+        if reads:
+            assert [(h.agency, h.reference, h.reason, h.active) for h in answer.legal_holds] == [(*A_HOLD, True)]
+        # an unheld batch's destruction date is not shown to those who may not see holds either
+        unheld = api.compliance.GetBatchCompliance(cp.GetBatchComplianceRequest(
+            batch_id=ids["a2"], min_position=world.d.position), metadata=md, timeout=TIMEOUT)
+        assert all(e.HasField("destruction_allowed_from") is reads for e in unheld.exports)
+    if allowed("registry.api.v1.EventService/SubscribeEvents"):
+        events = subscription(world, md, include_request_records=True)
+        holds = [e for e in events if e.type.startswith("LegalHold.")]
+        assert bool(holds) is reads
+        assert bool(_hold_texts(b"".join(e.SerializeToString() for e in events))) is reads
+    journal = journal_pb2_grpc.JournalServiceStub(world.server.channel())  # type: ignore[no-untyped-call]
+    if reads:
+        exported = b"".join(m.SerializeToString() for m in journal.ExportJournal(
+            jp.ExportJournalRequest(), metadata=md, timeout=TIMEOUT))
+        assert _hold_texts(exported)
+    else:
+        with pytest.raises(grpc.RpcError) as refused:
+            list(journal.ExportJournal(jp.ExportJournalRequest(), metadata=md, timeout=TIMEOUT))
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    if allowed("registry.api.v1.ReportService/GenerateReport"):
+        for fmt in (rp.REPORT_FORMAT_JSON, rp.REPORT_FORMAT_HTML):
+            body = report(world, md, rp.REPORT_KIND_COMPLIANCE, fmt)
+            assert bool(_hold_texts(body)) is reads, rp.ReportFormat.Name(fmt)
+    if allowed("registry.api.v1.EpcisService/ExportEpcis"):  # a hold is no EPCIS event for anyone
+        assert _hold_texts(export(world, ep.ExportEpcisRequest(after_position=0), md)) == []
+
+
+def test_request_records_and_their_captured_text_reach_staff_and_overseers_never_a_partner(world: World) -> None:
+    partner = subscription(world, world.a, include_request_records=True)
+    assert partner and not [e for e in partner if e.type == "RequestRecord.Handled"]
+    named = subscription(world, world.a, event_types=["RequestRecord.Handled"])
+    assert named == []
+    for role in (Role.ADMIN, Role.COMPLIANCE_OFFICER, Role.LOGISTICS, Role.AUDITOR, Role.REGULATOR):
+        records = [e for e in subscription(world, world.md(role), include_request_records=True)
+                   if e.type == "RequestRecord.Handled"]
+        captured = {json.loads(e.payload_json).get("captured", "") for e in records}
+        assert any(A_EVENT in c for c in captured) and any(B_EVENT in c for c in captured), role
+    # partner A's own installation is in its stream, as an event of its batch
+    assert any(e.aggregate_id == world.d.ids["a1"] and e.actor == "samsung-ops" for e in partner)
