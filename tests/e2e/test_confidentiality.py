@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import time
@@ -88,6 +89,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                                     **creds.settings())).start()
     try:
         d = build_deal(server.stubs(), creds.md("admin", subject="registry-admin"))
+        d.batch("a3", "samsung", "site_samsung")  # A's rows after B's too (a page may end on B's row)
         officer = creds.md("compliance_officer", subject="export-officer")
         for batch, (agency, reference, reason) in (("a1", A_HOLD), ("b1", B_HOLD)):
             placed = server.stubs().compliance.PlaceLegalHold(cp.PlaceLegalHoldRequest(
@@ -278,3 +280,52 @@ def test_request_records_and_their_captured_text_reach_staff_and_overseers_never
         assert any(A_EVENT in c for c in captured) and any(B_EVENT in c for c in captured), role
     # partner A's own installation is in its stream, as an event of its batch
     assert any(e.aggregate_id == world.d.ids["a1"] and e.actor == "samsung-ops" for e in partner)
+
+
+def _pages(list_page: Callable[[str], Any], rows: str) -> tuple[list[str], list[str]]:
+    """Every row of a listing one at a time (page_size 1), and the page tokens it was handed."""
+    ids: list[str] = []
+    tokens: list[str] = []
+    token = ""
+    while True:
+        page = list_page(token)
+        ids += [getattr(r, "finding_id", "") or getattr(r, "batch_id", "") for r in getattr(page, rows)]
+        token = page.next_page_token
+        if not token:
+            return ids, tokens
+        tokens.append(token)
+        assert len(tokens) < 200
+
+
+def test_a_partners_page_tokens_carry_nothing_of_another_partner_and_pages_miss_and_repeat_nothing(
+    world: World,
+) -> None:
+    """A partner's page is filtered after the query, so a page may end on another partner's row:
+    the token says where by position and count, never by that row's id."""
+    api, at = world.server.stubs(), world.d.position
+    for md, who in ((world.a, "partner A"), (world.md(Role.REGULATOR), "regulator")):
+        def findings(token: str, md: list[tuple[str, str]] = md) -> Any:
+            return api.compliance.ListFindings(cp.ListFindingsRequest(min_position=at, page_size=1, page_token=token),
+                                               metadata=md, timeout=TIMEOUT)
+
+        def batches(token: str, md: list[tuple[str, str]] = md) -> Any:
+            return api.queries.ListBatches(q.ListBatchesRequest(min_position=at, page_size=1, page_token=token),
+                                           metadata=md, timeout=TIMEOUT)
+
+        for list_page, rows, whole in (
+            (findings, "findings", api.compliance.ListFindings(cp.ListFindingsRequest(min_position=at), metadata=md,
+                                                               timeout=TIMEOUT).findings),
+            (batches, "batches", api.queries.ListBatches(q.ListBatchesRequest(min_position=at), metadata=md,
+                                                         timeout=TIMEOUT).batches),
+        ):
+            ids, tokens = _pages(list_page, rows)
+            expected = [getattr(r, "finding_id", "") or getattr(r, "batch_id", "") for r in whole]
+            assert [i for i in ids if i] == expected, (who, rows)
+            assert len(expected) > 1, (who, rows)
+            if who == "partner A":
+                decoded = b"".join(base64.urlsafe_b64decode(t + "=" * (-len(t) % 4)) for t in tokens)
+                assert leaks(world, decoded) == [], rows
+                everything = api.compliance.ListFindings(cp.ListFindingsRequest(min_position=at),
+                                                         metadata=world.md(Role.REGULATOR), timeout=TIMEOUT)
+                theirs = [f.finding_id for f in everything.findings if f.batch_id == world.d.ids["b1"]]
+                assert theirs and not [f for f in theirs if f.encode() in decoded], rows
