@@ -55,6 +55,7 @@ from registry.epcis.export import Event
 from registry.epcis.query import check_params, matcher
 from registry.epcis.sources import log_events, partner_log_events
 from registry.epcis.subscription_store import Duplicate, SecretUnavailable, SubscriptionRow, SubscriptionStore
+from registry.security.grants import Reach
 from registry.security.scope import Scope, ScopeIndex
 
 log = logging.getLogger(__name__)
@@ -363,20 +364,21 @@ class NamedQueries:
         self._checked[s.id] = second
         return 1 if notified else 0
 
-    def _visible(self, party: UUID | None) -> Callable[[UUID], bool] | None:
-        """The subscriber's reach now: its party's batches as the log says (None: every batch)."""
+    def _visible(self, party: UUID | None, owner: str) -> Callable[[UUID], bool] | None:
+        """The subscriber's reach now: its party's batches as the log says (None: every batch);
+        the events it captured itself (``owner``, its subject) as captured, others' as recorded."""
         if party is None:
             return None
         if self._index is None:
             self._index = ScopeIndex(self.registry)
         self._index.refresh()
-        return Scope.of(party, self._index).sees_batch
+        return Reach(Scope.of(party, self._index).sees_batch, owner)
 
     def _source(self, s: Subscription, head: int) -> Iterator[tuple[int, Event]]:
         """The log after the subscription's position up to ``head``, within its reach; a query's
         ``batchID`` or ``partnerID`` narrows it as ``GET /events`` does."""
         batch, partner = s.params.get("batchID"), s.params.get("partnerID")
-        visible = self._visible(s.party)
+        visible = self._visible(s.party, s.owner)
         if partner is not None:
             return ((p, e) for p, e in partner_log_events(self.registry, UUID(partner), s.position, visible)
                     if p <= head)

@@ -69,6 +69,19 @@ def allow_all(command: str, batch_id: UUID | None, site_id: UUID | None) -> tupl
 
 
 @dataclass(frozen=True)
+class Reach:
+    """A confined caller's ``visible(batch_id)``, naming the caller (``subject``): an EPCIS export
+    shows it the events it captured itself as captured, any other party's as the registry records
+    them (registry.epcis.sources.captured_by)."""
+
+    sees: Callable[[UUID], bool]
+    subject: str | None
+
+    def __call__(self, batch_id: UUID) -> bool:
+        return self.sees(batch_id)
+
+
+@dataclass(frozen=True)
 class Grants:
     """One call's reach: ``visible(batch_id)`` for what it may read (None: everything), ``authorize``
     for the commands it may issue, ``party``, the party a partner's or site operator's call acts
@@ -84,7 +97,8 @@ class Grants:
 
     @classmethod
     def of(cls, principal: Principal, scope: Scope | None) -> Grants:
-        return cls(command_authorizer(principal, scope), scope.sees_batch if scope is not None else None,
+        return cls(command_authorizer(principal, scope),
+                   Reach(scope.sees_batch, principal.subject) if scope is not None else None,
                    scope.party_id if scope is not None else None, principal.role in HOLD_READERS,
                    principal.subject)
 

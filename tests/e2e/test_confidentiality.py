@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -20,11 +21,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import grpc
+import httpx
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import compliance_pb2 as cp
 from registry.api.v1 import epcis_pb2 as ep
 from registry.api.v1 import epcis_pb2_grpc, journal_pb2_grpc, locations_pb2_grpc, reports_pb2_grpc
@@ -33,8 +37,11 @@ from registry.api.v1 import journal_pb2 as jp
 from registry.api.v1 import locations_pb2 as lp
 from registry.api.v1 import queries_pb2 as q
 from registry.api.v1 import reports_pb2 as rp
+from registry.bootstrap import build_epcis_http
 from registry.config import Settings
+from registry.epcis import vocabulary as v
 from registry.epcis.export import document
+from registry.epcis.http import EpcisHttpServer
 from registry.journal.note import Signer
 from registry.security.policy import HOLD_READERS, MATRIX
 from registry.security.principal import Role
@@ -59,6 +66,7 @@ class World:
     d: Deal
     creds: Credentials
     head: int
+    rest: str  # the EPCIS REST binding's base URL
 
     def md(self, role: Role) -> list[tuple[str, str]]:
         """A token of ``role``; a partner is partner A (Samsung), a site operator A's operator."""
@@ -105,7 +113,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             answer = epcis.CaptureEpcis(ep.CaptureEpcisRequest(document=json.dumps(document([event], NOW)).encode()),
                                         metadata=creds.md("partner", d.ids[party], subject=subject), timeout=TIMEOUT)
             assert [o.status for o in answer.outcomes] == [ep.EPCIS_EVENT_STATUS_WRITTEN]
-        yield World(server, d, creds, server.head())
+        http: EpcisHttpServer = build_epcis_http(server.server, 0)
+        port = asyncio.run_coroutine_threadsafe(http.start(), server.loop).result(timeout=30)
+        try:
+            yield World(server, d, creds, server.head(), f"http://127.0.0.1:{port}")
+        finally:
+            asyncio.run_coroutine_threadsafe(http.stop(), server.loop).result(timeout=30)
     finally:
         server.stop()
 
@@ -329,3 +342,99 @@ def test_a_partners_page_tokens_carry_nothing_of_another_partner_and_pages_miss_
                                                          metadata=world.md(Role.REGULATOR), timeout=TIMEOUT)
                 theirs = [f.finding_id for f in everything.findings if f.batch_id == world.d.ids["b1"]]
                 assert theirs and not [f for f in theirs if f.encode() in decoded], rows
+
+
+def test_partner_as_epcis_rest_answers_carry_nothing_of_partner_b(world: World) -> None:
+    """The REST binding's queries as partner A: the whole log, by partner, by batch, the resource
+    paths, a named query's events; B's eventID is 404 exactly like a made-up one."""
+    token = world.creds.token("partner", world.d.ids["samsung"], subject="samsung-ops")
+    a = {"Authorization": f"Bearer {token}"}
+    ids = world.d.ids
+    paths = ["/events?perPage=1000", f"/events?partnerID={ids['samsung']}", f"/events?batchID={ids['a1']}",
+             f"/events?partnerID={ids['sk']}", "/eventTypes", "/eventTypes/ObjectEvent/events?perPage=1000",
+             "/bizSteps/installing/events", "/epcs/" + quote(v.gpu_uri("SNb10"), safe="") + "/events",
+             "/events?perPage=1"]
+    with httpx.Client(base_url=world.rest, timeout=60) as client:
+        bodies = {}
+        for path in paths:
+            answer = client.get(path, headers=a)
+            assert answer.status_code == 200, (path, answer.text)
+            bodies[path] = (answer.text + json.dumps(dict(answer.headers))).encode()
+        made = client.post("/queries", json={"name": "mine", "query": {"EQ_bizStep": ["installing"]}}, headers=a)
+        assert made.status_code == 201, made.text
+        named = client.get("/queries/mine/events", headers=a)
+        bodies["/queries/mine/events"] = named.text.encode()
+        assert A_EVENT in named.text
+        assert {p: leaks(world, b) for p, b in bodies.items() if leaks(world, b)} == {}
+        assert A_EVENT.encode() in bodies["/events?perPage=1000"]
+        theirs = client.get("/events/" + quote(B_EVENT, safe=""), headers=a)
+        missing_id = f"urn:uuid:{uuid.uuid4()}"
+        missing = client.get("/events/" + quote(missing_id, safe=""), headers=a)
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.text.replace(B_EVENT, "<id>") == missing.text.replace(missing_id, "<id>")
+
+
+def _shared_batch(world: World) -> tuple[str, str]:
+    """A batch Samsung buys for NAVER Cloud (consignee and end user): both partners see it. Returns
+    the batch id and NAVER's party id."""
+    d, ts = world.d, Timestamp
+    when = [ts() for _ in range(6)]
+    for i, t in enumerate(when):
+        t.FromDatetime(NOW.replace(month=3, day=2 + 2 * i))
+    naver = d.do("RegisterParty", c.RegisterPartyRequest(request_id=str(uuid.uuid4()), name="NAVER Cloud",
+                                                         country="KR", roles=["consignee", "end_user"],
+                                                         headquarters_country="KR")).aggregate_id
+    license_id = d.do("RegisterAuthorization", c.RegisterAuthorizationRequest(
+        request_id=str(uuid.uuid4()), auth_type=c.AUTHORIZATION_TYPE_LICENSE, number="D7654321", eccns=["3A090"],
+        destination_countries=["KR"], consignee_ids=[naver], end_user_ids=[naver], valid_from=when[0])).aggregate_id
+    batch = d.do("PlaceOrder", c.PlaceOrderRequest(request_id=str(uuid.uuid4()), po_number="PO-shared",
+        supplier_id=d.ids["nvidia"], buyer_id=d.ids["samsung"], model_id=d.ids["b200"], quantity=2,
+        unit_price="30000", currency="USD", occurred_at=when[0])).aggregate_id
+    d.do("RequestClearance", c.RequestClearanceRequest(request_id=str(uuid.uuid4()), batch_id=batch,
+        authorization_id=license_id, eccn="3A090.a", destination_country="KR", consignee_id=naver,
+        end_user_id=naver, quantity=2, end_use="AI inference", occurred_at=when[1]))
+    d.do("GrantClearance", c.GrantClearanceRequest(request_id=str(uuid.uuid4()), batch_id=batch,
+                                                   authorization_id=license_id, occurred_at=when[2]))
+    serials = ["SNsh0", "SNsh1"]
+    d.do("RegisterSerials", c.RegisterSerialsRequest(request_id=str(uuid.uuid4()), batch_id=batch,
+        units=[c.UnitIdentity(serial=s) for s in serials], occurred_at=when[3]))
+    d.do("Ship", c.ShipRequest(request_id=str(uuid.uuid4()), batch_id=batch, shipment_id="S-shared",
+        destination_country="KR", destination_site_id=d.ids["site_samsung"], serials=serials, occurred_at=when[4]))
+    d.do("Receive", c.ReceiveRequest(request_id=str(uuid.uuid4()), batch_id=batch, shipment_id="S-shared",
+        receiving_party_id=d.ids["samsung"], site_id=d.ids["site_samsung"], serials=serials, occurred_at=when[5]))
+    d.do("Install", c.InstallRequest(request_id=str(uuid.uuid4()), batch_id=batch, site_id=d.ids["site_samsung"],
+                                     rack="R1", host="H1", serials=serials[:1], occurred_at=when[5]))
+    return batch, naver
+
+
+def test_a_co_partys_export_shows_an_event_another_party_captured_as_the_registry_records_it(world: World) -> None:
+    """Samsung and NAVER Cloud share a batch; Samsung captures an installation of it. Samsung (its
+    sender) and the overseers get it as captured, NAVER as the registry records it, under the same
+    eventID: the text another party sent is not shown to it (gRPC and the REST binding alike)."""
+    batch, naver = _shared_batch(world)
+    event = install_event(world.server, batch, "SNsh1")
+    event_id = event["eventID"] = f"urn:uuid:{uuid.uuid4()}"
+    epcis = epcis_pb2_grpc.EpcisServiceStub(world.server.channel())  # type: ignore[no-untyped-call]
+    answer = epcis.CaptureEpcis(ep.CaptureEpcisRequest(document=json.dumps(document([event], NOW)).encode()),
+                                metadata=world.a, timeout=TIMEOUT)
+    assert [o.status for o in answer.outcomes] == [ep.EPCIS_EVENT_STATUS_WRITTEN]
+    registry_event = v.ext("registryEvent")
+
+    def exported(md: list[tuple[str, str]]) -> dict[str, Any]:
+        stub = epcis_pb2_grpc.EpcisServiceStub(world.server.channel())  # type: ignore[no-untyped-call]
+        for request in (ep.ExportEpcisRequest(batch_id=batch), ep.ExportEpcisRequest(after_position=0)):
+            body = b"".join(m.chunk for m in stub.ExportEpcis(request, metadata=md, timeout=TIMEOUT))
+            [found] = [e for e in json.loads(body)["epcisBody"]["eventList"] if e["eventID"] == event_id]
+        return found
+
+    naver_md = world.creds.md("partner", naver, subject="naver-ops")
+    as_naver = exported(naver_md)
+    assert registry_event in as_naver and as_naver["eventID"] == event_id
+    for md in (world.a, world.md(Role.REGULATOR), world.md(Role.LOGISTICS)):
+        assert registry_event not in exported(md)  # as captured
+    with httpx.Client(base_url=world.rest, timeout=60) as client:
+        token = world.creds.token("partner", naver, subject="naver-ops")
+        answer_ = client.get("/events/" + quote(event_id, safe=""), headers={"Authorization": f"Bearer {token}"})
+        assert answer_.status_code == 200, answer_.text
+        [rest] = answer_.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        assert registry_event in rest
