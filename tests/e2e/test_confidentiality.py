@@ -15,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -94,6 +95,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = RunningServer(Settings(database_url=f"sqlite:///{path}/registry.db", listen="127.0.0.1:0",
                                     projection_process=False, subscription_poll_seconds=0.2,
                                     journal_key_file=str(path / "log.key"), journal_checkpoint_seconds=0.1,
+                                    access_log=True,
                                     **creds.settings())).start()
     try:
         d = build_deal(server.stubs(), creds.md("admin", subject="registry-admin"))
@@ -438,3 +440,40 @@ def test_a_co_partys_export_shows_an_event_another_party_captured_as_the_registr
         assert answer_.status_code == 200, answer_.text
         [rest] = answer_.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
         assert registry_event in rest
+
+
+def test_no_token_or_signature_token_is_ever_logged(
+    world: World, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Calls with good, tampered and garbage bearer tokens (allowed, refused, NOT_FOUND), and webhook
+    subscriptions with a signatureToken (taken, refused): the access log (stderr), the denial log
+    and every other log record name no token, only a token's jti."""
+    api, ids = world.server.stubs(), world.d.ids
+    good = world.creds.token("partner", ids["samsung"], subject="samsung-ops")
+    tampered = good[:-6] + ("AAAAAA" if not good.endswith("AAAAAA") else "BBBBBB")
+    garbage = "garbage-token-" + uuid.uuid4().hex
+    secret = "signature-" + uuid.uuid4().hex
+    caplog.set_level(logging.DEBUG)
+    for token in (good, tampered, garbage):
+        md = [("authorization", f"Bearer {token}")]
+        for call in (lambda md=md: api.queries.GetBatch(q.GetBatchRequest(batch_id=ids["a1"]), metadata=md),
+                     lambda md=md: api.queries.GetBatch(q.GetBatchRequest(batch_id=ids["b1"]), metadata=md),
+                     lambda md=md: api.commands.SetAllocation(c.SetAllocationRequest(), metadata=md)):
+            with contextlib.suppress(grpc.RpcError):
+                call()
+    with httpx.Client(base_url=world.rest, timeout=60) as client:
+        a = {"Authorization": f"Bearer {good}"}
+        assert client.post("/queries", json={"name": "logged", "query": {}}, headers=a).status_code == 201
+        taken = client.post("/queries/logged/subscriptions", headers=a,
+                            json={"dest": "https://hook.example/cb", "signatureToken": secret, "stream": True})
+        assert taken.status_code == 201, taken.text
+        refused = client.post("/queries/logged/subscriptions", headers=a,
+                              json={"dest": "ftp://nowhere", "signatureToken": secret, "stream": True})
+        assert refused.status_code == 400 and secret not in refused.text
+        for token in (tampered, garbage):
+            assert client.get("/events", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    written = capsys.readouterr()
+    logged = written.out + written.err + caplog.text
+    assert '"method"' in written.err and "access denied" in caplog.text  # the logs were written
+    assert [name for name, value in (("token", good), ("tampered token", tampered), ("garbage token", garbage),
+                                     ("signatureToken", secret)) if value in logged] == []
