@@ -224,6 +224,11 @@ def test_partner_as_answers_from_every_read_rpc_carry_nothing_of_partner_b(world
     # and they do carry A's own: the sweep would pass on empty answers otherwise
     own = answers["EpcisService/ExportEpcis"]()
     assert ids["a1"].encode() in own and A_EVENT.encode() in own
+    # a site operator of A's reads only A's sites
+    operator = world.md(Role.SITE_OPERATOR)
+    sites = api.queries.GetSiteInventory(q.GetSiteInventoryRequest(min_position=at), metadata=operator, timeout=TIMEOUT)
+    assert [s.site_id for s in sites.sites] == [ids["site_samsung"]]
+    assert leaks(world, sites.SerializeToString()) == []
     # B's serial's location, B's party and B's batch are as missing as a made-up one
     locations = locations_pb2_grpc.LocationServiceStub(world.server.channel())  # type: ignore[no-untyped-call]
     for call in (lambda: locations.GetSerialLocation(lp.GetSerialLocationRequest(serial="SNb10"), metadata=a),
