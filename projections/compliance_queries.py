@@ -274,12 +274,10 @@ class ComplianceQueries:
         def query(conn: Connection, t: dict[str, Table]) -> tuple[list[Finding], str]:
             f = t["finding"]
             stmt = select(f)
+            skip = 0
             if after is not None:
-                position, last = after
-                stmt = stmt.where(or_(
-                    f.c.revealed_position > position,
-                    (f.c.revealed_position == position) & (f.c.finding_id > last),
-                ))
+                position, skip = after
+                stmt = stmt.where(f.c.revealed_position >= position)
             if criteria.partner_id is not None:
                 stmt = stmt.where(or_(f.c.partner_id == criteria.partner_id, f.c.party_id == criteria.partner_id))
             if criteria.batch_id is not None:
@@ -290,11 +288,20 @@ class ComplianceQueries:
                 stmt = stmt.where(f.c.severity.in_(criteria.severities))
             if criteria.statuses:
                 stmt = stmt.where(f.c.status.in_(criteria.statuses))
-            stmt = stmt.order_by(f.c.revealed_position, f.c.finding_id).limit(size + 1)
+            stmt = stmt.order_by(f.c.revealed_position, f.c.finding_id).limit(skip + size + 1)
             rows = list(conn.execute(stmt).mappings())
+            passed = rows[:skip]  # the page before ended among these (all at the token's position)
+            rows = rows[skip:]
             more = len(rows) > size
             rows = rows[:size]
-            token = encode_page_token(f"{rows[-1]['revealed_position']}.{rows[-1]['finding_id']}") if more else ""
+            token = ""
+            if more:
+                # where the page ends: a position and how many findings at it were listed, not the
+                # last finding's id (a partner's page is filtered after the query: the last row
+                # read may be another partner's finding, whose id the token must not carry)
+                last = rows[-1]["revealed_position"]
+                listed = sum(1 for r in (*passed, *rows) if r["revealed_position"] == last)
+                token = encode_page_token(f"{last}.{listed}")
             return _findings(conn, t, rows), token
 
         no_findings: tuple[list[Finding], str] = ([], "")
@@ -425,14 +432,19 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------ shaping
-def _finding_token(value: str) -> tuple[int, UUID] | None:
+def _finding_token(value: str) -> tuple[int, int] | None:
+    """A findings page token: the position the last page ended at, and how many findings revealed
+    at it that page and those before it listed."""
     if not value:
         return None
-    position, _, ident = value.partition(".")
+    position, _, listed = value.partition(".")
     try:
-        return int(position), UUID(ident)
+        parsed = int(position), int(listed)
     except ValueError:
         raise InvalidField.one("page_token", "not a token this service returned") from None
+    if parsed[0] < 0 or not 0 < parsed[1] <= 100_000:
+        raise InvalidField.one("page_token", "not a token this service returned")
+    return parsed
 
 
 def _clock(conn: Connection, t: dict[str, Table]) -> tuple[datetime | None, int]:

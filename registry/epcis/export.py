@@ -100,14 +100,19 @@ CORRECTABLE = {
 class Translator:
     """Turns a stream of stored batch events into EPCIS events (keeps per-batch facts)."""
 
-    def __init__(self, registry: Registry, splits_at_parent: bool = False) -> None:
+    def __init__(self, registry: Registry, splits_at_parent: bool = False, captured_by: str | None = None) -> None:
         """``splits_at_parent``: render a split at the parent's ``SplitOff`` too (a batch's own
-        history); a log or partner export renders it once, at the child's ``SplitFrom``."""
+        history); a log or partner export renders it once, at the child's ``SplitFrom``.
+        ``captured_by``: a confined reader's subject (a partner): only the events it captured
+        itself are rendered as captured; another party's captured event is rendered as the
+        registry records it, under the eventID it was captured under (the text another party
+        sent is not shown: docs/security.md). None: every captured event as captured."""
         self._registry = registry
         self._facts: dict[UUID, _Facts] = {}
         self._orders: dict[UUID, Event | None] = {}  # each batch's order event now in force
         self._splits_at_parent = splits_at_parent
         self._captured = CapturedEvents(registry)
+        self._captured_by = captured_by
 
     def events(self, event: Any) -> list[Event]:
         """The EPCIS events for one stored event: none, one, or (an order correction) the error
@@ -135,7 +140,15 @@ class Translator:
         """A split in the parent's history: the child's split event (one event, one eventID,
         wherever it is exported), rendered from the child's ``SplitFrom``."""
         [created] = self._registry.history(e.child_id, limit=1)
-        return Translator(self._registry).events(created)
+        return Translator(self._registry, captured_by=self._captured_by).events(created)
+
+    def _kept(self, stored: Any) -> tuple[str | None, Event | None]:
+        """The eventID ``stored`` was captured under (None: not captured) and the event as
+        captured, when this reader may see it (else None: rendered as the registry records it)."""
+        captured = captured_event_id(stored)
+        if captured is None or (self._captured_by is not None and stored.actor != self._captured_by):
+            return captured, None
+        return captured, self._captured.of(stored.request_id)
 
     def _correction(self, e: GpuBatch.OrderCorrected) -> list[Event]:
         """EPCIS 2.0 section 7.4.1.2 and GS1's example 9.6.1: the order event in force (the
@@ -151,7 +164,8 @@ class Translator:
             # does (the batch's state then): one event, one content, one eventID
             facts.po_number = str(e.fields["po_number"])
         if batch_id not in self._orders:  # an export starting after the order: as exported then
-            before = order_events(self._registry, batch_id, before_version=e.originator_version)
+            before = order_events(self._registry, batch_id, before_version=e.originator_version,
+                                  captured_by=self._captured_by)
             self._orders[batch_id] = before[-1] if before else None
         declared = self._orders[batch_id]
         if declared is None:
@@ -167,8 +181,7 @@ class Translator:
         corrective[v.ext("registryEvent")] = f"OrderCorrected@{e.originator_version}"
         corrective[v.ext("reason")] = e.reason
         corrective[v.ext("correctedFields")] = sorted(CORRECTABLE[name].split(":", 1)[1] for name in fields)
-        captured = captured_event_id(e)
-        kept = self._captured.of(e.request_id) if captured else None
+        captured, kept = self._kept(e)
         if captured and kept is not None:  # EPCIS 2.0 section 8.2: as captured, plus recordTime
             corrective = as_captured(kept, captured, recorded, str(batch_id))
         else:
@@ -217,8 +230,7 @@ class Translator:
         out.update(body)
         out[v.ext("batchID")] = str(batch_id)
         out[v.ext("registryEvent")] = f"{type(event).__name__}@{version}"
-        captured = captured_event_id(event)
-        kept = self._captured.of(event.request_id) if captured else None
+        captured, kept = self._kept(event)
         if captured and kept is not None:  # EPCIS 2.0 section 8.2: as captured, plus recordTime
             return as_captured(kept, captured, out["recordTime"], str(batch_id))
         out = {"eventID": captured or event_id(out, _PREFIXES), **out}
@@ -540,12 +552,14 @@ class Translator:
         return out
 
 
-def order_events(registry: Registry, batch_id: UUID, before_version: int | None = None) -> list[Event]:
+def order_events(
+    registry: Registry, batch_id: UUID, before_version: int | None = None, captured_by: str | None = None
+) -> list[Event]:
     """The batch's order events as the registry exports them, oldest first: its ``Ordered``
     TransactionEvent (for a batch split off another, its split event) and each correction's
     corrective event (each correction's error declaration has the eventID of the one before
-    it); only events before ``before_version`` when given."""
-    translator = Translator(registry)
+    it); only events before ``before_version`` when given (``captured_by``: as :class:`Translator`)."""
+    translator = Translator(registry, captured_by=captured_by)
     out: list[Event] = []
     after = 0
     while True:

@@ -55,6 +55,7 @@ from registry.epcis.export import Event
 from registry.epcis.query import check_params, matcher
 from registry.epcis.sources import log_events, partner_log_events
 from registry.epcis.subscription_store import Duplicate, SecretUnavailable, SubscriptionRow, SubscriptionStore
+from registry.security.grants import Reach
 from registry.security.scope import Scope, ScopeIndex
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,12 @@ class Subscription:
         return out
 
 
+SEALED_AT_REST = (
+    "rule sealed-at-rest: this server stores a signatureToken only encrypted, and has no key to "
+    "encrypt it with (the operator sets GPUREG_EPCIS_SECRET_KEY, a file of 64 hex digits: openssl rand "
+    "-hex 32); subscribe without signatureToken, or ask the operator to set the key")
+
+
 class NamedQueries:
     """Every principal's named queries and subscriptions, kept in ``store`` (the event store's
     database: :mod:`registry.epcis.subscription_store`). ``post(url, body, headers)`` sends one
@@ -182,6 +189,10 @@ class NamedQueries:
                  post: Callable[[str, bytes, dict[str, str]], int] | None = None) -> None:
         self.registry = registry
         self.store = store or SubscriptionStore.open("sqlite://")
+        plain = self.store.seal_plain_tokens()  # an earlier version's tokens stored as given
+        if plain and not self.store.seals:
+            log.warning("%d EPCIS subscription signature token(s) are stored unencrypted (by an earlier "
+                        "version); start with epcis_secret_key to seal them", plain)
         self.post = post or _post
         self.holder = f"{socket.gethostname()[:40]}-{uuid4().hex[:16]}"  # this process's lease name
         self._checked: dict[str, int] = {}  # subscription -> last second a schedule was looked at here
@@ -223,6 +234,8 @@ class NamedQueries:
         secret = body.get("signatureToken", "")
         if not isinstance(secret, str):
             raise InvalidField.one("signatureToken", "a string")
+        if secret and not self.store.seals:
+            raise InvalidField.one("signatureToken", SEALED_AT_REST)
         schedule = None
         if "schedule" in body:
             if "stream" in body:
@@ -351,20 +364,21 @@ class NamedQueries:
         self._checked[s.id] = second
         return 1 if notified else 0
 
-    def _visible(self, party: UUID | None) -> Callable[[UUID], bool] | None:
-        """The subscriber's reach now: its party's batches as the log says (None: every batch)."""
+    def _visible(self, party: UUID | None, owner: str) -> Callable[[UUID], bool] | None:
+        """The subscriber's reach now: its party's batches as the log says (None: every batch);
+        the events it captured itself (``owner``, its subject) as captured, others' as recorded."""
         if party is None:
             return None
         if self._index is None:
             self._index = ScopeIndex(self.registry)
         self._index.refresh()
-        return Scope.of(party, self._index).sees_batch
+        return Reach(Scope.of(party, self._index).sees_batch, owner)
 
     def _source(self, s: Subscription, head: int) -> Iterator[tuple[int, Event]]:
         """The log after the subscription's position up to ``head``, within its reach; a query's
         ``batchID`` or ``partnerID`` narrows it as ``GET /events`` does."""
         batch, partner = s.params.get("batchID"), s.params.get("partnerID")
-        visible = self._visible(s.party)
+        visible = self._visible(s.party, s.owner)
         if partner is not None:
             return ((p, e) for p, e in partner_log_events(self.registry, UUID(partner), s.position, visible)
                     if p <= head)

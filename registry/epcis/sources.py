@@ -29,7 +29,7 @@ def batch_events(
     if visible is not None and not visible(batch_id):
         raise NotFound("batch", batch_id)
     registry.get_batch(batch_id)
-    translator = Translator(registry, splits_at_parent=True)
+    translator = Translator(registry, splits_at_parent=True, captured_by=captured_by(visible))
     after = 0
     while True:
         page = registry.history(batch_id, after_version=after, limit=500)
@@ -45,7 +45,7 @@ def log_events(
 ) -> Iterator[tuple[int, Event]]:
     """Every batch event after log position ``after`` (up to ``stop``), with its position; only
     the events of batches ``visible`` admits when given (a partner's reach)."""
-    translator = Translator(registry)
+    translator = Translator(registry, captured_by=captured_by(visible))
     # A captured event waits for its request record (the event as captured), which its command
     # wrote just after it, so that the record read with the log is not read again.
     waiting: list[tuple[int, Any]] = []
@@ -73,6 +73,12 @@ def _render(translator: Translator, waiting: list[tuple[int, Any]]) -> Iterator[
         for out in translator.events(stored):
             yield position, out
     translator.captured.forget()
+
+
+def captured_by(visible: Callable[[UUID], bool] | None) -> str | None:
+    """Whose captured events a confined reader sees as captured: the subject its reach names
+    (:class:`registry.security.grants.Reach`); None: every captured event as captured."""
+    return getattr(visible, "subject", None) if visible is not None else None
 
 
 def _visible(stored: Any, visible: Callable[[UUID], bool]) -> bool:
@@ -106,7 +112,7 @@ def partner_log_events(
             batches.add(stored.originator_id)
     if not batches:
         return
-    translator = Translator(registry)
+    translator = Translator(registry, captured_by=captured_by(visible))
     for position, stored in registry.iter_log(after, aggregates=batches):
         if visible is None or _visible(stored, visible):
             for out in translator.events(stored):

@@ -16,10 +16,13 @@ that database serves it.
   processes on one database one delivers each subscription at a time; another takes it over
   after :data:`LEASE_SECONDS` if the holder dies.
 
-The signature token is the HMAC key each delivery is signed with, so it must stay usable: with a
-key (``Settings.epcis_secret_key``) it is stored encrypted (AES-256-GCM, the subscription's id as
-associated data: ``aesgcm:`` and base64 of nonce and ciphertext), else as given (``plain:``). Either way no
-route answers it and nothing logs it.
+The signature token is the HMAC key each delivery is signed with, so it must stay usable, and is
+stored only encrypted: with the key (``Settings.epcis_secret_key``), AES-256-GCM with the
+subscription's id as associated data (``aesgcm:`` and base64 of nonce and ciphertext). A server
+without the key refuses a subscription that carries a ``signatureToken`` (``signatureToken``, rule
+sealed-at-rest), so none is stored readable; a token stored as given by an earlier version
+(``plain:``) is sealed when a process with the key opens the store, and until then a keyless one
+says at start how many there are (never which). No route answers a token and nothing logs it.
 
 These tables are state, not derived data (unlike the read models): they are not rebuilt from the
 log, so they live beside the events, not in the read-model database.
@@ -186,6 +189,24 @@ class SubscriptionStore:
                     raise
                 time.sleep(0.2)
 
+    @property
+    def seals(self) -> bool:
+        """Whether this store has the key that seals signature tokens (else it takes none)."""
+        return self._box is not None
+
+    def seal_plain_tokens(self) -> int:
+        """Seal every token an earlier version stored as given (with this store's key); how many.
+        Without the key: how many there are, none changed."""
+        with self._tx(write=self._box is not None) as conn:
+            rows = conn.execute(select(SUBSCRIPTIONS.c.id, SUBSCRIPTIONS.c.secret).where(and_(
+                SUBSCRIPTIONS.c.secret != "", SUBSCRIPTIONS.c.secret.not_like(f"{_SEALED}%")))).all()
+            if self._box is not None:
+                for r in rows:
+                    conn.execute(update(SUBSCRIPTIONS).where(and_(
+                        SUBSCRIPTIONS.c.id == r.id, SUBSCRIPTIONS.c.secret == r.secret)).values(
+                        secret=self._box.seal(r.secret.removeprefix(_PLAIN), r.id)))
+        return len(rows)
+
     @classmethod
     def open(cls, database_url: str, secret_key: str | None = None) -> SubscriptionStore:
         """The store in the event store's database (``Settings.database_url``); an in-memory
@@ -291,7 +312,9 @@ class SubscriptionStore:
     def _seal(self, secret: str, subscription_id: str) -> str:
         if not secret:
             return ""
-        return self._box.seal(secret, subscription_id) if self._box is not None else _PLAIN + secret
+        if self._box is None:  # NamedQueries.subscribe refuses a token without the key first
+            raise ValueError("a signature token is stored only sealed (epcis_secret_key)")
+        return self._box.seal(secret, subscription_id)
 
     def secret(self, row: SubscriptionRow) -> str:
         """The row's signature token, usable (opened with this store's key when sealed);

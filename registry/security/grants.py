@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from uuid import UUID
 
-from registry.security.policy import Confine, rule_for
+from registry.security.policy import HOLD_READERS, Confine, rule_for
 from registry.security.principal import Principal, Role
 from registry.security.scope import Scope
 
@@ -69,19 +69,38 @@ def allow_all(command: str, batch_id: UUID | None, site_id: UUID | None) -> tupl
 
 
 @dataclass(frozen=True)
+class Reach:
+    """A confined caller's ``visible(batch_id)``, naming the caller (``subject``): an EPCIS export
+    shows it the events it captured itself as captured, any other party's as the registry records
+    them (registry.epcis.sources.captured_by)."""
+
+    sees: Callable[[UUID], bool]
+    subject: str | None
+
+    def __call__(self, batch_id: UUID) -> bool:
+        return self.sees(batch_id)
+
+
+@dataclass(frozen=True)
 class Grants:
     """One call's reach: ``visible(batch_id)`` for what it may read (None: everything), ``authorize``
-    for the commands it may issue, and ``party``, the party a partner's or site operator's call acts
-    for (a partner's compliance report is scoped to it)."""
+    for the commands it may issue, ``party``, the party a partner's or site operator's call acts
+    for (a partner's compliance report is scoped to it), ``legal_holds``, whether it may see legal
+    holds (:data:`registry.security.policy.HOLD_READERS`), and ``subject``, the caller's own subject
+    (what it sent is recorded under it as the actor)."""
 
     authorize: Authorize
     visible: Callable[[UUID], bool] | None = None
     party: UUID | None = None  # the party a confined call acts for (its scope's); None: unconfined
+    legal_holds: bool = True
+    subject: str | None = None
 
     @classmethod
     def of(cls, principal: Principal, scope: Scope | None) -> Grants:
-        return cls(command_authorizer(principal, scope), scope.sees_batch if scope is not None else None,
-                   scope.party_id if scope is not None else None)
+        return cls(command_authorizer(principal, scope),
+                   Reach(scope.sees_batch, principal.subject) if scope is not None else None,
+                   scope.party_id if scope is not None else None, principal.role in HOLD_READERS,
+                   principal.subject)
 
 
 UNRESTRICTED = Grants(allow_all)

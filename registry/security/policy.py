@@ -59,6 +59,12 @@ ALL_ROLES = frozenset(Role)
 #: The exporter's staff and the overseers: they read everything.
 READ_ALL = frozenset({A, CO, LOG, AUD, REG})
 OVERSIGHT = frozenset({A, CO, AUD, REG})
+#: Who may see legal holds (an agency's request to preserve a batch's records, 15 CFR 762.6): the
+#: exporter's compliance function and the overseers. Not logistics, and not partners, not even of
+#: their own batches: a hold may be part of an investigation its subject must not be told of. Every
+#: path that would show one (GetBatchCompliance, the compliance report, SubscribeEvents,
+#: ExportJournal) leaves it out for the others (docs/security.md, "Legal holds").
+HOLD_READERS = frozenset({A, CO, AUD, REG})
 
 
 def _rule(*roles: Role | frozenset[Role], confine: Confine = Confine.NONE, public: bool = False) -> Rule:
@@ -148,11 +154,11 @@ _ROWS: dict[str, Rule] = {
     f"{_REP}/GenerateReport": _rule(OVERSIGHT, P, confine=Confine.REPORT),
     # the verifiable journal (docs/journal.md): checkpoints and proofs carry hashes and tree sizes
     # only, so every party may check them and run a witness; the export carries every event's
-    # bytes, so only those who read everything may take it
+    # bytes, legal holds included, so only those who read everything, holds too, may take it
     f"{_JRN}/GetCheckpoint": _rule(ALL_ROLES),
     f"{_JRN}/GetConsistencyProof": _rule(ALL_ROLES),
     f"{_JRN}/GetInclusionProof": _rule(ALL_ROLES),
-    f"{_JRN}/ExportJournal": _rule(READ_ALL),
+    f"{_JRN}/ExportJournal": _rule(HOLD_READERS),
     f"{_JRN}/AddCosignature": _rule(A, P, AUD, REG),
     # GS1 EPCIS 2.0 (docs/epcis.md; gRPC and the REST binding: GET /events, POST /capture). An
     # export is a read of batch histories, confined like SubscribeEvents; a capture may be sent by

@@ -30,14 +30,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.utils import get_topic
 
 from registry.api.v1 import events_pb2 as pb
 from registry.api.v1 import events_pb2_grpc
 from registry.application.service import Registry
 from registry.domain.errors import InvalidField
+from registry.domain.legal_hold import LegalHold
+from registry.security.grants import Grants, current_grants
 from registry.server.calls import refuse_if_expired
 from registry.server.concurrency import Blocking, LogNotifier
 from registry.server.convert import event_topics, parse_uuid, topics_for
@@ -110,6 +114,25 @@ def subscription_of(request: pb.SubscribeEventsRequest, default_heartbeat: float
     )
 
 
+#: legal holds' stored topics: streamed only to policy.HOLD_READERS
+LEGAL_HOLD_TOPICS = frozenset({get_topic(LegalHold.Placed), get_topic(LegalHold.Released)})
+
+
+def reach_of(s: Subscription, grants: Grants) -> Subscription:
+    """``s`` within the caller's reach (the auth layer's :class:`Grants`), left out in the store's
+    query: a caller who may not see legal holds gets none of their events, and a confined caller
+    (a partner) no request records, whose ``captured`` is the EPCIS event another party may have
+    sent (its own batches' events still reach it; the auth layer keeps only those)."""
+    skip: set[str] = set()
+    if not grants.legal_holds:
+        skip |= LEGAL_HOLD_TOPICS
+    if grants.party is not None:
+        skip.add(event_topics()[REQUEST_RECORD_TYPE])
+    if skip <= s.skip_topics:
+        return s
+    return replace(s, skip_topics=s.skip_topics | skip)
+
+
 @dataclass(frozen=True)
 class _Page:
     """One read of the log, rendered: what :meth:`EventServicer._stream` needs of it."""
@@ -144,7 +167,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     ) -> AsyncIterator[pb.SubscribeEventsResponse]:
         await refuse_if_expired(context)
         try:
-            subscription = subscription_of(request, self._heartbeat)
+            subscription = reach_of(subscription_of(request, self._heartbeat), current_grants())
         except InvalidField as e:
             status = status_for(e)
         else:

@@ -24,6 +24,7 @@ from projections.location_queries import AttestationGap
 from projections.queries import ReadModels
 from registry.api.v1 import compliance_pb2 as pb
 from registry.domain.errors import InvalidField, NotFound
+from registry.security.grants import current_grants
 from registry.server.calls import answer
 from registry.server.concurrency import Blocking
 from registry.server.convert import page_size, parse_uuid, require_uuid, timestamp
@@ -87,7 +88,7 @@ class FindingQueries:
             found = await self._blocking(read.batch_compliance, batch_id)
             if found is None:
                 raise NotFound("batch", batch_id)
-            return batch_compliance_message(found)
+            return batch_compliance_message(found, legal_holds=current_grants().legal_holds)
 
         return await self._call(context, work)
 
@@ -264,7 +265,15 @@ def onward_message(m: OnwardMovementRecord) -> pb.OnwardMovement:
     )
 
 
-def batch_compliance_message(b: BatchCompliance) -> pb.GetBatchComplianceResponse:
+def batch_compliance_message(b: BatchCompliance, legal_holds: bool = True) -> pb.GetBatchComplianceResponse:
+    """The answer; ``legal_holds`` False (a caller who may not see holds, policy.HOLD_READERS): no
+    holds, and no export says whether it is held or when its records may be destroyed (that date
+    is unset while a hold is in place, so it would tell), whether or not a hold is in place."""
+    exports = [export_message(e) for e in b.exports]
+    if not legal_holds:
+        for e in exports:
+            e.held = False
+            e.ClearField("destruction_allowed_from")
     message = pb.GetBatchComplianceResponse(
         batch_id=str(b.batch_id), po_number=b.po_number, buyer_id=str(b.buyer_id),
         status=COMPLIANCE[b.status], findings=[finding_message(f) for f in b.findings],
@@ -276,8 +285,8 @@ def batch_compliance_message(b: BatchCompliance) -> pb.GetBatchComplianceRespons
             for s in b.serials
         ],
         compliant_serial_count=max(b.serial_count - len(b.serials), 0),
-        exports=[export_message(e) for e in b.exports], position=b.position,
-        legal_holds=[legal_hold_message(h) for h in b.legal_holds],
+        exports=exports, position=b.position,
+        legal_holds=[legal_hold_message(h) for h in b.legal_holds] if legal_holds else [],
         onward_movements=[onward_message(m) for m in b.onward_movements],
     )
     if b.as_of is not None:

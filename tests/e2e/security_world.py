@@ -3,6 +3,7 @@ server and client certificates, and servers started with them."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,7 @@ class Credentials:
     @classmethod
     def create(cls, root: Path) -> Credentials:
         generate_key(root / "keys", "k1")
+        (root / "epcis.key").write_text(os.urandom(32).hex())
         return cls(root)
 
     @property
@@ -44,8 +46,10 @@ class Credentials:
         return bearer(self.token(role, party, subject))
 
     def settings(self) -> dict[str, Any]:
-        """Server settings overrides: bearer tokens required (plaintext on loopback)."""
-        return {"token_keys": str(self.keys), "revocation_file": str(self.revocations)}
+        """Server settings overrides: bearer tokens required (plaintext on loopback), and the key
+        that seals EPCIS webhook subscriptions' signature tokens."""
+        return {"token_keys": str(self.keys), "revocation_file": str(self.revocations),
+                "epcis_secret_key": str(self.root / "epcis.key")}
 
 
 def bearer(token: str) -> list[tuple[str, str]]:

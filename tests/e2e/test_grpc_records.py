@@ -76,7 +76,9 @@ def test_a_hold_a_diversion_and_the_dcs_show_in_batch_compliance_and_nowhere_for
     own = api.compliance.GetBatchCompliance(cp.GetBatchComplianceRequest(batch_id=samsung_batch, min_position=at),
                                             metadata=samsung, timeout=TIMEOUT)
     assert list(own.legal_holds) == [] and not own.exports[0].held
-    assert own.exports[0].destruction_allowed_from == own.exports[0].retention_until
+    # nor whether its own batch is held: no destruction date is shown to a partner, held or not
+    # (it is unset while a hold is in place, so showing it otherwise would tell; docs/security.md)
+    assert not own.exports[0].HasField("destruction_allowed_from") and own.exports[0].HasField("retention_until")
     assert [m.kind for m in own.onward_movements] == ["transshipment"]
     listed = api.compliance.ListFindings(cp.ListFindingsRequest(min_position=at), metadata=samsung, timeout=TIMEOUT)
     assert "units-diverted" not in {f.rule_id for f in listed.findings}

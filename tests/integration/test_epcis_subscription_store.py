@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from registry.application.service import Registry
+from registry.domain.errors import InvalidField
 from registry.epcis import subscription_store
 from registry.epcis.named_queries import NamedQueries
 from registry.epcis.subscription_store import SUBSCRIPTIONS, SubscriptionRow, SubscriptionStore
@@ -32,7 +34,7 @@ def hook() -> Iterator[_Hook]:
 
 
 def _subscription(owner: str = "auditor-1") -> SubscriptionRow:
-    return SubscriptionRow("5e0c6d0e-8a43-4c1e-9b9e-2f7f1d2a0b01", owner, "all", {}, "https://a.example/cb", "k",
+    return SubscriptionRow("5e0c6d0e-8a43-4c1e-9b9e-2f7f1d2a0b01", owner, "all", {}, "https://a.example/cb", "",
                            None, "2026-12-04T00:00:00.000Z", 7, None, None, 0, None, False, 0)
 
 
@@ -131,3 +133,61 @@ def test_a_signature_token_is_sealed_at_rest_with_the_key_and_still_signs_each_d
     finally:
         keyed.stop()
         keyless.stop()
+
+
+def test_without_the_key_a_token_bearing_subscription_is_refused_and_nothing_is_stored(
+    registry: Registry, store_url: str, hook: _Hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No key: a ``signatureToken`` is refused naming the field and the rule, and writes nothing;
+    a subscription without one is taken."""
+    keyless = NamedQueries(registry, SubscriptionStore.open(store_url))
+    token = "a token that must never be stored readable"
+    try:
+        keyless.create("auditor-1", "all", {})
+        with pytest.raises(InvalidField) as refused:
+            keyless.subscribe("auditor-1", "all", {"dest": hook.url, "stream": True, "signatureToken": token}, None)
+        [(field, rule)] = refused.value.violations
+        assert field == "signatureToken" and "sealed-at-rest" in rule and "GPUREG_EPCIS_SECRET_KEY" in rule
+        assert token not in str(refused.value)
+        assert keyless.store.subscriptions() == []
+        keyless.subscribe("auditor-1", "all", {"dest": hook.url, "stream": True}, None)
+        [row] = keyless.store.subscriptions()
+        assert row.secret == ""
+    finally:
+        keyless.stop()
+    assert token not in caplog.text
+
+
+def test_a_token_stored_as_given_by_an_earlier_version_is_sealed_when_a_keyed_process_opens_the_store(
+    registry: Registry, store_url: str, tmp_path: Path, hook: _Hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = tmp_path / "epcis.key"
+    key.write_text(os.urandom(32).hex())
+    token = "an earlier version's plain token"
+    old = SubscriptionStore.open(store_url)
+    try:
+        old.add_query("auditor-1", "all", {}, "2026-12-04T00:00:00.000Z", 10)
+        with old.engine.begin() as conn:  # as an earlier version wrote it
+            row = _subscription()
+            conn.execute(SUBSCRIPTIONS.insert().values(
+                id=row.id, owner=row.owner, query_name=row.query_name, params="{}", dest=hook.url,
+                secret="plain:" + token, party=None, created_at=row.created_at, position=0, since=None,
+                last_notified_at=None, failures=0, schedule=None, report_if_empty=False, checked=0,
+                lease_holder=None, lease_until=0))
+        with caplog.at_level(logging.WARNING):
+            NamedQueries(registry, SubscriptionStore.open(store_url)).stop()  # keyless: warned, unchanged
+        assert "1 EPCIS subscription signature token(s) are stored unencrypted" in caplog.text
+        keyed = NamedQueries(registry, SubscriptionStore.open(store_url, str(key)))
+        try:
+            with keyed.store.engine.connect() as conn:
+                stored = conn.execute(select(SUBSCRIPTIONS.c.secret)).scalar_one()
+            assert stored.startswith("aesgcm:") and token not in stored
+            make_world(registry).order(quantity=4)
+            assert keyed.deliver() == 1
+            headers, body = hook.received[-1]
+            assert headers["gs1-signature"] == "sha256=" + hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+        finally:
+            keyed.stop()
+    finally:
+        old.close()
+    assert token not in caplog.text

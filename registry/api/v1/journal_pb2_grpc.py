@@ -90,6 +90,8 @@ class JournalServiceServicer:
     def ExportJournal(self, request, context):
         """The journal from a position: first a header (the compact tree before it, the latest
         checkpoint), then one message per event with its stored bytes and leaf hash, in log order.
+        Every event's bytes, legal holds included: admin, compliance officers, auditors and the
+        regulator only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -98,7 +98,9 @@ def keep_batches(ctx: Context) -> CustodyTotals:
         for page in ctx.batch_pages():
             ids = [b.batch_id for b in page]
             details = ctx.batch_rows(ids)
-            holds = _holds(ctx, ids)
+            # a partner's own report shows no legal holds, not even whether its batches are held
+            # (policy.HOLD_READERS; docs/security.md, "Legal holds")
+            holds = _holds(ctx, ids) if ctx.filters.scope is None else {}
             exports = _exports(ctx, ids, holds)
             for b in page:
                 selected.add(b.batch_id)
@@ -676,8 +678,9 @@ def _exports(
 def _retention_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord]) -> Iterator[tuple[Cell, ...]]:
     for x in exports:
         site = f", {ctx.name(x.destination_site_id)}" if x.destination_site_id else ""
-        yield (b.po_number, x.shipment_id, x.shipped_at, x.quantity, x.destination_country + site,
-               x.retention_basis_at, x.retention_until, "held" if x.held else "no", x.destruction_allowed_from)
+        row: tuple[Cell, ...] = (b.po_number, x.shipment_id, x.shipped_at, x.quantity, x.destination_country + site,
+                                 x.retention_basis_at, x.retention_until)
+        yield row if ctx.filters.scope is not None else (*row, "held" if x.held else "no", x.destruction_allowed_from)
 
 
 def _hold_rows(b: BatchSummary, holds: list[LegalHoldRecord]) -> Iterator[tuple[Cell, ...]]:
@@ -694,16 +697,21 @@ def _retention(ctx: Context) -> Iterator[Block]:
         "transfer or other termination (loss, decommission), by business time, as the compliance projection "
         "records them. While an agency's legal hold of the batch is in place its records are held: never "
         "eligible for destruction, whatever the retention date says (no destruction date is shown)."
+        + (" Legal holds are the exporter's and the authorities' matter: a partner's own report shows none, "
+           "and no destruction date." if ctx.filters.scope is not None else "")
     )
+    columns = (
+        Column("batch", "Batch PO"), Column("shipment", "Shipment"), Column("shipped", "Shipped", ColumnType.DATETIME),
+        Column("units", "Units", ColumnType.INT, total=True), Column("destination", "Destination"),
+        Column("basis", "Latest export, reexport, transshipment, diversion, transfer or termination",
+               ColumnType.DATETIME),
+        Column("until", "Keep records until", ColumnType.DATETIME))
+    if ctx.filters.scope is not None:
+        yield Table("Record retention per export", columns, partial(ctx.view.kept, RETENTION))
+        return
     yield Table(
         "Record retention per export",
-        (Column("batch", "Batch PO"), Column("shipment", "Shipment"), Column("shipped", "Shipped", ColumnType.DATETIME),
-         Column("units", "Units", ColumnType.INT, total=True), Column("destination", "Destination"),
-         Column("basis", "Latest export, reexport, transshipment, diversion, transfer or termination",
-                ColumnType.DATETIME),
-         Column("until", "Keep records until", ColumnType.DATETIME),
-         Column("held", "Legal hold"),
-         Column("destroy", "Destruction allowed from", ColumnType.DATETIME)),
+        (*columns, Column("held", "Legal hold"), Column("destroy", "Destruction allowed from", ColumnType.DATETIME)),
         partial(ctx.view.kept, RETENTION),
     )
     yield Table(

@@ -18,6 +18,7 @@ from projections.compliance import ComplianceFindings
 from projections.compliance_queries import FindingFilter
 from projections.db import ACTIVE, create_readmodel_engine, ensure_bookkeeping
 from projections.engine import apply_chunk, create_generation
+from projections.page_tokens import decode_page_token, encode_page_token
 from projections.queries import ReadModels
 from registry.domain.base import Context
 from registry.domain.batch import GpuBatch, Move, Position
@@ -137,3 +138,29 @@ def test_a_logged_shipment_through_an_intermediate_consignee_under_the_headquart
     assert "intermediate_consignee_ids[0] Busan Depot has ultimate parent Mainland Logistics" in finding.reasons[0]
     [export] = read.batch_compliance(batch.id).exports  # type: ignore[union-attr]
     assert export.intermediate_consignee_ids == (depot.id,)
+
+
+def test_findings_are_paged_in_order_with_tokens_that_name_a_position_and_a_count_never_a_finding(
+    engine: Engine,
+) -> None:
+    """Two events reveal two findings each: any page size lists each finding once, in order, and
+    a token (which a partner's filtered page hands over) carries no finding's id."""
+    events, ref = reference()
+    batches = [order(ref), order(ref)]
+    for batch in batches:
+        force_shipment(batch, 2, days=10)
+    read = project(engine, [*events, *(e for b in batches for e in b.collect_events())])
+    whole = [f.finding_id for f in read.list_findings(FindingFilter())[0]]
+    assert len(whole) == 4
+    for size in (1, 2, 3):
+        listed: list[Any] = []
+        token = ""
+        while True:
+            page, token = read.list_findings(FindingFilter(), size, token)
+            listed += [f.finding_id for f in page]
+            if not token:
+                break
+            assert not any(str(f) in decode_page_token(token) for f in whole)
+        assert listed == whole, size
+    with pytest.raises(InvalidField):
+        read.list_findings(FindingFilter(), 1, encode_page_token(f"3.{whole[0]}"))  # an earlier version's
