@@ -461,7 +461,7 @@ class Capture:
                 "supplier_id": suppliers[0],
                 "buyer_id": buyers[0],
                 "model_id": _uuid_ext(e, "modelID"),
-                "quantity": _quantity(quantities[0], "quantityList[0]"),
+                "quantity": _quantity(quantities[0], "quantityList[0]", "place_order"),
                 "unit_price": _decimal(e, "unitPrice"),
                 "currency": _text(e, "currency"),
                 "allocation_program": _text(e, "allocationProgram"),
@@ -507,7 +507,7 @@ class Capture:
             if len(quantities) != 1:
                 raise _Refused("quantityList", "rule what-moves: a split names the GPUs (epcList) or one "
                                                "quantityElement of the child batch's class")
-            data["quantity"] = _quantity(quantities[0], "quantityList[0]")
+            data["quantity"] = _quantity(quantities[0], "quantityList[0]", "split_batch")
         return _Plan(index, eid, "split_batch", _parse(c.SplitBatch, data), parent_id)
 
     def _clearance(
@@ -531,7 +531,7 @@ class Capture:
                     "destination_country": _text(e, "destinationCountry"),
                     "consignee_id": _uuid_ext(e, "consigneeID"),
                     "end_user_id": _uuid_ext(e, "endUserID"),
-                    "quantity": _quantity(quantities[0], "quantityList[0]") if quantities else None,
+                    "quantity": _quantity(quantities[0], "quantityList[0]", "request_clearance") if quantities else None,
                     "end_use": _text(e, "endUse"),
                 }
             )
@@ -541,7 +541,7 @@ class Capture:
             data.update(
                 {
                     "authorization_id": _uuid_ext(e, "authorizationID"),
-                    "cleared_quantity": _quantity(quantities[0], "quantityList[0]") if quantities else None,
+                    "cleared_quantity": _stated_quantity(quantities, "quantityList[0]"),
                 }
             )
             return _Plan(index, eid, "grant_clearance", _parse(c.GrantClearance, data), batch)
@@ -661,7 +661,7 @@ class Capture:
                 raise _Refused(
                     "epcList", "rule what-moves: name the GPUs (epcList) or one quantityElement of the batch's class"
                 )
-            data["quantity"] = _quantity(quantities[0], "quantityList[0]")
+            data["quantity"] = _quantity(quantities[0], "quantityList[0]", method)
         return _Plan(index, eid, method, _parse(model, data), batch)
 
     def _batch(
@@ -1049,8 +1049,9 @@ class _Corrections:
         if v.ext("modelID") in ce:
             seen["model_id"] = _uuid_ext(ce, "modelID")
         quantities = ce.get("quantityList") or []
-        if quantities:
-            seen["quantity"] = _quantity(quantities[0], f"{at}.quantityList[0]")
+        stated = _stated_quantity(quantities, f"{at}.quantityList[0]")
+        if stated is not None:  # an unknown quantity names no other quantity
+            seen["quantity"] = stated
         changed = sorted(k for k in _UNCORRECTABLE if k in seen and seen[k] != getattr(current, k))
         if changed:
             raise _Refused(at, f"rule correctable-fields: a correction changes only {sorted(_ORDER_FIELDS)} "
@@ -1185,15 +1186,41 @@ def _decimal(e: Mapping[str, Any], name: str) -> Decimal:
         raise _Refused(v.ext(name), "rule decimal: must be a decimal number") from None
 
 
-def _quantity(element: Any, where: str) -> int:
+#: Why each command that moves or orders units needs the quantity EPCIS lets a capturer omit.
+_COUNTED = {
+    "place_order": "an order line is for a counted number of GPUs (the batch's quantity)",
+    "split_batch": "a split moves a counted number of GPUs into the new batch",
+    "request_clearance": "a clearance request names the number of GPUs the licence must cover",
+}
+
+
+def _quantity(element: Any, where: str, command: str = "") -> int:
+    """The whole number of GPUs a quantity element states. EPCIS 2.0 section 7.3.3.3 lets
+    ``quantity`` be omitted (an unknown quantity); a command that changes how many units are
+    where cannot record an unknown number, so it is refused here naming the command's need
+    (:func:`_stated_quantity` where the command may go without one)."""
     if not isinstance(element, Mapping) or "quantity" not in element:
-        raise _Refused(where, "rule quantity: a quantityElement with a quantity")
+        why = _COUNTED.get(command, f"{command or 'this command'} changes the stage of a counted number of GPUs "
+                                    "(the registry keeps per-unit counts)")
+        raise _Refused(f"{where}.quantity", f"rule quantity-known: EPCIS allows an unknown quantity, but {why}; "
+                                            "state the quantity or name the GPUs (epcList)")
     quantity = element["quantity"]
     if isinstance(quantity, bool) or not isinstance(quantity, int | float) or int(quantity) != quantity:
         raise _Refused(f"{where}.quantity", "rule quantity: a whole number of GPUs")
     if element.get("uom"):
         raise _Refused(f"{where}.uom", "rule quantity: GPUs are counted, without a unit of measure")
     return int(quantity)
+
+
+def _stated_quantity(quantities: Any, where: str) -> int | None:
+    """The quantity of the first element when one is stated; None when the list is empty or its
+    element has no quantity (EPCIS's unknown quantity: for a command where it is optional)."""
+    if not quantities or not isinstance(quantities, list):
+        return None
+    element = quantities[0]
+    if isinstance(element, Mapping) and "quantity" not in element:
+        return None
+    return _quantity(element, where)
 
 
 def _serials(epcs: Any, where: str) -> list[str]:
