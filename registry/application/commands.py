@@ -319,6 +319,16 @@ class ReturnForRma(MovementCommand):
     reason: Text = ""
 
 
+class Repair(MovementCommand):
+    """Units repaired (:meth:`registry.domain.batch.GpuBatch.repair`): ``from_rma`` from an RMA
+    and received at ``site_id``, or ``on_site`` where they are."""
+
+    kind: Literal["from_rma", "on_site"]
+    rma_number: Text = ""
+    site_id: UUID | None = None
+    note: Text = ""
+
+
 class ReportLost(MovementCommand):
     kind: Literal["lost", "stolen"]
     note: Text = ""

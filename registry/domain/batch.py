@@ -68,6 +68,8 @@ class Stage(StrEnum):
 
 TERMINAL = frozenset({Stage.LOST, Stage.DECOMMISSIONED, Stage.RMA})
 AT_SITE = frozenset({Stage.RECEIVED, Stage.INSTALLED, Stage.ASSIGNED})
+#: What a repair is (:meth:`GpuBatch.repair`): units back from an RMA, or repaired where they are.
+REPAIR_KINDS = frozenset({"from_rma", "on_site"})
 #: What a recorded onward movement of exported units may be (15 CFR 762.6's "any known reexport,
 #: transshipment or diversion"); a diversion is the units going where the authorization did not allow.
 ONWARD_KINDS = frozenset({"reexport", "transshipment", "diversion"})
@@ -538,6 +540,29 @@ class GpuBatch(RegistryAggregate):
 
         COUNTER = "rma"
 
+    class Repaired(_Movement, RegistryAggregate.Event):
+        """Units repaired (CBV ``repairing``). ``kind`` ``from_rma``: units the vendor had under
+        an RMA (stage ``rma``) are back, repaired, received at ``site_id`` by their owner;
+        ``on_site``: units at a site repaired where they are (their positions unchanged: each
+        move's source is its target), recorded in the custody trail. ``moves`` are what
+        :meth:`GpuBatch.repair` computed."""
+
+        kind: str  # "from_rma" or "on_site"
+        rma_number: str
+        site_id: UUID | None
+        note: str
+        quantity: int
+        serials: SerialSet
+        moves: list[Move]
+
+        COUNTER = "repaired"
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            if self.kind == "from_rma":  # back from the vendor: no longer in any rack or host
+                aggregate._move_by_moves(self.serials, self.moves, rack="", host="")
+            aggregate._count(self.COUNTER, self.quantity)
+
     class ReportedLost(_Movement, RegistryAggregate.Event):
         kind: str  # "lost" or "stolen"
         note: str
@@ -724,7 +749,7 @@ class GpuBatch(RegistryAggregate):
         if any(by_stage[s] for s in AT_SITE):
             allowed += ["transfer", "return_for_rma"]
         if any(by_stage[s] for s in AT_SITE | {Stage.RMA}):
-            allowed.append("decommission")
+            allowed += ["decommission", "repair"]
         if any(by_stage[s] for s in Stage if s not in (Stage.LOST, Stage.DECOMMISSIONED)):
             allowed.append("report_lost")
         if self.totals.get("shipped") and any(by_stage[s] for s in Stage if s != Stage.PENDING):
@@ -1216,6 +1241,38 @@ class GpuBatch(RegistryAggregate):
         )
         self.trigger_event(
             self.ReturnedForRma, rma_number=rma_number, reason=reason, quantity=count,
+            serials=SerialSet(moved), moves=moves, **ctx.event_kwargs(),
+        )
+
+    def repair(
+        self, ctx: Context, kind: str, rma_number: str, site_id: UUID | None, note: str, quantity: int | None,
+        serials: Sequence[str],
+    ) -> None:
+        """Record a repair. ``from_rma``: units under an RMA come back repaired and are received
+        at ``site_id`` (required) by their owner, as received units (installed again by an
+        installation). ``on_site``: units at a site (received, installed or assigned) repaired
+        in place; they keep their position, and with ``site_id`` they must be at that site."""
+        if kind not in REPAIR_KINDS:
+            raise InvalidField.one("kind", f"must be one of {sorted(REPAIR_KINDS)}")
+        if kind == "from_rma":
+            if site_id is None:
+                raise InvalidField.one("site_id", "units back from an RMA are received at a site: name it")
+            site = _hex(site_id)
+            count, moved, moves = self._select(
+                "repair", quantity, serials, frozenset({Stage.RMA.value}),
+                lambda p: Position(Stage.RECEIVED, site, p.owner, ""),
+            )
+        else:
+            at = _hex(site_id)
+            count, moved, moves = self._select(
+                "repair", quantity, serials, frozenset(s.value for s in AT_SITE), lambda p: p,
+                (lambda p: p.site == at) if site_id is not None else (lambda p: True),
+            )
+            sites = {m.source.site for m in moves} - {""}
+            if site_id is None and len(sites) == 1:
+                site_id = UUID(sites.pop())
+        self.trigger_event(
+            self.Repaired, kind=kind, rma_number=rma_number, site_id=site_id, note=note, quantity=count,
             serials=SerialSet(moved), moves=moves, **ctx.event_kwargs(),
         )
 

@@ -71,6 +71,8 @@ SUPPORTED = (
     "ObjectEvent OBSERVE bizStep=shipping disposition=returned with an rma transaction -> return_for_rma",
     "ObjectEvent OBSERVE disposition=stolen, or disposition=unknown without bizStep -> report_lost",
     "ObjectEvent DELETE bizStep=decommissioning -> decommission",
+    "ObjectEvent OBSERVE bizStep=repairing (gpureg:repair returned: back from an RMA, received at the "
+    "bizLocation; on_site: repaired in place) -> repair",
     "ObjectEvent OBSERVE bizStep=departing with gpureg:onwardMovement (reexport, transshipment, diversion) "
     "-> record_onward_movement",
     "an order TransactionEvent with errorDeclaration (incorrect_data) and its one corrective order event "
@@ -382,6 +384,8 @@ class Capture:
                     {"kind": _text(e, "onwardMovement"), "country": _text(e, "destinationCountry"),
                      "place": _text(e, "place"), "note": _text(e, "note")},
                 )
+            if action == "OBSERVE" and step == "repairing":
+                return self._repairing(index, eid, e, base, shadow, transactions)
             if action == "DELETE" and step == "decommissioning":
                 return self._movement(
                     index, eid, e, base, shadow, "decommission", c.Decommission, {"method": _text(e, "method")}
@@ -531,7 +535,8 @@ class Capture:
                     "destination_country": _text(e, "destinationCountry"),
                     "consignee_id": _uuid_ext(e, "consigneeID"),
                     "end_user_id": _uuid_ext(e, "endUserID"),
-                    "quantity": _quantity(quantities[0], "quantityList[0]", "request_clearance") if quantities else None,
+                    "quantity": (_quantity(quantities[0], "quantityList[0]", "request_clearance")
+                                 if quantities else None),
                     "end_use": _text(e, "endUse"),
                 }
             )
@@ -609,6 +614,25 @@ class Capture:
             "itn": _text(e, "itn"),
         }
         return self._movement(index, eid, e, base, shadow, "ship", c.Ship, extra)
+
+    def _repairing(
+        self, index: int, eid: str, e: Mapping[str, Any], base: dict[str, Any], shadow: _Shadow,
+        transactions: list[tuple[str, str]],
+    ) -> _Plan:
+        """A repair: ``gpureg:repair`` says which (``from_rma`` from an RMA or ``on_site``); without
+        it, a repair naming an rma business transaction is the units' return from that RMA, any
+        other one a repair in place. The site: bizLocation (or readPoint)."""
+        rma = next((v.parse_private("rma", u) or u for t, u in transactions if t == "rma"), "")
+        rma = str(e.get(v.ext("rmaNumber")) or rma)
+        kind = _text(e, "repair") or ("from_rma" if rma else "on_site")
+        location = e.get("bizLocation") or e.get("readPoint")
+        extra = {
+            "kind": kind,
+            "rma_number": rma,
+            "site_id": _site(location, "bizLocation.id") if location else None,
+            "note": _text(e, "note"),
+        }
+        return self._movement(index, eid, e, base, shadow, "repair", c.Repair, extra)
 
     def _receiving(
         self,
@@ -823,6 +847,9 @@ class _Shadow:
             "return_for_rma": lambda: batch.return_for_rma(ctx, cmd.rma_number, cmd.reason, cmd.quantity, cmd.serials),
             "report_lost": lambda: batch.report_lost(ctx, cmd.kind, cmd.note, cmd.quantity, cmd.serials),
             "decommission": lambda: batch.decommission(ctx, cmd.method, cmd.quantity, cmd.serials),
+            "repair": lambda: batch.repair(
+                ctx, cmd.kind, cmd.rma_number, cmd.site_id, cmd.note, cmd.quantity, cmd.serials
+            ),
             "record_onward_movement": lambda: batch.record_onward_movement(
                 ctx, cmd.kind, cmd.country, cmd.place, cmd.note, cmd.quantity, cmd.serials
             ),

@@ -63,6 +63,10 @@ def _gtin_test(company: str, item: str | None, where: str) -> Callable[[str], bo
     return lambda g: g[1:1 + len(company)] == company
 
 
+def _any_gtin(_gtin: str) -> bool:
+    return True
+
+
 def compile_values(values: Iterable[str], where: str, classes: bool = False) -> Callable[[Iterable[str]], bool]:
     """A test of an event's identifiers (those of the fields ``where`` names): True when one of
     them matches one of ``values`` (identifiers or EPC patterns). ``classes``: the values are
@@ -87,7 +91,7 @@ def compile_values(values: Iterable[str], where: str, classes: bool = False) -> 
                                                   "urn:epc:idpat:sgtin:{company prefix}.{item reference}.{serial or *}")
                 company, item, serial = fields
                 if company == "*":
-                    gtin_tests.append(lambda g: True)
+                    gtin_tests.append(_any_gtin)
                 elif serial != "*":  # no wildcard: the EPC itself
                     exact.add(value)
                     gs1.add(canonical(f"urn:epc:id:sgtin:{body}"))
@@ -98,8 +102,7 @@ def compile_values(values: Iterable[str], where: str, classes: bool = False) -> 
             continue
         dl = _DL_GTIN.match(value) if "/01/" in value and value.startswith("http") else None
         if dl is not None and dl.group(2) is None:  # a GTIN without serial or lot: every one of it
-            gtin = dl.group(1)
-            gtin_tests.append(lambda g, gtin=gtin: g == gtin)
+            gtin_tests.append(dl.group(1).__eq__)
             continue
         exact.add(value)
         if value.startswith(_GS1_HINTS) or "/01/" in value:

@@ -497,6 +497,32 @@ class Translator:
             out[v.ext("reason")] = e.reason
         return out
 
+    def _Repaired(self, e: GpuBatch.Repaired, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        """CBV ``repairing``: ``gpureg:repair`` ``from_rma`` (units back from an RMA, received at
+        the site: disposition ``in_progress`` as a receipt) or ``on_site`` (repaired where they
+        are, back in service: ``active``); the site as read point and business location; the RMA
+        as a business transaction when the repair names one."""
+        out: Event = {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "repairing",
+            "disposition": "in_progress" if e.kind == "from_rma" else "active",
+            **self._what(batch_id, e.serials, e.quantity),
+        }
+        if e.site_id is not None:
+            out["readPoint"] = {"id": v.site_uri(e.site_id)}
+            out["bizLocation"] = {"id": v.site_uri(e.site_id)}
+        transactions = [*self._po(facts)]
+        if e.rma_number:
+            transactions.append({"type": "rma", "bizTransaction": v.rma_uri(e.rma_number)})
+            out[v.ext("rmaNumber")] = e.rma_number
+        if transactions:
+            out["bizTransactionList"] = transactions
+        out[v.ext("repair")] = e.kind
+        if e.note:
+            out[v.ext("note")] = e.note
+        return out
+
     def _ReportedLost(self, e: GpuBatch.ReportedLost, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
         out: Event = {
             "type": "ObjectEvent",

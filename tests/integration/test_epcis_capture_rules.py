@@ -14,10 +14,10 @@ from registry.application.service import Registry
 from registry.epcis import vocabulary as v
 from registry.epcis.capture import Capture
 from registry.epcis.event_rules import Refused, check_event
-from tests.builders import World
-from tests.epcis_support.gs1 import EXAMPLES, example, schema_errors
 from registry.epcis.export import document
 from registry.epcis.sources import batch_events
+from tests.builders import World
+from tests.epcis_support.gs1 import EXAMPLES, example, schema_errors
 from tests.integration.test_epcis import NOW
 from tests.integration.test_epcis_conformance import GS1_CONTEXT, _shipment_document
 
