@@ -115,6 +115,7 @@ class BatchInventory(Projection):
             b.ReportedLost: _movement("lost"),
             b.Decommissioned: _movement("decommissioned"),
             b.OnwardMovementRecorded: _fact_only,
+            b.ErrorDeclared: _fact_only,
             b.SplitOff: _split_off,
         }
 

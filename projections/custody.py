@@ -31,7 +31,7 @@ BATCH_EVENTS: tuple[type[Any], ...] = (
     GpuBatch.ClearanceGranted, GpuBatch.ClearanceDenied, GpuBatch.ClearanceRevoked,
     GpuBatch.SerialsRegistered, GpuBatch.Shipped, GpuBatch.Received, GpuBatch.Installed,
     GpuBatch.Assigned, GpuBatch.Transferred, GpuBatch.ReturnedForRma, GpuBatch.Repaired, GpuBatch.ReportedLost,
-    GpuBatch.Decommissioned, GpuBatch.SplitOff, GpuBatch.OnwardMovementRecorded,
+    GpuBatch.Decommissioned, GpuBatch.SplitOff, GpuBatch.OnwardMovementRecorded, GpuBatch.ErrorDeclared,
 )
 
 

@@ -329,6 +329,16 @@ class Repair(MovementCommand):
     note: Text = ""
 
 
+class DeclareError(Command):
+    """An earlier event of the batch declared in error
+    (:meth:`registry.domain.batch.GpuBatch.declare_error`); ``occurred_at`` is the declaration time."""
+
+    batch_id: UUID
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reason: Text = ""
+    corrective_event_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = []
+
+
 class ReportLost(MovementCommand):
     kind: Literal["lost", "stolen"]
     note: Text = ""

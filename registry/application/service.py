@@ -319,6 +319,11 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
             lambda b: b.repair(w.ctx, cmd.kind, cmd.rma_number, cmd.site_id, cmd.note, cmd.quantity, cmd.serials)),
             [("site", cmd.site_id, "site_id")])
 
+    def declare_error(self, actor: str, cmd: c.DeclareError) -> CommandResult:
+        """Record an earlier event of the batch declared in error (EPCIS error declarations)."""
+        return self._change("DeclareError", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.declare_error(w.ctx, cmd.event_id, cmd.reason, cmd.corrective_event_ids)))
+
     def report_lost(self, actor: str, cmd: c.ReportLost) -> CommandResult:
         return self._change("ReportLost", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
             lambda b: b.report_lost(w.ctx, cmd.kind, cmd.note, cmd.quantity, cmd.serials)))

@@ -68,6 +68,8 @@ class Stage(StrEnum):
 
 TERMINAL = frozenset({Stage.LOST, Stage.DECOMMISSIONED, Stage.RMA})
 AT_SITE = frozenset({Stage.RECEIVED, Stage.INSTALLED, Stage.ASSIGNED})
+#: CBV 2.0 error reasons (section 7.5): an error declaration's ``reason`` (or a URI of one's own).
+ERROR_REASONS = frozenset({"did_not_occur", "incorrect_data"})
 #: What a repair is (:meth:`GpuBatch.repair`): units back from an RMA, or repaired where they are.
 REPAIR_KINDS = frozenset({"from_rma", "on_site"})
 #: What a recorded onward movement of exported units may be (15 CFR 762.6's "any known reexport,
@@ -562,6 +564,21 @@ class GpuBatch(RegistryAggregate):
             if self.kind == "from_rma":  # back from the vendor: no longer in any rack or host
                 aggregate._move_by_moves(self.serials, self.moves, rack="", host="")
             aggregate._count(self.COUNTER, self.quantity)
+
+    class ErrorDeclared(RegistryAggregate.Event):
+        """An earlier event of this batch declared in error (EPCIS 2.0 section 7.4.1.2), named by
+        the EPCIS eventID it was captured or exported under: ``reason`` (CBV ``did_not_occur``,
+        ``incorrect_data``, a URI of the declarer's vocabulary, or '' when none was given) and the
+        eventIDs of its corrective events. The registry never edits a recorded fact: the batch's
+        positions and totals stay as they are; the declaration is on the record (custody trail,
+        EPCIS queries return the declared event with its errorDeclaration)."""
+
+        event_id: str
+        reason: str
+        corrective_event_ids: list[str]
+
+        def apply(self, aggregate: Any) -> None:
+            pass  # a declaration changes no position or total: it is only on the record
 
     class ReportedLost(_Movement, RegistryAggregate.Event):
         kind: str  # "lost" or "stolen"
@@ -1274,6 +1291,23 @@ class GpuBatch(RegistryAggregate):
         self.trigger_event(
             self.Repaired, kind=kind, rma_number=rma_number, site_id=site_id, note=note, quantity=count,
             serials=SerialSet(moved), moves=moves, **ctx.event_kwargs(),
+        )
+
+    def declare_error(self, ctx: Context, event_id: str, reason: str, corrective_event_ids: Sequence[str]) -> None:
+        """Record that an earlier event of this batch (its EPCIS eventID) is in error. Which event
+        that is, and who may declare it, is the interface's (the capture finds the batch by the
+        eventID); the rules here are on the declaration itself."""
+        if not event_id.strip() or ":" not in event_id:
+            raise InvalidField.one("event_id", "the eventID (a URI) of the event declared in error")
+        if reason and reason not in ERROR_REASONS and ":" not in reason:
+            raise InvalidField.one("reason", f"one of {sorted(ERROR_REASONS)} or a URI of your own vocabulary")
+        if any(not i.strip() or ":" not in i for i in corrective_event_ids):
+            raise InvalidField.one("corrective_event_ids", "each an eventID (a URI)")
+        if event_id in corrective_event_ids:
+            raise InvalidField.one("corrective_event_ids", "an event does not correct itself")
+        self.trigger_event(
+            self.ErrorDeclared, event_id=event_id, reason=reason, corrective_event_ids=list(corrective_event_ids),
+            **ctx.event_kwargs(),
         )
 
     def report_lost(

@@ -55,6 +55,7 @@ from registry.epcis.event_rules import check_event as _check_common
 from registry.epcis.event_rules import date_time as _date_time
 from registry.epcis.event_rules import header_violations as _header_violations
 from registry.epcis.export import CORRECTABLE, order_events
+from registry.epcis.sources import batch_events
 from registry.security.grants import Authorize, allow_all
 
 #: The event kinds capture turns into commands: (type, action, bizStep, disposition) -> command.
@@ -78,6 +79,8 @@ SUPPORTED = (
     "an order TransactionEvent with errorDeclaration (incorrect_data) and its one corrective order event "
     "-> correct_order",
     "TransactionEvent ADD bizStep=accepting with a po and gpureg:splitFrom (the parent batch) -> split_batch",
+    "any event captured before (or exported by the registry) repeated with errorDeclaration (did_not_occur, "
+    "incorrect_data of an event that is no order, or no reason) -> declare_error",
 )
 MAX_EVENTS = 10_000
 
@@ -136,6 +139,7 @@ class _Plan:
     batch_id: UUID | None
     same_as: int | None = None  # the other event of a correction pair, planned first: one command
     done: bool = False  # captured before (nothing to run): answered "replayed"
+    authorize_as: str = ""  # the command the caller's reach is judged by (default: ``method``)
 
 
 def _error_of(exc: Exception, command: str) -> tuple[str, str]:
@@ -216,7 +220,8 @@ class Capture:
                         f"rule idempotency-key: eventList[{first[0]}] has this eventID with another content; "
                         "each event needs its own eventID",
                     )
-                refusal = authorize(plan.method, plan.batch_id, getattr(plan.command, "site_id", None))
+                refusal = authorize(plan.authorize_as or plan.method, plan.batch_id,
+                                    getattr(plan.command, "site_id", None))
                 if refusal is not None:  # before anything about the batch is read or told
                     raise _Refused(*refusal)
                 repeat = first[0] != index or plan.same_as is not None  # written once, answered twice
@@ -337,6 +342,8 @@ class Capture:
         disposition = v.cbv_term("disposition", str(e.get("disposition", "")))
         transactions = _transactions(e)
         base: dict[str, Any] = {"request_id": f"epcis:{eid}"[:200], "occurred_at": occurred}
+        if "errorDeclaration" in e:
+            return self._declaration(index, eid, e, shadow)
         if kind == "ObjectEvent":
             if action == "ADD" and step == "commissioning":
                 return self._commissioning(index, eid, e, base, shadow)
@@ -437,6 +444,43 @@ class Capture:
         raise _Refused(
             "type", f"rule supported-event: {described} maps to no registry command; supported: {'; '.join(SUPPORTED)}"
         )
+
+    def _declaration(self, index: int, eid: str, e: Mapping[str, Any], shadow: _Shadow) -> _Plan:
+        """EPCIS 2.0 section 7.4.1.2: an event declared in error (``did_not_occur``,
+        ``incorrect_data`` of an event that is not an order, or no reason), recorded as
+        ``declare_error`` on the batch of the event it names: one captured before under that
+        eventID, or one the registry exports under it (the declaration's ``gpureg:batchID`` names
+        the batch to look in). Authorized as the declared event's own command (who may record a
+        receipt may declare it did not occur). ``request_id`` ``error:{eventID}``: declaring it
+        again is answered as replayed; another declaration of it is refused (idempotency-key)."""
+        declaration = e["errorDeclaration"]
+        occurred = _date_time(declaration["declarationTime"])
+        record = self.record(f"epcis:{eid}"[:200])
+        command = getattr(record, "command", None)
+        batch: UUID | None = record.aggregate_id if command is not None else None
+        if command is not None and command not in _COMMAND_OF.values():
+            raise _Refused("eventID", f"rule error-declaration-unknown-event: {eid} was captured as {command}, "
+                                      "which records no batch event")
+        if batch is None:
+            named = _batch_from_ext(e)
+            if named is not None and shadow.exists(named):
+                for found in batch_events(self._registry, named):
+                    if found.get("eventID") == eid and "errorDeclaration" not in found:
+                        batch = named
+                        kind = str(found.get(v.ext("registryEvent"), "")).split("@")[0]
+                        command = _COMMAND_OF.get(kind)
+                        break
+        if batch is None or command is None:
+            raise _Refused("eventID", f"rule error-declaration-unknown-event: no event {eid} was captured by this "
+                                      "registry or is exported by it (for an event the registry recorded from its "
+                                      "own API, name its batch in gpureg:batchID)")
+        reason = declaration.get("reason")
+        cmd = _parse(c.DeclareError, {
+            "request_id": f"error:{eid}"[:200], "occurred_at": occurred, "batch_id": batch,
+            "event_id": eid, "reason": v.cbv_term("er", str(reason)) if reason is not None else "",
+            "corrective_event_ids": list(declaration.get("correctiveEventIDs") or []),
+        })
+        return _Plan(index, eid, "declare_error", cmd, batch, authorize_as=command)
 
     def _order(
         self, index: int, eid: str, e: Mapping[str, Any], base: dict[str, Any], transactions: list[tuple[str, str]]
@@ -847,6 +891,7 @@ class _Shadow:
             "return_for_rma": lambda: batch.return_for_rma(ctx, cmd.rma_number, cmd.reason, cmd.quantity, cmd.serials),
             "report_lost": lambda: batch.report_lost(ctx, cmd.kind, cmd.note, cmd.quantity, cmd.serials),
             "decommission": lambda: batch.decommission(ctx, cmd.method, cmd.quantity, cmd.serials),
+            "declare_error": lambda: batch.declare_error(ctx, cmd.event_id, cmd.reason, cmd.corrective_event_ids),
             "repair": lambda: batch.repair(
                 ctx, cmd.kind, cmd.rma_number, cmd.site_id, cmd.note, cmd.quantity, cmd.serials
             ),
@@ -937,12 +982,15 @@ class _Corrections:
                 self._by_id.setdefault(eid, i)
             declaration = e.get("errorDeclaration")
             corrective = declaration.get("correctiveEventIDs") if isinstance(declaration, Mapping) else None
-            if isinstance(corrective, list) and len(corrective) == 1 and isinstance(corrective[0], str):
+            if (isinstance(corrective, list) and len(corrective) == 1 and isinstance(corrective[0], str)
+                    and is_order_correction(e)):
                 self._declared_by.setdefault(corrective[0], i)
 
     def plan(self, index: int, eid: str, e: Mapping[str, Any]) -> _Plan | None:
         """The plan of a declaration or a corrective event (None: any other event)."""
         if "errorDeclaration" in e:
+            if not is_order_correction(e):
+                return None  # any other declaration: recorded as declared (Capture._declaration)
             corrective = self._corrective_id(e, e["errorDeclaration"])
             return self._pair(index, eid, e, corrective)
         if eid in self._declared_by:
@@ -1112,6 +1160,34 @@ class _Corrections:
         if named is not None and named != found:
             raise _Refused(v.ext("batchID"), f"rule error-declaration-unknown-event: {declared} is batch {found}'s")
         return found
+
+
+def is_order_correction(e: Mapping[str, Any]) -> bool:
+    """Whether an event with an errorDeclaration is an order's correction (``correct_order``): an
+    order event (TransactionEvent ADD, bizStep accepting or none, a po) declared ``incorrect_data``
+    (or without a reason) with one corrective event. Any other declaration is recorded as made."""
+    declaration = e.get("errorDeclaration")
+    if not isinstance(declaration, Mapping):
+        return False
+    step = v.cbv_term("bizStep", str(e.get("bizStep", "")))
+    reason = declaration.get("reason")
+    corrective = declaration.get("correctiveEventIDs") or []
+    return (e.get("type") == "TransactionEvent" and e.get("action") == "ADD" and step in ("accepting", "")
+            and any(t == "po" for t, _ in _transactions(e))
+            and (reason is None or v.cbv_term("er", str(reason)) == "incorrect_data")
+            and isinstance(corrective, list) and len(corrective) == 1)
+
+
+#: The command each registry-originated event type was recorded by (who may declare it in error).
+_COMMAND_OF = {
+    "Ordered": "PlaceOrder", "SplitFrom": "SplitBatch", "OrderCorrected": "CorrectOrder",
+    "ClearanceRequested": "RequestClearance", "ClearanceGranted": "GrantClearance",
+    "ClearanceDenied": "DenyClearance", "ClearanceRevoked": "RevokeClearance",
+    "SerialsRegistered": "RegisterSerials", "Shipped": "Ship", "Received": "Receive", "Installed": "Install",
+    "Assigned": "Assign", "Transferred": "Transfer", "ReturnedForRma": "ReturnForRma", "Repaired": "Repair",
+    "ReportedLost": "ReportLost", "Decommissioned": "Decommission",
+    "OnwardMovementRecorded": "RecordOnwardMovement",
+}
 
 
 def _fingerprint(command: c.Command) -> str:

@@ -471,8 +471,9 @@ def test_a_named_query_runs_its_definition(captured: Any) -> None:
 
 
 def test_a_quantity_element_without_quantity_is_refused_naming_the_field(served: tuple[World, str]) -> None:
-    """EPCIS 2.0 7.3.3.3: quantity is optional (unknown). The registry counts GPUs and refuses an
-    unknown quantity (a documented departure); the refusal names the element, nothing is written."""
+    """EPCIS 2.0 7.3.3.3: quantity is optional (unknown). An order is for a counted number of GPUs,
+    so the registry's rule quantity-known refuses it (not the structural check); the refusal names
+    the element, nothing is written."""
     w, base = served
     [order] = lifecycle(w, uuid4(), ["UNK0001"])[:1]
     del order["quantityList"][0]["quantity"]
