@@ -56,7 +56,7 @@ from registry.epcis.event_rules import date_time as _date_time
 from registry.epcis.event_rules import header_violations as _header_violations
 from registry.epcis.export import CORRECTABLE, order_events
 from registry.epcis.sources import batch_events
-from registry.security.grants import Authorize, allow_all
+from registry.security.grants import Authorize, allow_all, rpc_name
 
 #: The event kinds capture turns into commands: (type, action, bizStep, disposition) -> command.
 SUPPORTED = (
@@ -164,6 +164,7 @@ class Capture:
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
+        self._planned: dict[str, tuple[UUID, str]] = {}
 
     @property
     def registry(self) -> Registry:
@@ -188,6 +189,7 @@ class Capture:
         shadow = _Shadow(self._registry, actor)
         seen: dict[str, tuple[int, str]] = {}  # eventID -> (first index, its command's fingerprint)
         corrections = _Corrections(self, events, prefixes, shadow)
+        self._planned: dict[str, tuple[UUID, str]] = {}  # eventID -> (batch, method) of this document's events
         for index, event in enumerate(events):
             eid = str(event.get("eventID", "")) if isinstance(event, Mapping) else ""
             method = "event"
@@ -228,6 +230,8 @@ class Capture:
                 if not repeat and not plan.done and not self._handled(plan):  # a repeat: its request record
                     shadow.decide(plan)
                 corrections.planned(plan, eid)
+                if plan.batch_id is not None and "errorDeclaration" not in event:
+                    self._planned.setdefault(eid, (plan.batch_id, plan.method))
                 plans.append(plan)
                 result.outcomes.append(EventOutcome(index, eid, plan.method, "not_written", plan.batch_id))
             except (_Refused, RegistryError, ValueError, KeyError, TypeError) as exc:
@@ -458,6 +462,9 @@ class Capture:
         record = self.record(f"epcis:{eid}"[:200])
         command = getattr(record, "command", None)
         batch: UUID | None = record.aggregate_id if command is not None else None
+        if command is None and eid in self._planned:  # declared earlier in this document
+            batch, method = self._planned[eid]
+            command = rpc_name(method)
         if command is not None and command not in _COMMAND_OF.values():
             raise _Refused("eventID", f"rule error-declaration-unknown-event: {eid} was captured as {command}, "
                                       "which records no batch event")

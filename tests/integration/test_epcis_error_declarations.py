@@ -118,3 +118,31 @@ def test_a_partner_may_declare_in_error_only_what_it_may_record(registry: Regist
 
     assert (error.field, error.rule.split(":")[0]) == ("Ship", "rule access-matrix")
     assert registry.head() == head
+
+
+def test_a_log_with_a_declaration_round_trips_into_a_fresh_registry(
+    registry: Registry, world: World, tmp_path: Any
+) -> None:
+    """The declared event and its declaration in one document: the declaration finds the event
+    earlier in the document; the fresh registry exports them with the same eventIDs."""
+    from registry.bootstrap import build_registry
+    from registry.config import Settings
+    from registry.epcis.export import document
+    from registry.epcis.sources import log_events
+    from tests.integration.test_epcis import NOW, copy_reference_data
+
+    doc, _ = _shipment_document(world)
+    assert Capture(registry).capture("wms@nvidia", doc).accepted
+    assert Capture(registry).capture("wms@nvidia", _declared(doc, reason="did_not_occur")).accepted
+    fresh = build_registry(Settings(database_url=f"sqlite:///{tmp_path}/fresh.db"))
+    try:
+        copy_reference_data(registry, fresh)
+        exported = document([e for _, e in log_events(registry)], NOW)
+
+        result = Capture(fresh).capture("wms@nvidia", exported)
+
+        assert result.errors == [] and "declare_error" in [o.command for o in result.outcomes]
+        again = [(e["eventID"], "errorDeclaration" in e) for _, e in log_events(fresh)]
+        assert again == [(e["eventID"], "errorDeclaration" in e) for e in exported["epcisBody"]["eventList"]]
+    finally:
+        fresh.close()
