@@ -189,7 +189,7 @@ class Capture:
         shadow = _Shadow(self._registry, actor)
         seen: dict[str, tuple[int, str]] = {}  # eventID -> (first index, its command's fingerprint)
         corrections = _Corrections(self, events, prefixes, shadow)
-        self._planned: dict[str, tuple[UUID, str]] = {}  # eventID -> (batch, method) of this document's events
+        self._planned = {}  # eventID -> (batch, method) of this document's events
         for index, event in enumerate(events):
             eid = str(event.get("eventID", "")) if isinstance(event, Mapping) else ""
             method = "event"
