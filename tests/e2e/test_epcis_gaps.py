@@ -13,9 +13,11 @@ from typing import Any
 from urllib.parse import quote
 from uuid import uuid4
 
+import grpc
 import httpx
 import pytest
 
+from registry.api.v1 import commands_pb2 as pb
 from registry.bootstrap import build_epcis_http
 from registry.config import Settings
 from registry.epcis.http import EpcisHttpServer
@@ -27,10 +29,19 @@ BATCHES = 4  # 4 lifecycles of 9 events (and a repair, a declaration): more than
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, httpx.Client, list[list[Any]]]]:
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     path: Path = tmp_path_factory.mktemp("epcis-gaps")
     server = RunningServer(Settings(database_url=f"sqlite:///{path}/registry.db", listen="127.0.0.1:0",
                                     projection_process=False, subscription_poll_seconds=0.2)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def served(running: RunningServer) -> Iterator[tuple[World, httpx.Client, list[list[Any]]]]:
+    server = running
     http: EpcisHttpServer = build_epcis_http(server.server, 0)
     try:
         port = asyncio.run_coroutine_threadsafe(http.start(), server.loop).result(timeout=30)
@@ -45,7 +56,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, ht
             yield world, client, histories
     finally:
         asyncio.run_coroutine_threadsafe(http.stop(), server.loop).result(timeout=30)
-        server.stop()
 
 
 def test_without_per_page_a_page_holds_openapi_yamls_default_30_and_the_token_pages_on(served: Any) -> None:
@@ -143,3 +153,26 @@ def test_match_parameters_take_epc_patterns_and_refuse_a_malformed_one(served: A
     found = _events(client.get("/events", params={"MATCH_epc": f"urn:epc:idpat:sgtin:0614141.107346.*|{serial}"}))
     assert found and all(serial in e.get("epcList", []) for e in found)
     assert _gpu("none") not in str(found)
+
+
+def test_the_repair_rpc_records_an_on_site_repair_that_epcis_exports_as_repairing(
+    served: Any, running: RunningServer
+) -> None:
+    """The gRPC command API's Repair (a row of the role x method matrix): an empty site_id is no
+    site; the repair is exported with bizStep repairing, at the units' site."""
+    world, client, histories = served
+    events = histories[3]
+    serial = events[3]["epcList"][0]  # installed at world.site
+    batch = events[0]["gpureg:batchID"]
+    api = running.stubs()
+    done = api.commands.Repair(pb.RepairRequest(request_id=_uid(), batch_id=batch, kind="on_site",
+                                                serials=[serial.rsplit("/", 1)[1]], note="fan"),
+                               metadata=[("x-gpureg-actor", "ops@grader")])
+    assert done.aggregate_id == batch and not done.replayed
+    [found] = _events(client.get("/events", params={"EQ_bizStep": "repairing", "MATCH_epc": serial}))
+    assert found["gpureg:repair"] == "on_site" and found["bizLocation"] == _site(world)
+    with pytest.raises(grpc.RpcError) as refused:
+        api.commands.Repair(pb.RepairRequest(request_id=_uid(), batch_id=batch, kind="from_rma",
+                                             serials=[serial.rsplit("/", 1)[1]]),
+                            metadata=[("x-gpureg-actor", "ops@grader")])
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "site_id" in (refused.value.details() or "")
