@@ -111,9 +111,11 @@ class BatchInventory(Projection):
             b.Assigned: _movement("assigned"),
             b.Transferred: _movement("transferred"),
             b.ReturnedForRma: _movement("returned"),
+            b.Repaired: _repaired,
             b.ReportedLost: _movement("lost"),
             b.Decommissioned: _movement("decommissioned"),
             b.OnwardMovementRecorded: _fact_only,
+            b.ErrorDeclared: _fact_only,
             b.SplitOff: _split_off,
         }
 
@@ -300,6 +302,15 @@ def _movement(total: str, changes: Callable[[Any], Mapping[str, Any]] | None = N
         _save(work, row, e)
 
     return handle
+
+
+def _repaired(work: Work, e: Any) -> None:
+    """Units repaired: back from an RMA (received at a site, out of any rack) or in place (each
+    move's source is its target). No total column counts repairs (the custody trail lists them)."""
+    row = _batch(work, e)
+    _apply_moves(work, row, e)
+    _move_serials(work, e, {"rack": "", "host": ""} if e.kind == "from_rma" else {})
+    _save(work, row, e)
 
 
 def _fact_only(work: Work, e: Any) -> None:

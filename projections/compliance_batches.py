@@ -393,6 +393,15 @@ def _returned_for_rma(work: Work, e: Any) -> None:
     _apply(work, e)
 
 
+def _repaired(work: Work, e: Any) -> None:
+    """Units repaired: back from an RMA, received at a site by their owner (live again: its
+    holdings and the serials' positions), or repaired in place (nothing moves)."""
+    batch = _batch(work, e.originator_id)
+    _touch(batch, e.occurred_at)
+    work.cache("batch").put(batch)
+    _apply(work, e)
+
+
 def _onward_movement(work: Work, e: Any) -> None:
     """A known reexport, transshipment or diversion of exported units: kept as the batch's record,
     it moves the record-retention basis (15 CFR 762.6); a diversion (the units went where the

@@ -30,8 +30,8 @@ BATCH_EVENTS: tuple[type[Any], ...] = (
     GpuBatch.Ordered, GpuBatch.SplitFrom, GpuBatch.OrderCorrected, GpuBatch.ClearanceRequested,
     GpuBatch.ClearanceGranted, GpuBatch.ClearanceDenied, GpuBatch.ClearanceRevoked,
     GpuBatch.SerialsRegistered, GpuBatch.Shipped, GpuBatch.Received, GpuBatch.Installed,
-    GpuBatch.Assigned, GpuBatch.Transferred, GpuBatch.ReturnedForRma, GpuBatch.ReportedLost,
-    GpuBatch.Decommissioned, GpuBatch.SplitOff, GpuBatch.OnwardMovementRecorded,
+    GpuBatch.Assigned, GpuBatch.Transferred, GpuBatch.ReturnedForRma, GpuBatch.Repaired, GpuBatch.ReportedLost,
+    GpuBatch.Decommissioned, GpuBatch.SplitOff, GpuBatch.OnwardMovementRecorded, GpuBatch.ErrorDeclared,
 )
 
 

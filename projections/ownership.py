@@ -29,7 +29,7 @@ from registry.domain.batch import GpuBatch
 
 MOVEMENTS = (
     GpuBatch.Shipped, GpuBatch.Received, GpuBatch.Installed, GpuBatch.Assigned,
-    GpuBatch.Transferred, GpuBatch.ReturnedForRma, GpuBatch.ReportedLost,
+    GpuBatch.Transferred, GpuBatch.ReturnedForRma, GpuBatch.Repaired, GpuBatch.ReportedLost,
     GpuBatch.Decommissioned, GpuBatch.SplitOff,
 )
 

@@ -31,6 +31,7 @@ WEIGHTS = {  # favour the forward path so histories reach installation, assignme
     "grant_clearance": 6, "ship": 6, "receive": 6, "install": 8, "assign": 6, "request_clearance": 4,
     "register_serials": 3, "transfer": 2, "return_for_rma": 1.5, "decommission": 1.5, "split": 1.5,
     "deny_clearance": 0.4, "revoke_clearance": 0.3, "report_lost": 0.6, "record_onward_movement": 0.5,
+    "repair": 0.8, "declare_error": 0.3,
 }
 STEPS = {
     "correct_order": "_correct", "request_clearance": "_request", "grant_clearance": "_grant",
@@ -38,6 +39,7 @@ STEPS = {
     "ship": "_ship", "split": "_split", "receive": "_receive", "install": "_install",
     "assign": "_assign", "transfer": "_transfer", "return_for_rma": "_rma",
     "decommission": "_decommission", "report_lost": "_lost", "record_onward_movement": "_onward",
+    "repair": "_repair", "declare_error": "_declare",
 }
 
 
@@ -65,7 +67,7 @@ class Driver:
                 elif allowed == ["correct_order"] or rng.random() < 0.05:
                     done = self._correct(b, rng)
                 else:
-                    options = [a for a in allowed if a != "correct_order"]
+                    options = [a for a in allowed if a != "correct_order"] + ["declare_error"]
                     step = rng.choices(options, [WEIGHTS[a] for a in options])[0]
                     done = getattr(self, STEPS[step])(b, rng)
         except DomainError as e:
@@ -217,6 +219,23 @@ class Driver:
         if chosen is None:
             return False
         self._do("return_for_rma", c.ReturnForRma, batch_id=b.id, rma_number=f"RMA-{rng.randint(1, 999)}", **chosen)
+        return True
+
+    def _repair(self, b: GpuBatch, rng: random.Random) -> bool:
+        back = self._units(b, {"rma"}, rng)
+        if back is not None and rng.random() < 0.7:
+            self._do("repair", c.Repair, batch_id=b.id, kind="from_rma", rma_number="RMA-1",
+                     site_id=rng.choice([self.world.site, self.world.site2]), **back)
+            return True
+        chosen = self._units(b, {"received", "installed", "assigned"}, rng)
+        if chosen is None:
+            return False
+        self._do("repair", c.Repair, batch_id=b.id, kind="on_site", note="fan", **chosen)
+        return True
+
+    def _declare(self, b: GpuBatch, rng: random.Random) -> bool:
+        self._do("declare_error", c.DeclareError, batch_id=b.id, event_id=f"urn:uuid:{UUID(int=rng.getrandbits(128))}",
+                 reason=rng.choice(["did_not_occur", "incorrect_data", ""]))
         return True
 
     def _lost(self, b: GpuBatch, rng: random.Random) -> bool:

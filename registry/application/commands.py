@@ -319,6 +319,26 @@ class ReturnForRma(MovementCommand):
     reason: Text = ""
 
 
+class Repair(MovementCommand):
+    """Units repaired (:meth:`registry.domain.batch.GpuBatch.repair`): ``from_rma`` from an RMA
+    and received at ``site_id``, or ``on_site`` where they are."""
+
+    kind: Literal["from_rma", "on_site"]
+    rma_number: Text = ""
+    site_id: UUID | None = None
+    note: Text = ""
+
+
+class DeclareError(Command):
+    """An earlier event of the batch declared in error
+    (:meth:`registry.domain.batch.GpuBatch.declare_error`); ``occurred_at`` is the declaration time."""
+
+    batch_id: UUID
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reason: Text = ""
+    corrective_event_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = []
+
+
 class ReportLost(MovementCommand):
     kind: Literal["lost", "stolen"]
     note: Text = ""

@@ -313,6 +313,17 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
         return self._change("ReturnForRma", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
             lambda b: b.return_for_rma(w.ctx, cmd.rma_number, cmd.reason, cmd.quantity, cmd.serials)))
 
+    def repair(self, actor: str, cmd: c.Repair) -> CommandResult:
+        """Record a repair: units back from an RMA received at a site, or repaired on site."""
+        return self._change("Repair", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.repair(w.ctx, cmd.kind, cmd.rma_number, cmd.site_id, cmd.note, cmd.quantity, cmd.serials)),
+            [("site", cmd.site_id, "site_id")])
+
+    def declare_error(self, actor: str, cmd: c.DeclareError) -> CommandResult:
+        """Record an earlier event of the batch declared in error (EPCIS error declarations)."""
+        return self._change("DeclareError", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
+            lambda b: b.declare_error(w.ctx, cmd.event_id, cmd.reason, cmd.corrective_event_ids)))
+
     def report_lost(self, actor: str, cmd: c.ReportLost) -> CommandResult:
         return self._change("ReportLost", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
             lambda b: b.report_lost(w.ctx, cmd.kind, cmd.note, cmd.quantity, cmd.serials)))

@@ -68,6 +68,10 @@ class Stage(StrEnum):
 
 TERMINAL = frozenset({Stage.LOST, Stage.DECOMMISSIONED, Stage.RMA})
 AT_SITE = frozenset({Stage.RECEIVED, Stage.INSTALLED, Stage.ASSIGNED})
+#: CBV 2.0 error reasons (section 7.5): an error declaration's ``reason`` (or a URI of one's own).
+ERROR_REASONS = frozenset({"did_not_occur", "incorrect_data"})
+#: What a repair is (:meth:`GpuBatch.repair`): units back from an RMA, or repaired where they are.
+REPAIR_KINDS = frozenset({"from_rma", "on_site"})
 #: What a recorded onward movement of exported units may be (15 CFR 762.6's "any known reexport,
 #: transshipment or diversion"); a diversion is the units going where the authorization did not allow.
 ONWARD_KINDS = frozenset({"reexport", "transshipment", "diversion"})
@@ -538,6 +542,44 @@ class GpuBatch(RegistryAggregate):
 
         COUNTER = "rma"
 
+    class Repaired(_Movement, RegistryAggregate.Event):
+        """Units repaired (CBV ``repairing``). ``kind`` ``from_rma``: units the vendor had under
+        an RMA (stage ``rma``) are back, repaired, received at ``site_id`` by their owner;
+        ``on_site``: units at a site repaired where they are (their positions unchanged: each
+        move's source is its target), recorded in the custody trail. ``moves`` are what
+        :meth:`GpuBatch.repair` computed."""
+
+        kind: str  # "from_rma" or "on_site"
+        rma_number: str
+        site_id: UUID | None
+        note: str
+        quantity: int
+        serials: SerialSet
+        moves: list[Move]
+
+        COUNTER = "repaired"
+
+        def apply(self, aggregate: Any) -> None:
+            _apply_moves(aggregate, self.moves)
+            if self.kind == "from_rma":  # back from the vendor: no longer in any rack or host
+                aggregate._move_by_moves(self.serials, self.moves, rack="", host="")
+            aggregate._count(self.COUNTER, self.quantity)
+
+    class ErrorDeclared(RegistryAggregate.Event):
+        """An earlier event of this batch declared in error (EPCIS 2.0 section 7.4.1.2), named by
+        the EPCIS eventID it was captured or exported under: ``reason`` (CBV ``did_not_occur``,
+        ``incorrect_data``, a URI of the declarer's vocabulary, or '' when none was given) and the
+        eventIDs of its corrective events. The registry never edits a recorded fact: the batch's
+        positions and totals stay as they are; the declaration is on the record (custody trail,
+        EPCIS queries return the declared event with its errorDeclaration)."""
+
+        event_id: str
+        reason: str
+        corrective_event_ids: list[str]
+
+        def apply(self, aggregate: Any) -> None:
+            pass  # a declaration changes no position or total: it is only on the record
+
     class ReportedLost(_Movement, RegistryAggregate.Event):
         kind: str  # "lost" or "stolen"
         note: str
@@ -724,7 +766,7 @@ class GpuBatch(RegistryAggregate):
         if any(by_stage[s] for s in AT_SITE):
             allowed += ["transfer", "return_for_rma"]
         if any(by_stage[s] for s in AT_SITE | {Stage.RMA}):
-            allowed.append("decommission")
+            allowed += ["decommission", "repair"]
         if any(by_stage[s] for s in Stage if s not in (Stage.LOST, Stage.DECOMMISSIONED)):
             allowed.append("report_lost")
         if self.totals.get("shipped") and any(by_stage[s] for s in Stage if s != Stage.PENDING):
@@ -1217,6 +1259,55 @@ class GpuBatch(RegistryAggregate):
         self.trigger_event(
             self.ReturnedForRma, rma_number=rma_number, reason=reason, quantity=count,
             serials=SerialSet(moved), moves=moves, **ctx.event_kwargs(),
+        )
+
+    def repair(
+        self, ctx: Context, kind: str, rma_number: str, site_id: UUID | None, note: str, quantity: int | None,
+        serials: Sequence[str],
+    ) -> None:
+        """Record a repair. ``from_rma``: units under an RMA come back repaired and are received
+        at ``site_id`` (required) by their owner, as received units (installed again by an
+        installation). ``on_site``: units at a site (received, installed or assigned) repaired
+        in place; they keep their position, and with ``site_id`` they must be at that site."""
+        if kind not in REPAIR_KINDS:
+            raise InvalidField.one("kind", f"must be one of {sorted(REPAIR_KINDS)}")
+        if kind == "from_rma":
+            if site_id is None:
+                raise InvalidField.one("site_id", "units back from an RMA are received at a site: name it")
+            site = _hex(site_id)
+            count, moved, moves = self._select(
+                "repair", quantity, serials, frozenset({Stage.RMA.value}),
+                lambda p: Position(Stage.RECEIVED, site, p.owner, ""),
+            )
+        else:
+            at = _hex(site_id)
+            count, moved, moves = self._select(
+                "repair", quantity, serials, frozenset(s.value for s in AT_SITE), lambda p: p,
+                (lambda p: p.site == at) if site_id is not None else (lambda p: True),
+            )
+            sites = {m.source.site for m in moves} - {""}
+            if site_id is None and len(sites) == 1:
+                site_id = UUID(sites.pop())
+        self.trigger_event(
+            self.Repaired, kind=kind, rma_number=rma_number, site_id=site_id, note=note, quantity=count,
+            serials=SerialSet(moved), moves=moves, **ctx.event_kwargs(),
+        )
+
+    def declare_error(self, ctx: Context, event_id: str, reason: str, corrective_event_ids: Sequence[str]) -> None:
+        """Record that an earlier event of this batch (its EPCIS eventID) is in error. Which event
+        that is, and who may declare it, is the interface's (the capture finds the batch by the
+        eventID); the rules here are on the declaration itself."""
+        if not event_id.strip() or ":" not in event_id:
+            raise InvalidField.one("event_id", "the eventID (a URI) of the event declared in error")
+        if reason and reason not in ERROR_REASONS and ":" not in reason:
+            raise InvalidField.one("reason", f"one of {sorted(ERROR_REASONS)} or a URI of your own vocabulary")
+        if any(not i.strip() or ":" not in i for i in corrective_event_ids):
+            raise InvalidField.one("corrective_event_ids", "each an eventID (a URI)")
+        if event_id in corrective_event_ids:
+            raise InvalidField.one("corrective_event_ids", "an event does not correct itself")
+        self.trigger_event(
+            self.ErrorDeclared, event_id=event_id, reason=reason, corrective_event_ids=list(corrective_event_ids),
+            **ctx.event_kwargs(),
         )
 
     def report_lost(

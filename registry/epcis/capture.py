@@ -55,7 +55,8 @@ from registry.epcis.event_rules import check_event as _check_common
 from registry.epcis.event_rules import date_time as _date_time
 from registry.epcis.event_rules import header_violations as _header_violations
 from registry.epcis.export import CORRECTABLE, order_events
-from registry.security.grants import Authorize, allow_all
+from registry.epcis.sources import batch_events
+from registry.security.grants import Authorize, allow_all, rpc_name
 
 #: The event kinds capture turns into commands: (type, action, bizStep, disposition) -> command.
 SUPPORTED = (
@@ -71,11 +72,15 @@ SUPPORTED = (
     "ObjectEvent OBSERVE bizStep=shipping disposition=returned with an rma transaction -> return_for_rma",
     "ObjectEvent OBSERVE disposition=stolen, or disposition=unknown without bizStep -> report_lost",
     "ObjectEvent DELETE bizStep=decommissioning -> decommission",
+    "ObjectEvent OBSERVE bizStep=repairing (gpureg:repair returned: back from an RMA, received at the "
+    "bizLocation; on_site: repaired in place) -> repair",
     "ObjectEvent OBSERVE bizStep=departing with gpureg:onwardMovement (reexport, transshipment, diversion) "
     "-> record_onward_movement",
     "an order TransactionEvent with errorDeclaration (incorrect_data) and its one corrective order event "
     "-> correct_order",
     "TransactionEvent ADD bizStep=accepting with a po and gpureg:splitFrom (the parent batch) -> split_batch",
+    "any event captured before (or exported by the registry) repeated with errorDeclaration (did_not_occur, "
+    "incorrect_data of an event that is no order, or no reason) -> declare_error",
 )
 MAX_EVENTS = 10_000
 
@@ -134,6 +139,7 @@ class _Plan:
     batch_id: UUID | None
     same_as: int | None = None  # the other event of a correction pair, planned first: one command
     done: bool = False  # captured before (nothing to run): answered "replayed"
+    authorize_as: str = ""  # the command the caller's reach is judged by (default: ``method``)
 
 
 def _error_of(exc: Exception, command: str) -> tuple[str, str]:
@@ -158,6 +164,7 @@ class Capture:
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
+        self._planned: dict[str, tuple[UUID, str]] = {}
 
     @property
     def registry(self) -> Registry:
@@ -182,6 +189,7 @@ class Capture:
         shadow = _Shadow(self._registry, actor)
         seen: dict[str, tuple[int, str]] = {}  # eventID -> (first index, its command's fingerprint)
         corrections = _Corrections(self, events, prefixes, shadow)
+        self._planned = {}  # eventID -> (batch, method) of this document's events
         for index, event in enumerate(events):
             eid = str(event.get("eventID", "")) if isinstance(event, Mapping) else ""
             method = "event"
@@ -214,13 +222,16 @@ class Capture:
                         f"rule idempotency-key: eventList[{first[0]}] has this eventID with another content; "
                         "each event needs its own eventID",
                     )
-                refusal = authorize(plan.method, plan.batch_id, getattr(plan.command, "site_id", None))
+                refusal = authorize(plan.authorize_as or plan.method, plan.batch_id,
+                                    getattr(plan.command, "site_id", None))
                 if refusal is not None:  # before anything about the batch is read or told
                     raise _Refused(*refusal)
                 repeat = first[0] != index or plan.same_as is not None  # written once, answered twice
                 if not repeat and not plan.done and not self._handled(plan):  # a repeat: its request record
                     shadow.decide(plan)
                 corrections.planned(plan, eid)
+                if plan.batch_id is not None and "errorDeclaration" not in event:
+                    self._planned.setdefault(eid, (plan.batch_id, plan.method))
                 plans.append(plan)
                 result.outcomes.append(EventOutcome(index, eid, plan.method, "not_written", plan.batch_id))
             except (_Refused, RegistryError, ValueError, KeyError, TypeError) as exc:
@@ -335,6 +346,8 @@ class Capture:
         disposition = v.cbv_term("disposition", str(e.get("disposition", "")))
         transactions = _transactions(e)
         base: dict[str, Any] = {"request_id": f"epcis:{eid}"[:200], "occurred_at": occurred}
+        if "errorDeclaration" in e:
+            return self._declaration(index, eid, e, shadow)
         if kind == "ObjectEvent":
             if action == "ADD" and step == "commissioning":
                 return self._commissioning(index, eid, e, base, shadow)
@@ -382,6 +395,8 @@ class Capture:
                     {"kind": _text(e, "onwardMovement"), "country": _text(e, "destinationCountry"),
                      "place": _text(e, "place"), "note": _text(e, "note")},
                 )
+            if action == "OBSERVE" and step == "repairing":
+                return self._repairing(index, eid, e, base, shadow, transactions)
             if action == "DELETE" and step == "decommissioning":
                 return self._movement(
                     index, eid, e, base, shadow, "decommission", c.Decommission, {"method": _text(e, "method")}
@@ -434,6 +449,46 @@ class Capture:
             "type", f"rule supported-event: {described} maps to no registry command; supported: {'; '.join(SUPPORTED)}"
         )
 
+    def _declaration(self, index: int, eid: str, e: Mapping[str, Any], shadow: _Shadow) -> _Plan:
+        """EPCIS 2.0 section 7.4.1.2: an event declared in error (``did_not_occur``,
+        ``incorrect_data`` of an event that is not an order, or no reason), recorded as
+        ``declare_error`` on the batch of the event it names: one captured before under that
+        eventID, or one the registry exports under it (the declaration's ``gpureg:batchID`` names
+        the batch to look in). Authorized as the declared event's own command (who may record a
+        receipt may declare it did not occur). ``request_id`` ``error:{eventID}``: declaring it
+        again is answered as replayed; another declaration of it is refused (idempotency-key)."""
+        declaration = e["errorDeclaration"]
+        occurred = _date_time(declaration["declarationTime"])
+        record = self.record(f"epcis:{eid}"[:200])
+        command = getattr(record, "command", None)
+        batch: UUID | None = record.aggregate_id if command is not None else None
+        if command is None and eid in self._planned:  # declared earlier in this document
+            batch, method = self._planned[eid]
+            command = rpc_name(method)
+        if command is not None and command not in _COMMAND_OF.values():
+            raise _Refused("eventID", f"rule error-declaration-unknown-event: {eid} was captured as {command}, "
+                                      "which records no batch event")
+        if batch is None:
+            named = _batch_from_ext(e)
+            if named is not None and shadow.exists(named):
+                for found in batch_events(self._registry, named):
+                    if found.get("eventID") == eid and "errorDeclaration" not in found:
+                        batch = named
+                        kind = str(found.get(v.ext("registryEvent"), "")).split("@")[0]
+                        command = _COMMAND_OF.get(kind)
+                        break
+        if batch is None or command is None:
+            raise _Refused("eventID", f"rule error-declaration-unknown-event: no event {eid} was captured by this "
+                                      "registry or is exported by it (for an event the registry recorded from its "
+                                      "own API, name its batch in gpureg:batchID)")
+        reason = declaration.get("reason")
+        cmd = _parse(c.DeclareError, {
+            "request_id": f"error:{eid}"[:200], "occurred_at": occurred, "batch_id": batch,
+            "event_id": eid, "reason": v.cbv_term("er", str(reason)) if reason is not None else "",
+            "corrective_event_ids": list(declaration.get("correctiveEventIDs") or []),
+        })
+        return _Plan(index, eid, "declare_error", cmd, batch, authorize_as=command)
+
     def _order(
         self, index: int, eid: str, e: Mapping[str, Any], base: dict[str, Any], transactions: list[tuple[str, str]]
     ) -> _Plan:
@@ -461,7 +516,7 @@ class Capture:
                 "supplier_id": suppliers[0],
                 "buyer_id": buyers[0],
                 "model_id": _uuid_ext(e, "modelID"),
-                "quantity": _quantity(quantities[0], "quantityList[0]"),
+                "quantity": _quantity(quantities[0], "quantityList[0]", "place_order"),
                 "unit_price": _decimal(e, "unitPrice"),
                 "currency": _text(e, "currency"),
                 "allocation_program": _text(e, "allocationProgram"),
@@ -507,7 +562,7 @@ class Capture:
             if len(quantities) != 1:
                 raise _Refused("quantityList", "rule what-moves: a split names the GPUs (epcList) or one "
                                                "quantityElement of the child batch's class")
-            data["quantity"] = _quantity(quantities[0], "quantityList[0]")
+            data["quantity"] = _quantity(quantities[0], "quantityList[0]", "split_batch")
         return _Plan(index, eid, "split_batch", _parse(c.SplitBatch, data), parent_id)
 
     def _clearance(
@@ -531,7 +586,8 @@ class Capture:
                     "destination_country": _text(e, "destinationCountry"),
                     "consignee_id": _uuid_ext(e, "consigneeID"),
                     "end_user_id": _uuid_ext(e, "endUserID"),
-                    "quantity": _quantity(quantities[0], "quantityList[0]") if quantities else None,
+                    "quantity": (_quantity(quantities[0], "quantityList[0]", "request_clearance")
+                                 if quantities else None),
                     "end_use": _text(e, "endUse"),
                 }
             )
@@ -541,7 +597,7 @@ class Capture:
             data.update(
                 {
                     "authorization_id": _uuid_ext(e, "authorizationID"),
-                    "cleared_quantity": _quantity(quantities[0], "quantityList[0]") if quantities else None,
+                    "cleared_quantity": _stated_quantity(quantities, "quantityList[0]"),
                 }
             )
             return _Plan(index, eid, "grant_clearance", _parse(c.GrantClearance, data), batch)
@@ -610,6 +666,25 @@ class Capture:
         }
         return self._movement(index, eid, e, base, shadow, "ship", c.Ship, extra)
 
+    def _repairing(
+        self, index: int, eid: str, e: Mapping[str, Any], base: dict[str, Any], shadow: _Shadow,
+        transactions: list[tuple[str, str]],
+    ) -> _Plan:
+        """A repair: ``gpureg:repair`` says which (``from_rma`` from an RMA or ``on_site``); without
+        it, a repair naming an rma business transaction is the units' return from that RMA, any
+        other one a repair in place. The site: bizLocation (or readPoint)."""
+        rma = next((v.parse_private("rma", u) or u for t, u in transactions if t == "rma"), "")
+        rma = str(e.get(v.ext("rmaNumber")) or rma)
+        kind = _text(e, "repair") or ("from_rma" if rma else "on_site")
+        location = e.get("bizLocation") or e.get("readPoint")
+        extra = {
+            "kind": kind,
+            "rma_number": rma,
+            "site_id": _site(location, "bizLocation.id") if location else None,
+            "note": _text(e, "note"),
+        }
+        return self._movement(index, eid, e, base, shadow, "repair", c.Repair, extra)
+
     def _receiving(
         self,
         index: int,
@@ -661,7 +736,7 @@ class Capture:
                 raise _Refused(
                     "epcList", "rule what-moves: name the GPUs (epcList) or one quantityElement of the batch's class"
                 )
-            data["quantity"] = _quantity(quantities[0], "quantityList[0]")
+            data["quantity"] = _quantity(quantities[0], "quantityList[0]", method)
         return _Plan(index, eid, method, _parse(model, data), batch)
 
     def _batch(
@@ -823,6 +898,10 @@ class _Shadow:
             "return_for_rma": lambda: batch.return_for_rma(ctx, cmd.rma_number, cmd.reason, cmd.quantity, cmd.serials),
             "report_lost": lambda: batch.report_lost(ctx, cmd.kind, cmd.note, cmd.quantity, cmd.serials),
             "decommission": lambda: batch.decommission(ctx, cmd.method, cmd.quantity, cmd.serials),
+            "declare_error": lambda: batch.declare_error(ctx, cmd.event_id, cmd.reason, cmd.corrective_event_ids),
+            "repair": lambda: batch.repair(
+                ctx, cmd.kind, cmd.rma_number, cmd.site_id, cmd.note, cmd.quantity, cmd.serials
+            ),
             "record_onward_movement": lambda: batch.record_onward_movement(
                 ctx, cmd.kind, cmd.country, cmd.place, cmd.note, cmd.quantity, cmd.serials
             ),
@@ -910,12 +989,15 @@ class _Corrections:
                 self._by_id.setdefault(eid, i)
             declaration = e.get("errorDeclaration")
             corrective = declaration.get("correctiveEventIDs") if isinstance(declaration, Mapping) else None
-            if isinstance(corrective, list) and len(corrective) == 1 and isinstance(corrective[0], str):
+            if (isinstance(corrective, list) and len(corrective) == 1 and isinstance(corrective[0], str)
+                    and is_order_correction(e)):
                 self._declared_by.setdefault(corrective[0], i)
 
     def plan(self, index: int, eid: str, e: Mapping[str, Any]) -> _Plan | None:
         """The plan of a declaration or a corrective event (None: any other event)."""
         if "errorDeclaration" in e:
+            if not is_order_correction(e):
+                return None  # any other declaration: recorded as declared (Capture._declaration)
             corrective = self._corrective_id(e, e["errorDeclaration"])
             return self._pair(index, eid, e, corrective)
         if eid in self._declared_by:
@@ -1049,8 +1131,9 @@ class _Corrections:
         if v.ext("modelID") in ce:
             seen["model_id"] = _uuid_ext(ce, "modelID")
         quantities = ce.get("quantityList") or []
-        if quantities:
-            seen["quantity"] = _quantity(quantities[0], f"{at}.quantityList[0]")
+        stated = _stated_quantity(quantities, f"{at}.quantityList[0]")
+        if stated is not None:  # an unknown quantity names no other quantity
+            seen["quantity"] = stated
         changed = sorted(k for k in _UNCORRECTABLE if k in seen and seen[k] != getattr(current, k))
         if changed:
             raise _Refused(at, f"rule correctable-fields: a correction changes only {sorted(_ORDER_FIELDS)} "
@@ -1084,6 +1167,34 @@ class _Corrections:
         if named is not None and named != found:
             raise _Refused(v.ext("batchID"), f"rule error-declaration-unknown-event: {declared} is batch {found}'s")
         return found
+
+
+def is_order_correction(e: Mapping[str, Any]) -> bool:
+    """Whether an event with an errorDeclaration is an order's correction (``correct_order``): an
+    order event (TransactionEvent ADD, bizStep accepting or none, a po) declared ``incorrect_data``
+    (or without a reason) with one corrective event. Any other declaration is recorded as made."""
+    declaration = e.get("errorDeclaration")
+    if not isinstance(declaration, Mapping):
+        return False
+    step = v.cbv_term("bizStep", str(e.get("bizStep", "")))
+    reason = declaration.get("reason")
+    corrective = declaration.get("correctiveEventIDs") or []
+    return (e.get("type") == "TransactionEvent" and e.get("action") == "ADD" and step in ("accepting", "")
+            and any(t == "po" for t, _ in _transactions(e))
+            and (reason is None or v.cbv_term("er", str(reason)) == "incorrect_data")
+            and isinstance(corrective, list) and len(corrective) == 1)
+
+
+#: The command each registry-originated event type was recorded by (who may declare it in error).
+_COMMAND_OF = {
+    "Ordered": "PlaceOrder", "SplitFrom": "SplitBatch", "OrderCorrected": "CorrectOrder",
+    "ClearanceRequested": "RequestClearance", "ClearanceGranted": "GrantClearance",
+    "ClearanceDenied": "DenyClearance", "ClearanceRevoked": "RevokeClearance",
+    "SerialsRegistered": "RegisterSerials", "Shipped": "Ship", "Received": "Receive", "Installed": "Install",
+    "Assigned": "Assign", "Transferred": "Transfer", "ReturnedForRma": "ReturnForRma", "Repaired": "Repair",
+    "ReportedLost": "ReportLost", "Decommissioned": "Decommission",
+    "OnwardMovementRecorded": "RecordOnwardMovement",
+}
 
 
 def _fingerprint(command: c.Command) -> str:
@@ -1185,15 +1296,41 @@ def _decimal(e: Mapping[str, Any], name: str) -> Decimal:
         raise _Refused(v.ext(name), "rule decimal: must be a decimal number") from None
 
 
-def _quantity(element: Any, where: str) -> int:
+#: Why each command that moves or orders units needs the quantity EPCIS lets a capturer omit.
+_COUNTED = {
+    "place_order": "an order line is for a counted number of GPUs (the batch's quantity)",
+    "split_batch": "a split moves a counted number of GPUs into the new batch",
+    "request_clearance": "a clearance request names the number of GPUs the licence must cover",
+}
+
+
+def _quantity(element: Any, where: str, command: str = "") -> int:
+    """The whole number of GPUs a quantity element states. EPCIS 2.0 section 7.3.3.3 lets
+    ``quantity`` be omitted (an unknown quantity); a command that changes how many units are
+    where cannot record an unknown number, so it is refused here naming the command's need
+    (:func:`_stated_quantity` where the command may go without one)."""
     if not isinstance(element, Mapping) or "quantity" not in element:
-        raise _Refused(where, "rule quantity: a quantityElement with a quantity")
+        why = _COUNTED.get(command, f"{command or 'this command'} changes the stage of a counted number of GPUs "
+                                    "(the registry keeps per-unit counts)")
+        raise _Refused(f"{where}.quantity", f"rule quantity-known: EPCIS allows an unknown quantity, but {why}; "
+                                            "state the quantity or name the GPUs (epcList)")
     quantity = element["quantity"]
     if isinstance(quantity, bool) or not isinstance(quantity, int | float) or int(quantity) != quantity:
         raise _Refused(f"{where}.quantity", "rule quantity: a whole number of GPUs")
     if element.get("uom"):
         raise _Refused(f"{where}.uom", "rule quantity: GPUs are counted, without a unit of measure")
     return int(quantity)
+
+
+def _stated_quantity(quantities: Any, where: str) -> int | None:
+    """The quantity of the first element when one is stated; None when the list is empty or its
+    element has no quantity (EPCIS's unknown quantity: for a command where it is optional)."""
+    if not quantities or not isinstance(quantities, list):
+        return None
+    element = quantities[0]
+    if isinstance(element, Mapping) and "quantity" not in element:
+        return None
+    return _quantity(element, where)
 
 
 def _serials(epcs: Any, where: str) -> list[str]:

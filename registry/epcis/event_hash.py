@@ -176,7 +176,7 @@ def canonical_value(text: str) -> str:
     if text[:1] in _NUMBER_START:
         text = _canonical_number(text)
     if text.startswith("urn:epc:"):
-        return _digital_link(text) or text
+        return digital_link(text) or text
     return text
 
 
@@ -193,7 +193,8 @@ def _canonical_number(text: str) -> str:
     return str(number)
 
 
-def _check_digit(digits: str) -> int:
+def check_digit(digits: str) -> int:
+    """The GS1 check digit of ``digits`` (a GTIN or GLN without its check digit)."""
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
     return (10 - total % 10) % 10
 
@@ -212,21 +213,22 @@ def _dl_escape(text: str) -> str:
     return text
 
 
-def _digital_link(uri: str) -> str | None:
+def digital_link(uri: str) -> str | None:
+    """An SGTIN, LGTIN or SGLN EPC URI as its GS1 Digital Link URI (None: not one of them)."""
     m = _SGTIN.match(uri)
     if m and len(m.group(1)) + len(m.group(2)) == 13:
         company, item, serial = m.groups()
         gtin = item[:1] + company + item[1:]
-        return f"https://id.gs1.org/01/{gtin}{_check_digit(gtin)}/21/{_dl_escape(serial)}"
+        return f"https://id.gs1.org/01/{gtin}{check_digit(gtin)}/21/{_dl_escape(serial)}"
     m = _LGTIN.match(uri)
     if m and len(m.group(1)) + len(m.group(2)) == 13:
         company, item, lot = m.groups()
         gtin = item[:1] + company + item[1:]
-        return f"https://id.gs1.org/01/{gtin}{_check_digit(gtin)}/10/{_dl_escape(lot)}"
+        return f"https://id.gs1.org/01/{gtin}{check_digit(gtin)}/10/{_dl_escape(lot)}"
     m = _SGLN.match(uri)
     if m and len(m.group(1)) + len(m.group(2)) == 12:
         company, location, extension = m.groups()
         gln = company + location
-        base = f"https://id.gs1.org/414/{gln}{_check_digit(gln)}"
+        base = f"https://id.gs1.org/414/{gln}{check_digit(gln)}"
         return base if extension == "0" else f"{base}/254/{_dl_escape(extension)}"
     return None

@@ -193,24 +193,27 @@ def _uri_list(value: Any, where: str) -> None:
 
 
 def _quantity_list(value: Any, where: str) -> None:
-    """EPCIS 2.0 section 7.3.3.3, QuantityElement: ``epcClass`` (a URI) and ``quantity`` (a
-    number; EPCIS lets it be omitted when unknown, but the registry records counted GPUs and
-    refuses a quantity it cannot know), ``uom`` only with a quantity (a UN/CEFACT code)."""
+    """EPCIS 2.0 section 7.3.3.3, QuantityElement: ``epcClass`` (a URI, required), ``quantity``
+    (a number, optional: omitted when the quantity is unknown), ``uom`` only with a quantity (a
+    UN/CEFACT code). Whether a registry command can do without the quantity is the mapping's
+    (:func:`registry.epcis.capture._quantity`), never this structural check."""
     for i, element in enumerate(_list(value, where)):
         at = f"{where}[{i}]"
         if not isinstance(element, Mapping):
-            raise Refused(at, "rule quantity-element: an object with epcClass and quantity")
+            raise Refused(at, "rule quantity-element: an object with epcClass (and quantity, when known)")
         if "epcClass" not in element:
             raise Refused(f"{at}.epcClass", "rule required: a quantity element names its class (epcClass, a URI)")
         if not is_uri(element["epcClass"]):
             raise Refused(f"{at}.epcClass", "rule uri: an epcClass is a URI")
+        uom = element.get("uom")
         if "quantity" not in element:
-            raise Refused(f"{at}.quantity", "rule required: the quantity of that class (the registry records "
-                                            "counted units, never an unknown quantity)")
+            if uom is not None:
+                raise Refused(f"{at}.uom", "rule uom-with-quantity: a unit of measure only with a quantity "
+                                           "(EPCIS 2.0 section 7.3.3.3)")
+            continue  # an unknown quantity of that class: valid EPCIS
         quantity = element["quantity"]
         if isinstance(quantity, bool) or not isinstance(quantity, int | float) or quantity < 0:
             raise Refused(f"{at}.quantity", "rule decimal: a non-negative number")
-        uom = element.get("uom")
         if uom is not None and not (isinstance(uom, str) and _UOM.match(uom)):
             raise Refused(f"{at}.uom", "rule uom: a UN/CEFACT Rec 20 unit code (2 or 3 capitals or digits)")
 

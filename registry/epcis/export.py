@@ -119,6 +119,8 @@ class Translator:
         declaration of the order event in force and the corrective event."""
         if isinstance(event, GpuBatch.OrderCorrected):
             return self._correction(event)
+        if isinstance(event, GpuBatch.ErrorDeclared):
+            return self._declared(event)
         if isinstance(event, GpuBatch.SplitOff):
             return self._split_off(event) if self._splits_at_parent else []
         out = self.translate(event)
@@ -200,6 +202,36 @@ class Translator:
             declaration.batch_id = declared.batch_id
         self._orders[batch_id] = corrective
         return [declaration, corrective]
+
+    def _declared(self, e: GpuBatch.ErrorDeclared) -> list[Event]:
+        """EPCIS 2.0 section 7.4.1.2: the event declared in error exactly as exported (same
+        content, same eventID: the hash leaves ``errorDeclaration`` and ``recordTime`` out), with
+        the declaration's ``recordTime`` and its ``errorDeclaration`` (``declarationTime`` the
+        declaration's business time, ``reason`` and ``correctiveEventIDs`` when given). The
+        declared event itself stays in the log where it was: a query selecting it returns both,
+        ``EXISTS_errorDeclaration`` only the declaration."""
+        batch_id: UUID = e.originator_id
+        found: Event | None = None
+        reader = Translator(self._registry, splits_at_parent=True)
+        for stored in self._registry.history(batch_id, limit=max(e.originator_version - 1, 1)):
+            if stored.originator_version >= e.originator_version:
+                break
+            found = next((x for x in reader.events(stored) if x.get("eventID") == e.event_id
+                          and "errorDeclaration" not in x), None)
+            if found is not None:
+                break
+        if found is None:
+            return []
+        declaration_of: Event = {"declarationTime": _time(e.occurred_at)}
+        if e.reason:
+            declaration_of["reason"] = e.reason
+        if e.corrective_event_ids:
+            declaration_of["correctiveEventIDs"] = list(e.corrective_event_ids)
+        out: Event = {**found, "recordTime": _time(e.timestamp.astimezone(UTC)), "errorDeclaration": declaration_of}
+        if isinstance(found, CapturedEvent):  # a captured event declared in error: still this batch's
+            out = CapturedEvent(out)
+            out.batch_id = found.batch_id
+        return [out]
 
     def facts(self, batch_id: UUID, version: int) -> _Facts:
         facts = self._facts.get(batch_id)
@@ -507,6 +539,32 @@ class Translator:
         }
         if e.reason:
             out[v.ext("reason")] = e.reason
+        return out
+
+    def _Repaired(self, e: GpuBatch.Repaired, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802
+        """CBV ``repairing``: ``gpureg:repair`` ``from_rma`` (units back from an RMA, received at
+        the site: disposition ``in_progress`` as a receipt) or ``on_site`` (repaired where they
+        are, back in service: ``active``); the site as read point and business location; the RMA
+        as a business transaction when the repair names one."""
+        out: Event = {
+            "type": "ObjectEvent",
+            "action": "OBSERVE",
+            "bizStep": "repairing",
+            "disposition": "in_progress" if e.kind == "from_rma" else "active",
+            **self._what(batch_id, e.serials, e.quantity),
+        }
+        if e.site_id is not None:
+            out["readPoint"] = {"id": v.site_uri(e.site_id)}
+            out["bizLocation"] = {"id": v.site_uri(e.site_id)}
+        transactions = [*self._po(facts)]
+        if e.rma_number:
+            transactions.append({"type": "rma", "bizTransaction": v.rma_uri(e.rma_number)})
+            out[v.ext("rmaNumber")] = e.rma_number
+        if transactions:
+            out["bizTransactionList"] = transactions
+        out[v.ext("repair")] = e.kind
+        if e.note:
+            out[v.ext("note")] = e.note
         return out
 
     def _ReportedLost(self, e: GpuBatch.ReportedLost, facts: _Facts, batch_id: UUID) -> Event:  # noqa: N802

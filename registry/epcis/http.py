@@ -570,7 +570,8 @@ def build_app(registry: Registry, admit: Admit, run_command: Callable[..., Any] 
                             headers={"Location": "/queries/" + quote(name, safe=""), "GS1-EPCIS-Version": "2.0.0"})
 
     def _page_of(params: Mapping[str, str]) -> tuple[int, int]:
-        """``perPage`` (default 100, at most 1,000) and the offset ``nextPageToken`` of a listing."""
+        """``perPage`` (default 30 as openapi.yaml states, at most 1,000) and the offset
+        ``nextPageToken`` of a listing."""
         start = int(params.get("nextPageToken", "0")) if params.get("nextPageToken", "0").isdigit() else -1
         if start < 0:
             raise InvalidField.one("nextPageToken", "as given in Link")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -17,10 +17,13 @@ from uuid import UUID
 from registry.application.service import Registry
 from registry.domain.errors import InvalidField, NotFound
 from registry.epcis import vocabulary as v
+from registry.epcis.epc_patterns import compile_values
 from registry.epcis.export import Event
 from registry.epcis.sources import batch_events, log_events, partner_log_events
 
 MAX_PER_PAGE = 1000
+#: GS1's openapi.yaml (REST Bindings, ``components.schemas.PerPage``): ``default: 30``.
+DEFAULT_PER_PAGE = 30
 
 
 def _time_param(params: Mapping[str, str], name: str) -> datetime | None:
@@ -58,10 +61,10 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
 
 
 def page_size(params: Mapping[str, str]) -> int:
-    """``perPage`` (100 when absent): a whole number from 1; more than :data:`MAX_PER_PAGE` is
-    served as that many (openapi.yaml: a global upper limit the client cannot override, with the
-    rest behind ``Link``)."""
-    return min(_int_param(params, "perPage", 100, 1, 1 << 62), MAX_PER_PAGE)
+    """``perPage`` (:data:`DEFAULT_PER_PAGE`, openapi.yaml's default 30, when absent): a whole
+    number from 1; more than :data:`MAX_PER_PAGE` is served as that many (openapi.yaml: a global
+    upper limit the client cannot override, with the rest behind ``Link``)."""
+    return min(_int_param(params, "perPage", DEFAULT_PER_PAGE, 1, 1 << 62), MAX_PER_PAGE)
 
 
 SUPPORTED_PARAMS = frozenset({
@@ -85,6 +88,13 @@ _TYPED_PREFIXES = tuple(_TYPED)
 def _pipe(params: Mapping[str, str], name: str) -> set[str] | None:
     """A pipe-delimited parameter's values (GS1's ``style: pipeDelimited``), None when absent."""
     return set(params[name].split("|")) if name in params else None
+
+
+def _match(params: Mapping[str, str], name: str, classes: bool = False) -> Callable[[Iterable[str]], bool] | None:
+    """A ``MATCH_`` parameter's test of an event's identifiers (None when absent): its values are
+    identifiers (an SGTIN in either GS1 spelling) or EPC patterns (:mod:`registry.epcis.epc_patterns`)."""
+    wanted = _pipe(params, name)
+    return None if wanted is None else compile_values(wanted, name, classes)
 
 
 def _any_epcs(e: Event) -> set[str]:
@@ -201,13 +211,14 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
     # hierarchy, so each site's only descendant is itself and WD_ selects as EQ_ does
     within_locations, within_points = _pipe(params, "WD_bizLocation"), _pipe(params, "WD_readPoint")
     event_ids = _pipe(params, "EQ_eventID")
-    epcs, any_epcs = _pipe(params, "MATCH_epc"), _pipe(params, "MATCH_anyEPC")
+    epcs, any_epcs = _match(params, "MATCH_epc"), _match(params, "MATCH_anyEPC")
     typed = [(field, key, v.cbv_term(vocabulary, name[len(prefix):]), set(values.split("|")))
              for name, values in params.items()
              for prefix, (field, key, vocabulary) in _TYPED.items() if name.startswith(prefix) and name != prefix]
     errors = _error_matcher(params)
-    by_epcs = [(wanted, fields) for name, fields in _MATCH_EPCS.items() if (wanted := _pipe(params, name))]
-    by_classes = [(wanted, fields) for name, fields in _MATCH_CLASSES.items() if (wanted := _pipe(params, name))]
+    by_epcs = [(wanted, fields) for name, fields in _MATCH_EPCS.items() if (wanted := _match(params, name))]
+    by_classes = [(wanted, fields) for name, fields in _MATCH_CLASSES.items()
+                  if (wanted := _match(params, name, classes=True))]
 
     def place(e: Event, field: str) -> Any:
         where = e.get(field)
@@ -239,8 +250,7 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
             return False
         if not _in_range(_when(e, "recordTime"), recorded_since, recorded_until):
             return False
-        if epcs is not None and not epcs.intersection(e.get("epcList", ())) \
-                and not epcs.intersection(e.get("childEPCs", ())):
+        if epcs is not None and not epcs(_epcs_in(e, ("epcList", "childEPCs"))):
             return False
         for field, key, kind, wanted in typed:
             entries = e.get(field) or ()
@@ -249,11 +259,11 @@ def _matcher(params: Mapping[str, str]) -> Callable[[Event], bool]:
                 return False
         if errors is not None and not errors(e):
             return False
-        if any(not wanted & _epcs_in(e, fields) for wanted, fields in by_epcs):
+        if any(not wanted(_epcs_in(e, fields)) for wanted, fields in by_epcs):
             return False
-        if any(not wanted & _classes(e, *fields) for wanted, fields in by_classes):
+        if any(not wanted(_classes(e, *fields)) for wanted, fields in by_classes):
             return False
-        return any_epcs is None or bool(any_epcs & _any_epcs(e))
+        return any_epcs is None or any_epcs(_any_epcs(e))
 
     return matches
 

@@ -110,6 +110,7 @@ _ROWS: dict[str, Rule] = {
     f"{_CMD}/Assign": _rule(A, P, confine=Confine.BATCH),
     f"{_CMD}/Transfer": _rule(A, P, confine=Confine.BATCH),
     f"{_CMD}/ReturnForRma": _rule(A, LOG, P, confine=Confine.BATCH),
+    f"{_CMD}/Repair": _rule(A, LOG, P, SO, confine=Confine.BATCH_OR_SITE),
     f"{_CMD}/ReportLost": _rule(A, LOG, P, confine=Confine.BATCH),
     f"{_CMD}/Decommission": _rule(A, P, confine=Confine.BATCH),
     # what became of exported units (a reexport, transshipment or diversion learned of): the

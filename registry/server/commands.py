@@ -149,6 +149,9 @@ class CommandServicer(commands_pb2_grpc.CommandServiceServicer):
             request, context, c.ReturnForRma, self._registry.return_for_rma, pb.ReturnForRmaResponse
         )
 
+    async def Repair(self, request: pb.RepairRequest, context: Any) -> pb.RepairResponse:
+        return await self._run(request, context, c.Repair, self._registry.repair, pb.RepairResponse)
+
     async def ReportLost(self, request: pb.ReportLostRequest, context: Any) -> pb.ReportLostResponse:
         return await self._run(
             request, context, c.ReportLost, self._registry.report_lost, pb.ReportLostResponse

@@ -9,16 +9,21 @@ from typing import Any
 
 import pytest
 
+from registry.application import commands as c
 from registry.application.service import Registry
 from registry.epcis import vocabulary as v
 from registry.epcis.capture import Capture
 from registry.epcis.event_rules import Refused, check_event
+from registry.epcis.export import document
+from registry.epcis.sources import batch_events
 from tests.builders import World
 from tests.epcis_support.gs1 import EXAMPLES, example, schema_errors
-from tests.integration.test_epcis_conformance import _shipment_document
+from tests.integration.test_epcis import NOW
+from tests.integration.test_epcis_conformance import GS1_CONTEXT, _shipment_document
 
 PARENT = "urn:epc:id:sscc:4012345.0000000001"
 CHILD = "urn:epc:id:sgtin:4012345.011111.1"
+CLASS = "urn:epc:class:lgtin:4012345.012345.998877"
 
 
 @pytest.mark.parametrize("step", [
@@ -84,7 +89,8 @@ def test_a_field_against_the_standard_or_its_vocabulary_is_refused_naming_it_and
     [
         ({"quantity": 2}, "quantityList[0].epcClass", "required", True),
         ({"epcClass": "not a uri", "quantity": 2}, "quantityList[0].epcClass", "uri", True),
-        ({"epcClass": "urn:epc:class:lgtin:4012345.012345.998877"}, "quantityList[0].quantity", "required", False),
+        ({"epcClass": "urn:epc:class:lgtin:4012345.012345.998877", "uom": "KGM"}, "quantityList[0].uom",
+         "uom-with-quantity", False),
         ({"epcClass": "urn:epc:class:lgtin:4012345.012345.998877", "quantity": "2"}, "quantityList[0].quantity",
          "decimal", True),
         ({"epcClass": "urn:epc:class:lgtin:4012345.012345.998877", "quantity": 2, "uom": "kilograms"},
@@ -103,6 +109,64 @@ def test_a_quantity_element_names_its_class_and_quantity(
 
     assert (error.field, error.rule.split(":")[0]) == (field, f"rule {rule}")
     assert registry.head() == head
+
+
+def test_a_quantity_element_without_quantity_is_valid_epcis() -> None:
+    """EPCIS 2.0 section 7.3.3.3: quantity is optional (unknown); the structural check passes it."""
+    check_event(_event("ObjectEvent", action="OBSERVE", quantityList=[{"epcClass": CLASS}]))
+    check_event(_event("AggregationEvent", action="ADD", parentID=PARENT, childQuantityList=[{"epcClass": CLASS}]))
+
+
+def test_a_movement_of_an_unknown_quantity_is_refused_naming_why_the_registry_needs_it(
+    registry: Registry, world: World
+) -> None:
+    batch = world.order(quantity=4)
+    world.clear(batch, quantity=4)
+    doc, _ = _shipment_document(world, epcList=None, quantityList=[{"epcClass": v.batch_class_uri(batch)}])
+    assert schema_errors(doc) == []  # valid EPCIS
+    head = registry.head()
+
+    [error] = Capture(registry).capture("wms@nvidia", doc).errors
+
+    assert error.field == "quantityList[0].quantity"
+    assert error.rule.startswith("rule quantity-known: EPCIS allows an unknown quantity, but ship ")
+    assert registry.head() == head
+
+
+def test_a_clearance_grant_of_an_unknown_quantity_is_captured_as_a_grant_of_the_requested_quantity(
+    registry: Registry, world: World
+) -> None:
+    """GrantClearance's quantity is optional (none: what was requested), so an unknown quantity
+    maps; a request's is not (the licence must cover a number), and is refused naming why."""
+    first = world.order(quantity=3)
+    world.clear(first, quantity=3)
+    events = document(batch_events(registry, first), NOW)["epcisBody"]["eventList"]
+    second = world.order(quantity=5)
+
+    def unknown(status: str) -> dict[str, Any]:
+        [found] = [e for e in events if e.get(v.ext("clearance")) == status]
+        event = {k: val for k, val in copy.deepcopy(found).items() if k not in ("eventID", "recordTime")}
+        event[v.ext("batchID")] = str(second)
+        event["quantityList"] = [{"epcClass": v.batch_class_uri(second)}]
+        doc = {"@context": requested_context(), "type": "EPCISDocument", "schemaVersion": "2.0",
+               "creationDate": "2026-03-10T16:00:00Z", "epcisBody": {"eventList": [event]}}
+        assert schema_errors(doc) == []
+        return doc
+
+    [error] = Capture(registry).capture("officer@registry", unknown("requested")).errors
+    assert (error.field, error.rule.split(":")[0]) == ("quantityList[0].quantity", "rule quantity-known")
+    world.do("request_clearance", c.RequestClearance, batch_id=second, eccn="3A090.a", destination_country="KR",
+             consignee_id=world.samsung, end_user_id=world.samsung, quantity=4, authorization_id=world.license)
+
+    result = Capture(registry).capture("officer@registry", unknown("granted"))
+
+    assert result.errors == [] and result.counts() == {"written": 1}
+    clearance = registry.get_batch(second).clearance
+    assert clearance.get("cleared_quantity") == 4, clearance
+
+
+def requested_context() -> list[Any]:
+    return [GS1_CONTEXT, {v.PREFIX: v.NAMESPACE}]
 
 
 def _event(kind: str, **fields: Any) -> dict[str, Any]:

@@ -264,14 +264,14 @@ def test_a_document_without_the_header_epcis_2_0_requires_is_refused_whole_namin
     assert registry.head() == head
 
 
-def test_an_error_declaration_is_refused_naming_it_and_never_recorded_as_the_event_again(
+def test_an_error_declaration_is_recorded_as_a_declaration_and_never_as_the_event_again(
     registry: Registry, world: World
 ) -> None:
     """EPCIS 2.0 section 7.4.1.2: an event with an errorDeclaration says an earlier event with
-    the same content was in error. Before the fix the registry captured it as the event itself:
-    a second shipment, or "replayed" as if the declaration had been applied. The registry
-    applies only an order's declaration (as correct_order, tests/integration/test_epcis_corrections.py);
-    a shipment's is refused."""
+    the same content was in error. Before the first fix the registry captured it as the event
+    itself (a second shipment); then it refused every declaration but an order's. Now a
+    shipment's ``did_not_occur`` is recorded as a declaration on the batch (``declare_error``,
+    tests/integration/test_epcis_error_declarations.py): nothing is edited, the shipment stands."""
     doc, _ = _shipment_document(world)
     assert Capture(registry).capture("wms@nvidia", doc).accepted
     declared = copy.deepcopy(doc)
@@ -281,16 +281,14 @@ def test_an_error_declaration_is_refused_naming_it_and_never_recorded_as_the_eve
         "correctiveEventIDs": ["urn:uuid:6f1d8e2a-1111-4c4c-8888-000000000002"],
     }
     assert schema_errors(declared) == []
-    head = registry.head()
 
     result = Capture(registry).capture("wms@nvidia", declared)
 
-    [error] = result.errors
-    assert error.field == "errorDeclaration" and "error-declaration-unsupported" in error.rule
-    assert [o.status for o in result.outcomes] == ["refused"]
-    assert registry.head() == head
+    assert result.errors == [] and [(o.command, o.status) for o in result.outcomes] == [("declare_error", "written")]
     shipments = [e for _, e in registry.iter_log() if isinstance(e, GpuBatch.Shipped)]
     assert len(shipments) == 1  # the original fact stands, unedited
+    [recorded] = [e for _, e in registry.iter_log() if isinstance(e, GpuBatch.ErrorDeclared)]
+    assert recorded.corrective_event_ids == ["urn:uuid:6f1d8e2a-1111-4c4c-8888-000000000002"]
 
 
 @pytest.mark.parametrize(
@@ -313,11 +311,13 @@ def test_a_malformed_error_declaration_is_refused_naming_its_field(
 
 
 def test_gs1s_error_declaration_example_is_refused_event_by_event(registry: Registry) -> None:
+    """GS1's example declares an event this registry never captured: refused naming its eventID."""
     doc = example("Example_9.6.1-ObjectEvent-with-error-declaration.jsonld")
     assert schema_errors(doc) == []
     head = registry.head()
     result = Capture(registry).capture("partner@example", doc)
-    assert next((e.index, e.field) for e in result.errors) == (0, "errorDeclaration")
+    first = result.errors[0]
+    assert (first.index, first.field) == (0, "eventID") and "error-declaration-unknown-event" in first.rule
     assert len(result.errors) == 2  # the receipt after it is refused for its GS1 keys
     assert registry.head() == head
 

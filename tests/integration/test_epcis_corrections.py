@@ -186,8 +186,12 @@ def test_a_partners_order_captured_under_its_own_event_id_is_corrected_by_a_decl
     [
         ({"declared_id": "urn:uuid:0b7a7c1e-0000-4000-8000-0000000000ff"}, 0, "eventID",
          "error-declaration-unknown-event"),
-        ({"reason": "did_not_occur"}, 0, "errorDeclaration.reason", "error-declaration-unsupported"),
-        ({"corrective_ids": []}, 0, "errorDeclaration.correctiveEventIDs", "error-declaration-corrective"),
+        # did_not_occur is recorded as declared (declare_error); its "corrective" order is a second
+        # order of the same batch
+        ({"reason": "did_not_occur"}, 1, "place_order", "AlreadyExists"),
+        # without a corrective event it is no correction: recorded as declared, and the order
+        # event beside it is a second order of the batch
+        ({"corrective_ids": []}, 1, "place_order", "AlreadyExists"),
         ({"without_corrective": True}, 0, "errorDeclaration.correctiveEventIDs[0]", "error-declaration-corrective"),
         ({"quantity": 5}, 1, "eventList[1]", "correctable-fields"),
         ({"po": "PO-2026-0001", "no_list": True}, 1, "eventList[1]", "correctable-fields"),

@@ -489,6 +489,30 @@ class TransferRequest(_message.Message):
     reason: str
     def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., to_owner_id: _Optional[str] = ..., to_site_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class RepairRequest(_message.Message):
+    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "kind", "rma_number", "site_id", "note")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RMA_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    expected_version: int
+    occurred_at: _timestamp_pb2.Timestamp
+    batch_id: str
+    quantity: int
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    kind: str
+    rma_number: str
+    site_id: str
+    note: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., kind: _Optional[str] = ..., rma_number: _Optional[str] = ..., site_id: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
 class ReturnForRmaRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "rma_number", "reason")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -800,6 +824,18 @@ class AssignResponse(_message.Message):
     def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class TransferResponse(_message.Message):
+    __slots__ = ("aggregate_id", "version", "position", "replayed")
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    aggregate_id: str
+    version: int
+    position: int
+    replayed: bool
+    def __init__(self, aggregate_id: _Optional[str] = ..., version: _Optional[int] = ..., position: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class RepairResponse(_message.Message):
     __slots__ = ("aggregate_id", "version", "position", "replayed")
     AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]

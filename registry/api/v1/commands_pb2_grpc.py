@@ -125,6 +125,11 @@ class CommandServiceStub:
                 request_serializer=registry_dot_api_dot_v1_dot_commands__pb2.ReturnForRmaRequest.SerializeToString,
                 response_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.ReturnForRmaResponse.FromString,
                 _registered_method=True)
+        self.Repair = channel.unary_unary(
+                '/registry.api.v1.CommandService/Repair',
+                request_serializer=registry_dot_api_dot_v1_dot_commands__pb2.RepairRequest.SerializeToString,
+                response_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.RepairResponse.FromString,
+                _registered_method=True)
         self.ReportLost = channel.unary_unary(
                 '/registry.api.v1.CommandService/ReportLost',
                 request_serializer=registry_dot_api_dot_v1_dot_commands__pb2.ReportLostRequest.SerializeToString,
@@ -282,6 +287,14 @@ class CommandServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Repair(self, request, context):
+        """Record a repair (CBV repairing): units back from an RMA, repaired and received at a site
+        (kind "from_rma"), or units at a site repaired where they are (kind "on_site").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReportLost(self, request, context):
         """Report units lost or stolen.
         """
@@ -415,6 +428,11 @@ def add_CommandServiceServicer_to_server(servicer, server):
                     servicer.ReturnForRma,
                     request_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.ReturnForRmaRequest.FromString,
                     response_serializer=registry_dot_api_dot_v1_dot_commands__pb2.ReturnForRmaResponse.SerializeToString,
+            ),
+            'Repair': grpc.unary_unary_rpc_method_handler(
+                    servicer.Repair,
+                    request_deserializer=registry_dot_api_dot_v1_dot_commands__pb2.RepairRequest.FromString,
+                    response_serializer=registry_dot_api_dot_v1_dot_commands__pb2.RepairResponse.SerializeToString,
             ),
             'ReportLost': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportLost,
@@ -929,6 +947,33 @@ class CommandService:
             '/registry.api.v1.CommandService/ReturnForRma',
             registry_dot_api_dot_v1_dot_commands__pb2.ReturnForRmaRequest.SerializeToString,
             registry_dot_api_dot_v1_dot_commands__pb2.ReturnForRmaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Repair(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/registry.api.v1.CommandService/Repair',
+            registry_dot_api_dot_v1_dot_commands__pb2.RepairRequest.SerializeToString,
+            registry_dot_api_dot_v1_dot_commands__pb2.RepairResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -254,6 +254,14 @@ def describe(ctx: Context, e: CustodyEntry) -> str:
                  f"reason: {d.get('reason', '')}"]
     elif kind == "ReturnedForRma":
         parts = [f"RMA {d.get('rma_number', '')}", f"reason: {d.get('reason', '')}"]
+    elif kind == "ErrorDeclared":
+        parts = [f"event {d.get('event_id', '')} declared in error",
+                 f"reason: {d.get('reason')}" if d.get("reason") else ""]
+    elif kind == "Repaired":
+        where = f" at {n(_id(d.get('site_id')))}" if d.get("site_id") else ""
+        what = "back from RMA, received" if d.get("kind") == "from_rma" else "repaired on site"
+        parts = [what + where, f"RMA {d.get('rma_number')}" if d.get("rma_number") else "",
+                 f"note: {d.get('note')}" if d.get("note") else ""]
     elif kind == "ReportedLost":
         parts = [f"{d.get('kind', '')}", f"note: {d.get('note', '')}"]
     elif kind == "Decommissioned":

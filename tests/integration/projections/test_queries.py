@@ -436,7 +436,7 @@ def test_every_serial_of_a_random_history_answers_where_its_batch_aggregate_says
     history with every movement kind and splits answers exactly what its batch's aggregate holds."""
     driver = Driver(read_side.world)
     rng = random.Random(18)
-    for _ in range(200):
+    for _ in range(250):  # 250: a history with as many serials as 200 steps made before repairs
         driver.step(rng.randrange(KINDS), random.Random(rng.randrange(2**32)))
     read_side.runner(chunk_size=7).catch_up()
     models = read_side.read_models
@@ -460,3 +460,32 @@ def test_every_serial_of_a_random_history_answers_where_its_batch_aggregate_says
         assert [models.serial(u.serial) for u in expected] == expected
         asked += len(expected)
     assert asked > 50
+
+
+def test_a_repair_shows_in_the_custody_trail_and_puts_units_back_from_rma_at_the_site(read_side: ReadSide) -> None:
+    """CBV repairing: units back from an RMA are received at the site named (out of any rack),
+    an on-site repair leaves units where they are; both are rows of the custody trail."""
+    w = read_side.world
+    batch, serials = _installed_and_assigned(w)
+    w.do("return_for_rma", c.ReturnForRma, batch_id=batch, rma_number="RMA-5", serials=serials[8:10],
+         occurred_at=T0 + timedelta(days=9))
+    w.do("repair", c.Repair, batch_id=batch, kind="from_rma", rma_number="RMA-5", site_id=w.site2,
+         serials=serials[8:9], note="board replaced", occurred_at=T0 + timedelta(days=20))
+    w.do("repair", c.Repair, batch_id=batch, kind="on_site", serials=serials[:2], note="fan",
+         occurred_at=T0 + timedelta(days=21))
+    read_side.runner().catch_up()
+
+    back = read_side.read_models.serial(serials[8])
+    assert back is not None
+    assert (back.stage, back.site_id, back.rack, back.host) == ("received", w.site2, "", "")
+    still = read_side.read_models.serial(serials[0])
+    assert still is not None and (still.stage, still.site_id, still.rack) == ("assigned", w.site, "R07")
+    away = read_side.read_models.serial(serials[9])
+    assert away is not None and away.stage == "rma"
+    detail = read_side.read_models.get_batch(batch)
+    assert detail is not None
+    assert detail.summary.units_by_stage["rma"] == 1 and detail.summary.units_by_stage["received"] == 5
+    trail = read_side.read_models.custody_trail(batch)
+    returned, on_site = [e for e in trail if e.event_type == "Repaired"]
+    assert (returned.serials, returned.site_id, returned.detail["kind"]) == ([serials[8]], w.site2, "from_rma")
+    assert (on_site.serials, on_site.site_id, on_site.detail["kind"]) == (serials[:2], w.site, "on_site")
