@@ -227,3 +227,29 @@ def test_a_reexport_recipient_that_names_no_party_is_not_found(world: World) -> 
     with pytest.raises(NotFound) as e:
         _onward(world, "reexport", "JP", 20, recipient="ghost")
     assert "recipient_id" in str(e.value)
+
+
+def test_a_stored_onward_movement_of_version_1_loads_with_no_recipient_and_is_judged_by_its_place(
+    world: World, tmp_path: Path
+) -> None:
+    from eventsourcing.persistence import StoredEvent
+
+    world.party("tokyo", "Tokyo Subsidiary of Mainland", hq="CN", country="JP")
+    _cleared(world, countries=("KR", "JP"))
+    _ship(world, 1, quantity=10)
+    _onward(world, "reexport", "JP", 20, recipient="tokyo")
+    registry = world.registry
+    batch = registry.get_batch(world["po1"])
+    stored = registry.recorder.select_events(world["po1"])[-1]
+    assert stored.topic.endswith("OnwardMovementRecorded")
+    v1 = registry.mapper.transcoder.decode(stored.state)
+    assert v1.pop("class_version") == 2 and v1.pop("recipient_id") == world["tokyo"]
+    v1["originator_version"] = batch.version + 1
+    registry.recorder.insert_events([StoredEvent(originator_id=world["po1"], originator_version=batch.version + 1,
+                                                 topic=stored.topic, state=registry.mapper.transcoder.encode(v1))])
+    assert registry.history(world["po1"])[-1].recipient_id is None  # type: ignore[attr-defined]
+    assert registry.get_batch(world["po1"]).version == batch.version + 1
+    # the v2 one (recipient under the headquarters rule, not named) is flagged; the v1 copy, with
+    # no recipient, is judged by its place only (Japan: no license needed)
+    [reason] = _reasons(world, tmp_path, "reexport-not-authorized")
+    assert "recipient Tokyo Subsidiary of Mainland is headquartered in CN" in reason
