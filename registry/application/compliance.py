@@ -12,7 +12,10 @@ What is *decided* here (refused with :class:`ComplianceRefusal` naming the rule,
   atomic write as the batch's ``ClearanceGranted`` (evidence on the event says why);
 * shipping, assigning and transferring to a party with an open or confirmed screening hit, and
   assigning or transferring a controlled item to a party under the headquarters rule that the
-  batch's authorization does not name as end user.
+  batch's authorization does not name as end user, or names but is not valid then;
+* shipping under an authorization that no longer covers the export as it stands then: expired,
+  amended so it no longer names the cleared destination, ultimate consignee, end user or ECCN, or
+  drawn beyond a lowered limit (``policy.shipment_coverage_problems``).
 
 What is *recorded*: every list snapshot (hash, import time, entries), every screening run of every
 party (``ScreeningCase.Screened``), each officer's resolution of a hit, and the authorization
