@@ -253,3 +253,24 @@ def test_a_stored_onward_movement_of_version_1_loads_with_no_recipient_and_is_ju
     # no recipient, is judged by its place only (Japan: no license needed)
     [reason] = _reasons(world, tmp_path, "reexport-not-authorized")
     assert "recipient Tokyo Subsidiary of Mainland is headquartered in CN" in reason
+
+
+def test_a_logged_shipment_after_the_license_expired_from_before_the_refusal_is_still_flagged(
+    world: World, tmp_path: Path
+) -> None:
+    """A log written before ``Ship`` refused it (or by an older registry) keeps its finding."""
+    from eventsourcing.persistence import StoredEvent
+
+    _cleared(world, days=40, start_days_ago=30)  # valid to t0 + 10 d
+    _ship(world, 1, quantity=2, shipment="S0")
+    registry = world.registry
+    version = registry.get_batch(world["po1"]).version
+    stored = registry.recorder.select_events(world["po1"])[-1]
+    assert stored.topic.endswith("Shipped")
+    late = registry.mapper.transcoder.decode(stored.state)
+    late.update(shipment_id="S-late", occurred_at=world.t0 + timedelta(days=15), originator_version=version + 1)
+    registry.recorder.insert_events([StoredEvent(originator_id=world["po1"], originator_version=version + 1,
+                                                 topic=stored.topic, state=registry.mapper.transcoder.encode(late))])
+    assert set(registry.get_batch(world["po1"]).shipments) == {"S0", "S-late"}
+    [reason] = _reasons(world, tmp_path, "export-without-clearance")
+    assert "shipment S-late" in reason and "after authorization D0000042 expired on" in reason
