@@ -274,3 +274,25 @@ def test_a_logged_shipment_after_the_license_expired_from_before_the_refusal_is_
     assert set(registry.get_batch(world["po1"]).shipments) == {"S0", "S-late"}
     [reason] = _reasons(world, tmp_path, "export-without-clearance")
     assert "shipment S-late" in reason and "after authorization D0000042 expired on" in reason
+
+
+def test_a_logged_assignment_to_a_headquarters_rule_party_after_the_license_expired_is_flagged_as_assign_refuses(
+    world: World, tmp_path: Path
+) -> None:
+    """One policy: what ``Assign`` now refuses, the projection flags in a log from before."""
+    from eventsourcing.persistence import StoredEvent
+
+    _delivered_with_a_headquarters_rule_end_user(world, valid_days=20)
+    world.registry.assign("ops", c.parse(c.Assign, {
+        "batch_id": world["po1"], "assignee_id": world["pangyo"], "purpose": "inference", "quantity": 2,
+        "occurred_at": world.t0 + timedelta(days=10)}))
+    registry = world.registry
+    version = registry.get_batch(world["po1"]).version
+    stored = registry.recorder.select_events(world["po1"])[-1]
+    assert stored.topic.endswith("Assigned")
+    late = registry.mapper.transcoder.decode(stored.state)
+    late.update(occurred_at=world.t0 + timedelta(days=25), originator_version=version + 1)
+    registry.recorder.insert_events([StoredEvent(originator_id=world["po1"], originator_version=version + 1,
+                                                 topic=stored.topic, state=registry.mapper.transcoder.encode(late))])
+    [reason] = _reasons(world, tmp_path, "recipient-not-authorized")
+    assert "names it as an end user but is not valid at" in reason
