@@ -147,7 +147,12 @@ class ComplianceFindings(Projection):
     # serial's last check-in), unit-outside-licensed-location and unit-location-mismatch
     # 10: a receipt by a party the shipment was not for is held to the headquarters rule and
     # screening (recipient-not-authorized), as an assignment or transfer is
-    version = 10
+    # 11: a recorded reexport or transshipment under a license exception (NAC) must be to a
+    # country its notification lists, under an authorization valid then, and a recorded
+    # recipient under the headquarters rule must be named on it (reexport-not-authorized); an
+    # assignment, transfer or receipt by a party under the headquarters rule needs the
+    # authorization naming it valid at that time (recipient-not-authorized)
+    version = 11
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:

@@ -406,12 +406,14 @@ def _onward_movement(work: Work, e: Any) -> None:
     """A known reexport, transshipment or diversion of exported units: kept as the batch's record,
     it moves the record-retention basis (15 CFR 762.6); a diversion (the units went where the
     authorization did not allow) is a critical finding; a reexport to (or transshipment through)
-    a country the destination rule in force then needs a license for, which the batch's
-    authorization does not cover, is one too (``reexport-not-authorized``, as an export there
-    without it is ``export-without-clearance``)."""
+    a country the destination rule (or, for a recorded recipient, the headquarters rule) in force
+    then needs a license for, which the batch's authorization does not cover (a license or NAC
+    notification listing the country, naming such a recipient, valid then), is one too
+    (``reexport-not-authorized``, as an export there without it is ``export-without-clearance``)."""
     batch = _batch(work, e.originator_id)
     where = f"{e.place}, {e.country}" if e.place else e.country
-    problem = _onward_movement_problem(work, batch, e.kind, e.country, utc(e.occurred_at))
+    problem = _onward_movement_problem(work, batch, e.kind, e.country, utc(e.occurred_at),
+                                       getattr(e, "recipient_id", None))
     if problem is not None:
         _flag(work, e, problem.rule, f"onward:{batch['batch_id'].hex}:{e.originator_version}",
               severity="critical", batch=batch, serials=e.serials, quantity=e.quantity,

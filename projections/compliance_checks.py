@@ -121,11 +121,13 @@ def _check_power(work: Work, e: Any, site_id: UUID, batch: Row | None, serials: 
 
 
 def _headquarters_review(
-    work: Work, batch: Row, party_id: UUID, role: str, at: datetime
+    work: Work, batch: Row, party_id: UUID, role: str, at: datetime, act: bool = False
 ) -> tuple[str | None, str | None]:
     """The headquarters rule on this party's holding, by the shared policy with the rule data the
     registry decided by: (why the holding is unauthorized, or None; why its ownership needs
-    review (an intermediate owner in D:5 or Macau), or None)."""
+    review (an intermediate owner in D:5 or Macau), or None). ``act``: the units were handed to
+    the party at ``at`` (an assignment, transfer or receipt), so the authorization naming it must
+    be valid then, as ``Assign`` and ``Transfer`` decide."""
     model = work.cache("gpu_model").get(batch["model_id"])
     if model is None:
         return None, None
@@ -141,7 +143,8 @@ def _headquarters_review(
     check: HeadquartersCheck = headquarters_check(party_id, _facts_lookup(work), groups)
     auth = _authorization_of(work, batch)
     problem = recipient_headquarters_problem(
-        classification, check, role, authorization_terms(auth) if auth is not None else None, ruleset
+        classification, check, role, authorization_terms(auth) if auth is not None else None, ruleset,
+        at if act else None,
     )
     review = intermediate_owner_problem(check, role)
     return (problem.detail if problem is not None else None), (review.detail if review is not None else None)
@@ -176,16 +179,20 @@ def _intermediate_consignee_problems(auth: Row, intermediate_consignee_ids: Sequ
     return [f"{p.detail} ({p.citation})" for p in found if p is not None]
 
 
-def _onward_movement_problem(work: Work, batch: Row, kind: str, country: str, at: datetime) -> Problem | None:
-    """A known reexport or transshipment held to the destination rule in force at the movement,
-    by the policy the clearance and ``Ship`` decide by (``policy.onward_movement_problem``)."""
+def _onward_movement_problem(work: Work, batch: Row, kind: str, country: str, at: datetime,
+                             recipient_id: UUID | None = None) -> Problem | None:
+    """A known reexport or transshipment held to the destination rule in force at the movement
+    and, for its recipient when recorded, the headquarters rule, by the policy the clearance and
+    ``Ship`` decide by (``policy.onward_movement_problem``)."""
     rules = _rules_at(work, batch, at)
     if rules is None:
         return None
     classification, ruleset, groups = rules
     auth = _authorization_of(work, batch)
+    recipients = ([("recipient", headquarters_check(recipient_id, _facts_lookup(work), groups))]
+                  if recipient_id is not None else [])
     return onward_movement_problem(classification, kind, country, groups, ruleset,
-                                   authorization_terms(auth) if auth is not None else None)
+                                   authorization_terms(auth) if auth is not None else None, recipients, at)
 
 
 def _rules_at(work: Work, batch: Row, at: datetime) -> tuple[Classification, Ruleset, CountryGroups] | None:
@@ -228,7 +235,7 @@ def _check_recipient(work: Work, e: Any, batch: Row, party_id: UUID, role: str,
     name = _party_name(work, party_id)
     if end_user and auth is not None and end_user_problem(authorization_terms(auth), party_id, role) is not None:
         reasons.append(f"{role} {name} is not an end user named on authorization {_auth_label(auth)}")
-    hq, review = _headquarters_review(work, batch, party_id, role, utc(e.occurred_at))
+    hq, review = _headquarters_review(work, batch, party_id, role, utc(e.occurred_at), act=True)
     if hq is not None:
         reasons.append(hq)
         critical = True

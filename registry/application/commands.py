@@ -350,12 +350,14 @@ class Decommission(MovementCommand):
 
 class RecordOnwardMovement(MovementCommand):
     """A known reexport, transshipment or diversion of exported units (15 CFR 762.6): where
-    (``country``, ``place``) and when (``occurred_at``, the time it happened)."""
+    (``country``, ``place``), when (``occurred_at``, the time it happened) and, when known, to
+    whom (``recipient_id``: held to the headquarters rule by the compliance projection)."""
 
     kind: Literal["reexport", "transshipment", "diversion"]
     country: Country
     place: Text = ""
     note: Text = ""
+    recipient_id: UUID | None = None  # the party the units went to, when known
 
 
 class SplitBatch(MovementCommand):

@@ -12,7 +12,10 @@ What is *decided* here (refused with :class:`ComplianceRefusal` naming the rule,
   atomic write as the batch's ``ClearanceGranted`` (evidence on the event says why);
 * shipping, assigning and transferring to a party with an open or confirmed screening hit, and
   assigning or transferring a controlled item to a party under the headquarters rule that the
-  batch's authorization does not name as end user.
+  batch's authorization does not name as end user, or names but is not valid then;
+* shipping under an authorization that no longer covers the export as it stands then: expired,
+  amended so it no longer names the cleared destination, ultimate consignee, end user or ECCN, or
+  drawn beyond a lowered limit (``policy.shipment_coverage_problems``).
 
 What is *recorded*: every list snapshot (hash, import time, entries), every screening run of every
 party (``ScreeningCase.Screened``), each officer's resolution of a hit, and the authorization
@@ -74,6 +77,7 @@ from registry.domain.policy import (
     recipient_headquarters_problem,
     refuse,
     refuse_first,
+    shipment_coverage_problems,
     shipment_destination_problem,
     shipment_recipients,
 )
@@ -471,21 +475,39 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         self, batch: GpuBatch, party_id: UUID, role: str, when: datetime
     ) -> None:
         """Assigning or transferring a controlled item to a party under the headquarters rule
-        needs an authorization (license or an exception that allows it) naming that party
-        (``policy.recipient_headquarters_problem``, which the projection calls too)."""
+        needs an authorization (license or an exception that allows it) naming that party, valid
+        at ``when`` (``policy.recipient_headquarters_problem``, which the projection calls too)."""
         ruleset, classification = self._classified_at(batch, when)
         if not classification.controlled:
             return
         check = headquarters_check(party_id, self._party_facts, self.country_groups.in_force(when))
         auth = self._batch_authorization(batch)
         terms = AuthorizationTerms.of(auth) if auth is not None else None
-        problem = recipient_headquarters_problem(classification, check, role, terms, ruleset)
+        problem = recipient_headquarters_problem(classification, check, role, terms, ruleset, when)
         if problem is not None:
             refuse(problem)
 
     def _refuse_recipient(self, batch: GpuBatch, party_id: UUID, role: str, when: datetime) -> None:
         self._refuse_blocked_parties([(role, party_id)])
         self._refuse_headquarters_recipient(batch, party_id, role, when)
+
+    def _refuse_shipment_authorization(self, batch: GpuBatch, when: datetime) -> None:
+        """The clearance's authorization as it stands when the units leave: valid at the shipment
+        (``authorization-validity``, ``facts.state`` = ``expired`` after its ``valid_to``), still
+        naming the cleared destination, ultimate consignee, end user and ECCN after an amendment
+        (``authorization-destination``, ``-consignee``, ``-end-user``, ``-eccn``), and not drawn
+        beyond a limit an amendment lowered (``authorization-quantity``, ``-value``):
+        ``policy.shipment_coverage_problems``. An export the authorization does not cover is an
+        export without one (15 CFR 736.2(b)(1)): refused, nothing written."""
+        auth = self._batch_authorization(batch)
+        if auth is None:
+            return
+        clearance = batch.clearance
+        refuse_first(shipment_coverage_problems(
+            AuthorizationTerms.of(auth), when, str(clearance.get("destination_country", "")),
+            clearance.get("consignee_id"), clearance.get("end_user_id"), str(clearance.get("eccn", "")),
+            auth.remaining_quantity, auth.remaining_value,
+        ))
 
     def _refuse_shipment_license(
         self, batch: GpuBatch, when: datetime, intermediate_consignee_ids: Sequence[UUID] = ()

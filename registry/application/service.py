@@ -225,10 +225,13 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
     def ship(self, actor: str, cmd: c.Ship) -> CommandResult:
         """Ship against the clearance. Refused (naming the rule) when a party of the shipment
         (exporter, consignee, end user, carrier, site operator, intermediate consignee, forwarder) has a
-        blocking screening hit, when an intermediate consignee is not named on a license that
-        names its consignees, or when the destination or headquarters rule in force at the
-        shipment (for the purchaser, consignee, end user and intermediate consignees) needs a
-        license the clearance's authorization is not (or an exception it does not allow)."""
+        blocking screening hit, when the clearance's authorization no longer covers the export
+        (expired or not yet valid at the shipment; amended so it no longer names the cleared
+        destination, ultimate consignee, end user or ECCN; drawn beyond an amended limit), when
+        an intermediate consignee is not named on a license that names its consignees, or when
+        the destination or headquarters rule in force at the shipment (for the purchaser,
+        consignee, end user and intermediate consignees) needs a license the clearance's
+        authorization is not (or an exception it does not allow)."""
         intermediates = list(cmd.intermediate_consignee_ids)
         if len(set(intermediates)) != len(intermediates):
             raise InvalidField.one("intermediate_consignee_ids", "an intermediate consignee is named twice")
@@ -238,6 +241,7 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
             self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id,
                                           intermediates, cmd.forwarder_id, batch.exporter_of(cmd.exporter_id))
             if batch.clearance_status == Clearance.GRANTED:
+                self._refuse_shipment_authorization(batch, w.ctx.occurred_at)
                 self._refuse_intermediate_consignees(batch, intermediates)
                 self._refuse_shipment_license(batch, w.ctx.occurred_at, intermediates)
                 self._refuse_shipment_destination(batch, w.ctx.occurred_at, cmd.destination_country,
@@ -334,11 +338,15 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
 
     def record_onward_movement(self, actor: str, cmd: c.RecordOnwardMovement) -> CommandResult:
         """Record a known reexport, transshipment or diversion of exported units: a fact from
-        which the batch's record retention runs (15 CFR 762.6); a diversion is a critical finding
-        of the compliance projection."""
+        which the batch's record retention runs (15 CFR 762.6), recorded even when it broke a rule
+        (it already happened; the registry did not decide it). The compliance projection flags a
+        diversion, and a reexport or transshipment the batch's authorization does not cover by the
+        destination rule or, for the recipient (``recipient_id``, when known), the headquarters
+        rule (``reexport-not-authorized``, ``policy.onward_movement_problem``)."""
         return self._change("RecordOnwardMovement", actor, cmd, "batch", cmd.batch_id, lambda w: w.then(
             lambda b: b.record_onward_movement(w.ctx, cmd.kind, cmd.country, cmd.place, cmd.note,
-                                               cmd.quantity, cmd.serials)))
+                                               cmd.quantity, cmd.serials, cmd.recipient_id)),
+            [("party", cmd.recipient_id, "recipient_id")])
 
     def split_batch(self, actor: str, cmd: c.SplitBatch) -> CommandResult:
         """Split pending units into a child batch. The result names the CHILD batch."""

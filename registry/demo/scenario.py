@@ -191,13 +191,14 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
         "valid_to": _at(datetime(2031, 1, 1, tzinfo=UTC)), "occurred_at": _at(ref_time),
         "request_id": f"demo-{seed}-auth-nlr",
     }, "authorization NLR"))
-    # A license with a hard end date, used for the shipment planted after it expired.
+    # A license with a hard end date, for one batch cleared and shipped under it while it is valid
+    # (``Ship`` refuses a shipment after it expired: nothing of the kind can be planted).
     s.reference.append(Step("register_authorization", {
         "authorization_id": ident("lic-early"), "auth_type": "license", "number": "D1234567",
         "eccns": ["3A090"], "destination_countries": ["KR"], "consignee_ids": consignees,
         "end_user_ids": consignees, "quantity_limit": 5000, "value_limit": "250000000",
         "currency": "USD", "valid_from": _at(START - timedelta(days=60)),
-        "valid_to": _at(datetime(2026, 9, 30, tzinfo=UTC)), "occurred_at": _at(ref_time),
+        "valid_to": _at(datetime(2026, 12, 31, tzinfo=UTC)), "occurred_at": _at(ref_time),
         "request_id": f"demo-{seed}-auth-lic-early",
     }, "authorization D1234567"))
 
@@ -246,8 +247,8 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
         unit = next(m[5] for m in MODELS if m[0] == model)
         tag = f"demo-{seed}-b{index}"
         planted = anomaly_slots.get(index)
-        # The batch planted to ship after its license expired is ordered and cleared under it.
-        t = datetime(2026, 6, 15, 9, tzinfo=UTC) if planted == "shipped_after_expiry" else when
+        # The batch under the license with a hard end date is ordered, cleared and shipped under it.
+        t = datetime(2026, 6, 15, 9, tzinfo=UTC) if planted == "early_license" else when
         steps = _Steps(tag)
         step = steps.add
 
@@ -255,13 +256,13 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
                              "supplier_id": ident("nvidia"), "buyer_id": buyer, "model_id": ident(model),
                              "quantity": size, "unit_price": UNIT_PRICE[model], "currency": "USD",
                              "allocation_program": PROGRAMS[program][3]}, "order", t)
-        auth = ident("lic-early") if planted == "shipped_after_expiry" else ident("nlr")
+        auth = ident("lic-early") if planted == "early_license" else ident("nlr")
         t += timedelta(days=rng.randint(3, 14))
         step("request_clearance", {"batch_id": batch, "authorization_id": auth, "eccn": "3A090.a",
                                    "destination_country": "KR", "consignee_id": buyer, "end_user_id": buyer,
                                    "quantity": size, "end_use": f"AI compute for {PROGRAMS[program][3]}"},
              "request clearance", t)
-        if planted == "shipped_after_expiry":
+        if planted == "early_license":
             t = datetime(2026, 8, 1, 9, tzinfo=UTC)  # decided while the license was valid
         t += timedelta(days=rng.randint(1, 10))
         step("grant_clearance", {"batch_id": batch, "authorization_id": auth}, "grant clearance", t)
@@ -276,8 +277,6 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
                 {"serial": sn, "gpu_uuid": f"GPU-{UUID(int=rng.getrandbits(128), version=4)}"} for sn in chunk]},
                  "register serials", t)
 
-        if planted == "shipped_after_expiry":
-            t = datetime(2026, 10, 15, 9, tzinfo=UTC)  # the license ended on 30 Sep 2026
         # Ship in one to three consignments (whole racks / servers). Each one is received a few
         # days after it ships and installed a few days after that, as deliveries really go (and
         # within the compliance projection's transit and installation allowances).
@@ -300,9 +299,6 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
             if planted == "shipped_to_uncovered_country" and k == 0:
                 country = "SG"
                 s.anomalies.append(Anomaly("shipped_to_uncovered_destination", batch, f"{shipment} to SG", tuple(part)))
-            if planted == "shipped_after_expiry":
-                s.anomalies.append(Anomaly("shipped_after_authorization_expired", batch,
-                                           f"{shipment} after license D1234567 expired", tuple(part)))
             step("ship", {"batch_id": batch, "shipment_id": shipment, "carrier_id": rng.choice(carriers),
                           "origin": "Santa Clara, CA, US", "destination_country": country,
                           "destination_site_id": site, "itn": f"X{shipped_at:%Y%m%d}{index:06d}{k}",
@@ -383,9 +379,10 @@ def korea_deployment(scale: float = 1.0, seed: int = 2025) -> Scenario:
     return s
 
 
+# "early_license" plants no anomaly: a clean batch under the license with a hard end date.
 ANOMALY_KINDS = [
     "missing_in_transit", "unexpected_serial", "hq_rule_assignment", "overloaded_site",
-    "installed_at_two_sites", "unlicensed_transfer", "shipped_after_expiry",
+    "installed_at_two_sites", "unlicensed_transfer", "early_license",
     "shipped_to_uncovered_country", "stuck_in_transit", "stolen", "missing_in_transit",
     "unlicensed_transfer",
 ]

@@ -600,14 +600,23 @@ class GpuBatch(RegistryAggregate):
     class OnwardMovementRecorded(RegistryAggregate.Event):
         """A known reexport, transshipment or diversion of exported units, recorded after the fact
         (15 CFR 762.6: records are kept 5 years from the latest of them). The registry's own
-        positions of the units do not change: it records what it learned, where and when."""
+        positions of the units do not change: it records what it learned, where and when.
 
+        Version 2 added ``recipient_id`` (the party the units went to, when known); a stored
+        version 1 loads with None (not recorded)."""
+
+        class_version = 2
         kind: str  # "reexport", "transshipment" or "diversion"
         country: str  # where the units went (ISO 3166-1 alpha-2)
         place: str  # the port, city or facility, as reported
         note: str
         quantity: int
         serials: SerialSet
+        recipient_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["recipient_id"] = None
 
     class SplitOff(_CarriesMoves, RegistryAggregate.Event):
         child_id: UUID
@@ -1327,7 +1336,7 @@ class GpuBatch(RegistryAggregate):
 
     def record_onward_movement(
         self, ctx: Context, kind: str, country: str, place: str, note: str, quantity: int | None,
-        serials: Sequence[str],
+        serials: Sequence[str], recipient_id: UUID | None = None,
     ) -> None:
         """Record a known reexport, transshipment or diversion of exported units (units that have
         left the exporter: shipped, and not back as pending). Only a fact after the export: the
@@ -1343,7 +1352,7 @@ class GpuBatch(RegistryAggregate):
         count, named, _moves = self._select("record_onward_movement", quantity, serials, exported, lambda p: p)
         self.trigger_event(
             self.OnwardMovementRecorded, kind=kind, country=country, place=place.strip(), note=note.strip(),
-            quantity=count, serials=SerialSet(named), **ctx.event_kwargs(),
+            quantity=count, serials=SerialSet(named), recipient_id=recipient_id, **ctx.event_kwargs(),
         )
 
     def decommission(

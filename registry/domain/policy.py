@@ -33,10 +33,13 @@ from registry.domain.country_groups import CountryGroups
 from registry.domain.errors import ComplianceRefusal
 from registry.domain.licensing import (
     HeadquartersCheck,
+    LicenseRequirement,
     authorization_satisfies,
     headquarters_requirement,
     license_requirements,
+    unmet_requirements,
 )
+from registry.domain.reference_codes import needs_number
 
 BLOCKING_RESOLUTIONS = frozenset({"open", "confirmed"})
 
@@ -163,6 +166,12 @@ class AuthorizationTerms:
         }
 
 
+def _validity(terms: AuthorizationTerms) -> str:
+    if terms.valid_to is None:
+        return f"valid from {terms.valid_from:%Y-%m-%d}"
+    return f"valid {terms.valid_from:%Y-%m-%d} to {terms.valid_to:%Y-%m-%d}"
+
+
 def validity_problem(terms: AuthorizationTerms, when: datetime) -> Problem | None:
     """``authorization-validity``: valid from ``valid_from`` (inclusive) to ``valid_to`` (exclusive).
 
@@ -237,6 +246,57 @@ def coverage_problems(
     return [p for p in found if p is not None]
 
 
+def shipment_coverage_problems(
+    terms: AuthorizationTerms,
+    when: datetime,
+    destination_country: str,
+    consignee_id: UUID | None,
+    end_user_id: UUID | None,
+    eccn: str,
+    remaining_quantity: int | None,
+    remaining_value: Decimal | None,
+) -> list[Problem]:
+    """Every way the clearance's authorization, as it stands when the units leave, fails to cover
+    the export: the grant's coverage again (:func:`coverage_problems`: valid at the shipment
+    (``authorization-validity``, ``facts.state`` ``expired`` after ``valid_to``), the cleared
+    destination, ultimate consignee, end user and ECCN still named after an amendment) and a
+    drawdown beyond its limits (:func:`drawdown_exceeded_problems`). An export under an
+    authorization that does not cover it is an export without one (15 CFR 736.2(b)(1), General
+    Prohibition One; the terms of the license, 15 CFR 750.7): ``Ship`` refuses it, as it refuses
+    a shipment needing a license the batch does not hold."""
+    return [*coverage_problems(terms, when, destination_country, consignee_id, end_user_id, eccn),
+            *drawdown_exceeded_problems(terms, remaining_quantity, remaining_value)]
+
+
+def drawdown_exceeded_problems(
+    terms: AuthorizationTerms, remaining_quantity: int | None, remaining_value: Decimal | None
+) -> list[Problem]:
+    """``authorization-quantity`` / ``authorization-value`` for a shipment under an authorization
+    drawn beyond a limit (an amendment lowered it below what the clearances drew): the units
+    drawn are no longer all within the license, and the registry cannot tell which ones are, so
+    no further shipment leaves under it until the drawdown is back within the limit (a clearance
+    revoked returns its unshipped units) or the license is amended again. Drawn to exactly the
+    limit is within it."""
+    found: list[Problem] = []
+    if remaining_quantity is not None and remaining_quantity < 0:
+        found.append(Problem(
+            "authorization-quantity",
+            f"authorization {terms.label} is drawn {-remaining_quantity} unit(s) beyond its quantity limit "
+            f"{terms.quantity_limit}: no shipment leaves under it until the drawdown is within the limit",
+            facts={**terms.facts(), "remaining_quantity": str(remaining_quantity),
+                   "quantity_limit": str(terms.quantity_limit), "over": str(-remaining_quantity)},
+        ))
+    if remaining_value is not None and remaining_value < 0:
+        found.append(Problem(
+            "authorization-value",
+            f"authorization {terms.label} is drawn {-remaining_value} {terms.currency} beyond its value limit "
+            f"{terms.value_limit}: no shipment leaves under it until the drawdown is within the limit",
+            facts={**terms.facts(), "remaining_value": str(remaining_value),
+                   "value_limit": str(terms.value_limit), "over": str(-remaining_value)},
+        ))
+    return found
+
+
 def shipment_recipients(
     purchaser_id: UUID | None, consignee_id: UUID | None, end_user_id: UUID | None,
     intermediate_consignee_ids: Sequence[UUID] = (),
@@ -286,43 +346,80 @@ def onward_movement_problem(
     groups: CountryGroups,
     ruleset: Ruleset,
     terms: AuthorizationTerms | None,
+    recipients: Sequence[tuple[str, HeadquartersCheck]] = (),
+    when: datetime | None = None,
 ) -> Problem | None:
     """``reexport-not-authorized``: a known reexport of a 3A090/4A090 item to, or transshipment
-    through, ``country`` where the destination rule in force (``groups``, ``ruleset``: D:1, D:4,
-    D:5 or Macau and not also A:5 or A:6) needs a license, and the batch's authorization does
-    not cover it: a license must list the country; a license exception must be one the rule
-    allows for the country's group; NLR (or no authorization) covers nothing. The same
-    ``license_requirements`` the clearance and ``Ship`` decide by, with no parties: the
-    headquarters rule is about the parties an item is for, not the places it passes.
-    A diversion is not judged here (``units-diverted`` already says it was not allowed)."""
+    through, ``country`` that needs a license by the rules in force (``groups``, ``ruleset``),
+    which the batch's authorization does not cover. The same ``license_requirements`` the
+    clearance and ``Ship`` decide by:
+
+    * the destination rule (D:1, D:4, D:5 or Macau and not also A:5 or A:6; 15 CFR
+      742.6(a)(6)(iii));
+    * the headquarters rule for each of ``recipients`` (the party the units were reexported to,
+      when recorded: an entity headquartered, or whose ultimate parent is, in D:5 or Macau needs a
+      license wherever it is; 15 CFR 742.6(a)(6)(iii)(A)).
+
+    Covered means: each requirement met (a license; an exception only within its own scope, 15
+    CFR 740.8, as :func:`licensing.unmet_requirements` holds it: NAC for D:5/Macau and for the
+    headquarters rule, ACA for D:1/D:4 only; NLR or no authorization meets none), the country
+    listed on the authorization and each recipient under the headquarters rule named on it (as
+    consignee or end user) when the authorization lists them: a license, or a notified exception
+    (NAC: its notification's destinations and parties; ACA is not notified, so it is held to its
+    scope only), and the authorization valid at ``when`` (when given). A diversion is not judged
+    here (``units-diverted`` already says it was not allowed)."""
     if kind not in ("reexport", "transshipment"):
         return None
-    requirements = license_requirements(classification, country, (), groups, ruleset)
+    requirements = license_requirements(classification, country, recipients, groups, ruleset)
     if not requirements:
         return None
-    req = requirements[0]
     how = "reexport to" if kind == "reexport" else "transshipment through"
     facts: dict[str, str] = {"kind": kind, "country": country, "country_groups_version": groups.version_id,
                              "destination_groups": ",".join(groups.groups_of(country)),
-                             "eccn": classification.eccn or "", "ruleset": ruleset.ruleset_id,
-                             "usable_exceptions": ",".join(req.license_exceptions)}
-    if terms is None:
-        why = "the batch has no authorization"
-    else:
+                             "eccn": classification.eccn or "", "ruleset": ruleset.ruleset_id}
+    req, why = _onward_uncovered(terms, country, requirements, when)
+    if req is None:
+        return None
+    facts["usable_exceptions"] = ",".join(req.license_exceptions)
+    facts["requirement"] = req.rule
+    if req.party_id is not None:
+        facts.update(party_id=str(req.party_id), role=req.role)
+    if terms is not None:
         facts.update(terms.facts())
-        if terms.auth_type == "license":
-            if country in terms.destination_countries:
-                return None
-            why = (f"license {terms.label} does not list {country} "
-                   f"(it lists {', '.join(terms.destination_countries) or 'none'})")
-        elif authorization_satisfies(terms.auth_type, terms.exception_code, req):
-            return None
-        elif terms.auth_type == "license_exception":
-            why = (f"license exception {terms.exception_code or '(none)'} ({terms.label}) is not available "
-                   f"there; usable: {', '.join(req.license_exceptions) or 'none'} or a license listing {country}")
-        else:
-            why = f"authorization {terms.label} is {terms.auth_type}, but a license listing {country} is required"
     return Problem("reexport-not-authorized", f"{how} {country}: {req.detail}; {why}", facts=facts)
+
+
+def _onward_uncovered(
+    terms: AuthorizationTerms | None, country: str, requirements: Sequence[LicenseRequirement],
+    when: datetime | None,
+) -> tuple[LicenseRequirement | None, str]:
+    """The first requirement of an onward movement the authorization leaves uncovered, and why."""
+    first = requirements[0]
+    if terms is None:
+        return first, "the batch has no authorization"
+    unmet = unmet_requirements(requirements, terms.auth_type, terms.exception_code)
+    if unmet:
+        req = unmet[0]
+        if terms.auth_type == "license_exception":
+            where = "there" if req.rule == "destination-country-group" else "for this case"
+            return req, (f"license exception {terms.exception_code or '(none)'} ({terms.label}) is not available "
+                         f"{where}; usable: {', '.join(req.license_exceptions) or 'none'} or a license "
+                         f"listing {country}")
+        return req, f"authorization {terms.label} is {terms.auth_type}, but a license listing {country} is required"
+    what = (f"license {terms.label}" if terms.auth_type == "license"
+            else f"license exception {terms.exception_code} notification {terms.label}")
+    # ACA has no notification, so no notified destinations or parties: held to its scope (above)
+    # and its validity only.
+    notified = needs_number(terms.auth_type, terms.exception_code)
+    if notified and country not in terms.destination_countries:
+        return first, f"{what} does not list {country} (it lists {', '.join(terms.destination_countries) or 'none'})"
+    for req in requirements if notified else ():
+        if (req.rule == "headquarters-rule" and req.party_id is not None
+                and req.party_id not in terms.end_user_ids and req.party_id not in terms.consignee_ids):
+            return req, f"{what} does not name the {req.role} as consignee or end user"
+    if when is not None and not terms.is_valid_at(when):
+        return first, f"authorization {terms.label} is not valid at {when:%Y-%m-%d} ({_validity(terms)})"
+    return None, ""
 
 
 def shipment_destination_problem(classification: Classification, country: str, cleared_country: str,
@@ -435,10 +532,14 @@ def recipient_headquarters_problem(
     role: str,
     terms: AuthorizationTerms | None,
     ruleset: Ruleset,
+    when: datetime | None = None,
 ) -> Problem | None:
     """Units of a controlled item assigned or transferred to (or held by) a party under the
     headquarters rule need an authorization of the batch that names the party as end user and
-    is a license (or an exception the rule allows)."""
+    is a license (or an exception the rule allows: NAC, 15 CFR 740.8). ``when``: the time of the
+    act (an assignment, a transfer, a hand-over at receipt), at which that authorization must be
+    valid (an expired license authorizes no new in-country transfer, 15 CFR 742.6(a)(6)(iii)(A));
+    None for units merely held (a holding revealed later by an amended party)."""
     if not classification.controlled:
         return None
     requirement = headquarters_requirement(role, check, ruleset)
@@ -450,7 +551,12 @@ def recipient_headquarters_problem(
         facts.update(terms.facts())
     if terms is not None and check.party_id in terms.end_user_ids:
         if authorization_satisfies(terms.auth_type, terms.exception_code, requirement):
-            return None
+            if when is None or terms.is_valid_at(when):
+                return None
+            facts.update(at=when.isoformat(), valid_from=_day(terms.valid_from), valid_to=_day(terms.valid_to))
+            return Problem(requirement.rule, f"{requirement.detail}; authorization {terms.label} names it as an "
+                           f"end user but is not valid at {when:%Y-%m-%d} ({_validity(terms)})",
+                           requirement.citation, facts)
         why = (f"authorization {terms.label} names it as an end user but is {terms.auth_type}"
                f"{' ' + terms.exception_code if terms.exception_code else ''}; usable: "
                f"{', '.join(requirement.license_exceptions) or 'none'} or a license")
@@ -500,6 +606,7 @@ __all__ = [
     "coverage_problems",
     "destination_problem",
     "draw_problems",
+    "drawdown_exceeded_problems",
     "end_user_problem",
     "headquarters_facts",
     "hit_blocks",
@@ -511,6 +618,7 @@ __all__ = [
     "refuse",
     "refuse_first",
     "remaining",
+    "shipment_coverage_problems",
     "shipment_recipients",
     "validity_problem",
 ]

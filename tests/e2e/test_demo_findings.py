@@ -24,7 +24,6 @@ RULE_OF_ANOMALY = {
     "site_power_exceeded": "site-power-insufficient",
     "serial_installed_at_two_sites": "serial-at-two-sites",
     "transferred_to_unauthorized_party": "recipient-not-authorized",
-    "shipped_after_authorization_expired": "export-without-clearance",
     "shipped_to_uncovered_destination": "location-not-authorized",
     "shipped_not_received": "not-received-in-time",
     "units_reported_stolen": "units-reported-lost",

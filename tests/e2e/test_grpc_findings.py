@@ -79,10 +79,11 @@ def test_a_clean_batch_delivered_as_cleared_shows_no_findings(world: FindingsWor
 Scenario = Callable[[FindingsWorld], tuple[str, str]]  # -> (rule id, batch id or "")
 
 
-def shipped_after_the_authorization_expired(w: FindingsWorld) -> tuple[str, str]:
-    batch, serials = w.batch(4)
-    w.ship(batch, "S1", datetime(2027, 1, 15, tzinfo=UTC), serials)  # the license ended 1 Jan 2027
-    return "export-without-clearance", batch
+def shipped_in_2027_under_nlr(w: FindingsWorld) -> None:
+    """A clean shipment in January 2027 (after the license ended: under the NLR determination),
+    which moves the log's business time on."""
+    batch, serials = w.batch(4, authorization="nlr")
+    w.ship(batch, "S1", datetime(2027, 1, 15, tzinfo=UTC), serials)
 
 
 def shipped_before_the_clearance_was_granted(w: FindingsWorld) -> tuple[str, str]:
@@ -200,7 +201,7 @@ def reported_stolen(w: FindingsWorld) -> tuple[str, str]:
 
 
 SCENARIOS: list[Scenario] = [
-    shipped_after_the_authorization_expired, shipped_before_the_clearance_was_granted,
+    shipped_before_the_clearance_was_granted,
     shipped_to_a_country_the_authorization_does_not_cover, installed_at_a_site_outside_the_cleared_country,
     assigned_to_a_party_not_named_as_end_user, transferred_to_a_party_not_named_as_end_user,
     authorization_amended_below_what_was_drawn, received_with_serials_missing, received_short_of_a_quantity_shipment,
@@ -241,10 +242,10 @@ def test_each_rule_is_raised_by_a_minimal_sequence_and_disappears_only_by_resolu
         assert w.compliance(batch).status == cp.COMPLIANCE_STATUS_FINDINGS_RESOLVED
 
 
-def test_the_finding_names_what_happened_and_where_for_a_late_shipment(world: FindingsWorld) -> None:
+def test_the_finding_names_what_happened_and_where_for_an_early_shipment(world: FindingsWorld) -> None:
     w = world
     batch, serials = w.batch(4)
-    shipped = w.ship(batch, "S1", datetime(2027, 1, 15, tzinfo=UTC), serials)
+    shipped = w.ship(batch, "S1", T0 + DAY, serials)  # dated before the grant of T0 + 2 days
 
     finding = w.only("export-without-clearance")
     assert finding.severity == cp.FINDING_SEVERITY_CRITICAL
@@ -252,9 +253,20 @@ def test_the_finding_names_what_happened_and_where_for_a_late_shipment(world: Fi
     assert finding.authorization_id == w.ids["license"] and finding.partner_id == w.ids["buyer"]
     assert finding.revealed_by.event_type == "Shipped" and finding.revealed_by.position == shipped.position - 1  # its RequestRecord.Handled follows
     assert finding.revealed_by.aggregate_id == batch
-    assert finding.revealed_by.occurred_at.ToDatetime(tzinfo=UTC) == datetime(2027, 1, 15, tzinfo=UTC)
-    assert "expired on 2027-01-01" in finding.reasons[0]
+    assert finding.revealed_by.occurred_at.ToDatetime(tzinfo=UTC) == T0 + DAY
+    assert "before the clearance was granted" in finding.reasons[0]
     assert finding.trail[0].actor == OPERATOR
+
+
+def test_a_shipment_after_the_authorization_expired_is_refused_and_writes_nothing(world: FindingsWorld) -> None:
+    w = world
+    batch, serials = w.batch(4)
+    before = w.compliance(batch)
+    with pytest.raises(grpc.RpcError) as refused:
+        w.ship(batch, "S1", datetime(2027, 1, 15, tzinfo=UTC), serials)  # the license ended 1 Jan 2027
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "authorization" in (refused.value.details() or "") and "2027-01-01" in (refused.value.details() or "")
+    assert w.compliance(batch) == before and w.findings(batch_id=batch) == []
 
 
 def test_a_late_receipt_does_not_clear_a_not_received_finding_and_later_evidence_is_added(
@@ -379,17 +391,18 @@ def test_findings_are_the_same_after_a_full_rebuild(
     server = start_server(sqlite_url, **FUTURE_STORIES)
     w = build_findings_world(server.stubs())
     for scenario in (received_with_serials_missing, installed_beyond_the_sites_power,
-                     not_received_within_the_allowance, reported_stolen, shipped_after_the_authorization_expired):
+                     not_received_within_the_allowance, reported_stolen, shipped_before_the_clearance_was_granted,
+                     shipped_in_2027_under_nlr):
         scenario(w)
     resolved = w.findings()[0]
     w.acknowledge(resolved.finding_id)
     w.resolve(resolved.finding_id)
     before = w.findings()
     # The last shipment (January 2027) moves the log time past the three received units that
-    # were never installed, too.
+    # were never installed, and past the early shipment's units that were never received, too.
     assert sorted(f.rule_id for f in before) == sorted([
         "units-missing-in-transit", "site-power-insufficient", "not-received-in-time", "units-reported-lost",
-        "export-without-clearance", "not-installed-in-time",
+        "export-without-clearance", "not-installed-in-time", "not-received-in-time",
     ])
 
     read_side = server.server.read_side

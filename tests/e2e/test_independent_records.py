@@ -192,17 +192,21 @@ def test_a_clearance_to_a_destination_the_license_does_not_list_is_refused(s: Sc
     assert refusal.reason == "COMPLIANCE_REFUSAL"
 
 
-def test_a_shipment_dated_after_the_license_expired_is_flagged_as_export_without_clearance(s: Scenario) -> None:
+def test_a_shipment_dated_after_the_license_expired_is_refused_like_one_without_a_license(s: Scenario) -> None:
+    # 15 CFR 736.2(b)(1): an export the license no longer covers is an export without one. The
+    # registry owns the shipment decision: refused naming the rule and the license, nothing written.
     s.license("short", number="D3000003", valid_to=T0 + timedelta(days=2))
     s.order("b1", "samsung", "h100", 2)
     s.request_clearance("b1", "samsung", "samsung", 2)
     s.grant("b1", "short")
     s.serials("b1", ["X-1", "X-2"])
-    # Recorded (a shipment dated after the expiry may be reported late) and flagged critical.
-    s.ship("b1", "SH-late", ["X-1", "X-2"], site="site", at=T0 + timedelta(days=5))
-    [finding] = s.findings("b1", "export-without-clearance")
-    assert finding.severity == cp.FINDING_SEVERITY_CRITICAL
-    assert any("expired" in reason for reason in finding.reasons)
+    refusal = s.refused(lambda: s.ship("b1", "SH-late", ["X-1", "X-2"], site="site", at=T0 + timedelta(days=5)))
+    assert refusal.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert refusal.reason == "COMPLIANCE_REFUSAL"
+    assert refusal.subjects == ["authorization-validity"]
+    assert "D3000003" in refusal.message
+    s.ship("b1", "SH-1", ["X-1", "X-2"], site="site", at=T0 + timedelta(days=1))  # while valid: shipped
+    assert s.findings("b1", "export-without-clearance") == []
 
 
 def test_a_shipment_to_china_under_a_clearance_for_korea_is_refused_by_the_destination_rule(s: Scenario) -> None:

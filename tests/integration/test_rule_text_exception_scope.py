@@ -117,7 +117,7 @@ def test_aca_covers_a_d1_only_destination_but_not_an_entity_under_the_headquarte
 def test_a_reexport_to_a_d1_only_country_under_nac_is_outside_nacs_scope_and_a_critical_finding_by_740_8(
     world: World, tmp_path: Path
 ) -> None:
-    _nac(world, "CN")
+    _nac(world, "CN", "MO", "VN")  # notified for all three: only the scope decides
     _clear(world, "nac", "CN")
     _ship_and_move(world, "CN", ("reexport", "MO", 20), ("reexport", "VN", 30))
     [reason] = _reexport_reasons(world, tmp_path)  # Macau is in NAC's scope, Vietnam (D:1 only) is not

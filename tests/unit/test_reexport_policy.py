@@ -30,12 +30,15 @@ def _terms(auth_type: str = "license", countries: tuple[str, ...] = ("KR",), cod
     [
         ("reexport", "CN", _terms(), True),  # D:5, license for KR only
         ("reexport", "CN", _terms(countries=("KR", "CN")), False),  # the license lists it
-        ("transshipment", "MO", _terms("license_exception", code="NAC"), False),  # NAC for Macau
+        ("transshipment", "MO", _terms("license_exception", ("KR", "MO"), "NAC"), False),  # NAC for Macau
+        ("transshipment", "MO", _terms("license_exception", code="NAC"), True),  # not notified for Macau
         ("reexport", "CN", _terms("license_exception", code="ACA"), True),  # ACA not for D:5
-        ("reexport", "AE", _terms("license_exception", code="ACA"), False),  # ACA for D:4 only
+        ("reexport", "AE", _terms("license_exception", ("KR", "AE"), "ACA"), False),  # ACA for D:4 only
+        ("reexport", "AE", _terms("license_exception", code="ACA"), False),  # ACA is not notified: no list
         ("reexport", "VN", _terms("license_exception", code="NAC"), True),  # NAC not for D:1 only (740.8)
         ("transshipment", "AE", _terms("license_exception", code="NAC"), True),  # nor for D:4 only
-        ("reexport", "CN", _terms("license_exception", code="NAC"), False),  # NAC for D:5
+        ("reexport", "CN", _terms("license_exception", ("KR", "CN"), "NAC"), False),  # NAC for D:5
+        ("reexport", "CN", _terms("license_exception", code="NAC"), True),  # NAC notified for KR only
         ("reexport", "AE", _terms("no_license_required"), True),  # NLR covers no licensed destination
         ("reexport", "AE", None, True),  # no authorization
         ("reexport", "IL", _terms(), False),  # D:4 but A:6: carved out

@@ -554,7 +554,7 @@ class ReportLostRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[LossKind, str]] = ..., note: _Optional[str] = ...) -> None: ...
 
 class RecordOnwardMovementRequest(_message.Message):
-    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "kind", "country", "place", "note")
+    __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "kind", "country", "place", "note", "recipient_id")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -565,6 +565,7 @@ class RecordOnwardMovementRequest(_message.Message):
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
     PLACE_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     expected_version: int
     occurred_at: _timestamp_pb2.Timestamp
@@ -575,7 +576,8 @@ class RecordOnwardMovementRequest(_message.Message):
     country: str
     place: str
     note: str
-    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[OnwardMovementKind, str]] = ..., country: _Optional[str] = ..., place: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    recipient_id: str
+    def __init__(self, request_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_id: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[OnwardMovementKind, str]] = ..., country: _Optional[str] = ..., place: _Optional[str] = ..., note: _Optional[str] = ..., recipient_id: _Optional[str] = ...) -> None: ...
 
 class DecommissionRequest(_message.Message):
     __slots__ = ("request_id", "expected_version", "occurred_at", "batch_id", "quantity", "serials", "method")
