@@ -67,11 +67,20 @@ class _Statement:
             if not converted:
                 params = list(map(values, rows))
             else:
+                # A chunk's rows often repeat a value (a registration's hundreds of serial rows
+                # share one batch UUID): each column's last value and its conversion are kept, and
+                # the same object again is not converted again (the processors are pure).
                 params = []
+                last: list[Any] = [_NOT_CACHED] * len(converted)
+                done: list[Any] = [None] * len(converted)
                 for r in rows:
                     row = list(values(r))
-                    for i, p in converted:
-                        row[i] = p(row[i])
+                    for j, (i, p) in enumerate(converted):
+                        v = row[i]
+                        if v is not last[j]:
+                            last[j] = v
+                            done[j] = p(v)
+                        row[i] = done[j]
                     params.append(row)
         else:
             keyed = list(zip(self.keys, self.names, self.procs, strict=True))
