@@ -212,15 +212,15 @@ def _register(work: Work, serials: Sequence[str], gpu_uuids: Sequence[str], batc
     ``serial_claims`` index, written with the event, refuses a second claim; claims are only ever
     moved, by a split, whose ``SplitFrom`` re-points rows that exist and so reads them)."""
     rows = work.cache("serial")
-    if new:
-        for serial in serials:
-            rows.absent(serial)
-    else:
-        rows.prefetch(serials)
-    rows.put_many(
+    made = (
         {"serial": serial, "batch_id": batch_id, "gpu_uuid": gpu_uuid}
         for serial, gpu_uuid in zip(serials, gpu_uuids, strict=True)
     )
+    if new:
+        rows.put_new(made)
+    else:
+        rows.prefetch(serials)
+        rows.put_many(made)
     serial_runs(work).register(batch_id, serials, {
         "stage": "pending", "site": "", "owner": owner, "assignee": "", "shipment_id": "", "rack": "", "host": "",
     })

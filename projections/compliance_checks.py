@@ -77,6 +77,29 @@ def _check_site(work: Work, e: Any, batch: Row, site_id: UUID, verb: str, serial
               reason=f"units {verb} at {p}")
 
 
+def kilowatts(watts: Sequence[Any]) -> Decimal:
+    """``Decimal(0) + Decimal(w) / 1000 + ...`` over ``watts``, in the order given: the same value
+    and the same digits (``6.50`` stays ``6.50``: a sum keeps the finest exponent of its terms, and
+    ``Decimal(w) / 1000`` has the coarsest that is exact, 0 to -3). For integers it is computed as one
+    integer sum instead of a Decimal division and addition per term (an installation sums every load
+    of its site)."""
+    if not all(type(w) is int for w in watts):
+        total = Decimal(0)
+        for w in watts:
+            total += Decimal(w) / 1000
+        return total
+    places = 0  # decimal places of the finest term
+    for w in watts:
+        if w % 1000:
+            places = max(places, 3 if w % 10 else 2 if w % 100 else 1)
+            if places == 3:
+                break
+    if sum(map(abs, watts)) >= 10**25:  # beyond 28 significant digits the Decimal sum rounds: do as it does
+        return kilowatts([Decimal(w) for w in watts])
+    whole = sum(watts)
+    return Decimal(whole // 10 ** (3 - places)).scaleb(-places)
+
+
 def _check_power(work: Work, e: Any, site_id: UUID, batch: Row | None, serials: Sequence[str],
                  quantity: int) -> None:
     """BIS red flag: a site that cannot power what is installed there. ``batch`` is the batch
@@ -91,7 +114,7 @@ def _check_power(work: Work, e: Any, site_id: UUID, batch: Row | None, serials: 
     batches = work.cache("batch")
     models = work.cache("gpu_model")
     watts: dict[Any, int | None] = {}  # per GPU model (a site holds a few models, many batches)
-    total = Decimal(0)
+    terms: list[Any] = []  # each load's watts: units x watts per unit
     for load in loads:
         b = batches.get(load["batch_id"])
         if b is None:
@@ -102,7 +125,8 @@ def _check_power(work: Work, e: Any, site_id: UUID, batch: Row | None, serials: 
             watts[model_id] = None if model is None else model["gpus_per_unit"] * model["tdp_watts"]
         per_unit = watts[model_id]
         if per_unit is not None:
-            total += Decimal(load["units"] * per_unit) / 1000
+            terms.append(load["units"] * per_unit)
+    total = kilowatts(terms)
     if total <= capacity:
         return
     reason = f"{site['name']} lacks the power capacity for the GPUs installed there ({capacity} kW)"

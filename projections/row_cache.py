@@ -67,11 +67,20 @@ class _Statement:
             if not converted:
                 params = list(map(values, rows))
             else:
+                # A chunk's rows often repeat a value (a registration's hundreds of serial rows
+                # share one batch UUID): each column's last value and its conversion are kept, and
+                # the same object again is not converted again (the processors are pure).
                 params = []
+                last: list[Any] = [_NOT_CACHED] * len(converted)
+                done: list[Any] = [None] * len(converted)
                 for r in rows:
                     row = list(values(r))
-                    for i, p in converted:
-                        row[i] = p(row[i])
+                    for j, (i, p) in enumerate(converted):
+                        v = row[i]
+                        if v is not last[j]:
+                            last[j] = v
+                            done[j] = p(v)
+                        row[i] = done[j]
                     params.append(row)
         else:
             keyed = list(zip(self.keys, self.names, self.procs, strict=True))
@@ -394,6 +403,26 @@ class RowCache:
             return
         for r in rows:
             self.put(r)
+
+    def put_new(self, rows: Iterable[Row]) -> None:
+        """:meth:`put_many` of rows the caller knows are not stored (:meth:`absent` of each key,
+        then the put): a registration's hundreds of serial rows, per row one dict step each
+        instead of two method calls."""
+        if self.memory or self.group is not None or len(self.pk) != 1:
+            listed = list(rows)
+            for r in listed:
+                self.absent(*self.key_of(r))
+            self.put_many(listed)
+            return
+        self.bulk = True
+        column = self.pk[0]
+        cached, stored, dirty = self.rows, self.stored, self.dirty
+        for r in rows:
+            key = (r[column],)
+            if key not in cached:  # else known already: stored says whether it is (absent keeps it)
+                stored[key] = False
+            cached[key] = r
+            dirty.add(key)
 
     def _split(self, keys: Sequence[Any]) -> tuple[list[Row], list[Any]]:
         """The cached rows of single-column ``keys``, and the keys the cache does not know

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, select
 
-from registry.domain.serials import SerialSet, split_serial
+from registry.domain.serials import SerialSet, one_run, split_serial
 
 Row = dict[str, Any]
 State = tuple[Any, ...]
@@ -118,6 +118,13 @@ def _spans_of_list(serials: Iterable[str]) -> dict[tuple[str, int], list[Span]]:
     """Spans of a plain list (a registration's 5,000 serials): consecutive numbers extend a span as
     they come, without forming a ``SerialSet`` first."""
     found: dict[tuple[str, int], list[Span]] = {}
+    if type(serials) is list or type(serials) is tuple:
+        # The common case, one delivery's consecutive serials: one span, found without splitting
+        # each serial (the loop below would extend one span over all of them the same way).
+        run = one_run(serials)
+        if run is not None and run[1] <= MAX_DIGITS:
+            prefix, width, first, last = run
+            return {(prefix, width): [(first, last)]}
     key: tuple[str, int] | None = None
     start = last = 0
     for serial in serials:

@@ -8,11 +8,14 @@ anything is loaded or written. Business rules that need state live in the domain
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+import types
+import typing
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
+import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -64,8 +67,8 @@ class Command(BaseModel):
 
     def fingerprint_payload(self) -> str:
         """The command's content, canonical: keys sorted at every level, so a map field sent in
-        another order (protobuf maps have none) is the same request."""
-        return json.dumps(self._fingerprinted(), sort_keys=True, separators=(",", ":"))
+        another order (protobuf maps have none) is the same request (:func:`canonical_json`)."""
+        return canonical_json(self._fingerprinted(), _float_free(type(self)))
 
     def _fingerprinted(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"request_id", "expected_version", "epcis_event"})
@@ -362,6 +365,63 @@ class RecordOnwardMovement(MovementCommand):
 
 class SplitBatch(MovementCommand):
     child_batch_id: UUID | None = None
+
+
+def canonical_json(data: Any, float_free: bool = False) -> str:
+    """``json.dumps(data, sort_keys=True, separators=(",", ":"))``: the text a request's fingerprint
+    is the hash of (stored in its request record, so it never changes).
+
+    ``float_free`` (no float can be in ``data``: :func:`_float_free`) lets orjson make it, in C
+    (a movement names hundreds of serials: the standard encoder's Python layer cost more than
+    the rest of the fingerprint), and its text is kept when it is the same as the standard one's:
+    all ASCII with nothing escaped (orjson writes other characters as they are where ``json``
+    escapes them, DEL included), and every key a string (orjson refuses other keys, and integers
+    beyond 64 bits: then ``json`` makes it). Floats are the one value the two write differently
+    (``1e+16`` / ``1e16``, ``NaN`` / ``null``), hence ``float_free``."""
+    if float_free:
+        try:
+            raw = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            pass
+        else:
+            if raw.isascii() and b"\\" not in raw and b"\x7f" not in raw:
+                return raw.decode("ascii")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+_FLOAT_FREE: dict[Any, bool] = {}
+#: values whose JSON-mode dump is a string, an integer, a boolean or null: never a float
+_SCALARS = (str, int, bool, type(None), UUID, datetime, date, Decimal, AwareDatetime)
+
+
+def _float_free(annotation: Any) -> bool:
+    """Whether no value of ``annotation`` dumps (``model_dump(mode="json")``) to a JSON float: made
+    of strings, integers, booleans, UUIDs, times, decimals, literals, lists, string-keyed dicts
+    and models of those. Anything else (``float``, ``Any``, an unknown type) counts as a float."""
+    if annotation in _FLOAT_FREE:
+        return _FLOAT_FREE[annotation]
+    _FLOAT_FREE[annotation] = False  # a model that contains itself: not proven
+    found = _float_free_uncached(annotation)
+    _FLOAT_FREE[annotation] = found
+    return found
+
+
+def _float_free_uncached(annotation: Any) -> bool:
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return all(_float_free(f.annotation) for f in annotation.model_fields.values())
+        return issubclass(annotation, _SCALARS) and not issubclass(annotation, float)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Annotated:
+        return _float_free(args[0])
+    if origin is Literal:
+        return all(isinstance(a, (str, int, bool, type(None))) and not isinstance(a, float) for a in args)
+    if origin in (typing.Union, types.UnionType, list, tuple, set, frozenset):
+        return all(a is Ellipsis or _float_free(a) for a in args)
+    if origin is dict:
+        return len(args) == 2 and args[0] is str and _float_free(args[1])
+    return False
 
 
 T = TypeVar("T", bound=BaseModel)

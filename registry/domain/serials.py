@@ -113,6 +113,13 @@ def _one_run(serials: Sequence[str]) -> _Run | None:
     return run
 
 
+def one_run(serials: Sequence[str]) -> tuple[str, int, int, int] | None:
+    """``(prefix, width, first, last)`` when the serials are exactly one run of consecutive numbers
+    without exceptions, in order (see :func:`_one_run`: checked in C), else None."""
+    run = _one_run(serials)
+    return None if run is None else (run.prefix, run.width, run.first, run.last)
+
+
 def _encode(serials: Iterable[str]) -> tuple[_Item, ...]:
     """Greedy, one pass: extend the current run while the next serial has its prefix and width
     and a number above its last one by at most ``MAX_GAP`` + 1."""

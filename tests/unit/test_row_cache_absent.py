@@ -47,3 +47,33 @@ def test_an_absent_group_is_not_loaded_and_a_cached_row_stays(conn: tuple[Connec
     cache.absent_group("new")
     assert cache.members("new") == [] and cache.get("new", "b") is None
     assert len(statements) == 1
+
+
+def test_new_rows_are_inserted_without_a_lookup_and_a_cached_row_is_updated() -> None:
+    """``put_new``: rows known not to be stored go in as ``absent`` + ``put`` would put them, with
+    no query; a key the cache already holds as stored is updated, not inserted again."""
+    from uuid import UUID
+
+    from sqlalchemy import Uuid
+
+    engine = create_engine("sqlite://")
+    statements: list[str] = []
+    event.listen(engine, "connect", lambda dbapi, _r: dbapi.set_trace_callback(statements.append))
+    table = Table("s", MetaData(), Column("serial", String(16), primary_key=True),
+                  Column("batch_id", Uuid, nullable=False))
+    one, two = UUID(int=1), UUID(int=2)
+    with engine.begin() as c:
+        table.create(c)
+        c.execute(table.insert(), [{"serial": "S0", "batch_id": one}])
+        cache = RowCache(c, table)
+        assert cache.get("S0") == {"serial": "S0", "batch_id": one}
+        statements.clear()
+        cache.put_new([{"serial": f"S{i}", "batch_id": two if i else one} for i in range(1, 4)])
+        cache.put_new([{"serial": "S0", "batch_id": two}])
+        assert not statements  # no lookup
+        cache.flush()
+        assert sorted(s.split()[0] for s in statements) == ["INSERT"] * 3 + ["UPDATE"]  # one per row
+        # the batch UUID shared by the inserted rows converted once, each row still its own value
+        assert c.execute(select(table).order_by(table.c.serial)).all() == [
+            ("S0", two), ("S1", two), ("S2", two), ("S3", two)]
+    engine.dispose()

@@ -8,6 +8,7 @@ import random
 from typing import Any
 from uuid import UUID
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, MetaData, String, Uuid
@@ -210,3 +211,36 @@ def test_runs_hold_what_a_per_serial_model_holds_after_any_sequence_of_changes(s
             rows = _rows(runs, b)
             for x, y in itertools.pairwise(rows):  # canonical: no two neighbours of equal state
                 assert not (x[:2] == y[:2] and x[3] + 1 == y[2] and x[4:] == y[4:]), (x, y)
+
+
+def _spans_one_by_one(serials: list[str]) -> dict[tuple[str, int], list[tuple[int, int]]]:
+    """The spans of a plain list by splitting every serial (what ``spans_of`` did for every list)."""
+    found: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for serial in serials:
+        prefix, width, n = key_of(serial)
+        found.setdefault((prefix, width), []).append((n, n))
+    merged: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for key, spans in found.items():
+        out: list[tuple[int, int]] = []
+        for a, b in sorted(spans):
+            if out and a <= out[-1][1] + 1:
+                out[-1] = (out[-1][0], max(b, out[-1][1]))
+            else:
+                out.append((a, b))
+        merged[key] = out
+    return merged
+
+
+@pytest.mark.parametrize("serials", [
+    [f"SN{i:06d}" for i in range(5, 700)],  # one run: the fast path
+    [f"{i:04d}" for i in range(3, 60)],  # digits only
+    [f"X{i:020d}" for i in range(3, 10)],  # wider than a number column: one key per serial
+    [f"SN{i:03d}" for i in range(995, 1000)] + ["SN1000"],  # widths differ
+    [f"SN{i:06d}" for i in [1, 2, 3, 5, 6]],  # a gap
+    [f"SN{i:06d}" for i in [3, 2, 1]],  # descending
+    ["A1", "A2"],  # too short for a run
+    [f"R9-{i}" for i in range(7, 12)],  # 7..11: the width changes
+])
+def test_spans_of_a_list_are_those_of_its_serials_one_by_one(serials: list[str]) -> None:
+    assert spans_of(serials) == _spans_one_by_one(serials)
+    assert spans_of(tuple(serials)) == _spans_one_by_one(serials)
