@@ -6,13 +6,15 @@ from projections.batch_inventory import BatchInventory
 from projections.compliance import ComplianceFindings
 from projections.custody import CustodyTrail
 from projections.engine import Projection
+from projections.event_stream import EventStream
 from projections.ownership import Ownership
 from projections.site_inventory import SiteInventory
 
 
 def default_projections() -> list[Projection]:
     """Fresh instances of every read model (each projection object caches its tables)."""
-    return [BatchInventory(), Ownership(), SiteInventory(), CustodyTrail(), ComplianceFindings()]
+    return [BatchInventory(), Ownership(), SiteInventory(), CustodyTrail(), ComplianceFindings(),
+            EventStream()]
 
 
 def names() -> list[str]:
