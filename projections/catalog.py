@@ -17,6 +17,16 @@ def default_projections() -> list[Projection]:
             EventStream()]
 
 
+def report_projections() -> list[Projection]:
+    """The read models an as-of report view may replay: every one but the event stream (the
+    renderings SubscribeEvents sends, which no report reads)."""
+    return [p for p in default_projections() if not p.raw]
+
+
+def report_names() -> list[str]:
+    return [p.name for p in report_projections()]
+
+
 def names() -> list[str]:
     return [p.name for p in default_projections()]
 

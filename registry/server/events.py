@@ -43,6 +43,7 @@ from uuid import UUID
 
 import grpc
 
+from projections.event_stream import SKIPPED_TOPICS
 from registry.api.v1 import events_pb2 as pb
 from registry.api.v1 import events_pb2_grpc
 from registry.application.service import Registry
@@ -177,6 +178,17 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         thread runs this)."""
         head = self._registry.head()
         limit = max(s.max_events, READ_PAGE)
+        if self._rendered is not None and s.sees_all and _default_stream(s):
+            # up to where the worker rendered, the read model holds exactly this stream's events
+            rendered, covered = self._rendered.after(cursor, limit)
+            if rendered:
+                prebuilt: list[pb.SubscribeEventsResponse | Prebuilt] = [
+                    Prebuilt(response_bytes([m for _, m in rendered[i:i + s.max_events]]),
+                             rendered[i:i + s.max_events][-1][0])
+                    for i in range(0, len(rendered), s.max_events)]
+                # more may be waiting either way: a full page, or the log after what was rendered
+                return _Page(head=head, last=rendered[-1][0] if len(rendered) == limit else covered, full=True,
+                             messages=prebuilt)
         page = self._registry.read_log_rows(cursor, limit, s.topics, tuple(s.skip_topics), s.batch_id)
         messages: list[pb.SubscribeEventsResponse | Prebuilt] = []
         if page and s.sees_all and not s.compact_serials and self._rendered is not None:
@@ -248,6 +260,12 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             if ahead is not None:
                 ahead[1].cancel()
         yield self._checkpoint(cursor, head)  # the server is stopping: say where we got to
+
+
+def _default_stream(s: Subscription) -> bool:
+    """Whether ``s`` asks for every event but the request records, every serial named: what the
+    event stream read model holds (:data:`projections.event_stream.SKIPPED_TOPICS`)."""
+    return not s.topics and s.batch_id is None and not s.compact_serials and s.skip_topics == SKIPPED_TOPICS
 
 
 def _sees_all() -> bool:

@@ -92,8 +92,17 @@ def serialize_response(response: Any) -> bytes:
 def response_bytes(events: Sequence[bytes]) -> bytes:
     """``SubscribeEventsResponse(events=EventBatch(events=[...]))`` serialized, from each
     ``Event``'s serialized bytes."""
-    inner = b"".join([_FIELD_1 + varint(len(e)) + e for e in events])
-    return _FIELD_1 + varint(len(inner)) + inner
+    parts: list[bytes] = [b"", b""]  # the batch's header, filled in below
+    append = parts.append
+    size = 0
+    for e in events:
+        header = _FIELD_1 + varint(len(e))
+        append(header)
+        append(e)
+        size += len(header) + len(e)
+    parts[0] = _FIELD_1
+    parts[1] = varint(size)
+    return b"".join(parts)
 
 
 class RenderedEvents:
@@ -102,6 +111,35 @@ class RenderedEvents:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._projection = EventStream()
+
+    def after(self, cursor: int, limit: int) -> tuple[list[tuple[int, bytes]], int]:
+        """The kept renderings after ``cursor`` in log order (at most ``limit``), and the position
+        the projection has applied the log to: every event after ``cursor`` and up to it that is
+        no request record is among them (all of them when fewer than ``limit``). Nothing (and
+        ``cursor``) when the read model is absent, of another version, not past ``cursor``, or
+        cannot be read."""
+        try:
+            with reading(self._engine) as conn:
+                active = [g for g in generations(conn, NAME) if g.status == ACTIVE]
+                if not active or active[0].version != self._projection.version or active[0].position <= cursor:
+                    return [], cursor
+                covered = active[0].position
+                table = self._projection.tables(active[0].generation)["event"]
+                rows = conn.execute(
+                    select(table.c.position, table.c.message)
+                    .where(table.c.position > cursor, table.c.position <= covered)
+                    .order_by(table.c.position).limit(limit)
+                ).all()
+        except Exception:
+            log.debug("reading the kept event renderings failed; rendering instead", exc_info=True)
+            return [], cursor
+        found: list[tuple[int, bytes]] = []
+        for position, message in rows:
+            data = bytes(message)
+            if not data.startswith(_POSITION + varint(position)):
+                return [], cursor  # not that position's message: render from the log instead
+            found.append((position, data))
+        return found, covered
 
     def read(self, first: int, last: int, positions: Sequence[int] | None = None) -> dict[int, bytes]:
         """The kept renderings of positions ``first``..``last`` (of ``positions`` only, when
