@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from projections.db import ACTIVE, reading
 from projections.engine import generations
@@ -105,6 +105,22 @@ def response_bytes(events: Sequence[bytes]) -> bytes:
     return b"".join(parts)
 
 
+def _fetch(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """``sql``'s rows through the driver (no SQLAlchemy row per event), in ``conn``'s transaction;
+    on PostgreSQL in binary (bytea as its bytes, not hex text)."""
+    raw: Any = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor(binary=True) as cur:
+            cur.execute(sql.replace("?", "%s"), params)
+            return list(cur.fetchall())
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, params)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
 class RenderedEvents:
     """Reads the event stream read model's kept renderings."""
 
@@ -125,11 +141,9 @@ class RenderedEvents:
                     return [], cursor
                 covered = active[0].position
                 table = self._projection.tables(active[0].generation)["event"]
-                rows = conn.execute(
-                    select(table.c.position, table.c.message)
-                    .where(table.c.position > cursor, table.c.position <= covered)
-                    .order_by(table.c.position).limit(limit)
-                ).all()
+                rows = _fetch(conn, f"SELECT position, message FROM {table.name} "  # noqa: S608 - our table's name
+                                    "WHERE position > ? AND position <= ? ORDER BY position LIMIT ?",
+                              (cursor, covered, limit))
         except Exception:
             log.debug("reading the kept event renderings failed; rendering instead", exc_info=True)
             return [], cursor
