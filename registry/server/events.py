@@ -24,9 +24,12 @@ subscriber catching up after another is mostly sent renderings made before.
 Rendered at write time: the projection worker keeps each stored event's serialized ``Event``
 (:mod:`projections.event_stream`). A page for a caller who sees every event as stored (no
 partner confinement) in the default form (``compact_serials`` off) is assembled from those bytes
-as a serialized response, without parsing them (:mod:`registry.server.stream_rendering`); the
-positions the worker has not rendered yet are rendered here, in the same page, in log order. So
-ordering, pages and checkpoints are as before; only who rendered an event differs.
+as a serialized response, without parsing them (:mod:`registry.server.stream_rendering`): up to
+the worker's position the page is read from that read model alone (it holds exactly the default
+stream's events), after it from the log as above. A filtered stream (types, batch, request
+records) reads the log and looks the kept bytes up by position, rendering the others here, in the
+same message, in log order. So the events, their order and the checkpoints are as before (a page
+may end at the worker's position); only who rendered an event differs.
 
 A client that resumes with ``after_position`` = the greatest position it received (an event's or
 a checkpoint's) therefore gets every matching event exactly once.
