@@ -6,13 +6,25 @@ from projections.batch_inventory import BatchInventory
 from projections.compliance import ComplianceFindings
 from projections.custody import CustodyTrail
 from projections.engine import Projection
+from projections.event_stream import EventStream
 from projections.ownership import Ownership
 from projections.site_inventory import SiteInventory
 
 
 def default_projections() -> list[Projection]:
     """Fresh instances of every read model (each projection object caches its tables)."""
-    return [BatchInventory(), Ownership(), SiteInventory(), CustodyTrail(), ComplianceFindings()]
+    return [BatchInventory(), Ownership(), SiteInventory(), CustodyTrail(), ComplianceFindings(),
+            EventStream()]
+
+
+def report_projections() -> list[Projection]:
+    """The read models an as-of report view may replay: every one but the event stream (the
+    renderings SubscribeEvents sends, which no report reads)."""
+    return [p for p in default_projections() if not p.raw]
+
+
+def report_names() -> list[str]:
+    return [p.name for p in report_projections()]
 
 
 def names() -> list[str]:

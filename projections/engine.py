@@ -78,6 +78,9 @@ class Projection(ABC):
     #: scratch entries a handler rebuilds from the rows when absent (``Work.scratch``): left out of
     #: a checkpoint of a memory build (:meth:`MemoryBuild.state`)
     derived_scratch: ClassVar[frozenset[str]] = frozenset()
+    #: the handlers get the stored Notification instead of the decoded event (a projection of the
+    #: stored form, :mod:`projections.event_stream`)
+    raw: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._tables: dict[int, dict[str, Table]] = {}
@@ -96,6 +99,11 @@ class Projection(ABC):
         every table by default); the handlers still see every row. Only a report view's variant of a
         projection narrows it (``registry/reports/builders/view_projections.py``)."""
         return {}
+
+    def bind(self, log: Any) -> None:
+        """Called with the event log before the projection handles events (runner, rebuild):
+        for a projection that needs more of the log than its events (none but the event stream)."""
+        return
 
     def tables(self, generation: int) -> dict[str, Table]:
         if generation not in self._tables:
@@ -321,11 +329,12 @@ def _pipelined(conn: Connection) -> Iterator[None]:
 def _handle(
     projection: Projection, work: Work, fresh: Sequence[Notification], event_of: Callable[[Notification], Any]
 ) -> None:
+    raw = projection.raw
     for n in fresh:
         handler = projection.handler_for(n.topic)
         if handler is not None:
             work.position = n.id
-            handler(work, event_of(n))
+            handler(work, n if raw else event_of(n))
 
 
 def apply_chunk(

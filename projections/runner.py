@@ -107,6 +107,8 @@ class ProjectionRunner:
         self.source = LogSource(registry)
         self.engine = engine
         self.projections = list(projections) if projections is not None else default_projections()
+        for projection in self.projections:
+            projection.bind(registry)
         self.chunk_size = chunk_size
         self.poll_interval = poll_interval
         self.repoll_interval = repoll_interval
@@ -526,6 +528,7 @@ def rebuild(
     from registry.journal.service import refuse_broken_chain
 
     refuse_broken_chain(registry.recorder)
+    projection.bind(registry)
     worker = worker_id or default_worker_id()
     source = LogSource(registry)
     locks = open_locks(engine)

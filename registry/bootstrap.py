@@ -15,6 +15,7 @@ from registry.application.service import Registry
 from registry.config import Settings
 from registry.infrastructure.postgres_recorder import RegistryPostgresRecorder
 from registry.infrastructure.store import ensure_postgres_schema, event_store_env, store_unavailable
+from registry.server.stream_rendering import install as install_stream_renderer
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -32,6 +33,7 @@ def build_registry(
     settings: Settings | None = None, clock: Callable[[], datetime] | None = None
 ) -> Registry:
     """Open the event store named by ``settings.database_url`` and return the application."""
+    install_stream_renderer()  # the event_stream projection renders with the server's renderer
     settings = settings or Settings()
     env = event_store_env(settings.database_url)
     env["IS_SNAPSHOTTING_ENABLED"] = "y"

@@ -27,7 +27,6 @@ from registry.api.v1 import (
     epcis_pb2,
     epcis_pb2_grpc,
     events_pb2,
-    events_pb2_grpc,
     journal_pb2,
     journal_pb2_grpc,
     locations_pb2,
@@ -49,12 +48,13 @@ from registry.server.compliance import ComplianceServicer
 from registry.server.concurrency import Blocking, CommandLane, LogNotifier
 from registry.server.decoding import RequestDecodingInterceptor
 from registry.server.epcis import EpcisServicer
-from registry.server.events import EventServicer
+from registry.server.events import EventServicer, add_event_service
 from registry.server.journal import JournalServicer
 from registry.server.locations import LocationServicer
 from registry.server.queries import QueryServicer
 from registry.server.reflection import enable_reflection
 from registry.server.reports import ReportServicer
+from registry.server.stream_rendering import RenderedEvents
 from registry.server.transport import BANNER, ServerSecurity, plan_security
 
 if TYPE_CHECKING:
@@ -183,10 +183,13 @@ class ApiServer:
         reads = self.replica
         queries_pb2_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
             QueryServicer(self.registry, self._blocking, reads.read_models if reads else self.read_models), server)
-        events_pb2_grpc.add_EventServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        read_models = reads.read_models if reads else self.read_models
+        add_event_service(
             EventServicer(reads.registry if reads else self.registry, self._blocking, self._notifier,
                           settings.subscription_poll_seconds, settings.heartbeat_seconds,
-                          kept_bytes=settings.subscription_kept_mib << 20), server)
+                          kept_bytes=settings.subscription_kept_mib << 20,
+                          rendered=RenderedEvents(read_models.engine) if read_models is not None else None),
+            server)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(  # type: ignore[no-untyped-call]
             ComplianceServicer(self.registry, self._blocking, self._notifier, self.read_models,
                                commands=self._commands), server)

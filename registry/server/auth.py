@@ -48,6 +48,7 @@ from registry.security.tokens import RevocationList, TokenVerifier
 from registry.server.actor import actor_from_metadata, set_actor
 from registry.server.concurrency import Blocking
 from registry.server.errors import ERROR_DOMAIN, rich_status, status_for
+from registry.server.stream_rendering import Prebuilt
 
 log = logging.getLogger("gpureg.access")
 
@@ -159,6 +160,8 @@ class _Bucket:
 
 def _position(message: Any) -> int:
     """The greatest log position a SubscribeEvents message accounts for (0 if none)."""
+    if type(message) is Prebuilt:
+        return message.last
     if message.HasField("checkpoint"):
         return int(message.checkpoint.position)
     events = message.events.events
@@ -361,9 +364,11 @@ class AuthInterceptor(WrappingInterceptor):
             await self._blocking(self._index.refresh)
 
     async def _own_events(
-        self, scope: Scope, messages: AsyncIterator[events_pb2.SubscribeEventsResponse]
+        self, scope: Scope, messages: AsyncIterator[events_pb2.SubscribeEventsResponse | Prebuilt]
     ) -> AsyncIterator[events_pb2.SubscribeEventsResponse]:
-        async for message in messages:
+        async for sent in messages:
+            # the servicer sends prebuilt responses to unconfined callers only; read one all the same
+            message = sent.message() if isinstance(sent, Prebuilt) else sent
             if message.HasField("events"):
                 events = message.events.events
                 if events and scope.behind(events[-1].position):  # a batch ordered since: learn it

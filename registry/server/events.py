@@ -21,6 +21,16 @@ is already read and rendered (one page ahead, no more), so catching up overlaps 
 the JSON work with sending. The renderer keeps what it rendered (``subscription_kept_mib``), so a
 subscriber catching up after another is mostly sent renderings made before.
 
+Rendered at write time: the projection worker keeps each stored event's serialized ``Event``
+(:mod:`projections.event_stream`). A page for a caller who sees every event as stored (no
+partner confinement) in the default form (``compact_serials`` off) is assembled from those bytes
+as a serialized response, without parsing them (:mod:`registry.server.stream_rendering`): up to
+the worker's position the page is read from that read model alone (it holds exactly the default
+stream's events), after it from the log as above. A filtered stream (types, batch, request
+records) reads the log and looks the kept bytes up by position, rendering the others here, in the
+same message, in log order. So the events, their order and the checkpoints are as before (a page
+may end at the worker's position); only who rendered an event differs.
+
 A client that resumes with ``after_position`` = the greatest position it received (an event's or
 a checkpoint's) therefore gets every matching event exactly once.
 """
@@ -34,8 +44,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
+import grpc
 from eventsourcing.utils import get_topic
 
+from projections.event_stream import SKIPPED_TOPICS
 from registry.api.v1 import events_pb2 as pb
 from registry.api.v1 import events_pb2_grpc
 from registry.application.service import Registry
@@ -47,6 +59,7 @@ from registry.server.concurrency import Blocking, LogNotifier
 from registry.server.convert import event_topics, parse_uuid, topics_for
 from registry.server.errors import status_for
 from registry.server.event_messages import KEEP_RENDERED_BYTES, EventRenderer
+from registry.server.stream_rendering import Prebuilt, RenderedEvents, response_bytes, serialize_response
 
 log = logging.getLogger("gpureg.server")
 
@@ -70,6 +83,7 @@ class Subscription:
     heartbeat: float
     skip_topics: frozenset[str] = frozenset()  # left out of the stream (internal events)
     compact_serials: bool = False  # serial sets as runs in payload_json
+    sees_all: bool = False  # the caller sees every event as stored (no partner confinement)
 
 
 def subscription_of(request: pb.SubscribeEventsRequest, default_heartbeat: float) -> Subscription:
@@ -140,7 +154,7 @@ class _Page:
     head: int  # the log head, read before the page
     last: int  # the position of the page's last event (0 when the page is empty)
     full: bool  # as many events as asked for: more may be waiting
-    messages: list[pb.SubscribeEventsResponse]  # the matching events, in messages
+    messages: list[pb.SubscribeEventsResponse | Prebuilt]  # the matching events, in messages
 
 
 class EventServicer(events_pb2_grpc.EventServiceServicer):
@@ -154,6 +168,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         poll_seconds: float,
         heartbeat_seconds: float,
         kept_bytes: int = KEEP_RENDERED_BYTES,
+        rendered: RenderedEvents | None = None,
     ) -> None:
         self._registry = registry
         self._blocking = blocking
@@ -161,13 +176,16 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         self._poll = poll_seconds
         self._heartbeat = heartbeat_seconds
         self._renderer = EventRenderer(registry, kept_bytes)
+        self._rendered = rendered  # the projection worker's renderings (None: render every event)
 
     async def SubscribeEvents(
         self, request: pb.SubscribeEventsRequest, context: Any
-    ) -> AsyncIterator[pb.SubscribeEventsResponse]:
+    ) -> AsyncIterator[pb.SubscribeEventsResponse | Prebuilt]:
         await refuse_if_expired(context)
         try:
             subscription = reach_of(subscription_of(request, self._heartbeat), current_grants())
+            if self._rendered is not None and not subscription.compact_serials and _sees_all():
+                subscription = replace(subscription, sees_all=True)
         except InvalidField as e:
             status = status_for(e)
         else:
@@ -184,13 +202,41 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         thread runs this)."""
         head = self._registry.head()
         limit = max(s.max_events, READ_PAGE)
+        if self._rendered is not None and s.sees_all and _default_stream(s):
+            # up to where the worker rendered, the read model holds exactly this stream's events
+            rendered, covered = self._rendered.after(cursor, limit)
+            if rendered:
+                prebuilt: list[pb.SubscribeEventsResponse | Prebuilt] = [
+                    Prebuilt(response_bytes([m for _, m in rendered[i:i + s.max_events]]),
+                             rendered[i:i + s.max_events][-1][0])
+                    for i in range(0, len(rendered), s.max_events)]
+                # more may be waiting either way: a full page, or the log after what was rendered
+                return _Page(head=head, last=rendered[-1][0] if len(rendered) == limit else covered, full=True,
+                             messages=prebuilt)
         page = self._registry.read_log_rows(cursor, limit, s.topics, tuple(s.skip_topics), s.batch_id)
-        messages = []
+        messages: list[pb.SubscribeEventsResponse | Prebuilt] = []
+        if page and s.sees_all and not s.compact_serials and self._rendered is not None:
+            filtered = bool(s.topics) or s.batch_id is not None  # sparse positions: ask for them alone
+            kept = self._rendered.read(page[0][0], page[-1][0], [r[0] for r in page] if filtered else None)
+            if kept:
+                for i in range(0, len(page), s.max_events):
+                    messages.append(self._prebuilt(page[i:i + s.max_events], kept))
+                return _Page(head=head, last=page[-1][0], full=len(page) == limit, messages=messages)
         for i in range(0, len(page), s.max_events):
             message = pb.SubscribeEventsResponse()
             self._renderer.render_rows_into(message.events.events, page[i:i + s.max_events], s.compact_serials)
             messages.append(message)
         return _Page(head=head, last=page[-1][0] if page else 0, full=len(page) == limit, messages=messages)
+
+    def _prebuilt(self, rows: Any, kept: dict[int, bytes]) -> Prebuilt:
+        """One message's events as a serialized response: the kept renderings, and the rows not
+        rendered yet rendered here (in log order with the others)."""
+        missing = [row for row in rows if row[0] not in kept]
+        if missing:
+            batch = pb.EventBatch()
+            self._renderer.render_rows_into(batch.events, missing)
+            kept = {**kept, **{e.position: e.SerializeToString() for e in batch.events}}
+        return Prebuilt(response_bytes([kept[row[0]] for row in rows]), rows[-1][0])
 
     @staticmethod
     def _checkpoint(position: int, head: int) -> pb.SubscribeEventsResponse:
@@ -198,7 +244,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             checkpoint=pb.Checkpoint(position=position, head=max(head, position))
         )
 
-    async def _stream(self, s: Subscription) -> AsyncIterator[pb.SubscribeEventsResponse]:
+    async def _stream(self, s: Subscription) -> AsyncIterator[pb.SubscribeEventsResponse | Prebuilt]:
         loop = asyncio.get_running_loop()
         cursor = s.after
         head = cursor
@@ -238,3 +284,32 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             if ahead is not None:
                 ahead[1].cancel()
         yield self._checkpoint(cursor, head)  # the server is stopping: say where we got to
+
+
+def _default_stream(s: Subscription) -> bool:
+    """Whether ``s`` asks for every event but the request records, every serial named: what the
+    event stream read model holds (:data:`projections.event_stream.SKIPPED_TOPICS`)."""
+    return not s.topics and s.batch_id is None and not s.compact_serials and s.skip_topics == SKIPPED_TOPICS
+
+
+def _sees_all() -> bool:
+    """Whether the call being served sees every event as stored: no partner confinement (outside
+    a call admitted by the auth layer: no, to be safe)."""
+    try:
+        return current_grants().visible is None
+    except RuntimeError:
+        return False
+
+
+def add_event_service(servicer: EventServicer, server: Any) -> None:
+    """``events_pb2_grpc.add_EventServiceServicer_to_server`` with the response serializer that
+    passes a prebuilt response through (:func:`registry.server.stream_rendering.serialize_response`)."""
+    handlers = {
+        "SubscribeEvents": grpc.unary_stream_rpc_method_handler(
+            servicer.SubscribeEvents,
+            request_deserializer=pb.SubscribeEventsRequest.FromString,
+            response_serializer=serialize_response,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("registry.api.v1.EventService", handlers),))
+    server.add_registered_method_handlers("registry.api.v1.EventService", handlers)

@@ -10,11 +10,14 @@ from typing import Any
 import grpc
 from google.protobuf import duration_pb2
 
+from projections.event_stream import SKIPPED_TOPICS
 from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import events_pb2 as e
 from registry.application import commands as cmd
 from registry.bootstrap import build_registry
 from registry.config import Settings
+from registry.server.event_messages import EventRenderer
+from registry.server.stream_rendering import RenderedEvents
 from tests.e2e.conftest import RunningServer, Stubs
 from tests.e2e.world import build_world, new_request_id, place_order
 
@@ -221,3 +224,17 @@ def test_a_compact_serials_subscriber_gets_the_same_events_naming_exactly_the_sa
                 serials_named += len(value)
     assert as_runs > 100 and serials_named > 10 * as_runs  # the demo's movements, in runs
     assert sum(len(e.payload_json) for e in compact) < sum(len(e.payload_json) for e in expanded)
+
+    # The event stream read model caught up: a default subscription (no request records) is sent
+    # as bytes joined from its renderings, which the client parses to what the server renders.
+    read_models = server.server.read_models
+    assert read_models is not None and read_models.wait_for_position(server.head(), 60, ["event_stream"])
+    kept, covered = RenderedEvents(read_models.engine).after(0, 100_000)
+    assert covered == server.head() and kept
+    default, _ = read_until(api.events.SubscribeEvents(
+        e.SubscribeEventsRequest(max_events_per_message=50), timeout=60), caught_up)
+    rendered = e.EventBatch()
+    EventRenderer(server.registry, 0).render_rows_into(
+        rendered.events, server.registry.read_log_rows(0, 100_000, (), tuple(SKIPPED_TOPICS)))
+    assert [x.position for x in default] == [p for p, _ in kept]
+    assert [x.SerializeToString() for x in default] == [x.SerializeToString() for x in rendered.events]

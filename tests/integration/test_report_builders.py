@@ -70,7 +70,7 @@ def test_a_view_of_only_the_projections_a_report_reads_gives_the_bytes_of_the_wh
 
     phase_two(world)
     _, needed = build(world, kind)
-    with ReportSession(world.store, projections=catalog.names()) as session:
+    with ReportSession(world.store, projections=catalog.report_names()) as session:
         report = session.build(kind)
         assert render_bytes(report, Format.JSON) == needed[Format.JSON]
 

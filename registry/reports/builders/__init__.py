@@ -65,7 +65,7 @@ class ReportSession:
     """Builds reports from one store; the scratch databases of its reports live until :meth:`close`.
 
     Each report's view replays the projections of the catalog that report reads (``NEEDS``);
-    ``projections`` names others to replay instead (all of them: ``projections.catalog.names()``).
+    ``projections`` names others to replay instead (all of them: ``projections.catalog.report_names()``).
     At the log head a view reads the store's live read models instead when they are exactly there
     (see :class:`~registry.reports.builders.asof.AsOfView`); ``live=False`` always replays.
     ``in_memory=False`` replays chunk by chunk into the tables instead of in memory (the same bytes,

@@ -18,7 +18,7 @@ A report is *as of* two times (:class:`registry.reports.AsOf`):
   late-reported receipt is not applied without its shipment.
 
 The view replays that part of the log into a scratch SQLite database through the catalog's own
-projections (:func:`projections.catalog.default_projections`, applied chunk by chunk with
+projections (:func:`projections.catalog.report_projections`, applied chunk by chunk with
 :func:`projections.engine.apply_chunk`, the function the live workers use), plus an index of
 aggregate versions and adopted screening-list snapshots. Reports then query it with
 :class:`projections.queries.ReadModels`, and reference aggregates (parties, authorizations, ...)
@@ -82,7 +82,7 @@ from sqlalchemy import (
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Select
 
-from projections.catalog import default_projections
+from projections.catalog import report_projections
 from projections.db import (
     ACTIVE,
     POSITIONS,
@@ -284,7 +284,7 @@ class AsOfView:
         self.registry = registry
         self.in_memory = in_memory
         self.as_of = as_of
-        self.projections: list[Projection] = list(projections or default_projections())
+        self.projections: list[Projection] = list(projections or report_projections())
         self.index = AsOfIndex()
         self._dir = tempfile.mkdtemp(prefix="gpureg-asof-")
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)

@@ -57,14 +57,14 @@ from sqlalchemy import (
     select,
 )
 
-from projections.catalog import default_projections
+from projections.catalog import report_projections
 from projections.db import ACTIVE, reading, writing
 from projections.engine import Generation, MemoryBuild, Projection
 from registry.application.service import Registry
 from registry.domain.screening import ScreeningLists
 from registry.reports.builders.view_projections import for_view
 
-CHECKPOINTED = frozenset(p.name for p in default_projections())
+CHECKPOINTED = frozenset(p.name for p in report_projections())
 """The projections a checkpoint is kept of (a view replays any other from empty in its index pass): all of
 them. Measured on the full demo, loading a projection's state costs less than replaying it: the
 compliance projection's handlers move every serial of a batch at each shipment, receipt and installation
@@ -292,7 +292,7 @@ def make_checkpoints(
         raise ValueError("every must be a positive number of log positions")
     ensure_table(engine)
     store = CheckpointStore(engine)
-    targets = list(projections or [p for p in default_projections() if p.name in CHECKPOINTED])
+    targets = list(projections or [p for p in report_projections() if p.name in CHECKPOINTED])
     head = registry.head()
     keys = [key_of(p) for p in targets]
     resume_at = _common_checkpoint(registry, store, keys, head)
