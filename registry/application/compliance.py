@@ -70,6 +70,7 @@ from registry.domain.licensing import (
 )
 from registry.domain.policy import (
     AuthorizationTerms,
+    coverage_problems,
     intermediate_consignee_problem,
     recipient_headquarters_problem,
     refuse,
@@ -520,6 +521,28 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         if auth is not None:
             require_satisfied(requirements, auth.auth_type, auth.exception_code,
                               auth.number or auth.exception_code or "NLR")
+
+    def _refuse_shipment_terms(self, batch: GpuBatch, when: datetime) -> None:
+        """The export leaves under the clearance's ECCN and authorization as they stand when it
+        ships, not only as at the grant: the model's classification in force at the shipment (a
+        corrected figure, a new ruleset) must still be the cleared ECCN, which the Destination
+        Control Statement and the EEI carry (``classification-mismatch``; 15 CFR 758.6), and the
+        authorization, if amended since the grant, must still cover the cleared destination,
+        consignee, end user and ECCN (``authorization-destination``, ``-consignee``,
+        ``-end-user``, ``-eccn``: ``policy.coverage_problems``). Its validity is not refused here:
+        a shipment dated outside it is recorded and flagged ``export-without-clearance``."""
+        clearance = batch.clearance
+        eccn = str(clearance.get("eccn", ""))
+        if not self._before_any_rule(when):
+            _, classification = self._classified_at(batch, when)
+            require_matching_eccn(classification, eccn)
+        auth = self._batch_authorization(batch)
+        if auth is None:
+            return
+        refuse_first(p for p in coverage_problems(
+            AuthorizationTerms.of(auth), when, str(clearance.get("destination_country", "")),
+            clearance.get("consignee_id"), clearance.get("end_user_id"), eccn,
+        ) if p.rule != "authorization-validity")
 
     def _refuse_shipment_destination(self, batch: GpuBatch, when: datetime, country: str, site_id: UUID | None) -> None:
         """A shipment declared for a country other than the cleared destination (or to a site in

@@ -109,7 +109,7 @@ def keep_batches(ctx: Context) -> CustodyTotals:
                 ctx.view.keep(CLASSIFICATION, _classification_rows(ctx, b, trail))
                 ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
                 ctx.view.keep(DCS, _dcs_rows(b, exports.get(b.batch_id, [])))
-                ctx.view.keep(EXPORT_TERMS, _export_terms_rows(ctx, b, exports.get(b.batch_id, [])))
+                ctx.view.keep(EXPORT_TERMS, _export_terms_rows(ctx, b, exports.get(b.batch_id, []), trail))
                 ctx.view.keep(HOLDS, _hold_rows(b, holds.get(b.batch_id, [])))
                 keep_custody_of(ctx, totals, b, trail, details.get(b.batch_id), rows=False)
     ctx.custody = totals
@@ -451,22 +451,39 @@ def _shipments(ctx: Context) -> Iterator[Block]:
          Column("remaining", "Units left then", ColumnType.INT),
          Column("remaining_value", "Value left then", ColumnType.DECIMAL)),
         lambda: ctx.view.kept(EXPORT_TERMS),
-        note="The authorization the units left under, with its drawdown as it stood then (an empty limit: "
-        "unlimited); the shipment's value and end use are in the part-number table above."
+        note="The authorization the units left under (a license exception with the AES license code of its EEI, "
+        "NAC: C67), with its drawdown as it stood then (an empty limit: unlimited); the shipment's value and end "
+        "use are in the part-number table above."
         + (" A partner's own report leaves the drawdown out: it depends on other partners' batches."
            if ctx.filters.scope is not None else ""),
     )
 
 
-def _export_terms_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord]) -> Iterator[tuple[Cell, ...]]:
+def _aes_license_code(trail: Sequence[CustodyEntry]) -> str:
+    """The AES license code of the license exception the batch's clearance was last granted under,
+    as its evidence recorded it from the ruleset (NAC: C67; the EEI's license code)."""
+    code = ""
+    for e in trail:
+        if e.event_type == "ClearanceGranted":
+            evidence: Mapping[str, Any] = e.detail.get("evidence", {}) or {}
+            code = str((evidence.get("authorization", {}) or {}).get("aes_license_code", "") or "")
+    return code
+
+
+def _export_terms_rows(
+    ctx: Context, b: BatchSummary, exports: list[ExportRecord], trail: Sequence[CustodyEntry] = ()
+) -> Iterator[tuple[Cell, ...]]:
     """Per export: the authorization it left under with its running drawdown then (the compliance
-    read model's export record). A partner's own report leaves the drawdown out: it depends on other
+    read model's export record), and for a license exception the AES license code its EEI carries
+    (15 CFR 740.8: NAC is C67). A partner's own report leaves the drawdown out: it depends on other
     partners' batches."""
     scoped = ctx.filters.scope is not None
+    aes_code = _aes_license_code(trail)
     for x in exports:
         label = x.authorization_number or x.exception_code or x.authorization_type.replace("_", " ")
         if x.exception_code and x.authorization_number:
-            label += f" ({x.exception_code})"
+            label += f" ({x.exception_code}"
+            label += f", AES license code {aes_code})" if aes_code else ")"
         yield (
             x.shipment_id, b.po_number, label, x.authorization_valid_to,
             None if scoped else x.authorization_drawn_quantity,
