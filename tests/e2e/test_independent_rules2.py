@@ -778,8 +778,6 @@ def test_each_export_record_shows_the_drawdown_as_it_stood_when_its_units_left(s
     assert (second.authorization_drawn_quantity, second.authorization_remaining_quantity) == (7, 3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a license's value limit bounds what is exported; the grant draws at the price then, and a CorrectOrder raising the price afterwards lets the shipment exceed the limit without a refusal or a finding"))
 def test_a_price_corrected_after_the_grant_that_takes_the_shipment_past_the_licenses_value_limit_is_refused_or_flagged(
     s: Scenario,
 ) -> None:
