@@ -747,9 +747,6 @@ def test_each_export_record_gives_the_auditor_value_end_use_itn_parties_authoriz
     assert "3A090.a.1" in record.classification_paragraphs and record.classification_ruleset_id
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the auditor expects per shipment the parties with their ultimate parent and its HQ country; the compliance "
-    "report gives them for the clearance's parties only, not for a shipment's intermediate consignee"))
 def test_the_report_gives_an_intermediate_consignees_ultimate_parent_and_its_headquarters_country(s: Scenario) -> None:
     s.party("jp-hold", "JP", name="Kansai Logistics Holdings")
     s.party("ic-owned", "KR", roles=("consignee",), parent="jp-hold", name="Pyeongtaek Bonded Store")
