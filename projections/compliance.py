@@ -146,7 +146,12 @@ class ComplianceFindings(Projection):
     # serial's last check-in), unit-outside-licensed-location and unit-location-mismatch
     # 10: a receipt by a party the shipment was not for is held to the headquarters rule and
     # screening (recipient-not-authorized), as an assignment or transfer is
-    version = 10
+    # 11: the batch rows gain parent_batch_id (a legal hold on a batch holds the export records of
+    # the batches split from it); a shipment to a site without the power for what it carries is
+    # site-power-insufficient when it ships; a receipt at another site than the shipment was
+    # declared for is received-at-other-site; an assignment or transfer of a commercial quantity
+    # to a party at a residential or vague address (or with little online presence) is a red flag
+    version = 11
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -257,6 +262,8 @@ class ComplianceFindings(Projection):
             Column("currency", String(3), nullable=False, default=""),
             # v8: the classification evidence of the grant (TPP, PD, datacenter marketing, ruleset)
             Column("classification", JSON, nullable=True),
+            # v11: the batch a split took it from (its legal holds reach this batch's records too)
+            Column("parent_batch_id", Uuid, nullable=True),
         )
         t[RUN_TABLE] = define_runs(metadata, name(RUN_TABLE), Column("batch_id", Uuid), [
             Column("shipment_id", Text, nullable=False),

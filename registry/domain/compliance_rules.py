@@ -165,6 +165,12 @@ _RULES = [
         "15 CFR 732 Supp. 3 (red flags)",
     ),
     RuleInfo(
+        "received-at-other-site",
+        "finding",
+        "Units were received at another site than the shipment was declared for",
+        "15 CFR 732 Supp. 3 (red flags: a location anomaly); 15 CFR 762.2 (accurate records)",
+    ),
+    RuleInfo(
         "serial-at-two-sites",
         "finding",
         "A serial was reported installed at two sites",

@@ -460,8 +460,6 @@ def test_with_two_legal_holds_releasing_one_keeps_the_records_held_until_the_las
     assert not record.held and record.destruction_allowed_from == record.retention_until
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "762.6: nothing is destroyed once an agency asked for the records; a hold on a batch does not reach the export records of a batch split from it (same order), which stay destructible"))
 def test_a_legal_hold_on_a_batch_also_holds_the_exports_of_a_batch_split_from_it(s: Scenario) -> None:
     # The agency asked for the records of this order; a part split off and shipped later is the same order.
     s.order("hold-b4", "samsung", "h100", 4)
@@ -676,8 +674,6 @@ def test_a_site_that_cannot_confirm_its_power_is_not_registered_and_one_powered_
     assert finding.site_id == s.ids["small-room"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BIS red flag (13 May 2025): a data center that cannot confirm power for the quantity; the registry flags it only at installation, not when the exporter ships that quantity to the site"))
 def test_a_shipment_to_a_data_center_without_the_power_for_the_quantity_is_flagged_when_it_ships(s: Scenario) -> None:
     # The guidance is pre-export due diligence: the exporter learns the site's capacity before it ships.
     s.site("closet", "samsung", power_kw="1")  # 1 kW; four 700 W GPUs need 2.8 kW
@@ -690,9 +686,6 @@ def test_a_shipment_to_a_data_center_without_the_power_for_the_quantity_is_flagg
     assert finding.site_id == s.ids["closet"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BIS red flag: residential or vague addresses for commercial quantities; an in-country transfer of 8 GPUs to a "
-    "party registered at a residential address raises nothing (only shipments and address amendments are checked)"))
 def test_a_transfer_of_a_commercial_quantity_to_a_party_at_a_residential_address_is_a_red_flag(s: Scenario) -> None:
     s.party("flat", "KR", name="Yongin Home Servers", address_type="residential")
     s.order("trf-b1", "samsung", "h100", 8)
@@ -869,9 +862,6 @@ def test_a_transshipment_through_hong_kong_is_held_to_the_rule_for_china(s: Scen
     assert list(finding.serials) == ["HKT-1"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the auditor's discrepancy log lists location anomalies; a shipment declared for one site and received at "
-    "another (same owner, same country) raises no finding"))
 def test_units_received_at_another_site_than_the_shipment_was_declared_for_are_a_location_anomaly(s: Scenario) -> None:
     s.site("other-site", "samsung")
     s.order("loc-b1", "samsung", "h100", 2)

@@ -26,7 +26,14 @@ from uuid import UUID
 from sqlalchemy import select
 
 from projections.common import STAGES
-from projections.compliance_records import ExportRecord, LegalHoldRecord, export_record, legal_hold_record
+from projections.compliance_records import (
+    ExportRecord,
+    LegalHoldRecord,
+    export_record,
+    holds_of_lineage,
+    legal_hold_record,
+    lineages,
+)
 from projections.queries import CustodyEntry
 from registry.application.ports import BatchSummary
 from registry.domain.compliance_rules import DESTINATION_CONTROL_STATEMENT, RULES
@@ -691,14 +698,17 @@ def _decimal(value: Any) -> Decimal | None:
 
 # ----------------------------------------------------------------------------- retention
 def _holds(ctx: Context, ids: Sequence[UUID]) -> dict[UUID, list[LegalHoldRecord]]:
-    """The legal holds of these batches, in place and released (15 CFR 762.6)."""
+    """The legal holds of these batches, in place and released (15 CFR 762.6): each batch's own,
+    then those of the batches it was split from (a hold asks for the records of the order)."""
     table = ctx.table("compliance", "legal_hold")
+    lineage = lineages(ctx.rows, ctx.table("compliance", "batch"), ids)
+    wanted = list(dict.fromkeys(a for line in lineage.values() for a in line))
     found: dict[UUID, list[LegalHoldRecord]] = {}
-    for i in range(0, len(ids), PAGE):
-        stmt = select(table).where(table.c.batch_id.in_(ids[i: i + PAGE])).order_by(table.c.position)
+    for i in range(0, len(wanted), PAGE):
+        stmt = select(table).where(table.c.batch_id.in_(wanted[i: i + PAGE])).order_by(table.c.position)
         for r in ctx.rows(stmt):
             found.setdefault(r["batch_id"], []).append(legal_hold_record(r))
-    return found
+    return holds_of_lineage(lineage, found)
 
 
 def _exports(
