@@ -107,7 +107,15 @@ from projections.compliance_batches import (
 )
 from projections.compliance_clock import _advance_clock
 from projections.compliance_locations import _attested, define_locations
-from projections.compliance_reference import _authorization, _ledger, _model, _party, _rule_data_configured, _site
+from projections.compliance_reference import (
+    _authorization,
+    _ledger,
+    _model,
+    _model_amended,
+    _party,
+    _rule_data_configured,
+    _site,
+)
 from projections.compliance_screening import _case_opened, _hit_resolved, _screened
 from projections.engine import Handler, Projection, Work
 from projections.findings import _HEX, INSTALL_DAYS, TRANSIT, TRANSIT_DAYS, _reviewed, finding_id_for
@@ -150,7 +158,8 @@ class ComplianceFindings(Projection):
     # the batches split from it); a shipment to a site without the power for what it carries is
     # site-power-insufficient when it ships; a receipt at another site than the shipment was
     # declared for is received-at-other-site; an assignment or transfer of a commercial quantity
-    # to a party at a residential or vague address (or with little online presence) is a red flag
+    # to a party at a residential or vague address (or with little online presence) is a red flag;
+    # a corrected model reclassified under another ECCN flags its exported batches
     version = 11
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
@@ -456,7 +465,7 @@ class ComplianceFindings(Projection):
             Site.Registered: _site,
             Site.Amended: _site,
             GpuModel.Registered: _model,
-            GpuModel.Amended: _model,
+            GpuModel.Amended: _model_amended,
             ExportAuthorization.Registered: _authorization,
             ExportAuthorization.Amended: _authorization,
             ExportAuthorization.Drawn: _ledger(+1),
