@@ -1020,8 +1020,6 @@ def partners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_TokenS
     server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chain of custody through transfer and decommission: the partner a unit was transferred to cannot report its decommission (NOT_FOUND: the batch is the seller's), so the holder cannot record the end of its own unit"))
 def test_a_partner_can_report_the_decommission_of_a_unit_transferred_to_it_and_sees_none_of_the_sellers_other_units(
     partners: tuple[_TokenScenario, Credentials],
 ) -> None:
