@@ -403,6 +403,42 @@ def test_no_3a090_classification_is_made_under_rules_not_yet_in_force(s: Scenari
     assert utc(got.ruleset.effective_from) <= as_of, (got.ruleset.ruleset_id, got.ruleset.effective_from)
 
 
+def _diffusion_configured(s: Scenario) -> None:
+    """The AI Diffusion framework from 15 Jan 2025 (no A:6 carve-out), not enforced from 13 May 2025
+    (recorded once: configuring the same rule data again records nothing)."""
+    diffusion = replace(NOV_2023, ruleset_id="ai-diffusion-2025-01", title="AI Diffusion framework",
+                        effective_from=DIFFUSION_ON, carve_out_groups=("A:5",))
+    rescinded = replace(NOV_2023, ruleset_id="3A090-2025-05-13", title="AI Diffusion not enforced",
+                        effective_from=DIFFUSION_OFF)
+    s.server.registry.configure_compliance(
+        rulesets=RulesetRegistry([NOV_2023, diffusion, rescinded]), actor="officer-independent",
+        reason="AI Diffusion framework announced not enforced on 13 May 2025")
+
+
+def test_a_transshipment_through_israel_is_flagged_only_while_the_ai_diffusion_rule_was_in_force(s: Scenario) -> None:
+    _diffusion_configured(s)
+    for key, moved in (("dif-b1", datetime(2025, 2, 10, tzinfo=UTC)), ("dif-b2", datetime(2025, 6, 10, tzinfo=UTC))):
+        start = moved - timedelta(days=9)
+        s.order(key, "samsung", "h100", 1, at=start)
+        s.request_clearance(key, "samsung", "samsung", 1, at=start + timedelta(hours=1))
+        s.grant(key, "lic", at=start + timedelta(hours=2))
+        s.serials(key, [f"{key.upper()}-1"], at=start + timedelta(hours=3))
+        s.ship(key, f"SH-{key}", [f"{key.upper()}-1"], site="site", at=start + timedelta(days=1))
+        s.send("RecordOnwardMovement", c.RecordOnwardMovementRequest(
+            request_id=new_request_id(), batch_id=s.ids[key], serials=[f"{key.upper()}-1"],
+            kind=c.ONWARD_MOVEMENT_KIND_TRANSSHIPMENT, country="IL", place="Haifa port", note="routing",
+            occurred_at=ts(moved)))
+    assert "reexport-not-authorized" in s.rules("dif-b1")  # Israel needed a license then
+    assert "reexport-not-authorized" not in s.rules("dif-b2")  # carved out again (A:6)
+
+
+def test_an_unknown_die_area_is_taken_as_meeting_every_density_test(s: Scenario) -> None:
+    # TPP 1600: only the density decides between 3A090.a.2 and nothing; unknown is the conservative .a
+    s.model("no-die", {"name": "no die area", "dense_tops": {"int8": "200"}, "die_area_mm2": "0"})
+    got = s.classify("no-die")
+    assert (got.eccn, got.performance_density) == ("3A090.a", "")
+
+
 def test_classifying_under_a_named_ruleset_and_an_unknown_ruleset_id_is_not_found(s: Scenario) -> None:
     got = s.api.compliance.ClassifyModel(cp.ClassifyModelRequest(model_id=s.ids["h100"], ruleset_id=NOV_2023.ruleset_id),
                                          metadata=s.md())
@@ -606,6 +642,17 @@ def test_a_new_snapshot_of_another_list_does_not_lapse_a_hit_from_the_first(s: S
                                              metadata=s.md()).screening_case
     assert case.blocking
     assert [h.entry.entry_id for h in case.hits if h.current] == ["SDN-1"]
+
+
+def test_a_party_registered_after_the_list_import_is_screened_at_once_and_its_clearance_refused(s: Scenario) -> None:
+    s.import_list(csl(("EL-LATE", "Tidewater Quantum Works", "Dalian, CN", "")), source="LATE LIST")
+    s.party("late", "KR", name="Tidewater Quantum Works")
+    case = s.api.compliance.GetScreeningCase(cp.GetScreeningCaseRequest(party_id=s.ids["late"]),
+                                             metadata=s.md()).screening_case
+    assert case.blocking
+    s.order("late-b1", "samsung", "h100", 1)
+    s.request_clearance("late-b1", "late", "late", 1)
+    assert s.refused(lambda: s.grant("late-b1", "lic")).subjects == ["screening-hit"]
 
 
 def test_every_imported_snapshot_keeps_its_hash_and_only_the_latest_is_marked_as_screened_against(
@@ -829,6 +876,20 @@ def test_the_custody_trail_shows_ship_receive_install_assign_and_transfer_with_t
     assert moves[3][3] == ["CU-1"] and moves[4][3] == ["CU-2"]
     assert moves[4][2] == s.ids["site-b"]
     assert all(e.actor for e in trail)
+
+
+def test_the_custody_trail_of_a_split_batch_starts_with_its_parents_order_and_clearance(s: Scenario) -> None:
+    s.order("sp-b1", "samsung", "h100", 4)
+    s.request_clearance("sp-b1", "samsung", "samsung", 4)
+    s.grant("sp-b1", "lic")
+    s.serials("sp-b1", ["SP-1", "SP-2", "SP-3", "SP-4"])
+    child = s.send("SplitBatch", c.SplitBatchRequest(request_id=new_request_id(), batch_id=s.ids["sp-b1"],
+                                                     serials=["SP-3", "SP-4"], occurred_at=ts(T0 + timedelta(hours=5))))
+    trail = s.api.queries.GetCustodyTrail(q.GetCustodyTrailRequest(batch_id=child, min_position=s.position),
+                                          metadata=s.md()).entries
+    types = [(e.event_type, e.batch_id) for e in trail]
+    assert ("Ordered", s.ids["sp-b1"]) in types and ("ClearanceGranted", s.ids["sp-b1"]) in types
+    assert types[-1] == ("SplitFrom", child)
 
 
 def test_received_units_not_installed_within_60_days_are_overdue_and_a_short_receipt_is_a_discrepancy(
