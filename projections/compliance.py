@@ -108,7 +108,15 @@ from projections.compliance_batches import (
 )
 from projections.compliance_clock import _advance_clock
 from projections.compliance_locations import _attested, define_locations
-from projections.compliance_reference import _authorization, _ledger, _model, _party, _rule_data_configured, _site
+from projections.compliance_reference import (
+    _authorization,
+    _ledger,
+    _model,
+    _model_amended,
+    _party,
+    _rule_data_configured,
+    _site,
+)
 from projections.compliance_screening import _case_opened, _hit_resolved, _screened
 from projections.engine import Handler, Projection, Work
 from projections.findings import _HEX, INSTALL_DAYS, TRANSIT, TRANSIT_DAYS, _reviewed, finding_id_for
@@ -152,7 +160,13 @@ class ComplianceFindings(Projection):
     # recipient under the headquarters rule must be named on it (reexport-not-authorized); an
     # assignment, transfer or receipt by a party under the headquarters rule needs the
     # authorization naming it valid at that time (recipient-not-authorized)
-    version = 11
+    # 12: the batch rows gain parent_batch_id (a legal hold on a batch holds the export records of
+    # the batches split from it); a shipment to a site without the power for what it carries is
+    # site-power-insufficient when it ships; a receipt at another site than the shipment was
+    # declared for is received-at-other-site; an assignment or transfer of a commercial quantity
+    # to a party at a residential or vague address (or with little online presence) is a red flag;
+    # a corrected model reclassified under another ECCN flags its exported batches
+    version = 12
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -263,6 +277,8 @@ class ComplianceFindings(Projection):
             Column("currency", String(3), nullable=False, default=""),
             # v8: the classification evidence of the grant (TPP, PD, datacenter marketing, ruleset)
             Column("classification", JSON, nullable=True),
+            # v11: the batch a split took it from (its legal holds reach this batch's records too)
+            Column("parent_batch_id", Uuid, nullable=True),
         )
         t[RUN_TABLE] = define_runs(metadata, name(RUN_TABLE), Column("batch_id", Uuid), [
             Column("shipment_id", Text, nullable=False),
@@ -456,7 +472,7 @@ class ComplianceFindings(Projection):
             Site.Registered: _site,
             Site.Amended: _site,
             GpuModel.Registered: _model,
-            GpuModel.Amended: _model,
+            GpuModel.Amended: _model_amended,
             ExportAuthorization.Registered: _authorization,
             ExportAuthorization.Amended: _authorization,
             ExportAuthorization.Drawn: _ledger(+1),

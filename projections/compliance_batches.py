@@ -22,7 +22,7 @@ from projections.compliance_checks import (
 )
 from projections.compliance_clock import _flag_if_late, _pending_add, _pending_take
 from projections.compliance_lookups import _auth_label, _authorization_of, _site_name, authorization_terms
-from projections.compliance_red_flags import flag_first_time_buyer, flag_shipment_parties
+from projections.compliance_red_flags import flag_first_time_buyer, flag_recipient, flag_shipment_parties
 from projections.compliance_serials import fresh, serial_runs
 from projections.engine import Row, Work
 from projections.findings import INSTALL, INSTALLED_STAGES, LIVE_STAGES, TRANSIT, _flag, utc
@@ -51,6 +51,7 @@ def _new_batch(work: Work, e: Any) -> Row:
         "cleared": 0, "granted_at": None, "shipped": 0, "last_transaction_at": None,
         "consignee_id": None, "end_user_id": None, "eccn": "",
         "end_use": "", "unit_price": str(e.unit_price), "currency": e.currency, "classification": None,
+        "parent_batch_id": None,
     }
 
 
@@ -76,6 +77,7 @@ def _split_from(work: Work, e: Any) -> None:
         eccn=str(clearance.get("eccn", "")),
         end_use=str(clearance.get("end_use", "")),
         classification=parent.get("classification") if parent is not None else None,
+        parent_batch_id=e.parent_id,
     )
     work.cache("batch").put(row)
     _hold(work, e.buyer_id, e.originator_id, "owner", e.quantity)
@@ -254,6 +256,8 @@ def _shipped(work: Work, e: Any) -> None:
         **_export_terms(work, batch, e.itn, e.quantity),
     })
     flag_shipment_parties(work, e, batch)
+    if e.destination_site_id is not None:
+        _check_power(work, e, e.destination_site_id, batch, e.serials, e.quantity, shipped_to=True)
     _apply(work, e, changes={"shipment_id": e.shipment_id})
     _pending_add(work, TRANSIT, batch["batch_id"], e.shipment_id, when, e.quantity)
 
@@ -309,6 +313,12 @@ def _received(work: Work, e: Any) -> None:
               "the shipment did not carry")
     if e.site_id is not None:
         _check_site(work, e, batch, e.site_id, "received", e.serials, e.quantity)
+        declared = shipment.get("destination_site_id") if shipment is not None else None
+        if declared is not None and declared != e.site_id:
+            _flag(work, e, "received-at-other-site", subject, severity="medium", batch=batch, serials=e.serials,
+                  quantity=e.quantity, shipment_id=e.shipment_id, site_id=e.site_id,
+                  reason=f"shipment {e.shipment_id} was declared for {_site_name(work, declared)}; "
+                  f"{e.quantity} unit(s) received at {_site_name(work, e.site_id)}")
     _check_receiver(work, e, batch, shipment)
     if shipment is not None:
         shipments.put({**shipment, "received": shipment["received"] + e.quantity})
@@ -358,12 +368,14 @@ def _installed(work: Work, e: Any) -> None:
 def _assigned(work: Work, e: Any) -> None:
     batch = _batch(work, e.originator_id)
     _check_recipient(work, e, batch, e.assignee_id, "assignee", e.serials, e.quantity, end_user=True)
+    flag_recipient(work, e, batch, e.assignee_id, "assignee", e.serials, e.quantity)
     _apply(work, e)
 
 
 def _transferred(work: Work, e: Any) -> None:
     batch = _batch(work, e.originator_id)
     _check_recipient(work, e, batch, e.to_owner_id, "new owner", e.serials, e.quantity, end_user=True)
+    flag_recipient(work, e, batch, e.to_owner_id, "new owner", e.serials, e.quantity)
     if e.to_site_id is not None:
         _check_site(work, e, batch, e.to_site_id, "transferred", e.serials, e.quantity)
     _touch(batch, e.occurred_at)

@@ -101,9 +101,12 @@ def kilowatts(watts: Sequence[Any]) -> Decimal:
 
 
 def _check_power(work: Work, e: Any, site_id: UUID, batch: Row | None, serials: Sequence[str],
-                 quantity: int) -> None:
+                 quantity: int, shipped_to: bool = False) -> None:
     """BIS red flag: a site that cannot power what is installed there. ``batch`` is the batch
-    whose units just arrived (None: the site's capacity changed, every batch there is named)."""
+    whose units just arrived (None: the site's capacity changed, every batch there is named).
+    ``shipped_to``: the units are being shipped to the site (not installed yet): what is installed
+    there plus what this shipment carries (the guidance is pre-export due diligence: a data center
+    that cannot confirm power for the quantity shipped to it)."""
     site = work.cache("site").get(site_id)
     if site is None:
         return
@@ -127,10 +130,21 @@ def _check_power(work: Work, e: Any, site_id: UUID, batch: Row | None, serials: 
         if per_unit is not None:
             terms.append(load["units"] * per_unit)
     total = kilowatts(terms)
-    if total <= capacity:
+    incoming = Decimal(0)
+    if shipped_to and batch is not None:
+        model = models.get(batch["model_id"])
+        if model is not None:
+            incoming = Decimal(quantity * model["gpus_per_unit"] * model["tdp_watts"]) / 1000
+    if total + incoming <= capacity:
         return
-    reason = f"{site['name']} lacks the power capacity for the GPUs installed there ({capacity} kW)"
-    note = f"{site['name']}: {total} kW of GPU TDP installed against a power capacity of {capacity} kW"
+    if incoming:
+        reason = (f"{site['name']} lacks the power capacity for the GPUs installed there and the {quantity} unit(s) "
+                  f"shipped to it ({capacity} kW)")
+        note = (f"{site['name']}: {total} kW of GPU TDP installed and {incoming} kW shipped to it against a power "
+                f"capacity of {capacity} kW")
+    else:
+        reason = f"{site['name']} lacks the power capacity for the GPUs installed there ({capacity} kW)"
+        note = f"{site['name']}: {total} kW of GPU TDP installed against a power capacity of {capacity} kW"
     if batch is not None:
         _flag(work, e, "site-power-insufficient", f"power:{site_id.hex}:{batch['batch_id'].hex}",
               severity="medium", batch=batch, serials=serials, quantity=quantity, site_id=site_id,

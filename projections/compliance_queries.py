@@ -26,6 +26,7 @@ from projections.compliance_records import (
     OnwardMovementRecord,
     export_record,
     legal_holds,
+    lineages,
 )
 from projections.db import ACTIVE, POSITIONS
 from projections.engine import Projection
@@ -327,8 +328,11 @@ class ComplianceQueries:
             serial_count = conn.execute(
                 select(func.sum(s.c.last - s.c.first + 1)).where(s.c.batch_id == batch_id)
             ).scalar()
-            holds = legal_holds(conn, t["legal_hold"], [batch_id]).get(batch_id, [])
-            held = any(h.active for h in holds)
+            line = lineages(lambda stmt: conn.execute(stmt).mappings(), t["batch"], [batch_id])[batch_id]
+            # its own holds are listed; a hold on a batch it was split from holds its records too
+            lineage_holds = legal_holds(conn, t["legal_hold"], line)
+            holds = lineage_holds.get(batch_id, [])
+            held = any(h.active for a in line for h in lineage_holds.get(a, []))
             om = t["onward_movement"]
             onward = [
                 OnwardMovementRecord(

@@ -5,7 +5,7 @@ and diversions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -144,6 +144,39 @@ def _classification(found: Any) -> dict[str, Any]:
             "datacenter_marketed": found.get("datacenter_marketed"),
             "classification_paragraphs": tuple(str(p) for p in found.get("paragraphs") or ()),
             "classification_ruleset_id": str(found.get("ruleset_id") or "")}
+
+
+def lineages(
+    rows: Callable[[Any], Iterable[Any]], batch_table: Table, batch_ids: Sequence[UUID]
+) -> dict[UUID, list[UUID]]:
+    """Each batch with the batches it was split from, nearest first (``[batch, parent, ...]``):
+    a legal hold asks for the records of the order, so a hold on a batch holds its split-off
+    batches' records as well (15 CFR 762.6). ``rows`` runs a statement and gives its mapping rows."""
+    parent_of: dict[UUID, UUID | None] = {}
+    wanted = list(dict.fromkeys(batch_ids))
+    while wanted:
+        for i in range(0, len(wanted), 500):
+            stmt = select(batch_table.c.batch_id, batch_table.c.parent_batch_id).where(
+                batch_table.c.batch_id.in_(wanted[i: i + 500]))
+            for r in rows(stmt):
+                parent_of[r["batch_id"]] = r["parent_batch_id"]
+        wanted = [p for p in {parent_of.get(b) for b in wanted} if p is not None and p not in parent_of]
+    out: dict[UUID, list[UUID]] = {}
+    for batch_id in batch_ids:
+        line = [batch_id]
+        parent = parent_of.get(batch_id)
+        while parent is not None and parent not in line:
+            line.append(parent)
+            parent = parent_of.get(parent)
+        out[batch_id] = line
+    return out
+
+
+def holds_of_lineage(
+    lineage: Mapping[UUID, list[UUID]], holds: Mapping[UUID, list[LegalHoldRecord]]
+) -> dict[UUID, list[LegalHoldRecord]]:
+    """Each batch's own holds, then those of the batches it was split from."""
+    return {b: [h for a in line for h in holds.get(a, [])] for b, line in lineage.items()}
 
 
 def legal_holds(conn: Connection, table: Table, batch_ids: Sequence[UUID]) -> dict[UUID, list[LegalHoldRecord]]:

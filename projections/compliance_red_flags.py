@@ -8,7 +8,9 @@ power (``site-power-insufficient``, in ``compliance_checks``):
   residential or vague;
 * ``red-flag-online-presence``: a shipment for a party of the transaction (the same, and the
   forwarder) recorded as having little online presence;
-* ``red-flag-unusual-forwarder``: a shipment through a forwarder recorded as unusual.
+* ``red-flag-unusual-forwarder``: a shipment through a forwarder recorded as unusual;
+* the address and online-presence flags again when units are assigned or transferred in the
+  country to such a party (``flag_recipient``).
 
 The facts are the party's optional ``address_type``, ``online_presence`` and
 ``forwarder_standing``; a fact not recorded is unknown and raises nothing (the guidance flags what
@@ -104,6 +106,31 @@ def flag_shipment_parties(work: Work, e: Any, batch: Row) -> None:
                   party_id=e.forwarder_id, **common,
                   reason=f"shipment {e.shipment_id} through freight forwarder {_party_name(work, e.forwarder_id)}, "
                   f"recorded as unusual ({ruleset.red_flag_citation})")
+
+
+def flag_recipient(work: Work, e: Any, batch: Row, party_id: UUID, role: str, serials: Sequence[str],
+                   quantity: int) -> None:
+    """On ``Assigned`` / ``Transferred``: units handed over in the country to a party whose address
+    is recorded as residential or vague (a commercial quantity), or with little online presence,
+    are held to the same red flags as a shipment for it (the same finding subjects)."""
+    ruleset = _ruleset(work, e)
+    party = work.cache("party").get(party_id)
+    if ruleset is None or party is None:
+        return
+    bid = batch["batch_id"].hex
+    common: dict[str, Any] = {"severity": SEVERITY, "batch": batch, "serials": serials, "quantity": quantity,
+                              "party_id": party_id}
+    gpus = _gpus(work, batch["model_id"], quantity)
+    kind = str(party.get("address_type") or "")
+    if kind in ("residential", "vague") and gpus >= ruleset.red_flag_commercial_quantity_gpus:
+        _flag(work, e, "red-flag-address", f"address:{bid}:{party_id.hex}", **common,
+              reason=f"{gpus} GPU(s) of PO {batch['po_number']} (commercial quantity: >= "
+              f"{ruleset.red_flag_commercial_quantity_gpus}) handed to {role} {party['name']}, whose address is "
+              f"recorded as {kind} ({ruleset.red_flag_citation})")
+    if party.get("online_presence") == "little":
+        _flag(work, e, "red-flag-online-presence", f"online:{bid}:{party_id.hex}", **common,
+              reason=f"{quantity} unit(s) of PO {batch['po_number']} handed to {role} {party['name']}, recorded "
+              f"as having little online presence ({ruleset.red_flag_citation})")
 
 
 def flag_amended_party(work: Work, e: Any) -> None:

@@ -9,11 +9,13 @@ from typing import Any
 from uuid import UUID
 
 from projections.common import plain
-from projections.compliance_checks import _check_power, _party_facts_changed
+from projections.compliance_checks import _check_power, _party_facts_changed, _rules_at
 from projections.compliance_lookups import _as_datetime, authorization_terms
 from projections.compliance_red_flags import flag_amended_party
 from projections.engine import Handler, Row, Work
 from projections.findings import _flag, _opt_utc, utc
+from registry.domain.errors import ComplianceRefusal
+from registry.domain.licensing import require_matching_eccn
 from registry.domain.policy import overdraw_problems, remaining
 from registry.domain.reference import ExportAuthorization, GpuModel, Party, Site
 from registry.domain.rule_data import RuleData
@@ -80,6 +82,29 @@ def _model(work: Work, e: Any) -> None:
         if k in values:
             new[k] = values[k]
     cache.put(new)
+
+
+def _model_amended(work: Work, e: Any) -> None:
+    """A corrected model (``GpuModel.Amended``: an estimated figure corrected, say) is classified
+    again, under the ruleset in force at the correction: a batch of it already exported under
+    another ECCN left with a wrong Destination Control Statement and EEI (15 CFR 758.6), which is
+    flagged ``exported-under-another-eccn`` (the batch's next shipment is refused as
+    ``classification-mismatch``). By the same test as the grant (``require_matching_eccn``)."""
+    _model(work, e)
+    when = utc(e.occurred_at)
+    for batch in sorted(work.cache("batch").all_rows(), key=lambda r: str(r["batch_id"])):
+        if batch["model_id"] != e.originator_id or not batch["shipped"] or not batch.get("eccn"):
+            continue
+        found = _rules_at(work, batch, when)
+        if found is None:
+            continue
+        try:
+            require_matching_eccn(found[0], str(batch["eccn"]))
+        except ComplianceRefusal as problem:
+            _flag(work, e, "exported-under-another-eccn", f"eccn:{batch['batch_id'].hex}", severity="high",
+                  batch=dict(batch), quantity=int(batch["shipped"]),
+                  reason=f"{batch['shipped']} unit(s) of PO {batch['po_number']} were exported under ECCN "
+                  f"{batch['eccn']}; corrected, the model classifies otherwise: {problem.detail}")
 
 
 def _authorization(work: Work, e: Any) -> None:

@@ -73,6 +73,7 @@ from registry.domain.licensing import (
 )
 from registry.domain.policy import (
     AuthorizationTerms,
+    Problem,
     intermediate_consignee_problem,
     recipient_headquarters_problem,
     refuse,
@@ -542,6 +543,44 @@ class ComplianceMixin(ScreeningMixin, FindingsMixin, LegalHoldsMixin, _Base):
         if auth is not None:
             require_satisfied(requirements, auth.auth_type, auth.exception_code,
                               auth.number or auth.exception_code or "NLR")
+
+    def _refuse_shipment_classification(self, batch: GpuBatch, when: datetime) -> None:
+        """The export leaves under the clearance's ECCN as it stands when it ships, not only as at
+        the grant: the model's classification in force at the shipment (a corrected figure, a new
+        ruleset) must still be the cleared ECCN, which the Destination Control Statement and the
+        EEI carry (``classification-mismatch``; 15 CFR 758.6). The authorization's own coverage at
+        the shipment is :meth:`_refuse_shipment_authorization`."""
+        if self._before_any_rule(when):
+            return
+        _, classification = self._classified_at(batch, when)
+        require_matching_eccn(classification, str(batch.clearance.get("eccn", "")))
+
+    def _refuse_shipment_value(self, batch: GpuBatch) -> None:
+        """A value-limited authorization bounds the value exported under it. The grant drew the
+        batch's units at the order's unit price then; when the price was corrected upwards since
+        (``CorrectOrder``), what the batch holds of the authorization is now worth more, and the
+        difference must still fit what the authorization has left, else the shipment would export
+        beyond the license's value (``authorization-value``, nothing written)."""
+        auth = self._batch_authorization(batch)
+        if auth is None or auth.value_limit is None or batch.currency != auth.currency:
+            return  # unlimited, or refused at the grant already (authorization-currency)
+        held = auth.outstanding.get(batch.id.hex)
+        if not held or not held["quantity"]:
+            return
+        now_worth = held["quantity"] * batch.unit_price
+        extra = now_worth - held["value"]
+        remaining = auth.remaining_value
+        if extra > 0 and remaining is not None and extra > remaining:
+            terms = AuthorizationTerms.of(auth)
+            refuse(Problem(
+                "authorization-value",
+                f"authorization {terms.label} has {remaining} {auth.currency} left of {auth.value_limit}; the "
+                f"{held['quantity']} unit(s) batch {batch.po_number} drew for {held['value']} {auth.currency} are "
+                f"worth {now_worth} {batch.currency} at the corrected unit price {batch.unit_price}",
+                facts={**terms.facts(), "quantity": str(held["quantity"]), "value": str(now_worth),
+                       "drawn_value": str(held["value"]), "remaining_value": str(remaining),
+                       "value_limit": str(auth.value_limit), "currency": batch.currency},
+            ))
 
     def _refuse_shipment_destination(self, batch: GpuBatch, when: datetime, country: str, site_id: UUID | None) -> None:
         """A shipment declared for a country other than the cleared destination (or to a site in

@@ -241,7 +241,9 @@ class Registry(ComplianceMixin, AllocationsMixin, LocationsMixin, CommandExecuto
             self._refuse_shipment_parties(batch, cmd.carrier_id, cmd.destination_site_id,
                                           intermediates, cmd.forwarder_id, batch.exporter_of(cmd.exporter_id))
             if batch.clearance_status == Clearance.GRANTED:
+                self._refuse_shipment_classification(batch, w.ctx.occurred_at)
                 self._refuse_shipment_authorization(batch, w.ctx.occurred_at)
+                self._refuse_shipment_value(batch)
                 self._refuse_intermediate_consignees(batch, intermediates)
                 self._refuse_shipment_license(batch, w.ctx.occurred_at, intermediates)
                 self._refuse_shipment_destination(batch, w.ctx.occurred_at, cmd.destination_country,

@@ -165,6 +165,18 @@ _RULES = [
         "15 CFR 732 Supp. 3 (red flags)",
     ),
     RuleInfo(
+        "exported-under-another-eccn",
+        "finding",
+        "Units were exported under an ECCN their model, as corrected, does not have",
+        "15 CFR 758.6 (Destination Control Statement); 15 CFR 774 Supp. 1, ECCN 3A090/4A090",
+    ),
+    RuleInfo(
+        "received-at-other-site",
+        "finding",
+        "Units were received at another site than the shipment was declared for",
+        "15 CFR 732 Supp. 3 (red flags: a location anomaly); 15 CFR 762.2 (accurate records)",
+    ),
+    RuleInfo(
         "serial-at-two-sites",
         "finding",
         "A serial was reported installed at two sites",

@@ -20,6 +20,7 @@ from eventsourcing.utils import get_topic
 from registry.application.service import Registry
 from registry.domain.base import Amendable
 from registry.domain.batch import GpuBatch
+from registry.domain.errors import NotFound
 from registry.domain.host_agent import HostAgent
 from registry.domain.reference import Party, Site
 
@@ -119,6 +120,23 @@ class ScopeIndex:
         """Every batch the index knows whose parties include one of ``family``."""
         return frozenset(b for b, parties in list(self._batch_parties.items()) if not parties.isdisjoint(family))
 
+    def holds_all(self, batch_id: UUID, serials: Iterable[str], family: frozenset[UUID]) -> bool:
+        """Whether every serial named is a unit of the batch that one of ``family`` owns or is
+        assigned now (read from the batch itself: units transferred to another party)."""
+        wanted = list(serials)
+        if not wanted:
+            return False
+        try:
+            batch = self._registry.get_batch(batch_id)
+        except NotFound:  # no such batch: nothing is held
+            return False
+        holders = {p.hex for p in family}
+        units = batch.units
+        return all(
+            (unit := units.get(s)) is not None and (unit.owner in holders or unit.assignee in holders)
+            for s in wanted
+        )
+
     def site_in(self, site_id: UUID, family: frozenset[UUID]) -> bool:
         return self._operator.get(site_id) in family
 
@@ -142,6 +160,11 @@ class Scope:
 
     def sees_batch(self, batch_id: UUID) -> bool:
         return self.index.batch_in(batch_id, self.family)
+
+    def holds_units(self, batch_id: UUID, serials: Iterable[str]) -> bool:
+        """Whether the party's family holds (owns or is assigned) every one of these units of a
+        batch that is not its own: units transferred to it, whose end of life it reports."""
+        return self.index.holds_all(batch_id, serials, self.family)
 
     def sees_party(self, party_id: UUID) -> bool:
         return party_id in self.family

@@ -36,7 +36,7 @@ from uuid import UUID
 import grpc
 from google.rpc import error_details_pb2
 
-from registry.api.v1 import compliance_pb2, events_pb2, queries_pb2, reports_pb2
+from registry.api.v1 import commands_pb2, compliance_pb2, events_pb2, queries_pb2, reports_pb2
 from registry.domain.errors import InvalidField, NotFound
 from registry.observability.handler_cache import WrappingInterceptor
 from registry.security.certs import principal_of_certificate
@@ -309,7 +309,12 @@ class AuthInterceptor(WrappingInterceptor):
         if confine is Confine.BATCH or confine is Confine.EXPORT:
             batch_id = _uuid(getattr(request, "batch_id", ""))
             if batch_id is not None and not scope.sees_batch(batch_id):
-                raise NotYours(NotFound("batch", batch_id))
+                held = list(getattr(request, "serials", ()) or ()) if isinstance(request, _HOLDER_REQUESTS) else []
+                # a unit transferred to the partner from another's batch: its holder reports what
+                # becomes of it (every serial named must be held by the partner's family)
+                holder = bool(held) and await self._blocking(scope.holds_units, batch_id, held)
+                if not holder:
+                    raise NotYours(NotFound("batch", batch_id))
         elif confine is Confine.PARTY:
             party_id = _uuid(getattr(request, "party_id", ""))
             if party_id is not None and not scope.sees_party(party_id):
@@ -565,6 +570,14 @@ def _refused_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
 
 
 # ---------------------------------------------------------------------- answer filters
+#: Reports a unit's holder makes about units it holds, even in a batch that is not its own (units
+#: transferred to it): what becomes of them (RMA, loss, decommission) and their onward handover.
+_HOLDER_REQUESTS = (
+    commands_pb2.ReturnForRmaRequest, commands_pb2.ReportLostRequest, commands_pb2.DecommissionRequest,
+    commands_pb2.AssignRequest, commands_pb2.TransferRequest,
+)
+
+
 def _batch_ids(response: Any) -> list[str]:
     if isinstance(response, queries_pb2.ListBatchesResponse):
         return [b.batch_id for b in response.batches]

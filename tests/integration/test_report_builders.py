@@ -265,7 +265,10 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
         "PO-A", "NLR-KR-3A090", "2036-02-28 09:00 UTC", "72", "—", "—"]
     assert terms["SHP-B1"][4] == "88"  # batch B's 16 drawn since
     parties = parse_html(html).table("Parties of each cleared batch").rows
-    assert parties[-1][:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
+    [end_user] = [r for r in parties if r[:2] == ["PO-B", "end user"]]
+    assert end_user[:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
+    # the shipment's intermediate consignee with its ownership, after the clearance's parties
+    assert parties[-1][:5] == ["PO-B", "intermediate consignee", "Samsung Electronics", "KR", "KR"]
     drawdown = table(html, "Drawdown per authorization: units")
     assert drawdown["NLR-KR-3A090 (no license required)"][2] == "88"
     retention = {row[1]: row for row in parse_html(html).table("Record retention per export").rows}

@@ -26,10 +26,18 @@ from uuid import UUID
 from sqlalchemy import select
 
 from projections.common import STAGES
-from projections.compliance_records import ExportRecord, LegalHoldRecord, export_record, legal_hold_record
+from projections.compliance_records import (
+    ExportRecord,
+    LegalHoldRecord,
+    export_record,
+    holds_of_lineage,
+    legal_hold_record,
+    lineages,
+)
 from projections.queries import CustodyEntry
 from registry.application.ports import BatchSummary
 from registry.domain.compliance_rules import DESTINATION_CONTROL_STATEMENT, RULES
+from registry.domain.licensing import PartyFacts, headquarters_check
 from registry.domain.reference import ExportAuthorization
 from registry.reports.builders import findings as findings_section
 from registry.reports.builders.common import PAGE, STAGE_TITLES, Context, serial_range
@@ -111,7 +119,7 @@ def keep_batches(ctx: Context) -> CustodyTotals:
                 ctx.view.keep(CLASSIFICATION, _classification_rows(ctx, b, trail))
                 ctx.view.keep(RETENTION, _retention_rows(ctx, b, exports.get(b.batch_id, [])))
                 ctx.view.keep(DCS, _dcs_rows(b, exports.get(b.batch_id, [])))
-                ctx.view.keep(EXPORT_TERMS, _export_terms_rows(ctx, b, exports.get(b.batch_id, [])))
+                ctx.view.keep(EXPORT_TERMS, _export_terms_rows(ctx, b, exports.get(b.batch_id, []), trail))
                 ctx.view.keep(HOLDS, _hold_rows(b, holds.get(b.batch_id, [])))
                 keep_custody_of(ctx, totals, b, trail, details.get(b.batch_id), rows=False)
     ctx.custody = totals
@@ -453,22 +461,39 @@ def _shipments(ctx: Context) -> Iterator[Block]:
          Column("remaining", "Units left then", ColumnType.INT),
          Column("remaining_value", "Value left then", ColumnType.DECIMAL)),
         lambda: ctx.view.kept(EXPORT_TERMS),
-        note="The authorization the units left under, with its drawdown as it stood then (an empty limit: "
-        "unlimited); the shipment's value and end use are in the part-number table above."
+        note="The authorization the units left under (a license exception with the AES license code of its EEI, "
+        "NAC: C67), with its drawdown as it stood then (an empty limit: unlimited); the shipment's value and end "
+        "use are in the part-number table above."
         + (" A partner's own report leaves the drawdown out: it depends on other partners' batches."
            if ctx.filters.scope is not None else ""),
     )
 
 
-def _export_terms_rows(ctx: Context, b: BatchSummary, exports: list[ExportRecord]) -> Iterator[tuple[Cell, ...]]:
+def _aes_license_code(trail: Sequence[CustodyEntry]) -> str:
+    """The AES license code of the license exception the batch's clearance was last granted under,
+    as its evidence recorded it from the ruleset (NAC: C67; the EEI's license code)."""
+    code = ""
+    for e in trail:
+        if e.event_type == "ClearanceGranted":
+            evidence: Mapping[str, Any] = e.detail.get("evidence", {}) or {}
+            code = str((evidence.get("authorization", {}) or {}).get("aes_license_code", "") or "")
+    return code
+
+
+def _export_terms_rows(
+    ctx: Context, b: BatchSummary, exports: list[ExportRecord], trail: Sequence[CustodyEntry] = ()
+) -> Iterator[tuple[Cell, ...]]:
     """Per export: the authorization it left under with its running drawdown then (the compliance
-    read model's export record). A partner's own report leaves the drawdown out: it depends on other
+    read model's export record), and for a license exception the AES license code its EEI carries
+    (15 CFR 740.8: NAC is C67). A partner's own report leaves the drawdown out: it depends on other
     partners' batches."""
     scoped = ctx.filters.scope is not None
+    aes_code = _aes_license_code(trail)
     for x in exports:
         label = x.authorization_number or x.exception_code or x.authorization_type.replace("_", " ")
         if x.exception_code and x.authorization_number:
-            label += f" ({x.exception_code})"
+            label += f" ({x.exception_code}"
+            label += f", AES license code {aes_code})" if aes_code else ")"
         yield (
             x.shipment_id, b.po_number, label, x.authorization_valid_to,
             None if scoped else x.authorization_drawn_quantity,
@@ -505,43 +530,75 @@ def _relation(link: Mapping[str, Any], i: int, n: int) -> str:
 
 def _party_rows(ctx: Context, b: BatchSummary, trail: list[CustodyEntry]) -> Iterator[tuple[Cell, ...]]:
     """The headquarters walk recorded with the latest granted clearance (its evidence): the report
-    does not run the rule again, it shows what the decision found."""
+    does not run the rule again, it shows what the decision found. Then each shipment's
+    intermediate consignees (the auditor's parties per shipment, with their ultimate parent and its
+    headquarters country): ``Ship`` held them to the rule without recording the walk, so it is
+    made here on the parties as of the view, with the country groups in force at the shipment (not
+    in a partner's own report: their owners are not the partner's to learn)."""
     grant = _latest_grant(trail)
-    if grant is None:
-        return
-    evidence: Mapping[str, Any] = grant.detail.get("evidence", {}) or {}
-    for walk in evidence.get("headquarters", []) or []:
-        links = list(walk.get("chain", []) or [])
-        if not links:
+    if grant is not None:
+        evidence: Mapping[str, Any] = grant.detail.get("evidence", {}) or {}
+        for walk in evidence.get("headquarters", []) or []:
+            row = _walk_row(b, walk)
+            if row is not None:
+                yield row
+    if ctx.filters.scope is not None:
+        return  # a partner's own report: another party's ownership is not the partner's to learn
+    seen: set[UUID] = set()
+    for e in trail:
+        if e.event_type != "Shipped" or e.batch_id != b.batch_id:
             continue
-        n = len(links)
-        entity = links[0]
-        top = links[-1] if n > 1 and _relation(links[-1], n - 1, n) == "ultimate parent" else None
-        chain = " \u2192 ".join(
-            f"{p.get('name', '')} ({p.get('headquarters_country', '')}, {_relation(p, i + 1, n)})"
-            for i, p in enumerate(links[1:])
-        )
-        if walk.get("missing_parent"):
-            chain += f" \u2192 unknown party {walk['missing_parent']}"
-        if walk.get("cycle_at"):
-            chain += f" \u2192 cycle at {walk['cycle_at']}"
-        decided = str(walk.get("decided_by") or "")
-        verdict = "applies" if walk.get("applies") else "does not apply"
-        if walk.get("applies") and decided:
-            verdict += f" ({decided})"
-        if walk.get("intermediate_flags"):
-            verdict += "; intermediate owner in D:5/Macau: review"
-        yield (
-            b.po_number, str(walk.get("role", "")).replace("_", " "), str(entity.get("name", "")),
-            str(entity.get("country", "")), str(entity.get("headquarters_country", "")),
-            str(top.get("name", "")) if top else "", str(top.get("headquarters_country", "")) if top else "",
-            chain, f"{verdict} (country groups {walk.get('country_groups_version', '')})",
-        )
+        for p in e.detail.get("intermediate_consignee_ids", []) or []:
+            party_id = _uuid(p)
+            if party_id is None or party_id in seen:
+                continue
+            seen.add(party_id)
+            groups = ctx.registry.country_groups.in_force(e.occurred_at)
+            check = headquarters_check(party_id, partial(_party_facts_of, ctx), groups)
+            row = _walk_row(b, {"role": "intermediate consignee", **check.to_evidence()})
+            if row is not None:
+                yield row
+
+
+def _party_facts_of(ctx: Context, party_id: UUID) -> PartyFacts | None:
+    party = ctx.view.aggregate(party_id)
+    return PartyFacts.of(party) if party is not None and hasattr(party, "headquarters_country") else None
+
+
+def _walk_row(b: BatchSummary, walk: Mapping[str, Any]) -> tuple[Cell, ...] | None:
+    """One party's headquarters walk (as evidence) as a row of "Parties of each cleared batch"."""
+    links = list(walk.get("chain", []) or [])
+    if not links:
+        return None
+    n = len(links)
+    entity = links[0]
+    top = links[-1] if n > 1 and _relation(links[-1], n - 1, n) == "ultimate parent" else None
+    chain = " \u2192 ".join(
+        f"{p.get('name', '')} ({p.get('headquarters_country', '')}, {_relation(p, i + 1, n)})"
+        for i, p in enumerate(links[1:])
+    )
+    if walk.get("missing_parent"):
+        chain += f" \u2192 unknown party {walk['missing_parent']}"
+    if walk.get("cycle_at"):
+        chain += f" \u2192 cycle at {walk['cycle_at']}"
+    decided = str(walk.get("decided_by") or "")
+    verdict = "applies" if walk.get("applies") else "does not apply"
+    if walk.get("applies") and decided:
+        verdict += f" ({decided})"
+    if walk.get("intermediate_flags"):
+        verdict += "; intermediate owner in D:5/Macau: review"
+    return (
+        b.po_number, str(walk.get("role", "")).replace("_", " "), str(entity.get("name", "")),
+        str(entity.get("country", "")), str(entity.get("headquarters_country", "")),
+        str(top.get("name", "")) if top else "", str(top.get("headquarters_country", "")) if top else "",
+        chain, f"{verdict} (country groups {walk.get('country_groups_version', '')})",
+    )
 
 
 def _parties(ctx: Context) -> Iterator[Block]:
     yield Paragraph(
-        "The purchaser, consignee and end user of each cleared batch (as of the latest granted clearance), "
+        "The purchaser, consignee and end user of each cleared batch (as of the latest granted clearance), and "
+        "the intermediate consignees its shipments named (their walk made on the parties as of the report), "
         "with each party's own headquarters country, its ownership chain (intermediate owners and ultimate "
         "parent) and whether the headquarters rule (15 CFR 742.6(a)(6)(iii)(A): the entity, or its ultimate "
         "parent, headquartered in D:5 or Macau) applied, as recorded with the decision (its evidence) under "
@@ -643,14 +700,17 @@ def _decimal(value: Any) -> Decimal | None:
 
 # ----------------------------------------------------------------------------- retention
 def _holds(ctx: Context, ids: Sequence[UUID]) -> dict[UUID, list[LegalHoldRecord]]:
-    """The legal holds of these batches, in place and released (15 CFR 762.6)."""
+    """The legal holds of these batches, in place and released (15 CFR 762.6): each batch's own,
+    then those of the batches it was split from (a hold asks for the records of the order)."""
     table = ctx.table("compliance", "legal_hold")
+    lineage = lineages(ctx.rows, ctx.table("compliance", "batch"), ids)
+    wanted = list(dict.fromkeys(a for line in lineage.values() for a in line))
     found: dict[UUID, list[LegalHoldRecord]] = {}
-    for i in range(0, len(ids), PAGE):
-        stmt = select(table).where(table.c.batch_id.in_(ids[i: i + PAGE])).order_by(table.c.position)
+    for i in range(0, len(wanted), PAGE):
+        stmt = select(table).where(table.c.batch_id.in_(wanted[i: i + PAGE])).order_by(table.c.position)
         for r in ctx.rows(stmt):
             found.setdefault(r["batch_id"], []).append(legal_hold_record(r))
-    return found
+    return holds_of_lineage(lineage, found)
 
 
 def _exports(

@@ -48,6 +48,9 @@ class _Sink:
     def put_many(self, _rows: Iterable[Any]) -> None:
         return None
 
+    def put_new(self, _rows: Iterable[Any]) -> None:
+        return None
+
     def members(self, _value: Any) -> list[Row]:
         return []
 
