@@ -24,7 +24,7 @@ from registry.config import Settings
 from registry.server.convert import event_message, event_topics, event_type_of_topic
 from registry.server.event_messages import EventRenderer
 from registry.server.stream_rendering import RenderedEvents
-from tests.builders import make_world
+from tests.builders import ACTOR, make_world
 from tests.integration.compliance_world import STORY_YEARS_AHEAD
 from tests.integration.compliance_world import World as ComplianceWorld
 from tests.location_agents import Agent
@@ -151,6 +151,17 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
         rng = random.Random(2025)
         for _ in range(400):
             driver.step(rng.randrange(KINDS), rng)
+        # which steps succeed varies with the world's random ids, and a model amended to 8 GPUs per
+        # unit (4A090) strands the batches cleared as 3A090 (Ship refuses a stale ECCN): put the
+        # model back and go on until the rarest kind (a repair needs units received first) is in the log
+        for _ in range(40):
+            if any(n.topic.endswith(":GpuBatch.Repaired") for n in registry.read_log(0, 100_000)):
+                break
+            registry.amend_reference(ACTOR, c.parse(c.AmendReference, {
+                "kind": "gpu_model", "target_id": driver.world.b200, "fields": {"gpus_per_unit": 1},
+                "reason": "corrected"}))
+            for _ in range(20):
+                driver.step(rng.randrange(KINDS), rng)
         # screening: a list snapshot (its entries are left out), a case, a hit and its resolution
         world.party("samsung", "Samsung Electronics Co., Ltd.")
         world.import_list(("el-1", "SAMSUNG ELECTRONICS CO LTD"), ("el-2", "Zürich Précision AG"))
@@ -245,7 +256,8 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
     finally:
         registry.close()
 
-    assert kept_types == written - {"RequestRecord.Handled"}
+    # the 80 steps after ``written`` was taken may add a type: every type written is kept
+    assert written - {"RequestRecord.Handled"} <= kept_types <= set(event_topics()) - {"RequestRecord.Handled"}
     assert fast_types == written  # the fast path rendered every type written, not the fallback
     assert written == set(event_topics()), sorted(set(event_topics()) - written)
 
