@@ -36,6 +36,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -461,6 +462,26 @@ def test_a_token_expired_within_the_30_s_skew_is_accepted_and_one_expired_a_minu
     assert reason(error) == "BAD_CREDENTIAL"
 
 
+def test_a_token_missing_a_required_claim_is_unauthenticated(world: World) -> None:
+    key = (world.creds.keys / "k1.key.pem").read_bytes()
+    for claim in ("jti", "nbf", "exp", "iss", "aud", "sub"):
+        claims = _claims(world, "auditor")
+        claims.pop(claim)
+        token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "k1"})
+        error = refusal(lambda token=token: world.server.stubs().queries.ListBatches(
+            q.ListBatchesRequest(), metadata=bearer(token), timeout=TIMEOUT), grpc.StatusCode.UNAUTHENTICATED)
+        assert reason(error) == "BAD_CREDENTIAL", claim
+
+
+def test_a_kid_that_is_a_path_rather_than_a_key_name_is_unauthenticated(world: World) -> None:
+    key = (world.creds.keys / "k1.key.pem").read_bytes()
+    for kid in ("../keys/k1", "./k1", f"{world.creds.keys}/k1", "k1.pub.pem"):
+        token = jwt.encode(_claims(world, "auditor"), key, algorithm="EdDSA", headers={"kid": kid})
+        error = refusal(lambda token=token: world.server.stubs().queries.ListBatches(
+            q.ListBatchesRequest(), metadata=bearer(token), timeout=TIMEOUT), grpc.StatusCode.UNAUTHENTICATED)
+        assert reason(error) == "BAD_CREDENTIAL", kid
+
+
 def test_a_staff_role_outside_its_row_is_denied_naming_the_method_and_role_and_writes_nothing(world: World) -> None:
     head = world.server.head()
     cases: list[tuple[str, Callable[[list[tuple[str, str]]], Any]]] = [
@@ -598,6 +619,22 @@ def test_a_host_agent_key_that_is_not_32_bytes_is_refused_naming_public_key(worl
         partner_id=world.d.ids["samsung"], name="short"), metadata=world.md("partner", "samsung"), timeout=TIMEOUT),
         grpc.StatusCode.INVALID_ARGUMENT)
     assert "public_key" in violations(error)
+
+
+def test_a_site_operator_registers_and_checks_in_agents_only_at_its_sites_for_its_own_party(world: World) -> None:
+    operator = world.md("site_operator", "samsung")
+    public = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    head = world.server.head()
+    for site, partner in (("site_samsung", "sk"), ("site_sk", "sk")):
+        refusal(lambda site=site, partner=partner: world.locations.RegisterHostAgent(lp.RegisterHostAgentRequest(
+            request_id=rid(), public_key=public, site_id=world.d.ids[site], partner_id=world.d.ids[partner],
+            name="rogue"), metadata=operator, timeout=TIMEOUT), grpc.StatusCode.NOT_FOUND)
+    assert world.server.head() == head
+    serials = _installed_batch(world, "LOCO")
+    agent = world.agent("site_samsung", "samsung", as_md=operator)
+    written = world.locations.SubmitLocationAttestation(agent.check_in(1, serials), metadata=operator,
+                                                        timeout=TIMEOUT)
+    assert written.position > head
 
 
 def test_a_partner_cannot_check_in_or_revoke_through_another_partners_agent_even_with_its_valid_signature(
@@ -791,6 +828,25 @@ def test_a_rewrite_that_also_recomputes_the_leaf_is_caught_by_the_signed_checkpo
     assert "checkpoint" in (found.stdout + found.stderr).lower() or f"position {position}" in found.stdout + found.stderr
 
 
+def test_a_stored_checkpoint_whose_signed_root_was_altered_is_named_by_gpureg_journal_verify(world: World) -> None:
+    store = _copy_store(world, "checkpoint")
+    db = sqlite3.connect(store)
+    columns = [r[1] for r in db.execute("pragma table_info(journal_checkpoints)")]
+    note_column = next(col for col in columns if "note" in col)
+    rowid, note = db.execute(f"select rowid, {note_column} from journal_checkpoints order by rowid desc limit 1").fetchone()
+    text = note if isinstance(note, str) else note.decode()
+    lines = text.split("\n")
+    lines[2] = base64.b64encode(hashlib.sha256(b"another root").digest()).decode()
+    altered = "\n".join(lines)
+    db.execute(f"update journal_checkpoints set {note_column} = ? where rowid = ?",
+               (altered if isinstance(note, str) else altered.encode(), rowid))
+    db.commit()
+    db.close()
+    found = _verify(world, "--database-url", f"sqlite:///{store}")
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert lines[1] in found.stdout + found.stderr  # names the checkpoint's size
+
+
 def test_a_journal_exported_to_a_file_verifies_offline_and_a_byte_changed_in_the_file_is_found(world: World) -> None:
     store = _copy_store(world, "exported")
     out = world.root / "journal.jsonl"
@@ -943,6 +999,24 @@ def test_a_report_as_of_before_a_party_existed_refuses_that_party_as_its_partner
     assert "as_of" in violations(error)
 
 
+def test_a_report_as_of_before_a_rename_resolves_the_partner_by_the_name_it_had_then(world: World) -> None:
+    world.d.party("renamed", "Old Name Compute Co")
+    time.sleep(1.1)
+    as_of = datetime.now(UTC).replace(microsecond=0)
+    time.sleep(1.1)
+    fields = Struct()
+    fields.update({"name": "New Name Compute Co"})
+    world.d.do("AmendReference", c.AmendReferenceRequest(
+        request_id=rid(), kind=c.REFERENCE_KIND_PARTY, target_id=world.d.ids["renamed"], fields=fields,
+        reason="merger"))
+    header, _ = world.report(rp.REPORT_KIND_OWNERSHIP, as_of=ts(as_of), partner="Old Name Compute Co")
+    assert header.log_position < world.server.head()
+    error = refusal(lambda: world.report(rp.REPORT_KIND_OWNERSHIP, as_of=ts(as_of), partner="New Name Compute Co"),
+                    grpc.StatusCode.INVALID_ARGUMENT)
+    assert "partner" in violations(error)
+    world.report(rp.REPORT_KIND_OWNERSHIP, partner="New Name Compute Co")
+
+
 def test_a_partners_report_names_no_other_partner_and_naming_one_is_other_party(world: World) -> None:
     error = refusal(lambda: world.report(rp.REPORT_KIND_OWNERSHIP, md=world.md("partner", "samsung"),
                                          partner=world.d.ids["sk"]), grpc.StatusCode.PERMISSION_DENIED)
@@ -1083,6 +1157,18 @@ def test_an_older_observation_arriving_later_does_not_replace_the_newer_location
     location = world.locations.GetSerialLocation(lp.GetSerialLocationRequest(
         serial=serials[0], min_position=late.position), metadata=world.md("auditor"), timeout=TIMEOUT).location
     assert (location.agent_id, location.method) == (one.agent_id, "network")
+
+
+def test_a_partners_agent_attests_a_unit_transferred_to_it_from_another_partners_batch(world: World) -> None:
+    serials = _installed_batch(world, "LOCT")
+    world.server.stubs().commands.Transfer(c.TransferRequest(
+        request_id=rid(), batch_id=world.d.ids["LOCT"], serials=serials[:1], to_owner_id=world.d.ids["sk"],
+        to_site_id=world.d.ids["site_sk"], reason="sold"), metadata=world.md("partner", "samsung"), timeout=TIMEOUT)
+    agent = world.agent("site_sk", "sk")
+    written = world.submit(agent.check_in(1, serials[:1]), "sk")
+    location = world.locations.GetSerialLocation(lp.GetSerialLocationRequest(
+        serial=serials[0], min_position=written.position), metadata=world.md("auditor"), timeout=TIMEOUT).location
+    assert (location.agent_id, location.site_id) == (agent.agent_id, world.d.ids["site_sk"])
 
 
 @pytest.mark.xfail(strict=True, reason="docs/security.md: a partner never learns of another partner's batches; a partner's agent attesting another partner's serial is accepted (an unknown serial is refused), which tells it the serial exists and lets it plant location evidence on a competitor's batch")
