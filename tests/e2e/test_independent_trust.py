@@ -1244,6 +1244,22 @@ def test_repeated_evidence_abroad_for_the_same_batch_and_country_is_added_to_the
     assert len(world.findings("LOCR", "unit-outside-licensed-location")) == 2
 
 
+def test_a_location_anomaly_and_its_resolution_with_who_resolved_it_are_in_the_discrepancy_log_of_the_report(
+    world: World,
+) -> None:
+    serials = _installed_batch(world, "LOCZ")
+    agent = world.agent("site_samsung", "samsung")
+    world.submit(agent.check_in(1, serials[:1], country="MY", latitude="3.14", longitude="101.69"))
+    [finding] = world.findings("LOCZ", "unit-outside-licensed-location")
+    world.server.stubs().compliance.ResolveFinding(cp.ResolveFindingRequest(
+        request_id=rid(), finding_id=finding.finding_id, note="agent-misconfigured-vpn-exit-zq"),
+        metadata=world.md("compliance_officer", subject="officer-kim-zq"), timeout=TIMEOUT)
+    _, body = world.report(rp.REPORT_KIND_COMPLIANCE, partner="Samsung Electronics")
+    text = body.decode()
+    assert finding.finding_id in text or "unit-outside-licensed-location" in text
+    assert "agent-misconfigured-vpn-exit-zq" in text and "officer-kim-zq" in text
+
+
 def test_a_unit_installed_at_one_site_and_attested_at_another_in_korea_is_a_location_mismatch(world: World) -> None:
     serials = _installed_batch(world, "LOCG")
     agent = world.agent("site_sk", "samsung", as_md=world.admin)  # the admin registers for anyone
