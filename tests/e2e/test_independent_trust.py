@@ -1142,6 +1142,16 @@ def test_a_check_in_signed_over_the_documented_encoding_is_accepted_with_serials
             grpc.StatusCode.NOT_FOUND)
 
 
+def test_a_unit_registered_with_lower_case_letters_in_its_serial_can_be_attested(world: World) -> None:
+    world.d.batch("lc", "samsung", "site_samsung")  # serials SNlc0..3, SNlc0 and SNlc1 installed
+    agent = world.agent("site_samsung", "samsung")
+    written = world.submit(agent.check_in(1, ["SNlc0"]))
+    location = world.locations.GetSerialLocation(lp.GetSerialLocationRequest(
+        serial="SNlc0", min_position=written.position), metadata=world.md("partner", "samsung"),
+        timeout=TIMEOUT).location
+    assert location.batch_id == world.d.ids["lc"]
+
+
 def test_a_revoked_agents_check_in_is_refused_and_writes_nothing(world: World) -> None:
     serials = _installed_batch(world, "LOCB")
     agent = world.agent("site_samsung", "samsung")
