@@ -17,6 +17,7 @@ from registry.application import location_commands as lc
 from registry.application.results import CommandResult
 from registry.domain.attestation import Attestation, ObservedLocation, serials_of
 from registry.domain.base import RegistryAggregate
+from registry.domain.errors import InvalidField
 from registry.domain.host_agent import HostAgent
 
 if TYPE_CHECKING:
@@ -53,15 +54,25 @@ class LocationsMixin(_Base):
         return self._change("RevokeHostAgent", actor, cmd, "host_agent", cmd.agent_id,
                             lambda w: w.then(lambda a: a.revoke(w.ctx, cmd.reason)))
 
-    def submit_location_attestation(self, actor: str, cmd: lc.SubmitLocationAttestation) -> CommandResult:
+    def submit_location_attestation(self, actor: str, cmd: lc.SubmitLocationAttestation,
+                                    attests: Callable[[UUID, str], bool] | None = None) -> CommandResult:
         """Verify and record one check-in: the agent is registered and not revoked, the signature
         verifies over the canonical encoding, the sequence exceeds the last one, every serial is
-        registered. Its business time is ``observed_at`` (not ahead of the registry's clock)."""
+        registered (the observed site may be one the registry does not know: a unit found
+        elsewhere is evidence, not bad input). Its business time is ``observed_at`` (not ahead of
+        the registry's clock). ``attests(batch_id, serial)``: the units the caller's agents may
+        attest (a partner's: its own); any other serial is refused exactly as an unknown one, so a
+        check-in tells no one of another party's units."""
         attestation = Attestation(
             agent_id=cmd.agent_id, sequence=cmd.sequence, observed_at=cmd.observed_at,
             serials=serials_of(cmd.serials),
             location=ObservedLocation(cmd.country, cmd.site_id, cmd.latitude, cmd.longitude, cmd.method))
         owners = self.claimed(list(attestation.serials))
+        if attests is not None:
+            owners = {serial: batch for serial, batch in owners.items() if attests(batch, serial)}
         timed = cmd.model_copy(update={"occurred_at": cmd.observed_at})
-        return self._change("SubmitLocationAttestation", actor, timed, "host_agent", cmd.agent_id,
-                            lambda w: w.then(lambda a: a.attest(w.ctx, attestation, cmd.signature, owners)))
+        try:
+            return self._change("SubmitLocationAttestation", actor, timed, "host_agent", cmd.agent_id,
+                                lambda w: w.then(lambda a: a.attest(w.ctx, attestation, cmd.signature, owners)))
+        except InvalidField as e:  # the business time is the request's observed_at
+            raise InvalidField([("observed_at" if f == "occurred_at" else f, d) for f, d in e.violations]) from None

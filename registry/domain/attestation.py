@@ -84,13 +84,14 @@ class ObservedLocation:
     method: str = ""
 
     def __post_init__(self) -> None:
-        country_code("location.country", self.country)
-        _coordinate("location.latitude", self.latitude, 90)
-        _coordinate("location.longitude", self.longitude, 180)
+        country_code("country", self.country)
+        _coordinate("latitude", self.latitude, 90)
+        _coordinate("longitude", self.longitude, 180)
         if (self.latitude == "") != (self.longitude == ""):
-            raise InvalidField.one("location.latitude", "latitude and longitude come together, or neither")
+            missing = "latitude" if self.latitude == "" else "longitude"
+            raise InvalidField.one(missing, "latitude and longitude come together, or neither")
         if self.method not in METHODS:
-            raise InvalidField.one("location.method", f"one of {sorted(METHODS - {''})}, or empty")
+            raise InvalidField.one("method", f"one of {sorted(METHODS - {''})}, or empty")
 
 
 @dataclass(frozen=True)

@@ -86,21 +86,25 @@ class Grants:
     """One call's reach: ``visible(batch_id)`` for what it may read (None: everything), ``authorize``
     for the commands it may issue, ``party``, the party a partner's or site operator's call acts
     for (a partner's compliance report is scoped to it), ``legal_holds``, whether it may see legal
-    holds (:data:`registry.security.policy.HOLD_READERS`), and ``subject``, the caller's own subject
-    (what it sent is recorded under it as the actor)."""
+    holds (:data:`registry.security.policy.HOLD_READERS`), ``subject``, the caller's own subject
+    (what it sent is recorded under it as the actor), and ``attests``, which units its host agents
+    may attest."""
 
     authorize: Authorize
     visible: Callable[[UUID], bool] | None = None
     party: UUID | None = None  # the party a confined call acts for (its scope's); None: unconfined
     legal_holds: bool = True
     subject: str | None = None
+    #: ``attests(batch_id, serial)``: whether the call's host agents may attest that unit (None:
+    #: any registered unit); a confined caller's agents attest only units of its own (Scope.may_attest)
+    attests: Callable[[UUID, str], bool] | None = None
 
     @classmethod
     def of(cls, principal: Principal, scope: Scope | None) -> Grants:
         return cls(command_authorizer(principal, scope),
                    Reach(scope.sees_batch, principal.subject) if scope is not None else None,
                    scope.party_id if scope is not None else None, principal.role in HOLD_READERS,
-                   principal.subject)
+                   principal.subject, scope.may_attest if scope is not None else None)
 
 
 UNRESTRICTED = Grants(allow_all)

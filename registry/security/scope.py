@@ -137,6 +137,19 @@ class ScopeIndex:
             for s in wanted
         )
 
+    def at_hand(self, batch_id: UUID, serial: str, family: frozenset[UUID]) -> bool:
+        """Whether the unit is one ``family`` has at hand now: it owns or is assigned it, or the
+        registry has it at one of the family's sites (read from the batch itself)."""
+        try:
+            unit = self._registry.get_batch(batch_id).units.get(serial)
+        except NotFound:
+            return False
+        if unit is None:
+            return False
+        holders = {p.hex for p in family}
+        return unit.owner in holders or unit.assignee in holders or (
+            bool(unit.site) and self.site_in(UUID(unit.site), family))
+
     def site_in(self, site_id: UUID, family: frozenset[UUID]) -> bool:
         return self._operator.get(site_id) in family
 
@@ -165,6 +178,12 @@ class Scope:
         """Whether the party's family holds (owns or is assigned) every one of these units of a
         batch that is not its own: units transferred to it, whose end of life it reports."""
         return self.index.holds_all(batch_id, serials, self.family)
+
+    def may_attest(self, batch_id: UUID, serial: str) -> bool:
+        """Whether the party's host agents may attest this unit: one of its batches, or a unit it
+        has at hand (owns, is assigned, or the registry has at one of its sites). Any other
+        party's unit is answered as a serial the registry does not know (docs/locations.md)."""
+        return self.sees_batch(batch_id) or self.index.at_hand(batch_id, serial, self.family)
 
     def sees_party(self, party_id: UUID) -> bool:
         return party_id in self.family

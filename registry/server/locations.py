@@ -17,8 +17,10 @@ from projections.queries import ReadModels
 from registry.api.v1 import locations_pb2 as pb
 from registry.api.v1 import locations_pb2_grpc
 from registry.application import location_commands as lc
+from registry.application.results import CommandResult
 from registry.application.service import Registry
 from registry.domain.errors import InvalidField, NotFound
+from registry.security.grants import current_grants
 from registry.server.calls import answer, run_command
 from registry.server.concurrency import Blocking, LogNotifier
 from registry.server.convert import timestamp
@@ -51,8 +53,19 @@ class LocationServicer(locations_pb2_grpc.LocationServiceServicer):
     async def SubmitLocationAttestation(
         self, request: pb.SubmitLocationAttestationRequest, context: Any
     ) -> pb.SubmitLocationAttestationResponse:
-        return await run_command(request, context, lc.SubmitLocationAttestation,
-                                 self._registry.submit_location_attestation,
+        if request.observed_at.nanos % 1000:
+            # the signed text has microseconds: a finer time would be recorded as one not sent
+            async def refuse() -> pb.SubmitLocationAttestationResponse:
+                raise InvalidField.one("observed_at", "whole microseconds (the signed text has no finer digits)")
+
+            result: pb.SubmitLocationAttestationResponse = await answer(context, refuse)
+            return result
+        attests = current_grants().attests  # a partner's agents attest only its own units
+
+        def submit(actor: str, command: lc.SubmitLocationAttestation) -> CommandResult:
+            return self._registry.submit_location_attestation(actor, command, attests)
+
+        return await run_command(request, context, lc.SubmitLocationAttestation, submit,
                                  pb.SubmitLocationAttestationResponse, self._commands, self._notifier)
 
     async def GetSerialLocation(

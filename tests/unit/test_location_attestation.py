@@ -120,11 +120,11 @@ def test_registration_needs_a_raw_32_byte_ed25519_key() -> None:
 
 
 @pytest.mark.parametrize(("field", "build"), [
-    ("location.country", lambda: ObservedLocation("kr", SITE)),
-    ("location.latitude", lambda: ObservedLocation("KR", SITE, "37.12345", "127.1")),
-    ("location.latitude", lambda: ObservedLocation("KR", SITE, "95", "127.1")),
-    ("location.latitude", lambda: ObservedLocation("KR", SITE, "37.1", "")),
-    ("location.method", lambda: ObservedLocation("KR", SITE, method="guess")),
+    ("country", lambda: ObservedLocation("kr", SITE)),
+    ("latitude", lambda: ObservedLocation("KR", SITE, "37.12345", "127.1")),
+    ("latitude", lambda: ObservedLocation("KR", SITE, "95", "127.1")),
+    ("longitude", lambda: ObservedLocation("KR", SITE, "37.1", "")),
+    ("method", lambda: ObservedLocation("KR", SITE, method="guess")),
     ("serials", lambda: serials_of([])),
     ("serials", lambda: serials_of(["A1", "a1 "])),
     ("serials[1]", lambda: serials_of(["A1", "bad serial"])),
