@@ -166,7 +166,9 @@ class ComplianceFindings(Projection):
     # declared for is received-at-other-site; an assignment or transfer of a commercial quantity
     # to a party at a residential or vague address (or with little online presence) is a red flag;
     # a corrected model reclassified under another ECCN flags its exported batches
-    version = 12
+    # 13: the batch's and each shipment's classification summary carries the AES/EEI license code
+    # of the authorization (C30, C33, a license exception's from its ruleset)
+    version = 13
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:

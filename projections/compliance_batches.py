@@ -27,6 +27,7 @@ from projections.compliance_serials import fresh, serial_runs
 from projections.engine import Row, Work
 from projections.findings import INSTALL, INSTALLED_STAGES, LIVE_STAGES, TRANSIT, _flag, utc
 from registry.domain.policy import remaining, validity_problem
+from registry.domain.reference_codes import aes_license_code
 
 
 # ================================================================================= batches
@@ -118,14 +119,24 @@ def _clearance_granted(work: Work, e: Any) -> None:
 def classification_summary(evidence: Mapping[str, Any] | None) -> Row | None:
     """What an auditor reads of a grant's classification evidence: TPP, performance density,
     whether the model is designed or marketed for datacenters, the paragraphs met and the ruleset
-    (None when the grant recorded none)."""
+    (None when the grant recorded none); and (v13) the AES/EEI license code of the authorization it
+    was granted under (C30 a license, C33 NLR, a license exception's as the evidence recorded it
+    from the ruleset: NAC is C67)."""
     found = (evidence or {}).get("classification")
     if not isinstance(found, Mapping):
         return None
     inputs = found.get("inputs") or {}
     return {"tpp": found.get("tpp"), "performance_density": found.get("performance_density"),
             "datacenter_marketed": inputs.get("datacenter_marketed"),
-            "paragraphs": list(found.get("paragraphs") or []), "ruleset_id": found.get("ruleset_id") or ""}
+            "paragraphs": list(found.get("paragraphs") or []), "ruleset_id": found.get("ruleset_id") or "",
+            "aes_license_code": _aes_license_code(evidence or {})}
+
+
+def _aes_license_code(evidence: Mapping[str, Any]) -> str:
+    auth = evidence.get("authorization")
+    auth = auth if isinstance(auth, Mapping) else {}
+    return aes_license_code(str(auth.get("auth_type") or evidence.get("authorization_type") or ""),
+                            str(auth.get("aes_license_code") or ""))
 
 
 def _clearance_ended(status: str) -> Callable[[Work, Any], None]:

@@ -232,7 +232,7 @@ def export_message(e: ExportRecord) -> pb.ExportRecord:
                                        if e.authorization_remaining_value is not None else ""),
         tpp=e.tpp, performance_density=e.performance_density,
         classification_paragraphs=list(e.classification_paragraphs),
-        classification_ruleset_id=e.classification_ruleset_id,
+        classification_ruleset_id=e.classification_ruleset_id, aes_license_code=e.aes_license_code,
     )
     if e.datacenter_marketed is not None:
         message.datacenter_marketed = e.datacenter_marketed

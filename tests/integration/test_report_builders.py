@@ -261,9 +261,9 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
     items = table(html, "Shipments: part number, value, datacenter marketing and end use")
     assert [items["SHP-A1"][i] for i in (4, 5, 8)] == ["1,540,000.00", "USD", "AI training"]  # 40 units x 38,500
     terms = table(html, "Shipments: authorization and its drawdown")
-    assert terms["SHP-A1"][1:] == [  # the NLR's drawdown when it left: batch A's 72
-        "PO-A", "NLR-KR-3A090", "2036-02-28 09:00 UTC", "72", "—", "—"]
-    assert terms["SHP-B1"][4] == "88"  # batch B's 16 drawn since
+    assert terms["SHP-A1"][1:] == [  # NLR's AES license code C33; its drawdown when it left: batch A's 72
+        "PO-A", "NLR-KR-3A090", "C33", "2036-02-28 09:00 UTC", "72", "—", "—"]
+    assert terms["SHP-B1"][5] == "88"  # batch B's 16 drawn since
     parties = parse_html(html).table("Parties of each cleared batch").rows
     [end_user] = [r for r in parties if r[:2] == ["PO-B", "end user"]]
     assert end_user[:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
