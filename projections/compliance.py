@@ -167,7 +167,8 @@ class ComplianceFindings(Projection):
     # to a party at a residential or vague address (or with little online presence) is a red flag;
     # a corrected model reclassified under another ECCN flags its exported batches
     # 13: the batch's and each shipment's classification summary carries the AES/EEI license code
-    # of the authorization (C30, C33, a license exception's from its ruleset)
+    # of the authorization (C30, C33, a license exception's from its ruleset); the onward movement
+    # rows gain recipient_id (the party the units went to, when recorded)
     version = 13
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
@@ -354,6 +355,7 @@ class ComplianceFindings(Projection):
             Column("note", Text, nullable=False),
             Column("occurred_at", DateTime(timezone=True), nullable=False),
             Column("recorded_by", Text, nullable=False),
+            Column("recipient_id", Uuid, nullable=True),  # v13: the party the units went to, when recorded
         )
         t["holding"] = Table(
             name("holding"), metadata,

@@ -453,6 +453,7 @@ def _onward_movement(work: Work, e: Any) -> None:
         "batch_id": batch["batch_id"], "position": work.position, "kind": e.kind, "country": e.country,
         "place": e.place, "quantity": e.quantity, "serials": list(e.serials), "note": e.note,
         "occurred_at": utc(e.occurred_at), "recorded_by": e.actor,
+        "recipient_id": getattr(e, "recipient_id", None),
     })
 
 

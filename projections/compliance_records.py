@@ -111,6 +111,7 @@ class OnwardMovementRecord:
     occurred_at: datetime
     recorded_by: str
     note: str
+    recipient_id: UUID | None = None  # the party the units went to, when recorded (v13)
 
 
 def export_record(r: Any, last_transaction_at: datetime | None, held: bool = False) -> ExportRecord:

@@ -16,6 +16,7 @@ from registry.application.ports import BatchFilter, BatchSummary
 from registry.application.service import Registry
 from registry.domain.batch import GpuBatch, Stage
 from registry.domain.errors import InvalidField, NotFound
+from registry.security.grants import current_grants
 from registry.server.calls import answer
 from registry.server.concurrency import Blocking
 from registry.server.convert import (
@@ -176,7 +177,8 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
             entries = await self._blocking(read.custody_trail, batch_id)
             if not entries:
                 await self._blocking(self._registry.get_batch, batch_id)  # NOT_FOUND if unknown
-            return pb.GetCustodyTrailResponse(entries=[custody_message(e) for e in entries])
+            sees_party = current_grants().sees_party
+            return pb.GetCustodyTrailResponse(entries=[custody_message(e, sees_party) for e in entries])
 
         result: pb.GetCustodyTrailResponse = await self._read_model_call(context, work)
         return result

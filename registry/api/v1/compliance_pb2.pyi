@@ -893,7 +893,7 @@ class LegalHold(_message.Message):
     def __init__(self, hold_id: _Optional[str] = ..., agency: _Optional[str] = ..., reference: _Optional[str] = ..., reason: _Optional[str] = ..., placed_by: _Optional[str] = ..., placed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active: _Optional[bool] = ..., released_by: _Optional[str] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_reason: _Optional[str] = ...) -> None: ...
 
 class OnwardMovement(_message.Message):
-    __slots__ = ("kind", "country", "place", "quantity", "serials", "occurred_at", "recorded_by", "note")
+    __slots__ = ("kind", "country", "place", "quantity", "serials", "occurred_at", "recorded_by", "note", "recipient_id")
     KIND_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
     PLACE_FIELD_NUMBER: _ClassVar[int]
@@ -902,6 +902,7 @@ class OnwardMovement(_message.Message):
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_ID_FIELD_NUMBER: _ClassVar[int]
     kind: str
     country: str
     place: str
@@ -910,7 +911,8 @@ class OnwardMovement(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     recorded_by: str
     note: str
-    def __init__(self, kind: _Optional[str] = ..., country: _Optional[str] = ..., place: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_by: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    recipient_id: str
+    def __init__(self, kind: _Optional[str] = ..., country: _Optional[str] = ..., place: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_by: _Optional[str] = ..., note: _Optional[str] = ..., recipient_id: _Optional[str] = ...) -> None: ...
 
 class RevealingEvent(_message.Message):
     __slots__ = ("position", "event_type", "aggregate_id", "occurred_at")
