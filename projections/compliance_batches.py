@@ -418,8 +418,12 @@ def _returned_for_rma(work: Work, e: Any) -> None:
 
 def _repaired(work: Work, e: Any) -> None:
     """Units repaired: back from an RMA, received at a site by their owner (live again: its
-    holdings and the serials' positions), or repaired in place (nothing moves)."""
+    holdings and the serials' positions; the site is checked as a receipt's is: a site in a country
+    the batch was not cleared for, or its authorization does not cover, is location-not-authorized),
+    or repaired in place (nothing moves)."""
     batch = _batch(work, e.originator_id)
+    if e.kind == "from_rma" and e.site_id is not None:
+        _check_site(work, e, batch, e.site_id, "received back from RMA", e.serials, e.quantity)
     _touch(batch, e.occurred_at)
     work.cache("batch").put(batch)
     _apply(work, e)
