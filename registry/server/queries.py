@@ -21,6 +21,7 @@ from registry.server.calls import answer
 from registry.server.concurrency import Blocking
 from registry.server.convert import (
     batch_message,
+    confine_recipient,
     decode_page_token,
     encode_page_token,
     event_message,
@@ -87,7 +88,11 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                 after = state.get("after", -1)
                 if state.get("batch") != str(batch_id) or not isinstance(after, int) or after < 1:
                     raise InvalidField.one("page_token", "belongs to a different batch or is not valid")
-            return await self._blocking(self._history_page, batch_id, after, size)
+            page = await self._blocking(self._history_page, batch_id, after, size)
+            sees_party = current_grants().sees_party
+            for event in page.events:
+                confine_recipient(event, sees_party)
+            return page
 
         return await answer(context, work)
 
