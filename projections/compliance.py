@@ -10,7 +10,10 @@ themselves are ``registry/domain/policy.py``):
   of reference data, the authorization ledger and screening cases;
 * ``projections/compliance_batches.py``: orders, splits, clearances and movements of batches;
 * ``projections/compliance_clock.py``: the log clock and the overdue receipts and installations;
-* ``projections/compliance_checks.py`` (over ``compliance_lookups.py``): the checks against the rules.
+* ``projections/compliance_checks.py`` (over ``compliance_lookups.py``): the checks against the rules;
+* ``projections/compliance_declarations.py``: events declared in error.
+
+One concept: the compliance read model's tables and which handler applies which event.
 
 The registry refuses what it decides and records what it is told (docs/compliance.md). This
 projection reads the whole log, keeps its own copies of parties, sites, GPU models,
@@ -57,6 +60,7 @@ unit-outside-licensed-     a host agent's signed check-in puts units in a countr
 location                   cleared destination or one the authorization covers (critical)
 unit-location-mismatch     a signed check-in in the licensed country puts units at a site other
                            than the one the registry has them installed at
+event-declared-in-error    a recorded event of the batch declared in error (EPCIS errorDeclaration)
 ========================== ===================================================================
 
 Identity and determinism. A finding's id derives from its rule, its subject (say the batch and
@@ -107,6 +111,7 @@ from projections.compliance_batches import (
     _transferred,
 )
 from projections.compliance_clock import _advance_clock
+from projections.compliance_declarations import define_declarable, error_declared, remembering
 from projections.compliance_locations import _attested, define_locations
 from projections.compliance_reference import (
     _authorization,
@@ -166,7 +171,13 @@ class ComplianceFindings(Projection):
     # declared for is received-at-other-site; an assignment or transfer of a commercial quantity
     # to a party at a residential or vague address (or with little online presence) is a red flag;
     # a corrected model reclassified under another ECCN flags its exported batches
-    version = 12
+    # 13: the batch's and each shipment's classification summary carries the AES/EEI license code
+    # of the authorization (C30, C33, a license exception's from its ruleset); the onward movement
+    # rows gain recipient_id (the party the units went to, when recorded); an event declared in error
+    # (ErrorDeclared) raises event-declared-in-error (captured events remembered in declarable); a
+    # repair receiving units back from an RMA at a site is checked as a receipt there
+    # (location-not-authorized)
+    version = 13
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:
@@ -352,7 +363,9 @@ class ComplianceFindings(Projection):
             Column("note", Text, nullable=False),
             Column("occurred_at", DateTime(timezone=True), nullable=False),
             Column("recorded_by", Text, nullable=False),
+            Column("recipient_id", Uuid, nullable=True),  # v13: the party the units went to, when recorded
         )
+        t["declarable"] = define_declarable(metadata, name)
         t["holding"] = Table(
             name("holding"), metadata,
             Column("party_id", Uuid, primary_key=True),
@@ -463,8 +476,9 @@ class ComplianceFindings(Projection):
             b.Decommissioned: _decommissioned,
             b.OnwardMovementRecorded: _onward_movement,
             b.SplitOff: _split_off,
+            b.ErrorDeclared: error_declared,
         }
-        out: dict[type[Any], Handler] = {cls: self._timed(h) for cls, h in batch_handlers.items()}
+        out: dict[type[Any], Handler] = {cls: self._timed(h) for cls, h in remembering(batch_handlers).items()}
         out.update({
             ComplianceRuleData.Configured: _rule_data_configured,
             Party.Registered: _party,

@@ -27,6 +27,7 @@ from projections.compliance_serials import fresh, serial_runs
 from projections.engine import Row, Work
 from projections.findings import INSTALL, INSTALLED_STAGES, LIVE_STAGES, TRANSIT, _flag, utc
 from registry.domain.policy import remaining, validity_problem
+from registry.domain.reference_codes import aes_license_code
 
 
 # ================================================================================= batches
@@ -118,14 +119,24 @@ def _clearance_granted(work: Work, e: Any) -> None:
 def classification_summary(evidence: Mapping[str, Any] | None) -> Row | None:
     """What an auditor reads of a grant's classification evidence: TPP, performance density,
     whether the model is designed or marketed for datacenters, the paragraphs met and the ruleset
-    (None when the grant recorded none)."""
+    (None when the grant recorded none); and (v13) the AES/EEI license code of the authorization it
+    was granted under (C30 a license, C33 NLR, a license exception's as the evidence recorded it
+    from the ruleset: NAC is C67)."""
     found = (evidence or {}).get("classification")
     if not isinstance(found, Mapping):
         return None
     inputs = found.get("inputs") or {}
     return {"tpp": found.get("tpp"), "performance_density": found.get("performance_density"),
             "datacenter_marketed": inputs.get("datacenter_marketed"),
-            "paragraphs": list(found.get("paragraphs") or []), "ruleset_id": found.get("ruleset_id") or ""}
+            "paragraphs": list(found.get("paragraphs") or []), "ruleset_id": found.get("ruleset_id") or "",
+            "aes_license_code": _aes_license_code(evidence or {})}
+
+
+def _aes_license_code(evidence: Mapping[str, Any]) -> str:
+    auth = evidence.get("authorization")
+    auth = auth if isinstance(auth, Mapping) else {}
+    return aes_license_code(str(auth.get("auth_type") or evidence.get("authorization_type") or ""),
+                            str(auth.get("aes_license_code") or ""))
 
 
 def _clearance_ended(status: str) -> Callable[[Work, Any], None]:
@@ -407,8 +418,12 @@ def _returned_for_rma(work: Work, e: Any) -> None:
 
 def _repaired(work: Work, e: Any) -> None:
     """Units repaired: back from an RMA, received at a site by their owner (live again: its
-    holdings and the serials' positions), or repaired in place (nothing moves)."""
+    holdings and the serials' positions; the site is checked as a receipt's is: a site in a country
+    the batch was not cleared for, or its authorization does not cover, is location-not-authorized),
+    or repaired in place (nothing moves)."""
     batch = _batch(work, e.originator_id)
+    if e.kind == "from_rma" and e.site_id is not None:
+        _check_site(work, e, batch, e.site_id, "received back from RMA", e.serials, e.quantity)
     _touch(batch, e.occurred_at)
     work.cache("batch").put(batch)
     _apply(work, e)
@@ -442,6 +457,7 @@ def _onward_movement(work: Work, e: Any) -> None:
         "batch_id": batch["batch_id"], "position": work.position, "kind": e.kind, "country": e.country,
         "place": e.place, "quantity": e.quantity, "serials": list(e.serials), "note": e.note,
         "occurred_at": utc(e.occurred_at), "recorded_by": e.actor,
+        "recipient_id": getattr(e, "recipient_id", None),
     })
 
 

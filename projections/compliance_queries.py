@@ -338,7 +338,7 @@ class ComplianceQueries:
                 OnwardMovementRecord(
                     kind=r["kind"], country=r["country"], place=r["place"], quantity=r["quantity"],
                     serials=list(r["serials"]), occurred_at=utc(r["occurred_at"]), recorded_by=r["recorded_by"],
-                    note=r["note"],
+                    note=r["note"], recipient_id=r.get("recipient_id"),
                 )
                 for r in conn.execute(select(om).where(om.c.batch_id == batch_id).order_by(om.c.position)).mappings()
             ]

@@ -64,6 +64,9 @@ class ExportRecord:
     datacenter_marketed: bool | None = None
     classification_paragraphs: tuple[str, ...] = ()
     classification_ruleset_id: str = ""
+    # v13: the AES/EEI license code of the authorization (C30 license, C33 NLR, a license
+    # exception's from its ruleset: NAC C67); "" when the clearance recorded no classification
+    aes_license_code: str = ""
 
     @property
     def destruction_allowed_from(self) -> datetime | None:
@@ -108,6 +111,7 @@ class OnwardMovementRecord:
     occurred_at: datetime
     recorded_by: str
     note: str
+    recipient_id: UUID | None = None  # the party the units went to, when recorded (v13)
 
 
 def export_record(r: Any, last_transaction_at: datetime | None, held: bool = False) -> ExportRecord:
@@ -143,7 +147,8 @@ def _classification(found: Any) -> dict[str, Any]:
     return {"tpp": str(found.get("tpp") or ""), "performance_density": str(found.get("performance_density") or ""),
             "datacenter_marketed": found.get("datacenter_marketed"),
             "classification_paragraphs": tuple(str(p) for p in found.get("paragraphs") or ()),
-            "classification_ruleset_id": str(found.get("ruleset_id") or "")}
+            "classification_ruleset_id": str(found.get("ruleset_id") or ""),
+            "aes_license_code": str(found.get("aes_license_code") or "")}
 
 
 def lineages(

@@ -81,6 +81,12 @@ class Projection(ABC):
     #: the handlers get the stored Notification instead of the decoded event (a projection of the
     #: stored form, :mod:`projections.event_stream`)
     raw: ClassVar[bool] = False
+    #: a build from empty writes chunk by chunk (each chunk's rows with its position, in one
+    #: transaction, as a following worker does: :func:`apply_chunk`) instead of in memory and once
+    #: (:class:`MemoryBuild`): for a projection whose rows each come from one event alone and never
+    #: change (nothing to gain from holding them), so that its build holds one chunk, not the log
+    #: (:mod:`projections.event_stream`)
+    chunked_build: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._tables: dict[int, dict[str, Table]] = {}

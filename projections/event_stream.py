@@ -53,6 +53,10 @@ class EventStream(Projection):
     name = NAME
     version = 1
     raw: ClassVar[bool] = True  # handlers get the Notification, not the decoded event
+    # A first build or a rebuild writes each chunk's renderings as it goes: held in memory until
+    # the end they would be every event's bytes at once (about 60 MB for the full demo, growing with
+    # the log); a row is one event's rendering and never changes, so nothing is gained by holding it.
+    chunked_build: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -10,7 +10,8 @@ hot standby and tries again every ``standby_interval`` seconds. For each project
 * creates the first generation if there is none;
 * rebuilds into a fresh generation when the active one was built by another code version
   (queries keep reading the old one until the new one has caught up, then it switches over);
-* catches an empty generation up in memory and writes it once (see :class:`MemoryBuild`);
+* catches an empty generation up in memory and writes it once (see :class:`MemoryBuild`), or
+  chunk by chunk for a projection that asks for it (``Projection.chunked_build``: the event stream);
 * applies the log in chunks (all projections' chunks in one transaction per step, rows and
   positions together), then follows: on PostgreSQL through the library's LISTEN/NOTIFY
   subscription with a bounded wait and a re-poll of the log in case a notification was lost,
@@ -62,7 +63,7 @@ Progress = Callable[[int, int], None]
 
 COALESCE = 0.01  # seconds a following runner waits after news before it reads the log
 STATISTICS_INTERVAL = 5.0  # seconds between looks for read-model tables to ANALYZE (PostgreSQL)
-REBUILD_CHUNK = 5000  # events read per page while rebuilding (it writes once, at the end)
+REBUILD_CHUNK = 5000  # events read per page while rebuilding (it writes once, at the end, unless chunked_build)
 
 
 class RebuildBusy(RegistryError):
@@ -314,6 +315,8 @@ class ProjectionRunner:
         """Catch an empty generation up to the log head in memory, then write it at once (as
         :func:`rebuild` does): a first start on a long log, or a rebuild at start. Returns
         how many notifications it consumed."""
+        if target.projection.chunked_build:
+            return self._build_chunked(target)
         build = MemoryBuild(target.projection, target.gen)
         consumed = 0
         paused = _pause_gc()
@@ -329,6 +332,20 @@ class ProjectionRunner:
             return 0  # stopping: nothing was written
         finally:
             paused.close()
+
+    def _build_chunked(self, target: _Target) -> int:
+        """A projection built chunk by chunk (:attr:`Projection.chunked_build`): the log in pages of
+        ``REBUILD_CHUNK`` events, each page's rows written with its position in one transaction (a
+        stop or a crash between pages loses nothing: the next start goes on from the position).
+        Returns how many notifications it consumed."""
+        consumed = 0
+        while not self._stop.is_set():
+            notes = self.source.read(target.gen.position, REBUILD_CHUNK)
+            consumed += apply_chunk(self.engine, target.projection, target.gen, notes, self.source.decode,
+                                    self.worker_id)
+            if len(notes) < REBUILD_CHUNK:
+                break
+        return consumed
 
     def _feed_for_reading(self) -> Feed:
         if self._feed is not None and self._feed.broken:
@@ -550,8 +567,10 @@ def rebuild(
         # The fresh generation is built in memory up to the log head, then written at once;
         # if a running worker keeps the active generation ahead of it, it catches up further
         # chunk by chunk, as a worker would.
-        build: MemoryBuild | None = MemoryBuild(projection, gen)
-        paused = _pause_gc()
+        # A projection built chunk by chunk (Projection.chunked_build) writes each chunk as it goes.
+        build: MemoryBuild | None = None if projection.chunked_build else MemoryBuild(projection, gen)
+        if build is not None:
+            paused = _pause_gc()
         while True:
             position = build.position if build is not None else gen.position
             notes = source.read(position, chunk_size)

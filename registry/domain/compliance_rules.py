@@ -177,6 +177,12 @@ _RULES = [
         "15 CFR 732 Supp. 3 (red flags: a location anomaly); 15 CFR 762.2 (accurate records)",
     ),
     RuleInfo(
+        "event-declared-in-error",
+        "finding",
+        "A recorded event was declared in error (a discrepancy between the record and what happened)",
+        "15 CFR 762.2 (accurate records); GS1 EPCIS 2.0 section 7.4.1.2 (error declaration)",
+    ),
+    RuleInfo(
         "serial-at-two-sites",
         "finding",
         "A serial was reported installed at two sites",

@@ -62,6 +62,26 @@ class AuthorizationType(StrEnum):
 NOTIFIED_EXCEPTIONS = frozenset({"NAC"})
 
 
+# The AES/EEI license codes BIS gives a license and no license required (AESTIR Appendix F, Table A):
+# C30 for a license BIS issued, C33 for NLR (C32, the former NLR code, was retired on 1 Oct 2016).
+# A license exception's code is ruleset data (``Ruleset.aes_license_codes``: NAC is C67).
+AES_LICENSE_CODE_LICENSE = "C30"
+AES_LICENSE_CODE_NLR = "C33"
+
+
+def aes_license_code(auth_type: str, exception_aes_code: str = "") -> str:
+    """The license code an EEI filing carries for an export under an authorization of ``auth_type``:
+    C30 (license), C33 (NLR), or for a license exception the code its ruleset gives it
+    (``exception_aes_code``, "" when the ruleset has none)."""
+    if auth_type == AuthorizationType.LICENSE:
+        return AES_LICENSE_CODE_LICENSE
+    if auth_type == AuthorizationType.NO_LICENSE_REQUIRED:
+        return AES_LICENSE_CODE_NLR
+    if auth_type == AuthorizationType.LICENSE_EXCEPTION:
+        return exception_aes_code
+    return ""
+
+
 def needs_number(auth_type: str, exception_code: str) -> bool:
     """A license and a notified license exception carry a number; ACA and NLR need none."""
     if auth_type == AuthorizationType.LICENSE:

@@ -390,10 +390,15 @@ class Capture:
                     {"kind": "stolen" if disposition == "stolen" else "lost", "note": _text(e, "note")},
                 )
             if action == "OBSERVE" and step == "departing" and v.ext("onwardMovement") in e:
+                recipients = _parties(e.get("destinationList"), "destinationList", "destination", "possessing_party")
+                if len(recipients) > 1:
+                    raise _Refused("destinationList",
+                                   "rule recipient-named: an onward movement names at most one possessing_party")
                 return self._movement(
                     index, eid, e, base, shadow, "record_onward_movement", c.RecordOnwardMovement,
                     {"kind": _text(e, "onwardMovement"), "country": _text(e, "destinationCountry"),
-                     "place": _text(e, "place"), "note": _text(e, "note")},
+                     "place": _text(e, "place"), "note": _text(e, "note"),
+                     "recipient_id": recipients[0] if recipients else None},
                 )
             if action == "OBSERVE" and step == "repairing":
                 return self._repairing(index, eid, e, base, shadow, transactions)

@@ -16,7 +16,7 @@ One concept: the mapping from registry events to EPCIS events, the inverse of
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -100,19 +100,23 @@ CORRECTABLE = {
 class Translator:
     """Turns a stream of stored batch events into EPCIS events (keeps per-batch facts)."""
 
-    def __init__(self, registry: Registry, splits_at_parent: bool = False, captured_by: str | None = None) -> None:
+    def __init__(self, registry: Registry, splits_at_parent: bool = False, captured_by: str | None = None,
+                 sees_party: Callable[[UUID], bool] | None = None) -> None:
         """``splits_at_parent``: render a split at the parent's ``SplitOff`` too (a batch's own
         history); a log or partner export renders it once, at the child's ``SplitFrom``.
         ``captured_by``: a confined reader's subject (a partner): only the events it captured
         itself are rendered as captured; another party's captured event is rendered as the
         registry records it, under the eventID it was captured under (the text another party
-        sent is not shown: docs/security.md). None: every captured event as captured."""
+        sent is not shown: docs/security.md). None: every captured event as captured.
+        ``sees_party``: that reader's party view (its party and subsidiaries): an onward movement's
+        recipient outside it is not exported. None: every recipient."""
         self._registry = registry
         self._facts: dict[UUID, _Facts] = {}
         self._orders: dict[UUID, Event | None] = {}  # each batch's order event now in force
         self._splits_at_parent = splits_at_parent
         self._captured = CapturedEvents(registry)
         self._captured_by = captured_by
+        self._sees_party = sees_party
 
     def events(self, event: Any) -> list[Event]:
         """The EPCIS events for one stored event: none, one, or (an order correction) the error
@@ -582,7 +586,8 @@ class Translator:
         self, e: GpuBatch.OnwardMovementRecorded, facts: _Facts, batch_id: UUID
     ) -> Event:
         """A known reexport, transshipment or diversion: the units observed departing for (or
-        through) ``country``; which of the three is ``gpureg:onwardMovement``."""
+        through) ``country``; which of the three is ``gpureg:onwardMovement``; the recipient, when
+        recorded, as the destinationList's ``possessing_party``."""
         out: Event = {
             "type": "ObjectEvent",
             "action": "OBSERVE",
@@ -591,6 +596,12 @@ class Translator:
             v.ext("onwardMovement"): e.kind,
             v.ext("destinationCountry"): e.country,
         }
+        recipient = getattr(e, "recipient_id", None)
+        if recipient is not None and (self._sees_party is None or self._sees_party(recipient)):
+            # the party the units went to (event version 2): who took possession, as a receipt's
+            # possessing_party; a confined reader's export names it only when it is its own or a
+            # subsidiary's (docs/security.md)
+            out["destinationList"] = [{"type": "possessing_party", "destination": v.party_uri(recipient)}]
         if e.place:
             out[v.ext("place")] = e.place
         if e.note:

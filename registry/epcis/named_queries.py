@@ -372,7 +372,8 @@ class NamedQueries:
         if self._index is None:
             self._index = ScopeIndex(self.registry)
         self._index.refresh()
-        return Reach(Scope.of(party, self._index).sees_batch, owner)
+        scope = Scope.of(party, self._index)
+        return Reach(scope.sees_batch, owner, scope.sees_party)
 
     def _source(self, s: Subscription, head: int) -> Iterator[tuple[int, Event]]:
         """The log after the subscription's position up to ``head``, within its reach; a query's

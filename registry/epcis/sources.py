@@ -29,7 +29,8 @@ def batch_events(
     if visible is not None and not visible(batch_id):
         raise NotFound("batch", batch_id)
     registry.get_batch(batch_id)
-    translator = Translator(registry, splits_at_parent=True, captured_by=captured_by(visible))
+    translator = Translator(registry, splits_at_parent=True, captured_by=captured_by(visible),
+                            sees_party=sees_party(visible))
     after = 0
     while True:
         page = registry.history(batch_id, after_version=after, limit=500)
@@ -45,7 +46,7 @@ def log_events(
 ) -> Iterator[tuple[int, Event]]:
     """Every batch event after log position ``after`` (up to ``stop``), with its position; only
     the events of batches ``visible`` admits when given (a partner's reach)."""
-    translator = Translator(registry, captured_by=captured_by(visible))
+    translator = Translator(registry, captured_by=captured_by(visible), sees_party=sees_party(visible))
     # A captured event waits for its request record (the event as captured), which its command
     # wrote just after it, so that the record read with the log is not read again.
     waiting: list[tuple[int, Any]] = []
@@ -81,6 +82,12 @@ def captured_by(visible: Callable[[UUID], bool] | None) -> str | None:
     return getattr(visible, "subject", None) if visible is not None else None
 
 
+def sees_party(visible: Callable[[UUID], bool] | None) -> Callable[[UUID], bool] | None:
+    """A confined reader's party view (:class:`registry.security.grants.Reach`): which parties it
+    may see named (an onward movement's recipient); None: every party."""
+    return getattr(visible, "sees_party", None) if visible is not None else None
+
+
 def _visible(stored: Any, visible: Callable[[UUID], bool]) -> bool:
     batch = getattr(stored, "originator_id", None)
     return isinstance(batch, UUID) and visible(batch)
@@ -112,7 +119,7 @@ def partner_log_events(
             batches.add(stored.originator_id)
     if not batches:
         return
-    translator = Translator(registry, captured_by=captured_by(visible))
+    translator = Translator(registry, captured_by=captured_by(visible), sees_party=sees_party(visible))
     for position, stored in registry.iter_log(after, aggregates=batches):
         if visible is None or _visible(stored, visible):
             for out in translator.events(stored):

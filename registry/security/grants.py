@@ -76,6 +76,9 @@ class Reach:
 
     sees: Callable[[UUID], bool]
     subject: str | None
+    #: the caller's party view: its own party or a subsidiary (an onward movement's recipient is
+    #: exported only then); None: every party
+    sees_party: Callable[[UUID], bool] | None = None
 
     def __call__(self, batch_id: UUID) -> bool:
         return self.sees(batch_id)
@@ -87,8 +90,10 @@ class Grants:
     for the commands it may issue, ``party``, the party a partner's or site operator's call acts
     for (a partner's compliance report is scoped to it), ``legal_holds``, whether it may see legal
     holds (:data:`registry.security.policy.HOLD_READERS`), ``subject``, the caller's own subject
-    (what it sent is recorded under it as the actor), and ``attests``, which units its host agents
-    may attest."""
+    (what it sent is recorded under it as the actor), ``attests``, which units its host agents
+    may attest, and ``sees_party``, whether a party is the confined caller's own or a subsidiary
+    (None: unconfined, every party): an onward movement's recipient is shown to a confined caller
+    only then."""
 
     authorize: Authorize
     visible: Callable[[UUID], bool] | None = None
@@ -98,13 +103,15 @@ class Grants:
     #: ``attests(batch_id, serial)``: whether the call's host agents may attest that unit (None:
     #: any registered unit); a confined caller's agents attest only units of its own (Scope.may_attest)
     attests: Callable[[UUID, str], bool] | None = None
+    sees_party: Callable[[UUID], bool] | None = None
 
     @classmethod
     def of(cls, principal: Principal, scope: Scope | None) -> Grants:
         return cls(command_authorizer(principal, scope),
-                   Reach(scope.sees_batch, principal.subject) if scope is not None else None,
+                   Reach(scope.sees_batch, principal.subject, scope.sees_party) if scope is not None else None,
                    scope.party_id if scope is not None else None, principal.role in HOLD_READERS,
-                   principal.subject, scope.may_attest if scope is not None else None)
+                   principal.subject, scope.may_attest if scope is not None else None,
+                   scope.sees_party if scope is not None else None)
 
 
 UNRESTRICTED = Grants(allow_all)

@@ -47,6 +47,7 @@ from registry.security.scope import Scope, ScopeIndex
 from registry.security.tokens import RevocationList, TokenVerifier
 from registry.server.actor import actor_from_metadata, set_actor
 from registry.server.concurrency import Blocking
+from registry.server.convert import confine_recipient
 from registry.server.errors import ERROR_DOMAIN, rich_status, status_for
 from registry.server.stream_rendering import Prebuilt
 
@@ -381,6 +382,8 @@ class AuthInterceptor(WrappingInterceptor):
                 own = [e for e in events if (b := _uuid(e.aggregate_id)) is not None and scope.sees_batch(b)]
                 if not own:
                     continue
+                for e in own:  # another party's receipt of units from an onward movement is not its to learn
+                    confine_recipient(e, scope.sees_party)
                 if len(own) != len(events):
                     kept = events_pb2.SubscribeEventsResponse()
                     kept.events.events.extend(own)

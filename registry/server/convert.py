@@ -458,6 +458,29 @@ def payload_json_of_fields(fields: Any, default: Callable[[object], object] = _j
         return json.dumps(fields, default=default, **_JSON_FORMAT).encode()
 
 
+_ONWARD = "GpuBatch.OnwardMovementRecorded"
+
+
+def confine_recipient(event: pb.Event, sees_party: Callable[[UUID], bool] | None) -> None:
+    """For a confined caller (``sees_party``: its party view, ``Grants.sees_party``), an onward
+    movement's recipient that is not its own party or a subsidiary is left out of the event's
+    payload (``recipient_id`` null, as when none was recorded: docs/security.md), in place. None:
+    nothing changes."""
+    if sees_party is None or event.type != _ONWARD:
+        return
+    fields = json.loads(event.payload_json)
+    recipient = fields.get("recipient_id") if isinstance(fields, dict) else None
+    if not recipient:
+        return
+    try:
+        shown = sees_party(UUID(str(recipient)))
+    except ValueError:
+        shown = False
+    if not shown:
+        fields["recipient_id"] = None
+        event.payload_json = payload_json_of_fields(fields).decode()
+
+
 def event_message(event: DomainEventProtocol[UUID], position: int, compact_serials: bool = False) -> pb.Event:
     recorded_at: datetime = getattr(event, "timestamp")  # noqa: B009 - every stored event has one
     occurred_at: datetime = getattr(event, "occurred_at", None) or recorded_at

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from uuid import UUID
 
 import grpc
 
@@ -88,7 +89,8 @@ class FindingQueries:
             found = await self._blocking(read.batch_compliance, batch_id)
             if found is None:
                 raise NotFound("batch", batch_id)
-            return batch_compliance_message(found, legal_holds=current_grants().legal_holds)
+            grants = current_grants()
+            return batch_compliance_message(found, legal_holds=grants.legal_holds, sees_party=grants.sees_party)
 
         return await self._call(context, work)
 
@@ -232,7 +234,7 @@ def export_message(e: ExportRecord) -> pb.ExportRecord:
                                        if e.authorization_remaining_value is not None else ""),
         tpp=e.tpp, performance_density=e.performance_density,
         classification_paragraphs=list(e.classification_paragraphs),
-        classification_ruleset_id=e.classification_ruleset_id,
+        classification_ruleset_id=e.classification_ruleset_id, aes_license_code=e.aes_license_code,
     )
     if e.datacenter_marketed is not None:
         message.datacenter_marketed = e.datacenter_marketed
@@ -258,17 +260,26 @@ def legal_hold_message(h: LegalHoldRecord) -> pb.LegalHold:
     return message
 
 
-def onward_message(m: OnwardMovementRecord) -> pb.OnwardMovement:
+def onward_message(m: OnwardMovementRecord, sees_party: Callable[[UUID], bool] | None = None) -> pb.OnwardMovement:
+    """``sees_party``: a confined caller's party view (:attr:`Grants.sees_party`); the recipient is
+    left out unless it admits it (the caller's own party or a subsidiary). None: shown."""
+    recipient = m.recipient_id
+    shown = recipient is not None and (sees_party is None or sees_party(recipient))
     return pb.OnwardMovement(
         kind=m.kind, country=m.country, place=m.place, quantity=m.quantity, serials=m.serials,
         occurred_at=timestamp(m.occurred_at), recorded_by=m.recorded_by, note=m.note,
+        recipient_id=str(recipient) if shown else "",
     )
 
 
-def batch_compliance_message(b: BatchCompliance, legal_holds: bool = True) -> pb.GetBatchComplianceResponse:
+def batch_compliance_message(
+    b: BatchCompliance, legal_holds: bool = True, sees_party: Callable[[UUID], bool] | None = None
+) -> pb.GetBatchComplianceResponse:
     """The answer; ``legal_holds`` False (a caller who may not see holds, policy.HOLD_READERS): no
     holds, and no export says whether it is held or when its records may be destroyed (that date
-    is unset while a hold is in place, so it would tell), whether or not a hold is in place."""
+    is unset while a hold is in place, so it would tell), whether or not a hold is in place.
+    ``sees_party``: a confined caller's party view; an onward movement's recipient outside it is
+    left out (None: every recipient shown)."""
     exports = [export_message(e) for e in b.exports]
     if not legal_holds:
         for e in exports:
@@ -287,7 +298,7 @@ def batch_compliance_message(b: BatchCompliance, legal_holds: bool = True) -> pb
         compliant_serial_count=max(b.serial_count - len(b.serials), 0),
         exports=exports, position=b.position,
         legal_holds=[legal_hold_message(h) for h in b.legal_holds] if legal_holds else [],
-        onward_movements=[onward_message(m) for m in b.onward_movements],
+        onward_movements=[onward_message(m, sees_party) for m in b.onward_movements],
     )
     if b.as_of is not None:
         message.as_of.CopyFrom(timestamp(b.as_of))

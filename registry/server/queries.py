@@ -16,10 +16,12 @@ from registry.application.ports import BatchFilter, BatchSummary
 from registry.application.service import Registry
 from registry.domain.batch import GpuBatch, Stage
 from registry.domain.errors import InvalidField, NotFound
+from registry.security.grants import current_grants
 from registry.server.calls import answer
 from registry.server.concurrency import Blocking
 from registry.server.convert import (
     batch_message,
+    confine_recipient,
     decode_page_token,
     encode_page_token,
     event_message,
@@ -86,7 +88,11 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
                 after = state.get("after", -1)
                 if state.get("batch") != str(batch_id) or not isinstance(after, int) or after < 1:
                     raise InvalidField.one("page_token", "belongs to a different batch or is not valid")
-            return await self._blocking(self._history_page, batch_id, after, size)
+            page = await self._blocking(self._history_page, batch_id, after, size)
+            sees_party = current_grants().sees_party
+            for event in page.events:
+                confine_recipient(event, sees_party)
+            return page
 
         return await answer(context, work)
 
@@ -176,7 +182,8 @@ class QueryServicer(queries_pb2_grpc.QueryServiceServicer):
             entries = await self._blocking(read.custody_trail, batch_id)
             if not entries:
                 await self._blocking(self._registry.get_batch, batch_id)  # NOT_FOUND if unknown
-            return pb.GetCustodyTrailResponse(entries=[custody_message(e) for e in entries])
+            sees_party = current_grants().sees_party
+            return pb.GetCustodyTrailResponse(entries=[custody_message(e, sees_party) for e in entries])
 
         result: pb.GetCustodyTrailResponse = await self._read_model_call(context, work)
         return result

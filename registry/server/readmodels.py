@@ -4,9 +4,10 @@ the read-your-writes wait (``min_position``) shared by every read-model query.""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from projections.queries import (
     CustodyEntry,
@@ -84,13 +85,24 @@ def site_message(s: SiteInventoryRow) -> pb.SiteInventory:
     )
 
 
-def custody_message(e: CustodyEntry) -> pb.CustodyEntry:
+def custody_message(e: CustodyEntry, sees_party: Callable[[UUID], bool] | None = None) -> pb.CustodyEntry:
+    """One trail entry; ``sees_party``: a confined caller's party view (``Grants.sees_party``): an
+    onward movement's recipient outside it is left out (``recipient_id`` null, as when none was
+    recorded). None: shown."""
+    detail = e.detail
+    if e.event_type == "OnwardMovementRecorded" and sees_party is not None and detail.get("recipient_id"):
+        try:
+            shown = sees_party(UUID(str(detail["recipient_id"])))
+        except ValueError:
+            shown = False
+        if not shown:
+            detail = {**detail, "recipient_id": None}
     message = pb.CustodyEntry(
         position=e.position, batch_id=str(e.batch_id), version=e.version, event_type=e.event_type,
         actor=e.actor, request_id=e.request_id, occurred_at=timestamp(e.occurred_at),
         recorded_at=timestamp(e.recorded_at), serials=e.serials,
         site_id=str(e.site_id) if e.site_id else "",
-        detail_json=json.dumps(e.detail, default=_json_default, sort_keys=True),
+        detail_json=json.dumps(detail, default=_json_default, sort_keys=True),
     )
     if e.quantity is not None:
         message.quantity = e.quantity

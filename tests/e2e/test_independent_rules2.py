@@ -332,7 +332,8 @@ def test_a_shipment_under_nac_shows_the_auditor_its_aes_license_code_c67(s: Scen
     s.serials("nac-b1", ["NAC-1"])
     s.ship("nac-b1", "SH-NAC", ["NAC-1"], site="site")
     record = export_of(s, "nac-b1", "SH-NAC")
-    assert (record.exception_code, record.authorization_number) == ("NAC", "NAC-2026-0099")
+    assert (record.exception_code, record.authorization_number, record.aes_license_code) == (
+        "NAC", "NAC-2026-0099", "C67")
     rows = [str(row) for section in s.report()["report"]["sections"] for block in section["blocks"]
             if block.get("type") == "table" and block.get("title", "").startswith("Shipments")
             for row in block["rows"] if "SH-NAC" in str(row)]

@@ -7,6 +7,7 @@ and its subscription never carries another partner's events, not even their ids.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -259,6 +260,24 @@ def test_a_partners_compliance_officer_gets_its_own_compliance_report_and_the_re
 def test_a_partners_subscription_carries_only_its_own_batches_events(world) -> None:  # type: ignore[no-untyped-def]
     server, d, creds = world
     api = server.stubs()
+    # units of Samsung's batch went on to SK and to Samsung's subsidiary (recorded onward movements):
+    # the recipient SK is not Samsung's to learn on any path, its subsidiary is
+    for serial, recipient in (("SNa10", "sk"), ("SNa11", "samsung_sds")):
+        d.do("RecordOnwardMovement", c.RecordOnwardMovementRequest(request_id=str(uuid.uuid4()), batch_id=d.ids["a1"],
+             serials=[serial], kind=c.ONWARD_MOVEMENT_KIND_TRANSSHIPMENT, country="KR", place="Busan",
+             recipient_id=d.ids[recipient], occurred_at=ts(T0 + timedelta(days=20))))
+    samsung = creds.md("partner", d.ids["samsung"])
+    listed = api.queries.ListBatchEvents(q.ListBatchEventsRequest(batch_id=d.ids["a1"]), metadata=samsung).events
+    assert [json.loads(e.payload_json)["recipient_id"] for e in listed if e.type == "GpuBatch.OnwardMovementRecorded"] == [
+        None, d.ids["samsung_sds"]]
+    moved = api.compliance.GetBatchCompliance(cp.GetBatchComplianceRequest(batch_id=d.ids["a1"], min_position=d.position),
+                                              metadata=samsung, timeout=TIMEOUT).onward_movements
+    assert [m.recipient_id for m in moved] == ["", d.ids["samsung_sds"]]
+    trail = api.queries.GetCustodyTrail(q.GetCustodyTrailRequest(batch_id=d.ids["a1"], min_position=d.position),
+                                        metadata=samsung, timeout=TIMEOUT).entries
+    assert d.ids["sk"] not in "".join(e.detail_json for e in trail) and d.ids["samsung_sds"] in trail[-1].detail_json
+    admin_listed = api.queries.ListBatchEvents(q.ListBatchEventsRequest(batch_id=d.ids["a1"]), metadata=d.admin).events
+    assert d.ids["sk"] in "".join(e.payload_json for e in admin_listed)  # the exporter's staff see it
     head = server.head()
     stream = api.events.SubscribeEvents(ev.SubscribeEventsRequest(after_position=0),
                                         metadata=creds.md("partner", d.ids["samsung"]), timeout=TIMEOUT)
@@ -287,6 +306,7 @@ def test_a_partners_subscription_carries_only_its_own_batches_events(world) -> N
     admin = creds.md("admin")
     assert api.queries.GetBatch(q.GetBatchRequest(batch_id=samsung_live), metadata=admin).batch.buyer_id == d.ids["samsung"]
     assert d.ids["b1"].encode() not in raw and d.ids["sk"].encode() not in raw
+    assert d.ids["samsung_sds"].encode() in raw  # its subsidiary, the other recipient, is shown
     # the same request by name of the other partner's batch: nothing, exactly as for a missing batch
     stream = api.events.SubscribeEvents(ev.SubscribeEventsRequest(after_position=0, batch_id=d.ids["b1"]),
                                         metadata=creds.md("partner", d.ids["samsung"]), timeout=TIMEOUT)

@@ -6,6 +6,7 @@ its own."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from registry.api.v1 import commands_pb2 as c
 from registry.api.v1 import compliance_pb2 as cp
+from registry.api.v1 import queries_pb2 as q
 from registry.config import Settings
 from tests.e2e.conftest import RunningServer
 from tests.e2e.scenario_world import T0, Scenario, base_world
@@ -99,3 +101,10 @@ def test_a_reexport_recorded_with_a_headquarters_rule_recipient_the_license_does
     assert finding.severity == cp.FINDING_SEVERITY_CRITICAL
     assert "Tokyo Subsidiary of Mainland has ultimate parent Mainland Holdings" in finding.reasons[0]
     assert "license D7000004 does not name the recipient as consignee or end user" in finding.reasons[0]
+    # the recipient shows to the exporter's staff: the batch's onward movements and its custody trail
+    [movement] = s.compliance("onward").onward_movements
+    assert (movement.kind, movement.country, movement.recipient_id) == ("reexport", "JP", s.ids["tokyo"])
+    trail = s.api.queries.GetCustodyTrail(q.GetCustodyTrailRequest(
+        batch_id=s.ids["onward"], min_position=s.position), metadata=s.md(), timeout=30).entries
+    [entry] = [e for e in trail if e.event_type == "OnwardMovementRecorded"]
+    assert json.loads(entry.detail_json)["recipient_id"] == s.ids["tokyo"]

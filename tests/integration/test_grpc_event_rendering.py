@@ -228,7 +228,7 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
         written = {event_type_of_topic(n.topic) for n in log}
 
         # what the projection worker keeps for SubscribeEvents (projections/event_stream.py): the
-        # same bytes, through a memory build of the whole log and through chunks applied after it
+        # same bytes, through a build of the whole log from empty and through chunks applied after it
         engine = open_engine(Settings(database_url=store_url))
         try:
             runner = ProjectionRunner(registry, engine, [EventStream()], use_subscription=False, chunk_size=50)

@@ -261,9 +261,9 @@ def test_the_compliance_report_lists_each_shipment_with_its_eccn_authorization_p
     items = table(html, "Shipments: part number, value, datacenter marketing and end use")
     assert [items["SHP-A1"][i] for i in (4, 5, 8)] == ["1,540,000.00", "USD", "AI training"]  # 40 units x 38,500
     terms = table(html, "Shipments: authorization and its drawdown")
-    assert terms["SHP-A1"][1:] == [  # the NLR's drawdown when it left: batch A's 72
-        "PO-A", "NLR-KR-3A090", "2036-02-28 09:00 UTC", "72", "—", "—"]
-    assert terms["SHP-B1"][4] == "88"  # batch B's 16 drawn since
+    assert terms["SHP-A1"][1:] == [  # NLR's AES license code C33; its drawdown when it left: batch A's 72
+        "PO-A", "NLR-KR-3A090", "C33", "2036-02-28 09:00 UTC", "72", "—", "—"]
+    assert terms["SHP-B1"][5] == "88"  # batch B's 16 drawn since
     parties = parse_html(html).table("Parties of each cleared batch").rows
     [end_user] = [r for r in parties if r[:2] == ["PO-B", "end user"]]
     assert end_user[:5] == ["PO-B", "end user", "NAVER Cloud", "KR", "KR"]
@@ -609,3 +609,32 @@ def test_a_read_model_database_without_read_models_is_replayed_from(world: Repor
             assert view.read_models.custody_trail(world.batch_a)
     finally:
         engine.dispose()
+
+
+def test_the_compliance_report_lists_an_event_declared_in_error_with_its_declaration_in_the_resolution_trail(
+    world: ReportWorld,
+) -> None:
+    """The auditor's discrepancy log: a shipment declared did_not_occur (EPCIS errorDeclaration by its
+    exported eventID) is a finding, its declaration the first step of its resolution trail."""
+    from registry.epcis import vocabulary as v
+    from registry.epcis.capture import Capture
+    from registry.epcis.sources import batch_events
+
+    [shipped] = [e for e in batch_events(world.registry, world.batch_a)
+                 if e.get("bizStep") == "shipping" and e.get(v.ext("shipmentID")) == "SHP-A1"]
+    event = {k: val for k, val in shipped.items() if k != "recordTime"}
+    event["errorDeclaration"] = {"declarationTime": "2026-03-20T10:00:00Z", "reason": "did_not_occur"}
+    doc = {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {v.PREFIX: v.NAMESPACE}],
+           "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-20T10:00:00Z",
+           "epcisBody": {"eventList": [event]}}
+    assert Capture(world.registry).capture("logistics@nvidia", doc).accepted
+    _, files = build(world, "compliance")
+    html = parse_html(files[Format.HTML])
+    [says] = [r for r in html.table("What each finding says: its rule, citation and the event that revealed it").rows
+              if r[1] == "event-declared-in-error"]
+    assert says[3] == "ErrorDeclared" and "15 CFR 762.2" in says[2]
+    assert f"event {shipped['eventID']} declared in error (did_not_occur) on 2026-03-20" in says[7]
+    [step] = [r for r in html.table("Resolution trail").rows if r[0] == says[0]]
+    assert step[2:5] == ["raised", "logistics@nvidia",
+                         "declaration by logistics@nvidia at 2026-03-20T10:00:00+00:00: did_not_occur; "
+                         "no corrective event named"]

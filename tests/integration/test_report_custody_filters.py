@@ -93,3 +93,26 @@ def test_a_filtered_custody_pdf_verifies_from_its_recorded_filters(world: Report
     assert checked.request is not None and checked.request["Serial filter"] == world.serials_a[3]
     result = runner.invoke(app, ["report", "custody", "--database-url", world.url, "--batch", "PO-Z"])
     assert result.exit_code == 2 and "batch" in result.output
+
+
+def test_an_onward_movements_recipient_is_named_except_another_partys_in_a_report_for_a_partner(
+    world: ReportWorld,
+) -> None:
+    from registry.application import commands as c
+
+    w = world.w
+    for serial, recipient in ((world.serials_a[0], w.samsung), (world.serials_a[1], w.naver)):
+        w.do("record_onward_movement", c.RecordOnwardMovement, batch_id=world.batch_a, kind="transshipment",
+             country="SG", place="Port of Singapore", note="", recipient_id=recipient, serials=[serial],
+             occurred_at=T0 + 30 * DAY)
+
+    def described(**filters: object) -> list[str]:
+        _, _, html = custody(world, batch="PO-A", **filters)
+        return [row[-1] for row in events(html, "PO-A") if row[1] == "OnwardMovementRecorded"]
+
+    assert described() == ["known transshipment to Port of Singapore, SG; recipient Samsung Electronics",
+                           "known transshipment to Port of Singapore, SG; recipient NAVER Cloud"]
+    # filtered to Samsung (a partner's call always is): NAVER's receipt of units is not Samsung's to learn
+    assert described(partner=str(w.samsung)) == [
+        "known transshipment to Port of Singapore, SG; recipient Samsung Electronics",
+        "known transshipment to Port of Singapore, SG"]

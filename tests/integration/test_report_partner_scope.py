@@ -43,8 +43,9 @@ def test_a_partners_own_compliance_report_shows_its_batches_and_none_of_the_othe
         assert [r[2:5] for r in _rows(full[Format.JSON], "Drawdown per authorization: units")] == [[88, 0, 88]]
         # per export, the authorization's running drawdown (other partners' draws in it) is left out
         terms = "Shipments: authorization and its drawdown"
-        assert {r[0]: r[4] for r in _rows(full[Format.JSON], terms)}["SHP-B1"] == 88
-        assert [r[4:] for r in _rows(mine[Format.JSON], terms)] == [[None, None, None]] * 2
+        assert {r[0]: r[5] for r in _rows(full[Format.JSON], terms)}["SHP-B1"] == 88
+        assert [r[5:] for r in _rows(mine[Format.JSON], terms)] == [[None, None, None]] * 2
+        assert [r[3] for r in _rows(mine[Format.JSON], terms)] == ["C33"] * 2  # NLR's AES license code
         with ReportSession(world.store) as session:
             result = verify(mine[Format.JSON], session.regenerate)
         assert result.matches, result.reason

@@ -78,6 +78,7 @@ def test_an_export_record_names_the_license_its_number_and_expiry_and_the_runnin
     first, second = _exports(models, world, "po1")["S1"], _exports(models, world, "po2")["S2"]
     assert (first.authorization_id, first.authorization_number, first.authorization_type, first.exception_code) == (
         world["lic"], "KR-2026-001", "license", "")
+    assert first.aes_license_code == "C30"  # the EEI's license code for a BIS license (AESTIR Appendix F)
     assert first.authorization_valid_to == world.t0 - timedelta(days=30) + timedelta(days=365)
     # the drawdown as it stood when each export left: 10 drawn, then 30 of 100
     assert (first.authorization_drawn_quantity, first.authorization_remaining_quantity) == (10, 90)
@@ -99,6 +100,8 @@ def test_an_export_record_names_the_license_exception_and_its_number_or_nlr(worl
         "license_exception", "NAC", "NAC-2026-0042")
     assert (nac.authorization_drawn_quantity, nac.authorization_remaining_quantity) == (10, None)  # unlimited
     assert (nlr.authorization_type, nlr.authorization_number, nlr.exception_code) == ("no_license_required", "", "")
+    # the license code each EEI filing carries: NAC's from the ruleset (15 CFR 740.8), NLR's C33
+    assert (nac.aes_license_code, nlr.aes_license_code) == ("C67", "C33")
 
 
 def test_an_export_record_carries_the_eccns_classification_evidence_tpp_pd_and_datacenter_marketing(

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from projections.db import open_engine
+from projections.db import ACTIVE, BUILDING, open_engine, reading
+from projections.engine import apply_chunk as engine_apply_chunk
+from projections.engine import dump_generation, generations
 from projections.event_stream import SKIPPED_TOPICS, EventStream
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, rebuild
 from registry.api.v1 import events_pb2 as pb
 from registry.application.service import Registry
 from registry.bootstrap import build_registry
@@ -171,3 +173,69 @@ def test_renderings_of_another_version_are_not_used(store: Store) -> None:
     reader = RenderedEvents(store.engine)
     reader._projection = Newer()
     assert reader.read(0, store.registry.head()) == {}
+
+
+def _expected_rows(store: Store) -> dict[int, bytes]:
+    """Every stored event's rendering (request records left out), as the server renders it."""
+    projection = EventStream()
+    projection.bind(store.registry)
+    render = projection._render
+    assert render is not None
+    return {n.id: render(n) for n in store.registry.read_log(0, 100_000) if n.topic not in SKIPPED_TOPICS}
+
+
+def _rows(store: Store, generation: int) -> dict[int, bytes]:
+    rows = dump_generation(store.engine, EventStream(), generation)["event"]
+    return {int(r["position"]): bytes(r["message"]) for r in rows}
+
+
+def test_a_rebuild_writes_the_renderings_chunk_by_chunk(store: Store) -> None:
+    """Bounded memory: a rebuild of the event stream writes each chunk's rows as it goes (the building
+    generation holds rows before the log head is reached), and ends with every event's rendering."""
+    store.steps(80)
+    store.project()
+    before = active_generation_of(store)
+    seen: list[tuple[int, int]] = []  # (position reached, rows stored then in the building generation)
+
+    def progress(position: int, head: int) -> None:
+        with reading(store.engine) as conn:
+            building = [g for g in generations(conn, "event_stream") if g.status == BUILDING]
+        assert len(building) == 1
+        seen.append((position, len(_rows(store, building[0].generation))))
+
+    gen = rebuild(store.registry, store.engine, EventStream(), chunk_size=13, progress=progress)
+    assert gen.generation != before
+    assert len(seen) > 3
+    head = store.registry.head()
+    assert any(rows > 0 and position < head for position, rows in seen)  # written before the end
+    assert [rows for _, rows in seen] == sorted(rows for _, rows in seen)
+    assert _rows(store, gen.generation) == _expected_rows(store)
+
+
+def test_a_first_build_by_the_runner_writes_chunk_by_chunk(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runner's first build of the event stream (an empty active generation) moves its position page by
+    page (each page's rows with it), not once at the end; the rows are every event's rendering."""
+    import projections.runner as runner_module
+
+    store.steps(80)
+    monkeypatch.setattr(runner_module, "REBUILD_CHUNK", 11)
+    positions: list[int] = []
+    real = engine_apply_chunk
+
+    def recording(*args: object, **kwargs: object) -> int:
+        done = real(*args, **kwargs)  # type: ignore[arg-type]
+        with reading(store.engine) as conn:
+            positions.append(max(g.position for g in generations(conn, "event_stream")))
+        return done
+
+    monkeypatch.setattr(runner_module, "apply_chunk", recording)
+    store.project()
+    assert len(positions) > 3 and positions == sorted(positions) and positions[0] > 0
+    assert _rows(store, active_generation_of(store)) == _expected_rows(store)
+
+
+def active_generation_of(store: Store) -> int:
+    with reading(store.engine) as conn:
+        found = [g.generation for g in generations(conn, "event_stream") if g.status == ACTIVE]
+    assert len(found) == 1
+    return found[0]

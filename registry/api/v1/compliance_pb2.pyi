@@ -893,7 +893,7 @@ class LegalHold(_message.Message):
     def __init__(self, hold_id: _Optional[str] = ..., agency: _Optional[str] = ..., reference: _Optional[str] = ..., reason: _Optional[str] = ..., placed_by: _Optional[str] = ..., placed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active: _Optional[bool] = ..., released_by: _Optional[str] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_reason: _Optional[str] = ...) -> None: ...
 
 class OnwardMovement(_message.Message):
-    __slots__ = ("kind", "country", "place", "quantity", "serials", "occurred_at", "recorded_by", "note")
+    __slots__ = ("kind", "country", "place", "quantity", "serials", "occurred_at", "recorded_by", "note", "recipient_id")
     KIND_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
     PLACE_FIELD_NUMBER: _ClassVar[int]
@@ -902,6 +902,7 @@ class OnwardMovement(_message.Message):
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_ID_FIELD_NUMBER: _ClassVar[int]
     kind: str
     country: str
     place: str
@@ -910,7 +911,8 @@ class OnwardMovement(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     recorded_by: str
     note: str
-    def __init__(self, kind: _Optional[str] = ..., country: _Optional[str] = ..., place: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_by: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    recipient_id: str
+    def __init__(self, kind: _Optional[str] = ..., country: _Optional[str] = ..., place: _Optional[str] = ..., quantity: _Optional[int] = ..., serials: _Optional[_Iterable[str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_by: _Optional[str] = ..., note: _Optional[str] = ..., recipient_id: _Optional[str] = ...) -> None: ...
 
 class RevealingEvent(_message.Message):
     __slots__ = ("position", "event_type", "aggregate_id", "occurred_at")
@@ -1005,7 +1007,7 @@ class SerialCompliance(_message.Message):
     def __init__(self, serial: _Optional[str] = ..., status: _Optional[_Union[ComplianceStatus, str]] = ..., finding_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportRecord(_message.Message):
-    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until", "carrier_id", "intermediate_consignee_ids", "forwarder_id", "held", "destruction_allowed_from", "eccn", "destination_control_statement", "exporter_id", "itn", "end_use", "value", "currency", "authorization_id", "authorization_number", "authorization_type", "exception_code", "authorization_valid_to", "authorization_drawn_quantity", "authorization_remaining_quantity", "authorization_remaining_value", "tpp", "performance_density", "datacenter_marketed", "classification_paragraphs", "classification_ruleset_id")
+    __slots__ = ("shipment_id", "shipped_at", "quantity", "received", "destination_country", "destination_site_id", "retention_basis_at", "retention_until", "carrier_id", "intermediate_consignee_ids", "forwarder_id", "held", "destruction_allowed_from", "eccn", "destination_control_statement", "exporter_id", "itn", "end_use", "value", "currency", "authorization_id", "authorization_number", "authorization_type", "exception_code", "authorization_valid_to", "authorization_drawn_quantity", "authorization_remaining_quantity", "authorization_remaining_value", "tpp", "performance_density", "datacenter_marketed", "classification_paragraphs", "classification_ruleset_id", "aes_license_code")
     SHIPMENT_ID_FIELD_NUMBER: _ClassVar[int]
     SHIPPED_AT_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -1039,6 +1041,7 @@ class ExportRecord(_message.Message):
     DATACENTER_MARKETED_FIELD_NUMBER: _ClassVar[int]
     CLASSIFICATION_PARAGRAPHS_FIELD_NUMBER: _ClassVar[int]
     CLASSIFICATION_RULESET_ID_FIELD_NUMBER: _ClassVar[int]
+    AES_LICENSE_CODE_FIELD_NUMBER: _ClassVar[int]
     shipment_id: str
     shipped_at: _timestamp_pb2.Timestamp
     quantity: int
@@ -1072,7 +1075,8 @@ class ExportRecord(_message.Message):
     datacenter_marketed: bool
     classification_paragraphs: _containers.RepeatedScalarFieldContainer[str]
     classification_ruleset_id: str
-    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., carrier_id: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., held: _Optional[bool] = ..., destruction_allowed_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., eccn: _Optional[str] = ..., destination_control_statement: _Optional[str] = ..., exporter_id: _Optional[str] = ..., itn: _Optional[str] = ..., end_use: _Optional[str] = ..., value: _Optional[str] = ..., currency: _Optional[str] = ..., authorization_id: _Optional[str] = ..., authorization_number: _Optional[str] = ..., authorization_type: _Optional[str] = ..., exception_code: _Optional[str] = ..., authorization_valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorization_drawn_quantity: _Optional[int] = ..., authorization_remaining_quantity: _Optional[int] = ..., authorization_remaining_value: _Optional[str] = ..., tpp: _Optional[str] = ..., performance_density: _Optional[str] = ..., datacenter_marketed: _Optional[bool] = ..., classification_paragraphs: _Optional[_Iterable[str]] = ..., classification_ruleset_id: _Optional[str] = ...) -> None: ...
+    aes_license_code: str
+    def __init__(self, shipment_id: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[int] = ..., received: _Optional[int] = ..., destination_country: _Optional[str] = ..., destination_site_id: _Optional[str] = ..., retention_basis_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retention_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., carrier_id: _Optional[str] = ..., intermediate_consignee_ids: _Optional[_Iterable[str]] = ..., forwarder_id: _Optional[str] = ..., held: _Optional[bool] = ..., destruction_allowed_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., eccn: _Optional[str] = ..., destination_control_statement: _Optional[str] = ..., exporter_id: _Optional[str] = ..., itn: _Optional[str] = ..., end_use: _Optional[str] = ..., value: _Optional[str] = ..., currency: _Optional[str] = ..., authorization_id: _Optional[str] = ..., authorization_number: _Optional[str] = ..., authorization_type: _Optional[str] = ..., exception_code: _Optional[str] = ..., authorization_valid_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorization_drawn_quantity: _Optional[int] = ..., authorization_remaining_quantity: _Optional[int] = ..., authorization_remaining_value: _Optional[str] = ..., tpp: _Optional[str] = ..., performance_density: _Optional[str] = ..., datacenter_marketed: _Optional[bool] = ..., classification_paragraphs: _Optional[_Iterable[str]] = ..., classification_ruleset_id: _Optional[str] = ..., aes_license_code: _Optional[str] = ...) -> None: ...
 
 class GetBatchComplianceResponse(_message.Message):
     __slots__ = ("batch_id", "po_number", "buyer_id", "status", "findings", "serial_count", "serials", "compliant_serial_count", "exports", "as_of", "position", "legal_holds", "onward_movements")

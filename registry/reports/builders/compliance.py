@@ -456,14 +456,16 @@ def _shipments(ctx: Context) -> Iterator[Block]:
     yield Table(
         "Shipments: authorization and its drawdown",
         (Column("shipment", "Shipment"), Column("batch", "Batch PO"), Column("authorization", "Authorization"),
+         Column("aes_license_code", "AES license code"),
          Column("valid_to", "Authorization valid to", ColumnType.DATETIME),
          Column("drawn", "Units drawn on it then", ColumnType.INT),
          Column("remaining", "Units left then", ColumnType.INT),
          Column("remaining_value", "Value left then", ColumnType.DECIMAL)),
         lambda: ctx.view.kept(EXPORT_TERMS),
-        note="The authorization the units left under (a license exception with the AES license code of its EEI, "
-        "NAC: C67), with its drawdown as it stood then (an empty limit: unlimited); the shipment's value and end "
-        "use are in the part-number table above."
+        note="The authorization the units left under with the license code its AES/EEI filing carries (C30 a BIS "
+        "license, C33 no license required, a license exception's from the ruleset: NAC C67), and its drawdown as "
+        "it stood then (an empty limit: unlimited); the shipment's value and end use are in the part-number table "
+        "above."
         + (" A partner's own report leaves the drawdown out: it depends on other partners' batches."
            if ctx.filters.scope is not None else ""),
     )
@@ -483,19 +485,20 @@ def _aes_license_code(trail: Sequence[CustodyEntry]) -> str:
 def _export_terms_rows(
     ctx: Context, b: BatchSummary, exports: list[ExportRecord], trail: Sequence[CustodyEntry] = ()
 ) -> Iterator[tuple[Cell, ...]]:
-    """Per export: the authorization it left under with its running drawdown then (the compliance
-    read model's export record), and for a license exception the AES license code its EEI carries
-    (15 CFR 740.8: NAC is C67). A partner's own report leaves the drawdown out: it depends on other
-    partners' batches."""
+    """Per export: the authorization it left under, the license code its AES/EEI filing carries (the
+    export record's: C30 license, C33 NLR, a license exception's from the ruleset, 15 CFR 740.8: NAC
+    is C67; for a record without it, a license exception's as the grant's evidence recorded it) and
+    its running drawdown then (the compliance read model's export record). A partner's own report
+    leaves the drawdown out: it depends on other partners' batches."""
     scoped = ctx.filters.scope is not None
-    aes_code = _aes_license_code(trail)
+    granted_code = _aes_license_code(trail)
     for x in exports:
         label = x.authorization_number or x.exception_code or x.authorization_type.replace("_", " ")
         if x.exception_code and x.authorization_number:
-            label += f" ({x.exception_code}"
-            label += f", AES license code {aes_code})" if aes_code else ")"
+            label += f" ({x.exception_code})"
+        aes_code = x.aes_license_code or (granted_code if x.exception_code else "")
         yield (
-            x.shipment_id, b.po_number, label, x.authorization_valid_to,
+            x.shipment_id, b.po_number, label, aes_code, x.authorization_valid_to,
             None if scoped else x.authorization_drawn_quantity,
             None if scoped else x.authorization_remaining_quantity,
             None if scoped else x.authorization_remaining_value,

@@ -268,7 +268,9 @@ def describe(ctx: Context, e: CustodyEntry) -> str:
         parts = [f"method: {d.get('method', '')}"]
     elif kind == "OnwardMovementRecorded":
         place = f"{d.get('place')}, " if d.get("place") else ""
+        recipient = _id(d.get("recipient_id"))
         parts = [f"known {d.get('kind', '')} to {place}{d.get('country', '')}",
+                 f"recipient {n(recipient)}" if recipient is not None and _names_recipient(ctx, recipient) else "",
                  f"note: {d.get('note', '')}" if d.get("note") else ""]
     elif kind == "SplitOff":
         parts = [f"split off to batch {d.get('child_batch_id') or d.get('child_id', '')}"]
@@ -277,6 +279,15 @@ def describe(ctx: Context, e: CustodyEntry) -> str:
     if e.moves:
         parts.append(f"moves: {moves_text(e.moves)}")
     return "; ".join(p for p in parts if p)
+
+
+def _names_recipient(ctx: Context, recipient: UUID) -> bool:
+    """An onward movement's recipient is named in a report for everyone, but in one filtered to a
+    partner (a partner's call) or scoped to one only when it is that party or in its family."""
+    f = ctx.filters
+    if f.scope is None and f.partner is None:
+        return True
+    return recipient in f.family or recipient in (f.partner, f.scope)
 
 
 def _auth(ctx: Context, value: Any) -> str:

@@ -183,6 +183,9 @@ def blocks(ctx: Context) -> Iterator[Block]:
          Column("action", "Step"), Column("actor", "Actor"), Column("note", "Note"), Column("event", "Event"),
          Column("occurred", "Occurred", ColumnType.DATETIME), Column("recorded", "Recorded", ColumnType.DATETIME)),
         trail,
+        note="The discrepancy log's resolutions: each finding's evidence, acknowledgement and resolution. An event "
+        "declared in error (event-declared-in-error) is raised by its declaration, whose note (who declared it, "
+        "when, the reason, the corrective events) is the evidence its resolution rests on.",
     )
     yield from _outstanding(ctx)
 
