@@ -1072,6 +1072,14 @@ def test_an_installation_declared_incorrect_data_names_its_corrective_event_and_
     assert [e["eventID"] for e in got] == [installed["eventID"]]
     assert got[0]["errorDeclaration"]["correctiveEventIDs"] == [corrective]
     assert _events(client.get("/events", params={"EQ_errorReason": "incorrect_data", "batchID": life.batch})) == got
+    # a query selecting the declared event returns it and its declaration (EPCIS 2.0 7.4.1.2)
+    both = _events(client.get("/events", params={"EQ_bizStep": "installing", "batchID": life.batch}))
+    assert [e["eventID"] for e in both] == [installed["eventID"]] * 2
+    assert both[1]["recordTime"] >= both[0]["recordTime"]
+    window = {"GE_errorDeclarationTime": "2026-03-03T00:00:00.000Z", "LT_errorDeclarationTime": "2026-03-03T00:00:01Z"}
+    assert [e["eventID"] for e in _events(client.get("/events", params=window))] == [installed["eventID"]]
+    window["LT_errorDeclarationTime"] = "2026-03-03T00:00:00.000Z"
+    assert _events(client.get("/events", params=window)) == []
 
 
 def test_the_lifes_export_captured_into_a_second_registry_rebuilds_the_same_batch_and_event_ids(
@@ -1260,3 +1268,372 @@ def test_a_capture_job_of_a_refused_document_reports_every_events_outcome_and_no
     assert error["eventID"] == bad["eventID"] and "state-transition" in error["rule"]
     assert server.head() == head
     assert _events(client.get("/events", params={"EQ_eventID": good["eventID"]})) == []
+
+
+# ------------------------------------------------------------------ more of the life
+
+
+def test_a_quantity_only_batch_lives_the_same_life_by_counts_and_every_read_model_agrees(s: Scenario) -> None:
+    batch = s.order("qty-life", "samsung", "a100", 10)
+    s.request_clearance("qty-life", "samsung", "samsung", 10)
+    s.grant("qty-life", "lic")
+    md = s.md()
+
+    def cmd(rpc: str, **fields: Any) -> None:
+        request = getattr(c, f"{rpc}Request")(request_id=new_request_id(), batch_id=batch, **fields)
+        s.send(rpc, request)
+
+    cmd(
+        "Ship",
+        quantity=6,
+        shipment_id="QTY-S1",
+        carrier_id=s.ids["carrier"],
+        origin="San Jose, US",
+        destination_country="KR",
+        destination_site_id=s.ids["site"],
+    )
+    cmd("Receive", quantity=4, shipment_id="QTY-S1", receiving_party_id=s.ids["samsung"], site_id=s.ids["site"])
+    cmd("Receive", quantity=2, shipment_id="QTY-S1", receiving_party_id=s.ids["samsung"], site_id=s.ids["site"])
+    cmd("Install", quantity=5, site_id=s.ids["site"], rack="Q1", host="q-01")
+    cmd("Transfer", quantity=1, to_owner_id=s.ids["naver"], reason="resale")  # an installed unit, same site
+    cmd("ReturnForRma", quantity=1, rma_number="RMA-Q", reason="dead")
+    cmd("Repair", quantity=1, kind="from_rma", rma_number="RMA-Q", site_id=s.ids["site"])
+    cmd("Decommission", quantity=1, method="recycled")
+    got = s.api.queries.GetBatch(q.GetBatchRequest(batch_id=batch), metadata=md, timeout=TIMEOUT).batch
+    assert sum(got.units_by_stage.values()) == 10
+    assert got.units_by_stage["pending"] == 4 and got.units_by_stage["decommissioned"] == 1
+    positions = {(p.stage, p.site_id, p.owner_id): p.count for p in got.positions if p.count}
+    assert sum(positions.values()) == 10
+    # the read models say the same as the batch, position for position
+    mine = s.api.queries.ListBatches(
+        q.ListBatchesRequest(partner_id=s.ids["naver"], min_position=s.position), metadata=md, timeout=TIMEOUT
+    )
+    assert batch in {b.batch_id for b in mine.batches}
+    [summary] = [
+        b
+        for b in s.api.queries.ListBatches(
+            q.ListBatchesRequest(model_id=s.ids["a100"], min_position=s.position, page_size=1000),
+            metadata=md,
+            timeout=TIMEOUT,
+        ).batches
+        if b.batch_id == batch
+    ]
+    assert {k: v for k, v in summary.units_by_stage.items() if v} == {k: v for k, v in got.units_by_stage.items() if v}
+    owners = {
+        p.partner_id: p
+        for p in s.api.queries.GetOwnership(
+            q.GetOwnershipRequest(min_position=s.position), metadata=md, timeout=TIMEOUT
+        ).partners
+    }
+    naver = {m.model_id: m for m in owners[s.ids["naver"]].models}[s.ids["a100"]]
+    by_position: dict[str, int] = {}
+    for (stage, _, owner), count in positions.items():
+        if owner == s.ids["naver"]:
+            by_position[stage] = by_position.get(stage, 0) + count
+    assert {k: v for k, v in naver.units_by_stage.items() if v} == by_position
+    site = {
+        x.site_id: x
+        for x in s.api.queries.GetSiteInventory(
+            q.GetSiteInventoryRequest(site_id=s.ids["site"], min_position=s.position), metadata=md, timeout=TIMEOUT
+        ).sites
+    }[s.ids["site"]]
+    a100 = {m.model_id: m for m in site.models}[s.ids["a100"]]
+    at_site: dict[str, int] = {}
+    for (stage, site_id, _), count in positions.items():
+        if site_id == s.ids["site"]:
+            at_site[stage] = at_site.get(stage, 0) + count
+    assert {k: v for k, v in a100.units_by_stage.items() if v and k != "decommissioned"} == {
+        k: v for k, v in at_site.items() if k != "decommissioned"
+    }
+    assert a100.installed_gpus == at_site.get("installed", 0) + at_site.get("assigned", 0)
+
+
+def test_a_split_retried_without_a_child_id_returns_the_child_the_first_call_made(s: Scenario) -> None:
+    parent = s.order("split-r", "samsung", "h100", 3)
+    request = c.SplitBatchRequest(
+        request_id=new_request_id(), batch_id=parent, quantity=1, occurred_at=ts(T0 + timedelta(hours=4))
+    )
+    first = s.api.commands.SplitBatch(request, metadata=s.md(), timeout=TIMEOUT)
+    head = s.server.head()
+    again = s.api.commands.SplitBatch(request, metadata=s.md(), timeout=TIMEOUT)
+    assert again.replayed and s.server.head() == head
+    assert (again.aggregate_id, again.position) == (first.aggregate_id, first.position)
+    got = s.api.queries.GetBatch(q.GetBatchRequest(batch_id=parent), metadata=s.md(), timeout=TIMEOUT).batch
+    assert got.quantity == 2 and len(got.child_batch_ids) == 1
+
+
+def test_reassigning_units_moves_the_batch_from_the_old_assignees_list_to_the_new_ones(s: Scenario) -> None:
+    s.order("reassign", "samsung", "h100", 1)
+    s.delivered("reassign", "samsung", ["RSG-0001"], shipment="RSG-S")
+    s.assign("reassign", ["RSG-0001"], "nhn")
+    s.assign("reassign", ["RSG-0001"], "naver", at=T0 + timedelta(days=9))
+    got = s.api.queries.GetBatch(q.GetBatchRequest(batch_id=s.ids["reassign"]), metadata=s.md(), timeout=TIMEOUT)
+    assert [(u.stage, u.assignee_id) for u in got.batch.units] == [("assigned", s.ids["naver"])]
+
+    def listed(partner: str) -> set[str]:
+        return {
+            b.batch_id
+            for b in s.api.queries.ListBatches(
+                q.ListBatchesRequest(partner_id=s.ids[partner], min_position=s.position, page_size=1000),
+                metadata=s.md(),
+                timeout=TIMEOUT,
+            ).batches
+        }
+
+    assert s.ids["reassign"] in listed("naver") and s.ids["reassign"] not in listed("nhn")
+
+
+def test_a_command_with_a_stale_expected_version_is_aborted_and_writes_nothing(s: Scenario) -> None:
+    batch = _shipping(s, "stale", ["STL-0001"])
+    current = s.api.queries.GetBatch(q.GetBatchRequest(batch_id=batch), metadata=s.md(), timeout=TIMEOUT).batch
+    request = c.ShipRequest(
+        request_id=new_request_id(),
+        batch_id=batch,
+        shipment_id="STL-S",
+        serials=["STL-0001"],
+        carrier_id=s.ids["carrier"],
+        origin="San Jose, US",
+        destination_country="KR",
+        expected_version=current.version - 1,
+    )
+    refusal = s.refused(lambda: s.api.commands.Ship(request, metadata=s.md(), timeout=TIMEOUT))
+    assert refusal.code == grpc.StatusCode.ABORTED
+    request.expected_version = current.version
+    assert s.api.commands.Ship(request, metadata=s.md(), timeout=TIMEOUT).version == current.version + 1
+
+
+def test_a_unit_decommissioned_straight_from_rma_leaves_the_holdings(s: Scenario) -> None:
+    s.order("rma-dec", "samsung", "h100", 2)
+    s.delivered("rma-dec", "samsung", ["RMD-0001", "RMD-0002"], shipment="RMD-S")
+    batch = s.ids["rma-dec"]
+    s.send(
+        "ReturnForRma",
+        c.ReturnForRmaRequest(
+            request_id=new_request_id(), batch_id=batch, serials=["RMD-0001"], rma_number="RMA-D", reason="burnt"
+        ),
+    )
+    s.send(
+        "Decommission",
+        c.DecommissionRequest(
+            request_id=new_request_id(), batch_id=batch, serials=["RMD-0001"], method="scrapped by vendor"
+        ),
+    )
+    got = s.api.queries.GetBatch(q.GetBatchRequest(batch_id=batch), metadata=s.md(), timeout=TIMEOUT).batch
+    assert {u.serial: u.stage for u in got.units} == {"RMD-0001": "decommissioned", "RMD-0002": "installed"}
+    listed = s.api.queries.ListBatches(
+        q.ListBatchesRequest(stage="rma", min_position=s.position, page_size=1000), metadata=s.md(), timeout=TIMEOUT
+    )
+    assert batch not in {b.batch_id for b in listed.batches}
+    # a decommissioned unit cannot come back from repair
+    refusal = s.refused(
+        lambda: s.send(
+            "Repair",
+            c.RepairRequest(
+                request_id=new_request_id(),
+                batch_id=batch,
+                serials=["RMD-0001"],
+                kind="from_rma",
+                site_id=s.ids["site"],
+            ),
+        )
+    )
+    assert refusal.code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_compute_held_is_the_tpp_and_dense_pflops_of_the_live_gpus_only(life: Life) -> None:
+    """H100: TPP 1979 x 8 = 15832 per GPU (export-controls.md); dense PFLOPS 1.979."""
+    final = life.steps["decommissioned"]
+    naver = final.owners[life.s.ids["naver"]]
+    assert naver.gpus_held == 2
+    [model] = [m for m in naver.models if m.model_id == life.s.ids["h100"]]
+    assert float(model.compute_tpp) == pytest.approx(2 * 15832)
+    assert float(model.dense_pflops) == pytest.approx(2 * 1.979)
+
+
+def test_an_on_site_repair_is_exported_as_repairing_with_disposition_active(
+    s: Scenario, shared: tuple[RunningServer, dict[str, str], httpx.Client]
+) -> None:
+    """docs/epcis.md: repairing / active for a repair in place (the unit stays in use)."""
+    client = _client(shared)
+    s.order("rep-2", "samsung", "h100", 1)
+    s.delivered("rep-2", "samsung", ["REP2-01"], shipment="REP2-S")
+    s.send(
+        "Repair",
+        c.RepairRequest(
+            request_id=new_request_id(),
+            batch_id=s.ids["rep-2"],
+            serials=["REP2-01"],
+            kind="on_site",
+            note="fan swapped",
+        ),
+    )
+    [got] = _events(client.get("/events", params={"batchID": s.ids["rep-2"], "EQ_bizStep": "repairing"}))
+    assert (got["disposition"], got["gpureg:repair"]) == ("active", "on_site")
+    assert got["bizLocation"]["id"] == f"{ID}site/{s.ids['site']}"
+    assert (
+        _events(
+            client.get(
+                "/events",
+                params={"batchID": s.ids["rep-2"], "EQ_bizStep": "repairing", "EQ_disposition": "in_progress"},
+            )
+        )
+        == []
+    )
+
+
+def test_a_transfer_is_found_by_its_source_and_destination_owning_parties(
+    life: Life, shared: tuple[RunningServer, dict[str, str], httpx.Client]
+) -> None:
+    """EPCIS 2.0 8.2.7.1: EQ_source_{type} / EQ_destination_{type}."""
+    client = _client(shared)
+    naver, samsung = (f"{ID}party/{life.s.ids[p]}" for p in ("naver", "samsung"))
+    to_naver = _events(client.get("/events", params={"EQ_destination_owning_party": naver, "batchID": life.batch}))
+    assert [e["gpureg:registryEvent"].split("@")[0] for e in to_naver] == ["Transferred"]
+    assert {"type": "owning_party", "source": samsung} in to_naver[0]["sourceList"]
+    from_samsung = _events(client.get("/events", params={"EQ_source_owning_party": samsung, "batchID": life.batch}))
+    assert to_naver[0]["eventID"] in {e["eventID"] for e in from_samsung}
+
+
+def test_a_command_refused_once_may_be_retried_with_the_same_request_id_when_the_state_allows_it(s: Scenario) -> None:
+    """A refused command writes nothing, its request record included: the retry is decided anew."""
+    s.order("retry-ok", "samsung", "h100", 1)
+    s.serials("retry-ok", ["RTY-0001"])
+    s.request_clearance("retry-ok", "samsung", "samsung", 1)
+    request = c.ShipRequest(
+        request_id=new_request_id(),
+        batch_id=s.ids["retry-ok"],
+        shipment_id="RTY-S",
+        serials=["RTY-0001"],
+        carrier_id=s.ids["carrier"],
+        origin="San Jose, US",
+        destination_country="KR",
+        occurred_at=ts(T0 + timedelta(days=1)),
+    )
+    s.refused(lambda: s.api.commands.Ship(request, metadata=s.md(), timeout=TIMEOUT))
+    s.grant("retry-ok", "lic")
+    done = s.api.commands.Ship(request, metadata=s.md(), timeout=TIMEOUT)
+    assert not done.replayed
+
+
+def test_a_lost_unit_leaves_the_site_inventory_and_the_gpus_held(s: Scenario) -> None:
+    s.order("lost", "naver", "h100", 2)
+    s.request_clearance("lost", "naver", "naver", 2)
+    s.grant("lost", "lic")
+    s.serials("lost", ["LST-0001", "LST-0002"])
+    s.ship("lost", "LST-S", ["LST-0001", "LST-0002"], site="site-b")
+    s.receive("lost", "LST-S", ["LST-0001", "LST-0002"], "naver", "site-b")
+    s.install("lost", ["LST-0001", "LST-0002"], "site-b")
+
+    def look() -> tuple[int, int]:
+        site = s.api.queries.GetSiteInventory(
+            q.GetSiteInventoryRequest(site_id=s.ids["site-b"], min_position=s.position),
+            metadata=s.md(),
+            timeout=TIMEOUT,
+        ).sites[0]
+        owner = s.api.queries.GetOwnership(
+            q.GetOwnershipRequest(partner_id=s.ids["naver"], min_position=s.position), metadata=s.md(), timeout=TIMEOUT
+        ).partners[0]
+        return site.installed_gpus, owner.gpus_held
+
+    before = look()
+    s.send(
+        "ReportLost",
+        c.ReportLostRequest(
+            request_id=new_request_id(),
+            batch_id=s.ids["lost"],
+            serials=["LST-0002"],
+            kind=c.LOSS_KIND_STOLEN,
+            note="taken from the loading dock",
+        ),
+    )
+    assert look() == (before[0] - 1, before[1] - 1)
+    got = s.api.queries.GetBatch(q.GetBatchRequest(batch_id=s.ids["lost"]), metadata=s.md(), timeout=TIMEOUT).batch
+    assert {u.serial: u.stage for u in got.units} == {"LST-0001": "installed", "LST-0002": "lost"}
+
+
+def test_an_installation_report_with_two_racks_places_each_serial_in_its_rack_and_a_retry_writes_nothing(
+    s: Scenario,
+) -> None:
+    s.order("racks", "samsung", "h100", 4)
+    serials = ["RCK-0001", "RCK-0002", "RCK-0003", "RCK-0004"]
+    s.request_clearance("racks", "samsung", "samsung", 4)
+    s.grant("racks", "lic")
+    s.serials("racks", serials)
+    s.ship("racks", "RCK-S", serials, site="site")
+    s.receive("racks", "RCK-S", serials, "samsung", "site")
+    request = c.InstallRequest(
+        request_id=new_request_id(),
+        batch_id=s.ids["racks"],
+        site_id=s.ids["site"],
+        placements=[
+            c.Placement(rack="A1", host="h-a1", serials=serials[:2]),
+            c.Placement(rack="A2", host="h-a2", serials=serials[2:]),
+        ],
+        occurred_at=ts(T0 + timedelta(days=6)),
+    )
+    first = s.api.commands.Install(request, metadata=s.md(), timeout=TIMEOUT)
+    again = s.api.commands.Install(request, metadata=s.md(), timeout=TIMEOUT)
+    assert again.replayed and again.version == first.version
+    s.position = max(s.position, int(first.position))
+    got = s.api.queries.GetBatch(q.GetBatchRequest(batch_id=s.ids["racks"]), metadata=s.md(), timeout=TIMEOUT).batch
+    assert [(u.serial, u.stage, u.rack, u.host) for u in got.units] == [
+        ("RCK-0001", "installed", "A1", "h-a1"),
+        ("RCK-0002", "installed", "A1", "h-a1"),
+        ("RCK-0003", "installed", "A2", "h-a2"),
+        ("RCK-0004", "installed", "A2", "h-a2"),
+    ]
+    trail = s.api.queries.GetCustodyTrail(
+        q.GetCustodyTrailRequest(batch_id=s.ids["racks"], min_position=s.position), metadata=s.md(), timeout=TIMEOUT
+    ).entries
+    assert [e.event_type for e in trail].count("Installed") == 2
+
+
+def test_a_batch_whose_every_unit_is_decommissioned_is_closed_and_allows_no_movement(s: Scenario) -> None:
+    s.order("closed", "samsung", "h100", 1)
+    s.delivered("closed", "samsung", ["CLS-0001"], shipment="CLS-S")
+    s.send(
+        "Decommission",
+        c.DecommissionRequest(
+            request_id=new_request_id(), batch_id=s.ids["closed"], serials=["CLS-0001"], method="shredded"
+        ),
+    )
+    got = s.api.queries.GetBatch(q.GetBatchRequest(batch_id=s.ids["closed"]), metadata=s.md(), timeout=TIMEOUT).batch
+    assert got.stage == "closed"
+    assert not {"ship", "receive", "install", "assign", "transfer", "return_for_rma", "repair"} & set(
+        got.allowed_actions
+    )
+    listed = s.api.queries.ListBatches(
+        q.ListBatchesRequest(stage="closed", min_position=s.position, page_size=1000), metadata=s.md(), timeout=TIMEOUT
+    )
+    assert s.ids["closed"] in {b.batch_id for b in listed.batches}
+
+
+def test_the_lifes_batch_stage_is_its_earliest_live_stage(life: Life) -> None:
+    """Batch.stage: the earliest stage still holding live units."""
+    assert life.steps["shipped-4"].batch.stage in ("cleared", "in_transit")
+    assert life.steps["received-3"].batch.stage == "in_transit"
+    assert life.steps["installed"].batch.stage == "received"
+    assert life.steps["rma"].batch.stage == "received"
+
+
+def test_every_event_the_registry_originated_in_this_module_has_the_gs1_hash_as_its_event_id(
+    shared: tuple[RunningServer, dict[str, str], httpx.Client],
+) -> None:
+    """CBV 2.0 section 8.9 over every kind of event the scenarios above made (splits, losses,
+    on-site and RMA repairs, placements, reassignments, quantity-only moves, declarations); run
+    last in the module. Captured events keep their capturer's eventID and are left out."""
+    server = shared[0]
+    parts = list(
+        epcis_pb2_grpc.EpcisServiceStub(server.channel()).ExportEpcis(
+            epcis_pb2.ExportEpcisRequest(after_position=0), metadata=[("x-gpureg-actor", "auditor")], timeout=120
+        )
+    )
+    document = json.loads(b"".join(p.chunk for p in parts if p.WhichOneof("part") == "chunk"))
+    assert schema_errors(document) == []
+    events = document["epcisBody"]["eventList"]
+    kinds = {e.get("gpureg:registryEvent", "").split("@")[0] for e in events}
+    assert {"SplitFrom", "ReportedLost", "Repaired", "Installed", "Assigned", "Transferred"} <= kinds, kinds
+    expected = reference_event_ids(document)
+    mine = [(e["eventID"], ref) for e, ref in zip(events, expected, strict=True) if e["eventID"].startswith("ni:")]
+    assert len(mine) > 100
+    assert [got for got, _ in mine] == [ref for _, ref in mine]
