@@ -689,6 +689,30 @@ def test_a_retry_of_a_command_sent_without_occurred_at_is_the_same_request(s: Sc
     assert again.replayed and again.position == first.position
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a delivery cannot precede its dispatch; the registry records a receipt dated two days before its shipment "
+        "left without refusing it (occurred_at) or flagging it (no finding)"
+    ),
+)
+def test_a_receipt_dated_before_its_shipment_left_is_refused_naming_occurred_at_or_flagged(s: Scenario) -> None:
+    """Business time may be in the past, but a delivery cannot precede its dispatch: the fact
+    is impossible as dated, so it is refused naming occurred_at, or recorded and flagged."""
+    s.order("early", "samsung", "h100", 1)
+    s.request_clearance("early", "samsung", "samsung", 1)
+    s.grant("early", "lic")
+    s.serials("early", ["ERL-0001"])
+    s.ship("early", "ERL-S", ["ERL-0001"], at=T0 + timedelta(days=3))
+    try:
+        s.receive("early", "ERL-S", ["ERL-0001"], "samsung", "site", at=T0 + timedelta(days=1))
+    except grpc.RpcError as error:
+        assert "occurred_at" in str(error.details())
+        return
+    findings = s.findings("early")
+    assert findings, "a receipt dated before its shipment was recorded without a finding"
+
+
 # ------------------------------------------------------------------ serial uniqueness
 
 
