@@ -1589,6 +1589,16 @@ def test_a_lost_unit_leaves_the_site_inventory_and_the_gpus_held(s: Scenario) ->
     assert {u.serial: u.stage for u in got.units} == {"LST-0001": "installed", "LST-0002": "lost"}
 
 
+def test_a_theft_is_exported_with_disposition_stolen_and_found_by_eq_disposition(
+    shared: tuple[RunningServer, dict[str, str], httpx.Client],
+) -> None:
+    """CBV 2.0 7.2: stolen; test_a_lost_unit_leaves_... reported LST-0002 stolen."""
+    client = _client(shared)
+    got = _events(client.get("/events", params={"EQ_disposition": "stolen", "MATCH_epc": _gpu("LST-0002")}))
+    assert [(e["type"], e["action"], e["epcList"]) for e in got] == [("ObjectEvent", "OBSERVE", [_gpu("LST-0002")])]
+    assert _events(client.get("/events", params={"EQ_disposition": "stolen", "MATCH_epc": _gpu("LST-0001")})) == []
+
+
 def test_an_installation_report_with_two_racks_places_each_serial_in_its_rack_and_a_retry_writes_nothing(
     s: Scenario,
 ) -> None:
