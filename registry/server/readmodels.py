@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from projections.queries import (
     CustodyEntry,
@@ -84,13 +85,21 @@ def site_message(s: SiteInventoryRow) -> pb.SiteInventory:
     )
 
 
+def _from_owners(e: CustodyEntry) -> list[str]:
+    """The owners a transfer took the units from, read from its moves (``[from_key, to_key, n]``,
+    a key ``stage|site|owner|assignee``): a chain of custody names who handed over, not only who took."""
+    owners = {str(move[0]).split("|")[2] for move in e.moves}
+    return sorted(str(UUID(owner)) for owner in owners if owner)
+
+
 def custody_message(e: CustodyEntry) -> pb.CustodyEntry:
+    detail = {**e.detail, "from_owner_ids": _from_owners(e)} if e.event_type == "Transferred" else e.detail
     message = pb.CustodyEntry(
         position=e.position, batch_id=str(e.batch_id), version=e.version, event_type=e.event_type,
         actor=e.actor, request_id=e.request_id, occurred_at=timestamp(e.occurred_at),
         recorded_at=timestamp(e.recorded_at), serials=e.serials,
         site_id=str(e.site_id) if e.site_id else "",
-        detail_json=json.dumps(e.detail, default=_json_default, sort_keys=True),
+        detail_json=json.dumps(detail, default=_json_default, sort_keys=True),
     )
     if e.quantity is not None:
         message.quantity = e.quantity

@@ -437,12 +437,6 @@ def test_an_assignment_names_the_assignee_keeps_the_owner_and_lists_the_batch_un
     assert life.batch not in step.listed["partner:naver"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a transfer naming to_site moves the units to another site (docs/domain.md: transfer leads from installed back to received); the registry keeps them installed in the old site's rack R07/host at the new site, so site B counts their TDP as installed though nobody installed them there"
-    ),
-)
 def test_an_in_country_transfer_to_another_site_moves_owner_site_and_inventory_together(life: Life) -> None:
     step = life.steps["transferred"]
     units = _units(step)
@@ -459,12 +453,6 @@ def test_an_in_country_transfer_to_another_site_moves_owner_site_and_inventory_t
     assert step.trail[-1].event_type == "Transferred"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a unit returned to the vendor for RMA is out of its rack; the registry clears its site and assignee but keeps rack R07 (and host) on the unit"
-    ),
-)
 def test_a_unit_returned_for_rma_leaves_its_site_and_its_assignment(life: Life) -> None:
     step = life.steps["rma"]
     unit = _units(step)[SERIALS[0]]
@@ -551,13 +539,6 @@ def test_reading_the_batch_at_an_earlier_version_answers_what_that_step_answered
         ], name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a chain of custody names who handed the units over and who took them (the EPCIS export names the previous "
-        "owner as source owning_party); the custody entry of a Transferred event names only the new owner and site"
-    ),
-)
 def test_the_custody_entry_of_a_transfer_names_the_new_site_and_both_owners(life: Life) -> None:
     entry = life.steps["transferred"].trail[-1]
     assert entry.event_type == "Transferred" and list(entry.serials) == SERIALS[2:4]
@@ -689,13 +670,6 @@ def test_a_retry_of_a_command_sent_without_occurred_at_is_the_same_request(s: Sc
     assert again.replayed and again.position == first.position
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a delivery cannot precede its dispatch; the registry records a receipt dated two days before its shipment "
-        "left without refusing it (occurred_at) or flagging it (no finding)"
-    ),
-)
 def test_a_receipt_dated_before_its_shipment_left_is_refused_naming_occurred_at_or_flagged(s: Scenario) -> None:
     """Business time may be in the past, but a delivery cannot precede its dispatch: the fact
     is impossible as dated, so it is refused naming occurred_at, or recorded and flagged."""
@@ -853,12 +827,6 @@ def test_a_step_the_units_stage_does_not_allow_is_refused_naming_the_serial_and_
     assert "ILL2-0" in refusal.message or any("ILL2-0" in x for x in refusal.subjects + list(refusal.fields)), what
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "RepairRequest.site_id for on_site: every unit must be at that site; the refusal should name site_id, but the registry says the serial is not in a stage the step starts from while listing its stage (installed) among them"
-    ),
-)
 def test_an_on_site_repair_naming_a_site_the_unit_is_not_at_is_refused_naming_site_id(s: Scenario) -> None:
     batch = _shipping(s, "ill-3", ["ILL3-01"])
     s.ship("ill-3", "ILL3-S", ["ILL3-01"])
