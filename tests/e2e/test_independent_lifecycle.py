@@ -1632,14 +1632,6 @@ def test_the_lifes_batch_stage_is_its_earliest_live_stage(life: Life) -> None:
     assert life.steps["rma"].batch.stage == "received"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "openapi.yaml POST /events 409 ResourceAlreadyExistsException for an eventID the repository has: "
-        "the registry answers 409 only for events captured before, and for an event it originated (its own export, "
-        "same eventID) decides a second shipment and answers 400 rule shipment-unique"
-    ),
-)
 def test_posting_an_event_the_repository_already_holds_under_its_event_id_is_a_409_and_writes_nothing(
     life: Life, shared: tuple[RunningServer, dict[str, str], httpx.Client]
 ) -> None:
@@ -1682,14 +1674,6 @@ def test_list_batches_pages_keep_their_filter_and_add_up_to_the_unpaged_list(
     assert got == everything
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "EPCIS 2.0 7.4.1: an eventID names one event; the registry's own export captured back into it holds only "
-        "events it already has, so each is a duplicate (replayed, nothing written); the registry decides them as new "
-        "commands and refuses the document (shipment-unique, state rules)"
-    ),
-)
 def test_the_registrys_own_export_captured_back_into_it_is_every_event_again_and_writes_nothing(
     life: Life, shared: tuple[RunningServer, dict[str, str], httpx.Client]
 ) -> None:
