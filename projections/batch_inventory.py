@@ -23,7 +23,7 @@ from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Tab
 from projections.common import SERIAL_POSITION, STAGES, batch_stage, moves_of, serial_moves
 from projections.engine import Handler, Projection, Row, Work
 from projections.serial_runs import RUN_TABLE, SerialRuns, define_runs, expand
-from registry.domain.batch import GpuBatch
+from registry.domain.batch import OUT_OF_RACK, GpuBatch
 
 TOTALS = (
     "shipped", "received", "installed", "assigned", "transferred", "returned", "lost",
@@ -34,7 +34,8 @@ _HEX = String(32)
 
 class BatchInventory(Projection):
     name = "batch_inventory"
-    version = 2  # 2: serial state kept as runs (serial_run), serial rows only batch and GPU UUID
+    version = 3  # 2: serial state kept as runs (serial_run), serial rows only batch and GPU UUID;
+    # 3: a unit received or returned for RMA is in no rack (rack and host cleared), as GpuBatch
 
     def define(self, metadata: MetaData, name: Callable[[str], str]) -> dict[str, Table]:
         batch = Table(
@@ -289,7 +290,12 @@ def _move_serials(work: Work, e: Any, changes: Mapping[str, Any]) -> None:
     serials = getattr(e, "serials", ())
     if not serials:
         return
-    serial_runs(work).move(e.originator_id, serials, SERIAL_POSITION, serial_moves(e, changes))
+    moving = serial_moves(e, changes)
+    if "rack" not in changes:  # received at a site or with the vendor under an RMA: in no rack (GpuBatch)
+        for target in moving.values():
+            if target["stage"] in OUT_OF_RACK:
+                target.update(rack="", host="")
+    serial_runs(work).move(e.originator_id, serials, SERIAL_POSITION, moving)
 
 
 def _movement(total: str, changes: Callable[[Any], Mapping[str, Any]] | None = None) -> Handler:

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, overload
@@ -68,6 +69,9 @@ class Stage(StrEnum):
 
 TERMINAL = frozenset({Stage.LOST, Stage.DECOMMISSIONED, Stage.RMA})
 AT_SITE = frozenset({Stage.RECEIVED, Stage.INSTALLED, Stage.ASSIGNED})
+# A unit moving to one of these stages is in no rack and on no host (received at a site, or with
+# the vendor under an RMA): its rack and host are cleared by the move.
+OUT_OF_RACK = frozenset({Stage.RECEIVED, Stage.RMA})
 #: CBV 2.0 error reasons (section 7.5): an error declaration's ``reason`` (or a URI of one's own).
 ERROR_REASONS = frozenset({"did_not_occur", "incorrect_data"})
 #: What a repair is (:meth:`GpuBatch.repair`): units back from an RMA, or repaired where they are.
@@ -220,6 +224,8 @@ class Shipment:
     forwarder_id: UUID | None = None
     # Version 5: the exporter named on the shipment (None on older shipments: not recorded).
     exporter_id: UUID | None = None
+    # When it left (the Shipped event's business time); None in a snapshot taken before this was kept.
+    shipped_at: datetime | None = None
 
 
 def _hex(ident: UUID | None) -> str:
@@ -474,6 +480,7 @@ class GpuBatch(RegistryAggregate):
                 intermediate_consignee_ids=list(self.intermediate_consignee_ids),
                 forwarder_id=self.forwarder_id,
                 exporter_id=self.exporter_id,
+                shipped_at=self.occurred_at,
             )
             aggregate._count("shipped", self.quantity)
 
@@ -708,7 +715,11 @@ class GpuBatch(RegistryAggregate):
                 group.append(serial)
         for key, group in groups.items():
             if group:
-                _move_units(self, group, by_from[key], **changes)
+                to = by_from[key]
+                if to.stage in OUT_OF_RACK and "rack" not in changes:  # received or under an RMA: in no rack
+                    _move_units(self, group, to, **changes, rack="", host="")
+                else:
+                    _move_units(self, group, to, **changes)
 
     # --------------------------------------------------------------------------- queries
     @property
@@ -1088,6 +1099,10 @@ class GpuBatch(RegistryAggregate):
         shipment = self.shipments.get(shipment_id)
         if shipment is None:
             raise self._refuse("receive", f"no shipment {shipment_id} on this batch")
+        if shipment.shipped_at is not None and ctx.occurred_at < shipment.shipped_at:
+            raise InvalidField.one(
+                "occurred_at", f"a delivery cannot be dated before its shipment {shipment_id} left "
+                f"({shipment.shipped_at.isoformat()}); got {ctx.occurred_at.isoformat()}")
         unexpected: list[str] = []
         expected: list[str] = []
         units = self.units
@@ -1227,7 +1242,9 @@ class GpuBatch(RegistryAggregate):
         quantity: int | None,
         serials: Sequence[str],
     ) -> None:
-        """Transfer ownership in-country; assigned units come back unassigned to the new owner."""
+        """Transfer ownership in-country; assigned units come back unassigned to the new owner.
+        Units moved to another site (``to_site_id``) are received there, out of their rack and
+        host at the old one (installing them at the new site is an installation)."""
         if to_site_country is not None and to_site_country != self.destination_country:
             raise ComplianceRefusal(
                 "in-country-transfer",
@@ -1240,6 +1257,8 @@ class GpuBatch(RegistryAggregate):
         def target(p: Position) -> Position:
             stage = Stage.INSTALLED if p.stage == Stage.ASSIGNED else p.stage
             site = _hex(to_site_id) if to_site_id is not None else p.site
+            if site != p.site:  # moved to another site: received there, in no rack yet
+                stage = Stage.RECEIVED
             return Position(stage, site, to_owner_id.hex, "")
 
         count, moved, moves = self._select(
@@ -1290,6 +1309,12 @@ class GpuBatch(RegistryAggregate):
             )
         else:
             at = _hex(site_id)
+            elsewhere = [s for s in serials if site_id is not None and (u := self.units.get(s)) is not None
+                         and u.stage in AT_SITE and u.site != at]
+            if elsewhere:
+                raise self._refuse(
+                    "repair", f"site_id: an on-site repair at site {site_id} names serial(s) at another site: "
+                    f"{sorted(elsewhere)[:5]}")
             count, moved, moves = self._select(
                 "repair", quantity, serials, frozenset(s.value for s in AT_SITE), lambda p: p,
                 (lambda p: p.site == at) if site_id is not None else (lambda p: True),

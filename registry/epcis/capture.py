@@ -190,6 +190,7 @@ class Capture:
         seen: dict[str, tuple[int, str]] = {}  # eventID -> (first index, its command's fingerprint)
         corrections = _Corrections(self, events, prefixes, shadow)
         self._planned = {}  # eventID -> (batch, method) of this document's events
+        self._exported: dict[UUID, set[str]] = {}  # batch -> the eventIDs the registry exports it under
         for index, event in enumerate(events):
             eid = str(event.get("eventID", "")) if isinstance(event, Mapping) else ""
             method = "event"
@@ -226,6 +227,9 @@ class Capture:
                                     getattr(plan.command, "site_id", None))
                 if refusal is not None:  # before anything about the batch is read or told
                     raise _Refused(*refusal)
+                if (not plan.done and "errorDeclaration" not in event
+                        and self._exported_here(eid, event, plan, prefixes)):
+                    plan.done = True  # the registry's own event again: answered replayed, not decided again
                 repeat = first[0] != index or plan.same_as is not None  # written once, answered twice
                 if not repeat and not plan.done and not self._handled(plan):  # a repeat: its request record
                     shadow.decide(plan)
@@ -284,6 +288,29 @@ class Capture:
         if not self._registry.recorder.select_events(record_id, limit=1):
             return None
         return self._registry.repository.get(record_id)
+
+    def _exported_here(self, eid: str, event: Mapping[str, Any], plan: _Plan, prefixes: Mapping[str, str]) -> bool:
+        """EPCIS 2.0 section 7.4.1: an eventID names one event. An event the registry recorded from
+        its own API is exported under the GS1 hash of its rendition (with ``gpureg:registryEvent``);
+        that event captured back (its batch's export holds the eventID, and the event hashes to it:
+        the same content) is the same event, answered ``replayed`` and never decided as a second
+        fact. The same eventID with another content is refused (idempotency-key)."""
+        if not eid.startswith("ni:///") or v.ext("registryEvent") not in event or plan.batch_id is None:
+            return False
+        ids = self._exported.get(plan.batch_id)
+        if ids is None:
+            try:
+                ids = {str(e.get("eventID")) for e in batch_events(self._registry, plan.batch_id)
+                       if "errorDeclaration" not in e}
+            except NotFound:
+                ids = set()
+            self._exported[plan.batch_id] = ids
+        if eid not in ids:
+            return False
+        if hash_event_id(event, prefixes) != eid:
+            raise _Refused("eventID", "rule idempotency-key: the registry holds this eventID with another content; "
+                                      "a changed event needs a new eventID")
+        return True
 
     def _handled(self, plan: _Plan) -> bool:
         """Whether the event was captured before (its request record is stored); refused when that

@@ -85,11 +85,18 @@ def site_message(s: SiteInventoryRow) -> pb.SiteInventory:
     )
 
 
+def _from_owners(e: CustodyEntry) -> list[str]:
+    """The owners a transfer took the units from, read from its moves (``[from_key, to_key, n]``,
+    a key ``stage|site|owner|assignee``): a chain of custody names who handed over, not only who took."""
+    owners = {str(move[0]).split("|")[2] for move in e.moves}
+    return sorted(str(UUID(owner)) for owner in owners if owner)
+
+
 def custody_message(e: CustodyEntry, sees_party: Callable[[UUID], bool] | None = None) -> pb.CustodyEntry:
     """One trail entry; ``sees_party``: a confined caller's party view (``Grants.sees_party``): an
     onward movement's recipient outside it is left out (``recipient_id`` null, as when none was
-    recorded). None: shown."""
-    detail = e.detail
+    recorded). None: shown. A transfer's entry names the owners it took the units from."""
+    detail = {**e.detail, "from_owner_ids": _from_owners(e)} if e.event_type == "Transferred" else e.detail
     if e.event_type == "OnwardMovementRecorded" and sees_party is not None and detail.get("recipient_id"):
         try:
             shown = sees_party(UUID(str(detail["recipient_id"])))

@@ -134,8 +134,8 @@ def test_every_command_and_query_works_through_the_api_and_records_the_caller_as
     assert dict(state.units_by_stage) == {
         "pending": 0,
         "in_transit": 0,
-        "received": 0,
-        "installed": 2,
+        "received": 2,  # transferred to site2: received there, out of their rack (docs/domain.md)
+        "installed": 0,
         "assigned": 2,
         "rma": 0,
         "lost": 1,
@@ -145,6 +145,7 @@ def test_every_command_and_query_works_through_the_api_and_records_the_caller_as
     units = {u.serial: u for u in state.units}
     assert units[SERIALS[0]].stage == "assigned" and units[SERIALS[0]].assignee_id == w.consignee
     assert units[SERIALS[2]].owner_id == w.consignee and units[SERIALS[2]].site_id == w.site2
+    assert (units[SERIALS[2]].stage, units[SERIALS[2]].rack) == ("received", "")
     assert units[SERIALS[1]].rack == "R1" and units[SERIALS[1]].shipment_id == "AWB-001"
     assert [(s.shipment_id, s.quantity, s.received) for s in state.shipments] == [("AWB-001", 6, 6)]
     assert state.clearance.status == "granted" and state.clearance.cleared_quantity == 6

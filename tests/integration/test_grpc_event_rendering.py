@@ -148,7 +148,7 @@ def test_events_rendered_from_stored_json_equal_the_domain_rendering_for_every_e
     try:
         # every batch step, randomly but reproducibly (the projection tests' workload)
         driver = Driver(make_world(registry))
-        rng = random.Random(2025)
+        rng = random.Random(2026)  # a seed whose 400 steps write every batch event type (2025 did, before 5 Dec 2026)
         for _ in range(400):
             driver.step(rng.randrange(KINDS), rng)
         # which steps succeed varies with the world's random ids, and a model amended to 8 GPUs per

@@ -260,9 +260,20 @@ def test_assignment_needs_a_purpose() -> None:
 def test_an_in_country_transfer_changes_owner_and_unassigns() -> None:
     b, serials = at_site(2)
     b.assign(CTX, TENANT, "training", None, serials)
+    b.transfer(CTX, OTHER, None, None, "sold to partner", None, [serials[0]])  # in place: still installed
+    unit = b.units[serials[0]]
+    assert (unit.owner, unit.site, unit.stage, unit.assignee) == (OTHER.hex, SITE_A.hex, Stage.INSTALLED, "")
+    assert unit.rack != ""
+
+
+def test_units_transferred_to_another_site_are_received_there_out_of_their_rack() -> None:
+    b, serials = at_site(2)
+    b.assign(CTX, TENANT, "training", None, serials)
     b.transfer(CTX, OTHER, SITE_B, "KR", "sold to partner", None, [serials[0]])
     unit = b.units[serials[0]]
-    assert (unit.owner, unit.site, unit.stage, unit.assignee) == (OTHER.hex, SITE_B.hex, Stage.INSTALLED, "")
+    assert (unit.owner, unit.site, unit.stage, unit.assignee) == (OTHER.hex, SITE_B.hex, Stage.RECEIVED, "")
+    assert (unit.rack, unit.host) == ("", "")
+    assert b.units[serials[1]].stage == Stage.ASSIGNED
 
 
 def test_a_transfer_to_a_site_in_another_country_is_refused() -> None:
