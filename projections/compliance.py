@@ -177,7 +177,10 @@ class ComplianceFindings(Projection):
     # (ErrorDeclared) raises event-declared-in-error (captured events remembered in declarable); a
     # repair receiving units back from an RMA at a site is checked as a receipt there
     # (location-not-authorized)
-    version = 13
+    # 14: units received at a site by an in-country transfer to another site or back from an RMA
+    # repair wait for their installation from that event (not-installed-in-time): pending items
+    # keyed "(transfer vN)" / "(repair vN)", the waiting serials' runs naming that key as shipment
+    version = 14
     derived_scratch = frozenset({"rule_data"})  # _rules() reads it back from the rule_data row
 
     def __init__(self, transit_days: int = TRANSIT_DAYS, install_days: int = INSTALL_DAYS) -> None:

@@ -1,5 +1,8 @@
 """The compliance projection's handlers of batch events: orders, splits, clearances, serials and
 the movements (shipment, receipt, installation, assignment, transfer, loss, decommission).
+
+One concept: what each batch event does to the compliance read model's rows (the batch, its
+shipments, holdings, site loads, serial runs and pending items) and which findings it raises.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from projections.compliance_checks import (
     _onward_movement_problem,
     _shipment_license_problems,
 )
-from projections.compliance_clock import _flag_if_late, _pending_add, _pending_take
+from projections.compliance_clock import _flag_if_late, _pending_add, _pending_take, receipt_key, starts_wait
 from projections.compliance_lookups import _auth_label, _authorization_of, _site_name, authorization_terms
 from projections.compliance_red_flags import flag_first_time_buyer, flag_recipient, flag_shipment_parties
 from projections.compliance_serials import fresh, serial_runs
@@ -170,9 +173,11 @@ def _hold(work: Work, party: UUID, batch_id: UUID, role: str, n: int) -> None:
         work.cache("holding", group="party_id").add((party, batch_id, role), "units", n)
 
 
-def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str, Any] | None = None) -> None:
+def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str, Any] | None = None,
+           receipt: str | None = None) -> None:
     """The event's moves: holdings, site loads, serial positions (and ``changes`` to the serials'
-    rows), and the pending items."""
+    rows), and the pending items; with ``receipt`` (a transfer, a repair), units it receives at a
+    site anew (:func:`starts_wait`) wait for their installation under that key from the event."""
     batch_id = e.originator_id
     loads = work.cache("site_load", group="site_id")
     for f, t, n in moves_of(e):
@@ -189,28 +194,40 @@ def _apply(work: Work, e: Any, skip_transit: bool = False, changes: Mapping[str,
         if t.stage in INSTALLED_STAGES and t.site:
             loads.add((UUID(t.site), batch_id), "units", n)
     serials = getattr(e, "serials", ())
+    waiting = 0
     if not serials:
         for f, t, n in moves_of(e):
+            anew = receipt is not None and starts_wait(f, t)
             if f.stage == "in_transit" and t.stage != "in_transit" and not skip_transit:
                 _pending_take(work, e, TRANSIT, batch_id, None, n)
-            if f.stage == "received" and t.stage != "received":
+            if f.stage == "received" and (t.stage != "received" or anew):
                 _pending_take(work, e, INSTALL, batch_id, None, n)
-        return
-    to_by_from = serial_moves(e, changes or {})
-    runs = serial_runs(work)
-    leaving: dict[tuple[str, str], int] = {}
-    for (*position, shipment_id), n in runs.tally(batch_id, serials, (*SERIAL_POSITION, "shipment_id")).items():
-        to = to_by_from.get(tuple(position))
-        if to is None:
-            continue
-        if position[0] == "in_transit" and to["stage"] != "in_transit" and not skip_transit:
-            leaving[(TRANSIT, shipment_id)] = leaving.get((TRANSIT, shipment_id), 0) + n
-        if position[0] == "received" and to["stage"] != "received":
-            leaving[(INSTALL, shipment_id)] = leaving.get((INSTALL, shipment_id), 0) + n
-    # Items first (a late one is flagged with the serials still waiting), then the serials move.
-    for (kind, shipment_id), n in sorted(leaving.items()):
-        _pending_take(work, e, kind, batch_id, shipment_id, n)
-    runs.move(batch_id, serials, SERIAL_POSITION, to_by_from)
+            waiting += n if anew else 0
+    else:
+        to_by_from = serial_moves(e, changes or {})
+        if receipt is not None:
+            for m in e.moves:
+                if starts_wait(m.source, m.target):
+                    key = (m.source.stage, m.source.site, m.source.owner, m.source.assignee)
+                    to_by_from[key] = {**to_by_from[key], "shipment_id": receipt}
+        runs = serial_runs(work)
+        leaving: dict[tuple[str, str], int] = {}
+        for (*position, shipment_id), n in runs.tally(batch_id, serials, (*SERIAL_POSITION, "shipment_id")).items():
+            to = to_by_from.get(tuple(position))
+            if to is None:
+                continue
+            anew = receipt is not None and to.get("shipment_id") == receipt
+            if position[0] == "in_transit" and to["stage"] != "in_transit" and not skip_transit:
+                leaving[(TRANSIT, shipment_id)] = leaving.get((TRANSIT, shipment_id), 0) + n
+            if position[0] == "received" and (to["stage"] != "received" or anew):
+                leaving[(INSTALL, shipment_id)] = leaving.get((INSTALL, shipment_id), 0) + n
+            waiting += n if anew else 0
+        # Items first (a late one is flagged with the serials still waiting), then the serials move.
+        for (kind, shipment_id), n in sorted(leaving.items()):
+            _pending_take(work, e, kind, batch_id, shipment_id, n)
+        runs.move(batch_id, serials, SERIAL_POSITION, to_by_from)
+    if receipt is not None and waiting:
+        _pending_add(work, INSTALL, batch_id, receipt, e.occurred_at, waiting)
 
 
 def _shipped(work: Work, e: Any) -> None:
@@ -391,7 +408,7 @@ def _transferred(work: Work, e: Any) -> None:
         _check_site(work, e, batch, e.to_site_id, "transferred", e.serials, e.quantity)
     _touch(batch, e.occurred_at)
     work.cache("batch").put(batch)
-    _apply(work, e)
+    _apply(work, e, receipt=receipt_key(e))
     if e.to_site_id is not None:
         _check_power(work, e, e.to_site_id, batch, e.serials, e.quantity)
 
@@ -426,7 +443,7 @@ def _repaired(work: Work, e: Any) -> None:
         _check_site(work, e, batch, e.site_id, "received back from RMA", e.serials, e.quantity)
     _touch(batch, e.occurred_at)
     work.cache("batch").put(batch)
-    _apply(work, e)
+    _apply(work, e, receipt=receipt_key(e))
 
 
 def _onward_movement(work: Work, e: Any) -> None:

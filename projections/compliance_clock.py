@@ -70,12 +70,13 @@ def _flag_overdue(work: Work, e: Any, item: Row, due: datetime) -> None:
     days = (utc(e.occurred_at) - since).days
     what = "shipped" if kind == TRANSIT else "received"
     missing = "no receipt recorded" if kind == TRANSIT else "not installed"
+    label = waited_on(item["shipment_id"])
     reason = (
-        f"shipment {item['shipment_id']} {what} on {since:%Y-%m-%d}: {missing} within "
+        f"{label} {what} on {since:%Y-%m-%d}: {missing} within "
         f"{(due - since).days} days (by {due:%Y-%m-%d})"
     )
     note = (
-        f"{item['units']} unit(s) of shipment {item['shipment_id']} {what} on {since:%Y-%m-%d}: {missing} "
+        f"{item['units']} unit(s) of {label} {what} on {since:%Y-%m-%d}: {missing} "
         f"by {due:%Y-%m-%d}; {type(e).__name__} at {utc(e.occurred_at):%Y-%m-%d}, {days} days after"
     )
     finding_id = _flag(
@@ -127,6 +128,30 @@ def _pending_take(
 
 
 WAITING_STAGE = {TRANSIT: "in_transit", INSTALL: "received"}
+
+
+# Units received at a site by another event than a shipment's receipt (an in-country transfer to
+# another site, a repair back from an RMA) wait for their installation from that event (v14): their
+# pending item is keyed by the event, ``(transfer v12)`` (the batch's version of the event) in the
+# ``shipment_id`` column, and the serials' runs name that key as their ``shipment_id`` while they
+# wait (the only reader of a run's shipment is the wait: an overdue item lists the serials of its key).
+RECEIPT_KINDS = {"Transferred": "transfer", "Repaired": "repair"}
+
+
+def receipt_key(e: Any) -> str:
+    """The pending item key of the units an event (not a shipment's receipt) receives at a site."""
+    return f"({RECEIPT_KINDS[type(e).__name__]} v{e.originator_version})"
+
+
+def waited_on(key: str) -> str:
+    """What an install item waits on, for a finding's reason: the shipment, or the receiving event."""
+    return f"receipt {key}" if key.startswith("(") else f"shipment {key}"
+
+
+def starts_wait(source: Any, target: Any) -> bool:
+    """A move that receives units at a site anew: into ``received`` from another stage, or from
+    ``received`` at another site (a transfer of units not yet installed)."""
+    return bool(target.stage == "received" and (source.stage != "received" or source.site != target.site))
 
 
 def _serials_waiting(work: Work, batch_id: UUID, shipment_id: str, kind: str) -> list[str]:

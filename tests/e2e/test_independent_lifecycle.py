@@ -1707,16 +1707,6 @@ def test_every_event_the_registry_originated_in_this_module_has_the_gs1_hash_as_
     assert [got for got, _ in mine] == [ref for _, ref in mine]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "rule not-installed-in-time (units received and not installed): the compliance read model waits for the "
-        "installation only of units received against a shipment (its pending items are keyed by shipment); units "
-        "received at another site by an in-country transfer (or back from an RMA repair) wait for no installation, "
-        "so 3 and 4, received at site B 190 days before, are not listed; a fix keys pending items by the receiving "
-        "event (compliance projection version bump), not done in this round"
-    ),
-)
 def test_overdue_items_follow_the_lifes_receipts_installations_transfers_and_decommissions(life: Life) -> None:
     """A shipment fully received is no longer outstanding; received units not installed wait for
     installation (5 and 6 at site A; 3 and 4 received at site B after their transfer; 1 was

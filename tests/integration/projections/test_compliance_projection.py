@@ -164,3 +164,40 @@ def test_findings_are_paged_in_order_with_tokens_that_name_a_position_and_a_coun
         assert listed == whole, size
     with pytest.raises(InvalidField):
         read.list_findings(FindingFilter(), 1, encode_page_token(f"3.{whole[0]}"))  # an earlier version's
+
+
+def test_units_received_at_another_site_by_a_transfer_wait_for_installation_from_the_transfer(
+    engine: Engine, tmp_path: Any
+) -> None:
+    """Rule not-installed-in-time (v14) for a quantity-only batch: units moved to another site by a
+    transfer are received there and wait from the transfer; an installation there ends the wait
+    unit by unit, and one after the allowance is flagged naming the transfer."""
+    events, ref = reference()
+    other = Site.register(ctx(-60), uuid4(), "Sejong", ref["buyer"].id, "KR", "", Decimal(1000))
+    events += other.collect_events()
+    buyer, site = ref["buyer"].id, ref["site"].id
+    batch = order(ref, quantity=4)
+    batch.request_clearance(ctx(1), ref["auth"].id, "3A090.a", "KR", buyer, buyer, 4, "AI")
+    batch.grant_clearance(ctx(2), ref["auth"].id, "D1", "3A090.a", 4)
+    batch.ship(ctx(3), "S1", None, "US", "KR", site, "", 4, [])
+    batch.receive(ctx(5), "S1", buyer, site, 4, [])
+    batch.install(ctx(6), site, "R1", "h1", 4, [])
+    batch.transfer(ctx(10), buyer, other.id, "KR", "consolidation", 2, [])
+    version = batch.version  # the transfer's
+    batch.install(ctx(20), other.id, "R2", "h2", 1, [])
+    events += batch.collect_events()
+
+    read = project(engine, events)
+    [item] = [i for i in read.overdue(T0 + timedelta(days=71)) if i.batch_id == batch.id]
+    assert (item.rule_id, item.shipment_id, item.units) == ("not-installed-in-time", f"(transfer v{version})", 1)
+    assert item.since == T0 + timedelta(days=10) and item.serials == []
+    assert not [i for i in read.overdue(T0 + timedelta(days=69)) if i.batch_id == batch.id]
+
+    batch.install(ctx(80), other.id, "R2", "h2", 1, [])
+    later = create_readmodel_engine(f"sqlite:///{tmp_path}/later.db")
+    ensure_bookkeeping(later)
+    read = project(later, [*events, *batch.collect_events()])
+    assert not [i for i in read.overdue(T0 + timedelta(days=200)) if i.batch_id == batch.id]
+    [finding] = read.list_findings(FindingFilter(rule_ids=("not-installed-in-time",)))[0]
+    assert f"receipt (transfer v{version}) received on 2026-03-12" in finding.reasons[0]
+    later.dispose()
