@@ -183,8 +183,10 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
     ) -> AsyncIterator[pb.SubscribeEventsResponse | Prebuilt]:
         await refuse_if_expired(context)
         try:
-            subscription = reach_of(subscription_of(request, self._heartbeat), current_grants())
-            if self._rendered is not None and not subscription.compact_serials and _sees_all():
+            grants = current_grants()
+            subscription = reach_of(subscription_of(request, self._heartbeat), grants)
+            if self._rendered is not None and not subscription.compact_serials and grants.visible is None:
+                # the caller sees every event as stored (no partner confinement)
                 subscription = replace(subscription, sees_all=True)
         except InvalidField as e:
             status = status_for(e)
@@ -290,15 +292,6 @@ def _default_stream(s: Subscription) -> bool:
     """Whether ``s`` asks for every event but the request records, every serial named: what the
     event stream read model holds (:data:`projections.event_stream.SKIPPED_TOPICS`)."""
     return not s.topics and s.batch_id is None and not s.compact_serials and s.skip_topics == SKIPPED_TOPICS
-
-
-def _sees_all() -> bool:
-    """Whether the call being served sees every event as stored: no partner confinement (outside
-    a call admitted by the auth layer: no, to be safe)."""
-    try:
-        return current_grants().visible is None
-    except RuntimeError:
-        return False
 
 
 def add_event_service(servicer: EventServicer, server: Any) -> None:

@@ -26,8 +26,8 @@ from typing import Any, cast
 from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine, select
 
-from projections.db import ACTIVE, reading
-from projections.engine import generations
+from projections.db import reading
+from projections.engine import Generation, active_generation
 from projections.event_stream import NAME, EventStream, provide_renderer
 from registry.api.v1 import events_pb2 as pb
 from registry.application.ports import EventLog
@@ -128,6 +128,12 @@ class RenderedEvents:
         self._engine = engine
         self._projection = EventStream()
 
+    def _current(self, conn: Connection) -> Generation | None:
+        """The projection's active generation, if it is of the current version (an upgrade's
+        rebuild that has not switched over yet: none)."""
+        active = active_generation(conn, NAME)
+        return active if active is not None and active.version == self._projection.version else None
+
     def after(self, cursor: int, limit: int) -> tuple[list[tuple[int, bytes]], int]:
         """The kept renderings after ``cursor`` in log order (at most ``limit``), and the position
         the projection has applied the log to: every event after ``cursor`` and up to it that is
@@ -136,11 +142,11 @@ class RenderedEvents:
         cannot be read."""
         try:
             with reading(self._engine) as conn:
-                active = [g for g in generations(conn, NAME) if g.status == ACTIVE]
-                if not active or active[0].version != self._projection.version or active[0].position <= cursor:
+                current = self._current(conn)
+                if current is None or current.position <= cursor:
                     return [], cursor
-                covered = active[0].position
-                table = self._projection.tables(active[0].generation)["event"]
+                covered = current.position
+                table = self._projection.tables(current.generation)["event"]
                 rows = _fetch(conn, f"SELECT position, message FROM {table.name} "  # noqa: S608 - our table's name
                                     "WHERE position > ? AND position <= ? ORDER BY position LIMIT ?",
                               (cursor, covered, limit))
@@ -161,10 +167,10 @@ class RenderedEvents:
         absent, of another version, or cannot be read (the caller renders; nothing is lost)."""
         try:
             with reading(self._engine) as conn:
-                active = [g for g in generations(conn, NAME) if g.status == ACTIVE]
-                if not active or active[0].version != self._projection.version or active[0].position < first:
+                current = self._current(conn)
+                if current is None or current.position < first:
                     return {}
-                table = self._projection.tables(active[0].generation)["event"]
+                table = self._projection.tables(current.generation)["event"]
                 query = select(table.c.position, table.c.message)
                 if positions is not None:
                     query = query.where(table.c.position.in_(list(positions)))
