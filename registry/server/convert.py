@@ -461,22 +461,25 @@ def payload_json_of_fields(fields: Any, default: Callable[[object], object] = _j
 _ONWARD = "GpuBatch.OnwardMovementRecorded"
 
 
+def hides_recipient(fields: Mapping[str, Any], sees_party: Callable[[UUID], bool] | None) -> bool:
+    """Whether an onward movement's ``recipient_id`` in ``fields`` is left out (null, as when none was
+    recorded) for a confined caller whose party view (``Grants.sees_party``) does not admit it: not
+    its own party or a subsidiary (docs/security.md). None (unconfined): shown."""
+    recipient = fields.get("recipient_id")
+    if sees_party is None or not recipient:
+        return False
+    try:
+        return not sees_party(UUID(str(recipient)))
+    except ValueError:
+        return True
+
+
 def confine_recipient(event: pb.Event, sees_party: Callable[[UUID], bool] | None) -> None:
-    """For a confined caller (``sees_party``: its party view, ``Grants.sees_party``), an onward
-    movement's recipient that is not its own party or a subsidiary is left out of the event's
-    payload (``recipient_id`` null, as when none was recorded: docs/security.md), in place. None:
-    nothing changes."""
+    """:func:`hides_recipient` applied to the event's payload, in place (``recipient_id`` null)."""
     if sees_party is None or event.type != _ONWARD:
         return
     fields = json.loads(event.payload_json)
-    recipient = fields.get("recipient_id") if isinstance(fields, dict) else None
-    if not recipient:
-        return
-    try:
-        shown = sees_party(UUID(str(recipient)))
-    except ValueError:
-        shown = False
-    if not shown:
+    if isinstance(fields, dict) and hides_recipient(fields, sees_party):
         fields["recipient_id"] = None
         event.payload_json = payload_json_of_fields(fields).decode()
 

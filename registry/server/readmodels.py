@@ -19,7 +19,7 @@ from projections.queries import (
 from registry.api.v1 import queries_pb2 as pb
 from registry.domain.errors import InvalidField, ReadModelBehind
 from registry.server.concurrency import Blocking
-from registry.server.convert import _json_default, timestamp
+from registry.server.convert import _json_default, hides_recipient, timestamp
 
 #: How long a query may wait for a read model when the caller set no deadline.
 MAX_WAIT_SECONDS = 30.0
@@ -97,13 +97,8 @@ def custody_message(e: CustodyEntry, sees_party: Callable[[UUID], bool] | None =
     onward movement's recipient outside it is left out (``recipient_id`` null, as when none was
     recorded). None: shown. A transfer's entry names the owners it took the units from."""
     detail = {**e.detail, "from_owner_ids": _from_owners(e)} if e.event_type == "Transferred" else e.detail
-    if e.event_type == "OnwardMovementRecorded" and sees_party is not None and detail.get("recipient_id"):
-        try:
-            shown = sees_party(UUID(str(detail["recipient_id"])))
-        except ValueError:
-            shown = False
-        if not shown:
-            detail = {**detail, "recipient_id": None}
+    if e.event_type == "OnwardMovementRecorded" and hides_recipient(detail, sees_party):
+        detail = {**detail, "recipient_id": None}
     message = pb.CustodyEntry(
         position=e.position, batch_id=str(e.batch_id), version=e.version, event_type=e.event_type,
         actor=e.actor, request_id=e.request_id, occurred_at=timestamp(e.occurred_at),
